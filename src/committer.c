@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * committer.c — group commit of journal files on one worker thread.
+ *
+ * Owns: the worker thread, the eventfd that wakes the loop, and every
+ * CommitOp (its dup'd directory fd and buffer) until it is written.
+ * Invariants: the loop thread alone touches `open`; `queued`, `durable_gen`,
+ * `error` and `busy` are shared under `lock`; the thread alone touches the
+ * batch it is writing. Batches are written strictly in generation order, so
+ * a job's journal files appear in sequence order. A write error stops the
+ * thread for good (fail-stop): nothing after a failed write is ever made
+ * durable or reported. Does not decide what to write: that is the manager's.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "committer.h"
+#include "journal.h"
+#include "log.h"
+#include "macro.h"
+
+typedef struct CommitOp {
+        int dir_fd;
+        CommitKind kind;
+        uint64_t seq;
+        char *buf;
+        size_t len;
+} CommitOp;
+
+typedef struct Batch {
+        CommitOp *ops;
+        size_t n, cap;
+        uint64_t gen;
+} Batch;
+
+struct Committer {
+        sd_event *event;
+        sd_event_source *efd_source;
+        int efd;
+        committer_done_cb done;
+        committer_error_cb on_error;
+        void *userdata;
+
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t lock;
+        pthread_cond_t work;    /* thread waits: queued batch or quit */
+        pthread_cond_t settled; /* drain waits: a batch finished */
+
+        Batch open;             /* loop thread only */
+        uint64_t last_gen;      /* loop thread only: last generation handed out */
+        uint64_t reported_gen;  /* loop thread only: last generation passed to done() */
+
+        Batch queued;           /* under lock */
+        bool busy;              /* under lock */
+        bool quit;              /* under lock */
+        uint64_t durable_gen;   /* under lock */
+        int error;              /* under lock; first write error, stays set */
+        char error_what[128];   /* under lock */
+        uint64_t n_batches, n_writes, write_usec; /* under lock */
+};
+
+static void batch_clear(Batch *b) {
+        for (size_t i = 0; i < b->n; i++) {
+                safe_close(b->ops[i].dir_fd);
+                free(b->ops[i].buf);
+        }
+        b->n = 0;
+}
+
+static void batch_done(Batch *b) {
+        batch_clear(b);
+        free(b->ops);
+        *b = (Batch) {};
+}
+
+static int batch_push(Batch *b, const CommitOp *op) {
+        if (b->n == b->cap) {
+                size_t cap = MAX(b->cap * 2, (size_t) 16);
+                CommitOp *n = reallocarray(b->ops, cap, sizeof(CommitOp));
+
+                if (!n)
+                        return -ENOMEM;
+                b->ops = n;
+                b->cap = cap;
+        }
+        b->ops[b->n++] = *op;
+        return 0;
+}
+
+/* Move every op of src to the end of dst (src ends empty). */
+static int batch_append(Batch *dst, Batch *src) {
+        int r;
+
+        for (size_t i = 0; i < src->n; i++) {
+                r = batch_push(dst, &src->ops[i]);
+                if (r < 0)
+                        return r;
+                src->ops[i] = (CommitOp) { .dir_fd = -EBADF };
+        }
+        src->n = 0;
+        return 0;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int op_write(const CommitOp *op) {
+        if (op->kind == COMMIT_SNAPSHOT)
+                return journal_write_snapshot(op->dir_fd, op->seq, op->buf, op->len);
+        return journal_write_segment(op->dir_fd, op->seq, op->buf, op->len);
+}
+
+/* Write a batch; returns 0 or the first error (the rest of the batch is not attempted). */
+static int batch_write(const Batch *b, char *what, size_t what_size) {
+        for (size_t i = 0; i < b->n; i++) {
+                int r = op_write(&b->ops[i]);
+
+                if (r < 0) {
+                        snprintf(what, what_size, "%s %" PRIu64,
+                                 b->ops[i].kind == COMMIT_SNAPSHOT ? "snapshot" : "journal segment",
+                                 b->ops[i].seq);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void *committer_thread(void *p) {
+        Committer *c = p;
+        Batch mine = {};
+
+        pthread_mutex_lock(&c->lock);
+        for (;;) {
+                char what[sizeof(c->error_what)] = "";
+                uint64_t t0;
+                int r;
+
+                while (!c->quit && (c->queued.n == 0 || c->error != 0))
+                        pthread_cond_wait(&c->work, &c->lock);
+                if (c->queued.n == 0 || c->error != 0)
+                        break; /* quit with nothing (writable) left */
+
+                /* Swap the queued batch out so the loop can keep queueing while we write. */
+                Batch tmp = mine;
+                mine = c->queued;
+                c->queued = tmp;
+                c->busy = true;
+                pthread_mutex_unlock(&c->lock);
+
+                t0 = now_usec();
+                r = batch_write(&mine, what, sizeof(what));
+                t0 = now_usec() - t0;
+
+                pthread_mutex_lock(&c->lock);
+                c->busy = false;
+                c->n_batches++;
+                c->n_writes += mine.n;
+                c->write_usec += t0;
+                if (r < 0) {
+                        c->error = r;
+                        snprintf(c->error_what, sizeof(c->error_what), "%s", what);
+                } else
+                        c->durable_gen = mine.gen;
+                batch_clear(&mine);
+                pthread_cond_broadcast(&c->settled);
+                pthread_mutex_unlock(&c->lock);
+
+                /* Wake the loop. An eventfd write can only fail if the counter overflows. */
+                (void) !write(c->efd, &(uint64_t) { 1 }, sizeof(uint64_t));
+
+                pthread_mutex_lock(&c->lock);
+        }
+        pthread_mutex_unlock(&c->lock);
+        batch_done(&mine);
+        return NULL;
+}
+
+static int committer_on_wakeup(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Committer *c = userdata;
+        uint64_t v, durable;
+        char what[sizeof(c->error_what)];
+        int error;
+
+        (void) !read(fd, &v, sizeof(v));
+
+        pthread_mutex_lock(&c->lock);
+        durable = c->durable_gen;
+        error = c->error;
+        memcpy(what, c->error_what, sizeof(what));
+        pthread_mutex_unlock(&c->lock);
+
+        if (error != 0) {
+                c->on_error(c, error, what, c->userdata);
+                return 0;
+        }
+        if (durable > c->reported_gen) {
+                c->reported_gen = durable;
+                c->done(c, durable, c->userdata);
+        }
+        return 0;
+}
+
+int committer_new(sd_event *e, committer_done_cb done, committer_error_cb on_error, void *userdata,
+                  Committer **ret) {
+        Committer *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->event = sd_event_ref(e);
+        c->done = done;
+        c->on_error = on_error;
+        c->userdata = userdata;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->work, NULL);
+        pthread_cond_init(&c->settled, NULL);
+
+        c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (c->efd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_event_add_io(e, &c->efd_source, c->efd, EPOLLIN, committer_on_wakeup, c);
+        if (r < 0)
+                goto fail;
+        /* Durability news first: it unblocks dependents, so handle it before new work piles up. */
+        (void) sd_event_source_set_priority(c->efd_source, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) sd_event_source_set_description(c->efd_source, "committer");
+
+        r = -pthread_create(&c->thread, NULL, committer_thread, c);
+        if (r < 0)
+                goto fail;
+        c->thread_started = true;
+        *ret = c;
+        return 0;
+fail:
+        committer_free(c);
+        return r;
+}
+
+Committer *committer_free(Committer *c) {
+        if (!c)
+                return NULL;
+        if (c->thread_started) {
+                pthread_mutex_lock(&c->lock);
+                c->quit = true;
+                pthread_cond_signal(&c->work);
+                pthread_mutex_unlock(&c->lock);
+                (void) pthread_join(c->thread, NULL);
+        }
+        batch_done(&c->open);
+        batch_done(&c->queued);
+        sd_event_source_disable_unref(c->efd_source);
+        safe_close(c->efd);
+        sd_event_unref(c->event);
+        pthread_cond_destroy(&c->settled);
+        pthread_cond_destroy(&c->work);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return NULL;
+}
+
+int committer_add(Committer *c, int dir_fd, CommitKind kind, uint64_t seq, char *buf, size_t len) {
+        CommitOp op = { .kind = kind, .seq = seq, .buf = buf, .len = len };
+        int r;
+
+        op.dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (op.dir_fd < 0) {
+                free(buf);
+                return -errno;
+        }
+        r = batch_push(&c->open, &op);
+        if (r < 0) {
+                safe_close(op.dir_fd);
+                free(buf);
+        }
+        return r;
+}
+
+bool committer_busy(const Committer *c) {
+        Committer *m = (Committer *) c; /* the lock is not part of the logical state */
+        bool busy;
+
+        pthread_mutex_lock(&m->lock);
+        busy = m->busy || m->queued.n > 0;
+        pthread_mutex_unlock(&m->lock);
+        return busy;
+}
+
+bool committer_has_open(const Committer *c) {
+        return c->open.n > 0;
+}
+
+uint64_t committer_seal(Committer *c) {
+        uint64_t gen = ++c->last_gen;
+        int r;
+
+        pthread_mutex_lock(&c->lock);
+        r = batch_append(&c->queued, &c->open);
+        if (r < 0 && c->error == 0) {
+                /* Cannot queue what we promised to write: that is a failed write too. */
+                c->error = r;
+                snprintf(c->error_what, sizeof(c->error_what), "queueing a batch");
+                (void) !write(c->efd, &(uint64_t) { 1 }, sizeof(uint64_t));
+        }
+        c->queued.gen = gen;
+        pthread_cond_signal(&c->work);
+        pthread_mutex_unlock(&c->lock);
+        return gen;
+}
+
+uint64_t committer_next_gen(const Committer *c) {
+        return c->last_gen + 1;
+}
+
+uint64_t committer_durable_gen(const Committer *c) {
+        Committer *m = (Committer *) c;
+        uint64_t g;
+
+        pthread_mutex_lock(&m->lock);
+        g = m->durable_gen;
+        pthread_mutex_unlock(&m->lock);
+        return g;
+}
+
+int committer_drain(Committer *c) {
+        uint64_t target;
+        int r;
+
+        target = committer_has_open(c) ? committer_seal(c) : c->last_gen;
+        pthread_mutex_lock(&c->lock);
+        while (c->durable_gen < target && c->error == 0)
+                pthread_cond_wait(&c->settled, &c->lock);
+        r = c->error;
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+void committer_stats(const Committer *c, uint64_t *ret_batches, uint64_t *ret_writes, uint64_t *ret_usec) {
+        Committer *m = (Committer *) c;
+
+        pthread_mutex_lock(&m->lock);
+        *ret_batches = m->n_batches;
+        *ret_writes = m->n_writes;
+        *ret_usec = m->write_usec;
+        pthread_mutex_unlock(&m->lock);
+}

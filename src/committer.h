@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Group commit of journal writes on a worker thread, so the event loop never
+ * waits for fsync. The loop adds writes to the open batch; a batch is handed
+ * to the thread only when the previous one is durable, so everything that
+ * changed while a commit was in flight is written together (one file per job
+ * per batch). Completion comes back to the loop through an eventfd as a
+ * generation number: everything added before committer_seal() returned
+ * generation G is durable once committer_durable_gen() ≥ G.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+typedef struct Committer Committer;
+
+typedef enum CommitKind {
+        COMMIT_SEGMENT,  /* journal_write_segment() */
+        COMMIT_SNAPSHOT, /* journal_write_snapshot() */
+} CommitKind;
+
+/* Called on the loop thread after generation gen became durable. A write error never reaches it:
+ * that is fail-stop (on_error). */
+typedef void (*committer_done_cb)(Committer *c, uint64_t gen, void *userdata);
+/* Called on the loop thread when a write failed; the daemon must stop without reporting more. */
+typedef void (*committer_error_cb)(Committer *c, int error, const char *what, void *userdata);
+
+/* Start the worker thread. Returns 0 or -errno. */
+int committer_new(sd_event *e, committer_done_cb done, committer_error_cb error, void *userdata,
+                  Committer **ret);
+
+/* Wait for the batch in flight, stop the thread, drop unsealed writes. Accepts NULL, returns NULL. */
+Committer *committer_free(Committer *c);
+
+/* Add one write to the open batch. dir_fd is duplicated; buf is taken over (freed by the committer).
+ * Returns 0 or -errno (then buf has been freed). */
+int committer_add(Committer *c, int dir_fd, CommitKind kind, uint64_t seq, char *buf, size_t len);
+
+/* Whether a batch is being written right now. */
+bool committer_busy(const Committer *c);
+
+/* Whether writes were added since the last seal. */
+bool committer_has_open(const Committer *c);
+
+/* Close the open batch and hand it to the thread if it is idle (else it goes as soon as the thread is).
+ * Returns its generation (> 0). */
+uint64_t committer_seal(Committer *c);
+
+/* The generation the next committer_seal() will return. */
+uint64_t committer_next_gen(const Committer *c);
+
+/* Highest durable generation. */
+uint64_t committer_durable_gen(const Committer *c);
+
+/* Write everything sealed or open, synchronously, before returning (shutdown). Returns 0 or -errno. */
+int committer_drain(Committer *c);
+
+/* Counters for stats: batches written, writes, and the total µs spent writing. */
+void committer_stats(const Committer *c, uint64_t *ret_batches, uint64_t *ret_writes, uint64_t *ret_usec);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The control socket server (SPEC §6): listens (socket passed by systemd, or
+ * bound at a path), accepts, frames varlink messages per connection with
+ * caps, takes the peer's SO_PEERCRED at accept, and dispatches calls to a
+ * method table. Replies may be given later (Wait): a handler keeps a
+ * reference to its ControlCall and replies when it can; a call whose
+ * connection went away swallows the reply.
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+
+typedef struct Control Control;
+typedef struct ControlCall ControlCall;
+
+/* A method handler. Reply now (control_call_reply/…_error) or keep a ref and reply later.
+ * A negative return sends an internal error reply if none was sent. parameters is borrowed. */
+typedef int (*control_method_fn)(ControlCall *call, json_object *parameters, void *userdata);
+
+typedef struct ControlMethod {
+        const char *name; /* full varlink method name */
+        control_method_fn fn;
+} ControlMethod;
+
+/* Listen on the fd passed by systemd (sd_listen_fds) if there is one, else bind path (mode 0666: any local
+ * user may connect; SPEC §8), replacing a stale socket. methods is a table ending with {NULL, NULL},
+ * borrowed for the server's life. Returns 0 or -errno. */
+int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret);
+
+/* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns NULL. */
+Control *control_free(Control *c);
+
+/* Number of open connections. */
+unsigned control_n_connections(const Control *c);
+
+/* The caller's credentials, from SO_PEERCRED at accept. */
+uid_t control_call_uid(const ControlCall *call);
+gid_t control_call_gid(const ControlCall *call);
+pid_t control_call_pid(const ControlCall *call);
+/* Whether the caller asked for a stream ("more": true). */
+bool control_call_wants_more(const ControlCall *call);
+/* Whether the connection is still open (a reply would reach someone). */
+bool control_call_is_alive(const ControlCall *call);
+
+ControlCall *control_call_ref(ControlCall *call);
+/* Accepts NULL, returns NULL. */
+ControlCall *control_call_unref(ControlCall *call);
+
+/* Final reply; parameters is stolen (NULL = {}). Returns 0, -EALREADY if already answered, -errno. */
+int control_call_reply(ControlCall *call, json_object *parameters);
+/* Streamed reply with "continues": true; only for calls with more. parameters stolen. */
+int control_call_notify(ControlCall *call, json_object *parameters);
+/* Error reply; parameters stolen (NULL = {}). */
+int control_call_error(ControlCall *call, const char *error, json_object *parameters);
+/* Error reply org.varlink.service.InvalidParameter {"parameter": name}. Returns as control_call_error. */
+int control_call_error_invalid_parameter(ControlCall *call, const char *name);
+
+/* Called once when the connection of a call that is still unanswered goes away (not from control_free), so
+ * a handler that keeps the call (Wait, a stream) can drop it early. The callback may unref the call. */
+typedef void (*control_call_disconnect_fn)(ControlCall *call, void *userdata);
+void control_call_set_disconnect_callback(ControlCall *call, control_call_disconnect_fn fn, void *userdata);

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager.c — the daemon's root object.
+ *
+ * Owns: the sd_event loop, the Spool, the Committer, the control server and
+ * every Job. Recovers jobs/ID/ at start (a job whose files are corrupt is
+ * moved to SPOOL/corrupt/ID and reported; the daemon still starts), grants
+ * run slots across jobs by priority then id, and once per loop iteration
+ * (a post source) runs the scheduler and flushes every dirty job as one
+ * group commit. Durability news from the committer releases what waited for
+ * it. SIGTERM/SIGINT drain (running nodes are stopped and recorded as
+ * interrupted), SIGHUP rescans the spool. A failed write of our own state is
+ * fail-stop: everything is killed and the daemon exits non-zero without
+ * reporting anything more.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "journal.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "methods.h"
+
+uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int push_ptr(void *array, size_t *n, size_t *cap, void *p) {
+        void ***a = array;
+
+        if (*n == *cap) {
+                size_t c = MAX(*cap * 2, (size_t) 16);
+                void **m = reallocarray(*a, c, sizeof(void *));
+
+                if (!m)
+                        return -ENOMEM;
+                *a = m;
+                *cap = c;
+        }
+        (*a)[(*n)++] = p;
+        return 0;
+}
+
+/* ---- job table -------------------------------------------------------------------------------- */
+
+Job *manager_find_job(Manager *m, uint64_t id) {
+        size_t lo = 0, hi = m->n_jobs;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (m->jobs[mid]->id == id)
+                        return m->jobs[mid];
+                if (m->jobs[mid]->id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+/* Higher priority first, then older (smaller id) first. */
+static bool runs_before(const Job *a, const Job *b) {
+        if (a->spec->priority != b->spec->priority)
+                return a->spec->priority > b->spec->priority;
+        return a->id < b->id;
+}
+
+static int manager_add_active(Manager *m, Job *j) {
+        size_t pos;
+        int r;
+
+        r = push_ptr(&m->active, &m->n_active, &m->cap_active, j);
+        if (r < 0)
+                return r;
+        for (pos = m->n_active - 1; pos > 0 && runs_before(j, m->active[pos - 1]); pos--)
+                m->active[pos] = m->active[pos - 1];
+        m->active[pos] = j;
+        return 0;
+}
+
+void manager_job_settled(Manager *m, Job *j) {
+        for (size_t i = 0; i < m->n_active; i++)
+                if (m->active[i] == j) {
+                        memmove(m->active + i, m->active + i + 1, (m->n_active - i - 1) * sizeof(Job *));
+                        m->n_active--;
+                        return;
+                }
+}
+
+/* Register a job (ids only grow, so appending keeps the table sorted) and start driving it. */
+static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, uint64_t seq) {
+        Job *j;
+        int r;
+
+        r = job_new(m, spec, run, dir_fd, &j);
+        if (r < 0)
+                return r;
+        j->seq = seq;
+        r = push_ptr(&m->jobs, &m->n_jobs, &m->cap_jobs, j);
+        if (r < 0) {
+                job_free(j);
+                return r;
+        }
+        if (job_is_finished(j))
+                return 0;
+        r = manager_add_active(m, j);
+        if (r < 0)
+                return r;
+        return job_activate(j);
+}
+
+static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata) {
+        Manager *m = userdata;
+        uint64_t id = run->id;
+        int r;
+
+        r = manager_add_job(m, spec, run, dir_fd, 0);
+        if (r < 0)
+                manager_fail_stop(m, r, "registering an accepted job");
+        log_debug("Job %" PRIu64 " registered.", id);
+}
+
+/* ---- recovery --------------------------------------------------------------------------------- */
+
+/* Move jobs/ID to corrupt/ID so the daemon can start; nothing is deleted. */
+static void quarantine_job(Manager *m, const char *name, const char *why) {
+        int spool_fd = spool_dir_fd(m->spool);
+        _cleanup_close_ int cfd = open_dir_at(spool_fd, "corrupt", 0750);
+        int r;
+
+        r = cfd < 0 ? cfd : rename_noreplace(spool_jobs_fd(m->spool), name, cfd, name);
+        if (r < 0)
+                log_error_errno(r, "Job %s is corrupt (%s) and could not be moved to corrupt/: %m; ignoring it.",
+                                name, why);
+        else
+                log_error("Job %s is corrupt (%s); moved to %s/corrupt/%s.", name, why, m->config.spool_path,
+                          name);
+}
+
+static int load_job(Manager *m, const char *name, uint64_t id) {
+        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
+        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        _cleanup_free_ char *buf = NULL, *err = NULL, *errtext = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        uint64_t seq = 0;
+        size_t size;
+        int r;
+
+        dfd = openat(spool_jobs_fd(m->spool), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(errno, "Failed to open jobs/%s: %m", name);
+        r = read_file_at(dfd, "job.json", m->config.limits.max_file_size, &buf, &size);
+        if (r < 0) {
+                quarantine_job(m, name, "job.json unreadable");
+                return 0;
+        }
+        r = job_parse(buf, size, &m->config.limits, name, &spec, &errors);
+        if (r < 0) {
+                errtext = errors ? job_errors_format(errors, "job.json") : NULL;
+                quarantine_job(m, name, errtext ?: "job.json invalid");
+                return 0;
+        }
+        r = journal_load(dfd, spec, &run, &seq, &err);
+        if (r == -EBADMSG || r == -ENOENT) {
+                quarantine_job(m, name, err ?: "state.json missing");
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the state of job %s: %m", name);
+        run->id = id;
+        r = manager_add_job(m, TAKE_PTR(spec), TAKE_PTR(run), TAKE_FD(dfd), seq);
+        if (r < 0)
+                return log_error_errno(r, "Failed to restore job %s: %m", name);
+        return 0;
+}
+
+static int id_cmp(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static int manager_recover(Manager *m) {
+        _cleanup_free_ uint64_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd, r;
+
+        fd = fcntl(spool_jobs_fd(m->spool), F_DUPFD_CLOEXEC, 3);
+        d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                safe_close(fd);
+                return log_error_errno(errno, "Failed to list %s/jobs: %m", m->config.spool_path);
+        }
+        while ((de = readdir(d))) {
+                char *end;
+                unsigned long long v;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                errno = 0;
+                v = strtoull(de->d_name, &end, 10);
+                if (errno != 0 || *end != '\0')
+                        continue;
+                if (n == cap) {
+                        uint64_t *q = reallocarray(ids, cap = MAX(cap * 2, (size_t) 64), sizeof(uint64_t));
+
+                        if (!q) {
+                                closedir(d);
+                                return log_oom();
+                        }
+                        ids = q;
+                }
+                ids[n++] = v;
+        }
+        closedir(d);
+        qsort(ids, n, sizeof(uint64_t), id_cmp);
+        for (size_t i = 0; i < n; i++) {
+                char name[24];
+
+                snprintf(name, sizeof(name), "%" PRIu64, ids[i]);
+                r = load_job(m, name, ids[i]);
+                if (r < 0)
+                        return r;
+        }
+        if (n > 0)
+                log_info("Recovered %zu jobs, %zu unfinished.", m->n_jobs, m->n_active);
+        return 0;
+}
+
+/* ---- per-iteration work: schedule, then flush ----------------------------------------------- */
+
+void manager_mark_dirty(Manager *m, Job *j) {
+        if (j->in_dirty_list)
+                return;
+        if (push_ptr(&m->dirty, &m->n_dirty, &m->cap_dirty, j) < 0)
+                manager_fail_stop(m, -ENOMEM, "recording job state");
+        j->in_dirty_list = true;
+}
+
+void manager_schedule_soon(Manager *m) {
+        m->schedule_needed = true;
+}
+
+static void manager_schedule(Manager *m) {
+        /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
+        for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
+                unsigned slots = m->config.max_parallel > m->n_running ? m->config.max_parallel - m->n_running : 0;
+
+                m->schedule_needed = false;
+                for (size_t i = 0; i < m->n_active && slots > 0; i++)
+                        (void) job_start_ready(m->active[i], &slots);
+        }
+}
+
+/* Write every dirty job as one group commit. Only when the committer is idle: whatever changes while a
+ * batch is being written joins the next one, so a busy loop writes few, larger commits. */
+static void flush_dirty(Manager *m) {
+        uint64_t gen = committer_next_gen(m->committer);
+        int r;
+
+        for (size_t i = 0; i < m->n_dirty; i++) {
+                r = job_flush(m->dirty[i], gen);
+                if (r < 0)
+                        manager_fail_stop(m, r, "building a journal record");
+        }
+        m->n_dirty = 0;
+        if (committer_has_open(m->committer))
+                assert_se(committer_seal(m->committer) == gen);
+}
+
+static void manager_flush(Manager *m) {
+        if (m->n_dirty > 0 && !committer_busy(m->committer))
+                flush_dirty(m);
+}
+
+static void manager_check_drained(Manager *m);
+
+static int manager_on_post(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->failed)
+                return 0;
+        manager_schedule(m);
+        manager_flush(m);
+        if (m->stopping)
+                manager_check_drained(m);
+        return 0;
+}
+
+static void manager_on_committed(Committer *c, uint64_t gen, void *userdata) {
+        Manager *m = userdata;
+
+        /* Copy: settling a job removes it from the active list while we walk it. */
+        for (size_t i = m->n_active; i > 0; i--)
+                if (i - 1 < m->n_active)
+                        job_on_durable(m->active[i - 1], gen);
+}
+
+static void manager_on_commit_error(Committer *c, int error, const char *what, void *userdata) {
+        manager_fail_stop(userdata, error, what);
+}
+
+void manager_fail_stop(Manager *m, int error, const char *what) {
+        log_full_errno(LOG_EMERG, error, "Failed to make %s durable: %m. Stopping now without recording or reporting "
+                        "anything more; the next start recovers from disk.", what);
+        m->failed = true;
+        for (size_t i = 0; i < m->n_active; i++)
+                job_kill_all(m->active[i]);
+        /* No drain, no cleanup, no more writes or replies: the state on disk is the last durable one, and
+         * the next start recovers from it. This is the one exit outside main(), on purpose. */
+        _exit(EXIT_FAILURE);
+}
+
+/* ---- signals and shutdown --------------------------------------------------------------------- */
+
+static void manager_check_drained(Manager *m) {
+        int r;
+
+        if (m->n_running > 0)
+                return;
+        /* Everything stopped; write what is left synchronously and leave. */
+        flush_dirty(m);
+        r = committer_drain(m->committer);
+        if (r < 0)
+                manager_fail_stop(m, r, "the final journal records");
+        log_info("All nodes stopped and recorded; exiting.");
+        (void) sd_event_exit(m->event, EXIT_SUCCESS);
+}
+
+static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->stopping) {
+                log_notice("Received %s again: killing every running node now.", strsignal(si->ssi_signo));
+                for (size_t i = 0; i < m->n_active; i++)
+                        job_kill_all(m->active[i]);
+                return 0;
+        }
+        log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
+                   strsignal(si->ssi_signo));
+        m->stopping = true;
+        for (size_t i = 0; i < m->n_active; i++)
+                job_shutdown(m->active[i]);
+        manager_check_drained(m);
+        return 0;
+}
+
+static int manager_on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received SIGHUP: rescanning the spool.");
+        (void) spool_rescan(m->spool);
+        return 0;
+}
+
+/* ---- construction ----------------------------------------------------------------------------- */
+
+static int manager_setup_signals(Manager *m) {
+        int r;
+
+        r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, manager_on_stop_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sig_int, SIGINT, manager_on_stop_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sig_hup, SIGHUP, manager_on_sighup, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up signal handling: %m");
+        return 0;
+}
+
+static int config_copy(ManagerConfig *dst, const ManagerConfig *src) {
+        *dst = *src;
+        dst->spool_path = strdup(src->spool_path);
+        dst->socket_path = strdup(src->socket_path);
+        return dst->spool_path && dst->socket_path ? 0 : -ENOMEM;
+}
+
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        SpoolConfig sc;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return log_oom();
+        if (config_copy(&m->config, config) < 0)
+                return log_oom();
+        m->started_at_usec = now_monotonic_usec();
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+        (void) sd_event_set_watchdog(m->event, true);
+        r = manager_setup_signals(m);
+        if (r < 0)
+                return r;
+        r = committer_new(m->event, manager_on_committed, manager_on_commit_error, m, &m->committer);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the committer thread: %m");
+
+        sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits };
+        r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
+        if (r < 0)
+                return r;
+        r = manager_recover(m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_post(m->event, &m->post_source, manager_on_post, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the post source: %m");
+        r = methods_attach(m);
+        if (r < 0)
+                return r;
+        r = spool_start(m->spool);
+        if (r < 0)
+                return r;
+        manager_schedule_soon(m);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        m->control = control_free(m->control);
+        for (size_t i = 0; i < m->n_jobs; i++)
+                job_free(m->jobs[i]);
+        free(m->jobs);
+        free(m->active);
+        free(m->dirty);
+        m->committer = committer_free(m->committer);
+        spool_free(m->spool);
+        sd_event_source_disable_unref(m->post_source);
+        sd_event_source_disable_unref(m->sig_term);
+        sd_event_source_disable_unref(m->sig_int);
+        sd_event_source_disable_unref(m->sig_hup);
+        sd_event_unref(m->event);
+        free(m->config.spool_path);
+        free(m->config.socket_path);
+        return mfree(m);
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;
+        return r;
+}

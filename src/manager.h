@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Manager: owns the event loop, the spool, the committer, the control server
+ * and every Job (by id). Recovers jobs from jobs/ID/ at start, then grants
+ * run slots across jobs by priority (FIFO within a priority), flushes dirty
+ * state once per loop iteration through the committer, and handles signals.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "committer.h"
+#include "control.h"
+#include "job.h"
+#include "scheduler.h"
+#include "spool.h"
+
+typedef struct ManagerConfig {
+        char *spool_path;
+        char *socket_path;
+        unsigned max_parallel;      /* global limit on running nodes */
+        uint64_t log_max_bytes;     /* per attempt log file cap */
+        JobLimits limits;
+} ManagerConfig;
+
+struct Manager {
+        sd_event *event;
+        ManagerConfig config;
+        Spool *spool;
+        Committer *committer;
+        Control *control;
+        sd_event_source *post_source;
+        sd_event_source *sig_term, *sig_int, *sig_hup;
+
+        Job **jobs;                 /* every job, sorted by id */
+        size_t n_jobs, cap_jobs;
+        Job **active;               /* unfinished jobs by priority desc, id asc */
+        size_t n_active, cap_active;
+        Job **dirty;                /* jobs with unflushed records */
+        size_t n_dirty, cap_dirty;
+
+        unsigned n_running;         /* slots in use across jobs */
+        bool schedule_needed;
+        bool stopping;
+        bool failed;                /* fail-stop: exit non-zero */
+        uint64_t started_at_usec;   /* CLOCK_MONOTONIC */
+        uint64_t n_spawned;
+};
+
+/* Build everything, recover jobs from disk, start listening and watching. Returns 0 or -errno (logged). */
+int manager_new(const ManagerConfig *config, Manager **ret);
+/* Accepts NULL, returns NULL. */
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+/* Run the event loop until shutdown. Returns the exit status for main(). */
+int manager_run(Manager *m);
+
+/* Lookup by id, or NULL. */
+Job *manager_find_job(Manager *m, uint64_t id);
+
+/* A job changed something to be flushed. */
+void manager_mark_dirty(Manager *m, Job *j);
+/* Slots or ready nodes changed: run a scheduling pass before the loop sleeps. */
+void manager_schedule_soon(Manager *m);
+/* A job reached its end (durable): drop it from the active set. */
+void manager_job_settled(Manager *m, Job *j);
+/* A write of our own state failed: stop now without reporting anything more. */
+_noreturn_ void manager_fail_stop(Manager *m, int error, const char *what);
+
+/* Realtime clock in µs (for records). */
+uint64_t now_realtime_usec(void);

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * methods.c — the io.orchd.Manager methods (src/io.orchd.Manager.varlink).
+ *
+ * Owns nothing: each handler validates its parameters, authorizes the caller
+ * by the SO_PEERCRED uid that control.c took at accept (never by anything in
+ * the message), and answers from or acts on the Manager's jobs. Who may see
+ * and act on a job: root, the daemon's own uid, and the job's owner. State
+ * changing calls are logged with the caller's uid.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "methods.h"
+#include "protocol.h"
+
+/* How many finished jobs a plain "list" shows besides the unfinished ones. */
+#define LIST_RECENT_FINISHED 10
+
+static int reply_invalid_parameter(ControlCall *call, const char *name) {
+        json_object *p = json_object_new_object();
+
+        if (p)
+                json_object_object_add(p, "parameter", json_object_new_string(name));
+        return control_call_error(call, VARLINK_ERROR_INVALID_PARAMETER, p);
+}
+
+static int reply_with_id(ControlCall *call, const char *error, const char *id, const char *node) {
+        json_object *p = json_object_new_object();
+
+        if (p) {
+                json_object_object_add(p, "id", json_object_new_string(id));
+                if (node)
+                        json_object_object_add(p, "node", json_object_new_string(node));
+        }
+        return control_call_error(call, error, p);
+}
+
+static bool may_access(const ControlCall *call, const Job *j) {
+        uid_t uid = control_call_uid(call);
+
+        return uid == 0 || uid == geteuid() || uid == j->run->uid;
+}
+
+/* Find the job named by parameters.id, answering the call with the right error if there is none or the
+ * caller may not touch it. Returns the job or NULL (then the call is answered). */
+static Job *lookup_job(Manager *m, ControlCall *call, json_object *params) {
+        json_object *v;
+        const char *s;
+        char *end;
+        uint64_t id;
+        Job *j;
+
+        if (!json_object_object_get_ex(params, "id", &v) || !json_object_is_type(v, json_type_string)) {
+                (void) reply_invalid_parameter(call, "id");
+                return NULL;
+        }
+        s = json_object_get_string(v);
+        errno = 0;
+        id = strtoull(s, &end, 10);
+        j = (errno == 0 && *s >= '1' && *s <= '9' && *end == '\0') ? manager_find_job(m, id) : NULL;
+        if (!j) {
+                (void) reply_with_id(call, ORCH_ERROR_NO_SUCH_JOB, s, NULL);
+                return NULL;
+        }
+        if (!may_access(call, j)) {
+                log_notice("uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
+                           j->id);
+                (void) reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
+                return NULL;
+        }
+        return j;
+}
+
+static int reply_job(ControlCall *call, const Job *j) {
+        json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
+
+        if (!p || !o) {
+                json_object_put(p);
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        json_object_object_add(p, "job", o);
+        return control_call_reply(call, p);
+}
+
+static int method_status(ControlCall *call, json_object *params, void *userdata) {
+        Job *j = lookup_job(userdata, call, params);
+
+        return j ? reply_job(call, j) : 0;
+}
+
+static int method_wait(ControlCall *call, json_object *params, void *userdata) {
+        Job *j = lookup_job(userdata, call, params);
+
+        if (!j)
+                return 0;
+        if (job_is_settled(j))
+                return reply_job(call, j);
+        return job_add_waiter(j, call); /* answered once the job's end is durable */
+}
+
+static int parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n) {
+        _cleanup_free_ uint32_t *idx = NULL;
+        json_object *v;
+        size_t n;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (!json_object_object_get_ex(params, "nodes", &v) || json_object_is_type(v, json_type_null))
+                return 1; /* the whole job */
+        if (!json_object_is_type(v, json_type_array))
+                return reply_invalid_parameter(call, "nodes"), 0;
+        n = json_object_array_length(v);
+        idx = calloc(MAX(n, (size_t) 1), sizeof(uint32_t));
+        if (!idx)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++) {
+                json_object *e = json_object_array_get_idx(v, k);
+                ssize_t i;
+
+                if (!json_object_is_type(e, json_type_string))
+                        return reply_invalid_parameter(call, "nodes"), 0;
+                i = job_spec_find_node(j->spec, json_object_get_string(e));
+                if (i < 0) {
+                        char id[24];
+
+                        snprintf(id, sizeof(id), "%" PRIu64, j->id);
+                        return reply_with_id(call, ORCH_ERROR_NO_SUCH_NODE, id, json_object_get_string(e)), 0;
+                }
+                idx[k] = (uint32_t) i;
+        }
+        *ret = TAKE_PTR(idx);
+        *ret_n = n;
+        return 1;
+}
+
+static int method_cancel(ControlCall *call, json_object *params, void *userdata) {
+        _cleanup_free_ uint32_t *nodes = NULL;
+        Job *j = lookup_job(userdata, call, params);
+        size_t n;
+        int r;
+
+        if (!j)
+                return 0;
+        r = parse_nodes(call, j, params, &nodes, &n);
+        if (r <= 0)
+                return r;
+        if (nodes)
+                log_notice("uid %u cancelled %zu node(s) of job %" PRIu64 ".", (unsigned) control_call_uid(call), n,
+                           j->id);
+        else
+                log_notice("uid %u cancelled job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+        r = job_cancel(j, nodes, n);
+        if (r < 0)
+                return r;
+        return control_call_reply(call, NULL);
+}
+
+static int list_filter(ControlCall *call, json_object *params, bool *ret_all, int *ret_state) {
+        json_object *v;
+
+        *ret_all = false;
+        *ret_state = -1;
+        if (json_object_object_get_ex(params, "all", &v) && !json_object_is_type(v, json_type_null)) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return reply_invalid_parameter(call, "all"), 0;
+                *ret_all = json_object_get_boolean(v);
+        }
+        if (json_object_object_get_ex(params, "state", &v) && !json_object_is_type(v, json_type_null)) {
+                if (!json_object_is_type(v, json_type_string) ||
+                    job_state_from_string(json_object_get_string(v)) < 0)
+                        return reply_invalid_parameter(call, "state"), 0;
+                *ret_state = job_state_from_string(json_object_get_string(v));
+        }
+        return 1;
+}
+
+static int method_list(ControlCall *call, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        json_object *jobs, *p;
+        size_t finished_seen = 0;
+        int state, r;
+        bool all;
+
+        r = list_filter(call, params, &all, &state);
+        if (r <= 0)
+                return r;
+        jobs = json_object_new_array();
+        if (!jobs)
+                return -ENOMEM;
+        /* Newest first while selecting (so "the last few finished" is cheap), then print oldest first. */
+        for (size_t k = m->n_jobs; k > 0; k--) {
+                const Job *j = m->jobs[k - 1];
+                json_object *o;
+
+                if (!may_access(call, j))
+                        continue;
+                if (state >= 0 && j->run->state != state)
+                        continue;
+                if (state < 0 && !all && job_is_finished(j) && finished_seen++ >= LIST_RECENT_FINISHED)
+                        continue;
+                o = protocol_job_to_json(j->spec, j->run, false);
+                if (!o || json_object_array_add(jobs, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(jobs);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t a = 0, n = json_object_array_length(jobs); n > 1 && a < n / 2; a++) {
+                json_object *x = json_object_get(json_object_array_get_idx(jobs, a));
+                json_object *y = json_object_get(json_object_array_get_idx(jobs, n - 1 - a));
+
+                json_object_array_put_idx(jobs, a, y);
+                json_object_array_put_idx(jobs, n - 1 - a, x);
+        }
+        p = json_object_new_object();
+        if (!p) {
+                json_object_put(jobs);
+                return -ENOMEM;
+        }
+        json_object_object_add(p, "jobs", jobs);
+        return control_call_reply(call, p);
+}
+
+static const ControlMethod methods[] = {
+        { ORCH_METHOD_LIST, method_list },
+        { ORCH_METHOD_STATUS, method_status },
+        { ORCH_METHOD_WAIT, method_wait },
+        { ORCH_METHOD_CANCEL, method_cancel },
+        {},
+};
+
+int methods_attach(Manager *m) {
+        int r;
+
+        r = control_new(m->event, m->config.socket_path, methods, m, &m->control);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);
+        return 0;
+}

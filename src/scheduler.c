@@ -1,0 +1,953 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * scheduler.c — the run-time Job: drives one job's DAG of supervised tasks.
+ *
+ * Owns: the job's Dag, its Tasks and retry/timeout timers (through NodeCtl),
+ * its dirty-record lists and durability barriers, and its waiters.
+ * Invariants:
+ *   - every state change goes through node_run_set_state()/job_run_set_state(),
+ *     which abort on an illegal transition (SPEC §4);
+ *   - a node's end reaches the DAG (and so its dependents) only once the
+ *     journal record of that end is durable (JobPending with a generation);
+ *   - a node with on_interrupt=fail is spawned only once its start is durable;
+ *   - n_running counts nodes holding a run slot (spawned, or waiting to be).
+ * Does not decide which job gets a slot (the manager does), and never writes
+ * files itself: it builds records and hands them to the manager's committer.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "fsutil.h"
+#include "journal.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "protocol.h"
+#include "scheduler.h"
+#include "supervise.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define BARRIER_UNFLUSHED UINT64_MAX
+#define SNAPSHOT_MIN_BYTES (64U * 1024U)
+
+struct NodeCtl {
+        Job *job;
+        uint32_t index;
+        uint8_t stop_reason; /* StopReason sent to the running task */
+        Task *task;
+        sd_event_source *retry_timer;
+};
+
+static void job_check_finished(Job *j);
+
+/* ---- small growable arrays ------------------------------------------------------------------ */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+        size_t n;
+        void *q;
+
+        if (need <= *cap)
+                return 0;
+        n = MAX(need, MAX(*cap * 2, (size_t) 8));
+        q = reallocarray(*p, n, size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+
+/* Out of memory while recording state means we can no longer promise durability: fail-stop. */
+static void oom_fail_stop(Job *j) {
+        manager_fail_stop(j->manager, -ENOMEM, "recording job state");
+}
+
+static void mark_node_dirty(Job *j, uint32_t i) {
+        if (grow((void **) &j->dirty, &j->cap_dirty, j->n_dirty + 1, sizeof(uint32_t)) < 0)
+                oom_fail_stop(j);
+        j->dirty[j->n_dirty++] = i;
+        manager_mark_dirty(j->manager, j);
+}
+
+static void mark_job_dirty(Job *j) {
+        j->job_dirty = true;
+        manager_mark_dirty(j->manager, j);
+}
+
+static void barrier_push(struct JobPending **list, size_t *n, size_t *cap, Job *j, uint32_t node, uint8_t outcome) {
+        if (grow((void **) list, cap, *n + 1, sizeof(struct JobPending)) < 0)
+                oom_fail_stop(j);
+        (*list)[(*n)++] = (struct JobPending) { .node = node, .outcome = outcome, .gen = BARRIER_UNFLUSHED };
+}
+
+static const char *node_id(const Job *j, uint32_t i) {
+        return j->spec->nodes[i].id;
+}
+
+/* ---- slots ------------------------------------------------------------------------------------ */
+
+static void slot_take(Job *j) {
+        j->n_running++;
+        j->manager->n_running++;
+}
+
+static void slot_release(Job *j) {
+        assert(j->n_running > 0 && j->manager->n_running > 0);
+        j->n_running--;
+        j->manager->n_running--;
+        manager_schedule_soon(j->manager);
+}
+
+/* ---- node ends -------------------------------------------------------------------------------- */
+
+static DagOutcome outcome_of(NodeState s) {
+        return s == NODE_SUCCEEDED ? DAG_SUCCEEDED : s == NODE_FAILED ? DAG_FAILED : DAG_OTHER;
+}
+
+static void job_fire_fail_fast(Job *j);
+
+/* End node i in state `to`. to_dag: whether the DAG must hear about it (false when the DAG itself already
+ * finished the node, as dag_finish_pending() does). */
+static void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag) {
+        NodeRun *n = &j->run->nodes[i];
+        char rbuf[REASON_STRING_MAX];
+        NodeState from = n->state;
+
+        node_run_set_state(n, to);
+        n->reason = reason;
+        n->finished_at = now_realtime_usec();
+        n->retry_at = 0;
+        if (from == NODE_RUNNING)
+                slot_release(j);
+        mark_node_dirty(j, i);
+        if (to_dag)
+                barrier_push(&j->pending, &j->n_pending, &j->cap_pending, j, i, outcome_of(to));
+
+        if (to == NODE_SUCCEEDED)
+                log_info("Job %" PRIu64 " node %s succeeded (attempt %u).", j->id, node_id(j, i), n->attempt);
+        else
+                log_info("Job %" PRIu64 " node %s %s: %s.", j->id, node_id(j, i), node_state_to_string(to),
+                         strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
+
+        if (to == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
+                if (j->run->reason.kind == REASON_NONE) {
+                        j->run->reason = reason; /* the job's reason is its first failure */
+                        mark_job_dirty(j);
+                }
+                if (j->spec->fail_fast)
+                        job_fire_fail_fast(j);
+        }
+}
+
+static void skip_cb(void *userdata, uint32_t i) {
+        Job *j = userdata;
+
+        node_end(j, i, NODE_SKIPPED, (Reason) { .kind = REASON_UPSTREAM }, false);
+        /* Dependents the DAG made ready in the same propagation must not start before this is durable. */
+        j->skip_gen = BARRIER_UNFLUSHED;
+}
+
+/* ---- timers ----------------------------------------------------------------------------------- */
+
+static int retry_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        NodeCtl *c = userdata;
+        Job *j = c->job;
+
+        c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
+        if (grow((void **) &j->retry_ready, &j->cap_retry_ready, j->n_retry_ready + 1, sizeof(uint32_t)) < 0)
+                oom_fail_stop(j);
+        j->retry_ready[j->n_retry_ready++] = c->index;
+        manager_schedule_soon(j->manager);
+        return 0;
+}
+
+static int arm_retry_timer(Job *j, uint32_t i, uint64_t delay) {
+        NodeCtl *c = &j->ctl[i];
+
+        c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
+        return sd_event_add_time_relative(j->manager->event, &c->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
+                                          retry_on_timer, c);
+}
+
+static void job_fire_timeout(Job *j);
+
+static int job_on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        log_notice("Job %" PRIu64 " reached its timeout, stopping it.", j->id);
+        job_fire_timeout(j);
+        return 0;
+}
+
+static void arm_job_timeout(Job *j) {
+        uint64_t now = now_realtime_usec(), deadline, left;
+        int r;
+
+        if (j->spec->timeout_usec == 0 || j->run->started_at == 0 || j->timeout_source)
+                return;
+        deadline = j->run->started_at + j->spec->timeout_usec;
+        left = deadline > now ? deadline - now : 0;
+        r = sd_event_add_time_relative(j->manager->event, &j->timeout_source, CLOCK_MONOTONIC, left,
+                                       USEC_PER_MSEC, job_on_timeout, j);
+        if (r < 0)
+                log_error_errno(r, "Job %" PRIu64 ": failed to arm its timeout: %m", j->id);
+}
+
+/* ---- attempts --------------------------------------------------------------------------------- */
+
+static double random_unit(void) {
+        uint64_t v;
+
+        if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+                v = (uint64_t) now_realtime_usec() * UINT64_C(6364136223846793005);
+        return (double) (v >> 11) / (double) (UINT64_C(1) << 53);
+}
+
+static void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exit_code) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+        NodeRun *n = &j->run->nodes[i];
+        unsigned used = n->attempt - n->interrupted;
+        char rbuf[REASON_STRING_MAX], dbuf[DURATION_STRING_MAX];
+        uint64_t delay;
+        int r;
+
+        if (!retry_should_retry(&ns->retry, used, o, exit_code)) {
+                node_end(j, i, NODE_FAILED, reason, true);
+                return;
+        }
+
+        delay = retry_delay_usec(&ns->retry, used, random_unit());
+        node_run_set_state(n, NODE_RETRY_WAIT);
+        n->reason = reason;
+        n->retry_at = now_realtime_usec() + delay;
+        slot_release(j);
+        mark_node_dirty(j, i);
+        log_info("Job %" PRIu64 " node %s attempt %u failed (%s), retrying in %s.", j->id, ns->id, n->attempt,
+                 reason_to_string(reason, rbuf, sizeof(rbuf)), duration_format(delay, dbuf, sizeof(dbuf)));
+        r = arm_retry_timer(j, i, delay);
+        if (r < 0) {
+                log_error_errno(r, "Job %" PRIu64 " node %s: cannot arm retry timer: %m", j->id, ns->id);
+                node_end(j, i, NODE_FAILED, reason, true);
+        }
+}
+
+/* on_interrupt: the daemon stopped (or crashed) while node i ran. The node holds a slot, released here. */
+static void node_interrupted(Job *j, uint32_t i) {
+        NodeRun *n = &j->run->nodes[i];
+
+        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL) {
+                node_end(j, i, NODE_FAILED, (Reason) { .kind = REASON_INTERRUPTED }, true);
+                return;
+        }
+        slot_release(j);
+        node_run_requeue_interrupted(n);
+        mark_node_dirty(j, i);
+        log_info("Job %" PRIu64 " node %s was interrupted; it will run again.", j->id, node_id(j, i));
+}
+
+static Reason stop_reason_to_reason(StopReason s) {
+        switch (s) {
+        case STOP_FAIL_FAST:
+                return (Reason) { .kind = REASON_FAIL_FAST };
+        case STOP_JOB_TIMEOUT:
+                return (Reason) { .kind = REASON_JOB_TIMEOUT };
+        default:
+                return (Reason) { .kind = REASON_CANCELLED };
+        }
+}
+
+static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
+        const TaskResult copy = *result, *res = &copy; /* the result lives in the Task we free below */
+        NodeCtl *c = userdata;
+        Job *j = c->job;
+        uint32_t i = c->index;
+        NodeRun *n = &j->run->nodes[i];
+        StopReason stop = c->stop_reason;
+
+        c->task = task_free(c->task);
+        c->stop_reason = STOP_NONE;
+        n->exit_code = res->end == TASK_EXITED ? res->exit_code : -1;
+        n->signal = res->end == TASK_SIGNALED ? res->signal : 0;
+
+        if (stop == STOP_SHUTDOWN)
+                node_interrupted(j, i);
+        else if (stop != STOP_NONE)
+                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(stop), true);
+        else if (res->timed_out)
+                attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason) { .kind = REASON_TIMEOUT }, -1);
+        else if (res->end == TASK_EXITED && res->exit_code == 0)
+                node_end(j, i, NODE_SUCCEEDED, (Reason) {}, true);
+        else if (res->end == TASK_EXITED)
+                attempt_failed(j, i, ATTEMPT_EXIT, (Reason) { .kind = REASON_EXIT, .arg = res->exit_code },
+                               res->exit_code);
+        else
+                attempt_failed(j, i, ATTEMPT_SIGNAL, (Reason) { .kind = REASON_SIGNAL, .arg = res->signal }, -1);
+}
+
+/* ---- spawning --------------------------------------------------------------------------------- */
+
+/* Set or replace KEY=VALUE in a NULL-terminated array that has room for it. Returns the replaced string
+ * (for the caller to free if it owned it), or NULL. */
+static char *env_put(char **env, size_t *n, char *entry) {
+        size_t klen = strcspn(entry, "=");
+
+        for (size_t i = 0; i < *n; i++)
+                if (strneq(env[i], entry, klen) && env[i][klen] == '=') {
+                        char *old = env[i];
+
+                        env[i] = entry;
+                        return old;
+                }
+        env[(*n)++] = entry;
+        env[*n] = NULL;
+        return NULL;
+}
+
+static size_t strv_length(char *const *l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+/* The node's environment (SPEC §3): the job's base, then node env, then ORCH_*. The returned array
+ * borrows the base/node strings and points into orch[] for the ORCH_* entries. */
+static char **node_env(Job *j, uint32_t i, char orch[4][512]) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+        size_t n = 0, max = strv_length(j->base_env) + strv_length(ns->env) + 5;
+        char **env = calloc(max, sizeof(char *));
+
+        if (!env)
+                return NULL;
+        for (char **e = j->base_env; e && *e; e++)
+                (void) env_put(env, &n, *e);
+        for (char **e = ns->env; e && *e; e++)
+                (void) env_put(env, &n, *e);
+        snprintf(orch[0], 512, "ORCH_JOB_ID=%" PRIu64, j->id);
+        snprintf(orch[1], 512, "ORCH_JOB_NAME=%s", j->spec->name);
+        snprintf(orch[2], 512, "ORCH_NODE=%s", ns->id);
+        snprintf(orch[3], 512, "ORCH_ATTEMPT=%u", j->run->nodes[i].attempt);
+        for (size_t k = 0; k < 4; k++)
+                (void) env_put(env, &n, orch[k]);
+        return env;
+}
+
+static void node_spawn(Job *j, uint32_t i) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+        NodeRun *n = &j->run->nodes[i];
+        char orch[4][512], log_name[128];
+        _cleanup_free_ char **env = NULL;
+        int r;
+
+        env = node_env(j, i, orch);
+        if (!env)
+                oom_fail_stop(j);
+        snprintf(log_name, sizeof(log_name), "%s.%u.log", ns->id, n->attempt);
+
+        TaskParams p = {
+                .argv = ns->argv,
+                .env = env,
+                .cwd = ns->cwd ?: j->spec->cwd ?: j->home ?: "/",
+                .log_dir_fd = j->logs_fd,
+                .log_name = log_name,
+                .log_max_bytes = j->manager->config.log_max_bytes,
+                .timeout_usec = ns->timeout_usec,
+                .kill_grace_usec = ns->kill_grace_usec,
+        };
+        r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id, ns->argv[0]);
+                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -r }, -1);
+                return;
+        }
+        j->manager->n_spawned++;
+        log_debug("Job %" PRIu64 " node %s attempt %u started as pid %d.", j->id, ns->id, n->attempt,
+                  (int) task_pid(j->ctl[i].task));
+}
+
+static void job_set_running(Job *j) {
+        if (j->run->state != JOB_QUEUED)
+                return;
+        job_run_set_state(j->run, JOB_RUNNING);
+        j->run->started_at = now_realtime_usec();
+        mark_job_dirty(j);
+        arm_job_timeout(j);
+        log_info("Job %" PRIu64 " (%s) started.", j->id, j->spec->name);
+}
+
+static void begin_attempt(Job *j, uint32_t i) {
+        NodeRun *n = &j->run->nodes[i];
+
+        node_run_set_state(n, NODE_RUNNING);
+        n->attempt++;
+        n->started_at = now_realtime_usec();
+        n->finished_at = 0;
+        n->retry_at = 0;
+        n->exit_code = -1;
+        n->signal = 0;
+        slot_take(j);
+        job_set_running(j);
+        mark_node_dirty(j, i);
+
+        /* A node that must never run twice starts only once "attempt N started" is durable: after a
+         * crash, recovery then knows it may have run. Others start now; a crash reruns them anyway. */
+        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL)
+                barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
+        else
+                node_spawn(j, i);
+}
+
+static bool job_may_start(const Job *j) {
+        return j->dag && !j->manager->stopping && j->run->state != JOB_PAUSED && !j->run->cancel_requested &&
+                !j->timed_out && !j->fail_fast_fired && j->skip_gen == 0 && !job_state_is_final(j->run->state) &&
+                (j->spec->max_parallel == 0 || j->n_running < j->spec->max_parallel);
+}
+
+bool job_wants_slot(const Job *j) {
+        return job_may_start(j) && (j->n_retry_ready > 0 || dag_n_ready(j->dag) > 0);
+}
+
+static bool next_ready(Job *j, uint32_t *ret) {
+        if (j->n_retry_ready > 0) {
+                *ret = j->retry_ready[0];
+                memmove(j->retry_ready, j->retry_ready + 1, --j->n_retry_ready * sizeof(uint32_t));
+                return true;
+        }
+        return dag_pop_ready(j->dag, ret) > 0;
+}
+
+unsigned job_start_ready(Job *j, unsigned *slots) {
+        unsigned started = 0;
+        uint32_t i;
+
+        while (*slots > 0 && job_may_start(j) && next_ready(j, &i)) {
+                NodeState s = j->run->nodes[i].state;
+
+                if (s != NODE_PENDING && s != NODE_RETRY_WAIT)
+                        continue; /* cancelled while it waited in the queue */
+                (*slots)--;
+                started++;
+                begin_attempt(j, i);
+        }
+        return started;
+}
+
+/* ---- stopping: cancel, fail_fast, job timeout, shutdown ----------------------------------------- */
+
+typedef struct StopCtx {
+        Job *job;
+        NodeState to;
+        Reason reason;
+} StopCtx;
+
+static void stop_pending_cb(void *userdata, uint32_t i) {
+        StopCtx *ctx = userdata;
+
+        node_end(ctx->job, i, ctx->to, ctx->reason, false);
+}
+
+static void remove_from(uint32_t *list, size_t *n, uint32_t node) {
+        for (size_t k = 0; k < *n; k++)
+                if (list[k] == node) {
+                        memmove(list + k, list + k + 1, (--*n - k) * sizeof(uint32_t));
+                        return;
+                }
+}
+
+static bool drop_await_spawn(Job *j, uint32_t node) {
+        for (size_t k = 0; k < j->n_await_spawn; k++)
+                if (j->await_spawn[k].node == node) {
+                        memmove(j->await_spawn + k, j->await_spawn + k + 1,
+                                (--j->n_await_spawn - k) * sizeof(struct JobPending));
+                        return true;
+                }
+        return false;
+}
+
+/* Stop one started node: a running task gets TERM (then KILL after its grace); a node in retry_wait or
+ * still waiting to be spawned ends at once. */
+static void stop_node(Job *j, uint32_t i, StopReason why) {
+        NodeCtl *c = &j->ctl[i];
+        NodeRun *n = &j->run->nodes[i];
+
+        if (n->state == NODE_RETRY_WAIT) {
+                c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
+                remove_from(j->retry_ready, &j->n_retry_ready, i);
+                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(why), true);
+        } else if (n->state == NODE_RUNNING && !c->task) {
+                if (drop_await_spawn(j, i))
+                        node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(why), true);
+        } else if (n->state == NODE_RUNNING && c->stop_reason == STOP_NONE) {
+                c->stop_reason = why;
+                (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
+        }
+}
+
+static void job_stop_all(Job *j, StopReason why, NodeState pending_to) {
+        StopCtx ctx = { .job = j, .to = pending_to, .reason = stop_reason_to_reason(why) };
+
+        if (!j->dag)
+                return;
+        dag_finish_pending(j->dag, stop_pending_cb, &ctx);
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++)
+                stop_node(j, i, why);
+        j->n_retry_ready = 0;
+        job_check_finished(j);
+}
+
+static void job_fire_fail_fast(Job *j) {
+        if (j->fail_fast_fired)
+                return;
+        j->fail_fast_fired = true;
+        log_notice("Job %" PRIu64 ": a node failed and fail_fast is set, stopping the rest.", j->id);
+        job_stop_all(j, STOP_FAIL_FAST, NODE_SKIPPED);
+}
+
+static void job_fire_timeout(Job *j) {
+        if (job_is_finished(j))
+                return;
+        j->timed_out = true;
+        job_stop_all(j, STOP_JOB_TIMEOUT, NODE_CANCELLED);
+}
+
+int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes) {
+        if (job_is_finished(j))
+                return 0;
+        if (!nodes) {
+                if (!j->run->cancel_requested) {
+                        j->run->cancel_requested = true;
+                        mark_job_dirty(j);
+                }
+                job_stop_all(j, STOP_CANCEL, NODE_CANCELLED);
+                return 0;
+        }
+        for (size_t k = 0; k < n_nodes; k++) {
+                uint32_t i = nodes[k];
+
+                if (j->run->nodes[i].state == NODE_PENDING)
+                        node_end(j, i, NODE_CANCELLED, (Reason) { .kind = REASON_CANCELLED }, true);
+                else
+                        stop_node(j, i, STOP_CANCEL);
+        }
+        return 0;
+}
+
+void job_shutdown(Job *j) {
+        if (!j->ctl)
+                return;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
+                NodeCtl *c = &j->ctl[i];
+
+                if (j->run->nodes[i].state != NODE_RUNNING)
+                        continue;
+                if (!c->task) {
+                        /* Never spawned (waiting for its start to be durable): back to pending, uncounted. */
+                        if (drop_await_spawn(j, i)) {
+                                slot_release(j);
+                                node_run_requeue_interrupted(&j->run->nodes[i]);
+                                mark_node_dirty(j, i);
+                        }
+                } else if (c->stop_reason == STOP_NONE) {
+                        c->stop_reason = STOP_SHUTDOWN;
+                        (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
+                } else
+                        c->stop_reason = STOP_SHUTDOWN; /* already stopping: record it as interrupted */
+        }
+}
+
+void job_kill_all(Job *j) {
+        if (!j->ctl)
+                return;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++)
+                if (j->ctl[i].task)
+                        task_kill(j->ctl[i].task);
+}
+
+/* ---- the end of a job ------------------------------------------------------------------------- */
+
+bool job_is_finished(const Job *j) {
+        return job_state_is_final(j->run->state);
+}
+
+bool job_is_settled(const Job *j) {
+        return job_is_finished(j) && !j->dag && j->final_gen == 0;
+}
+
+static JobState job_final_state(Job *j, Reason *ret_reason) {
+        size_t counts[_NODE_STATE_MAX];
+
+        if (j->timed_out) {
+                *ret_reason = (Reason) { .kind = REASON_TIMEOUT };
+                return JOB_FAILED;
+        }
+        if (j->run->cancel_requested) {
+                *ret_reason = (Reason) { .kind = REASON_CANCELLED };
+                return JOB_CANCELLED;
+        }
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++)
+                if (j->run->nodes[i].state == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
+                        *ret_reason = j->run->reason.kind != REASON_NONE ? j->run->reason : j->run->nodes[i].reason;
+                        return JOB_FAILED;
+                }
+        job_run_count(j->run, counts);
+        if (counts[NODE_CANCELLED] > 0) {
+                *ret_reason = (Reason) { .kind = REASON_CANCELLED };
+                return JOB_CANCELLED;
+        }
+        *ret_reason = (Reason) {};
+        return JOB_SUCCEEDED;
+}
+
+static void job_check_finished(Job *j) {
+        char rbuf[REASON_STRING_MAX];
+        Reason reason;
+        JobState s;
+
+        if (job_is_finished(j) || !j->dag || !dag_is_finished(j->dag) || j->n_running > 0)
+                return;
+        s = job_final_state(j, &reason);
+        job_run_set_state(j->run, s);
+        j->run->reason = reason;
+        j->run->finished_at = now_realtime_usec();
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        j->final_gen = BARRIER_UNFLUSHED;
+        mark_job_dirty(j);
+        log_notice("Job %" PRIu64 " (%s) %s%s%s.", j->id, j->spec->name, job_state_to_string(s),
+                   reason.kind != REASON_NONE ? ": " : "", reason_to_string(reason, rbuf, sizeof(rbuf)) ?: "");
+}
+
+static json_object *job_status_reply(const Job *j) {
+        json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
+
+        if (!p || !o || json_object_object_add(p, "job", o) < 0) {
+                json_object_put(o);
+                json_object_put(p);
+                return NULL;
+        }
+        return p;
+}
+
+static void job_answer_waiters(Job *j) {
+        for (size_t k = 0; k < j->n_waiters; k++) {
+                json_object *p = job_status_reply(j);
+
+                if (p)
+                        (void) control_call_reply(j->waiters[k], p);
+                else
+                        (void) control_call_error(j->waiters[k], "io.orchd.Manager.InternalError", NULL);
+                control_call_unref(j->waiters[k]);
+        }
+        j->waiters = mfree(j->waiters);
+        j->n_waiters = 0;
+}
+
+int job_add_waiter(Job *j, ControlCall *call) {
+        ControlCall **w = reallocarray(j->waiters, j->n_waiters + 1, sizeof(ControlCall *));
+
+        if (!w)
+                return -ENOMEM;
+        j->waiters = w;
+        j->waiters[j->n_waiters++] = control_call_ref(call);
+        return 0;
+}
+
+/* Drop what only a running job needs; spec and run stay for status queries. */
+static void job_release_runtime(Job *j) {
+        if (j->ctl) {
+                for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
+                        j->ctl[i].task = task_free(j->ctl[i].task);
+                        j->ctl[i].retry_timer = sd_event_source_disable_unref(j->ctl[i].retry_timer);
+                }
+                j->ctl = mfree(j->ctl);
+        }
+        j->dag = dag_free(j->dag);
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        j->retry_ready = mfree(j->retry_ready);
+        j->n_retry_ready = j->cap_retry_ready = 0;
+        j->pending = mfree(j->pending);
+        j->n_pending = j->cap_pending = 0;
+        j->await_spawn = mfree(j->await_spawn);
+        j->n_await_spawn = j->cap_await_spawn = 0;
+        j->logs_fd = safe_close(j->logs_fd);
+}
+
+/* ---- journal ---------------------------------------------------------------------------------- */
+
+static void assign_gen(struct JobPending *list, size_t n, uint64_t gen) {
+        for (size_t k = 0; k < n; k++)
+                if (list[k].gen == BARRIER_UNFLUSHED)
+                        list[k].gen = gen;
+}
+
+int job_flush(Job *j, uint64_t gen_next) {
+        bool snapshot;
+        char *buf;
+        size_t len;
+        int r;
+
+        j->in_dirty_list = false;
+        if (j->n_dirty == 0 && !j->job_dirty)
+                return 0;
+
+        /* Compact when the journal files outgrow the snapshot (amortized O(1) per change), and at the end
+         * so a finished job loads from one file. */
+        snapshot = job_is_finished(j) || j->journal_bytes > MAX((size_t) SNAPSHOT_MIN_BYTES, j->snapshot_bytes);
+        j->seq++;
+        if (snapshot)
+                buf = journal_build_snapshot(j->spec, j->run, j->seq, &len);
+        else
+                buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty, &len);
+        if (!buf)
+                return -ENOMEM;
+        r = committer_add(j->manager->committer, j->dir_fd, snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq,
+                          buf, len);
+        if (r < 0)
+                return r;
+        if (snapshot) {
+                j->snapshot_bytes = len;
+                j->journal_bytes = 0;
+        } else
+                j->journal_bytes += len;
+        j->n_dirty = 0;
+        j->job_dirty = false;
+
+        assign_gen(j->pending, j->n_pending, gen_next);
+        assign_gen(j->await_spawn, j->n_await_spawn, gen_next);
+        if (j->skip_gen == BARRIER_UNFLUSHED)
+                j->skip_gen = gen_next;
+        if (j->final_gen == BARRIER_UNFLUSHED)
+                j->final_gen = gen_next;
+        return 0;
+}
+
+static bool durable(uint64_t barrier, uint64_t gen) {
+        return barrier != BARRIER_UNFLUSHED && barrier <= gen;
+}
+
+static void release_spawns(Job *j, uint64_t gen) {
+        size_t k = 0, w = 0;
+
+        for (; k < j->n_await_spawn; k++) {
+                struct JobPending *p = &j->await_spawn[k];
+
+                if (!durable(p->gen, gen)) {
+                        j->await_spawn[w++] = *p;
+                        continue;
+                }
+                if (j->run->nodes[p->node].state == NODE_RUNNING && !j->ctl[p->node].task)
+                        node_spawn(j, p->node);
+        }
+        j->n_await_spawn = w;
+}
+
+static void release_completions(Job *j, uint64_t gen) {
+        size_t k = 0;
+
+        /* In order: entries are appended as nodes end and flushed in that order, so a prefix is durable. */
+        while (k < j->n_pending && durable(j->pending[k].gen, gen)) {
+                int r = dag_complete(j->dag, j->pending[k].node, j->pending[k].outcome, skip_cb, j);
+
+                if (r < 0 && r != -EALREADY)
+                        log_error_errno(r, "Job %" PRIu64 ": DAG refused completion of node %s: %m", j->id,
+                                        node_id(j, j->pending[k].node));
+                k++;
+        }
+        memmove(j->pending, j->pending + k, (j->n_pending - k) * sizeof(struct JobPending));
+        j->n_pending -= k;
+}
+
+void job_on_durable(Job *j, uint64_t gen) {
+        if (j->dag) {
+                release_spawns(j, gen);
+                release_completions(j, gen);
+                if (durable(j->skip_gen, gen))
+                        j->skip_gen = 0;
+                job_check_finished(j);
+        }
+        if (j->final_gen != 0 && durable(j->final_gen, gen)) {
+                j->final_gen = 0;
+                job_answer_waiters(j);
+                job_release_runtime(j);
+                manager_job_settled(j->manager, j);
+        }
+        manager_schedule_soon(j->manager);
+}
+
+/* ---- construction and recovery ---------------------------------------------------------------- */
+
+static int job_build_dag(Job *j) {
+        int r;
+
+        r = dag_new(j->spec->n_nodes, &j->dag);
+        if (r < 0)
+                return r;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
+                const NodeSpec *ns = &j->spec->nodes[i];
+
+                dag_set_trigger(j->dag, i, ns->when);
+                for (uint32_t k = 0; k < ns->n_after; k++) {
+                        r = dag_add_edge(j->dag, ns->after[k], i);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return dag_seal(j->dag, NULL, NULL);
+}
+
+static int job_build_env(Job *j) {
+        struct passwd *pw = getpwuid(j->run->uid);
+        const char *lang = getenv("LANG");
+        size_t n = 0, max = strv_length(j->spec->env) + 8;
+        _cleanup_strv_free_ char **env = calloc(max, sizeof(char *));
+
+        if (!env)
+                return -ENOMEM;
+        if (pw && pw->pw_dir && pw->pw_dir[0] == '/') {
+                j->home = strdup(pw->pw_dir);
+                if (!j->home)
+                        return -ENOMEM;
+        }
+        if (asprintf(&env[n++], "PATH=%s", DEFAULT_PATH) < 0 ||
+            (pw && asprintf(&env[n++], "HOME=%s", pw->pw_dir) < 0) ||
+            (pw && asprintf(&env[n++], "USER=%s", pw->pw_name) < 0) ||
+            (pw && asprintf(&env[n++], "LOGNAME=%s", pw->pw_name) < 0) ||
+            (pw && asprintf(&env[n++], "SHELL=%s", isempty(pw->pw_shell) ? "/bin/sh" : pw->pw_shell) < 0) ||
+            (lang && asprintf(&env[n++], "LANG=%s", lang) < 0))
+                return -ENOMEM;
+        /* The job's env goes in as owned copies so base_env has one owner for every string. */
+        for (char **e = j->spec->env; e && *e; e++) {
+                char *copy = strdup(*e);
+
+                if (!copy)
+                        return -ENOMEM;
+                free(env_put(env, &n, copy)); /* the job may override PATH, HOME, … */
+        }
+        j->base_env = TAKE_PTR(env);
+        return 0;
+}
+
+/* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
+ * their timers back; then the DAG is rebuilt from what has ended. */
+static int job_recover(Job *j) {
+        size_t n = j->spec->n_nodes;
+        _cleanup_free_ int8_t *outcome = calloc(n, sizeof(int8_t));
+        _cleanup_free_ bool *active = calloc(n, sizeof(bool));
+        uint64_t now = now_realtime_usec();
+        bool any_failed = false;
+
+        if (n > 0 && (!outcome || !active))
+                return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+                NodeRun *nr = &j->run->nodes[i];
+
+                if (nr->state == NODE_RUNNING) {
+                        slot_take(j); /* node_interrupted() releases it */
+                        node_interrupted(j, i);
+                }
+                if (nr->state == NODE_RETRY_WAIT) {
+                        int r = arm_retry_timer(j, i, nr->retry_at > now ? nr->retry_at - now : 0);
+
+                        if (r < 0)
+                                return r;
+                        active[i] = true;
+                }
+                outcome[i] = node_state_is_final(nr->state) ? (int8_t) outcome_of(nr->state) : -1;
+                any_failed = any_failed || (nr->state == NODE_FAILED && !j->spec->nodes[i].allow_failure);
+        }
+        /* The restored DAG already knows every recorded end, including ones made just now. */
+        j->n_pending = 0;
+        dag_restore(j->dag, outcome, active, skip_cb, j);
+        /* Nothing starts until what recovery changed is durable. */
+        j->skip_gen = BARRIER_UNFLUSHED;
+        mark_job_dirty(j);
+
+        arm_job_timeout(j);
+        if (j->run->cancel_requested)
+                job_stop_all(j, STOP_CANCEL, NODE_CANCELLED);
+        else if (j->spec->fail_fast && any_failed)
+                job_fire_fail_fast(j);
+        job_check_finished(j);
+        return 0;
+}
+
+int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret) {
+        _cleanup_(job_freep) Job *j = NULL;
+        int r;
+
+        j = calloc(1, sizeof(*j));
+        if (!j) {
+                job_spec_free(spec);
+                job_run_free(run);
+                safe_close(dir_fd);
+                return -ENOMEM;
+        }
+        *j = (Job) { .manager = m, .id = run->id, .spec = spec, .run = run, .dir_fd = dir_fd, .logs_fd = -EBADF };
+
+        if (job_is_finished(j)) {
+                *ret = TAKE_PTR(j);
+                return 0;
+        }
+
+        j->logs_fd = open_dir_at(dir_fd, "logs", 0750);
+        if (j->logs_fd < 0)
+                return j->logs_fd;
+        r = job_build_env(j);
+        if (r < 0)
+                return r;
+        r = job_build_dag(j);
+        if (r < 0)
+                return r;
+        j->ctl = calloc(MAX(spec->n_nodes, (size_t) 1), sizeof(NodeCtl));
+        if (!j->ctl)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < spec->n_nodes; i++)
+                j->ctl[i] = (NodeCtl) { .job = j, .index = i };
+
+        *ret = TAKE_PTR(j);
+        return 0;
+}
+
+int job_activate(Job *j) {
+        const JobRun *run = j->run;
+
+        if (!j->dag)
+                return 0;
+        if (run->state == JOB_QUEUED && run->started_at == 0 && !run->cancel_requested) {
+                bool fresh = true;
+
+                for (uint32_t i = 0; i < j->spec->n_nodes && fresh; i++)
+                        fresh = run->nodes[i].state == NODE_PENDING && run->nodes[i].attempt == 0;
+                if (fresh) {
+                        dag_start(j->dag);
+                        manager_schedule_soon(j->manager);
+                        return 0;
+                }
+        }
+        return job_recover(j);
+}
+
+Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        for (size_t k = 0; k < j->n_waiters; k++)
+                control_call_unref(j->waiters[k]);
+        free(j->waiters);
+        job_release_runtime(j);
+        free(j->dirty);
+        strv_free(j->base_env);
+        free(j->home);
+        safe_close(j->dir_fd);
+        job_spec_free(j->spec);
+        job_run_free(j->run);
+        return mfree(j);
+}

@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * spool.c — intake of job files dropped into SPOOL/new (SPEC §2).
+ *
+ * Owns: the spool's directory fds, the inotify source on new/, and the job
+ * id counter. The life of a dropped file, each step a rename:
+ *
+ *   new/NAME.json ──claim──▶ jobs/.intake/NAME.json ──┬─▶ rejected/NAME.json (+ .error, .error.json)
+ *                                                     └─▶ jobs/.#ID/source.NAME.json ──▶ jobs/ID/
+ *
+ * jobs/.intake and jobs/.#ID are private to the daemon, so once a file is
+ * claimed nobody can swap it; it is inspected with lstat before it is ever
+ * opened (symlinks, hard links, FIFOs, devices, directories and oversize
+ * files are refused unread). The accepted job is our own copy of the bytes
+ * read (job.json), so a writer that still holds the original cannot change
+ * it. jobs/.#ID becomes jobs/ID by one rename after everything in it is
+ * durable: that rename is the acceptance. At start, a jobs/.#ID left by a
+ * crash gives its source back to .intake, so a file is accepted at most once
+ * and never lost. Does not run jobs: accepted ones go to the manager.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "journal.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "spool.h"
+
+
+#define INTAKE_DIR ".intake"
+#define SOURCE_PREFIX "source."
+
+struct Spool {
+        sd_event *event;
+        char *path;
+        JobLimits limits;
+        int spool_fd, tmp_fd, new_fd, rejected_fd, jobs_fd, intake_fd;
+        sd_event_source *inotify_source;
+        spool_job_cb cb;
+        void *userdata;
+        uint64_t next_id;
+        uid_t uid;
+        uint64_t n_accepted, n_rejected;
+};
+
+static bool is_job_file_name(const char *name) {
+        size_t n = strlen(name);
+
+        return name[0] != '.' && n > 5 && streq(name + n - 5, ".json") && !strchr(name, '/');
+}
+
+/* A decimal job id ("42"), as used for jobs/ID; 0 if the name is anything else. */
+static uint64_t parse_id(const char *name) {
+        uint64_t v = 0;
+
+        if (name[0] < '1' || name[0] > '9' || strlen(name) > 19)
+                return 0;
+        for (const char *p = name; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return 0;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        return v;
+}
+
+/* ---- rejection -------------------------------------------------------------------------------- */
+
+/* Pick rejected/TARGET for NAME: NAME itself, else STEM.N.json, so an earlier rejection is never
+ * overwritten; neither the file nor its error file may exist. */
+static int reject_target(Spool *s, const char *name, char *target, size_t size) {
+        size_t stem = strlen(name) - 5;
+        char err[NAME_MAX + 32];
+
+        for (unsigned k = 0; k < 10000; k++) {
+                if (k == 0)
+                        snprintf(target, size, "%s", name);
+                else
+                        snprintf(target, size, "%.*s.%u.json", (int) stem, name, k);
+                snprintf(err, sizeof(err), "%s.error", target);
+                if (faccessat(s->rejected_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+                    faccessat(s->rejected_fd, err, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                        return 0;
+        }
+        return -EEXIST;
+}
+
+/* Move intake/NAME to rejected/ with its error files. The error files go first: if we crash in between,
+ * the file is still in intake and is rejected again, reusing the same name. */
+static int spool_reject(Spool *s, const char *name, const char *human, json_object *json) {
+        char target[NAME_MAX + 16], err[NAME_MAX + 32];
+        const char *text;
+        int r;
+
+        r = reject_target(s, name, target, sizeof(target));
+        if (r < 0)
+                return log_error_errno(r, "Cannot find a free name in rejected/ for '%s': %m", name);
+
+        snprintf(err, sizeof(err), "%s.error", target);
+        r = write_file_atomic_at(s->rejected_fd, err, human, strlen(human));
+        if (r < 0)
+                return log_error_errno(r, "Failed to write rejected/%s: %m", err);
+        text = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        snprintf(err, sizeof(err), "%s.error.json", target);
+        r = write_file_atomic_at(s->rejected_fd, err, text, strlen(text));
+        if (r < 0)
+                return log_error_errno(r, "Failed to write rejected/%s: %m", err);
+
+        r = rename_noreplace(s->intake_fd, name, s->rejected_fd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to move '%s' to rejected/%s: %m", name, target);
+        (void) fsync_dir(s->rejected_fd);
+        s->n_rejected++;
+        log_warning("Rejected job file '%s' (kept as rejected/%s): %s", name, target, human);
+        return 0;
+}
+
+/* Reject for one reason that is not about the JSON (file type, owner, size). */
+static int spool_reject_reason(Spool *s, const char *name, const char *reason) {
+        _cleanup_free_ char *human = NULL;
+        _cleanup_json_ json_object *j = NULL;
+        json_object *errs, *e;
+
+        if (asprintf(&human, "%s: %s\n", name, reason) < 0)
+                return log_oom();
+        j = json_object_new_object();
+        errs = json_object_new_array();
+        e = json_object_new_object();
+        if (!j || !errs || !e) {
+                json_object_put(errs);
+                json_object_put(e);
+                return log_oom();
+        }
+        json_object_object_add(e, "path", json_object_new_string(""));
+        json_object_object_add(e, "message", json_object_new_string(reason));
+        json_object_object_add(e, "line", json_object_new_int(0));
+        json_object_object_add(e, "column", json_object_new_int(0));
+        json_object_array_add(errs, e);
+        json_object_object_add(j, "file", json_object_new_string(name));
+        json_object_object_add(j, "errors", errs);
+        return spool_reject(s, name, human, j);
+}
+
+static int spool_reject_errors(Spool *s, const char *name, const JobErrors *errors) {
+        _cleanup_free_ char *human = job_errors_format(errors, name);
+        _cleanup_json_ json_object *j = job_errors_to_json(errors, name);
+
+        if (!human || !j)
+                return log_oom();
+        return spool_reject(s, name, human, j);
+}
+
+/* ---- acceptance ------------------------------------------------------------------------------- */
+
+/* Create a new file in a directory nobody else can see yet: no temp name needed, the directory rename
+ * publishes it. Durable on return (data; the directory entry is fsynced by the caller). */
+static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, size_t len) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0)
+                return -errno;
+        r = loop_write(fd, buf, len);
+        if (r < 0)
+                return r;
+        if (fsync(fd) < 0)
+                return -errno;
+        if (close(TAKE_FD(fd)) < 0)
+                return -errno;
+        return 0;
+}
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int job_run_for(const JobSpec *spec, uint64_t id, const struct stat *st, const char *name, JobRun **ret) {
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        struct passwd *pw;
+        int r;
+
+        r = job_run_new(spec->n_nodes, &run);
+        if (r < 0)
+                return r;
+        run->id = id;
+        run->uid = st->st_uid;
+        run->gid = st->st_gid;
+        pw = getpwuid(st->st_uid);
+        if (pw) {
+                run->gid = pw->pw_gid;
+                run->user = strdup(pw->pw_name);
+                if (!run->user)
+                        return -ENOMEM;
+        }
+        run->source = strdup(name);
+        if (!run->source)
+                return -ENOMEM;
+        run->submitted_at = realtime_usec();
+        *ret = TAKE_PTR(run);
+        return 0;
+}
+
+/* Fill jobs/.#ID and publish it as jobs/ID. On failure, intake/NAME is back where it was. */
+static int spool_publish(Spool *s, uint64_t id, const char *name, const char *buf, size_t size,
+                         const JobSpec *spec, const JobRun *run, int *ret_dir_fd) {
+        char tmp[32], final[32], source[NAME_MAX + 16];
+        _cleanup_free_ char *snap = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        size_t snap_len;
+        bool moved = false;
+        int r;
+
+        snprintf(tmp, sizeof(tmp), ".#%" PRIu64, id);
+        snprintf(final, sizeof(final), "%" PRIu64, id);
+        snprintf(source, sizeof(source), SOURCE_PREFIX "%s", name);
+        (void) rm_rf_at(s->jobs_fd, tmp);
+        if (mkdirat(s->jobs_fd, tmp, 0750) < 0)
+                return -errno;
+        dfd = open_dir_at(s->jobs_fd, tmp, 0750);
+        if (dfd < 0) {
+                r = dfd;
+                goto fail;
+        }
+        snap = journal_build_snapshot(spec, run, 0, &snap_len);
+        if (!snap) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = write_fresh_file_at(dfd, "job.json", buf, size);
+        if (r >= 0)
+                r = write_fresh_file_at(dfd, "state.json", snap, snap_len);
+        if (r >= 0 && mkdirat(dfd, "logs", 0750) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(s->intake_fd, name, dfd, source) < 0)
+                r = -errno;
+        if (r < 0)
+                goto fail;
+        moved = true;
+        /* Everything inside must be durable before the rename that makes it a job. */
+        r = fsync_dir(dfd);
+        if (r >= 0 && renameat(s->jobs_fd, tmp, s->jobs_fd, final) < 0)
+                r = -errno;
+        if (r < 0)
+                goto fail;
+        r = fsync_dir(s->jobs_fd);
+        if (r < 0)
+                /* The rename may or may not survive a crash; either way the file is in exactly one place. */
+                log_warning_errno(r, "Failed to fsync jobs/ after accepting job %" PRIu64 ": %m", id);
+        /* Accepted. The source copy is no longer needed; a crash before this unlink is cleaned at start. */
+        (void) unlinkat(dfd, source, 0);
+        *ret_dir_fd = TAKE_FD(dfd);
+        return 0;
+fail:
+        if (moved)
+                (void) renameat(dfd, source, s->intake_fd, name);
+        (void) rm_rf_at(s->jobs_fd, tmp);
+        return r;
+}
+
+/* Validate intake/NAME and accept or reject it. Transient failures leave it in intake for a later try. */
+static int spool_process(Spool *s, const char *name) {
+        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
+        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        _cleanup_free_ char *reason = NULL, *buf = NULL, *default_name = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        size_t size;
+        uint64_t id;
+        int r, dir_fd = -EBADF;
+
+        r = open_foreign_file(s->intake_fd, name, s->limits.max_file_size, &fd, &st, &reason);
+        if (r == -EPERM)
+                return spool_reject_reason(s, name, reason);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot open job file '%s', will retry on the next rescan: %m", name);
+        if (st.st_uid != s->uid) {
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "is owned by uid %u, but orchd (uid %u) runs jobs only as itself",
+                             (unsigned) st.st_uid, (unsigned) s->uid) < 0)
+                        return log_oom();
+                return spool_reject_reason(s, name, why);
+        }
+        r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
+        if (r == -EFBIG)
+                return spool_reject_reason(s, name, "grew over the size limit while being read");
+        if (r < 0)
+                return log_warning_errno(r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
+
+        default_name = job_name_from_filename(name);
+        if (!default_name)
+                return log_oom();
+        r = job_parse(buf, size, &s->limits, default_name, &spec, &errors);
+        if (r == -EINVAL)
+                return spool_reject_errors(s, name, errors);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse '%s': %m", name);
+
+        id = s->next_id;
+        r = job_run_for(spec, id, &st, name, &run);
+        if (r < 0)
+                return log_oom();
+        r = spool_publish(s, id, name, buf, size, spec, run, &dir_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to accept '%s' as job %" PRIu64 ", will retry on the next "
+                                       "rescan: %m", name, id);
+        s->next_id++;
+        s->n_accepted++;
+        log_info("Accepted '%s' as job %" PRIu64 " (%s, %zu nodes).", name, id, spec->name, spec->n_nodes);
+        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
+        return 0;
+}
+
+/* Claim new/NAME by renaming it into the private intake directory, then process it. */
+static int spool_take(Spool *s, const char *name) {
+        int r;
+
+        if (!is_job_file_name(name))
+                return 0;
+        r = rename_noreplace(s->new_fd, name, s->intake_fd, name);
+        if (r == -EEXIST) {
+                /* A file of that name from before a crash is still in intake: finish it first. */
+                (void) spool_process(s, name);
+                r = rename_noreplace(s->new_fd, name, s->intake_fd, name);
+        }
+        if (r == -ENOENT)
+                return 0; /* already taken (a rescan and an event can both name it) */
+        if (r < 0)
+                return log_warning_errno(r, "Failed to claim new/%s: %m", name);
+        return spool_process(s, name);
+}
+
+/* ---- scanning --------------------------------------------------------------------------------- */
+
+typedef struct Entry {
+        char *name;
+        struct timespec mtime;
+} Entry;
+
+static int entry_cmp(const void *a, const void *b) {
+        const Entry *x = a, *y = b;
+
+        if (x->mtime.tv_sec != y->mtime.tv_sec)
+                return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+        if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+                return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+/* The job files of a directory, oldest first, so a backlog runs in submission order. */
+static int list_job_files(int dir_fd, Entry **ret, size_t *ret_n) {
+        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        Entry *list = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(fd);
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                struct stat st = {};
+
+                if (!is_job_file_name(de->d_name))
+                        continue;
+                (void) fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW);
+                if (n == cap) {
+                        Entry *m = reallocarray(list, cap = MAX(cap * 2, (size_t) 16), sizeof(Entry));
+
+                        if (!m)
+                                break;
+                        list = m;
+                }
+                list[n].name = strdup(de->d_name);
+                if (!list[n].name)
+                        break;
+                list[n++].mtime = st.st_mtim;
+        }
+        closedir(d);
+        qsort(list, n, sizeof(Entry), entry_cmp);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+static int scan_dir(Spool *s, int dir_fd, bool intake) {
+        Entry *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = list_job_files(dir_fd, &list, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (intake)
+                        (void) spool_process(s, list[i].name);
+                else
+                        (void) spool_take(s, list[i].name);
+                free(list[i].name);
+        }
+        free(list);
+        return 0;
+}
+
+int spool_rescan(Spool *s) {
+        int r;
+
+        r = scan_dir(s, s->intake_fd, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to scan %s/jobs/" INTAKE_DIR ": %m", s->path);
+        r = scan_dir(s, s->new_fd, false);
+        if (r < 0)
+                return log_error_errno(r, "Failed to scan %s/new: %m", s->path);
+        return 0;
+}
+
+static int spool_on_inotify(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
+        Spool *s = userdata;
+
+        if (ev->mask & IN_Q_OVERFLOW) {
+                log_notice("Inotify queue overflowed, rescanning %s/new.", s->path);
+                (void) spool_rescan(s);
+                return 0;
+        }
+        /* Directories named *.json are taken too: they are rejected, unread. */
+        if (ev->len > 0)
+                (void) spool_take(s, ev->name);
+        return 0;
+}
+
+int spool_start(Spool *s) {
+        int r;
+
+        /* Watch first, then scan: a file arriving in between is seen by one or the other (or both:
+         * the second claim finds nothing and is a no-op). */
+        r = sd_event_add_inotify_fd(s->event, &s->inotify_source, s->new_fd,
+                                    IN_MOVED_TO | IN_CLOSE_WRITE | IN_EXCL_UNLINK, spool_on_inotify, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch %s/new: %m", s->path);
+        (void) sd_event_source_set_description(s->inotify_source, "spool-new");
+        return spool_rescan(s);
+}
+
+/* ---- start-up: directories, crash leftovers, next id ------------------------------------------- */
+
+/* jobs/.#ID left by a crash: give its source back to intake, then remove it. */
+static void recover_unpublished(Spool *s, const char *dname) {
+        _cleanup_close_ int dfd = open_dir_at(s->jobs_fd, dname, 0750);
+        struct dirent *de;
+        DIR *d;
+
+        if (dfd >= 0) {
+                int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+
+                d = fd >= 0 ? fdopendir(fd) : NULL;
+                if (!d)
+                        safe_close(fd);
+                while (d && (de = readdir(d)))
+                        if (strneq(de->d_name, SOURCE_PREFIX, strlen(SOURCE_PREFIX))) {
+                                const char *orig = de->d_name + strlen(SOURCE_PREFIX);
+
+                                if (rename_noreplace(dfd, de->d_name, s->intake_fd, orig) >= 0)
+                                        log_notice("Job file '%s' was being accepted when orchd stopped; "
+                                                   "taking it again.", orig);
+                        }
+                if (d)
+                        closedir(d);
+        }
+        (void) rm_rf_at(s->jobs_fd, dname);
+}
+
+/* A published job may still hold its source copy if we crashed right after publishing. */
+static void drop_source_copies(Spool *s, const char *dname) {
+        _cleanup_close_ int dfd = openat(s->jobs_fd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct dirent *de;
+        DIR *d;
+        int fd;
+
+        if (dfd < 0)
+                return;
+        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                safe_close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                if (strneq(de->d_name, SOURCE_PREFIX, strlen(SOURCE_PREFIX)) || strneq(de->d_name, ".#", 2))
+                        (void) unlinkat(dfd, de->d_name, 0);
+        closedir(d);
+}
+
+static uint64_t max_id_in(int dir_fd) {
+        uint64_t max = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+
+        d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                safe_close(fd);
+                return 0;
+        }
+        while ((de = readdir(d)))
+                max = MAX(max, parse_id(de->d_name));
+        closedir(d);
+        return max;
+}
+
+static int spool_tidy_jobs(Spool *s) {
+        struct dirent *de;
+        DIR *d;
+        int fd = fcntl(s->jobs_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_close_ int corrupt_fd = -EBADF;
+
+        d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                if (strneq(de->d_name, ".#", 2))
+                        recover_unpublished(s, de->d_name);
+                else if (parse_id(de->d_name) > 0)
+                        drop_source_copies(s, de->d_name);
+        }
+        closedir(d);
+
+        s->next_id = max_id_in(s->jobs_fd) + 1;
+        corrupt_fd = openat(s->spool_fd, "corrupt", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (corrupt_fd >= 0)
+                s->next_id = MAX(s->next_id, max_id_in(corrupt_fd) + 1);
+        return 0;
+}
+
+static int open_spool_dirs(Spool *s) {
+        static const struct {
+                const char *name;
+                size_t offset;
+                mode_t mode;
+        } dirs[] = {
+                { "tmp", offsetof(Spool, tmp_fd), 0755 },
+                { "new", offsetof(Spool, new_fd), 0755 },
+                { "rejected", offsetof(Spool, rejected_fd), 0755 },
+                { "jobs", offsetof(Spool, jobs_fd), 0755 },
+        };
+        int fd;
+
+        if (mkdir(s->path, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create spool %s: %m", s->path);
+        fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open spool %s (it must be a directory, not a symlink): %m",
+                                       s->path);
+        s->spool_fd = fd;
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                fd = open_dir_at(s->spool_fd, dirs[i].name, dirs[i].mode);
+                if (fd < 0)
+                        return log_error_errno(fd, "Failed to open %s/%s: %m", s->path, dirs[i].name);
+                *(int *) ((uint8_t *) s + dirs[i].offset) = fd;
+        }
+        fd = open_dir_at(s->jobs_fd, INTAKE_DIR, 0700);
+        if (fd < 0)
+                return log_error_errno(fd, "Failed to open %s/jobs/" INTAKE_DIR ": %m", s->path);
+        s->intake_fd = fd;
+        return 0;
+}
+
+int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *userdata, Spool **ret) {
+        _cleanup_(spool_freep) Spool *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_oom();
+        *s = (Spool) {
+                .event = sd_event_ref(e),
+                .limits = config->limits,
+                .cb = cb,
+                .userdata = userdata,
+                .uid = geteuid(),
+                .spool_fd = -EBADF, .tmp_fd = -EBADF, .new_fd = -EBADF, .rejected_fd = -EBADF,
+                .jobs_fd = -EBADF, .intake_fd = -EBADF,
+        };
+        s->path = strdup(config->path);
+        if (!s->path)
+                return log_oom();
+        r = open_spool_dirs(s);
+        if (r < 0)
+                return r;
+        r = spool_tidy_jobs(s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to inspect %s/jobs: %m", s->path);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Spool *spool_free(Spool *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->inotify_source);
+        safe_close(s->intake_fd);
+        safe_close(s->jobs_fd);
+        safe_close(s->rejected_fd);
+        safe_close(s->new_fd);
+        safe_close(s->tmp_fd);
+        safe_close(s->spool_fd);
+        sd_event_unref(s->event);
+        free(s->path);
+        return mfree(s);
+}
+
+int spool_jobs_fd(const Spool *s) {
+        return s->jobs_fd;
+}
+
+int spool_dir_fd(const Spool *s) {
+        return s->spool_fd;
+}
+
+void spool_stats(const Spool *s, uint64_t *ret_accepted, uint64_t *ret_rejected) {
+        *ret_accepted = s->n_accepted;
+        *ret_rejected = s->n_rejected;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Intake (SPEC §2): watches SPOOL/new with inotify, rescans it at start, on
+ * IN_Q_OVERFLOW and on request (SIGHUP), and turns each dropped *.json file
+ * into either an accepted job directory jobs/ID/ or a rejected/ entry with
+ * an error file. A file is in exactly one place at any moment (new/, the
+ * private jobs/.intake/, jobs/.#ID/, jobs/ID/ or rejected/), moved only by
+ * rename, so a crash at any point neither loses it nor accepts it twice.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "job.h"
+#include "macro.h"
+#include "state.h"
+
+typedef struct Spool Spool;
+
+/* A job was accepted and is durable in jobs/ID. Ownership of spec, run and dir_fd passes to the callee. */
+typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata);
+
+typedef struct SpoolConfig {
+        const char *path;         /* the spool directory */
+        JobLimits limits;
+} SpoolConfig;
+
+/* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and
+ * find the next job id. Does not watch or scan yet. Returns 0 or -errno (logged). */
+int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *userdata, Spool **ret);
+
+/* Accepts NULL, returns NULL. */
+Spool *spool_free(Spool *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Spool *, spool_free);
+
+/* The jobs/ directory fd (borrowed). */
+int spool_jobs_fd(const Spool *s);
+/* The spool directory fd (borrowed). */
+int spool_dir_fd(const Spool *s);
+
+/* Start watching new/ and then process everything already there (watch first, so nothing that arrives
+ * meanwhile is missed). Returns 0 or -errno. */
+int spool_start(Spool *s);
+
+/* Process every file in jobs/.intake and new/ now. Returns 0 or -errno. */
+int spool_rescan(Spool *s);
+
+/* Counters: accepted and rejected since start. */
+void spool_stats(const Spool *s, uint64_t *ret_accepted, uint64_t *ret_rejected);

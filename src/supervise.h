@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Task: one attempt of one node as a supervised child process. Spawns it in
+ * a new session (so its process group is the node's process tree), tracks it
+ * by pidfd through an owned sd-event child source, copies its stdout/stderr
+ * to a size-capped log file without ever blocking the loop or buffering
+ * unboundedly, enforces the per-attempt timeout (SIGTERM to the group, then
+ * SIGKILL after the grace period), and reports how it ended. Freeing a Task
+ * can never leak a process: the group is SIGKILLed and the child reaped.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+typedef struct Task Task;
+
+typedef enum TaskEnd {
+        TASK_EXITED,   /* exit_code is set (0 = success) */
+        TASK_SIGNALED, /* signal is set */
+} TaskEnd;
+
+typedef struct TaskResult {
+        TaskEnd end;
+        int exit_code;        /* TASK_EXITED */
+        int signal;           /* TASK_SIGNALED */
+        bool timed_out;       /* the per-attempt timeout fired (the end is then our signal, normally) */
+        bool stopped;         /* task_stop() was called before the process ended */
+        uint64_t started_at;  /* CLOCK_REALTIME µs */
+        uint64_t finished_at; /* CLOCK_REALTIME µs */
+} TaskResult;
+
+/* Called once when the main process has ended, after its remaining output was read and whatever was
+ * left in its process group was SIGKILLed. The callback may task_free(t). */
+typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
+
+typedef struct TaskParams {
+        char *const *argv;        /* argv[0] without '/' is looked up in the PATH of env (not the daemon's) */
+        char *const *env;         /* the complete environment */
+        const char *cwd;          /* working directory; NULL = "/" */
+        int log_dir_fd;           /* directory of the log file */
+        const char *log_name;     /* created (or truncated) there, mode 0640 */
+        uint64_t log_max_bytes;   /* cap; past it one truncation marker line is written, the rest dropped */
+        uint64_t timeout_usec;    /* 0 = none */
+        uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
+} TaskParams;
+
+/* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
+ * stdout/stderr pipes to the daemon, no other fds, cwd and env as given.
+ * Returns 0 with *ret, or -errno when the process could not be started (exec failure included: ENOENT,
+ * EACCES, …), in which case nothing is left behind but the (empty) log file. */
+int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
+
+/* Ask the task to end: SIGTERM to its process group now, SIGKILL after grace_usec. Idempotent;
+ * the exit callback still fires. Returns 0 or -errno. */
+int task_stop(Task *t, uint64_t grace_usec);
+
+/* SIGKILL the whole process group now (fail-stop and shutdown paths). The exit callback still fires. */
+void task_kill(Task *t);
+
+pid_t task_pid(const Task *t);
+
+/* Free: SIGKILLs the process group if still running, reaps the child, closes everything; the exit callback
+ * is not called. Accepts NULL, returns NULL. Safe from inside the exit callback. */
+Task *task_free(Task *t);
