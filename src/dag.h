@@ -27,7 +27,7 @@ typedef enum DagOutcome {
  * finished in the DAG when called. Must not call back into the same Dag. */
 typedef void (*dag_skip_cb)(void *userdata, uint32_t node);
 
-/* New graph with n nodes, no edges, every rule "success". Returns 0, -ENOMEM, -E2BIG (n ≥ 2^32). */
+/* New graph with n nodes, no edges, every rule "success". Returns 0, -ENOMEM, -E2BIG (n ≥ 2^32 - 1). */
 int dag_new(size_t n, Dag **ret);
 /* Accepts NULL, returns NULL. */
 Dag *dag_free(Dag *d);
@@ -37,11 +37,12 @@ size_t dag_size(const Dag *d);
 /* Set node's trigger rule. */
 void dag_set_trigger(Dag *d, uint32_t node, TriggerRule rule);
 
-/* "to" runs after "from". Returns 0, -EINVAL (self edge or out of range), -EEXIST (duplicate), -ENOMEM,
- * -E2BIG (2^32 - 1 edges). Only before dag_seal(). */
+/* "to" runs after "from". Returns 0, -EINVAL (self edge or out of range), -ENOMEM, -E2BIG (too many
+ * edges: 2^32 - 1). Only before dag_seal(). A duplicate is accepted here and reported by dag_seal(). */
 int dag_add_edge(Dag *d, uint32_t from, uint32_t to);
 
-/* Freeze the edges into flat arrays and check for cycles. Returns 0, -ENOMEM, or -ELOOP with
+/* Freeze the edges into flat arrays and check them. Returns 0; -ENOMEM; -EEXIST for a duplicate edge, with
+ * *ret_cycle (malloc'd) = { from, to } and *ret_cycle_len = 2; or -ELOOP with
  * *ret_cycle (malloc'd) = a cycle as node indices n0, n1, …, nk where nk == n0 and each n(i+1) is
  * "after" n(i)'s … i.e. printed as "n0 -> n1 -> … -> n0" it reads "a -> b -> a" for b after a, a after b.
  * ret_cycle may be NULL. After any failure the Dag is only fit for dag_free(). */
