@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json-util.h"
@@ -239,9 +240,24 @@ static const ControlMethod methods[] = {
         {},
 };
 
+/* /run/orchd may not exist yet when systemd's RuntimeDirectory= is not used: create the socket's parent. */
+static void create_parent_dir(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+
+        if (!dir || !(slash = strrchr(dir, '/')) || slash == dir)
+                return;
+        *slash = '\0';
+        if (mkdir(dir, 0755) < 0 && errno == ENOENT) {
+                create_parent_dir(dir);
+                (void) mkdir(dir, 0755);
+        }
+}
+
 int methods_attach(Manager *m) {
         int r;
 
+        create_parent_dir(m->config.socket_path);
         r = control_new(m->event, m->config.socket_path, methods, m, &m->control);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);

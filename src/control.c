@@ -1,0 +1,866 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * control.c — the control socket server (SPEC §6).
+ *
+ * Owns: the listening socket (passed by systemd, or bound by us and then the
+ * only path we unlink), every Connection and its three event sources (I/O,
+ * idle timer, deferred processing), and the ControlCall objects handed to
+ * method handlers. Invariants: a connection answers its calls strictly in
+ * order, one at a time (varlink: a deferred reply such as Wait holds back
+ * later calls on the same connection); every buffer has a cap (input:
+ * PROTOCOL_CALL_MAX per message; output: CONTROL_OUTPUT_MAX, and a stream
+ * whose reader lags by CONTROL_STREAM_BACKLOG_MAX is cut off); a connection
+ * is freed only from an event callback or control_free (conn_free is the one
+ * path), so a handler replying from anywhere never frees what its caller
+ * still uses. Credentials come from SO_PEERCRED at accept, never from a
+ * message. Deliberately not here: what methods do and who may do it (the
+ * manager's handlers decide, using control_call_uid()).
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+#include "json-util.h"
+#include "log.h"
+#include "protocol.h"
+
+#ifndef ORCHD_VERSION
+#        define ORCHD_VERSION "unknown"
+#endif
+
+#define CONTROL_BACKLOG 128
+#define CONTROL_CONNECTIONS_MAX 1024U
+#define CONTROL_CONNECTIONS_PER_UID_MAX 128U
+#ifndef CONTROL_IDLE_USEC /* tests may shorten it */
+#        define CONTROL_IDLE_USEC (60 * USEC_PER_SEC)
+#endif
+#define CONTROL_ACCEPT_RETRY_USEC (1 * USEC_PER_SEC)
+#define CONTROL_INPUT_MAX ((size_t) PROTOCOL_CALL_MAX + 1) /* one whole message plus its NUL */
+#define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX)
+#define CONTROL_STREAM_BACKLOG_MAX ((size_t) 8 * 1024 * 1024)
+#define CONTROL_MESSAGES_PER_ROUND 64 /* fairness: pipelined calls of one client cannot hog the loop */
+#define CONTROL_BUFFER_KEEP ((size_t) 64 * 1024) /* larger idle buffers are given back */
+
+typedef struct Connection Connection;
+
+struct ControlCall {
+        unsigned n_ref;
+        Connection *conn; /* NULL once the connection is gone: replies are swallowed */
+        char *method;
+        struct ucred cred;
+        bool more, oneway, replied;
+        control_call_disconnect_fn on_disconnect;
+        void *disconnect_userdata;
+};
+
+struct Connection {
+        Control *control;
+        Connection *prev, *next;
+        int fd;
+        struct ucred cred;
+        sd_event_source *io_source, *idle_source, *defer_source;
+
+        char *in; /* bytes in [in_start, in_end) are unprocessed */
+        size_t in_start, in_end, in_alloc, in_scanned;
+        char *out; /* bytes in [out_start, out_end) are unsent */
+        size_t out_start, out_end, out_alloc;
+
+        ControlCall *current; /* the call being answered (holds a ref); later calls wait in `in` */
+        uint64_t last_activity_usec;
+        bool read_eof;           /* the peer shut down its sending side */
+        bool close_when_flushed; /* after a protocol error: send the error, then close */
+        bool broken;             /* write failed or limits exceeded: close at the next chance */
+};
+
+struct Control {
+        sd_event *event;
+        int fd;
+        sd_event_source *accept_source, *accept_retry_source;
+        char *bound_path; /* set only if we bound the socket ourselves */
+        const ControlMethod *methods;
+        void *userdata;
+        Connection *connections;
+        unsigned n_connections;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Control *, control_free);
+
+/* accept(2): these mean the one pending connection failed, not the listener; try the next. */
+static bool accept_error_is_transient(int err) {
+        switch (err) {
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+        case EPERM:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* --- calls --- */
+
+ControlCall *control_call_ref(ControlCall *call) {
+        if (call)
+                call->n_ref++;
+        return call;
+}
+
+ControlCall *control_call_unref(ControlCall *call) {
+        if (!call)
+                return NULL;
+        assert(call->n_ref > 0);
+        if (--call->n_ref > 0)
+                return NULL;
+        free(call->method);
+        free(call);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ControlCall *, control_call_unref);
+
+uid_t control_call_uid(const ControlCall *call) {
+        return call->cred.uid;
+}
+
+gid_t control_call_gid(const ControlCall *call) {
+        return call->cred.gid;
+}
+
+pid_t control_call_pid(const ControlCall *call) {
+        return call->cred.pid;
+}
+
+bool control_call_wants_more(const ControlCall *call) {
+        return call->more;
+}
+
+bool control_call_is_alive(const ControlCall *call) {
+        return call->conn && !call->conn->broken && !call->oneway;
+}
+
+void control_call_set_disconnect_callback(ControlCall *call, control_call_disconnect_fn fn, void *userdata) {
+        call->on_disconnect = fn;
+        call->disconnect_userdata = userdata;
+}
+
+/* --- connections --- */
+
+static void conn_schedule(Connection *conn) {
+        (void) sd_event_source_set_enabled(conn->defer_source, SD_EVENT_ONESHOT);
+}
+
+static void conn_touch(Connection *conn) {
+        uint64_t now;
+
+        if (sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now) >= 0)
+                conn->last_activity_usec = now;
+}
+
+static Connection *conn_free_full(Connection *conn, bool notify) {
+        ControlCall *call;
+
+        if (!conn)
+                return NULL;
+        if (conn->control) {
+                if (conn->prev)
+                        conn->prev->next = conn->next;
+                else
+                        conn->control->connections = conn->next;
+                if (conn->next)
+                        conn->next->prev = conn->prev;
+                conn->control->n_connections--;
+        }
+        conn->io_source = sd_event_source_disable_unref(conn->io_source);
+        conn->idle_source = sd_event_source_disable_unref(conn->idle_source);
+        conn->defer_source = sd_event_source_disable_unref(conn->defer_source);
+        conn->fd = safe_close(conn->fd);
+
+        /* The pending call outlives us if its handler holds a reference; from now on it is dead. */
+        call = TAKE_PTR(conn->current);
+        if (call) {
+                call->conn = NULL;
+                if (notify && call->on_disconnect && !call->replied)
+                        call->on_disconnect(call, call->disconnect_userdata);
+                control_call_unref(call);
+        }
+        free(conn->in);
+        free(conn->out);
+        free(conn);
+        return NULL;
+}
+
+static Connection *conn_free(Connection *conn) {
+        return conn_free_full(conn, true);
+}
+
+/* Append one encoded message (taken over) to the output buffer. */
+static void conn_enqueue(Connection *conn, char *buf, size_t len) {
+        size_t pending = conn->out_end - conn->out_start;
+
+        if (conn->broken)
+                goto finish;
+        if (len > CONTROL_OUTPUT_MAX - pending) {
+                log_warning("Control connection of uid %u: output exceeds %zu bytes, disconnecting.",
+                            (unsigned) conn->cred.uid, CONTROL_OUTPUT_MAX);
+                conn->broken = true;
+                goto finish;
+        }
+        if (conn->out_start > 0 && conn->out_end + len > conn->out_alloc) {
+                memmove(conn->out, conn->out + conn->out_start, pending);
+                conn->out_start = 0;
+                conn->out_end = pending;
+        }
+        if (conn->out_end + len > conn->out_alloc) {
+                size_t n = MAX(conn->out_end + len, MIN(2 * conn->out_alloc, CONTROL_OUTPUT_MAX));
+                char *p = realloc(conn->out, MAX(n, (size_t) 4096));
+
+                if (!p) {
+                        log_oom();
+                        conn->broken = true;
+                        goto finish;
+                }
+                conn->out = p;
+                conn->out_alloc = MAX(n, (size_t) 4096);
+        }
+        memcpy(conn->out + conn->out_end, buf, len);
+        conn->out_end += len;
+finish:
+        free(buf);
+        conn_schedule(conn);
+}
+
+/* Write as much as the socket takes. MSG_NOSIGNAL: a vanished reader must not SIGPIPE the daemon. */
+static int conn_flush(Connection *conn) {
+        while (conn->out_start < conn->out_end) {
+                ssize_t n = send(conn->fd, conn->out + conn->out_start, conn->out_end - conn->out_start,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                conn->out_start += (size_t) n;
+        }
+        conn->out_start = conn->out_end = 0;
+        if (conn->out_alloc > CONTROL_BUFFER_KEEP) {
+                free(conn->out);
+                conn->out = NULL;
+                conn->out_alloc = 0;
+        }
+        return 0;
+}
+
+/* The final answer to the connection's current call: later calls may now be processed. */
+static void conn_call_done(Connection *conn, ControlCall *call) {
+        if (conn->current != call)
+                return;
+        conn->current = NULL;
+        control_call_unref(call);
+        conn_touch(conn); /* the idle clock restarts after a long Wait */
+        conn_schedule(conn);
+}
+
+static int call_send(ControlCall *call, const char *error, json_object *parameters, bool continues) {
+        _cleanup_json_ json_object *p = parameters;
+        Connection *conn = call->conn;
+        char *buf;
+        size_t len;
+
+        if (call->replied)
+                return -EALREADY;
+        if (continues && !call->more)
+                return -EINVAL;
+        if (!continues)
+                call->replied = true;
+        if (!conn || call->oneway)
+                return 0; /* nobody listens: swallowed */
+
+        if (continues && conn->out_end - conn->out_start > CONTROL_STREAM_BACKLOG_MAX) {
+                /* A reader that stops reading a stream is cut off rather than buffered without end. */
+                log_notice("Control client of uid %u does not keep up with its stream, disconnecting.",
+                           (unsigned) conn->cred.uid);
+                conn->broken = true;
+                conn_schedule(conn);
+                return 0;
+        }
+
+        buf = error ? protocol_format_error(error, p, &len) : protocol_format_reply(p, continues, &len);
+        if (!buf)
+                return -ENOMEM;
+        conn_enqueue(conn, buf, len);
+        if (!continues)
+                conn_call_done(conn, call);
+        return 0;
+}
+
+int control_call_reply(ControlCall *call, json_object *parameters) {
+        return call_send(call, NULL, parameters, false);
+}
+
+int control_call_notify(ControlCall *call, json_object *parameters) {
+        return call_send(call, NULL, parameters, true);
+}
+
+int control_call_error(ControlCall *call, const char *error, json_object *parameters) {
+        return call_send(call, error, parameters, false);
+}
+
+int control_call_error_invalid_parameter(ControlCall *call, const char *name) {
+        json_object *p = json_object_new_object();
+
+        if (!p || json_object_object_add(p, "parameter", json_object_new_string(name)) < 0) {
+                json_object_put(p);
+                return -ENOMEM;
+        }
+        return control_call_error(call, VARLINK_ERROR_INVALID_PARAMETER, p);
+}
+
+/* Build {key: value} with a string value. Returns NULL on OOM. */
+static json_object *json_pair(const char *key, const char *value) {
+        json_object *o = json_object_new_object();
+        json_object *v = json_object_new_string(value);
+
+        if (!o || !v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(o);
+                json_object_put(v);
+                return NULL;
+        }
+        return o;
+}
+
+/* A protocol violation: answer with ProtocolError (unless the peer can no longer read), then close. */
+static void conn_protocol_error(Connection *conn, const char *reason) {
+        json_object *p = json_pair("reason", reason);
+        char *buf = p ? protocol_format_error(ORCH_ERROR_PROTOCOL, p, NULL) : NULL;
+
+        log_debug("Control client of uid %u: %s, closing.", (unsigned) conn->cred.uid, reason);
+        json_object_put(p);
+        if (buf)
+                conn_enqueue(conn, buf, strlen(buf) + 1);
+        conn->close_when_flushed = true;
+        conn_schedule(conn);
+}
+
+/* --- built-in org.varlink.service methods --- */
+
+static int method_get_info(ControlCall *call, json_object *parameters, void *userdata) {
+        _cleanup_json_ json_object *p = json_object_new_object();
+        json_object *ifaces = json_object_new_array();
+
+        if (!p || !ifaces || json_object_object_add(p, "interfaces", ifaces) < 0) {
+                json_object_put(ifaces);
+                return -ENOMEM;
+        }
+        if (json_object_object_add(p, "vendor", json_object_new_string("orchd")) < 0 ||
+            json_object_object_add(p, "product", json_object_new_string("orchd")) < 0 ||
+            json_object_object_add(p, "version", json_object_new_string(ORCHD_VERSION)) < 0 ||
+            json_object_object_add(p, "url", json_object_new_string("https://github.com/orchd/orchd")) < 0 ||
+            json_object_array_add(ifaces, json_object_new_string(VARLINK_SERVICE_INTERFACE)) < 0 ||
+            json_object_array_add(ifaces, json_object_new_string(ORCH_INTERFACE)) < 0)
+                return -ENOMEM;
+        return control_call_reply(call, TAKE_PTR(p));
+}
+
+static int method_get_interface_description(ControlCall *call, json_object *parameters, void *userdata) {
+        json_object *v;
+        const char *name, *description;
+
+        if (!json_object_object_get_ex(parameters, "interface", &v) ||
+            !json_object_is_type(v, json_type_string))
+                return control_call_error_invalid_parameter(call, "interface");
+        name = json_object_get_string(v);
+        description = protocol_interface_description(name);
+        if (!description)
+                return control_call_error(call, VARLINK_ERROR_INTERFACE_NOT_FOUND,
+                                          json_pair("interface", name));
+        return control_call_reply(call, json_pair("description", description));
+}
+
+static const ControlMethod builtin_methods[] = { { VARLINK_METHOD_GET_INFO, method_get_info },
+                                                 { VARLINK_METHOD_GET_INTERFACE_DESCRIPTION,
+                                                   method_get_interface_description },
+                                                 {} };
+
+static control_method_fn find_method(const ControlMethod *table, const char *name) {
+        for (const ControlMethod *m = table; m && m->name; m++)
+                if (streq(m->name, name))
+                        return m->fn;
+        return NULL;
+}
+
+static int method_not_found(ControlCall *call, json_object *parameters, void *userdata) {
+        _cleanup_free_ char *iface = protocol_method_interface(call->method);
+
+        if (!iface)
+                return -ENOMEM;
+        if (!protocol_interface_description(iface))
+                return control_call_error(call, VARLINK_ERROR_INTERFACE_NOT_FOUND,
+                                          json_pair("interface", iface));
+        return control_call_error(call, VARLINK_ERROR_METHOD_NOT_FOUND, json_pair("method", call->method));
+}
+
+/* Hand one parsed call to its handler. The connection keeps a reference until the final reply. */
+static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
+        Control *c = conn->control;
+        _cleanup_(control_call_unrefp) ControlCall *call = NULL;
+        control_method_fn fn;
+        void *userdata = c->userdata;
+        int r;
+
+        call = calloc(1, sizeof(ControlCall));
+        if (!call)
+                return -ENOMEM;
+        *call = (ControlCall){
+                .n_ref = 1,
+                .conn = conn,
+                .method = TAKE_PTR(m->method),
+                .cred = conn->cred,
+                .more = m->more,
+                .oneway = m->oneway,
+        };
+        if (!call->oneway)
+                conn->current = control_call_ref(call);
+
+        fn = find_method(builtin_methods, call->method);
+        if (fn)
+                userdata = c;
+        else
+                fn = find_method(c->methods, call->method) ?: method_not_found;
+
+        log_debug("Control call %s from uid %u pid %d.", call->method, (unsigned) call->cred.uid,
+                  (int) call->cred.pid);
+        r = fn(call, m->parameters, userdata);
+        if (r < 0 && !call->replied) {
+                log_warning_errno(r, "Control method %s failed: %m", call->method);
+                (void) control_call_error(call, ORCH_ERROR_INTERNAL,
+                                          json_pair("errno", strerrorname_np(-r) ?: "EIO"));
+        }
+        return 0;
+}
+
+/* Read what the socket has, up to the input cap. Sets read_eof at end of stream. */
+static int conn_read(Connection *conn) {
+        for (;;) {
+                ssize_t n;
+
+                if (conn->in_end == conn->in_alloc && conn->in_start > 0) {
+                        memmove(conn->in, conn->in + conn->in_start, conn->in_end - conn->in_start);
+                        conn->in_scanned -= conn->in_start;
+                        conn->in_end -= conn->in_start;
+                        conn->in_start = 0;
+                }
+                if (conn->in_end == conn->in_alloc) {
+                        size_t a = MIN(MAX(conn->in_alloc * 2, (size_t) 4096), CONTROL_INPUT_MAX);
+                        char *p;
+
+                        if (a == conn->in_alloc)
+                                return 0; /* full: conn_process decides (oversized, or wait for the call) */
+                        p = realloc(conn->in, a);
+                        if (!p)
+                                return -ENOMEM;
+                        conn->in = p;
+                        conn->in_alloc = a;
+                }
+
+                n = recv(conn->fd, conn->in + conn->in_end, conn->in_alloc - conn->in_end, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                if (n == 0) {
+                        conn->read_eof = true;
+                        return 0;
+                }
+                conn->in_end += (size_t) n;
+        }
+}
+
+/* Handle buffered complete messages while no call is outstanding. */
+static int conn_process(Connection *conn) {
+        for (unsigned i = 0; i < CONTROL_MESSAGES_PER_ROUND; i++) {
+                _cleanup_(varlink_message_done) VarlinkMessage m = {};
+                _cleanup_free_ char *err = NULL;
+                char *msg, *nul;
+                int r;
+
+                if (conn->current || conn->close_when_flushed || conn->broken)
+                        return 0;
+
+                msg = conn->in + conn->in_start;
+                nul = conn->in_end > conn->in_scanned ?
+                        memchr(conn->in + MAX(conn->in_scanned, conn->in_start), '\0',
+                               conn->in_end - MAX(conn->in_scanned, conn->in_start)) :
+                        NULL;
+                if (!nul) {
+                        conn->in_scanned = conn->in_end;
+                        if (conn->in_end - conn->in_start > PROTOCOL_CALL_MAX)
+                                conn_protocol_error(conn, "message too large");
+                        else if (conn->read_eof && conn->in_end > conn->in_start)
+                                conn_protocol_error(conn, "truncated message at end of stream");
+                        return 0;
+                }
+
+                conn->in_start = conn->in_scanned = (size_t) (nul - conn->in) + 1;
+                conn_touch(conn);
+
+                r = protocol_parse_call(msg, (size_t) (nul - msg), &m, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (conn->in_start == conn->in_end) {
+                        /* Drained: rewind, and give back a buffer that a large message grew. */
+                        conn->in_start = conn->in_end = conn->in_scanned = 0;
+                        if (conn->in_alloc > CONTROL_BUFFER_KEEP) {
+                                free(conn->in);
+                                conn->in = NULL;
+                                conn->in_alloc = 0;
+                        }
+                }
+                if (r < 0) {
+                        conn_protocol_error(conn, err ?: "malformed call");
+                        return 0;
+                }
+                r = conn_dispatch(conn, &m);
+                if (r < 0)
+                        return r;
+        }
+
+        conn_schedule(conn); /* more may be waiting: continue in a later round */
+        return 0;
+}
+
+/* After any event: close if done or broken, else poll for what the connection needs next. */
+static int conn_update(Connection *conn) {
+        bool in_full, want_in;
+        uint32_t events = 0;
+        int r;
+
+        if (conn->broken)
+                return -ECONNRESET;
+        r = conn_flush(conn);
+        if (r < 0)
+                return r;
+        if (conn->out_end == 0) {
+                if (conn->close_when_flushed)
+                        return -ECONNRESET;
+                /* End of input: finish the pending call (the peer may still read), then close. */
+                if (conn->read_eof && !conn->current && conn->in_start == conn->in_end)
+                        return -ECONNRESET;
+        }
+
+        /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
+        in_full = conn->in_alloc == CONTROL_INPUT_MAX && conn->in_end == conn->in_alloc && conn->in_start == 0;
+        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full;
+        if (want_in)
+                events |= EPOLLIN;
+        if (conn->out_end > conn->out_start)
+                events |= EPOLLOUT;
+        r = sd_event_source_set_io_events(conn->io_source, events);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+static void conn_run(Connection *conn) {
+        int r;
+
+        r = conn_process(conn);
+        if (r >= 0)
+                r = conn_update(conn);
+        if (r < 0) {
+                if (r != -ECONNRESET && r != -EPIPE)
+                        log_debug_errno(r, "Control connection of uid %u closed: %m",
+                                        (unsigned) conn->cred.uid);
+                conn_free(conn);
+        }
+}
+
+static int conn_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Connection *conn = userdata;
+        int r;
+
+        if (revents & EPOLLIN) {
+                r = conn_read(conn);
+                if (r < 0) {
+                        conn_free(conn);
+                        return 0;
+                }
+        }
+        /* Hang-up: the peer is gone in both directions, nobody can read a reply. */
+        if ((revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN)) {
+                conn_free(conn);
+                return 0;
+        }
+        if (revents & EPOLLHUP)
+                conn->read_eof = true;
+        conn_run(conn);
+        return 0;
+}
+
+static int conn_on_defer(sd_event_source *s, void *userdata) {
+        conn_run(userdata);
+        return 0;
+}
+
+static int conn_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Connection *conn = userdata;
+        uint64_t deadline = conn->last_activity_usec + CONTROL_IDLE_USEC, now = usec;
+
+        (void) sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now);
+        /* A pending call (Wait, a stream) or unsent output is not idleness. */
+        if (conn->current || conn->out_end > conn->out_start)
+                deadline = now + CONTROL_IDLE_USEC;
+        if (deadline > now) {
+                (void) sd_event_source_set_time(s, deadline);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        log_debug("Control connection of uid %u idle, closing.", (unsigned) conn->cred.uid);
+        conn_free(conn);
+        return 0;
+}
+
+static unsigned control_count_uid(const Control *c, uid_t uid) {
+        unsigned n = 0;
+
+        for (const Connection *i = c->connections; i; i = i->next)
+                n += i->cred.uid == uid;
+        return n;
+}
+
+/* Take over an accepted fd. Returns 0 (also when the peer was turned away) or -errno. */
+static int conn_new(Control *c, int fd_in) {
+        _cleanup_close_ int fd = fd_in;
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+        Connection *conn;
+        int r;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return log_debug_errno(errno, "SO_PEERCRED failed, dropping connection: %m"), 0;
+        if (c->n_connections >= CONTROL_CONNECTIONS_MAX ||
+            control_count_uid(c, cred.uid) >= CONTROL_CONNECTIONS_PER_UID_MAX) {
+                log_debug("Too many control connections (%u, uid %u), refusing pid %d.", c->n_connections,
+                          (unsigned) cred.uid, (int) cred.pid);
+                return 0;
+        }
+
+        conn = calloc(1, sizeof(Connection));
+        if (!conn)
+                return -ENOMEM;
+        *conn = (Connection){ .control = c, .fd = TAKE_FD(fd), .cred = cred, .next = c->connections };
+        if (c->connections)
+                c->connections->prev = conn;
+        c->connections = conn;
+        c->n_connections++;
+        conn_touch(conn);
+
+        r = sd_event_add_io(c->event, &conn->io_source, conn->fd, EPOLLIN, conn_on_io, conn);
+        if (r >= 0)
+                r = sd_event_add_time_relative(c->event, &conn->idle_source, CLOCK_MONOTONIC,
+                                               CONTROL_IDLE_USEC, USEC_PER_SEC, conn_on_idle, conn);
+        if (r >= 0)
+                r = sd_event_add_defer(c->event, &conn->defer_source, conn_on_defer, conn);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(conn->defer_source, SD_EVENT_OFF);
+        if (r < 0) {
+                conn_free_full(conn, false);
+                return r;
+        }
+        return 0;
+}
+
+static int control_on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Control *c = userdata;
+
+        c->accept_retry_source = sd_event_source_disable_unref(c->accept_retry_source);
+        (void) sd_event_source_set_enabled(c->accept_source, SD_EVENT_ON);
+        return 0;
+}
+
+static int control_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Control *c = userdata;
+        int r;
+
+        for (unsigned i = 0; i < 64; i++) {
+                int cfd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                if (cfd < 0) {
+                        if (errno == EAGAIN)
+                                return 0;
+                        if (accept_error_is_transient(errno))
+                                continue;
+                        /* Out of fds or memory: the listener would stay readable and spin the loop,
+                         * so pause accepting for a moment instead. */
+                        log_warning_errno(errno, "Failed to accept control connection, pausing: %m");
+                        (void) sd_event_source_set_enabled(c->accept_source, SD_EVENT_OFF);
+                        if (!c->accept_retry_source)
+                                (void) sd_event_add_time_relative(c->event, &c->accept_retry_source,
+                                                                  CLOCK_MONOTONIC, CONTROL_ACCEPT_RETRY_USEC,
+                                                                  0, control_on_accept_retry, c);
+                        return 0;
+                }
+                r = conn_new(c, cfd);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to set up control connection: %m");
+        }
+        return 0;
+}
+
+/* Whether the socket at path has a listener. 1: stale (nobody listens), 0: live, -errno. */
+static int socket_is_stale(const char *path, const struct sockaddr_un *sa) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 1 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -EEXIST; /* never unlink something that is not a socket */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) >= 0)
+                return 0;
+        if (errno == ECONNREFUSED)
+                return 1;
+        if (errno == EAGAIN)
+                return 0; /* a listener with a full backlog is still a listener */
+        return -errno;
+}
+
+static int control_bind(Control *c, const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        mode_t old_umask;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+
+        /* Created private, opened up explicitly below: no moment with a mode we did not choose. */
+        old_umask = umask(0077);
+        r = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? -errno : 0;
+        if (r == -EADDRINUSE) {
+                r = socket_is_stale(path, &sa);
+                if (r == 0)
+                        r = -EADDRINUSE;
+                else if (r > 0) {
+                        log_info("Removing stale control socket %s.", path);
+                        r = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+                        if (r >= 0)
+                                r = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? -errno : 0;
+                }
+        }
+        (void) umask(old_umask);
+        if (r < 0)
+                return r;
+
+        c->bound_path = strdup(path);
+        if (!c->bound_path) {
+                (void) unlink(path);
+                return -ENOMEM;
+        }
+        /* Any local user may connect (SPEC §8); authorization is per call, on SO_PEERCRED. */
+        if (chmod(path, 0666) < 0)
+                return -errno;
+        if (listen(fd, CONTROL_BACKLOG) < 0)
+                return -errno;
+        c->fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* A socket passed by systemd (orchd.socket), or -ENOENT when there is none. */
+static int control_take_listen_fd(Control *c) {
+        int n, flags;
+
+        n = sd_listen_fds(1);
+        if (n <= 0)
+                return n < 0 ? n : -ENOENT;
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+                        continue;
+                flags = fcntl(fd, F_GETFL);
+                if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                        return -errno;
+                c->fd = fd;
+                return 0;
+        }
+        return log_error_errno(ENOTSOCK,
+                               "None of the %d passed file descriptors is a listening AF_UNIX "
+                               "stream socket.",
+                               n);
+}
+
+int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret) {
+        _cleanup_(control_freep) Control *c = NULL;
+        int r;
+
+        c = calloc(1, sizeof(Control));
+        if (!c)
+                return -ENOMEM;
+        *c = (Control){ .event = sd_event_ref(e), .fd = -EBADF, .methods = methods, .userdata = userdata };
+
+        r = control_take_listen_fd(c);
+        if (r >= 0)
+                log_debug("Using the control socket passed by the service manager.");
+        else if (r == -ENOENT) {
+                if (!path)
+                        return -EINVAL;
+                r = control_bind(c, path);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to listen on %s: %m", path);
+        } else
+                return r;
+
+        r = sd_event_add_io(e, &c->accept_source, c->fd, EPOLLIN, control_on_accept, c);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Control *control_free(Control *c) {
+        if (!c)
+                return NULL;
+        /* The owner is tearing down: no disconnect callbacks into it; kept calls just become dead. */
+        while (c->connections)
+                conn_free_full(c->connections, false);
+        c->accept_source = sd_event_source_disable_unref(c->accept_source);
+        c->accept_retry_source = sd_event_source_disable_unref(c->accept_retry_source);
+        c->fd = safe_close(c->fd);
+        if (c->bound_path)
+                (void) unlink(c->bound_path);
+        free(c->bound_path);
+        sd_event_unref(c->event);
+        free(c);
+        return NULL;
+}
+
+unsigned control_n_connections(const Control *c) {
+        return c ? c->n_connections : 0;
+}

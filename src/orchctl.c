@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * orchctl.c — the command-line client (SPEC §5).
+ *
+ * Owns: argument parsing, the mapping of daemon errors to exit codes, and
+ * the human (aligned columns, colour only on a TTY without NO_COLOR) and JSON
+ * (pretty, two-space indent, exactly the daemon's objects) renderings.
+ * Invariants: every failure prints one "orchctl: …" line naming what was
+ * wrong and returns one of the documented exit codes; nothing but results
+ * goes to stdout. Deliberately not here: filtering or authorization (the
+ * daemon decides what List shows and who may act), and socket handling
+ * (client.c). `validate` is local and never talks to the daemon.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "duration.h"
+#include "job.h"
+#include "json-util.h"
+#include "macro.h"
+#include "protocol.h"
+#include "state.h"
+
+#ifndef ORCHD_VERSION
+#        define ORCHD_VERSION "unknown"
+#endif
+
+/* SPEC §5 exit codes besides the sysexits(3) ones. */
+#define EXIT_JOB_FAILED 1
+#define EXIT_JOB_CANCELLED 2
+
+enum {
+        OPT_ALL = 1U << 0,
+        OPT_STATE = 1U << 1,
+        OPT_TIMEOUT = 1U << 2,
+};
+
+static const char *arg_socket = NULL;
+static bool arg_json = false;
+static bool arg_all = false;
+static const char *arg_state = NULL;
+static uint64_t arg_timeout = USEC_INFINITY;
+static const char *arg_timeout_string = NULL;
+static unsigned arg_options_seen = 0;
+static bool arg_color = false;
+
+typedef struct Verb {
+        const char *name;
+        int (*run)(char **args, size_t n_args);
+        size_t min_args, max_args; /* SIZE_MAX: no limit */
+        unsigned options;
+        const char *synopsis;
+        const char *help;
+} Verb;
+
+static int fail(int code, const char *fmt, ...) _printf_(2, 3);
+static int fail(int code, const char *fmt, ...) {
+        va_list ap;
+
+        fputs("orchctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return code;
+}
+
+/* --- output helpers --- */
+
+static int print_json(json_object *o) {
+        const char *s = json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        if (!s)
+                return fail(EX_SOFTWARE, "out of memory");
+        puts(s);
+        return EXIT_SUCCESS;
+}
+
+static const char *state_color(const char *state) {
+        if (!arg_color || !state)
+                return NULL;
+        if (streq(state, "succeeded"))
+                return "\033[0;32m";
+        if (streq(state, "failed"))
+                return "\033[0;31m";
+        if (streq(state, "running") || streq(state, "retry_wait"))
+                return "\033[0;33m";
+        if (streq(state, "paused"))
+                return "\033[0;35m";
+        if (streq(state, "cancelled") || streq(state, "skipped"))
+                return "\033[0;90m";
+        return NULL;
+}
+
+/* A table of cells, printed with every column but the last padded to its widest cell. */
+typedef struct Table {
+        size_t n_columns, n_cells, alloc;
+        char **cells;
+        const char **colors;
+} Table;
+
+static void table_done(Table *t) {
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(t->colors);
+}
+
+static int table_add(Table *t, const char *text, const char *color) {
+        if (t->n_cells == t->alloc) {
+                size_t a = MAX(t->alloc * 2, (size_t) 32);
+                char **c = reallocarray(t->cells, a, sizeof(char *));
+                const char **k;
+
+                if (!c)
+                        return -ENOMEM;
+                t->cells = c;
+                k = reallocarray(t->colors, a, sizeof(char *));
+                if (!k)
+                        return -ENOMEM;
+                t->colors = k;
+                t->alloc = a;
+        }
+        t->cells[t->n_cells] = strdup(text ?: "");
+        if (!t->cells[t->n_cells])
+                return -ENOMEM;
+        t->colors[t->n_cells++] = color;
+        return 0;
+}
+
+static void table_print(const Table *t) {
+        size_t width[16] = {};
+
+        assert(t->n_columns <= ELEMENTSOF(width));
+        /* XXX: widths count bytes, so a non-ASCII name misaligns its row slightly. */
+        for (size_t i = 0; i < t->n_cells; i++)
+                width[i % t->n_columns] = MAX(width[i % t->n_columns], strlen(t->cells[i]));
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t col = i % t->n_columns;
+                const char *color = i < t->n_columns && arg_color ? "\033[1m" : t->colors[i];
+                bool last = true;
+
+                /* No padding after the last non-empty cell of a row: no trailing blanks. */
+                for (size_t j = i + 1; j < i + t->n_columns - col; j++)
+                        last = last && isempty(t->cells[j]);
+                printf("%s%s%s", color ?: "", t->cells[i], color ? "\033[0m" : "");
+                if (last) {
+                        putchar('\n');
+                        i += t->n_columns - col - 1;
+                } else
+                        printf("%*s", (int) (width[col] - strlen(t->cells[i]) + 2), "");
+        }
+}
+
+static const char *get_string(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static bool get_int(json_object *o, const char *key, int64_t *ret) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return false;
+        *ret = json_object_get_int64(v);
+        return true;
+}
+
+/* An RFC 3339 timestamp of the daemon in local time ("2026-11-26 10:30:00"), or "-". */
+static const char *format_local_time(const char *ts, bool with_zone, char *buf, size_t size) {
+        uint64_t usec;
+        time_t sec;
+        struct tm tm;
+
+        if (!ts || protocol_parse_timestamp(ts, &usec) < 0)
+                return "-";
+        sec = (time_t) (usec / USEC_PER_SEC);
+        if (!localtime_r(&sec, &tm) ||
+            strftime(buf, size, with_zone ? "%Y-%m-%d %H:%M:%S %Z" : "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                return "-";
+        return buf;
+}
+
+/* "finished/total" nodes from a counts object. */
+static void format_progress(json_object *counts, char *buf, size_t size) {
+        int64_t total = 0, done = 0;
+
+        json_object_object_foreach(counts, state, v) {
+                int64_t n = json_object_get_int64(v);
+
+                total += n;
+                if (node_state_is_final(node_state_from_string(state)))
+                        done += n;
+        }
+        snprintf(buf, size, "%" PRId64 "/%" PRId64, done, total);
+}
+
+/* --- talking to the daemon --- */
+
+static int connect_daemon(Client **ret) {
+        const char *path = client_socket_path(arg_socket);
+        int r;
+
+        r = client_connect(path, ret);
+        if (r < 0)
+                return fail(EX_UNAVAILABLE, "cannot connect to orchd at '%s': %s", path, strerror(-r));
+        return 0;
+}
+
+static int transport_error(int r) {
+        const char *path = client_socket_path(arg_socket);
+
+        if (r == -ECONNRESET || r == -EPIPE)
+                return fail(EX_UNAVAILABLE, "connection to orchd at '%s' closed unexpectedly", path);
+        if (r == -EBADMSG)
+                return fail(EX_SOFTWARE, "invalid reply from orchd at '%s'", path);
+        return fail(EX_SOFTWARE, "talking to orchd at '%s' failed: %s", path, strerror(-r));
+}
+
+/* Print a daemon error reply and return its exit code. */
+static int reply_error(const VarlinkMessage *m, const char *job) {
+        const char *id = get_string(m->parameters, "id") ?: job ?: "?";
+        const char *e = m->error;
+
+        if (streq(e, ORCH_ERROR_NO_SUCH_JOB))
+                return fail(EX_NOINPUT, "no such job '%s'", id);
+        if (streq(e, ORCH_ERROR_NO_SUCH_NODE))
+                return fail(EX_NOINPUT, "job '%s' has no node '%s'", id,
+                            strna(get_string(m->parameters, "node")));
+        if (streq(e, ORCH_ERROR_PERMISSION_DENIED))
+                return fail(EX_NOPERM, "permission denied: job '%s' belongs to another user", id);
+        if (streq(e, VARLINK_ERROR_INVALID_PARAMETER))
+                return fail(EX_USAGE, "orchd rejected the value of '%s'",
+                            strna(get_string(m->parameters, "parameter")));
+        if (streq(e, VARLINK_ERROR_METHOD_NOT_FOUND) || streq(e, VARLINK_ERROR_INTERFACE_NOT_FOUND) ||
+            streq(e, VARLINK_ERROR_METHOD_NOT_IMPLEMENTED))
+                return fail(EX_SOFTWARE, "orchd does not support this request (%s); is it an older version?",
+                            e);
+        if (streq(e, ORCH_ERROR_INTERNAL))
+                return fail(EX_SOFTWARE, "internal error in orchd: %s",
+                            strna(get_string(m->parameters, "errno")));
+        if (streq(e, ORCH_ERROR_PROTOCOL))
+                return fail(EX_SOFTWARE, "orchd rejected the request: %s",
+                            strna(get_string(m->parameters, "reason")));
+        return fail(EX_SOFTWARE, "orchd replied with error %s", e);
+}
+
+/* One call. Returns 0 with *ret_parameters (owned), or an exit code after printing why. On timeout
+ * (deadline reached) returns -ETIMEDOUT without printing. */
+static int call(Client *c, const char *method, json_object *parameters, uint64_t deadline, const char *job,
+                json_object **ret_parameters) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        int r;
+
+        r = client_call(c, method, parameters, deadline, &m);
+        if (r == -ETIMEDOUT)
+                return r;
+        if (r < 0)
+                return transport_error(r);
+        if (m.error)
+                return reply_error(&m, job);
+        *ret_parameters = TAKE_PTR(m.parameters);
+        return 0;
+}
+
+/* Connect and make one call. */
+static int call_once(const char *method, json_object *parameters, const char *job, json_object **ret) {
+        Client *c = NULL;
+        int r;
+
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+        r = call(c, method, parameters, USEC_INFINITY, job, ret);
+        client_free(c);
+        return r;
+}
+
+static json_object *id_parameters(const char *id) {
+        json_object *p = json_object_new_object();
+
+        if (p && json_object_object_add(p, "id", json_object_new_string(id)) < 0)
+                p = (json_object_put(p), NULL);
+        return p;
+}
+
+/* Take a member of a reply: the object under key, which must have the given type. */
+static json_object *reply_member(json_object *reply, const char *key, json_type type) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(reply, key, &v) || !json_object_is_type(v, type))
+                return NULL;
+        return v;
+}
+
+/* --- list --- */
+
+static int list_print(json_object *jobs) {
+        Table t = { .n_columns = 6 };
+        size_t n = json_object_array_length(jobs);
+        int r = 0;
+
+        if (n == 0) {
+                puts("No jobs.");
+                return EXIT_SUCCESS;
+        }
+        for (const char *const *h =
+                     (const char *const[]){ "ID", "NAME", "STATE", "NODES", "SUBMITTED", "REASON", NULL };
+             *h && r >= 0; h++)
+                r = table_add(&t, *h, NULL);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                json_object *j = json_object_array_get_idx(jobs, i), *counts;
+                const char *state = get_string(j, "state");
+                char progress[48] = "-", when[64];
+
+                counts = reply_member(j, "counts", json_type_object);
+                if (counts)
+                        format_progress(counts, progress, sizeof(progress));
+                if (table_add(&t, get_string(j, "id"), NULL) < 0 ||
+                    table_add(&t, get_string(j, "name"), NULL) < 0 ||
+                    table_add(&t, state, state_color(state)) < 0 || table_add(&t, progress, NULL) < 0 ||
+                    table_add(&t, format_local_time(get_string(j, "submitted_at"), false, when, sizeof(when)),
+                              NULL) < 0)
+                        r = -ENOMEM;
+                else
+                        r = table_add(&t, get_string(j, "reason") ?: "", NULL);
+        }
+        if (r >= 0)
+                table_print(&t);
+        table_done(&t);
+        return r < 0 ? fail(EX_SOFTWARE, "out of memory") : EXIT_SUCCESS;
+}
+
+static int verb_list(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = json_object_new_object(), *reply = NULL;
+        json_object *jobs;
+        int r;
+
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        if (arg_state && job_state_from_string(arg_state) < 0)
+                return fail(EX_USAGE,
+                            "invalid job state '%s' (queued, running, paused, succeeded, failed, "
+                            "cancelled)",
+                            arg_state);
+        if ((arg_all && json_object_object_add(p, "all", json_object_new_boolean(true)) < 0) ||
+            (arg_state && json_object_object_add(p, "state", json_object_new_string(arg_state)) < 0))
+                return fail(EX_SOFTWARE, "out of memory");
+
+        r = call_once(ORCH_METHOD_LIST, p, NULL, &reply);
+        if (r != 0)
+                return r;
+        jobs = reply_member(reply, "jobs", json_type_array);
+        if (!jobs)
+                return fail(EX_SOFTWARE, "invalid reply from orchd: no \"jobs\" array");
+        return arg_json ? print_json(jobs) : list_print(jobs);
+}
+
+/* --- status --- */
+
+static void status_header_line(const char *label, const char *value, const char *color) {
+        if (!value)
+                return;
+        printf("%12s: %s%s%s\n", label, color ?: "", value, color ? "\033[0m" : "");
+}
+
+/* Duration of a node: finished ones from duration_ms, running ones since their start. */
+static const char *node_duration(json_object *node, char *buf, size_t size) {
+        const char *state = get_string(node, "state"), *started = get_string(node, "started_at");
+        int64_t ms;
+        uint64_t start;
+        struct timespec now;
+
+        if (get_int(node, "duration_ms", &ms) && ms >= 0)
+                return duration_format((uint64_t) ms * USEC_PER_MSEC, buf, size);
+        if (state && streq(state, "running") && protocol_parse_timestamp(started, &start) >= 0 &&
+            clock_gettime(CLOCK_REALTIME, &now) >= 0) {
+                uint64_t n = (uint64_t) now.tv_sec * USEC_PER_SEC + (uint64_t) now.tv_nsec / NSEC_PER_USEC;
+
+                /* Whole seconds: the clock of a running node need not show milliseconds. */
+                return duration_format(n > start ? (n - start) / USEC_PER_SEC * USEC_PER_SEC : 0, buf, size);
+        }
+        return "-";
+}
+
+static int status_nodes(json_object *nodes) {
+        Table t = { .n_columns = 6 };
+        int r = 0;
+
+        for (const char *const *h =
+                     (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION", "REASON", NULL };
+             *h && r >= 0; h++)
+                r = table_add(&t, *h, NULL);
+        json_object_object_foreach(nodes, id, node) {
+                const char *state = get_string(node, "state"), *sig = get_string(node, "signal");
+                char attempts[24] = "-", exit_code[24] = "-", duration[DURATION_STRING_MAX];
+                int64_t i;
+
+                if (r < 0)
+                        break;
+                if (get_int(node, "attempts", &i))
+                        snprintf(attempts, sizeof(attempts), "%" PRId64, i);
+                if (get_int(node, "exit_code", &i))
+                        snprintf(exit_code, sizeof(exit_code), "%" PRId64, i);
+                else if (sig)
+                        snprintf(exit_code, sizeof(exit_code), "SIG%s", sig);
+                if (table_add(&t, id, NULL) < 0 || table_add(&t, state, state_color(state)) < 0 ||
+                    table_add(&t, attempts, NULL) < 0 || table_add(&t, exit_code, NULL) < 0 ||
+                    table_add(&t, node_duration(node, duration, sizeof(duration)), NULL) < 0)
+                        r = -ENOMEM;
+                else
+                        r = table_add(&t, get_string(node, "reason") ?: "", NULL);
+        }
+        if (r >= 0)
+                table_print(&t);
+        table_done(&t);
+        return r < 0 ? fail(EX_SOFTWARE, "out of memory") : EXIT_SUCCESS;
+}
+
+static int status_print(json_object *job) {
+        json_object *owner = reply_member(job, "owner", json_type_object), *nodes;
+        const char *state = get_string(job, "state"), *user = owner ? get_string(owner, "user") : NULL;
+        char buf[64], who[160], prio[24], progress[48];
+        int64_t uid = -1, priority = 0;
+        size_t counts[_NODE_STATE_MAX] = {}, n_nodes = 0;
+
+        if (owner)
+                (void) get_int(owner, "uid", &uid);
+        snprintf(who, sizeof(who), "%s (uid %" PRId64 ")", user ?: "?", uid);
+        (void) get_int(job, "priority", &priority);
+        snprintf(prio, sizeof(prio), "%" PRId64, priority);
+
+        nodes = reply_member(job, "nodes", json_type_object);
+        if (!nodes)
+                return fail(EX_SOFTWARE, "invalid reply from orchd: job without \"nodes\"");
+        json_object_object_foreach(nodes, id, node) {
+                NodeState s = node_state_from_string(get_string(node, "state"));
+
+                (void) id;
+                if (s >= 0)
+                        counts[s]++;
+                n_nodes++;
+        }
+        snprintf(progress, sizeof(progress), "%zu total, %zu running, %zu succeeded, %zu failed", n_nodes,
+                 counts[NODE_RUNNING], counts[NODE_SUCCEEDED], counts[NODE_FAILED]);
+
+        printf("%s%s %s%s\n", arg_color ? "\033[1m" : "", strna(get_string(job, "id")),
+               strna(get_string(job, "name")), arg_color ? "\033[0m" : "");
+        status_header_line("State", state, state_color(state));
+        status_header_line("Reason", get_string(job, "reason"), NULL);
+        status_header_line("Owner", who, NULL);
+        status_header_line("Priority", prio, NULL);
+        status_header_line("Key", get_string(job, "key"), NULL);
+        status_header_line("Source", get_string(job, "source"), NULL);
+        status_header_line("Submitted",
+                           format_local_time(get_string(job, "submitted_at"), true, buf, sizeof(buf)), NULL);
+        status_header_line("Started",
+                           format_local_time(get_string(job, "started_at"), true, buf, sizeof(buf)), NULL);
+        status_header_line("Finished",
+                           format_local_time(get_string(job, "finished_at"), true, buf, sizeof(buf)), NULL);
+        status_header_line("Nodes", progress, NULL);
+        putchar('\n');
+        return status_nodes(nodes);
+}
+
+static int verb_status(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = id_parameters(args[0]), *reply = NULL;
+        json_object *job;
+        int r;
+
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = call_once(ORCH_METHOD_STATUS, p, args[0], &reply);
+        if (r != 0)
+                return r;
+        job = reply_member(reply, "job", json_type_object);
+        if (!job)
+                return fail(EX_SOFTWARE, "invalid reply from orchd: no \"job\" object");
+        return arg_json ? print_json(job) : status_print(job);
+}
+
+/* --- wait --- */
+
+static int wait_exit_code(json_object *jobs) {
+        bool failed = false, cancelled = false;
+
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                const char *s = get_string(json_object_array_get_idx(jobs, i), "state");
+
+                failed = failed || (s && streq(s, "failed"));
+                cancelled = cancelled || (s && streq(s, "cancelled"));
+        }
+        /* A failure is the stronger news: it wins over a cancellation. */
+        return failed ? EXIT_JOB_FAILED : cancelled ? EXIT_JOB_CANCELLED : EXIT_SUCCESS;
+}
+
+static void wait_print(json_object *jobs) {
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                json_object *j = json_object_array_get_idx(jobs, i);
+                const char *state = get_string(j, "state"), *reason = get_string(j, "reason"),
+                           *color = state_color(state);
+
+                printf("%s %s %s%s%s%s%s%s\n", strna(get_string(j, "id")), strna(get_string(j, "name")),
+                       color ?: "", strna(state), color ? "\033[0m" : "", reason ? " (" : "", reason ?: "",
+                       reason ? ")" : "");
+        }
+}
+
+/* Wait for each job in turn on one connection: the total time is that of the slowest job either way, and a
+ * single deadline covers them all. */
+static int verb_wait(char **args, size_t n_args) {
+        _cleanup_json_ json_object *results = json_object_new_array();
+        uint64_t deadline = client_deadline(arg_timeout);
+        Client *c = NULL;
+        int r = 0;
+
+        if (!results)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+
+        /* Check every id first, so a typo in the last one is reported now, not after the others end. */
+        for (size_t pass = 0; pass < 2 && r == 0; pass++)
+                for (size_t i = 0; i < n_args && r == 0; i++) {
+                        _cleanup_json_ json_object *p = id_parameters(args[i]), *reply = NULL;
+                        json_object *job;
+
+                        if (!p) {
+                                r = fail(EX_SOFTWARE, "out of memory");
+                                break;
+                        }
+                        r = call(c, pass == 0 ? ORCH_METHOD_STATUS : ORCH_METHOD_WAIT, p, deadline, args[i],
+                                 &reply);
+                        if (r == -ETIMEDOUT)
+                                r = fail(EX_TEMPFAIL, "timed out after %s waiting for job '%s'",
+                                         arg_timeout_string, args[i]);
+                        if (r != 0 || pass == 0)
+                                continue;
+                        job = reply_member(reply, "job", json_type_object);
+                        if (!job)
+                                r = fail(EX_SOFTWARE, "invalid reply from orchd: no \"job\" object");
+                        else if (json_object_array_add(results, json_object_get(job)) < 0)
+                                r = fail(EX_SOFTWARE, "out of memory");
+                }
+        client_free(c);
+        if (r != 0)
+                return r;
+
+        if (arg_json)
+                r = print_json(results);
+        else
+                wait_print(results);
+        return r != 0 ? r : wait_exit_code(results);
+}
+
+/* --- cancel --- */
+
+static int verb_cancel(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = id_parameters(args[0]), *reply = NULL;
+        json_object *nodes;
+
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        if (n_args > 1) {
+                nodes = json_object_new_array();
+                if (!nodes || json_object_object_add(p, "nodes", nodes) < 0)
+                        return fail(EX_SOFTWARE, "out of memory");
+                for (size_t i = 1; i < n_args; i++)
+                        if (json_object_array_add(nodes, json_object_new_string(args[i])) < 0)
+                                return fail(EX_SOFTWARE, "out of memory");
+        }
+        return call_once(ORCH_METHOD_CANCEL, p, args[0], &reply);
+}
+
+/* --- validate --- */
+
+/* Read a whole file, at most limit+1 bytes (job_parse reports the size error). Returns 0 or -errno. */
+static int read_file(const char *path, size_t limit, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, alloc = 0;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        for (;;) {
+                ssize_t n;
+
+                if (size == alloc) {
+                        char *p;
+
+                        alloc = MIN(MAX(alloc * 2, (size_t) 65536), limit + 2);
+                        p = realloc(buf, alloc);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                }
+                n = read(fd, buf + size, alloc - 1 - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > limit)
+                        break;
+        }
+        buf[size] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+/* Validate one file. Returns 0 (valid), EX_DATAERR (invalid) or EX_NOINPUT (unreadable); appends its
+ * JSON result to results in --json mode. */
+static int validate_one(const char *path, const JobLimits *limits, json_object *results) {
+        _cleanup_free_ char *buf = NULL, *name = NULL, *text = NULL;
+        JobSpec *spec = NULL;
+        JobErrors *errors = NULL;
+        json_object *o;
+        size_t size = 0;
+        int r, ret;
+
+        r = read_file(path, limits->max_file_size, &buf, &size);
+        if (r < 0) {
+                fail(EX_NOINPUT, "cannot read '%s': %s", path, strerror(-r));
+                if (results) {
+                        JobError e = { .path = (char *) "", .message = (char *) strerror(-r) };
+                        JobErrors l = { .errors = &e, .n_errors = 1 };
+
+                        o = job_errors_to_json(&l, path);
+                        if (o &&
+                            (json_object_object_add(o, "valid", json_object_new_boolean(false)) < 0 ||
+                             json_object_array_add(results, o) < 0))
+                                json_object_put(o);
+                }
+                return EX_NOINPUT;
+        }
+
+        name = job_name_from_filename(path);
+        if (!name)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = job_parse(buf, size, limits, name, &spec, &errors);
+        if (r == -ENOMEM)
+                return fail(EX_SOFTWARE, "out of memory");
+        ret = r < 0 ? EX_DATAERR : EXIT_SUCCESS;
+
+        if (results) {
+                o = job_errors_to_json(r < 0 ? errors : NULL, path);
+                if (!o || json_object_object_add(o, "valid", json_object_new_boolean(r >= 0)) < 0 ||
+                    json_object_array_add(results, o) < 0) {
+                        json_object_put(o);
+                        ret = fail(EX_SOFTWARE, "out of memory");
+                }
+        } else if (r < 0) {
+                text = job_errors_format(errors, path);
+                fputs(text ?: "out of memory\n", stderr);
+                if (text && !isempty(text) && text[strlen(text) - 1] != '\n')
+                        fputc('\n', stderr);
+        } else
+                printf("%s: valid, %zu node%s\n", path, spec->n_nodes, spec->n_nodes == 1 ? "" : "s");
+
+        job_spec_free(spec);
+        job_errors_free(errors);
+        return ret;
+}
+
+static int verb_validate(char **args, size_t n_args) {
+        _cleanup_json_ json_object *results = arg_json ? json_object_new_array() : NULL;
+        JobLimits limits;
+        int ret = EXIT_SUCCESS;
+
+        if (arg_json && !results)
+                return fail(EX_SOFTWARE, "out of memory");
+        job_limits_init(&limits);
+        for (size_t i = 0; i < n_args; i++) {
+                int r = validate_one(args[i], &limits, results);
+
+                /* Worst first: internal error, then unreadable, then invalid. */
+                if (r == EX_SOFTWARE || (r == EX_NOINPUT && ret != EX_SOFTWARE) || (r != 0 && ret == 0))
+                        ret = r;
+        }
+        if (results && print_json(results) != 0)
+                return EX_SOFTWARE;
+        return ret;
+}
+
+/* --- command line --- */
+
+static const Verb verbs[] = {
+        { "list", verb_list, 0, 0, OPT_ALL | OPT_STATE, "list [--all] [--state STATE]",
+          "List jobs: unfinished ones plus the last 10 finished, or all with --all.\n"
+          "  -a --all            Show every job the daemon still knows\n"
+          "     --state STATE    Only jobs in STATE (queued, running, paused, succeeded,\n"
+          "                      failed, cancelled)\n" },
+        { "status", verb_status, 1, 1, 0, "status JOB", "Show a job and one line per node.\n" },
+        { "wait", verb_wait, 1, SIZE_MAX, OPT_TIMEOUT, "wait JOB... [--timeout DURATION]",
+          "Block until every JOB has finished. Exit status 1 if any failed, else 2 if any\n"
+          "was cancelled, 75 if the timeout expired first.\n"
+          "  -t --timeout DURATION  Give up after DURATION (\"30\", \"90s\", \"1h30m\")\n" },
+        { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
+          "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
+          "after their kill_grace; pending ones are cancelled.\n" },
+        { "validate", verb_validate, 1, SIZE_MAX, 0, "validate FILE...",
+          "Check job files locally, without the daemon. Exit status 65 if any is invalid.\n" },
+};
+
+static const Verb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+static void help(const Verb *v) {
+        if (v) {
+                printf("Usage: orchctl [OPTIONS] %s\n\n%s", v->synopsis, v->help);
+                printf("\nSee orchctl --help for the global options.\n");
+                return;
+        }
+        printf("Usage: orchctl [OPTIONS] COMMAND [ARGS...]\n\n"
+               "Control the orchd batch orchestrator.\n\nCommands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %s\n", verbs[i].synopsis);
+        printf("\nOptions:\n"
+               "  -s --socket PATH    Control socket (default: $ORCHD_SOCKET, else %s)\n"
+               "  -j --json           Print JSON instead of a table\n"
+               "  -h --help           Show this help, or a command's help after the command\n"
+               "     --version        Show the version\n"
+               "\nSee orchctl(1) for exit statuses and the JSON output.\n",
+               CLIENT_DEFAULT_SOCKET);
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_STATE,
+};
+
+static const struct option options[] = {
+        { "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, ARG_VERSION },
+        { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
+        { "timeout", required_argument, NULL, 't' }, {}
+};
+
+/* Parse options anywhere on the line (getopt permutes). Returns -1 to go on, or an exit code. */
+static int parse_argv(int argc, char **argv, bool *ret_help) {
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":s:jhat:", options, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        arg_socket = optarg;
+                        break;
+                case 'j':
+                        arg_json = true;
+                        break;
+                case 'h':
+                        *ret_help = true;
+                        break;
+                case ARG_VERSION:
+                        printf("orchctl %s\n", ORCHD_VERSION);
+                        return EXIT_SUCCESS;
+                case 'a':
+                        arg_all = true;
+                        arg_options_seen |= OPT_ALL;
+                        break;
+                case ARG_STATE:
+                        arg_state = optarg;
+                        arg_options_seen |= OPT_STATE;
+                        break;
+                case 't':
+                        r = duration_parse(optarg, &arg_timeout);
+                        if (r < 0)
+                                return fail(EX_USAGE, "invalid duration '%s' for --timeout", optarg);
+                        arg_timeout_string = optarg;
+                        arg_options_seen |= OPT_TIMEOUT;
+                        break;
+                case ':':
+                        return fail(EX_USAGE, "option '%s' needs an argument", argv[optind - 1]);
+                default:
+                        return fail(EX_USAGE, "unknown option '%s' (see orchctl --help)", argv[optind - 1]);
+                }
+        return -1;
+}
+
+static const char *option_name(unsigned opt) {
+        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : "--timeout";
+}
+
+int main(int argc, char **argv) {
+        const Verb *v = NULL;
+        bool show_help = false;
+        const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+        size_t n_args;
+        int r;
+
+        r = parse_argv(argc, argv, &show_help);
+        if (r >= 0)
+                return r;
+        if (optind < argc) {
+                v = find_verb(argv[optind]);
+                if (!v)
+                        return fail(EX_USAGE, "unknown command '%s' (see orchctl --help)", argv[optind]);
+        }
+        if (show_help) {
+                help(v);
+                return EXIT_SUCCESS;
+        }
+        if (!v)
+                return fail(EX_USAGE, "no command given (see orchctl --help)");
+
+        for (unsigned opt = 1; opt <= OPT_TIMEOUT; opt <<= 1)
+                if ((arg_options_seen & opt) && !(v->options & opt))
+                        return fail(EX_USAGE, "option %s does not apply to '%s'", option_name(opt), v->name);
+        n_args = (size_t) (argc - optind - 1);
+        if (n_args < v->min_args || n_args > v->max_args)
+                return fail(EX_USAGE, "wrong number of arguments; usage: orchctl %s", v->synopsis);
+
+        arg_color = isatty(STDOUT_FILENO) && isempty(no_color) && !(term && streq(term, "dumb"));
+        r = v->run(argv + optind + 1, n_args);
+        if (fflush(stdout) != 0 && r == EXIT_SUCCESS)
+                return fail(EX_SOFTWARE, "cannot write output: %m");
+        return r;
+}
