@@ -516,9 +516,6 @@ static double now_ms(void) {
         return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
 }
 
-/* Generous enough for ASan/valgrind; the optimized build is measured separately (see the report). */
-#define BIG_BUDGET_MS 5000.0
-
 static void test_long_chain(void **state) {
         const uint32_t n = 100000;
         _cleanup_(dag_freep) Dag *d = NULL;
@@ -542,7 +539,6 @@ static void test_long_chain(void **state) {
         assert_int_equal(n_skipped, 0);
         assert_true(dag_is_finished(d));
         print_message("chain of %u: %.1f ms\n", n, ms);
-        assert_true(ms < BIG_BUDGET_MS);
 
         /* The same chain failing at its head skips 99,999 nodes in one iterative propagation. */
         dag_start(d);
@@ -639,7 +635,6 @@ static void test_million_edges(void **state) {
         assert_int_equal(n_done, n);
         assert_int_equal(n_skipped, 0);
         print_message("%u nodes, %zu edges: %.1f ms\n", n, n_edges, ms);
-        assert_true(ms < BIG_BUDGET_MS);
 }
 
 int main(void) {

@@ -1,0 +1,1266 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * journal.c — a job's run state as files in jobs/ID/: one snapshot plus numbered group-commit segments.
+ *
+ * File formats (version 1; every file is one JSON object written by write_file_atomic_at()):
+ *   state.json                 {"version":1,"seq":N,"job":JOB,"nodes":{"ID":NODE,…}}   all nodes, spec order
+ *   journal-NNNNNNNNNNNN.json  {"version":1,"seq":N,"job":JOB,"nodes":{"ID":NODE,…}}   "job" only if it
+ *                              changed, each changed node once; N is the number in the name (12+ digits)
+ *   JOB  = {"id":"42","state":"running","paused_from":"queued"|null (non-null iff paused),
+ *           "reason":"exit:1"|null,"cancel_requested":false,"uid":1000,"gid":1000,"user":"alice"|null,
+ *           "source":"x.json"|null,"submitted_at":µs,"started_at":µs|0,"finished_at":µs|0}
+ *   NODE = {"state":"succeeded","reason":"…"|null,"attempt":1,"interrupted":0,"exit_code":0|null,
+ *           "signal":9|null,"started_at":µs,"finished_at":µs,"retry_at":µs}
+ * Records are complete (every field, no others, any order when read), so one replaces what it names.
+ *
+ * Invariants: segments follow the snapshot contiguously (S+1, S+2, …); a gap, a malformed name or any
+ * invalid field is corruption (-EBADMSG naming file and JSON path), never guessed around. Segments at or
+ * below S are obsolete and skipped; ".#*" temp files are never read. A segment costs O(changed nodes).
+ *
+ * Why not json-c trees: for 100,000 nodes json-c took 0.66 s to build and 1.5 s to parse on the target VM
+ * (a million small allocations), against budgets of 200 and 300 ms. So this file writes and reads its own
+ * fixed format directly: a JSON writer with full string escaping, and a strict RFC 8259 reader that
+ * accepts exactly the grammar above (any valid JSON of another shape is corruption) without building a tree.
+ *
+ * Deliberately not here: when to snapshot, quarantining corrupt files, threads (the write functions may
+ * run on any one thread per job directory), logging.
+ */
+
+#include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "journal.h"
+#include "macro.h"
+
+#define SNAPSHOT_NAME "state.json"
+#define JOURNAL_PREFIX "journal-"
+#define JOURNAL_SUFFIX ".json"
+#define JOURNAL_NAME_MAX sizeof(JOURNAL_PREFIX "18446744073709551615" JOURNAL_SUFFIX)
+/* A 100,000-node snapshot is about 20 MB; leave ample room, but never read without a bound. */
+#define JOURNAL_FILE_MAX ((size_t) 256 << 20)
+/* Largest time or sequence number accepted on load: what fits the int64 readers of these files expect. */
+#define NUM_MAX ((uint64_t) INT64_MAX)
+
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+
+/* ---- building --------------------------------------------------------------------------------------- */
+
+/* Append-only text buffer; an allocation failure is remembered and reported once at the end. */
+typedef struct Buf {
+        char *data;
+        size_t len, size;
+        bool oom;
+} Buf;
+
+static bool buf_reserve(Buf *b, size_t n) {
+        size_t want;
+        char *p;
+
+        if (b->oom)
+                return false;
+        if (b->len + n + 1 <= b->size)
+                return true;
+        want = MAX(b->size * 2, b->len + n + 1);
+        p = realloc(b->data, want);
+        if (!p) {
+                b->oom = true;
+                return false;
+        }
+        b->data = p;
+        b->size = want;
+        return true;
+}
+
+static void buf_put(Buf *b, const char *s, size_t n) {
+        if (!buf_reserve(b, n))
+                return;
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+}
+
+static void buf_puts(Buf *b, const char *s) {
+        buf_put(b, s, strlen(s));
+}
+
+static void buf_put_u64(Buf *b, uint64_t v) {
+        char tmp[20];
+        size_t i = sizeof(tmp);
+
+        do
+                tmp[--i] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* A JSON string with the escapes RFC 8259 requires; NULL becomes null. Bytes ≥ 0x80 pass through. */
+static void buf_put_string(Buf *b, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+
+        if (!s) {
+                buf_puts(b, "null");
+                return;
+        }
+        buf_put(b, "\"", 1);
+        for (const char *run = s;; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                buf_put(b, run, (size_t) (s - run)); /* the plain run before this byte */
+                if (c == '\0')
+                        break;
+                if (c == '"' || c == '\\') {
+                        char e[2] = { '\\', (char) c };
+                        buf_put(b, e, 2);
+                } else {
+                        char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                        buf_put(b, e, 6);
+                }
+                run = s + 1;
+        }
+        buf_put(b, "\"", 1);
+}
+
+static void buf_put_reason(Buf *b, Reason reason) {
+        char tmp[REASON_STRING_MAX];
+
+        buf_put_string(b, reason_to_string(reason, tmp, sizeof(tmp)));
+}
+
+static void node_write(Buf *b, const NodeRun *n) {
+        buf_puts(b, "{\"state\":");
+        buf_put_string(b, node_state_to_string(n->state));
+        buf_puts(b, ",\"reason\":");
+        buf_put_reason(b, n->reason);
+        buf_puts(b, ",\"attempt\":");
+        buf_put_u64(b, n->attempt);
+        buf_puts(b, ",\"interrupted\":");
+        buf_put_u64(b, n->interrupted);
+        buf_puts(b, ",\"exit_code\":");
+        if (n->exit_code >= 0)
+                buf_put_u64(b, (uint64_t) n->exit_code);
+        else
+                buf_puts(b, "null");
+        buf_puts(b, ",\"signal\":");
+        if (n->signal > 0)
+                buf_put_u64(b, (uint64_t) n->signal);
+        else
+                buf_puts(b, "null");
+        buf_puts(b, ",\"started_at\":");
+        buf_put_u64(b, n->started_at);
+        buf_puts(b, ",\"finished_at\":");
+        buf_put_u64(b, n->finished_at);
+        buf_puts(b, ",\"retry_at\":");
+        buf_put_u64(b, n->retry_at);
+        buf_puts(b, "}");
+}
+
+static void job_write(Buf *b, const JobRun *run) {
+        char id[21];
+
+        buf_puts(b, "{\"id\":\"");
+        (void) snprintf(id, sizeof(id), "%" PRIu64, run->id);
+        buf_puts(b, id);
+        buf_puts(b, "\",\"state\":");
+        buf_put_string(b, job_state_to_string(run->state));
+        buf_puts(b, ",\"paused_from\":");
+        buf_put_string(b, run->state == JOB_PAUSED ? job_state_to_string(run->paused_from) : NULL);
+        buf_puts(b, ",\"reason\":");
+        buf_put_reason(b, run->reason);
+        buf_puts(b, run->cancel_requested ? ",\"cancel_requested\":true" : ",\"cancel_requested\":false");
+        buf_puts(b, ",\"uid\":");
+        buf_put_u64(b, run->uid);
+        buf_puts(b, ",\"gid\":");
+        buf_put_u64(b, run->gid);
+        buf_puts(b, ",\"user\":");
+        buf_put_string(b, run->user);
+        buf_puts(b, ",\"source\":");
+        buf_put_string(b, run->source);
+        buf_puts(b, ",\"submitted_at\":");
+        buf_put_u64(b, run->submitted_at);
+        buf_puts(b, ",\"started_at\":");
+        buf_put_u64(b, run->started_at);
+        buf_puts(b, ",\"finished_at\":");
+        buf_put_u64(b, run->finished_at);
+        buf_puts(b, "}");
+}
+
+static void envelope_begin(Buf *b, const JobRun *run, uint64_t seq, bool with_job) {
+        buf_puts(b, "{\"version\":");
+        buf_put_u64(b, JOURNAL_VERSION);
+        buf_puts(b, ",\"seq\":");
+        buf_put_u64(b, seq);
+        if (with_job) {
+                buf_puts(b, ",\"job\":");
+                job_write(b, run);
+        }
+        buf_puts(b, ",\"nodes\":{");
+}
+
+static void node_entry_write(Buf *b, const JobSpec *spec, const JobRun *run, size_t i, bool first) {
+        if (!first)
+                buf_put(b, ",", 1);
+        buf_put_string(b, spec->nodes[i].id);
+        buf_put(b, ":", 1);
+        node_write(b, &run->nodes[i]);
+}
+
+/* Close the envelope and hand the text over; NULL (and everything freed) after an allocation failure. */
+static char *envelope_finish(Buf *b, size_t *ret_len) {
+        buf_puts(b, "}}");
+        if (b->oom) {
+                free(b->data);
+                return NULL;
+        }
+        b->data[b->len] = '\0';
+        if (ret_len)
+                *ret_len = b->len;
+        return b->data;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
+                            const uint32_t *dirty, size_t n_dirty, size_t *ret_len) {
+        _cleanup_free_ uint32_t *sorted = NULL;
+        Buf b = {};
+
+        /* Sorting a copy makes "each node once" O(k log k) in the k listed nodes, whatever the job size. */
+        if (n_dirty > 0) {
+                sorted = reallocarray(NULL, n_dirty, sizeof(*sorted));
+                if (!sorted)
+                        return NULL;
+                memcpy(sorted, dirty, n_dirty * sizeof(*sorted));
+                qsort(sorted, n_dirty, sizeof(*sorted), cmp_u32);
+        }
+
+        (void) buf_reserve(&b, 512 + (job_dirty ? 512 : 0) + n_dirty * 256);
+        envelope_begin(&b, run, seq, job_dirty);
+        for (size_t i = 0; i < n_dirty; i++) {
+                if (i > 0 && sorted[i] == sorted[i - 1])
+                        continue;
+                assert(sorted[i] < spec->n_nodes && sorted[i] < run->n_nodes);
+                node_entry_write(&b, spec, run, sorted[i], i == 0);
+        }
+        return envelope_finish(&b, ret_len);
+}
+
+char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t seq, size_t *ret_len) {
+        Buf b = {};
+
+        assert(spec->n_nodes == run->n_nodes);
+        (void) buf_reserve(&b, 1024 + spec->n_nodes * 256);
+        envelope_begin(&b, run, seq, true);
+        for (size_t i = 0; i < spec->n_nodes; i++)
+                node_entry_write(&b, spec, run, i, i == 0);
+        return envelope_finish(&b, ret_len);
+}
+
+/* ---- writing ---------------------------------------------------------------------------------------- */
+
+static void format_journal_name(char buf[static JOURNAL_NAME_MAX], uint64_t seq) {
+        (void) snprintf(buf, JOURNAL_NAME_MAX, JOURNAL_PREFIX "%012" PRIu64 JOURNAL_SUFFIX, seq);
+}
+
+/* 1 and *ret_seq for a well-formed journal file name, 0 for an unrelated name, -EINVAL for a name that
+ * claims to be a journal file but is malformed ("journal-7.json", "journal-x.json"). */
+static int parse_journal_name(const char *name, uint64_t *ret_seq) {
+        size_t len = strlen(name), n_digits;
+        char canonical[JOURNAL_NAME_MAX];
+        uint64_t seq = 0;
+
+        if (!strneq(name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
+            len < strlen(JOURNAL_PREFIX JOURNAL_SUFFIX) ||
+            !streq(name + len - strlen(JOURNAL_SUFFIX), JOURNAL_SUFFIX))
+                return 0;
+
+        n_digits = len - strlen(JOURNAL_PREFIX JOURNAL_SUFFIX);
+        if (n_digits < 12 || n_digits > 20)
+                return -EINVAL;
+        for (size_t i = 0; i < n_digits; i++) {
+                char c = name[strlen(JOURNAL_PREFIX) + i];
+
+                if (c < '0' || c > '9' || seq > (NUM_MAX - (uint64_t) (c - '0')) / 10)
+                        return -EINVAL;
+                seq = seq * 10 + (uint64_t) (c - '0');
+        }
+        /* Exactly one spelling per number, so two files can never claim the same sequence number. */
+        format_journal_name(canonical, seq);
+        if (!streq(canonical, name))
+                return -EINVAL;
+        *ret_seq = seq;
+        return 1;
+}
+
+int journal_write_segment(int job_dir_fd, uint64_t seq, const char *buf, size_t len) {
+        char name[JOURNAL_NAME_MAX];
+
+        format_journal_name(name, seq);
+        return write_file_atomic_at(job_dir_fd, name, buf, len);
+}
+
+/* Best effort: anything left behind is skipped by journal_load() and removed by the next snapshot. */
+static void remove_obsolete_segments(int job_dir_fd, uint64_t seq) {
+        int fd;
+        DIR *d;
+
+        fd = openat(job_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                (void) safe_close(fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                uint64_t s;
+
+                if (parse_journal_name(de->d_name, &s) > 0 && s <= seq)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        (void) closedir(d);
+}
+
+int journal_write_snapshot(int job_dir_fd, uint64_t seq, const char *buf, size_t len) {
+        int r;
+
+        /* Only once the snapshot is durable may the segments it covers go. */
+        r = write_file_atomic_at(job_dir_fd, SNAPSHOT_NAME, buf, len);
+        if (r < 0)
+                return r;
+        remove_obsolete_segments(job_dir_fd, seq);
+        return 0;
+}
+
+/* ---- loading ---------------------------------------------------------------------------------------- */
+
+typedef struct Loader {
+        const char *file; /* name of the file being read, for messages */
+        const JobSpec *spec;
+        JobRun *run;
+        char **reterr_msg;
+        const char *text, *p, *end; /* the file being read and the cursor */
+        char *scratch;              /* the last decoded string, NUL-terminated; valid until the next one */
+        size_t scratch_size;
+} Loader;
+
+/* Record "FILE: PATH: message" (PATH = prefix.field, either may be NULL) and return -EBADMSG. */
+_printf_(4, 5) static int bad(Loader *l, const char *prefix, const char *field, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+
+        if (l->reterr_msg) {
+                free(*l->reterr_msg);
+                if (asprintf(l->reterr_msg, "%s: %s%s%s%s%s", l->file, strempty(prefix),
+                             !isempty(prefix) && !isempty(field) ? "." : "", strempty(field),
+                             isempty(prefix) && isempty(field) ? "" : ": ", msg) < 0) {
+                        *l->reterr_msg = NULL;
+                        return -ENOMEM;
+                }
+        }
+        return -EBADMSG;
+}
+
+/* A syntax error at the cursor; running out of text is reported as truncation. */
+static int syntax(Loader *l, const char *what) {
+        if (l->p >= l->end)
+                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", (size_t) (l->end - l->text));
+        return bad(l, NULL, NULL, "invalid JSON at byte %zu: %s", (size_t) (l->p - l->text), what);
+}
+
+/* Skip whitespace; the next byte, or -1 at the end of the text. */
+static int peek(Loader *l) {
+        for (; l->p < l->end; l->p++)
+                if (*l->p != ' ' && *l->p != '\t' && *l->p != '\r' && *l->p != '\n')
+                        return (unsigned char) *l->p;
+        return -1;
+}
+
+static int expect(Loader *l, char c, const char *what) {
+        if (peek(l) != (unsigned char) c)
+                return syntax(l, what);
+        l->p++;
+        return 0;
+}
+
+static bool is_digit(int c) {
+        return c >= '0' && c <= '9';
+}
+
+/* What the next value is, for "must be X, got Y". */
+static const char *next_kind(Loader *l) {
+        int c = peek(l);
+
+        if (c == '-' || is_digit(c))
+                return "a number";
+        switch (c) {
+        case '"':
+                return "a string";
+        case '{':
+                return "an object";
+        case '[':
+                return "an array";
+        case 't':
+        case 'f':
+                return "a boolean";
+        case 'n':
+                return "null";
+        default:
+                return "no value";
+        }
+}
+
+/* "must be WANT, got KIND" for a value of the wrong type; a syntax error if no value starts here. */
+static int wrong_type(Loader *l, const char *prefix, const char *key, const char *want, bool nullable) {
+        const char *kind = next_kind(l);
+
+        if (streq(kind, "no value"))
+                return syntax(l, "expected a value");
+        return bad(l, prefix, key, "must be %s%s, got %s", want, nullable ? " or null" : "", kind);
+}
+
+/* Consume the literal word if the next value starts with its first letter. Returns 1, 0 if the next
+ * value is something else, or a syntax error for a misspelled or cut-off literal. */
+static int literal(Loader *l, const char *word) {
+        size_t n = strlen(word), left;
+
+        if (peek(l) != word[0])
+                return 0;
+        left = (size_t) (l->end - l->p);
+        if (left < n && memcmp(l->p, word, left) == 0) {
+                l->p = l->end;
+                return syntax(l, "");
+        }
+        if (left < n || memcmp(l->p, word, n) != 0)
+                return syntax(l, "invalid literal");
+        l->p += n;
+        return 1;
+}
+
+static int scratch_reserve(Loader *l, size_t n) {
+        char *p;
+
+        if (n <= l->scratch_size)
+                return 0;
+        n = MAX(n, MAX(l->scratch_size * 2, (size_t) 256));
+        p = realloc(l->scratch, n);
+        if (!p)
+                return -ENOMEM;
+        l->scratch = p;
+        l->scratch_size = n;
+        return 0;
+}
+
+static int read_hex4(Loader *l, unsigned *ret) {
+        unsigned v = 0;
+
+        for (int i = 0; i < 4; i++, l->p++) {
+                char c;
+
+                if (l->p >= l->end)
+                        return syntax(l, "");
+                c = *l->p;
+                if (!is_digit(c) && !((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+                        return syntax(l, "invalid \\u escape");
+                v = v * 16 + (unsigned) (is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        *ret = v;
+        return 0;
+}
+
+/* The code point of a \u escape (the "\u" already consumed), joining a UTF-16 surrogate pair. */
+static int read_unicode_escape(Loader *l, uint32_t *ret) {
+        unsigned hi, lo;
+        int r;
+
+        r = read_hex4(l, &hi);
+        if (r < 0)
+                return r;
+        if (hi >= 0xDC00 && hi <= 0xDFFF)
+                return syntax(l, "lone low surrogate");
+        if (hi < 0xD800 || hi > 0xDBFF) {
+                *ret = hi;
+                return 0;
+        }
+        if (l->end - l->p < 2 || l->p[0] != '\\' || l->p[1] != 'u')
+                return syntax(l, "high surrogate without low surrogate");
+        l->p += 2;
+        r = read_hex4(l, &lo);
+        if (r < 0)
+                return r;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+                return syntax(l, "high surrogate without low surrogate");
+        *ret = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+        return 0;
+}
+
+static size_t utf8_put(char *out, uint32_t c) {
+        if (c < 0x80) {
+                out[0] = (char) c;
+                return 1;
+        }
+        if (c < 0x800) {
+                out[0] = (char) (0xC0 | (c >> 6));
+                out[1] = (char) (0x80 | (c & 0x3F));
+                return 2;
+        }
+        if (c < 0x10000) {
+                out[0] = (char) (0xE0 | (c >> 12));
+                out[1] = (char) (0x80 | ((c >> 6) & 0x3F));
+                out[2] = (char) (0x80 | (c & 0x3F));
+                return 3;
+        }
+        out[0] = (char) (0xF0 | (c >> 18));
+        out[1] = (char) (0x80 | ((c >> 12) & 0x3F));
+        out[2] = (char) (0x80 | ((c >> 6) & 0x3F));
+        out[3] = (char) (0x80 | (c & 0x3F));
+        return 4;
+}
+
+static int read_escape(Loader *l, char *out, size_t *ret_n) {
+        static const char simple[][2] = { { '"', '"' },  { '\\', '\\' }, { '/', '/' },  { 'b', '\b' },
+                                          { 'f', '\f' }, { 'n', '\n' },  { 'r', '\r' }, { 't', '\t' } };
+        uint32_t c = 0;
+        char e;
+        int r;
+
+        if (l->p >= l->end)
+                return syntax(l, "");
+        e = *l->p++;
+        for (size_t i = 0; i < ELEMENTSOF(simple); i++)
+                if (e == simple[i][0]) {
+                        out[0] = simple[i][1];
+                        *ret_n = 1;
+                        return 0;
+                }
+        if (e != 'u') {
+                l->p--;
+                return syntax(l, "invalid escape");
+        }
+        r = read_unicode_escape(l, &c);
+        if (r < 0)
+                return r;
+        *ret_n = utf8_put(out, c);
+        return 0;
+}
+
+/* Decode the string at the cursor into l->scratch. Bytes ≥ 0x80 are taken as they are: file names need
+ * not be UTF-8, and the writer passes them through. */
+static int read_string(Loader *l, const char **ret, size_t *ret_len) {
+        size_t len = 0;
+        int r;
+
+        r = expect(l, '"', "expected a string");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *run = l->p;
+                size_t n;
+
+                while (l->p < l->end && *l->p != '"' && *l->p != '\\' && (unsigned char) *l->p >= 0x20)
+                        l->p++;
+                n = (size_t) (l->p - run);
+                if (scratch_reserve(l, len + n + 5) < 0)
+                        return -ENOMEM;
+                memcpy(l->scratch + len, run, n);
+                len += n;
+                if (l->p >= l->end)
+                        return syntax(l, "");
+                if (*l->p == '"')
+                        break;
+                if (*l->p != '\\')
+                        return syntax(l, "control character in string");
+                l->p++;
+                r = read_escape(l, l->scratch + len, &n);
+                if (r < 0)
+                        return r;
+                len += n;
+        }
+        l->p++;
+        l->scratch[len] = '\0';
+        *ret = l->scratch;
+        *ret_len = len;
+        return 0;
+}
+
+/* An integer in [min, max]. Returns 0, or 1 for null when nullable (*ret untouched). */
+static int read_uint(Loader *l, const char *prefix, const char *key, uint64_t min, uint64_t max,
+                     bool nullable, uint64_t *ret) {
+        bool overflow = false, negative = false;
+        const char *start;
+        uint64_t v = 0;
+        int c = peek(l);
+
+        if (nullable && c == 'n')
+                return literal(l, "null");
+        if (c != '-' && !is_digit(c))
+                return wrong_type(l, prefix, key, "an integer", nullable);
+        start = l->p;
+        if (c == '-') {
+                negative = true;
+                l->p++;
+        }
+        if (l->p >= l->end || !is_digit(*l->p))
+                return syntax(l, "expected a digit");
+        if (*l->p == '0' && l->p + 1 < l->end && is_digit(l->p[1]))
+                return syntax(l, "leading zero");
+        for (; l->p < l->end && is_digit(*l->p); l->p++) {
+                unsigned d = (unsigned) (*l->p - '0');
+
+                if (v > (UINT64_MAX - d) / 10)
+                        overflow = true;
+                else
+                        v = v * 10 + d;
+        }
+        if (l->p < l->end && (*l->p == '.' || *l->p == 'e' || *l->p == 'E'))
+                return bad(l, prefix, key, "must be an integer, got a fraction or exponent");
+        if (overflow || (negative && v != 0) || v < min || v > max)
+                return bad(l, prefix, key, "%.*s is out of range %" PRIu64 "…%" PRIu64, (int) (l->p - start),
+                           start, min, max);
+        *ret = v;
+        return 0;
+}
+
+/* A string without NUL characters; NULL for null when nullable. Lives in the scratch buffer. */
+static int read_string_value(Loader *l, const char *prefix, const char *key, bool nullable,
+                             const char **ret) {
+        const char *s;
+        size_t len;
+        int r, c = peek(l);
+
+        if (nullable && c == 'n') {
+                *ret = NULL;
+                r = literal(l, "null");
+                return r < 0 ? r : 0;
+        }
+        if (c != '"')
+                return wrong_type(l, prefix, key, "a string", nullable);
+        r = read_string(l, &s, &len);
+        if (r < 0)
+                return r;
+        if (strlen(s) != len)
+                return bad(l, prefix, key, "contains a NUL character");
+        *ret = s;
+        return 0;
+}
+
+static int read_bool(Loader *l, const char *prefix, const char *key, bool *ret) {
+        int r;
+
+        r = literal(l, "true");
+        if (r != 0) {
+                *ret = true;
+                return r < 0 ? r : 0;
+        }
+        r = literal(l, "false");
+        if (r != 0) {
+                *ret = false;
+                return r < 0 ? r : 0;
+        }
+        return wrong_type(l, prefix, key, "a boolean", false);
+}
+
+static int read_reason(Loader *l, const char *prefix, Reason *ret) {
+        const char *s;
+        int r;
+
+        r = read_string_value(l, prefix, "reason", true, &s);
+        if (r < 0)
+                return r;
+        if (!s)
+                *ret = (Reason){ .kind = REASON_NONE };
+        else if (reason_from_string(s, ret) < 0)
+                return bad(l, prefix, "reason", "unknown reason \"%s\"", s);
+        return 0;
+}
+
+static int open_object(Loader *l, const char *prefix, const char *key) {
+        if (peek(l) != '{')
+                return wrong_type(l, prefix, key, "an object", false);
+        l->p++;
+        return 0;
+}
+
+/* Walk the members of an object opened with open_object(); *state starts at 0. Returns 1 with the key
+ * (in the scratch buffer, so only valid until the value is read), 0 after the closing brace. */
+static int object_next(Loader *l, int *state, const char **ret_key) {
+        const char *key;
+        size_t len;
+        int r, c = peek(l);
+
+        if (c == '}' && *state >= 0) {
+                l->p++;
+                return 0;
+        }
+        if (*state > 0) {
+                if (c != ',')
+                        return syntax(l, "expected ',' or '}'");
+                l->p++;
+        }
+        *state = 1;
+        r = read_string(l, &key, &len);
+        if (r < 0)
+                return r;
+        if (strlen(key) != len)
+                return bad(l, NULL, NULL, "object key contains a NUL character");
+        r = expect(l, ':', "expected ':'");
+        if (r < 0)
+                return r;
+        *ret_key = key;
+        return 1;
+}
+
+/* Index of key in names[], trying hint first: our writer emits fields in table order. -1 if unknown. */
+static int field_index(const char *const *names, size_t n, const char *key, size_t hint) {
+        if (hint < n && streq(names[hint], key))
+                return (int) hint;
+        for (size_t i = 0; i < n; i++)
+                if (streq(names[i], key))
+                        return (int) i;
+        return -1;
+}
+
+/* Start of a member of a fixed record: resolve key, refuse unknown and repeated fields. */
+static int record_field(Loader *l, const char *prefix, const char *const *names, size_t n, const char *key,
+                        size_t hint, unsigned *seen) {
+        int f = field_index(names, n, key, hint);
+
+        if (f < 0)
+                return bad(l, prefix, key, "unknown field");
+        if (*seen & (1U << f))
+                return bad(l, prefix, key, "duplicate field");
+        *seen |= 1U << f;
+        return f;
+}
+
+static int check_missing(Loader *l, const char *prefix, const char *const *names, size_t n, unsigned seen) {
+        for (size_t i = 0; i < n; i++)
+                if (!(seen & (1U << i)))
+                        return bad(l, prefix, names[i], "missing");
+        return 0;
+}
+
+enum {
+        NF_STATE,
+        NF_REASON,
+        NF_ATTEMPT,
+        NF_INTERRUPTED,
+        NF_EXIT_CODE,
+        NF_SIGNAL,
+        NF_STARTED_AT,
+        NF_FINISHED_AT,
+        NF_RETRY_AT,
+        _NF_MAX,
+};
+
+static const char *const node_fields[_NF_MAX] = {
+        [NF_STATE] = "state",           [NF_REASON] = "reason",
+        [NF_ATTEMPT] = "attempt",       [NF_INTERRUPTED] = "interrupted",
+        [NF_EXIT_CODE] = "exit_code",   [NF_SIGNAL] = "signal",
+        [NF_STARTED_AT] = "started_at", [NF_FINISHED_AT] = "finished_at",
+        [NF_RETRY_AT] = "retry_at",
+};
+
+static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
+        const char *key = node_fields[f], *s;
+        uint64_t v = 0;
+        int r;
+
+        switch (f) {
+        case NF_STATE:
+                r = read_string_value(l, prefix, key, false, &s);
+                if (r < 0)
+                        return r;
+                r = node_state_from_string(s);
+                if (r < 0)
+                        return bad(l, prefix, key, "unknown state \"%s\"", s);
+                n->state = (uint8_t) r;
+                return 0;
+        case NF_REASON:
+                return read_reason(l, prefix, &n->reason);
+        case NF_ATTEMPT:
+        case NF_INTERRUPTED:
+                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                *(f == NF_ATTEMPT ? &n->attempt : &n->interrupted) = (uint16_t) v;
+                return r;
+        case NF_EXIT_CODE:
+                r = read_uint(l, prefix, key, 0, 255, true, &v);
+                n->exit_code = r > 0 ? -1 : (int16_t) v;
+                return r < 0 ? r : 0;
+        case NF_SIGNAL:
+                r = read_uint(l, prefix, key, 1, _NSIG - 1, true, &v);
+                n->signal = (int16_t) v; /* 0 for null */
+                return r < 0 ? r : 0;
+        case NF_STARTED_AT:
+                return read_uint(l, prefix, key, 0, NUM_MAX, false, &n->started_at);
+        case NF_FINISHED_AT:
+                return read_uint(l, prefix, key, 0, NUM_MAX, false, &n->finished_at);
+        case NF_RETRY_AT:
+                return read_uint(l, prefix, key, 0, NUM_MAX, false, &n->retry_at);
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+static int read_node(Loader *l, const char *prefix, NodeRun *ret) {
+        NodeRun n = { .exit_code = -1 };
+        unsigned seen = 0;
+        const char *key;
+        int state = 0, r;
+
+        r = open_object(l, prefix, NULL);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
+                int f = record_field(l, prefix, node_fields, _NF_MAX, key, i, &seen);
+                if (f < 0)
+                        return f;
+                r = read_node_field(l, prefix, f, &n);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = check_missing(l, prefix, node_fields, _NF_MAX, seen);
+        if (r < 0)
+                return r;
+        *ret = n;
+        return 0;
+}
+
+enum {
+        JF_ID,
+        JF_STATE,
+        JF_PAUSED_FROM,
+        JF_REASON,
+        JF_CANCEL_REQUESTED,
+        JF_UID,
+        JF_GID,
+        JF_USER,
+        JF_SOURCE,
+        JF_SUBMITTED_AT,
+        JF_STARTED_AT,
+        JF_FINISHED_AT,
+        _JF_MAX,
+};
+
+static const char *const job_fields[_JF_MAX] = {
+        [JF_ID] = "id",
+        [JF_STATE] = "state",
+        [JF_PAUSED_FROM] = "paused_from",
+        [JF_REASON] = "reason",
+        [JF_CANCEL_REQUESTED] = "cancel_requested",
+        [JF_UID] = "uid",
+        [JF_GID] = "gid",
+        [JF_USER] = "user",
+        [JF_SOURCE] = "source",
+        [JF_SUBMITTED_AT] = "submitted_at",
+        [JF_STARTED_AT] = "started_at",
+        [JF_FINISHED_AT] = "finished_at",
+};
+
+static int parse_id(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (isempty(s) || (s[0] == '0' && s[1]))
+                return -EINVAL;
+        for (; *s; s++) {
+                if (!is_digit(*s) || v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+/* A job record as read, before it replaces the one in the JobRun. */
+typedef struct JobRecord {
+        uint64_t id, uid, gid, submitted_at, started_at, finished_at;
+        int state, paused_from;
+        Reason reason;
+        bool cancel_requested;
+        char *user, *source;
+} JobRecord;
+
+static int read_job_state(Loader *l, const char *key, bool nullable, int *ret) {
+        const char *s;
+        int r;
+
+        r = read_string_value(l, "job", key, nullable, &s);
+        if (r < 0)
+                return r;
+        *ret = s ? job_state_from_string(s) : _JOB_STATE_INVALID;
+        if (s && *ret < 0)
+                return bad(l, "job", key, "unknown state \"%s\"", s);
+        return 0;
+}
+
+static int read_owned_string(Loader *l, const char *key, char **ret) {
+        const char *s;
+        int r;
+
+        r = read_string_value(l, "job", key, true, &s);
+        if (r < 0)
+                return r;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+static int read_job_field(Loader *l, int f, JobRecord *j) {
+        const char *key = job_fields[f], *s;
+        int r;
+
+        switch (f) {
+        case JF_ID:
+                r = read_string_value(l, "job", key, false, &s);
+                if (r >= 0 && parse_id(s, &j->id) < 0)
+                        return bad(l, "job", key, "invalid job id \"%s\"", s);
+                return r;
+        case JF_STATE:
+                return read_job_state(l, key, false, &j->state);
+        case JF_PAUSED_FROM:
+                return read_job_state(l, key, true, &j->paused_from);
+        case JF_REASON:
+                return read_reason(l, "job", &j->reason);
+        case JF_CANCEL_REQUESTED:
+                return read_bool(l, "job", key, &j->cancel_requested);
+        case JF_UID:
+                return read_uint(l, "job", key, 0, UINT32_MAX, false, &j->uid);
+        case JF_GID:
+                return read_uint(l, "job", key, 0, UINT32_MAX, false, &j->gid);
+        case JF_USER:
+                return read_owned_string(l, key, &j->user);
+        case JF_SOURCE:
+                return read_owned_string(l, key, &j->source);
+        case JF_SUBMITTED_AT:
+                return read_uint(l, "job", key, 0, NUM_MAX, false, &j->submitted_at);
+        case JF_STARTED_AT:
+                return read_uint(l, "job", key, 0, NUM_MAX, false, &j->started_at);
+        case JF_FINISHED_AT:
+                return read_uint(l, "job", key, 0, NUM_MAX, false, &j->finished_at);
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+static int read_job_record(Loader *l, JobRecord *j) {
+        unsigned seen = 0;
+        const char *key;
+        int state = 0, r;
+
+        r = open_object(l, NULL, "job");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
+                int f = record_field(l, "job", job_fields, _JF_MAX, key, i, &seen);
+                if (f < 0)
+                        return f;
+                r = read_job_field(l, f, j);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = check_missing(l, "job", job_fields, _JF_MAX, seen);
+        if (r < 0)
+                return r;
+        if ((j->state == JOB_PAUSED) != (j->paused_from >= 0))
+                return bad(l, "job", "paused_from", "must be set exactly when the job is paused");
+        if (j->state == JOB_PAUSED && j->paused_from != JOB_QUEUED && j->paused_from != JOB_RUNNING)
+                return bad(l, "job", "paused_from", "must be \"queued\" or \"running\"");
+        return 0;
+}
+
+/* Replace the job record of l->run. */
+static int read_job(Loader *l) {
+        JobRecord j = { .state = _JOB_STATE_INVALID, .paused_from = _JOB_STATE_INVALID };
+        JobRun *run = l->run;
+        int r;
+
+        r = read_job_record(l, &j);
+        if (r < 0) {
+                free(j.user);
+                free(j.source);
+                return r;
+        }
+        run->id = j.id;
+        run->state = (uint8_t) j.state;
+        run->paused_from = (uint8_t) (j.paused_from >= 0 ? j.paused_from : JOB_QUEUED);
+        run->reason = j.reason;
+        run->cancel_requested = j.cancel_requested;
+        run->uid = (uid_t) j.uid;
+        run->gid = (gid_t) j.gid;
+        free(run->user);
+        run->user = j.user;
+        free(run->source);
+        run->source = j.source;
+        run->submitted_at = j.submitted_at;
+        run->started_at = j.started_at;
+        run->finished_at = j.finished_at;
+        return 0;
+}
+
+/* Index of node id, trying the hint first (files list nodes in spec order, which saves a lookup). */
+static ssize_t find_node(const JobSpec *spec, const char *id, size_t hint) {
+        if (hint < spec->n_nodes && streq(spec->nodes[hint].id, id))
+                return (ssize_t) hint;
+        return job_spec_find_node(spec, id);
+}
+
+/* Apply the node records. A snapshot must name every node exactly once; a segment names any subset (a
+ * node named twice in one segment is applied twice: last record wins, as across segments). */
+static int read_nodes(Loader *l, bool snapshot) {
+        _cleanup_free_ uint8_t *seen = NULL;
+        const char *key;
+        int state = 0, r;
+        size_t count = 0;
+
+        if (snapshot) {
+                seen = calloc(l->spec->n_nodes / 8 + 1, 1);
+                if (!seen)
+                        return -ENOMEM;
+        }
+        r = open_object(l, NULL, "nodes");
+        if (r < 0)
+                return r;
+        while ((r = object_next(l, &state, &key)) > 0) {
+                ssize_t k = find_node(l->spec, key, count++);
+                char prefix[sizeof("nodes.") + 100];
+
+                /* Copy the id now: reading the record reuses the buffer key points into. */
+                (void) snprintf(prefix, sizeof(prefix), "nodes.%.100s", key);
+                if (k < 0)
+                        return bad(l, prefix, NULL, "unknown node");
+                if (seen) {
+                        if (seen[k / 8] & (1U << (k % 8)))
+                                return bad(l, prefix, NULL, "duplicate node");
+                        seen[k / 8] |= (uint8_t) (1U << (k % 8));
+                }
+                r = read_node(l, prefix, &l->run->nodes[k]);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (snapshot && count != l->spec->n_nodes)
+                return bad(l, "nodes", NULL, "has %zu nodes, want %zu", count, l->spec->n_nodes);
+        return 0;
+}
+
+enum { RF_VERSION, RF_SEQ, RF_JOB, RF_NODES, _RF_MAX };
+static const char *const root_fields[_RF_MAX] = { "version", "seq", "job", "nodes" };
+
+static int read_root_field(Loader *l, int f, bool snapshot, uint64_t want_seq, uint64_t *seq) {
+        uint64_t version;
+        int r;
+
+        switch (f) {
+        case RF_VERSION:
+                r = read_uint(l, NULL, "version", 0, NUM_MAX, false, &version);
+                if (r >= 0 && version != JOURNAL_VERSION)
+                        return bad(l, NULL, "version", "unsupported version %" PRIu64 ", want %d", version,
+                                   JOURNAL_VERSION);
+                return r;
+        case RF_SEQ:
+                r = read_uint(l, NULL, "seq", 0, NUM_MAX, false, seq);
+                if (r >= 0 && want_seq != UINT64_MAX && *seq != want_seq)
+                        return bad(l, NULL, "seq", "is %" PRIu64 ", but the file name says %" PRIu64, *seq,
+                                   want_seq);
+                return r;
+        case RF_JOB:
+                return read_job(l);
+        case RF_NODES:
+                return read_nodes(l, snapshot);
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+/* The whole file: one object, nothing but whitespace after it. */
+static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_seq) {
+        unsigned seen = 0;
+        const char *key;
+        int state = 0, r;
+
+        if (peek(l) != '{')
+                return wrong_type(l, NULL, NULL, "a JSON object", false);
+        l->p++;
+        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
+                int f = record_field(l, NULL, root_fields, _RF_MAX, key, i, &seen);
+                if (f < 0)
+                        return f;
+                r = read_root_field(l, f, snapshot, want_seq, ret_seq);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!snapshot)
+                seen |= 1U << RF_JOB; /* optional in segments */
+        r = check_missing(l, NULL, root_fields, _RF_MAX, seen);
+        if (r < 0)
+                return r;
+        if (peek(l) >= 0)
+                return bad(l, NULL, NULL, "trailing data at byte %zu", (size_t) (l->p - l->text));
+        return 0;
+}
+
+/* Read file l->file and apply it to l->run (allocated here for a snapshot). Checks the sequence number
+ * against want_seq unless that is UINT64_MAX. */
+static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, uint64_t *ret_seq) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = read_file_at(dir_fd, l->file, JOURNAL_FILE_MAX, &buf, &len);
+        if (r == -EFBIG)
+                return bad(l, NULL, NULL, "larger than %zu bytes", JOURNAL_FILE_MAX);
+        if (r == -ENOENT && !snapshot) /* -ENOENT is reserved for "no state.json" */
+                return bad(l, NULL, NULL, "disappeared while loading");
+        if (r < 0)
+                return r;
+        if (snapshot) {
+                r = job_run_new(l->spec->n_nodes, &l->run);
+                if (r < 0)
+                        return r;
+        }
+
+        l->text = l->p = buf;
+        l->end = buf + len;
+        r = read_root(l, snapshot, want_seq, ret_seq);
+        l->text = l->p = l->end = NULL;
+        return r;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Sequence numbers of the journal files newer than after, sorted. A malformed journal name is corruption. */
+static int list_segments(Loader *l, int dir_fd, uint64_t after, uint64_t **ret, size_t *ret_n) {
+        _cleanup_free_ uint64_t *seqs = NULL;
+        size_t n = 0, allocated = 0;
+        DIR *d;
+        int fd, r = 0;
+
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                (void) safe_close(fd);
+                return r;
+        }
+
+        for (;;) {
+                struct dirent *de;
+                uint64_t seq;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        r = errno > 0 ? -errno : 0;
+                        break;
+                }
+                r = parse_journal_name(de->d_name, &seq); /* ".#journal-…" temp files do not match */
+                if (r < 0) {
+                        l->file = de->d_name;
+                        r = bad(l, NULL, NULL, "malformed journal file name");
+                        break;
+                }
+                if (r == 0 || seq <= after)
+                        continue; /* obsolete segments a crash left behind before their deletion */
+                if (n == allocated) {
+                        size_t m = MAX(allocated * 2, (size_t) 16);
+                        uint64_t *p = reallocarray(seqs, m, sizeof(*seqs));
+                        if (!p) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        seqs = p;
+                        allocated = m;
+                }
+                seqs[n++] = seq;
+        }
+        (void) closedir(d);
+        if (r < 0)
+                return r;
+
+        if (n > 0)
+                qsort(seqs, n, sizeof(*seqs), cmp_u64);
+        *ret = TAKE_PTR(seqs);
+        *ret_n = n;
+        return 0;
+}
+
+int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *ret_seq, char **reterr_msg) {
+        _cleanup_free_ uint64_t *seqs = NULL;
+        char name[JOURNAL_NAME_MAX];
+        Loader l = { .file = SNAPSHOT_NAME, .spec = spec, .reterr_msg = reterr_msg };
+        uint64_t seq;
+        size_t n = 0;
+        int r;
+
+        r = load_file(&l, job_dir_fd, true, UINT64_MAX, &seq);
+        if (r < 0)
+                goto fail;
+
+        r = list_segments(&l, job_dir_fd, seq, &seqs, &n);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t got;
+
+                format_journal_name(name, seqs[i]);
+                l.file = name;
+                /* Segments are written in order and each one durably before the next, so a hole means
+                 * a file was lost or removed: applying past it would silently drop a state change. */
+                if (seqs[i] != seq + 1) {
+                        char missing[JOURNAL_NAME_MAX];
+
+                        format_journal_name(missing, seq + 1);
+                        r = bad(&l, NULL, NULL, "sequence gap: %s is missing", missing);
+                        goto fail;
+                }
+                r = load_file(&l, job_dir_fd, false, seqs[i], &got);
+                if (r < 0)
+                        goto fail;
+                seq = got;
+        }
+
+        free(l.scratch);
+        *ret = TAKE_PTR(l.run);
+        if (ret_seq)
+                *ret_seq = seq;
+        return 0;
+
+fail:
+        free(l.scratch);
+        job_run_free(l.run);
+        return r;
+}
