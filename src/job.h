@@ -86,8 +86,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(JobErrors *, job_errors_free);
 /* Index of the node with this id, or -ENOENT. O(log n) or better. */
 ssize_t job_spec_find_node(const JobSpec *j, const char *id);
 
-/* Human form, one error per line: "FILE:LINE:COL: message" for syntax errors, else "FILE: PATH: message".
- * Returns a malloc'd string or NULL on OOM. */
+/* Human form, one error per line: "FILE:LINE:COL: [PATH: ]message" for syntax errors (PATH when not the
+ * root), else "FILE: PATH: message" ("FILE: message" at the root); a last line says when errors were
+ * truncated. Returns a malloc'd string or NULL on OOM. */
 char *job_errors_format(const JobErrors *e, const char *file);
 
 /* JSON form: {"file": FILE, "errors": [{"path":…, "message":…, "line":…, "column":…}, …]}. Returns owned object or NULL. */
