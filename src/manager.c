@@ -211,7 +211,7 @@ static int manager_recover(Manager *m) {
         DIR *d;
         int fd, r;
 
-        fd = fcntl(spool_jobs_fd(m->spool), F_DUPFD_CLOEXEC, 3);
+        fd = openat(spool_jobs_fd(m->spool), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
                 safe_close(fd);

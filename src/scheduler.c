@@ -560,8 +560,8 @@ void job_shutdown(Job *j) {
                 } else if (c->stop_reason == STOP_NONE) {
                         c->stop_reason = STOP_SHUTDOWN;
                         (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
-                } else
-                        c->stop_reason = STOP_SHUTDOWN; /* already stopping: record it as interrupted */
+                }
+                /* Already being stopped (cancel, fail_fast, job timeout): it ends as that, not interrupted. */
         }
 }
 

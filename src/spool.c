@@ -367,9 +367,10 @@ static int entry_cmp(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-/* The job files of a directory, oldest first, so a backlog runs in submission order. */
+/* The job files of a directory, oldest first, so a backlog runs in submission order. Every listing opens
+ * the directory afresh: a dup'd fd would share (and exhaust) the directory offset of dir_fd. */
 static int list_job_files(int dir_fd, Entry **ret, size_t *ret_n) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         Entry *list = NULL;
         size_t n = 0, cap = 0;
         struct dirent *de;
@@ -381,7 +382,6 @@ static int list_job_files(int dir_fd, Entry **ret, size_t *ret_n) {
         if (!d)
                 return -errno;
         TAKE_FD(fd);
-        rewinddir(d);
         while ((de = readdir(d))) {
                 struct stat st = {};
 
@@ -474,7 +474,7 @@ static void recover_unpublished(Spool *s, const char *dname) {
         DIR *d;
 
         if (dfd >= 0) {
-                int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+                int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
                 d = fd >= 0 ? fdopendir(fd) : NULL;
                 if (!d)
@@ -502,7 +502,7 @@ static void drop_source_copies(Spool *s, const char *dname) {
 
         if (dfd < 0)
                 return;
-        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
                 safe_close(fd);
@@ -518,7 +518,7 @@ static uint64_t max_id_in(int dir_fd) {
         uint64_t max = 0;
         struct dirent *de;
         DIR *d;
-        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
@@ -534,7 +534,7 @@ static uint64_t max_id_in(int dir_fd) {
 static int spool_tidy_jobs(Spool *s) {
         struct dirent *de;
         DIR *d;
-        int fd = fcntl(s->jobs_fd, F_DUPFD_CLOEXEC, 3);
+        int fd = openat(s->jobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int corrupt_fd = -EBADF;
 
         d = fd >= 0 ? fdopendir(fd) : NULL;
