@@ -239,7 +239,8 @@ static int manager_recover(Manager *m) {
                 ids[n++] = v;
         }
         closedir(d);
-        qsort(ids, n, sizeof(uint64_t), id_cmp);
+        if (n > 1)
+                qsort(ids, n, sizeof(uint64_t), id_cmp);
         for (size_t i = 0; i < n; i++) {
                 char name[24];
 

@@ -762,6 +762,8 @@ static void release_completions(Job *j, uint64_t gen) {
                                         node_id(j, j->pending[k].node));
                 k++;
         }
+        if (k == 0)
+                return;
         memmove(j->pending, j->pending + k, (j->n_pending - k) * sizeof(struct JobPending));
         j->n_pending -= k;
 }

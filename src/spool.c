@@ -401,7 +401,8 @@ static int list_job_files(int dir_fd, Entry **ret, size_t *ret_n) {
                 list[n++].mtime = st.st_mtim;
         }
         closedir(d);
-        qsort(list, n, sizeof(Entry), entry_cmp);
+        if (n > 1)
+                qsort(list, n, sizeof(Entry), entry_cmp);
         *ret = list;
         *ret_n = n;
         return 0;
