@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# Shared by the benchmark scripts (sourced). Finds or builds what they need:
+#   - orchd and orchctl: $ORCHD/$ORCHCTL if set, else an in-tree build at the top of the repository, else an
+#     optimized build made in $BENCH_BUILD (default /var/tmp/orchd-bench-build) from a copy of the tree;
+#   - the C helpers of bench/ (commit-floor, stamp, drop), compiled with cc -O2 into $BENCH_BUILD/bin.
+# Work directories go under $BENCH_TMP (default /var/tmp, a disk file system: commits must pay real fsync
+# cost) and are removed at exit. Every script prints figures only; none of them passes or fails.
+
+set -euo pipefail
+
+BENCH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$BENCH_SRC/.." && pwd)
+: "${BENCH_BUILD:=/var/tmp/orchd-bench-build}"
+: "${BENCH_TMP:=/var/tmp}"
+: "${CC:=cc}"
+NODE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+note() { printf '%s\n' "$*" >&2; }
+
+build_orchd() {
+        if [ -n "${ORCHD:-}" ] && [ -n "${ORCHCTL:-}" ]; then
+                return 0
+        fi
+        if [ -x "$TOP/src/orchd" ] && [ -x "$TOP/src/orchctl" ]; then
+                ORCHD=$TOP/src/orchd ORCHCTL=$TOP/src/orchctl
+                return 0
+        fi
+        local b=$BENCH_BUILD/tree
+        if [ ! -x "$b/src/orchd" ] || [ -n "$(find "$TOP/src" -newer "$b/src/orchd" -name '*.[ch]' | head -n 1)" ]; then
+                note "building orchd (-O2) in $b …"
+                mkdir -p "$b"
+                (cd "$TOP" && tar --exclude=.git --exclude=./_build --exclude=./spool/tmp --exclude=./spool/new --exclude=./spool/jobs \
+                        --exclude=./spool/rejected -cf - .) | (cd "$b" && tar -xf -)
+                (cd "$b" && { [ -x configure ] || autoreconf -fi >/dev/null; } &&
+                        { [ -f Makefile ] || ./configure CFLAGS="-O2 -g" >/dev/null; } &&
+                        make -j"$(nproc)" src/orchd src/orchctl >/dev/null)
+        fi
+        ORCHD=$b/src/orchd ORCHCTL=$b/src/orchctl
+}
+
+build_helper() { # build_helper NAME: compile bench/NAME.c into $BENCH_BUILD/bin/NAME, print the path
+        local out=$BENCH_BUILD/bin/$1
+        mkdir -p "$BENCH_BUILD/bin"
+        if [ ! -x "$out" ] || [ "$BENCH_SRC/$1.c" -nt "$out" ]; then
+                "$CC" -std=gnu11 -O2 -Wall -Wextra -o "$out" "$BENCH_SRC/$1.c"
+        fi
+        echo "$out"
+}
+
+# A private work dir, and the daemon started by start_orchd, both cleaned up at exit.
+B=$(mktemp -d "$BENCH_TMP/orchd-bench.XXXXXX")
+SPOOL=$B/spool
+SOCK=$B/orchd.sock
+ORCHD_PID=
+bench_cleanup() {
+        if [ -n "$ORCHD_PID" ]; then
+                kill -TERM "$ORCHD_PID" 2>/dev/null || true
+                wait "$ORCHD_PID" 2>/dev/null || true
+        fi
+        [ "${KEEP_TMP:-0}" = 1 ] && note "kept $B" || rm -rf "$B"
+}
+trap bench_cleanup EXIT
+
+now_ns() { date +%s%N; }
+
+ctl() { "$ORCHCTL" -s "$SOCK" "$@"; }
+
+start_orchd() { # start_orchd [ARGS…]: start orchd on a fresh spool, wait until it answers
+        "$ORCHD" --spool "$SPOOL" --socket "$SOCK" "$@" 2>>"$B/orchd.log" </dev/null &
+        ORCHD_PID=$!
+        local i
+        for i in $(seq 500); do
+                [ -S "$SOCK" ] && ctl list >/dev/null 2>&1 && return 0
+                kill -0 "$ORCHD_PID" 2>/dev/null || break
+                sleep 0.01
+        done
+        note "orchd did not start; its log:"
+        cat "$B/orchd.log" >&2
+        exit 1
+}
+
+stop_orchd() {
+        [ -n "$ORCHD_PID" ] || return 0
+        kill -TERM "$ORCHD_PID" 2>/dev/null || true
+        wait "$ORCHD_PID" 2>/dev/null || true
+        ORCHD_PID=
+}
+
+drop_file() { # drop_file FILE NAME: copy FILE to tmp/NAME.json and rename it into new/
+        mkdir -p "$SPOOL/tmp" "$SPOOL/new"
+        cp "$1" "$SPOOL/tmp/$2.json"
+        mv "$SPOOL/tmp/$2.json" "$SPOOL/new/$2.json"
+}
+
+wait_listed() { # wait_listed NAME: poll until the job named NAME is listed; print its id
+        local id
+        for (( ; ; )); do
+                id=$(ctl --json list --all 2>/dev/null | jq -r --arg n "$1" '[.[] | select(.name == $n)][0].id // empty') || true
+                if [ -n "$id" ]; then
+                        echo "$id"
+                        return 0
+                fi
+                if [ -e "$SPOOL/rejected/$1.json.error" ]; then
+                        note "job $1 rejected: $(cat "$SPOOL/rejected/$1.json.error")"
+                        exit 1
+                fi
+                sleep 0.01
+        done
+}
+
+secs() { # secs NS: nanoseconds as seconds with 3 decimals
+        awk -v n="$1" 'BEGIN { printf "%.3f", n / 1e9 }'
+}
+
+ratio() { # ratio A B: A/B with 2 decimals
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+machine_line() {
+        echo "machine: $(nproc) CPUs, $(uname -r), $(df -T "$B" | awk 'NR == 2 { print $2 }') at $BENCH_TMP"
+}

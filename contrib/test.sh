@@ -1,0 +1,112 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The whole test suite from a fresh clone, in one command:  sudo contrib/test.sh
+#
+# Installs missing build dependencies (Debian 12, apt-get, idempotent), runs autoreconf, then two
+# out-of-tree builds under $BUILD_ROOT (default _build/ in the repository):
+#   normal/  --enable-werror                 make check, then make distcheck
+#   asan/    --enable-werror --enable-asan   make check (AddressSanitizer + UBSan)
+# and prints every test's result, cmocka test cases included, and a last line "N passed, N failed"
+# summed over both builds. Exits non-zero if anything failed. Under sudo, the builds run as the invoking
+# user, so the tree does not end up owned by root. JOBS (default 2) sets make -j.
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/contrib/deps.sh"
+: "${BUILD_ROOT:=$TOP/_build}"
+: "${JOBS:=2}"
+
+orchd_install_deps || exit 1
+if [ -e "$TOP/config.status" ]; then
+        echo "error: $TOP is configured in-tree; run 'make distclean' there first (out-of-tree builds need a clean source tree)" >&2
+        exit 1
+fi
+
+cd "$TOP" || exit 1
+echo "==> autoreconf -fi"
+as_user autoreconf -fi || exit 1
+
+failures=0 passed=0 failed=0
+
+# step BUILD DESC CMD…: run a step, logging to BUILD/DESC.out; a failed step counts as one failure, except
+# make check, whose failures are counted test by test from the .trs/.log files.
+step() {
+        local b=$1 d=$2
+        shift 2
+        echo "==> [$b] $d"
+        if ! as_user "$@" >"$BUILD_ROOT/$b/$d.out" 2>&1; then
+                echo "FAIL [$b] $d (last lines of $BUILD_ROOT/$b/$d.out:)"
+                tail -n 30 "$BUILD_ROOT/$b/$d.out" | sed 's/^/    /'
+                [ "$d" = check ] || failures=$((failures + 1))
+                return 1
+        fi
+}
+
+build() { # build NAME CONFIGURE-ARGS…
+        local b=$1
+        shift
+        as_user mkdir -p "$BUILD_ROOT/$b"
+        cd "$BUILD_ROOT/$b" || return 1
+        step "$b" configure "$TOP/configure" "$@" || return 1
+        step "$b" make make -j"$JOBS" || return 1
+        step "$b" check make -j"$JOBS" check
+}
+
+# summarize NAME: one line per test (and per cmocka case), adding to passed/failed.
+summarize() {
+        local b=$1 trs log res name p f line
+        echo "---- results: $b ----"
+        while IFS= read -r trs; do
+                log=${trs%.trs}.log
+                name=${trs#"$BUILD_ROOT/$b/"}
+                name=${name%.trs}
+                if grep -q '^\[ *\(OK\|FAILED\) *\]' "$log" 2>/dev/null; then
+                        # A cmocka binary: count its test cases.
+                        p=$(grep -c '^\[       OK \]' "$log")
+                        f=$(grep -c '^\[  FAILED  \]' "$log")
+                        # cmocka repeats failed names in its summary; count each failed case once.
+                        f=$(grep '^\[  FAILED  \]' "$log" | grep -v 'test(s), listed below' | sort -u | wc -l)
+                        res=$(sed -n 's/^:global-test-result: //p' "$trs")
+                        [ "$res" = PASS ] || [ "$f" -gt 0 ] || f=1
+                        printf '%-5s %s (cmocka: %d passed, %d failed)\n' "$res" "$name" "$p" "$f"
+                        grep '^\[  FAILED  \]' "$log" | grep -v 'listed below' | sort -u | sed 's/^/      /'
+                        passed=$((passed + p)) failed=$((failed + f))
+                else
+                        # A TAP script (one :test-result: per test point) or a plain test.
+                        p=$(grep -cE '^:test-result: (PASS|XFAIL|SKIP)' "$trs")
+                        f=$(grep -cE '^:test-result: (FAIL|XPASS)' "$trs")
+                        # The driver adds an ERROR for the script's non-zero exit after failed test
+                        # points; count ERRORs (bail out, crash) only when no test point failed.
+                        [ "$f" -gt 0 ] || f=$(grep -c '^:test-result: ERROR' "$trs")
+                        res=$(sed -n 's/^:global-test-result: //p' "$trs")
+                        printf '%-5s %s (%d passed, %d failed)\n' "$res" "$name" "$p" "$f"
+                        grep -E '^(not ok|Bail out!)' "$log" 2>/dev/null | head -n 20 | sed 's/^/      /'
+                        passed=$((passed + p)) failed=$((failed + f))
+                fi
+        done < <(find "$BUILD_ROOT/$b" -name '*.trs' -not -path '*/orchd-*/*' | sort)
+}
+
+rm -f "$BUILD_ROOT/normal/distcheck.out"
+build normal --enable-werror && step normal distcheck make -j"$JOBS" distcheck
+build asan --enable-werror --enable-asan
+
+echo
+for b in normal asan; do
+        [ -d "$BUILD_ROOT/$b" ] && summarize "$b"
+done
+if [ ! -e "$BUILD_ROOT/normal/distcheck.out" ]; then
+        echo "SKIP  make distcheck (not run: the normal build or its make check failed)"
+else
+        if grep -q 'archives ready for distribution' "$BUILD_ROOT/normal/distcheck.out"; then
+                echo "PASS  make distcheck"
+                passed=$((passed + 1))
+        else
+                echo "FAIL  make distcheck"
+        fi
+fi
+failed=$((failed + failures))
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# A whole-job timeout (SPEC §3 job "timeout"): at the deadline running nodes are stopped and pending ones
+# cancelled, both with reason job_timeout; finished nodes keep their result; the job fails with reason
+# "timeout".
+
+. "$(dirname "$0")/lib.sh"
+
+start_orchd --max-parallel 4
+track_pid_file "$W/long.pid"
+
+t0=$(now)
+drop_job jt <<EOF
+{
+  "timeout": "1s",
+  "nodes": {
+    "quick": { "cmd": ["/bin/true"] },
+    "long":  { "cmd": ["/bin/sh", "-c", "echo \$\$ > $W/long.pid.tmp && mv $W/long.pid.tmp $W/long.pid && exec $W/sleep 30"],
+               "kill_grace": 1 },
+    "after": { "cmd": ["/bin/sh", "-c", "echo after >> $W/ran"], "after": ["long"], "when": "always" }
+  }
+}
+EOF
+id=$(job_id_of jt) || bail_out "job not accepted"
+is_exit 1 "orchctl wait exits 1" ctl wait "$id" --timeout 20
+elapsed=$((($(now) - t0) / 1000000))
+diag "job ended ${elapsed} ms after the drop"
+is "$(job_field "$id" state)" failed "job failed"
+is "$(job_field "$id" reason)" timeout "job reason timeout"
+expect_node "$id" quick succeeded null
+expect_node "$id" long cancelled job_timeout
+expect_node "$id" after cancelled job_timeout
+ok "the job ended near its 1 s deadline (${elapsed} ms < 5000)" test "$elapsed" -lt 5000
+# The deadline runs from the job's start, which the status reports; the test's own clock starts later.
+ran_ms=$(($(date -d "$(job_field "$id" finished_at)" +%s%3N) - $(date -d "$(job_field "$id" started_at)" +%s%3N)))
+ok "the job did not end before its deadline (started_at → finished_at ${ran_ms} ms ≥ 990)" test "$ran_ms" -ge 990
+pid=$(cat "$W/long.pid" 2>/dev/null)
+ok "long had started" test -n "$pid"
+ok "long's process is gone" wait_for 2 eval "! pid_alive ${pid:-0}"
+ok "after never ran" test ! -e "$W/ran"
+done_testing

@@ -1,0 +1,417 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# Shared helpers for the integration tests (sourced, never run). Each test is a bash script printing TAP
+# for automake's tap-driver.sh. It gets a private temp dir $T (removed at exit unless KEEP_TMP=1) holding
+# the spool ($SPOOL), the control socket ($SOCK), the daemon's stderr ($T/orchd.log) and a work dir ($W)
+# for files written by nodes. A watchdog ends any test that runs longer than TEST_TIMEOUT seconds, so a
+# hung daemon fails the test instead of hanging `make check`.
+#
+# Binaries come from the environment set by Makefile.am (ORCHD, ORCHCTL, SPIN, TOP_SRCDIR); when a test is
+# run by hand from the top of an in-tree build they fall back to ./src/… and ./tests/helpers/spin.
+
+set -u
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${TOP_SRCDIR:=$(cd "$TESTS_DIR/../.." && pwd)}"
+
+find_built() { # find_built RELPATH: the first existing executable of $PWD/RELPATH and $TOP_SRCDIR/RELPATH
+        local p
+        for p in "$PWD/$1" "$TOP_SRCDIR/$1"; do
+                if [ -x "$p" ]; then
+                        echo "$p"
+                        return 0
+                fi
+        done
+        echo "$TOP_SRCDIR/$1"
+}
+: "${ORCHD:=$(find_built src/orchd)}"
+: "${ORCHCTL:=$(find_built src/orchctl)}"
+: "${SPIN:=$(find_built tests/helpers/spin)}"
+: "${TEST_TIMEOUT:=60}"
+# Job files name $SPIN and nodes run in another cwd: make the paths absolute.
+case $ORCHD in /*) ;; *) ORCHD=$PWD/$ORCHD ;; esac
+case $ORCHCTL in /*) ;; *) ORCHCTL=$PWD/$ORCHCTL ;; esac
+case $SPIN in /*) ;; *) SPIN=$PWD/$SPIN ;; esac
+export ORCHD ORCHCTL SPIN TOP_SRCDIR
+
+# The base PATH of a node (SPEC §3).
+NODE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# ---------------------------------------------------------------------------------------------------- TAP
+
+_tap_n=0
+_tap_failed=0
+_tap_planned=
+
+plan() { # plan N: print the plan up front (otherwise done_testing prints it at the end)
+        _tap_planned=$1
+        echo "1..$1"
+}
+
+diag() { # diag TEXT…: a TAP comment line per line of text
+        local line
+        printf '%s\n' "$*" | while IFS= read -r line; do
+                printf '# %s\n' "$line"
+        done
+}
+
+diag_file() { # diag_file FILE [MAXLINES]: a file's last lines as TAP comments (minus orchd's per-call noise)
+        [ -e "$1" ] || {
+                diag "($1 does not exist)"
+                return 0
+        }
+        diag "--- ${1} (last ${2:-80} lines, without 'Control call' lines) ---"
+        grep -v 'Control call io\.orchd\.' "$1" | tail -n "${2:-80}" | sed 's/^/# /'
+}
+
+pass() { # pass DESC
+        _tap_n=$((_tap_n + 1))
+        echo "ok $_tap_n - $1"
+}
+
+fail() { # fail DESC [DIAG…]
+        _tap_n=$((_tap_n + 1))
+        _tap_failed=$((_tap_failed + 1))
+        echo "not ok $_tap_n - $1"
+        shift
+        [ $# -eq 0 ] || diag "$@"
+}
+
+skip() { # skip DESC REASON
+        _tap_n=$((_tap_n + 1))
+        echo "ok $_tap_n - $1 # SKIP $2"
+}
+
+ok() { # ok DESC CMD…: pass if CMD exits 0
+        local desc=$1
+        shift
+        if "$@"; then
+                pass "$desc"
+        else
+                fail "$desc" "command failed: $*"
+        fi
+}
+
+is() { # is GOT WANT DESC
+        if [ "$1" = "$2" ]; then
+                pass "$3"
+        else
+                fail "$3" "got '$1', want '$2'"
+        fi
+}
+
+isnt() { # isnt GOT UNWANTED DESC
+        if [ "$1" != "$2" ]; then
+                pass "$3"
+        else
+                fail "$3" "got '$1', want anything else"
+        fi
+}
+
+like() { # like GOT ERE DESC
+        if printf '%s' "$1" | grep -Eq -- "$2"; then
+                pass "$3"
+        else
+                fail "$3" "got '$1', want a match for /$2/"
+        fi
+}
+
+is_exit() { # is_exit WANT DESC CMD…: pass if CMD exits with status WANT
+        local want=$1 desc=$2 got
+        shift 2
+        "$@" >"$T/last.out" 2>"$T/last.err"
+        got=$?
+        if [ "$got" = "$want" ]; then
+                pass "$desc"
+        else
+                fail "$desc" "exit status: got $got, want $want: $*" "stdout: $(head -c 2000 "$T/last.out")" \
+                        "stderr: $(head -c 2000 "$T/last.err")"
+        fi
+}
+
+jq_ok() { # jq_ok DESC [JQ-OPTIONS…] FILTER FILE: pass if jq -e FILTER FILE is true (output not shown)
+        local desc=$1
+        shift
+        if jq -e "$@" >/dev/null 2>"$T/jq.err"; then
+                pass "$desc"
+        else
+                fail "$desc" "jq -e ${*:1:$#-1} failed on: $(head -c 3000 "${@: -1}")" "$(cat "$T/jq.err")"
+        fi
+}
+
+bail_out() { # bail_out REASON: abort the whole test
+        echo "Bail out! $*"
+        _tap_failed=$((_tap_failed + 1))
+        _bailed=1
+        exit 1
+}
+
+done_testing() {
+        [ -n "$_tap_planned" ] || echo "1..$_tap_n"
+        if [ -n "$_tap_planned" ] && [ "$_tap_planned" != "$_tap_n" ]; then
+                diag "planned $_tap_planned tests but ran $_tap_n"
+                _tap_failed=$((_tap_failed + 1))
+        fi
+        _done=1
+        [ "$_tap_failed" -eq 0 ]
+        exit $?
+}
+
+# ------------------------------------------------------------------------------------ temp dir, cleanup
+
+_bailed=
+_done=
+ORCHD_PID=
+_watchdog_pid=
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/orchd-test.XXXXXX") || {
+        echo "Bail out! mktemp -d failed"
+        exit 1
+}
+SPOOL=$T/spool
+SOCK=$T/orchd.sock
+W=$T/work
+mkdir -p "$W"
+# Files in $T/kill/ hold pids of processes a test started that may outlive the daemon (orphaned nodes after
+# kill -9). Cleanup kills those, by pid, but only while their command line still names $T: a pid may have
+# been reused by then. Long-running nodes therefore run $W/sleep (a symlink to sleep) rather than sleep.
+mkdir -p "$T/kill"
+ln -s "$(command -v sleep)" "$W/sleep"
+
+pid_alive() { # pid_alive PID: a running (not zombie) process with this pid exists
+        local st
+        [ -r "/proc/$1/stat" ] || return 1
+        st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+        [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+_cleanup() {
+        local rc=$? f p
+        trap - EXIT TERM INT
+        if [ -n "$_watchdog_pid" ]; then
+                kill "$_watchdog_pid" 2>/dev/null
+                wait "$_watchdog_pid" 2>/dev/null
+        fi
+        if [ -n "$ORCHD_PID" ]; then
+                kill -TERM "$ORCHD_PID" 2>/dev/null
+                _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
+                wait "$ORCHD_PID" 2>/dev/null
+        fi
+        for f in "$T"/kill/*; do
+                [ -f "$f" ] || continue
+                for p in $(cat "$f"); do
+                        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$T" && kill -KILL "$p" 2>/dev/null
+                done
+        done
+        if [ -z "$_done" ] || [ "$_tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
+                [ -n "$_done" ] || [ -n "$_bailed" ] || echo "Bail out! test script ended early (status $rc)"
+                diag_file "$T/orchd.log" 150
+                [ -e "$T/orchd.log.1" ] && diag_file "$T/orchd.log.1" 60
+        fi
+        if [ "${KEEP_TMP:-0}" = 1 ]; then
+                diag "kept $T"
+        else
+                rm -rf "$T"
+        fi
+        [ "$rc" -ne 0 ] || [ "$_tap_failed" -eq 0 ] || rc=1
+        exit "$rc"
+}
+trap _cleanup EXIT
+trap 'diag "watchdog: test exceeded ${TEST_TIMEOUT}s"; bail_out "timed out after ${TEST_TIMEOUT}s"' TERM
+trap 'bail_out "interrupted"' INT
+
+# The watchdog: after TEST_TIMEOUT seconds, kill the test shell's children (whatever it is blocked on) and
+# send it SIGTERM, whose trap bails out and cleans up. It stops itself (and its sleep) when killed.
+_start_watchdog() {
+        local main=$$
+        (
+                trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+                sleep "$TEST_TIMEOUT" &
+                sp=$!
+                wait "$sp"
+                kill -TERM "$main" 2>/dev/null
+                for c in $(ps -o pid= --ppid "$main" 2>/dev/null); do
+                        [ "$c" = "$BASHPID" ] || kill -TERM "$c" 2>/dev/null
+                done
+        ) &
+        _watchdog_pid=$!
+}
+_start_watchdog
+
+now() { # now: CLOCK_REALTIME in ns
+        date +%s%N
+}
+
+_wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie
+        local deadline=$(($(date +%s%N) + $2 * 1000000000))
+        while pid_alive "$1"; do
+                [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+                sleep 0.05
+        done
+        return 0
+}
+
+wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 1 on timeout
+        local deadline=$(($(date +%s%N) + ${1%.*} * 1000000000))
+        shift
+        until "$@"; do
+                [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+                sleep 0.05
+        done
+        return 0
+}
+
+# --------------------------------------------------------------------------------------------- daemon
+
+ctl() { # ctl ARGS…: orchctl on this test's socket
+        "$ORCHCTL" -s "$SOCK" "$@"
+}
+
+_orchd_ready() {
+        [ -S "$SOCK" ] && "$ORCHCTL" -s "$SOCK" list >/dev/null 2>&1
+}
+
+start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the background, wait ≤ 5 s until ready
+        [ -x "$ORCHD" ] || bail_out "orchd not built: $ORCHD"
+        [ -x "$ORCHCTL" ] || bail_out "orchctl not built: $ORCHCTL"
+        # Keep the previous run's log: a restart must not hide what happened before it.
+        [ -e "$T/orchd.log" ] && cat "$T/orchd.log" >>"$T/orchd.log.1" && : >"$T/orchd.log"
+        "$ORCHD" --spool "$SPOOL" --socket "$SOCK" --log-level debug "$@" 2>>"$T/orchd.log" </dev/null &
+        ORCHD_PID=$!
+        local deadline=$(($(date +%s%N) + 5000000000))
+        until _orchd_ready; do
+                if ! pid_alive "$ORCHD_PID"; then
+                        wait "$ORCHD_PID"
+                        local rc=$?
+                        ORCHD_PID=
+                        bail_out "orchd exited during startup with status $rc"
+                fi
+                [ "$(date +%s%N)" -lt "$deadline" ] || bail_out "orchd not ready within 5 s"
+                sleep 0.02
+        done
+}
+
+stop_orchd() { # stop_orchd [SECONDS]: SIGTERM, wait ≤ SECONDS (default 20); sets ORCHD_STATUS, 0 if it exited
+        local pid=$ORCHD_PID
+        ORCHD_STATUS=
+        [ -n "$pid" ] || return 1
+        kill -TERM "$pid" 2>/dev/null
+        if ! _wait_exit "$pid" "${1:-20}"; then
+                diag "orchd (pid $pid) did not exit within ${1:-20} s of SIGTERM; killing it"
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                ORCHD_PID=
+                ORCHD_STATUS=timeout
+                return 1
+        fi
+        wait "$pid"
+        ORCHD_STATUS=$?
+        ORCHD_PID=
+        return 0
+}
+
+kill9_orchd() { # kill9_orchd: SIGKILL the daemon and reap it
+        [ -n "$ORCHD_PID" ] || return 1
+        kill -KILL "$ORCHD_PID" 2>/dev/null
+        wait "$ORCHD_PID" 2>/dev/null
+        ORCHD_PID=
+        return 0
+}
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+_json_name() { # NAME or NAME.json → NAME.json
+        case $1 in
+        *.json) echo "$1" ;;
+        *) echo "$1.json" ;;
+        esac
+}
+
+drop_job() { # drop_job NAME <<JSON: write SPOOL/tmp/NAME.json from stdin (copy kept in $T/dropped/), rename into new/
+        local f
+        f=$(_json_name "$1")
+        mkdir -p "$SPOOL/tmp" "$SPOOL/new" "$T/dropped"
+        cat >"$T/dropped/$f" || return 1
+        cp "$T/dropped/$f" "$SPOOL/tmp/$f" || return 1
+        mv "$SPOOL/tmp/$f" "$SPOOL/new/$f"
+}
+
+job_id_of() { # job_id_of NAME: print the id of the job named NAME, polling ≤ 10 s; 1 if none appears
+        local name=${1%.json} id deadline=$(($(date +%s%N) + 10000000000))
+        while :; do
+                id=$(ctl --json list --all 2>/dev/null |
+                        jq -r --arg n "$name" '[.[] | select(.name == $n)][0].id // empty' 2>/dev/null)
+                if [ -n "$id" ]; then
+                        echo "$id"
+                        return 0
+                fi
+                if [ -e "$SPOOL/rejected/$name.json.error" ]; then
+                        diag "job '$name' was rejected:" "$(cat "$SPOOL/rejected/$name.json.error")" >&2
+                        return 1
+                fi
+                [ "$(date +%s%N)" -lt "$deadline" ] || break
+                sleep 0.05
+        done
+        diag "job '$name' not listed within 10 s" >&2
+        return 1
+}
+
+wait_job() { # wait_job ID [SECONDS]: orchctl wait with a timeout (default 30 s); returns orchctl's status
+        ctl wait "$1" --timeout "${2:-30}" >/dev/null
+}
+
+job_status() { # job_status ID: the --json status object
+        ctl --json status "$1"
+}
+
+job_field() { # job_field ID FIELD: .FIELD of the job's status (jq -r; "null" when null)
+        job_status "$1" | jq -r --arg f "$2" '.[$f]'
+}
+
+node_field() { # node_field ID NODE FIELD: .nodes.NODE.FIELD of the job's status
+        job_status "$1" | jq -r --arg n "$2" --arg f "$3" '.nodes[$n][$f]'
+}
+
+node_state_is() { # node_state_is ID NODE STATE: for polling with wait_for
+        [ "$(node_field "$1" "$2" state 2>/dev/null)" = "$3" ]
+}
+
+node_summary() { # node_summary ID: "node state reason attempts" per line, sorted (for diagnostics)
+        job_status "$1" | jq -r '.nodes | to_entries[] | "\(.key) \(.value.state) \(.value.reason) \(.value.attempts)"' |
+                sort
+}
+
+expect_node() { # expect_node ID NODE STATE REASON: one TAP line for a node's final state and reason
+        local got
+        got=$(job_status "$1" | jq -r --arg n "$2" '.nodes[$n] | "\(.state) \(.reason)"')
+        is "$got" "$3 $4" "job $1 node $2: $3 ($4)"
+}
+
+# ------------------------------------------------------------------------------------- node helpers
+
+# $W/rec NAME SECONDS: append "start NAME NS" to $W/events, sleep, append "end NAME NS". Appends of one
+# short line are atomic (O_APPEND), so concurrent nodes do not interleave within a line.
+make_recorder() {
+        cat >"$W/rec" <<EOF
+#!/bin/sh
+echo "start \$1 \$(date +%s%N)" >>"$W/events"
+sleep "\$2"
+echo "end \$1 \$(date +%s%N)" >>"$W/events"
+EOF
+        chmod +x "$W/rec"
+}
+
+event_time() { # event_time KIND NAME [FILE]: the ns timestamp of the first "KIND NAME" event
+        awk -v k="$1" -v n="$2" '$1 == k && $2 == n { print $3; exit }' "${3:-$W/events}"
+}
+
+max_overlap() { # max_overlap [FILE]: the largest number of start..end intervals open at once
+        # Sort by time, ends before starts at equal times, and keep a running count.
+        awk '{ print $3, ($1 == "end" ? 0 : 1) }' "${1:-$W/events}" | sort -n -k1,1 -k2,2 |
+                awk '{ n += ($2 ? 1 : -1); if (n > m) m = n } END { print m + 0 }'
+}
+
+track_pid_file() { # track_pid_file FILE: cleanup kills the pid FILE will hold (a node's $$)
+        ln -sf "$1" "$T/kill/$(basename "$1").$RANDOM" 2>/dev/null
+}

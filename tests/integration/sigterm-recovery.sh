@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# SIGTERM while a job runs: orchd stops the running node (TERM, grace, KILL), records it as interrupted
+# and exits 0 promptly; the next start reruns the interrupted node and completes the job without
+# rerunning nodes that had finished.
+
+. "$(dirname "$0")/lib.sh"
+
+start_orchd
+track_pid_file "$W/n2.pid"
+
+# n2 sleeps on its first run and succeeds at once on the rerun.
+drop_job stopme <<EOF
+{
+  "nodes": {
+    "n1": { "cmd": ["/bin/sh", "-c", "echo n1 >> $W/count"] },
+    "n2": { "cmd": ["/bin/sh", "-c", "echo n2 >> $W/count; [ -e $W/n2.ran ] && exit 0; touch $W/n2.ran; echo \$\$ > $W/n2.pid; exec $W/sleep 30"],
+            "after": ["n1"], "kill_grace": 2 },
+    "n3": { "cmd": ["/bin/sh", "-c", "echo n3 >> $W/count"], "after": ["n2"] }
+  }
+}
+EOF
+id=$(job_id_of stopme) || bail_out "job not accepted"
+wait_for 10 test -s "$W/n2.pid" || bail_out "n2 did not start"
+pid=$(cat "$W/n2.pid")
+
+t0=$(now)
+stop_orchd 15
+elapsed=$((($(now) - t0) / 1000000))
+is "$ORCHD_STATUS" 0 "orchd exits 0 on SIGTERM with a node running"
+ok "it exits promptly (${elapsed} ms < 5000)" test "$elapsed" -lt 5000
+ok "the running node's process is gone when orchd has exited" eval "! pid_alive $pid"
+ok "the daemon's log mentions the shutdown" grep -qi 'interrupt\|stop\|shut\|term' "$T/orchd.log"
+
+start_orchd
+is_exit 0 "after the restart the job succeeds" ctl wait "$id" --timeout 30
+is "$(node_field "$id" n2 state)" succeeded "n2 succeeded on the rerun"
+is "$(tr '\n' ' ' <"$W/count")" "n1 n2 n2 n3 " "n1 ran once, n2 twice (interrupted, rerun), n3 once"
+done_testing
