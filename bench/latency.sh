@@ -37,10 +37,33 @@ for i in $(seq "$N"); do
 done
 stop_orchd
 
+# The floor, same machine, same minute: a bare inotify + posix_spawn loop running the same stamp.
+floor=$(build_helper spawn-floor)
+mkdir -p "$B/floor/tmp" "$B/floor/new" "$B/floor/stamps"
+: >"$B/lat-floor"
+coproc FLOOR { "$floor" "$B/floor/new" "$stamp" "$B/floor/stamps" "$N"; }
+floor_pid=$FLOOR_PID
+read -r _ <&"${FLOOR[0]}"
+for i in $(seq "$N"); do
+        echo '{}' >"$B/floor/tmp/f$i.json"
+        t_drop=$("$drop" "$B/floor/tmp/f$i.json" "$B/floor/new/f$i.json")
+        until [ -e "$B/floor/stamps/$i" ]; do sleep 0.01; done
+        echo $(($(cat "$B/floor/stamps/$i") - t_drop)) >>"$B/lat-floor"
+done
+wait "$floor_pid" 2>/dev/null || true
+
+percentiles() {
+        sort -n "$1" | awk '{ v[NR] = $1 } END {
+                printf "p50 %.2f ms   p90 %.2f ms   p99 %.2f ms   max %.2f ms   (n = %d)\n",
+                        v[int(NR * 0.50 + 0.5)] / 1e6, v[int(NR * 0.90 + 0.5)] / 1e6,
+                        v[int(NR * 0.99 + 0.5)] / 1e6, v[NR] / 1e6, NR
+        }'
+}
+p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int(NR * 0.50 + 0.5)] }'; }
+
 echo "== latency: rename into new/ → first instruction of the node, $N sequential jobs"
 machine_line
-sort -n "$B/lat" | awk '{ v[NR] = $1 } END {
-        printf "p50 %.2f ms   p90 %.2f ms   p99 %.2f ms   max %.2f ms   (n = %d)\n",
-                v[int(NR * 0.50 + 0.5)] / 1e6, v[int(NR * 0.90 + 0.5)] / 1e6,
-                v[int(NR * 0.99 + 0.5)] / 1e6, v[NR] / 1e6, NR
-}'
+echo "orchd: $(percentiles "$B/lat")"
+echo "floor: $(percentiles "$B/lat-floor")   (inotify + posix_spawn of the same program, nothing else)"
+awk -v o="$(p50 "$B/lat")" -v f="$(p50 "$B/lat-floor")" \
+        'BEGIN { printf "p50 orchd - floor = %.2f ms, ratio %.2f\n", (o - f) / 1e6, o / f }'

@@ -34,6 +34,10 @@ typedef struct CommitOp {
         uint64_t seq;
         char *buf;
         size_t len;
+        commit_fn fn;                /* COMMIT_CALL */
+        void (*free_data)(void *data);
+        void *data;
+        const char *what;
 } CommitOp;
 
 typedef struct Batch {
@@ -69,11 +73,17 @@ struct Committer {
         uint64_t n_batches, n_writes, write_usec; /* under lock */
 };
 
+static void op_done(CommitOp *op) {
+        safe_close(op->dir_fd);
+        free(op->buf);
+        if (op->free_data)
+                op->free_data(op->data);
+        *op = (CommitOp) { .dir_fd = -EBADF };
+}
+
 static void batch_clear(Batch *b) {
-        for (size_t i = 0; i < b->n; i++) {
-                safe_close(b->ops[i].dir_fd);
-                free(b->ops[i].buf);
-        }
+        for (size_t i = 0; i < b->n; i++)
+                op_done(&b->ops[i]);
         b->n = 0;
 }
 
@@ -119,9 +129,22 @@ static uint64_t now_usec(void) {
 }
 
 static int op_write(const CommitOp *op) {
-        if (op->kind == COMMIT_SNAPSHOT)
+        switch (op->kind) {
+        case COMMIT_SNAPSHOT:
                 return journal_write_snapshot(op->dir_fd, op->seq, op->buf, op->len);
-        return journal_write_segment(op->dir_fd, op->seq, op->buf, op->len);
+        case COMMIT_SEGMENT:
+                return journal_write_segment(op->dir_fd, op->seq, op->buf, op->len);
+        default:
+                return op->fn(op->data);
+        }
+}
+
+static void op_describe(const CommitOp *op, char *what, size_t size) {
+        if (op->kind == COMMIT_CALL)
+                snprintf(what, size, "%s", op->what);
+        else
+                snprintf(what, size, "%s %" PRIu64, op->kind == COMMIT_SNAPSHOT ? "snapshot" : "journal segment",
+                         op->seq);
 }
 
 /* Write a batch; returns 0 or the first error (the rest of the batch is not attempted). */
@@ -130,9 +153,7 @@ static int batch_write(const Batch *b, char *what, size_t what_size) {
                 int r = op_write(&b->ops[i]);
 
                 if (r < 0) {
-                        snprintf(what, what_size, "%s %" PRIu64,
-                                 b->ops[i].kind == COMMIT_SNAPSHOT ? "snapshot" : "journal segment",
-                                 b->ops[i].seq);
+                        op_describe(&b->ops[i], what, what_size);
                         return r;
                 }
         }
@@ -289,6 +310,18 @@ int committer_add(Committer *c, int dir_fd, CommitKind kind, uint64_t seq, char 
                 safe_close(op.dir_fd);
                 free(buf);
         }
+        return r;
+}
+
+int committer_add_call(Committer *c, commit_fn fn, void (*free_data)(void *data), void *data, const char *what) {
+        CommitOp op = {
+                .dir_fd = -EBADF, .kind = COMMIT_CALL, .fn = fn, .free_data = free_data, .data = data, .what = what,
+        };
+        int r;
+
+        r = batch_push(&c->open, &op);
+        if (r < 0 && free_data)
+                free_data(data);
         return r;
 }
 

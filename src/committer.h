@@ -22,7 +22,11 @@ typedef struct Committer Committer;
 typedef enum CommitKind {
         COMMIT_SEGMENT,  /* journal_write_segment() */
         COMMIT_SNAPSHOT, /* journal_write_snapshot() */
+        COMMIT_CALL,     /* a function of the caller's (committer_add_call()) */
 } CommitKind;
+
+/* A write done on the committer thread: returns 0 or -errno (then fail-stop). Must touch no loop state. */
+typedef int (*commit_fn)(void *data);
 
 /* Called on the loop thread after generation gen became durable. A write error never reaches it:
  * that is fail-stop (on_error). */
@@ -40,6 +44,11 @@ Committer *committer_free(Committer *c);
 /* Add one write to the open batch. dir_fd is duplicated; buf is taken over (freed by the committer).
  * Returns 0 or -errno (then buf has been freed). */
 int committer_add(Committer *c, int dir_fd, CommitKind kind, uint64_t seq, char *buf, size_t len);
+
+/* Add a call to the open batch, run in order with the other writes. free_data releases data afterwards
+ * (also if it never runs). what names it in the fail-stop message. Returns 0 or -ENOMEM (then data has
+ * been released). */
+int committer_add_call(Committer *c, commit_fn fn, void (*free_data)(void *data), void *data, const char *what);
 
 /* Whether a batch is being written right now. */
 bool committer_busy(const Committer *c);

@@ -425,7 +425,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
 
-        sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits };
+        sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "committer.h"
 #include "journal.h"
 #include "json-util.h"
 #include "log.h"
@@ -48,6 +49,7 @@
 
 struct Spool {
         sd_event *event;
+        Committer *committer;        /* not owned */
         char *path;
         JobLimits limits;
         int spool_fd, tmp_fd, new_fd, rejected_fd, jobs_fd, intake_fd;
@@ -186,6 +188,13 @@ static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, si
         return 0;
 }
 
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
 static uint64_t realtime_usec(void) {
         struct timespec ts;
 
@@ -219,61 +228,102 @@ static int job_run_for(const JobSpec *spec, uint64_t id, const struct stat *st, 
         return 0;
 }
 
-/* Fill jobs/.#ID and publish it as jobs/ID. On failure, intake/NAME is back where it was. */
-static int spool_publish(Spool *s, uint64_t id, const char *name, const char *buf, size_t size,
-                         const JobSpec *spec, const JobRun *run, int *ret_dir_fd) {
+/* What the committer thread needs to make an accepted job durable and visible. Owns its fds and buffers. */
+typedef struct Publish {
+        int jobs_fd, dir_fd;
         char tmp[32], final[32], source[NAME_MAX + 16];
-        _cleanup_free_ char *snap = NULL;
-        _cleanup_close_ int dfd = -EBADF;
-        size_t snap_len;
-        bool moved = false;
+        char *job;
+        size_t job_len;
+        char *state;
+        size_t state_len;
+} Publish;
+
+static void publish_free(void *p) {
+        Publish *pub = p;
+
+        safe_close(pub->jobs_fd);
+        safe_close(pub->dir_fd);
+        free(pub->job);
+        free(pub->state);
+        free(pub);
+}
+
+static void publish_freep(Publish **p) {
+        if (*p)
+                publish_free(*p);
+}
+
+/* On the committer thread: everything inside jobs/.#ID must be durable before the rename that makes it
+ * jobs/ID, the acceptance. A crash before that rename gives the source back to intake at the next start. */
+static int publish_run(void *p) {
+        Publish *pub = p;
         int r;
 
-        snprintf(tmp, sizeof(tmp), ".#%" PRIu64, id);
-        snprintf(final, sizeof(final), "%" PRIu64, id);
-        snprintf(source, sizeof(source), SOURCE_PREFIX "%s", name);
-        (void) rm_rf_at(s->jobs_fd, tmp);
-        if (mkdirat(s->jobs_fd, tmp, 0750) < 0)
+        r = write_fresh_file_at(pub->dir_fd, "job.json", pub->job, pub->job_len);
+        if (r < 0)
+                return r;
+        r = write_fresh_file_at(pub->dir_fd, "state.json", pub->state, pub->state_len);
+        if (r < 0)
+                return r;
+        r = fsync_dir(pub->dir_fd);
+        if (r < 0)
+                return r;
+        if (renameat(pub->jobs_fd, pub->tmp, pub->jobs_fd, pub->final) < 0)
                 return -errno;
-        dfd = open_dir_at(s->jobs_fd, tmp, 0750);
-        if (dfd < 0) {
-                r = dfd;
-                goto fail;
-        }
-        snap = journal_build_snapshot(spec, run, 0, &snap_len);
-        if (!snap) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = write_fresh_file_at(dfd, "job.json", buf, size);
-        if (r >= 0)
-                r = write_fresh_file_at(dfd, "state.json", snap, snap_len);
-        if (r >= 0 && mkdirat(dfd, "logs", 0750) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(s->intake_fd, name, dfd, source) < 0)
-                r = -errno;
+        r = fsync_dir(pub->jobs_fd);
         if (r < 0)
-                goto fail;
-        moved = true;
-        /* Everything inside must be durable before the rename that makes it a job. */
-        r = fsync_dir(dfd);
-        if (r >= 0 && renameat(s->jobs_fd, tmp, s->jobs_fd, final) < 0)
-                r = -errno;
-        if (r < 0)
-                goto fail;
-        r = fsync_dir(s->jobs_fd);
-        if (r < 0)
-                /* The rename may or may not survive a crash; either way the file is in exactly one place. */
-                log_warning_errno(r, "Failed to fsync jobs/ after accepting job %" PRIu64 ": %m", id);
+                return r;
         /* Accepted. The source copy is no longer needed; a crash before this unlink is cleaned at start. */
-        (void) unlinkat(dfd, source, 0);
+        (void) unlinkat(pub->dir_fd, pub->source, 0);
+        return 0;
+}
+
+/* On the loop thread, only cheap metadata operations: create jobs/.#ID with its logs/ directory and move
+ * the claimed file into it (so intake/NAME is free again at once). The fsyncs and the publishing rename
+ * are queued on the committer, ahead of any journal record of the job. The job may start before that is
+ * durable: should we crash first, the file is taken again at the next start, which for its nodes is the
+ * same as being interrupted; a node with on_interrupt=fail waits for its own durable start record,
+ * which the committer writes after the acceptance. On failure intake/NAME is where it was. */
+static int spool_publish(Spool *s, uint64_t id, const char *name, char *buf, size_t size, const JobSpec *spec,
+                         const JobRun *run, int *ret_dir_fd) {
+        _cleanup_(publish_freep) Publish *pub = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
+
+        pub = calloc(1, sizeof(*pub));
+        if (!pub)
+                return -ENOMEM;
+        *pub = (Publish) { .jobs_fd = -EBADF, .dir_fd = -EBADF };
+        snprintf(pub->tmp, sizeof(pub->tmp), ".#%" PRIu64, id);
+        snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
+        snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", name);
+        pub->state = journal_build_snapshot(spec, run, 0, &pub->state_len);
+        if (!pub->state)
+                return -ENOMEM;
+
+        (void) rm_rf_at(s->jobs_fd, pub->tmp);
+        if (mkdirat(s->jobs_fd, pub->tmp, 0750) < 0)
+                return -errno;
+        dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
+        r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
+        if (r >= 0 && renameat(s->intake_fd, name, dfd, pub->source) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) rm_rf_at(s->jobs_fd, pub->tmp);
+                return r;
+        }
+        /* From here on the file is in jobs/.#ID; only the committer moves it further. */
+        pub->jobs_fd = fcntl(s->jobs_fd, F_DUPFD_CLOEXEC, 3);
+        pub->dir_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (pub->jobs_fd < 0 || pub->dir_fd < 0)
+                return -errno;
+        pub->job = buf;
+        pub->job_len = size;
+        r = committer_add_call(s->committer, publish_run, publish_free, TAKE_PTR(pub), "the acceptance of a job");
+        if (r < 0)
+                return r;
         *ret_dir_fd = TAKE_FD(dfd);
         return 0;
-fail:
-        if (moved)
-                (void) renameat(dfd, source, s->intake_fd, name);
-        (void) rm_rf_at(s->jobs_fd, tmp);
-        return r;
 }
 
 /* Validate intake/NAME and accept or reject it. Transient failures leave it in intake for a later try. */
@@ -285,7 +335,7 @@ static int spool_process(Spool *s, const char *name) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
         size_t size;
-        uint64_t id;
+        uint64_t id, t0, t_parse;
         int r, dir_fd = -EBADF;
 
         r = open_foreign_file(s->intake_fd, name, s->limits.max_file_size, &fd, &st, &reason);
@@ -310,7 +360,9 @@ static int spool_process(Spool *s, const char *name) {
         default_name = job_name_from_filename(name);
         if (!default_name)
                 return log_oom();
+        t0 = now_monotonic_usec();
         r = job_parse(buf, size, &s->limits, default_name, &spec, &errors);
+        t_parse = now_monotonic_usec() - t0;
         if (r == -EINVAL)
                 return spool_reject_errors(s, name, errors);
         if (r < 0)
@@ -320,13 +372,20 @@ static int spool_process(Spool *s, const char *name) {
         r = job_run_for(spec, id, &st, name, &run);
         if (r < 0)
                 return log_oom();
+        t0 = now_monotonic_usec();
         r = spool_publish(s, id, name, buf, size, spec, run, &dir_fd);
+        if (r == -ENOMEM)
+                /* The source may already be in jobs/.#ID: only a restart puts it back. */
+                manager_fail_stop(s->userdata, r, "the acceptance of a job");
         if (r < 0)
                 return log_error_errno(r, "Failed to accept '%s' as job %" PRIu64 ", will retry on the next "
                                        "rescan: %m", name, id);
+        buf = NULL; /* the committer owns it now */
         s->next_id++;
         s->n_accepted++;
         log_info("Accepted '%s' as job %" PRIu64 " (%s, %zu nodes).", name, id, spec->name, spec->n_nodes);
+        log_debug("Parsed '%s' in %.1f ms, prepared its directory in %.1f ms.", name, t_parse / 1000.0,
+                  (now_monotonic_usec() - t0) / 1000.0);
         s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
         return 0;
 }
@@ -600,6 +659,7 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 return log_oom();
         *s = (Spool) {
                 .event = sd_event_ref(e),
+                .committer = config->committer,
                 .limits = config->limits,
                 .cb = cb,
                 .userdata = userdata,

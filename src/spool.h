@@ -15,6 +15,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "committer.h"
 #include "job.h"
 #include "macro.h"
 #include "state.h"
@@ -27,6 +28,7 @@ typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, v
 typedef struct SpoolConfig {
         const char *path;         /* the spool directory */
         JobLimits limits;
+        Committer *committer;     /* where acceptances are made durable, in order with journal writes */
 } SpoolConfig;
 
 /* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and
