@@ -321,6 +321,7 @@ static void manager_on_committed(Committer *c, uint64_t gen, void *userdata) {
         for (size_t i = m->n_active; i > 0; i--)
                 if (i - 1 < m->n_active)
                         job_on_durable(m->active[i - 1], gen);
+        methods_on_durable(m, gen);
 }
 
 static void manager_on_commit_error(Committer *c, int error, const char *what, void *userdata) {
@@ -449,6 +450,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        methods_free_held(m);
         m->control = control_free(m->control);
         for (size_t i = 0; i < m->n_jobs; i++)
                 job_free(m->jobs[i]);

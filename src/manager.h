@@ -43,6 +43,8 @@ struct Manager {
         size_t n_active, cap_active;
         Job **dirty;                /* jobs with unflushed records */
         size_t n_dirty, cap_dirty;
+        struct HeldReply *held;     /* control replies waiting for durability (methods.c) */
+        size_t n_held;
 
         unsigned n_running;         /* slots in use across jobs */
         bool schedule_needed;

@@ -26,6 +26,65 @@
 /* How many finished jobs a plain "list" shows besides the unfinished ones. */
 #define LIST_RECENT_FINISHED 10
 
+/* A reply built now but held until what it reports is durable (SPEC §4: never report anything that was
+ * not made durable). */
+struct HeldReply {
+        ControlCall *call;
+        json_object *parameters;
+        uint64_t gen;
+};
+
+/* The generation that covers every change made so far, or 0 if everything is durable already. */
+static uint64_t pending_gen(Manager *m) {
+        if (m->n_dirty > 0)
+                return committer_next_gen(m->committer); /* the next seal takes them */
+        if (committer_busy(m->committer))
+                return committer_next_gen(m->committer) - 1;
+        return 0;
+}
+
+/* Reply with parameters (stolen) once the state they describe is durable: now if it already is. */
+static int reply_durable(Manager *m, ControlCall *call, json_object *parameters) {
+        uint64_t gen = pending_gen(m);
+        struct HeldReply *h;
+
+        if (gen == 0 || gen <= committer_durable_gen(m->committer))
+                return control_call_reply(call, parameters);
+        h = reallocarray(m->held, m->n_held + 1, sizeof(struct HeldReply));
+        if (!h) {
+                json_object_put(parameters);
+                return -ENOMEM;
+        }
+        m->held = h;
+        m->held[m->n_held++] = (struct HeldReply) { control_call_ref(call), parameters, gen };
+        return 0;
+}
+
+void methods_on_durable(Manager *m, uint64_t gen) {
+        size_t w = 0;
+
+        for (size_t k = 0; k < m->n_held; k++) {
+                struct HeldReply *h = &m->held[k];
+
+                if (h->gen > gen) {
+                        m->held[w++] = *h;
+                        continue;
+                }
+                (void) control_call_reply(h->call, h->parameters);
+                control_call_unref(h->call);
+        }
+        m->n_held = w;
+}
+
+void methods_free_held(Manager *m) {
+        for (size_t k = 0; k < m->n_held; k++) {
+                json_object_put(m->held[k].parameters);
+                control_call_unref(m->held[k].call);
+        }
+        m->held = mfree(m->held);
+        m->n_held = 0;
+}
+
 static int reply_invalid_parameter(ControlCall *call, const char *name) {
         json_object *p = json_object_new_object();
 
@@ -81,7 +140,7 @@ static Job *lookup_job(Manager *m, ControlCall *call, json_object *params) {
         return j;
 }
 
-static int reply_job(ControlCall *call, const Job *j) {
+static int reply_job(Manager *m, ControlCall *call, const Job *j) {
         json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
 
         if (!p || !o) {
@@ -90,13 +149,13 @@ static int reply_job(ControlCall *call, const Job *j) {
                 return -ENOMEM;
         }
         json_object_object_add(p, "job", o);
-        return control_call_reply(call, p);
+        return reply_durable(m, call, p);
 }
 
 static int method_status(ControlCall *call, json_object *params, void *userdata) {
         Job *j = lookup_job(userdata, call, params);
 
-        return j ? reply_job(call, j) : 0;
+        return j ? reply_job(userdata, call, j) : 0;
 }
 
 static int method_wait(ControlCall *call, json_object *params, void *userdata) {
@@ -105,7 +164,7 @@ static int method_wait(ControlCall *call, json_object *params, void *userdata) {
         if (!j)
                 return 0;
         if (job_is_settled(j))
-                return reply_job(call, j);
+                return reply_job(userdata, call, j);
         return job_add_waiter(j, call); /* answered once the job's end is durable */
 }
 
@@ -163,7 +222,7 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         r = job_cancel(j, nodes, n);
         if (r < 0)
                 return r;
-        return control_call_reply(call, NULL);
+        return reply_durable(userdata, call, NULL); /* "cancelled" means recorded */
 }
 
 static int list_filter(ControlCall *call, json_object *params, bool *ret_all, int *ret_state) {
@@ -229,7 +288,7 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
                 return -ENOMEM;
         }
         json_object_object_add(p, "jobs", jobs);
-        return control_call_reply(call, p);
+        return reply_durable(m, call, p);
 }
 
 static const ControlMethod methods[] = {
