@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,8 @@ static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, int dir_fd
         uint64_t id = run->id;
         int r;
 
+        if (spec->n_nodes >= BIG_JOB_NODES)
+                manager_trim_soon(m); /* parsing left a large transient heap behind */
         r = manager_add_job(m, spec, run, dir_fd, 0);
         if (r < 0)
                 manager_fail_stop(m, r, "registering an accepted job");
@@ -268,6 +271,10 @@ void manager_schedule_soon(Manager *m) {
         m->schedule_needed = true;
 }
 
+void manager_trim_soon(Manager *m) {
+        m->trim_needed = true;
+}
+
 static void manager_schedule(Manager *m) {
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
@@ -311,6 +318,10 @@ static int manager_on_post(sd_event_source *s, void *userdata) {
         manager_flush(m);
         if (m->stopping)
                 manager_check_drained(m);
+        if (m->trim_needed) {
+                m->trim_needed = false;
+                (void) malloc_trim(0);
+        }
         return 0;
 }
 

@@ -48,6 +48,7 @@ struct Manager {
 
         unsigned n_running;         /* slots in use across jobs */
         bool schedule_needed;
+        bool trim_needed;
         bool stopping;
         bool failed;                /* fail-stop: exit non-zero */
         uint64_t started_at_usec;   /* CLOCK_MONOTONIC */
@@ -69,6 +70,12 @@ Job *manager_find_job(Manager *m, uint64_t id);
 void manager_mark_dirty(Manager *m, Job *j);
 /* Slots or ready nodes changed: run a scheduling pass before the loop sleeps. */
 void manager_schedule_soon(Manager *m);
+/* Jobs this big make the allocator worth trimming after large transient work (status of every node,
+ * acceptance, the end of the job): glibc keeps freed heap otherwise, and RSS would stay at the peak. */
+#define BIG_JOB_NODES 10000
+/* Return freed heap memory to the kernel before the loop sleeps. */
+void manager_trim_soon(Manager *m);
+
 /* A job reached its end (durable): drop it from the active set. */
 void manager_job_settled(Manager *m, Job *j);
 /* A write of our own state failed: stop now without reporting anything more. */

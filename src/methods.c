@@ -149,6 +149,8 @@ static int reply_job(Manager *m, ControlCall *call, const Job *j) {
                 return -ENOMEM;
         }
         json_object_object_add(p, "job", o);
+        if (j->spec->n_nodes >= BIG_JOB_NODES)
+                manager_trim_soon(m); /* once the reply's tree is gone */
         return reply_durable(m, call, p);
 }
 

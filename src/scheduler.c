@@ -131,11 +131,13 @@ static void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_da
         if (to_dag)
                 barrier_push(&j->pending, &j->n_pending, &j->cap_pending, j, i, outcome_of(to));
 
+        /* Nodes that never ran (skipped, or cancelled while pending) can be 100,000 at once: one line each
+         * only at debug level; job_stop_all() logs the count. */
         if (to == NODE_SUCCEEDED)
                 log_info("Job %" PRIu64 " node %s succeeded (attempt %u).", j->id, node_id(j, i), n->attempt);
         else
-                log_info("Job %" PRIu64 " node %s %s: %s.", j->id, node_id(j, i), node_state_to_string(to),
-                         strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
+                log_full(from == NODE_PENDING ? LOG_DEBUG : LOG_INFO, "Job %" PRIu64 " node %s %s: %s.", j->id,
+                         node_id(j, i), node_state_to_string(to), strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
 
         if (to == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
                 if (j->run->reason.kind == REASON_NONE) {
@@ -448,12 +450,14 @@ typedef struct StopCtx {
         Job *job;
         NodeState to;
         Reason reason;
+        size_t n;
 } StopCtx;
 
 static void stop_pending_cb(void *userdata, uint32_t i) {
         StopCtx *ctx = userdata;
 
         node_end(ctx->job, i, ctx->to, ctx->reason, false);
+        ctx->n++;
 }
 
 static void remove_from(uint32_t *list, size_t *n, uint32_t node) {
@@ -499,6 +503,8 @@ static void job_stop_all(Job *j, StopReason why, NodeState pending_to) {
         if (!j->dag)
                 return;
         dag_finish_pending(j->dag, stop_pending_cb, &ctx);
+        if (ctx.n > 0)
+                log_info("Job %" PRIu64 ": %zu pending node(s) %s.", j->id, ctx.n, node_state_to_string(pending_to));
         for (uint32_t i = 0; i < j->spec->n_nodes; i++)
                 stop_node(j, i, why);
         j->n_retry_ready = 0;
@@ -781,6 +787,8 @@ void job_on_durable(Job *j, uint64_t gen) {
                 job_answer_waiters(j);
                 job_release_runtime(j);
                 manager_job_settled(j->manager, j);
+                if (j->spec->n_nodes >= BIG_JOB_NODES)
+                        manager_trim_soon(j->manager);
         }
         manager_schedule_soon(j->manager);
 }
