@@ -67,4 +67,29 @@ if [ "${#ts[@]}" -eq 3 ]; then
 else
         fail "backoff ran 3 times" "got ${#ts[@]} runs"
 fi
+# on_timeout: a timed-out attempt is retried by default, not with "on_timeout": false; max_delay caps.
+drop_job timeouts <<EOF
+{ "defaults": { "timeout": 0.3, "kill_grace": 0.1 },
+  "nodes": {
+    "slow_retried": { "cmd": ["/bin/sh", "-c", "echo x >> $W/slow_retried; exec $W/sleep 5"],
+                      "retry": { "attempts": 2, "delay": 0.1, "jitter": 0 } },
+    "slow_once":    { "cmd": ["/bin/sh", "-c", "echo x >> $W/slow_once; exec $W/sleep 5"],
+                      "retry": { "attempts": 3, "delay": 0.1, "jitter": 0, "on_timeout": false } },
+    "capped":       { "cmd": ["/bin/sh", "-c", "date +%s%N >> $W/capped.times; exit 1"],
+                      "retry": { "attempts": 3, "delay": 0.2, "factor": 10, "max_delay": 0.3, "jitter": 0 } } } }
+EOF
+idt=$(job_id_of timeouts) || bail_out "job timeouts not accepted"
+is_exit 1 "the timeouts job fails" ctl wait "$idt" --timeout 30
+expect_node "$idt" slow_retried failed timeout
+is "$(wc -l <"$W/slow_retried" | tr -d ' ')" 2 "a timed-out attempt is retried (on_timeout defaults to true)"
+expect_node "$idt" slow_once failed timeout
+is "$(wc -l <"$W/slow_once" | tr -d ' ')" 1 "on_timeout false: no retry after a timeout"
+mapfile -t ct <"$W/capped.times"
+if [ "${#ct[@]}" -eq 3 ]; then
+        gap=$(((ct[2] - ct[1]) / 1000000))
+        diag "capped second gap: ${gap} ms (uncapped it would be 2000 ms)"
+        ok "max_delay caps the second delay at 0.3 s" test "$gap" -ge 300 -a "$gap" -lt 1500
+else
+        fail "capped ran 3 times" "got ${#ct[@]} runs"
+fi
 done_testing
