@@ -21,6 +21,7 @@
 
 #include "client.h"
 #include "macro.h"
+#include "time-util.h"
 
 struct Client {
         int fd;
@@ -40,10 +41,7 @@ const char *client_socket_path(const char *arg) {
 }
 
 uint64_t client_now(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        return now_usec(CLOCK_MONOTONIC);
 }
 
 uint64_t client_deadline(uint64_t usec) {

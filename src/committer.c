@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 
 typedef struct CommitOp {
         int dir_fd;
@@ -121,13 +122,6 @@ static int batch_append(Batch *dst, Batch *src) {
         return 0;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static int op_write(const CommitOp *op) {
         switch (op->kind) {
         case COMMIT_SNAPSHOT:
@@ -182,9 +176,9 @@ static void *committer_thread(void *p) {
                 c->busy = true;
                 pthread_mutex_unlock(&c->lock);
 
-                t0 = now_usec();
+                t0 = now_usec(CLOCK_MONOTONIC);
                 r = batch_write(&mine, what, sizeof(what));
-                t0 = now_usec() - t0;
+                t0 = now_usec(CLOCK_MONOTONIC) - t0;
 
                 pthread_mutex_lock(&c->lock);
                 c->busy = false;

@@ -31,22 +31,9 @@
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 #include "manager.h"
 #include "methods.h"
-
-uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static int push_ptr(void *array, size_t *n, size_t *cap, void *p) {
         void ***a = array;
@@ -424,7 +411,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return log_oom();
         if (config_copy(&m->config, config) < 0)
                 return log_oom();
-        m->started_at_usec = now_monotonic_usec();
+        m->started_at_usec = now_usec(CLOCK_MONOTONIC);
 
         r = sd_event_default(&m->event);
         if (r < 0)

@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "macro.h"
+#include "time-util.h"
 #include "committer.h"
 #include "control.h"
 #include "job.h"
@@ -82,4 +83,6 @@ void manager_job_settled(Manager *m, Job *j);
 _noreturn_ void manager_fail_stop(Manager *m, int error, const char *what);
 
 /* Realtime clock in µs (for records). */
-uint64_t now_realtime_usec(void);
+static inline uint64_t now_realtime_usec(void) {
+        return now_usec(CLOCK_REALTIME);
+}

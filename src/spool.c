@@ -40,6 +40,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 #include "manager.h"
 #include "spool.h"
 
@@ -188,20 +189,6 @@ static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, si
         return 0;
 }
 
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static int job_run_for(const JobSpec *spec, uint64_t id, const struct stat *st, const char *name, JobRun **ret) {
         _cleanup_(job_run_freep) JobRun *run = NULL;
         struct passwd *pw;
@@ -223,7 +210,7 @@ static int job_run_for(const JobSpec *spec, uint64_t id, const struct stat *st, 
         run->source = strdup(name);
         if (!run->source)
                 return -ENOMEM;
-        run->submitted_at = realtime_usec();
+        run->submitted_at = now_usec(CLOCK_REALTIME);
         *ret = TAKE_PTR(run);
         return 0;
 }
@@ -360,9 +347,9 @@ static int spool_process(Spool *s, const char *name) {
         default_name = job_name_from_filename(name);
         if (!default_name)
                 return log_oom();
-        t0 = now_monotonic_usec();
+        t0 = now_usec(CLOCK_MONOTONIC);
         r = job_parse(buf, size, &s->limits, default_name, &spec, &errors);
-        t_parse = now_monotonic_usec() - t0;
+        t_parse = now_usec(CLOCK_MONOTONIC) - t0;
         if (r == -EINVAL)
                 return spool_reject_errors(s, name, errors);
         if (r < 0)
@@ -372,7 +359,7 @@ static int spool_process(Spool *s, const char *name) {
         r = job_run_for(spec, id, &st, name, &run);
         if (r < 0)
                 return log_oom();
-        t0 = now_monotonic_usec();
+        t0 = now_usec(CLOCK_MONOTONIC);
         r = spool_publish(s, id, name, buf, size, spec, run, &dir_fd);
         if (r == -ENOMEM)
                 /* The source may already be in jobs/.#ID: only a restart puts it back. */
@@ -385,7 +372,7 @@ static int spool_process(Spool *s, const char *name) {
         s->n_accepted++;
         log_info("Accepted '%s' as job %" PRIu64 " (%s, %zu nodes).", name, id, spec->name, spec->n_nodes);
         log_debug("Parsed '%s' in %.1f ms, prepared its directory in %.1f ms.", name, t_parse / 1000.0,
-                  (now_monotonic_usec() - t0) / 1000.0);
+                  (now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
         s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
         return 0;
 }

@@ -30,8 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 #include "supervise.h"
 
 #define TASK_READ_BUFFER_SIZE (64U * 1024U)
@@ -80,42 +82,15 @@ struct Task {
         uint64_t started_at;
 };
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* Arm a one-shot CLOCK_MONOTONIC timer usec from now. The deadline is computed from a fresh clock read and
  * not relative to sd_event_now(): that is the start of the current loop iteration, which may lie well
  * before this call (a spawn after fsyncs, say) and would silently shorten the limit. */
 static int task_add_timer(Task *t, sd_event_source **ret, uint64_t usec, sd_event_time_handler_t cb) {
-        struct timespec ts;
-        uint64_t now;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                return -errno;
-        now = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
         return sd_event_add_time(t->event, ret, CLOCK_MONOTONIC,
                                  usec >= USEC_INFINITY - now ? USEC_INFINITY : now + usec,
                                  TASK_TIMER_ACCURACY_USEC, cb, t);
-}
-
-static int write_all(int fd, const void *buf, size_t n) {
-        const char *p = buf;
-
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
 }
 
 /* Signal the whole process group. A no-op once the exit was handled: from then on the leader may be
@@ -136,7 +111,7 @@ static void task_log_write(Task *t, const void *buf, size_t n) {
 
         if (t->log_broken || n == 0)
                 return;
-        r = write_all(t->log_fd, buf, n);
+        r = loop_write(t->log_fd, buf, n);
         if (r < 0) {
                 /* Losing log output is not a reason to fail the node; say so once and go on reading. */
                 log_warning_errno(r, "Failed to write output of process %d to its log, dropping it: %m",
@@ -221,7 +196,7 @@ static void task_result_from_siginfo(const Task *t, const siginfo_t *si, TaskRes
                 .timed_out = t->timed_out,
                 .stopped = t->stopped,
                 .started_at = t->started_at,
-                .finished_at = now_realtime_usec(),
+                .finished_at = now_usec(CLOCK_REALTIME),
         };
 
         switch (si->si_code) {
@@ -478,7 +453,7 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         if (r >= 0)
                 r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd);
         if (r >= 0) {
-                t->started_at = now_realtime_usec();
+                t->started_at = now_usec(CLOCK_REALTIME);
                 r = -posix_spawn(&t->pid, path, &fa, &attr, p->argv, p->env ?: empty_env);
         }
 
