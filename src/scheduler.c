@@ -30,11 +30,11 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "nodeenv.h"
 #include "protocol.h"
 #include "scheduler.h"
 #include "supervise.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define BARRIER_UNFLUSHED UINT64_MAX
 #define SNAPSHOT_MIN_BYTES (64U * 1024U)
 
@@ -297,62 +297,15 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
 
 /* ---- spawning --------------------------------------------------------------------------------- */
 
-/* Set or replace KEY=VALUE in a NULL-terminated array that has room for it. Returns the replaced string
- * (for the caller to free if it owned it), or NULL. */
-static char *env_put(char **env, size_t *n, char *entry) {
-        size_t klen = strcspn(entry, "=");
-
-        for (size_t i = 0; i < *n; i++)
-                if (strneq(env[i], entry, klen) && env[i][klen] == '=') {
-                        char *old = env[i];
-
-                        env[i] = entry;
-                        return old;
-                }
-        env[(*n)++] = entry;
-        env[*n] = NULL;
-        return NULL;
-}
-
-static size_t strv_length(char *const *l) {
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
-
-/* The node's environment (SPEC §3): the job's base, then node env, then ORCH_*. The returned array
- * borrows the base/node strings and points into orch[] for the ORCH_* entries. */
-static char **node_env(Job *j, uint32_t i, char orch[4][512]) {
-        const NodeSpec *ns = &j->spec->nodes[i];
-        size_t n = 0, max = strv_length(j->base_env) + strv_length(ns->env) + 5;
-        char **env = calloc(max, sizeof(char *));
-
-        if (!env)
-                return NULL;
-        for (char **e = j->base_env; e && *e; e++)
-                (void) env_put(env, &n, *e);
-        for (char **e = ns->env; e && *e; e++)
-                (void) env_put(env, &n, *e);
-        snprintf(orch[0], 512, "ORCH_JOB_ID=%" PRIu64, j->id);
-        snprintf(orch[1], 512, "ORCH_JOB_NAME=%s", j->spec->name);
-        snprintf(orch[2], 512, "ORCH_NODE=%s", ns->id);
-        snprintf(orch[3], 512, "ORCH_ATTEMPT=%u", j->run->nodes[i].attempt);
-        for (size_t k = 0; k < 4; k++)
-                (void) env_put(env, &n, orch[k]);
-        return env;
-}
-
 static void node_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
-        char orch[4][512], log_name[128];
-        _cleanup_free_ char **env = NULL;
+        _cleanup_strv_free_ char **env = NULL;
+        char log_name[128];
         int r;
 
-        env = node_env(j, i, orch);
-        if (!env)
+        r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
+        if (r < 0)
                 oom_fail_stop(j);
         snprintf(log_name, sizeof(log_name), "%s.%u.log", ns->id, n->attempt);
 
@@ -814,36 +767,21 @@ static int job_build_dag(Job *j) {
         return dag_seal(j->dag, NULL, NULL);
 }
 
+/* The owner's account is looked up once per job: getpwuid() reads /etc/passwd (or NSS), too slow to repeat
+ * for every attempt of a 100,000-node job. */
 static int job_build_env(Job *j) {
         struct passwd *pw = getpwuid(j->run->uid);
-        const char *lang = getenv("LANG");
-        size_t n = 0, max = strv_length(j->spec->env) + 8;
-        _cleanup_strv_free_ char **env = calloc(max, sizeof(char *));
+        NodeEnvOwner owner = {};
 
-        if (!env)
-                return -ENOMEM;
-        if (pw && pw->pw_dir && pw->pw_dir[0] == '/') {
-                j->home = strdup(pw->pw_dir);
-                if (!j->home)
-                        return -ENOMEM;
+        if (pw) {
+                owner = (NodeEnvOwner) { .home = pw->pw_dir, .user = pw->pw_name, .shell = pw->pw_shell };
+                if (pw->pw_dir && pw->pw_dir[0] == '/') {
+                        j->home = strdup(pw->pw_dir);
+                        if (!j->home)
+                                return -ENOMEM;
+                }
         }
-        if (asprintf(&env[n++], "PATH=%s", DEFAULT_PATH) < 0 ||
-            (pw && asprintf(&env[n++], "HOME=%s", pw->pw_dir) < 0) ||
-            (pw && asprintf(&env[n++], "USER=%s", pw->pw_name) < 0) ||
-            (pw && asprintf(&env[n++], "LOGNAME=%s", pw->pw_name) < 0) ||
-            (pw && asprintf(&env[n++], "SHELL=%s", isempty(pw->pw_shell) ? "/bin/sh" : pw->pw_shell) < 0) ||
-            (lang && asprintf(&env[n++], "LANG=%s", lang) < 0))
-                return -ENOMEM;
-        /* The job's env goes in as owned copies so base_env has one owner for every string. */
-        for (char **e = j->spec->env; e && *e; e++) {
-                char *copy = strdup(*e);
-
-                if (!copy)
-                        return -ENOMEM;
-                free(env_put(env, &n, copy)); /* the job may override PATH, HOME, … */
-        }
-        j->base_env = TAKE_PTR(env);
-        return 0;
+        return nodeenv_base(&owner, getenv("LANG"), j->spec->env, &j->base_env);
 }
 
 /* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
