@@ -18,9 +18,9 @@
  * below S are obsolete and skipped; ".#*" temp files are never read. A segment costs O(changed nodes).
  *
  * Why not json-c trees: for 100,000 nodes json-c took 0.66 s to build and 1.5 s to parse on the target VM
- * (a million small allocations), against budgets of 200 and 300 ms. So this file writes and reads its own
- * fixed format directly: a JSON writer with full string escaping, and a strict RFC 8259 reader that
- * accepts exactly the grammar above (any valid JSON of another shape is corruption) without building a tree.
+ * (a million small allocations), against budgets of 200 and 300 ms. So this file writes its own fixed
+ * format directly (a JSON writer with full string escaping) and reads it with the tree-less scanner of
+ * jsonscan.c, accepting exactly the grammar above (any valid JSON of another shape is corruption).
  *
  * Deliberately not here: when to snapshot, quarantining corrupt files, threads (the write functions may
  * run on any one thread per job directory), logging.
@@ -38,6 +38,7 @@
 
 #include "fsutil.h"
 #include "journal.h"
+#include "jsonscan.h"
 #include "macro.h"
 
 #define SNAPSHOT_NAME "state.json"
@@ -353,9 +354,7 @@ typedef struct Loader {
         const JobSpec *spec;
         JobRun *run;
         char **reterr_msg;
-        const char *text, *p, *end; /* the file being read and the cursor */
-        char *scratch;              /* the last decoded string, NUL-terminated; valid until the next one */
-        size_t scratch_size;
+        JsonScan scan; /* the file being read; its scratch buffer is reused across files */
 } Loader;
 
 /* Record "FILE: PATH: message" (PATH = prefix.field, either may be NULL) and return -EBADMSG. */
@@ -382,262 +381,63 @@ _printf_(4, 5) static int bad(Loader *l, const char *prefix, const char *field, 
         return -EBADMSG;
 }
 
-/* A syntax error at the cursor; running out of text is reported as truncation. */
-static int syntax(Loader *l, const char *what) {
-        if (l->p >= l->end)
-                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", (size_t) (l->end - l->text));
-        return bad(l, NULL, NULL, "invalid JSON at byte %zu: %s", (size_t) (l->p - l->text), what);
+/* Word the syntax error a scanner call returned as -EBADMSG; other returns pass through. Only for the
+ * results of json_scan_*(): a -EBADMSG from bad() has its message already. */
+static int syntax(Loader *l, int r) {
+        const JsonScan *s = &l->scan;
+
+        if (r != -EBADMSG)
+                return r;
+        if (json_scan_truncated(s))
+                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", (size_t) (s->end - s->text));
+        return bad(l, NULL, NULL, "invalid JSON at byte %zu: %s", s->error_offset, s->error);
 }
 
-/* Skip whitespace; the next byte, or -1 at the end of the text. */
 static int peek(Loader *l) {
-        for (; l->p < l->end; l->p++)
-                if (*l->p != ' ' && *l->p != '\t' && *l->p != '\r' && *l->p != '\n')
-                        return (unsigned char) *l->p;
-        return -1;
-}
-
-static int expect(Loader *l, char c, const char *what) {
-        if (peek(l) != (unsigned char) c)
-                return syntax(l, what);
-        l->p++;
-        return 0;
+        return json_scan_peek(&l->scan);
 }
 
 static bool is_digit(int c) {
         return c >= '0' && c <= '9';
 }
 
-/* What the next value is, for "must be X, got Y". */
-static const char *next_kind(Loader *l) {
-        int c = peek(l);
-
-        if (c == '-' || is_digit(c))
-                return "a number";
-        switch (c) {
-        case '"':
-                return "a string";
-        case '{':
-                return "an object";
-        case '[':
-                return "an array";
-        case 't':
-        case 'f':
-                return "a boolean";
-        case 'n':
-                return "null";
-        default:
-                return "no value";
-        }
-}
-
 /* "must be WANT, got KIND" for a value of the wrong type; a syntax error if no value starts here. */
 static int wrong_type(Loader *l, const char *prefix, const char *key, const char *want, bool nullable) {
-        const char *kind = next_kind(l);
+        static const char *const kinds[] = {
+                [JSON_SCAN_NUMBER] = "a number", [JSON_SCAN_STRING] = "a string",
+                [JSON_SCAN_OBJECT] = "an object", [JSON_SCAN_ARRAY] = "an array",
+                [JSON_SCAN_BOOLEAN] = "a boolean", [JSON_SCAN_NULL] = "null",
+        };
+        JsonScanKind kind = json_scan_next_kind(&l->scan);
 
-        if (streq(kind, "no value"))
-                return syntax(l, "expected a value");
-        return bad(l, prefix, key, "must be %s%s, got %s", want, nullable ? " or null" : "", kind);
+        if (kind == JSON_SCAN_NONE)
+                return syntax(l, json_scan_fail(&l->scan, "expected a value"));
+        return bad(l, prefix, key, "must be %s%s, got %s", want, nullable ? " or null" : "", kinds[kind]);
 }
 
-/* Consume the literal word if the next value starts with its first letter. Returns 1, 0 if the next
- * value is something else, or a syntax error for a misspelled or cut-off literal. */
 static int literal(Loader *l, const char *word) {
-        size_t n = strlen(word), left;
-
-        if (peek(l) != word[0])
-                return 0;
-        left = (size_t) (l->end - l->p);
-        if (left < n && memcmp(l->p, word, left) == 0) {
-                l->p = l->end;
-                return syntax(l, "");
-        }
-        if (left < n || memcmp(l->p, word, n) != 0)
-                return syntax(l, "invalid literal");
-        l->p += n;
-        return 1;
-}
-
-static int scratch_reserve(Loader *l, size_t n) {
-        char *p;
-
-        if (n <= l->scratch_size)
-                return 0;
-        n = MAX(n, MAX(l->scratch_size * 2, (size_t) 256));
-        p = realloc(l->scratch, n);
-        if (!p)
-                return -ENOMEM;
-        l->scratch = p;
-        l->scratch_size = n;
-        return 0;
-}
-
-static int read_hex4(Loader *l, unsigned *ret) {
-        unsigned v = 0;
-
-        for (int i = 0; i < 4; i++, l->p++) {
-                char c;
-
-                if (l->p >= l->end)
-                        return syntax(l, "");
-                c = *l->p;
-                if (!is_digit(c) && !((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
-                        return syntax(l, "invalid \\u escape");
-                v = v * 16 + (unsigned) (is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
-        }
-        *ret = v;
-        return 0;
-}
-
-/* The code point of a \u escape (the "\u" already consumed), joining a UTF-16 surrogate pair. */
-static int read_unicode_escape(Loader *l, uint32_t *ret) {
-        unsigned hi, lo;
-        int r;
-
-        r = read_hex4(l, &hi);
-        if (r < 0)
-                return r;
-        if (hi >= 0xDC00 && hi <= 0xDFFF)
-                return syntax(l, "lone low surrogate");
-        if (hi < 0xD800 || hi > 0xDBFF) {
-                *ret = hi;
-                return 0;
-        }
-        if (l->end - l->p < 2 || l->p[0] != '\\' || l->p[1] != 'u')
-                return syntax(l, "high surrogate without low surrogate");
-        l->p += 2;
-        r = read_hex4(l, &lo);
-        if (r < 0)
-                return r;
-        if (lo < 0xDC00 || lo > 0xDFFF)
-                return syntax(l, "high surrogate without low surrogate");
-        *ret = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-        return 0;
-}
-
-static size_t utf8_put(char *out, uint32_t c) {
-        if (c < 0x80) {
-                out[0] = (char) c;
-                return 1;
-        }
-        if (c < 0x800) {
-                out[0] = (char) (0xC0 | (c >> 6));
-                out[1] = (char) (0x80 | (c & 0x3F));
-                return 2;
-        }
-        if (c < 0x10000) {
-                out[0] = (char) (0xE0 | (c >> 12));
-                out[1] = (char) (0x80 | ((c >> 6) & 0x3F));
-                out[2] = (char) (0x80 | (c & 0x3F));
-                return 3;
-        }
-        out[0] = (char) (0xF0 | (c >> 18));
-        out[1] = (char) (0x80 | ((c >> 12) & 0x3F));
-        out[2] = (char) (0x80 | ((c >> 6) & 0x3F));
-        out[3] = (char) (0x80 | (c & 0x3F));
-        return 4;
-}
-
-static int read_escape(Loader *l, char *out, size_t *ret_n) {
-        static const char simple[][2] = { { '"', '"' },  { '\\', '\\' }, { '/', '/' },  { 'b', '\b' },
-                                          { 'f', '\f' }, { 'n', '\n' },  { 'r', '\r' }, { 't', '\t' } };
-        uint32_t c = 0;
-        char e;
-        int r;
-
-        if (l->p >= l->end)
-                return syntax(l, "");
-        e = *l->p++;
-        for (size_t i = 0; i < ELEMENTSOF(simple); i++)
-                if (e == simple[i][0]) {
-                        out[0] = simple[i][1];
-                        *ret_n = 1;
-                        return 0;
-                }
-        if (e != 'u') {
-                l->p--;
-                return syntax(l, "invalid escape");
-        }
-        r = read_unicode_escape(l, &c);
-        if (r < 0)
-                return r;
-        *ret_n = utf8_put(out, c);
-        return 0;
-}
-
-/* Decode the string at the cursor into l->scratch. Bytes ≥ 0x80 are taken as they are: file names need
- * not be UTF-8, and the writer passes them through. */
-static int read_string(Loader *l, const char **ret, size_t *ret_len) {
-        size_t len = 0;
-        int r;
-
-        r = expect(l, '"', "expected a string");
-        if (r < 0)
-                return r;
-        for (;;) {
-                const char *run = l->p;
-                size_t n;
-
-                while (l->p < l->end && *l->p != '"' && *l->p != '\\' && (unsigned char) *l->p >= 0x20)
-                        l->p++;
-                n = (size_t) (l->p - run);
-                if (scratch_reserve(l, len + n + 5) < 0)
-                        return -ENOMEM;
-                memcpy(l->scratch + len, run, n);
-                len += n;
-                if (l->p >= l->end)
-                        return syntax(l, "");
-                if (*l->p == '"')
-                        break;
-                if (*l->p != '\\')
-                        return syntax(l, "control character in string");
-                l->p++;
-                r = read_escape(l, l->scratch + len, &n);
-                if (r < 0)
-                        return r;
-                len += n;
-        }
-        l->p++;
-        l->scratch[len] = '\0';
-        *ret = l->scratch;
-        *ret_len = len;
-        return 0;
+        return syntax(l, json_scan_literal(&l->scan, word));
 }
 
 /* An integer in [min, max]. Returns 0, or 1 for null when nullable (*ret untouched). */
 static int read_uint(Loader *l, const char *prefix, const char *key, uint64_t min, uint64_t max,
                      bool nullable, uint64_t *ret) {
-        bool overflow = false, negative = false;
-        const char *start;
+        const JsonScan *s = &l->scan;
         uint64_t v = 0;
-        int c = peek(l);
+        int r, c = peek(l);
 
         if (nullable && c == 'n')
                 return literal(l, "null");
         if (c != '-' && !is_digit(c))
                 return wrong_type(l, prefix, key, "an integer", nullable);
-        start = l->p;
-        if (c == '-') {
-                negative = true;
-                l->p++;
-        }
-        if (l->p >= l->end || !is_digit(*l->p))
-                return syntax(l, "expected a digit");
-        if (*l->p == '0' && l->p + 1 < l->end && is_digit(l->p[1]))
-                return syntax(l, "leading zero");
-        for (; l->p < l->end && is_digit(*l->p); l->p++) {
-                unsigned d = (unsigned) (*l->p - '0');
-
-                if (v > (UINT64_MAX - d) / 10)
-                        overflow = true;
-                else
-                        v = v * 10 + d;
-        }
-        if (l->p < l->end && (*l->p == '.' || *l->p == 'e' || *l->p == 'E'))
+        r = json_scan_uint(&l->scan, &v);
+        if (r == -EDOM)
                 return bad(l, prefix, key, "must be an integer, got a fraction or exponent");
-        if (overflow || (negative && v != 0) || v < min || v > max)
-                return bad(l, prefix, key, "%.*s is out of range %" PRIu64 "…%" PRIu64, (int) (l->p - start),
-                           start, min, max);
+        if (r == -ERANGE || (r >= 0 && (v < min || v > max)))
+                return bad(l, prefix, key, "%.*s is out of range %" PRIu64 "…%" PRIu64, (int) s->token_len,
+                           s->token, min, max);
+        if (r < 0)
+                return syntax(l, r);
         *ret = v;
         return 0;
 }
@@ -656,9 +456,9 @@ static int read_string_value(Loader *l, const char *prefix, const char *key, boo
         }
         if (c != '"')
                 return wrong_type(l, prefix, key, "a string", nullable);
-        r = read_string(l, &s, &len);
+        r = json_scan_string(&l->scan, &s, &len);
         if (r < 0)
-                return r;
+                return syntax(l, r);
         if (strlen(s) != len)
                 return bad(l, prefix, key, "contains a NUL character");
         *ret = s;
@@ -696,39 +496,20 @@ static int read_reason(Loader *l, const char *prefix, Reason *ret) {
 }
 
 static int open_object(Loader *l, const char *prefix, const char *key) {
-        if (peek(l) != '{')
+        if (json_scan_begin_object(&l->scan) == 0)
                 return wrong_type(l, prefix, key, "an object", false);
-        l->p++;
         return 0;
 }
 
 /* Walk the members of an object opened with open_object(); *state starts at 0. Returns 1 with the key
  * (in the scratch buffer, so only valid until the value is read), 0 after the closing brace. */
-static int object_next(Loader *l, int *state, const char **ret_key) {
-        const char *key;
-        size_t len;
-        int r, c = peek(l);
+static int object_next(Loader *l, unsigned *state, const char **ret_key) {
+        int r;
 
-        if (c == '}' && *state >= 0) {
-                l->p++;
-                return 0;
-        }
-        if (*state > 0) {
-                if (c != ',')
-                        return syntax(l, "expected ',' or '}'");
-                l->p++;
-        }
-        *state = 1;
-        r = read_string(l, &key, &len);
-        if (r < 0)
-                return r;
-        if (strlen(key) != len)
+        r = json_scan_member(&l->scan, state, ret_key);
+        if (r == -EILSEQ)
                 return bad(l, NULL, NULL, "object key contains a NUL character");
-        r = expect(l, ':', "expected ':'");
-        if (r < 0)
-                return r;
-        *ret_key = key;
-        return 1;
+        return syntax(l, r);
 }
 
 /* Index of key in names[], trying hint first: our writer emits fields in table order. -1 if unknown. */
@@ -827,7 +608,8 @@ static int read_node(Loader *l, const char *prefix, NodeRun *ret) {
         NodeRun n = { .exit_code = -1 };
         unsigned seen = 0;
         const char *key;
-        int state = 0, r;
+        unsigned state = 0;
+        int r;
 
         r = open_object(l, prefix, NULL);
         if (r < 0)
@@ -968,7 +750,8 @@ static int read_job_field(Loader *l, int f, JobRecord *j) {
 static int read_job_record(Loader *l, JobRecord *j) {
         unsigned seen = 0;
         const char *key;
-        int state = 0, r;
+        unsigned state = 0;
+        int r;
 
         r = open_object(l, NULL, "job");
         if (r < 0)
@@ -1034,7 +817,8 @@ static ssize_t find_node(const JobSpec *spec, const char *id, size_t hint) {
 static int read_nodes(Loader *l, bool snapshot) {
         _cleanup_free_ uint8_t *seen = NULL;
         const char *key;
-        int state = 0, r;
+        unsigned state = 0;
+        int r;
         size_t count = 0;
 
         if (snapshot) {
@@ -1102,11 +886,11 @@ static int read_root_field(Loader *l, int f, bool snapshot, uint64_t want_seq, u
 static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_seq) {
         unsigned seen = 0;
         const char *key;
-        int state = 0, r;
+        unsigned state = 0;
+        int r;
 
-        if (peek(l) != '{')
+        if (json_scan_begin_object(&l->scan) == 0)
                 return wrong_type(l, NULL, NULL, "a JSON object", false);
-        l->p++;
         for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
                 int f = record_field(l, NULL, root_fields, _RF_MAX, key, i, &seen);
                 if (f < 0)
@@ -1123,7 +907,7 @@ static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_
         if (r < 0)
                 return r;
         if (peek(l) >= 0)
-                return bad(l, NULL, NULL, "trailing data at byte %zu", (size_t) (l->p - l->text));
+                return bad(l, NULL, NULL, "trailing data at byte %zu", json_scan_offset(&l->scan));
         return 0;
 }
 
@@ -1147,10 +931,8 @@ static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, ui
                         return r;
         }
 
-        l->text = l->p = buf;
-        l->end = buf + len;
+        json_scan_start(&l->scan, buf, len);
         r = read_root(l, snapshot, want_seq, ret_seq);
-        l->text = l->p = l->end = NULL;
         return r;
 }
 
@@ -1253,14 +1035,14 @@ int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *re
                 seq = got;
         }
 
-        free(l.scratch);
+        json_scan_done(&l.scan);
         *ret = TAKE_PTR(l.run);
         if (ret_seq)
                 *ret_seq = seq;
         return 0;
 
 fail:
-        free(l.scratch);
+        json_scan_done(&l.scan);
         job_run_free(l.run);
         return r;
 }

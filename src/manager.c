@@ -290,7 +290,8 @@ static void flush_dirty(Manager *m) {
 }
 
 static void manager_flush(Manager *m) {
-        if (m->n_dirty > 0 && !committer_busy(m->committer))
+        /* Writes queued directly (an acceptance) count too: a queued job may change nothing for a while. */
+        if ((m->n_dirty > 0 || committer_has_open(m->committer)) && !committer_busy(m->committer))
                 flush_dirty(m);
 }
 

@@ -36,7 +36,7 @@ struct HeldReply {
 
 /* The generation that covers every change made so far, or 0 if everything is durable already. */
 static uint64_t pending_gen(Manager *m) {
-        if (m->n_dirty > 0)
+        if (m->n_dirty > 0 || committer_has_open(m->committer))
                 return committer_next_gen(m->committer); /* the next seal takes them */
         if (committer_busy(m->committer))
                 return committer_next_gen(m->committer) - 1;

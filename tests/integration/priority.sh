@@ -31,6 +31,10 @@ id2=$(job_id_of low2) || bail_out "low2 not accepted"
 
 ok "all three were accepted while the blocker still ran" sh -c "! grep -q '^end blocker' '$W/events'"
 is "$(job_field "$idh" state)" queued "high is queued behind the blocker"
+# A queued job changes nothing while it waits, but its acceptance must still become durable at once:
+# jobs/ID exists (no longer the unpublished jobs/.#ID) while the blocker is still running.
+ok "queued jobs are published while they wait" sh -c \
+        "test -d '$SPOOL/jobs/$id1' -a -d '$SPOOL/jobs/$idh' -a -d '$SPOOL/jobs/$id2' && ! grep -q '^end blocker' '$W/events'"
 is "$(job_field "$idh" priority)" 10 "status reports priority 10"
 for j in "$idb" "$id1" "$idh" "$id2"; do
         is_exit 0 "job $j succeeds" ctl wait "$j" --timeout 30
