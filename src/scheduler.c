@@ -31,6 +31,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "nodeenv.h"
+#include "procutil.h"
 #include "protocol.h"
 #include "scheduler.h"
 #include "supervise.h"
@@ -277,6 +278,8 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
 
         c->task = task_free(c->task);
         c->stop_reason = STOP_NONE;
+        n->pid = 0;
+        n->pid_start = 0;
         n->exit_code = res->end == TASK_EXITED ? res->exit_code : -1;
         n->signal = res->end == TASK_SIGNALED ? res->signal : 0;
 
@@ -326,6 +329,11 @@ static void node_spawn(Job *j, uint32_t i) {
                 return;
         }
         j->manager->n_spawned++;
+        /* Recorded with the node, so that a restart after a crash can kill this group if it outlived us. */
+        n->pid = task_pid(j->ctl[i].task);
+        if (proc_start_time(n->pid, &n->pid_start) < 0)
+                n->pid = 0, n->pid_start = 0; /* already gone: nothing to kill later */
+        mark_node_dirty(j, i);
         log_debug("Job %" PRIu64 " node %s attempt %u started as pid %d.", j->id, ns->id, n->attempt,
                   (int) task_pid(j->ctl[i].task));
 }
@@ -784,6 +792,26 @@ static int job_build_env(Job *j) {
         return nodeenv_base(&owner, getenv("LANG"), j->spec->env, &j->base_env);
 }
 
+/* A node recorded as running when the daemon died may still be running: its process group was in a
+ * session of its own and outlived us. Kill it before it is rerun (or failed), so two attempts of one node
+ * never overlap; the recorded start time makes sure a reused pid is never hit. */
+static void kill_orphan(Job *j, uint32_t i) {
+        NodeRun *n = &j->run->nodes[i];
+        int r;
+
+        if (n->pid <= 0)
+                return;
+        r = proc_kill_group_if_same(n->pid, n->pid_start);
+        if (r > 0)
+                log_notice("Job %" PRIu64 " node %s: killed process group %d left running by the previous "
+                           "orchd.", j->id, node_id(j, i), (int) n->pid);
+        else if (r < 0)
+                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
+                                  j->id, node_id(j, i), (int) n->pid);
+        n->pid = 0;
+        n->pid_start = 0;
+}
+
 /* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
  * their timers back; then the DAG is rebuilt from what has ended. */
 static int job_recover(Job *j) {
@@ -799,6 +827,7 @@ static int job_recover(Job *j) {
                 NodeRun *nr = &j->run->nodes[i];
 
                 if (nr->state == NODE_RUNNING) {
+                        kill_orphan(j, i);
                         slot_take(j); /* node_interrupted() releases it */
                         node_interrupted(j, i);
                 }

@@ -86,6 +86,8 @@ typedef struct NodeRun {
         uint64_t started_at;  /* start of the current/last attempt */
         uint64_t finished_at; /* end of the node (final states only) */
         uint64_t retry_at;    /* when the next attempt may start (retry_wait only) */
+        int32_t pid;          /* the running attempt's process (group leader), 0 = none */
+        uint64_t pid_start;   /* its start time (procutil.h), so a restart can tell it from a reused pid */
 } NodeRun;
 
 /* Progress of one job, and who it belongs to. Owns nodes[] and the strings. */

@@ -50,7 +50,12 @@ ok "n1 and n2 had recorded ends before the crash (n3 starts only once n2's end i
         test "${ended[0]:-}" = n1 -a "${ended[1]:-}" = n2
 ok "the crash hit mid-chain" test "${#ended[@]}" -lt 6
 
+once_pid=$(cat "$W/once.pid")
+ok "node once's process outlived the crash (it sleeps 3 s in its own session)" pid_alive "$once_pid"
 start_orchd --max-parallel 4
+# The restarted daemon kills a group it recorded as running (pid + start time), so the node is never
+# running twice, and never hits a reused pid.
+ok "the restart killed the orphaned process of node once" wait_for 2 sh -c "! kill -0 $once_pid 2>/dev/null || grep -q '^State:.Z' /proc/$once_pid/status"
 is_exit 0 "after the restart the chain succeeds" ctl wait "$id" --timeout 30
 for n in n1 n2 n3 n4 n5 n6; do
         is "$(node_field "$id" "$n" state)" succeeded "$n succeeded"

@@ -123,6 +123,9 @@ static JobRun *make_run(size_t n, unsigned variant) {
                         .started_at = UINT64_C(1700000001000000) + v,
                         .finished_at = v % 2 ? UINT64_C(1700000002000000) + v : 0,
                         .retry_at = v % 3 == 1 ? UINT64_C(1700000003000000) + v : 0,
+                        /* A recorded process on some nodes only: the fields are optional on disk. */
+                        .pid = v % 5 == 3 ? (int32_t) (30000 + v) : 0,
+                        .pid_start = v % 5 == 3 ? UINT64_C(987654321) + v : 0,
                 };
         }
         return run;
@@ -174,6 +177,8 @@ static void assert_run_equal(const JobRun *got, const JobRun *want) {
                 NODE_FIELD(started_at);
                 NODE_FIELD(finished_at);
                 NODE_FIELD(retry_at);
+                NODE_FIELD(pid);
+                NODE_FIELD(pid_start);
 #undef NODE_FIELD
         }
 #undef FIELD
