@@ -227,6 +227,26 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         return reply_durable(userdata, call, NULL); /* "cancelled" means recorded */
 }
 
+static int method_pause(ControlCall *call, json_object *params, void *userdata) {
+        Job *j = lookup_job(userdata, call, params);
+
+        if (!j)
+                return 0;
+        if (job_pause(j) > 0)
+                log_notice("uid %u paused job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+        return reply_durable(userdata, call, NULL);
+}
+
+static int method_resume(ControlCall *call, json_object *params, void *userdata) {
+        Job *j = lookup_job(userdata, call, params);
+
+        if (!j)
+                return 0;
+        if (job_resume(j) > 0)
+                log_notice("uid %u resumed job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+        return reply_durable(userdata, call, NULL);
+}
+
 static int list_filter(ControlCall *call, json_object *params, bool *ret_all, int *ret_state) {
         json_object *v;
 
@@ -298,6 +318,8 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_STATUS, method_status },
         { ORCH_METHOD_WAIT, method_wait },
         { ORCH_METHOD_CANCEL, method_cancel },
+        { ORCH_METHOD_PAUSE, method_pause },
+        { ORCH_METHOD_RESUME, method_resume },
         {},
 };
 

@@ -590,6 +590,22 @@ static int verb_cancel(char **args, size_t n_args) {
         return call_once(ORCH_METHOD_CANCEL, p, args[0], &reply);
 }
 
+static int verb_pause(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = id_parameters(args[0]), *reply = NULL;
+
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        return call_once(ORCH_METHOD_PAUSE, p, args[0], &reply);
+}
+
+static int verb_resume(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = id_parameters(args[0]), *reply = NULL;
+
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        return call_once(ORCH_METHOD_RESUME, p, args[0], &reply);
+}
+
 /* --- validate --- */
 
 /* Read a whole file, at most limit+1 bytes (job_parse reports the size error). Returns 0 or -errno. */
@@ -726,6 +742,9 @@ static const Verb verbs[] = {
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
           "after their kill_grace; pending ones are cancelled.\n" },
+        { "pause", verb_pause, 1, 1, 0, "pause JOB",
+          "Hold a job: no new node starts until resume; running nodes go on.\n" },
+        { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
         { "validate", verb_validate, 1, SIZE_MAX, 0, "validate FILE...",
           "Check job files locally, without the daemon. Exit status 65 if any is invalid.\n" },
 };

@@ -28,6 +28,8 @@
 #define ORCH_METHOD_STATUS "io.orchd.Manager.Status"
 #define ORCH_METHOD_WAIT "io.orchd.Manager.Wait"
 #define ORCH_METHOD_CANCEL "io.orchd.Manager.Cancel"
+#define ORCH_METHOD_PAUSE "io.orchd.Manager.Pause"
+#define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"

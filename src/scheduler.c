@@ -509,6 +509,25 @@ int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes) {
         return 0;
 }
 
+int job_pause(Job *j) {
+        if (job_is_finished(j) || j->run->state == JOB_PAUSED)
+                return 0;
+        job_run_set_state(j->run, JOB_PAUSED);
+        mark_job_dirty(j);
+        log_info("Job %" PRIu64 " paused; %u running node(s) go on.", j->id, j->n_running);
+        return 1;
+}
+
+int job_resume(Job *j) {
+        if (j->run->state != JOB_PAUSED)
+                return 0;
+        job_run_set_state(j->run, j->run->paused_from);
+        mark_job_dirty(j);
+        manager_schedule_soon(j->manager);
+        log_info("Job %" PRIu64 " resumed.", j->id);
+        return 1;
+}
+
 void job_shutdown(Job *j) {
         if (!j->ctl)
                 return;

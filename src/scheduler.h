@@ -119,6 +119,11 @@ void job_on_durable(Job *j, uint64_t gen);
 /* Cancel the whole job (nodes == NULL) or the named node indices. Returns 0 or -errno. */
 int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes);
 
+/* Hold the job (no new node starts; running nodes go on) or release it. No-ops when the job has finished
+ * or is already in the requested condition. Return 1 if the state changed, 0 if not. */
+int job_pause(Job *j);
+int job_resume(Job *j);
+
 /* Stop every running node for daemon shutdown; they end as interrupted (on_interrupt applies). */
 void job_shutdown(Job *j);
 
