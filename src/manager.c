@@ -120,6 +120,19 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, u
         return job_activate(j);
 }
 
+static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
+        Manager *m = userdata;
+
+        /* Only unfinished jobs hold their key, and those are exactly the active ones. */
+        for (size_t i = 0; i < m->n_active; i++) {
+                const Job *j = m->active[i];
+
+                if (!job_is_finished(j) && j->run->uid == uid && j->spec->key && streq(j->spec->key, key))
+                        return j->id;
+        }
+        return 0;
+}
+
 static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata) {
         Manager *m = userdata;
         uint64_t id = run->id;
@@ -425,7 +438,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
 
-        sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer };
+        sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
+                             .key_in_use = manager_key_in_use };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;

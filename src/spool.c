@@ -56,6 +56,7 @@ struct Spool {
         int spool_fd, tmp_fd, new_fd, rejected_fd, jobs_fd, intake_fd;
         sd_event_source *inotify_source;
         spool_job_cb cb;
+        spool_key_cb key_in_use;
         void *userdata;
         uint64_t next_id;
         uid_t uid;
@@ -166,6 +167,19 @@ static int spool_reject_errors(Spool *s, const char *name, const JobErrors *erro
         if (!human || !j)
                 return log_oom();
         return spool_reject(s, name, human, j);
+}
+
+/* The idempotency key is taken: the same submission is already queued or running. */
+static int spool_reject_key(Spool *s, const char *name, const char *key, uint64_t other) {
+        _cleanup_free_ char *msg = NULL;
+        char path[] = "key";
+        JobError e = { .path = path };
+        JobErrors l = { .errors = &e, .n_errors = 1 };
+
+        if (asprintf(&msg, "\"%s\" is the key of job %" PRIu64 ", which has not finished", key, other) < 0)
+                return log_oom();
+        e.message = msg;
+        return spool_reject_errors(s, name, &l);
 }
 
 /* ---- acceptance ------------------------------------------------------------------------------- */
@@ -354,6 +368,13 @@ static int spool_process(Spool *s, const char *name) {
                 return spool_reject_errors(s, name, errors);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse '%s': %m", name);
+
+        if (spec->key && s->key_in_use) {
+                uint64_t other = s->key_in_use(spec->key, st.st_uid, s->userdata);
+
+                if (other > 0)
+                        return spool_reject_key(s, name, spec->key, other);
+        }
 
         id = s->next_id;
         r = job_run_for(spec, id, &st, name, &run);
@@ -647,6 +668,7 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
         *s = (Spool) {
                 .event = sd_event_ref(e),
                 .committer = config->committer,
+                .key_in_use = config->key_in_use,
                 .limits = config->limits,
                 .cb = cb,
                 .userdata = userdata,

@@ -25,10 +25,14 @@ typedef struct Spool Spool;
 /* A job was accepted and is durable in jobs/ID. Ownership of spec, run and dir_fd passes to the callee. */
 typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata);
 
+/* The id of an unfinished job of owner uid with idempotency key `key` (SPEC §3 "key"), or 0 if none. */
+typedef uint64_t (*spool_key_cb)(const char *key, uid_t uid, void *userdata);
+
 typedef struct SpoolConfig {
         const char *path;         /* the spool directory */
         JobLimits limits;
         Committer *committer;     /* where acceptances are made durable, in order with journal writes */
+        spool_key_cb key_in_use;  /* asked for every job file with a key; called with the cb's userdata */
 } SpoolConfig;
 
 /* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and
