@@ -66,4 +66,19 @@ ok "jobs/ID/job.json is valid JSON naming the job" \
         sh -c "jq -e '.name == \"diamond\"' '$SPOOL/jobs/$id/job.json' >/dev/null"
 ok "jobs/ID/state.json exists" test -e "$SPOOL/jobs/$id/state.json"
 ok "new/ is empty after acceptance" test -z "$(ls -A "$SPOOL/new")"
+# Working directories (SPEC §3 cwd): the owner's home by default, the job's cwd, a node's own cwd.
+drop_job dirs <<EOF
+{ "nodes": { "home": { "cmd": ["/bin/sh", "-c", "pwd > $W/cwd.home"] } } }
+EOF
+drop_job dirs2 <<EOF
+{ "cwd": "$W", "nodes": { "job": { "cmd": ["/bin/sh", "-c", "pwd > $W/cwd.job"] },
+                          "node": { "cmd": ["/bin/sh", "-c", "pwd > $W/cwd.node"], "cwd": "/" } } }
+EOF
+idd=$(job_id_of dirs) || bail_out "job dirs not accepted"
+idd2=$(job_id_of dirs2) || bail_out "job dirs2 not accepted"
+is_exit 0 "job dirs succeeds" ctl wait "$idd" --timeout 20
+is_exit 0 "job dirs2 succeeds" ctl wait "$idd2" --timeout 20
+is "$(cat "$W/cwd.home")" "$(getent passwd "$(id -u)" | cut -d: -f6)" "default cwd is the owner's home"
+is "$(cat "$W/cwd.job")" "$(cd "$W" && pwd -P)" "the job's cwd applies to its nodes"
+is "$(cat "$W/cwd.node")" / "a node's cwd overrides the job's"
 done_testing
