@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -70,6 +71,13 @@ static inline int safe_close(int fd) {
 static inline void *mfree(void *p) {
         free(p);
         return NULL;
+}
+
+/* malloc'd copy of n bytes, or NULL (also for n == 0). */
+static inline void *memdup(const void *p, size_t n) {
+        void *q = n > 0 ? malloc(n) : NULL;
+
+        return q ? memcpy(q, p, n) : NULL;
 }
 
 static inline void freep(void *p) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,47 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         return reply_durable(userdata, call, NULL); /* "cancelled" means recorded */
 }
 
+static bool valid_submit_name(const char *n) {
+        return !isempty(n) && strlen(n) <= NAME_MAX && !strchr(n, '/') && n[0] != '.';
+}
+
+static int method_submit(ControlCall *call, json_object *params, void *userdata) {
+        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        Manager *m = userdata;
+        uid_t uid = control_call_uid(call);
+        json_object *name, *job, *p;
+        uint64_t id = 0;
+        char ids[24];
+        int r;
+
+        if (!json_object_object_get_ex(params, "name", &name) || !json_object_is_type(name, json_type_string) ||
+            !valid_submit_name(json_object_get_string(name)))
+                return reply_invalid_parameter(call, "name");
+        if (!json_object_object_get_ex(params, "job", &job) || !json_object_is_type(job, json_type_string))
+                return reply_invalid_parameter(call, "job");
+        /* Until jobs can run as their owner (issue 4), only the daemon's own user may submit: anything else
+         * would run someone else's commands with the daemon's rights. */
+        if (uid != geteuid()) {
+                log_notice("uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.", (unsigned) uid,
+                           (unsigned) geteuid());
+                return reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
+        }
+        r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
+                         (size_t) json_object_get_string_len(job), uid, control_call_gid(call), &id, &errors);
+        if (r == -EINVAL)
+                return control_call_error(call, ORCH_ERROR_INVALID_JOB,
+                                          job_errors_to_json(errors, json_object_get_string(name)));
+        if (r < 0)
+                return r;
+        snprintf(ids, sizeof(ids), "%" PRIu64, id);
+        log_notice("uid %u submitted '%s' as job %s.", (unsigned) uid, json_object_get_string(name), ids);
+        p = json_object_new_object();
+        if (!p)
+                return -ENOMEM;
+        json_object_object_add(p, "id", json_object_new_string(ids));
+        return reply_durable(m, call, p); /* "accepted" means durably accepted */
+}
+
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
         Job *j = lookup_job(userdata, call, params);
 
@@ -318,6 +360,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_STATUS, method_status },
         { ORCH_METHOD_WAIT, method_wait },
         { ORCH_METHOD_CANCEL, method_cancel },
+        { ORCH_METHOD_SUBMIT, method_submit },
         { ORCH_METHOD_PAUSE, method_pause },
         { ORCH_METHOD_RESUME, method_resume },
         {},

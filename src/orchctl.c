@@ -46,6 +46,7 @@ enum {
         OPT_ALL = 1U << 0,
         OPT_STATE = 1U << 1,
         OPT_TIMEOUT = 1U << 2,
+        OPT_WAIT = 1U << 3,
 };
 
 static const char *arg_socket = NULL;
@@ -56,6 +57,7 @@ static uint64_t arg_timeout = USEC_INFINITY;
 static const char *arg_timeout_string = NULL;
 static unsigned arg_options_seen = 0;
 static bool arg_color = false;
+static bool arg_wait = false;
 
 typedef struct Verb {
         const char *name;
@@ -726,9 +728,116 @@ static int verb_validate(char **args, size_t n_args) {
         return ret;
 }
 
+/* --- submit --- */
+
+/* Print the errors of an InvalidJob reply like job_errors_format() does for validate. */
+static void print_submit_errors(const char *path, json_object *params) {
+        json_object *errors = reply_member(params, "errors", json_type_array);
+        size_t n = errors ? json_object_array_length(errors) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(errors, i), *line = NULL, *col = NULL;
+                const char *jpath = get_string(e, "path"), *msg = get_string(e, "message");
+
+                (void) json_object_object_get_ex(e, "line", &line);
+                (void) json_object_object_get_ex(e, "column", &col);
+                if (json_object_get_int(line) > 0)
+                        fprintf(stderr, "%s:%d:%d: %s\n", path, json_object_get_int(line), json_object_get_int(col),
+                                strna(msg));
+                else if (!isempty(jpath))
+                        fprintf(stderr, "%s: %s: %s\n", path, jpath, strna(msg));
+                else
+                        fprintf(stderr, "%s: %s\n", path, strna(msg));
+        }
+}
+
+/* Submit one file. Returns 0 with *ret_id (owned), EX_DATAERR after printing its errors, or another exit
+ * code after printing why. */
+static int submit_one(Client *c, const char *path, const JobLimits *limits, char **ret_id) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        _cleanup_json_ json_object *p = json_object_new_object();
+        _cleanup_free_ char *buf = NULL;
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path, *id;
+        size_t size = 0;
+        int r;
+
+        r = read_file(path, limits->max_file_size, &buf, &size);
+        if (r < 0)
+                return fail(EX_NOINPUT, "cannot read '%s': %s", path, strerror(-r));
+        if (!p || json_object_object_add(p, "name", json_object_new_string(base)) < 0 ||
+            json_object_object_add(p, "job", json_object_new_string_len(buf, (int) size)) < 0)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = client_call(c, ORCH_METHOD_SUBMIT, p, USEC_INFINITY, &m);
+        if (r < 0)
+                return transport_error(r);
+        if (m.error && streq(m.error, ORCH_ERROR_INVALID_JOB)) {
+                print_submit_errors(path, m.parameters);
+                return EX_DATAERR;
+        }
+        if (m.error)
+                return reply_error(&m, NULL);
+        id = get_string(m.parameters, "id");
+        if (isempty(id))
+                return fail(EX_SOFTWARE, "invalid reply from orchd: no job id");
+        *ret_id = strdup(id);
+        return *ret_id ? 0 : fail(EX_SOFTWARE, "out of memory");
+}
+
+static int verb_submit(char **args, size_t n_args) {
+        _cleanup_strv_free_ char **ids = calloc(n_args + 1, sizeof(char *));
+        _cleanup_json_ json_object *results = json_object_new_array();
+        size_t n_ids = 0;
+        JobLimits limits;
+        Client *c = NULL;
+        int ret = 0, r;
+
+        if (!ids || !results)
+                return fail(EX_SOFTWARE, "out of memory");
+        job_limits_init(&limits);
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+        for (size_t i = 0; i < n_args; i++) {
+                char *id = NULL;
+
+                r = submit_one(c, args[i], &limits, &id);
+                if (r != 0 && r != EX_DATAERR && r != EX_NOINPUT) {
+                        ret = r; /* the daemon or the connection failed: stop here */
+                        break;
+                }
+                if (r != 0) {
+                        ret = ret ?: r;
+                        continue;
+                }
+                ids[n_ids++] = id;
+                if (arg_json) {
+                        json_object *o = json_object_new_object();
+
+                        if (o) {
+                                json_object_object_add(o, "file", json_object_new_string(args[i]));
+                                json_object_object_add(o, "id", json_object_new_string(id));
+                                json_object_array_add(results, o);
+                        }
+                } else
+                        printf("%s\n", id);
+        }
+        client_free(c);
+        if (arg_json && !arg_wait && print_json(results) != 0)
+                return EX_SOFTWARE;
+        if (ret != 0 || !arg_wait || n_ids == 0)
+                return ret;
+        (void) fflush(stdout);
+        return verb_wait(ids, n_ids);
+}
+
 /* --- command line --- */
 
 static const Verb verbs[] = {
+        { "submit", verb_submit, 1, SIZE_MAX, OPT_WAIT | OPT_TIMEOUT, "submit FILE... [--wait [--timeout D]]",
+          "Send job files to orchd, which runs them as you; prints each job's id. Exit status 65\n"
+          "if a file is invalid (its errors are printed; it is not kept).\n"
+          "  -w --wait            Then wait for the jobs, with wait's exit status\n"
+          "  -t --timeout DURATION  With --wait: give up waiting after DURATION\n" },
         { "list", verb_list, 0, 0, OPT_ALL | OPT_STATE, "list [--all] [--state STATE]",
           "List jobs: unfinished ones plus the last 10 finished, or all with --all.\n"
           "  -a --all            Show every job the daemon still knows\n"
@@ -784,7 +893,8 @@ static const struct option options[] = {
         { "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, ARG_VERSION },
         { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
-        { "timeout", required_argument, NULL, 't' }, {}
+        { "timeout", required_argument, NULL, 't' }, { "wait", no_argument, NULL, 'w' },
+        {}
 };
 
 /* Parse options anywhere on the line (getopt permutes). Returns -1 to go on, or an exit code. */
@@ -792,7 +902,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jhat:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jhat:w", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_socket = optarg;
@@ -821,6 +931,10 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_timeout_string = optarg;
                         arg_options_seen |= OPT_TIMEOUT;
                         break;
+                case 'w':
+                        arg_wait = true;
+                        arg_options_seen |= OPT_WAIT;
+                        break;
                 case ':':
                         return fail(EX_USAGE, "option '%s' needs an argument", argv[optind - 1]);
                 default:
@@ -830,7 +944,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
 }
 
 static const char *option_name(unsigned opt) {
-        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : "--timeout";
+        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" : "--timeout";
 }
 
 int main(int argc, char **argv) {
@@ -855,7 +969,7 @@ int main(int argc, char **argv) {
         if (!v)
                 return fail(EX_USAGE, "no command given (see orchctl --help)");
 
-        for (unsigned opt = 1; opt <= OPT_TIMEOUT; opt <<= 1)
+        for (unsigned opt = 1; opt <= OPT_WAIT; opt <<= 1)
                 if ((arg_options_seen & opt) && !(v->options & opt))
                         return fail(EX_USAGE, "option %s does not apply to '%s'", option_name(opt), v->name);
         n_args = (size_t) (argc - optind - 1);

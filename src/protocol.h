@@ -29,11 +29,13 @@
 #define ORCH_METHOD_WAIT "io.orchd.Manager.Wait"
 #define ORCH_METHOD_CANCEL "io.orchd.Manager.Cancel"
 #define ORCH_METHOD_PAUSE "io.orchd.Manager.Pause"
+#define ORCH_METHOD_SUBMIT "io.orchd.Manager.Submit"
 #define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
 #define ORCH_ERROR_PERMISSION_DENIED "io.orchd.Manager.PermissionDenied"
+#define ORCH_ERROR_INVALID_JOB "io.orchd.Manager.InvalidJob"
 #define ORCH_ERROR_INTERNAL "io.orchd.Manager.InternalError"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
 

@@ -169,17 +169,29 @@ static int spool_reject_errors(Spool *s, const char *name, const JobErrors *erro
         return spool_reject(s, name, human, j);
 }
 
+/* The error for a job whose idempotency key is held by the unfinished job `other`. Returns 0 or -ENOMEM. */
+static int key_errors(const char *key, uint64_t other, JobErrors **ret) {
+        _cleanup_(job_errors_freep) JobErrors *e = calloc(1, sizeof(JobErrors));
+
+        if (!e || !(e->errors = calloc(1, sizeof(JobError))))
+                return -ENOMEM;
+        e->n_errors = 1;
+        e->errors[0].path = strdup("key");
+        if (!e->errors[0].path ||
+            asprintf(&e->errors[0].message, "\"%s\" is the key of job %" PRIu64 ", which has not finished", key,
+                     other) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
 /* The idempotency key is taken: the same submission is already queued or running. */
 static int spool_reject_key(Spool *s, const char *name, const char *key, uint64_t other) {
-        _cleanup_free_ char *msg = NULL;
-        char path[] = "key";
-        JobError e = { .path = path };
-        JobErrors l = { .errors = &e, .n_errors = 1 };
+        _cleanup_(job_errors_freep) JobErrors *e = NULL;
 
-        if (asprintf(&msg, "\"%s\" is the key of job %" PRIu64 ", which has not finished", key, other) < 0)
+        if (key_errors(key, other, &e) < 0)
                 return log_oom();
-        e.message = msg;
-        return spool_reject_errors(s, name, &l);
+        return spool_reject_errors(s, name, e);
 }
 
 /* ---- acceptance ------------------------------------------------------------------------------- */
@@ -203,7 +215,7 @@ static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, si
         return 0;
 }
 
-static int job_run_for(const JobSpec *spec, uint64_t id, const struct stat *st, const char *name, JobRun **ret) {
+static int job_run_for(const JobSpec *spec, uint64_t id, uid_t uid, gid_t gid, const char *name, JobRun **ret) {
         _cleanup_(job_run_freep) JobRun *run = NULL;
         struct passwd *pw;
         int r;
@@ -212,9 +224,9 @@ static int job_run_for(const JobSpec *spec, uint64_t id, const struct stat *st, 
         if (r < 0)
                 return r;
         run->id = id;
-        run->uid = st->st_uid;
-        run->gid = st->st_gid;
-        pw = getpwuid(st->st_uid);
+        run->uid = uid;
+        run->gid = gid;
+        pw = getpwuid(uid);
         if (pw) {
                 run->gid = pw->pw_gid;
                 run->user = strdup(pw->pw_name);
@@ -275,7 +287,8 @@ static int publish_run(void *p) {
         if (r < 0)
                 return r;
         /* Accepted. The source copy is no longer needed; a crash before this unlink is cleaned at start. */
-        (void) unlinkat(pub->dir_fd, pub->source, 0);
+        if (pub->source[0] != '\0')
+                (void) unlinkat(pub->dir_fd, pub->source, 0);
         return 0;
 }
 
@@ -285,8 +298,8 @@ static int publish_run(void *p) {
  * durable: should we crash first, the file is taken again at the next start, which for its nodes is the
  * same as being interrupted; a node with on_interrupt=fail waits for its own durable start record,
  * which the committer writes after the acceptance. On failure intake/NAME is where it was. */
-static int spool_publish(Spool *s, uint64_t id, const char *name, char *buf, size_t size, const JobSpec *spec,
-                         const JobRun *run, int *ret_dir_fd) {
+static int spool_publish(Spool *s, uint64_t id, const char *intake_name, char *buf, size_t size,
+                         const JobSpec *spec, const JobRun *run, int *ret_dir_fd) {
         _cleanup_(publish_freep) Publish *pub = NULL;
         _cleanup_close_ int dfd = -EBADF;
         int r;
@@ -297,7 +310,8 @@ static int spool_publish(Spool *s, uint64_t id, const char *name, char *buf, siz
         *pub = (Publish) { .jobs_fd = -EBADF, .dir_fd = -EBADF };
         snprintf(pub->tmp, sizeof(pub->tmp), ".#%" PRIu64, id);
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
-        snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", name);
+        if (intake_name) /* a submission over the socket has no file to carry along */
+                snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", intake_name);
         pub->state = journal_build_snapshot(spec, run, 0, &pub->state_len);
         if (!pub->state)
                 return -ENOMEM;
@@ -307,7 +321,7 @@ static int spool_publish(Spool *s, uint64_t id, const char *name, char *buf, siz
                 return -errno;
         dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
         r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
-        if (r >= 0 && renameat(s->intake_fd, name, dfd, pub->source) < 0)
+        if (r >= 0 && intake_name && renameat(s->intake_fd, intake_name, dfd, pub->source) < 0)
                 r = -errno;
         if (r < 0) {
                 (void) rm_rf_at(s->jobs_fd, pub->tmp);
@@ -327,17 +341,47 @@ static int spool_publish(Spool *s, uint64_t id, const char *name, char *buf, siz
         return 0;
 }
 
+/* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
+ * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
+ * the name recorded as the job's source. Returns 0 with *ret_id, or -errno (the intake file, if any, is
+ * where it was). */
+static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
+                        JobSpec *spec_in, uid_t uid, gid_t gid, uint64_t *ret_id) {
+        _cleanup_(job_spec_freep) JobSpec *spec = spec_in;
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        _cleanup_free_ char *bytes = buf;
+        uint64_t id = s->next_id;
+        int dir_fd = -EBADF, r;
+
+        r = job_run_for(spec, id, uid, gid, source, &run);
+        if (r < 0)
+                return r;
+        r = spool_publish(s, id, intake_name, bytes, size, spec, run, &dir_fd);
+        if (r == -ENOMEM)
+                /* The source may already be in jobs/.#ID: only a restart puts it back. */
+                manager_fail_stop(s->userdata, r, "the acceptance of a job");
+        if (r < 0)
+                return r;
+        bytes = NULL; /* the committer owns it now */
+        s->next_id++;
+        s->n_accepted++;
+        log_info("Accepted '%s' as job %" PRIu64 " (%s, %zu nodes, uid %u).", source, id, spec->name,
+                 spec->n_nodes, (unsigned) uid);
+        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
+        *ret_id = id;
+        return 0;
+}
+
 /* Validate intake/NAME and accept or reject it. Transient failures leave it in intake for a later try. */
 static int spool_process(Spool *s, const char *name) {
         _cleanup_(job_spec_freep) JobSpec *spec = NULL;
         _cleanup_(job_errors_freep) JobErrors *errors = NULL;
-        _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *reason = NULL, *buf = NULL, *default_name = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
         size_t size;
         uint64_t id, t0, t_parse;
-        int r, dir_fd = -EBADF;
+        int r;
 
         r = open_foreign_file(s->intake_fd, name, s->limits.max_file_size, &fd, &st, &reason);
         if (r == -EPERM)
@@ -375,27 +419,34 @@ static int spool_process(Spool *s, const char *name) {
                 if (other > 0)
                         return spool_reject_key(s, name, spec->key, other);
         }
+        log_debug("Parsed '%s' in %.1f ms.", name, t_parse / 1000.0);
+        r = spool_accept(s, name, name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid, st.st_gid, &id);
+        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) : 0;
+}
 
-        id = s->next_id;
-        r = job_run_for(spec, id, &st, name, &run);
+int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
+                 uint64_t *ret_id, JobErrors **reterr) {
+        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
+        _cleanup_free_ char *default_name = NULL, *copy = NULL;
+        int r;
+
+        default_name = job_name_from_filename(name);
+        if (!default_name)
+                return -ENOMEM;
+        r = job_parse(buf, size, &s->limits, default_name, &spec, reterr);
         if (r < 0)
-                return log_oom();
-        t0 = now_usec(CLOCK_MONOTONIC);
-        r = spool_publish(s, id, name, buf, size, spec, run, &dir_fd);
-        if (r == -ENOMEM)
-                /* The source may already be in jobs/.#ID: only a restart puts it back. */
-                manager_fail_stop(s->userdata, r, "the acceptance of a job");
-        if (r < 0)
-                return log_error_errno(r, "Failed to accept '%s' as job %" PRIu64 ", will retry on the next "
-                                       "rescan: %m", name, id);
-        buf = NULL; /* the committer owns it now */
-        s->next_id++;
-        s->n_accepted++;
-        log_info("Accepted '%s' as job %" PRIu64 " (%s, %zu nodes).", name, id, spec->name, spec->n_nodes);
-        log_debug("Parsed '%s' in %.1f ms, prepared its directory in %.1f ms.", name, t_parse / 1000.0,
-                  (now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
-        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
-        return 0;
+                return r;
+        if (spec->key && s->key_in_use) {
+                uint64_t other = s->key_in_use(spec->key, uid, s->userdata);
+
+                if (other > 0)
+                        return key_errors(spec->key, other, reterr) < 0 ? -ENOMEM : -EINVAL;
+        }
+        /* Our own copy of the bytes becomes job.json, as for a dropped file. */
+        copy = memdup(buf, size);
+        if (!copy && size > 0)
+                return -ENOMEM;
+        return spool_accept(s, name, NULL, TAKE_PTR(copy), size, TAKE_PTR(spec), uid, gid, ret_id);
 }
 
 /* Claim new/NAME by renaming it into the private intake directory, then process it. */

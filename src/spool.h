@@ -55,5 +55,13 @@ int spool_start(Spool *s);
 /* Process every file in jobs/.intake and new/ now. Returns 0 or -errno. */
 int spool_rescan(Spool *s);
 
+/* Accept a job submitted over the control socket by uid/gid (SO_PEERCRED), exactly as if it had been
+ * dropped (same validation, key check and durable acceptance) but without a file in new/: an invalid
+ * submission goes back to the caller, not to rejected/. name is recorded as the job's source.
+ * Returns 0 with *ret_id; -EINVAL with *reterr (an invalid file, or its key held by an unfinished job:
+ * error path "key"); -errno. */
+int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
+                 uint64_t *ret_id, JobErrors **reterr);
+
 /* Counters: accepted and rejected since start. */
 void spool_stats(const Spool *s, uint64_t *ret_accepted, uint64_t *ret_rejected);
