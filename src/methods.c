@@ -269,6 +269,60 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         return reply_durable(m, call, p); /* "accepted" means durably accepted */
 }
 
+static int add_int(json_object *o, const char *key, uint64_t v) {
+        return json_object_object_add(o, key, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX)));
+}
+
+/* Counters only, no job details: any local user may read them. */
+static json_object *stats_counts(Manager *m) {
+        size_t jobs[_JOB_STATE_MAX] = {}, nodes[_NODE_STATE_MAX] = {};
+        json_object *p = json_object_new_object(), *j = json_object_new_object(), *n = json_object_new_object();
+
+        if (!p || !j || !n) {
+                json_object_put(p), json_object_put(j), json_object_put(n);
+                return NULL;
+        }
+        for (size_t k = 0; k < m->n_jobs; k++)
+                jobs[m->jobs[k]->run->state]++;
+        for (size_t k = 0; k < m->n_active; k++) {
+                size_t c[_NODE_STATE_MAX];
+
+                job_run_count(m->active[k]->run, c);
+                for (int st = 0; st < _NODE_STATE_MAX; st++)
+                        nodes[st] += c[st];
+        }
+        for (int st = 0; st < _JOB_STATE_MAX; st++)
+                add_int(j, job_state_to_string(st), jobs[st]);
+        for (int st = NODE_PENDING; st <= NODE_RETRY_WAIT; st++)
+                add_int(n, node_state_to_string(st), nodes[st]);
+        json_object_object_add(p, "jobs", j);
+        json_object_object_add(p, "nodes", n);
+        return p;
+}
+
+static int method_stats(ControlCall *call, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        uint64_t accepted, rejected, batches, writes, usec;
+        json_object *p = stats_counts(m), *intake = json_object_new_object(), *journal = json_object_new_object();
+
+        if (!p || !intake || !journal) {
+                json_object_put(p), json_object_put(intake), json_object_put(journal);
+                return -ENOMEM;
+        }
+        spool_stats(m->spool, &accepted, &rejected);
+        committer_stats(m->committer, &batches, &writes, &usec);
+        add_int(p, "spawned", m->n_spawned);
+        add_int(p, "uptime_ms", (now_usec(CLOCK_MONOTONIC) - m->started_at_usec) / USEC_PER_MSEC);
+        add_int(intake, "accepted", accepted);
+        add_int(intake, "rejected", rejected);
+        add_int(journal, "commits", batches);
+        add_int(journal, "files", writes);
+        add_int(journal, "write_us", usec);
+        json_object_object_add(p, "intake", intake);
+        json_object_object_add(p, "journal", journal);
+        return control_call_reply(call, p);
+}
+
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
         Job *j = lookup_job(userdata, call, params);
 
@@ -361,6 +415,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_WAIT, method_wait },
         { ORCH_METHOD_CANCEL, method_cancel },
         { ORCH_METHOD_SUBMIT, method_submit },
+        { ORCH_METHOD_STATS, method_stats },
         { ORCH_METHOD_PAUSE, method_pause },
         { ORCH_METHOD_RESUME, method_resume },
         {},

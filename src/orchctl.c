@@ -47,6 +47,7 @@ enum {
         OPT_STATE = 1U << 1,
         OPT_TIMEOUT = 1U << 2,
         OPT_WAIT = 1U << 3,
+        OPT_PROMETHEUS = 1U << 4,
 };
 
 static const char *arg_socket = NULL;
@@ -58,6 +59,7 @@ static const char *arg_timeout_string = NULL;
 static unsigned arg_options_seen = 0;
 static bool arg_color = false;
 static bool arg_wait = false;
+static bool arg_prometheus = false;
 
 typedef struct Verb {
         const char *name;
@@ -830,6 +832,95 @@ static int verb_submit(char **args, size_t n_args) {
         return verb_wait(ids, n_ids);
 }
 
+/* --- stats --- */
+
+static int64_t stat_int(json_object *o, const char *a, const char *b) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, a, &v))
+                return 0;
+        if (b && !json_object_object_get_ex(v, b, &v))
+                return 0;
+        return json_object_get_int64(v);
+}
+
+/* "3 queued, 1 running, …" over every key of a counts object, in the daemon's order. */
+static void print_counts(json_object *counts, const char *suffix) {
+        bool first = true;
+
+        json_object_object_foreach(counts, k, v) {
+                printf("%s%" PRId64 " %s", first ? "" : ", ", json_object_get_int64(v), k);
+                first = false;
+        }
+        printf("%s\n", suffix);
+}
+
+static void stats_print(json_object *r) {
+        int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
+        json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
+
+        printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
+               up / 60 % 60, up % 60);
+        printf("    Jobs: ");
+        if (jobs)
+                print_counts(jobs, "");
+        printf("   Nodes: ");
+        if (nodes)
+                print_counts(nodes, " (of unfinished jobs)");
+        printf(" Spawned: %" PRId64 " processes\n", stat_int(r, "spawned", NULL));
+        printf("  Intake: %" PRId64 " accepted, %" PRId64 " rejected\n", stat_int(r, "intake", "accepted"),
+               stat_int(r, "intake", "rejected"));
+        printf(" Journal: %" PRId64 " commits, %" PRId64 " files, %.2f ms per commit\n", commits,
+               stat_int(r, "journal", "files"),
+               commits > 0 ? (double) stat_int(r, "journal", "write_us") / 1000.0 / (double) commits : 0.0);
+}
+
+/* The Prometheus text exposition format, for node_exporter's textfile collector. */
+static void stats_prometheus(json_object *r) {
+        json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
+
+        printf("# HELP orchd_jobs Jobs the daemon knows, by state.\n# TYPE orchd_jobs gauge\n");
+        if (jobs) {
+                json_object_object_foreach(jobs, k, v)
+                        printf("orchd_jobs{state=\"%s\"} %" PRId64 "\n", k, json_object_get_int64(v));
+        }
+        printf("# HELP orchd_nodes Nodes of unfinished jobs, by state.\n# TYPE orchd_nodes gauge\n");
+        if (nodes) {
+                json_object_object_foreach(nodes, k, v)
+                        printf("orchd_nodes{state=\"%s\"} %" PRId64 "\n", k, json_object_get_int64(v));
+        }
+        printf("# HELP orchd_spawned_total Node processes started.\n# TYPE orchd_spawned_total counter\n"
+               "orchd_spawned_total %" PRId64 "\n", stat_int(r, "spawned", NULL));
+        printf("# HELP orchd_uptime_seconds Time since the daemon started.\n# TYPE orchd_uptime_seconds gauge\n"
+               "orchd_uptime_seconds %.3f\n", (double) stat_int(r, "uptime_ms", NULL) / 1000.0);
+        printf("# HELP orchd_intake_total Job files taken, by result.\n# TYPE orchd_intake_total counter\n"
+               "orchd_intake_total{result=\"accepted\"} %" PRId64 "\norchd_intake_total{result=\"rejected\"} %" PRId64
+               "\n", stat_int(r, "intake", "accepted"), stat_int(r, "intake", "rejected"));
+        printf("# HELP orchd_journal_commits_total Durable group commits.\n# TYPE orchd_journal_commits_total counter\n"
+               "orchd_journal_commits_total %" PRId64 "\n", stat_int(r, "journal", "commits"));
+        printf("# HELP orchd_journal_files_total Journal files written.\n# TYPE orchd_journal_files_total counter\n"
+               "orchd_journal_files_total %" PRId64 "\n", stat_int(r, "journal", "files"));
+        printf("# HELP orchd_journal_write_seconds_total Time spent making commits durable.\n"
+               "# TYPE orchd_journal_write_seconds_total counter\n"
+               "orchd_journal_write_seconds_total %.6f\n", (double) stat_int(r, "journal", "write_us") / 1e6);
+}
+
+static int verb_stats(char **args, size_t n_args) {
+        _cleanup_json_ json_object *reply = NULL;
+        int r;
+
+        r = call_once(ORCH_METHOD_STATS, NULL, NULL, &reply);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(reply);
+        if (arg_prometheus)
+                stats_prometheus(reply);
+        else
+                stats_print(reply);
+        return 0;
+}
+
 /* --- command line --- */
 
 static const Verb verbs[] = {
@@ -851,6 +942,11 @@ static const Verb verbs[] = {
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
           "after their kill_grace; pending ones are cancelled.\n" },
+        { "stats", verb_stats, 0, 0, OPT_PROMETHEUS, "stats [--prometheus]",
+          "Show daemon counters: jobs by state, nodes of unfinished jobs, processes spawned,\n"
+          "uptime, intake and journal commits.\n"
+          "     --prometheus     Print them in the Prometheus text format (for node_exporter's\n"
+          "                      textfile collector)\n" },
         { "pause", verb_pause, 1, 1, 0, "pause JOB",
           "Hold a job: no new node starts until resume; running nodes go on.\n" },
         { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
@@ -887,6 +983,7 @@ static void help(const Verb *v) {
 enum {
         ARG_VERSION = 0x100,
         ARG_STATE,
+        ARG_PROMETHEUS,
 };
 
 static const struct option options[] = {
@@ -894,7 +991,7 @@ static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, ARG_VERSION },
         { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
         { "timeout", required_argument, NULL, 't' }, { "wait", no_argument, NULL, 'w' },
-        {}
+        { "prometheus", no_argument, NULL, ARG_PROMETHEUS }, {}
 };
 
 /* Parse options anywhere on the line (getopt permutes). Returns -1 to go on, or an exit code. */
@@ -931,6 +1028,10 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_timeout_string = optarg;
                         arg_options_seen |= OPT_TIMEOUT;
                         break;
+                case ARG_PROMETHEUS:
+                        arg_prometheus = true;
+                        arg_options_seen |= OPT_PROMETHEUS;
+                        break;
                 case 'w':
                         arg_wait = true;
                         arg_options_seen |= OPT_WAIT;
@@ -944,7 +1045,8 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
 }
 
 static const char *option_name(unsigned opt) {
-        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" : "--timeout";
+        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" :
+                opt == OPT_PROMETHEUS ? "--prometheus" : "--timeout";
 }
 
 int main(int argc, char **argv) {
@@ -969,7 +1071,7 @@ int main(int argc, char **argv) {
         if (!v)
                 return fail(EX_USAGE, "no command given (see orchctl --help)");
 
-        for (unsigned opt = 1; opt <= OPT_WAIT; opt <<= 1)
+        for (unsigned opt = 1; opt <= OPT_PROMETHEUS; opt <<= 1)
                 if ((arg_options_seen & opt) && !(v->options & opt))
                         return fail(EX_USAGE, "option %s does not apply to '%s'", option_name(opt), v->name);
         n_args = (size_t) (argc - optind - 1);
