@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# contrib/bash-completion/orchctl: commands, options, job ids asked from the daemon (on the socket given
+# with -s), node ids of a job, state names. Drives the completion function the way bash does.
+
+. "$(dirname "$0")/lib.sh"
+
+start_orchd
+drop_job pipeline <<EOF
+{ "nodes": { "build": { "cmd": ["$W/sleep", "5"] }, "unit.x": { "cmd": ["/bin/true"], "after": ["build"] } } }
+EOF
+id=$(job_id_of pipeline) || bail_out "job not accepted"
+
+PATH=$(dirname "$ORCHCTL"):$PATH
+. "$TOP_SRCDIR/contrib/bash-completion/orchctl"
+
+complete_line() { # complete_line WORD…: COMPREPLY for the last word, sorted, space-separated
+        COMP_WORDS=("$@")
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+        COMPREPLY=()
+        _orchctl
+        [ "${#COMPREPLY[@]}" -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+}
+
+is "$(complete_line orchctl st)" "stats status " "commands complete"
+is "$(complete_line orchctl -s "$SOCK" status '')" "$id " "job ids come from the daemon named by -s"
+is "$(complete_line orchctl -s "$SOCK" cancel "$id" '')" "build unit.x " "cancel completes the job's node ids"
+is "$(complete_line orchctl list --state r)" "running " "--state completes state names"
+is "$(complete_line orchctl stats --p)" "--prometheus " "command options complete"
+is "$(complete_line orchctl -s "$T/none.sock" status '')" "" "no daemon: no ids, no error"
+done_testing
