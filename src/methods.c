@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "graph.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -323,6 +324,25 @@ static int method_stats(ControlCall *call, json_object *params, void *userdata) 
         return control_call_reply(call, p);
 }
 
+static int method_graph(ControlCall *call, json_object *params, void *userdata) {
+        _cleanup_free_ char *dot = NULL;
+        Job *j = lookup_job(userdata, call, params);
+        json_object *p;
+        int r;
+
+        if (!j)
+                return 0;
+        r = graph_dot(j->spec, j->run, &dot);
+        if (r < 0)
+                return r;
+        p = json_object_new_object();
+        if (!p || json_object_object_add(p, "dot", json_object_new_string(dot)) < 0) {
+                json_object_put(p);
+                return -ENOMEM;
+        }
+        return reply_durable(userdata, call, p);
+}
+
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
         Job *j = lookup_job(userdata, call, params);
 
@@ -416,6 +436,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_CANCEL, method_cancel },
         { ORCH_METHOD_SUBMIT, method_submit },
         { ORCH_METHOD_STATS, method_stats },
+        { ORCH_METHOD_GRAPH, method_graph },
         { ORCH_METHOD_PAUSE, method_pause },
         { ORCH_METHOD_RESUME, method_resume },
         {},

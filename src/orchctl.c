@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "graph.h"
 #include "duration.h"
 #include "job.h"
 #include "json-util.h"
@@ -832,6 +833,60 @@ static int verb_submit(char **args, size_t n_args) {
         return verb_wait(ids, n_ids);
 }
 
+/* --- graph --- */
+
+/* A job id is all digits; anything else names a job file. */
+static bool is_job_id(const char *s) {
+        return s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s);
+}
+
+static int graph_file(const char *path) {
+        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
+        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_free_ char *buf = NULL, *name = NULL, *dot = NULL, *text = NULL;
+        JobLimits limits;
+        size_t size = 0;
+        int r;
+
+        job_limits_init(&limits);
+        r = read_file(path, limits.max_file_size, &buf, &size);
+        if (r < 0)
+                return fail(EX_NOINPUT, "cannot read '%s': %s", path, strerror(-r));
+        name = job_name_from_filename(path);
+        if (!name)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = job_parse(buf, size, &limits, name, &spec, &errors);
+        if (r == -EINVAL) {
+                text = job_errors_format(errors, path);
+                fputs(strna(text), stderr);
+                return EX_DATAERR;
+        }
+        if (r < 0 || graph_dot(spec, NULL, &dot) < 0)
+                return fail(EX_SOFTWARE, "out of memory");
+        fputs(dot, stdout);
+        return 0;
+}
+
+static int verb_graph(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = NULL, *reply = NULL;
+        const char *dot;
+        int r;
+
+        if (!is_job_id(args[0]))
+                return graph_file(args[0]);
+        p = id_parameters(args[0]);
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = call_once(ORCH_METHOD_GRAPH, p, args[0], &reply);
+        if (r != 0)
+                return r;
+        dot = get_string(reply, "dot");
+        if (!dot)
+                return fail(EX_SOFTWARE, "invalid reply from orchd: no \"dot\" text");
+        fputs(dot, stdout);
+        return 0;
+}
+
 /* --- stats --- */
 
 static int64_t stat_int(json_object *o, const char *a, const char *b) {
@@ -942,6 +997,10 @@ static const Verb verbs[] = {
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
           "after their kill_grace; pending ones are cancelled.\n" },
+        { "graph", verb_graph, 1, 1, 0, "graph JOB|FILE",
+          "Print a job's DAG (a job id) or a job file's (any other argument) as Graphviz DOT,\n"
+          "nodes coloured by state, edges styled by trigger rule:\n"
+          "  orchctl graph 42 | dot -Tpng > job42.png\n" },
         { "stats", verb_stats, 0, 0, OPT_PROMETHEUS, "stats [--prometheus]",
           "Show daemon counters: jobs by state, nodes of unfinished jobs, processes spawned,\n"
           "uptime, intake and journal commits.\n"

@@ -31,6 +31,7 @@
 #define ORCH_METHOD_PAUSE "io.orchd.Manager.Pause"
 #define ORCH_METHOD_SUBMIT "io.orchd.Manager.Submit"
 #define ORCH_METHOD_STATS "io.orchd.Manager.Stats"
+#define ORCH_METHOD_GRAPH "io.orchd.Manager.Graph"
 #define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
