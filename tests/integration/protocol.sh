@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The control socket speaks varlink (SPEC §6) to any client written from the public spec: checked with
+# tests/integration/varlink-probe.py, a small independent client that shares no code with orchctl, and
+# with input orchctl would never send. After all the abuse, orchd still answers.
+
+. "$(dirname "$0")/lib.sh"
+
+probe() { python3 "$TOP_SRCDIR/tests/integration/varlink-probe.py" "$SOCK" "$@"; }
+
+start_orchd
+drop_job one <<EOF
+{ "nodes": { "a": { "cmd": ["/bin/true"] } } }
+EOF
+id=$(job_id_of one) || bail_out "job not accepted"
+ctl wait "$id" --timeout 20 >/dev/null
+
+info=$(probe org.varlink.service.GetInfo)
+is "$?" 0 "GetInfo answers"
+is "$(jq -r '.parameters.interfaces | join(" ")' <<<"$info")" "org.varlink.service io.orchd.Manager" "it lists both interfaces"
+is "$(jq -r .parameters.product <<<"$info")" orchd "product is orchd"
+probe org.varlink.service.GetInterfaceDescription '{"interface":"io.orchd.Manager"}' |
+        jq -j .parameters.description >"$T/desc"
+ok "GetInterfaceDescription returns the shipped interface file" cmp "$T/desc" "$TOP_SRCDIR/src/io.orchd.Manager.varlink"
+is "$(probe io.orchd.Manager.Status "{\"id\":\"$id\"}" | jq -S -c .parameters.job)" "$(ctl --json status "$id" | jq -S -c .)" \
+        "an independent client gets the same status object as orchctl --json"
+
+is "$(probe io.orchd.Manager.Nope '{}' | jq -r .error)" org.varlink.service.MethodNotFound "unknown method: MethodNotFound"
+is "$(probe com.example.Other.Call '{}' | jq -r .error)" org.varlink.service.InterfaceNotFound "unknown interface: InterfaceNotFound"
+is "$(probe io.orchd.Manager.Status '{"id":42}' | jq -r .error)" org.varlink.service.InvalidParameter "wrong parameter type: InvalidParameter"
+is "$(probe io.orchd.Manager.Status '{"id":"999"}' | jq -r .error)" io.orchd.Manager.NoSuchJob "unknown job: NoSuchJob"
+
+is "$(probe --raw 'garbage\0' --timeout 3 | jq -r .error)" io.orchd.Manager.ProtocolError "garbage gets ProtocolError, then a close"
+is "$(probe --raw '{"method":"io.orchd.Manager.List","parameters":{}}' --timeout 1; echo $?)" 3 \
+        "a message without its NUL gets no reply (it is not complete)"
+out=$(probe --raw '{"method":"io.orchd.Manager.List"}\0{"method":"io.orchd.Manager.Stats"}\0{"method":"org.varlink.service.GetInfo","oneway":true}\0{"method":"io.orchd.Manager.Status","parameters":{"id":"1"}}\0' --timeout 2)
+is "$(jq -r '.parameters | keys[0]' <<<"$out" | tr '\n' ' ')" "jobs intake job " \
+        "pipelined calls are answered in order, and a oneway call gets no reply"
+python3 - "$SOCK" <<'PY' >"$T/big.out"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10)
+try:
+    s.sendall(b'{"method":"io.orchd.Manager.List","parameters":{"x":"' + b"a" * (6 << 20))
+except OSError:
+    pass
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except OSError:
+    pass
+print(data.split(b"\0")[0].decode(errors="replace"))
+PY
+like "$(cat "$T/big.out")" "ProtocolError" "a message over the size cap is refused before it is buffered"
+python3 - "$SOCK" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"method":"io.orchd.Manager.Wait","parameters":{"id":"1"}}\0' * 3)
+s.close()  # hang up without reading
+PY
+pass "a client that hangs up without reading its replies is simply gone"
+for i in $(seq 50); do python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b'{\"meth')" "$SOCK"; done
+is_exit 0 "after all that, orchctl status still works" ctl status "$id"
+ok "orchd is still running" pid_alive "$ORCHD_PID"
+done_testing
