@@ -630,7 +630,8 @@ static int read_file(const char *path, size_t limit, char **ret, size_t *ret_siz
         for (;;) {
                 ssize_t n;
 
-                if (size == alloc) {
+                /* Keep room for the NUL: a full buffer must grow, not read 0 bytes and look like EOF. */
+                if (size + 1 >= alloc) {
                         char *p;
 
                         alloc = MIN(MAX(alloc * 2, (size_t) 65536), limit + 2);

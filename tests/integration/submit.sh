@@ -51,6 +51,16 @@ err=$(ctl submit "$T/files/keyed.json" 2>&1 >/dev/null)
 is "$?" 65 "a key held by an unfinished job: exit 65"
 like "$err" "keyed\\.json: key: \"only-one\" is the key of job $idk" "the error names the key and the job"
 
+# Files over 64 KiB (a read-loop bug once cut them at 65,535 bytes).
+awk 'BEGIN { printf "{ \"nodes\": {"; for (i = 1; i <= 3000; i++) printf "%s\"n%d\":{\"cmd\":[\"/bin/true\"]}", (i > 1 ? "," : ""), i; print "} }" }' \
+        >"$T/files/wide.json"
+ok "the wide file is over 64 KiB" test "$(stat -c %s "$T/files/wide.json")" -gt 65536
+is_exit 0 "validate accepts it" "$ORCHCTL" validate "$T/files/wide.json"
+idw=$(ctl submit "$T/files/wide.json")
+is "$?" 0 "submit sends all of it"
+is "$(ctl --json status "$idw" | jq '.nodes | length')" 3000 "all 3,000 nodes arrived"
+ctl cancel "$idw" >/dev/null
+
 is_exit 66 "a missing file: exit 66" ctl submit "$T/nope.json"
 is "$(ctl --json submit "$T/files/hello.json" | jq -r '.[0].file | endswith("hello.json")')" true "--json prints file and id"
 is_exit 69 "no daemon: exit 69" "$ORCHCTL" -s "$T/no.sock" submit "$T/files/hello.json"
