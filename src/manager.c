@@ -143,6 +143,8 @@ static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, int dir_fd
         r = manager_add_job(m, spec, run, dir_fd, 0);
         if (r < 0)
                 manager_fail_stop(m, r, "registering an accepted job");
+        /* Its acceptance waits in the committer's open batch, which the next seal takes. */
+        manager_find_job(m, id)->flushed_gen = committer_next_gen(m->committer);
         log_debug("Job %" PRIu64 " registered.", id);
 }
 

@@ -45,9 +45,16 @@ static uint64_t pending_gen(Manager *m) {
         return 0;
 }
 
-/* Reply with parameters (stolen) once the state they describe is durable: now if it already is. */
-static int reply_durable(Manager *m, ControlCall *call, json_object *parameters) {
-        uint64_t gen = pending_gen(m);
+/* The generation that covers every change of one job so far, or 0. A reply about one job waits only for
+ * that job's records, not for the commits of a busy neighbour. */
+static uint64_t job_pending_gen(Manager *m, const Job *j) {
+        if (j->in_dirty_list)
+                return committer_next_gen(m->committer);
+        return j->flushed_gen;
+}
+
+/* Reply with parameters (stolen) once generation gen is durable: now if it already is (or gen is 0). */
+static int reply_after(Manager *m, ControlCall *call, json_object *parameters, uint64_t gen) {
         struct HeldReply *h;
 
         if (gen == 0 || gen <= committer_durable_gen(m->committer))
@@ -60,6 +67,16 @@ static int reply_durable(Manager *m, ControlCall *call, json_object *parameters)
         m->held = h;
         m->held[m->n_held++] = (struct HeldReply) { control_call_ref(call), parameters, gen };
         return 0;
+}
+
+/* Reply once everything changed so far is durable (for answers about many jobs). */
+static int reply_durable(Manager *m, ControlCall *call, json_object *parameters) {
+        return reply_after(m, call, parameters, pending_gen(m));
+}
+
+/* Reply once everything this job changed so far is durable. */
+static int reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
+        return reply_after(m, call, parameters, job_pending_gen(m, j));
 }
 
 void methods_on_durable(Manager *m, uint64_t gen) {
@@ -153,7 +170,7 @@ static int reply_job(Manager *m, ControlCall *call, const Job *j) {
         json_object_object_add(p, "job", o);
         if (j->spec->n_nodes >= BIG_JOB_NODES)
                 manager_trim_soon(m); /* once the reply's tree is gone */
-        return reply_durable(m, call, p);
+        return reply_job_durable(m, call, j, p);
 }
 
 static int method_status(ControlCall *call, json_object *params, void *userdata) {
@@ -226,7 +243,7 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         r = job_cancel(j, nodes, n);
         if (r < 0)
                 return r;
-        return reply_durable(userdata, call, NULL); /* "cancelled" means recorded */
+        return reply_job_durable(userdata, call, j, NULL); /* "cancelled" means recorded */
 }
 
 static bool valid_submit_name(const char *n) {
@@ -267,7 +284,7 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (!p)
                 return -ENOMEM;
         json_object_object_add(p, "id", json_object_new_string(ids));
-        return reply_durable(m, call, p); /* "accepted" means durably accepted */
+        return reply_job_durable(m, call, manager_find_job(m, id), p); /* "accepted" means durable */
 }
 
 static int add_int(json_object *o, const char *key, uint64_t v) {
@@ -340,7 +357,7 @@ static int method_graph(ControlCall *call, json_object *params, void *userdata) 
                 json_object_put(p);
                 return -ENOMEM;
         }
-        return reply_durable(userdata, call, p);
+        return reply_job_durable(userdata, call, j, p);
 }
 
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
@@ -350,7 +367,7 @@ static int method_pause(ControlCall *call, json_object *params, void *userdata) 
                 return 0;
         if (job_pause(j) > 0)
                 log_notice("uid %u paused job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
-        return reply_durable(userdata, call, NULL);
+        return reply_job_durable(userdata, call, j, NULL);
 }
 
 static int method_resume(ControlCall *call, json_object *params, void *userdata) {
@@ -360,7 +377,7 @@ static int method_resume(ControlCall *call, json_object *params, void *userdata)
                 return 0;
         if (job_resume(j) > 0)
                 log_notice("uid %u resumed job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
-        return reply_durable(userdata, call, NULL);
+        return reply_job_durable(userdata, call, j, NULL);
 }
 
 static int list_filter(ControlCall *call, json_object *params, bool *ret_all, int *ret_state) {

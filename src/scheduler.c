@@ -707,6 +707,7 @@ int job_flush(Job *j, uint64_t gen_next) {
         j->n_dirty = 0;
         j->job_dirty = false;
 
+        j->flushed_gen = gen_next;
         assign_gen(j->pending, j->n_pending, gen_next);
         assign_gen(j->await_spawn, j->n_await_spawn, gen_next);
         if (j->skip_gen == BARRIER_UNFLUSHED)

@@ -63,6 +63,7 @@ struct Job {
         bool job_dirty;
         bool in_dirty_list;
         uint64_t seq;                /* last journal sequence number written */
+        uint64_t flushed_gen;        /* generation holding the job's latest flushed records (or acceptance) */
         size_t journal_bytes;        /* bytes of journal files since the last snapshot */
         size_t snapshot_bytes;
 
