@@ -32,13 +32,7 @@ awk -v n="$N" 'BEGIN {
         for (i = 2; i <= n; i++) printf ", \"n%d\": { \"cmd\": [\"/bin/true\"], \"after\": [\"n%d\"] }", i, i - 1
         print " } }"
 }' >"$B/job.json"
-start_orchd --max-parallel 2
-t0=$(now_ns)
-drop_file "$B/job.json" chain
-id=$(wait_listed chain)
-ctl wait "$id" --timeout 600 >/dev/null || note "warning: job $id did not succeed"
-orchd_ns=$(($(now_ns) - t0))
-stop_orchd
+run_orchd_job "$B/job.json" chain
 
 ninja_us=$(awk -v t="$ninja_ns" -v n="$N" 'BEGIN { printf "%.0f", t / n / 1000 }')
 orchd_us=$(awk -v t="$orchd_ns" -v n="$N" 'BEGIN { printf "%.0f", t / n / 1000 }')

@@ -121,3 +121,14 @@ ratio() { # ratio A B: A/B with 2 decimals
 machine_line() {
         echo "machine: $(nproc) CPUs, $(uname -r), $(df -T "$B" | awk 'NR == 2 { print $2 }') at $BENCH_TMP"
 }
+
+run_orchd_job() { # run_orchd_job FILE NAME: drop FILE into a fresh orchd (2 parallel), wait for it; sets orchd_ns
+        local id t0
+        start_orchd --max-parallel 2
+        t0=$(now_ns)
+        drop_file "$1" "$2"
+        id=$(wait_listed "$2")
+        ctl wait "$id" --timeout 600 >/dev/null || note "warning: job $id did not succeed"
+        orchd_ns=$(($(now_ns) - t0))
+        stop_orchd
+}

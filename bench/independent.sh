@@ -31,13 +31,7 @@ awk -v n="$N" 'BEGIN {
         for (i = 1; i <= n; i++) printf "%s\"n%d\": { \"cmd\": [\"/bin/true\"] }", (i > 1 ? ", " : ""), i
         print "} }"
 }' >"$B/job.json"
-start_orchd --max-parallel 2
-t0=$(now_ns)
-drop_file "$B/job.json" independent
-id=$(wait_listed independent)
-ctl wait "$id" --timeout 600 >/dev/null || note "warning: job $id did not succeed"
-orchd_ns=$(($(now_ns) - t0))
-stop_orchd
+run_orchd_job "$B/job.json" independent
 
 echo "== independent: $N × /bin/true, 2 at a time"
 machine_line

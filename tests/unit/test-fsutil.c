@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "fsutil.h"
 #include "macro.h"
 
@@ -125,7 +127,7 @@ int __wrap_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
 /* ---- helpers ---------------------------------------------------------------------------------------- */
 
 typedef struct Fixture {
-        char path[64];
+        char path[TEST_TMPDIR_MAX];
         int dir_fd;
 } Fixture;
 
@@ -133,10 +135,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        strcpy(f->path, "/tmp/test-fsutil.XXXXXX");
-        assert_non_null(mkdtemp(f->path));
-        f->dir_fd = open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(f->dir_fd >= 0);
+        f->dir_fd = test_tmpdir(f->path, "test-fsutil");
         faults = (Faults){};
         *state = f;
         return 0;

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "fsutil.h"
 #include "job.h"
 #include "journal.h"
@@ -32,7 +34,7 @@
 /* ---- fixtures --------------------------------------------------------------------------------------- */
 
 typedef struct Fixture {
-        char path[64];
+        char path[TEST_TMPDIR_MAX];
         int dir_fd;
 } Fixture;
 
@@ -40,10 +42,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        strcpy(f->path, "/tmp/test-journal.XXXXXX");
-        assert_non_null(mkdtemp(f->path));
-        f->dir_fd = open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(f->dir_fd >= 0);
+        f->dir_fd = test_tmpdir(f->path, "test-journal");
         *state = f;
         return 0;
 }

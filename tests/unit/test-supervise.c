@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "macro.h"
 #include "supervise.h"
 
@@ -39,7 +41,7 @@
 static char *const default_env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
 
 typedef struct Fixture {
-        char dir[64];
+        char dir[TEST_TMPDIR_MAX];
         int dir_fd;
         sd_event *event;
 } Fixture;
@@ -67,10 +69,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        strcpy(f->dir, "/tmp/test-supervise.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        f->dir_fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(f->dir_fd >= 0);
+        f->dir_fd = test_tmpdir(f->dir, "test-supervise");
         assert_int_equal(sd_event_new(&f->event), 0);
         *state = f;
         return 0;
