@@ -22,6 +22,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "methods-internal.h"
 #include "methods.h"
 #include "protocol.h"
 
@@ -70,12 +71,12 @@ static int reply_after(Manager *m, ControlCall *call, json_object *parameters, u
 }
 
 /* Reply once everything changed so far is durable (for answers about many jobs). */
-static int reply_durable(Manager *m, ControlCall *call, json_object *parameters) {
+int methods_reply_durable(Manager *m, ControlCall *call, json_object *parameters) {
         return reply_after(m, call, parameters, pending_gen(m));
 }
 
 /* Reply once everything this job changed so far is durable. */
-static int reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
+int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
         return reply_after(m, call, parameters, job_pending_gen(m, j));
 }
 
@@ -104,7 +105,7 @@ void methods_free_held(Manager *m) {
         m->n_held = 0;
 }
 
-static int reply_invalid_parameter(ControlCall *call, const char *name) {
+int methods_reply_invalid_parameter(ControlCall *call, const char *name) {
         json_object *p = json_object_new_object();
 
         if (p)
@@ -112,7 +113,7 @@ static int reply_invalid_parameter(ControlCall *call, const char *name) {
         return control_call_error(call, VARLINK_ERROR_INVALID_PARAMETER, p);
 }
 
-static int reply_with_id(ControlCall *call, const char *error, const char *id, const char *node) {
+int methods_reply_with_id(ControlCall *call, const char *error, const char *id, const char *node) {
         json_object *p = json_object_new_object();
 
         if (p) {
@@ -131,7 +132,7 @@ static bool may_access(const ControlCall *call, const Job *j) {
 
 /* Find the job named by parameters.id, answering the call with the right error if there is none or the
  * caller may not touch it. Returns the job or NULL (then the call is answered). */
-static Job *lookup_job(Manager *m, ControlCall *call, json_object *params) {
+Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
         json_object *v;
         const char *s;
         char *end;
@@ -139,7 +140,7 @@ static Job *lookup_job(Manager *m, ControlCall *call, json_object *params) {
         Job *j;
 
         if (!json_object_object_get_ex(params, "id", &v) || !json_object_is_type(v, json_type_string)) {
-                (void) reply_invalid_parameter(call, "id");
+                (void) methods_reply_invalid_parameter(call, "id");
                 return NULL;
         }
         s = json_object_get_string(v);
@@ -147,13 +148,13 @@ static Job *lookup_job(Manager *m, ControlCall *call, json_object *params) {
         id = strtoull(s, &end, 10);
         j = (errno == 0 && *s >= '1' && *s <= '9' && *end == '\0') ? manager_find_job(m, id) : NULL;
         if (!j) {
-                (void) reply_with_id(call, ORCH_ERROR_NO_SUCH_JOB, s, NULL);
+                (void) methods_reply_with_id(call, ORCH_ERROR_NO_SUCH_JOB, s, NULL);
                 return NULL;
         }
         if (!may_access(call, j)) {
                 log_notice("uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
                            j->id);
-                (void) reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
+                (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
                 return NULL;
         }
         return j;
@@ -170,17 +171,17 @@ static int reply_job(Manager *m, ControlCall *call, const Job *j) {
         json_object_object_add(p, "job", o);
         if (j->spec->n_nodes >= BIG_JOB_NODES)
                 manager_trim_soon(m); /* once the reply's tree is gone */
-        return reply_job_durable(m, call, j, p);
+        return methods_reply_job_durable(m, call, j, p);
 }
 
 static int method_status(ControlCall *call, json_object *params, void *userdata) {
-        Job *j = lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(userdata, call, params);
 
         return j ? reply_job(userdata, call, j) : 0;
 }
 
 static int method_wait(ControlCall *call, json_object *params, void *userdata) {
-        Job *j = lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(userdata, call, params);
 
         if (!j)
                 return 0;
@@ -189,7 +190,7 @@ static int method_wait(ControlCall *call, json_object *params, void *userdata) {
         return job_add_waiter(j, call); /* answered once the job's end is durable */
 }
 
-static int parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n) {
+int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n) {
         _cleanup_free_ uint32_t *idx = NULL;
         json_object *v;
         size_t n;
@@ -199,7 +200,7 @@ static int parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t 
         if (!json_object_object_get_ex(params, "nodes", &v) || json_object_is_type(v, json_type_null))
                 return 1; /* the whole job */
         if (!json_object_is_type(v, json_type_array))
-                return reply_invalid_parameter(call, "nodes"), 0;
+                return methods_reply_invalid_parameter(call, "nodes"), 0;
         n = json_object_array_length(v);
         idx = calloc(MAX(n, (size_t) 1), sizeof(uint32_t));
         if (!idx)
@@ -209,13 +210,13 @@ static int parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t 
                 ssize_t i;
 
                 if (!json_object_is_type(e, json_type_string))
-                        return reply_invalid_parameter(call, "nodes"), 0;
+                        return methods_reply_invalid_parameter(call, "nodes"), 0;
                 i = job_spec_find_node(j->spec, json_object_get_string(e));
                 if (i < 0) {
                         char id[24];
 
                         snprintf(id, sizeof(id), "%" PRIu64, j->id);
-                        return reply_with_id(call, ORCH_ERROR_NO_SUCH_NODE, id, json_object_get_string(e)), 0;
+                        return methods_reply_with_id(call, ORCH_ERROR_NO_SUCH_NODE, id, json_object_get_string(e)), 0;
                 }
                 idx[k] = (uint32_t) i;
         }
@@ -226,13 +227,13 @@ static int parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t 
 
 static int method_cancel(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_free_ uint32_t *nodes = NULL;
-        Job *j = lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(userdata, call, params);
         size_t n;
         int r;
 
         if (!j)
                 return 0;
-        r = parse_nodes(call, j, params, &nodes, &n);
+        r = methods_parse_nodes(call, j, params, &nodes, &n);
         if (r <= 0)
                 return r;
         if (nodes)
@@ -243,7 +244,7 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         r = job_cancel(j, nodes, n);
         if (r < 0)
                 return r;
-        return reply_job_durable(userdata, call, j, NULL); /* "cancelled" means recorded */
+        return methods_reply_job_durable(userdata, call, j, NULL); /* "cancelled" means recorded */
 }
 
 static bool valid_submit_name(const char *n) {
@@ -261,15 +262,15 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
 
         if (!json_object_object_get_ex(params, "name", &name) || !json_object_is_type(name, json_type_string) ||
             !valid_submit_name(json_object_get_string(name)))
-                return reply_invalid_parameter(call, "name");
+                return methods_reply_invalid_parameter(call, "name");
         if (!json_object_object_get_ex(params, "job", &job) || !json_object_is_type(job, json_type_string))
-                return reply_invalid_parameter(call, "job");
+                return methods_reply_invalid_parameter(call, "job");
         /* Until jobs can run as their owner (issue 4), only the daemon's own user may submit: anything else
          * would run someone else's commands with the daemon's rights. */
         if (uid != geteuid()) {
                 log_notice("uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.", (unsigned) uid,
                            (unsigned) geteuid());
-                return reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
+                return methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
         }
         r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
                          (size_t) json_object_get_string_len(job), uid, control_call_gid(call), &id, &errors);
@@ -284,7 +285,7 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (!p)
                 return -ENOMEM;
         json_object_object_add(p, "id", json_object_new_string(ids));
-        return reply_job_durable(m, call, manager_find_job(m, id), p); /* "accepted" means durable */
+        return methods_reply_job_durable(m, call, manager_find_job(m, id), p); /* "accepted" means durable */
 }
 
 static int add_int(json_object *o, const char *key, uint64_t v) {
@@ -343,7 +344,7 @@ static int method_stats(ControlCall *call, json_object *params, void *userdata) 
 
 static int method_graph(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_free_ char *dot = NULL;
-        Job *j = lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(userdata, call, params);
         json_object *p;
         int r;
 
@@ -357,27 +358,27 @@ static int method_graph(ControlCall *call, json_object *params, void *userdata) 
                 json_object_put(p);
                 return -ENOMEM;
         }
-        return reply_job_durable(userdata, call, j, p);
+        return methods_reply_job_durable(userdata, call, j, p);
 }
 
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
-        Job *j = lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(userdata, call, params);
 
         if (!j)
                 return 0;
         if (job_pause(j) > 0)
                 log_notice("uid %u paused job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
-        return reply_job_durable(userdata, call, j, NULL);
+        return methods_reply_job_durable(userdata, call, j, NULL);
 }
 
 static int method_resume(ControlCall *call, json_object *params, void *userdata) {
-        Job *j = lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(userdata, call, params);
 
         if (!j)
                 return 0;
         if (job_resume(j) > 0)
                 log_notice("uid %u resumed job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
-        return reply_job_durable(userdata, call, j, NULL);
+        return methods_reply_job_durable(userdata, call, j, NULL);
 }
 
 static int list_filter(ControlCall *call, json_object *params, bool *ret_all, int *ret_state) {
@@ -387,13 +388,13 @@ static int list_filter(ControlCall *call, json_object *params, bool *ret_all, in
         *ret_state = -1;
         if (json_object_object_get_ex(params, "all", &v) && !json_object_is_type(v, json_type_null)) {
                 if (!json_object_is_type(v, json_type_boolean))
-                        return reply_invalid_parameter(call, "all"), 0;
+                        return methods_reply_invalid_parameter(call, "all"), 0;
                 *ret_all = json_object_get_boolean(v);
         }
         if (json_object_object_get_ex(params, "state", &v) && !json_object_is_type(v, json_type_null)) {
                 if (!json_object_is_type(v, json_type_string) ||
                     job_state_from_string(json_object_get_string(v)) < 0)
-                        return reply_invalid_parameter(call, "state"), 0;
+                        return methods_reply_invalid_parameter(call, "state"), 0;
                 *ret_state = job_state_from_string(json_object_get_string(v));
         }
         return 1;
@@ -443,7 +444,7 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
                 return -ENOMEM;
         }
         json_object_object_add(p, "jobs", jobs);
-        return reply_durable(m, call, p);
+        return methods_reply_durable(m, call, p);
 }
 
 static const ControlMethod methods[] = {

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the io.orchd.Manager method handlers share (methods.c): parameter and
+ * authorization checks that answer the call themselves on failure, and
+ * replies held until what they report is durable. Each method family lives
+ * in methods.c or its own methods-NAME.c and is listed in methods.c's table.
+ */
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "control.h"
+#include "manager.h"
+#include "scheduler.h"
+
+/* Reply with parameters (stolen) once everything changed so far is durable (answers about many jobs). */
+int methods_reply_durable(Manager *m, ControlCall *call, json_object *parameters);
+/* Reply with parameters (stolen) once everything job j changed so far is durable. */
+int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
+
+/* Answer org.varlink.service.InvalidParameter {"parameter": name}. */
+int methods_reply_invalid_parameter(ControlCall *call, const char *name);
+/* Answer error with {"id": id} and, if node is set, {"node": node}. */
+int methods_reply_with_id(ControlCall *call, const char *error, const char *id, const char *node);
+
+/* The job named by parameters.id if the caller may see and act on it (root, the daemon's uid, the owner);
+ * else answers the call (InvalidParameter, NoSuchJob, PermissionDenied, logged) and returns NULL. */
+Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params);
+
+/* parameters.nodes as node indices of j: returns 1 with *ret = NULL for "no nodes member" (the whole
+ * job), 1 with the indices, 0 if the call was answered with an error (InvalidParameter, NoSuchNode), or
+ * -errno. */
+int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n);
