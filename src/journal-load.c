@@ -242,6 +242,7 @@ enum {
         _NF_REQUIRED,
         NF_PID = _NF_REQUIRED, /* optional: only while an attempt runs */
         NF_PID_START,
+        NF_RETRY_BASE, /* optional: only after a manual retry */
         _NF_MAX,
 };
 
@@ -252,6 +253,7 @@ static const char *const node_fields[_NF_MAX] = {
         [NF_STARTED_AT] = "started_at", [NF_FINISHED_AT] = "finished_at",
         [NF_RETRY_AT] = "retry_at",
         [NF_PID] = "pid",               [NF_PID_START] = "pid_start",
+        [NF_RETRY_BASE] = "retry_base",
 };
 
 static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
@@ -273,8 +275,10 @@ static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
                 return read_reason(l, prefix, &n->reason);
         case NF_ATTEMPT:
         case NF_INTERRUPTED:
+        case NF_RETRY_BASE:
                 r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
-                *(f == NF_ATTEMPT ? &n->attempt : &n->interrupted) = (uint16_t) v;
+                *(f == NF_ATTEMPT ? &n->attempt : f == NF_INTERRUPTED ? &n->interrupted : &n->retry_base) =
+                        (uint16_t) v;
                 return r;
         case NF_EXIT_CODE:
                 r = read_uint(l, prefix, key, 0, 255, true, &v);

@@ -98,6 +98,14 @@ void manager_job_settled(Manager *m, Job *j) {
                 }
 }
 
+int manager_job_retried(Manager *m, Job *j) {
+        int r = manager_add_active(m, j);
+
+        if (r >= 0)
+                manager_schedule_soon(m);
+        return r;
+}
+
 /* Register a job (ids only grow, so appending keeps the table sorted) and start driving it. */
 static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, uint64_t seq) {
         Job *j;
@@ -120,9 +128,7 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, u
         return job_activate(j);
 }
 
-static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
-        Manager *m = userdata;
-
+uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid) {
         /* Only unfinished jobs hold their key, and those are exactly the active ones. */
         for (size_t i = 0; i < m->n_active; i++) {
                 const Job *j = m->active[i];
@@ -131,6 +137,10 @@ static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
                         return j->id;
         }
         return 0;
+}
+
+static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
+        return manager_key_holder(userdata, key, uid);
 }
 
 static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata) {

@@ -79,6 +79,10 @@ void manager_trim_soon(Manager *m);
 
 /* A job reached its end (durable): drop it from the active set. */
 void manager_job_settled(Manager *m, Job *j);
+/* A settled job was retried (job_retry): it is unfinished again and joins the active set. Returns 0 or -ENOMEM. */
+int manager_job_retried(Manager *m, Job *j);
+/* The unfinished job of owner uid holding idempotency key `key`, or 0. */
+uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid);
 /* A write of our own state failed: stop now without reporting anything more. */
 _noreturn_ void manager_fail_stop(Manager *m, int error, const char *what);
 

@@ -34,3 +34,6 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params);
  * job), 1 with the indices, 0 if the call was answered with an error (InvalidParameter, NoSuchNode), or
  * -errno. */
 int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n);
+
+/* Method handlers that live in their own files. */
+int methods_retry(ControlCall *call, json_object *params, void *userdata);

@@ -457,6 +457,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_GRAPH, method_graph },
         { ORCH_METHOD_PAUSE, method_pause },
         { ORCH_METHOD_RESUME, method_resume },
+        { ORCH_METHOD_RETRY, methods_retry },
         {},
 };
 

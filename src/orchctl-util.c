@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "duration.h"
+#include "json-util.h"
 #include "orchctl.h"
 #include "state.h"
 int fail(int code, const char *fmt, ...) {
@@ -192,6 +193,8 @@ int reply_error(const VarlinkMessage *m, const char *job) {
             streq(e, VARLINK_ERROR_METHOD_NOT_IMPLEMENTED))
                 return fail(EX_SOFTWARE, "orchd does not support this request (%s); is it an older version?",
                             e);
+        if (streq(e, ORCH_ERROR_CANNOT_RETRY))
+                return fail(EX_TEMPFAIL, "cannot retry job '%s': %s", id, strna(get_string(m->parameters, "reason")));
         if (streq(e, ORCH_ERROR_INTERNAL))
                 return fail(EX_SOFTWARE, "internal error in orchd: %s",
                             strna(get_string(m->parameters, "errno")));
@@ -238,6 +241,21 @@ json_object *id_parameters(const char *id) {
         if (p && json_object_object_add(p, "id", json_object_new_string(id)) < 0)
                 p = (json_object_put(p), NULL);
         return p;
+}
+
+json_object *job_nodes_parameters(char **args, size_t n_args) {
+        _cleanup_json_ json_object *p = id_parameters(args[0]);
+        json_object *nodes;
+
+        if (!p || n_args < 2)
+                return TAKE_PTR(p);
+        nodes = json_object_new_array();
+        if (!nodes || json_object_object_add(p, "nodes", nodes) < 0)
+                return NULL;
+        for (size_t i = 1; i < n_args; i++)
+                if (json_object_array_add(nodes, json_object_new_string(args[i])) < 0)
+                        return NULL;
+        return TAKE_PTR(p);
 }
 
 /* Take a member of a reply: the object under key, which must have the given type. */

@@ -308,19 +308,10 @@ static int verb_wait(char **args, size_t n_args) {
 /* --- cancel --- */
 
 static int verb_cancel(char **args, size_t n_args) {
-        _cleanup_json_ json_object *p = id_parameters(args[0]), *reply = NULL;
-        json_object *nodes;
+        _cleanup_json_ json_object *p = job_nodes_parameters(args, n_args), *reply = NULL;
 
         if (!p)
                 return fail(EX_SOFTWARE, "out of memory");
-        if (n_args > 1) {
-                nodes = json_object_new_array();
-                if (!nodes || json_object_object_add(p, "nodes", nodes) < 0)
-                        return fail(EX_SOFTWARE, "out of memory");
-                for (size_t i = 1; i < n_args; i++)
-                        if (json_object_array_add(nodes, json_object_new_string(args[i])) < 0)
-                                return fail(EX_SOFTWARE, "out of memory");
-        }
         return call_once(ORCH_METHOD_CANCEL, p, args[0], &reply);
 }
 
@@ -736,6 +727,11 @@ static const Verb verbs[] = {
           "uptime, intake and journal commits.\n"
           "     --prometheus     Print them in the Prometheus text format (for node_exporter's\n"
           "                      textfile collector)\n" },
+        { "retry", verb_retry, 1, SIZE_MAX, 0, "retry JOB [NODE...]",
+          "Re-run a finished job: its failed, cancelled and skipped nodes, or the given nodes,\n"
+          "and everything downstream of them; succeeded nodes upstream are kept. Attempt\n"
+          "numbers go on. Exit status 75 if the job has not finished yet (or another\n"
+          "unfinished job of yours holds its key).\n" },
         { "pause", verb_pause, 1, 1, 0, "pause JOB",
           "Hold a job: no new node starts until resume; running nodes go on.\n" },
         { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },

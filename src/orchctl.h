@@ -76,6 +76,12 @@ int call_once(const char *method, json_object *parameters, const char *job, json
 /* {"id": id}, or NULL on ENOMEM. */
 json_object *id_parameters(const char *id);
 
+/* {"id": args[0], "nodes": [args[1], …]} ("nodes" only with n_args > 1), or NULL on ENOMEM. */
+json_object *job_nodes_parameters(char **args, size_t n_args);
+
+/* Commands in files of their own. */
+int verb_retry(char **args, size_t n_args);
+
 /* The exit code for finished jobs (an array of job objects): 1 if any failed, else 2 if any was
  * cancelled, else 0. */
 int wait_exit_code(json_object *jobs);

@@ -33,12 +33,14 @@
 #define ORCH_METHOD_STATS "io.orchd.Manager.Stats"
 #define ORCH_METHOD_GRAPH "io.orchd.Manager.Graph"
 #define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
+#define ORCH_METHOD_RETRY "io.orchd.Manager.Retry"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
 #define ORCH_ERROR_PERMISSION_DENIED "io.orchd.Manager.PermissionDenied"
 #define ORCH_ERROR_INVALID_JOB "io.orchd.Manager.InvalidJob"
 #define ORCH_ERROR_INTERNAL "io.orchd.Manager.InternalError"
+#define ORCH_ERROR_CANNOT_RETRY "io.orchd.Manager.CannotRetry"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
 
 #define VARLINK_SERVICE_INTERFACE "org.varlink.service"

@@ -218,7 +218,7 @@ static double random_unit(void) {
 static void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exit_code) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
-        unsigned used = n->attempt - n->interrupted;
+        unsigned used = node_run_counted_attempts(n);
         char rbuf[REASON_STRING_MAX], dbuf[DURATION_STRING_MAX];
         uint64_t delay;
         int r;
@@ -877,6 +877,30 @@ static int job_recover(Job *j) {
         return 0;
 }
 
+/* What driving the job needs besides spec and run: its logs directory, environment, DAG and per-node
+ * control. Undone by job_release_runtime(). */
+static int job_build_runtime(Job *j) {
+        int r;
+
+        j->logs_fd = open_dir_at(j->dir_fd, "logs", 0750);
+        if (j->logs_fd < 0)
+                return j->logs_fd;
+        if (!j->base_env) {
+                r = job_build_env(j);
+                if (r < 0)
+                        return r;
+        }
+        r = job_build_dag(j);
+        if (r < 0)
+                return r;
+        j->ctl = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(NodeCtl));
+        if (!j->ctl)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++)
+                j->ctl[i] = (NodeCtl) { .job = j, .index = i };
+        return 0;
+}
+
 int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret) {
         _cleanup_(job_freep) Job *j = NULL;
         int r;
@@ -890,26 +914,12 @@ int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret) {
         }
         *j = (Job) { .manager = m, .id = run->id, .spec = spec, .run = run, .dir_fd = dir_fd, .logs_fd = -EBADF };
 
-        if (job_is_finished(j)) {
-                *ret = TAKE_PTR(j);
-                return 0;
+        /* A finished job keeps only spec and run, for status queries (and a manual retry). */
+        if (!job_is_finished(j)) {
+                r = job_build_runtime(j);
+                if (r < 0)
+                        return r;
         }
-
-        j->logs_fd = open_dir_at(dir_fd, "logs", 0750);
-        if (j->logs_fd < 0)
-                return j->logs_fd;
-        r = job_build_env(j);
-        if (r < 0)
-                return r;
-        r = job_build_dag(j);
-        if (r < 0)
-                return r;
-        j->ctl = calloc(MAX(spec->n_nodes, (size_t) 1), sizeof(NodeCtl));
-        if (!j->ctl)
-                return -ENOMEM;
-        for (uint32_t i = 0; i < spec->n_nodes; i++)
-                j->ctl[i] = (NodeCtl) { .job = j, .index = i };
-
         *ret = TAKE_PTR(j);
         return 0;
 }
@@ -931,6 +941,102 @@ int job_activate(Job *j) {
                 }
         }
         return job_recover(j);
+}
+
+/* ---- manual retry ----------------------------------------------------------------------------- */
+
+/* Mark the seeds and everything downstream of them (breadth first over the DAG's dependents); return the
+ * marked node indices in spec order. */
+static int retry_select(Job *j, const uint32_t *seeds, size_t n_seeds, uint32_t **ret, size_t *ret_n) {
+        size_t n = j->spec->n_nodes, head = 0, tail = 0, k = 0;
+        _cleanup_free_ bool *mark = calloc(MAX(n, (size_t) 1), sizeof(bool));
+        _cleanup_free_ uint32_t *queue = calloc(MAX(n, (size_t) 1), sizeof(uint32_t));
+
+        if (!mark || !queue)
+                return -ENOMEM;
+        for (size_t s = 0; s < n_seeds; s++)
+                if (!mark[seeds[s]])
+                        mark[seeds[s]] = true, queue[tail++] = seeds[s];
+        while (head < tail) {
+                size_t n_deps;
+                const uint32_t *deps = dag_dependents(j->dag, queue[head++], &n_deps);
+
+                for (size_t d = 0; d < n_deps; d++)
+                        if (!mark[deps[d]])
+                                mark[deps[d]] = true, queue[tail++] = deps[d];
+        }
+        for (uint32_t i = 0; i < n; i++)
+                if (mark[i])
+                        queue[k++] = i;
+        *ret = TAKE_PTR(queue);
+        *ret_n = k;
+        return 0;
+}
+
+/* Without names: every node that did not succeed. */
+static int retry_default_seeds(Job *j, uint32_t **ret, size_t *ret_n) {
+        uint32_t *seeds = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(uint32_t));
+        size_t k = 0;
+
+        if (!seeds)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++)
+                if (j->run->nodes[i].state != NODE_SUCCEEDED)
+                        seeds[k++] = i;
+        *ret = seeds;
+        *ret_n = k;
+        return 0;
+}
+
+int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_nodes, size_t *ret_n,
+              uint64_t *ret_holder) {
+        _cleanup_free_ uint32_t *seeds = NULL, *sel = NULL;
+        size_t n_sel = 0;
+        int r;
+
+        *ret_nodes = NULL;
+        *ret_n = 0;
+        if (!job_is_settled(j))
+                return -EBUSY;
+        if (j->spec->key) {
+                *ret_holder = manager_key_holder(j->manager, j->spec->key, j->run->uid);
+                if (*ret_holder != 0)
+                        return -EADDRINUSE;
+        }
+        r = job_build_runtime(j); /* the DAG tells what is downstream */
+        if (r >= 0 && !nodes) {
+                r = retry_default_seeds(j, &seeds, &n_nodes);
+                nodes = seeds;
+        }
+        if (r >= 0)
+                r = retry_select(j, nodes, n_nodes, &sel, &n_sel);
+        if (r < 0 || n_sel == 0) {
+                job_release_runtime(j);
+                return r < 0 ? r : 0;
+        }
+
+        r = manager_job_retried(j->manager, j);
+        if (r < 0) {
+                job_release_runtime(j);
+                return r;
+        }
+        for (size_t k = 0; k < n_sel; k++) {
+                node_run_reset_for_retry(&j->run->nodes[sel[k]]);
+                mark_node_dirty(j, sel[k]);
+        }
+        job_run_reset_for_retry(j->run);
+        j->timed_out = false;
+        j->fail_fast_fired = false;
+        mark_job_dirty(j);
+        log_info("Job %" PRIu64 " (%s): retrying %zu node(s).", j->id, j->spec->name, n_sel);
+
+        /* From here on it is a restart from the records: the DAG learns which nodes ended. */
+        r = job_recover(j);
+        if (r < 0)
+                return r;
+        *ret_nodes = TAKE_PTR(sel);
+        *ret_n = n_sel;
+        return 0;
 }
 
 Job *job_free(Job *j) {

@@ -125,6 +125,16 @@ int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes);
 int job_pause(Job *j);
 int job_resume(Job *j);
 
+/* Manual retry (SPEC §5 "retry") of a settled job: the named node indices, or without nodes every failed,
+ * cancelled and skipped node, go back to pending together with everything downstream of them; succeeded
+ * nodes upstream are kept. Attempt numbers go on, each retried node gets a fresh round of retry.attempts,
+ * and the job is queued again (recorded like any change). *ret_nodes (sorted, owned) lists the retried
+ * nodes; none means there was nothing to retry and nothing changed. Returns 0, -EBUSY if the job has not
+ * finished (or its end is not durable yet), -EADDRINUSE if another unfinished job of the owner holds the
+ * job's key (*ret_holder), or -errno. */
+int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_nodes, size_t *ret_n,
+              uint64_t *ret_holder);
+
 /* Stop every running node for daemon shutdown; they end as interrupted (on_interrupt applies). */
 void job_shutdown(Job *j);
 

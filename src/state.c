@@ -182,6 +182,40 @@ void node_run_requeue_interrupted(NodeRun *n) {
         n->started_at = 0;
 }
 
+void node_run_reset_for_retry(NodeRun *n) {
+        assert(n);
+
+        if (!node_state_is_final(n->state))
+                illegal_transition("node (retry)", node_state_to_string(n->state), "pending");
+        n->retry_base = (uint16_t) (n->attempt - n->interrupted);
+        *n = (NodeRun) {
+                .state = NODE_PENDING,
+                .attempt = n->attempt,
+                .interrupted = n->interrupted,
+                .retry_base = n->retry_base,
+                .exit_code = -1,
+        };
+}
+
+unsigned node_run_counted_attempts(const NodeRun *n) {
+        unsigned counted = (unsigned) n->attempt - n->interrupted;
+
+        /* A journal edited by hand could make these inconsistent: never underflow. */
+        return counted > n->retry_base ? counted - n->retry_base : 0;
+}
+
+void job_run_reset_for_retry(JobRun *r) {
+        assert(r);
+
+        if (!job_state_is_final(r->state))
+                illegal_transition("job (retry)", job_state_to_string(r->state), "queued");
+        r->state = JOB_QUEUED;
+        r->reason = (Reason) {};
+        r->cancel_requested = false;
+        r->started_at = 0;
+        r->finished_at = 0;
+}
+
 void job_run_set_state(JobRun *r, JobState to) {
         assert(r);
 

@@ -81,6 +81,7 @@ typedef struct NodeRun {
         Reason reason;
         uint16_t attempt;     /* attempts started so far, interrupted ones included; ORCH_ATTEMPT */
         uint16_t interrupted; /* attempts ended by a daemon stop/crash (not counted against retry.attempts) */
+        uint16_t retry_base;  /* counted attempts before the last manual retry (not counted against retry.attempts) */
         int16_t exit_code;    /* -1 = none */
         int16_t signal;       /* 0 = none */
         uint64_t started_at;  /* start of the current/last attempt */
@@ -143,6 +144,15 @@ void node_run_set_state(NodeRun *n, NodeState to);
 /* Recovery only (on_interrupt=rerun): running → pending for an attempt the daemon's stop cut short.
  * Counts it in n->interrupted, clears started_at and the reason. Aborts unless the node is running. */
 void node_run_requeue_interrupted(NodeRun *n);
+/* Manual retry only (orchctl retry): a finished node back to pending for a new round of attempts. Attempt
+ * numbers go on; the attempts counted so far stop counting against retry.attempts (retry_base). Clears the
+ * reason, exit status and times. Aborts unless the node is in a final state. */
+void node_run_reset_for_retry(NodeRun *n);
+/* Counted attempts of the current round: those retry.attempts limits. */
+unsigned node_run_counted_attempts(const NodeRun *n);
+/* Manual retry only: a finished job back to queued, with its reason, cancel request and start/finish times
+ * cleared (so its timeout starts again when it runs). Aborts unless the job is in a final state. */
+void job_run_reset_for_retry(JobRun *r);
 /* Set a job's state. Aborts (assert) on an illegal transition. */
 void job_run_set_state(JobRun *r, JobState to);
 

@@ -191,6 +191,18 @@ static void requeue(int from, int unused) {
         node_run_requeue_interrupted(&n);
 }
 
+static void reset_node(int from, int unused) {
+        NodeRun n = { .state = (uint8_t) from };
+
+        node_run_reset_for_retry(&n);
+}
+
+static void reset_job(int from, int unused) {
+        JobRun r = { .state = (uint8_t) from };
+
+        job_run_reset_for_retry(&r);
+}
+
 /* Every pair through the setters: legal ones set the state, illegal ones abort (also under NDEBUG). */
 static void test_set_state_aborts(void **state) {
         for (int from = 0; from < _NODE_STATE_MAX; from++)
@@ -222,6 +234,18 @@ static void test_set_state_aborts(void **state) {
                 if (aborted != (from != NODE_RUNNING))
                         fail_msg("node_run_requeue_interrupted from %s: got status 0x%x",
                                  node_state_to_string(from), st);
+                /* A manual retry takes only finished nodes and jobs. */
+                st = run_in_child(reset_node, from, 0);
+                aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+                if (aborted != !node_state_is_final(from))
+                        fail_msg("node_run_reset_for_retry from %s: got status 0x%x", node_state_to_string(from), st);
+        }
+        for (int from = 0; from < _JOB_STATE_MAX; from++) {
+                int st = run_in_child(reset_job, from, 0);
+                bool aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+
+                if (aborted != !job_state_is_final(from))
+                        fail_msg("job_run_reset_for_retry from %s: got status 0x%x", job_state_to_string(from), st);
         }
 }
 
@@ -252,6 +276,41 @@ static void test_requeue_interrupted(void **state) {
         assert_int_equal(n.reason.kind, REASON_NONE);
         /* And it may run again. */
         node_run_set_state(&n, NODE_RUNNING);
+}
+
+static void test_reset_for_retry(void **state) {
+        NodeRun n = {
+                .state = NODE_FAILED, .attempt = 5, .interrupted = 1, .exit_code = 3, .signal = 0,
+                .started_at = 1234, .finished_at = 5678, .reason = { .kind = REASON_EXIT, .arg = 3 },
+        };
+        JobRun r = {
+                .state = JOB_FAILED, .reason = { .kind = REASON_EXIT, .arg = 3 }, .cancel_requested = true,
+                .submitted_at = 1, .started_at = 2, .finished_at = 3,
+        };
+
+        assert_int_equal(node_run_counted_attempts(&n), 4);
+        node_run_reset_for_retry(&n);
+        assert_int_equal(n.state, NODE_PENDING);
+        assert_int_equal(n.attempt, 5); /* attempt numbers go on */
+        assert_int_equal(n.interrupted, 1);
+        assert_int_equal(n.retry_base, 4);
+        assert_int_equal(node_run_counted_attempts(&n), 0); /* a fresh round of retry.attempts */
+        assert_int_equal(n.exit_code, -1);
+        assert_int_equal(n.reason.kind, REASON_NONE);
+        assert_int_equal(n.started_at, 0);
+        assert_int_equal(n.finished_at, 0);
+        node_run_set_state(&n, NODE_RUNNING);
+        n.attempt++;
+        assert_int_equal(node_run_counted_attempts(&n), 1);
+
+        job_run_reset_for_retry(&r);
+        assert_int_equal(r.state, JOB_QUEUED);
+        assert_int_equal(r.reason.kind, REASON_NONE);
+        assert_false(r.cancel_requested);
+        assert_int_equal(r.submitted_at, 1);
+        assert_int_equal(r.started_at, 0);
+        assert_int_equal(r.finished_at, 0);
+        job_run_set_state(&r, JOB_RUNNING);
 }
 
 static void test_reason_round_trip(void **state) {
@@ -420,6 +479,7 @@ int main(void) {
                 cmocka_unit_test(test_set_state_aborts),
                 cmocka_unit_test(test_pause_resume),
                 cmocka_unit_test(test_requeue_interrupted),
+                cmocka_unit_test(test_reset_for_retry),
                 cmocka_unit_test(test_reason_round_trip),
                 cmocka_unit_test(test_reason_exit_all),
                 cmocka_unit_test(test_reason_signal_errno_all),
