@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 
 static int log_max_level = LOG_INFO;
@@ -29,24 +30,9 @@ int log_get_max_level(void) {
 }
 
 int log_level_from_string(const char *s) {
-        static const char *const names[] = {
-                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-        };
-        char *end;
-        long l;
+        int level;
 
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (streq(s, names[i]))
-                        return (int) i;
-        if (streq(s, "error"))
-                return LOG_ERR;
-        errno = 0;
-        l = strtol(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || l < 0 || l > LOG_DEBUG)
-                return -EINVAL;
-        return (int) l;
+        return s && conf_parse_log_level(s, &level) >= 0 ? level : -EINVAL;
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {

@@ -33,7 +33,9 @@
 #include "macro.h"
 #include "time-util.h"
 #include "manager.h"
+#include "daemon-conf.h"
 #include "methods.h"
+#include "notify.h"
 
 static int push_ptr(void *array, size_t *n, size_t *cap, void *p) {
         void ***a = array;
@@ -391,6 +393,7 @@ static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_sigi
         log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
                    strsignal(si->ssi_signo));
         m->stopping = true;
+        notify_stopping(m);
         for (size_t i = 0; i < m->n_active; i++)
                 job_shutdown(m->active[i]);
         manager_check_drained(m);
@@ -400,8 +403,11 @@ static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_sigi
 static int manager_on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
-        log_info("Received SIGHUP: rescanning the spool.");
+        log_info("Received SIGHUP: reloading the configuration and rescanning the spool.");
+        notify_reloading();
+        (void) daemon_conf_reload(m);
         (void) spool_rescan(m->spool);
+        notify_ready(m);
         return 0;
 }
 
@@ -435,7 +441,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return log_oom();
-        if (config_copy(&m->config, config) < 0)
+        if (config_copy(&m->config, config) < 0 || (config->conf && conf_merge(&m->conf, config->conf) < 0))
                 return log_oom();
         m->started_at_usec = now_usec(CLOCK_MONOTONIC);
 
@@ -488,15 +494,18 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);
+        sd_event_source_disable_unref(m->status_timer);
         sd_event_unref(m->event);
         free(m->config.spool_path);
         free(m->config.socket_path);
+        conf_done(&m->conf);
         return mfree(m);
 }
 
 int manager_run(Manager *m) {
         int r;
 
+        (void) notify_ready(m);
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;

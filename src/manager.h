@@ -16,6 +16,7 @@
 #include "macro.h"
 #include "time-util.h"
 #include "committer.h"
+#include "conf.h"
 #include "control.h"
 #include "job.h"
 #include "scheduler.h"
@@ -27,11 +28,17 @@ typedef struct ManagerConfig {
         unsigned max_parallel;      /* global limit on running nodes */
         uint64_t log_max_bytes;     /* per attempt log file cap */
         JobLimits limits;
+        const DaemonConf *conf;     /* the effective configuration at start (copied) */
+        const char *config_path;    /* orchd.conf re-read on SIGHUP, or NULL (borrowed) */
+        bool config_required;       /* named with --config: missing is an error */
+        const DaemonConf *cmdline;  /* flags that override the file, also on reload (borrowed) */
 } ManagerConfig;
 
 struct Manager {
         sd_event *event;
         ManagerConfig config;
+        DaemonConf conf;            /* effective configuration (defaults, file, flags), reloaded on SIGHUP */
+        sd_event_source *status_timer;
         Spool *spool;
         Committer *committer;
         Control *control;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * orchd.c — main(): options, signal mask, the Manager, readiness, exit code.
+ * orchd.c — main(): options, configuration, signal mask, the Manager, exit code.
  *
  * Runs in the foreground (no self-daemonizing, no pid file): systemd or a
- * shell supervises it. Everything else lives in the Manager.
+ * shell supervises it. Every orchd.conf key is also a flag; flags are kept
+ * apart from the file's values so that a SIGHUP reload re-reads the file and
+ * still lets the flags win. Everything else lives in the Manager.
  */
 
 #include <errno.h>
@@ -12,84 +14,106 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
+#include "daemon-conf.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 
-#define DEFAULT_SPOOL LOCALSTATEDIR "/spool/orchd"
-#define DEFAULT_LOG_MAX_BYTES (64U * 1024U * 1024U)
-
-static char *arg_spool = NULL;
-static char *arg_socket = NULL;
-static unsigned arg_max_parallel = 0;
+static DaemonConf arg_cmdline = {};
+static const char *arg_config = NULL;
 
 static void help(void) {
         printf("Usage: orchd [OPTION…]\n\n"
                "Run DAG jobs dropped into a spool directory, durably.\n\n"
+               "  -c, --config FILE       configuration file (default %s; missing is fine)\n"
                "  -d, --spool DIR         spool directory (default %s)\n"
                "  -s, --socket PATH       control socket (default $RUNTIME_DIRECTORY/orchd.sock,\n"
                "                          else /run/orchd/orchd.sock as root, else SPOOL/orchd.sock)\n"
                "  -j, --max-parallel N    nodes running at once across all jobs (default: CPUs)\n"
                "  -l, --log-level LEVEL   err, warning, notice, info (default) or debug\n"
+               "      --max-log-size SIZE output kept per attempt log (default 64M; K, M, G)\n"
+               "      --allow-users LIST  only these users may run jobs (space-separated)\n"
+               "      --deny-users LIST   these users may not run jobs\n"
+               "      --drop-group GROUP  group allowed to drop files into new/ (mode 1730)\n"
+               "      --admin-group GROUP members see and control every job\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
+               "Flags override the configuration file ([Daemon] section, same names in\n"
+               "CamelCase: MaxParallel=…), also when SIGHUP reloads it.\n"
                "Signals: SIGTERM/SIGINT stop running nodes and exit (they run again or fail per\n"
-               "on_interrupt at the next start); SIGHUP rescans SPOOL/new.\n"
-               "See orchd(8).\n",
-               DEFAULT_SPOOL);
+               "on_interrupt at the next start); SIGHUP reloads the configuration and rescans\n"
+               "SPOOL/new.\n"
+               "See orchd(8) and orchd.conf(5).\n",
+               DEFAULT_CONFIG_FILE, DEFAULT_SPOOL);
 }
 
-static int parse_unsigned(const char *s, unsigned *ret) {
-        char *end;
-        unsigned long v;
+/* Every flag that sets an orchd.conf key: its long name, its short one (or 0), and the key. */
+static const struct {
+        const char *name;
+        int short_name;
+        ConfKey key;
+} conf_flags[] = {
+        { "spool", 'd', CONF_SPOOL },
+        { "socket", 's', CONF_SOCKET },
+        { "max-parallel", 'j', CONF_MAX_PARALLEL },
+        { "log-level", 'l', CONF_LOG_LEVEL },
+        { "max-log-size", 0, CONF_MAX_LOG_SIZE },
+        { "allow-users", 0, CONF_ALLOW_USERS },
+        { "deny-users", 0, CONF_DENY_USERS },
+        { "drop-group", 0, CONF_DROP_GROUP },
+        { "admin-group", 0, CONF_ADMIN_GROUP },
+};
 
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || v == 0 || v > 1000000)
-                return -EINVAL;
-        *ret = (unsigned) v;
+/* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */
+#define ARG_CONF 0x200
+#define ARG_VERSION 0x100
+
+static int set_flag(size_t i, const char *value) {
+        const char *why = NULL;
+        int r = conf_set(&arg_cmdline, conf_flags[i].key, value, &why);
+
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                fprintf(stderr, "orchd: invalid --%s '%s': %s\n", conf_flags[i].name, value, why);
+                return r;
+        }
         return 0;
+}
+
+/* The conf_flags index of getopt's value c, or -1. */
+static ssize_t conf_flag_of(int c) {
+        for (size_t i = 0; i < ELEMENTSOF(conf_flags); i++)
+                if (c == (conf_flags[i].short_name ?: ARG_CONF + (int) i))
+                        return (ssize_t) i;
+        return -1;
 }
 
 /* Returns 1 to go on, 0 to exit successfully, < 0 on a usage error (already reported). */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
-        static const struct option options[] = {
-                { "spool", required_argument, NULL, 'd' },
-                { "socket", required_argument, NULL, 's' },
-                { "max-parallel", required_argument, NULL, 'j' },
-                { "log-level", required_argument, NULL, 'l' },
+        struct option options[ELEMENTSOF(conf_flags) + 4] = {
+                { "config", required_argument, NULL, 'c' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
-                {},
         };
-        int c, r;
+        int c, r = 0;
+        ssize_t i;
 
-        while ((c = getopt_long(argc, argv, "d:s:j:l:h", options, NULL)) >= 0)
+        for (size_t k = 0; k < ELEMENTSOF(conf_flags); k++)
+                options[3 + k] = (struct option) { conf_flags[k].name, required_argument, NULL,
+                                                   conf_flags[k].short_name ?: ARG_CONF + (int) k };
+        while (r >= 0 && (c = getopt_long(argc, argv, "c:d:s:j:l:h", options, NULL)) >= 0) {
+                i = conf_flag_of(c);
+                if (i >= 0) {
+                        r = set_flag((size_t) i, optarg);
+                        continue;
+                }
                 switch (c) {
-                case 'd':
-                        arg_spool = optarg;
-                        break;
-                case 's':
-                        arg_socket = optarg;
-                        break;
-                case 'j':
-                        if (parse_unsigned(optarg, &arg_max_parallel) < 0) {
-                                fprintf(stderr, "orchd: --max-parallel needs a number ≥ 1, got '%s'\n", optarg);
-                                return -EINVAL;
-                        }
-                        break;
-                case 'l':
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                fprintf(stderr, "orchd: unknown log level '%s'\n", optarg);
-                                return -EINVAL;
-                        }
-                        log_set_max_level(r);
+                case 'c':
+                        arg_config = optarg;
                         break;
                 case 'h':
                         help();
@@ -100,6 +124,9 @@ static int parse_argv(int argc, char *argv[]) {
                 default:
                         return -EINVAL;
                 }
+        }
+        if (r < 0)
+                return r;
         if (optind < argc) {
                 fprintf(stderr, "orchd: unexpected argument '%s' (see --help)\n", argv[optind]);
                 return -EINVAL;
@@ -107,29 +134,8 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
-/* SPEC §1: $RUNTIME_DIRECTORY/orchd.sock under systemd, else /run/orchd/orchd.sock as root, else in the spool. */
-static char *default_socket(const char *spool) {
-        const char *rt = getenv("RUNTIME_DIRECTORY");
-        char *p = NULL;
-
-        if (rt && rt[0] == '/' && !strchr(rt, ':'))
-                return asprintf(&p, "%s/orchd.sock", rt) < 0 ? NULL : p;
-        if (geteuid() == 0)
-                return strdup("/run/orchd/orchd.sock");
-        return asprintf(&p, "%s/orchd.sock", spool) < 0 ? NULL : p;
-}
-
-int main(int argc, char *argv[]) {
-        _cleanup_(manager_freep) Manager *m = NULL;
-        _cleanup_free_ char *socket = NULL;
-        ManagerConfig config = {};
+static int block_signals(void) {
         sigset_t mask;
-        long cpus;
-        int r;
-
-        r = parse_argv(argc, argv);
-        if (r <= 0)
-                return r < 0 ? 64 : EXIT_SUCCESS;
 
         /* sd-event needs these blocked before it can watch children and signals. */
         sigemptyset(&mask);
@@ -138,27 +144,49 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(errno, "Failed to block signals: %m"), EXIT_FAILURE;
+                return log_error_errno(errno, "Failed to block signals: %m");
         /* A client that hangs up mid-reply must not kill us; writes report EPIPE instead. */
         (void) signal(SIGPIPE, SIG_IGN);
+        return 0;
+}
 
-        cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        config.spool_path = arg_spool ?: (char *) DEFAULT_SPOOL;
-        socket = arg_socket ? strdup(arg_socket) : default_socket(config.spool_path);
-        if (!socket)
-                return log_oom(), EXIT_FAILURE;
-        config.socket_path = socket;
-        config.max_parallel = arg_max_parallel ?: (unsigned) MAX(cpus, 1L);
-        config.log_max_bytes = DEFAULT_LOG_MAX_BYTES;
+int main(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        DaemonConf conf = {};
+        ManagerConfig config;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 64 : EXIT_SUCCESS;
+        /* A flag's log level applies to reading the file too. */
+        if (CONF_SET(&arg_cmdline, CONF_LOG_LEVEL))
+                log_set_max_level(arg_cmdline.log_level);
+        r = daemon_conf_load(arg_config ?: DEFAULT_CONFIG_FILE, arg_config != NULL, &arg_cmdline, &conf);
+        if (r < 0)
+                return r == -ENOMEM ? EXIT_FAILURE : 78; /* EX_CONFIG */
+        log_set_max_level(conf.log_level);
+        if (block_signals() < 0)
+                return EXIT_FAILURE;
+
+        config = (ManagerConfig) {
+                .spool_path = conf.spool,
+                .socket_path = conf.socket,
+                .max_parallel = conf.max_parallel,
+                .log_max_bytes = conf.max_log_size,
+                .conf = &conf,
+                .config_path = arg_config ?: DEFAULT_CONFIG_FILE,
+                .config_required = arg_config != NULL,
+                .cmdline = &arg_cmdline,
+        };
         job_limits_init(&config.limits);
 
         r = manager_new(&config, &m);
+        if (r >= 0)
+                log_info("orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
+                         config.socket_path, config.max_parallel);
+        conf_done(&conf);
         if (r < 0)
                 return EXIT_FAILURE;
-        log_info("orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
-                 config.socket_path, config.max_parallel);
-        (void) sd_notify(false, "READY=1\nSTATUS=Running jobs");
-        r = manager_run(m);
-        (void) sd_notify(false, "STOPPING=1");
-        return r;
+        return manager_run(m);
 }

@@ -277,7 +277,10 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
         [ -x "$ORCHCTL" ] || bail_out "orchctl not built: $ORCHCTL"
         # Keep the previous run's log: a restart must not hide what happened before it.
         [ -e "$T/orchd.log" ] && cat "$T/orchd.log" >>"$T/orchd.log.1" && : >"$T/orchd.log"
-        "$ORCHD" --spool "$SPOOL" --socket "$SOCK" --log-level debug "$@" 2>>"$T/orchd.log" </dev/null &
+        # Never the host's /etc/orchd/orchd.conf: an empty one of our own (a test's --config comes later and wins).
+        [ -e "$T/orchd.conf" ] || : >"$T/orchd.conf"
+        "$ORCHD" --config "$T/orchd.conf" --spool "$SPOOL" --socket "$SOCK" --log-level debug "$@" \
+                2>>"$T/orchd.log" </dev/null &
         ORCHD_PID=$!
         local deadline=$(($(date +%s%N) + 5000000000))
         until _orchd_ready; do

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * orchd.conf (SPEC §1): systemd-style INI text, "Key=Value" lines under a
+ * [Daemon] section, parsed into a DaemonConf. Pure: no file access, no
+ * logging. Every option of the file is also a command-line flag: the command
+ * line fills a DaemonConf of its own, merged over the file's with conf_merge().
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+typedef enum ConfKey {
+        CONF_SPOOL,
+        CONF_SOCKET,
+        CONF_MAX_PARALLEL,
+        CONF_LOG_LEVEL,
+        CONF_MAX_LOG_SIZE,
+        CONF_ALLOW_USERS,
+        CONF_DENY_USERS,
+        CONF_DROP_GROUP,
+        CONF_ADMIN_GROUP,
+        _CONF_KEY_MAX,
+        _CONF_KEY_INVALID = -EINVAL,
+} ConfKey;
+
+/* What a file or command line sets; a key counts only if its bit in `set` is on. */
+typedef struct DaemonConf {
+        unsigned set;          /* 1U << ConfKey */
+        char *spool;           /* absolute path */
+        char *socket;          /* absolute path */
+        unsigned max_parallel; /* 1…1000000 */
+        int log_level;         /* LOG_EMERG…LOG_DEBUG */
+        uint64_t max_log_size; /* bytes per attempt log, ≥ 4096 */
+        char **allow_users;    /* NULL-terminated user names; empty = everyone */
+        char **deny_users;
+        char *drop_group;
+        char *admin_group;
+} DaemonConf;
+
+#define CONF_SET(c, k) (((c)->set & (1U << (k))) != 0)
+
+/* "Spool", "MaxParallel", … and back. */
+const char *conf_key_to_string(ConfKey k);
+ConfKey conf_key_from_string(const char *s);
+/* Whether a running daemon can apply a new value on reload (the others need a restart). */
+bool conf_key_reloadable(ConfKey k);
+
+/* Set one key from its text form, as in the file or on the command line. Lists (AllowUsers=, DenyUsers=) are
+ * whitespace-separated and add to what is there; an empty value empties them (as in systemd). Returns 0 or
+ * -EINVAL/-ERANGE with *ret_why (static text) saying what is wrong, or -ENOMEM. */
+int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why);
+
+/* Parse a whole file's text. Comments start with # or ; at the beginning of a line; blank lines are
+ * ignored; keys outside [Daemon], unknown keys and other sections are reported in *ret_warnings (strv,
+ * "FILE:LINE: …", may be NULL) and skipped, as systemd does. The first invalid line fails the parse with
+ * *ret_error ("FILE:LINE: …"). Returns 0, -EINVAL (with *ret_error), -ENOMEM. */
+int conf_parse(const char *text, const char *filename, DaemonConf *c, char ***ret_warnings, char **ret_error);
+
+/* Copy into dst every key set in src (replacing, lists included). Returns 0 or -ENOMEM. */
+int conf_merge(DaemonConf *dst, const DaemonConf *src);
+
+/* Free the strings; *c becomes empty. */
+void conf_done(DaemonConf *c);
+
+/* "err", "warning", "notice", "info", "debug" (also "emerg", "alert", "crit", "error") or 0…7. */
+int conf_parse_log_level(const char *s, int *ret);
+
+/* The size grammar of MaxLogSize=: DIGITS with an optional K, M or G (powers of 1024), e.g. "64M". */
+int conf_parse_size(const char *s, uint64_t *ret);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The daemon's effective configuration: built-in defaults, then orchd.conf,
+ * then command-line flags (SPEC §1), and applying a re-read configuration on
+ * SIGHUP to a running Manager. Logs what it finds (conf.c stays pure).
+ */
+
+#include <stdbool.h>
+
+#include "conf.h"
+
+typedef struct Manager Manager;
+
+#define DEFAULT_CONFIG_FILE SYSCONFDIR "/orchd/orchd.conf"
+#define DEFAULT_SPOOL LOCALSTATEDIR "/spool/orchd"
+#define DEFAULT_LOG_MAX_BYTES (UINT64_C(64) * 1024 * 1024)
+
+/* Fill *ret (every key set) from the defaults, the file at path (a missing file is fine unless required)
+ * and cmdline on top. Warnings are logged; an unreadable or invalid file is logged and -EINVAL/-errno
+ * returned. */
+int daemon_conf_load(const char *path, bool required, const DaemonConf *cmdline, DaemonConf *ret);
+
+/* SIGHUP: re-read the file the daemon was started with (flags still win), apply what can change at run
+ * time, and log each change, and each that needs a restart. On an invalid file the old configuration
+ * stays. Returns 0 or a negative errno (already logged). */
+int daemon_conf_reload(Manager *m);
