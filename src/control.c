@@ -57,6 +57,8 @@ struct ControlCall {
         Connection *conn; /* NULL once the connection is gone: replies are swallowed */
         char *method;
         struct ucred cred;
+        gid_t *groups; /* the caller's supplementary groups (SO_PEERGROUPS), a copy of the connection's */
+        size_t n_groups;
         bool more, oneway, replied;
         control_call_disconnect_fn on_disconnect;
         void *disconnect_userdata;
@@ -67,6 +69,8 @@ struct Connection {
         Connection *prev, *next;
         int fd;
         struct ucred cred;
+        gid_t *groups;
+        size_t n_groups;
         sd_event_source *io_source, *idle_source, *defer_source;
 
         char *in; /* bytes in [in_start, in_end) are unprocessed */
@@ -129,6 +133,7 @@ ControlCall *control_call_unref(ControlCall *call) {
         if (--call->n_ref > 0)
                 return NULL;
         free(call->method);
+        free(call->groups);
         free(call);
         return NULL;
 }
@@ -140,6 +145,15 @@ uid_t control_call_uid(const ControlCall *call) {
 
 gid_t control_call_gid(const ControlCall *call) {
         return call->cred.gid;
+}
+
+bool control_call_in_group(const ControlCall *call, gid_t gid) {
+        if (call->cred.gid == gid)
+                return true;
+        for (size_t i = 0; i < call->n_groups; i++)
+                if (call->groups[i] == gid)
+                        return true;
+        return false;
 }
 
 pid_t control_call_pid(const ControlCall *call) {
@@ -201,6 +215,7 @@ static Connection *conn_free_full(Connection *conn, bool notify) {
         }
         free(conn->in);
         free(conn->out);
+        free(conn->groups);
         free(conn);
         return NULL;
 }
@@ -436,6 +451,12 @@ static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
                 .more = m->more,
                 .oneway = m->oneway,
         };
+        if (conn->n_groups > 0) {
+                call->groups = memdup(conn->groups, conn->n_groups * sizeof(gid_t));
+                if (!call->groups)
+                        return -ENOMEM;
+                call->n_groups = conn->n_groups;
+        }
         if (!call->oneway)
                 conn->current = control_call_ref(call);
 
@@ -649,6 +670,27 @@ static unsigned control_count_uid(const Control *c, uid_t uid) {
 }
 
 /* Take over an accepted fd. Returns 0 (also when the peer was turned away) or -errno. */
+/* The peer's supplementary groups at connect (SO_PEERGROUPS), for group-based authorization. None (and
+ * no error) where the kernel cannot tell. */
+static void conn_peer_groups(Connection *conn) {
+        socklen_t len = 32 * sizeof(gid_t);
+
+        for (unsigned tries = 0; tries < 3; tries++) {
+                gid_t *g = realloc(conn->groups, MAX(len, (socklen_t) sizeof(gid_t)));
+
+                if (!g)
+                        return;
+                conn->groups = g;
+                if (getsockopt(conn->fd, SOL_SOCKET, SO_PEERGROUPS, conn->groups, &len) >= 0) {
+                        conn->n_groups = len / sizeof(gid_t);
+                        return;
+                }
+                if (errno != ERANGE)
+                        break;
+        }
+        conn->n_groups = 0;
+}
+
 static int conn_new(Control *c, int fd_in) {
         _cleanup_close_ int fd = fd_in;
         struct ucred cred = {};
@@ -669,6 +711,7 @@ static int conn_new(Control *c, int fd_in) {
         if (!conn)
                 return -ENOMEM;
         *conn = (Connection){ .control = c, .fd = TAKE_FD(fd), .cred = cred, .next = c->connections };
+        conn_peer_groups(conn);
         if (c->connections)
                 c->connections->prev = conn;
         c->connections = conn;

@@ -43,6 +43,8 @@ unsigned control_n_connections(const Control *c);
 uid_t control_call_uid(const ControlCall *call);
 gid_t control_call_gid(const ControlCall *call);
 pid_t control_call_pid(const ControlCall *call);
+/* Whether gid is the caller's primary group or one of its supplementary groups (SO_PEERGROUPS at accept). */
+bool control_call_in_group(const ControlCall *call, gid_t gid);
 /* Whether the caller asked for a stream ("more": true). */
 bool control_call_wants_more(const ControlCall *call);
 /* Whether the connection is still open (a reply would reach someone). */

@@ -33,6 +33,7 @@
 #include "macro.h"
 #include "time-util.h"
 #include "manager.h"
+#include "access.h"
 #include "daemon-conf.h"
 #include "methods.h"
 #include "notify.h"
@@ -139,6 +140,12 @@ uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid) {
                         return j->id;
         }
         return 0;
+}
+
+static int manager_may_run(uid_t uid, char **ret_why, void *userdata) {
+        Manager *m = userdata;
+
+        return access_may_run(&m->conf, geteuid(), uid, ret_why);
 }
 
 static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
@@ -457,7 +464,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return log_error_errno(r, "Failed to start the committer thread: %m");
 
         sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
-                             .key_in_use = manager_key_in_use };
+                             .key_in_use = manager_key_in_use, .may_run = manager_may_run };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;

@@ -29,6 +29,7 @@ typedef struct ManagerConfig {
         uint64_t log_max_bytes;     /* per attempt log file cap */
         JobLimits limits;
         const DaemonConf *conf;     /* the effective configuration at start (copied) */
+        const char *exec_helper;    /* orchd-exec, which starts nodes as their owner (borrowed) */
         const char *config_path;    /* orchd.conf re-read on SIGHUP, or NULL (borrowed) */
         bool config_required;       /* named with --config: missing is an error */
         const DaemonConf *cmdline;  /* flags that override the file, also on reload (borrowed) */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "graph.h"
 #include "json-util.h"
 #include "log.h"
@@ -124,13 +125,16 @@ int methods_reply_with_id(ControlCall *call, const char *error, const char *id, 
         return control_call_error(call, error, p);
 }
 
-static bool may_access(const ControlCall *call, const Job *j) {
+/* *is_admin caches the AdminGroup= lookup for one call: -1 not looked up yet, then 0 or 1. */
+static bool may_access(Manager *m, const ControlCall *call, const Job *j, int *is_admin) {
         uid_t uid = control_call_uid(call);
 
-        return uid == 0 || uid == geteuid() || uid == j->run->uid;
-}
-
-/* Find the job named by parameters.id, answering the call with the right error if there is none or the
+        if (access_may_see(uid, false, geteuid(), j->run->uid))
+                return true;
+        if (*is_admin < 0)
+                *is_admin = m->conf.admin_group && control_call_in_group(call, access_admin_gid(&m->conf));
+        return *is_admin > 0;
+}/* Find the job named by parameters.id, answering the call with the right error if there is none or the
  * caller may not touch it. Returns the job or NULL (then the call is answered). */
 Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
         json_object *v;
@@ -151,7 +155,7 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
                 (void) methods_reply_with_id(call, ORCH_ERROR_NO_SUCH_JOB, s, NULL);
                 return NULL;
         }
-        if (!may_access(call, j)) {
+        if (!may_access(m, call, j, &(int) { -1 })) {
                 log_notice("uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
                            j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
@@ -253,6 +257,7 @@ static bool valid_submit_name(const char *n) {
 
 static int method_submit(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_free_ char *why = NULL;
         Manager *m = userdata;
         uid_t uid = control_call_uid(call);
         json_object *name, *job, *p;
@@ -265,11 +270,12 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
                 return methods_reply_invalid_parameter(call, "name");
         if (!json_object_object_get_ex(params, "job", &job) || !json_object_is_type(job, json_type_string))
                 return methods_reply_invalid_parameter(call, "job");
-        /* Until jobs can run as their owner (issue 4), only the daemon's own user may submit: anything else
-         * would run someone else's commands with the daemon's rights. */
-        if (uid != geteuid()) {
-                log_notice("uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.", (unsigned) uid,
-                           (unsigned) geteuid());
+        /* The caller is who the job runs as (SPEC §8): the same rules as for the owner of a dropped file. */
+        r = access_may_run(&m->conf, geteuid(), uid, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_notice("uid %u was refused a submission: the job %s.", (unsigned) uid, why);
                 return methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
         }
         r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
@@ -404,7 +410,7 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
         Manager *m = userdata;
         json_object *jobs, *p;
         size_t finished_seen = 0;
-        int state, r;
+        int state, r, is_admin = -1;
         bool all;
 
         r = list_filter(call, params, &all, &state);
@@ -418,7 +424,7 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
                 const Job *j = m->jobs[k - 1];
                 json_object *o;
 
-                if (!may_access(call, j))
+                if (!may_access(m, call, j, &is_admin))
                         continue;
                 if (state >= 0 && j->run->state != state)
                         continue;

@@ -178,7 +178,12 @@ int main(int argc, char *argv[]) {
                 .config_path = arg_config ?: DEFAULT_CONFIG_FILE,
                 .config_required = arg_config != NULL,
                 .cmdline = &arg_cmdline,
+                /* Tests run the helper of the build tree; a packaged orchd the installed one. */
+                .exec_helper = getenv("ORCHD_EXEC_HELPER") ?: ORCHD_EXEC_PATH,
         };
+        if (geteuid() == 0 && access(config.exec_helper, X_OK) < 0)
+                log_warning_errno(errno, "Cannot run %s, so jobs of users other than root will fail to start: %m",
+                                  config.exec_helper);
         job_limits_init(&config.limits);
 
         r = manager_new(&config, &m);

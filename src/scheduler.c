@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,12 @@ static void node_spawn(Job *j, uint32_t i) {
         char log_name[128];
         int r;
 
+        if (j->cred_error < 0) {
+                log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: owner uid %u has no account; not "
+                                  "running it.", j->id, ns->id, (unsigned) j->run->uid);
+                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -j->cred_error }, -1);
+                return;
+        }
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
         if (r < 0)
                 oom_fail_stop(j);
@@ -321,6 +328,7 @@ static void node_spawn(Job *j, uint32_t i) {
                 .log_max_bytes = j->manager->config.log_max_bytes,
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
+                .cred = j->use_cred ? &j->cred : NULL,
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
         if (r < 0) {
@@ -795,12 +803,49 @@ static int job_build_dag(Job *j) {
         return dag_seal(j->dag, NULL, NULL);
 }
 
+/* orchd as root runs each node as the job's owner (SPEC §8): uid, the primary gid of the account and its
+ * supplementary groups, as initgroups() would set them. Root-owned jobs, and every job of a daemon that is
+ * not root (it only accepts its own user's), run as the daemon. */
+static int job_build_cred(Job *j, const struct passwd *pw) {
+        int n = 64;
+
+        if (geteuid() != 0 || j->run->uid == 0)
+                return 0;
+        j->use_cred = true;
+        if (!pw) {
+                j->cred_error = -ESRCH; /* the account is gone: never run as a bare uid */
+                return 0;
+        }
+        for (;;) {
+                gid_t *g = reallocarray(j->groups, (size_t) n, sizeof(gid_t));
+                int want = n;
+
+                if (!g)
+                        return -ENOMEM;
+                j->groups = g;
+                if (getgrouplist(pw->pw_name, pw->pw_gid, j->groups, &want) >= 0) {
+                        n = want;
+                        break;
+                }
+                if (want <= n || want > 65536)
+                        return -E2BIG;
+                n = want;
+        }
+        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups, .n_groups = (size_t) n,
+                               .helper = j->manager->config.exec_helper };
+        return 0;
+}
+
 /* The owner's account is looked up once per job: getpwuid() reads /etc/passwd (or NSS), too slow to repeat
  * for every attempt of a 100,000-node job. */
 static int job_build_env(Job *j) {
         struct passwd *pw = getpwuid(j->run->uid);
         NodeEnvOwner owner = {};
+        int r;
 
+        r = job_build_cred(j, pw);
+        if (r < 0)
+                return r;
         if (pw) {
                 owner = (NodeEnvOwner) { .home = pw->pw_dir, .user = pw->pw_name, .shell = pw->pw_shell };
                 if (pw->pw_dir && pw->pw_dir[0] == '/') {
@@ -1049,6 +1094,7 @@ Job *job_free(Job *j) {
         free(j->dirty);
         strv_free(j->base_env);
         free(j->home);
+        free(j->groups);
         safe_close(j->dir_fd);
         job_spec_free(j->spec);
         job_run_free(j->run);

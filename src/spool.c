@@ -57,9 +57,9 @@ struct Spool {
         sd_event_source *inotify_source;
         spool_job_cb cb;
         spool_key_cb key_in_use;
+        spool_owner_cb may_run;
         void *userdata;
         uint64_t next_id;
-        uid_t uid;
         uint64_t n_accepted, n_rejected;
 };
 
@@ -388,13 +388,15 @@ static int spool_process(Spool *s, const char *name) {
                 return spool_reject_reason(s, name, reason);
         if (r < 0)
                 return log_warning_errno(r, "Cannot open job file '%s', will retry on the next rescan: %m", name);
-        if (st.st_uid != s->uid) {
+        /* The owner of the file as opened, never a name in its content, is who the job runs as (SPEC §8). */
+        if (s->may_run) {
                 _cleanup_free_ char *why = NULL;
 
-                if (asprintf(&why, "is owned by uid %u, but orchd (uid %u) runs jobs only as itself",
-                             (unsigned) st.st_uid, (unsigned) s->uid) < 0)
+                r = s->may_run(st.st_uid, &why, s->userdata);
+                if (r == -ENOMEM)
                         return log_oom();
-                return spool_reject_reason(s, name, why);
+                if (r < 0)
+                        return spool_reject_reason(s, name, why);
         }
         r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
         if (r == -EFBIG)
@@ -720,10 +722,10 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 .event = sd_event_ref(e),
                 .committer = config->committer,
                 .key_in_use = config->key_in_use,
+                .may_run = config->may_run,
                 .limits = config->limits,
                 .cb = cb,
                 .userdata = userdata,
-                .uid = geteuid(),
                 .spool_fd = -EBADF, .tmp_fd = -EBADF, .new_fd = -EBADF, .rejected_fd = -EBADF,
                 .jobs_fd = -EBADF, .intake_fd = -EBADF,
         };

@@ -28,11 +28,16 @@ typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, v
 /* The id of an unfinished job of owner uid with idempotency key `key` (SPEC §3 "key"), or 0 if none. */
 typedef uint64_t (*spool_key_cb)(const char *key, uid_t uid, void *userdata);
 
+/* Whether jobs of uid may run here (SPEC §8). Returns 0, or -EPERM with *ret_why (malloc'd, completing "The
+ * file …"), or -ENOMEM. */
+typedef int (*spool_owner_cb)(uid_t uid, char **ret_why, void *userdata);
+
 typedef struct SpoolConfig {
         const char *path;         /* the spool directory */
         JobLimits limits;
         Committer *committer;     /* where acceptances are made durable, in order with journal writes */
         spool_key_cb key_in_use;  /* asked for every job file with a key; called with the cb's userdata */
+        spool_owner_cb may_run;   /* asked for the owner of every dropped file */
 } SpoolConfig;
 
 /* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and

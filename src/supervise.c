@@ -403,7 +403,13 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
         return -r;
 }
 
-static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd) {
+/* The helper's status pipe, where orchd-exec reports a failed privilege drop, chdir or exec. */
+#define HELPER_STATUS_FD 3
+
+/* status_fd >= 0: the child is orchd-exec, which gets the status pipe as fd 3 and changes directory
+ * itself, as the owner (cwd is then passed on its command line). */
+static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd,
+                                   int status_fd) {
         int r;
 
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -412,21 +418,70 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                 r = posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, STDERR_FILENO);
+        if (r == 0 && status_fd >= 0) {
+                assert(status_fd != HELPER_STATUS_FD); /* dup2 onto itself would keep O_CLOEXEC */
+                r = posix_spawn_file_actions_adddup2(fa, status_fd, HELPER_STATUS_FD);
+        }
         if (r == 0)
-                r = posix_spawn_file_actions_addchdir_np(fa, cwd ?: "/");
+                r = posix_spawn_file_actions_addchdir_np(fa, status_fd >= 0 ? "/" : cwd ?: "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa, (status_fd >= 0 ? HELPER_STATUS_FD
+                                                                                   : STDERR_FILENO) + 1);
         return -r;
+}
+
+/* orchd-exec STATUS_FD UID GID GROUPS CWD PATH ARGV0 [ARG...] (see orchd-exec.c). */
+static char **helper_argv(const TaskCred *c, const char *cwd, const char *path, char *const *argv) {
+        size_t n = 0, len = 0;
+        _cleanup_strv_free_ char **a = NULL;
+        _cleanup_free_ char *groups = malloc(c->n_groups * 11 + 1);
+
+        while (argv[n])
+                n++;
+        a = calloc(n + 8, sizeof(char *));
+        if (!a || !groups)
+                return NULL;
+        groups[0] = '\0';
+        for (size_t i = 0; i < c->n_groups; i++)
+                len += (size_t) sprintf(groups + len, "%s%u", i > 0 ? "," : "", (unsigned) c->groups[i]);
+        if (!(a[0] = strdup(c->helper)) || asprintf(&a[1], "%d", HELPER_STATUS_FD) < 0 ||
+            asprintf(&a[2], "%u", (unsigned) c->uid) < 0 || asprintf(&a[3], "%u", (unsigned) c->gid) < 0)
+                return NULL;
+        a[4] = TAKE_PTR(groups);
+        if (!(a[5] = strdup(cwd ?: "/")) || !(a[6] = strdup(path)))
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!(a[7 + i] = strdup(argv[i])))
+                        return NULL;
+        return TAKE_PTR(a);
+}
+
+/* Wait for orchd-exec to exec (EOF on the status pipe) or to report why it could not. It does a handful of
+ * system calls before either, so this is as short a wait as posix_spawn()'s own. Returns 0 or -errno. */
+static int helper_wait_exec(int status_fd) {
+        int e = 0;
+        ssize_t n;
+
+        do
+                n = read(status_fd, &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return 0;
+        return n == sizeof(e) && e > 0 ? -e : -EIO;
 }
 
 /* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
 static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
         static char *const empty_env[] = { NULL };
+        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF;
+        _cleanup_strv_free_ char **hargv = NULL;
         _cleanup_free_ char *path = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        int r;
+        int fds[2], r;
 
         /* glibc's posix_spawn() reports a failed chdir or exec in the child as its return value. These
          * checks give the same errors where it cannot (valgrind runs the vfork as a fork: the child just
@@ -449,16 +504,32 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 return r;
         }
 
-        r = task_setup_attr(&attr);
+        if (p->cred) {
+                if (pipe2(fds, O_CLOEXEC) < 0)
+                        r = -errno;
+                else {
+                        status_r = fds[0];
+                        status_w = fds[1];
+                        hargv = helper_argv(p->cred, p->cwd, path, p->argv);
+                        r = hargv ? 0 : -ENOMEM;
+                }
+        }
         if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd);
+                r = task_setup_attr(&attr);
+        if (r >= 0)
+                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w);
         if (r >= 0) {
                 t->started_at = now_usec(CLOCK_REALTIME);
-                r = -posix_spawn(&t->pid, path, &fa, &attr, p->argv, p->env ?: empty_env);
+                r = -posix_spawn(&t->pid, hargv ? p->cred->helper : path, &fa, &attr, hargv ?: p->argv,
+                                 p->env ?: empty_env);
         }
-
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);
+
+        if (r >= 0 && hargv) {
+                status_w = safe_close(status_w); /* or EOF would never come */
+                r = helper_wait_exec(status_r);
+        }
         return r;
 }
 

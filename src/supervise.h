@@ -38,6 +38,16 @@ typedef struct TaskResult {
  * left in its process group was SIGKILLed. The callback may task_free(t). */
 typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
 
+/* Who a node runs as when that is not the daemon's own user (orchd as root, SPEC §8): the attempt is started
+ * through helper (orchd-exec), which drops to these ids and verifies the drop before exec. */
+typedef struct TaskCred {
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;      /* supplementary groups (initgroups of the owner) */
+        size_t n_groups;
+        const char *helper;       /* path of orchd-exec */
+} TaskCred;
+
 typedef struct TaskParams {
         char *const *argv;        /* argv[0] without '/' is looked up in the PATH of env (not the daemon's) */
         char *const *env;         /* the complete environment */
@@ -47,10 +57,12 @@ typedef struct TaskParams {
         uint64_t log_max_bytes;   /* cap; past it one truncation marker line is written, the rest dropped */
         uint64_t timeout_usec;    /* 0 = none */
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
+        const TaskCred *cred;     /* NULL: run as the daemon's user */
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
- * stdout/stderr pipes to the daemon, no other fds, cwd and env as given.
+ * stdout/stderr pipes to the daemon, no other fds, cwd and env as given, and with cred the owner's ids
+ * (a failed drop is reported like a failed exec: the process never runs as anyone else).
  * Returns 0 with *ret, or -errno when the process could not be started (exec failure included: ENOENT,
  * EACCES, …), in which case nothing is left behind but the (empty) log file. */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);

@@ -162,7 +162,15 @@ ok "notes.txt stays in new/" test -e "$SPOOL/new/notes.txt"
 ok ".hidden.json stays in new/" test -e "$SPOOL/new/.hidden.json"
 ok "no error file for ignored names" test ! -e "$SPOOL/rejected/notes.txt.error" -a ! -e "$SPOOL/rejected/.hidden.json.error"
 if [ "$(id -u)" = 0 ]; then
-        skip "a file owned by another uid is rejected" "orchd runs as root here, which runs jobs as the file's owner"
+        # As root orchd runs a file as its owner, unless the config says that user may not run jobs.
+        stop_orchd
+        start_orchd --allow-users root
+        printf '{ "nodes": { "a": { "cmd": ["/bin/true"] } } }' >"$SPOOL/tmp/nobodys.json"
+        chown 65534 "$SPOOL/tmp/nobodys.json"
+        mv "$SPOOL/tmp/nobodys.json" "$SPOOL/new/"
+        ok "a file of a user not in AllowUsers= is rejected" wait_for 10 test -e "$SPOOL/rejected/nobodys.json.error"
+        like "$(cat "$SPOOL/rejected/nobodys.json.error" 2>/dev/null)" "belongs to user .*, who is not in AllowUsers=" \
+                "the error says why"
 else
         skip "a file owned by another uid is rejected" "an unprivileged test cannot create a file owned by another uid"
 fi

@@ -3,8 +3,8 @@
 #
 # orchctl submit (SPEC §5): the daemon validates and durably accepts the job itself, as the caller;
 # submit prints each id, --wait waits with wait's exit status, an invalid file is reported with its
-# errors (exit 65) and kept nowhere, a key in use is refused, and another uid is refused (77) while
-# jobs cannot yet run as their owner.
+# errors (exit 65) and kept nowhere, a key in use is refused, and a user DenyUsers= names is refused (77).
+# (Jobs running as the caller: multiuser.sh.)
 
 . "$(dirname "$0")/lib.sh"
 
@@ -67,9 +67,13 @@ is_exit 69 "no daemon: exit 69" "$ORCHCTL" -s "$T/no.sock" submit "$T/files/hell
 
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         chmod 0755 "$T" "$T/files"; chmod 0644 "$T/files/hello.json"
-        is_exit 77 "another uid may not submit (jobs cannot yet run as their owner)" \
+        stop_orchd
+        start_orchd --deny-users "$(id -un 65534)"
+        is_exit 77 "a user in DenyUsers= may not submit" \
                 setpriv --reuid=65534 --regid=65534 --clear-groups "$ORCHCTL" -s "$SOCK" submit "$T/files/hello.json"
+        ok "the refusal is logged with the caller's uid and why" \
+                grep -q "uid 65534 was refused a submission: the job belongs to user .*, who is in DenyUsers=" "$T/orchd.log"
 else
-        skip "another uid may not submit" "needs root and setpriv to act as another user"
+        skip "a user in DenyUsers= may not submit" "needs root and setpriv to act as another user"
 fi
 done_testing

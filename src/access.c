@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * access.c — the user policy of SPEC §8, in terms of uids and user names.
+ *
+ * User names are looked up when a job arrives, not cached: accounts change,
+ * and a job file arrives rarely enough for an NSS lookup to be cheap.
+ */
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "access.h"
+#include "macro.h"
+
+static bool listed(char *const *list, const char *name) {
+        for (; list && *list; list++)
+                if (streq(*list, name))
+                        return true;
+        return false;
+}
+
+int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **ret_why) {
+        const struct passwd *pw;
+        int r = 0;
+
+        *ret_why = NULL;
+        if (daemon_uid != 0) {
+                if (uid == daemon_uid)
+                        return 0;
+                r = asprintf(ret_why, "is owned by uid %u, but orchd (uid %u) runs jobs only as itself",
+                             (unsigned) uid, (unsigned) daemon_uid);
+                return r < 0 ? -ENOMEM : -EPERM;
+        }
+        pw = getpwuid(uid);
+        if (!pw)
+                r = asprintf(ret_why, "belongs to uid %u, which has no user account", (unsigned) uid);
+        else if (listed(conf->deny_users, pw->pw_name))
+                r = asprintf(ret_why, "belongs to user %s, who is in DenyUsers=", pw->pw_name);
+        else if (conf->allow_users && !listed(conf->allow_users, pw->pw_name))
+                r = asprintf(ret_why, "belongs to user %s, who is not in AllowUsers=", pw->pw_name);
+        else
+                return 0;
+        return r < 0 ? -ENOMEM : -EPERM;
+}
+
+bool access_may_see(uid_t caller, bool caller_is_admin, uid_t daemon_uid, uid_t owner) {
+        return caller == 0 || caller == daemon_uid || caller_is_admin || caller == owner;
+}
+
+gid_t access_admin_gid(const DaemonConf *conf) {
+        const struct group *gr;
+
+        if (!conf->admin_group)
+                return (gid_t) -1;
+        gr = getgrnam(conf->admin_group);
+        return gr ? gr->gr_gid : (gid_t) -1;
+}
