@@ -7,6 +7,7 @@
  * bounded reads. Pure in the sense of the style guide: no event loop, no logging.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -52,3 +53,16 @@ int open_dir_at(int dir_fd, const char *name, mode_t mode);
 
 /* fsync a directory fd. Returns 0 or -errno. */
 int fsync_dir(int dir_fd);
+
+/* How a directory of ours must look (SPEC §8). */
+typedef struct DirPolicy {
+        mode_t mode;  /* with enforce: set exactly (setgid/sticky bits included) */
+        bool enforce; /* set mode (and group) when they differ; else only refuse unsafe ones */
+        gid_t group;  /* with enforce: the group to set, or (gid_t) -1 to leave it */
+} DirPolicy;
+
+/* Check the directory open at fd (opened with O_NOFOLLOW, so not a symlink) before trusting it: owned by
+ * uid, and, unless the policy sets its mode, writable by nobody else (a group or world writable state
+ * directory lets anyone swap its content). Returns 0; -EPERM with *ret_why ("is owned by uid 1000, not
+ * 0", "is writable by group or others (mode 0777)"), -ENOTDIR, -ENOMEM; or -errno of fchmod/fchown. */
+int dir_check_safe(int fd, uid_t uid, const DirPolicy *p, char **ret_why);

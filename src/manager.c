@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -440,8 +441,29 @@ static int config_copy(ManagerConfig *dst, const ManagerConfig *src) {
         return dst->spool_path && dst->socket_path ? 0 : -ENOMEM;
 }
 
+/* DropGroup= as a gid, or (gid_t) -1 (unset). An unknown group is an error: new/ would otherwise be open
+ * to everyone, which is not what the administrator asked for. */
+static int manager_drop_gid(Manager *m, gid_t *ret) {
+        const struct group *gr;
+
+        *ret = (gid_t) -1;
+        if (!m->conf.drop_group)
+                return 0;
+        if (geteuid() != 0) {
+                log_warning("DropGroup=%s is ignored: only orchd running as root takes files of other users.",
+                            m->conf.drop_group);
+                return 0;
+        }
+        gr = getgrnam(m->conf.drop_group);
+        if (!gr)
+                return log_error_errno(ENOENT, "DropGroup=%s: no such group.", m->conf.drop_group);
+        *ret = gr->gr_gid;
+        return 0;
+}
+
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        gid_t drop_gid;
         SpoolConfig sc;
         int r;
 
@@ -463,8 +485,11 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
 
+        r = manager_drop_gid(m, &drop_gid);
+        if (r < 0)
+                return r;
         sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
-                             .key_in_use = manager_key_in_use, .may_run = manager_may_run };
+                             .key_in_use = manager_key_in_use, .may_run = manager_may_run, .drop_gid = drop_gid };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;

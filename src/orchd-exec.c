@@ -71,7 +71,14 @@ static size_t parse_groups(const char *s, gid_t *groups) {
         return n;
 }
 
-static void drop_privileges(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+static int cmp_gid(const void *a, const void *b) {
+        gid_t x = *(const gid_t *) a, y = *(const gid_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* groups is sorted (the kernel keeps them sorted, so getgroups() returns them that way). */
+static void drop_privileges(uid_t uid, gid_t gid, gid_t *groups, size_t n_groups) {
         uid_t ru, eu, su;
         gid_t rg, eg, sg;
         static gid_t check[GROUPS_MAX];
@@ -79,6 +86,7 @@ static void drop_privileges(uid_t uid, gid_t gid, const gid_t *groups, size_t n_
 
         if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
                 fail(errno);
+        qsort(groups, n_groups, sizeof(gid_t), cmp_gid);
 
         /* Trust nothing: read every id back. */
         if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
@@ -86,6 +94,8 @@ static void drop_privileges(uid_t uid, gid_t gid, const gid_t *groups, size_t n_
         if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
                 fail(EPERM);
         n = getgroups(GROUPS_MAX, check);
+        if (n > 0)
+                qsort(check, (size_t) n, sizeof(gid_t), cmp_gid);
         if (n < 0 || (size_t) n != n_groups || (n > 0 && memcmp(check, groups, n * sizeof(gid_t)) != 0))
                 fail(EPERM);
         /* And root must be gone for good. */

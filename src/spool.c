@@ -559,6 +559,16 @@ int spool_rescan(Spool *s) {
         return 0;
 }
 
+/* Whether new/NAME, just created, is something other than a fresh regular file (a symlink, a hard link to
+ * an existing file, a FIFO, a directory, …). */
+static bool created_unsafe(Spool *s, const char *name) {
+        struct stat st;
+
+        if (fstatat(s->new_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false; /* gone already, or renamed on: later events or a rescan decide */
+        return !S_ISREG(st.st_mode) || st.st_nlink > 1;
+}
+
 static int spool_on_inotify(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
         Spool *s = userdata;
 
@@ -567,9 +577,14 @@ static int spool_on_inotify(sd_event_source *src, const struct inotify_event *ev
                 (void) spool_rescan(s);
                 return 0;
         }
-        /* Directories named *.json are taken too: they are rejected, unread. */
-        if (ev->len > 0)
-                (void) spool_take(s, ev->name);
+        if (ev->len == 0)
+                return 0;
+        /* A regular file being created is taken once its writer closes it (IN_CLOSE_WRITE). Anything else
+         * that appears in place (ln -s, ln, mkfifo, mkdir) gets no further event: take it now, to reject
+         * it. Directories named *.json are taken too: they are rejected, unread. */
+        if ((ev->mask & IN_CREATE) && !created_unsafe(s, ev->name))
+                return 0;
+        (void) spool_take(s, ev->name);
         return 0;
 }
 
@@ -579,7 +594,8 @@ int spool_start(Spool *s) {
         /* Watch first, then scan: a file arriving in between is seen by one or the other (or both:
          * the second claim finds nothing and is a no-op). */
         r = sd_event_add_inotify_fd(s->event, &s->inotify_source, s->new_fd,
-                                    IN_MOVED_TO | IN_CLOSE_WRITE | IN_EXCL_UNLINK, spool_on_inotify, s);
+                                    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_EXCL_UNLINK, spool_on_inotify,
+                                    s);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch %s/new: %m", s->path);
         (void) sd_event_source_set_description(s->inotify_source, "spool-new");
@@ -678,36 +694,71 @@ static int spool_tidy_jobs(Spool *s) {
         return 0;
 }
 
-static int open_spool_dirs(Spool *s) {
-        static const struct {
-                const char *name;
-                size_t offset;
-                mode_t mode;
-        } dirs[] = {
-                { "tmp", offsetof(Spool, tmp_fd), 0755 },
-                { "new", offsetof(Spool, new_fd), 0755 },
-                { "rejected", offsetof(Spool, rejected_fd), 0755 },
-                { "jobs", offsetof(Spool, jobs_fd), 0755 },
-        };
-        int fd;
+/* Open dir (or the spool itself, name NULL) and hold it to the rules of SPEC §8. Returns the fd or -errno
+ * (logged, naming the path and what is wrong). */
+static int open_checked_dir(Spool *s, const char *name, mode_t mode, const DirPolicy *policy) {
+        _cleanup_free_ char *why = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
 
-        if (mkdir(s->path, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create spool %s: %m", s->path);
-        fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = name ? open_dir_at(s->spool_fd, name, mode) : -EBADF;
+        if (!name) {
+                if (mkdir(s->path, mode) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Failed to create spool %s: %m", s->path);
+                fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        fd = -errno;
+        }
         if (fd < 0)
-                return log_error_errno(errno, "Failed to open spool %s (it must be a directory, not a symlink): %m",
-                                       s->path);
+                return log_error_errno(fd, "Failed to open %s%s%s (it must be a directory, not a symlink): %m",
+                                       s->path, name ? "/" : "", name ?: "");
+        r = dir_check_safe(fd, geteuid(), policy, &why);
+        if (r == -EPERM)
+                return log_error_errno(r, "Refusing to use %s%s%s: it %s.", s->path, name ? "/" : "", name ?: "", why);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up %s%s%s: %m", s->path, name ? "/" : "", name ?: "");
+        return TAKE_FD(fd);
+}
+
+/* As root (SPEC §8): anyone may drop into new/ and tmp/ but nobody may list or take another's file (1733,
+ * or 1730 with the group of DropGroup=), and jobs/ is root's alone. As an ordinary user the daemon only
+ * takes its own files, so its directories are plain 0755. The spool and rejected/ are checked, not
+ * changed: one that others can write to is refused. */
+static int open_spool_dirs(Spool *s, gid_t drop_gid) {
+        bool root = geteuid() == 0;
+        DirPolicy check = {}, drop = { .enforce = true, .group = drop_gid }, jobs = { .mode = 0700, .enforce = true };
+        struct {
+                const char *name;
+                int *fd;
+                const DirPolicy *policy;
+        } dirs[] = {
+                { "tmp", &s->tmp_fd, &drop },
+                { "new", &s->new_fd, &drop },
+                { "rejected", &s->rejected_fd, &check },
+                { "jobs", &s->jobs_fd, root ? &jobs : &check },
+        };
+        _cleanup_free_ char *why = NULL;
+        int fd, r;
+
+        drop.mode = !root ? 0755 : drop_gid != (gid_t) -1 ? 01730 : 01733;
+        fd = open_checked_dir(s, NULL, 0755, &check);
+        if (fd < 0)
+                return fd;
         s->spool_fd = fd;
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                fd = open_dir_at(s->spool_fd, dirs[i].name, dirs[i].mode);
+                fd = open_checked_dir(s, dirs[i].name, dirs[i].policy->enforce ? dirs[i].policy->mode : 0755,
+                                      dirs[i].policy);
                 if (fd < 0)
-                        return log_error_errno(fd, "Failed to open %s/%s: %m", s->path, dirs[i].name);
-                *(int *) ((uint8_t *) s + dirs[i].offset) = fd;
+                        return fd;
+                *dirs[i].fd = fd;
         }
         fd = open_dir_at(s->jobs_fd, INTAKE_DIR, 0700);
         if (fd < 0)
                 return log_error_errno(fd, "Failed to open %s/jobs/" INTAKE_DIR ": %m", s->path);
         s->intake_fd = fd;
+        r = dir_check_safe(fd, geteuid(), &check, &why);
+        if (r < 0)
+                return log_error_errno(r, "Refusing to use %s/jobs/" INTAKE_DIR ": it %s.", s->path, strna(why));
         return 0;
 }
 
@@ -732,7 +783,7 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
         s->path = strdup(config->path);
         if (!s->path)
                 return log_oom();
-        r = open_spool_dirs(s);
+        r = open_spool_dirs(s, config->drop_gid);
         if (r < 0)
                 return r;
         r = spool_tidy_jobs(s);

@@ -38,6 +38,7 @@ typedef struct SpoolConfig {
         Committer *committer;     /* where acceptances are made durable, in order with journal writes */
         spool_key_cb key_in_use;  /* asked for every job file with a key; called with the cb's userdata */
         spool_owner_cb may_run;   /* asked for the owner of every dropped file */
+        gid_t drop_gid;           /* DropGroup=: the group that may drop into new/, or (gid_t) -1 for anyone */
 } SpoolConfig;
 
 /* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and

@@ -648,6 +648,37 @@ static void test_open_dir_at(void **state) {
         CHECK_INT("missing parent", open_dir_at(f->dir_fd, "no/such", 0750), -ENOENT);
 }
 
+static void test_dir_check_safe(void **state) {
+        Fixture *f = *state;
+        DirPolicy check = { .mode = 0755 }, set = { .mode = 01733, .enforce = true, .group = (gid_t) -1 };
+        char *why = NULL;
+        struct stat st;
+        int fd = open_dir_at(f->dir_fd, "d", 0755);
+
+        assert_true(fd >= 0);
+        assert_int_equal(fchmod(fd, 0755), 0);
+        CHECK_INT("ours, 0755", dir_check_safe(fd, geteuid(), &check, &why), 0);
+        assert_null(why);
+
+        assert_int_equal(fchmod(fd, 0775), 0);
+        CHECK_INT("group writable", dir_check_safe(fd, geteuid(), &check, &why), -EPERM);
+        assert_string_equal(why, "is writable by group or others (mode 0775)");
+        why = mfree(why);
+        assert_int_equal(fchmod(fd, 01777), 0);
+        CHECK_INT("world writable, even sticky", dir_check_safe(fd, geteuid(), &check, &why), -EPERM);
+        why = mfree(why);
+
+        CHECK_INT("someone else's", dir_check_safe(fd, geteuid() + 1, &check, &why), -EPERM);
+        assert_non_null(strstr(why, "not by orchd's uid"));
+        why = mfree(why);
+
+        /* enforce: the mode is set, sticky bit included. */
+        CHECK_INT("enforced", dir_check_safe(fd, geteuid(), &set, &why), 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        CHECK_INT("mode set", st.st_mode & 07777, 01733);
+        assert_int_equal(__real_close(fd), 0);
+}
+
 static void make_chain(int dir_fd, const char *top, unsigned depth) {
         int fd = open_dir_at(dir_fd, top, 0755);
 
@@ -727,6 +758,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_swapped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rename_noreplace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_dir_at, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dir_check_safe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fsync_dir, setup, teardown),
         };
