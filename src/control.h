@@ -26,10 +26,14 @@ typedef int (*control_method_fn)(ControlCall *call, json_object *parameters, voi
 typedef struct ControlMethod {
         const char *name; /* full varlink method name */
         control_method_fn fn;
+        /* Calls may be up to PROTOCOL_CALL_MAX bytes (Submit carries a job file) if they name this method as
+         * their first member; every other call is cut off at PROTOCOL_SMALL_CALL_MAX before it is buffered. */
+        bool large;
 } ControlMethod;
 
 /* Listen on the fd passed by systemd (sd_listen_fds) if there is one, else bind path (mode 0666: any local
- * user may connect; SPEC §8), replacing a stale socket. methods is a table ending with {NULL, NULL},
+ * user may connect; SPEC §8), replacing a stale socket. $ORCHD_CONTROL_IDLE_TIMEOUT (a duration) replaces the
+ * idle deadline of connections (60 s; tests shorten it); -EINVAL if it is not a positive duration. methods is a table ending with {NULL, NULL},
  * borrowed for the server's life. Returns 0 or -errno. */
 int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret);
 

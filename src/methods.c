@@ -452,7 +452,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_STATUS, method_status },
         { ORCH_METHOD_WAIT, method_wait },
         { ORCH_METHOD_CANCEL, method_cancel },
-        { ORCH_METHOD_SUBMIT, method_submit },
+        { ORCH_METHOD_SUBMIT, method_submit, .large = true },
         { ORCH_METHOD_STATS, method_stats },
         { ORCH_METHOD_GRAPH, method_graph },
         { ORCH_METHOD_PAUSE, method_pause },
