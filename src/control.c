@@ -147,6 +147,10 @@ pid_t control_call_pid(const ControlCall *call) {
         return call->cred.pid;
 }
 
+const char *control_call_method(const ControlCall *call) {
+        return call->method;
+}
+
 bool control_call_wants_more(const ControlCall *call) {
         return call->more;
 }

@@ -47,6 +47,8 @@ unsigned control_n_connections(const Control *c);
 uid_t control_call_uid(const ControlCall *call);
 gid_t control_call_gid(const ControlCall *call);
 pid_t control_call_pid(const ControlCall *call);
+/* The full varlink method name of the call. */
+const char *control_call_method(const ControlCall *call);
 /* Whether the caller asked for a stream ("more": true). */
 bool control_call_wants_more(const ControlCall *call);
 /* Whether the connection is still open (a reply would reach someone). */

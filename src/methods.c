@@ -152,8 +152,8 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
                 return NULL;
         }
         if (!may_access(call, j)) {
-                log_notice("uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
-                           j->id);
+                log_notice("uid %u was refused %s on job %" PRIu64 ".", (unsigned) control_call_uid(call),
+                           control_call_method(call), j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
                 return NULL;
         }
