@@ -59,6 +59,8 @@ denied() { # denied UID ID: every call on job ID by UID gets 77 and is logged; t
         is_exit 66 "uid $u: status of a job that does not exist: 66" as_ctl "$u" status 999
         is_exit 0 "uid $u may read the counters (stats)" as_ctl "$u" stats
         is_exit 77 "uid $u may not submit" as_ctl "$u" submit "$T/files/hello.json"
+        like "$(cat "$T/last.err")" "hello\.json: permission denied: orchd does not take jobs from uid $u\$" \
+                "… and orchctl says so, naming the file and the uid"
         like "$(grep "uid $u was refused a submission" "$T/orchd.log")" "orchd \\(uid ${DAEMON_UID:-0}\\)" \
                 "… which is logged with the caller's and the daemon's uid"
 }
