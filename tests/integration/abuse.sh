@@ -99,6 +99,12 @@ is "$(call_of_size '{"method":"io.orchd.Manager.Submit","method":"io.orchd.Manag
         '"}}' $((SMALL_MAX + 4096)) | abuse send | first_error)" \
         "io.orchd.Manager.ProtocolError message too large" "Submit named first, then List: refused as too large"
 alive_and_serving "after the Submit flood"
+{
+        printf '{ "nodes": { "a": { "cmd": ["/bin/true"] } } }'
+        head -c $((1024 * 1024)) /dev/zero | tr '\0' ' '
+} >"$T/padded.json"
+is_exit 0 "orchctl submit of a 1 MiB job file still works (its call names Submit first)" \
+        ctl submit --wait "$T/padded.json"
 
 # Garbage, truncated and malformed input: an error reply and a close.
 head -c 65536 /dev/urandom >"$T/garbage"
