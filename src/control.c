@@ -574,7 +574,8 @@ static int conn_process(Connection *conn) {
                         return 0;
                 }
                 /* The first "method" made it large; a second one of another method would have the last word. */
-                if ((size_t) (nul - msg) > PROTOCOL_SMALL_CALL_MAX && !method_is_large(conn->control, m.method)) {
+                if ((size_t) (nul - msg) > PROTOCOL_SMALL_CALL_MAX &&
+                    !method_is_large(conn->control, m.method)) {
                         conn_protocol_error(conn, "message too large");
                         return 0;
                 }
@@ -607,7 +608,8 @@ static int conn_update(Connection *conn) {
         }
 
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
-        in_full = conn->in_end == conn->in_alloc && conn->in_start == 0 && conn->in_alloc >= conn_input_max(conn);
+        in_full = conn->in_end == conn->in_alloc && conn->in_start == 0 &&
+                conn->in_alloc >= conn_input_max(conn);
         want_in = !conn->read_eof && !conn->close_when_flushed && !in_full;
         if (want_in)
                 events |= EPOLLIN;
@@ -715,8 +717,8 @@ static int conn_new(Control *c, int fd_in) {
 
         r = sd_event_add_io(c->event, &conn->io_source, conn->fd, EPOLLIN, conn_on_io, conn);
         if (r >= 0)
-                r = sd_event_add_time_relative(c->event, &conn->idle_source, CLOCK_MONOTONIC,
-                                               c->idle_usec, USEC_PER_SEC, conn_on_idle, conn);
+                r = sd_event_add_time_relative(c->event, &conn->idle_source, CLOCK_MONOTONIC, c->idle_usec,
+                                               USEC_PER_SEC, conn_on_idle, conn);
         if (r >= 0)
                 r = sd_event_add_defer(c->event, &conn->defer_source, conn_on_defer, conn);
         if (r >= 0)
@@ -862,7 +864,8 @@ static int control_idle_usec(uint64_t *ret) {
         if (!e)
                 return 0;
         if (duration_parse(e, ret) < 0 || *ret == 0)
-                return log_error_errno(EINVAL, "ORCHD_CONTROL_IDLE_TIMEOUT='%s' is not a positive duration.", e);
+                return log_error_errno(EINVAL, "ORCHD_CONTROL_IDLE_TIMEOUT='%s' is not a positive duration.",
+                                       e);
         return 0;
 }
 

@@ -32,9 +32,9 @@ typedef struct ControlMethod {
 } ControlMethod;
 
 /* Listen on the fd passed by systemd (sd_listen_fds) if there is one, else bind path (mode 0666: any local
- * user may connect; SPEC §8), replacing a stale socket. $ORCHD_CONTROL_IDLE_TIMEOUT (a duration) replaces the
- * idle deadline of connections (60 s; tests shorten it); -EINVAL if it is not a positive duration. methods is a table ending with {NULL, NULL},
- * borrowed for the server's life. Returns 0 or -errno. */
+ * user may connect; SPEC §8), replacing a stale socket. methods is a table ending with {NULL, NULL},
+ * borrowed for the server's life. $ORCHD_CONTROL_IDLE_TIMEOUT (a duration) replaces the idle deadline of
+ * connections (60 s; tests shorten it). Returns 0, -EINVAL if that is no positive duration, or -errno. */
 int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret);
 
 /* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns NULL. */

@@ -22,7 +22,7 @@
 
 /* Caps on one message, enforced before buffering it whole. */
 #define PROTOCOL_CALL_MAX (4U * 1024U * 1024U + 64U * 1024U) /* a submit carries a whole job file */
-#define PROTOCOL_SMALL_CALL_MAX (256U * 1024U)                 /* any other call (a long node list) */
+#define PROTOCOL_SMALL_CALL_MAX (256U * 1024U)               /* any other call (a long node list) */
 #define PROTOCOL_REPLY_MAX (256U * 1024U * 1024U)            /* status of a 100,000-node job */
 
 #define ORCH_METHOD_LIST "io.orchd.Manager.List"
