@@ -19,7 +19,13 @@ chmod 0755 "$B"
 cp "$TOP/tests/integration/control-abuse.py" "$B/control-abuse.py"
 chmod 0644 "$B/control-abuse.py"
 holders=
-trap 'for p in $holders; do kill "$p" 2>/dev/null || true; done; bench_cleanup' EXIT
+stop_holders() {
+        local p
+        for p in $holders; do
+                kill "$p" 2>/dev/null || true
+        done
+}
+trap 'stop_holders; bench_cleanup' EXIT
 
 n_fds() { find "/proc/$ORCHD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 

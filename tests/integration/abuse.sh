@@ -143,7 +143,7 @@ hold() { # hold UID N [--call]: UID keeps N connections (in the background); pri
         local f="$T/hold.$1"
         # Not through as_uid: $! must be the holder itself (setpriv and env exec it), so that kill reaches it.
         setpriv --reuid="$1" --regid="$1" --clear-groups env PATH="$NODE_PATH" \
-                python3 "$T/control-abuse.py" "$SOCK" hold "$2" ${3:-} >"$f" 2>&1 &
+                python3 "$T/control-abuse.py" "$SOCK" hold "$2" ${3:+"$3"} >"$f" 2>&1 &
         echo "$!" >"$T/kill/hold.$1"
         wait_for 30 grep -q '=' "$f" || diag "holder of uid $1 did not report: $(cat "$f")"
         cat "$f"
