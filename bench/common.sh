@@ -110,6 +110,26 @@ wait_listed() { # wait_listed NAME: poll until the job named NAME is listed; pri
         done
 }
 
+submit_small() { # submit_small: submit a 2-node job of /bin/true, wait for it, print its id
+        local id
+        echo '{ "name": "small", "nodes": { "a": { "cmd": ["/bin/true"] }, "b": { "cmd": ["/bin/true"], "after": ["a"] } } }' \
+                >"$B/small.json"
+        id=$(ctl submit "$B/small.json")
+        ctl wait "$id" --timeout 30 >/dev/null
+        echo "$id"
+}
+
+orchctl_latency() { # orchctl_latency JOB CALLS: time CALLS whole `orchctl status JOB` runs; print "P50 P99" in ms
+        local i t0
+        : >"$B/ctl.lat"
+        for i in $(seq "$2"); do
+                t0=$(now_ns)
+                ctl status "$1" >/dev/null
+                echo $(($(now_ns) - t0)) >>"$B/ctl.lat"
+        done
+        sort -n "$B/ctl.lat" | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int(NR*.5+.5)]/1e6, v[int(NR*.99+.5)]/1e6 }'
+}
+
 secs() { # secs NS: nanoseconds as seconds with 3 decimals
         awk -v n="$1" 'BEGIN { printf "%.3f", n / 1e9 }'
 }

@@ -35,28 +35,15 @@ lat.sort(); p = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))] * 1000
 print("%d calls, %d clients: wall %.3f s, p50 %.2f ms, p99 %.2f ms, max %.2f ms" % (len(lat), clients, wall, p(.5), p(.99), lat[-1] * 1000))
 PY
 
-orchctl_latency() { # orchctl_latency JOB: p50/p99 of CALLS whole `orchctl status` runs
-        : >"$B/ctl.lat"
-        for i in $(seq "$CALLS"); do
-                t0=$(now_ns); ctl status "$1" >/dev/null; echo $(($(now_ns) - t0)) >>"$B/ctl.lat"
-        done
-        sort -n "$B/ctl.lat" | awk '{ v[NR] = $1 } END {
-                printf "orchctl status ×%d: p50 %.2f ms, p99 %.2f ms\n", NR, v[int(NR*.5+.5)]/1e6, v[int(NR*.99+.5)]/1e6 }'
-}
-
 measure() { # measure LABEL
         echo "-- $1"
-        orchctl_latency "$small"
+        orchctl_latency "$small" "$CALLS" | awk -v n="$CALLS" '{ printf "orchctl status ×%d: p50 %s ms, p99 %s ms\n", n, $1, $2 }'
         python3 "$B/client.py" "$SOCK" "$small" 1 "$CALLS"
         python3 "$B/client.py" "$SOCK" "$small" 50 20
 }
 
 start_orchd --max-parallel 2
-mkdir -p "$SPOOL/tmp"
-echo '{ "name": "small", "nodes": { "a": { "cmd": ["/bin/true"] }, "b": { "cmd": ["/bin/true"], "after": ["a"] } } }' \
-        >"$B/small.json"
-small=$(ctl submit "$B/small.json")
-ctl wait "$small" --timeout 30 >/dev/null
+small=$(submit_small)
 
 echo "== status: control-plane latency, idle vs. a $N-node job running at full speed"
 machine_line

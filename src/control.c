@@ -8,7 +8,8 @@
  * method handlers. Invariants: a connection answers its calls strictly in
  * order, one at a time (varlink: a deferred reply such as Wait holds back
  * later calls on the same connection); every buffer has a cap (input:
- * PROTOCOL_CALL_MAX per message; output: CONTROL_OUTPUT_MAX, and a stream
+ * PROTOCOL_SMALL_CALL_MAX per message, PROTOCOL_CALL_MAX for a call that
+ * names a "large" method first; output: CONTROL_OUTPUT_MAX, and a stream
  * whose reader lags by CONTROL_STREAM_BACKLOG_MAX is cut off); a connection
  * is freed only from an event callback or control_free (conn_free is the one
  * path), so a handler replying from anywhere never frees what its caller
@@ -29,6 +30,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
+#include "duration.h"
 #include "json-util.h"
 #include "log.h"
 #include "protocol.h"
@@ -40,9 +42,7 @@
 #define CONTROL_BACKLOG 128
 #define CONTROL_CONNECTIONS_MAX 1024U
 #define CONTROL_CONNECTIONS_PER_UID_MAX 128U
-#ifndef CONTROL_IDLE_USEC /* tests may shorten it */
-#        define CONTROL_IDLE_USEC (60 * USEC_PER_SEC)
-#endif
+#define CONTROL_IDLE_USEC (60 * USEC_PER_SEC) /* $ORCHD_CONTROL_IDLE_TIMEOUT replaces it */
 #define CONTROL_ACCEPT_RETRY_USEC (1 * USEC_PER_SEC)
 #define CONTROL_INPUT_MAX ((size_t) PROTOCOL_CALL_MAX + 1) /* one whole message plus its NUL */
 #define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX)
@@ -94,6 +94,7 @@ struct Control {
         void *userdata;
         Connection *connections;
         unsigned n_connections;
+        uint64_t idle_usec; /* a connection without a complete call for this long is closed */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Control *, control_free);
@@ -158,6 +159,10 @@ bool control_call_in_group(const ControlCall *call, gid_t gid) {
 
 pid_t control_call_pid(const ControlCall *call) {
         return call->cred.pid;
+}
+
+const char *control_call_method(const ControlCall *call) {
+        return call->method;
 }
 
 bool control_call_wants_more(const ControlCall *call) {
@@ -477,6 +482,34 @@ static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
         return 0;
 }
 
+static bool method_is_large(const Control *c, const char *name) {
+        for (const ControlMethod *m = c->methods; m && m->name; m++)
+                if (m->large && streq(m->name, name))
+                        return true;
+        return false;
+}
+
+/* The cap on the incomplete message at in_start: only a call that names a large method first (Submit) may
+ * make us buffer more than PROTOCOL_SMALL_CALL_MAX. */
+static size_t conn_message_max(const Connection *conn) {
+        size_t n = conn->in_end - conn->in_start;
+
+        for (const ControlMethod *m = conn->control->methods; n > 0 && m && m->name; m++)
+                if (m->large && protocol_call_starts_with_method(conn->in + conn->in_start, n, m->name))
+                        return PROTOCOL_CALL_MAX;
+        return PROTOCOL_SMALL_CALL_MAX;
+}
+
+/* How far the input buffer may grow: by the cap of an incomplete first message (plus its NUL), or to
+ * CONTROL_INPUT_MAX for complete calls queued behind a pending one. */
+static size_t conn_input_max(const Connection *conn) {
+        size_t n = conn->in_end - conn->in_start;
+
+        if (n > 0 && memchr(conn->in + conn->in_start, '\0', n))
+                return CONTROL_INPUT_MAX;
+        return conn_message_max(conn) + 1;
+}
+
 /* Read what the socket has, up to the input cap. Sets read_eof at end of stream. */
 static int conn_read(Connection *conn) {
         for (;;) {
@@ -489,10 +522,10 @@ static int conn_read(Connection *conn) {
                         conn->in_start = 0;
                 }
                 if (conn->in_end == conn->in_alloc) {
-                        size_t a = MIN(MAX(conn->in_alloc * 2, (size_t) 4096), CONTROL_INPUT_MAX);
+                        size_t a = MIN(MAX(conn->in_alloc * 2, (size_t) 4096), conn_input_max(conn));
                         char *p;
 
-                        if (a == conn->in_alloc)
+                        if (a <= conn->in_alloc)
                                 return 0; /* full: conn_process decides (oversized, or wait for the call) */
                         p = realloc(conn->in, a);
                         if (!p)
@@ -535,7 +568,7 @@ static int conn_process(Connection *conn) {
                         NULL;
                 if (!nul) {
                         conn->in_scanned = conn->in_end;
-                        if (conn->in_end - conn->in_start > PROTOCOL_CALL_MAX)
+                        if (conn->in_end - conn->in_start > conn_message_max(conn))
                                 conn_protocol_error(conn, "message too large");
                         else if (conn->read_eof && conn->in_end > conn->in_start)
                                 conn_protocol_error(conn, "truncated message at end of stream");
@@ -559,6 +592,12 @@ static int conn_process(Connection *conn) {
                 }
                 if (r < 0) {
                         conn_protocol_error(conn, err ?: "malformed call");
+                        return 0;
+                }
+                /* The first "method" made it large; a second one of another method would have the last word. */
+                if ((size_t) (nul - msg) > PROTOCOL_SMALL_CALL_MAX &&
+                    !method_is_large(conn->control, m.method)) {
+                        conn_protocol_error(conn, "message too large");
                         return 0;
                 }
                 r = conn_dispatch(conn, &m);
@@ -590,7 +629,8 @@ static int conn_update(Connection *conn) {
         }
 
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
-        in_full = conn->in_alloc == CONTROL_INPUT_MAX && conn->in_end == conn->in_alloc && conn->in_start == 0;
+        in_full = conn->in_end == conn->in_alloc && conn->in_start == 0 &&
+                conn->in_alloc >= conn_input_max(conn);
         want_in = !conn->read_eof && !conn->close_when_flushed && !in_full;
         if (want_in)
                 events |= EPOLLIN;
@@ -645,12 +685,12 @@ static int conn_on_defer(sd_event_source *s, void *userdata) {
 
 static int conn_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *conn = userdata;
-        uint64_t deadline = conn->last_activity_usec + CONTROL_IDLE_USEC, now = usec;
+        uint64_t idle = conn->control->idle_usec, deadline = conn->last_activity_usec + idle, now = usec;
 
         (void) sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now);
         /* A pending call (Wait, a stream) or unsent output is not idleness. */
         if (conn->current || conn->out_end > conn->out_start)
-                deadline = now + CONTROL_IDLE_USEC;
+                deadline = now + idle;
         if (deadline > now) {
                 (void) sd_event_source_set_time(s, deadline);
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
@@ -720,8 +760,8 @@ static int conn_new(Control *c, int fd_in) {
 
         r = sd_event_add_io(c->event, &conn->io_source, conn->fd, EPOLLIN, conn_on_io, conn);
         if (r >= 0)
-                r = sd_event_add_time_relative(c->event, &conn->idle_source, CLOCK_MONOTONIC,
-                                               CONTROL_IDLE_USEC, USEC_PER_SEC, conn_on_idle, conn);
+                r = sd_event_add_time_relative(c->event, &conn->idle_source, CLOCK_MONOTONIC, c->idle_usec,
+                                               USEC_PER_SEC, conn_on_idle, conn);
         if (r >= 0)
                 r = sd_event_add_defer(c->event, &conn->defer_source, conn_on_defer, conn);
         if (r >= 0)
@@ -859,6 +899,19 @@ static int control_take_listen_fd(Control *c) {
                                n);
 }
 
+/* Tests cannot wait a minute for a deadline: they shorten it with $ORCHD_CONTROL_IDLE_TIMEOUT. */
+static int control_idle_usec(uint64_t *ret) {
+        const char *e = secure_getenv("ORCHD_CONTROL_IDLE_TIMEOUT");
+
+        *ret = CONTROL_IDLE_USEC;
+        if (!e)
+                return 0;
+        if (duration_parse(e, ret) < 0 || *ret == 0)
+                return log_error_errno(EINVAL, "ORCHD_CONTROL_IDLE_TIMEOUT='%s' is not a positive duration.",
+                                       e);
+        return 0;
+}
+
 int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret) {
         _cleanup_(control_freep) Control *c = NULL;
         int r;
@@ -867,6 +920,9 @@ int control_new(sd_event *e, const char *path, const ControlMethod *methods, voi
         if (!c)
                 return -ENOMEM;
         *c = (Control){ .event = sd_event_ref(e), .fd = -EBADF, .methods = methods, .userdata = userdata };
+        r = control_idle_usec(&c->idle_usec);
+        if (r < 0)
+                return r;
 
         r = control_take_listen_fd(c);
         if (r >= 0)

@@ -26,11 +26,15 @@ typedef int (*control_method_fn)(ControlCall *call, json_object *parameters, voi
 typedef struct ControlMethod {
         const char *name; /* full varlink method name */
         control_method_fn fn;
+        /* Calls may be up to PROTOCOL_CALL_MAX bytes (Submit carries a job file) if they name this method as
+         * their first member; every other call is cut off at PROTOCOL_SMALL_CALL_MAX before it is buffered. */
+        bool large;
 } ControlMethod;
 
 /* Listen on the fd passed by systemd (sd_listen_fds) if there is one, else bind path (mode 0666: any local
  * user may connect; SPEC §8), replacing a stale socket. methods is a table ending with {NULL, NULL},
- * borrowed for the server's life. Returns 0 or -errno. */
+ * borrowed for the server's life. $ORCHD_CONTROL_IDLE_TIMEOUT (a duration) replaces the idle deadline of
+ * connections (60 s; tests shorten it). Returns 0, -EINVAL if that is no positive duration, or -errno. */
 int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret);
 
 /* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns NULL. */
@@ -45,6 +49,8 @@ gid_t control_call_gid(const ControlCall *call);
 pid_t control_call_pid(const ControlCall *call);
 /* Whether gid is the caller's primary group or one of its supplementary groups (SO_PEERGROUPS at accept). */
 bool control_call_in_group(const ControlCall *call, gid_t gid);
+/* The full varlink method name of the call. */
+const char *control_call_method(const ControlCall *call);
 /* Whether the caller asked for a stream ("more": true). */
 bool control_call_wants_more(const ControlCall *call);
 /* Whether the connection is still open (a reply would reach someone). */

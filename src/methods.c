@@ -156,8 +156,8 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
                 return NULL;
         }
         if (!may_access(m, call, j, &(int) { -1 })) {
-                log_notice("uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
-                           j->id);
+                log_notice("uid %u was refused %s on job %" PRIu64 ".", (unsigned) control_call_uid(call),
+                           control_call_method(call), j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
                 return NULL;
         }
@@ -458,7 +458,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_STATUS, method_status },
         { ORCH_METHOD_WAIT, method_wait },
         { ORCH_METHOD_CANCEL, method_cancel },
-        { ORCH_METHOD_SUBMIT, method_submit },
+        { ORCH_METHOD_SUBMIT, method_submit, .large = true },
         { ORCH_METHOD_STATS, method_stats },
         { ORCH_METHOD_GRAPH, method_graph },
         { ORCH_METHOD_PAUSE, method_pause },

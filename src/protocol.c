@@ -221,6 +221,28 @@ int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char *
         return 0;
 }
 
+/* Match the literal s at buf[i] after JSON whitespace: the index after it, or SIZE_MAX. */
+static size_t match_token(const char *buf, size_t len, size_t i, const char *s) {
+        size_t n = strlen(s);
+
+        if (i == SIZE_MAX)
+                return SIZE_MAX;
+        while (i < len && strchr(" \t\r\n", buf[i]) && buf[i] != '\0')
+                i++;
+        if (len - i < n || memcmp(buf + i, s, n) != 0)
+                return SIZE_MAX;
+        return i + n;
+}
+
+bool protocol_call_starts_with_method(const char *buf, size_t len, const char *method) {
+        size_t n = strlen(method), i = match_token(buf, len, 0, "{");
+
+        i = match_token(buf, len, i, "\"method\"");
+        i = match_token(buf, len, i, ":");
+        i = match_token(buf, len, i, "\""); /* inside the string: no whitespace, no escapes */
+        return i != SIZE_MAX && len - i > n && memcmp(buf + i, method, n) == 0 && buf[i + n] == '"';
+}
+
 int protocol_parse_reply(const char *msg, size_t len, VarlinkMessage *ret, char **reterr_msg) {
         _cleanup_json_ json_object *o = NULL;
         _cleanup_(varlink_message_done) VarlinkMessage m = {};

@@ -22,6 +22,7 @@
 
 /* Caps on one message, enforced before buffering it whole. */
 #define PROTOCOL_CALL_MAX (4U * 1024U * 1024U + 64U * 1024U) /* a submit carries a whole job file */
+#define PROTOCOL_SMALL_CALL_MAX (256U * 1024U)               /* any other call (a long node list) */
 #define PROTOCOL_REPLY_MAX (256U * 1024U * 1024U)            /* status of a 100,000-node job */
 
 #define ORCH_METHOD_LIST "io.orchd.Manager.List"
@@ -65,6 +66,10 @@ void varlink_message_done(VarlinkMessage *m);
 /* Parse one message (without its NUL) as a call. Returns 0, or -EBADMSG with *reterr_msg for anything that
  * is not {"method": string, "parameters"?: object, "more"?: bool, "oneway"?: bool}. */
 int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char **reterr_msg);
+
+/* Whether the first bytes of a call (len of them, no NUL needed) open it with "method": method as its first
+ * member, JSON whitespace allowed: how the server knows a call may be large before it has all of it. */
+bool protocol_call_starts_with_method(const char *buf, size_t len, const char *method);
 
 /* Parse one message as a reply: {"parameters"?: object, "continues"?: bool, "error"?: string}. */
 int protocol_parse_reply(const char *msg, size_t len, VarlinkMessage *ret, char **reterr_msg);

@@ -201,7 +201,7 @@ _cleanup() {
         for f in "$T"/kill/*; do
                 [ -f "$f" ] || continue
                 for p in $(cat "$f"); do
-                        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$T" && kill -KILL "$p" 2>/dev/null
+                        tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$T" && kill -KILL "$p" 2>/dev/null
                 done
         done
         if [ -z "$_done" ] || [ "$_tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
@@ -266,6 +266,12 @@ wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 
 
 ctl() { # ctl ARGS…: orchctl on this test's socket
         "$ORCHCTL" -s "$SOCK" "$@"
+}
+
+as_uid() { # as_uid UID CMD…: CMD as UID (gid UID, no supplementary groups, a PATH anyone may use); root only
+        local u=$1
+        shift
+        setpriv --reuid="$u" --regid="$u" --clear-groups env PATH="$NODE_PATH" "$@"
 }
 
 _orchd_ready() {

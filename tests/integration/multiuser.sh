@@ -58,7 +58,7 @@ is_exit 77 "B: cancel of A's job is refused (77)" ctl_as "$UB" cancel "$ida"
 is_exit 77 "B: retry of A's job is refused (77)" ctl_as "$UB" retry "$ida"
 is "$(ctl_as "$UB" --json list --all | jq length)" 0 "B lists none of A's jobs"
 is "$(ctl_as "$UA" --json list --all | jq -r '.[].id')" "$ida" "A lists A's job"
-ok "the refusal is logged with B's uid" grep -q "uid $uidb was refused access to job $ida" "$T/orchd.log"
+ok "the refusal is logged with B's uid" grep -q "uid $uidb was refused io.orchd.Manager.Status on job $ida" "$T/orchd.log"
 
 # B submits through the socket: the job runs as B.
 printf '{ "nodes": { "p": { "cmd": %s } } }' "$probe" >"$T/b.json"

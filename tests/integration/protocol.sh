@@ -63,7 +63,8 @@ s.sendall(b'{"method":"io.orchd.Manager.Wait","parameters":{"id":"1"}}\0' * 3)
 s.close()  # hang up without reading
 PY
 pass "a client that hangs up without reading its replies is simply gone"
-for i in $(seq 50); do python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b'{\"meth')" "$SOCK"; done
+python3 -c "import socket,sys
+for i in range(50): s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b'{\"meth'); s.close()" "$SOCK"
 is_exit 0 "after all that, orchctl status still works" ctl status "$id"
 ok "orchd is still running" pid_alive "$ORCHD_PID"
 done_testing

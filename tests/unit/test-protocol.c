@@ -119,6 +119,32 @@ static void test_parse_call_too_deep(void **state) {
         assert_non_null(strstr(err, "too deep"));
 }
 
+static void test_call_starts_with_method(void **state) {
+        static const char *const yes[] = {
+                "{\"method\":\"a.Submit\"",
+                "{\"method\":\"a.Submit\",\"parameters\":{\"job\":\"…",
+                " \t\r\n{ \"method\" :\n \"a.Submit\"}",
+        };
+        static const char *const no[] = {
+                "",
+                "{\"method\":\"a.Submit", /* the name may go on */
+                "{\"method\":\"a.SubmitX\"",
+                "{\"method\":\"a.Sub\"",
+                "{\"method\":\" a.Submit\"",
+                "{\"method\":\"a.\\u0053ubmit\"",
+                "{\"parameters\":{},\"method\":\"a.Submit\"", /* must come first */
+                "{\"meth\\u006fd\":\"a.Submit\"",
+                "[\"method\",\"a.Submit\"",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                assert_true(protocol_call_starts_with_method(yes[i], strlen(yes[i]), "a.Submit"));
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                assert_false(protocol_call_starts_with_method(no[i], strlen(no[i]), "a.Submit"));
+        /* Only the first len bytes count. */
+        assert_false(protocol_call_starts_with_method("{\"method\":\"a.Submit\"", 12, "a.Submit"));
+}
+
 typedef struct ReplyCase {
         const char *input;
         int want_r;
@@ -415,6 +441,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_call),
                 cmocka_unit_test(test_parse_call_embedded_nul),
                 cmocka_unit_test(test_parse_call_too_deep),
+                cmocka_unit_test(test_call_starts_with_method),
                 cmocka_unit_test(test_parse_reply),
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_format_nul_in_string),
