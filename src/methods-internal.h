@@ -34,3 +34,10 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params);
  * job), 1 with the indices, 0 if the call was answered with an error (InvalidParameter, NoSuchNode), or
  * -errno. */
 int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n);
+
+/* io.orchd.Manager.Logs (methods-logs.c). */
+int methods_logs(ControlCall *call, json_object *parameters, void *userdata);
+/* Something became durable: Logs streams waiting for an attempt to start or end look again. */
+void methods_logs_on_durable(Manager *m);
+/* Drop every Logs stream without a reply (shutdown). */
+void methods_logs_free_all(Manager *m);

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "methods.h"
 #include "nodeenv.h"
 #include "procutil.h"
 #include "protocol.h"
@@ -300,6 +301,13 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
 
 /* ---- spawning --------------------------------------------------------------------------------- */
 
+/* New output in a running attempt's log: wake whoever follows it (orchctl logs -f). */
+static void job_on_task_output(Task *t, void *userdata) {
+        NodeCtl *c = userdata;
+
+        methods_logs_poke(c->job->manager, c->job);
+}
+
 static void node_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
@@ -321,6 +329,7 @@ static void node_spawn(Job *j, uint32_t i) {
                 .log_max_bytes = j->manager->config.log_max_bytes,
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
+                .output_cb = job_on_task_output,
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
         if (r < 0) {

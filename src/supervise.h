@@ -38,6 +38,9 @@ typedef struct TaskResult {
  * left in its process group was SIGKILLed. The callback may task_free(t). */
 typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
 
+/* Called after output was appended to the log file (readers of the file may follow it). Must not free t. */
+typedef void (*task_output_cb)(Task *t, void *userdata);
+
 typedef struct TaskParams {
         char *const *argv;        /* argv[0] without '/' is looked up in the PATH of env (not the daemon's) */
         char *const *env;         /* the complete environment */
@@ -47,6 +50,7 @@ typedef struct TaskParams {
         uint64_t log_max_bytes;   /* cap; past it one truncation marker line is written, the rest dropped */
         uint64_t timeout_usec;    /* 0 = none */
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
+        task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
