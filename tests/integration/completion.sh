@@ -29,4 +29,11 @@ is "$(complete_line orchctl -s "$SOCK" cancel "$id" '')" "build unit.x " "cancel
 is "$(complete_line orchctl list --state r)" "running " "--state completes state names"
 is "$(complete_line orchctl stats --p)" "--prometheus " "command options complete"
 is "$(complete_line orchctl -s "$T/none.sock" status '')" "" "no daemon: no ids, no error"
+is "$(complete_line orchctl l)" "list logs " "logs is a command"
+is "$(complete_line orchctl -s "$SOCK" logs '')" "$id " "logs completes job ids"
+is "$(complete_line orchctl -s "$SOCK" logs "$id" '')" "build unit.x " "logs completes the job's node ids"
+is "$(complete_line orchctl -s "$SOCK" logs --attempt 2 "$id" u)" "unit.x " "logs skips --attempt's value when counting arguments"
+is "$(complete_line orchctl -s "$SOCK" logs "$id" build '')" "" "logs takes one node"
+is "$(complete_line orchctl logs --a)" "--attempt " "logs options complete"
+is "$(complete_line orchctl logs -)" "--attempt --follow --json -f " "logs has --attempt, -f/--follow and --json"
 done_testing
