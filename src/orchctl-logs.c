@@ -33,10 +33,11 @@ typedef struct Partial {
         size_t len;
 } Partial;
 
+/* Only attempts still in progress have a Partial, so the list stays short even for a huge job. */
 typedef struct Prefixer {
         Partial *partials;
         size_t n;
-        size_t last; /* index of the partial the previous chunk went to */
+        size_t last; /* index of the partial the previous chunk went to, SIZE_MAX if none */
         int width;   /* of the widest prefix known at the start */
 } Prefixer;
 
@@ -69,11 +70,21 @@ static void partial_flush(const Prefixer *p, Partial *part) {
         part->len = 0;
 }
 
+/* An attempt's output is complete: print its last line, newline or not, and forget it. */
+static void prefixer_close(Prefixer *p, size_t i) {
+        partial_flush(p, &p->partials[i]);
+        free(p->partials[i].node);
+        free(p->partials[i].buf);
+        p->partials[i] = p->partials[--p->n];
+        p->last = SIZE_MAX;
+}
+
 static Partial *prefixer_find(Prefixer *p, const char *node) {
+        size_t start = p->last < p->n ? p->last : 0; /* mostly the same node as last time */
         Partial *q;
 
         for (size_t k = 0; k < p->n; k++) {
-                size_t i = (p->last + k) % p->n; /* mostly the same node as last time */
+                size_t i = (start + k) % p->n;
 
                 if (streq(p->partials[i].node, node)) {
                         p->last = i;
@@ -95,17 +106,18 @@ static Partial *prefixer_find(Prefixer *p, const char *node) {
         return q;
 }
 
-/* Print the complete lines of a chunk with their prefix and keep the unfinished rest. Returns 0 or -ENOMEM. */
-static int prefixer_add(Prefixer *p, const char *node, int64_t attempt, const char *data, size_t len) {
-        size_t previous = p->last;
-        Partial *part = prefixer_find(p, node);
+/* Print the complete lines of a chunk with their prefix and keep the unfinished rest; end: the chunk
+ * completes its attempt. Returns 0 or -ENOMEM. */
+static int prefixer_add(Prefixer *p, const char *node, int64_t attempt, const char *data, size_t len, bool end) {
+        Partial *part;
 
+        /* Without --follow the daemon sends one attempt after the other, so one it left is complete, even a
+         * running one (as far as it got). Following, nodes interleave: only "end" completes an attempt. */
+        if (!arg_follow && p->last < p->n && !streq(p->partials[p->last].node, node))
+                prefixer_close(p, p->last);
+        part = prefixer_find(p, node);
         if (!part)
                 return -ENOMEM;
-        /* Without --follow the daemon sends one attempt after the other: one that is left is complete, and
-         * its last line ends here even without a newline. (Following, nodes interleave: keep it.) */
-        if (!arg_follow && previous < p->n && &p->partials[previous] != part)
-                partial_flush(p, &p->partials[previous]);
         if (part->attempt != attempt) {
                 partial_flush(p, part); /* an attempt's last line without a newline still ends there */
                 part->attempt = attempt;
@@ -127,6 +139,8 @@ static int prefixer_add(Prefixer *p, const char *node, int64_t attempt, const ch
                 data += n;
                 len -= n;
         }
+        if (end)
+                prefixer_close(p, (size_t) (part - p->partials));
         return 0;
 }
 
@@ -196,11 +210,8 @@ static int logs_print(json_object *chunk, bool raw, Prefixer *prefixer) {
         else if (raw)
                 fwrite(json_object_get_string(data), 1, (size_t) json_object_get_string_len(data), stdout);
         else if (prefixer_add(prefixer, node, attempt, json_object_get_string(data),
-                              (size_t) json_object_get_string_len(data)) < 0)
+                              (size_t) json_object_get_string_len(data), end && json_object_get_boolean(end)) < 0)
                 return fail(EX_SOFTWARE, "out of memory");
-        else if (end && json_object_get_boolean(end))
-                /* The attempt's output is complete: its last line ends here, newline or not. */
-                partial_flush(prefixer, &prefixer->partials[prefixer->last]);
         /* Following: show it now, not when a buffer fills. */
         if (fflush(stdout) != 0)
                 return fail(EX_IOERR, "cannot write output: %m");
@@ -233,7 +244,7 @@ static int logs_stream(Client *c, char **args, size_t n_args, Prefixer *prefixer
 }
 
 int verb_logs(char **args, size_t n_args) {
-        Prefixer prefixer = {};
+        Prefixer prefixer = { .last = SIZE_MAX };
         Client *c = NULL;
         int r;
 

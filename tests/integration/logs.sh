@@ -214,4 +214,25 @@ wait "$slow"
 is "$?" 0 "the stalled reader, once it reads, gets a complete stream (not cut off)"
 ok "and every byte of the file" cmp "$T/slow.out" "$SPOOL/jobs/$bid/logs/big.1.log"
 ok "orchd is still running" pid_alive "$ORCHD_PID"
+
+# The daemon stops while followers wait: they end (the connection closes: 69), and orchd exits cleanly.
+drop_job stopping <<EOF
+{ "nodes": { "s": { "cmd": ["/bin/sh", "-c", "echo up; exec $W/sleep 30"] } } }
+EOF
+sid=$(job_id_of stopping) || bail_out "job stopping not accepted"
+ctl logs -f "$sid" s >"$T/stop-one.out" 2>"$T/stop-one.err" &
+stop_one=$!
+ctl logs -f "$sid" >"$T/stop-all.out" 2>"$T/stop-all.err" &
+stop_all=$!
+wait_for 20 grep -qx up "$T/stop-one.out" || fail "the follower shows the node's output"
+wait_for 20 grep -qx 's | up' "$T/stop-all.out" || fail "the job follower shows the node's output"
+stop_orchd
+is "$ORCHD_STATUS" 0 "orchd stops cleanly with followers attached"
+wait "$stop_one"
+# 69 as a rule; 0 would be right too (its attempt was interrupted, so it ended), if that end were made
+# durable and announced before the daemon left.
+like "$?" '^(69|0)$' "a node follower ends when the daemon goes away"
+wait "$stop_all"
+is "$?" 69 "a job follower ends with 69 when the daemon goes away"
+like "$(cat "$T/stop-all.err")" "closed unexpectedly" "and says the connection closed"
 done_testing
