@@ -731,8 +731,8 @@ static const Verb verbs[] = {
           "Print a node's output: its latest attempt, or attempt N. Without NODE, every\n"
           "node's output (job file order, attempts ascending), each line prefixed with its\n"
           "node (\"build#2 | \" for attempt 2). Invalid UTF-8 is shown as U+FFFD. With\n"
-          "--json, one object per chunk: {\"node\", \"attempt\", \"data\"}. Exit status 66 if\n"
-          "the job, node or attempt does not exist.\n"
+          "--json, one object per chunk: {\"node\", \"attempt\", \"data\"[, \"end\"]}. Exit status\n"
+          "66 if the job, node or attempt does not exist.\n"
           "     --attempt N      Only attempt N (1 is the first)\n"
           "  -f --follow         Keep printing a running attempt's output until it ends;\n"
           "                      without NODE, every node's until the job has finished\n" },

@@ -72,6 +72,17 @@ ok "without NODE: the big node's lines are whole, even those split across chunks
 is "$(ctl logs "$id" --attempt 2 | cut -d'|' -f1 | sort -u | tr -d ' ' | tr '\n' ' ')" "flaky#2 " \
         "without NODE, --attempt 2: only the nodes that have an attempt 2"
 
+# A line longer than what orchctl holds for a node (64 KiB) is printed in pieces, each prefixed, none lost.
+drop_job longline <<EOF
+{ "nodes": { "l": { "cmd": ["/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\\\0' x; echo; echo after"] } } }
+EOF
+lid=$(job_id_of longline) || bail_out "job longline not accepted"
+wait_job "$lid" || bail_out "job longline failed"
+ctl logs "$lid" >"$T/long.out"
+is "$(awk '{ print substr($0, 1, 4) length($0) }' "$T/long.out" | tr '\n' ' ')" "l | 65540 l | 34468 l | 9 " \
+        "a 100,000-byte line is printed as prefixed pieces of at most 64 KiB"
+is "$(sed 's/^l | //' "$T/long.out" | tr -d '\n' | tr -cd x | wc -c)" 100000 "and no byte of it is lost"
+
 ctl --json logs "$id" >"$T/json.out"
 is "$?" 0 "--json logs exits 0"
 jq_ok "--json: one object per chunk, each with node, attempt and data" -s \
