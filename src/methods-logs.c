@@ -236,7 +236,10 @@ static void reader_fail(LogReader *r, int error) {
         (void) control_call_error(r->call, ORCH_ERROR_INTERNAL, p);
 }
 
-/* Queue the next chunk, or the final reply, or go to sleep until poked. Frees r when it is done. */
+/* Queue the next chunk, or the final reply, or go to sleep until poked. Frees r when it is done.
+ * XXX: following a whole job looks at every node that is not done on each wake-up; for a job of 100,000
+ * nodes that is a scan per chunk. A list of the cursors that were poked would make it proportional to the
+ * nodes that wrote something. */
 static void reader_step(LogReader *r) {
         const Job *j = manager_find_job(r->manager, r->job_id);
         bool waiting = false;
