@@ -296,9 +296,9 @@ static void reader_wake(LogReader *r) {
         (void) sd_event_source_set_enabled(r->wake_source, SD_EVENT_ONESHOT);
 }
 
-void methods_logs_poke(Manager *m, const Job *j) {
+void methods_logs_poke(Manager *m, const Job *j, uint32_t node) {
         for (LogReader *r = m->log_readers; r; r = r->next)
-                if (r->job_id == j->id)
+                if (r->job_id == j->id && (!r->single || r->cursors[0].node == node))
                         reader_wake(r);
 }
 

@@ -305,7 +305,7 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
 static void job_on_task_output(Task *t, void *userdata) {
         NodeCtl *c = userdata;
 
-        methods_logs_poke(c->job->manager, c->job);
+        methods_logs_poke(c->job->manager, c->job, c->index);
 }
 
 static void node_spawn(Job *j, uint32_t i) {
