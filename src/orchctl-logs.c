@@ -205,16 +205,20 @@ static int logs_print(json_object *chunk, bool raw, Prefixer *prefixer) {
 
         if (!data || !node || !get_int(chunk, "attempt", &attempt))
                 return fail(EX_SOFTWARE, "invalid reply from orchd: a chunk without node, attempt or data");
-        if (arg_json)
-                puts(json_object_to_json_string_ext(chunk, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        else if (raw)
+        if (arg_json) {
+                const char *line = json_object_to_json_string_ext(chunk, JSON_C_TO_STRING_PLAIN |
+                                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (!line)
+                        return fail(EX_SOFTWARE, "out of memory");
+                puts(line);
+        } else if (raw)
                 fwrite(json_object_get_string(data), 1, (size_t) json_object_get_string_len(data), stdout);
         else if (prefixer_add(prefixer, node, attempt, json_object_get_string(data),
                               (size_t) json_object_get_string_len(data), end && json_object_get_boolean(end)) < 0)
                 return fail(EX_SOFTWARE, "out of memory");
         /* Following: show it now, not when a buffer fills. */
         if (fflush(stdout) != 0)
-                return fail(EX_IOERR, "cannot write output: %m");
+                return fail(EX_SOFTWARE, "cannot write output: %m"); /* as main() says it for other commands */
         return 0;
 }
 
