@@ -10,7 +10,8 @@
  * later calls on the same connection); every buffer has a cap (input:
  * PROTOCOL_SMALL_CALL_MAX per message, PROTOCOL_CALL_MAX for a call that
  * names a "large" method first; output: CONTROL_OUTPUT_MAX, and a stream
- * whose reader lags by CONTROL_STREAM_BACKLOG_MAX is cut off); a connection
+ * whose reader lags by CONTROL_STREAM_BACKLOG_MAX is cut off, unless it
+ * paces itself by the drain callback and never lags at all); a connection
  * is freed only from an event callback or control_free (conn_free is the one
  * path), so a handler replying from anywhere never frees what its caller
  * still uses. Credentials come from SO_PEERCRED at accept, never from a
@@ -62,6 +63,9 @@ struct ControlCall {
         bool more, oneway, replied;
         control_call_disconnect_fn on_disconnect;
         void *disconnect_userdata;
+        control_call_drain_fn on_drain;
+        void *drain_userdata;
+        bool drain_armed; /* a "continues" reply was queued since the last on_drain */
 };
 
 struct Connection {
@@ -176,6 +180,11 @@ bool control_call_is_alive(const ControlCall *call) {
 void control_call_set_disconnect_callback(ControlCall *call, control_call_disconnect_fn fn, void *userdata) {
         call->on_disconnect = fn;
         call->disconnect_userdata = userdata;
+}
+
+void control_call_set_drain_callback(ControlCall *call, control_call_drain_fn fn, void *userdata) {
+        call->on_drain = fn;
+        call->drain_userdata = userdata;
 }
 
 /* --- connections --- */
@@ -326,7 +335,9 @@ static int call_send(ControlCall *call, const char *error, json_object *paramete
         if (!buf)
                 return -ENOMEM;
         conn_enqueue(conn, buf, len);
-        if (!continues)
+        if (continues)
+                call->drain_armed = true;
+        else
                 conn_call_done(conn, call);
         return 0;
 }
@@ -609,6 +620,17 @@ static int conn_process(Connection *conn) {
         return 0;
 }
 
+/* Everything queued has reached the socket: a stream paced by its drain callback may send the next part.
+ * Called from conn_update() only, so the callback never runs inside a reply function. */
+static void conn_fire_drain(Connection *conn) {
+        ControlCall *call = conn->current;
+
+        if (!call || !call->drain_armed || !call->on_drain || conn->out_end > conn->out_start)
+                return;
+        call->drain_armed = false;
+        call->on_drain(call, call->drain_userdata); /* may queue more, or answer (and drop) the call */
+}
+
 /* After any event: close if done or broken, else poll for what the connection needs next. */
 static int conn_update(Connection *conn) {
         bool in_full, want_in;
@@ -620,6 +642,7 @@ static int conn_update(Connection *conn) {
         r = conn_flush(conn);
         if (r < 0)
                 return r;
+        conn_fire_drain(conn);
         if (conn->out_end == 0) {
                 if (conn->close_when_flushed)
                         return -ECONNRESET;

@@ -73,3 +73,10 @@ int control_call_error_invalid_parameter(ControlCall *call, const char *name);
  * a handler that keeps the call (Wait, a stream) can drop it early. The callback may unref the call. */
 typedef void (*control_call_disconnect_fn)(ControlCall *call, void *userdata);
 void control_call_set_disconnect_callback(ControlCall *call, control_call_disconnect_fn fn, void *userdata);
+
+/* Called when every reply queued on the call's connection has been handed to the socket, once after each
+ * control_call_notify() (or batch of them) on a call still unanswered; never from inside a reply function.
+ * A stream that sends its next part only from here keeps one part in flight: a reader that stops reading
+ * makes the sender wait instead of growing the daemon. The callback may notify, reply or unref the call. */
+typedef void (*control_call_drain_fn)(ControlCall *call, void *userdata);
+void control_call_set_drain_callback(ControlCall *call, control_call_drain_fn fn, void *userdata);

@@ -54,6 +54,7 @@ struct Manager {
         size_t n_dirty, cap_dirty;
         struct HeldReply *held;     /* control replies waiting for durability (methods.c) */
         size_t n_held;
+        struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
         unsigned n_running;         /* slots in use across jobs */
         bool schedule_needed;

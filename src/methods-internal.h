@@ -37,3 +37,10 @@ int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t
 
 /* Method handlers that live in their own files. */
 int methods_retry(ControlCall *call, json_object *params, void *userdata);
+
+/* io.orchd.Manager.Logs (methods-logs.c). */
+int methods_logs(ControlCall *call, json_object *parameters, void *userdata);
+/* Something became durable: Logs streams waiting for an attempt to start or end look again. */
+void methods_logs_on_durable(Manager *m);
+/* Drop every Logs stream without a reply (shutdown). */
+void methods_logs_free_all(Manager *m);

@@ -95,9 +95,11 @@ void methods_on_durable(Manager *m, uint64_t gen) {
                 control_call_unref(h->call);
         }
         m->n_held = w;
+        methods_logs_on_durable(m);
 }
 
 void methods_free_held(Manager *m) {
+        methods_logs_free_all(m);
         for (size_t k = 0; k < m->n_held; k++) {
                 json_object_put(m->held[k].parameters);
                 control_call_unref(m->held[k].call);
@@ -464,6 +466,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_PAUSE, method_pause },
         { ORCH_METHOD_RESUME, method_resume },
         { ORCH_METHOD_RETRY, methods_retry },
+        { ORCH_METHOD_LOGS, methods_logs },
         {},
 };
 

@@ -721,6 +721,15 @@ static const Verb verbs[] = {
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
           "after their kill_grace; pending ones are cancelled.\n" },
+        { "logs", verb_logs, 1, 2, OPT_ATTEMPT | OPT_FOLLOW, "logs JOB [NODE] [--attempt N] [-f]",
+          "Print a node's output: its latest attempt, or attempt N. Without NODE, every\n"
+          "node's output (job file order, attempts ascending), each line prefixed with its\n"
+          "node (\"build#2 | \" for attempt 2). Invalid UTF-8 is shown as U+FFFD. With\n"
+          "--json, one object per chunk: {\"node\", \"attempt\", \"data\"[, \"end\"]}. Exit status\n"
+          "66 if the job, node or attempt does not exist.\n"
+          "     --attempt N      Only attempt N (1 is the first)\n"
+          "  -f --follow         Keep printing a running attempt's output until it ends;\n"
+          "                      without NODE, every node's until the job has finished\n" },
         { "graph", verb_graph, 1, 1, 0, "graph JOB|FILE",
           "Print a job's DAG (a job id) or a job file's (any other argument) as Graphviz DOT,\n"
           "nodes coloured by state, edges styled by trigger rule:\n"

@@ -89,3 +89,6 @@ int wait_exit_code(json_object *jobs);
 /* Options of logs (orchctl.c): --attempt N (0 = not given), -f/--follow. */
 extern unsigned arg_attempt;
 extern bool arg_follow;
+
+/* orchctl logs JOB [NODE] (orchctl-logs.c). Returns an exit code. */
+int verb_logs(char **args, size_t n_args);

@@ -35,9 +35,11 @@
 #define ORCH_METHOD_GRAPH "io.orchd.Manager.Graph"
 #define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
 #define ORCH_METHOD_RETRY "io.orchd.Manager.Retry"
+#define ORCH_METHOD_LOGS "io.orchd.Manager.Logs"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
+#define ORCH_ERROR_NO_SUCH_ATTEMPT "io.orchd.Manager.NoSuchAttempt"
 #define ORCH_ERROR_PERMISSION_DENIED "io.orchd.Manager.PermissionDenied"
 #define ORCH_ERROR_INVALID_JOB "io.orchd.Manager.InvalidJob"
 #define ORCH_ERROR_INTERNAL "io.orchd.Manager.InternalError"
@@ -51,6 +53,7 @@
 #define VARLINK_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
 #define VARLINK_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define VARLINK_ERROR_METHOD_NOT_IMPLEMENTED "org.varlink.service.MethodNotImplemented"
+#define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
 typedef struct VarlinkMessage {
         char *method;            /* calls only */

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "methods.h"
 #include "nodeenv.h"
 #include "procutil.h"
 #include "protocol.h"
@@ -301,6 +302,13 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
 
 /* ---- spawning --------------------------------------------------------------------------------- */
 
+/* New output in a running attempt's log: wake whoever follows it (orchctl logs -f). */
+static void job_on_task_output(Task *t, void *userdata) {
+        NodeCtl *c = userdata;
+
+        methods_logs_poke(c->job->manager, c->job, c->index);
+}
+
 static void node_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
@@ -329,6 +337,7 @@ static void node_spawn(Job *j, uint32_t i) {
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
+                .output_cb = job_on_task_output,
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
         if (r < 0) {

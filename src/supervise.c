@@ -59,6 +59,7 @@ typedef struct TaskPipe {
 struct Task {
         sd_event *event;
         task_exit_cb cb;
+        task_output_cb output_cb;
         void *userdata;
 
         pid_t pid;   /* also the process group id (POSIX_SPAWN_SETSID); 0 before the spawn */
@@ -173,6 +174,8 @@ static int task_pipe_read(TaskPipe *p) {
                 return 0;
         }
         task_output(p->task, p->stream, buf, (size_t) n);
+        if (p->task->output_cb)
+                p->task->output_cb(p->task, p->task->userdata);
         return 1;
 }
 
@@ -641,6 +644,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
         *t = (Task){
                 .event = sd_event_ref(e),
                 .cb = cb,
+                .output_cb = p->output_cb,
                 .userdata = userdata,
                 .pidfd = -EBADF,
                 .log_fd = -EBADF,

@@ -48,6 +48,9 @@ typedef struct TaskCred {
         const char *helper;       /* path of orchd-exec */
 } TaskCred;
 
+/* Called after output was appended to the log file (readers of the file may follow it). Must not free t. */
+typedef void (*task_output_cb)(Task *t, void *userdata);
+
 typedef struct TaskParams {
         char *const *argv;        /* argv[0] without '/' is looked up in the PATH of env (not the daemon's) */
         char *const *env;         /* the complete environment */
@@ -58,6 +61,7 @@ typedef struct TaskParams {
         uint64_t timeout_usec;    /* 0 = none */
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
         const TaskCred *cred;     /* NULL: run as the daemon's user */
+        task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
