@@ -152,8 +152,9 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
                 return NULL;
         }
         if (!may_access(call, j)) {
-                log_notice("uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
-                           j->id);
+                log_event(LOG_NOTICE, LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = j->id, .action = "access",
+                                             .reason = "permission-denied", .has_uid = true, .uid = control_call_uid(call)),
+                          "uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
                 return NULL;
         }
@@ -237,10 +238,11 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         if (r <= 0)
                 return r;
         if (nodes)
-                log_notice("uid %u cancelled %zu node(s) of job %" PRIu64 ".", (unsigned) control_call_uid(call), n,
-                           j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"), "uid %u cancelled %zu node(s) of job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), n, j->id);
         else
-                log_notice("uid %u cancelled job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"), "uid %u cancelled job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), j->id);
         r = job_cancel(j, nodes, n);
         if (r < 0)
                 return r;
@@ -268,8 +270,10 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         /* Until jobs can run as their owner (issue 4), only the daemon's own user may submit: anything else
          * would run someone else's commands with the daemon's rights. */
         if (uid != geteuid()) {
-                log_notice("uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.", (unsigned) uid,
-                           (unsigned) geteuid());
+                log_event(LOG_NOTICE, LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
+                                             .reason = "permission-denied", .has_uid = true, .uid = uid),
+                          "uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.", (unsigned) uid,
+                          (unsigned) geteuid());
                 return methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
         }
         r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
@@ -280,7 +284,8 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (r < 0)
                 return r;
         snprintf(ids, sizeof(ids), "%" PRIu64, id);
-        log_notice("uid %u submitted '%s' as job %s.", (unsigned) uid, json_object_get_string(name), ids);
+        log_event(LOG_NOTICE, CONTROL_EV(call, id, "submit"), "uid %u submitted '%s' as job %s.", (unsigned) uid,
+                  json_object_get_string(name), ids);
         p = json_object_new_object();
         if (!p)
                 return -ENOMEM;
@@ -367,7 +372,8 @@ static int method_pause(ControlCall *call, json_object *params, void *userdata) 
         if (!j)
                 return 0;
         if (job_pause(j) > 0)
-                log_notice("uid %u paused job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "pause"), "uid %u paused job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), j->id);
         return methods_reply_job_durable(userdata, call, j, NULL);
 }
 
@@ -377,7 +383,8 @@ static int method_resume(ControlCall *call, json_object *params, void *userdata)
         if (!j)
                 return 0;
         if (job_resume(j) > 0)
-                log_notice("uid %u resumed job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "resume"), "uid %u resumed job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), j->id);
         return methods_reply_job_durable(userdata, call, j, NULL);
 }
 

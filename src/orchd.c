@@ -16,6 +16,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "journald.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -141,6 +142,7 @@ int main(int argc, char *argv[]) {
                 return log_error_errno(errno, "Failed to block signals: %m"), EXIT_FAILURE;
         /* A client that hangs up mid-reply must not kill us; writes report EPIPE instead. */
         (void) signal(SIGPIPE, SIG_IGN);
+        journald_setup();
 
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
         config.spool_path = arg_spool ?: (char *) DEFAULT_SPOOL;
@@ -155,8 +157,9 @@ int main(int argc, char *argv[]) {
         r = manager_new(&config, &m);
         if (r < 0)
                 return EXIT_FAILURE;
-        log_info("orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
-                 config.socket_path, config.max_parallel);
+        log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_DAEMON_READY),
+                  "orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
+                  config.socket_path, config.max_parallel);
         (void) sd_notify(false, "READY=1\nSTATUS=Running jobs");
         r = manager_run(m);
         (void) sd_notify(false, "STOPPING=1");
