@@ -5,7 +5,7 @@
 # everything installed it does nothing and needs no root). Sourced by quickstart.sh and test.sh, or run.
 
 ORCHD_DEPS=(autoconf automake libtool pkg-config make gcc libjson-c-dev libsystemd-dev libcmocka-dev jq
-        ninja-build valgrind graphviz python3)
+        ninja-build valgrind graphviz python3 systemd)
 
 orchd_install_deps() {
         local missing=() p
