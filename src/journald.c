@@ -1,24 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * journald.c — structured entries to systemd-journald over its native protocol (systemd.io
- * JOURNAL_NATIVE_PROTOCOL), from a socket of our own.
+ * JOURNAL_NATIVE_PROTOCOL), from a queue and a sender thread of our own.
  *
- * Why not sd_journal_sendv(): it returns 0 and drops the entry when /run/systemd/journal/socket does not
- * exist, so a daemon cannot tell "stored" from "lost"; and its socket is blocking, so a stalled journald
- * (its queue holds net.unix.max_dgram_qlen datagrams, 10 here) would stall the event loop with it. Here
- * the socket is non-blocking and connected (so a full queue shows as POLLOUT not ready and a vanished
- * journald as ECONNREFUSED/ENOENT), and each send waits for room at most until the caller's deadline.
+ * Why not sd_journal_sendv() from the event loop: it returns 0 and drops the entry when
+ * /run/systemd/journal/socket does not exist, so a daemon cannot tell "stored" from "lost"; and it blocks
+ * while journald's socket queue is full (net.unix.max_dgram_qlen datagrams, 10 here), and journald takes
+ * 30-150 µs per entry on these machines: a node printing a few thousand lines at once would hold the loop
+ * for the better part of a second, a stuck journald for ever. So callers only encode the entry and append
+ * it to a queue (bounded by JOURNALD_QUEUE_MAX bytes: past it entries are refused, and logfwd.c reports
+ * how many lines were lost); one thread sends the queue in order on a blocking socket with a send timeout.
  *
- * Owns: the socket, whether forwarding is on, when to probe again, whether stderr is a journal stream.
- * All of it under one mutex. Changes of the on/off state are logged after the mutex is released: logging
- * sends through here again. Every field is sent in the binary form (name, '\n', le64 size, value, '\n'),
- * so no value can break an entry whatever bytes it holds.
+ * Owns: the socket (connected, so a vanished journald shows as ECONNREFUSED/ENOENT), the queue, the
+ * sender thread, whether forwarding is on, when to probe again, whether stderr is a journal stream. All
+ * under one mutex, never held while sending or logging: changes of the on/off state are logged after it
+ * is released, because logging sends through here again.
  */
 
 #include <endian.h>
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -40,22 +42,37 @@ typedef enum Change {
         CHANGE_OFF,
 } Change;
 
+typedef struct Entry {
+        struct Entry *next;
+        size_t size;
+        char data[]; /* the datagram */
+} Entry;
+
 static pthread_mutex_t journald_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool journald_enabled;      /* journald_setup() was called */
-static int journald_fd = -EBADF;   /* connected socket while forwarding is on */
+static pthread_cond_t journald_work = PTHREAD_COND_INITIALIZER; /* the queue is not empty */
+static pthread_cond_t journald_idle = PTHREAD_COND_INITIALIZER; /* the queue is empty and nothing in flight */
+static bool journald_enabled;                                    /* journald_setup() was called */
+static int journald_fd = -EBADF;                                 /* connected socket while forwarding is on */
 static uint64_t journald_next_probe;
 static bool journald_stderr_is_stream;
+static Entry *queue_head, **queue_tail = &queue_head;
+static size_t queue_bytes;
+static bool sender_busy;
 
 static int journald_connect(void) {
         static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNALD_SOCKET };
+        struct timeval tv = { .tv_sec = JOURNALD_STALL_USEC / USEC_PER_SEC,
+                              .tv_usec = JOURNALD_STALL_USEC % USEC_PER_SEC };
         int fd, v = JOURNALD_SNDBUF;
 
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        /* Room for a queue of long lines on our side; FORCE works only with CAP_NET_ADMIN. */
+        /* Room for long lines on our side; FORCE works only with CAP_NET_ADMIN. */
         if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
                 (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        /* A stuck journald costs one entry per timeout, never the sender for ever. */
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         /* On a datagram socket connect() only checks that someone is bound there: ENOENT, ECONNREFUSED. */
         if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 int r = -errno;
@@ -70,7 +87,7 @@ static bool journald_is_gone(int r) {
         return r == -ECONNREFUSED || r == -ENOENT || r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE;
 }
 
-/* Called locked. Returns the change of state. */
+/* Called locked. Returns CHANGE_ON when journald answers now. */
 static Change journald_probe_locked(int *ret_error) {
         int fd;
 
@@ -84,6 +101,15 @@ static Change journald_probe_locked(int *ret_error) {
         return CHANGE_ON;
 }
 
+/* Called locked: when off and the probe interval has passed, probe. */
+static Change journald_maybe_probe_locked(void) {
+        int error;
+
+        if (!journald_enabled || journald_fd >= 0 || now_usec(CLOCK_MONOTONIC) < journald_next_probe)
+                return CHANGE_NONE;
+        return journald_probe_locked(&error);
+}
+
 static void journald_log_change(Change c, int error) {
         if (c == CHANGE_ON)
                 log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_FORWARDING, .state = "on"),
@@ -92,6 +118,104 @@ static void journald_log_change(Change c, int error) {
                 log_full_errno(LOG_WARNING, error,
                                "Journal forwarding off: journald is gone (%s: %m); node output goes to the log "
                                "files only.", JOURNALD_SOCKET);
+}
+
+static int journald_sendmsg(int fd, const Entry *e) {
+        for (;;) {
+                if (send(fd, e->data, e->size, MSG_NOSIGNAL) >= 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* Called locked: journald is gone. Connect again once (it may have restarted: a new socket), else go off
+ * and drop what is queued. Returns the change. */
+static Change journald_reconnect_locked(int *ret_error) {
+        journald_fd = safe_close(journald_fd);
+        if (journald_probe_locked(ret_error) == CHANGE_ON)
+                return CHANGE_NONE;
+        while (queue_head) {
+                Entry *e = queue_head;
+
+                queue_head = e->next;
+                free(e);
+        }
+        queue_tail = &queue_head;
+        queue_bytes = 0;
+        return CHANGE_OFF;
+}
+
+/* Send one entry; on a vanished journald reconnect and try once more. */
+static void journald_deliver(Entry *e) {
+        Change c = CHANGE_NONE;
+        int fd, r;
+
+        pthread_mutex_lock(&journald_lock);
+        fd = journald_fd;
+        pthread_mutex_unlock(&journald_lock);
+        if (fd < 0)
+                return;
+
+        /* Only this thread closes the socket while forwarding is on, so fd stays valid here. */
+        r = journald_sendmsg(fd, e);
+        if (!journald_is_gone(r))
+                return; /* sent, or dropped: EAGAIN after the send timeout, EMSGSIZE, … */
+
+        pthread_mutex_lock(&journald_lock);
+        c = journald_reconnect_locked(&r);
+        fd = journald_fd;
+        pthread_mutex_unlock(&journald_lock);
+        if (c == CHANGE_NONE && fd >= 0 && journald_is_gone(journald_sendmsg(fd, e))) {
+                pthread_mutex_lock(&journald_lock);
+                c = journald_reconnect_locked(&r);
+                pthread_mutex_unlock(&journald_lock);
+        }
+        journald_log_change(c, r);
+}
+
+static void *journald_sender(void *arg) {
+        for (;;) {
+                Entry *e;
+
+                pthread_mutex_lock(&journald_lock);
+                sender_busy = false;
+                while (!queue_head) {
+                        pthread_cond_broadcast(&journald_idle);
+                        pthread_cond_wait(&journald_work, &journald_lock);
+                }
+                e = queue_head;
+                queue_head = e->next;
+                if (!queue_head)
+                        queue_tail = &queue_head;
+                queue_bytes -= e->size;
+                sender_busy = true;
+                pthread_mutex_unlock(&journald_lock);
+
+                journald_deliver(e);
+                free(e);
+        }
+        return NULL;
+}
+
+/* At exit: give the queue a moment to reach journald, so the last messages are not lost; and say how many
+ * were, when journald is too slow for that. */
+static void journald_flush_at_exit(void) {
+        struct timespec ts;
+        size_t left = 0;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += JOURNALD_EXIT_FLUSH_USEC / USEC_PER_SEC;
+        pthread_mutex_lock(&journald_lock);
+        while ((queue_head || sender_busy) && journald_fd >= 0)
+                if (pthread_cond_timedwait(&journald_idle, &journald_lock, &ts) == ETIMEDOUT)
+                        break;
+        for (Entry *e = queue_head; e && journald_fd >= 0; e = e->next)
+                left++;
+        journald_enabled = false; /* from here on, messages go to stderr only */
+        pthread_mutex_unlock(&journald_lock);
+        if (left > 0)
+                log_warning("Exiting with %zu journal entries journald did not take in time; they are lost.", left);
 }
 
 static bool journald_stream_is_stderr(void) {
@@ -106,14 +230,38 @@ static bool journald_stream_is_stderr(void) {
         return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
 }
 
+static int journald_start_sender(void) {
+        pthread_t thread;
+        sigset_t all, saved;
+        int r;
+
+        /* The sender takes no signals: they belong to the event loop's signal sources. */
+        (void) sigfillset(&all);
+        (void) pthread_sigmask(SIG_BLOCK, &all, &saved);
+        r = -pthread_create(&thread, NULL, journald_sender, NULL);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r < 0)
+                return r;
+        (void) pthread_detach(thread); /* runs until exit, which it must never delay beyond the flush */
+        return 0;
+}
+
 void journald_setup(void) {
-        Change c;
-        int error = 0;
+        Change c = CHANGE_NONE;
+        int error = 0, r;
+
+        r = journald_start_sender();
+        if (r < 0) {
+                log_warning_errno(r, "Journal forwarding off: cannot start its thread: %m");
+                return;
+        }
+        (void) atexit(journald_flush_at_exit);
 
         pthread_mutex_lock(&journald_lock);
         journald_enabled = true;
         journald_stderr_is_stream = journald_stream_is_stderr();
-        c = journald_fd >= 0 ? CHANGE_NONE : journald_probe_locked(&error);
+        if (journald_fd < 0)
+                c = journald_probe_locked(&error);
         pthread_mutex_unlock(&journald_lock);
 
         if (c == CHANGE_ON)
@@ -123,15 +271,6 @@ void journald_setup(void) {
                                "Journal forwarding off: no journald at %s (%m); node output goes to the log files "
                                "only. Probing again every %u s.",
                                JOURNALD_SOCKET, (unsigned) (JOURNALD_RETRY_USEC / USEC_PER_SEC));
-}
-
-/* Called locked: when off and the probe interval has passed, probe. */
-static Change journald_maybe_probe_locked(void) {
-        int error;
-
-        if (!journald_enabled || journald_fd >= 0 || now_usec(CLOCK_MONOTONIC) < journald_next_probe)
-                return CHANGE_NONE;
-        return journald_probe_locked(&error);
 }
 
 bool journald_forwarding(void) {
@@ -155,77 +294,57 @@ bool journald_owns_stderr(void) {
         return owns;
 }
 
-/* Called locked. Waits for room in journald's queue until the deadline. */
-static int journald_sendmsg_locked(struct iovec *iov, size_t n_iov, uint64_t deadline_usec) {
-        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+/* The datagram: each field as name, '\n', little-endian 64-bit size, value, '\n'. */
+static Entry *journald_encode(const JournalField *fields, size_t n) {
+        size_t size = 0;
+        Entry *e;
+        char *p;
 
-        for (;;) {
-                struct pollfd pfd = { .fd = journald_fd, .events = POLLOUT };
-                struct timespec ts;
-                uint64_t now;
+        for (size_t i = 0; i < n; i++)
+                size += strlen(fields[i].name) + 1 + sizeof(uint64_t) + fields[i].len + 1;
+        e = malloc(sizeof(Entry) + size);
+        if (!e)
+                return NULL;
+        *e = (Entry) { .size = size };
+        p = e->data;
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(fields[i].name);
+                uint64_t le = htole64((uint64_t) fields[i].len);
 
-                if (sendmsg(journald_fd, &mh, MSG_NOSIGNAL) >= 0)
-                        return 0;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                now = now_usec(CLOCK_MONOTONIC);
-                if (now >= deadline_usec)
-                        return -EAGAIN;
-                ts = (struct timespec) { .tv_sec = (deadline_usec - now) / USEC_PER_SEC,
-                                         .tv_nsec = (deadline_usec - now) % USEC_PER_SEC * NSEC_PER_USEC };
-                if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
-                        return -errno;
+                p = mempcpy(p, fields[i].name, l);
+                *p++ = '\n';
+                p = mempcpy(p, &le, sizeof(le));
+                p = mempcpy(p, fields[i].value, fields[i].len);
+                *p++ = '\n';
         }
+        return e;
 }
 
-/* Called locked. Send, and when journald went away (or restarted: a new socket), connect again once. */
-static int journald_send_locked(struct iovec *iov, size_t n_iov, uint64_t deadline_usec, Change *ret_change) {
-        int r;
-
-        *ret_change = journald_maybe_probe_locked();
-        if (journald_fd < 0)
-                return -ENOTCONN;
-        r = journald_sendmsg_locked(iov, n_iov, deadline_usec);
-        if (!journald_is_gone(r))
-                return r;
-
-        journald_fd = safe_close(journald_fd);
-        if (journald_probe_locked(&r) == CHANGE_ON) {
-                r = journald_sendmsg_locked(iov, n_iov, deadline_usec);
-                if (!journald_is_gone(r))
-                        return r;
-                journald_fd = safe_close(journald_fd);
-        }
-        *ret_change = CHANGE_OFF;
-        return r;
-}
-
-int journald_send(const JournalField *fields, size_t n, uint64_t deadline_usec) {
-        struct iovec iov[JOURNALD_FIELDS_MAX * 5];
-        uint64_t sizes[JOURNALD_FIELDS_MAX];
-        size_t k = 0;
-        Change c;
-        int r;
+int journald_send(const JournalField *fields, size_t n, bool reserve) {
+        Entry *e;
+        int r = 0;
 
         assert(n <= JOURNALD_FIELDS_MAX);
-        if (!journald_enabled)
+        if (!journald_enabled || !journald_forwarding())
                 return -ENOTCONN;
 
-        for (size_t i = 0; i < n; i++) {
-                sizes[i] = htole64((uint64_t) fields[i].len);
-                iov[k++] = (struct iovec) { .iov_base = (char *) fields[i].name, .iov_len = strlen(fields[i].name) };
-                iov[k++] = (struct iovec) { .iov_base = (char *) "\n", .iov_len = 1 };
-                iov[k++] = (struct iovec) { .iov_base = &sizes[i], .iov_len = sizeof(sizes[i]) };
-                iov[k++] = (struct iovec) { .iov_base = (void *) fields[i].value, .iov_len = fields[i].len };
-                iov[k++] = (struct iovec) { .iov_base = (char *) "\n", .iov_len = 1 };
-        }
+        e = journald_encode(fields, n);
+        if (!e)
+                return -ENOMEM;
 
         pthread_mutex_lock(&journald_lock);
-        r = journald_send_locked(iov, k, deadline_usec, &c);
+        if (journald_fd < 0)
+                r = -ENOTCONN; /* went off meanwhile */
+        else if (queue_bytes + e->size > JOURNALD_QUEUE_MAX + (reserve ? JOURNALD_QUEUE_RESERVE : 0))
+                r = -ENOBUFS;
+        else {
+                *queue_tail = e;
+                queue_tail = &e->next;
+                queue_bytes += e->size;
+                e = NULL;
+                pthread_cond_signal(&journald_work);
+        }
         pthread_mutex_unlock(&journald_lock);
-
-        journald_log_change(c, r);
-        return c == CHANGE_OFF ? -ENOTCONN : r;
+        free(e);
+        return r;
 }

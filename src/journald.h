@@ -2,10 +2,12 @@
 #pragma once
 
 /*
- * The link to systemd-journald: structured entries over its native protocol socket, never blocking the
- * daemon for longer than the caller allows, and knowing whether journald is there at all (the public
- * sd_journal_sendv() drops entries silently when it is not, and blocks without limit when it is slow).
- * Used by log.c (daemon messages) and logfwd.c (node output). Thread-safe: the committer thread logs too.
+ * The link to systemd-journald: structured entries over its native protocol socket, sent by a thread of
+ * their own from a bounded queue, so that neither a slow journald nor a burst of output ever holds up the
+ * caller; and knowing whether journald is there at all (the public sd_journal_sendv() drops entries
+ * silently when it is not, and blocks without limit when it is slow). Used by log.c (daemon messages) and
+ * logfwd.c (node output), from the event loop and from the committer thread: everything here is
+ * thread-safe. Entries keep their order: one queue, one sender.
  */
 
 #include <stdbool.h>
@@ -15,6 +17,15 @@
 #define JOURNALD_SOCKET "/run/systemd/journal/socket"
 /* While forwarding is off, a send probes the socket again at most this often. */
 #define JOURNALD_RETRY_USEC (5 * USEC_PER_SEC)
+/* Encoded entries waiting for journald, all callers together; past it entries are refused (-ENOBUFS),
+ * except daemon messages, which have JOURNALD_QUEUE_RESERVE more: a flood of node output must not cost
+ * the journal its state changes. */
+#define JOURNALD_QUEUE_MAX (4U * 1024U * 1024U)
+#define JOURNALD_QUEUE_RESERVE (1U * 1024U * 1024U)
+/* How long the sender waits for room in journald's queue before it drops an entry (journald stuck). */
+#define JOURNALD_STALL_USEC (2 * USEC_PER_SEC)
+/* How long exit waits for the queue to drain; what is left then is counted on stderr. */
+#define JOURNALD_EXIT_FLUSH_USEC (3 * USEC_PER_SEC)
 #define JOURNALD_FIELDS_MAX 24
 
 /* One field of an entry. The value may hold any bytes (NUL, '\n', invalid UTF-8): it is sent in the
@@ -25,12 +36,13 @@ typedef struct JournalField {
         size_t len;
 } JournalField;
 
-/* Start forwarding: connect to journald if it answers, and log once whether forwarding is on. Before this
+/* Start forwarding: connect to journald if it answers, start the sender thread, log once whether
+ * forwarding is on, and flush the queue at exit (atexit, at most JOURNALD_EXIT_FLUSH_USEC). Before this
  * call nothing is sent (unit tests, for one, never call it). Also notes whether stderr is already a
  * journal stream (JOURNAL_STREAM=dev:ino of fd 2, set by systemd for StandardError=journal). */
 void journald_setup(void);
 
-/* Whether entries reach journald now. When off, probes again (at most every JOURNALD_RETRY_USEC) and
+/* Whether entries are forwarded now. When off, probes again (at most every JOURNALD_RETRY_USEC) and
  * logs the change. */
 bool journald_forwarding(void);
 
@@ -38,11 +50,12 @@ bool journald_forwarding(void);
  * stream, so they would be stored twice. */
 bool journald_owns_stderr(void);
 
-/* Send one entry of n fields (at most JOURNALD_FIELDS_MAX). A full journald queue is waited for until
- * deadline_usec (CLOCK_MONOTONIC; 0 = do not wait). Returns 0; -ENOTCONN when forwarding is off (also
- * when journald turns out to be gone, which is logged once); -EAGAIN when journald did not take the entry
- * by the deadline; another -errno (EMSGSIZE, …). The entry is dropped on any error. */
-int journald_send(const JournalField *fields, size_t n, uint64_t deadline_usec);
+/* Queue one entry of n fields (at most JOURNALD_FIELDS_MAX) for journald; never blocks. reserve: may use
+ * JOURNALD_QUEUE_RESERVE (daemon messages). Returns 0; -ENOTCONN when forwarding is off; -ENOBUFS when the
+ * queue is full; -ENOMEM. The entry is dropped on any
+ * error. An entry that journald refuses later, or cannot take within JOURNALD_STALL_USEC, is dropped
+ * without a report to the caller. */
+int journald_send(const JournalField *fields, size_t n, bool reserve);
 
 /* "NAME" = "s", for fields of C strings. */
 static inline JournalField journal_field(const char *name, const char *s) {

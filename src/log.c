@@ -7,8 +7,8 @@
  * committer thread, for instance) never interleave mid-line. errno is set to
  * the error before formatting so "%m" works, and restored afterwards.
  *
- * While journal forwarding is on, each message also goes to journald as a structured entry (journald.c
- * sends it, waiting at most LOG_JOURNAL_WAIT_USEC for room). Under systemd with StandardError=journal
+ * While journal forwarding is on, each message also goes to journald as a structured entry (queued by
+ * journald.c, in order with node output, never waiting for journald). Under systemd with StandardError=journal
  * stderr is itself a journal stream: then the line on stderr is skipped when the entry was sent, so each
  * message is stored once, with its fields.
  */
@@ -23,11 +23,8 @@
 
 #include "journald.h"
 #include "log.h"
-#include "time-util.h"
 
 #define LOG_MESSAGE_MAX 2048
-/* What PID 1 allows its own journal socket (SO_SNDTIMEO): a stuck journald must not stall the daemon. */
-#define LOG_JOURNAL_WAIT_USEC (10 * USEC_PER_MSEC)
 
 static int log_max_level = LOG_INFO;
 
@@ -115,7 +112,7 @@ static bool log_to_journal(int level, int error, const LogEvent *ev, const char 
                 if (ev->has_uid)
                         fields_addf(&lf, "ORCH_UID", "%u", (unsigned) ev->uid);
         }
-        return journald_send(lf.f, lf.n, now_usec(CLOCK_MONOTONIC) + LOG_JOURNAL_WAIT_USEC) >= 0;
+        return journald_send(lf.f, lf.n, true) >= 0;
 }
 
 static int log_dispatch(int level, int error, const LogEvent *ev, const char *file, int line, const char *func,

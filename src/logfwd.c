@@ -5,10 +5,11 @@
  * Owns: a line splitter per stream (linesplit.c, at most LOGFWD_LINE_MAX bytes each, and only for a line
  * that spans chunks), the attempt's ORCH_* field texts, and the count of lines not forwarded.
  *
- * Bounded cost: each chunk gets LOGFWD_CHUNK_BUDGET_USEC; a line past it, or one journald does not take
- * by then (its queue is full), is counted instead of sent, and the next entry that goes through is
- * preceded by one that says how many lines are missing (ORCH_LINES_DROPPED=N). The log file has them all.
- * While forwarding is off nothing is split or buffered at all.
+ * Bounded cost: a line costs the caller one copy into journald.c's queue, never a wait for journald. When
+ * that queue is full (journald slower than a flood of output), lines are counted instead of sent, and the
+ * next entry that gets through is preceded by one that says how many lines are missing
+ * (ORCH_LINES_DROPPED=N). The log file has them all. While forwarding is off nothing is split or
+ * buffered at all.
  *
  * Not done here: UTF-8 repair (journald stores bytes; journalctl shows a non-text MESSAGE as a blob), and
  * the log file (supervise.c).
@@ -24,18 +25,16 @@
 #include "log.h"
 #include "logfwd.h"
 #include "macro.h"
-#include "time-util.h"
 
 struct LogFwd {
         LineSplit split[_LOGFWD_STREAM_MAX];
-        char job[32];
+        uint64_t job_id;
+        unsigned attempt_no;
+        char job[32];     /* the same as field texts */
         char attempt[16];
         char *node;
         uint64_t n_dropped; /* lines not forwarded and not yet reported */
-        /* Per chunk: */
-        LogFwdStream stream;
-        uint64_t deadline;
-        bool over_budget;
+        LogFwdStream stream; /* of the chunk being split */
 };
 
 static const char *const stream_names[_LOGFWD_STREAM_MAX] = { "stdout", "stderr" };
@@ -53,6 +52,8 @@ int logfwd_new(uint64_t job, const char *node, unsigned attempt, LogFwd **ret) {
                 free(f);
                 return -ENOMEM;
         }
+        f->job_id = job;
+        f->attempt_no = attempt;
         (void) snprintf(f->job, sizeof(f->job), "%" PRIu64, job);
         (void) snprintf(f->attempt, sizeof(f->attempt), "%u", attempt);
         for (size_t i = 0; i < _LOGFWD_STREAM_MAX; i++)
@@ -74,7 +75,7 @@ static int logfwd_send(LogFwd *f, const char *priority, const JournalField *extr
         fields[n++] = journal_field("ORCH_STREAM", stream_names[f->stream]);
         for (size_t i = 0; i < n_extra && n < ELEMENTSOF(fields); i++)
                 fields[n++] = extra[i];
-        return journald_send(fields, n, f->deadline);
+        return journald_send(fields, n, false);
 }
 
 /* Say how many lines are missing before the next one that gets through. Returns 0 when none are. */
@@ -100,26 +101,15 @@ static void logfwd_on_line(const char *line, size_t n, LineBreak brk, void *user
         JournalField extra[2] = { { .name = "MESSAGE", .value = line, .len = n } };
         int r;
 
-        if (!f->over_budget && now_usec(CLOCK_MONOTONIC) >= f->deadline)
-                f->over_budget = true;
-        if (f->over_budget || logfwd_report_dropped(f) < 0) {
-                f->n_dropped++;
-                return;
+        r = logfwd_report_dropped(f);
+        if (r >= 0) {
+                if (brk != LINE_BREAK_NEWLINE)
+                        extra[1] = journal_field("ORCH_LINE_BREAK", line_break_to_string(brk));
+                r = logfwd_send(f, stream_priorities[f->stream], extra, brk != LINE_BREAK_NEWLINE ? 2 : 1);
         }
-        if (brk != LINE_BREAK_NEWLINE)
-                extra[1] = journal_field("ORCH_LINE_BREAK", line_break_to_string(brk));
-        r = logfwd_send(f, stream_priorities[f->stream], extra, brk != LINE_BREAK_NEWLINE ? 2 : 1);
-        if (r < 0) {
+        /* Lines that never reach journald because forwarding went off are not "dropped": that was logged. */
+        if (r < 0 && r != -ENOTCONN)
                 f->n_dropped++;
-                /* A full queue at the deadline: the rest of the chunk would wait in vain. */
-                f->over_budget = r == -EAGAIN;
-        }
-}
-
-static void logfwd_begin(LogFwd *f, LogFwdStream stream) {
-        f->stream = stream;
-        f->deadline = now_usec(CLOCK_MONOTONIC) + LOGFWD_CHUNK_BUDGET_USEC;
-        f->over_budget = false;
 }
 
 void logfwd_output(LogFwd *f, LogFwdStream stream, const char *buf, size_t n) {
@@ -133,7 +123,7 @@ void logfwd_output(LogFwd *f, LogFwdStream stream, const char *buf, size_t n) {
                 f->n_dropped = 0;
                 return;
         }
-        logfwd_begin(f, stream);
+        f->stream = stream;
         if (linesplit_feed(&f->split[stream], buf, n, logfwd_on_line, f) < 0)
                 f->n_dropped++; /* the unfinished line could not be kept */
 }
@@ -147,7 +137,7 @@ void logfwd_end(LogFwd *f, LogFwdStream stream) {
                 linesplit_reset(&f->split[stream]);
                 return;
         }
-        logfwd_begin(f, stream);
+        f->stream = stream;
         linesplit_finish(&f->split[stream], logfwd_on_line, f);
         (void) logfwd_report_dropped(f);
 }
@@ -155,6 +145,11 @@ void logfwd_end(LogFwd *f, LogFwdStream stream) {
 LogFwd *logfwd_free(LogFwd *f) {
         if (!f)
                 return NULL;
+        /* The queue stayed full to the end: say it where it cannot be lost, stderr (and the journal). */
+        if (f->n_dropped > 0)
+                log_event(LOG_WARNING, LOG_EV(.job = f->job_id, .node = f->node, .attempt = f->attempt_no),
+                          "Job %s node %s attempt %s: %" PRIu64 " line(s) of output not forwarded to the journal "
+                          "(journald too slow); the log file has them.", f->job, f->node, f->attempt, f->n_dropped);
         for (size_t i = 0; i < _LOGFWD_STREAM_MAX; i++)
                 linesplit_reset(&f->split[i]);
         free(f->node);

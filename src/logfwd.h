@@ -14,10 +14,6 @@
 /* Lines longer than this are split into several entries (ORCH_LINE_BREAK=line-max), as journald does
  * with its LineMax= default. */
 #define LOGFWD_LINE_MAX (48U * 1024U)
-/* The longest time one chunk may spend on the journal, waits for journald included. What does not fit
- * is not forwarded (counted, and reported in an entry of its own), so a flood of tiny lines or a slow
- * journald costs the event loop at most this per wake-up. */
-#define LOGFWD_CHUNK_BUDGET_USEC (10 * USEC_PER_MSEC)
 
 typedef enum LogFwdStream {
         LOGFWD_STDOUT,

@@ -482,10 +482,9 @@ static int task_add_pipe_source(Task *t, TaskStream stream, int fd) {
         r = sd_event_add_io(t->event, &p->source, fd, EPOLLIN, task_on_output, p);
         if (r < 0)
                 return r;
-        /* Level with the control socket, so that a node flooding its pipe (each chunk may also cost up to
-         * LOGFWD_CHUNK_BUDGET_USEC of journal forwarding) takes turns with clients instead of starving them;
-         * still above the child source (task_watch_process), as in importd: the last output is read before
-         * the exit is handled. */
+        /* Level with the control socket, so that a node flooding its pipe (a readable pipe is pending at
+         * every iteration) takes turns with clients instead of starving them; still above the child source
+         * (task_watch_process), as in importd: the last output is read before the exit is handled. */
         return sd_event_source_set_priority(p->source, SD_EVENT_PRIORITY_NORMAL);
 }
 

@@ -37,6 +37,19 @@ trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanu
 
 CURSOR=$(journalctl -n 0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
 
+id_of() { # the MESSAGE_IDs of src/log-ids.h
+        sed -n "s/^#define ORCH_MESSAGE_$1 \"\\([0-9a-f]*\\)\"$/\\1/p" "$TOP_SRCDIR/src/log-ids.h"
+}
+
+# orchd queues entries for journald and sends them from a thread: `orchctl wait` may return before the
+# last ones arrive. The job's finished event is queued after all of its output, so once it is there,
+# everything before it is too.
+journal_has_job_end() { # journal_has_job_end PID ID
+        journalctl --sync
+        [ -n "$(journalctl -q -o cat ${CURSOR:+--cursor="$CURSOR"} _PID="$1" ORCH_JOB="$2" \
+                MESSAGE_ID="$(id_of JOB_FINISHED)")" ]
+}
+
 entries() { # entries PID [MATCH…]: the daemon's entries since the start as JSON lines (-a: long fields too)
         local pid=$1
         shift
@@ -82,10 +95,12 @@ drop_job lines <<EOF
     "long":  { "cmd": ["$W/long"] },
     "bin":   { "cmd": ["$W/bin"] },
     "flaky": { "cmd": ["$W/flaky"], "retry": { "attempts": 2, "delay": 0.05 } },
-    "last":  { "cmd": ["/bin/false"], "after": ["out", "long", "bin", "flaky"] } } }
+    "burst": { "cmd": ["seq", "5000"] },
+    "last":  { "cmd": ["/bin/false"], "after": ["out", "long", "bin", "flaky", "burst"] } } }
 EOF
 id=$(job_id_of lines) || bail_out "job not accepted"
 is_exit 1 "the job ends (failed: its last node fails)" ctl wait "$id" --timeout 30
+wait_for 10 journal_has_job_end "$ORCHD_PID" "$id" || diag "no job-finished entry in the journal within 10 s"
 entries "$ORCHD_PID" ORCH_JOB="$id" >"$T/job.json"
 jq -s . "$T/job.json" >"$T/job.all.json" || bail_out "journalctl -o json gave no JSON: $(head -c 500 "$T/job.json")"
 J=$T/job.all.json
@@ -116,6 +131,8 @@ jq_ok "a NUL byte does not cut or break the entry" \
         '[.[] | select(.ORCH_NODE == "bin" and .ORCH_STREAM) | .MESSAGE][1] == [110, 117, 108, 0, 98, 121, 116, 101]' "$J"
 jq_ok "each attempt's output carries its ORCH_ATTEMPT" \
         '[.[] | select(.ORCH_NODE == "flaky" and .ORCH_STREAM) | [.ORCH_ATTEMPT, .MESSAGE]] == [["1", "attempt 1"], ["2", "attempt 2"]]' "$J"
+jq_ok "a burst of 5000 lines at once: every one is an entry, in order" \
+        '[.[] | select(.ORCH_NODE == "burst" and .ORCH_STREAM == "stdout") | .MESSAGE] == [range(1; 5001) | tostring]' "$J"
 out_log_ok() { # out_log_ok FILE: the log of $W/out holds its output (stdout and stderr may interleave either way)
         [ "$(wc -c <"$1")" = 47 ] && grep -q 'line one' "$1" && grep -q 'warn one' "$1" && grep -q 'line two' "$1" &&
                 grep -q 'tail without newline' "$1"
@@ -125,9 +142,6 @@ is "$(wc -c <"$SPOOL/jobs/$id/logs/long.1.log")" 100007 "and all of long's"
 
 # ------------------------------------------------------------------------------------------ events
 
-id_of() { # the MESSAGE_IDs of src/log-ids.h
-        sed -n "s/^#define ORCH_MESSAGE_$1 \"\\([0-9a-f]*\\)\"$/\\1/p" "$TOP_SRCDIR/src/log-ids.h"
-}
 event_ok() { # event_ok DESC KIND JQ-CONDITION: some entry with MESSAGE_ID of KIND satisfies the condition
         local mid
         mid=$(id_of "$2")
@@ -158,13 +172,33 @@ sid=$(job_id_of slow) || bail_out "job not accepted"
 wait_for 10 node_state_is "$sid" s running || diag "node s did not start"
 ok "cancel the slow job" ctl cancel "$sid"
 wait_job "$sid" >/dev/null
+wait_for 10 journal_has_job_end "$ORCHD_PID" "$sid" || diag "no job-finished entry in the journal within 10 s"
 entries "$ORCHD_PID" ORCH_JOB="$sid" | jq -s . >"$T/job.all.json"
 event_ok "a control action: ORCH_ACTION=cancel with the caller's ORCH_UID" CONTROL \
         '.ORCH_ACTION == "cancel" and .ORCH_UID == "0" and .PRIORITY == "5"'
 event_ok "the cancelled node: ORCH_STATE=cancelled" NODE_FINISHED '.ORCH_NODE == "s" and .ORCH_STATE == "cancelled"'
 ok "the daemon's stderr still has every message with its <N> prefix" \
         grep -Eq "^<5>uid 0 cancelled job $sid\\.( |\$)" "$T/orchd.log"
-stop_orchd
+
+# A flood beyond journald's pace: orchd's queue fills and refuses lines, and says how many. Every line is
+# in the journal or counted, the log file has them all, and the job's events still get through.
+drop_job flood <<EOF
+{ "nodes": { "f": { "cmd": ["/bin/sh", "-c", "yes 0123456789012345678901234567890123456789 | head -n 100000"] } } }
+EOF
+fid=$(job_id_of flood) || bail_out "job not accepted"
+wait_job "$fid" 60
+is "$(wc -l <"$SPOOL/jobs/$fid/logs/f.1.log")" 100000 "flood: the log file has all 100000 lines"
+wait_for 60 journal_has_job_end "$ORCHD_PID" "$fid" || diag "no job-finished entry in the journal within 60 s"
+pid=$ORCHD_PID
+stop_orchd # the attempt's count of lines not forwarded, if it could not be sent, is on stderr now
+entries "$pid" ORCH_JOB="$fid" | jq -s . >"$T/job.all.json"
+in_journal=$(jq '[.[] | select(.ORCH_STREAM and .ORCH_LINES_DROPPED == null)] | length' "$T/job.all.json")
+reported=$(jq '[.[] | .ORCH_LINES_DROPPED // empty | tonumber] | add // 0' "$T/job.all.json")
+at_exit=$(sed -n "s/^<4>Job $fid node f attempt 1: \([0-9]*\) line(s) of output not forwarded.*/\1/p" "$T/orchd.log")
+is "$((in_journal + reported + ${at_exit:-0}))" 100000 \
+        "flood: lines in the journal ($in_journal) + reported dropped ($reported, at exit ${at_exit:-0}) = 100000"
+jq_ok "flood: the job's finished event reached the journal" --arg m "$(id_of JOB_FINISHED)" \
+        '[.[] | select(.MESSAGE_ID == $m)] | length == 1' "$T/job.all.json"
 
 # -------------------------------------------------------------------------------- without journald
 
@@ -215,7 +249,7 @@ EOF
         gid=$(job_id_of gone) || bail_out "job not accepted"
         wait_job "$gid"
         ok "journald stopped while orchd runs: orchd says forwarding is off" \
-                grep -q 'Journal forwarding off: journald is gone' "$T/orchd.log"
+                wait_for 10 grep -q 'Journal forwarding off: journald is gone' "$T/orchd.log"
         ok "journald stopped: the log file is complete" out_log_ok "$SPOOL/jobs/$gid/logs/out.1.log"
         "$JOURNALD_CTL" start "$JPID" >/dev/null || bail_out "cannot restart journald"
         # orchd probes again at most every 5 s, when it has something to send: each list logs a debug line.
@@ -229,6 +263,7 @@ EOF
 EOF
         bid=$(job_id_of back) || bail_out "job not accepted"
         wait_job "$bid"
+        wait_for 10 journal_has_job_end "$ORCHD_PID" "$bid" || diag "no job-finished entry in the journal within 10 s"
         is "$(entries "$ORCHD_PID" ORCH_JOB="$bid" ORCH_NODE=out | jq -r 'select(.ORCH_STREAM) | .MESSAGE' | head -n 1)" \
                 "line one" "journald back: output reaches the journal again"
         stop_orchd
