@@ -51,8 +51,8 @@ typedef struct Entry {
 static pthread_mutex_t journald_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t journald_work = PTHREAD_COND_INITIALIZER; /* the queue is not empty */
 static pthread_cond_t journald_idle = PTHREAD_COND_INITIALIZER; /* the queue is empty and nothing in flight */
-static bool journald_enabled;                                    /* journald_setup() was called */
-static int journald_fd = -EBADF;                                 /* connected socket while forwarding is on */
+static bool journald_enabled;                                   /* journald_setup() was called */
+static int journald_fd = -EBADF;                                /* connected socket while forwarding is on */
 static uint64_t journald_next_probe;
 static bool journald_stderr_is_stream;
 static Entry *queue_head, **queue_tail = &queue_head;
@@ -113,11 +113,13 @@ static Change journald_maybe_probe_locked(void) {
 static void journald_log_change(Change c, int error) {
         if (c == CHANGE_ON)
                 log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_FORWARDING, .state = "on"),
-                          "Journal forwarding on: messages and node output go to journald (%s).", JOURNALD_SOCKET);
+                          "Journal forwarding on: messages and node output go to journald (%s).",
+                          JOURNALD_SOCKET);
         else if (c == CHANGE_OFF)
                 log_full_errno(LOG_WARNING, error,
                                "Journal forwarding off: journald is gone (%s: %m); node output goes to the log "
-                               "files only.", JOURNALD_SOCKET);
+                               "files only.",
+                               JOURNALD_SOCKET);
 }
 
 static int journald_sendmsg(int fd, const Entry *e) {
@@ -215,7 +217,8 @@ static void journald_flush_at_exit(void) {
         journald_enabled = false; /* from here on, messages go to stderr only */
         pthread_mutex_unlock(&journald_lock);
         if (left > 0)
-                log_warning("Exiting with %zu journal entries journald did not take in time; they are lost.", left);
+                log_warning("Exiting with %zu journal entries journald did not take in time; they are lost.",
+                            left);
 }
 
 static bool journald_stream_is_stderr(void) {
@@ -305,7 +308,7 @@ static Entry *journald_encode(const JournalField *fields, size_t n) {
         e = malloc(sizeof(Entry) + size);
         if (!e)
                 return NULL;
-        *e = (Entry) { .size = size };
+        *e = (Entry){ .size = size };
         p = e->data;
         for (size_t i = 0; i < n; i++) {
                 size_t l = strlen(fields[i].name);

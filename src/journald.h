@@ -59,5 +59,5 @@ int journald_send(const JournalField *fields, size_t n, bool reserve);
 
 /* "NAME" = "s", for fields of C strings. */
 static inline JournalField journal_field(const char *name, const char *s) {
-        return (JournalField) { .name = name, .value = s, .len = __builtin_strlen(s) };
+        return (JournalField){ .name = name, .value = s, .len = __builtin_strlen(s) };
 }

@@ -8,9 +8,9 @@
  * the error before formatting so "%m" works, and restored afterwards.
  *
  * While journal forwarding is on, each message also goes to journald as a structured entry (queued by
- * journald.c, in order with node output, never waiting for journald). Under systemd with StandardError=journal
- * stderr is itself a journal stream: then the line on stderr is skipped when the entry was sent, so each
- * message is stored once, with its fields.
+ * journald.c, in order with node output, never waiting for journald). Under systemd with
+ * StandardError=journal stderr is itself a journal stream: then the line on stderr is skipped when the entry
+ * was sent, so each message is stored once, with its fields.
  */
 
 #include <errno.h>
@@ -86,11 +86,11 @@ static void fields_addf(LogFields *lf, const char *name, const char *format, ...
 }
 
 /* Returns whether journald took the entry. */
-static bool log_to_journal(int level, int error, const LogEvent *ev, const char *file, int line, const char *func,
-                           const char *msg, size_t len) {
+static bool log_to_journal(int level, int error, const LogEvent *ev, const char *file, int line,
+                           const char *func, const char *msg, size_t len) {
         LogFields lf = {};
 
-        lf.f[lf.n++] = (JournalField) { .name = "MESSAGE", .value = msg, .len = len };
+        lf.f[lf.n++] = (JournalField){ .name = "MESSAGE", .value = msg, .len = len };
         fields_addf(&lf, "PRIORITY", "%d", level);
         fields_add(&lf, "SYSLOG_IDENTIFIER", "orchd");
         fields_add(&lf, "CODE_FILE", file);
@@ -115,8 +115,8 @@ static bool log_to_journal(int level, int error, const LogEvent *ev, const char 
         return journald_send(lf.f, lf.n, true) >= 0;
 }
 
-static int log_dispatch(int level, int error, const LogEvent *ev, const char *file, int line, const char *func,
-                        const char *format, va_list ap) {
+static int log_dispatch(int level, int error, const LogEvent *ev, const char *file, int line,
+                        const char *func, const char *format, va_list ap) {
         char buf[LOG_MESSAGE_MAX];
         int n, m;
 
@@ -139,8 +139,8 @@ static int log_dispatch(int level, int error, const LogEvent *ev, const char *fi
         return 0;
 }
 
-int log_event_internal(int level, int error, const LogEvent *ev, const char *file, int line, const char *func,
-                       const char *format, ...) {
+int log_event_internal(int level, int error, const LogEvent *ev, const char *file, int line,
+                       const char *func, const char *format, ...) {
         int saved = errno;
         va_list ap;
 

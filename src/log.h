@@ -31,11 +31,11 @@ typedef struct LogEvent {
         const char *state;      /* ORCH_STATE: the job's or node's new state */
         const char *reason;     /* ORCH_REASON */
         const char *action;     /* ORCH_ACTION: what a client asked for (cancel, pause, …) */
-        bool has_uid;
+        bool has_uid;           /* whether uid is set (0 is root) */
         uid_t uid;              /* ORCH_UID: who asked, for control actions */
 } LogEvent;
 
-#define LOG_EV(...) (&(const LogEvent) { __VA_ARGS__ })
+#define LOG_EV(...) (&(const LogEvent){ __VA_ARGS__ })
 
 /* Set the maximum priority that is printed (LOG_ERR … LOG_DEBUG). */
 void log_set_max_level(int level);
@@ -46,8 +46,8 @@ int log_level_from_string(const char *s);
 
 /* Print when level <= max level (and send to the journal with the fields of ev, which may be NULL).
  * Returns -abs(error) when error != 0, else 0; %m shows error. */
-int log_event_internal(int level, int error, const LogEvent *ev, const char *file, int line, const char *func,
-                       const char *format, ...) _printf_(7, 8);
+int log_event_internal(int level, int error, const LogEvent *ev, const char *file, int line,
+                       const char *func, const char *format, ...) _printf_(7, 8);
 
 #define log_full_errno(level, error, ...) \
         log_event_internal((level), (error), NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)

@@ -30,10 +30,10 @@ struct LogFwd {
         LineSplit split[_LOGFWD_STREAM_MAX];
         uint64_t job_id;
         unsigned attempt_no;
-        char job[32];     /* the same as field texts */
+        char job[32]; /* the same as field texts */
         char attempt[16];
         char *node;
-        uint64_t n_dropped; /* lines not forwarded and not yet reported */
+        uint64_t n_dropped;  /* lines not forwarded and not yet reported */
         LogFwdStream stream; /* of the chunk being split */
 };
 
@@ -87,10 +87,13 @@ static int logfwd_report_dropped(LogFwd *f) {
                 return 0;
         (void) snprintf(count, sizeof(count), "%" PRIu64, f->n_dropped);
         (void) snprintf(msg, sizeof(msg),
-                        "[orchd: %" PRIu64 " line(s) of output not forwarded to the journal; the log file has them]",
+                        "[orchd: %" PRIu64
+                        " line(s) of output not forwarded to the journal; the log file has them]",
                         f->n_dropped);
-        r = logfwd_send(f, "4", (JournalField[]) { journal_field("MESSAGE", msg),
-                                                   journal_field("ORCH_LINES_DROPPED", count) }, 2);
+        r = logfwd_send(f, "4",
+                        (JournalField[]){ journal_field("MESSAGE", msg),
+                                          journal_field("ORCH_LINES_DROPPED", count) },
+                        2);
         if (r >= 0)
                 f->n_dropped = 0;
         return r;
@@ -148,8 +151,10 @@ LogFwd *logfwd_free(LogFwd *f) {
         /* The queue stayed full to the end: say it where it cannot be lost, stderr (and the journal). */
         if (f->n_dropped > 0)
                 log_event(LOG_WARNING, LOG_EV(.job = f->job_id, .node = f->node, .attempt = f->attempt_no),
-                          "Job %s node %s attempt %s: %" PRIu64 " line(s) of output not forwarded to the journal "
-                          "(journald too slow); the log file has them.", f->job, f->node, f->attempt, f->n_dropped);
+                          "Job %s node %s attempt %s: %" PRIu64
+                          " line(s) of output not forwarded to the journal "
+                          "(journald too slow); the log file has them.",
+                          f->job, f->node, f->attempt, f->n_dropped);
         for (size_t i = 0; i < _LOGFWD_STREAM_MAX; i++)
                 linesplit_reset(&f->split[i]);
         free(f->node);

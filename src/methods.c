@@ -152,9 +152,11 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
                 return NULL;
         }
         if (!may_access(call, j)) {
-                log_event(LOG_NOTICE, LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = j->id, .action = "access",
-                                             .reason = "permission-denied", .has_uid = true, .uid = control_call_uid(call)),
-                          "uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE,
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = j->id, .action = "access",
+                                 .reason = "permission-denied", .has_uid = true, .uid = control_call_uid(call)),
+                          "uid %u was refused access to job %" PRIu64 ".", (unsigned) control_call_uid(call),
+                          j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
                 return NULL;
         }
@@ -238,7 +240,8 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         if (r <= 0)
                 return r;
         if (nodes)
-                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"), "uid %u cancelled %zu node(s) of job %" PRIu64 ".",
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"),
+                          "uid %u cancelled %zu node(s) of job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), n, j->id);
         else
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"), "uid %u cancelled job %" PRIu64 ".",
@@ -270,10 +273,11 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         /* Until jobs can run as their owner (issue 4), only the daemon's own user may submit: anything else
          * would run someone else's commands with the daemon's rights. */
         if (uid != geteuid()) {
-                log_event(LOG_NOTICE, LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
-                                             .reason = "permission-denied", .has_uid = true, .uid = uid),
-                          "uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.", (unsigned) uid,
-                          (unsigned) geteuid());
+                log_event(LOG_NOTICE,
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
+                                 .reason = "permission-denied", .has_uid = true, .uid = uid),
+                          "uid %u was refused a submission: orchd (uid %u) runs jobs only as itself.",
+                          (unsigned) uid, (unsigned) geteuid());
                 return methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
         }
         r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
@@ -284,8 +288,8 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (r < 0)
                 return r;
         snprintf(ids, sizeof(ids), "%" PRIu64, id);
-        log_event(LOG_NOTICE, CONTROL_EV(call, id, "submit"), "uid %u submitted '%s' as job %s.", (unsigned) uid,
-                  json_object_get_string(name), ids);
+        log_event(LOG_NOTICE, CONTROL_EV(call, id, "submit"), "uid %u submitted '%s' as job %s.",
+                  (unsigned) uid, json_object_get_string(name), ids);
         p = json_object_new_object();
         if (!p)
                 return -ENOMEM;

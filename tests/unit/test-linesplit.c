@@ -48,7 +48,7 @@ static void collect(const char *line, size_t n, LineBreak brk, void *userdata) {
 static void run_split(size_t max, const char *in, size_t n, const size_t *cuts, size_t n_cuts, Out *o) {
         LineSplit s = { .max = max };
 
-        *o = (Out) {};
+        *o = (Out){};
         for (size_t c = 0; c < n_cuts; c++) {
                 size_t from = cuts[c], to = c + 1 < n_cuts ? cuts[c + 1] : n;
 
@@ -96,16 +96,16 @@ static void test_table(void **state) {
                 { 8, S("\n"), "|N " },
                 { 8, S("\n\n"), "|N |N " },
                 { 8, S("a\nbc\n"), "a|N bc|N " },
-                { 8, S("a\nbc"), "a|N bc|E " },              /* last line without newline */
+                { 8, S("a\nbc"), "a|N bc|E " }, /* last line without newline */
                 { 8, S("abc"), "abc|E " },
-                { 4, S("abcd\n"), "abcd|N " },               /* exactly max: one whole line */
+                { 4, S("abcd\n"), "abcd|N " }, /* exactly max: one whole line */
                 { 4, S("abcd"), "abcd|E " },
-                { 4, S("abcde\n"), "abcd|M e|N " },          /* one past max */
-                { 4, S("abcdefgh\n"), "abcd|M efgh|N " },     /* twice max: no empty piece */
+                { 4, S("abcde\n"), "abcd|M e|N " },       /* one past max */
+                { 4, S("abcdefgh\n"), "abcd|M efgh|N " }, /* twice max: no empty piece */
                 { 4, S("abcdefghi"), "abcd|M efgh|M i|E " },
                 { 4, S("abcdefgh"), "abcd|M efgh|E " },
                 { 4, S("ab\nabcdefghij\nx"), "ab|N abcd|M efgh|M ij|N x|E " },
-                { 4, S("a\0b\n"), "a\\0b|N " },              /* NUL is data */
+                { 4, S("a\0b\n"), "a\\0b|N " }, /* NUL is data */
                 { 4, S("\0\0\0\0\0\n"), "\\0\\0\\0\\0|M \\0|N " },
                 { 8, S("\xff\xfe\xc3(\n"), "\xff\xfe\xc3(|N " }, /* invalid UTF-8 passes unchanged */
                 { 1, S("ab\n\nc"), "a|M b|N |N c|E " },
