@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Node output through journald: one node printing N lines of 40 bytes as fast as it can (`yes | head`),
+# for N = 10,000 (a burst that fits orchd's journal queue) and 200,000 (a flood that does not; SIZES=…),
 # with journal forwarding off (orchd in a mount namespace whose /run/systemd/journal is empty) and on (a
 # real systemd-journald: the running one, or one started by tests/journald.sh and stopped afterwards).
 # Prints for each: wall time from the rename into new/ to the end of `orchctl wait`, output lines per
@@ -12,7 +13,7 @@
 
 . "$(dirname "$0")/common.sh"
 
-N=${N:-200000}
+SIZES=${SIZES:-10000 200000}
 ROUNDS=${ROUNDS:-3}
 LINE=0123456789012345678901234567890123456789
 
@@ -34,9 +35,6 @@ exec unshare -m sh -c 'mount -t tmpfs tmpfs /run/systemd/journal && exec "\$0" "
 EOF
 chmod +x "$B/orchd-nojournal"
 real_orchd=$ORCHD
-printf '{ "nodes": { "out": { "cmd": ["/bin/sh", "-c", "yes %s | head -n %d"] } } }\n' \
-        "$LINE" "$N" >"$B/job.json"
-
 percentile() { # percentile P: the P-th percentile of the numbers on stdin ("n/a" for none)
         sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int((NR - 1) * p / 100) + 1; print v[i] + 0 }'
 }
@@ -49,8 +47,8 @@ run() {
         start_orchd --max-parallel 2
         pid=$ORCHD_PID
         t0=$(now_ns)
-        drop_file "$B/job.json" "flood$round"
-        id=$(wait_listed "flood$round")
+        drop_file "$B/job.json" "flood$N-$round"
+        id=$(wait_listed "flood$N-$round")
         for (( ; ; )); do
                 a=$(now_ns)
                 ctl list >/dev/null
@@ -66,22 +64,26 @@ run() {
         ORCHD=$real_orchd
 }
 
-echo "== journal: one node printing $N lines of ${#LINE} bytes, forwarding off vs on, $ROUNDS rounds each"
-machine_line
-declare -A best
-: >"$B/list.off"
-: >"$B/list.on"
-for round in $(seq "$ROUNDS"); do
-        for mode in off on; do
-                run "$mode" "$round"
-                printf '%-4s round %d: %8s s  %9d lines/s  in journal %8d (%d%%)\n' "$mode" "$round" \
-                        "$(secs "$wall_ns")" $((N * 1000000000 / wall_ns)) "$in_journal" $((in_journal * 100 / N))
-                [ -n "${best[$mode]:-}" ] && [ "${best[$mode]}" -le "$wall_ns" ] || best[$mode]=$wall_ns
+for N in $SIZES; do
+        printf '{ "nodes": { "out": { "cmd": ["/bin/sh", "-c", "yes %s | head -n %d"] } } }\n' \
+                "$LINE" "$N" >"$B/job.json"
+        echo "== journal: one node printing $N lines of ${#LINE} bytes, forwarding off vs on, $ROUNDS rounds each"
+        machine_line
+        declare -A best=()
+        : >"$B/list.off"
+        : >"$B/list.on"
+        for round in $(seq "$ROUNDS"); do
+                for mode in off on; do
+                        run "$mode" "$round"
+                        printf '%-4s round %d: %8s s  %9d lines/s  in journal %8d (%d%%)\n' "$mode" "$round" \
+                                "$(secs "$wall_ns")" $((N * 1000000000 / wall_ns)) "$in_journal" $((in_journal * 100 / N))
+                        [ -n "${best[$mode]:-}" ] && [ "${best[$mode]}" -le "$wall_ns" ] || best[$mode]=$wall_ns
+                done
         done
+        for mode in off on; do
+                printf '%-4s orchctl list while the node prints: p50 %s ms, p99 %s ms, max %s ms (%d calls)\n' "$mode" \
+                        "$(percentile 50 <"$B/list.$mode")" "$(percentile 99 <"$B/list.$mode")" \
+                        "$(percentile 100 <"$B/list.$mode")" "$(wc -l <"$B/list.$mode")"
+        done
+        echo "throughput ratio on/off (best rounds): $(ratio "${best[off]}" "${best[on]}")"
 done
-for mode in off on; do
-        printf '%-4s orchctl list during the flood: p50 %s ms, p99 %s ms, max %s ms (%d calls)\n' "$mode" \
-                "$(percentile 50 <"$B/list.$mode")" "$(percentile 99 <"$B/list.$mode")" \
-                "$(percentile 100 <"$B/list.$mode")" "$(wc -l <"$B/list.$mode")"
-done
-echo "throughput ratio on/off (best rounds): $(ratio "${best[off]}" "${best[on]}")"
