@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -51,7 +52,7 @@ typedef struct Entry {
 static pthread_mutex_t journald_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t journald_work = PTHREAD_COND_INITIALIZER; /* the queue is not empty */
 static pthread_cond_t journald_idle = PTHREAD_COND_INITIALIZER; /* the queue is empty and nothing in flight */
-static bool journald_enabled;                                   /* journald_setup() was called */
+static atomic_bool journald_enabled; /* journald_setup() was called, exit not yet: read unlocked */
 static int journald_fd = -EBADF;                                /* connected socket while forwarding is on */
 static uint64_t journald_next_probe;
 static bool journald_stderr_is_stream;

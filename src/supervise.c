@@ -9,7 +9,8 @@
  * is signalled only while the leader is unreaped (running or a zombie): the zombie keeps the pid allocated,
  * so the group id cannot name anybody else. Nothing but sd-event reaps our children. Output is never held
  * beyond one 64 KiB stack buffer: it is copied to the log file up to the cap and dropped after it, and the
- * pipes keep being read so a chatty child never blocks on a full pipe.
+ * pipes keep being read so a chatty child never blocks on a full pipe. (For the journal, logfwd.c keeps at
+ * most one unfinished line per stream, LOGFWD_LINE_MAX bytes.)
  *
  * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
  * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
