@@ -6,10 +6,15 @@
  * written with a single write(2), so lines from concurrent writers (the
  * committer thread, for instance) never interleave mid-line. errno is set to
  * the error before formatting so "%m" works, and restored afterwards.
- * Structured journal events are a separate concern (journald forwarding).
+ *
+ * While journal forwarding is on, each message also goes to journald as a structured entry (queued by
+ * journald.c, in order with node output, never waiting for journald). Under systemd with
+ * StandardError=journal stderr is itself a journal stream: then the line on stderr is skipped when the entry
+ * was sent, so each message is stored once, with its fields.
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +22,10 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "journald.h"
 #include "log.h"
+
+#define LOG_MESSAGE_MAX 2048
 
 static int log_max_level = LOG_INFO;
 
@@ -35,30 +43,100 @@ int log_level_from_string(const char *s) {
         return s && conf_parse_log_level(s, &level) >= 0 ? level : -EINVAL;
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {
-        char buf[2048];
-        int saved = errno, n, m;
-        va_list ap;
+/* Room for the text of the numeric and small fields of one entry. */
+typedef struct LogFields {
+        JournalField f[JOURNALD_FIELDS_MAX];
+        size_t n;
+        char text[512];
+        size_t used;
+} LogFields;
 
-        if (error < 0)
-                error = -error;
-        if (level > log_max_level)
-                goto finish;
+static void fields_add(LogFields *lf, const char *name, const char *value) {
+        if (value && lf->n < ELEMENTSOF(lf->f))
+                lf->f[lf->n++] = journal_field(name, value);
+}
+
+static void fields_addf(LogFields *lf, const char *name, const char *format, ...) _printf_(3, 4);
+static void fields_addf(LogFields *lf, const char *name, const char *format, ...) {
+        size_t room = sizeof(lf->text) - lf->used;
+        va_list ap;
+        int m;
+
+        va_start(ap, format);
+        m = vsnprintf(lf->text + lf->used, room, format, ap);
+        va_end(ap);
+        if (m < 0 || (size_t) m >= room)
+                return; /* cannot happen with the short fields used here; leave the field out */
+        fields_add(lf, name, lf->text + lf->used);
+        lf->used += (size_t) m + 1;
+}
+
+/* Returns whether journald took the entry. */
+static bool log_to_journal(int level, int error, const LogEvent *ev, const char *file, int line,
+                           const char *func, const char *msg, size_t len) {
+        LogFields lf = {};
+
+        lf.f[lf.n++] = (JournalField){ .name = "MESSAGE", .value = msg, .len = len };
+        fields_addf(&lf, "PRIORITY", "%d", level);
+        fields_add(&lf, "SYSLOG_IDENTIFIER", "orchd");
+        fields_add(&lf, "CODE_FILE", file);
+        fields_addf(&lf, "CODE_LINE", "%d", line);
+        fields_add(&lf, "CODE_FUNC", func);
+        if (error != 0)
+                fields_addf(&lf, "ERRNO", "%d", error);
+        if (ev) {
+                fields_add(&lf, "MESSAGE_ID", ev->message_id);
+                if (ev->job > 0)
+                        fields_addf(&lf, "ORCH_JOB", "%" PRIu64, ev->job);
+                fields_add(&lf, "ORCH_JOB_NAME", ev->job_name);
+                fields_add(&lf, "ORCH_NODE", ev->node);
+                if (ev->attempt > 0)
+                        fields_addf(&lf, "ORCH_ATTEMPT", "%u", ev->attempt);
+                fields_add(&lf, "ORCH_STATE", ev->state);
+                fields_add(&lf, "ORCH_REASON", ev->reason);
+                fields_add(&lf, "ORCH_ACTION", ev->action);
+                if (ev->has_uid)
+                        fields_addf(&lf, "ORCH_UID", "%u", (unsigned) ev->uid);
+        }
+        return journald_send(lf.f, lf.n, true) >= 0;
+}
+
+static int log_dispatch(int level, int error, const LogEvent *ev, const char *file, int line,
+                        const char *func, const char *format, va_list ap) {
+        char buf[LOG_MESSAGE_MAX];
+        int n, m;
 
         n = snprintf(buf, sizeof(buf), "<%d>", level);
         errno = error;
-        va_start(ap, format);
         m = vsnprintf(buf + n, sizeof(buf) - n - 1, format, ap);
-        va_end(ap);
         if (m < 0)
-                goto finish;
-        n = MIN((size_t) n + m, sizeof(buf) - 2);
+                return 0;
+        m = MIN((size_t) m, sizeof(buf) - n - 2);
+
+        if (log_to_journal(level, error, ev, file, line, func, buf + n, (size_t) m) && journald_owns_stderr())
+                return 0;
+
+        n += m;
         if (log_max_level >= LOG_DEBUG)
                 n += snprintf(buf + n, sizeof(buf) - n - 1, " (%s:%d %s)", file, line, func);
         n = MIN((size_t) n, sizeof(buf) - 2);
         buf[n++] = '\n';
         (void) !write(STDERR_FILENO, buf, n);
-finish:
+        return 0;
+}
+
+int log_event_internal(int level, int error, const LogEvent *ev, const char *file, int line,
+                       const char *func, const char *format, ...) {
+        int saved = errno;
+        va_list ap;
+
+        if (error < 0)
+                error = -error;
+        if (level <= log_max_level) {
+                va_start(ap, format);
+                (void) log_dispatch(level, error, ev, file, line, func, format, ap);
+                va_end(ap);
+        }
         errno = saved;
         return -error;
 }

@@ -275,7 +275,8 @@ static int manager_recover(Manager *m) {
                         return r;
         }
         if (n > 0)
-                log_info("Recovered %zu jobs, %zu unfinished.", m->n_jobs, m->n_active);
+                log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY),
+                          "Recovered %zu jobs, %zu unfinished.", m->n_jobs, m->n_active);
         return 0;
 }
 

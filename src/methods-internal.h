@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "control.h"
+#include "log.h"
 #include "manager.h"
 #include "scheduler.h"
 
@@ -34,6 +35,11 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params);
  * job), 1 with the indices, 0 if the call was answered with an error (InvalidParameter, NoSuchNode), or
  * -errno. */
 int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n);
+
+/* The journal fields (log.h) of a control action act ("cancel", …) on job id, with the caller's uid. */
+#define CONTROL_EV(call, id, act)                                                                 \
+        LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = (id), .action = (act), .has_uid = true, \
+               .uid = control_call_uid(call))
 
 /* Method handlers that live in their own files. */
 int methods_retry(ControlCall *call, json_object *params, void *userdata);

@@ -65,8 +65,9 @@ int methods_retry(ControlCall *call, json_object *params, void *userdata) {
         if (r < 0)
                 return r;
         if (n_retried > 0)
-                log_notice("uid %u retried %zu node(s) of job %" PRIu64 ".", (unsigned) control_call_uid(call),
-                           n_retried, j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "retry"),
+                          "uid %u retried %zu node(s) of job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), n_retried, j->id);
         reply = node_names(j, retried, n_retried);
         if (!reply)
                 return -ENOMEM;

@@ -158,8 +158,11 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
                 return NULL;
         }
         if (!may_access(m, call, j, &(int) { -1 })) {
-                log_notice("uid %u was refused %s on job %" PRIu64 ".", (unsigned) control_call_uid(call),
-                           control_call_method(call), j->id);
+                log_event(LOG_NOTICE,
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = j->id, .action = "access",
+                                 .reason = "permission-denied", .has_uid = true, .uid = control_call_uid(call)),
+                          "uid %u was refused %s on job %" PRIu64 ".", (unsigned) control_call_uid(call),
+                          control_call_method(call), j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
                 return NULL;
         }
@@ -243,10 +246,12 @@ static int method_cancel(ControlCall *call, json_object *params, void *userdata)
         if (r <= 0)
                 return r;
         if (nodes)
-                log_notice("uid %u cancelled %zu node(s) of job %" PRIu64 ".", (unsigned) control_call_uid(call), n,
-                           j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"),
+                          "uid %u cancelled %zu node(s) of job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), n, j->id);
         else
-                log_notice("uid %u cancelled job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"), "uid %u cancelled job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), j->id);
         r = job_cancel(j, nodes, n);
         if (r < 0)
                 return r;
@@ -277,7 +282,10 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                log_notice("uid %u was refused a submission: the job %s.", (unsigned) uid, why);
+                log_event(LOG_NOTICE,
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
+                                 .reason = "permission-denied", .has_uid = true, .uid = uid),
+                          "uid %u was refused a submission: the job %s.", (unsigned) uid, why);
                 return methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
         }
         r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
@@ -288,7 +296,8 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (r < 0)
                 return r;
         snprintf(ids, sizeof(ids), "%" PRIu64, id);
-        log_notice("uid %u submitted '%s' as job %s.", (unsigned) uid, json_object_get_string(name), ids);
+        log_event(LOG_NOTICE, CONTROL_EV(call, id, "submit"), "uid %u submitted '%s' as job %s.",
+                  (unsigned) uid, json_object_get_string(name), ids);
         p = json_object_new_object();
         if (!p)
                 return -ENOMEM;
@@ -375,7 +384,8 @@ static int method_pause(ControlCall *call, json_object *params, void *userdata) 
         if (!j)
                 return 0;
         if (job_pause(j) > 0)
-                log_notice("uid %u paused job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "pause"), "uid %u paused job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), j->id);
         return methods_reply_job_durable(userdata, call, j, NULL);
 }
 
@@ -385,7 +395,8 @@ static int method_resume(ControlCall *call, json_object *params, void *userdata)
         if (!j)
                 return 0;
         if (job_resume(j) > 0)
-                log_notice("uid %u resumed job %" PRIu64 ".", (unsigned) control_call_uid(call), j->id);
+                log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "resume"), "uid %u resumed job %" PRIu64 ".",
+                          (unsigned) control_call_uid(call), j->id);
         return methods_reply_job_durable(userdata, call, j, NULL);
 }
 

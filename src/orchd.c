@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon-conf.h"
+#include "journald.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -168,6 +169,7 @@ int main(int argc, char *argv[]) {
         log_set_max_level(conf.log_level);
         if (block_signals() < 0)
                 return EXIT_FAILURE;
+        journald_setup();
 
         config = (ManagerConfig) {
                 .spool_path = conf.spool,
@@ -188,8 +190,9 @@ int main(int argc, char *argv[]) {
 
         r = manager_new(&config, &m);
         if (r >= 0)
-                log_info("orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
-                         config.socket_path, config.max_parallel);
+                log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_DAEMON_READY),
+                          "orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
+                          config.socket_path, config.max_parallel);
         conf_done(&conf);
         if (r < 0)
                 return EXIT_FAILURE;

@@ -137,10 +137,17 @@ static void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_da
         /* Nodes that never ran (skipped, or cancelled while pending) can be 100,000 at once: one line each
          * only at debug level; job_stop_all() logs the count. */
         if (to == NODE_SUCCEEDED)
-                log_info("Job %" PRIu64 " node %s succeeded (attempt %u).", j->id, node_id(j, i), n->attempt);
+                log_event(LOG_INFO,
+                          LOG_EV(.message_id = ORCH_MESSAGE_NODE_FINISHED, .job = j->id, .node = node_id(j, i),
+                                 .attempt = n->attempt, .state = node_state_to_string(to)),
+                          "Job %" PRIu64 " node %s succeeded (attempt %u).", j->id, node_id(j, i), n->attempt);
         else
-                log_full(from == NODE_PENDING ? LOG_DEBUG : LOG_INFO, "Job %" PRIu64 " node %s %s: %s.", j->id,
-                         node_id(j, i), node_state_to_string(to), strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
+                log_event(from == NODE_PENDING ? LOG_DEBUG : LOG_INFO,
+                          LOG_EV(.message_id = ORCH_MESSAGE_NODE_FINISHED, .job = j->id, .node = node_id(j, i),
+                                 .attempt = n->attempt, .state = node_state_to_string(to),
+                                 .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
+                          "Job %" PRIu64 " node %s %s: %s.", j->id, node_id(j, i), node_state_to_string(to),
+                          strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
 
         if (to == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
                 if (j->run->reason.kind == REASON_NONE) {
@@ -236,8 +243,12 @@ static void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, 
         n->retry_at = now_realtime_usec() + delay;
         slot_release(j);
         mark_node_dirty(j, i);
-        log_info("Job %" PRIu64 " node %s attempt %u failed (%s), retrying in %s.", j->id, ns->id, n->attempt,
-                 reason_to_string(reason, rbuf, sizeof(rbuf)), duration_format(delay, dbuf, sizeof(dbuf)));
+        log_event(LOG_INFO,
+                  LOG_EV(.message_id = ORCH_MESSAGE_NODE_RETRYING, .job = j->id, .node = ns->id,
+                         .attempt = n->attempt, .state = node_state_to_string(n->state),
+                         .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
+                  "Job %" PRIu64 " node %s attempt %u failed (%s), retrying in %s.", j->id, ns->id, n->attempt,
+                  reason_to_string(reason, rbuf, sizeof(rbuf)), duration_format(delay, dbuf, sizeof(dbuf)));
         r = arm_retry_timer(j, i, delay);
         if (r < 0) {
                 log_error_errno(r, "Job %" PRIu64 " node %s: cannot arm retry timer: %m", j->id, ns->id);
@@ -256,7 +267,11 @@ static void node_interrupted(Job *j, uint32_t i) {
         slot_release(j);
         node_run_requeue_interrupted(n);
         mark_node_dirty(j, i);
-        log_info("Job %" PRIu64 " node %s was interrupted; it will run again.", j->id, node_id(j, i));
+        log_event(LOG_INFO,
+                  LOG_EV(.message_id = ORCH_MESSAGE_NODE_RETRYING, .job = j->id, .node = node_id(j, i),
+                         .attempt = n->attempt, .state = node_state_to_string(n->state),
+                         .reason = "interrupted"),
+                  "Job %" PRIu64 " node %s was interrupted; it will run again.", j->id, node_id(j, i));
 }
 
 static Reason stop_reason_to_reason(StopReason s) {
@@ -338,6 +353,9 @@ static void node_spawn(Job *j, uint32_t i) {
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
                 .output_cb = job_on_task_output,
+                .journal_node = ns->id,
+                .journal_job = j->id,
+                .journal_attempt = n->attempt,
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
         if (r < 0) {
@@ -351,7 +369,10 @@ static void node_spawn(Job *j, uint32_t i) {
         if (proc_start_time(n->pid, &n->pid_start) < 0)
                 n->pid = 0, n->pid_start = 0; /* already gone: nothing to kill later */
         mark_node_dirty(j, i);
-        log_debug("Job %" PRIu64 " node %s attempt %u started as pid %d.", j->id, ns->id, n->attempt,
+        log_event(LOG_INFO,
+                  LOG_EV(.message_id = ORCH_MESSAGE_NODE_STARTED, .job = j->id, .node = ns->id,
+                         .attempt = n->attempt, .state = node_state_to_string(n->state)),
+                  "Job %" PRIu64 " node %s attempt %u started as pid %d.", j->id, ns->id, n->attempt,
                   (int) task_pid(j->ctl[i].task));
 }
 
@@ -362,7 +383,10 @@ static void job_set_running(Job *j) {
         j->run->started_at = now_realtime_usec();
         mark_job_dirty(j);
         arm_job_timeout(j);
-        log_info("Job %" PRIu64 " (%s) started.", j->id, j->spec->name);
+        log_event(LOG_INFO,
+                  LOG_EV(.message_id = ORCH_MESSAGE_JOB_STARTED, .job = j->id, .job_name = j->spec->name,
+                         .state = job_state_to_string(j->run->state)),
+                  "Job %" PRIu64 " (%s) started.", j->id, j->spec->name);
 }
 
 static void begin_attempt(Job *j, uint32_t i) {
@@ -625,8 +649,12 @@ static void job_check_finished(Job *j) {
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
         j->final_gen = BARRIER_UNFLUSHED;
         mark_job_dirty(j);
-        log_notice("Job %" PRIu64 " (%s) %s%s%s.", j->id, j->spec->name, job_state_to_string(s),
-                   reason.kind != REASON_NONE ? ": " : "", reason_to_string(reason, rbuf, sizeof(rbuf)) ?: "");
+        log_event(LOG_NOTICE,
+                  LOG_EV(.message_id = ORCH_MESSAGE_JOB_FINISHED, .job = j->id, .job_name = j->spec->name,
+                         .state = job_state_to_string(s),
+                         .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
+                  "Job %" PRIu64 " (%s) %s%s%s.", j->id, j->spec->name, job_state_to_string(s),
+                  reason.kind != REASON_NONE ? ": " : "", reason_to_string(reason, rbuf, sizeof(rbuf)) ?: "");
 }
 
 static json_object *job_status_reply(const Job *j) {
@@ -877,8 +905,12 @@ static void kill_orphan(Job *j, uint32_t i) {
                 return;
         r = proc_kill_group_if_same(n->pid, n->pid_start);
         if (r > 0)
-                log_notice("Job %" PRIu64 " node %s: killed process group %d left running by the previous "
-                           "orchd.", j->id, node_id(j, i), (int) n->pid);
+                log_event(LOG_NOTICE,
+                          LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY, .job = j->id, .node = node_id(j, i),
+                                 .attempt = n->attempt, .reason = "orphan-killed"),
+                          "Job %" PRIu64
+                          " node %s: killed process group %d left running by the previous orchd.",
+                          j->id, node_id(j, i), (int) n->pid);
         else if (r < 0)
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
                                   j->id, node_id(j, i), (int) n->pid);

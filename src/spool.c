@@ -130,7 +130,9 @@ static int spool_reject(Spool *s, const char *name, const char *human, json_obje
                 return log_error_errno(r, "Failed to move '%s' to rejected/%s: %m", name, target);
         (void) fsync_dir(s->rejected_fd);
         s->n_rejected++;
-        log_warning("Rejected job file '%s' (kept as rejected/%s): %s", name, target, human);
+        log_event(LOG_WARNING,
+                  LOG_EV(.message_id = ORCH_MESSAGE_JOB_REJECTED, .state = "rejected", .reason = human),
+                  "Rejected job file '%s' (kept as rejected/%s): %s", name, target, human);
         return 0;
 }
 
@@ -365,8 +367,11 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
         bytes = NULL; /* the committer owns it now */
         s->next_id++;
         s->n_accepted++;
-        log_info("Accepted '%s' as job %" PRIu64 " (%s, %zu nodes, uid %u).", source, id, spec->name,
-                 spec->n_nodes, (unsigned) uid);
+        log_event(LOG_INFO,
+                  LOG_EV(.message_id = ORCH_MESSAGE_JOB_ACCEPTED, .job = id, .job_name = spec->name,
+                         .state = "queued", .has_uid = true, .uid = uid),
+                  "Accepted '%s' as job %" PRIu64 " (%s, %zu nodes, uid %u).", source, id, spec->name,
+                  spec->n_nodes, (unsigned) uid);
         s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
         *ret_id = id;
         return 0;

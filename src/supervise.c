@@ -9,10 +9,11 @@
  * is signalled only while the leader is unreaped (running or a zombie): the zombie keeps the pid allocated,
  * so the group id cannot name anybody else. Nothing but sd-event reaps our children. Output is never held
  * beyond one 64 KiB stack buffer: it is copied to the log file up to the cap and dropped after it, and the
- * pipes keep being read so a chatty child never blocks on a full pipe.
+ * pipes keep being read so a chatty child never blocks on a full pipe. (For the journal, logfwd.c keeps at
+ * most one unfinished line per stream, LOGFWD_LINE_MAX bytes.)
  *
  * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
- * privilege dropping, retries and job state. Journald line forwarding will hook into task_output().
+ * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
  */
 
 #include <assert.h>
@@ -32,6 +33,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "logfwd.h"
 #include "macro.h"
 #include "time-util.h"
 #include "supervise.h"
@@ -42,12 +44,15 @@
 #define TASK_DRAIN_READS_MAX 64U
 #define TASK_DEFAULT_PATH "/bin:/usr/bin" /* what execvp() searches when PATH is unset */
 #define TASK_TIMER_ACCURACY_USEC USEC_PER_MSEC
+/* Below the output pipes, which are level with everything else (task_add_pipe_source). */
+#define TASK_EXIT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
 
 typedef enum TaskStream {
         TASK_STDOUT,
         TASK_STDERR,
         _TASK_STREAM_MAX,
 } TaskStream;
+static_assert((int) TASK_STDOUT == (int) LOGFWD_STDOUT && (int) TASK_STDERR == (int) LOGFWD_STDERR, "streams");
 
 typedef struct TaskPipe {
         Task *task; /* back-pointer, not owned */
@@ -75,6 +80,7 @@ struct Task {
         uint64_t log_bytes; /* output bytes written to the log so far, never above log_max_bytes */
         bool log_truncated;
         bool log_broken; /* a write failed: reported once, output is dropped from then on */
+        LogFwd *logfwd;  /* lines to the journal; NULL = not forwarded */
 
         uint64_t kill_grace_usec;
         bool terminating; /* SIGTERM sent and kill timer armed, by the timeout or task_stop() */
@@ -122,8 +128,7 @@ static void task_log_write(Task *t, const void *buf, size_t n) {
 }
 
 /* Every chunk of child output passes through here, exactly once and in the order read from each pipe.
- * This is the one place to add journald line forwarding (SPEC section 7, ORCH_STREAM=stdout|stderr from
- * 'stream'); it will need a bounded per-stream line buffer, flushed from task_pipe_close(). */
+ * The journal gets every line, the log file is capped. */
 static void task_output(Task *t, TaskStream stream, const char *buf, size_t n) {
         char marker[96];
         uint64_t room;
@@ -132,6 +137,8 @@ static void task_output(Task *t, TaskStream stream, const char *buf, size_t n) {
 
         assert(t);
         assert(stream < _TASK_STREAM_MAX);
+
+        logfwd_output(t->logfwd, (LogFwdStream) stream, buf, n);
 
         if (t->log_truncated)
                 return; /* keep draining the pipe, but drop everything past the cap */
@@ -150,6 +157,8 @@ static void task_output(Task *t, TaskStream stream, const char *buf, size_t n) {
 }
 
 static void task_pipe_close(TaskPipe *p) {
+        if (p->fd >= 0)
+                logfwd_end(p->task->logfwd, (LogFwdStream) p->stream); /* the unfinished last line */
         p->source = sd_event_source_disable_unref(p->source);
         p->fd = safe_close(p->fd);
 }
@@ -548,8 +557,10 @@ static int task_add_pipe_source(Task *t, TaskStream stream, int fd) {
         r = sd_event_add_io(t->event, &p->source, fd, EPOLLIN, task_on_output, p);
         if (r < 0)
                 return r;
-        /* Above the child source, as in importd: the last output is read before the exit is handled. */
-        return sd_event_source_set_priority(p->source, SD_EVENT_PRIORITY_NORMAL - 10);
+        /* Level with the control socket, so that a node flooding its pipe (a readable pipe is pending at
+         * every iteration) takes turns with clients instead of starving them; still above the child source
+         * (task_watch_process), as in importd: the last output is read before the exit is handled. */
+        return sd_event_source_set_priority(p->source, SD_EVENT_PRIORITY_NORMAL);
 }
 
 /* Watch the started process by pidfd. The pidfd cannot refer to a recycled pid: the child is ours and
@@ -576,6 +587,9 @@ static int task_watch_process(Task *t) {
                 if (r < 0)
                         return r;
         }
+        r = sd_event_source_set_priority(t->child_source, TASK_EXIT_PRIORITY);
+        if (r < 0)
+                return r;
         /* Freeing the source SIGKILLs and reaps a leader that has not exited yet. */
         return sd_event_source_set_child_process_own(t->child_source, true);
 }
@@ -657,6 +671,11 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
         r = task_open_log(t, p);
         if (r < 0)
                 return r;
+        if (p->journal_node) {
+                r = logfwd_new(p->journal_job, p->journal_node, p->journal_attempt, &t->logfwd);
+                if (r < 0)
+                        return r;
+        }
 
         /* On failure task_free() kills and reaps a process that was already started. */
         r = task_spawn_and_watch(t, p);
@@ -713,6 +732,7 @@ Task *task_free(Task *t) {
         for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
                 task_pipe_close(&t->pipes[i]);
         t->log_fd = safe_close(t->log_fd);
+        t->logfwd = logfwd_free(t->logfwd);
         sd_event_unref(t->event);
         free(t);
         return NULL;

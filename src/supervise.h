@@ -62,6 +62,9 @@ typedef struct TaskParams {
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
         const TaskCred *cred;     /* NULL: run as the daemon's user */
         task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
+        const char *journal_node; /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
+        uint64_t journal_job;     /* these (logfwd.h); NULL node = not at all */
+        unsigned journal_attempt;
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The link to systemd-journald: structured entries over its native protocol socket, sent by a thread of
+ * their own from a bounded queue, so that neither a slow journald nor a burst of output ever holds up the
+ * caller; and knowing whether journald is there at all (the public sd_journal_sendv() drops entries
+ * silently when it is not, and blocks without limit when it is slow). Used by log.c (daemon messages) and
+ * logfwd.c (node output), from the event loop and from the committer thread: everything here is
+ * thread-safe. Entries keep their order: one queue, one sender.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOURNALD_SOCKET "/run/systemd/journal/socket"
+/* While forwarding is off, a send probes the socket again at most this often. */
+#define JOURNALD_RETRY_USEC (5 * USEC_PER_SEC)
+/* Encoded entries waiting for journald, all callers together; past it entries are refused (-ENOBUFS),
+ * except daemon messages, which have JOURNALD_QUEUE_RESERVE more: a flood of node output must not cost
+ * the journal its state changes. */
+#define JOURNALD_QUEUE_MAX (4U * 1024U * 1024U)
+#define JOURNALD_QUEUE_RESERVE (1U * 1024U * 1024U)
+/* How long the sender waits for room in journald's queue before it drops an entry (journald stuck). */
+#define JOURNALD_STALL_USEC (2 * USEC_PER_SEC)
+/* How long exit waits for the queue to drain; what is left then is counted on stderr. */
+#define JOURNALD_EXIT_FLUSH_USEC (3 * USEC_PER_SEC)
+#define JOURNALD_FIELDS_MAX 24
+
+/* One field of an entry. The value may hold any bytes (NUL, '\n', invalid UTF-8): it is sent in the
+ * protocol's binary form. */
+typedef struct JournalField {
+        const char *name;
+        const void *value;
+        size_t len;
+} JournalField;
+
+/* Start forwarding: connect to journald if it answers, start the sender thread, log once whether
+ * forwarding is on, and flush the queue at exit (atexit, at most JOURNALD_EXIT_FLUSH_USEC). Before this
+ * call nothing is sent (unit tests, for one, never call it). Also notes whether stderr is already a
+ * journal stream (JOURNAL_STREAM=dev:ino of fd 2, set by systemd for StandardError=journal). */
+void journald_setup(void);
+
+/* Whether entries are forwarded now. When off, probes again (at most every JOURNALD_RETRY_USEC) and
+ * logs the change. */
+bool journald_forwarding(void);
+
+/* Whether daemon messages sent to the journal must not be written to stderr as well: stderr is a journal
+ * stream, so they would be stored twice. */
+bool journald_owns_stderr(void);
+
+/* Queue one entry of n fields (at most JOURNALD_FIELDS_MAX) for journald; never blocks. reserve: may use
+ * JOURNALD_QUEUE_RESERVE (daemon messages). Returns 0; -ENOTCONN when forwarding is off; -ENOBUFS when the
+ * queue is full; -ENOMEM. The entry is dropped on any
+ * error. An entry that journald refuses later, or cannot take within JOURNALD_STALL_USEC, is dropped
+ * without a report to the caller. */
+int journald_send(const JournalField *fields, size_t n, bool reserve);
+
+/* "NAME" = "s", for fields of C strings. */
+static inline JournalField journal_field(const char *name, const char *s) {
+        return (JournalField){ .name = name, .value = s, .len = __builtin_strlen(s) };
+}
