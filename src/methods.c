@@ -25,6 +25,7 @@
 #include "methods-internal.h"
 #include "methods.h"
 #include "protocol.h"
+#include "watch.h"
 
 /* How many finished jobs a plain "list" shows besides the unfinished ones. */
 #define LIST_RECENT_FINISHED 10
@@ -457,6 +458,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_GRAPH, method_graph },
         { ORCH_METHOD_PAUSE, method_pause },
         { ORCH_METHOD_RESUME, method_resume },
+        { ORCH_METHOD_WATCH, watch_method },
         {},
 };
 

@@ -33,6 +33,7 @@
 #define ORCH_METHOD_STATS "io.orchd.Manager.Stats"
 #define ORCH_METHOD_GRAPH "io.orchd.Manager.Graph"
 #define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
+#define ORCH_METHOD_WATCH "io.orchd.Manager.Watch"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
@@ -48,6 +49,7 @@
 #define VARLINK_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
 #define VARLINK_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define VARLINK_ERROR_METHOD_NOT_IMPLEMENTED "org.varlink.service.MethodNotImplemented"
+#define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
 typedef struct VarlinkMessage {
         char *method;            /* calls only */
@@ -93,3 +95,7 @@ char *protocol_method_interface(const char *method);
 /* The status object of SPEC §5 for one job. With nodes: a "nodes" object (id → node object, in file order);
  * without: a "counts" object (node state → number, every state present). Returns an owned object or NULL. */
 json_object *protocol_job_to_json(const JobSpec *spec, const JobRun *run, bool with_nodes);
+
+/* The node object of SPEC §5 (state, attempts, exit_code, …) for one node. Returns an owned object or
+ * NULL. */
+json_object *protocol_node_to_json(const NodeRun *n);
