@@ -204,19 +204,25 @@ static uint64_t live_deadline(const Watch *w) {
 
 /* ---- the stream ------------------------------------------------------------------------------- */
 
-/* Record a node's new state (the object is stolen into the map). */
-static void watch_set_node(Watch *w, const char *id, json_object *node) {
-        json_object *old;
-        NodeState s;
+/* Record a node's new state (the object is stolen into the map). Returns whether its state or attempt
+ * changed: a commit may rewrite a node's record for other reasons (the pid of a started attempt). */
+static bool watch_set_node(Watch *w, const char *id, json_object *node) {
+        json_object *old = NULL;
+        int64_t was_attempt = -1, attempt = -1;
+        NodeState was = _NODE_STATE_INVALID, s = node_state_from_string(get_string(node, "state"));
 
-        if (json_object_object_get_ex(w->nodes, id, &old) &&
-            (s = node_state_from_string(get_string(old, "state"))) >= 0 && w->counts[s] > 0)
-                w->counts[s]--;
-        s = node_state_from_string(get_string(node, "state"));
+        if (json_object_object_get_ex(w->nodes, id, &old)) {
+                was = node_state_from_string(get_string(old, "state"));
+                (void) get_int(old, "attempts", &was_attempt);
+        }
+        (void) get_int(node, "attempts", &attempt);
+        if (was >= 0 && w->counts[was] > 0)
+                w->counts[was]--;
         if (s >= 0)
                 w->counts[s]++;
         if (json_object_object_add(w->nodes, id, node) < 0)
                 json_object_put(node);
+        return s != was || attempt != was_attempt;
 }
 
 static int watch_first(Watch *w, json_object *params) {
@@ -251,6 +257,8 @@ static int watch_node_change(Watch *w, json_object *change) {
 
         if (!id || s < 0)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: a change without node id or state");
+        if (!watch_set_node(w, id, json_object_get(change)))
+                return 0;
         if (arg_json)
                 return print_json_event("node", change);
         if (!w->live)
@@ -259,7 +267,6 @@ static int watch_node_change(Watch *w, json_object *change) {
                 live_erase(w); /* failures stay above the block */
                 print_node_line(w, id, change);
         }
-        watch_set_node(w, id, json_object_get(change));
         return 0;
 }
 
