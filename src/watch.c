@@ -189,6 +189,8 @@ void watch_job_durable(Job *j, uint64_t gen) {
                 }
                 json_object_put(b->reply);
         }
+        if (done == 0)
+                return; /* also: batches may still be NULL, which memmove must not get */
         memmove(w->batches, w->batches + done, (w->n_batches - done) * sizeof(WatchBatch));
         w->n_batches -= done;
 }
