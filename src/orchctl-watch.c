@@ -65,8 +65,8 @@ static uint64_t realtime_now(void) {
 static const char *event_time(const char *ts, char *buf, size_t size) {
         char now[TIMESTAMP_STRING_MAX];
 
-        return format_local_time(ts ?: protocol_format_timestamp(realtime_now(), now, sizeof(now)), false, buf,
-                                 size);
+        return format_local_time(ts ?: protocol_format_timestamp(realtime_now(), now, sizeof(now)), false,
+                                 buf, size);
 }
 
 /* When a node reached its state: its start while running, its end once finished, else now. */
@@ -92,7 +92,8 @@ static void print_job_line(const Watch *w, json_object *job) {
         char when[64];
 
         printf("%s  job %s (%s) %s%s%s%s\n", event_time(NULL, when, sizeof(when)), w->id,
-               strna(get_string(w->job, "name")), strna(state), reason ? " (" : "", reason ?: "", reason ? ")" : "");
+               strna(get_string(w->job, "name")), strna(state), reason ? " (" : "", reason ?: "",
+               reason ? ")" : "");
 }
 
 /* One compact JSON line {"event": event, ...members of o}. */
@@ -114,7 +115,7 @@ static void terminal_size(unsigned *ret_rows, unsigned *ret_cols) {
         struct winsize ws = {};
 
         if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
-                ws = (struct winsize) { .ws_row = 24, .ws_col = 80 };
+                ws = (struct winsize){ .ws_row = 24, .ws_col = 80 };
         *ret_rows = ws.ws_row;
         *ret_cols = ws.ws_col;
 }
@@ -154,8 +155,9 @@ static void live_running(Watch *w, unsigned cols, unsigned max_lines) {
         if (!list || max_lines == 0)
                 return;
         json_object_object_foreach(w->nodes, id, node)
-                if (n < w->counts[NODE_RUNNING] && node_state_from_string(get_string(node, "state")) == NODE_RUNNING)
-                        list[n++] = (Running) { id, node, get_string(node, "started_at") };
+                if (n < w->counts[NODE_RUNNING] &&
+                    node_state_from_string(get_string(node, "state")) == NODE_RUNNING)
+                        list[n++] = (Running){ id, node, get_string(node, "started_at") };
         qsort(list, n, sizeof(Running), running_newest_first);
         shown = n <= max_lines ? n : max_lines - 1;
         for (size_t k = 0; k < shown; k++) {

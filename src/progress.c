@@ -49,12 +49,12 @@ char *progress_bar(const size_t counts[static _NODE_STATE_MAX], size_t width, ch
                 if (node_state_is_final(s))
                         done += counts[s];
         }
-        len = (size_t) snprintf(text, sizeof(text), "%zu/%zu  %zu succeeded  %zu failed  %zu running", done, total,
-                                counts[NODE_SUCCEEDED], counts[NODE_FAILED], counts[NODE_RUNNING]);
+        len = (size_t) snprintf(text, sizeof(text), "%zu/%zu  %zu succeeded  %zu failed  %zu running", done,
+                                total, counts[NODE_SUCCEEDED], counts[NODE_FAILED], counts[NODE_RUNNING]);
         for (size_t k = 0; k < ELEMENTSOF(optional) && len < sizeof(text); k++)
                 if (counts[optional[k]] > 0)
-                        len += (size_t) snprintf(text + len, sizeof(text) - len, "  %zu %s", counts[optional[k]],
-                                                 node_state_to_string(optional[k]));
+                        len += (size_t) snprintf(text + len, sizeof(text) - len, "  %zu %s",
+                                                 counts[optional[k]], node_state_to_string(optional[k]));
         len = strlen(text);
 
         /* "[" cells "] " text: the bar gets what the text leaves, within its limits, or goes. */
@@ -73,7 +73,8 @@ static const char *member_string(json_object *o, const char *key) {
         json_object *v;
 
         return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
-                json_object_get_string(v) : NULL;
+                json_object_get_string(v) :
+                NULL;
 }
 
 /* The integer member key, or -1 when missing, null or not an integer. */
@@ -81,7 +82,8 @@ static int64_t member_int(json_object *o, const char *key) {
         json_object *v;
 
         return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) ?
-                json_object_get_int64(v) : -1;
+                json_object_get_int64(v) :
+                -1;
 }
 
 /* ", 1.2s" from duration_ms, or "" when the node has none. */
@@ -114,7 +116,8 @@ char *progress_node_event(json_object *node, char *buf, size_t size) {
                          duration_suffix(node, dur, sizeof(dur)), again);
                 break;
         case NODE_FAILED:
-                snprintf(buf, size, "failed (%s%s%s)", reason ?: "?", duration_suffix(node, dur, sizeof(dur)), again);
+                snprintf(buf, size, "failed (%s%s%s)", reason ?: "?",
+                         duration_suffix(node, dur, sizeof(dur)), again);
                 break;
         default:
                 /* pending, skipped, cancelled: the reason only when it says more than the state. */

@@ -36,16 +36,16 @@
 #include "watch.h"
 
 typedef struct Watcher {
-        ControlCall *call;   /* a reference */
-        json_object *first;  /* the first reply, held until first_gen is durable; NULL once sent */
+        ControlCall *call;  /* a reference */
+        json_object *first; /* the first reply, held until first_gen is durable; NULL once sent */
         uint64_t first_gen;
         uint64_t from_batch; /* change lists numbered below this are older than the first reply */
 } Watcher;
 
 typedef struct WatchBatch {
         uint64_t number;
-        uint64_t gen;        /* the generation holding these records */
-        json_object *reply;  /* {"changes": [...], "job_change"?: {...}} */
+        uint64_t gen;       /* the generation holding these records */
+        json_object *reply; /* {"changes": [...], "job_change"?: {...}} */
 } WatchBatch;
 
 struct JobWatch {
@@ -99,7 +99,8 @@ static json_object *job_change(const Job *j) {
                 json_object_put(o);
                 return NULL;
         }
-        for (const char *const *key = (const char *const[]){ "state", "reason", "started_at", "finished_at", NULL };
+        for (const char *const *key =
+                     (const char *const[]){ "state", "reason", "started_at", "finished_at", NULL };
              *key; key++) {
                 v = json_object_object_get_ex(status, *key, &v) ? json_object_get(v) : NULL;
                 if (json_object_object_add(o, *key, v) < 0) {
@@ -155,7 +156,7 @@ void watch_job_flush(Job *j, uint64_t gen) {
                 manager_fail_stop(j->manager, -ENOMEM, "the changes of a watched job");
         }
         w->batches = b;
-        w->batches[w->n_batches++] = (WatchBatch) { .number = w->next_batch++, .gen = gen, .reply = reply };
+        w->batches[w->n_batches++] = (WatchBatch){ .number = w->next_batch++, .gen = gen, .reply = reply };
 }
 
 /* ---- sending ---------------------------------------------------------------------------------- */
@@ -263,11 +264,13 @@ static int watch_add(Job *j, ControlCall *call) {
         }
         j->watch->watchers = x;
         x = &j->watch->watchers[j->watch->n_watchers++];
-        *x = (Watcher) { .call = control_call_ref(call), .first = TAKE_PTR(first), .first_gen = job_pending_gen(j),
-                         .from_batch = j->watch->next_batch };
+        *x = (Watcher){ .call = control_call_ref(call),
+                        .first = TAKE_PTR(first),
+                        .first_gen = job_pending_gen(j),
+                        .from_batch = j->watch->next_batch };
         control_call_set_disconnect_callback(call, watch_on_disconnect, j);
-        log_debug("Job %" PRIu64 ": watcher added (uid %u), %zu now.", j->id, (unsigned) control_call_uid(call),
-                  j->watch->n_watchers);
+        log_debug("Job %" PRIu64 ": watcher added (uid %u), %zu now.", j->id,
+                  (unsigned) control_call_uid(call), j->watch->n_watchers);
         if (x->first_gen == 0)
                 watcher_send_first(x);
         return 0;

@@ -68,7 +68,8 @@ static void test_node_event(void **state) {
                 const char *node_json;
                 const char *want;
         } cases[] = {
-                { "{\"state\":\"running\",\"attempts\":1,\"exit_code\":null,\"duration_ms\":null}", "running (attempt 1)" },
+                { "{\"state\":\"running\",\"attempts\":1,\"exit_code\":null,\"duration_ms\":null}",
+                  "running (attempt 1)" },
                 { "{\"state\":\"running\",\"attempts\":3}", "running (attempt 3)" },
                 { "{\"state\":\"succeeded\",\"attempts\":1,\"exit_code\":0,\"duration_ms\":1200}",
                   "succeeded (exit 0, 1s200ms)" },
@@ -78,10 +79,12 @@ static void test_node_event(void **state) {
                   "failed (exit:3)" },
                 { "{\"state\":\"failed\",\"attempts\":1,\"signal\":\"KILL\",\"reason\":\"timeout\",\"duration_ms\":90000}",
                   "failed (timeout, 1m30s)" },
-                { "{\"state\":\"retry_wait\",\"attempts\":1,\"reason\":\"exit:75\"}", "retry_wait (attempt 1: exit:75)" },
+                { "{\"state\":\"retry_wait\",\"attempts\":1,\"reason\":\"exit:75\"}",
+                  "retry_wait (attempt 1: exit:75)" },
                 { "{\"state\":\"skipped\",\"attempts\":0,\"reason\":\"upstream\"}", "skipped (upstream)" },
                 { "{\"state\":\"cancelled\",\"attempts\":0,\"reason\":\"cancelled\"}", "cancelled" },
-                { "{\"state\":\"cancelled\",\"attempts\":1,\"reason\":\"fail_fast\"}", "cancelled (fail_fast)" },
+                { "{\"state\":\"cancelled\",\"attempts\":1,\"reason\":\"fail_fast\"}",
+                  "cancelled (fail_fast)" },
                 { "{\"state\":\"pending\",\"attempts\":0,\"reason\":null}", "pending" },
                 { "{}", "?" },
         };
