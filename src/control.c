@@ -10,8 +10,9 @@
  * later calls on the same connection); every buffer has a cap (input:
  * PROTOCOL_SMALL_CALL_MAX per message, PROTOCOL_CALL_MAX for a call that
  * names a "large" method first; output: CONTROL_OUTPUT_MAX, and a stream
- * whose reader lags by CONTROL_STREAM_BACKLOG_MAX is cut off, unless it
- * paces itself by the drain callback and never lags at all); a connection
+ * whose reader lags by CONTROL_STREAM_BACKLOG_MAX, besides a first reply it
+ * has not had yet, is cut off, unless it paces itself by the drain callback
+ * and never lags at all); a connection
  * is freed only from an event callback or control_free (conn_free is the one
  * path), so a handler replying from anywhere never frees what its caller
  * still uses. Credentials come from SO_PEERCRED at accept, never from a
@@ -61,6 +62,8 @@ struct ControlCall {
         gid_t *groups; /* the caller's supplementary groups (SO_PEERGROUPS), a copy of the connection's */
         size_t n_groups;
         bool more, oneway, replied;
+        size_t first_len;        /* a stream's first reply: its size, and where it ends in the connection's */
+        uint64_t first_end;      /* output (Connection.n_queued); 0 before it is sent */
         control_call_disconnect_fn on_disconnect;
         void *disconnect_userdata;
         control_call_drain_fn on_drain;
@@ -84,6 +87,7 @@ struct Connection {
 
         ControlCall *current; /* the call being answered (holds a ref); later calls wait in `in` */
         uint64_t last_activity_usec;
+        uint64_t n_queued, n_sent; /* bytes ever queued and sent */
         bool read_eof;           /* the peer shut down its sending side */
         bool close_when_flushed; /* after a protocol error: send the error, then close */
         bool broken;             /* write failed or limits exceeded: close at the next chance */
@@ -269,6 +273,7 @@ static void conn_enqueue(Connection *conn, char *buf, size_t len) {
         }
         memcpy(conn->out + conn->out_end, buf, len);
         conn->out_end += len;
+        conn->n_queued += len;
 finish:
         free(buf);
         conn_schedule(conn);
@@ -287,6 +292,7 @@ static int conn_flush(Connection *conn) {
                         return -errno;
                 }
                 conn->out_start += (size_t) n;
+                conn->n_sent += (size_t) n;
         }
         conn->out_start = conn->out_end = 0;
         if (conn->out_alloc > CONTROL_BUFFER_KEEP) {
@@ -322,7 +328,10 @@ static int call_send(ControlCall *call, const char *error, json_object *paramete
         if (!conn || call->oneway)
                 return 0; /* nobody listens: swallowed */
 
-        if (continues && conn->out_end - conn->out_start > CONTROL_STREAM_BACKLOG_MAX) {
+        /* The first reply of a stream may be a snapshot larger than the cap on its own (Watch: a whole
+         * job): it is not lag until the reader has had the time to take it. */
+        if (continues && conn->out_end - conn->out_start >
+                                 CONTROL_STREAM_BACKLOG_MAX + (conn->n_sent < call->first_end ? call->first_len : 0)) {
                 /* A reader that stops reading a stream is cut off rather than buffered without end. */
                 log_notice("Control client of uid %u does not keep up with its stream, disconnecting.",
                            (unsigned) conn->cred.uid);
@@ -335,6 +344,10 @@ static int call_send(ControlCall *call, const char *error, json_object *paramete
         if (!buf)
                 return -ENOMEM;
         conn_enqueue(conn, buf, len);
+        if (continues && call->first_end == 0) {
+                call->first_len = len;
+                call->first_end = conn->n_queued;
+        }
         if (continues)
                 call->drain_armed = true;
         else

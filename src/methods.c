@@ -26,6 +26,7 @@
 #include "methods-internal.h"
 #include "methods.h"
 #include "protocol.h"
+#include "watch.h"
 
 /* How many finished jobs a plain "list" shows besides the unfinished ones. */
 #define LIST_RECENT_FINISHED 10
@@ -478,6 +479,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_RESUME, method_resume },
         { ORCH_METHOD_RETRY, methods_retry },
         { ORCH_METHOD_LOGS, methods_logs },
+        { ORCH_METHOD_WATCH, watch_method },
         {},
 };
 

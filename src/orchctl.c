@@ -245,7 +245,7 @@ static int verb_status(char **args, size_t n_args) {
 /* --- wait --- */
 
 
-static void wait_print(json_object *jobs) {
+void wait_print(json_object *jobs) {
         for (size_t i = 0; i < json_object_array_length(jobs); i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
                 const char *state = get_string(j, "state"), *reason = get_string(j, "reason"),
@@ -718,6 +718,11 @@ static const Verb verbs[] = {
           "Block until every JOB has finished. Exit status 1 if any failed, else 2 if any\n"
           "was cancelled, 75 if the timeout expired first.\n"
           "  -t --timeout DURATION  Give up after DURATION (\"30\", \"90s\", \"1h30m\")\n" },
+        { "watch", verb_watch, 1, 1, 0, "watch JOB",
+          "Show a job's progress live until it ends, with wait's exit status. On a terminal:\n"
+          "a progress bar and the running nodes with their elapsed times, redrawn in place;\n"
+          "otherwise (or with TERM=dumb) a line per node or job state change, then the job's\n"
+          "final line as wait prints it. With --json: one JSON object per line and event.\n" },
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
           "after their kill_grace; pending ones are cancelled.\n" },

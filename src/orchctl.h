@@ -85,6 +85,11 @@ int verb_retry(char **args, size_t n_args);
 /* The exit code for finished jobs (an array of job objects): 1 if any failed, else 2 if any was
  * cancelled, else 0. */
 int wait_exit_code(json_object *jobs);
+/* One line per finished job of an array: "ID NAME STATE (REASON)", as wait prints them (orchctl.c). */
+void wait_print(json_object *jobs);
+
+/* orchctl watch JOB (orchctl-watch.c). Returns an exit code. */
+int verb_watch(char **args, size_t n_args);
 
 /* Options of logs (orchctl.c): --attempt N (0 = not given), -f/--follow. */
 extern unsigned arg_attempt;

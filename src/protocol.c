@@ -445,7 +445,7 @@ static int add_reason(json_object *o, Reason reason) {
         return add_string_or_null(o, "reason", reason_to_string(reason, buf, sizeof(buf)));
 }
 
-static json_object *node_to_json(const NodeRun *n) {
+json_object *protocol_node_to_json(const NodeRun *n) {
         _cleanup_json_ json_object *o = json_object_new_object();
         char sigbuf[16];
         const char *sig = NULL;
@@ -480,7 +480,7 @@ static int add_nodes(json_object *o, const JobSpec *spec, const JobRun *run) {
         if (!nodes || add(o, "nodes", nodes) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                json_object *v = node_to_json(&run->nodes[i]);
+                json_object *v = protocol_node_to_json(&run->nodes[i]);
 
                 if (!v || add(nodes, spec->nodes[i].id, v) < 0)
                         return -ENOMEM;

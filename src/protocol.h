@@ -36,6 +36,7 @@
 #define ORCH_METHOD_RESUME "io.orchd.Manager.Resume"
 #define ORCH_METHOD_RETRY "io.orchd.Manager.Retry"
 #define ORCH_METHOD_LOGS "io.orchd.Manager.Logs"
+#define ORCH_METHOD_WATCH "io.orchd.Manager.Watch"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
@@ -103,3 +104,7 @@ char *protocol_method_interface(const char *method);
 /* The status object of SPEC §5 for one job. With nodes: a "nodes" object (id → node object, in file order);
  * without: a "counts" object (node state → number, every state present). Returns an owned object or NULL. */
 json_object *protocol_job_to_json(const JobSpec *spec, const JobRun *run, bool with_nodes);
+
+/* The node object of SPEC §5 (state, attempts, exit_code, …) for one node. Returns an owned object or
+ * NULL. */
+json_object *protocol_node_to_json(const NodeRun *n);

@@ -37,6 +37,7 @@
 #include "protocol.h"
 #include "scheduler.h"
 #include "supervise.h"
+#include "watch.h"
 
 #define BARRIER_UNFLUSHED UINT64_MAX
 #define SNAPSHOT_MIN_BYTES (64U * 1024U)
@@ -657,7 +658,7 @@ static void job_check_finished(Job *j) {
                   reason.kind != REASON_NONE ? ": " : "", reason_to_string(reason, rbuf, sizeof(rbuf)) ?: "");
 }
 
-static json_object *job_status_reply(const Job *j) {
+json_object *job_status_reply(const Job *j) {
         json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
 
         if (!p || !o || json_object_object_add(p, "job", o) < 0) {
@@ -749,6 +750,8 @@ int job_flush(Job *j, uint64_t gen_next) {
                 j->journal_bytes = 0;
         } else
                 j->journal_bytes += len;
+        if (j->watch)
+                watch_job_flush(j, gen_next);
         j->n_dirty = 0;
         j->job_dirty = false;
 
@@ -801,6 +804,8 @@ static void release_completions(Job *j, uint64_t gen) {
 }
 
 void job_on_durable(Job *j, uint64_t gen) {
+        if (j->watch)
+                watch_job_durable(j, gen);
         if (j->dag) {
                 release_spawns(j, gen);
                 release_completions(j, gen);
@@ -811,6 +816,7 @@ void job_on_durable(Job *j, uint64_t gen) {
         if (j->final_gen != 0 && durable(j->final_gen, gen)) {
                 j->final_gen = 0;
                 job_answer_waiters(j);
+                watch_job_end(j);
                 job_release_runtime(j);
                 manager_job_settled(j->manager, j);
                 if (j->spec->n_nodes >= BIG_JOB_NODES)
@@ -1131,6 +1137,7 @@ Job *job_free(Job *j) {
         for (size_t k = 0; k < j->n_waiters; k++)
                 control_call_unref(j->waiters[k]);
         free(j->waiters);
+        j->watch = watch_free(j->watch);
         job_release_runtime(j);
         free(j->dirty);
         strv_free(j->base_env);

@@ -31,6 +31,7 @@
 typedef struct Manager Manager;
 typedef struct Job Job;
 typedef struct NodeCtl NodeCtl;
+typedef struct JobWatch JobWatch;
 
 typedef enum StopReason {
         STOP_NONE,
@@ -82,6 +83,7 @@ struct Job {
 
         ControlCall **waiters;
         size_t n_waiters;
+        JobWatch *watch;             /* Watch calls (watch.c); NULL while nobody watches */
 
         char **base_env;             /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
         char *home;                  /* owner's home directory, NULL if unknown */
@@ -147,6 +149,9 @@ void job_shutdown(Job *j);
 
 /* SIGKILL every running node now (fail-stop). */
 void job_kill_all(Job *j);
+
+/* {"job": the job's status with its nodes} (the reply of Status and Wait), owned, or NULL on OOM. */
+json_object *job_status_reply(const Job *j);
 
 /* Add a waiter (a Wait call) to be answered with the final status. Takes a reference. Returns 0 or -ENOMEM. */
 int job_add_waiter(Job *j, ControlCall *call);
