@@ -500,8 +500,9 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
          * exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
         if (p->cwd) {
                 r = check_directory(p->cwd);
-                if (r < 0)
-                        return r;
+                if (r < 0) /* say which: the caller's message names only the program */
+                        return log_warning_errno(r, "Working directory %s of '%s' is not usable: %m", p->cwd,
+                                                 p->argv[0]);
         }
         r = task_find_executable(p->argv[0], p->env, p->cwd, &path);
         if (r < 0)

@@ -81,4 +81,14 @@ is_exit 0 "job dirs2 succeeds" ctl wait "$idd2" --timeout 20
 is "$(cat "$W/cwd.home")" "$(getent passwd "$(id -u)" | cut -d: -f6)" "default cwd is the owner's home"
 is "$(cat "$W/cwd.job")" "$(cd "$W" && pwd -P)" "the job's cwd applies to its nodes"
 is "$(cat "$W/cwd.node")" / "a node's cwd overrides the job's"
+
+# A working directory that does not exist: the node fails to start, and the log says it was the directory.
+drop_job nocwd <<EOF
+{ "nodes": { "x": { "cmd": ["/bin/true"], "cwd": "$W/no-such-dir" } } }
+EOF
+idn=$(job_id_of nocwd) || bail_out "job nocwd not accepted"
+is_exit 1 "a node whose cwd is missing fails" wait_job "$idn"
+is "$(node_field "$idn" x reason)" "spawn:ENOENT" "with spawn:ENOENT"
+ok "the log names the directory, not just the program" \
+        grep -q "Working directory $W/no-such-dir of '/bin/true' is not usable: No such file or directory" "$T/orchd.log"
 done_testing
