@@ -683,6 +683,20 @@ static void job_answer_waiters(Job *j) {
         j->n_waiters = 0;
 }
 
+/* A Wait caller hung up: forget it now, not when the job ends (which may be never for a paused job), so
+ * clients that come and go cannot pile up calls. */
+static void job_waiter_gone(ControlCall *call, void *userdata) {
+        Job *j = userdata;
+
+        for (size_t k = 0; k < j->n_waiters; k++)
+                if (j->waiters[k] == call) {
+                        memmove(j->waiters + k, j->waiters + k + 1, (--j->n_waiters - k) * sizeof(ControlCall *));
+                        log_debug("A Wait caller of job %" PRIu64 " went away; %zu left.", j->id, j->n_waiters);
+                        control_call_unref(call);
+                        return;
+                }
+}
+
 int job_add_waiter(Job *j, ControlCall *call) {
         ControlCall **w = reallocarray(j->waiters, j->n_waiters + 1, sizeof(ControlCall *));
 
@@ -690,6 +704,7 @@ int job_add_waiter(Job *j, ControlCall *call) {
                 return -ENOMEM;
         j->waiters = w;
         j->waiters[j->n_waiters++] = control_call_ref(call);
+        control_call_set_disconnect_callback(call, job_waiter_gone, j);
         return 0;
 }
 
@@ -1134,8 +1149,10 @@ int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_node
 Job *job_free(Job *j) {
         if (!j)
                 return NULL;
-        for (size_t k = 0; k < j->n_waiters; k++)
+        for (size_t k = 0; k < j->n_waiters; k++) {
+                control_call_set_disconnect_callback(j->waiters[k], NULL, NULL); /* j is going away */
                 control_call_unref(j->waiters[k]);
+        }
         free(j->waiters);
         j->watch = watch_free(j->watch);
         job_release_runtime(j);

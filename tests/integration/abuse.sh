@@ -128,6 +128,8 @@ alive_and_serving "after the malformed input"
 printf '{"method":"io.orchd.Manager.Wait","parameters":{"id":"%s"}}\0' "$id" | abuse send --no-read --repeat 20 >/dev/null
 printf '{"method":"io.orchd.Manager.Status","parameters":{"id":"%s"}}\0' "$id" | abuse send --no-read --repeat 200 >/dev/null
 alive_and_serving "after 20 clients hung up on a pending Wait and 200 right after a call"
+ok "each hung-up Wait is dropped at once, not kept until the job ends" \
+        wait_for 10 sh -c "grep -c 'A Wait caller of job $id went away' '$T/orchd.log' | grep -qx 20"
 is_exit 0 "the job the hung-up Waits waited for can be cancelled" ctl cancel "$id"
 is_exit 2 "and a live Wait still gets its end (cancelled: 2)" ctl wait "$id" --timeout 20
 kill -PIPE "$ORCHD_PID"
