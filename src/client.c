@@ -199,6 +199,13 @@ int client_call(Client *c, const char *method, json_object *parameters, uint64_t
         int r;
 
         r = client_send(c, method, parameters, false);
+        /* A daemon that turned us away (TooManyConnections) said why and hung up before our call got there:
+         * its message is still waiting to be read. */
+        if (r == -EPIPE || r == -ECONNRESET) {
+                int k = client_read_reply(c, deadline_usec, ret);
+
+                return k >= 0 && ret->error ? 0 : r;
+        }
         if (r < 0)
                 return r;
         return client_read_reply(c, deadline_usec, ret);

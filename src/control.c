@@ -767,6 +767,23 @@ static void conn_peer_groups(Connection *conn) {
         conn->n_groups = 0;
 }
 
+/* Tell a client turned away by a connection cap why, before closing: its first read gets this error instead
+ * of a bare EOF. Best effort: one non-blocking send into an empty socket buffer, never waited for. */
+static void refuse_connection(int fd, unsigned limit, bool total) {
+        _cleanup_free_ char *buf = NULL;
+        json_object *p = json_object_new_object();
+        size_t len;
+
+        if (!p)
+                return;
+        json_object_object_add(p, "limit", json_object_new_int((int) limit));
+        json_object_object_add(p, "scope", json_object_new_string(total ? "total" : "uid"));
+        buf = protocol_format_error(ORCH_ERROR_TOO_MANY_CONNECTIONS, p, &len);
+        json_object_put(p);
+        if (buf)
+                (void) send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static int conn_new(Control *c, int fd_in) {
         _cleanup_close_ int fd = fd_in;
         struct ucred cred = {};
@@ -780,6 +797,9 @@ static int conn_new(Control *c, int fd_in) {
             control_count_uid(c, cred.uid) >= CONTROL_CONNECTIONS_PER_UID_MAX) {
                 log_debug("Too many control connections (%u, uid %u), refusing pid %d.", c->n_connections,
                           (unsigned) cred.uid, (int) cred.pid);
+                refuse_connection(fd, c->n_connections >= CONTROL_CONNECTIONS_MAX ? CONTROL_CONNECTIONS_MAX
+                                                                                 : CONTROL_CONNECTIONS_PER_UID_MAX,
+                                  c->n_connections >= CONTROL_CONNECTIONS_MAX);
                 return 0;
         }
 

@@ -195,6 +195,14 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                             e);
         if (streq(e, ORCH_ERROR_CANNOT_RETRY))
                 return fail(EX_TEMPFAIL, "cannot retry job '%s': %s", id, strna(get_string(m->parameters, "reason")));
+        if (streq(e, ORCH_ERROR_TOO_MANY_CONNECTIONS)) {
+                int64_t limit = 0;
+
+                (void) get_int(m->parameters, "limit", &limit);
+                return fail(EX_UNAVAILABLE, "orchd turned the connection away: %s has %" PRId64 " connections open",
+                            streq(strna(get_string(m->parameters, "scope")), "total") ? "the daemon" : "your user",
+                            limit);
+        }
         if (streq(e, ORCH_ERROR_INTERNAL))
                 return fail(EX_SOFTWARE, "internal error in orchd: %s",
                             strna(get_string(m->parameters, "errno")));

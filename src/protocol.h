@@ -46,6 +46,7 @@
 #define ORCH_ERROR_INTERNAL "io.orchd.Manager.InternalError"
 #define ORCH_ERROR_CANNOT_RETRY "io.orchd.Manager.CannotRetry"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
+#define ORCH_ERROR_TOO_MANY_CONNECTIONS "io.orchd.Manager.TooManyConnections"
 
 #define VARLINK_SERVICE_INTERFACE "org.varlink.service"
 #define VARLINK_METHOD_GET_INFO "org.varlink.service.GetInfo"

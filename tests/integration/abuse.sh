@@ -163,6 +163,8 @@ n_fds() { find "/proc/$ORCHD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 is "$(hold 60001 140 --call)" "open=128 closed=12" "one uid gets 128 connections; the 12 beyond them are closed"
 is_exit 69 "that uid's orchctl list is turned away too" as_uid 60001 "$ORCHCTL" -s "$SOCK" list
+like "$(cat "$T/last.err")" "orchd turned the connection away: your user has 128 connections open" \
+        "… and orchctl says why (TooManyConnections), not just that the connection closed"
 is_exit 0 "another uid's orchctl list still works" as_uid 60002 "$ORCHCTL" -s "$SOCK" list
 is_exit 0 "root's orchctl status still works" ctl status "$id"
 for u in 60002 60003 60004 60005 60006 60007 60008; do
@@ -171,6 +173,7 @@ done
 is "$(sort -u "$T/holds")" "open=128 closed=0" "seven more uids get 128 connections each: 1,024 in all"
 is "$(hold 60009 5 --call)" "open=0 closed=5" "beyond 1,024 connections, a new uid's are closed (total cap)"
 is_exit 69 "so is root's orchctl" ctl list
+like "$(cat "$T/last.err")" "the daemon has 1024 connections open" "… saying it is the total cap"
 ok "orchd is still running at the total cap" pid_alive "$ORCHD_PID"
 release
 ok "once the holders are gone, root's orchctl works again" wait_for 10 serving

@@ -115,10 +115,10 @@ def cmd_hold(a):
                 pass
         for s in conns:
             for kind, text in read_until_close(s, 10):
-                if kind == "msg":
+                if kind == "msg" and "TooManyConnections" not in text:
                     open_ += 1
                     break
-                if text == "closed":
+                if text == "closed":  # turned away: the TooManyConnections error, then EOF
                     closed += 1
         print("open=%d closed=%d" % (open_, closed), flush=True)
     else:
