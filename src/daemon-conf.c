@@ -142,7 +142,7 @@ static void apply(Manager *m, const DaemonConf *new) {
 }
 
 int daemon_conf_reload(Manager *m) {
-        DaemonConf new = {}, keep = {};
+        DaemonConf new = {}, keep;
         unsigned changed = 0;
         int r;
 
@@ -162,9 +162,8 @@ int daemon_conf_reload(Manager *m) {
                 log_warning("Reload: %s= changed, but applies only at the next start of orchd; keeping the old "
                             "value until then.", conf_key_to_string(k));
                 /* Keep what is in force, so the next reload compares against it and warns again. */
-                keep = (DaemonConf) {};
+                keep = m->conf; /* a shallow view: conf_merge() copies only the one key marked set */
                 keep.set = 1U << k;
-                keep.spool = m->conf.spool, keep.socket = m->conf.socket, keep.drop_group = m->conf.drop_group;
                 r = conf_merge(&new, &keep);
                 if (r < 0) {
                         conf_done(&new);
