@@ -163,10 +163,21 @@ static int check_foreign_stat(const struct stat *st, uint64_t max_size, char **r
         char *reason = NULL;
         int k;
 
+        /* The owner of the file is who its job runs as: refuse anything another user could have written
+         * (issue 8, point 2). Another link to it, or write permission for others, lets them change it. */
         if (type)
                 k = asprintf(&reason, "%s", type);
         else if (st->st_nlink != 1)
-                k = asprintf(&reason, "has %ju hard links", (uintmax_t) st->st_nlink);
+                k = asprintf(&reason,
+                             "has %ju hard links: whoever can reach the file by another link could change what "
+                             "runs as you; drop a copy with a single link (cp, not ln), or use orchctl submit",
+                             (uintmax_t) st->st_nlink);
+        else if (st->st_mode & (S_IWGRP | S_IWOTH))
+                k = asprintf(&reason,
+                             "is %s-writable (mode %04o): another user who can write it could make it run as "
+                             "you; chmod go-w it before renaming it into new/ (or write it with umask 022), or "
+                             "use orchctl submit",
+                             st->st_mode & S_IWOTH ? "world" : "group", (unsigned) (st->st_mode & 07777));
         else if ((uint64_t) st->st_size > max_size)
                 k = asprintf(&reason, "is %jd bytes, over the %" PRIu64 " byte limit",
                              (intmax_t) st->st_size, max_size);
@@ -330,7 +341,9 @@ int dir_check_safe(int fd, uid_t uid, const DirPolicy *p, char **ret_why) {
                 return -ENOTDIR;
         if (st.st_uid != uid)
                 return asprintf(ret_why, "is owned by uid %u, not by orchd's uid %u", (unsigned) st.st_uid,
-                                (unsigned) uid) < 0 ? -ENOMEM : -EPERM;
+                                (unsigned) uid) < 0 ?
+                        -ENOMEM :
+                        -EPERM;
         if (p->enforce) {
                 /* chown first: it may clear the setgid bit, which the chmod then puts back. */
                 if (p->group != (gid_t) -1 && st.st_gid != p->group && fchown(fd, (uid_t) -1, p->group) < 0)
@@ -341,6 +354,8 @@ int dir_check_safe(int fd, uid_t uid, const DirPolicy *p, char **ret_why) {
         }
         if (st.st_mode & (S_IWGRP | S_IWOTH))
                 return asprintf(ret_why, "is writable by group or others (mode %04o)",
-                                (unsigned) (st.st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
+                                (unsigned) (st.st_mode & 07777)) < 0 ?
+                        -ENOMEM :
+                        -EPERM;
         return 0;
 }
