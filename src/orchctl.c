@@ -40,7 +40,6 @@
 #        define ORCHD_VERSION "unknown"
 #endif
 
-
 enum {
         OPT_ALL = 1U << 0,
         OPT_STATE = 1U << 1,
@@ -142,9 +141,8 @@ static int verb_list(char **args, size_t n_args) {
 static void status_header_line(const char *label, const char *value, const char *color) {
         if (!value)
                 return;
-        printf("%12s: %s%s%s\n", label, color ?: "", value, color ? "\033[0m" : "");
+        printf("%12s: %s%s%s\n", label, color ?: "", escaped(value), color ? "\033[0m" : "");
 }
-
 
 static int status_nodes(json_object *nodes) {
         Table t = { .n_columns = 6 };
@@ -207,8 +205,8 @@ static int status_print(json_object *job) {
         snprintf(progress, sizeof(progress), "%zu total, %zu running, %zu succeeded, %zu failed", n_nodes,
                  counts[NODE_RUNNING], counts[NODE_SUCCEEDED], counts[NODE_FAILED]);
 
-        printf("%s%s %s%s\n", arg_color ? "\033[1m" : "", strna(get_string(job, "id")),
-               strna(get_string(job, "name")), arg_color ? "\033[0m" : "");
+        printf("%s%s %s%s\n", arg_color ? "\033[1m" : "", strna(escaped(get_string(job, "id"))),
+               strna(escaped(get_string(job, "name"))), arg_color ? "\033[0m" : "");
         status_header_line("State", state, state_color(state));
         status_header_line("Reason", get_string(job, "reason"), NULL);
         status_header_line("Owner", who, NULL);
@@ -244,15 +242,15 @@ static int verb_status(char **args, size_t n_args) {
 
 /* --- wait --- */
 
-
 void wait_print(json_object *jobs) {
         for (size_t i = 0; i < json_object_array_length(jobs); i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
                 const char *state = get_string(j, "state"), *reason = get_string(j, "reason"),
                            *color = state_color(state);
 
-                printf("%s %s %s%s%s%s%s%s\n", strna(get_string(j, "id")), strna(get_string(j, "name")),
-                       color ?: "", strna(state), color ? "\033[0m" : "", reason ? " (" : "", reason ?: "",
+                printf("%s %s %s%s%s%s%s%s\n", strna(escaped(get_string(j, "id"))),
+                       strna(escaped(get_string(j, "name"))), color ?: "", strna(escaped(state)),
+                       color ? "\033[0m" : "", reason ? " (" : "", reason ? escaped(reason) : "",
                        reason ? ")" : "");
         }
 }
@@ -421,11 +419,12 @@ static int validate_one(const char *path, const JobLimits *limits, json_object *
                 }
         } else if (r < 0) {
                 text = job_errors_format(errors, path);
-                fputs(text ?: "out of memory\n", stderr);
-                if (text && !isempty(text) && text[strlen(text) - 1] != '\n')
-                        fputc('\n', stderr);
+                if (text)
+                        print_text_escaped(stderr, text);
+                else
+                        fputs("out of memory\n", stderr);
         } else
-                printf("%s: valid, %zu node%s\n", path, spec->n_nodes, spec->n_nodes == 1 ? "" : "s");
+                printf("%s: valid, %zu node%s\n", escaped(path), spec->n_nodes, spec->n_nodes == 1 ? "" : "s");
 
         job_spec_free(spec);
         job_errors_free(errors);
@@ -466,12 +465,12 @@ static void print_submit_errors(const char *path, json_object *params) {
                 (void) json_object_object_get_ex(e, "line", &line);
                 (void) json_object_object_get_ex(e, "column", &col);
                 if (json_object_get_int(line) > 0)
-                        fprintf(stderr, "%s:%d:%d: %s\n", path, json_object_get_int(line), json_object_get_int(col),
-                                strna(msg));
+                        fprintf(stderr, "%s:%d:%d: %s\n", escaped(path), json_object_get_int(line),
+                                json_object_get_int(col), strna(escaped(msg)));
                 else if (!isempty(jpath))
-                        fprintf(stderr, "%s: %s: %s\n", path, jpath, strna(msg));
+                        fprintf(stderr, "%s: %s: %s\n", escaped(path), escaped(jpath), strna(escaped(msg)));
                 else
-                        fprintf(stderr, "%s: %s\n", path, strna(msg));
+                        fprintf(stderr, "%s: %s\n", escaped(path), strna(escaped(msg)));
         }
 }
 
@@ -582,7 +581,7 @@ static int graph_file(const char *path) {
         r = job_parse(buf, size, &limits, name, &spec, &errors);
         if (r == -EINVAL) {
                 text = job_errors_format(errors, path);
-                fputs(strna(text), stderr);
+                print_text_escaped(stderr, strna(text));
                 return EX_DATAERR;
         }
         if (r < 0 || graph_dot(spec, NULL, &dot) < 0)
@@ -636,10 +635,11 @@ static void print_counts(json_object *counts, const char *suffix) {
 
 static void stats_print(json_object *r) {
         int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
-        json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
+        json_object *jobs = reply_member(r, "jobs", json_type_object),
+                    *nodes = reply_member(r, "nodes", json_type_object);
 
-        printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
-               up / 60 % 60, up % 60);
+        printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400,
+               up / 3600 % 24, up / 60 % 60, up % 60);
         printf("    Jobs: ");
         if (jobs)
                 print_counts(jobs, "");
@@ -656,7 +656,8 @@ static void stats_print(json_object *r) {
 
 /* The Prometheus text exposition format, for node_exporter's textfile collector. */
 static void stats_prometheus(json_object *r) {
-        json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
+        json_object *jobs = reply_member(r, "jobs", json_type_object),
+                    *nodes = reply_member(r, "nodes", json_type_object);
 
         printf("# HELP orchd_jobs Jobs the daemon knows, by state.\n# TYPE orchd_jobs gauge\n");
         if (jobs) {
@@ -669,19 +670,25 @@ static void stats_prometheus(json_object *r) {
                         printf("orchd_nodes{state=\"%s\"} %" PRId64 "\n", k, json_object_get_int64(v));
         }
         printf("# HELP orchd_spawned_total Node processes started.\n# TYPE orchd_spawned_total counter\n"
-               "orchd_spawned_total %" PRId64 "\n", stat_int(r, "spawned", NULL));
+               "orchd_spawned_total %" PRId64 "\n",
+               stat_int(r, "spawned", NULL));
         printf("# HELP orchd_uptime_seconds Time since the daemon started.\n# TYPE orchd_uptime_seconds gauge\n"
-               "orchd_uptime_seconds %.3f\n", (double) stat_int(r, "uptime_ms", NULL) / 1000.0);
+               "orchd_uptime_seconds %.3f\n",
+               (double) stat_int(r, "uptime_ms", NULL) / 1000.0);
         printf("# HELP orchd_intake_total Job files taken, by result.\n# TYPE orchd_intake_total counter\n"
-               "orchd_intake_total{result=\"accepted\"} %" PRId64 "\norchd_intake_total{result=\"rejected\"} %" PRId64
-               "\n", stat_int(r, "intake", "accepted"), stat_int(r, "intake", "rejected"));
+               "orchd_intake_total{result=\"accepted\"} %" PRId64
+               "\norchd_intake_total{result=\"rejected\"} %" PRId64 "\n",
+               stat_int(r, "intake", "accepted"), stat_int(r, "intake", "rejected"));
         printf("# HELP orchd_journal_commits_total Durable group commits.\n# TYPE orchd_journal_commits_total counter\n"
-               "orchd_journal_commits_total %" PRId64 "\n", stat_int(r, "journal", "commits"));
+               "orchd_journal_commits_total %" PRId64 "\n",
+               stat_int(r, "journal", "commits"));
         printf("# HELP orchd_journal_files_total Journal files written.\n# TYPE orchd_journal_files_total counter\n"
-               "orchd_journal_files_total %" PRId64 "\n", stat_int(r, "journal", "files"));
+               "orchd_journal_files_total %" PRId64 "\n",
+               stat_int(r, "journal", "files"));
         printf("# HELP orchd_journal_write_seconds_total Time spent making commits durable.\n"
                "# TYPE orchd_journal_write_seconds_total counter\n"
-               "orchd_journal_write_seconds_total %.6f\n", (double) stat_int(r, "journal", "write_us") / 1e6);
+               "orchd_journal_write_seconds_total %.6f\n",
+               (double) stat_int(r, "journal", "write_us") / 1e6);
 }
 
 static int verb_stats(char **args, size_t n_args) {
@@ -789,14 +796,18 @@ enum {
         ARG_ATTEMPT,
 };
 
-static const struct option options[] = {
-        { "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, ARG_VERSION },
-        { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
-        { "timeout", required_argument, NULL, 't' }, { "wait", no_argument, NULL, 'w' },
-        { "prometheus", no_argument, NULL, ARG_PROMETHEUS }, { "attempt", required_argument, NULL, ARG_ATTEMPT },
-        { "follow", no_argument, NULL, 'f' }, {}
-};
+static const struct option options[] = { { "socket", required_argument, NULL, 's' },
+                                         { "json", no_argument, NULL, 'j' },
+                                         { "help", no_argument, NULL, 'h' },
+                                         { "version", no_argument, NULL, ARG_VERSION },
+                                         { "all", no_argument, NULL, 'a' },
+                                         { "state", required_argument, NULL, ARG_STATE },
+                                         { "timeout", required_argument, NULL, 't' },
+                                         { "wait", no_argument, NULL, 'w' },
+                                         { "prometheus", no_argument, NULL, ARG_PROMETHEUS },
+                                         { "attempt", required_argument, NULL, ARG_ATTEMPT },
+                                         { "follow", no_argument, NULL, 'f' },
+                                         {} };
 
 static int parse_attempt(const char *s, unsigned *ret) {
         unsigned long v;
@@ -853,8 +864,8 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                 case ARG_ATTEMPT:
                         r = parse_attempt(optarg, &arg_attempt);
                         if (r < 0)
-                                return fail(EX_USAGE, "invalid attempt number '%s' for --attempt (1, 2, ...)",
-                                            optarg);
+                                return fail(EX_USAGE,
+                                            "invalid attempt number '%s' for --attempt (1, 2, ...)", optarg);
                         arg_options_seen |= OPT_ATTEMPT;
                         break;
                 case 'f':
@@ -874,9 +885,13 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
 }
 
 static const char *option_name(unsigned opt) {
-        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" :
-                opt == OPT_PROMETHEUS ? "--prometheus" : opt == OPT_ATTEMPT ? "--attempt" :
-                opt == OPT_FOLLOW ? "--follow" : "--timeout";
+        return opt == OPT_ALL         ? "--all" :
+                opt == OPT_STATE      ? "--state" :
+                opt == OPT_WAIT       ? "--wait" :
+                opt == OPT_PROMETHEUS ? "--prometheus" :
+                opt == OPT_ATTEMPT    ? "--attempt" :
+                opt == OPT_FOLLOW     ? "--follow" :
+                                        "--timeout";
 }
 
 int main(int argc, char **argv) {
