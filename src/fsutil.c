@@ -341,9 +341,7 @@ int dir_check_safe(int fd, uid_t uid, const DirPolicy *p, char **ret_why) {
                 return -ENOTDIR;
         if (st.st_uid != uid)
                 return asprintf(ret_why, "is owned by uid %u, not by orchd's uid %u", (unsigned) st.st_uid,
-                                (unsigned) uid) < 0 ?
-                        -ENOMEM :
-                        -EPERM;
+                                (unsigned) uid) < 0 ? -ENOMEM : -EPERM;
         if (p->enforce) {
                 /* chown first: it may clear the setgid bit, which the chmod then puts back. */
                 if (p->group != (gid_t) -1 && st.st_gid != p->group && fchown(fd, (uid_t) -1, p->group) < 0)
@@ -354,8 +352,6 @@ int dir_check_safe(int fd, uid_t uid, const DirPolicy *p, char **ret_why) {
         }
         if (st.st_mode & (S_IWGRP | S_IWOTH))
                 return asprintf(ret_why, "is writable by group or others (mode %04o)",
-                                (unsigned) (st.st_mode & 07777)) < 0 ?
-                        -ENOMEM :
-                        -EPERM;
+                                (unsigned) (st.st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
         return 0;
 }

@@ -421,7 +421,8 @@ static void node_inherit(JobCtx *c, NodeSpec *n, unsigned set, const NodeSpec *d
 
 /* seen_by[k] == self + 1 means node k was already listed by this node, at position seen_pos[k]: an O(1)
  * duplicate check without clearing anything between nodes. */
-static void resolve_after(JobCtx *c, const JsonPath *np, uint32_t self, uint32_t *seen_by, uint32_t *seen_pos) {
+static void resolve_after(JobCtx *c, const JsonPath *np, uint32_t self, uint32_t *seen_by,
+                          uint32_t *seen_pos) {
         NodeSpec *n = &c->spec->nodes[self];
         const NodeTmp *t = &c->tmp[self];
         const char *p = c->names + t->after_off;
@@ -518,7 +519,8 @@ int job_finish_nodes(JobCtx *c, const JsonPath *np) {
                 return 0;
         }
         if (c->n_seen > c->limits->max_nodes) {
-                job_add_error(c, np, "too many nodes: %zu, the limit is %zu", c->n_seen, c->limits->max_nodes);
+                job_add_error(c, np, "too many nodes: %zu, the limit is %zu", c->n_seen,
+                              c->limits->max_nodes);
                 return 0;
         }
 

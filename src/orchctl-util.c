@@ -52,6 +52,7 @@ const char *escaped(const char *s) {
         free(ring[next]);
         ring[next] = e;
         next = (next + 1) % ELEMENTSOF(ring);
+
         return e;
 }
 
@@ -227,16 +228,13 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                 return fail(EX_SOFTWARE, "orchd does not support this request (%s); is it an older version?",
                             e);
         if (streq(e, ORCH_ERROR_CANNOT_RETRY))
-                return fail(EX_TEMPFAIL, "cannot retry job '%s': %s", id,
-                            strna(get_string(m->parameters, "reason")));
+                return fail(EX_TEMPFAIL, "cannot retry job '%s': %s", id, strna(get_string(m->parameters, "reason")));
         if (streq(e, ORCH_ERROR_TOO_MANY_CONNECTIONS)) {
                 int64_t limit = 0;
 
                 (void) get_int(m->parameters, "limit", &limit);
-                return fail(EX_UNAVAILABLE,
-                            "orchd turned the connection away: %s has %" PRId64 " connections open",
-                            streq(strna(get_string(m->parameters, "scope")), "total") ? "the daemon" :
-                                                                                        "your user",
+                return fail(EX_UNAVAILABLE, "orchd turned the connection away: %s has %" PRId64 " connections open",
+                            streq(strna(get_string(m->parameters, "scope")), "total") ? "the daemon" : "your user",
                             limit);
         }
         if (streq(e, ORCH_ERROR_INTERNAL))
@@ -251,7 +249,7 @@ int reply_error(const VarlinkMessage *m, const char *job) {
 /* One call. Returns 0 with *ret_parameters (owned), or an exit code after printing why. On timeout
  * (deadline reached) returns -ETIMEDOUT without printing. */
 int call(Client *c, const char *method, json_object *parameters, uint64_t deadline, const char *job,
-         json_object **ret_parameters) {
+                json_object **ret_parameters) {
         _cleanup_(varlink_message_done) VarlinkMessage m = {};
         int r;
 

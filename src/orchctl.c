@@ -40,6 +40,7 @@
 #        define ORCHD_VERSION "unknown"
 #endif
 
+
 enum {
         OPT_ALL = 1U << 0,
         OPT_STATE = 1U << 1,
@@ -144,6 +145,7 @@ static void status_header_line(const char *label, const char *value, const char 
         printf("%12s: %s%s%s\n", label, color ?: "", escaped(value), color ? "\033[0m" : "");
 }
 
+
 static int status_nodes(json_object *nodes) {
         Table t = { .n_columns = 6 };
         int r = 0;
@@ -241,6 +243,7 @@ static int verb_status(char **args, size_t n_args) {
 }
 
 /* --- wait --- */
+
 
 void wait_print(json_object *jobs) {
         for (size_t i = 0; i < json_object_array_length(jobs); i++) {
@@ -635,11 +638,10 @@ static void print_counts(json_object *counts, const char *suffix) {
 
 static void stats_print(json_object *r) {
         int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
-        json_object *jobs = reply_member(r, "jobs", json_type_object),
-                    *nodes = reply_member(r, "nodes", json_type_object);
+        json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
 
-        printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400,
-               up / 3600 % 24, up / 60 % 60, up % 60);
+        printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
+               up / 60 % 60, up % 60);
         printf("    Jobs: ");
         if (jobs)
                 print_counts(jobs, "");
@@ -656,8 +658,7 @@ static void stats_print(json_object *r) {
 
 /* The Prometheus text exposition format, for node_exporter's textfile collector. */
 static void stats_prometheus(json_object *r) {
-        json_object *jobs = reply_member(r, "jobs", json_type_object),
-                    *nodes = reply_member(r, "nodes", json_type_object);
+        json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
 
         printf("# HELP orchd_jobs Jobs the daemon knows, by state.\n# TYPE orchd_jobs gauge\n");
         if (jobs) {
@@ -670,25 +671,19 @@ static void stats_prometheus(json_object *r) {
                         printf("orchd_nodes{state=\"%s\"} %" PRId64 "\n", k, json_object_get_int64(v));
         }
         printf("# HELP orchd_spawned_total Node processes started.\n# TYPE orchd_spawned_total counter\n"
-               "orchd_spawned_total %" PRId64 "\n",
-               stat_int(r, "spawned", NULL));
+               "orchd_spawned_total %" PRId64 "\n", stat_int(r, "spawned", NULL));
         printf("# HELP orchd_uptime_seconds Time since the daemon started.\n# TYPE orchd_uptime_seconds gauge\n"
-               "orchd_uptime_seconds %.3f\n",
-               (double) stat_int(r, "uptime_ms", NULL) / 1000.0);
+               "orchd_uptime_seconds %.3f\n", (double) stat_int(r, "uptime_ms", NULL) / 1000.0);
         printf("# HELP orchd_intake_total Job files taken, by result.\n# TYPE orchd_intake_total counter\n"
-               "orchd_intake_total{result=\"accepted\"} %" PRId64
-               "\norchd_intake_total{result=\"rejected\"} %" PRId64 "\n",
-               stat_int(r, "intake", "accepted"), stat_int(r, "intake", "rejected"));
+               "orchd_intake_total{result=\"accepted\"} %" PRId64 "\norchd_intake_total{result=\"rejected\"} %" PRId64
+               "\n", stat_int(r, "intake", "accepted"), stat_int(r, "intake", "rejected"));
         printf("# HELP orchd_journal_commits_total Durable group commits.\n# TYPE orchd_journal_commits_total counter\n"
-               "orchd_journal_commits_total %" PRId64 "\n",
-               stat_int(r, "journal", "commits"));
+               "orchd_journal_commits_total %" PRId64 "\n", stat_int(r, "journal", "commits"));
         printf("# HELP orchd_journal_files_total Journal files written.\n# TYPE orchd_journal_files_total counter\n"
-               "orchd_journal_files_total %" PRId64 "\n",
-               stat_int(r, "journal", "files"));
+               "orchd_journal_files_total %" PRId64 "\n", stat_int(r, "journal", "files"));
         printf("# HELP orchd_journal_write_seconds_total Time spent making commits durable.\n"
                "# TYPE orchd_journal_write_seconds_total counter\n"
-               "orchd_journal_write_seconds_total %.6f\n",
-               (double) stat_int(r, "journal", "write_us") / 1e6);
+               "orchd_journal_write_seconds_total %.6f\n", (double) stat_int(r, "journal", "write_us") / 1e6);
 }
 
 static int verb_stats(char **args, size_t n_args) {
@@ -796,18 +791,14 @@ enum {
         ARG_ATTEMPT,
 };
 
-static const struct option options[] = { { "socket", required_argument, NULL, 's' },
-                                         { "json", no_argument, NULL, 'j' },
-                                         { "help", no_argument, NULL, 'h' },
-                                         { "version", no_argument, NULL, ARG_VERSION },
-                                         { "all", no_argument, NULL, 'a' },
-                                         { "state", required_argument, NULL, ARG_STATE },
-                                         { "timeout", required_argument, NULL, 't' },
-                                         { "wait", no_argument, NULL, 'w' },
-                                         { "prometheus", no_argument, NULL, ARG_PROMETHEUS },
-                                         { "attempt", required_argument, NULL, ARG_ATTEMPT },
-                                         { "follow", no_argument, NULL, 'f' },
-                                         {} };
+static const struct option options[] = {
+        { "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, ARG_VERSION },
+        { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
+        { "timeout", required_argument, NULL, 't' }, { "wait", no_argument, NULL, 'w' },
+        { "prometheus", no_argument, NULL, ARG_PROMETHEUS }, { "attempt", required_argument, NULL, ARG_ATTEMPT },
+        { "follow", no_argument, NULL, 'f' }, {}
+};
 
 static int parse_attempt(const char *s, unsigned *ret) {
         unsigned long v;
@@ -864,8 +855,8 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                 case ARG_ATTEMPT:
                         r = parse_attempt(optarg, &arg_attempt);
                         if (r < 0)
-                                return fail(EX_USAGE,
-                                            "invalid attempt number '%s' for --attempt (1, 2, ...)", optarg);
+                                return fail(EX_USAGE, "invalid attempt number '%s' for --attempt (1, 2, ...)",
+                                            optarg);
                         arg_options_seen |= OPT_ATTEMPT;
                         break;
                 case 'f':
@@ -885,13 +876,9 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
 }
 
 static const char *option_name(unsigned opt) {
-        return opt == OPT_ALL         ? "--all" :
-                opt == OPT_STATE      ? "--state" :
-                opt == OPT_WAIT       ? "--wait" :
-                opt == OPT_PROMETHEUS ? "--prometheus" :
-                opt == OPT_ATTEMPT    ? "--attempt" :
-                opt == OPT_FOLLOW     ? "--follow" :
-                                        "--timeout";
+        return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" :
+                opt == OPT_PROMETHEUS ? "--prometheus" : opt == OPT_ATTEMPT ? "--attempt" :
+                opt == OPT_FOLLOW ? "--follow" : "--timeout";
 }
 
 int main(int argc, char **argv) {

@@ -265,7 +265,8 @@ static void test_atomic_write_faults(void **state) {
                         fail_msg("%s: got content \"%s\", want \"%s\"", table[i].name, got,
                                  table[i].want_content);
                 if (count_temp_files(f->dir_fd) != 0)
-                        fail_msg("%s: got %u temp files, want 0", table[i].name, count_temp_files(f->dir_fd));
+                        fail_msg("%s: got %u temp files, want 0", table[i].name,
+                                 count_temp_files(f->dir_fd));
         }
 }
 
@@ -656,7 +657,8 @@ static void test_rename_noreplace(void **state) {
         CHECK_STR("a intact", a, "A");
         CHECK_STR("b intact", b, "B");
         CHECK_INT("onto free name", rename_noreplace(f->dir_fd, "a", f->dir_fd, "c"), 0);
-        CHECK_INT("source gone", faccessat(f->dir_fd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0, ENOENT);
+        CHECK_INT("source gone", faccessat(f->dir_fd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0,
+                  ENOENT);
         CHECK_INT("missing source", rename_noreplace(f->dir_fd, "a", f->dir_fd, "d"), -ENOENT);
 }
 
