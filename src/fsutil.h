@@ -48,6 +48,14 @@ int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const
  * as far as possible). */
 int rm_rf_at(int dir_fd, const char *name);
 
+/* rm_rf_at() that gives up after max_entries entries below name (counted over the whole tree): -E2BIG,
+ * with what was removed so far gone. For a directory someone else may still be filling through an fd. */
+int rm_rf_bounded_at(int dir_fd, const char *name, size_t max_entries);
+
+/* What kind of file mode is, as a refusal ("is a directory", "is a FIFO", "is a symbolic link", …); NULL
+ * for a regular file. */
+const char *file_type_refusal(mode_t mode);
+
 /* Open (creating with mode if missing) a directory below dir_fd, refusing symlinks.
  * Returns the O_DIRECTORY|O_CLOEXEC fd or -errno. */
 int open_dir_at(int dir_fd, const char *name, mode_t mode);

@@ -733,6 +733,37 @@ static void make_chain(int dir_fd, const char *top, unsigned depth) {
         assert_int_equal(__real_close(fd), 0);
 }
 
+/* A budget of entries ends the removal of a tree that is too big (or still being filled): -E2BIG, the
+ * directory is still there; with enough budget it all goes. Nested entries count too. */
+static void test_rm_rf_bounded_at(void **state) {
+        Fixture *f = *state;
+        char name[16];
+        int t, sub;
+
+        t = open_dir_at(f->dir_fd, "big", 0755);
+        assert_true(t >= 0);
+        for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof(name), "f%d", i);
+                put_file(t, name, "x");
+        }
+        sub = open_dir_at(t, "sub", 0755);
+        assert_true(sub >= 0);
+        for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof(name), "g%d", i);
+                put_file(sub, name, "y");
+        }
+        assert_int_equal(__real_close(sub), 0);
+        assert_int_equal(__real_close(t), 0);
+
+        CHECK_INT("budget 5", rm_rf_bounded_at(f->dir_fd, "big", 5), -E2BIG);
+        CHECK_INT("still there", faccessat(f->dir_fd, "big", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        CHECK_INT("budget 15 (21 entries left at most)", rm_rf_bounded_at(f->dir_fd, "big", 15), -E2BIG);
+        CHECK_INT("enough budget", rm_rf_bounded_at(f->dir_fd, "big", 100), 0);
+        CHECK_INT("gone", faccessat(f->dir_fd, "big", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0, ENOENT);
+        put_file(f->dir_fd, "plain", "x");
+        CHECK_INT("a file costs nothing", rm_rf_bounded_at(f->dir_fd, "plain", 0), 0);
+}
+
 static void test_rm_rf_at(void **state) {
         Fixture *f = *state;
         int t, sub;
@@ -801,6 +832,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_open_dir_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_check_safe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_at, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rm_rf_bounded_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fsync_dir, setup, teardown),
         };
 
