@@ -237,6 +237,18 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                             streq(strna(get_string(m->parameters, "scope")), "total") ? "the daemon" : "your user",
                             limit);
         }
+        if (streq(e, ORCH_ERROR_NO_SUCH_REJECTED_FILE))
+                return fail(EX_NOINPUT, "you have no rejected file '%s' (orchctl rejected lists them)",
+                            strna(get_string(m->parameters, "name")));
+        if (streq(e, ORCH_ERROR_REJECTED_FILE_TOO_LARGE)) {
+                int64_t size = 0, limit = 0;
+
+                (void) get_int(m->parameters, "size", &size);
+                (void) get_int(m->parameters, "limit", &limit);
+                return fail(EX_DATAERR, "rejected file '%s' is %" PRId64 " bytes, over the %" PRId64
+                            " a reply may carry; ask root to copy it from the spool's rejected/",
+                            strna(get_string(m->parameters, "name")), size, limit);
+        }
         if (streq(e, ORCH_ERROR_INTERNAL))
                 return fail(EX_SOFTWARE, "internal error in orchd: %s",
                             strna(get_string(m->parameters, "errno")));

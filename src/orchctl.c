@@ -49,7 +49,8 @@ enum {
         OPT_PROMETHEUS = 1U << 4,
         OPT_ATTEMPT = 1U << 5,
         OPT_FOLLOW = 1U << 6,
-        _OPT_LAST = OPT_FOLLOW,
+        OPT_FILE = 1U << 7,
+        _OPT_LAST = OPT_FILE,
 };
 
 const char *arg_socket = NULL;
@@ -64,6 +65,7 @@ static bool arg_wait = false;
 static bool arg_prometheus = false;
 unsigned arg_attempt = 0;
 bool arg_follow = false;
+bool arg_file = false;
 
 typedef struct Verb {
         const char *name;
@@ -751,6 +753,12 @@ static const Verb verbs[] = {
           "and everything downstream of them; succeeded nodes upstream are kept. Attempt\n"
           "numbers go on. Exit status 75 if the job has not finished yet (or another\n"
           "unfinished job of yours holds its key).\n" },
+        { "rejected", verb_rejected, 0, 1, OPT_FILE, "rejected [NAME] [--file]",
+          "Show your rejected job files (rejected/ itself is root's): without NAME, one line\n"
+          "per file with when and why; with NAME, the whole error; with --file, the file's\n"
+          "bytes as you dropped them, to fix and submit again. Root and AdminGroup= members\n"
+          "see everyone's. Exit status 66 if you have no rejected file NAME.\n"
+          "     --file           Print the rejected file itself (raw bytes)\n" },
         { "pause", verb_pause, 1, 1, 0, "pause JOB",
           "Hold a job: no new node starts until resume; running nodes go on.\n" },
         { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
@@ -789,6 +797,7 @@ enum {
         ARG_STATE,
         ARG_PROMETHEUS,
         ARG_ATTEMPT,
+        ARG_FILE,
 };
 
 static const struct option options[] = {
@@ -797,7 +806,7 @@ static const struct option options[] = {
         { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
         { "timeout", required_argument, NULL, 't' }, { "wait", no_argument, NULL, 'w' },
         { "prometheus", no_argument, NULL, ARG_PROMETHEUS }, { "attempt", required_argument, NULL, ARG_ATTEMPT },
-        { "follow", no_argument, NULL, 'f' }, {}
+        { "follow", no_argument, NULL, 'f' }, { "file", no_argument, NULL, ARG_FILE }, {}
 };
 
 static int parse_attempt(const char *s, unsigned *ret) {
@@ -859,6 +868,10 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                                             optarg);
                         arg_options_seen |= OPT_ATTEMPT;
                         break;
+                case ARG_FILE:
+                        arg_file = true;
+                        arg_options_seen |= OPT_FILE;
+                        break;
                 case 'f':
                         arg_follow = true;
                         arg_options_seen |= OPT_FOLLOW;
@@ -878,7 +891,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
 static const char *option_name(unsigned opt) {
         return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" :
                 opt == OPT_PROMETHEUS ? "--prometheus" : opt == OPT_ATTEMPT ? "--attempt" :
-                opt == OPT_FOLLOW ? "--follow" : "--timeout";
+                opt == OPT_FOLLOW ? "--follow" : opt == OPT_FILE ? "--file" : "--timeout";
 }
 
 int main(int argc, char **argv) {

@@ -105,3 +105,9 @@ extern bool arg_follow;
 
 /* orchctl logs JOB [NODE] (orchctl-logs.c). Returns an exit code. */
 int verb_logs(char **args, size_t n_args);
+
+/* Option of rejected (orchctl.c): --file. */
+extern bool arg_file;
+
+/* orchctl rejected [NAME] [--file] (orchctl-rejected.c). Returns an exit code. */
+int verb_rejected(char **args, size_t n_args);
