@@ -68,6 +68,12 @@ const char *find_control_char(const char *s, size_t n, bool allow_tab_lf) {
         return NULL;
 }
 
+unsigned control_char_code(const char *p) {
+        const unsigned char *u = (const unsigned char *) p;
+
+        return u[0] == 0xC2 ? u[1] : u[0]; /* C1 is U+0080…U+009F, two bytes in UTF-8: C2 80…C2 9F */
+}
+
 /* The escape for byte c of a control character or invalid sequence, into buf (≤ 4 bytes + NUL). */
 static size_t escape_byte(unsigned char c, char buf[static 5]) {
         static const char hex[] = "0123456789abcdef";

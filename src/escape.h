@@ -16,6 +16,9 @@
  * Bytes that are not valid UTF-8 are not control characters here (validity is checked elsewhere). */
 const char *find_control_char(const char *s, size_t n, bool allow_tab_lf);
 
+/* The code point of the control character at p, as found by find_control_char(). */
+unsigned control_char_code(const char *p);
+
 /* The worst case of cescape_buf() output for n input bytes, plus the NUL: every byte as "\xNN". */
 #define CESCAPE_MAX(n) ((n) *4 + 1)
 

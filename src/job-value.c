@@ -202,13 +202,12 @@ bool job_get_string(JobCtx *c, const JsonPath *path, json_object *v, bool nonemp
 
 bool job_check_no_control(JobCtx *c, const JsonPath *path, const char *s, bool allow_tab_lf) {
         const char *p = find_control_char(s, strlen(s), allow_tab_lf);
-        char esc[16];
 
         if (!p)
                 return true;
-        (void) cescape_buf(p, (unsigned char) *p == 0xC2 ? 2 : 1, esc, sizeof(esc));
-        job_add_error(c, path, "must not contain control characters%s, found \"%s\" at byte %zu",
-                      allow_tab_lf ? " other than tab and newline" : "", esc, (size_t) (p - s));
+        /* Named as U+XXXX: a message with no backslash reads the same escaped for a terminal or not. */
+        job_add_error(c, path, "must not contain control characters%s, found U+%04X at byte %zu",
+                      allow_tab_lf ? " other than tab and newline" : "", control_char_code(p), (size_t) (p - s));
         return false;
 }
 

@@ -273,20 +273,19 @@ static int job_parse_ctx(JobCtx *c, const char *buf, size_t size) {
 }
 
 /* The file name is the job's name unless it sets "name", and its source either way: it follows the rule of
- * "name" (issue 8, point 7). Refused rather than made safe, so what the owner sees is what they wrote. */
-static void check_file_name(JobCtx *c, const char *name, int *r) {
+ * "name" (issue 8, point 7). Refused rather than made safe, so what the owner sees is what they wrote; the
+ * only error reported, since renaming comes first. Returns true if the name is fine. */
+static bool check_file_name(JobCtx *c, const char *name) {
         const char *p = name ? find_control_char(name, strlen(name), false) : NULL;
         JsonPath root = JSON_PATH_ROOT;
-        char esc[16];
 
         if (!p)
-                return;
-        (void) cescape_buf(p, (unsigned char) *p == 0xC2 ? 2 : 1, esc, sizeof(esc));
+                return true;
         job_add_error(c, &root,
-                      "the file name must not contain control characters, found \"%s\" at byte %zu: rename "
+                      "the file name must not contain control characters, found U+%04X at byte %zu: rename "
                       "the file (a job's name defaults to its file name, which is shown in listings and logs)",
-                      esc, (size_t) (p - name));
-        *r = c->oom ? -ENOMEM : -EINVAL;
+                      control_char_code(p), (size_t) (p - name));
+        return false;
 }
 
 int job_parse(const char *buf, size_t size, const JobLimits *limits, const char *default_name, JobSpec **ret,
@@ -314,9 +313,10 @@ int job_parse(const char *buf, size_t size, const JobLimits *limits, const char 
 
         JobCtx c = { .limits = limits, .errors = e, .spec = j };
         job_node_init(&c.tmpl);
-        r = job_parse_ctx(&c, buf, size);
-        if (r >= 0 || r == -EINVAL)
-                check_file_name(&c, default_name, &r);
+        if (check_file_name(&c, default_name))
+                r = job_parse_ctx(&c, buf, size);
+        else
+                r = c.oom ? -ENOMEM : -EINVAL;
         job_node_done(&c.tmpl);
         free(c.tmp);
         free(c.names);

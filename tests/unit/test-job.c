@@ -500,7 +500,7 @@ static void test_name_from_filename_control(void **state) {
                 text = job_errors_format(e, "f.json");
                 assert_non_null(text);
                 if (!strstr(text,
-                            "the file name must not contain control characters, found \"\\x1b\" at byte 0"))
+                            "f.json: the file name must not contain control characters, found U+001B at byte 0: rename"))
                         fail_msg("body %zu: got \"%s\"", i, text);
                 job_errors_free(e);
         }
