@@ -26,7 +26,7 @@ char *base64_encode(const void *buf, size_t n) {
         o = out;
         for (size_t i = 0; i < n; i += 3) {
                 uint32_t v = (uint32_t) p[i] << 16 | (i + 1 < n ? (uint32_t) p[i + 1] << 8 : 0) |
-                             (i + 2 < n ? p[i + 2] : 0);
+                        (i + 2 < n ? p[i + 2] : 0);
 
                 *o++ = alphabet[v >> 18 & 63];
                 *o++ = alphabet[v >> 12 & 63];
@@ -62,7 +62,7 @@ int base64_decode(const char *s, unsigned char **ret, size_t *ret_n) {
                         return -EINVAL;
                 }
                 uint32_t v = (uint32_t) a << 18 | (uint32_t) b << 12 | (uint32_t) (c < 0 ? 0 : c) << 6 |
-                             (uint32_t) (d < 0 ? 0 : d);
+                        (uint32_t) (d < 0 ? 0 : d);
                 out[n++] = (unsigned char) (v >> 16);
                 if (pad < 2)
                         out[n++] = (unsigned char) (v >> 8);

@@ -53,7 +53,7 @@ static bool rejected_name_valid(const char *name) {
         size_t n = strlen(name);
 
         return n > 5 && n + strlen(ERROR_JSON_SUFFIX) <= NAME_MAX && name[0] != '.' && !strchr(name, '/') &&
-               streq(name + n - 5, ".json");
+                streq(name + n - 5, ".json");
 }
 
 /* Fill e for rejected/NAME from its records. Returns 0, or -ENOENT if there is no such rejection. */
@@ -64,7 +64,7 @@ static int rejected_load(int dir_fd, const char *name, Rejected *e) {
         struct stat st;
         bool have_uid = false;
 
-        *e = (Rejected) { .uid = 0 };
+        *e = (Rejected){ .uid = 0 };
         snprintf(e->name, sizeof(e->name), "%s", name);
         snprintf(path, sizeof(path), "%s" ERROR_SUFFIX, name);
         if (fstatat(dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
@@ -134,13 +134,12 @@ static json_object *rejected_to_json(int dir_fd, const Rejected *e, bool full) {
         struct passwd *pw = getpwuid(e->uid);
         char ts[TIMESTAMP_STRING_MAX];
 
-        if (!o || !error ||
-            json_object_object_add(o, "name", json_object_new_string(e->name)) < 0 ||
+        if (!o || !error || json_object_object_add(o, "name", json_object_new_string(e->name)) < 0 ||
             json_object_object_add(o, "uid", json_object_new_int64(e->uid)) < 0 ||
             json_object_object_add(o, "user", pw ? json_object_new_string(pw->pw_name) : NULL) < 0 ||
             json_object_object_add(o, "time",
-                                   json_object_new_string(
-                                           protocol_format_timestamp(timespec_to_usec(&e->time), ts, sizeof(ts)))) < 0 ||
+                                   json_object_new_string(protocol_format_timestamp(
+                                           timespec_to_usec(&e->time), ts, sizeof(ts)))) < 0 ||
             json_object_object_add(o, "error", json_object_new_string(error)) < 0 ||
             json_object_object_add(o, "removed", json_object_new_boolean(e->removed)) < 0)
                 return NULL;
@@ -250,8 +249,9 @@ static int rejected_one(ControlCall *call, int dir_fd, const char *name, uid_t v
                 }
                 if (r < 0 && r != -ENOENT && r != -ELOOP)
                         return r;
-                if (r >= 0 && (json_object_object_add(o, "size", json_object_new_int64((int64_t) size)) < 0 ||
-                               json_object_object_add(o, "data", json_object_new_string(data)) < 0))
+                if (r >= 0 &&
+                    (json_object_object_add(o, "size", json_object_new_int64((int64_t) size)) < 0 ||
+                     json_object_object_add(o, "data", json_object_new_string(data)) < 0))
                         return -ENOMEM;
         }
         files = json_object_new_array();
@@ -270,9 +270,11 @@ int methods_rejected(ControlCall *call, json_object *params, void *userdata) {
         size_t n = 0;
         int r;
 
-        if (params && json_object_object_get_ex(params, "name", &name) && !json_object_is_type(name, json_type_string))
+        if (params && json_object_object_get_ex(params, "name", &name) &&
+            !json_object_is_type(name, json_type_string))
                 return methods_reply_invalid_parameter(call, "name");
-        if (params && json_object_object_get_ex(params, "file", &file) && !json_object_is_type(file, json_type_boolean))
+        if (params && json_object_object_get_ex(params, "file", &file) &&
+            !json_object_is_type(file, json_type_boolean))
                 return methods_reply_invalid_parameter(call, "file");
         /* Root, the daemon's own user and AdminGroup= see everyone's, as they do for jobs. */
         if (caller == 0 || caller == geteuid() ||
@@ -280,7 +282,8 @@ int methods_rejected(ControlCall *call, json_object *params, void *userdata) {
                 viewer = (uid_t) -1;
 
         if (name)
-                return rejected_one(call, dir_fd, json_object_get_string(name), viewer, json_object_get_boolean(file));
+                return rejected_one(call, dir_fd, json_object_get_string(name), viewer,
+                                    json_object_get_boolean(file));
         r = rejected_list(dir_fd, viewer, &list, &n);
         if (r < 0)
                 return r;

@@ -44,10 +44,13 @@ static int rejected_table(json_object *files) {
 
                 r = table_add(&t, get_string(f, "name"), NULL);
                 if (r >= 0)
-                        r = table_add(&t, format_local_time(get_string(f, "time"), false, when, sizeof(when)), NULL);
+                        r = table_add(&t, format_local_time(get_string(f, "time"), false, when, sizeof(when)),
+                                      NULL);
                 if (r >= 0 && owners)
-                        r = table_add(&t, get_string(f, "user") ?: json_object_get_string(
-                                                  reply_member(f, "uid", json_type_int)), NULL);
+                        r = table_add(&t,
+                                      get_string(f, "user") ?:
+                                              json_object_get_string(reply_member(f, "uid", json_type_int)),
+                                      NULL);
                 if (r >= 0)
                         r = table_add(&t, get_string(f, "error"), NULL);
         }
@@ -82,7 +85,8 @@ static int rejected_file(json_object *f, const char *name) {
         size_t n;
 
         if (json_object_get_boolean(reply_member(f, "removed", json_type_boolean)) || !data)
-                return fail(EX_NOINPUT, "'%s' was not a regular file and was removed: there are no bytes to give back",
+                return fail(EX_NOINPUT,
+                            "'%s' was not a regular file and was removed: there are no bytes to give back",
                             name);
         if (base64_decode(data, &bytes, &n) < 0)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: \"data\" is not base64");
@@ -100,8 +104,9 @@ int verb_rejected(char **args, size_t n_args) {
                 return fail(EX_SOFTWARE, "out of memory");
         if (arg_file && n_args == 0)
                 return fail(EX_USAGE, "--file needs the NAME of a rejected file");
-        if (n_args > 0 && (json_object_object_add(p, "name", json_object_new_string(args[0])) < 0 ||
-                           json_object_object_add(p, "file", json_object_new_boolean(arg_file)) < 0))
+        if (n_args > 0 &&
+            (json_object_object_add(p, "name", json_object_new_string(args[0])) < 0 ||
+             json_object_object_add(p, "file", json_object_new_boolean(arg_file)) < 0))
                 return fail(EX_SOFTWARE, "out of memory");
         r = call_once(ORCH_METHOD_REJECTED, p, NULL, &reply);
         if (r != 0)

@@ -21,8 +21,13 @@ static void test_vectors(void **state) {
         static const struct {
                 const char *plain, *encoded;
         } table[] = {
-                { "", "" },         { "f", "Zg==" },         { "fo", "Zm8=" },         { "foo", "Zm9v" },
-                { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+                { "", "" },
+                { "f", "Zg==" },
+                { "fo", "Zm8=" },
+                { "foo", "Zm9v" },
+                { "foob", "Zm9vYg==" },
+                { "fooba", "Zm9vYmE=" },
+                { "foobar", "Zm9vYmFy" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
