@@ -207,7 +207,8 @@ bool job_check_no_control(JobCtx *c, const JsonPath *path, const char *s, bool a
                 return true;
         /* Named as U+XXXX: a message with no backslash reads the same escaped for a terminal or not. */
         job_add_error(c, path, "must not contain control characters%s, found U+%04X at byte %zu",
-                      allow_tab_lf ? " other than tab and newline" : "", control_char_code(p), (size_t) (p - s));
+                      allow_tab_lf ? " other than tab and newline" : "", control_char_code(p),
+                      (size_t) (p - s));
         return false;
 }
 

@@ -245,7 +245,8 @@ int reply_error(const VarlinkMessage *m, const char *job) {
 
                 (void) get_int(m->parameters, "size", &size);
                 (void) get_int(m->parameters, "limit", &limit);
-                return fail(EX_DATAERR, "rejected file '%s' is %" PRId64 " bytes, over the %" PRId64
+                return fail(EX_DATAERR,
+                            "rejected file '%s' is %" PRId64 " bytes, over the %" PRId64
                             " a reply may carry; ask root to copy it from the spool's rejected/",
                             strna(get_string(m->parameters, "name")), size, limit);
         }

@@ -14,7 +14,8 @@
  * unread and kept in rejected/; anything that is not a regular file, such as
  * a symlink, FIFO, device or directory, is removed, not kept, with an error
  * record for its owner). rejected/ is root's alone (0700): its files and error
- * records reach their owner through the Rejected call, never the file system. The accepted job is our own copy of the bytes
+ * records reach their owner through the Rejected call, never the file system.
+ * The accepted job is our own copy of the bytes
  * read (job.json), so a writer that still holds the original cannot change
  * it. jobs/.#ID becomes jobs/ID by one rename after everything in it is
  * durable: that rename is the acceptance. At start, a jobs/.#ID left by a
@@ -118,7 +119,8 @@ static int note_trashed(Spool *s, const char *target, const char *human) {
         _cleanup_free_ char *text = NULL;
         char err[NAME_MAX + 32];
 
-        if (asprintf(&text, "%.*s; it could not be emptied (its creator may still be adding to it), so it was "
+        if (asprintf(&text,
+                     "%.*s; it could not be emptied (its creator may still be adding to it), so it was "
                      "moved where only root can reach it and will be removed at the next start of orchd\n",
                      (int) strcspn(human, "\n"), human) < 0)
                 return -ENOMEM;
@@ -169,7 +171,9 @@ static int spool_reject(Spool *s, const char *name, uid_t uid, bool remove, cons
                   LOG_EV(.message_id = ORCH_MESSAGE_JOB_REJECTED, .state = "rejected", .reason = human,
                          .has_uid = true, .uid = uid),
                   "Rejected job file '%s' of uid %u (%s rejected/%s.error): %.*s", name, (unsigned) uid,
-                  !remove ? "kept with" : trashed ? "could not be emptied, moved out of reach; see" : "removed; see",
+                  !remove         ? "kept with" :
+                          trashed ? "could not be emptied, moved out of reach; see" :
+                                    "removed; see",
                   target, (int) strcspn(human, "\n"), human);
         return 0;
 }
@@ -249,11 +253,15 @@ static int remove_entry(Spool *s, const char *name, bool *ret_trashed) {
         if (r >= 0 || r == -ENOENT)
                 return 0;
         if (r == -E2BIG)
-                log_notice("The directory '%s' dropped into new/ holds more than %d entries, moving it out of "
-                           "reach.", name, REMOVE_MAX_ENTRIES);
+                log_notice(
+                        "The directory '%s' dropped into new/ holds more than %d entries, moving it out of "
+                        "reach.",
+                        name, REMOVE_MAX_ENTRIES);
         else
-                log_notice_errno(r, "Cannot empty the directory '%s' dropped into new/ (%m), moving it out of "
-                                 "reach.", name);
+                log_notice_errno(r,
+                                 "Cannot empty the directory '%s' dropped into new/ (%m), moving it out of "
+                                 "reach.",
+                                 name);
         trash_fd = open_dir_at(s->rejected_fd, TRASH_DIR, 0700);
         if (trash_fd < 0)
                 return trash_fd;
@@ -464,8 +472,8 @@ static int spool_process(Spool *s, const char *name) {
         if (fstatat(s->intake_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (errno == ENOENT)
                         return 0;
-                return log_warning_errno(errno, "Cannot inspect job file '%s', will retry on the next rescan: %m",
-                                         name);
+                return log_warning_errno(
+                        errno, "Cannot inspect job file '%s', will retry on the next rescan: %m", name);
         }
         if (!S_ISREG(st.st_mode)) {
                 if (asprintf(&reason, "%s: only regular files are job files, so it was removed, not kept",
@@ -490,7 +498,8 @@ static int spool_process(Spool *s, const char *name) {
         }
         r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
         if (r == -EFBIG)
-                return spool_reject_reason(s, name, st.st_uid, false, "grew over the size limit while being read");
+                return spool_reject_reason(s, name, st.st_uid, false,
+                                           "grew over the size limit while being read");
         if (r < 0)
                 return log_warning_errno(r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
 
@@ -817,9 +826,10 @@ static void note_rejected_mode(Spool *s) {
 
         if (fstatat(s->spool_fd, "rejected", &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode) &&
             (st.st_mode & 07777) != 0700)
-                log_notice("Changing the mode of %s/rejected from %04o to 0700: rejected files are for their "
-                           "owners only, who get them with orchctl rejected.",
-                           s->path, (unsigned) (st.st_mode & 07777));
+                log_notice(
+                        "Changing the mode of %s/rejected from %04o to 0700: rejected files are for their "
+                        "owners only, who get them with orchctl rejected.",
+                        s->path, (unsigned) (st.st_mode & 07777));
 }
 
 /* As root (SPEC §8): anyone may drop into new/ and tmp/ but nobody may list or take another's file (1733,
@@ -828,7 +838,8 @@ static void note_rejected_mode(Spool *s) {
  * changed: one that others can write to is refused. */
 static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         bool root = geteuid() == 0;
-        DirPolicy check = {}, drop = { .enforce = true, .group = drop_gid }, jobs = { .mode = 0700, .enforce = true },
+        DirPolicy check = {}, drop = { .enforce = true, .group = drop_gid },
+                  jobs = { .mode = 0700, .enforce = true },
                   private = { .mode = 0700, .enforce = true, .group = (gid_t) -1 };
         struct {
                 const char *name;
@@ -895,8 +906,9 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 return log_error_errno(r, "Failed to inspect %s/jobs: %m", s->path);
         r = rm_rf_bounded_at(s->rejected_fd, TRASH_DIR, REMOVE_MAX_ENTRIES);
         if (r < 0 && r != -ENOENT)
-                log_notice_errno(r, "Cannot remove %s/rejected/" TRASH_DIR " yet, will try at the next start: %m",
-                                 s->path);
+                log_notice_errno(
+                        r, "Cannot remove %s/rejected/" TRASH_DIR " yet, will try at the next start: %m",
+                        s->path);
         *ret = TAKE_PTR(s);
         return 0;
 }
