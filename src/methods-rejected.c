@@ -10,7 +10,10 @@
  * without that record (a spool from before it) the owner of the kept file;
  * with neither, root. Another user's entry answers exactly as a missing one
  * does, so names of others' files are not revealed. Reads are bounded:
- * error texts at 1 MiB, file bytes at REJECTED_DATA_MAX.
+ * error texts at 1 MiB, file bytes at REJECTED_DATA_MAX. Intake also makes
+ * the owner the owner of NAME.error.json, as an index: a user's listing
+ * passes over others' entries with one fstatat each instead of reading them
+ * (a listing runs on the event loop, and rejected/ may hold many entries).
  */
 
 #include <dirent.h>
@@ -156,6 +159,18 @@ static int rejected_cmp(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
+/* Whether the entry with error record `record` may belong to uid, judged by the record's owner (the index
+ * intake keeps): uid's own, or root's (root's own entries and those of an orchd from before the index). */
+static bool maybe_visible(int dir_fd, const char *record, uid_t uid) {
+        struct stat st;
+
+        if (uid == (uid_t) -1)
+                return true;
+        if (fstatat(dir_fd, record, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        return st.st_uid == uid || st.st_uid == geteuid();
+}
+
 /* Every rejection in dir_fd that filter_uid may see ((uid_t) -1: all), oldest first. */
 static int rejected_list(int dir_fd, uid_t filter_uid, Rejected **ret, size_t *ret_n) {
         _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -178,7 +193,7 @@ static int rejected_list(int dir_fd, uid_t filter_uid, Rejected **ret, size_t *r
                 if (len <= sl || !streq(de->d_name + len - sl, ERROR_JSON_SUFFIX))
                         continue;
                 snprintf(name, sizeof(name), "%.*s", (int) (len - sl), de->d_name);
-                if (!rejected_name_valid(name))
+                if (!rejected_name_valid(name) || !maybe_visible(dir_fd, de->d_name, filter_uid))
                         continue;
                 if (n == cap) {
                         Rejected *m = reallocarray(list, cap = MAX(cap * 2, (size_t) 16), sizeof(Rejected));

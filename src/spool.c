@@ -155,6 +155,10 @@ static int spool_reject(Spool *s, const char *name, uid_t uid, bool remove, cons
         r = write_file_atomic_at(s->rejected_fd, err, text, strlen(text));
         if (r < 0)
                 return log_error_errno(r, "Failed to write rejected/%s: %m", err);
+        /* An index, not the record: the Rejected call skips others' entries by a stat instead of reading
+         * them. Nobody but root reaches rejected/, so the owner cannot change it; the uid inside rules. */
+        if (uid != geteuid())
+                (void) fchownat(s->rejected_fd, err, uid, (gid_t) -1, AT_SYMLINK_NOFOLLOW);
 
         if (remove)
                 r = remove_entry(s, name, &trashed);
