@@ -64,6 +64,8 @@ for f in a.json b.json binary.json; do
         wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not rejected"
 done
 
+is "$(jq .uid "$SPOOL/rejected/a.json.error.json")" "$uida" "a.json.error.json records A's uid"
+is "$(stat -c %u "$SPOOL/rejected/a.json.error.json")" "$uida" "and is owned by A (the index a listing uses)"
 isnt "$(as "$UB" cat "$SPOOL/rejected/a.json" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's rejected file"
 isnt "$(as "$UB" cat "$SPOOL/rejected/a.json.error" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's .error"
 isnt "$(as "$UA" ls "$SPOOL/rejected" >/dev/null 2>&1; echo $?)" 0 "A cannot list rejected/"
