@@ -136,7 +136,7 @@ int write_file_atomic_at(int dir_fd, const char *name, const void *buf, size_t l
         return fsync_dir(dir_fd);
 }
 
-static const char *file_type_refusal(mode_t mode) {
+const char *file_type_refusal(mode_t mode) {
         switch (mode & S_IFMT) {
         case S_IFREG:
                 return NULL;
@@ -163,10 +163,21 @@ static int check_foreign_stat(const struct stat *st, uint64_t max_size, char **r
         char *reason = NULL;
         int k;
 
+        /* The owner of the file is who its job runs as: refuse anything another user could have written
+         * (issue 8, point 2). Another link to it, or write permission for others, lets them change it. */
         if (type)
                 k = asprintf(&reason, "%s", type);
         else if (st->st_nlink != 1)
-                k = asprintf(&reason, "has %ju hard links", (uintmax_t) st->st_nlink);
+                k = asprintf(&reason,
+                             "has %ju hard links: whoever can reach the file by another link could change what "
+                             "runs as you; drop a copy with a single link (cp, not ln), or use orchctl submit",
+                             (uintmax_t) st->st_nlink);
+        else if (st->st_mode & (S_IWGRP | S_IWOTH))
+                k = asprintf(&reason,
+                             "is %s-writable (mode %04o): another user who can write it could make it run as "
+                             "you; chmod go-w it before renaming it into new/ (or write it with umask 022), or "
+                             "use orchctl submit",
+                             st->st_mode & S_IWOTH ? "world" : "group", (unsigned) (st->st_mode & 07777));
         else if ((uint64_t) st->st_size > max_size)
                 k = asprintf(&reason, "is %jd bytes, over the %" PRIu64 " byte limit",
                              (intmax_t) st->st_size, max_size);
@@ -238,10 +249,12 @@ int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const
         return 0;
 }
 
-static int rm_rf_below(int dir_fd, const char *name, unsigned depth);
+static int rm_rf_below(int dir_fd, const char *name, unsigned depth, size_t *budget);
 
-/* Remove every entry of the directory dir_fd/name; the directory itself stays. */
-static int rm_rf_children(int dir_fd, const char *name, unsigned depth) {
+/* Remove every entry of the directory dir_fd/name; the directory itself stays. budget (NULL: none) is
+ * the number of entries still allowed, shared by the whole tree: someone holding an fd to a directory
+ * can add entries as fast as we remove them, and we must stop. */
+static int rm_rf_children(int dir_fd, const char *name, unsigned depth, size_t *budget) {
         _cleanup_close_ int fd = -EBADF;
         DIR *d;
         int r = 0;
@@ -271,8 +284,13 @@ static int rm_rf_children(int dir_fd, const char *name, unsigned depth) {
                 }
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
+                if (budget && (*budget)-- == 0) {
+                        *budget = 0;
+                        r = -E2BIG;
+                        break;
+                }
 
-                int k = rm_rf_below(dirfd(d), de->d_name, depth + 1);
+                int k = rm_rf_below(dirfd(d), de->d_name, depth + 1, budget);
                 if (k < 0 && k != -ENOENT && r >= 0)
                         r = k; /* keep going: remove as much as we can, report the first error */
         }
@@ -281,7 +299,7 @@ static int rm_rf_children(int dir_fd, const char *name, unsigned depth) {
         return r;
 }
 
-static int rm_rf_below(int dir_fd, const char *name, unsigned depth) {
+static int rm_rf_below(int dir_fd, const char *name, unsigned depth, size_t *budget) {
         int r;
 
         /* Try the common case first: unlink() works on files, symlinks (the link, never the target),
@@ -291,7 +309,7 @@ static int rm_rf_below(int dir_fd, const char *name, unsigned depth) {
         if (errno != EISDIR)
                 return -errno;
 
-        r = rm_rf_children(dir_fd, name, depth);
+        r = rm_rf_children(dir_fd, name, depth, budget);
         if (r < 0)
                 return r;
         if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0)
@@ -300,7 +318,13 @@ static int rm_rf_below(int dir_fd, const char *name, unsigned depth) {
 }
 
 int rm_rf_at(int dir_fd, const char *name) {
-        return rm_rf_below(dir_fd, name, 0);
+        return rm_rf_below(dir_fd, name, 0, NULL);
+}
+
+int rm_rf_bounded_at(int dir_fd, const char *name, size_t max_entries) {
+        size_t budget = max_entries;
+
+        return rm_rf_below(dir_fd, name, 0, &budget);
 }
 
 int open_dir_at(int dir_fd, const char *name, mode_t mode) {

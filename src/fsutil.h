@@ -30,8 +30,9 @@ int write_file_atomic_at(int dir_fd, const char *name, const void *buf, size_t l
 
 /* Open a file that someone else dropped, without following symlinks and without blocking on FIFOs.
  * Refuses (-EPERM, *reterr_reason = malloc'd text such as "is a symbolic link", "is a FIFO",
- * "has 2 hard links", "is 5242880 bytes, over the 4194304 byte limit") anything that is not a regular
- * file with exactly one link and at most max_size bytes. Decides on lstat before opening (dir_fd must
+ * "has 2 hard links: …", "is group-writable (mode 0664): …", "is 5242880 bytes, over the 4194304 byte
+ * limit") anything that is not a regular file with exactly one link, writable by its owner alone
+ * (its owner is who the job runs as), and at most max_size bytes. Decides on lstat before opening (dir_fd must
  * be private to the daemon, so nobody can swap the name) and re-checks fstat of the open fd.
  * Also -EPERM "changed while being opened" if the name was swapped between the lstat and the open.
  * *reterr_reason (may be NULL) is set only with -EPERM. ret_st may be NULL.
@@ -46,6 +47,14 @@ int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const
  * -ENOENT if it did not exist; -ELOOP if the tree is more than 64 levels deep (the rest is still removed
  * as far as possible). */
 int rm_rf_at(int dir_fd, const char *name);
+
+/* rm_rf_at() that gives up after max_entries entries below name (counted over the whole tree): -E2BIG,
+ * with what was removed so far gone. For a directory someone else may still be filling through an fd. */
+int rm_rf_bounded_at(int dir_fd, const char *name, size_t max_entries);
+
+/* What kind of file mode is, as a refusal ("is a directory", "is a FIFO", "is a symbolic link", …); NULL
+ * for a regular file. */
+const char *file_type_refusal(mode_t mode);
 
 /* Open (creating with mode if missing) a directory below dir_fd, refusing symlinks.
  * Returns the O_DIRECTORY|O_CLOEXEC fd or -errno. */

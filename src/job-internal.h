@@ -75,6 +75,9 @@ bool job_get_int(JobCtx *c, const JsonPath *path, json_object *v, int64_t min, i
 bool job_get_number(JobCtx *c, const JsonPath *path, json_object *v, double min, double max, double *ret);
 /* Returns true and sets *ret (borrowed from v) if v is a string without U+0000, non-empty if asked. */
 bool job_get_string(JobCtx *c, const JsonPath *path, json_object *v, bool nonempty, const char **ret);
+/* Returns true if s has no control character (escape.h; TAB and LF allowed if asked), else records
+ * "must not contain control characters…" naming the first one and its byte offset, and returns false. */
+bool job_check_no_control(JobCtx *c, const JsonPath *path, const char *s, bool allow_tab_lf);
 /* Returns true and sets *ret to a copy if v is a 1…128 character name without control characters. */
 bool job_get_label(JobCtx *c, const JsonPath *path, json_object *v, char **ret);
 /* Returns true and sets *ret if v is a valid duration (seconds or "1m30s"), non-zero if asked. */

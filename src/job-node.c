@@ -125,7 +125,8 @@ static void parse_cmd_string(JobCtx *c, const JsonPath *path, json_object *v, No
         _cleanup_strv_free_ char **argv = NULL;
         const char *s;
 
-        if (!job_get_string(c, path, v, true, &s))
+        /* A shell script: multi-line is ordinary ("set -e\nmake\nmake check"), other controls are not. */
+        if (!job_get_string(c, path, v, true, &s) || !job_check_no_control(c, path, s, true))
                 return;
         argv = calloc(4, sizeof(char *));
         if (!argv || !(argv[0] = strdup("/bin/sh")) || !(argv[1] = strdup("-c")) || !(argv[2] = strdup(s))) {
@@ -151,7 +152,7 @@ static void parse_cmd(JobCtx *c, const JsonPath *path, json_object *v, NodeSpec 
                 char buf[VALUE_DESC_BUF];
                 job_add_error(c, path, "expected %s, got %s", expected,
                               json_object_is_type(v, json_type_array) ? "an empty array" :
-                                                                         job_describe(v, buf));
+                                                                        job_describe(v, buf));
                 return;
         }
 
@@ -164,7 +165,10 @@ static void parse_cmd(JobCtx *c, const JsonPath *path, json_object *v, NodeSpec 
         for (size_t i = 0; i < len; i++) {
                 JsonPath ep = JSON_PATH_INDEX(path, i);
                 /* argv[0] names the program: empty can never be executed. Later arguments may be "". */
-                if (!job_get_string(c, &ep, json_object_array_get_idx(v, i), i == 0, &s)) {
+                /* The program (argv[0]) is printed and logged: no control characters at all. Later
+                 * arguments may carry tab and newline (["sh", "-c", "a\nb"]), nothing else. */
+                if (!job_get_string(c, &ep, json_object_array_get_idx(v, i), i == 0, &s) ||
+                    !job_check_no_control(c, &ep, s, i > 0)) {
                         ok = false;
                         continue;
                 }

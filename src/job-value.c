@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "escape.h"
 #include "job-internal.h"
 #include "json-util.h"
 
@@ -199,6 +200,18 @@ bool job_get_string(JobCtx *c, const JsonPath *path, json_object *v, bool nonemp
         return true;
 }
 
+bool job_check_no_control(JobCtx *c, const JsonPath *path, const char *s, bool allow_tab_lf) {
+        const char *p = find_control_char(s, strlen(s), allow_tab_lf);
+
+        if (!p)
+                return true;
+        /* Named as U+XXXX: a message with no backslash reads the same escaped for a terminal or not. */
+        job_add_error(c, path, "must not contain control characters%s, found U+%04X at byte %zu",
+                      allow_tab_lf ? " other than tab and newline" : "", control_char_code(p),
+                      (size_t) (p - s));
+        return false;
+}
+
 /* name and key: 1…128 characters (code points; the parser guarantees valid UTF-8), no control characters,
  * because they are printed in status tables and log lines. */
 bool job_get_label(JobCtx *c, const JsonPath *path, json_object *v, char **ret) {
@@ -207,13 +220,10 @@ bool job_get_label(JobCtx *c, const JsonPath *path, json_object *v, char **ret) 
 
         if (!job_get_string(c, path, v, false, &s))
                 return false;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p < 0x20 || *p == 0x7f) {
-                        job_add_error(c, path, "must not contain control characters");
-                        return false;
-                }
+        if (!job_check_no_control(c, path, s, false))
+                return false;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 chars += (*p & 0xC0) != 0x80;
-        }
         if (chars < 1 || chars > NAME_CHARS_MAX) {
                 job_add_error(c, path, "must be 1 to %d characters long, got %zu", NAME_CHARS_MAX, chars);
                 return false;
@@ -320,6 +330,9 @@ bool job_get_cwd(JobCtx *c, const JsonPath *path, json_object *v, char **ret) {
         const char *s;
 
         if (!job_get_string(c, path, v, true, &s))
+                return false;
+        /* Before quoting it back: the path is printed in errors, logs and status. */
+        if (!job_check_no_control(c, path, s, false))
                 return false;
         if (s[0] != '/') {
                 job_add_error(c, path, "must be an absolute path, got \"%.64s\"", s);

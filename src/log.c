@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "escape.h"
 #include "journald.h"
 #include "log.h"
 
@@ -101,17 +102,23 @@ static bool log_to_journal(int level, int error, const LogEvent *ev, const char 
         return journald_send(lf.f, lf.n, true) >= 0;
 }
 
+/* Messages carry job data (file and job names, reasons, paths): every control character and invalid
+ * UTF-8 byte is escaped here, in the one place all messages pass, so a newline in job data can never
+ * forge a "<0>" line on stderr or a second line in the journal's MESSAGE (issue 8, point 7). Node output
+ * is not a daemon message: journald.c/logfwd.c send it as entries of its own, bytes kept. */
 static int log_dispatch(int level, int error, const LogEvent *ev, const char *file, int line,
                         const char *func, const char *format, va_list ap) {
-        char buf[LOG_MESSAGE_MAX];
+        char raw[LOG_MESSAGE_MAX], buf[LOG_MESSAGE_MAX + 256];
         int n, m;
 
-        n = snprintf(buf, sizeof(buf), "<%d>", level);
         errno = error;
-        m = vsnprintf(buf + n, sizeof(buf) - n - 1, format, ap);
+        m = vsnprintf(raw, sizeof(raw), format, ap);
         if (m < 0)
                 return 0;
-        m = MIN((size_t) m, sizeof(buf) - n - 2);
+        m = MIN((size_t) m, sizeof(raw) - 1);
+        n = snprintf(buf, sizeof(buf), "<%d>", level);
+        /* Room is kept for the debug suffix and the newline; an escaped message longer than that is cut. */
+        m = (int) cescape_buf(raw, (size_t) m, buf + n, LOG_MESSAGE_MAX - (size_t) n);
 
         if (log_to_journal(level, error, ev, file, line, func, buf + n, (size_t) m) && journald_owns_stderr())
                 return 0;

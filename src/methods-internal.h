@@ -44,6 +44,9 @@ int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t
 /* Method handlers that live in their own files. */
 int methods_retry(ControlCall *call, json_object *params, void *userdata);
 
+/* io.orchd.Manager.Rejected (methods-rejected.c): the caller's rejected job files. */
+int methods_rejected(ControlCall *call, json_object *params, void *userdata);
+
 /* io.orchd.Manager.Logs (methods-logs.c). */
 int methods_logs(ControlCall *call, json_object *parameters, void *userdata);
 /* Something became durable: Logs streams waiting for an attempt to start or end look again. */

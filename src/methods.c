@@ -480,6 +480,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_RETRY, methods_retry },
         { ORCH_METHOD_LOGS, methods_logs },
         { ORCH_METHOD_WATCH, watch_method },
+        { ORCH_METHOD_REJECTED, methods_rejected },
         {},
 };
 

@@ -10,17 +10,20 @@
 #include <time.h>
 
 #include "duration.h"
+#include "escape.h"
 #include "json-util.h"
 #include "orchctl.h"
 #include "state.h"
 int fail(int code, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
         va_list ap;
+        int k;
 
-        fputs("orchctl: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        k = vasprintf(&msg, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        /* Messages quote what the daemon sent (ids, reasons): one escaped line, whatever they hold. */
+        fprintf(stderr, "orchctl: %s\n", k < 0 ? "out of memory" : escaped(msg));
         return code;
 }
 
@@ -34,6 +37,37 @@ int print_json(json_object *o) {
                 return fail(EX_SOFTWARE, "out of memory");
         puts(s);
         return EXIT_SUCCESS;
+}
+
+const char *escaped(const char *s) {
+        static char *ring[8];
+        static size_t next;
+        char *e;
+
+        if (!s)
+                return NULL;
+        e = cescape(s);
+        if (!e)
+                return "";
+        free(ring[next]);
+        ring[next] = e;
+        next = (next + 1) % ELEMENTSOF(ring);
+
+        return e;
+}
+
+void print_text_escaped(FILE *f, const char *text) {
+        while (text && *text) {
+                const char *nl = strchr(text, '\n');
+                size_t n = nl ? (size_t) (nl - text) : strlen(text);
+                _cleanup_free_ char *e = malloc(CESCAPE_MAX(n));
+
+                if (!e)
+                        return;
+                (void) cescape_buf(text, n, e, CESCAPE_MAX(n));
+                fprintf(f, "%s\n", e);
+                text += n + (nl ? 1 : 0);
+        }
 }
 
 const char *state_color(const char *state) {
@@ -51,7 +85,6 @@ const char *state_color(const char *state) {
                 return "\033[0;90m";
         return NULL;
 }
-
 
 void table_done(Table *t) {
         for (size_t i = 0; i < t->n_cells; i++)
@@ -75,7 +108,8 @@ int table_add(Table *t, const char *text, const char *color) {
                 t->colors = k;
                 t->alloc = a;
         }
-        t->cells[t->n_cells] = strdup(text ?: "");
+        /* Cells are job data more often than not: escaped here, so no table can print a raw control. */
+        t->cells[t->n_cells] = cescape(text ?: "");
         if (!t->cells[t->n_cells])
                 return -ENOMEM;
         t->colors[t->n_cells++] = color;
@@ -202,6 +236,19 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                 return fail(EX_UNAVAILABLE, "orchd turned the connection away: %s has %" PRId64 " connections open",
                             streq(strna(get_string(m->parameters, "scope")), "total") ? "the daemon" : "your user",
                             limit);
+        }
+        if (streq(e, ORCH_ERROR_NO_SUCH_REJECTED_FILE))
+                return fail(EX_NOINPUT, "you have no rejected file '%s' (orchctl rejected lists them)",
+                            strna(get_string(m->parameters, "name")));
+        if (streq(e, ORCH_ERROR_REJECTED_FILE_TOO_LARGE)) {
+                int64_t size = 0, limit = 0;
+
+                (void) get_int(m->parameters, "size", &size);
+                (void) get_int(m->parameters, "limit", &limit);
+                return fail(EX_DATAERR,
+                            "rejected file '%s' is %" PRId64 " bytes, over the %" PRId64
+                            " a reply may carry; ask root to copy it from the spool's rejected/",
+                            strna(get_string(m->parameters, "name")), size, limit);
         }
         if (streq(e, ORCH_ERROR_INTERNAL))
                 return fail(EX_SOFTWARE, "internal error in orchd: %s",

@@ -83,17 +83,17 @@ static void print_node_line(const Watch *w, const char *id, json_object *node) {
         const char *color = state_color(get_string(node, "state"));
         char when[64], what[PROGRESS_LINE_MAX];
 
-        printf("%s  %-*s %s%s%s\n", node_time(node, when, sizeof(when)), w->id_width, id, color ?: "",
-               progress_node_event(node, what, sizeof(what)), color ? "\033[0m" : "");
+        printf("%s  %-*s %s%s%s\n", node_time(node, when, sizeof(when)), w->id_width, escaped(id),
+               color ?: "", escaped(progress_node_event(node, what, sizeof(what))), color ? "\033[0m" : "");
 }
 
 static void print_job_line(const Watch *w, json_object *job) {
         const char *state = get_string(job, "state"), *reason = get_string(job, "reason");
         char when[64];
 
-        printf("%s  job %s (%s) %s%s%s%s\n", event_time(NULL, when, sizeof(when)), w->id,
-               strna(get_string(w->job, "name")), strna(state), reason ? " (" : "", reason ?: "",
-               reason ? ")" : "");
+        printf("%s  job %s (%s) %s%s%s%s\n", event_time(NULL, when, sizeof(when)), escaped(w->id),
+               strna(escaped(get_string(w->job, "name"))), strna(escaped(state)), reason ? " (" : "",
+               reason ? escaped(reason) : "", reason ? ")" : "");
 }
 
 /* One compact JSON line {"event": event, ...members of o}. */
@@ -130,7 +130,7 @@ static void live_erase(Watch *w) {
 static void live_line(Watch *w, unsigned cols, const char *text) {
         char buf[PROGRESS_LINE_MAX];
 
-        printf("%s\n", progress_fit(text, cols - 1, buf, sizeof(buf)));
+        printf("%s\n", progress_fit(escaped(text), cols - 1, buf, sizeof(buf)));
         w->drawn++;
 }
 

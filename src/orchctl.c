@@ -49,7 +49,8 @@ enum {
         OPT_PROMETHEUS = 1U << 4,
         OPT_ATTEMPT = 1U << 5,
         OPT_FOLLOW = 1U << 6,
-        _OPT_LAST = OPT_FOLLOW,
+        OPT_FILE = 1U << 7,
+        _OPT_LAST = OPT_FILE,
 };
 
 const char *arg_socket = NULL;
@@ -64,6 +65,7 @@ static bool arg_wait = false;
 static bool arg_prometheus = false;
 unsigned arg_attempt = 0;
 bool arg_follow = false;
+bool arg_file = false;
 
 typedef struct Verb {
         const char *name;
@@ -142,7 +144,7 @@ static int verb_list(char **args, size_t n_args) {
 static void status_header_line(const char *label, const char *value, const char *color) {
         if (!value)
                 return;
-        printf("%12s: %s%s%s\n", label, color ?: "", value, color ? "\033[0m" : "");
+        printf("%12s: %s%s%s\n", label, color ?: "", escaped(value), color ? "\033[0m" : "");
 }
 
 
@@ -207,8 +209,8 @@ static int status_print(json_object *job) {
         snprintf(progress, sizeof(progress), "%zu total, %zu running, %zu succeeded, %zu failed", n_nodes,
                  counts[NODE_RUNNING], counts[NODE_SUCCEEDED], counts[NODE_FAILED]);
 
-        printf("%s%s %s%s\n", arg_color ? "\033[1m" : "", strna(get_string(job, "id")),
-               strna(get_string(job, "name")), arg_color ? "\033[0m" : "");
+        printf("%s%s %s%s\n", arg_color ? "\033[1m" : "", strna(escaped(get_string(job, "id"))),
+               strna(escaped(get_string(job, "name"))), arg_color ? "\033[0m" : "");
         status_header_line("State", state, state_color(state));
         status_header_line("Reason", get_string(job, "reason"), NULL);
         status_header_line("Owner", who, NULL);
@@ -251,8 +253,9 @@ void wait_print(json_object *jobs) {
                 const char *state = get_string(j, "state"), *reason = get_string(j, "reason"),
                            *color = state_color(state);
 
-                printf("%s %s %s%s%s%s%s%s\n", strna(get_string(j, "id")), strna(get_string(j, "name")),
-                       color ?: "", strna(state), color ? "\033[0m" : "", reason ? " (" : "", reason ?: "",
+                printf("%s %s %s%s%s%s%s%s\n", strna(escaped(get_string(j, "id"))),
+                       strna(escaped(get_string(j, "name"))), color ?: "", strna(escaped(state)),
+                       color ? "\033[0m" : "", reason ? " (" : "", reason ? escaped(reason) : "",
                        reason ? ")" : "");
         }
 }
@@ -421,11 +424,12 @@ static int validate_one(const char *path, const JobLimits *limits, json_object *
                 }
         } else if (r < 0) {
                 text = job_errors_format(errors, path);
-                fputs(text ?: "out of memory\n", stderr);
-                if (text && !isempty(text) && text[strlen(text) - 1] != '\n')
-                        fputc('\n', stderr);
+                if (text)
+                        print_text_escaped(stderr, text);
+                else
+                        fputs("out of memory\n", stderr);
         } else
-                printf("%s: valid, %zu node%s\n", path, spec->n_nodes, spec->n_nodes == 1 ? "" : "s");
+                printf("%s: valid, %zu node%s\n", escaped(path), spec->n_nodes, spec->n_nodes == 1 ? "" : "s");
 
         job_spec_free(spec);
         job_errors_free(errors);
@@ -466,12 +470,12 @@ static void print_submit_errors(const char *path, json_object *params) {
                 (void) json_object_object_get_ex(e, "line", &line);
                 (void) json_object_object_get_ex(e, "column", &col);
                 if (json_object_get_int(line) > 0)
-                        fprintf(stderr, "%s:%d:%d: %s\n", path, json_object_get_int(line), json_object_get_int(col),
-                                strna(msg));
+                        fprintf(stderr, "%s:%d:%d: %s\n", escaped(path), json_object_get_int(line),
+                                json_object_get_int(col), strna(escaped(msg)));
                 else if (!isempty(jpath))
-                        fprintf(stderr, "%s: %s: %s\n", path, jpath, strna(msg));
+                        fprintf(stderr, "%s: %s: %s\n", escaped(path), escaped(jpath), strna(escaped(msg)));
                 else
-                        fprintf(stderr, "%s: %s\n", path, strna(msg));
+                        fprintf(stderr, "%s: %s\n", escaped(path), strna(escaped(msg)));
         }
 }
 
@@ -582,7 +586,7 @@ static int graph_file(const char *path) {
         r = job_parse(buf, size, &limits, name, &spec, &errors);
         if (r == -EINVAL) {
                 text = job_errors_format(errors, path);
-                fputs(strna(text), stderr);
+                print_text_escaped(stderr, strna(text));
                 return EX_DATAERR;
         }
         if (r < 0 || graph_dot(spec, NULL, &dot) < 0)
@@ -749,6 +753,12 @@ static const Verb verbs[] = {
           "and everything downstream of them; succeeded nodes upstream are kept. Attempt\n"
           "numbers go on. Exit status 75 if the job has not finished yet (or another\n"
           "unfinished job of yours holds its key).\n" },
+        { "rejected", verb_rejected, 0, 1, OPT_FILE, "rejected [NAME] [--file]",
+          "Show your rejected job files (rejected/ itself is root's): without NAME, one line\n"
+          "per file with when and why; with NAME, the whole error; with --file, the file's\n"
+          "bytes as you dropped them, to fix and submit again. Root and AdminGroup= members\n"
+          "see everyone's. Exit status 66 if you have no rejected file NAME.\n"
+          "     --file           Print the rejected file itself (raw bytes)\n" },
         { "pause", verb_pause, 1, 1, 0, "pause JOB",
           "Hold a job: no new node starts until resume; running nodes go on.\n" },
         { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
@@ -787,6 +797,7 @@ enum {
         ARG_STATE,
         ARG_PROMETHEUS,
         ARG_ATTEMPT,
+        ARG_FILE,
 };
 
 static const struct option options[] = {
@@ -795,7 +806,7 @@ static const struct option options[] = {
         { "all", no_argument, NULL, 'a' },           { "state", required_argument, NULL, ARG_STATE },
         { "timeout", required_argument, NULL, 't' }, { "wait", no_argument, NULL, 'w' },
         { "prometheus", no_argument, NULL, ARG_PROMETHEUS }, { "attempt", required_argument, NULL, ARG_ATTEMPT },
-        { "follow", no_argument, NULL, 'f' }, {}
+        { "follow", no_argument, NULL, 'f' }, { "file", no_argument, NULL, ARG_FILE }, {}
 };
 
 static int parse_attempt(const char *s, unsigned *ret) {
@@ -857,6 +868,10 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                                             optarg);
                         arg_options_seen |= OPT_ATTEMPT;
                         break;
+                case ARG_FILE:
+                        arg_file = true;
+                        arg_options_seen |= OPT_FILE;
+                        break;
                 case 'f':
                         arg_follow = true;
                         arg_options_seen |= OPT_FOLLOW;
@@ -876,7 +891,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
 static const char *option_name(unsigned opt) {
         return opt == OPT_ALL ? "--all" : opt == OPT_STATE ? "--state" : opt == OPT_WAIT ? "--wait" :
                 opt == OPT_PROMETHEUS ? "--prometheus" : opt == OPT_ATTEMPT ? "--attempt" :
-                opt == OPT_FOLLOW ? "--follow" : "--timeout";
+                opt == OPT_FOLLOW ? "--follow" : opt == OPT_FILE ? "--file" : "--timeout";
 }
 
 int main(int argc, char **argv) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -32,6 +33,13 @@ int fail(int code, const char *fmt, ...) _printf_(2, 3);
 /* Print o pretty (two-space indent) on stdout. Returns 0 or an exit code. */
 int print_json(json_object *o);
 
+/* Job data made safe for a terminal (issue 8, point 7): control characters and invalid UTF-8 escaped
+ * C-style as systemctl does ("\n", "\x1b", "\\"). NULL stays NULL; "" on ENOMEM. The result lives
+ * until the 8th next call, so one printf may use several. Table cells are escaped by table_add. */
+const char *escaped(const char *s);
+/* Print text to f line by line, each line escaped (LF kept as the line end, a last line gets one). */
+void print_text_escaped(FILE *f, const char *text);
+
 /* The ANSI colour for a job or node state, NULL when not colouring. */
 const char *state_color(const char *state);
 
@@ -43,7 +51,7 @@ typedef struct Table {
 } Table;
 
 void table_done(Table *t);
-/* Append a cell (text copied; color borrowed, may be NULL). Returns 0 or -ENOMEM. */
+/* Append a cell (text copied, escaped; color borrowed, may be NULL). Returns 0 or -ENOMEM. */
 int table_add(Table *t, const char *text, const char *color);
 void table_print(const Table *t);
 
@@ -97,3 +105,9 @@ extern bool arg_follow;
 
 /* orchctl logs JOB [NODE] (orchctl-logs.c). Returns an exit code. */
 int verb_logs(char **args, size_t n_args);
+
+/* Option of rejected (orchctl.c): --file. */
+extern bool arg_file;
+
+/* orchctl rejected [NAME] [--file] (orchctl-rejected.c). Returns an exit code. */
+int verb_rejected(char **args, size_t n_args);

@@ -37,6 +37,7 @@
 #define ORCH_METHOD_RETRY "io.orchd.Manager.Retry"
 #define ORCH_METHOD_LOGS "io.orchd.Manager.Logs"
 #define ORCH_METHOD_WATCH "io.orchd.Manager.Watch"
+#define ORCH_METHOD_REJECTED "io.orchd.Manager.Rejected"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
@@ -47,6 +48,8 @@
 #define ORCH_ERROR_CANNOT_RETRY "io.orchd.Manager.CannotRetry"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
 #define ORCH_ERROR_TOO_MANY_CONNECTIONS "io.orchd.Manager.TooManyConnections"
+#define ORCH_ERROR_NO_SUCH_REJECTED_FILE "io.orchd.Manager.NoSuchRejectedFile"
+#define ORCH_ERROR_REJECTED_FILE_TOO_LARGE "io.orchd.Manager.RejectedFileTooLarge"
 
 #define VARLINK_SERVICE_INTERFACE "org.varlink.service"
 #define VARLINK_METHOD_GET_INFO "org.varlink.service.GetInfo"

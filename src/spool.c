@@ -10,8 +10,12 @@
  *
  * jobs/.intake and jobs/.#ID are private to the daemon, so once a file is
  * claimed nobody can swap it; it is inspected with lstat before it is ever
- * opened (symlinks, hard links, FIFOs, devices, directories and oversize
- * files are refused unread). The accepted job is our own copy of the bytes
+ * opened (hard links, files others may write and oversize files are refused
+ * unread and kept in rejected/; anything that is not a regular file, such as
+ * a symlink, FIFO, device or directory, is removed, not kept, with an error
+ * record for its owner). rejected/ is root's alone (0700): its files and error
+ * records reach their owner through the Rejected call, never the file system.
+ * The accepted job is our own copy of the bytes
  * read (job.json), so a writer that still holds the original cannot change
  * it. jobs/.#ID becomes jobs/ID by one rename after everything in it is
  * durable: that rename is the acceptance. At start, a jobs/.#ID left by a
@@ -47,6 +51,10 @@
 
 #define INTAKE_DIR ".intake"
 #define SOURCE_PREFIX "source."
+/* Where a directory dropped into new/ goes when it cannot be emptied (its creator may hold an fd to it and
+ * keep adding entries): below root-only rejected/, hidden from listings, removed again at every start. */
+#define TRASH_DIR ".trash"
+#define REMOVE_MAX_ENTRIES 10000
 
 struct Spool {
         sd_event *event;
@@ -104,16 +112,39 @@ static int reject_target(Spool *s, const char *name, char *target, size_t size) 
         return -EEXIST;
 }
 
-/* Move intake/NAME to rejected/ with its error files. The error files go first: if we crash in between,
- * the file is still in intake and is rejected again, reusing the same name. */
-static int spool_reject(Spool *s, const char *name, const char *human, json_object *json) {
+static int remove_entry(Spool *s, const char *name, bool *ret_trashed);
+
+/* The directory could not be emptied and went to rejected/.trash: tell its owner so in the .error. */
+static int note_trashed(Spool *s, const char *target, const char *human) {
+        _cleanup_free_ char *text = NULL;
+        char err[NAME_MAX + 32];
+
+        if (asprintf(&text,
+                     "%.*s; it could not be emptied (its creator may still be adding to it), so it was "
+                     "moved where only root can reach it and will be removed at the next start of orchd\n",
+                     (int) strcspn(human, "\n"), human) < 0)
+                return -ENOMEM;
+        snprintf(err, sizeof(err), "%s.error", target);
+        return write_file_atomic_at(s->rejected_fd, err, text, strlen(text));
+}
+
+/* Move intake/NAME to rejected/ with its error files, or with remove set remove it (not a regular file)
+ * and leave only the error files. The error files go first: if we crash in between, the file is still in
+ * intake and is rejected again. uid, the owner of the file as claimed, is recorded in the .error.json:
+ * that record (written by us) is what the Rejected call trusts, also when there is no file. */
+static int spool_reject(Spool *s, const char *name, uid_t uid, bool remove, const char *human,
+                        json_object *json) {
         char target[NAME_MAX + 16], err[NAME_MAX + 32];
         const char *text;
+        bool trashed = false;
         int r;
 
         r = reject_target(s, name, target, sizeof(target));
         if (r < 0)
                 return log_error_errno(r, "Cannot find a free name in rejected/ for '%s': %m", name);
+        if (json_object_object_add(json, "uid", json_object_new_int64(uid)) < 0 ||
+            json_object_object_add(json, "removed", json_object_new_boolean(remove)) < 0)
+                return log_oom();
 
         snprintf(err, sizeof(err), "%s.error", target);
         r = write_file_atomic_at(s->rejected_fd, err, human, strlen(human));
@@ -124,20 +155,35 @@ static int spool_reject(Spool *s, const char *name, const char *human, json_obje
         r = write_file_atomic_at(s->rejected_fd, err, text, strlen(text));
         if (r < 0)
                 return log_error_errno(r, "Failed to write rejected/%s: %m", err);
+        /* An index, not the record: the Rejected call skips others' entries by a stat instead of reading
+         * them. Nobody but root reaches rejected/, so the owner cannot change it; the uid inside rules. */
+        if (uid != geteuid())
+                (void) fchownat(s->rejected_fd, err, uid, (gid_t) -1, AT_SYMLINK_NOFOLLOW);
 
-        r = rename_noreplace(s->intake_fd, name, s->rejected_fd, target);
+        if (remove)
+                r = remove_entry(s, name, &trashed);
+        else
+                r = rename_noreplace(s->intake_fd, name, s->rejected_fd, target);
         if (r < 0)
-                return log_error_errno(r, "Failed to move '%s' to rejected/%s: %m", name, target);
+                return log_error_errno(r, "Failed to %s '%s'%s: %m", remove ? "remove" : "move", name,
+                                       remove ? "" : " to rejected/");
+        if (trashed)
+                (void) note_trashed(s, target, human);
         (void) fsync_dir(s->rejected_fd);
         s->n_rejected++;
         log_event(LOG_WARNING,
-                  LOG_EV(.message_id = ORCH_MESSAGE_JOB_REJECTED, .state = "rejected", .reason = human),
-                  "Rejected job file '%s' (kept as rejected/%s): %s", name, target, human);
+                  LOG_EV(.message_id = ORCH_MESSAGE_JOB_REJECTED, .state = "rejected", .reason = human,
+                         .has_uid = true, .uid = uid),
+                  "Rejected job file '%s' of uid %u (%s rejected/%s.error): %.*s", name, (unsigned) uid,
+                  !remove         ? "kept with" :
+                          trashed ? "could not be emptied, moved out of reach; see" :
+                                    "removed; see",
+                  target, (int) strcspn(human, "\n"), human);
         return 0;
 }
 
 /* Reject for one reason that is not about the JSON (file type, owner, size). */
-static int spool_reject_reason(Spool *s, const char *name, const char *reason) {
+static int spool_reject_reason(Spool *s, const char *name, uid_t uid, bool remove, const char *reason) {
         _cleanup_free_ char *human = NULL;
         _cleanup_json_ json_object *j = NULL;
         json_object *errs, *e;
@@ -159,16 +205,16 @@ static int spool_reject_reason(Spool *s, const char *name, const char *reason) {
         json_object_array_add(errs, e);
         json_object_object_add(j, "file", json_object_new_string(name));
         json_object_object_add(j, "errors", errs);
-        return spool_reject(s, name, human, j);
+        return spool_reject(s, name, uid, remove, human, j);
 }
 
-static int spool_reject_errors(Spool *s, const char *name, const JobErrors *errors) {
+static int spool_reject_errors(Spool *s, const char *name, uid_t uid, const JobErrors *errors) {
         _cleanup_free_ char *human = job_errors_format(errors, name);
         _cleanup_json_ json_object *j = job_errors_to_json(errors, name);
 
         if (!human || !j)
                 return log_oom();
-        return spool_reject(s, name, human, j);
+        return spool_reject(s, name, uid, false, human, j);
 }
 
 /* The error for a job whose idempotency key is held by the unfinished job `other`. Returns 0 or -ENOMEM. */
@@ -188,12 +234,50 @@ static int key_errors(const char *key, uint64_t other, JobErrors **ret) {
 }
 
 /* The idempotency key is taken: the same submission is already queued or running. */
-static int spool_reject_key(Spool *s, const char *name, const char *key, uint64_t other) {
+static int spool_reject_key(Spool *s, const char *name, uid_t uid, const char *key, uint64_t other) {
         _cleanup_(job_errors_freep) JobErrors *e = NULL;
 
         if (key_errors(key, other, &e) < 0)
                 return log_oom();
-        return spool_reject_errors(s, name, e);
+        return spool_reject_errors(s, name, uid, e);
+}
+
+/* Remove intake/NAME, which is not a regular file: a symlink (the link itself), FIFO, socket or device is
+ * unlinked; a directory is removed with everything in it, up to REMOVE_MAX_ENTRIES entries. One that
+ * cannot be emptied (its creator may still hold an fd and add entries as fast as we remove them) is moved
+ * to rejected/.trash, which only root can reach, with *ret_trashed set; it is removed again at the next
+ * start. Never loops: the work is bounded either way. Returns 0 or -errno. */
+static int remove_entry(Spool *s, const char *name, bool *ret_trashed) {
+        _cleanup_close_ int trash_fd = -EBADF;
+        char dest[NAME_MAX + 32];
+        struct stat st;
+        int r;
+
+        r = rm_rf_bounded_at(s->intake_fd, name, REMOVE_MAX_ENTRIES);
+        if (r >= 0 || r == -ENOENT)
+                return 0;
+        if (r == -E2BIG)
+                log_notice(
+                        "The directory '%s' dropped into new/ holds more than %d entries, moving it out of "
+                        "reach.",
+                        name, REMOVE_MAX_ENTRIES);
+        else
+                log_notice_errno(r,
+                                 "Cannot empty the directory '%s' dropped into new/ (%m), moving it out of "
+                                 "reach.",
+                                 name);
+        trash_fd = open_dir_at(s->rejected_fd, TRASH_DIR, 0700);
+        if (trash_fd < 0)
+                return trash_fd;
+        if (fstatat(s->intake_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        /* Unique per inode and time: nothing in .trash is ever reused or overwritten. */
+        snprintf(dest, sizeof(dest), "%ju.%" PRIu64, (uintmax_t) st.st_ino, now_usec(CLOCK_REALTIME));
+        r = rename_noreplace(s->intake_fd, name, trash_fd, dest);
+        if (r < 0)
+                return r;
+        *ret_trashed = true;
+        return 0;
 }
 
 /* ---- acceptance ------------------------------------------------------------------------------- */
@@ -388,9 +472,22 @@ static int spool_process(Spool *s, const char *name) {
         uint64_t id, t0, t_parse;
         int r;
 
+        /* Anything but a regular file is removed unread, its owner told why (issue 8, point 6). */
+        if (fstatat(s->intake_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_warning_errno(
+                        errno, "Cannot inspect job file '%s', will retry on the next rescan: %m", name);
+        }
+        if (!S_ISREG(st.st_mode)) {
+                if (asprintf(&reason, "%s: only regular files are job files, so it was removed, not kept",
+                             file_type_refusal(st.st_mode)) < 0)
+                        return log_oom();
+                return spool_reject_reason(s, name, st.st_uid, true, reason);
+        }
         r = open_foreign_file(s->intake_fd, name, s->limits.max_file_size, &fd, &st, &reason);
         if (r == -EPERM)
-                return spool_reject_reason(s, name, reason);
+                return spool_reject_reason(s, name, st.st_uid, false, reason);
         if (r < 0)
                 return log_warning_errno(r, "Cannot open job file '%s', will retry on the next rescan: %m", name);
         /* The owner of the file as opened, never a name in its content, is who the job runs as (SPEC §8). */
@@ -401,11 +498,12 @@ static int spool_process(Spool *s, const char *name) {
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
-                        return spool_reject_reason(s, name, why);
+                        return spool_reject_reason(s, name, st.st_uid, false, why);
         }
         r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
         if (r == -EFBIG)
-                return spool_reject_reason(s, name, "grew over the size limit while being read");
+                return spool_reject_reason(s, name, st.st_uid, false,
+                                           "grew over the size limit while being read");
         if (r < 0)
                 return log_warning_errno(r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
 
@@ -416,7 +514,7 @@ static int spool_process(Spool *s, const char *name) {
         r = job_parse(buf, size, &s->limits, default_name, &spec, &errors);
         t_parse = now_usec(CLOCK_MONOTONIC) - t0;
         if (r == -EINVAL)
-                return spool_reject_errors(s, name, errors);
+                return spool_reject_errors(s, name, st.st_uid, errors);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse '%s': %m", name);
 
@@ -424,7 +522,7 @@ static int spool_process(Spool *s, const char *name) {
                 uint64_t other = s->key_in_use(spec->key, st.st_uid, s->userdata);
 
                 if (other > 0)
-                        return spool_reject_key(s, name, spec->key, other);
+                        return spool_reject_key(s, name, st.st_uid, spec->key, other);
         }
         log_debug("Parsed '%s' in %.1f ms.", name, t_parse / 1000.0);
         r = spool_accept(s, name, name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid, st.st_gid, &id);
@@ -725,13 +823,28 @@ static int open_checked_dir(Spool *s, const char *name, mode_t mode, const DirPo
         return TAKE_FD(fd);
 }
 
+/* rejected/ holds other users' files and secrets: it is ours alone (0700) and its content reaches owners
+ * only through the Rejected call. A spool made before that had it 0755: say so when repairing it. */
+static void note_rejected_mode(Spool *s) {
+        struct stat st;
+
+        if (fstatat(s->spool_fd, "rejected", &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode) &&
+            (st.st_mode & 07777) != 0700)
+                log_notice(
+                        "Changing the mode of %s/rejected from %04o to 0700: rejected files are for their "
+                        "owners only, who get them with orchctl rejected.",
+                        s->path, (unsigned) (st.st_mode & 07777));
+}
+
 /* As root (SPEC §8): anyone may drop into new/ and tmp/ but nobody may list or take another's file (1733,
- * or 1730 with the group of DropGroup=), and jobs/ is root's alone. As an ordinary user the daemon only
- * takes its own files, so its directories are plain 0755. The spool and rejected/ are checked, not
+ * or 1730 with the group of DropGroup=), and jobs/ and rejected/ are root's alone. As an ordinary user
+ * the daemon only takes its own files, so new/ and tmp/ are plain 0755. The spool itself is checked, not
  * changed: one that others can write to is refused. */
 static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         bool root = geteuid() == 0;
-        DirPolicy check = {}, drop = { .enforce = true, .group = drop_gid }, jobs = { .mode = 0700, .enforce = true };
+        DirPolicy check = {}, drop = { .enforce = true, .group = drop_gid },
+                  jobs = { .mode = 0700, .enforce = true },
+                  private = { .mode = 0700, .enforce = true, .group = (gid_t) -1 };
         struct {
                 const char *name;
                 int *fd;
@@ -739,7 +852,7 @@ static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         } dirs[] = {
                 { "tmp", &s->tmp_fd, &drop },
                 { "new", &s->new_fd, &drop },
-                { "rejected", &s->rejected_fd, &check },
+                { "rejected", &s->rejected_fd, &private },
                 { "jobs", &s->jobs_fd, root ? &jobs : &check },
         };
         _cleanup_free_ char *why = NULL;
@@ -750,6 +863,7 @@ static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         if (fd < 0)
                 return fd;
         s->spool_fd = fd;
+        note_rejected_mode(s);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 fd = open_checked_dir(s, dirs[i].name, dirs[i].policy->enforce ? dirs[i].policy->mode : 0755,
                                       dirs[i].policy);
@@ -794,6 +908,11 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
         r = spool_tidy_jobs(s);
         if (r < 0)
                 return log_error_errno(r, "Failed to inspect %s/jobs: %m", s->path);
+        r = rm_rf_bounded_at(s->rejected_fd, TRASH_DIR, REMOVE_MAX_ENTRIES);
+        if (r < 0 && r != -ENOENT)
+                log_notice_errno(
+                        r, "Cannot remove %s/rejected/" TRASH_DIR " yet, will try at the next start: %m",
+                        s->path);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -819,6 +938,10 @@ int spool_jobs_fd(const Spool *s) {
 
 int spool_dir_fd(const Spool *s) {
         return s->spool_fd;
+}
+
+int spool_rejected_fd(const Spool *s) {
+        return s->rejected_fd;
 }
 
 void spool_stats(const Spool *s, uint64_t *ret_accepted, uint64_t *ret_rejected) {

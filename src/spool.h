@@ -53,6 +53,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Spool *, spool_free);
 int spool_jobs_fd(const Spool *s);
 /* The spool directory fd (borrowed). */
 int spool_dir_fd(const Spool *s);
+/* The rejected/ directory fd (borrowed): root's alone; NAME.json.error.json there names the owner (uid). */
+int spool_rejected_fd(const Spool *s);
 
 /* Start watching new/ and then process everything already there (watch first, so nothing that arrives
  * meanwhile is missed). Returns 0 or -errno. */

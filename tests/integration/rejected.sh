@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Every kind of rejection (SPEC §2, §3): the file moves to rejected/ unchanged (the symlink itself, never
-# its target), with NAME.json.error (text naming the file, the JSON path and the problem; line:col for
-# syntax errors) and NAME.json.error.json beside it. Unsafe files (symlink, hard link, FIFO, directory,
-# oversize) are refused without being read. Ignored names stay in new/. The daemon keeps running and
-# accepts a valid job afterwards.
+# Every kind of rejection (SPEC §2, §3): a regular file moves to rejected/ unchanged, with NAME.json.error
+# (text naming the file, the JSON path and the problem; line:col for syntax errors) and NAME.json.error.json
+# beside it (with the owner's uid). Unsafe files are refused without being read: hard links and oversize
+# files are kept; what is not a regular file (symlink, FIFO, directory) is removed, not kept (issue 8,
+# point 6: the symlink itself, never its target), and only its error files remain. rejected/ is 0700.
+# Ignored names stay in new/. The daemon keeps running and accepts a valid job afterwards.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -17,6 +18,29 @@ put() {
         cat >"$T/orig/$1"
         cp "$T/orig/$1" "$SPOOL/tmp/$1"
         mv "$SPOOL/tmp/$1" "$SPOOL/new/$1"
+}
+
+removed() { # removed NAME: wait ≤ 10 s for both error files of NAME (no file: it was removed)
+        wait_for 10 test -e "$SPOOL/rejected/$1.error.json" -a -e "$SPOOL/rejected/$1.error"
+}
+
+# check_removed NAME ERE: NAME is gone from new/ and not in rejected/, its error files say ERE and that it
+# was removed, and the JSON record says removed, with the uid of its creator (root here).
+check_removed() {
+        local name=$1 ere=$2
+        if ! removed "$name"; then
+                fail "$name is removed with an error record" "rejected/: $(ls -la "$SPOOL/rejected" 2>&1)"
+        elif [ -e "$SPOOL/rejected/$name" ] || [ -L "$SPOOL/rejected/$name" ]; then
+                fail "$name: not kept in rejected/" "$(ls -la "$SPOOL/rejected/$name")"
+        elif [ -e "$SPOOL/new/$name" ] || [ -L "$SPOOL/new/$name" ]; then
+                fail "$name: no longer in new/"
+        elif ! grep -Eq -- "$ere.*removed, not kept" "$SPOOL/rejected/$name.error"; then
+                fail "$name: .error says /$ere/ and that it was removed" "got: $(cat "$SPOOL/rejected/$name.error")"
+        elif ! jq -e --argjson u "$(id -u)" '.removed == true and .uid == $u' "$SPOOL/rejected/$name.error.json" >/dev/null; then
+                fail "$name: .error.json has removed: true and the uid" "got: $(cat "$SPOOL/rejected/$name.error.json")"
+        else
+                pass "$name removed: $(head -n 1 "$SPOOL/rejected/$name.error" | cut -c1-100)"
+        fi
 }
 
 rejected() { # rejected NAME: wait ≤ 10 s for rejected/NAME and both error files
@@ -99,16 +123,18 @@ EOF
 check_rejected badrange.json 'nodes\.e2e\.retry\.attempts' 'nodes.e2e.retry.attempts'
 same badrange.json
 
-# A symlink to a valid job: the link itself moves, the target is never read, changed or run.
+is "$(stat -c %a "$SPOOL/rejected")" 700 "rejected/ is 0700"
+jq_ok "syntax.json: .error.json names the owner's uid and says the file was kept" --argjson u "$(id -u)" \
+        '.uid == $u and .removed == false' "$SPOOL/rejected/syntax.json.error.json"
+
+# A symlink to a valid job: the link itself is removed, the target is never read, changed or run.
 cat >"$T/target.json" <<EOF
 { "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo ran >> $W/symlink-ran"] } } }
 EOF
 cp "$T/target.json" "$T/target.copy"
 ln -s "$T/target.json" "$SPOOL/tmp/link.json"
 mv "$SPOOL/tmp/link.json" "$SPOOL/new/link.json"
-check_rejected link.json 'symbolic link'
-ok "link.json: rejected/link.json is still the symlink to the target" \
-        test -L "$SPOOL/rejected/link.json" -a "$(readlink "$SPOOL/rejected/link.json")" = "$T/target.json"
+check_removed link.json 'is a symbolic link'
 ok "link.json: the target is untouched" cmp "$T/target.json" "$T/target.copy"
 
 # A hard link (st_nlink 2) to a valid job, made in tmp/ and renamed in (link(2) alone is no inotify event
@@ -123,14 +149,61 @@ ok "hard.json: unchanged" cmp "$T/target.copy" "$SPOOL/rejected/hard.json"
 # A FIFO: opening it for reading without O_NONBLOCK would hang the daemon.
 mkfifo "$SPOOL/tmp/fifo.json"
 mv "$SPOOL/tmp/fifo.json" "$SPOOL/new/fifo.json"
-check_rejected fifo.json 'is a FIFO'
-ok "fifo.json: still a FIFO in rejected/" test -p "$SPOOL/rejected/fifo.json"
+check_removed fifo.json 'is a FIFO'
 
-mkdir "$SPOOL/tmp/dir.json"
-touch "$SPOOL/tmp/dir.json/inside"
+# A directory with content, a subdirectory and a symlink to outside (which must survive): all removed.
+mkdir -p "$SPOOL/tmp/dir.json/sub" "$T/outside"
+touch "$SPOOL/tmp/dir.json/inside" "$SPOOL/tmp/dir.json/sub/deeper" "$T/outside/keep"
+ln -s "$T/outside" "$SPOOL/tmp/dir.json/sub/link"
 mv "$SPOOL/tmp/dir.json" "$SPOOL/new/dir.json"
-check_rejected dir.json 'is a directory'
-ok "dir.json: still a directory with its content" test -d "$SPOOL/rejected/dir.json" -a -e "$SPOOL/rejected/dir.json/inside"
+check_removed dir.json 'is a directory'
+ok "dir.json: what its symlink pointed to is untouched" test -e "$T/outside/keep"
+ok "dir.json: nothing of it is left anywhere in the spool" \
+        test -z "$(find "$SPOOL" -name inside -o -name deeper 2>/dev/null)"
+
+# A directory whose creator keeps adding entries through an fd it holds: removal is bounded; the daemon
+# neither loops nor blocks, and the directory ends up removed or out of reach (rejected/.trash, root's).
+python3 - "$SPOOL/tmp/busy.json" "$SPOOL/new/busy.json" "$T/busy.stop" <<'PY' &
+import os, sys
+src, dst, stop = sys.argv[1:]
+os.mkdir(src)
+fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+os.rename(src, dst)
+i = 0
+while not os.path.exists(stop) and i < 2000000:
+    try:
+        os.close(os.open("f%d" % i, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    except OSError:
+        break
+    i += 1
+PY
+busy_pid=$!
+if removed busy.json; then
+        pass "busy.json: an error record is written while its creator is still filling it"
+else
+        fail "busy.json: an error record is written while its creator is still filling it" "$(ls -la "$SPOOL/rejected")"
+fi
+touch "$T/busy.stop"
+wait "$busy_pid"
+like "$(cat "$SPOOL/rejected/busy.json.error" 2>/dev/null)" 'is a directory' "busy.json: the record says what it was"
+ok "busy.json: not in new/ nor kept in rejected/" test ! -e "$SPOOL/new/busy.json" -a ! -e "$SPOOL/rejected/busy.json"
+ok "busy.json: the daemon still answers" ctl list
+
+# Over the bound of entries removed per directory (10,000): it goes out of reach, its owner is told, and
+# the next start removes it.
+mkdir "$SPOOL/tmp/huge.json"
+(cd "$SPOOL/tmp/huge.json" && seq 1 10001 | sed 's/^/e/' | xargs touch)
+mv "$SPOOL/tmp/huge.json" "$SPOOL/new/huge.json"
+if removed huge.json && wait_for 10 grep -q 'could not be emptied' "$SPOOL/rejected/huge.json.error"; then
+        pass "huge.json: its record says it could not be emptied and was moved out of reach"
+else
+        fail "huge.json: its record says it could not be emptied and was moved out of reach" \
+                "$(cat "$SPOOL/rejected/huge.json.error" 2>&1)"
+fi
+ok "huge.json: it is in rejected/.trash" test -n "$(find "$SPOOL/rejected/.trash" -mindepth 1 -maxdepth 1)"
+stop_orchd
+start_orchd
+ok "huge.json: the next start removes rejected/.trash" test ! -e "$SPOOL/rejected/.trash"
 
 # 5 MiB: a valid job padded with spaces, over the 4 MiB limit.
 {

@@ -37,7 +37,7 @@ if command -v systemd-tmpfiles >/dev/null; then
         is "$(mode new)" 1733 "new/ is 1733"
         is "$(mode tmp)" 1733 "tmp/ is 1733"
         is "$(mode jobs)" 700 "jobs/ is 700"
-        is "$(mode rejected)" 755 "rejected/ is 755"
+        is "$(mode rejected)" 700 "rejected/ is 700 (root's alone: orchctl rejected serves its files)"
 else
         skip "tmpfiles snippet" "systemd-tmpfiles is missing"
 fi

@@ -454,6 +454,8 @@ typedef enum Kind {
         KIND_FIFO,
         KIND_SOCKET,
         KIND_HARDLINK,
+        KIND_GROUP_WRITABLE,
+        KIND_WORLD_WRITABLE,
         KIND_CHAR_DEVICE,
         KIND_BLOCK_DEVICE,
 } Kind;
@@ -466,6 +468,11 @@ static bool make_entry(Fixture *f, Kind kind, size_t size) {
                 put_sized_file(f->dir_fd, "x", size);
                 if (kind == KIND_HARDLINK)
                         assert_int_equal(linkat(f->dir_fd, "x", f->dir_fd, "x2", 0), 0);
+                return true;
+        case KIND_GROUP_WRITABLE:
+        case KIND_WORLD_WRITABLE:
+                put_sized_file(f->dir_fd, "x", size);
+                assert_int_equal(fchmodat(f->dir_fd, "x", kind == KIND_GROUP_WRITABLE ? 0664 : 0646, 0), 0);
                 return true;
         case KIND_MISSING:
                 return true;
@@ -526,7 +533,17 @@ static void test_open_foreign_file(void **state) {
                 { "directory", KIND_DIRECTORY, 0, 1 << 20, -EPERM, "is a directory" },
                 { "fifo", KIND_FIFO, 0, 10, -EPERM, "is a FIFO" },
                 { "socket", KIND_SOCKET, 0, 10, -EPERM, "is a socket" },
-                { "hard link", KIND_HARDLINK, 1, 10, -EPERM, "has 2 hard links" },
+                { "hard link", KIND_HARDLINK, 1, 10, -EPERM,
+                  "has 2 hard links: whoever can reach the file by another link could change what runs as you; "
+                  "drop a copy with a single link (cp, not ln), or use orchctl submit" },
+                { "group-writable", KIND_GROUP_WRITABLE, 1, 10, -EPERM,
+                  "is group-writable (mode 0664): another user who can write it could make it run as you; "
+                  "chmod go-w it before renaming it into new/ (or write it with umask 022), or use orchctl "
+                  "submit" },
+                { "world-writable", KIND_WORLD_WRITABLE, 1, 10, -EPERM,
+                  "is world-writable (mode 0646): another user who can write it could make it run as you; "
+                  "chmod go-w it before renaming it into new/ (or write it with umask 022), or use orchctl "
+                  "submit" },
                 { "character device", KIND_CHAR_DEVICE, 0, 10, -EPERM, "is a character device" },
                 { "block device", KIND_BLOCK_DEVICE, 0, 10, -EPERM, "is a block device" },
         };
@@ -575,6 +592,29 @@ static void swap_in_other_file(int dir_fd, const char *name) {
 static void swap_in_symlink(int dir_fd, const char *name) {
         assert_int_equal(unlinkat(dir_fd, name, 0), 0);
         assert_int_equal(symlinkat("/etc/passwd", dir_fd, name), 0);
+}
+
+static void make_group_writable(int dir_fd, const char *name) {
+        assert_int_equal(fchmodat(dir_fd, name, 0660, 0), 0);
+}
+
+/* The mode is judged again on the open fd: a chmod g+w between the lstat and the open is caught. */
+static void test_open_foreign_file_chmod_race(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *reason = NULL;
+        int fd = -EBADF, r;
+
+        put_file(f->dir_fd, "x", "good");
+        assert_int_equal(fchmodat(f->dir_fd, "x", 0600, 0), 0);
+        faults.after_fstatat = make_group_writable;
+        r = open_foreign_file(f->dir_fd, "x", 100, &fd, NULL, &reason);
+        if (faults.after_fstatat)
+                fail_msg("the hook did not run (is -Wl,--wrap=fstatat missing?)");
+        CHECK_INT("chmod g+w after lstat", r, -EPERM);
+        assert_non_null(reason);
+        if (!strstr(reason, "is group-writable (mode 0660)"))
+                fail_msg("got reason \"%s\", want it to say \"is group-writable (mode 0660)\"", reason);
+        CHECK_INT("fd", fd, -EBADF);
 }
 
 static void test_open_foreign_file_swapped(void **state) {
@@ -693,6 +733,37 @@ static void make_chain(int dir_fd, const char *top, unsigned depth) {
         assert_int_equal(__real_close(fd), 0);
 }
 
+/* A budget of entries ends the removal of a tree that is too big (or still being filled): -E2BIG, the
+ * directory is still there; with enough budget it all goes. Nested entries count too. */
+static void test_rm_rf_bounded_at(void **state) {
+        Fixture *f = *state;
+        char name[16];
+        int t, sub;
+
+        t = open_dir_at(f->dir_fd, "big", 0755);
+        assert_true(t >= 0);
+        for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof(name), "f%d", i);
+                put_file(t, name, "x");
+        }
+        sub = open_dir_at(t, "sub", 0755);
+        assert_true(sub >= 0);
+        for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof(name), "g%d", i);
+                put_file(sub, name, "y");
+        }
+        assert_int_equal(__real_close(sub), 0);
+        assert_int_equal(__real_close(t), 0);
+
+        CHECK_INT("budget 5", rm_rf_bounded_at(f->dir_fd, "big", 5), -E2BIG);
+        CHECK_INT("still there", faccessat(f->dir_fd, "big", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        CHECK_INT("budget 15 (21 entries left at most)", rm_rf_bounded_at(f->dir_fd, "big", 15), -E2BIG);
+        CHECK_INT("enough budget", rm_rf_bounded_at(f->dir_fd, "big", 100), 0);
+        CHECK_INT("gone", faccessat(f->dir_fd, "big", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0, ENOENT);
+        put_file(f->dir_fd, "plain", "x");
+        CHECK_INT("a file costs nothing", rm_rf_bounded_at(f->dir_fd, "plain", 0), 0);
+}
+
 static void test_rm_rf_at(void **state) {
         Fixture *f = *state;
         int t, sub;
@@ -756,10 +827,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_file_at_refuses_symlink, setup, teardown),
                 cmocka_unit_test(test_open_foreign_file),
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_swapped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_foreign_file_chmod_race, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rename_noreplace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_dir_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_check_safe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_at, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rm_rf_bounded_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fsync_dir, setup, teardown),
         };
 

@@ -482,6 +482,30 @@ static void test_name_from_filename(void **state) {
         }
 }
 
+/* A name taken from the file name follows the rule of "name": a control character in it rejects the file,
+ * with or without "name" (the file name is also the job's source), and the error shows it escaped. */
+static void test_name_from_filename_control(void **state) {
+        static const char *const bodies[] = {
+                "{\"nodes\":{\"a\":{\"cmd\":\"x\"}}}",
+                "{\"name\":\"ok\",\"nodes\":{\"a\":{\"cmd\":\"x\"}}}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
+                _cleanup_free_ char *name = job_name_from_filename("\x1b]0;pwned\a.json"), *text = NULL;
+                JobSpec *j = NULL;
+                JobErrors *e = NULL;
+
+                assert_int_equal(job_parse(bodies[i], strlen(bodies[i]), NULL, name, &j, &e), -EINVAL);
+                assert_null(j);
+                text = job_errors_format(e, "f.json");
+                assert_non_null(text);
+                if (!strstr(text,
+                            "f.json: the file name must not contain control characters, found U+001B at byte 0: rename"))
+                        fail_msg("body %zu: got \"%s\"", i, text);
+                job_errors_free(e);
+        }
+}
+
 static void test_errors_to_json(void **state) {
         static const char json[] = "{\"nodes\":{\"a\":{\"cmd\":\"x\",\"cmd\":\"y\"}}}";
         static const char json2[] = "{\"nodes\":{\"a\":{\"cmd\":1}}}";
@@ -552,11 +576,17 @@ static void test_ret_untouched(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_golden_valid),   cmocka_unit_test(test_golden_invalid),
-                cmocka_unit_test(test_big_job),        cmocka_unit_test(test_big_cycle),
-                cmocka_unit_test(test_limits),         cmocka_unit_test(test_default_limits),
-                cmocka_unit_test(test_find_node),      cmocka_unit_test(test_name_from_filename),
-                cmocka_unit_test(test_errors_to_json), cmocka_unit_test(test_errors_truncated),
+                cmocka_unit_test(test_golden_valid),
+                cmocka_unit_test(test_golden_invalid),
+                cmocka_unit_test(test_big_job),
+                cmocka_unit_test(test_big_cycle),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_default_limits),
+                cmocka_unit_test(test_find_node),
+                cmocka_unit_test(test_name_from_filename),
+                cmocka_unit_test(test_name_from_filename_control),
+                cmocka_unit_test(test_errors_to_json),
+                cmocka_unit_test(test_errors_truncated),
                 cmocka_unit_test(test_ret_untouched),
         };
 

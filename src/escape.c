@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * escape.c — finding and escaping control characters in job data (see escape.h).
+ *
+ * One decoder serves both functions, so what is refused at validation and what is escaped on output are
+ * the same set. Invariant: cescape_buf() output contains no byte below 0x20, no DEL, no C1 character
+ * and no invalid UTF-8, whatever the input.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+
+/* Length of the valid UTF-8 sequence at s[0..n) (1–4), or 0 if s[0] does not start one (a stray
+ * continuation byte, an overlong form, a surrogate, a code point above U+10FFFF, or a sequence cut
+ * short). *ret_cp is the code point. */
+static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret_cp) {
+        uint32_t cp;
+        size_t len;
+
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xC2 && s[0] <= 0xDF)
+                len = 2, cp = s[0] & 0x1F;
+        else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+                len = 3, cp = s[0] & 0x0F;
+        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+        *ret_cp = cp;
+        return len;
+}
+
+static bool is_control(uint32_t cp) {
+        return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+const char *find_control_char(const char *s, size_t n, bool allow_tab_lf) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        for (size_t i = 0; i < n;) {
+                uint32_t cp;
+                size_t len = utf8_char(p + i, n - i, &cp);
+
+                if (len == 0) {
+                        i++; /* not UTF-8: not ours to judge */
+                        continue;
+                }
+                if (is_control(cp) && !(allow_tab_lf && (cp == '\t' || cp == '\n')))
+                        return s + i;
+                i += len;
+        }
+        return NULL;
+}
+
+unsigned control_char_code(const char *p) {
+        const unsigned char *u = (const unsigned char *) p;
+
+        return u[0] == 0xC2 ? u[1] : u[0]; /* C1 is U+0080…U+009F, two bytes in UTF-8: C2 80…C2 9F */
+}
+
+/* The escape for byte c of a control character or invalid sequence, into buf (≤ 4 bytes + NUL). */
+static size_t escape_byte(unsigned char c, char buf[static 5]) {
+        static const char hex[] = "0123456789abcdef";
+        static const char named[] = { ['\a'] = 'a', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',
+                                      ['\v'] = 'v', ['\f'] = 'f', ['\r'] = 'r' };
+
+        buf[0] = '\\';
+        if (c < sizeof(named) && named[c]) {
+                buf[1] = named[c];
+                return 2;
+        }
+        buf[1] = 'x';
+        buf[2] = hex[c >> 4];
+        buf[3] = hex[c & 15];
+        return 4;
+}
+
+size_t cescape_buf(const char *s, size_t n, char *out, size_t out_size) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t o = 0;
+
+        for (size_t i = 0; i < n;) {
+                char tmp[16];
+                size_t k = 0, len;
+                uint32_t cp;
+
+                len = utf8_char(p + i, n - i, &cp);
+                if (len == 0)
+                        k = escape_byte(p[i], tmp), len = 1;
+                else if (is_control(cp))
+                        for (size_t b = 0; b < len; b++)
+                                k += escape_byte(p[i + b], tmp + k);
+                else if (cp == '\\')
+                        tmp[k++] = '\\', tmp[k++] = '\\';
+                else
+                        memcpy(tmp, p + i, len), k = len;
+                if (o + k + 1 > out_size)
+                        break;
+                memcpy(out + o, tmp, k);
+                o += k;
+                i += len;
+        }
+        out[o] = '\0';
+        return o;
+}
+
+char *cescape(const char *s) {
+        size_t n = strlen(s);
+        char *out = malloc(CESCAPE_MAX(n));
+
+        if (out)
+                (void) cescape_buf(s, n, out, CESCAPE_MAX(n));
+        return out;
+}

@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# rejected/ is for owners only (issue 8, point 6), orchd as root with two real accounts A and B. An existing
+# spool's 0755 rejected/ is repaired to 0700 at start, with a log line. B can open neither A's rejected
+# file nor its .error; A gets them through orchctl rejected: the list shows A's and not B's, NAME shows the
+# whole error, NAME --file gives back the bytes exactly (also bytes that are not UTF-8). A directory and a
+# FIFO that A drops into new/ are removed, not kept, and A's list reports them. Root sees everyone's, with
+# the owner.
+
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpriv >/dev/null; then
+        skip "rejected/ access" "needs root, useradd and setpriv"
+        done_testing
+        exit 0
+fi
+
+UA=o8inc UB=o8ind
+_remove_accounts() {
+        local u
+        for u in "$UA" "$UB"; do
+                id "$u" >/dev/null 2>&1 && userdel -r "$u" >/dev/null 2>&1
+        done
+}
+trap '_rc=$?; _remove_accounts; (exit $_rc); _cleanup' EXIT
+_remove_accounts
+for u in "$UA" "$UB"; do
+        useradd -m -s /bin/sh "$u" || bail_out "cannot create user $u"
+        usermod -p '*' "$u"
+done
+uida=$(id -u "$UA")
+
+as() { # as USER CMD…: CMD as USER with their groups
+        local u=$1
+        shift
+        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups \
+                env HOME="$(getent passwd "$u" | cut -d: -f6)" USER="$u" PATH="$NODE_PATH" "$@"
+}
+ctl_as() {
+        local u=$1
+        shift
+        as "$u" "$ORCHCTL" -s "$SOCK" "$@"
+}
+drop_as() { # drop_as USER NAME: stdin to tmp/NAME as USER, then renamed into new/
+        as "$1" sh -c "umask 022; cat >'$SPOOL/tmp/$2' && mv '$SPOOL/tmp/$2' '$SPOOL/new/$2'"
+}
+
+chmod 711 "$T"
+# A spool made by an older orchd: rejected/ 0755.
+mkdir -p "$SPOOL/rejected"
+chmod 755 "$SPOOL/rejected"
+start_orchd
+is "$(stat -c %a "$SPOOL/rejected")" 700 "an existing 0755 rejected/ is made 0700 at start"
+like "$(grep 'rejected from 0755 to 0700' "$T/orchd.log")" "Changing the mode of .*/rejected from 0755 to 0700" \
+        "the log says so"
+
+printf '{ "nodes": { "a": { "cmd": "true", "env": { "TOKEN": "secret-of-A" } } }, }\n' >"$T/a.orig"
+drop_as "$UA" a.json <"$T/a.orig"
+printf '{ "nodes": { "b": { "cmd": "true", "env": { "TOKEN": "secret-of-B" } } }, }\n' | drop_as "$UB" b.json
+# Not UTF-8 at all: the bytes must come back as they were.
+printf '\xff\xfe{"nodes": 1}\x00\x01\n' | drop_as "$UA" binary.json
+for f in a.json b.json binary.json; do
+        wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not rejected"
+done
+
+is "$(jq .uid "$SPOOL/rejected/a.json.error.json")" "$uida" "a.json.error.json records A's uid"
+is "$(stat -c %u "$SPOOL/rejected/a.json.error.json")" "$uida" "and is owned by A (the index a listing uses)"
+isnt "$(as "$UB" cat "$SPOOL/rejected/a.json" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's rejected file"
+isnt "$(as "$UB" cat "$SPOOL/rejected/a.json.error" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's .error"
+isnt "$(as "$UA" ls "$SPOOL/rejected" >/dev/null 2>&1; echo $?)" 0 "A cannot list rejected/"
+
+list_a=$(ctl_as "$UA" rejected)
+like "$list_a" "a\.json .*a\.json:1:[0-9]+: " "A's list shows a.json with the first line of its error"
+like "$list_a" "binary\.json" "and binary.json"
+ok "A's list does not show B's file" test -z "$(printf '%s\n' "$list_a" | grep 'b\.json')"
+is "$(ctl_as "$UB" --json rejected | jq -r '[.[].name] | join(" ")')" "b.json" "B's list holds only b.json"
+jq_ok "--json entries have name, uid, user, time, error, removed" --argjson u "$uida" \
+        'all(.[]; (.uid == $u) and (.user == "o8inc") and (.time | test("^[0-9]{4}-")) and (.error | type == "string") and (.removed == false))' \
+        <(ctl_as "$UA" --json rejected)
+is_exit 66 "A asking for B's file: exit 66, as for a missing one" ctl_as "$UA" rejected b.json
+like "$(cat "$T/last.err")" "you have no rejected file 'b\.json'" "saying there is no such file of A's"
+is_exit 66 "a name that does not exist: 66" ctl_as "$UA" rejected nope.json
+is_exit 66 "a name with a slash: 66" ctl_as "$UA" rejected ../jobs/x.json
+
+show=$(ctl_as "$UA" rejected a.json)
+like "$show" "Owner: o8inc \(uid $uida\)" "rejected NAME shows the owner"
+like "$show" "a\.json:1:[0-9]+: " "and the whole error"
+ctl_as "$UA" rejected a.json --file >"$T/a.back"
+ok "rejected NAME --file gives back A's bytes exactly" cmp "$T/a.back" "$T/a.orig"
+ctl_as "$UA" rejected binary.json --file >"$T/binary.back"
+ok "bytes that are not UTF-8 come back exactly" cmp "$T/binary.back" <(printf '\xff\xfe{"nodes": 1}\x00\x01\n')
+
+# Non-regular entries: removed, reported to their owner.
+as "$UA" mkdir "$SPOOL/tmp/dir.json"
+as "$UA" touch "$SPOOL/tmp/dir.json/inside"
+as "$UA" mv "$SPOOL/tmp/dir.json" "$SPOOL/new/dir.json"
+as "$UA" mkfifo "$SPOOL/tmp/fifo.json"
+as "$UA" mv "$SPOOL/tmp/fifo.json" "$SPOOL/new/fifo.json"
+for f in dir.json fifo.json; do
+        wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not handled"
+done
+ok "the directory is removed, not kept" test ! -e "$SPOOL/rejected/dir.json" -a ! -e "$SPOOL/new/dir.json"
+ok "the FIFO is removed, not kept" test ! -e "$SPOOL/rejected/fifo.json" -a ! -e "$SPOOL/new/fifo.json"
+list_a=$(ctl_as "$UA" rejected)
+like "$list_a" "dir\.json .*is a directory: only regular files are job files, so it was removed" "A's list reports the directory"
+like "$list_a" "fifo\.json .*is a FIFO" "and the FIFO"
+like "$(ctl_as "$UA" rejected dir.json)" "File: removed" "rejected NAME says the entry was removed"
+is_exit 66 "--file of a removed entry: 66" ctl_as "$UA" rejected dir.json --file
+like "$(cat "$T/last.err")" "was not a regular file and was removed" "saying why there are no bytes"
+
+all=$(ctl rejected)
+like "$all" "OWNER" "root's list has an OWNER column"
+like "$all" "b\.json .*o8ind" "root sees B's file, with its owner"
+like "$all" "a\.json .*o8inc" "and A's"
+done_testing
