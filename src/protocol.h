@@ -47,6 +47,8 @@
 #define ORCH_ERROR_CANNOT_RETRY "io.orchd.Manager.CannotRetry"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
 #define ORCH_ERROR_TOO_MANY_CONNECTIONS "io.orchd.Manager.TooManyConnections"
+#define ORCH_ERROR_LIMIT_EXCEEDED "io.orchd.Manager.LimitExceeded"
+#define ORCH_ERROR_SPOOL_FULL "io.orchd.Manager.SpoolFull"
 
 #define VARLINK_SERVICE_INTERFACE "org.varlink.service"
 #define VARLINK_METHOD_GET_INFO "org.varlink.service.GetInfo"
