@@ -94,11 +94,11 @@ int conf_parse_size(const char *s, uint64_t *ret) {
                 v = v * 10 + (uint64_t) (*p - '0');
         }
         if (*p != '\0') {
-                const char *u = strchr("KMGT", *p);
+                const char *u = strchr("KMG", *p);
 
                 if (!u || p[1] != '\0')
                         return -EINVAL;
-                mult = UINT64_C(1) << (10 * (u - "KMGT" + 1));
+                mult = UINT64_C(1) << (10 * (u - "KMG" + 1));
         }
         if (v > UINT64_MAX / mult)
                 return -ERANGE;

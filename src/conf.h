@@ -84,7 +84,7 @@ void conf_done(DaemonConf *c);
 /* "err", "warning", "notice", "info", "debug" (also "emerg", "alert", "crit", "error") or 0…7. */
 int conf_parse_log_level(const char *s, int *ret);
 
-/* The size grammar of MaxLogSize=: DIGITS with an optional K, M, G or T (powers of 1024), e.g. "64M". */
+/* The size grammar of MaxLogSize=: DIGITS with an optional K, M or G (powers of 1024), e.g. "64M". */
 int conf_parse_size(const char *s, uint64_t *ret);
 
 /* MinFreeSpace=: a size, a percentage of the filesystem ("1%"), or both separated by whitespace ("64M 1%",
