@@ -176,10 +176,7 @@ static int manager_may_run(uid_t uid, char **ret_why, void *userdata) {
         return access_may_run(&m->conf, geteuid(), uid, ret_why);
 }
 
-/* The per-user caps (orchd.conf UserMax*=) for one more job; root, the daemon's user and AdminGroup= are
- * exempt. Remembers the denial for Submit's LimitExceeded reply. */
-static int manager_admit(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why, void *userdata) {
-        Manager *m = userdata;
+int manager_admit(Manager *m, uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why) {
         const UsageLimits limits = { .max = {
                 [USAGE_JOBS] = m->conf.user_max_jobs,
                 [USAGE_BYTES] = m->conf.user_max_bytes,
@@ -200,6 +197,10 @@ static int manager_admit(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_w
                 snprintf(user, sizeof(user), "%u", (unsigned) uid);
         *ret_why = usage_denial_format(&m->last_denial, user);
         return *ret_why ? -EDQUOT : -ENOMEM;
+}
+
+static int manager_spool_admit(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why, void *userdata) {
+        return manager_admit(userdata, uid, bytes, nodes, ret_why);
 }
 
 void manager_limits_changed(Manager *m) {
@@ -598,7 +599,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return r;
         sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
                              .key_in_use = manager_key_in_use, .may_run = manager_may_run, .drop_gid = drop_gid,
-                             .admit = manager_admit, .min_free_bytes = m->conf.min_free_bytes,
+                             .admit = manager_spool_admit, .min_free_bytes = m->conf.min_free_bytes,
                              .min_free_percent = m->conf.min_free_percent };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)

@@ -263,11 +263,10 @@ static bool valid_submit_name(const char *n) {
         return !isempty(n) && strlen(n) <= NAME_MAX && !strchr(n, '/') && n[0] != '.';
 }
 
-/* A valid submission that cannot be taken now: a per-user cap (LimitExceeded, with the figures of the
- * manager's last denial) or a spool below MinFreeSpace= (SpoolFull). Both are temporary for the caller. */
-static int reply_submit_refused(Manager *m, ControlCall *call, int r) {
+int methods_reply_refused(Manager *m, ControlCall *call, int r) {
         const UsageDenial *d = &m->last_denial;
         uid_t uid = control_call_uid(call);
+        bool retry = streq(control_call_method(call), ORCH_METHOD_RETRY);
         json_object *p = json_object_new_object();
 
         if (!p)
@@ -283,10 +282,10 @@ static int reply_submit_refused(Manager *m, ControlCall *call, int r) {
         json_object_object_add(p, "current", json_object_new_int64((int64_t) MIN(d->current, (uint64_t) INT64_MAX)));
         json_object_object_add(p, "max", json_object_new_int64((int64_t) MIN(d->max, (uint64_t) INT64_MAX)));
         log_event(LOG_NOTICE,
-                  LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit", .reason = "limit", .has_uid = true,
-                         .uid = uid),
-                  "uid %u was refused a submission: %s=%" PRIu64 " reached (%" PRIu64 ").", (unsigned) uid,
-                  usage_limit_to_string(d->limit), d->max, d->current);
+                  LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = retry ? "retry" : "submit", .reason = "limit",
+                         .has_uid = true, .uid = uid),
+                  "uid %u was refused a %s: the owner is at %s=%" PRIu64 " (now %" PRIu64 ").", (unsigned) uid,
+                  retry ? "retry" : "submission", usage_limit_to_string(d->limit), d->max, d->current);
         return control_call_error(call, ORCH_ERROR_LIMIT_EXCEEDED, p);
 }
 
@@ -322,7 +321,7 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
                 return control_call_error(call, ORCH_ERROR_INVALID_JOB,
                                           job_errors_to_json(errors, json_object_get_string(name)));
         if (r == -EDQUOT || r == -ENOSPC)
-                return reply_submit_refused(m, call, r);
+                return methods_reply_refused(m, call, r);
         if (r < 0)
                 return r;
         snprintf(ids, sizeof(ids), "%" PRIu64, id);

@@ -4,11 +4,12 @@
 # Per-user limits (issue 8 point 3), orchd as root with real throwaway accounts: each cap (UserMaxJobs=,
 # UserMaxNodes=, UserMaxBytes=) rejects a dropped file into rejected/ with a .error naming the limit, the
 # user's figure and the cap, and refuses orchctl submit with exit 75 and the same figures; root and
-# AdminGroup= members are exempt; other users are not affected. UserMaxRunning= holds a user to its cap
-# while an exempt user's nodes fill the other slots. The fair share: user A's wide job holds every slot,
-# and the first slot that frees goes to user B's waiting node, not to A's next one (A's job even has the
-# higher priority). Nodes are gated on files the test creates one at a time, and report their start in a
-# ledger file: no sleeps as timing windows.
+# AdminGroup= members are exempt; other users are not affected; a retry that would make a finished job
+# unfinished again is held to the same caps. UserMaxRunning= holds a user to its cap while an exempt
+# user's nodes fill the other slots. The fair share: user A's wide job holds every slot, and the first
+# slot that frees goes to user B's waiting node, not to A's next one (A's job even has the higher
+# priority). Nodes are gated on files the test creates one at a time, and report their start in a ledger
+# file: no sleeps as timing windows.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -106,10 +107,16 @@ for k in 1 2 3; do
         ok "root is exempt (job $k)" quiet ctl submit "$(submit_file r$k r$k)"
         ok "an AdminGroup= member is exempt (job $k)" quiet ctl_as "$UADM" submit "$(submit_file adm$k adm$k)"
 done
-release j1
-ok "A's job ends once released" wait_job "$id1"
+quiet ctl cancel "$id1"
+is_exit 2 "A's first job ends cancelled" wait_job "$id1"
 ok "with one job finished, A may submit again" quiet ctl_as "$UA" submit "$(submit_file s4 s4)"
-release j2 s4 b1 r1 r2 r3 adm1 adm2 adm3
+is_exit 75 "a retry of A's cancelled job is refused while A is at the cap" ctl_as "$UA" retry "$id1"
+like "$(cat "$T/last.err")" "UserMaxJobs= is 2" "naming the limit"
+release j2
+ok "A's second job ends once released" wait_job "$id2"
+ok "below the cap, the retry is taken" quiet ctl_as "$UA" retry "$id1"
+release j1 s4 b1 r1 r2 r3 adm1 adm2 adm3
+ok "the retried job succeeds" wait_job "$id1"
 ok "every job ends" wait_for 30 no_unfinished
 stop_orchd
 
