@@ -246,7 +246,7 @@ static void spool_set_full(Spool *s, int error) {
                                     "is room again; running jobs go on.",
                                     s->path, free >> 20, floor >> 20);
                 else
-                        log_warning_errno(error, "Out of space on the filesystem of %s while accepting a job (%m): "
+                        log_warning_errno(error, "Out of space on the filesystem of %s while taking in a job file (%m): "
                                           "new jobs wait in new/ and Submit is refused until there is room again; "
                                           "running jobs go on.", s->path);
         }
@@ -612,6 +612,16 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
         return r;
 }
 
+/* Process intake/NAME; if that ran out of space (accepting it, or writing its rejection), new jobs wait for
+ * room and the file stays in intake for the re-check. */
+static int spool_process_or_wait(Spool *s, const char *name) {
+        int r = spool_process(s, name);
+
+        if (is_out_of_space(r))
+                spool_set_full(s, r);
+        return r;
+}
+
 /* Claim new/NAME by renaming it into the private intake directory, then process it. */
 static int spool_take(Spool *s, const char *name) {
         int r;
@@ -632,7 +642,7 @@ static int spool_take(Spool *s, const char *name) {
                 return 0; /* already taken (a rescan and an event can both name it) */
         if (r < 0)
                 return log_warning_errno(r, "Failed to claim new/%s: %m", name);
-        return spool_process(s, name);
+        return spool_process_or_wait(s, name);
 }
 
 /* ---- scanning --------------------------------------------------------------------------------- */
@@ -703,7 +713,7 @@ static int scan_dir(Spool *s, int dir_fd, bool intake) {
                 return r;
         for (size_t i = 0; i < n; i++) {
                 if (intake)
-                        (void) spool_process(s, list[i].name);
+                        (void) spool_process_or_wait(s, list[i].name);
                 else
                         (void) spool_take(s, list[i].name);
                 free(list[i].name);

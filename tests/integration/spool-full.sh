@@ -70,11 +70,27 @@ ok "and the second one" wait_for 15 test -e "$W/waited2"
 ok "orchd logs that there is room again" grep -q 'Room again on the filesystem' "$T/orchd.log"
 ok "new/ is empty" test -z "$(ls "$SPOOL/new")"
 is_exit 0 "Submit works again" ctl submit "$T/s.json"
+# Let it end before the restart: a node rerun at the next start would need room to record its end, and
+# part 2 leaves none (a failed write of a job's state is fail-stop, as it should be).
+is_exit 0 "that job succeeds" wait_job "$(cat "$T/last.out")"
 stop_orchd
 is "$ORCHD_STATUS" 0 "orchd never fail-stopped (exit status 0 at SIGTERM)"
 
-# ---- Part 2: no floor; the acceptance itself runs out of space.
+# ---- Part 2: no floor; taking in a file itself runs out of space.
 start_orchd --min-free-space 0
+# An invalid file: writing its rejection fails. It is kept (in orchd's private intake) and rejected later.
+printf '{ "nodes": { "x": { "cmd": [] } } }\n' >"$SPOOL/tmp/bad.json"
+dd if=/dev/zero of="$SPOOL/fill" bs=64k 2>/dev/null # to the last byte
+mv "$SPOOL/tmp/bad.json" "$SPOOL/new/bad.json"
+ok "orchd runs out of space rejecting a file, and says so" wait_for 10 grep -q 'Out of space on the filesystem' "$T/orchd.log"
+is_exit 0 "orchd is alive (no fail-stop)" ctl list
+ok "the file is kept in orchd's intake" test -e "$SPOOL/jobs/.intake/bad.json"
+rm -f "$SPOOL/fill"
+bad_error() { find "$SPOOL/rejected" -name 'bad.json.error' | head -n 1; }
+bad_rejected() { [ -n "$(bad_error)" ]; }
+ok "once there is room, it is rejected" wait_for 15 bad_rejected
+like "$(cat "$(bad_error)")" "nodes\.x\.cmd" "with its reason"
+: >"$T/orchd.log"
 # A valid job file of about 400 KB (strings are capped at 64 KiB: several of them), written before the fill.
 pad=$(head -c 60000 /dev/zero | tr '\0' x)
 printf '{ "env": { "P1": "%s", "P2": "%s", "P3": "%s", "P4": "%s", "P5": "%s", "P6": "%s", "P7": "%s" },
@@ -83,7 +99,7 @@ printf '{ "env": { "P1": "%s", "P2": "%s", "P3": "%s", "P4": "%s", "P5": "%s", "
 dd if=/dev/zero of="$SPOOL/fill" bs=64k 2>/dev/null # to the last byte
 ok "the spool's file system is full" test "$(avail_kib)" -lt 64
 mv "$SPOOL/tmp/big.json" "$SPOOL/new/big.json"
-ok "orchd runs out of space accepting it, and says so" wait_for 10 grep -q 'Out of space on the filesystem' "$T/orchd.log"
+ok "orchd runs out of space accepting a valid job, and says so" wait_for 10 grep -q 'Out of space on the filesystem' "$T/orchd.log"
 is_exit 0 "orchd is alive (no fail-stop)" ctl list
 ok "the file was not rejected" test -z "$(find "$SPOOL/rejected" -name 'big*')"
 ok "no half-built job directory is left" test -z "$(find "$SPOOL/jobs" -maxdepth 1 -name '.#*')"
