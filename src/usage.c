@@ -32,7 +32,7 @@ const char *usage_limit_to_string(UsageLimit l) {
 
 void usage_done(Usage *u) {
         free(u->users);
-        *u = (Usage) {};
+        *u = (Usage){};
 }
 
 /* The index of uid, or where it would go (*found false). */
@@ -83,7 +83,7 @@ static UserUsage *get_or_add(Usage *u, uid_t uid) {
                 u->cap_users = cap;
         }
         memmove(u->users + i + 1, u->users + i, (u->n_users - i) * sizeof(UserUsage));
-        u->users[i] = (UserUsage) { .uid = uid };
+        u->users[i] = (UserUsage){ .uid = uid };
         u->n_users++;
         return &u->users[i];
 }
@@ -147,7 +147,7 @@ int usage_admit(const Usage *u, const UsageLimits *l, uid_t uid, bool exempt, ui
 
                 /* Written so that it cannot overflow: current + add > max. */
                 if (max > 0 && (e->n[k] > max || add[k] > max - e->n[k])) {
-                        *ret = (UsageDenial) { .limit = k, .current = e->n[k], .max = max };
+                        *ret = (UsageDenial){ .limit = k, .current = e->n[k], .max = max };
                         return -EDQUOT;
                 }
         }
@@ -192,7 +192,8 @@ char *usage_denial_format(const UsageDenial *d, const char *user) {
                 break;
         case USAGE_NODES:
                 r = asprintf(&s,
-                             "user %s has %" PRIu64 " nodes in unfinished jobs, the limit UserMaxNodes= is %" PRIu64
+                             "user %s has %" PRIu64
+                             " nodes in unfinished jobs, the limit UserMaxNodes= is %" PRIu64
                              " and this job would exceed it; wait for some jobs to finish",
                              user, d->current, d->max);
                 break;

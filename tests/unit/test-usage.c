@@ -71,7 +71,7 @@ static void test_many_users_sorted(void **state) {
 
 static const struct {
         const char *what;
-        uint64_t jobs, bytes, nodes;        /* alice's figures */
+        uint64_t jobs, bytes, nodes; /* alice's figures */
         uint64_t max_jobs, max_bytes, max_nodes;
         bool exempt;
         uint64_t new_bytes, new_nodes;
@@ -94,8 +94,9 @@ static const struct {
 static void test_admit(void **state) {
         for (size_t i = 0; i < sizeof(admit_cases) / sizeof(admit_cases[0]); i++) {
                 const typeof(admit_cases[0]) *c = &admit_cases[i];
-                UsageLimits l = { .max = { [USAGE_JOBS] = c->max_jobs, [USAGE_BYTES] = c->max_bytes,
-                                           [USAGE_NODES] = c->max_nodes } };
+                UsageLimits l = {
+                        .max = { [USAGE_JOBS] = c->max_jobs, [USAGE_BYTES] = c->max_bytes, [USAGE_NODES] = c->max_nodes }
+                };
                 UsageDenial d = {};
                 Usage u = {};
                 int r;
@@ -122,15 +123,16 @@ static void test_denial_text(void **state) {
         UsageDenial d = { .limit = USAGE_JOBS, .current = 1000, .max = 1000 };
         char *s = usage_denial_format(&d, "alice");
 
-        assert_string_equal(s, "user alice has 1000 unfinished jobs, the limit UserMaxJobs= is 1000; wait for some "
-                               "to finish");
+        assert_string_equal(s,
+                            "user alice has 1000 unfinished jobs, the limit UserMaxJobs= is 1000; wait for some "
+                            "to finish");
         free(s);
-        d = (UsageDenial) { .limit = USAGE_BYTES, .current = 1536, .max = UINT64_C(1) << 30 };
+        d = (UsageDenial){ .limit = USAGE_BYTES, .current = 1536, .max = UINT64_C(1) << 30 };
         s = usage_denial_format(&d, "bob");
         assert_non_null(strstr(s, "user bob has 1.5 KiB of job files in the spool (finished jobs included)"));
         assert_non_null(strstr(s, "UserMaxBytes= is 1.0 GiB"));
         free(s);
-        d = (UsageDenial) { .limit = USAGE_NODES, .current = 7, .max = 10 };
+        d = (UsageDenial){ .limit = USAGE_NODES, .current = 7, .max = 10 };
         s = usage_denial_format(&d, "carol");
         assert_non_null(strstr(s, "user carol has 7 nodes in unfinished jobs, the limit UserMaxNodes= is 10"));
         free(s);
@@ -254,12 +256,9 @@ static void test_max_running(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_counts),
-                cmocka_unit_test(test_many_users_sorted),
-                cmocka_unit_test(test_admit),
-                cmocka_unit_test(test_denial_text),
-                cmocka_unit_test(test_fair_share),
-                cmocka_unit_test(test_max_running),
+                cmocka_unit_test(test_counts),     cmocka_unit_test(test_many_users_sorted),
+                cmocka_unit_test(test_admit),      cmocka_unit_test(test_denial_text),
+                cmocka_unit_test(test_fair_share), cmocka_unit_test(test_max_running),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
