@@ -117,6 +117,7 @@ int manager_job_retried(Manager *m, Job *j) {
 
 /* Count a job for its owner's caps: its job file's bytes always, its job and nodes while unfinished. */
 static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run, int dir_fd) {
+        bool known = usage_get(&m->usage, run->uid) != NULL;
         struct stat st;
         int r;
 
@@ -125,7 +126,9 @@ static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run,
         r = usage_add_job(&m->usage, run->uid, (uint64_t) st.st_size, spec->n_nodes, !job_state_is_final(run->state));
         if (r < 0)
                 return r;
-        if (!usage_get(&m->usage, run->uid)->exempt && access_uid_is_admin(&m->conf, geteuid(), run->uid))
+        /* Looked up once per user (a group lookup per job would slow the recovery of many jobs), and again
+         * for everyone on reload (manager_limits_changed). */
+        if (!known && access_uid_is_admin(&m->conf, geteuid(), run->uid))
                 r = usage_set_exempt(&m->usage, run->uid, true);
         return r;
 }
