@@ -16,7 +16,12 @@
  * it. jobs/.#ID becomes jobs/ID by one rename after everything in it is
  * durable: that rename is the acceptance. At start, a jobs/.#ID left by a
  * crash gives its source back to .intake, so a file is accepted at most once
- * and never lost. Does not run jobs: accepted ones go to the manager.
+ * and never lost. Below the free-space floor (MinFreeSpace=), or once taking
+ * a file in ran out of space, nothing more is claimed: files wait where they
+ * are until a re-check (a timer, or a job's end) finds room; a job given up
+ * for lack of space leaves no jobs/.#ID behind. Per-user caps are the
+ * manager's (the admit callback). Does not run jobs: accepted ones go to the
+ * manager.
  */
 
 #include <dirent.h>
@@ -252,7 +257,9 @@ static void spool_set_full(Spool *s, int error) {
         }
         if (!s->space_timer) {
                 if (sd_event_add_time_relative(s->event, &s->space_timer, CLOCK_MONOTONIC, SPACE_RECHECK_USEC,
-                                               USEC_PER_SEC / 10, spool_on_space_timer, s) >= 0)
+                                               USEC_PER_SEC / 10, spool_on_space_timer, s) < 0)
+                        s->full = false; /* no re-check without the timer: look again at each file instead */
+                else
                         (void) sd_event_source_set_description(s->space_timer, "spool-space");
         } else {
                 (void) sd_event_source_set_time_relative(s->space_timer, SPACE_RECHECK_USEC);
@@ -293,10 +300,6 @@ static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userd
                 log_notice("Room again on the filesystem of %s: taking the jobs that waited.", s->path);
         }
         return 0;
-}
-
-bool spool_is_full(const Spool *s) {
-        return s->full;
 }
 
 void spool_kick(Spool *s) {

@@ -81,10 +81,6 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
 /* MinFreeSpace= changed (reload). */
 void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent);
 
-/* Whether new jobs wait for free space on the spool's filesystem (MinFreeSpace=, or a write that ran out
- * of space): dropped files stay where they are and Submit gets -ENOSPC, until a re-check finds room. */
-bool spool_is_full(const Spool *s);
-
 /* Something freed space (a job ended): if jobs wait for room, look again now rather than at the next
  * periodic re-check. */
 void spool_kick(Spool *s);
