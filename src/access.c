@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
@@ -57,4 +58,52 @@ gid_t access_admin_gid(const DaemonConf *conf) {
                 return (gid_t) -1;
         gr = getgrnam(conf->admin_group);
         return gr ? gr->gr_gid : (gid_t) -1;
+}
+
+bool access_peer_is_admin(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, gid_t gid, const gid_t *groups,
+                          size_t n_groups) {
+        gid_t admin;
+
+        if (uid == 0 || uid == daemon_uid)
+                return true;
+        admin = access_admin_gid(conf);
+        if (admin == (gid_t) -1)
+                return false;
+        if (gid == admin)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == admin)
+                        return true;
+        return false;
+}
+
+bool access_uid_is_admin(const DaemonConf *conf, uid_t daemon_uid, uid_t uid) {
+        _cleanup_free_ gid_t *groups = NULL;
+        const struct passwd *pw;
+        char name[256];
+        gid_t gid;
+        int n = 64;
+
+        if (uid == 0 || uid == daemon_uid)
+                return true;
+        if (!conf->admin_group)
+                return false;
+        pw = getpwuid(uid);
+        if (!pw || strlen(pw->pw_name) >= sizeof(name))
+                return false;
+        /* Copy: the group lookups below may reuse getpwuid()'s static buffer. */
+        snprintf(name, sizeof(name), "%s", pw->pw_name);
+        gid = pw->pw_gid;
+        for (unsigned tries = 0; tries < 4; tries++) {
+                gid_t *g = reallocarray(groups, (size_t) n, sizeof(gid_t));
+                int want = n;
+
+                if (!g)
+                        return false;
+                groups = g;
+                if (getgrouplist(name, gid, groups, &want) >= 0)
+                        return access_peer_is_admin(conf, daemon_uid, uid, gid, groups, (size_t) want);
+                n = want > n ? want : n * 2;
+        }
+        return false;
 }

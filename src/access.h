@@ -24,3 +24,13 @@ bool access_may_see(uid_t caller, bool caller_is_admin, uid_t daemon_uid, uid_t 
 
 /* The gid of AdminGroup=, or (gid_t) -1 when unset or unknown (nobody is admin by group then). */
 gid_t access_admin_gid(const DaemonConf *conf);
+
+/* Whether uid is exempt from the per-user caps (UserMax*=) and may take the reserved control connections:
+ * root, the daemon's own user, or a member of AdminGroup= by the group database (primary or supplementary
+ * group of uid's account). */
+bool access_uid_is_admin(const DaemonConf *conf, uid_t daemon_uid, uid_t uid);
+
+/* The same for a connected caller whose groups are known (SO_PEERGROUPS): uid, primary gid, and n_groups
+ * supplementary groups. */
+bool access_peer_is_admin(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, gid_t gid, const gid_t *groups,
+                          size_t n_groups);

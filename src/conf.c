@@ -39,6 +39,11 @@ static const struct {
         /* The group of new/ and tmp/ is set up at start, with the directories. */
         [CONF_DROP_GROUP] = { "DropGroup", false },
         [CONF_ADMIN_GROUP] = { "AdminGroup", true },
+        [CONF_USER_MAX_JOBS] = { "UserMaxJobs", true },
+        [CONF_USER_MAX_BYTES] = { "UserMaxBytes", true },
+        [CONF_USER_MAX_NODES] = { "UserMaxNodes", true },
+        [CONF_USER_MAX_RUNNING] = { "UserMaxRunning", true },
+        [CONF_MIN_FREE_SPACE] = { "MinFreeSpace", true },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -98,6 +103,58 @@ int conf_parse_size(const char *s, uint64_t *ret) {
         if (v > UINT64_MAX / mult)
                 return -ERANGE;
         *ret = v * mult;
+        return 0;
+}
+
+int conf_parse_min_free(const char *s, uint64_t *ret_bytes, unsigned *ret_percent) {
+        _cleanup_free_ char *copy = strdup(s);
+        uint64_t bytes = 0;
+        unsigned percent = 0, n = 0;
+        char *save = NULL, *w;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save), n++) {
+                size_t len = strlen(w);
+
+                if (n >= 2)
+                        return -EINVAL;
+                if (w[len - 1] == '%') {
+                        uint64_t v;
+
+                        w[len - 1] = '\0';
+                        r = strchr(w, '%') || strspn(w, "0123456789") != strlen(w) ? -EINVAL : conf_parse_size(w, &v);
+                        if (r < 0)
+                                return r;
+                        if (v > 99)
+                                return -ERANGE;
+                        percent = (unsigned) v;
+                } else {
+                        r = conf_parse_size(w, &bytes);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (n == 0)
+                return -EINVAL;
+        *ret_bytes = bytes;
+        *ret_percent = percent;
+        return 0;
+}
+
+/* A per-user cap: a count, 0 for none. */
+static int parse_cap(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != '\0')
+                return -ERANGE;
+        *ret = v;
         return 0;
 }
 
@@ -212,6 +269,26 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                 if (!valid_name(value))
                         return *ret_why = "not a valid group name", -EINVAL;
                 r = set_string(k == CONF_DROP_GROUP ? &c->drop_group : &c->admin_group, value);
+                break;
+        case CONF_USER_MAX_JOBS:
+        case CONF_USER_MAX_NODES:
+        case CONF_USER_MAX_RUNNING:
+                r = parse_cap(value, k == CONF_USER_MAX_JOBS    ? &c->user_max_jobs
+                                     : k == CONF_USER_MAX_NODES ? &c->user_max_nodes
+                                                                : &c->user_max_running);
+                if (r < 0)
+                        *ret_why = "must be a number (0 for no limit)";
+                break;
+        case CONF_USER_MAX_BYTES:
+                r = conf_parse_size(value, &c->user_max_bytes);
+                if (r < 0)
+                        *ret_why = "must be a size (e.g. 1G, 512M; 0 for no limit)";
+                break;
+        case CONF_MIN_FREE_SPACE:
+                r = conf_parse_min_free(value, &c->min_free_bytes, &c->min_free_percent);
+                if (r < 0 && r != -ENOMEM)
+                        *ret_why = "must be a size, a percentage below 100 or both (e.g. 64M, 1%, \"64M 1%\"; 0 "
+                                   "for no floor)";
                 break;
         default:
                 return *ret_why = "unknown key", -EINVAL;
@@ -363,6 +440,22 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                         break;
                 case CONF_ADMIN_GROUP:
                         r = set_string(&dst->admin_group, src->admin_group);
+                        break;
+                case CONF_USER_MAX_JOBS:
+                        dst->user_max_jobs = src->user_max_jobs;
+                        break;
+                case CONF_USER_MAX_BYTES:
+                        dst->user_max_bytes = src->user_max_bytes;
+                        break;
+                case CONF_USER_MAX_NODES:
+                        dst->user_max_nodes = src->user_max_nodes;
+                        break;
+                case CONF_USER_MAX_RUNNING:
+                        dst->user_max_running = src->user_max_running;
+                        break;
+                case CONF_MIN_FREE_SPACE:
+                        dst->min_free_bytes = src->min_free_bytes;
+                        dst->min_free_percent = src->min_free_percent;
                         break;
                 }
                 if (r >= 0)

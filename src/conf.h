@@ -25,6 +25,11 @@ typedef enum ConfKey {
         CONF_DENY_USERS,
         CONF_DROP_GROUP,
         CONF_ADMIN_GROUP,
+        CONF_USER_MAX_JOBS,
+        CONF_USER_MAX_BYTES,
+        CONF_USER_MAX_NODES,
+        CONF_USER_MAX_RUNNING,
+        CONF_MIN_FREE_SPACE,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -41,6 +46,14 @@ typedef struct DaemonConf {
         char **deny_users;
         char *drop_group;
         char *admin_group;
+        /* Per-user caps (0 = none); root, the daemon's user and AdminGroup= members are exempt. */
+        uint64_t user_max_jobs;    /* unfinished jobs */
+        uint64_t user_max_bytes;   /* bytes of job files in the spool, finished jobs included */
+        uint64_t user_max_nodes;   /* nodes over unfinished jobs */
+        uint64_t user_max_running; /* nodes running at once */
+        /* MinFreeSpace=: no new job while the spool's filesystem has less free than the larger of these. */
+        uint64_t min_free_bytes;
+        unsigned min_free_percent; /* 0…99 of the filesystem's size */
 } DaemonConf;
 
 #define CONF_SET(c, k) (((c)->set & (1U << (k))) != 0)
@@ -73,3 +86,7 @@ int conf_parse_log_level(const char *s, int *ret);
 
 /* The size grammar of MaxLogSize=: DIGITS with an optional K, M or G (powers of 1024), e.g. "64M". */
 int conf_parse_size(const char *s, uint64_t *ret);
+
+/* MinFreeSpace=: a size, a percentage of the filesystem ("1%"), or both separated by whitespace ("64M 1%",
+ * the larger applies); "0" disables the floor. Returns 0 or -EINVAL/-ERANGE. */
+int conf_parse_min_free(const char *s, uint64_t *ret_bytes, unsigned *ret_percent);

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -44,6 +45,8 @@
 #define CONTROL_BACKLOG 128
 #define CONTROL_CONNECTIONS_MAX 1024U
 #define CONTROL_CONNECTIONS_PER_UID_MAX 128U
+/* Of CONTROL_CONNECTIONS_MAX, kept for root, the daemon's user and AdminGroup= (control_set_admin_check). */
+#define CONTROL_CONNECTIONS_RESERVED 8U
 #define CONTROL_IDLE_USEC (60 * USEC_PER_SEC) /* $ORCHD_CONTROL_IDLE_TIMEOUT replaces it */
 #define CONTROL_ACCEPT_RETRY_USEC (1 * USEC_PER_SEC)
 #define CONTROL_INPUT_MAX ((size_t) PROTOCOL_CALL_MAX + 1) /* one whole message plus its NUL */
@@ -103,6 +106,8 @@ struct Control {
         Connection *connections;
         unsigned n_connections;
         uint64_t idle_usec; /* a connection without a complete call for this long is closed */
+        control_admin_fn is_admin;
+        void *admin_userdata;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Control *, control_free);
@@ -784,6 +789,27 @@ static void refuse_connection(int fd, unsigned limit, bool total) {
                 (void) send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+void control_set_admin_check(Control *c, control_admin_fn fn, void *userdata) {
+        c->is_admin = fn;
+        c->admin_userdata = userdata;
+}
+
+/* Whether the peer on fd may take a reserved connection slot. Asked only once the unreserved ones are taken,
+ * so the group lookup costs nothing in normal operation. */
+static bool peer_is_admin(const Control *c, int fd, const struct ucred *cred) {
+        gid_t groups[256];
+        socklen_t len = sizeof(groups);
+
+        if (cred->uid == 0 || cred->uid == geteuid())
+                return true;
+        if (!c->is_admin)
+                return false;
+        /* More than 256 supplementary groups: judged by the primary group alone. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                len = 0;
+        return c->is_admin(cred->uid, cred->gid, groups, len / sizeof(gid_t), c->admin_userdata);
+}
+
 static int conn_new(Control *c, int fd_in) {
         _cleanup_close_ int fd = fd_in;
         struct ucred cred = {};
@@ -794,12 +820,15 @@ static int conn_new(Control *c, int fd_in) {
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
                 return log_debug_errno(errno, "SO_PEERCRED failed, dropping connection: %m"), 0;
         if (c->n_connections >= CONTROL_CONNECTIONS_MAX ||
-            control_count_uid(c, cred.uid) >= CONTROL_CONNECTIONS_PER_UID_MAX) {
+            control_count_uid(c, cred.uid) >= CONTROL_CONNECTIONS_PER_UID_MAX ||
+            (c->n_connections >= CONTROL_CONNECTIONS_MAX - CONTROL_CONNECTIONS_RESERVED &&
+             !peer_is_admin(c, fd, &cred))) {
+                bool total = c->n_connections >= CONTROL_CONNECTIONS_MAX - CONTROL_CONNECTIONS_RESERVED &&
+                             control_count_uid(c, cred.uid) < CONTROL_CONNECTIONS_PER_UID_MAX;
+
                 log_debug("Too many control connections (%u, uid %u), refusing pid %d.", c->n_connections,
                           (unsigned) cred.uid, (int) cred.pid);
-                refuse_connection(fd, c->n_connections >= CONTROL_CONNECTIONS_MAX ? CONTROL_CONNECTIONS_MAX
-                                                                                 : CONTROL_CONNECTIONS_PER_UID_MAX,
-                                  c->n_connections >= CONTROL_CONNECTIONS_MAX);
+                refuse_connection(fd, total ? c->n_connections : CONTROL_CONNECTIONS_PER_UID_MAX, total);
                 return 0;
         }
 

@@ -40,6 +40,14 @@ int control_new(sd_event *e, const char *path, const ControlMethod *methods, voi
 /* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns NULL. */
 Control *control_free(Control *c);
 
+/* Whether a peer (uid, primary gid, supplementary groups from SO_PEERGROUPS) may take the connections kept
+ * in reserve for administrators. */
+typedef bool (*control_admin_fn)(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, void *userdata);
+
+/* Set who may take the last CONTROL_CONNECTIONS_RESERVED connection slots (without it: root and the daemon's
+ * own uid), so a flood of other users' connections never locks the administrator out. */
+void control_set_admin_check(Control *c, control_admin_fn fn, void *userdata);
+
 /* Number of open connections. */
 unsigned control_n_connections(const Control *c);
 

@@ -36,6 +36,14 @@ static int set_defaults(DaemonConf *c) {
         c->log_level = LOG_INFO;
         c->max_log_size = DEFAULT_LOG_MAX_BYTES;
         c->set |= 1U << CONF_MAX_PARALLEL | 1U << CONF_LOG_LEVEL | 1U << CONF_MAX_LOG_SIZE;
+        c->user_max_jobs = DEFAULT_USER_MAX_JOBS;
+        c->user_max_bytes = DEFAULT_USER_MAX_BYTES;
+        c->user_max_nodes = DEFAULT_USER_MAX_NODES;
+        c->user_max_running = DEFAULT_USER_MAX_RUNNING;
+        c->min_free_bytes = DEFAULT_MIN_FREE_BYTES;
+        c->min_free_percent = DEFAULT_MIN_FREE_PERCENT;
+        c->set |= 1U << CONF_USER_MAX_JOBS | 1U << CONF_USER_MAX_BYTES | 1U << CONF_USER_MAX_NODES |
+                  1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE;
         return 0;
 }
 
@@ -128,6 +136,16 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
                 return str_equal(a->drop_group, b->drop_group);
         case CONF_ADMIN_GROUP:
                 return str_equal(a->admin_group, b->admin_group);
+        case CONF_USER_MAX_JOBS:
+                return a->user_max_jobs == b->user_max_jobs;
+        case CONF_USER_MAX_BYTES:
+                return a->user_max_bytes == b->user_max_bytes;
+        case CONF_USER_MAX_NODES:
+                return a->user_max_nodes == b->user_max_nodes;
+        case CONF_USER_MAX_RUNNING:
+                return a->user_max_running == b->user_max_running;
+        case CONF_MIN_FREE_SPACE:
+                return a->min_free_bytes == b->min_free_bytes && a->min_free_percent == b->min_free_percent;
         default:
                 return true;
         }
@@ -138,6 +156,7 @@ static void apply(Manager *m, const DaemonConf *new) {
         m->config.max_parallel = new->max_parallel;
         m->config.log_max_bytes = new->max_log_size;
         log_set_max_level(new->log_level);
+        manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
         manager_schedule_soon(m); /* more slots may be free now */
 }
 

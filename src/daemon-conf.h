@@ -16,6 +16,13 @@ typedef struct Manager Manager;
 #define DEFAULT_CONFIG_FILE SYSCONFDIR "/orchd/orchd.conf"
 #define DEFAULT_SPOOL LOCALSTATEDIR "/spool/orchd"
 #define DEFAULT_LOG_MAX_BYTES (UINT64_C(64) * 1024 * 1024)
+/* Per-user caps and the free-space floor: orchd.conf(5) gives the reasoning behind each. */
+#define DEFAULT_USER_MAX_JOBS UINT64_C(1000)
+#define DEFAULT_USER_MAX_BYTES (UINT64_C(1) << 30)
+#define DEFAULT_USER_MAX_NODES UINT64_C(200000)
+#define DEFAULT_USER_MAX_RUNNING UINT64_C(0)
+#define DEFAULT_MIN_FREE_BYTES (UINT64_C(64) * 1024 * 1024)
+#define DEFAULT_MIN_FREE_PERCENT 1U
 
 /* Fill *ret (every key set) from the defaults, the file at path (a missing file is fine unless required)
  * and cmdline on top. Warnings are logged; an unreadable or invalid file is logged and -EINVAL/-errno

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -98,15 +99,37 @@ void manager_job_settled(Manager *m, Job *j) {
                 if (m->active[i] == j) {
                         memmove(m->active + i, m->active + i + 1, (m->n_active - i - 1) * sizeof(Job *));
                         m->n_active--;
-                        return;
+                        (void) usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, true);
+                        break;
                 }
+        spool_kick(m->spool); /* jobs waiting for room may fit now */
 }
 
 int manager_job_retried(Manager *m, Job *j) {
         int r = manager_add_active(m, j);
 
         if (r >= 0)
+                r = usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, false);
+        if (r >= 0)
                 manager_schedule_soon(m);
+        return r;
+}
+
+/* Count a job for its owner's caps: its job file's bytes always, its job and nodes while unfinished. */
+static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run, int dir_fd) {
+        bool known = usage_get(&m->usage, run->uid) != NULL;
+        struct stat st;
+        int r;
+
+        if (fstatat(dir_fd, "job.json", &st, AT_SYMLINK_NOFOLLOW) < 0)
+                st.st_size = 0; /* recovery quarantines such a job before it gets here */
+        r = usage_add_job(&m->usage, run->uid, (uint64_t) st.st_size, spec->n_nodes, !job_state_is_final(run->state));
+        if (r < 0)
+                return r;
+        /* Looked up once per user (a group lookup per job would slow the recovery of many jobs), and again
+         * for everyone on reload (manager_limits_changed). */
+        if (!known && access_uid_is_admin(&m->conf, geteuid(), run->uid))
+                r = usage_set_exempt(&m->usage, run->uid, true);
         return r;
 }
 
@@ -115,6 +138,13 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, u
         Job *j;
         int r;
 
+        r = manager_count_job(m, spec, run, dir_fd);
+        if (r < 0) {
+                job_spec_free(spec);
+                job_run_free(run);
+                safe_close(dir_fd);
+                return r;
+        }
         r = job_new(m, spec, run, dir_fd, &j);
         if (r < 0)
                 return r;
@@ -147,6 +177,42 @@ static int manager_may_run(uid_t uid, char **ret_why, void *userdata) {
         Manager *m = userdata;
 
         return access_may_run(&m->conf, geteuid(), uid, ret_why);
+}
+
+int manager_admit(Manager *m, uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why) {
+        const UsageLimits limits = { .max = {
+                [USAGE_JOBS] = m->conf.user_max_jobs,
+                [USAGE_BYTES] = m->conf.user_max_bytes,
+                [USAGE_NODES] = m->conf.user_max_nodes,
+        } };
+        const struct passwd *pw;
+        char user[64];
+        int r;
+
+        *ret_why = NULL;
+        r = usage_admit(&m->usage, &limits, uid, false, bytes, nodes, &m->last_denial);
+        if (r >= 0 || access_uid_is_admin(&m->conf, geteuid(), uid))
+                return 0;
+        pw = getpwuid(uid);
+        if (pw)
+                snprintf(user, sizeof(user), "%s", pw->pw_name);
+        else
+                snprintf(user, sizeof(user), "%u", (unsigned) uid);
+        *ret_why = usage_denial_format(&m->last_denial, user);
+        return *ret_why ? -EDQUOT : -ENOMEM;
+}
+
+static int manager_spool_admit(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why, void *userdata) {
+        return manager_admit(userdata, uid, bytes, nodes, ret_why);
+}
+
+void manager_limits_changed(Manager *m) {
+        uid_t self = geteuid();
+
+        for (size_t i = 0; i < m->usage.n_users; i++)
+                m->usage.users[i].exempt = access_uid_is_admin(&m->conf, self, m->usage.users[i].uid);
+        if (m->spool)
+                spool_set_min_free(m->spool, m->conf.min_free_bytes, m->conf.min_free_percent);
 }
 
 static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
@@ -298,12 +364,57 @@ void manager_trim_soon(Manager *m) {
         m->trim_needed = true;
 }
 
+/* Whether more than one user has unfinished jobs, or a cap on running nodes applies: then slots are handed
+ * out by share (schedule_shared); else by priority alone, which is the same and cheaper. */
+static bool schedule_needs_share(const Manager *m) {
+        unsigned users = 0;
+
+        for (size_t i = 0; i < m->usage.n_users; i++) {
+                const UserUsage *e = &m->usage.users[i];
+
+                if (e->n[USAGE_JOBS] == 0)
+                        continue;
+                if (++users > 1 || (m->conf.user_max_running > 0 && !e->exempt))
+                        return true;
+        }
+        return false;
+}
+
+/* The fair share of MaxParallel between the users with work (usage.h): first every user up to its share,
+ * in priority order, then the leftovers by priority. A user with ready nodes is never starved by another
+ * user's big job: as slots free, they go to whoever is below its share. */
+static void schedule_shared(Manager *m, unsigned *slots) {
+        Usage *u = &m->usage;
+
+        usage_pass_begin(u, m->config.max_parallel, m->conf.user_max_running);
+        for (size_t i = 0; i < m->n_active; i++)
+                if (usage_pass_note(u, m->active[i]->run->uid, m->active[i]->n_running,
+                                    job_wants_slot(m->active[i])) < 0)
+                        manager_fail_stop(m, -ENOMEM, "scheduling");
+        (void) usage_pass_ready(u);
+        for (UsageRound round = 0; round < _USAGE_ROUND_MAX; round++)
+                for (size_t i = 0; i < m->n_active && *slots > 0; i++) {
+                        Job *j = m->active[i];
+                        unsigned allow = usage_slots_for(u, j->run->uid, *slots, round), started;
+
+                        if (allow == 0)
+                                continue;
+                        started = job_start_ready(j, &allow);
+                        *slots -= started;
+                        usage_took(u, j->run->uid, started);
+                }
+}
+
 static void manager_schedule(Manager *m) {
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
                 unsigned slots = m->config.max_parallel > m->n_running ? m->config.max_parallel - m->n_running : 0;
 
                 m->schedule_needed = false;
+                if (slots > 0 && schedule_needs_share(m)) {
+                        schedule_shared(m, &slots);
+                        continue;
+                }
                 for (size_t i = 0; i < m->n_active && slots > 0; i++)
                         (void) job_start_ready(m->active[i], &slots);
         }
@@ -490,7 +601,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return r;
         sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
-                             .key_in_use = manager_key_in_use, .may_run = manager_may_run, .drop_gid = drop_gid };
+                             .key_in_use = manager_key_in_use, .may_run = manager_may_run, .drop_gid = drop_gid,
+                             .admit = manager_spool_admit, .min_free_bytes = m->conf.min_free_bytes,
+                             .min_free_percent = m->conf.min_free_percent };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;
@@ -532,6 +645,7 @@ Manager *manager_free(Manager *m) {
         free(m->config.spool_path);
         free(m->config.socket_path);
         conf_done(&m->conf);
+        usage_done(&m->usage);
         return mfree(m);
 }
 

@@ -21,6 +21,7 @@
 #include "job.h"
 #include "scheduler.h"
 #include "spool.h"
+#include "usage.h"
 
 typedef struct ManagerConfig {
         char *spool_path;
@@ -57,6 +58,8 @@ struct Manager {
         struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
         unsigned n_running;         /* slots in use across jobs */
+        Usage usage;                /* per-user counts: the UserMax*= caps and the fair share of slots */
+        UsageDenial last_denial;    /* the cap the last refused admission hit (for Submit's LimitExceeded) */
         bool schedule_needed;
         bool trim_needed;
         bool stopping;
@@ -92,6 +95,12 @@ void manager_job_settled(Manager *m, Job *j);
 int manager_job_retried(Manager *m, Job *j);
 /* The unfinished job of owner uid holding idempotency key `key`, or 0. */
 uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid);
+/* Whether uid may have one more unfinished job of `nodes` nodes and `bytes` more of job files (orchd.conf
+ * UserMax*=; root, the daemon's user and AdminGroup= are exempt). Returns 0, or -EDQUOT with *ret_why
+ * (malloc'd, "user alice has …") and m->last_denial set, or -ENOMEM. */
+int manager_admit(Manager *m, uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why);
+/* AdminGroup=, the per-user caps or MinFreeSpace= may have changed (reload): apply them. */
+void manager_limits_changed(Manager *m);
 /* A write of our own state failed: stop now without reporting anything more. */
 _noreturn_ void manager_fail_stop(Manager *m, int error, const char *what);
 

@@ -41,6 +41,11 @@ int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t
         LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = (id), .action = (act), .has_uid = true, \
                .uid = control_call_uid(call))
 
+/* Answer a call that would put a job in the spool now but cannot: r = -EDQUOT, a per-user cap (LimitExceeded
+ * with the figures of m->last_denial), or -ENOSPC, the spool below MinFreeSpace= (SpoolFull). Both are
+ * temporary for the caller. Logged with the caller's uid. */
+int methods_reply_refused(Manager *m, ControlCall *call, int r);
+
 /* Method handlers that live in their own files. */
 int methods_retry(ControlCall *call, json_object *params, void *userdata);
 

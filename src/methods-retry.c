@@ -41,6 +41,14 @@ static json_object *node_names(const Job *j, const uint32_t *nodes, size_t n) {
         return p;
 }
 
+/* Whether a retry without node names would re-run anything. */
+static bool has_retryable(const Job *j) {
+        size_t c[_NODE_STATE_MAX];
+
+        job_run_count(j->run, c);
+        return c[NODE_FAILED] + c[NODE_CANCELLED] + c[NODE_SKIPPED] > 0;
+}
+
 int methods_retry(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_free_ uint32_t *named = NULL, *retried = NULL;
         Job *j = methods_lookup_job(userdata, call, params);
@@ -55,6 +63,17 @@ int methods_retry(ControlCall *call, json_object *params, void *userdata) {
         r = methods_parse_nodes(call, j, params, &named, &n_named);
         if (r <= 0)
                 return r;
+        /* A retried job is unfinished again: the owner's caps apply as to a new one (its file is counted
+         * already), so retrying old jobs cannot get round UserMaxJobs= or UserMaxNodes=. */
+        if (job_is_settled(j) && (named || has_retryable(j))) {
+                _cleanup_free_ char *why = NULL;
+
+                r = manager_admit(userdata, j->run->uid, 0, j->spec->n_nodes, &why);
+                if (r == -EDQUOT)
+                        return methods_reply_refused(userdata, call, r);
+                if (r < 0)
+                        return r;
+        }
         r = job_retry(j, named, n_named, &retried, &n_retried, &holder);
         if (r == -EBUSY)
                 return reply_cannot_retry(call, j, "not finished");

@@ -263,6 +263,32 @@ static bool valid_submit_name(const char *n) {
         return !isempty(n) && strlen(n) <= NAME_MAX && !strchr(n, '/') && n[0] != '.';
 }
 
+int methods_reply_refused(Manager *m, ControlCall *call, int r) {
+        const UsageDenial *d = &m->last_denial;
+        uid_t uid = control_call_uid(call);
+        bool retry = streq(control_call_method(call), ORCH_METHOD_RETRY);
+        json_object *p = json_object_new_object();
+
+        if (!p)
+                return -ENOMEM;
+        if (r == -ENOSPC) {
+                log_event(LOG_NOTICE,
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit", .reason = "spool-full",
+                                 .has_uid = true, .uid = uid),
+                          "uid %u was refused a submission: the spool is below MinFreeSpace=.", (unsigned) uid);
+                return control_call_error(call, ORCH_ERROR_SPOOL_FULL, p);
+        }
+        json_object_object_add(p, "limit", json_object_new_string(usage_limit_to_string(d->limit)));
+        json_object_object_add(p, "current", json_object_new_int64((int64_t) MIN(d->current, (uint64_t) INT64_MAX)));
+        json_object_object_add(p, "max", json_object_new_int64((int64_t) MIN(d->max, (uint64_t) INT64_MAX)));
+        log_event(LOG_NOTICE,
+                  LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = retry ? "retry" : "submit", .reason = "limit",
+                         .has_uid = true, .uid = uid),
+                  "uid %u was refused a %s: the owner is at %s=%" PRIu64 " (now %" PRIu64 ").", (unsigned) uid,
+                  retry ? "retry" : "submission", usage_limit_to_string(d->limit), d->max, d->current);
+        return control_call_error(call, ORCH_ERROR_LIMIT_EXCEEDED, p);
+}
+
 static int method_submit(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_(job_errors_freep) JobErrors *errors = NULL;
         _cleanup_free_ char *why = NULL;
@@ -294,6 +320,8 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (r == -EINVAL)
                 return control_call_error(call, ORCH_ERROR_INVALID_JOB,
                                           job_errors_to_json(errors, json_object_get_string(name)));
+        if (r == -EDQUOT || r == -ENOSPC)
+                return methods_reply_refused(m, call, r);
         if (r < 0)
                 return r;
         snprintf(ids, sizeof(ids), "%" PRIu64, id);
@@ -498,6 +526,13 @@ static void create_parent_dir(const char *path) {
         }
 }
 
+/* Who may take the control connections kept in reserve: the same administrators as everywhere else. */
+static bool peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, void *userdata) {
+        Manager *m = userdata;
+
+        return access_peer_is_admin(&m->conf, geteuid(), uid, gid, groups, n_groups);
+}
+
 int methods_attach(Manager *m) {
         int r;
 
@@ -505,5 +540,6 @@ int methods_attach(Manager *m) {
         r = control_new(m->event, m->config.socket_path, methods, m, &m->control);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);
+        control_set_admin_check(m->control, peer_is_admin, m);
         return 0;
 }

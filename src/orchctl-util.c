@@ -250,6 +250,25 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                             " a reply may carry; ask root to copy it from the spool's rejected/",
                             strna(get_string(m->parameters, "name")), size, limit);
         }
+        if (streq(e, ORCH_ERROR_LIMIT_EXCEEDED)) {
+                int64_t cur = 0, max = 0;
+                const char *l = strna(get_string(m->parameters, "limit"));
+
+                (void) get_int(m->parameters, "current", &cur);
+                (void) get_int(m->parameters, "max", &max);
+                return fail(EX_TEMPFAIL,
+                            "orchd refused the job: you have %" PRId64 " %s, the limit %s= is %" PRId64
+                            "; try again once some of your jobs have finished",
+                            cur,
+                            streq(l, "UserMaxJobs")    ? "unfinished jobs"
+                            : streq(l, "UserMaxBytes") ? "bytes of job files in the spool (finished jobs included)"
+                            : streq(l, "UserMaxNodes") ? "nodes in unfinished jobs (this job would exceed it)"
+                                                       : "of it",
+                            l, max);
+        }
+        if (streq(e, ORCH_ERROR_SPOOL_FULL))
+                return fail(EX_TEMPFAIL, "orchd refused the job for now: its spool is short of free space "
+                                         "(MinFreeSpace=); try again later");
         if (streq(e, ORCH_ERROR_INTERNAL))
                 return fail(EX_SOFTWARE, "internal error in orchd: %s",
                             strna(get_string(m->parameters, "errno")));

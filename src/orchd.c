@@ -40,6 +40,12 @@ static void help(void) {
                "      --deny-users LIST   these users may not run jobs\n"
                "      --drop-group GROUP  group allowed to drop files into new/ (mode 1730)\n"
                "      --admin-group GROUP members see and control every job\n"
+               "      --user-max-jobs N   unfinished jobs per user (default 1000; 0: no limit)\n"
+               "      --user-max-bytes SIZE  job file bytes per user in the spool (default 1G)\n"
+               "      --user-max-nodes N  nodes per user over unfinished jobs (default 200000)\n"
+               "      --user-max-running N  running nodes per user (default 0: the fair share only)\n"
+               "      --min-free-space SIZE|N%%  refuse new jobs below this much free space on the\n"
+               "                          spool's filesystem (default \"64M 1%%\", the larger; 0: off)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
@@ -66,6 +72,11 @@ static const struct {
         { "deny-users", 0, CONF_DENY_USERS },
         { "drop-group", 0, CONF_DROP_GROUP },
         { "admin-group", 0, CONF_ADMIN_GROUP },
+        { "user-max-jobs", 0, CONF_USER_MAX_JOBS },
+        { "user-max-bytes", 0, CONF_USER_MAX_BYTES },
+        { "user-max-nodes", 0, CONF_USER_MAX_NODES },
+        { "user-max-running", 0, CONF_USER_MAX_RUNNING },
+        { "min-free-space", 0, CONF_MIN_FREE_SPACE },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */

@@ -50,6 +50,8 @@
 #define ORCH_ERROR_TOO_MANY_CONNECTIONS "io.orchd.Manager.TooManyConnections"
 #define ORCH_ERROR_NO_SUCH_REJECTED_FILE "io.orchd.Manager.NoSuchRejectedFile"
 #define ORCH_ERROR_REJECTED_FILE_TOO_LARGE "io.orchd.Manager.RejectedFileTooLarge"
+#define ORCH_ERROR_LIMIT_EXCEEDED "io.orchd.Manager.LimitExceeded"
+#define ORCH_ERROR_SPOOL_FULL "io.orchd.Manager.SpoolFull"
 
 #define VARLINK_SERVICE_INTERFACE "org.varlink.service"
 #define VARLINK_METHOD_GET_INFO "org.varlink.service.GetInfo"

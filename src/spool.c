@@ -20,7 +20,12 @@
  * it. jobs/.#ID becomes jobs/ID by one rename after everything in it is
  * durable: that rename is the acceptance. At start, a jobs/.#ID left by a
  * crash gives its source back to .intake, so a file is accepted at most once
- * and never lost. Does not run jobs: accepted ones go to the manager.
+ * and never lost. Below the free-space floor (MinFreeSpace=), or once taking
+ * a file in ran out of space, nothing more is claimed: files wait where they
+ * are until a re-check (a timer, or a job's end) finds room; a job given up
+ * for lack of space leaves no jobs/.#ID behind. Per-user caps are the
+ * manager's (the admit callback). Does not run jobs: accepted ones go to the
+ * manager.
  */
 
 #include <dirent.h>
@@ -35,6 +40,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +61,11 @@
  * keep adding entries): below root-only rejected/, hidden from listings, removed again at every start. */
 #define TRASH_DIR ".trash"
 #define REMOVE_MAX_ENTRIES 10000
+/* While jobs wait for free space: how often to look again (besides when a job ends). */
+#define SPACE_RECHECK_USEC (2 * USEC_PER_SEC)
+/* With MinFreeSpace= on, also keep this many inodes free where the filesystem counts them (a job takes a
+ * few: its directory, logs/, job.json, state.json, journal and log files). */
+#define MIN_FREE_INODES 1024
 
 struct Spool {
         sd_event *event;
@@ -66,7 +77,13 @@ struct Spool {
         spool_job_cb cb;
         spool_key_cb key_in_use;
         spool_owner_cb may_run;
+        spool_admit_cb admit;
         void *userdata;
+        uint64_t min_free_bytes;
+        unsigned min_free_percent;
+        bool full;                   /* new jobs wait for room (MinFreeSpace=, ENOSPC) */
+        bool full_announced;         /* "waiting for room" was logged, "room again" not yet */
+        sd_event_source *space_timer;
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
 };
@@ -280,10 +297,118 @@ static int remove_entry(Spool *s, const char *name, bool *ret_trashed) {
         return 0;
 }
 
+/* ---- free space (MinFreeSpace=) ------------------------------------------------------------------ */
+
+/* The spool's free space against the floor. Returns 0 (room, or no floor), or -ENOSPC with the figures. */
+static int spool_check_floor(Spool *s, uint64_t *ret_free, uint64_t *ret_floor) {
+        struct statvfs sv;
+        uint64_t floor, free;
+
+        *ret_free = *ret_floor = 0;
+        if (s->min_free_bytes == 0 && s->min_free_percent == 0)
+                return 0;
+        if (fstatvfs(s->spool_fd, &sv) < 0)
+                return 0; /* cannot tell: let the writes themselves find out */
+        /* f_bavail, not f_bfree: what is left once users have filled their share; the reserve for root
+         * (ext4's 5%) stays for recording the ends of running jobs. */
+        free = (uint64_t) sv.f_bavail * sv.f_frsize;
+        floor = MAX(s->min_free_bytes, (uint64_t) sv.f_blocks * sv.f_frsize / 100 * s->min_free_percent);
+        *ret_free = free;
+        *ret_floor = floor;
+        if (free < floor || (sv.f_files > 0 && sv.f_favail < MIN_FREE_INODES))
+                return -ENOSPC;
+        return 0;
+}
+
+static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* New jobs must wait for room: say so once (not per file), and look again on a timer. */
+static void spool_set_full(Spool *s, int error) {
+        uint64_t free, floor;
+
+        s->full = true;
+        if (!s->full_announced) {
+                s->full_announced = true;
+                if (spool_check_floor(s, &free, &floor) < 0)
+                        log_warning("The filesystem of %s has %" PRIu64 " MiB free, below MinFreeSpace= (%" PRIu64
+                                    " MiB) or out of inodes: new jobs wait in new/ and Submit is refused until there "
+                                    "is room again; running jobs go on.",
+                                    s->path, free >> 20, floor >> 20);
+                else
+                        log_warning_errno(error, "Out of space on the filesystem of %s while taking in a job file (%m): "
+                                          "new jobs wait in new/ and Submit is refused until there is room again; "
+                                          "running jobs go on.", s->path);
+        }
+        if (!s->space_timer) {
+                if (sd_event_add_time_relative(s->event, &s->space_timer, CLOCK_MONOTONIC, SPACE_RECHECK_USEC,
+                                               USEC_PER_SEC / 10, spool_on_space_timer, s) < 0)
+                        s->full = false; /* no re-check without the timer: look again at each file instead */
+                else
+                        (void) sd_event_source_set_description(s->space_timer, "spool-space");
+        } else {
+                (void) sd_event_source_set_time_relative(s->space_timer, SPACE_RECHECK_USEC);
+                (void) sd_event_source_set_enabled(s->space_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+/* Whether a new job may be taken now. While full, nothing is taken until the re-check finds room (then
+ * everything waiting is taken oldest first). */
+static bool spool_has_room(Spool *s) {
+        uint64_t free, floor;
+        int r;
+
+        if (s->full)
+                return false;
+        r = spool_check_floor(s, &free, &floor);
+        if (r < 0) {
+                spool_set_full(s, r);
+                return false;
+        }
+        return true;
+}
+
+static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Spool *s = userdata;
+        uint64_t free, floor;
+
+        if (spool_check_floor(s, &free, &floor) < 0) {
+                spool_set_full(s, -ENOSPC);
+                return 0;
+        }
+        s->full = false;
+        (void) spool_rescan(s);
+        /* Announce the end only if the rescan did not run out again, so a filesystem that stays too full for
+         * the next job does not log twice every re-check. */
+        if (!s->full && s->full_announced) {
+                s->full_announced = false;
+                log_notice("Room again on the filesystem of %s: taking the jobs that waited.", s->path);
+        }
+        return 0;
+}
+
+void spool_kick(Spool *s) {
+        if (!s->full || !s->space_timer)
+                return;
+        (void) sd_event_source_set_time_relative(s->space_timer, 0);
+        (void) sd_event_source_set_enabled(s->space_timer, SD_EVENT_ONESHOT);
+}
+
+void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent) {
+        s->min_free_bytes = bytes;
+        s->min_free_percent = percent;
+        spool_kick(s); /* a lower floor may let waiting jobs in */
+}
+
+static bool is_out_of_space(int r) {
+        return r == -ENOSPC || r == -EDQUOT;
+}
+
 /* ---- acceptance ------------------------------------------------------------------------------- */
 
 /* Create a new file in a directory nobody else can see yet: no temp name needed, the directory rename
- * publishes it. Durable on return (data; the directory entry is fsynced by the caller). */
+ * publishes it. Written on the loop thread, so that running out of space (ENOSPC, EDQUOT) shows here, where
+ * the job can still be given up, and not in the committer, where any failure is fail-stop; made durable by
+ * the committer (publish_run). */
 static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, size_t len) {
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -294,11 +419,17 @@ static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, si
         r = loop_write(fd, buf, len);
         if (r < 0)
                 return r;
-        if (fsync(fd) < 0)
-                return -errno;
         if (close(TAKE_FD(fd)) < 0)
                 return -errno;
         return 0;
+}
+
+static int fsync_file_at(int dir_fd, const char *name) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
 }
 
 static int job_run_for(const JobSpec *spec, uint64_t id, uid_t uid, gid_t gid, const char *name, JobRun **ret) {
@@ -327,14 +458,10 @@ static int job_run_for(const JobSpec *spec, uint64_t id, uid_t uid, gid_t gid, c
         return 0;
 }
 
-/* What the committer thread needs to make an accepted job durable and visible. Owns its fds and buffers. */
+/* What the committer thread needs to make an accepted job durable and visible. Owns its fds. */
 typedef struct Publish {
         int jobs_fd, dir_fd;
         char tmp[32], final[32], source[NAME_MAX + 16];
-        char *job;
-        size_t job_len;
-        char *state;
-        size_t state_len;
 } Publish;
 
 static void publish_free(void *p) {
@@ -342,8 +469,6 @@ static void publish_free(void *p) {
 
         safe_close(pub->jobs_fd);
         safe_close(pub->dir_fd);
-        free(pub->job);
-        free(pub->state);
         free(pub);
 }
 
@@ -358,10 +483,10 @@ static int publish_run(void *p) {
         Publish *pub = p;
         int r;
 
-        r = write_fresh_file_at(pub->dir_fd, "job.json", pub->job, pub->job_len);
+        r = fsync_file_at(pub->dir_fd, "job.json");
         if (r < 0)
                 return r;
-        r = write_fresh_file_at(pub->dir_fd, "state.json", pub->state, pub->state_len);
+        r = fsync_file_at(pub->dir_fd, "state.json");
         if (r < 0)
                 return r;
         r = fsync_dir(pub->dir_fd);
@@ -378,16 +503,19 @@ static int publish_run(void *p) {
         return 0;
 }
 
-/* On the loop thread, only cheap metadata operations: create jobs/.#ID with its logs/ directory and move
- * the claimed file into it (so intake/NAME is free again at once). The fsyncs and the publishing rename
- * are queued on the committer, ahead of any journal record of the job. The job may start before that is
- * durable: should we crash first, the file is taken again at the next start, which for its nodes is the
- * same as being interrupted; a node with on_interrupt=fail waits for its own durable start record,
- * which the committer writes after the acceptance. On failure intake/NAME is where it was. */
-static int spool_publish(Spool *s, uint64_t id, const char *intake_name, char *buf, size_t size,
+/* On the loop thread, only cheap operations: create jobs/.#ID with its logs/ directory, job.json and
+ * state.json (unsynced), then move the claimed file into it (so intake/NAME is free again at once). The
+ * fsyncs and the publishing rename are queued on the committer, ahead of any journal record of the job.
+ * The job may start before that is durable: should we crash first, the file is taken again at the next
+ * start, which for its nodes is the same as being interrupted; a node with on_interrupt=fail waits for its
+ * own durable start record, which the committer writes after the acceptance. On failure (-ENOSPC and
+ * -EDQUOT included) jobs/.#ID is gone again and intake/NAME is where it was. */
+static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const char *buf, size_t size,
                          const JobSpec *spec, const JobRun *run, int *ret_dir_fd) {
         _cleanup_(publish_freep) Publish *pub = NULL;
+        _cleanup_free_ char *state = NULL;
         _cleanup_close_ int dfd = -EBADF;
+        size_t state_len;
         int r;
 
         pub = calloc(1, sizeof(*pub));
@@ -398,8 +526,8 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, char *b
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
         if (intake_name) /* a submission over the socket has no file to carry along */
                 snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", intake_name);
-        pub->state = journal_build_snapshot(spec, run, 0, &pub->state_len);
-        if (!pub->state)
+        state = journal_build_snapshot(spec, run, 0, &state_len);
+        if (!state)
                 return -ENOMEM;
 
         (void) rm_rf_at(s->jobs_fd, pub->tmp);
@@ -407,6 +535,10 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, char *b
                 return -errno;
         dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
         r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
+        if (r >= 0)
+                r = write_fresh_file_at(dfd, "job.json", buf, size);
+        if (r >= 0)
+                r = write_fresh_file_at(dfd, "state.json", state, state_len);
         if (r >= 0 && intake_name && renameat(s->intake_fd, intake_name, dfd, pub->source) < 0)
                 r = -errno;
         if (r < 0) {
@@ -418,8 +550,6 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, char *b
         pub->dir_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         if (pub->jobs_fd < 0 || pub->dir_fd < 0)
                 return -errno;
-        pub->job = buf;
-        pub->job_len = size;
         r = committer_add_call(s->committer, publish_run, publish_free, TAKE_PTR(pub), "the acceptance of a job");
         if (r < 0)
                 return r;
@@ -448,7 +578,6 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
                 manager_fail_stop(s->userdata, r, "the acceptance of a job");
         if (r < 0)
                 return r;
-        bytes = NULL; /* the committer owns it now */
         s->next_id++;
         s->n_accepted++;
         log_event(LOG_INFO,
@@ -524,8 +653,24 @@ static int spool_process(Spool *s, const char *name) {
                 if (other > 0)
                         return spool_reject_key(s, name, st.st_uid, spec->key, other);
         }
+        if (s->admit) {
+                _cleanup_free_ char *why = NULL;
+
+                r = s->admit(st.st_uid, size, spec->n_nodes, &why, s->userdata);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return spool_reject_reason(s, name, st.st_uid, false, why);
+        }
         log_debug("Parsed '%s' in %.1f ms.", name, t_parse / 1000.0);
+        /* A file claimed before the spool ran full (or left in intake by a crash) waits there for room. */
+        if (!spool_has_room(s))
+                return 0;
         r = spool_accept(s, name, name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid, st.st_gid, &id);
+        if (is_out_of_space(r)) {
+                spool_set_full(s, r); /* the file stays in intake; the re-check takes it again */
+                return 0;
+        }
         return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) : 0;
 }
 
@@ -547,11 +692,35 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
                 if (other > 0)
                         return key_errors(spec->key, other, reterr) < 0 ? -ENOMEM : -EINVAL;
         }
+        if (s->admit) {
+                _cleanup_free_ char *why = NULL;
+
+                r = s->admit(uid, size, spec->n_nodes, &why, s->userdata);
+                if (r < 0)
+                        return r;
+        }
+        if (!spool_has_room(s))
+                return -ENOSPC;
         /* Our own copy of the bytes becomes job.json, as for a dropped file. */
         copy = memdup(buf, size);
         if (!copy && size > 0)
                 return -ENOMEM;
-        return spool_accept(s, name, NULL, TAKE_PTR(copy), size, TAKE_PTR(spec), uid, gid, ret_id);
+        r = spool_accept(s, name, NULL, TAKE_PTR(copy), size, TAKE_PTR(spec), uid, gid, ret_id);
+        if (is_out_of_space(r)) {
+                spool_set_full(s, r);
+                return -ENOSPC;
+        }
+        return r;
+}
+
+/* Process intake/NAME; if that ran out of space (accepting it, or writing its rejection), new jobs wait for
+ * room and the file stays in intake for the re-check. */
+static int spool_process_or_wait(Spool *s, const char *name) {
+        int r = spool_process(s, name);
+
+        if (is_out_of_space(r))
+                spool_set_full(s, r);
+        return r;
 }
 
 /* Claim new/NAME by renaming it into the private intake directory, then process it. */
@@ -559,6 +728,10 @@ static int spool_take(Spool *s, const char *name) {
         int r;
 
         if (!is_job_file_name(name))
+                return 0;
+        /* Below the floor a file is not even claimed: it stays in new/, visible to its owner, and is taken
+         * once there is room. */
+        if (!spool_has_room(s))
                 return 0;
         r = rename_noreplace(s->new_fd, name, s->intake_fd, name);
         if (r == -EEXIST) {
@@ -570,7 +743,7 @@ static int spool_take(Spool *s, const char *name) {
                 return 0; /* already taken (a rescan and an event can both name it) */
         if (r < 0)
                 return log_warning_errno(r, "Failed to claim new/%s: %m", name);
-        return spool_process(s, name);
+        return spool_process_or_wait(s, name);
 }
 
 /* ---- scanning --------------------------------------------------------------------------------- */
@@ -641,7 +814,7 @@ static int scan_dir(Spool *s, int dir_fd, bool intake) {
                 return r;
         for (size_t i = 0; i < n; i++) {
                 if (intake)
-                        (void) spool_process(s, list[i].name);
+                        (void) spool_process_or_wait(s, list[i].name);
                 else
                         (void) spool_take(s, list[i].name);
                 free(list[i].name);
@@ -653,6 +826,8 @@ static int scan_dir(Spool *s, int dir_fd, bool intake) {
 int spool_rescan(Spool *s) {
         int r;
 
+        if (s->full)
+                return 0; /* the space re-check rescans once there is room */
         r = scan_dir(s, s->intake_fd, true);
         if (r < 0)
                 return log_error_errno(r, "Failed to scan %s/jobs/" INTAKE_DIR ": %m", s->path);
@@ -893,6 +1068,9 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 .committer = config->committer,
                 .key_in_use = config->key_in_use,
                 .may_run = config->may_run,
+                .admit = config->admit,
+                .min_free_bytes = config->min_free_bytes,
+                .min_free_percent = config->min_free_percent,
                 .limits = config->limits,
                 .cb = cb,
                 .userdata = userdata,
@@ -921,6 +1099,7 @@ Spool *spool_free(Spool *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->inotify_source);
+        sd_event_source_disable_unref(s->space_timer);
         safe_close(s->intake_fd);
         safe_close(s->jobs_fd);
         safe_close(s->rejected_fd);

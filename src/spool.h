@@ -32,6 +32,11 @@ typedef uint64_t (*spool_key_cb)(const char *key, uid_t uid, void *userdata);
  * file …"), or -ENOMEM. */
 typedef int (*spool_owner_cb)(uid_t uid, char **ret_why, void *userdata);
 
+/* Whether uid may have one more job of `bytes` (the job file) and `nodes` nodes accepted under the per-user
+ * caps (orchd.conf UserMax*=). Returns 0, or -EDQUOT with *ret_why (malloc'd, "user alice has …; wait for
+ * some to finish"), or -ENOMEM. */
+typedef int (*spool_admit_cb)(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why, void *userdata);
+
 typedef struct SpoolConfig {
         const char *path;         /* the spool directory */
         JobLimits limits;
@@ -39,6 +44,9 @@ typedef struct SpoolConfig {
         spool_key_cb key_in_use;  /* asked for every job file with a key; called with the cb's userdata */
         spool_owner_cb may_run;   /* asked for the owner of every dropped file */
         gid_t drop_gid;           /* DropGroup=: the group that may drop into new/, or (gid_t) -1 for anyone */
+        spool_admit_cb admit;     /* asked for every valid job before it is accepted */
+        uint64_t min_free_bytes;  /* MinFreeSpace=: the floor, the larger of these (0 and 0: none) */
+        unsigned min_free_percent;
 } SpoolConfig;
 
 /* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and
@@ -67,9 +75,17 @@ int spool_rescan(Spool *s);
  * dropped (same validation, key check and durable acceptance) but without a file in new/: an invalid
  * submission goes back to the caller, not to rejected/. name is recorded as the job's source.
  * Returns 0 with *ret_id; -EINVAL with *reterr (an invalid file, or its key held by an unfinished job:
- * error path "key"); -errno. */
+ * error path "key"); -EDQUOT (a per-user cap: the admit callback said why); -ENOSPC (the spool's
+ * filesystem is below MinFreeSpace= or ran out of space: try again later); -errno. */
 int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
                  uint64_t *ret_id, JobErrors **reterr);
+
+/* MinFreeSpace= changed (reload). */
+void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent);
+
+/* Something freed space (a job ended): if jobs wait for room, look again now rather than at the next
+ * periodic re-check. */
+void spool_kick(Spool *s);
 
 /* Counters: accepted and rejected since start. */
 void spool_stats(const Spool *s, uint64_t *ret_accepted, uint64_t *ret_rejected);

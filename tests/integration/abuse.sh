@@ -4,8 +4,9 @@
 # The control socket under abuse (issue 3): message size caps enforced before buffering (256 KiB for any
 # call, 4 MiB + 64 KiB for Submit), garbage, truncated and malformed input, the idle deadline (also for a
 # first message that never comes or never ends), clients that hang up with a call pending, SIGPIPE, the
-# per-uid and total connection caps, and 300 idle clients. Every abuse ends with an error reply or a
-# close, never a crash, and other users are still served. Hostile clients: control-abuse.py (raw sockets).
+# per-uid and total connection caps (the last 8 connections kept for root), and 300 idle clients. Every
+# abuse ends with an error reply or a close, never a crash, and other users are still served. Hostile
+# clients: control-abuse.py (raw sockets).
 # The connection-cap parts act as other uids with setpriv, so they need root (skipped otherwise).
 
 TEST_TIMEOUT=${TEST_TIMEOUT:-150}
@@ -170,10 +171,12 @@ is_exit 0 "root's orchctl status still works" ctl status "$id"
 for u in 60002 60003 60004 60005 60006 60007 60008; do
         hold "$u" 128 --call >>"$T/holds"
 done
-is "$(sort -u "$T/holds")" "open=128 closed=0" "seven more uids get 128 connections each: 1,024 in all"
-is "$(hold 60009 5 --call)" "open=0 closed=5" "beyond 1,024 connections, a new uid's are closed (total cap)"
-is_exit 69 "so is root's orchctl" ctl list
-like "$(cat "$T/last.err")" "the daemon has 1024 connections open" "… saying it is the total cap"
+is "$(sort -u "$T/holds" | tr '\n' ' ')" "open=120 closed=8 open=128 closed=0 " \
+        "seven more uids get 1,016 connections in all: the last 8 of 1,024 are kept for administrators"
+is "$(hold 60009 5 --call)" "open=0 closed=5" "beyond 1,016 connections, a new uid's are closed (total cap)"
+is_exit 69 "so is another ordinary uid's orchctl" as_uid 60010 "$ORCHCTL" -s "$SOCK" list
+like "$(cat "$T/last.err")" "the daemon has 1016 connections open" "… saying it is the total cap"
+is_exit 0 "root's orchctl still works: it takes a reserved connection" ctl list
 ok "orchd is still running at the total cap" pid_alive "$ORCHD_PID"
 release
 ok "once the holders are gone, root's orchctl works again" wait_for 10 serving

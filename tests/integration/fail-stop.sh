@@ -17,7 +17,7 @@ mkdir -p "$SPOOL"
 mount -t tmpfs -o size=4m,mode=0755 orchd-test "$SPOOL" || bail_out "cannot mount a tmpfs on $SPOOL"
 trap 'umount -l "$SPOOL" 2>/dev/null' EXIT
 
-start_orchd
+start_orchd --min-free-space 0 # this test fills the file system on purpose: no floor
 drop_job slow <<EOF
 { "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; exec $W/sleep 1"] },
              "b": { "cmd": ["/bin/sh", "-c", "echo b >> $W/ran"], "after": ["a"] } } }
@@ -38,7 +38,7 @@ like "$(grep -i 'durable' "$T/orchd.log" | head -n 1)" "No space left on device"
 is "$(grep -cx b "$W/ran" || true)" 0 "b never started: a's end was never recorded"
 
 rm -f "$SPOOL/fill"
-start_orchd
+start_orchd --min-free-space 0 # this test fills the file system on purpose: no floor
 is_exit 0 "after a restart with room again, the job succeeds" ctl wait "$id" --timeout 30
 is "$(grep -cx a "$W/ran")" 2 "a ran again (its end was not durable)"
 is "$(grep -cx b "$W/ran")" 1 "b ran once"

@@ -66,6 +66,26 @@ static void test_values(void **state) {
                 { CONF_DROP_GROUP, "two words", -EINVAL },
                 { CONF_ADMIN_GROUP, "wheel", 0 },
                 { CONF_ADMIN_GROUP, "", -EINVAL },
+                { CONF_USER_MAX_JOBS, "1000", 0 },
+                { CONF_USER_MAX_JOBS, "0", 0 },
+                { CONF_USER_MAX_JOBS, "-1", -EINVAL },
+                { CONF_USER_MAX_JOBS, "10k", -ERANGE },
+                { CONF_USER_MAX_JOBS, "", -EINVAL },
+                { CONF_USER_MAX_NODES, "200000", 0 },
+                { CONF_USER_MAX_RUNNING, "4", 0 },
+                { CONF_USER_MAX_BYTES, "1G", 0 },
+                { CONF_USER_MAX_BYTES, "0", 0 },
+                { CONF_USER_MAX_BYTES, "1 G", -EINVAL },
+                { CONF_MIN_FREE_SPACE, "64M", 0 },
+                { CONF_MIN_FREE_SPACE, "1%", 0 },
+                { CONF_MIN_FREE_SPACE, "64M 1%", 0 },
+                { CONF_MIN_FREE_SPACE, "0", 0 },
+                { CONF_MIN_FREE_SPACE, "100%", -ERANGE },
+                { CONF_MIN_FREE_SPACE, "%", -EINVAL },
+                { CONF_MIN_FREE_SPACE, "1.5%", -EINVAL },
+                { CONF_MIN_FREE_SPACE, "1%%", -EINVAL },
+                { CONF_MIN_FREE_SPACE, "64M 1% 2%", -EINVAL },
+                { CONF_MIN_FREE_SPACE, "", -EINVAL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -79,6 +99,21 @@ static void test_values(void **state) {
                 assert_true(r < 0 ? why != NULL : CONF_SET(&c, cases[i].key));
                 conf_done(&c);
         }
+}
+
+static void test_min_free(void **state) {
+        uint64_t bytes;
+        unsigned percent;
+
+        assert_int_equal(conf_parse_min_free("64M 1%", &bytes, &percent), 0);
+        assert_int_equal(bytes, 64 << 20);
+        assert_int_equal(percent, 1);
+        assert_int_equal(conf_parse_min_free("5%  2G", &bytes, &percent), 0);
+        assert_int_equal(bytes, UINT64_C(2) << 30);
+        assert_int_equal(percent, 5);
+        assert_int_equal(conf_parse_min_free("0", &bytes, &percent), 0);
+        assert_int_equal(bytes, 0);
+        assert_int_equal(percent, 0);
 }
 
 static void test_parse_file(void **state) {
@@ -194,7 +229,7 @@ static void test_size(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_keys),       cmocka_unit_test(test_values), cmocka_unit_test(test_parse_file),
-                cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_merge), cmocka_unit_test(test_size),
+                cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_merge), cmocka_unit_test(test_size), cmocka_unit_test(test_min_free),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
