@@ -401,11 +401,16 @@ expect_node() { # expect_node ID NODE STATE REASON: one TAP line for a node's fi
 
 # $W/rec NAME SECONDS: append "start NAME NS" to $W/events, sleep, append "end NAME NS". Appends of one
 # short line are atomic (O_APPEND), so concurrent nodes do not interleave within a line.
+# $W/rec NAME @FILE: the same, but instead of sleeping wait until FILE exists (a gate the test opens with
+# touch, so no timing window depends on the machine's load).
 make_recorder() {
         cat >"$W/rec" <<EOF
 #!/bin/sh
 echo "start \$1 \$(date +%s%N)" >>"$W/events"
-sleep "\$2"
+case "\$2" in
+@*) while [ ! -e "\${2#@}" ]; do sleep 0.01; done ;;
+*) sleep "\$2" ;;
+esac
 echo "end \$1 \$(date +%s%N)" >>"$W/events"
 EOF
         chmod +x "$W/rec"

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Priority across jobs (SPEC §3 "priority"): with --max-parallel 1 and a blocker occupying the only slot,
-# jobs dropped as low (0), high (10), low (0) start as high, low, low: higher priority first, FIFO among
-# equal priorities.
+# Priority across jobs (SPEC §3 "priority"): with --max-parallel 1 and a blocker occupying the only slot
+# until the test opens its gate, jobs dropped as low (0), high (10), low (0) start as high, low, low: higher
+# priority first, FIFO among equal priorities.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -11,7 +11,7 @@ make_recorder
 start_orchd --max-parallel 1
 
 drop_job blocker <<EOF
-{ "nodes": { "block": { "cmd": ["$W/rec", "blocker", "1.5"] } } }
+{ "nodes": { "block": { "cmd": ["$W/rec", "blocker", "@$W/release-blocker"] } } }
 EOF
 idb=$(job_id_of blocker) || bail_out "blocker not accepted"
 wait_for 10 grep -q '^start blocker' "$W/events" 2>/dev/null || bail_out "blocker did not start"
@@ -36,6 +36,7 @@ is "$(job_field "$idh" state)" queued "high is queued behind the blocker"
 ok "queued jobs are published while they wait" sh -c \
         "test -d '$SPOOL/jobs/$id1' -a -d '$SPOOL/jobs/$idh' -a -d '$SPOOL/jobs/$id2' && ! grep -q '^end blocker' '$W/events'"
 is "$(job_field "$idh" priority)" 10 "status reports priority 10"
+touch "$W/release-blocker"
 for j in "$idb" "$id1" "$idh" "$id2"; do
         is_exit 0 "job $j succeeds" ctl wait "$j" --timeout 30
 done
