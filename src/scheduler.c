@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "exec-proto.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
@@ -329,13 +330,15 @@ static void node_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
         _cleanup_strv_free_ char **env = NULL;
+        int account = EXEC_ACCOUNT_OK;
         char log_name[128];
         int r;
 
         if (j->cred_error < 0) {
                 log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: owner uid %u has no account; not "
                                   "running it.", j->id, ns->id, (unsigned) j->run->uid);
-                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -j->cred_error }, -1);
+                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN },
+                               -1);
                 return;
         }
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
@@ -353,12 +356,24 @@ static void node_spawn(Job *j, uint32_t i) {
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
+                .umask = (mode_t) (ns->umask >= 0 ? ns->umask : j->spec->umask >= 0 ? j->spec->umask
+                                                                                    : TASK_DEFAULT_UMASK),
+                .helper = j->manager->config.exec_helper,
+                .pam_confdir = j->manager->config.pam_confdir,
+                .ret_account = &account,
                 .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
+        if (r < 0 && account != EXEC_ACCOUNT_OK) {
+                log_warning("Job %" PRIu64 " node %s: the account of its owner (uid %u) may not run jobs now "
+                            "(account:%s); not running it.", j->id, ns->id, (unsigned) j->run->uid,
+                            strna(account_refusal_to_string(account)));
+                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_ACCOUNT, .arg = account }, -1);
+                return;
+        }
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id, ns->argv[0]);
                 attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -r }, -1);
@@ -889,8 +904,7 @@ static int job_build_cred(Job *j, const struct passwd *pw) {
                         return -E2BIG;
                 n = want;
         }
-        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups, .n_groups = (size_t) n,
-                               .helper = j->manager->config.exec_helper };
+        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups, .n_groups = (size_t) n };
         return 0;
 }
 

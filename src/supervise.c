@@ -24,13 +24,17 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "exec-proto.h"
 #include "fsutil.h"
 #include "log.h"
 #include "logfwd.h"
@@ -415,98 +419,224 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
         return -r;
 }
 
-/* The helper's status pipe, where orchd-exec reports a failed privilege drop, chdir or exec. */
-#define HELPER_STATUS_FD 3
-
-/* status_fd >= 0: the child is orchd-exec, which gets the status pipe as fd 3 and changes directory
- * itself, as the owner (cwd is then passed on its command line). */
+/* status_fd/request_fd >= 0: the child is orchd-exec, which gets them as EXEC_STATUS_FD and EXEC_REQUEST_FD
+ * and changes directory itself (as the owner). Both must be above those numbers already, or one dup2 could
+ * overwrite the other, and a dup2 onto itself would keep O_CLOEXEC. */
 static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd,
-                                   int status_fd) {
+                                   int status_fd, int request_fd) {
+        bool helper = status_fd >= 0;
         int r;
 
+        assert(!helper || (status_fd > EXEC_REQUEST_FD && request_fd > EXEC_REQUEST_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, STDERR_FILENO);
-        if (r == 0 && status_fd >= 0) {
-                assert(status_fd != HELPER_STATUS_FD); /* dup2 onto itself would keep O_CLOEXEC */
-                r = posix_spawn_file_actions_adddup2(fa, status_fd, HELPER_STATUS_FD);
-        }
+        if (r == 0 && helper)
+                r = posix_spawn_file_actions_adddup2(fa, status_fd, EXEC_STATUS_FD);
+        if (r == 0 && helper)
+                r = posix_spawn_file_actions_adddup2(fa, request_fd, EXEC_REQUEST_FD);
         if (r == 0)
-                r = posix_spawn_file_actions_addchdir_np(fa, status_fd >= 0 ? "/" : cwd ?: "/");
+                r = posix_spawn_file_actions_addchdir_np(fa, helper ? "/" : cwd ?: "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, (status_fd >= 0 ? HELPER_STATUS_FD
-                                                                                   : STDERR_FILENO) + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa, (helper ? EXEC_REQUEST_FD : STDERR_FILENO) + 1);
         return -r;
 }
 
-/* orchd-exec STATUS_FD UID GID GROUPS CWD PATH ARGV0 [ARG...] (see orchd-exec.c). */
-static char **helper_argv(const TaskCred *c, const char *cwd, const char *path, char *const *argv) {
-        size_t n = 0, len = 0;
-        _cleanup_strv_free_ char **a = NULL;
-        _cleanup_free_ char *groups = malloc(c->n_groups * 11 + 1);
+/* fd, moved above the helper's fixed fds if it is not already (see task_setup_file_actions). */
+static int fd_above_helper_fds(int fd) {
+        int moved;
 
-        while (argv[n])
-                n++;
-        a = calloc(n + 8, sizeof(char *));
-        if (!a || !groups)
+        if (fd > EXEC_REQUEST_FD)
+                return fd;
+        moved = fcntl(fd, F_DUPFD_CLOEXEC, EXEC_REQUEST_FD + 1);
+        safe_close(fd);
+        return moved < 0 ? -errno : moved;
+}
+
+/* Append a NUL-terminated string to buf at *pos (buf NULL: only count). */
+static void put_string(char *buf, size_t *pos, const char *s) {
+        size_t n = strlen(s) + 1;
+
+        if (buf)
+                memcpy(buf + *pos, s, n);
+        *pos += n;
+}
+
+/* "CWD\0N_ARGV\0N_ENV\0" ARGV… ENV…, each string NUL-terminated (exec-proto.h); buf NULL: only count. */
+static size_t helper_request_format(const TaskParams *p, char *buf) {
+        size_t pos = 0, n_argv = 0, n_env = 0;
+        char num[24];
+
+        while (p->argv[n_argv])
+                n_argv++;
+        while (p->env && p->env[n_env])
+                n_env++;
+        put_string(buf, &pos, p->cwd ?: "/");
+        snprintf(num, sizeof(num), "%zu", n_argv);
+        put_string(buf, &pos, num);
+        snprintf(num, sizeof(num), "%zu", n_env);
+        put_string(buf, &pos, num);
+        for (size_t i = 0; i < n_argv; i++)
+                put_string(buf, &pos, p->argv[i]);
+        for (size_t i = 0; i < n_env; i++)
+                put_string(buf, &pos, p->env[i]);
+        return pos;
+}
+
+/* The helper's request in a memfd, which only the helper and root can read: the node's argv and environment
+ * never appear on a command line (world-readable), and never in the helper's own environment. */
+static int helper_request(const TaskParams *p, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = helper_request_format(p, NULL);
+        int r;
+
+        if (size > EXEC_REQUEST_MAX)
+                return -E2BIG;
+        buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
+        (void) helper_request_format(p, buf);
+        fd = memfd_create("orchd-exec-request", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = loop_write(fd, buf, size);
+        if (r < 0)
+                return r;
+        r = fd_above_helper_fds(TAKE_FD(fd));
+        if (r < 0)
+                return r;
+        *ret_fd = r;
+        return 0;
+}
+
+/* orchd-exec run UID GID GROUPS UMASK PAM_CONFDIR, or orchd-exec self UMASK (exec-proto.h). */
+static char **helper_argv(const TaskParams *p) {
+        const TaskCred *c = p->cred;
+        _cleanup_strv_free_ char **a = calloc(8, sizeof(char *));
+        _cleanup_free_ char *groups = NULL;
+        size_t len = 0;
+
+        if (!a || !(a[0] = strdup(p->helper)))
+                return NULL;
+        if (!c) {
+                if (!(a[1] = strdup("self")) || asprintf(&a[2], "%04o", (unsigned) p->umask) < 0)
+                        return NULL;
+                return TAKE_PTR(a);
+        }
+        groups = malloc(c->n_groups * 11 + 1);
+        if (!groups)
                 return NULL;
         groups[0] = '\0';
         for (size_t i = 0; i < c->n_groups; i++)
                 len += (size_t) sprintf(groups + len, "%s%u", i > 0 ? "," : "", (unsigned) c->groups[i]);
-        if (!(a[0] = strdup(c->helper)) || asprintf(&a[1], "%d", HELPER_STATUS_FD) < 0 ||
-            asprintf(&a[2], "%u", (unsigned) c->uid) < 0 || asprintf(&a[3], "%u", (unsigned) c->gid) < 0)
+        if (!(a[1] = strdup("run")) || asprintf(&a[2], "%u", (unsigned) c->uid) < 0 ||
+            asprintf(&a[3], "%u", (unsigned) c->gid) < 0)
                 return NULL;
         a[4] = TAKE_PTR(groups);
-        if (!(a[5] = strdup(cwd ?: "/")) || !(a[6] = strdup(path)))
+        if (asprintf(&a[5], "%04o", (unsigned) p->umask) < 0 || !(a[6] = strdup(p->pam_confdir ?: "")))
                 return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (!(a[7 + i] = strdup(argv[i])))
-                        return NULL;
         return TAKE_PTR(a);
 }
 
-/* Wait for orchd-exec to exec (EOF on the status pipe) or to report why it could not. It does a handful of
- * system calls before either, so this is as short a wait as posix_spawn()'s own. Returns 0 or -errno. */
-static int helper_wait_exec(int status_fd) {
-        int e = 0;
+/* Read the helper's answer: EOF (0) when it exec'd or exited without a word, or one ExecStatus (1). */
+static int helper_read_status(int status_fd, ExecStatus *ret) {
         ssize_t n;
 
         do
-                n = read(status_fd, &e, sizeof(e));
+                n = read(status_fd, ret, sizeof(*ret));
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
         if (n == 0)
                 return 0;
-        return n == sizeof(e) && e > 0 ? -e : -EIO;
+        return n == sizeof(*ret) ? 1 : -EIO;
 }
 
-/* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
-static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
-        static char *const empty_env[] = { NULL };
-        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF;
-        _cleanup_strv_free_ char **hargv = NULL;
-        _cleanup_free_ char *path = NULL;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        int fds[2], r;
+/* Wait for orchd-exec to exec (EOF on the status pipe) or to report which step failed. With PAM this is a
+ * millisecond or two of the owner's account check; without, a handful of system calls. Returns 0 or -errno;
+ * a refused account is -EKEYREJECTED with *p->ret_account set. */
+static int helper_wait_exec(const TaskParams *p, int status_fd) {
+        ExecStatus st;
+        int r;
 
-        /* glibc's posix_spawn() reports a failed chdir or exec in the child as its return value. These
-         * checks give the same errors where it cannot (valgrind runs the vfork as a fork: the child just
-         * exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
+        r = helper_read_status(status_fd, &st);
+        if (r <= 0)
+                return r;
+        switch (st.step) {
+        case EXEC_STEP_ACCOUNT:
+                if (st.code <= EXEC_ACCOUNT_OK || st.code >= _EXEC_ACCOUNT_MAX)
+                        return -EIO;
+                if (p->ret_account)
+                        *p->ret_account = st.code;
+                return -EKEYREJECTED;
+        case EXEC_STEP_CWD:
+                if (st.code <= 0)
+                        return -EIO;
+                /* Say which: the caller's message names only the program. */
+                return log_warning_errno(-st.code, "Working directory %s of '%s' is not usable: %m",
+                                         p->cwd ?: "/", p->argv[0]);
+        case EXEC_STEP_SETUP:
+        case EXEC_STEP_DROP:
+        case EXEC_STEP_EXEC:
+                return st.code > 0 ? -st.code : -EIO;
+        default:
+                return -EIO;
+        }
+}
+
+/* The daemon-side checks of the path without the helper (the node runs as the daemon's own user, so what it
+ * may stat the node may too). glibc's posix_spawn() reports a failed chdir or exec in the child as its
+ * return value; these give the same errors where it cannot (valgrind runs the vfork as a fork: the child just
+ * exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
+static int task_check_plain(const TaskParams *p, char **ret_path) {
+        int r;
+
         if (p->cwd) {
                 r = check_directory(p->cwd);
                 if (r < 0) /* say which: the caller's message names only the program */
                         return log_warning_errno(r, "Working directory %s of '%s' is not usable: %m", p->cwd,
                                                  p->argv[0]);
         }
-        r = task_find_executable(p->argv[0], p->env, p->cwd, &path);
-        if (r < 0)
-                return r;
+        return task_find_executable(p->argv[0], p->env, p->cwd, ret_path);
+}
+
+/* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
+static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
+        static char *const empty_env[] = { NULL };
+        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF;
+        _cleanup_strv_free_ char **hargv = NULL;
+        _cleanup_free_ char *path = NULL;
+        bool helper = p->cred || p->umask != TASK_DEFAULT_UMASK;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        int fds[2], r;
+
+        if (helper) {
+                /* Everything about the node is looked up by the helper, as the owner. */
+                if (!p->helper)
+                        return -ENOEXEC;
+                if (pipe2(fds, O_CLOEXEC) < 0)
+                        return -errno;
+                status_r = fds[0];
+                status_w = fd_above_helper_fds(fds[1]);
+                if (status_w < 0)
+                        return status_w;
+                r = helper_request(p, &request_fd);
+                if (r < 0)
+                        return r;
+                hargv = helper_argv(p);
+                if (!hargv)
+                        return -ENOMEM;
+        } else {
+                r = task_check_plain(p, &path);
+                if (r < 0)
+                        return r;
+        }
 
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
@@ -516,34 +646,82 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 (void) posix_spawnattr_destroy(&attr);
                 return r;
         }
-
-        if (p->cred) {
-                if (pipe2(fds, O_CLOEXEC) < 0)
-                        r = -errno;
-                else {
-                        status_r = fds[0];
-                        status_w = fds[1];
-                        hargv = helper_argv(p->cred, p->cwd, path, p->argv);
-                        r = hargv ? 0 : -ENOMEM;
-                }
-        }
+        r = task_setup_attr(&attr);
         if (r >= 0)
-                r = task_setup_attr(&attr);
-        if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w);
+                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w, request_fd);
         if (r >= 0) {
                 t->started_at = now_usec(CLOCK_REALTIME);
-                r = -posix_spawn(&t->pid, hargv ? p->cred->helper : path, &fa, &attr, hargv ?: p->argv,
-                                 p->env ?: empty_env);
+                /* The helper gets an empty environment: the loader of a root process must find no LD_*. */
+                r = -posix_spawn(&t->pid, helper ? p->helper : path, &fa, &attr, helper ? hargv : p->argv,
+                                 helper ? empty_env : p->env ?: empty_env);
         }
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);
 
-        if (r >= 0 && hargv) {
+        if (r >= 0 && helper) {
                 status_w = safe_close(status_w); /* or EOF would never come */
-                r = helper_wait_exec(status_r);
+                request_fd = safe_close(request_fd);
+                r = helper_wait_exec(p, status_r);
         }
         return r;
+}
+
+int task_check_account(const char *helper, const char *pam_confdir, uid_t uid, uint64_t timeout_usec,
+                       int *ret_account) {
+        static char *const empty_env[] = { NULL };
+        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF;
+        char uid_s[16], *argv[] = { (char *) helper, (char *) "check-account", uid_s,
+                                    (char *) (pam_confdir ?: ""), NULL };
+        posix_spawn_file_actions_t fa;
+        struct pollfd pfd;
+        ExecStatus st;
+        pid_t pid;
+        int fds[2], r;
+
+        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) uid);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        status_r = fds[0];
+        status_w = fd_above_helper_fds(fds[1]);
+        if (status_w < 0)
+                return status_w;
+        r = -posix_spawn_file_actions_init(&fa);
+        if (r < 0)
+                return r;
+        r = -posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (r >= 0)
+                r = -posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        if (r >= 0)
+                r = -posix_spawn_file_actions_adddup2(&fa, status_w, EXEC_STATUS_FD);
+        if (r >= 0)
+                r = -posix_spawn_file_actions_addclosefrom_np(&fa, EXEC_STATUS_FD + 1);
+        if (r >= 0)
+                r = -posix_spawn(&pid, helper, &fa, NULL, argv, empty_env);
+        (void) posix_spawn_file_actions_destroy(&fa);
+        if (r < 0)
+                return r;
+        status_w = safe_close(status_w);
+
+        /* PAM may ask a directory service: bounded, and the helper is killed if it does not answer. */
+        pfd = (struct pollfd) { .fd = status_r, .events = POLLIN };
+        r = poll(&pfd, 1, (int) MIN(timeout_usec / USEC_PER_MSEC, (uint64_t) INT_MAX));
+        if (r == 0)
+                r = -ETIMEDOUT;
+        else if (r > 0)
+                r = helper_read_status(status_r, &st);
+        else
+                r = -errno;
+        if (r <= 0)
+                (void) kill(pid, SIGKILL);
+        /* Reaped by pid: nothing else waits for this child (sd-event knows only the pidfds of nodes). */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (r <= 0)
+                return r == 0 ? -EIO : r;
+        if (st.step != EXEC_STEP_ACCOUNT || st.code < EXEC_ACCOUNT_OK || st.code >= _EXEC_ACCOUNT_MAX)
+                return st.step == EXEC_STEP_SETUP && st.code > 0 ? -st.code : -EIO;
+        *ret_account = st.code;
+        return 0;
 }
 
 static int task_add_pipe_source(Task *t, TaskStream stream, int fd) {
