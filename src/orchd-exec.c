@@ -123,16 +123,20 @@ static char *next_string(char **p, const char *end) {
         return s;
 }
 
-static char **next_strings(char **p, const char *end) {
+static size_t next_count(char **p, const char *end) {
         unsigned long n;
-        char **l;
 
         if (!parse_id(next_string(p, end), EXEC_REQUEST_MAX, &n))
                 fail(EXEC_STEP_SETUP, EINVAL);
-        l = calloc(n + 1, sizeof(char *));
+        return n;
+}
+
+static char **next_strings(char **p, const char *end, size_t n) {
+        char **l = calloc(n + 1, sizeof(char *));
+
         if (!l)
                 fail(EXEC_STEP_SETUP, ENOMEM);
-        for (unsigned long i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 l[i] = next_string(p, end);
         return l;
 }
@@ -141,7 +145,7 @@ static char **next_strings(char **p, const char *end) {
 static void read_request(Request *req) {
         struct stat st;
         char *buf, *p, *end;
-        size_t got = 0;
+        size_t got = 0, n_argv, n_env;
 
         if (fstat(EXEC_REQUEST_FD, &st) < 0)
                 fail(EXEC_STEP_SETUP, errno);
@@ -164,8 +168,10 @@ static void read_request(Request *req) {
         p = buf;
         end = buf + got;
         req->cwd = next_string(&p, end);
-        req->argv = next_strings(&p, end);
-        req->env = next_strings(&p, end);
+        n_argv = next_count(&p, end);
+        n_env = next_count(&p, end);
+        req->argv = next_strings(&p, end, n_argv);
+        req->env = next_strings(&p, end, n_env);
         if (p != end || !req->argv[0] || req->cwd[0] != '/')
                 fail(EXEC_STEP_SETUP, EINVAL);
 }

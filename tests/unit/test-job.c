@@ -85,7 +85,7 @@ static void dump_umask(json_object *o, int umask) {
 
         if (umask < 0)
                 return;
-        snprintf(buf, sizeof(buf), "%04o", (unsigned) umask);
+        snprintf(buf, sizeof(buf), "%04o", (unsigned) umask & 0777);
         json_object_object_add(o, "umask", json_object_new_string(buf));
 }
 

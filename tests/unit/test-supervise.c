@@ -44,6 +44,7 @@ typedef struct Fixture {
         char dir[TEST_TMPDIR_MAX];
         int dir_fd;
         sd_event *event;
+        const char *helper; /* set: nodes start through orchd-exec "self" with umask 077 (setup_helper) */
 } Fixture;
 
 typedef struct Run {
@@ -72,6 +73,21 @@ static int setup(void **state) {
         f->dir_fd = test_tmpdir(f->dir, "test-supervise");
         assert_int_equal(sd_event_new(&f->event), 0);
         *state = f;
+        return 0;
+}
+
+/* The same cases through the helper: what the owner path does, minus the drop (tests run as any user). */
+static int setup_helper(void **state) {
+        const char *helper = getenv("ORCHD_EXEC_HELPER");
+        Fixture *f;
+
+        if (!helper) {
+                print_message("ORCHD_EXEC_HELPER is not set: the helper variants need the build's orchd-exec\n");
+                return -1;
+        }
+        setup(state);
+        f = *state;
+        f->helper = helper;
         return 0;
 }
 
@@ -143,6 +159,8 @@ static TaskParams params(Fixture *f, char *const *argv) {
                 .log_max_bytes = 1024 * 1024,
                 .timeout_usec = 0,
                 .kill_grace_usec = 5 * USEC_PER_SEC,
+                .umask = f->helper ? 0077 : TASK_DEFAULT_UMASK,
+                .helper = f->helper,
         };
 }
 
@@ -459,6 +477,16 @@ static void test_child_environment(void **state) {
         assert_log_equals(f, "/\n");
 }
 
+static void test_child_umask(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *) "sh", (char *) "-c", (char *) "umask", NULL };
+        TaskParams p = params(f, argv);
+        Run run = {};
+
+        assert_int_equal(run_task(f, &p, &run), 0);
+        assert_log_equals(f, f->helper ? "0077\n" : "0022\n");
+}
+
 static void test_child_fds(void **state) {
         Fixture *f = *state;
         /* ls's own directory fd is 3; anything else would be a leak. */
@@ -651,6 +679,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_leftovers_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_spawns_no_leak, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_child_umask, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_status, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_path_lookup, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_cwd, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_child_fds, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_child_umask, setup_helper, teardown),
         };
         sigset_t mask;
 
@@ -662,5 +697,7 @@ int main(void) {
         /* Adopt orphaned group members so the tests can reap them and see the group empty. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 return 1;
+        /* What orchd does at start, and what task_spawn() expects of its process. */
+        (void) umask(TASK_DEFAULT_UMASK);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
