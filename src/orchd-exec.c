@@ -8,8 +8,9 @@
  *   orchd-exec check-account UID PAM_CONFDIR           (acceptance of a job: may UID run jobs now?)
  *
  * "run", in this order: read the request (cwd, argv, environment) from fd 4 and close it; as root, check
- * the account as cron and atd do (a password field starting with '!' is locked, OpenSSH's rule; then PAM
- * service "orchd": pam_acct_mgmt for expiry and policy, pam_open_session so pam_limits applies limits.conf);
+ * the account as cron and atd do (a password field starting with '!' is locked, OpenSSH's rule; the shadow
+ * expiry date, pam_unix's rule; then PAM service "orchd": pam_acct_mgmt for expiry and site policy, and
+ * pam_open_session so that pam_limits applies limits.conf);
  * set the umask; drop to the owner (supplementary groups, gid, uid, each read back, root must be gone for
  * good); then, as the owner only, chdir(cwd) and search the request's PATH for argv[0] (execvp's rules,
  * relative entries and names against cwd), execve() with the request's environment. So nothing of the job
@@ -48,6 +49,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec-proto.h"
@@ -235,6 +237,10 @@ static ExecAccount check_account(uid_t uid, const char *confdir, bool open_sessi
         pwfield = sp ? sp->sp_pwdp : pw->pw_passwd;
         if (pwfield && pwfield[0] == '!') /* "*" is a valid no-password account, not locked */
                 return EXEC_ACCOUNT_LOCKED;
+        /* pam_unix's rule, checked here too because a stack like Debian's common-account reports every
+         * refusal as pam_deny's, which would hide the reason. */
+        if (sp && sp->sp_expire != -1 && time(NULL) / (24 * 60 * 60) >= sp->sp_expire)
+                return EXEC_ACCOUNT_EXPIRED;
 
         if (!pam_service_exists(confdir))
                 return EXEC_ACCOUNT_ERROR;
