@@ -52,12 +52,15 @@ int access_account_why(const char *user, uid_t uid, int account, char **ret_why)
         static const char *const what[_EXEC_ACCOUNT_MAX][2] = {
                 [EXEC_ACCOUNT_UNKNOWN] = { "account unknown: ", " has no user account" },
                 [EXEC_ACCOUNT_LOCKED] = { "account locked: the password of ",
-                                          " is locked (passwd -l, usermod -L); unlock it (usermod -U) to run jobs" },
+                                          " is locked (passwd -l, usermod -L); unlock it (usermod -U) to "
+                                          "run jobs" },
                 [EXEC_ACCOUNT_EXPIRED] = { "account expired: the account of ",
                                            " has expired (chage -E); extend it to run jobs" },
                 [EXEC_ACCOUNT_PASSWORD_EXPIRED] = { "account password expired: ",
-                                                    " must change their password before jobs run, as for cron" },
-                [EXEC_ACCOUNT_DENIED] = { "account denied: PAM account management (service orchd) refuses ", "" },
+                                                    " must change their password before jobs run, as for "
+                                                    "cron" },
+                [EXEC_ACCOUNT_DENIED] = { "account denied: PAM account management (service orchd) refuses ",
+                                          "" },
                 [EXEC_ACCOUNT_SESSION] = { "account session failed: the PAM session (limits) of ",
                                            " cannot be opened" },
                 [EXEC_ACCOUNT_ERROR] = { "account check failed: PAM (service orchd) failed for ",

@@ -22,7 +22,8 @@
 
 #define EXEC_STATUS_FD 3
 #define EXEC_REQUEST_FD 4
-#define EXEC_REQUEST_MAX (64U * 1024U * 1024U) /* far above what execve() takes (ARG_MAX is 1/4 of the stack) */
+/* Far above what execve() takes (ARG_MAX is a quarter of the stack limit). */
+#define EXEC_REQUEST_MAX (64U * 1024U * 1024U)
 #define EXEC_PAM_SERVICE "orchd"
 
 /* The step that failed; code is an errno except for EXEC_STEP_ACCOUNT. */

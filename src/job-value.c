@@ -344,8 +344,9 @@ bool job_get_umask(JobCtx *c, const JsonPath *path, json_object *v, int *ret) {
         n = strlen(s);
         /* Strict: exactly what umask(1) prints or takes in octal, no sign, no "0o", no blanks. */
         if (n < 3 || n > 4 || strspn(s, "01234567") != n || (n == 4 && s[0] != '0')) {
-                job_add_error(c, path, "must be a umask of 3 or 4 octal digits such as \"022\" or \"0077\", got "
-                              "\"%.16s\"", s);
+                job_add_error(c, path,
+                              "must be a umask of 3 or 4 octal digits such as \"022\" or \"0077\", "
+                              "got \"%.16s\"", s);
                 return false;
         }
         *ret = (int) strtol(s, NULL, 8);

@@ -162,9 +162,10 @@ int manager_may_run(Manager *m, uid_t uid, char **ret_why) {
         if (r < 0) {
                 log_warning_errno(r, "Cannot check the account of uid %u with %s: %m", (unsigned) uid,
                                   m->config.exec_helper);
-                r = asprintf(ret_why, "account check failed: orchd could not check the account of %s%s%u (%s); "
-                             "ask the administrator to look at orchd's log", pw ? "user " : "uid ",
-                             pw ? pw->pw_name : "", (unsigned) uid, strerror(-r));
+                r = asprintf(ret_why,
+                             "account check failed: orchd could not check the account of %s%s%u (%s); ask "
+                             "the administrator to look at orchd's log",
+                             pw ? "user " : "uid ", pw ? pw->pw_name : "", (unsigned) uid, strerror(-r));
                 return r < 0 ? -ENOMEM : -EKEYREJECTED;
         }
         if (account == EXEC_ACCOUNT_OK)
@@ -518,7 +519,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return r;
         sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
-                             .key_in_use = manager_key_in_use, .may_run = manager_spool_may_run, .drop_gid = drop_gid };
+                             .key_in_use = manager_key_in_use, .may_run = manager_spool_may_run,
+                             .drop_gid = drop_gid };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;

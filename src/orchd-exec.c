@@ -380,7 +380,7 @@ static _Noreturn void run(char **args) {
         a = check_account((uid_t) uid, args[4], true);
         if (a != EXEC_ACCOUNT_OK)
                 fail(EXEC_STEP_ACCOUNT, a);
-        /* Whatever a PAM module opened and left inheritable must not reach the node; fd 3 is close-on-exec. */
+        /* What a PAM module opened and left inheritable must not reach the node (fd 3 is close-on-exec). */
         (void) close_range(EXEC_REQUEST_FD, ~0U, 0);
 
         drop_privileges((uid_t) uid, (gid_t) gid, groups, n_groups);

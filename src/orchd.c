@@ -195,8 +195,9 @@ int main(int argc, char *argv[]) {
                                   config.exec_helper);
         if (geteuid() == 0 && !config.pam_confdir && access("/etc/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0 &&
             access("/usr/lib/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0)
-                log_warning("No PAM service file /etc/pam.d/" EXEC_PAM_SERVICE ", so jobs of users other than root "
-                            "will be refused (account:error): install it from contrib/pam.d (see orchd(8)).");
+                log_warning("No PAM service file /etc/pam.d/" EXEC_PAM_SERVICE ", so jobs of users other "
+                            "than root will be refused (account:error): install contrib/pam.d/orchd, see "
+                            "orchd(8).");
         job_limits_init(&config.limits);
 
         r = manager_new(&config, &m);

@@ -337,8 +337,8 @@ static void node_spawn(Job *j, uint32_t i) {
         if (j->cred_error < 0) {
                 log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: owner uid %u has no account; not "
                                   "running it.", j->id, ns->id, (unsigned) j->run->uid);
-                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN },
-                               -1);
+                attempt_failed(j, i, ATTEMPT_SPAWN,
+                               (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN }, -1);
                 return;
         }
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
@@ -368,8 +368,8 @@ static void node_spawn(Job *j, uint32_t i) {
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
         if (r < 0 && account != EXEC_ACCOUNT_OK) {
-                log_warning("Job %" PRIu64 " node %s: the account of its owner (uid %u) may not run jobs now "
-                            "(account:%s); not running it.", j->id, ns->id, (unsigned) j->run->uid,
+                log_warning("Job %" PRIu64 " node %s: the account of its owner (uid %u) may not run jobs "
+                            "now (account:%s); not running it.", j->id, ns->id, (unsigned) j->run->uid,
                             strna(account_refusal_to_string(account)));
                 attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_ACCOUNT, .arg = account }, -1);
                 return;
@@ -904,7 +904,8 @@ static int job_build_cred(Job *j, const struct passwd *pw) {
                         return -E2BIG;
                 n = want;
         }
-        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups, .n_groups = (size_t) n };
+        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups,
+                               .n_groups = (size_t) n };
         return 0;
 }
 

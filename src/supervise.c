@@ -442,7 +442,8 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                 r = posix_spawn_file_actions_addchdir_np(fa, helper ? "/" : cwd ?: "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, (helper ? EXEC_REQUEST_FD : STDERR_FILENO) + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa,
+                                                             (helper ? EXEC_REQUEST_FD : STDERR_FILENO) + 1);
         return -r;
 }
 
@@ -591,8 +592,8 @@ static int helper_wait_exec(const TaskParams *p, int status_fd) {
 
 /* The daemon-side checks of the path without the helper (the node runs as the daemon's own user, so what it
  * may stat the node may too). glibc's posix_spawn() reports a failed chdir or exec in the child as its
- * return value; these give the same errors where it cannot (valgrind runs the vfork as a fork: the child just
- * exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
+ * return value; these give the same errors where it cannot (valgrind runs the vfork as a fork: the child
+ * just exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
 static int task_check_plain(const TaskParams *p, char **ret_path) {
         int r;
 

@@ -39,8 +39,8 @@ typedef struct TaskResult {
 typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
 
 /* Who a node runs as when that is not the daemon's own user (orchd as root, SPEC §8): the attempt is started
- * through TaskParams.helper (orchd-exec), which checks the account (PAM), drops to these ids and verifies the
- * drop, then looks up argv[0] and changes directory as the owner. */
+ * through TaskParams.helper (orchd-exec), which checks the account (PAM), drops to these ids and verifies
+ * the drop, then looks up argv[0] and changes directory as the owner. */
 typedef struct TaskCred {
         uid_t uid;
         gid_t gid;

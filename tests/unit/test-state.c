@@ -344,7 +344,8 @@ static void test_reason_round_trip(void **state) {
                 { { REASON_ACCOUNT, EXEC_ACCOUNT_SESSION }, "account:session" },
                 { { REASON_ACCOUNT, EXEC_ACCOUNT_ERROR }, "account:error" },
         };
-        static const char *const bad[] = { "account:", "account:ok", "account:LOCKED", "account:locked ", "account" };
+        static const char *const bad[] = { "account:", "account:ok", "account:LOCKED", "account:locked ",
+                                           "account" };
         char buf[REASON_STRING_MAX];
         Reason none;
 

@@ -82,7 +82,7 @@ static int setup_helper(void **state) {
         Fixture *f;
 
         if (!helper) {
-                print_message("ORCHD_EXEC_HELPER is not set: the helper variants need the build's orchd-exec\n");
+                print_message("ORCHD_EXEC_HELPER is not set: the helper variants need orchd-exec\n");
                 return -1;
         }
         setup(state);
