@@ -37,7 +37,7 @@
 #include "manager.h"
 #include "access.h"
 #include "daemon-conf.h"
-#include "exec-proto.h"
+#include "exec-client.h"
 #include "methods.h"
 #include "notify.h"
 
@@ -156,7 +156,7 @@ int manager_may_run(Manager *m, uid_t uid, char **ret_why) {
         if (r < 0 || geteuid() != 0 || uid == 0)
                 return r; /* nodes of root, and of a daemon that is not root, run without the helper */
         /* As cron and atd do at each run: a job is taken only from an account that could log in now. */
-        r = task_check_account(m->config.exec_helper, m->config.pam_confdir, uid, MANAGER_ACCOUNT_CHECK_USEC,
+        r = exec_check_account(m->config.exec_helper, m->config.pam_confdir, uid, MANAGER_ACCOUNT_CHECK_USEC,
                                &account);
         pw = getpwuid(uid);
         if (r < 0) {

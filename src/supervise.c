@@ -24,17 +24,14 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <limits.h>
-#include <poll.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "exec-proto.h"
+#include "exec-client.h"
 #include "fsutil.h"
 #include "log.h"
 #include "logfwd.h"
@@ -447,117 +444,6 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
         return -r;
 }
 
-/* fd, moved above the helper's fixed fds if it is not already (see task_setup_file_actions). */
-static int fd_above_helper_fds(int fd) {
-        int moved;
-
-        if (fd > EXEC_REQUEST_FD)
-                return fd;
-        moved = fcntl(fd, F_DUPFD_CLOEXEC, EXEC_REQUEST_FD + 1);
-        safe_close(fd);
-        return moved < 0 ? -errno : moved;
-}
-
-/* Append a NUL-terminated string to buf at *pos (buf NULL: only count). */
-static void put_string(char *buf, size_t *pos, const char *s) {
-        size_t n = strlen(s) + 1;
-
-        if (buf)
-                memcpy(buf + *pos, s, n);
-        *pos += n;
-}
-
-/* "CWD\0N_ARGV\0N_ENV\0" ARGV… ENV…, each string NUL-terminated (exec-proto.h); buf NULL: only count. */
-static size_t helper_request_format(const TaskParams *p, char *buf) {
-        size_t pos = 0, n_argv = 0, n_env = 0;
-        char num[24];
-
-        while (p->argv[n_argv])
-                n_argv++;
-        while (p->env && p->env[n_env])
-                n_env++;
-        put_string(buf, &pos, p->cwd ?: "/");
-        snprintf(num, sizeof(num), "%zu", n_argv);
-        put_string(buf, &pos, num);
-        snprintf(num, sizeof(num), "%zu", n_env);
-        put_string(buf, &pos, num);
-        for (size_t i = 0; i < n_argv; i++)
-                put_string(buf, &pos, p->argv[i]);
-        for (size_t i = 0; i < n_env; i++)
-                put_string(buf, &pos, p->env[i]);
-        return pos;
-}
-
-/* The helper's request in a memfd, which only the helper and root can read: the node's argv and environment
- * never appear on a command line (world-readable), and never in the helper's own environment. */
-static int helper_request(const TaskParams *p, int *ret_fd) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = helper_request_format(p, NULL);
-        int r;
-
-        if (size > EXEC_REQUEST_MAX)
-                return -E2BIG;
-        buf = malloc(size);
-        if (!buf)
-                return -ENOMEM;
-        (void) helper_request_format(p, buf);
-        fd = memfd_create("orchd-exec-request", MFD_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = loop_write(fd, buf, size);
-        if (r < 0)
-                return r;
-        r = fd_above_helper_fds(TAKE_FD(fd));
-        if (r < 0)
-                return r;
-        *ret_fd = r;
-        return 0;
-}
-
-/* orchd-exec run UID GID GROUPS UMASK PAM_CONFDIR, or orchd-exec self UMASK (exec-proto.h). */
-static char **helper_argv(const TaskParams *p) {
-        const TaskCred *c = p->cred;
-        _cleanup_strv_free_ char **a = calloc(8, sizeof(char *));
-        _cleanup_free_ char *groups = NULL;
-        size_t len = 0;
-
-        if (!a || !(a[0] = strdup(p->helper)))
-                return NULL;
-        if (!c) {
-                if (!(a[1] = strdup("self")) || asprintf(&a[2], "%04o", (unsigned) p->umask) < 0)
-                        return NULL;
-                return TAKE_PTR(a);
-        }
-        groups = malloc(c->n_groups * 11 + 1);
-        if (!groups)
-                return NULL;
-        groups[0] = '\0';
-        for (size_t i = 0; i < c->n_groups; i++)
-                len += (size_t) sprintf(groups + len, "%s%u", i > 0 ? "," : "", (unsigned) c->groups[i]);
-        if (!(a[1] = strdup("run")) || asprintf(&a[2], "%u", (unsigned) c->uid) < 0 ||
-            asprintf(&a[3], "%u", (unsigned) c->gid) < 0)
-                return NULL;
-        a[4] = TAKE_PTR(groups);
-        if (asprintf(&a[5], "%04o", (unsigned) p->umask) < 0 || !(a[6] = strdup(p->pam_confdir ?: "")))
-                return NULL;
-        return TAKE_PTR(a);
-}
-
-/* Read the helper's answer: EOF (0) when it exec'd or exited without a word, or one ExecStatus (1). */
-static int helper_read_status(int status_fd, ExecStatus *ret) {
-        ssize_t n;
-
-        do
-                n = read(status_fd, ret, sizeof(*ret));
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        if (n == 0)
-                return 0;
-        return n == sizeof(*ret) ? 1 : -EIO;
-}
-
 /* Wait for orchd-exec to exec (EOF on the status pipe) or to report which step failed. With PAM this is a
  * millisecond or two of the owner's account check; without, a handful of system calls. Returns 0 or -errno;
  * a refused account is -EKEYREJECTED with *p->ret_account set. */
@@ -565,7 +451,7 @@ static int helper_wait_exec(const TaskParams *p, int status_fd) {
         ExecStatus st;
         int r;
 
-        r = helper_read_status(status_fd, &st);
+        r = exec_read_status(status_fd, &st);
         if (r <= 0)
                 return r;
         switch (st.step) {
@@ -615,22 +501,21 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         bool helper = p->cred || p->umask != TASK_DEFAULT_UMASK;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        int fds[2], r;
+        int r;
 
         if (helper) {
                 /* Everything about the node is looked up by the helper, as the owner. */
                 if (!p->helper)
                         return -ENOEXEC;
-                if (pipe2(fds, O_CLOEXEC) < 0)
-                        return -errno;
-                status_r = fds[0];
-                status_w = fd_above_helper_fds(fds[1]);
-                if (status_w < 0)
-                        return status_w;
-                r = helper_request(p, &request_fd);
+                r = exec_status_pipe(&status_r, &status_w);
                 if (r < 0)
                         return r;
-                hargv = helper_argv(p);
+                r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
+                if (r < 0)
+                        return r;
+                hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->gid, p->cred->groups,
+                                                p->cred->n_groups, p->umask, p->pam_confdir) :
+                                  exec_argv_new(p->helper, false, 0, 0, NULL, 0, p->umask, NULL);
                 if (!hargv)
                         return -ENOMEM;
         } else {
@@ -665,64 +550,6 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 r = helper_wait_exec(p, status_r);
         }
         return r;
-}
-
-int task_check_account(const char *helper, const char *pam_confdir, uid_t uid, uint64_t timeout_usec,
-                       int *ret_account) {
-        static char *const empty_env[] = { NULL };
-        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF;
-        char uid_s[16], *argv[] = { (char *) helper, (char *) "check-account", uid_s,
-                                    (char *) (pam_confdir ?: ""), NULL };
-        posix_spawn_file_actions_t fa;
-        struct pollfd pfd;
-        ExecStatus st;
-        pid_t pid;
-        int fds[2], r;
-
-        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) uid);
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        status_r = fds[0];
-        status_w = fd_above_helper_fds(fds[1]);
-        if (status_w < 0)
-                return status_w;
-        r = -posix_spawn_file_actions_init(&fa);
-        if (r < 0)
-                return r;
-        r = -posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        if (r >= 0)
-                r = -posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        if (r >= 0)
-                r = -posix_spawn_file_actions_adddup2(&fa, status_w, EXEC_STATUS_FD);
-        if (r >= 0)
-                r = -posix_spawn_file_actions_addclosefrom_np(&fa, EXEC_STATUS_FD + 1);
-        if (r >= 0)
-                r = -posix_spawn(&pid, helper, &fa, NULL, argv, empty_env);
-        (void) posix_spawn_file_actions_destroy(&fa);
-        if (r < 0)
-                return r;
-        status_w = safe_close(status_w);
-
-        /* PAM may ask a directory service: bounded, and the helper is killed if it does not answer. */
-        pfd = (struct pollfd) { .fd = status_r, .events = POLLIN };
-        r = poll(&pfd, 1, (int) MIN(timeout_usec / USEC_PER_MSEC, (uint64_t) INT_MAX));
-        if (r == 0)
-                r = -ETIMEDOUT;
-        else if (r > 0)
-                r = helper_read_status(status_r, &st);
-        else
-                r = -errno;
-        if (r <= 0)
-                (void) kill(pid, SIGKILL);
-        /* Reaped by pid: nothing else waits for this child (sd-event knows only the pidfds of nodes). */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        if (r <= 0)
-                return r == 0 ? -EIO : r;
-        if (st.step != EXEC_STEP_ACCOUNT || st.code < EXEC_ACCOUNT_OK || st.code >= _EXEC_ACCOUNT_MAX)
-                return st.step == EXEC_STEP_SETUP && st.code > 0 ? -st.code : -EIO;
-        *ret_account = st.code;
-        return 0;
 }
 
 static int task_add_pipe_source(Task *t, TaskStream stream, int fd) {

@@ -93,13 +93,6 @@ void task_kill(Task *t);
 
 pid_t task_pid(const Task *t);
 
-/* Ask helper (orchd-exec check-account) whether uid's account may run jobs now: not locked, PAM service
- * "orchd" account management passes. Synchronous, bounded by timeout_usec (the helper is killed then).
- * Returns 0 with *ret_account (EXEC_ACCOUNT_OK or the refusal), or -errno when the helper could not say
- * (-ETIMEDOUT, a spawn failure, -EIO for a malformed answer). */
-int task_check_account(const char *helper, const char *pam_confdir, uid_t uid, uint64_t timeout_usec,
-                       int *ret_account);
-
 /* Free: SIGKILLs the process group if still running, reaps the child, closes everything; the exit callback
  * is not called. Accepts NULL, returns NULL. Safe from inside the exit callback. */
 Task *task_free(Task *t);
