@@ -46,6 +46,12 @@ int exec_status_pipe(int *ret_read, int *ret_write) {
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
+        /* Only the read end: anything that inherited the write end must never block a reader. */
+        if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                return -errno;
+        }
         fds[1] = exec_fd_above_fixed(fds[1]);
         if (fds[1] < 0) {
                 safe_close(fds[0]);

@@ -16,7 +16,8 @@
  * Returns the (possibly new) fd, or -errno. */
 int exec_fd_above_fixed(int fd);
 
-/* A close-on-exec status pipe whose write end lies above the helper's fixed fds. Returns 0 or -errno. */
+/* A close-on-exec status pipe whose write end lies above the helper's fixed fds, the read end non-blocking.
+ * Returns 0 or -errno. */
 int exec_status_pipe(int *ret_read, int *ret_write);
 
 /* The request for a node start (cwd NULL = "/", env NULL = empty) in a close-on-exec memfd above the fixed
@@ -29,7 +30,7 @@ char **exec_argv_new(const char *helper, bool run_as_owner, uid_t uid, gid_t gid
                      size_t n_groups, mode_t umask, const char *pam_confdir);
 
 /* Read the helper's answer: 0 on EOF (it exec'd, or exited without a word), 1 with *ret, or -errno
- * (-EIO for a short message). */
+ * (-EAGAIN if nothing is there yet, -EIO for a short message). */
 int exec_read_status(int status_fd, ExecStatus *ret);
 
 /* Ask helper (orchd-exec check-account) whether uid's account may run jobs now: not locked or expired, PAM

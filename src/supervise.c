@@ -88,6 +88,7 @@ struct Task {
         bool timed_out;
         bool stopped;
         uint64_t started_at;
+        int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none */
 };
 
 /* Arm a one-shot CLOCK_MONOTONIC timer usec from now. The deadline is computed from a fresh clock read and
@@ -231,6 +232,31 @@ static void task_result_from_siginfo(const Task *t, const siginfo_t *si, TaskRes
         }
 }
 
+/* The helper writes one ExecStatus before it exits 127 instead of starting the node; a node that started
+ * closed the pipe at exec. Read at exit, so the loop never waits for the helper's PAM work. */
+static void task_result_from_helper(Task *t, TaskResult *ret) {
+        ExecStatus st;
+        int r;
+
+        if (t->status_fd < 0)
+                return;
+        r = exec_read_status(t->status_fd, &st);
+        t->status_fd = safe_close(t->status_fd);
+        if (r == -EAGAIN || r == 0)
+                return; /* the node ran: EOF at its exec, or a process it started still holds the pipe */
+        if (r < 0 || st.code <= 0 || (st.step == EXEC_STEP_ACCOUNT && st.code >= _EXEC_ACCOUNT_MAX)) {
+                ret->start_error = r < 0 ? r : -EIO;
+                return;
+        }
+        if (st.step == EXEC_STEP_ACCOUNT) {
+                ret->start_error = -EKEYREJECTED;
+                ret->start_account = st.code;
+                return;
+        }
+        ret->start_error = -st.code;
+        ret->start_cwd = st.step == EXEC_STEP_CWD;
+}
+
 static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Task *t = userdata;
         TaskResult result;
@@ -250,6 +276,7 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         t->kill_source = sd_event_source_disable_unref(t->kill_source);
 
         task_result_from_siginfo(t, si, &result);
+        task_result_from_helper(t, &result);
         if (result.end == TASK_EXITED)
                 log_debug("Process %d exited with status %d.", (int) t->pid, result.exit_code);
         else
@@ -444,38 +471,6 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
         return -r;
 }
 
-/* Wait for orchd-exec to exec (EOF on the status pipe) or to report which step failed. With PAM this is a
- * millisecond or two of the owner's account check; without, a handful of system calls. Returns 0 or -errno;
- * a refused account is -EKEYREJECTED with *p->ret_account set. */
-static int helper_wait_exec(const TaskParams *p, int status_fd) {
-        ExecStatus st;
-        int r;
-
-        r = exec_read_status(status_fd, &st);
-        if (r <= 0)
-                return r;
-        switch (st.step) {
-        case EXEC_STEP_ACCOUNT:
-                if (st.code <= EXEC_ACCOUNT_OK || st.code >= _EXEC_ACCOUNT_MAX)
-                        return -EIO;
-                if (p->ret_account)
-                        *p->ret_account = st.code;
-                return -EKEYREJECTED;
-        case EXEC_STEP_CWD:
-                if (st.code <= 0)
-                        return -EIO;
-                /* Say which: the caller's message names only the program. */
-                return log_warning_errno(-st.code, "Working directory %s of '%s' is not usable: %m",
-                                         p->cwd ?: "/", p->argv[0]);
-        case EXEC_STEP_SETUP:
-        case EXEC_STEP_DROP:
-        case EXEC_STEP_EXEC:
-                return st.code > 0 ? -st.code : -EIO;
-        default:
-                return -EIO;
-        }
-}
-
 /* The daemon-side checks of the path without the helper (the node runs as the daemon's own user, so what it
  * may stat the node may too). glibc's posix_spawn() reports a failed chdir or exec in the child as its
  * return value; these give the same errors where it cannot (valgrind runs the vfork as a fork: the child
@@ -544,11 +539,9 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);
 
-        if (r >= 0 && helper) {
-                status_w = safe_close(status_w); /* or EOF would never come */
-                request_fd = safe_close(request_fd);
-                r = helper_wait_exec(p, status_r);
-        }
+        /* The helper's report, if any, is read when it exits (task_result_from_helper). */
+        if (r >= 0 && helper)
+                t->status_fd = TAKE_FD(status_r);
         return r;
 }
 
@@ -669,6 +662,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .userdata = userdata,
                 .pidfd = -EBADF,
                 .log_fd = -EBADF,
+                .status_fd = -EBADF,
                 .log_max_bytes = p->log_max_bytes,
                 .kill_grace_usec = p->kill_grace_usec,
         };
@@ -739,6 +733,7 @@ Task *task_free(Task *t) {
         for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
                 task_pipe_close(&t->pipes[i]);
         t->log_fd = safe_close(t->log_fd);
+        t->status_fd = safe_close(t->status_fd);
         t->logfwd = logfwd_free(t->logfwd);
         sd_event_unref(t->event);
         free(t);

@@ -32,6 +32,11 @@ typedef struct TaskResult {
         bool stopped;         /* task_stop() was called before the process ended */
         uint64_t started_at;  /* CLOCK_REALTIME µs */
         uint64_t finished_at; /* CLOCK_REALTIME µs */
+        /* Started through the helper, the node may still have failed to start (the helper then exits 127
+         * without running anything): start_error is the failed step's -errno, 0 when the node ran. */
+        int start_error;
+        int start_account;    /* the ExecAccount (exec-proto.h) refused; start_error is -EKEYREJECTED then */
+        bool start_cwd;       /* the failed step was changing to the working directory */
 } TaskResult;
 
 /* Called once when the main process has ended, after its remaining output was read and whatever was
@@ -68,8 +73,6 @@ typedef struct TaskParams {
         mode_t umask;             /* the node's; other than TASK_DEFAULT_UMASK without cred needs helper */
         const char *helper;       /* orchd-exec (exec-proto.h); needed with cred or a umask of its own */
         const char *pam_confdir;  /* NULL: PAM's default (/etc/pam.d) for the helper's account check */
-        int *ret_account;         /* NULL, or set to the ExecAccount (exec-proto.h) refused at the start;
-                                   * task_spawn() then returns -EKEYREJECTED; untouched otherwise */
         task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
         const char *journal_node; /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
         uint64_t journal_job;     /* these (logfwd.h); NULL node = not at all */
@@ -78,10 +81,11 @@ typedef struct TaskParams {
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
  * stdout/stderr pipes to the daemon, no other fds, cwd, env and umask as given, and with cred the owner's
- * ids and login limits (a refused account or a failed drop is reported like a failed exec: the process never
- * runs as anyone else). Returns 0 with *ret, or -errno when the process could not be started (exec failure
- * included: ENOENT, EACCES, …; -EKEYREJECTED with *p->ret_account for a refused account), in which case
- * nothing is left behind but the (empty) log file. */
+ * ids and login limits. Returns 0 with *ret, or -errno when the process could not be started (exec failure
+ * included: ENOENT, EACCES, …), in which case nothing is left behind but the (empty) log file. Through the
+ * helper (cred, or a umask of its own) the account check, drop, chdir and exec happen after this returns,
+ * without blocking the loop: their failure is the exit callback's start_error (the helper exits 127 and
+ * nothing ran, never as anyone else). */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
 
 /* Ask the task to end: SIGTERM to its process group now, SIGKILL after grace_usec. Idempotent;

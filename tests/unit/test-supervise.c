@@ -126,7 +126,8 @@ static void loop_until(Fixture *f, const bool *done, uint64_t max_usec) {
                 assert_true(sd_event_run(f->event, 100 * USEC_PER_MSEC) >= 0);
 }
 
-/* Spawn and run the loop until the exit callback has fired. Returns task_spawn()'s result. */
+/* Spawn and run the loop until the exit callback has fired. Returns task_spawn()'s result, or the helper's
+ * start_error: either way the node did not run. */
 static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
         int r;
@@ -146,6 +147,13 @@ static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         if (!run->done)
                 fail_msg("task %d did not end within the deadline", (int) run->pid);
         assert_null(run->task);
+        if (run->result.start_error < 0) {
+                /* Only through the helper, which exits 127 instead of running anything. */
+                assert_non_null(f->helper);
+                assert_int_equal(run->result.end, TASK_EXITED);
+                assert_int_equal(run->result.exit_code, 127);
+                return run->result.start_error;
+        }
         return 0;
 }
 
@@ -347,12 +355,23 @@ static void test_missing_cwd(void **state) {
 
         p.cwd = "/nonexistent/dir";
         assert_int_equal(run_task(f, &p, &run), -ENOENT);
-        assert_false(run.done);
+        /* Without the helper the spawn itself fails; through it the exit says which step failed. */
+        assert_int_equal(run.done, !!f->helper);
+        assert_int_equal(run.result.start_cwd, !!f->helper);
         assert_log_equals(f, "");
 
+        run = (Run){};
         p.cwd = "/dev/null";
         assert_int_equal(run_task(f, &p, &run), -ENOTDIR);
-        assert_false(run.done);
+        assert_int_equal(run.done, !!f->helper);
+        assert_int_equal(run.result.start_cwd, !!f->helper);
+
+        /* A program that is not there is not a cwd failure. */
+        run = (Run){};
+        p.cwd = f->dir;
+        p.argv = (char *[]){ (char *) "/nonexistent/program", NULL };
+        assert_int_equal(run_task(f, &p, &run), -ENOENT);
+        assert_false(run.result.start_cwd);
 }
 
 /* ---- output --------------------------------------------------------------------------------------- */
