@@ -12,6 +12,10 @@
  * pipes keep being read so a chatty child never blocks on a full pipe. (For the journal, logfwd.c keeps at
  * most one unfinished line per stream, LOGFWD_LINE_MAX bytes.)
  *
+ * Nodes of other users, and nodes with a umask of their own, start through orchd-exec (exec-client.c): the
+ * account check, drop, chdir and PATH search happen there, after posix_spawn() returned, so the loop never
+ * waits for PAM; a failed start is the helper's ExecStatus, read when it exits 127.
+ *
  * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
  * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
  */
