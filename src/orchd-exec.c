@@ -128,7 +128,8 @@ static char *next_string(char **p, const char *end) {
 static size_t next_count(char **p, const char *end) {
         unsigned long n;
 
-        if (!parse_id(next_string(p, end), EXEC_REQUEST_MAX, &n))
+        /* Every string takes at least its NUL: more than the bytes left cannot be true. */
+        if (!parse_id(next_string(p, end), (unsigned long) (end - *p), &n))
                 fail(EXEC_STEP_SETUP, EINVAL);
         return n;
 }
