@@ -505,7 +505,7 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         if (helper) {
                 /* Everything about the node is looked up by the helper, as the owner. */
                 if (!p->helper)
-                        return -ENOEXEC;
+                        return -EINVAL; /* the caller must name orchd-exec for these (supervise.h) */
                 r = exec_status_pipe(&status_r, &status_w);
                 if (r < 0)
                         return r;
