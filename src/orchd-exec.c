@@ -7,17 +7,18 @@
  *   orchd-exec self UMASK                              (node of the daemon's own user with a job umask)
  *   orchd-exec check-account UID PAM_CONFDIR           (acceptance of a job: may UID run jobs now?)
  *
- * "run", in this order: read the request (cwd, argv, environment) from fd 4 and close it; as root, check
- * the account as cron and atd do (a password field starting with '!' is locked, OpenSSH's rule; the shadow
- * expiry date, pam_unix's rule; then PAM service "orchd": pam_acct_mgmt for expiry and site policy, and
- * pam_open_session so that pam_limits applies limits.conf);
- * set the umask; drop to the owner (supplementary groups, gid, uid, each read back, root must be gone for
- * good); then, as the owner only, chdir(cwd) and search the request's PATH for argv[0] (execvp's rules,
- * relative entries and names against cwd), execve() with the request's environment. So nothing of the job
- * reaches root: the node's argv and environment are never this process's own; what exists in a directory
- * the owner cannot read stays unknown to them (the same answer as in their shell). A failure is one
- * ExecStatus on fd 3 naming the step, and this process exits 127 without running anything; on success fd 3
- * closes at exec (close-on-exec) and orchd reads EOF.
+ * "run", in this order: set the umask; read the request (cwd, argv, environment) from fd 4 and close it;
+ * lower the soft open-files limit to 1024; as root, check the account as cron and atd do (a password field
+ * starting with '!' is locked, OpenSSH's rule; the shadow expiry date, pam_unix's rule; then PAM service
+ * "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that pam_limits applies
+ * limits.conf to this process); close every fd PAM left; drop to the owner (supplementary groups, gid,
+ * uid, each read back, root must be gone for good); then, as the owner only, chdir(cwd) and search the
+ * request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and execve() with the
+ * request's environment. So nothing of the job reaches root: the node's argv and environment are never this
+ * process's own; what exists in a directory the owner cannot read stays unknown to them (the same answer as
+ * in their shell). A failure is one ExecStatus on fd 3 naming the step, and this process exits 127 without
+ * running anything; a started node has fd 3 closed at exec (close-on-exec). orchd reads fd 3 when the
+ * process ends, so it never waits for PAM.
  *
  * Why empty: orchd spawns this program with an empty environment, so the dynamic loader finds no LD_PRELOAD,
  * LD_LIBRARY_PATH, LD_AUDIT or GLIBC_TUNABLES to act on while it is root (it is not setuid, so the loader's
