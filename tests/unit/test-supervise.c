@@ -494,6 +494,13 @@ static void test_child_environment(void **state) {
         p = params(f, argv_pwd);
         assert_int_equal(run_task(f, &p, &run), 0);
         assert_log_equals(f, "/\n");
+
+        /* Empty arguments and odd bytes survive the trip (through the helper: its request). */
+        run = (Run){};
+        p = params(f, (char *[]){ (char *) "/bin/sh", (char *) "-c", (char *) "printf '[%s]' \"$@\"",
+                                  (char *) "sh", (char *) "", (char *) "a b", (char *) "\t\x01=", NULL });
+        assert_int_equal(run_task(f, &p, &run), 0);
+        assert_log_equals(f, "[][a b][\t\x01=]");
 }
 
 static void test_child_umask(void **state) {
