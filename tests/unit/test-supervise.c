@@ -295,6 +295,7 @@ static void test_path_lookup(void **state) {
         char *argv_true[] = { (char *) "true", NULL };
         char *argv_hello[] = { (char *) "hello", NULL };
         char *argv_rel[] = { (char *) "./bin/hello", NULL };
+        char *argv_garbage[] = { (char *) "garbage", NULL };
         struct {
                 char *const *argv;
                 const char *path;
@@ -315,6 +316,8 @@ static void test_path_lookup(void **state) {
                 /* A name with a slash skips PATH; a relative one is relative to the child's cwd. */
                 { argv_rel, "/nonexistent", true, 0, "hello\n" },
                 { argv_rel, "/usr/bin:/bin", false, -ENOENT, "" },
+                /* An executable the kernel cannot run ends the search: execve()'s ENOEXEC, no shell. */
+                { argv_garbage, path_dir_then_bin, false, -ENOEXEC, "" },
         };
 
         snprintf(path_dir, sizeof(path_dir), "%s", f->dir);
@@ -322,6 +325,7 @@ static void test_path_lookup(void **state) {
         snprintf(abs_noexec, sizeof(abs_noexec), "%s/noexec", f->dir);
         write_file_mode(f, "noexec", "#!/bin/sh\necho noexec\n", 0644);
         write_file_mode(f, "true", "#!/bin/sh\nexit 3\n", 0644);
+        write_file_mode(f, "garbage", "\x7f" "ELF but not really\n", 0755);
         assert_int_equal(mkdirat(f->dir_fd, "bin", 0755), 0);
         write_file_mode(f, "bin/hello", "#!/bin/sh\necho hello\n", 0755);
 
