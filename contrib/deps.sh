@@ -4,7 +4,7 @@
 # Install the packages needed to build and test orchd on Debian 12, if any is missing (idempotent: with
 # everything installed it does nothing and needs no root). Sourced by quickstart.sh and test.sh, or run.
 
-ORCHD_DEPS=(autoconf automake libtool pkg-config make gcc libjson-c-dev libsystemd-dev libcmocka-dev jq
+ORCHD_DEPS=(autoconf automake libtool pkg-config make gcc libjson-c-dev libsystemd-dev libcmocka-dev libpam0g-dev jq
         ninja-build valgrind graphviz python3 systemd util-linux)
 
 orchd_install_deps() {

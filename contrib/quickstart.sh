@@ -25,8 +25,10 @@ cd "$TOP"
 as_user mkdir -p "$BUILD"
 cd "$BUILD"
 [ -f Makefile ] || as_user "$TOP/configure" --quiet
-as_user make -j"$(nproc)" --quiet src/orchd src/orchctl >/dev/null
+as_user make -j"$(nproc)" --quiet src/orchd src/orchctl src/orchd-exec >/dev/null
 ORCHD=$BUILD/src/orchd
+# The helper of this build, not an installed one (it starts nodes that set a umask).
+export ORCHD_EXEC_HELPER=$BUILD/src/orchd-exec
 ORCHCTL=$BUILD/src/orchctl
 ctl() { as_user "$ORCHCTL" -s "$SOCK" "$@"; }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "exec-proto.h"
 #include "macro.h"
 
 static bool listed(char *const *list, const char *name) {
@@ -45,6 +46,40 @@ int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **r
         else
                 return 0;
         return r < 0 ? -ENOMEM : -EPERM;
+}
+
+int access_account_why(const char *user, uid_t uid, int account, char **ret_why) {
+        /* Indexed by ExecAccount: the text before and after the user's name. */
+        static const char *const what[_EXEC_ACCOUNT_MAX][2] = {
+                [EXEC_ACCOUNT_UNKNOWN] = { "account unknown: ", " has no user account" },
+                [EXEC_ACCOUNT_LOCKED] = { "account locked: the password of ",
+                                          " is locked (passwd -l, usermod -L); unlock it (usermod -U) to "
+                                          "run jobs" },
+                [EXEC_ACCOUNT_EXPIRED] = { "account expired: the account of ",
+                                           " has expired (chage -E); extend it to run jobs" },
+                [EXEC_ACCOUNT_PASSWORD_EXPIRED] = { "account password expired: ",
+                                                    " must change their password before jobs run, as for "
+                                                    "cron" },
+                [EXEC_ACCOUNT_DENIED] = { "account denied: PAM account management (service orchd) refuses ",
+                                          "" },
+                [EXEC_ACCOUNT_SESSION] = { "account session failed: the PAM session (limits) of ",
+                                           " cannot be opened" },
+                [EXEC_ACCOUNT_ERROR] = { "account check failed: PAM (service orchd) failed for ",
+                                         "; is /etc/pam.d/orchd installed? See orchd(8)" },
+        };
+        int r;
+
+        if (account <= EXEC_ACCOUNT_OK || account >= _EXEC_ACCOUNT_MAX)
+                account = EXEC_ACCOUNT_ERROR;
+        if (user && account != EXEC_ACCOUNT_UNKNOWN)
+                r = asprintf(ret_why, "%suser %s%s", what[account][0], user, what[account][1]);
+        else
+                r = asprintf(ret_why, "%suid %u%s", what[account][0], (unsigned) uid, what[account][1]);
+        if (r < 0) {
+                *ret_why = NULL;
+                return -ENOMEM;
+        }
+        return -EPERM;
 }
 
 bool access_may_see(uid_t caller, bool caller_is_admin, uid_t daemon_uid, uid_t owner) {

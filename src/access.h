@@ -18,6 +18,11 @@
  * AllowUsers="), or -ENOMEM. */
 int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **ret_why);
 
+/* The rejection text for an account that may not run jobs now (account, an ExecAccount of exec-proto.h,
+ * not EXEC_ACCOUNT_OK; user NULL if unknown): "account locked: …" with what to do about it. Returns -EPERM
+ * with *ret_why (malloc'd), or -ENOMEM. */
+int access_account_why(const char *user, uid_t uid, int account, char **ret_why);
+
 /* Whether a caller (uid, and whether it is in AdminGroup=) may see and act on a job owned by owner:
  * root, the daemon's own user, AdminGroup= members, and the owner. */
 bool access_may_see(uid_t caller, bool caller_is_admin, uid_t daemon_uid, uid_t owner);

@@ -33,6 +33,7 @@ enum {
         F_CWD,
         F_ALLOW_FAILURE,
         F_ON_INTERRUPT,
+        F_UMASK,
         _F_NODE_MAX
 };
 
@@ -86,6 +87,8 @@ bool job_get_duration(JobCtx *c, const JsonPath *path, json_object *v, bool nonz
 bool job_get_env(JobCtx *c, const JsonPath *path, json_object *v, char ***ret);
 /* Returns true and sets *ret to a copy if v is an absolute path shorter than PATH_MAX. */
 bool job_get_cwd(JobCtx *c, const JsonPath *path, json_object *v, char **ret);
+/* A umask: a string of 3 or 4 octal digits ("027", "0077"); stored in *ret (0…0777). */
+bool job_get_umask(JobCtx *c, const JsonPath *path, json_object *v, int *ret);
 /* Returns the index of key in table[0…n-1], or -1. */
 int job_field_lookup(const char *const *table, size_t n, const char *key);
 /* Record "unknown field" for path.key, listing table (minus cmd and after when in_defaults). */

@@ -38,6 +38,7 @@ static const char *const node_fields[_F_NODE_MAX] = {
         [F_CWD] = "cwd",
         [F_ALLOW_FAILURE] = "allow_failure",
         [F_ON_INTERRUPT] = "on_interrupt",
+        [F_UMASK] = "umask",
 };
 
 enum { R_ATTEMPTS, R_DELAY, R_FACTOR, R_MAX_DELAY, R_JITTER, R_ON_EXIT, R_ON_TIMEOUT, _R_MAX };
@@ -50,7 +51,8 @@ static const char *const retry_fields[_R_MAX] = {
 void job_node_init(NodeSpec *n) {
         *n = (NodeSpec){ .when = TRIGGER_SUCCESS,
                          .kill_grace_usec = 10 * USEC_PER_SEC,
-                         .on_interrupt = ON_INTERRUPT_RERUN };
+                         .on_interrupt = ON_INTERRUPT_RERUN,
+                         .umask = -1 };
         retry_policy_init(&n->retry);
 }
 
@@ -302,6 +304,9 @@ static void parse_node_fields(JobCtx *c, const JsonPath *path, json_object *v, N
                 case F_ON_INTERRUPT:
                         parse_on_interrupt(c, &kp, val, n);
                         break;
+                case F_UMASK:
+                        (void) job_get_umask(c, &kp, val, &n->umask);
+                        break;
                 }
         }
 }
@@ -417,6 +422,8 @@ static void node_inherit(JobCtx *c, NodeSpec *n, unsigned set, const NodeSpec *d
                 n->env = strv_copy(c, d->env);
         if (!(set & (1U << F_CWD)) && d->cwd && !(n->cwd = strdup(d->cwd)))
                 c->oom = true;
+        if (!(set & (1U << F_UMASK)))
+                n->umask = d->umask;
 }
 
 /* seen_by[k] == self + 1 means node k was already listed by this node, at position seen_pos[k]: an O(1)

@@ -348,6 +348,24 @@ bool job_get_cwd(JobCtx *c, const JsonPath *path, json_object *v, char **ret) {
         return true;
 }
 
+bool job_get_umask(JobCtx *c, const JsonPath *path, json_object *v, int *ret) {
+        const char *s;
+        size_t n;
+
+        if (!job_get_string(c, path, v, true, &s))
+                return false;
+        n = strlen(s);
+        /* Strict: exactly what umask(1) prints or takes in octal, no sign, no "0o", no blanks. */
+        if (n < 3 || n > 4 || strspn(s, "01234567") != n || (n == 4 && s[0] != '0')) {
+                job_add_error(c, path,
+                              "must be a umask of 3 or 4 octal digits such as \"022\" or \"0077\", "
+                              "got \"%.16s\"", s);
+                return false;
+        }
+        *ret = (int) strtol(s, NULL, 8);
+        return true;
+}
+
 int job_field_lookup(const char *const *table, size_t n, const char *key) {
         for (size_t i = 0; i < n; i++)
                 if (table[i] && streq(table[i], key))

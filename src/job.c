@@ -40,6 +40,7 @@ enum {
         J_FAIL_FAST,
         J_ENV,
         J_CWD,
+        J_UMASK,
         J_DEFAULTS,
         J_NODES,
         _J_MAX
@@ -49,6 +50,7 @@ static const char *const job_fields[_J_MAX] = {
         [J_PRIORITY] = "priority", [J_MAX_PARALLEL] = "max_parallel",
         [J_TIMEOUT] = "timeout",   [J_FAIL_FAST] = "fail_fast",
         [J_ENV] = "env",           [J_CWD] = "cwd",
+        [J_UMASK] = "umask",
         [J_DEFAULTS] = "defaults", [J_NODES] = "nodes",
 };
 
@@ -170,6 +172,9 @@ static void parse_job_field(JobCtx *c, const JsonPath *path, int f, json_object 
                 break;
         case J_CWD:
                 (void) job_get_cwd(c, path, v, &j->cwd);
+                break;
+        case J_UMASK:
+                (void) job_get_umask(c, path, v, &j->umask);
                 break;
         }
 }
@@ -310,6 +315,7 @@ int job_parse(const char *buf, size_t size, const JobLimits *limits, const char 
         j->name = strdup(default_name ?: "job");
         if (!j->name)
                 return -ENOMEM;
+        j->umask = -1;
 
         JobCtx c = { .limits = limits, .errors = e, .spec = j };
         job_node_init(&c.tmpl);

@@ -40,6 +40,7 @@ typedef struct NodeSpec {
         uint64_t kill_grace_usec; /* default 10 s */
         char **env;               /* "KEY=VALUE", node-level only (job env is in JobSpec), NULL if none */
         char *cwd;                /* NULL = inherit job cwd */
+        int umask;                /* 0…0777; -1 = inherit the job's */
         bool allow_failure;
         OnInterrupt on_interrupt;
 } NodeSpec;
@@ -53,6 +54,7 @@ typedef struct JobSpec {
         bool fail_fast;
         char **env;               /* "KEY=VALUE", NULL if none */
         char *cwd;                /* NULL = owner's home, else "/" */
+        int umask;                /* 0…0777; -1 = none (nodes get 022) */
         NodeSpec *nodes;          /* in file order */
         size_t n_nodes;
         uint32_t *by_id;          /* private to job.c: node indices sorted by id, for job_spec_find_node() */

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 #include "manager.h"
 #include "access.h"
 #include "daemon-conf.h"
+#include "exec-client.h"
 #include "methods.h"
 #include "notify.h"
 
@@ -173,10 +175,37 @@ uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid) {
         return 0;
 }
 
-static int manager_may_run(uid_t uid, char **ret_why, void *userdata) {
-        Manager *m = userdata;
+/* An account check that does not answer within this long is a refusal (a directory service may hang). */
+#define MANAGER_ACCOUNT_CHECK_USEC (10 * USEC_PER_SEC)
 
-        return access_may_run(&m->conf, geteuid(), uid, ret_why);
+int manager_may_run(Manager *m, uid_t uid, char **ret_why) {
+        const struct passwd *pw;
+        int r, account;
+
+        r = access_may_run(&m->conf, geteuid(), uid, ret_why);
+        if (r < 0 || geteuid() != 0 || uid == 0)
+                return r; /* nodes of root, and of a daemon that is not root, run without the helper */
+        /* As cron and atd do at each run: a job is taken only from an account that could log in now. */
+        r = exec_check_account(m->config.exec_helper, m->config.pam_confdir, uid, MANAGER_ACCOUNT_CHECK_USEC,
+                               &account);
+        pw = getpwuid(uid);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot check the account of uid %u with %s: %m", (unsigned) uid,
+                                  m->config.exec_helper);
+                r = asprintf(ret_why,
+                             "account check failed: orchd could not check the account of %s%s%u (%s); ask "
+                             "the administrator to look at orchd's log",
+                             pw ? "user " : "uid ", pw ? pw->pw_name : "", (unsigned) uid, strerror(-r));
+                return r < 0 ? -ENOMEM : -EKEYREJECTED;
+        }
+        if (account == EXEC_ACCOUNT_OK)
+                return 0;
+        r = access_account_why(pw ? pw->pw_name : NULL, uid, account, ret_why);
+        return r == -EPERM ? -EKEYREJECTED : r;
+}
+
+static int manager_spool_may_run(uid_t uid, char **ret_why, void *userdata) {
+        return manager_may_run(userdata, uid, ret_why);
 }
 
 int manager_admit(Manager *m, uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why) {
@@ -601,7 +630,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return r;
         sc = (SpoolConfig) { .path = m->config.spool_path, .limits = m->config.limits, .committer = m->committer,
-                             .key_in_use = manager_key_in_use, .may_run = manager_may_run, .drop_gid = drop_gid,
+                             .key_in_use = manager_key_in_use, .may_run = manager_spool_may_run, .drop_gid = drop_gid,
                              .admit = manager_spool_admit, .min_free_bytes = m->conf.min_free_bytes,
                              .min_free_percent = m->conf.min_free_percent };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);

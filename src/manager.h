@@ -31,6 +31,7 @@ typedef struct ManagerConfig {
         JobLimits limits;
         const DaemonConf *conf;     /* the effective configuration at start (copied) */
         const char *exec_helper;    /* orchd-exec, which starts nodes as their owner (borrowed) */
+        const char *pam_confdir;    /* directory of its PAM service file; NULL = /etc/pam.d (borrowed) */
         const char *config_path;    /* orchd.conf re-read on SIGHUP, or NULL (borrowed) */
         bool config_required;       /* named with --config: missing is an error */
         const DaemonConf *cmdline;  /* flags that override the file, also on reload (borrowed) */
@@ -88,6 +89,12 @@ void manager_schedule_soon(Manager *m);
 #define BIG_JOB_NODES 10000
 /* Return freed heap memory to the kernel before the loop sleeps. */
 void manager_trim_soon(Manager *m);
+
+/* Whether jobs of uid may be accepted now (SPEC §8): AllowUsers=/DenyUsers= (access_may_run()) and, for
+ * other users of a root daemon, the account itself (orchd-exec check-account: not locked or expired, PAM
+ * account management passes). Returns 0, -EPERM (policy) or -EKEYREJECTED (account) with *ret_why (malloc'd,
+ * for the rejection), or -ENOMEM. */
+int manager_may_run(Manager *m, uid_t uid, char **ret_why);
 
 /* A job reached its end (durable): drop it from the active set. */
 void manager_job_settled(Manager *m, Job *j);

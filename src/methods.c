@@ -128,6 +128,19 @@ int methods_reply_with_id(ControlCall *call, const char *error, const char *id, 
         return control_call_error(call, error, p);
 }
 
+/* Submit refused for the caller (not for a job): PermissionDenied with no id, and why (NULL: none), which
+ * orchctl prints. */
+static int methods_reply_permission_denied(ControlCall *call, const char *why) {
+        json_object *p = json_object_new_object();
+
+        if (p) {
+                json_object_object_add(p, "id", json_object_new_string(""));
+                if (why)
+                        json_object_object_add(p, "reason", json_object_new_string(why));
+        }
+        return control_call_error(call, ORCH_ERROR_PERMISSION_DENIED, p);
+}
+
 /* *is_admin caches the AdminGroup= lookup for one call: -1 not looked up yet, then 0 or 1. */
 static bool may_access(Manager *m, const ControlCall *call, const Job *j, int *is_admin) {
         uid_t uid = control_call_uid(call);
@@ -305,15 +318,16 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         if (!json_object_object_get_ex(params, "job", &job) || !json_object_is_type(job, json_type_string))
                 return methods_reply_invalid_parameter(call, "job");
         /* The caller is who the job runs as (SPEC §8): the same rules as for the owner of a dropped file. */
-        r = access_may_run(&m->conf, geteuid(), uid, &why);
+        r = manager_may_run(m, uid, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
                 log_event(LOG_NOTICE,
                           LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
                                  .reason = "permission-denied", .has_uid = true, .uid = uid),
-                          "uid %u was refused a submission: the job %s.", (unsigned) uid, why);
-                return methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, "", NULL);
+                          "uid %u was refused a submission: %s%s.", (unsigned) uid,
+                          r == -EKEYREJECTED ? "" : "the job ", why);
+                return methods_reply_permission_denied(call, r == -EKEYREJECTED ? why : NULL);
         }
         r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
                          (size_t) json_object_get_string_len(job), uid, control_call_gid(call), &id, &errors);

@@ -502,9 +502,14 @@ static int submit_one(Client *c, const char *path, const JobLimits *limits, char
                 print_submit_errors(path, m.parameters);
                 return EX_DATAERR;
         }
-        if (m.error && streq(m.error, ORCH_ERROR_PERMISSION_DENIED)) /* about the caller, not a job */
+        if (m.error && streq(m.error, ORCH_ERROR_PERMISSION_DENIED)) { /* about the caller, not a job */
+                const char *why = get_string(m.parameters, "reason");
+
+                if (why)
+                        return fail(EX_NOPERM, "%s: permission denied: %s", path, why);
                 return fail(EX_NOPERM, "%s: permission denied: orchd does not take jobs from uid %u", path,
                             (unsigned) getuid());
+        }
         if (m.error)
                 return reply_error(&m, NULL);
         id = get_string(m.parameters, "id");

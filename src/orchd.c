@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "daemon-conf.h"
+#include "exec-proto.h"
 #include "journald.h"
 #include "log.h"
 #include "macro.h"
@@ -193,10 +195,20 @@ int main(int argc, char *argv[]) {
                 .cmdline = &arg_cmdline,
                 /* Tests run the helper of the build tree; a packaged orchd the installed one. */
                 .exec_helper = getenv("ORCHD_EXEC_HELPER") ?: ORCHD_EXEC_PATH,
+                /* Tests name their own PAM service file. Our environment is root's, never a job's. */
+                .pam_confdir = getenv("ORCHD_PAM_CONFDIR"),
         };
+        /* Nodes get 022 unless their job sets a umask; every file of ours has an explicit mode, which 022
+         * leaves alone (the unit sets UMask=0022 too). */
+        (void) umask(TASK_DEFAULT_UMASK);
         if (geteuid() == 0 && access(config.exec_helper, X_OK) < 0)
                 log_warning_errno(errno, "Cannot run %s, so jobs of users other than root will fail to start: %m",
                                   config.exec_helper);
+        if (geteuid() == 0 && !config.pam_confdir && access("/etc/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0 &&
+            access("/usr/lib/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0)
+                log_warning("No PAM service file /etc/pam.d/" EXEC_PAM_SERVICE ", so jobs of users other "
+                            "than root will be refused (account:error): install contrib/pam.d/orchd, see "
+                            "orchd(8).");
         job_limits_init(&config.limits);
 
         r = manager_new(&config, &m);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "exec-proto.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
@@ -275,6 +276,26 @@ static void node_interrupted(Job *j, uint32_t i) {
                   "Job %" PRIu64 " node %s was interrupted; it will run again.", j->id, node_id(j, i));
 }
 
+/* Where node i runs: its cwd, the job's, the owner's home, or "/". */
+static const char *node_cwd(const Job *j, const NodeSpec *ns) {
+        return ns->cwd ?: j->spec->cwd ?: j->home ?: "/";
+}
+
+/* Node i did not start (error < 0, -errno): its owner's account was refused (account), or spawn:ERRNO. */
+static void node_start_failed(Job *j, uint32_t i, int error, int account) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+
+        if (account != EXEC_ACCOUNT_OK) {
+                log_warning("Job %" PRIu64 " node %s: the account of its owner (uid %u) may not run jobs "
+                            "now (account:%s); not running it.", j->id, ns->id, (unsigned) j->run->uid,
+                            strna(account_refusal_to_string(account)));
+                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_ACCOUNT, .arg = account }, -1);
+                return;
+        }
+        log_warning_errno(error, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id, ns->argv[0]);
+        attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -error }, -1);
+}
+
 static Reason stop_reason_to_reason(StopReason s) {
         switch (s) {
         case STOP_FAIL_FAST:
@@ -298,13 +319,18 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
         c->stop_reason = STOP_NONE;
         n->pid = 0;
         n->pid_start = 0;
-        n->exit_code = res->end == TASK_EXITED ? res->exit_code : -1;
+        n->exit_code = res->end == TASK_EXITED && res->start_error == 0 ? res->exit_code : -1;
         n->signal = res->end == TASK_SIGNALED ? res->signal : 0;
 
+        if (res->start_error < 0 && res->start_cwd) /* say which: the reason names only the errno */
+                log_warning_errno(res->start_error, "Working directory %s of '%s' is not usable: %m",
+                                  node_cwd(j, &j->spec->nodes[i]), j->spec->nodes[i].argv[0]);
         if (stop == STOP_SHUTDOWN)
                 node_interrupted(j, i);
         else if (stop != STOP_NONE)
                 node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(stop), true);
+        else if (res->start_error < 0) /* through orchd-exec, which exited before running anything */
+                node_start_failed(j, i, res->start_error, res->start_account);
         else if (res->timed_out)
                 attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason) { .kind = REASON_TIMEOUT }, -1);
         else if (res->end == TASK_EXITED && res->exit_code == 0)
@@ -335,7 +361,8 @@ static void node_spawn(Job *j, uint32_t i) {
         if (j->cred_error < 0) {
                 log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: owner uid %u has no account; not "
                                   "running it.", j->id, ns->id, (unsigned) j->run->uid);
-                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -j->cred_error }, -1);
+                attempt_failed(j, i, ATTEMPT_SPAWN,
+                               (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN }, -1);
                 return;
         }
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
@@ -346,13 +373,17 @@ static void node_spawn(Job *j, uint32_t i) {
         TaskParams p = {
                 .argv = ns->argv,
                 .env = env,
-                .cwd = ns->cwd ?: j->spec->cwd ?: j->home ?: "/",
+                .cwd = node_cwd(j, ns),
                 .log_dir_fd = j->logs_fd,
                 .log_name = log_name,
                 .log_max_bytes = j->manager->config.log_max_bytes,
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
+                .umask = (mode_t) (ns->umask >= 0 ? ns->umask : j->spec->umask >= 0 ? j->spec->umask
+                                                                                    : TASK_DEFAULT_UMASK),
+                .helper = j->manager->config.exec_helper,
+                .pam_confdir = j->manager->config.pam_confdir,
                 .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,
@@ -360,8 +391,7 @@ static void node_spawn(Job *j, uint32_t i) {
         };
         r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
         if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id, ns->argv[0]);
-                attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_SPAWN, .arg = -r }, -1);
+                node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
                 return;
         }
         j->manager->n_spawned++;
@@ -889,8 +919,8 @@ static int job_build_cred(Job *j, const struct passwd *pw) {
                         return -E2BIG;
                 n = want;
         }
-        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups, .n_groups = (size_t) n,
-                               .helper = j->manager->config.exec_helper };
+        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups,
+                               .n_groups = (size_t) n };
         return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec-proto.h"
 #include "macro.h"
 #include "state.h"
 
@@ -64,6 +65,17 @@ static const char *const reason_word_table[_REASON_KIND_MAX] = {
         [REASON_FAIL_FAST] = "fail_fast",
         [REASON_JOB_TIMEOUT] = "job_timeout",
         [REASON_INTERRUPTED] = "interrupted",
+};
+
+/* The words of "account:WORD", indexed by ExecAccount. */
+static const char *const account_refusal_table[_EXEC_ACCOUNT_MAX] = {
+        [EXEC_ACCOUNT_UNKNOWN] = "unknown",
+        [EXEC_ACCOUNT_LOCKED] = "locked",
+        [EXEC_ACCOUNT_EXPIRED] = "expired",
+        [EXEC_ACCOUNT_PASSWORD_EXPIRED] = "password_expired",
+        [EXEC_ACCOUNT_DENIED] = "denied",
+        [EXEC_ACCOUNT_SESSION] = "session",
+        [EXEC_ACCOUNT_ERROR] = "error",
 };
 
 static const char *table_to_string(const char *const *table, size_t n, int i) {
@@ -259,6 +271,12 @@ const char *reason_to_string(Reason r, char *buf, size_t size) {
                 name = r.arg > 0 ? strerrorname_np(r.arg) : NULL;
                 k = format_named(buf, size, "spawn", name, r.arg);
                 break;
+        case REASON_ACCOUNT:
+                name = account_refusal_to_string(r.arg);
+                if (!name)
+                        return NULL;
+                k = snprintf(buf, size, "account:%s", name);
+                break;
         case REASON_TIMEOUT:
         case REASON_CANCELLED:
         case REASON_UPSTREAM:
@@ -356,6 +374,14 @@ int reason_from_string(const char *s, Reason *ret) {
                 return 0;
         }
 
+        if ((v = startswith(s, "account:"))) {
+                r = table_from_string(account_refusal_table, ELEMENTSOF(account_refusal_table), v);
+                if (r <= EXEC_ACCOUNT_OK)
+                        return -EINVAL;
+                *ret = (Reason) { .kind = REASON_ACCOUNT, .arg = r };
+                return 0;
+        }
+
         r = table_from_string(reason_word_table, ELEMENTSOF(reason_word_table), s);
         if (r < 0)
                 return -EINVAL;
@@ -408,4 +434,8 @@ void job_run_count(const JobRun *r, size_t counts[static _NODE_STATE_MAX]) {
                 assert(r->nodes[i].state < _NODE_STATE_MAX);
                 counts[r->nodes[i].state]++;
         }
+}
+
+const char *account_refusal_to_string(int a) {
+        return table_to_string(account_refusal_table, ELEMENTSOF(account_refusal_table), a);
 }

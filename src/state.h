@@ -51,6 +51,7 @@ typedef enum ReasonKind {
         REASON_FAIL_FAST,   /* "fail_fast" */
         REASON_JOB_TIMEOUT, /* "job_timeout" */
         REASON_INTERRUPTED, /* "interrupted" */
+        REASON_ACCOUNT,     /* "account:WORD", e.g. "account:locked"; arg is an ExecAccount (exec-proto.h) */
         _REASON_KIND_MAX,
         _REASON_KIND_INVALID = -EINVAL,
 } ReasonKind;
@@ -132,6 +133,10 @@ const char *reason_to_string(Reason r, char *buf, size_t size);
 #define REASON_STRING_MAX 48
 /* Parse the form above. Returns 0, or -EINVAL for anything else. */
 int reason_from_string(const char *s, Reason *ret);
+
+/* The word of an account refusal (ExecAccount of exec-proto.h: "locked", "expired", …), NULL for
+ * EXEC_ACCOUNT_OK and out-of-range values. */
+const char *account_refusal_to_string(int a);
 
 /* Allocate a JobRun with n nodes, all pending, exit_code -1; job queued. Returns 0 or -ENOMEM. */
 int job_run_new(size_t n_nodes, JobRun **ret);

@@ -12,6 +12,10 @@
  * pipes keep being read so a chatty child never blocks on a full pipe. (For the journal, logfwd.c keeps at
  * most one unfinished line per stream, LOGFWD_LINE_MAX bytes.)
  *
+ * Nodes of other users, and nodes with a umask of their own, start through orchd-exec (exec-client.c): the
+ * account check, drop, chdir and PATH search happen there, after posix_spawn() returned, so the loop never
+ * waits for PAM; a failed start is the helper's ExecStatus, read when it exits 127.
+ *
  * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
  * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
  */
@@ -31,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec-client.h"
 #include "fsutil.h"
 #include "log.h"
 #include "logfwd.h"
@@ -87,6 +92,7 @@ struct Task {
         bool timed_out;
         bool stopped;
         uint64_t started_at;
+        int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none */
 };
 
 /* Arm a one-shot CLOCK_MONOTONIC timer usec from now. The deadline is computed from a fresh clock read and
@@ -230,6 +236,31 @@ static void task_result_from_siginfo(const Task *t, const siginfo_t *si, TaskRes
         }
 }
 
+/* The helper writes one ExecStatus before it exits 127 instead of starting the node; a node that started
+ * closed the pipe at exec. Read at exit, so the loop never waits for the helper's PAM work. */
+static void task_result_from_helper(Task *t, TaskResult *ret) {
+        ExecStatus st;
+        int r;
+
+        if (t->status_fd < 0)
+                return;
+        r = exec_read_status(t->status_fd, &st);
+        t->status_fd = safe_close(t->status_fd);
+        if (r == -EAGAIN || r == 0)
+                return; /* the node ran: EOF at its exec, or a process it started still holds the pipe */
+        if (r < 0 || st.code <= 0 || (st.step == EXEC_STEP_ACCOUNT && st.code >= _EXEC_ACCOUNT_MAX)) {
+                ret->start_error = r < 0 ? r : -EIO;
+                return;
+        }
+        if (st.step == EXEC_STEP_ACCOUNT) {
+                ret->start_error = -EKEYREJECTED;
+                ret->start_account = st.code;
+                return;
+        }
+        ret->start_error = -st.code;
+        ret->start_cwd = st.step == EXEC_STEP_CWD;
+}
+
 static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Task *t = userdata;
         TaskResult result;
@@ -249,6 +280,7 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         t->kill_source = sd_event_source_disable_unref(t->kill_source);
 
         task_result_from_siginfo(t, si, &result);
+        task_result_from_helper(t, &result);
         if (result.end == TASK_EXITED)
                 log_debug("Process %d exited with status %d.", (int) t->pid, result.exit_code);
         else
@@ -415,98 +447,81 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
         return -r;
 }
 
-/* The helper's status pipe, where orchd-exec reports a failed privilege drop, chdir or exec. */
-#define HELPER_STATUS_FD 3
-
-/* status_fd >= 0: the child is orchd-exec, which gets the status pipe as fd 3 and changes directory
- * itself, as the owner (cwd is then passed on its command line). */
+/* status_fd/request_fd >= 0: the child is orchd-exec, which gets them as EXEC_STATUS_FD and EXEC_REQUEST_FD
+ * and changes directory itself (as the owner). Both must be above those numbers already, or one dup2 could
+ * overwrite the other, and a dup2 onto itself would keep O_CLOEXEC. */
 static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd,
-                                   int status_fd) {
+                                   int status_fd, int request_fd) {
+        bool helper = status_fd >= 0;
         int r;
 
+        assert(!helper || (status_fd > EXEC_REQUEST_FD && request_fd > EXEC_REQUEST_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, STDERR_FILENO);
-        if (r == 0 && status_fd >= 0) {
-                assert(status_fd != HELPER_STATUS_FD); /* dup2 onto itself would keep O_CLOEXEC */
-                r = posix_spawn_file_actions_adddup2(fa, status_fd, HELPER_STATUS_FD);
-        }
+        if (r == 0 && helper)
+                r = posix_spawn_file_actions_adddup2(fa, status_fd, EXEC_STATUS_FD);
+        if (r == 0 && helper)
+                r = posix_spawn_file_actions_adddup2(fa, request_fd, EXEC_REQUEST_FD);
         if (r == 0)
-                r = posix_spawn_file_actions_addchdir_np(fa, status_fd >= 0 ? "/" : cwd ?: "/");
+                r = posix_spawn_file_actions_addchdir_np(fa, helper ? "/" : cwd ?: "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, (status_fd >= 0 ? HELPER_STATUS_FD
-                                                                                   : STDERR_FILENO) + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa,
+                                                             (helper ? EXEC_REQUEST_FD : STDERR_FILENO) + 1);
         return -r;
 }
 
-/* orchd-exec STATUS_FD UID GID GROUPS CWD PATH ARGV0 [ARG...] (see orchd-exec.c). */
-static char **helper_argv(const TaskCred *c, const char *cwd, const char *path, char *const *argv) {
-        size_t n = 0, len = 0;
-        _cleanup_strv_free_ char **a = NULL;
-        _cleanup_free_ char *groups = malloc(c->n_groups * 11 + 1);
+/* The daemon-side checks of the path without the helper (the node runs as the daemon's own user, so what it
+ * may stat the node may too). glibc's posix_spawn() reports a failed chdir or exec in the child as its
+ * return value; these give the same errors where it cannot (valgrind runs the vfork as a fork: the child
+ * just exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
+static int task_check_plain(const TaskParams *p, char **ret_path) {
+        int r;
 
-        while (argv[n])
-                n++;
-        a = calloc(n + 8, sizeof(char *));
-        if (!a || !groups)
-                return NULL;
-        groups[0] = '\0';
-        for (size_t i = 0; i < c->n_groups; i++)
-                len += (size_t) sprintf(groups + len, "%s%u", i > 0 ? "," : "", (unsigned) c->groups[i]);
-        if (!(a[0] = strdup(c->helper)) || asprintf(&a[1], "%d", HELPER_STATUS_FD) < 0 ||
-            asprintf(&a[2], "%u", (unsigned) c->uid) < 0 || asprintf(&a[3], "%u", (unsigned) c->gid) < 0)
-                return NULL;
-        a[4] = TAKE_PTR(groups);
-        if (!(a[5] = strdup(cwd ?: "/")) || !(a[6] = strdup(path)))
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (!(a[7 + i] = strdup(argv[i])))
-                        return NULL;
-        return TAKE_PTR(a);
-}
-
-/* Wait for orchd-exec to exec (EOF on the status pipe) or to report why it could not. It does a handful of
- * system calls before either, so this is as short a wait as posix_spawn()'s own. Returns 0 or -errno. */
-static int helper_wait_exec(int status_fd) {
-        int e = 0;
-        ssize_t n;
-
-        do
-                n = read(status_fd, &e, sizeof(e));
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        if (n == 0)
-                return 0;
-        return n == sizeof(e) && e > 0 ? -e : -EIO;
-}
-
-/* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
-static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
-        static char *const empty_env[] = { NULL };
-        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF;
-        _cleanup_strv_free_ char **hargv = NULL;
-        _cleanup_free_ char *path = NULL;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        int fds[2], r;
-
-        /* glibc's posix_spawn() reports a failed chdir or exec in the child as its return value. These
-         * checks give the same errors where it cannot (valgrind runs the vfork as a fork: the child just
-         * exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
         if (p->cwd) {
                 r = check_directory(p->cwd);
                 if (r < 0) /* say which: the caller's message names only the program */
                         return log_warning_errno(r, "Working directory %s of '%s' is not usable: %m", p->cwd,
                                                  p->argv[0]);
         }
-        r = task_find_executable(p->argv[0], p->env, p->cwd, &path);
-        if (r < 0)
-                return r;
+        return task_find_executable(p->argv[0], p->env, p->cwd, ret_path);
+}
+
+/* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
+static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
+        static char *const empty_env[] = { NULL };
+        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF;
+        _cleanup_strv_free_ char **hargv = NULL;
+        _cleanup_free_ char *path = NULL;
+        bool helper = p->cred || p->umask != TASK_DEFAULT_UMASK;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        int r;
+
+        if (helper) {
+                /* Everything about the node is looked up by the helper, as the owner. */
+                if (!p->helper)
+                        return -EINVAL; /* the caller must name orchd-exec for these (supervise.h) */
+                r = exec_status_pipe(&status_r, &status_w);
+                if (r < 0)
+                        return r;
+                r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
+                if (r < 0)
+                        return r;
+                hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->gid, p->cred->groups,
+                                                p->cred->n_groups, p->umask, p->pam_confdir) :
+                                  exec_argv_new(p->helper, false, 0, 0, NULL, 0, p->umask, NULL);
+                if (!hargv)
+                        return -ENOMEM;
+        } else {
+                r = task_check_plain(p, &path);
+                if (r < 0)
+                        return r;
+        }
 
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
@@ -516,33 +531,21 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 (void) posix_spawnattr_destroy(&attr);
                 return r;
         }
-
-        if (p->cred) {
-                if (pipe2(fds, O_CLOEXEC) < 0)
-                        r = -errno;
-                else {
-                        status_r = fds[0];
-                        status_w = fds[1];
-                        hargv = helper_argv(p->cred, p->cwd, path, p->argv);
-                        r = hargv ? 0 : -ENOMEM;
-                }
-        }
+        r = task_setup_attr(&attr);
         if (r >= 0)
-                r = task_setup_attr(&attr);
-        if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w);
+                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w, request_fd);
         if (r >= 0) {
                 t->started_at = now_usec(CLOCK_REALTIME);
-                r = -posix_spawn(&t->pid, hargv ? p->cred->helper : path, &fa, &attr, hargv ?: p->argv,
-                                 p->env ?: empty_env);
+                /* The helper gets an empty environment: the loader of a root process must find no LD_*. */
+                r = -posix_spawn(&t->pid, helper ? p->helper : path, &fa, &attr, helper ? hargv : p->argv,
+                                 helper ? empty_env : p->env ?: empty_env);
         }
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);
 
-        if (r >= 0 && hargv) {
-                status_w = safe_close(status_w); /* or EOF would never come */
-                r = helper_wait_exec(status_r);
-        }
+        /* The helper's report, if any, is read when it exits (task_result_from_helper). */
+        if (r >= 0 && helper)
+                t->status_fd = TAKE_FD(status_r);
         return r;
 }
 
@@ -663,6 +666,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .userdata = userdata,
                 .pidfd = -EBADF,
                 .log_fd = -EBADF,
+                .status_fd = -EBADF,
                 .log_max_bytes = p->log_max_bytes,
                 .kill_grace_usec = p->kill_grace_usec,
         };
@@ -733,6 +737,7 @@ Task *task_free(Task *t) {
         for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
                 task_pipe_close(&t->pipes[i]);
         t->log_fd = safe_close(t->log_fd);
+        t->status_fd = safe_close(t->status_fd);
         t->logfwd = logfwd_free(t->logfwd);
         sd_event_unref(t->event);
         free(t);

@@ -32,6 +32,11 @@ typedef struct TaskResult {
         bool stopped;         /* task_stop() was called before the process ended */
         uint64_t started_at;  /* CLOCK_REALTIME µs */
         uint64_t finished_at; /* CLOCK_REALTIME µs */
+        /* Started through the helper, the node may still have failed to start (the helper then exits 127
+         * without running anything): start_error is the failed step's -errno, 0 when the node ran. */
+        int start_error;
+        int start_account;    /* the ExecAccount (exec-proto.h) refused; start_error is -EKEYREJECTED then */
+        bool start_cwd;       /* the failed step was changing to the working directory */
 } TaskResult;
 
 /* Called once when the main process has ended, after its remaining output was read and whatever was
@@ -39,14 +44,18 @@ typedef struct TaskResult {
 typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
 
 /* Who a node runs as when that is not the daemon's own user (orchd as root, SPEC §8): the attempt is started
- * through helper (orchd-exec), which drops to these ids and verifies the drop before exec. */
+ * through TaskParams.helper (orchd-exec), which checks the account (PAM), drops to these ids and verifies
+ * the drop, then looks up argv[0] and changes directory as the owner. */
 typedef struct TaskCred {
         uid_t uid;
         gid_t gid;
         const gid_t *groups;      /* supplementary groups (initgroups of the owner) */
         size_t n_groups;
-        const char *helper;       /* path of orchd-exec */
 } TaskCred;
+
+/* The umask of a node that sets none, and the one task_spawn() expects the daemon to have (orchd.c sets it),
+ * so that only other values need the helper when there is no cred. */
+#define TASK_DEFAULT_UMASK 0022
 
 /* Called after output was appended to the log file (readers of the file may follow it). Must not free t. */
 typedef void (*task_output_cb)(Task *t, void *userdata);
@@ -61,6 +70,9 @@ typedef struct TaskParams {
         uint64_t timeout_usec;    /* 0 = none */
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
         const TaskCred *cred;     /* NULL: run as the daemon's user */
+        mode_t umask;             /* the node's; other than TASK_DEFAULT_UMASK without cred needs helper */
+        const char *helper;       /* orchd-exec (exec-proto.h); needed with cred or a umask of its own */
+        const char *pam_confdir;  /* NULL: PAM's default (/etc/pam.d) for the helper's account check */
         task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
         const char *journal_node; /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
         uint64_t journal_job;     /* these (logfwd.h); NULL node = not at all */
@@ -68,10 +80,12 @@ typedef struct TaskParams {
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
- * stdout/stderr pipes to the daemon, no other fds, cwd and env as given, and with cred the owner's ids
- * (a failed drop is reported like a failed exec: the process never runs as anyone else).
- * Returns 0 with *ret, or -errno when the process could not be started (exec failure included: ENOENT,
- * EACCES, …), in which case nothing is left behind but the (empty) log file. */
+ * stdout/stderr pipes to the daemon, no other fds, cwd, env and umask as given, and with cred the owner's
+ * ids and login limits. Returns 0 with *ret, or -errno when the process could not be started (exec failure
+ * included: ENOENT, EACCES, …), in which case nothing is left behind but the (empty) log file. Through the
+ * helper (cred, or a umask of its own) the account check, drop, chdir and exec happen after this returns,
+ * without blocking the loop: their failure is the exit callback's start_error (the helper exits 127 and
+ * nothing ran, never as anyone else). */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
 
 /* Ask the task to end: SIGTERM to its process group now, SIGKILL after grace_usec. Idempotent;

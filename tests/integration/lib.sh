@@ -28,12 +28,14 @@ find_built() { # find_built RELPATH: the first existing executable of $PWD/RELPA
 : "${ORCHD:=$(find_built src/orchd)}"
 : "${ORCHCTL:=$(find_built src/orchctl)}"
 : "${SPIN:=$(find_built tests/helpers/spin)}"
+: "${ORCHD_EXEC_HELPER:=$(find_built src/orchd-exec)}"
 : "${TEST_TIMEOUT:=60}"
 # Job files name $SPIN and nodes run in another cwd: make the paths absolute.
 case $ORCHD in /*) ;; *) ORCHD=$PWD/$ORCHD ;; esac
 case $ORCHCTL in /*) ;; *) ORCHCTL=$PWD/$ORCHCTL ;; esac
 case $SPIN in /*) ;; *) SPIN=$PWD/$SPIN ;; esac
-export ORCHD ORCHCTL SPIN TOP_SRCDIR
+case $ORCHD_EXEC_HELPER in /*) ;; *) ORCHD_EXEC_HELPER=$PWD/$ORCHD_EXEC_HELPER ;; esac
+export ORCHD ORCHCTL SPIN TOP_SRCDIR ORCHD_EXEC_HELPER
 
 # The base PATH of a node (SPEC §3).
 NODE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -285,6 +287,12 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
         [ -e "$T/orchd.log" ] && cat "$T/orchd.log" >>"$T/orchd.log.1" && : >"$T/orchd.log"
         # Never the host's /etc/orchd/orchd.conf: an empty one of our own (a test's --config comes later and wins).
         [ -e "$T/orchd.conf" ] || : >"$T/orchd.conf"
+        # As root, other users' nodes need the PAM service file: the project's, not whatever /etc holds.
+        if [ -z "${ORCHD_PAM_CONFDIR:-}" ] && [ "$(id -u)" = 0 ]; then
+                mkdir -p "$T/pam.d" && cp "$TOP_SRCDIR/contrib/pam.d/orchd" "$T/pam.d/orchd" &&
+                        ln -sf /etc/pam.d/common-account "$T/pam.d/common-account" || bail_out "cannot set up $T/pam.d"
+                export ORCHD_PAM_CONFDIR=$T/pam.d
+        fi
         "$ORCHD" --config "$T/orchd.conf" --spool "$SPOOL" --socket "$SOCK" --log-level debug "$@" \
                 2>>"$T/orchd.log" </dev/null &
         ORCHD_PID=$!

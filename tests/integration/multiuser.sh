@@ -20,6 +20,8 @@ UA=orchd-ta UB=orchd-tb G=orchd-tg
 getent group "$G" >/dev/null || groupadd "$G" || bail_out "cannot create group $G"
 for u in "$UA" "$UB"; do
         id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u" || bail_out "cannot create user $u"
+        # useradd leaves the password locked ("!"), and locked accounts run no jobs: "*" is no password.
+        usermod -p "*" "$u"
 done
 usermod -a -G "$G" "$UA"
 uida=$(id -u "$UA") uidb=$(id -u "$UB") gid_g=$(getent group "$G" | cut -d: -f3)

@@ -79,6 +79,16 @@ static json_object *dump_retry(const RetryPolicy *p) {
         return o;
 }
 
+/* Only when set, so that the golden files of jobs without one need no "umask" line. */
+static void dump_umask(json_object *o, int umask) {
+        char buf[8];
+
+        if (umask < 0)
+                return;
+        snprintf(buf, sizeof(buf), "%04o", (unsigned) umask & 0777);
+        json_object_object_add(o, "umask", json_object_new_string(buf));
+}
+
 static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
         json_object *o = json_object_new_object(), *after = json_object_new_array();
 
@@ -97,6 +107,7 @@ static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
         json_object_object_add(o, "shell", json_object_new_boolean(n->shell));
         json_object_object_add(o, "timeout", dump_duration(n->timeout_usec, true));
         json_object_object_add(o, "when", json_object_new_string(trigger_rule_to_string(n->when)));
+        dump_umask(o, n->umask);
         return o;
 }
 
@@ -115,6 +126,7 @@ static char *dump_job(const JobSpec *j) {
         json_object_object_add(o, "nodes", nodes);
         json_object_object_add(o, "priority", json_object_new_int64(j->priority));
         json_object_object_add(o, "timeout", dump_duration(j->timeout_usec, true));
+        dump_umask(o, j->umask);
         if (asprintf(&s, "%s\n",
                      json_object_to_json_string_ext(
                              o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "exec-proto.h"
 #include "state.h"
 
 static void test_job_state_strings(void **state) {
@@ -335,8 +336,24 @@ static void test_reason_round_trip(void **state) {
                 { { REASON_FAIL_FAST, 0 }, "fail_fast" },
                 { { REASON_JOB_TIMEOUT, 0 }, "job_timeout" },
                 { { REASON_INTERRUPTED, 0 }, "interrupted" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_UNKNOWN }, "account:unknown" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_LOCKED }, "account:locked" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_EXPIRED }, "account:expired" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_PASSWORD_EXPIRED }, "account:password_expired" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_DENIED }, "account:denied" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_SESSION }, "account:session" },
+                { { REASON_ACCOUNT, EXEC_ACCOUNT_ERROR }, "account:error" },
         };
+        static const char *const bad[] = { "account:", "account:ok", "account:LOCKED", "account:locked ",
+                                           "account" };
         char buf[REASON_STRING_MAX];
+        Reason none;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (reason_from_string(bad[i], &none) != -EINVAL)
+                        fail_msg("reason_from_string(\"%s\"): got success, want -EINVAL", bad[i]);
+        assert_null(reason_to_string((Reason) { REASON_ACCOUNT, EXEC_ACCOUNT_OK }, buf, sizeof(buf)));
+        assert_null(reason_to_string((Reason) { REASON_ACCOUNT, _EXEC_ACCOUNT_MAX }, buf, sizeof(buf)));
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 const char *s = reason_to_string(table[i].r, buf, sizeof(buf));

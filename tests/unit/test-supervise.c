@@ -44,6 +44,7 @@ typedef struct Fixture {
         char dir[TEST_TMPDIR_MAX];
         int dir_fd;
         sd_event *event;
+        const char *helper; /* set: nodes start through orchd-exec "self" with umask 077 (setup_helper) */
 } Fixture;
 
 typedef struct Run {
@@ -72,6 +73,21 @@ static int setup(void **state) {
         f->dir_fd = test_tmpdir(f->dir, "test-supervise");
         assert_int_equal(sd_event_new(&f->event), 0);
         *state = f;
+        return 0;
+}
+
+/* The same cases through the helper: what the owner path does, minus the drop (tests run as any user). */
+static int setup_helper(void **state) {
+        const char *helper = getenv("ORCHD_EXEC_HELPER");
+        Fixture *f;
+
+        if (!helper) {
+                print_message("ORCHD_EXEC_HELPER is not set: the helper variants need orchd-exec\n");
+                return -1;
+        }
+        setup(state);
+        f = *state;
+        f->helper = helper;
         return 0;
 }
 
@@ -110,7 +126,8 @@ static void loop_until(Fixture *f, const bool *done, uint64_t max_usec) {
                 assert_true(sd_event_run(f->event, 100 * USEC_PER_MSEC) >= 0);
 }
 
-/* Spawn and run the loop until the exit callback has fired. Returns task_spawn()'s result. */
+/* Spawn and run the loop until the exit callback has fired. Returns task_spawn()'s result, or the helper's
+ * start_error: either way the node did not run. */
 static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
         int r;
@@ -130,6 +147,13 @@ static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         if (!run->done)
                 fail_msg("task %d did not end within the deadline", (int) run->pid);
         assert_null(run->task);
+        if (run->result.start_error < 0) {
+                /* Only through the helper, which exits 127 instead of running anything. */
+                assert_non_null(f->helper);
+                assert_int_equal(run->result.end, TASK_EXITED);
+                assert_int_equal(run->result.exit_code, 127);
+                return run->result.start_error;
+        }
         return 0;
 }
 
@@ -143,6 +167,8 @@ static TaskParams params(Fixture *f, char *const *argv) {
                 .log_max_bytes = 1024 * 1024,
                 .timeout_usec = 0,
                 .kill_grace_usec = 5 * USEC_PER_SEC,
+                .umask = f->helper ? 0077 : TASK_DEFAULT_UMASK,
+                .helper = f->helper,
         };
 }
 
@@ -269,6 +295,7 @@ static void test_path_lookup(void **state) {
         char *argv_true[] = { (char *) "true", NULL };
         char *argv_hello[] = { (char *) "hello", NULL };
         char *argv_rel[] = { (char *) "./bin/hello", NULL };
+        char *argv_garbage[] = { (char *) "garbage", NULL };
         struct {
                 char *const *argv;
                 const char *path;
@@ -289,6 +316,8 @@ static void test_path_lookup(void **state) {
                 /* A name with a slash skips PATH; a relative one is relative to the child's cwd. */
                 { argv_rel, "/nonexistent", true, 0, "hello\n" },
                 { argv_rel, "/usr/bin:/bin", false, -ENOENT, "" },
+                /* An executable the kernel cannot run ends the search: execve()'s ENOEXEC, no shell. */
+                { argv_garbage, path_dir_then_bin, false, -ENOEXEC, "" },
         };
 
         snprintf(path_dir, sizeof(path_dir), "%s", f->dir);
@@ -296,6 +325,7 @@ static void test_path_lookup(void **state) {
         snprintf(abs_noexec, sizeof(abs_noexec), "%s/noexec", f->dir);
         write_file_mode(f, "noexec", "#!/bin/sh\necho noexec\n", 0644);
         write_file_mode(f, "true", "#!/bin/sh\nexit 3\n", 0644);
+        write_file_mode(f, "garbage", "\x7f" "ELF but not really\n", 0755);
         assert_int_equal(mkdirat(f->dir_fd, "bin", 0755), 0);
         write_file_mode(f, "bin/hello", "#!/bin/sh\necho hello\n", 0755);
 
@@ -329,12 +359,23 @@ static void test_missing_cwd(void **state) {
 
         p.cwd = "/nonexistent/dir";
         assert_int_equal(run_task(f, &p, &run), -ENOENT);
-        assert_false(run.done);
+        /* Without the helper the spawn itself fails; through it the exit says which step failed. */
+        assert_int_equal(run.done, !!f->helper);
+        assert_int_equal(run.result.start_cwd, !!f->helper);
         assert_log_equals(f, "");
 
+        run = (Run){};
         p.cwd = "/dev/null";
         assert_int_equal(run_task(f, &p, &run), -ENOTDIR);
-        assert_false(run.done);
+        assert_int_equal(run.done, !!f->helper);
+        assert_int_equal(run.result.start_cwd, !!f->helper);
+
+        /* A program that is not there is not a cwd failure. */
+        run = (Run){};
+        p.cwd = f->dir;
+        p.argv = (char *[]){ (char *) "/nonexistent/program", NULL };
+        assert_int_equal(run_task(f, &p, &run), -ENOENT);
+        assert_false(run.result.start_cwd);
 }
 
 /* ---- output --------------------------------------------------------------------------------------- */
@@ -457,6 +498,23 @@ static void test_child_environment(void **state) {
         p = params(f, argv_pwd);
         assert_int_equal(run_task(f, &p, &run), 0);
         assert_log_equals(f, "/\n");
+
+        /* Empty arguments and odd bytes survive the trip (through the helper: its request). */
+        run = (Run){};
+        p = params(f, (char *[]){ (char *) "/bin/sh", (char *) "-c", (char *) "printf '[%s]' \"$@\"",
+                                  (char *) "sh", (char *) "", (char *) "a b", (char *) "\t\x01=", NULL });
+        assert_int_equal(run_task(f, &p, &run), 0);
+        assert_log_equals(f, "[][a b][\t\x01=]");
+}
+
+static void test_child_umask(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *) "sh", (char *) "-c", (char *) "umask", NULL };
+        TaskParams p = params(f, argv);
+        Run run = {};
+
+        assert_int_equal(run_task(f, &p, &run), 0);
+        assert_log_equals(f, f->helper ? "0077\n" : "0022\n");
 }
 
 static void test_child_fds(void **state) {
@@ -651,6 +709,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_leftovers_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_spawns_no_leak, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_child_umask, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_status, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_path_lookup, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_cwd, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_child_fds, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_child_umask, setup_helper, teardown),
         };
         sigset_t mask;
 
@@ -662,5 +727,7 @@ int main(void) {
         /* Adopt orphaned group members so the tests can reap them and see the group empty. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 return 1;
+        /* What orchd does at start, and what task_spawn() expects of its process. */
+        (void) umask(TASK_DEFAULT_UMASK);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
