@@ -15,20 +15,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 mkdir -p "$SPOOL"
 mount -t tmpfs -o size=4m,mode=0755 orchd-test "$SPOOL" || bail_out "cannot mount a tmpfs on $SPOOL"
-trap 'umount -l "$SPOOL" 2>/dev/null' EXIT
+# lib.sh's cleanup (stop orchd, remove $T) must run too, after the spool's own file system is gone.
+trap 'rc=$?; [ -z "$ORCHD_PID" ] || stop_orchd 10; umount -l "$SPOOL" 2>/dev/null; (exit $rc); _cleanup' EXIT
 
 start_orchd --min-free-space 0 # this test fills the file system on purpose: no floor
 drop_job slow <<EOF
-{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; exec $W/sleep 1"] },
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; while [ ! -e $W/gate ]; do sleep 0.01; done"] },
              "b": { "cmd": ["/bin/sh", "-c", "echo b >> $W/ran"], "after": ["a"] } } }
 EOF
 id=$(job_id_of slow) || bail_out "job not accepted"
 wait_for 10 grep -qx a "$W/ran" || bail_out "node a did not start"
 wait_for 10 test "$(node_field "$id" a state)" = running || bail_out "node a not reported running"
 
-# Fill the file system while a runs: recording a's end must fail.
+# Fill the file system while a waits on its gate, then let a end: recording a's end must fail.
 dd if=/dev/zero of="$SPOOL/fill" bs=64k 2>/dev/null
 ok "the spool's file system is full" test "$(df --output=avail -k "$SPOOL" | tail -n 1 | tr -d ' ')" -lt 64
+touch "$W/gate"
 _wait_exit "$ORCHD_PID" 15
 wait "$ORCHD_PID"
 rc=$?
