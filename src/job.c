@@ -13,8 +13,9 @@
  * follow the nodes, resolving `after` names, and the cycle check.
  *
  * Invariants: a returned JobSpec is complete and valid; it keeps no json-c objects, only compact arrays
- * (about 210 bytes per node), and what "defaults" gives many nodes (env, cwd) is stored once, in the JobSpec. by_id is always sorted by id. Errors are in file order, except `after`
- * resolution errors and the cycle, which come last; a syntax error replaces every other error.
+ * (about 210 bytes per node), and what "defaults" gives many nodes (env, cwd) is stored once, in the
+ * JobSpec. by_id is always sorted by id. Errors are in file order, except `after` resolution errors and the
+ * cycle, which come last; a syntax error replaces every other error.
  *
  * Deliberately does not: look at the file system, resolve users, or log.
  */
