@@ -2,16 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Memory follows what a job file says, not what it expands to (issue 8, point 3): a 1 MiB defaults.env
-# inherited by 400 nodes is kept once, not once per node. The job sits accepted and running (a gate node
+# inherited by 250 nodes is kept once, not once per node. The job sits accepted and running (a gate node
 # waits for a file) while the daemon's peak RSS is read from /proc; copying the env into every node would
-# cost 400 × 1 MiB. The nodes still see the values: the gate records one, every other node checks one.
+# cost 250 × 1 MiB. The nodes still see the values: the gate records one, every other node checks one.
 # As root the job belongs to a throwaway account (o8mema), so the env also crosses the privilege drop.
 
-TEST_TIMEOUT=${TEST_TIMEOUT:-120}
+TEST_TIMEOUT=${TEST_TIMEOUT:-180}
 . "$(dirname "$0")/lib.sh"
 
 KEYS=8192     # × 128 bytes of "KEY=VALUE": 1 MiB of env, in a job file of about 1.1 MB
-NODES=400     # besides the gate
+NODES=250     # besides the gate
 BOUND_MIB=64  # a copy per node would be NODES × ~1.2 MiB
 
 kb() { # kb FIELD: a VmXXX figure of the daemon, in kB
@@ -65,11 +65,15 @@ ok "orchd's peak RSS grew by less than $BOUND_MIB MiB ($((hwm - rss0)) kB; a cop
         test $((hwm - rss0)) -lt $((BOUND_MIB * 1024))
 
 touch "$W/release"
-is_exit 0 "the job succeeds: every node found K00000 of defaults.env" wait_job "$id" 90
+is_exit 0 "the job succeeds: every node found K00000 of defaults.env" wait_job "$id" 150
 want=$(printf 'v%05d' $((KEYS - 1)))
 while [ ${#want} -lt 120 ]; do want+=x; done
 is "$(cat "$W/seen" 2>/dev/null)" "$want" "the gate saw the last key of defaults.env whole"
 [ -z "$U" ] || is "$(job_status "$id" | jq -r .owner.uid)" "$(id -u "$U")" "the job ran as $U"
-ok "orchd's RSS stays bounded after the $((NODES + 1)) starts ($(kb VmRSS) kB)" \
-        test $(($(kb VmRSS) - rss0)) -lt $((BOUND_MIB * 1024))
+if ldd "$ORCHD" 2>/dev/null | grep -q libasan; then
+        skip "orchd's RSS stays bounded after the $((NODES + 1)) starts" "AddressSanitizer keeps freed memory (quarantine)"
+else
+        ok "orchd's RSS stays bounded after the $((NODES + 1)) starts ($(kb VmRSS) kB)" \
+                test $(($(kb VmRSS) - rss0)) -lt $((BOUND_MIB * 1024))
+fi
 done_testing
