@@ -9,7 +9,7 @@
 # users are still served. Hostile clients: control-abuse.py (raw sockets).
 # The connection-cap parts act as other uids with setpriv, so they need root (skipped otherwise).
 
-TEST_TIMEOUT=${TEST_TIMEOUT:-150}
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 . "$(dirname "$0")/lib.sh"
 
 # Other uids run the helper from $T (the source tree may not be readable for them); $T holds the socket.
@@ -170,6 +170,18 @@ is "$(sed -n 2p "$T/pipeline.out")" "replies=2000 in-order=2000 last=ok" \
 is "$(job_field "$marker" state)" cancelled "which took effect"
 touch "$W/wide.release"
 is_exit 0 "the 1,000-node job still succeeds" wait_job "$wide" 60
+# However large, a reply goes out whole: the status of a 100,000-node job, about 400 times the pause bound.
+"$PYTHON3" -c 'import json, sys
+n = {"g": {"cmd": ["/bin/sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", sys.argv[1]]}}
+n.update({"%d" % i: {"cmd": ["true"], "after": ["g"]} for i in range(99999)})
+json.dump({"nodes": n}, sys.stdout, separators=(",", ":"))' "$W/huge.release" | drop_job huge
+huge=$(job_id_of huge) || bail_out "job huge not accepted"
+printf '{"method":"io.orchd.Manager.Status","parameters":{"id":"%s"}}\0' "$huge" |
+        abuse send --shut --timeout 60 >"$T/huge.out"
+diag "its status reply is $(sed -n 1p "$T/huge.out" | wc -c) bytes"
+is "$(sed -n 1p "$T/huge.out" | jq '.parameters.job.nodes | length')" 100000 \
+        "the status of a 100,000-node job arrives whole, in one reply"
+is_exit 0 "and the job can be cancelled" ctl cancel "$huge"
 alive_and_serving "after the pipelining client"
 
 # ------------------------------------------------------------------ other uids: connection caps, idle crowds

@@ -50,11 +50,14 @@ def connect(path):
 def read_until_close(s, timeout):
     """Yield ("msg", text) per message, then ("end", "closed"|"open")."""
     deadline = time.monotonic() + timeout
-    buf = b""
+    buf, scanned = bytearray(), 0  # no NUL before scanned: a 20 MB reply is not searched 300 times
     while True:
-        while b"\0" in buf:
-            msg, buf = buf.split(b"\0", 1)
+        while (i := buf.find(b"\0", scanned)) >= 0:
+            msg = bytes(buf[:i])
+            del buf[: i + 1]
+            scanned = 0
             yield "msg", msg.decode("utf-8", errors="replace")
+        scanned = len(buf)
         left = deadline - time.monotonic()
         if left <= 0:
             yield "end", "open"
