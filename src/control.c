@@ -50,7 +50,7 @@
 #define CONTROL_CONNECTIONS_PER_UID_MAX 128U
 #define CONTROL_IDLE_USEC (60 * USEC_PER_SEC) /* $ORCHD_CONTROL_IDLE_TIMEOUT replaces it */
 #define CONTROL_ACCEPT_RETRY_USEC (1 * USEC_PER_SEC)
-#define CONTROL_INPUT_QUEUE ((size_t) 64 * 1024) /* read ahead of the call being processed */
+#define CONTROL_INPUT_QUEUE ((size_t) 64 * 1024)  /* read ahead of the call being processed */
 #define CONTROL_OUTPUT_PAUSE ((size_t) 64 * 1024) /* more unsent than this: the next calls wait */
 /* A call is taken only at or below the pause bound, so its reply always fits, however large. */
 #define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX + CONTROL_OUTPUT_PAUSE)
@@ -95,7 +95,7 @@ struct Connection {
         uint64_t last_activity_usec;
         uint64_t n_queued, n_sent; /* bytes ever queued and sent */
         bool read_eof;           /* the peer shut down its sending side */
-        bool output_paused;      /* calls wait for the unsent output to drain to CONTROL_OUTPUT_PAUSE */
+        bool output_paused;      /* next calls wait for the output to drain */
         bool close_when_flushed; /* after a protocol error: send the error, then close */
         bool broken;             /* write failed or limits exceeded: close at the next chance */
 };
