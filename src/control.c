@@ -9,10 +9,14 @@
  * order, one at a time (varlink: a deferred reply such as Wait holds back
  * later calls on the same connection); every buffer has a cap (input:
  * PROTOCOL_SMALL_CALL_MAX per message, PROTOCOL_CALL_MAX for a call that
- * names a "large" method first; output: CONTROL_OUTPUT_MAX, and a stream
+ * names a "large" method first, CONTROL_INPUT_QUEUE of calls read ahead of
+ * a complete one; output: CONTROL_OUTPUT_MAX, and a stream
  * whose reader lags by CONTROL_STREAM_BACKLOG_MAX, besides a first reply it
  * has not had yet, is cut off, unless it paces itself by the drain callback
- * and never lags at all); a connection
+ * and never lags at all); back-pressure: while more than CONTROL_OUTPUT_PAUSE
+ * of a connection's output is unsent, its next calls are neither read nor
+ * processed, so a client that pipelines calls and never reads the replies
+ * holds at most one reply beyond that bound, not one per call; a connection
  * is freed only from an event callback or control_free (conn_free is the one
  * path), so a handler replying from anywhere never frees what its caller
  * still uses. Credentials come from SO_PEERCRED at accept, never from a
@@ -49,8 +53,10 @@
 #define CONTROL_CONNECTIONS_RESERVED 8U
 #define CONTROL_IDLE_USEC (60 * USEC_PER_SEC) /* $ORCHD_CONTROL_IDLE_TIMEOUT replaces it */
 #define CONTROL_ACCEPT_RETRY_USEC (1 * USEC_PER_SEC)
-#define CONTROL_INPUT_MAX ((size_t) PROTOCOL_CALL_MAX + 1) /* one whole message plus its NUL */
-#define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX)
+#define CONTROL_INPUT_QUEUE ((size_t) 64 * 1024)  /* read ahead of the call being processed */
+#define CONTROL_OUTPUT_PAUSE ((size_t) 64 * 1024) /* more unsent than this: the next calls wait */
+/* A call is taken only at or below the pause bound, so its reply always fits, however large. */
+#define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX + CONTROL_OUTPUT_PAUSE)
 #define CONTROL_STREAM_BACKLOG_MAX ((size_t) 8 * 1024 * 1024)
 #define CONTROL_MESSAGES_PER_ROUND 64 /* fairness: pipelined calls of one client cannot hog the loop */
 #define CONTROL_BUFFER_KEEP ((size_t) 64 * 1024) /* larger idle buffers are given back */
@@ -92,6 +98,7 @@ struct Connection {
         uint64_t last_activity_usec;
         uint64_t n_queued, n_sent; /* bytes ever queued and sent */
         bool read_eof;           /* the peer shut down its sending side */
+        bool output_paused;      /* next calls wait for the output to drain */
         bool close_when_flushed; /* after a protocol error: send the error, then close */
         bool broken;             /* write failed or limits exceeded: close at the next chance */
 };
@@ -207,6 +214,12 @@ static void conn_touch(Connection *conn) {
 
         if (sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now) >= 0)
                 conn->last_activity_usec = now;
+}
+
+/* Back-pressure: the peer has not taken what earlier calls produced. Until it does, the connection's next
+ * calls stay unread (in the socket, at the client's expense) rather than each adding a reply to ours. */
+static bool conn_output_blocked(const Connection *conn) {
+        return conn->out_end - conn->out_start > CONTROL_OUTPUT_PAUSE;
 }
 
 static Connection *conn_free_full(Connection *conn, bool notify) {
@@ -529,21 +542,33 @@ static size_t conn_message_max(const Connection *conn) {
         return PROTOCOL_SMALL_CALL_MAX;
 }
 
-/* How far the input buffer may grow: by the cap of an incomplete first message (plus its NUL), or to
- * CONTROL_INPUT_MAX for complete calls queued behind a pending one. */
+/* How much unprocessed input the buffer may hold: the cap of an incomplete first message (plus its NUL), or,
+ * once a complete call is buffered, CONTROL_INPUT_QUEUE: calls pipelined further wait in the socket, so a
+ * client that is not being answered (a pending Wait, unread replies) is not read either. Bytes before
+ * in_scanned are known to hold no NUL. */
 static size_t conn_input_max(const Connection *conn) {
-        size_t n = conn->in_end - conn->in_start;
+        size_t from = MAX(conn->in_scanned, conn->in_start);
 
-        if (n > 0 && memchr(conn->in + conn->in_start, '\0', n))
-                return CONTROL_INPUT_MAX;
+        if (conn->in_end > from && memchr(conn->in + from, '\0', conn->in_end - from))
+                return CONTROL_INPUT_QUEUE;
         return conn_message_max(conn) + 1;
+}
+
+/* How many more bytes conn_read() may take. */
+static size_t conn_input_room(const Connection *conn) {
+        size_t held = conn->in_end - conn->in_start, max = conn_input_max(conn);
+
+        return held < max ? max - held : 0;
 }
 
 /* Read what the socket has, up to the input cap. Sets read_eof at end of stream. */
 static int conn_read(Connection *conn) {
         for (;;) {
+                size_t room = conn_input_room(conn);
                 ssize_t n;
 
+                if (room == 0)
+                        return 0; /* full: conn_process decides (oversized, or wait for the call) */
                 if (conn->in_end == conn->in_alloc && conn->in_start > 0) {
                         memmove(conn->in, conn->in + conn->in_start, conn->in_end - conn->in_start);
                         conn->in_scanned -= conn->in_start;
@@ -551,11 +576,9 @@ static int conn_read(Connection *conn) {
                         conn->in_start = 0;
                 }
                 if (conn->in_end == conn->in_alloc) {
-                        size_t a = MIN(MAX(conn->in_alloc * 2, (size_t) 4096), conn_input_max(conn));
+                        size_t a = MIN(MAX(conn->in_alloc * 2, (size_t) 4096), conn->in_end + room);
                         char *p;
 
-                        if (a <= conn->in_alloc)
-                                return 0; /* full: conn_process decides (oversized, or wait for the call) */
                         p = realloc(conn->in, a);
                         if (!p)
                                 return -ENOMEM;
@@ -563,7 +586,8 @@ static int conn_read(Connection *conn) {
                         conn->in_alloc = a;
                 }
 
-                n = recv(conn->fd, conn->in + conn->in_end, conn->in_alloc - conn->in_end, MSG_DONTWAIT);
+                n = recv(conn->fd, conn->in + conn->in_end, MIN(conn->in_alloc - conn->in_end, room),
+                         MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -589,6 +613,10 @@ static int conn_process(Connection *conn) {
 
                 if (conn->current || conn->close_when_flushed || conn->broken)
                         return 0;
+                if (conn_output_blocked(conn)) {
+                        conn->output_paused = true; /* conn_update() resumes us once it drained */
+                        return 0;
+                }
 
                 msg = conn->in + conn->in_start;
                 nul = conn->in_end > conn->in_scanned ?
@@ -661,6 +689,11 @@ static int conn_update(Connection *conn) {
         if (r < 0)
                 return r;
         conn_fire_drain(conn);
+        if (conn->output_paused && !conn_output_blocked(conn)) {
+                /* Calls already buffered would wait for input that may never come: process them now. */
+                conn->output_paused = false;
+                conn_schedule(conn);
+        }
         if (conn->out_end == 0) {
                 if (conn->close_when_flushed)
                         return -ECONNRESET;
@@ -670,9 +703,8 @@ static int conn_update(Connection *conn) {
         }
 
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
-        in_full = conn->in_end == conn->in_alloc && conn->in_start == 0 &&
-                conn->in_alloc >= conn_input_max(conn);
-        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full;
+        in_full = conn_input_room(conn) == 0;
+        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full && !conn_output_blocked(conn);
         if (want_in)
                 events |= EPOLLIN;
         if (conn->out_end > conn->out_start)

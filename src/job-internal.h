@@ -99,8 +99,9 @@ void job_unknown_field(JobCtx *c, const JsonPath *path, const char *key, const c
 
 /* Initialize n to the SPEC defaults. */
 void job_node_init(NodeSpec *n);
-/* Free what n owns (not n itself). */
-void job_node_done(NodeSpec *n);
+/* Free what n owns (not n itself): everything except an env or cwd that is the same pointer as
+ * shared_env / shared_cwd (the JobSpec's defaults, which it borrows). */
+void job_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd);
 /* Validate the "defaults" object v into c->tmpl. */
 void job_parse_defaults(JobCtx *c, const JsonPath *path, json_object *v);
 /* Validate one member of "nodes" and append it to c->spec. Returns 1, or -ENOMEM. */

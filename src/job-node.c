@@ -6,7 +6,10 @@
  *
  * Inheritance: "defaults" supplies any node field except cmd/after that a node does not set. It works per
  * top-level field: a node's own "retry" (or "env") object replaces the default one as a whole rather
- * than being merged key by key, so reading one node's object tells everything about that field.
+ * than being merged key by key, so reading one node's object tells everything about that field. An
+ * inherited env or cwd is shared, not copied: the JobSpec owns the defaults' values (defaults_env,
+ * defaults_cwd) and every node that inherits one points at it, so a job's memory is proportional to its
+ * file, not to defaults × nodes.
  *
  * Invariants: after job_finish_nodes() without errors every node has argv, every after index is in range,
  * with no duplicate and no self edge, and the graph is acyclic. `after` resolution errors and the cycle are
@@ -56,12 +59,14 @@ void job_node_init(NodeSpec *n) {
         retry_policy_init(&n->retry);
 }
 
-void job_node_done(NodeSpec *n) {
+void job_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd) {
         free(n->id);
         strv_free(n->argv);
         free(n->after);
-        strv_free(n->env);
-        free(n->cwd);
+        if (n->env != shared_env)
+                strv_free(n->env);
+        if (n->cwd != shared_cwd)
+                free(n->cwd);
 }
 
 /* ---- fields ---- */
@@ -382,30 +387,11 @@ int job_on_node(JobCtx *c, const JsonPath *m, json_object *v) {
 
 /* ---- after the whole file ---- */
 
-static char **strv_copy(JobCtx *c, char *const *l) {
-        size_t n = 0;
-        char **copy;
-
-        if (!l)
-                return NULL;
-        while (l[n])
-                n++;
-        copy = calloc(n + 1, sizeof(char *));
-        if (!copy) {
-                c->oom = true;
-                return NULL;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (!(copy[i] = strdup(l[i]))) {
-                        c->oom = true;
-                        return strv_free(copy);
-                }
-        return copy;
-}
-
 /* Fill every field the node did not set from the defaults template (which holds SPEC defaults where
- * "defaults" itself was silent). */
-static void node_inherit(JobCtx *c, NodeSpec *n, unsigned set, const NodeSpec *d) {
+ * "defaults" itself was silent). env and cwd are not copied: the node points at the JobSpec's one shared
+ * value, so memory follows the size of the file, not defaults × nodes (a 1 MiB defaults.env on 100,000
+ * nodes would otherwise be 100 GiB). */
+static void node_inherit(const JobSpec *j, NodeSpec *n, unsigned set, const NodeSpec *d) {
         if (!(set & (1U << F_WHEN)))
                 n->when = d->when;
         if (!(set & (1U << F_RETRY)))
@@ -419,9 +405,9 @@ static void node_inherit(JobCtx *c, NodeSpec *n, unsigned set, const NodeSpec *d
         if (!(set & (1U << F_ON_INTERRUPT)))
                 n->on_interrupt = d->on_interrupt;
         if (!(set & (1U << F_ENV)))
-                n->env = strv_copy(c, d->env);
-        if (!(set & (1U << F_CWD)) && d->cwd && !(n->cwd = strdup(d->cwd)))
-                c->oom = true;
+                n->env = j->defaults_env;
+        if (!(set & (1U << F_CWD)))
+                n->cwd = j->defaults_cwd;
         if (!(set & (1U << F_UMASK)))
                 n->umask = d->umask;
 }
@@ -543,8 +529,12 @@ int job_finish_nodes(JobCtx *c, const JsonPath *np) {
         seen_pos = malloc(j->n_nodes * sizeof(uint32_t));
         if (!seen_by || !seen_pos)
                 return -ENOMEM;
+        /* The JobSpec takes over the template's env and cwd: from here on it is their one owner, and the
+         * nodes that inherit them borrow them (job_spec_free() frees each once). */
+        j->defaults_env = TAKE_PTR(c->tmpl.env);
+        j->defaults_cwd = TAKE_PTR(c->tmpl.cwd);
         for (size_t i = 0; i < j->n_nodes; i++)
-                node_inherit(c, &j->nodes[i], c->tmp[i].set, &c->tmpl);
+                node_inherit(j, &j->nodes[i], c->tmp[i].set, &c->tmpl);
 
         for (size_t i = 0; i < j->n_nodes && !c->oom; i++)
                 resolve_after(c, np, (uint32_t) i, seen_by, seen_pos);

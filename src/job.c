@@ -13,8 +13,9 @@
  * follow the nodes, resolving `after` names, and the cycle check.
  *
  * Invariants: a returned JobSpec is complete and valid; it keeps no json-c objects, only compact arrays
- * (about 210 bytes per node). by_id is always sorted by id. Errors are in file order, except `after`
- * resolution errors and the cycle, which come last; a syntax error replaces every other error.
+ * (about 210 bytes per node), and what "defaults" gives many nodes (env, cwd) is stored once, in the
+ * JobSpec. by_id is always sorted by id. Errors are in file order, except `after` resolution errors and the
+ * cycle, which come last; a syntax error replaces every other error.
  *
  * Deliberately does not: look at the file system, resolve users, or log.
  */
@@ -88,8 +89,10 @@ JobSpec *job_spec_free(JobSpec *j) {
         if (!j)
                 return NULL;
         for (size_t i = 0; i < j->n_nodes; i++)
-                job_node_done(&j->nodes[i]);
+                job_node_done(&j->nodes[i], j->defaults_env, j->defaults_cwd);
         free(j->nodes);
+        strv_free(j->defaults_env);
+        free(j->defaults_cwd);
         free(j->by_id);
         free(j->name);
         free(j->key);
@@ -323,7 +326,7 @@ int job_parse(const char *buf, size_t size, const JobLimits *limits, const char 
                 r = job_parse_ctx(&c, buf, size);
         else
                 r = c.oom ? -ENOMEM : -EINVAL;
-        job_node_done(&c.tmpl);
+        job_node_done(&c.tmpl, NULL, NULL); /* what job_finish_nodes() did not hand to the JobSpec */
         free(c.tmp);
         free(c.names);
         if (r == -EINVAL)

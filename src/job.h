@@ -38,8 +38,9 @@ typedef struct NodeSpec {
         RetryPolicy retry;
         uint64_t timeout_usec;    /* per attempt, 0 = none */
         uint64_t kill_grace_usec; /* default 10 s */
-        char **env;               /* "KEY=VALUE", node-level only (job env is in JobSpec), NULL if none */
-        char *cwd;                /* NULL = inherit job cwd */
+        char **env;               /* "KEY=VALUE", node-level only (job env is in JobSpec), NULL if none;
+                                   * JobSpec.defaults_env itself when inherited (borrowed, never copied) */
+        char *cwd;                /* NULL = inherit job cwd; JobSpec.defaults_cwd itself when inherited */
         int umask;                /* 0…0777; -1 = inherit the job's */
         bool allow_failure;
         OnInterrupt on_interrupt;
@@ -55,6 +56,8 @@ typedef struct JobSpec {
         char **env;               /* "KEY=VALUE", NULL if none */
         char *cwd;                /* NULL = owner's home, else "/" */
         int umask;                /* 0…0777; -1 = none (nodes get 022) */
+        char **defaults_env;      /* "defaults.env", shared by every node that does not set env; NULL if none */
+        char *defaults_cwd;       /* "defaults.cwd", shared likewise */
         NodeSpec *nodes;          /* in file order */
         size_t n_nodes;
         uint32_t *by_id;          /* private to job.c: node indices sorted by id, for job_spec_find_node() */

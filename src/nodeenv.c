@@ -4,7 +4,10 @@
  *
  * Owns nothing beyond the arrays it returns. Invariant: every returned array
  * is NULL-terminated, owns each of its strings, and holds each variable name
- * at most once (the last writer wins, in SPEC order). Deliberately does not
+ * at most once (the last writer wins, in SPEC order, in the place of the
+ * first). Names are found through a hash index, so a build costs time linear
+ * in the number of variables: a job file may hold thousands, and a node's
+ * environment is built at every start. Deliberately does not
  * inherit anything from the daemon's own environment except LANG: a node's
  * environment must not depend on how orchd was started.
  */
@@ -21,6 +24,8 @@
 typedef struct Env {
         char **v;
         size_t n, cap;
+        size_t *slot;   /* open addressing by name: 1 + the index in v, 0 = free */
+        size_t n_slots; /* a power of two, at least twice n: probes stay short */
 } Env;
 
 static size_t strv_length(char *const *l) {
@@ -31,19 +36,54 @@ static size_t strv_length(char *const *l) {
         return n;
 }
 
+/* The slot of the entry named by entry's first klen bytes, or the free slot where it would go. */
+static size_t *env_slot(const Env *e, const char *entry, size_t klen) {
+        uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+
+        for (size_t i = 0; i < klen; i++)
+                h = (h ^ (unsigned char) entry[i]) * UINT64_C(1099511628211);
+        for (size_t i = h & (e->n_slots - 1);; i = (i + 1) & (e->n_slots - 1)) {
+                size_t s = e->slot[i];
+
+                if (s == 0 || (strneq(e->v[s - 1], entry, klen) && e->v[s - 1][klen] == '='))
+                        return &e->slot[i];
+        }
+}
+
+/* Make the index big enough for want entries. Returns 0 or -ENOMEM. */
+static int env_reindex(Env *e, size_t want) {
+        size_t n = 64, *slot;
+
+        while (n < 2 * want)
+                n *= 2;
+        if (n <= e->n_slots)
+                return 0;
+        slot = calloc(n, sizeof(size_t));
+        if (!slot)
+                return -ENOMEM;
+        free(e->slot);
+        e->slot = slot;
+        e->n_slots = n;
+        for (size_t i = 0; i < e->n; i++)
+                *env_slot(e, e->v[i], strcspn(e->v[i], "=")) = i + 1;
+        return 0;
+}
+
 /* Take entry ("KEY=VALUE", owned) into e, replacing (and freeing) an entry with the same KEY. */
 static int env_take(Env *e, char *entry) {
-        size_t klen;
+        size_t klen, *slot;
 
-        if (!entry)
+        if (!entry || env_reindex(e, e->n + 1) < 0) {
+                free(entry);
                 return -ENOMEM;
+        }
         klen = strcspn(entry, "=");
-        for (size_t i = 0; i < e->n; i++)
-                if (strneq(e->v[i], entry, klen) && e->v[i][klen] == '=') {
-                        free(e->v[i]);
-                        e->v[i] = entry;
-                        return 0;
-                }
+        slot = env_slot(e, entry, klen);
+        if (*slot > 0) {
+                free(e->v[*slot - 1]);
+                e->v[*slot - 1] = entry;
+                return 0;
+        }
         if (e->n + 1 >= e->cap) {
                 size_t cap = MAX(e->cap * 2, (size_t) 16);
                 char **v = reallocarray(e->v, cap, sizeof(char *));
@@ -57,6 +97,7 @@ static int env_take(Env *e, char *entry) {
         }
         e->v[e->n++] = entry;
         e->v[e->n] = NULL;
+        *slot = e->n;
         return 0;
 }
 
@@ -78,6 +119,7 @@ static int env_copy_all(Env *e, char *const *l) {
 
 /* Both builders add at least one variable, so e->v is never NULL on success. */
 static int env_finish(Env *e, int r, char ***ret) {
+        free(e->slot);
         if (r < 0) {
                 strv_free(e->v);
                 return r;

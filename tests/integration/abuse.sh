@@ -4,12 +4,12 @@
 # The control socket under abuse (issue 3): message size caps enforced before buffering (256 KiB for any
 # call, 4 MiB + 64 KiB for Submit), garbage, truncated and malformed input, the idle deadline (also for a
 # first message that never comes or never ends), clients that hang up with a call pending, SIGPIPE, the
-# per-uid and total connection caps (the last 8 connections kept for root), and 300 idle clients. Every
-# abuse ends with an error reply or a close, never a crash, and other users are still served. Hostile
-# clients: control-abuse.py (raw sockets).
+# per-uid and total connection caps (the last 8 connections kept for root), 300 idle clients, and a client
+# that pipelines calls without reading the replies (back-pressure). Every abuse ends with an error reply or
+# a close, never a crash, and other users are still served. Hostile clients: control-abuse.py (raw sockets).
 # The connection-cap parts act as other uids with setpriv, so they need root (skipped otherwise).
 
-TEST_TIMEOUT=${TEST_TIMEOUT:-150}
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 . "$(dirname "$0")/lib.sh"
 
 # Other uids run the helper from $T (the source tree may not be readable for them); $T holds the socket.
@@ -135,6 +135,54 @@ is_exit 0 "the job the hung-up Waits waited for can be cancelled" ctl cancel "$i
 is_exit 2 "and a live Wait still gets its end (cancelled: 2)" ctl wait "$id" --timeout 20
 kill -PIPE "$ORCHD_PID"
 alive_and_serving "after a SIGPIPE"
+
+# Back-pressure: a client pipelines 2,000 Status calls of a 1,000-node job (1 KiB each, 2 MiB in all), then
+# cancels a job ("marker"), and reads no reply. Once a reply or two are unsent, orchd stops reading that
+# connection: the client stalls with most calls unsent, instead of orchd queueing 2,000 replies (~150 MB,
+# measured once the marker is cancelled, should orchd take every call). The replies come later, in order.
+"$PYTHON3" -c 'import json, sys
+n = {"gate": {"cmd": ["/bin/sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", sys.argv[1]]}}
+n.update({"node-%04d" % i: {"cmd": ["/bin/true"], "after": ["gate"]} for i in range(1000)})
+json.dump({"nodes": n}, sys.stdout)' "$W/wide.release" | drop_job wide
+wide=$(job_id_of wide) || bail_out "job wide not accepted"
+ok "a 1,000-node job waits behind its gate" wait_for 20 node_state_is "$wide" gate running
+diag "its status is $(ctl --json status "$wide" | wc -c) bytes"
+drop_job marker <<EOF
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "while [ ! -e '$W/wide.release' ]; do sleep 0.05; done"] } } }
+EOF
+marker=$(job_id_of marker) || bail_out "job marker not accepted"
+reset_peak
+rss0=$(kb VmRSS)
+abuse pipeline 2000 "$wide" "$id" --go "$T/pipeline.go" \
+        --last "{\"method\":\"io.orchd.Manager.Cancel\",\"parameters\":{\"id\":\"$marker\"}}" >"$T/pipeline.out" 2>&1 &
+echo "$!" >"$T/kill/pipeline"
+wait_for 60 grep -q . "$T/pipeline.out"
+is "$(sed -n 1p "$T/pipeline.out")" stalled "orchd stops reading a connection whose replies are not read"
+# Only if orchd took every call: its peak comes once it has got to the last one.
+[ "$(sed -n 1p "$T/pipeline.out")" = stalled ] || wait_for 60 sh -c "'$ORCHCTL' -s '$SOCK' --json status $marker | grep -q cancel"
+grew=$(($(kb VmHWM) - rss0))
+ok "… and its peak RSS grew by less than 16 MiB (${grew} kB)" test "$grew" -lt $((16 * 1024))
+is_exit 0 "meanwhile another client's status of the same job is answered" ctl status "$wide"
+touch "$T/pipeline.go"
+ok "once the client reads, it gets its replies" wait_for 90 grep -q replies "$T/pipeline.out"
+is "$(sed -n 2p "$T/pipeline.out")" "replies=2000 in-order=2000 last=ok" \
+        "all 2,000, in the order of the calls, then the Cancel"
+is "$(job_field "$marker" state)" cancelled "which took effect"
+touch "$W/wide.release"
+is_exit 0 "the 1,000-node job still succeeds" wait_job "$wide" 60
+# However large, a reply goes out whole: the status of a 100,000-node job, about 400 times the pause bound.
+"$PYTHON3" -c 'import json, sys
+n = {"g": {"cmd": ["/bin/sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", sys.argv[1]]}}
+n.update({"%d" % i: {"cmd": ["true"], "after": ["g"]} for i in range(99999)})
+json.dump({"nodes": n}, sys.stdout, separators=(",", ":"))' "$W/huge.release" | drop_job huge
+huge=$(job_id_of huge) || bail_out "job huge not accepted"
+printf '{"method":"io.orchd.Manager.Status","parameters":{"id":"%s"}}\0' "$huge" |
+        abuse send --shut --timeout 60 >"$T/huge.out"
+diag "its status reply is $(sed -n 1p "$T/huge.out" | wc -c) bytes"
+is "$(sed -n 1p "$T/huge.out" | jq '.parameters.job.nodes | length')" 100000 \
+        "the status of a 100,000-node job arrives whole, in one reply"
+is_exit 0 "and the job can be cancelled" ctl cancel "$huge"
+alive_and_serving "after the pipelining client"
 
 # ------------------------------------------------------------------ other uids: connection caps, idle crowds
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then

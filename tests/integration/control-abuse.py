@@ -15,6 +15,14 @@ bench/idle.sh. Raw sockets only: nothing here shares code with orchctl.
       Open N connections and keep them until killed. With --call, each sends
       GetInfo first: print "open=X closed=Y" (answered / closed by the daemon).
       Without, nothing is ever sent: print "connected=N".
+  control-abuse.py SOCKET pipeline N ID... --go FILE [--last CALL] [--stall S]
+      One connection pipelines N Status calls (each padded to 1 KiB with
+      whitespace), for the job ids in turn, then CALL (JSON) if given, and
+      reads nothing: print "stalled" once the daemon has taken nothing for S
+      seconds (it stopped reading), or "unread" if it took everything. Then,
+      once FILE exists, read every reply while sending the rest: print
+      "replies=R in-order=O" (R Status replies without error, O of them for
+      the id asked, in order), plus " last=ok" or " last=ERROR" for CALL.
   control-abuse.py SOCKET idle MODE [--timeout S]
       One connection: MODE "silent" sends nothing, "after-call" makes one call,
       "trickle" sends a call a byte at a time and never finishes it, "wait:ID"
@@ -24,6 +32,8 @@ bench/idle.sh. Raw sockets only: nothing here shares code with orchctl.
 
 import argparse
 import json
+import os
+import select
 import socket
 import sys
 import time
@@ -40,11 +50,14 @@ def connect(path):
 def read_until_close(s, timeout):
     """Yield ("msg", text) per message, then ("end", "closed"|"open")."""
     deadline = time.monotonic() + timeout
-    buf = b""
+    buf, scanned = bytearray(), 0  # no NUL before scanned: a 20 MB reply is not searched 300 times
     while True:
-        while b"\0" in buf:
-            msg, buf = buf.split(b"\0", 1)
+        while (i := buf.find(b"\0", scanned)) >= 0:
+            msg = bytes(buf[:i])
+            del buf[: i + 1]
+            scanned = 0
             yield "msg", msg.decode("utf-8", errors="replace")
+        scanned = len(buf)
         left = deadline - time.monotonic()
         if left <= 0:
             yield "end", "open"
@@ -127,6 +140,58 @@ def cmd_hold(a):
         time.sleep(3600)
 
 
+def cmd_pipeline(a):
+    calls = []
+    for i in range(a.n):
+        c = b'{"method":"io.orchd.Manager.Status","parameters":{"id":"%s"}' % a.ids[i % len(a.ids)].encode()
+        calls.append(c + b" " * (1023 - len(c) - 2) + b"}\0")
+    if a.last:
+        calls.append(a.last.encode() + b"\0")
+    data = b"".join(calls)
+    s = connect(a.socket)
+    s.setblocking(False)
+    sent = 0
+    while sent < len(data):
+        # Writable within S seconds, or the daemon has stopped taking calls.
+        if not select.select([], [s], [], a.stall)[1]:
+            break
+        try:
+            sent += s.send(data[sent : sent + 65536])
+        except BlockingIOError:
+            pass
+    print("stalled" if sent < len(data) else "unread", flush=True)
+    while not os.path.exists(a.go):
+        time.sleep(0.05)
+    buf, replies, good, in_order, last = b"", 0, 0, 0, ""
+    while replies < len(calls):
+        want_w = [s] if sent < len(data) else []
+        r, w, _ = select.select([s], want_w, [], 60)
+        if not r and not w:
+            break
+        if w:
+            try:
+                sent += s.send(data[sent : sent + 65536])
+            except BlockingIOError:
+                pass
+        if r:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            *msgs, buf = buf.split(b"\0")
+            for m in msgs:
+                reply = json.loads(m)
+                if replies == a.n:
+                    last = " last=" + reply.get("error", "ok")
+                elif "error" not in reply:
+                    good += 1
+                    if reply["parameters"]["job"]["id"] == a.ids[replies % len(a.ids)]:
+                        in_order += 1
+                replies += 1
+    print("replies=%d in-order=%d%s" % (good, in_order, last), flush=True)
+    return 0
+
+
 def cmd_idle(a):
     s = connect(a.socket)
     if a.mode == "after-call":
@@ -176,12 +241,19 @@ def main():
     p = sub.add_parser("hold")
     p.add_argument("n", type=int)
     p.add_argument("--call", action="store_true")
+    p = sub.add_parser("pipeline")
+    p.add_argument("n", type=int)
+    p.add_argument("ids", nargs="+")
+    p.add_argument("--go", required=True)
+    p.add_argument("--last")
+    p.add_argument("--stall", type=float, default=3.0)
     p = sub.add_parser("idle")
     p.add_argument("mode")
     p.add_argument("--timeout", type=float, default=10.0)
     a = ap.parse_args()
     try:
-        return {"send": cmd_send, "flood": cmd_flood, "hold": cmd_hold, "idle": cmd_idle}[a.cmd](a)
+        cmds = {"send": cmd_send, "flood": cmd_flood, "hold": cmd_hold, "pipeline": cmd_pipeline, "idle": cmd_idle}
+        return cmds[a.cmd](a)
     except ConnectionRefusedError as e:
         print("cannot connect to %s: %s" % (a.socket, e.strerror), file=sys.stderr)
         return 3

@@ -447,6 +447,99 @@ static void test_default_limits(void **state) {
         assert_int_equal(l.max_string, 64 * 1024);
 }
 
+/* ---- inherited env and cwd are shared, not copied ---- */
+
+static void test_defaults_shared(void **state) {
+        /* "defaults" after the nodes: it applies all the same. */
+        static const char json[] =
+                "{\"nodes\":{\"a\":{\"cmd\":\"x\"},"
+                "\"b\":{\"cmd\":\"x\",\"env\":{\"C\":\"3\"}},"
+                "\"c\":{\"cmd\":\"x\",\"cwd\":\"/srv\"},"
+                "\"d\":{\"cmd\":\"x\",\"env\":{}}},"
+                "\"defaults\":{\"env\":{\"A\":\"1\",\"B\":\"2\"},\"cwd\":\"/tmp\"}}";
+        JobSpec *j = NULL;
+        JobErrors *e = NULL;
+        const NodeSpec *n;
+
+        assert_int_equal(job_parse(json, strlen(json), NULL, NULL, &j, &e), 0);
+        assert_non_null(j->defaults_env);
+        assert_string_equal(j->defaults_env[0], "A=1");
+        assert_string_equal(j->defaults_env[1], "B=2");
+        assert_null(j->defaults_env[2]);
+        assert_string_equal(j->defaults_cwd, "/tmp");
+
+        n = &j->nodes[job_spec_find_node(j, "a")]; /* inherits both: the very same pointers */
+        assert_ptr_equal(n->env, j->defaults_env);
+        assert_ptr_equal(n->cwd, j->defaults_cwd);
+        n = &j->nodes[job_spec_find_node(j, "b")]; /* its own env replaces the default one as a whole */
+        assert_ptr_not_equal(n->env, j->defaults_env);
+        assert_string_equal(n->env[0], "C=3");
+        assert_null(n->env[1]);
+        assert_ptr_equal(n->cwd, j->defaults_cwd);
+        n = &j->nodes[job_spec_find_node(j, "c")];
+        assert_ptr_equal(n->env, j->defaults_env);
+        assert_ptr_not_equal(n->cwd, j->defaults_cwd);
+        assert_string_equal(n->cwd, "/srv");
+        n = &j->nodes[job_spec_find_node(j, "d")]; /* an empty env of its own: none, not the default */
+        assert_null(n->env);
+        job_spec_free(j); /* ASan: each shared value freed once, nothing leaked */
+
+        /* No defaults: nothing to share, and nothing shared by accident. */
+        static const char plain[] = "{\"nodes\":{\"a\":{\"cmd\":\"x\",\"env\":{\"A\":\"1\"}}}}";
+        assert_int_equal(job_parse(plain, strlen(plain), NULL, NULL, &j, &e), 0);
+        assert_null(j->defaults_env);
+        assert_null(j->defaults_cwd);
+        assert_string_equal(j->nodes[0].env[0], "A=1");
+        assert_null(j->nodes[0].cwd);
+        job_spec_free(j);
+
+        /* Invalid files with defaults (rejected before or after the nodes are finished): ASan finds a leak
+         * or a double free of the template here. */
+        static const char *const invalid[] = {
+                "{\"defaults\":{\"env\":{\"A\":\"1\"},\"cwd\":\"/x\"},\"nodes\":{}}",
+                "{\"defaults\":{\"env\":{\"A\":\"1\"},\"cwd\":\"/x\"},\"nodes\":{\"a\":{\"cmd\":\"x\","
+                "\"after\":[\"nope\"]}}}",
+                "{\"defaults\":{\"env\":{\"A\":\"1\"},\"cwd\":\"/x\"},\"nodes\":{\"a\":{}}}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
+                assert_int_equal(job_parse(invalid[i], strlen(invalid[i]), NULL, NULL, &j, &e), -EINVAL);
+                e = job_errors_free(e);
+        }
+}
+
+/* 2,000 nodes under a 1 MiB defaults.env: the JobSpec grows by about one env, not 2,000 of them. */
+static void test_defaults_env_memory(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, before, after;
+        JobSpec *j = NULL;
+        JobErrors *e = NULL;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        assert_non_null(f);
+        fputs("{\"defaults\":{\"env\":{", f);
+        for (unsigned i = 0; i < 8192; i++) /* 8,192 × 128 bytes */
+                fprintf(f, "%s\"K%05u\":\"%0118u\"", i ? "," : "", i, i);
+        fputs("}},\"nodes\":{", f);
+        for (unsigned i = 0; i < 2000; i++)
+                fprintf(f, "%s\"n%u\":{\"cmd\":\"true\"}", i ? "," : "", i);
+        fputs("}}", f);
+        assert_int_equal(fclose(f), 0);
+        assert_true(size > 1U << 20 && size <= 4U << 20);
+
+        before = mallinfo2().uordblks;
+        assert_int_equal(job_parse(buf, size, NULL, "envmem", &j, &e), 0);
+        after = mallinfo2().uordblks;
+        for (size_t i = 0; i < j->n_nodes; i++)
+                assert_ptr_equal(j->nodes[i].env, j->defaults_env);
+        if (after > before) { /* meaningless under ASan, which replaces malloc */
+                print_message("2,000 nodes, 1 MiB defaults.env: JobSpec of %zu bytes\n", after - before);
+                /* A copy per node would be 2,000 × ~1.3 MiB. */
+                assert_true(after - before < 8U << 20);
+        }
+        job_spec_free(j);
+}
+
 /* ---- lookups, names, rendering ---- */
 
 static void test_find_node(void **state) {
@@ -600,6 +693,8 @@ int main(void) {
                 cmocka_unit_test(test_errors_to_json),
                 cmocka_unit_test(test_errors_truncated),
                 cmocka_unit_test(test_ret_untouched),
+                cmocka_unit_test(test_defaults_shared),
+                cmocka_unit_test(test_defaults_env_memory),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
