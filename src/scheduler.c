@@ -377,6 +377,8 @@ static void node_spawn(Job *j, uint32_t i) {
                 .log_dir_fd = j->logs_fd,
                 .log_name = log_name,
                 .log_max_bytes = j->manager->config.log_max_bytes,
+                /* Half the MinFreeSpace= floor stays for what every job must still record (its ends). */
+                .log_min_free = spool_floor_bytes(j->manager->spool) / 2,
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,

@@ -320,6 +320,13 @@ static int spool_check_floor(Spool *s, uint64_t *ret_free, uint64_t *ret_floor) 
         return 0;
 }
 
+uint64_t spool_floor_bytes(Spool *s) {
+        uint64_t free, floor;
+
+        (void) spool_check_floor(s, &free, &floor);
+        return floor;
+}
+
 static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userdata);
 
 /* New jobs must wait for room: say so once (not per file), and look again on a timer. */

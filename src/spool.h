@@ -80,6 +80,10 @@ int spool_rescan(Spool *s);
 int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
                  uint64_t *ret_id, JobErrors **reterr);
 
+/* The MinFreeSpace= floor of the spool's filesystem in bytes now (the percentage applied to its size), 0 if
+ * there is none or it cannot be told. */
+uint64_t spool_floor_bytes(Spool *s);
+
 /* MinFreeSpace= changed (reload). */
 void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent);
 

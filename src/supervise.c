@@ -31,6 +31,7 @@
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,8 @@ struct Task {
         int log_fd;
         uint64_t log_max_bytes;
         uint64_t log_bytes; /* output bytes written to the log so far, never above log_max_bytes */
+        uint64_t log_min_free;
+        uint64_t log_checked_at; /* log_bytes when the filesystem's free space was last looked at */
         bool log_truncated;
         bool log_broken; /* a write failed: reported once, output is dropped from then on */
         LogFwd *logfwd;  /* lines to the journal; NULL = not forwarded */
@@ -133,13 +136,41 @@ static void task_log_write(Task *t, const void *buf, size_t n) {
         }
 }
 
+/* How much a task writes to its log between two looks at the free space of the log's filesystem. */
+#define TASK_LOG_SPACE_CHECK_BYTES (1024U * 1024U)
+
+/* Whether the log's filesystem has less free space than log_min_free. Looked at before the first write and
+ * then once per TASK_LOG_SPACE_CHECK_BYTES, not per chunk. */
+static bool task_log_short_of_space(Task *t) {
+        struct statvfs sv;
+
+        if (t->log_min_free == 0 || t->log_bytes < t->log_checked_at)
+                return false;
+        t->log_checked_at = t->log_bytes + TASK_LOG_SPACE_CHECK_BYTES;
+        if (fstatvfs(t->log_fd, &sv) < 0)
+                return false; /* cannot tell: the writes themselves will find out */
+        return (uint64_t) sv.f_bavail * sv.f_frsize < t->log_min_free;
+}
+
+/* Write one marker line saying where the log ends (and why, unless it is the size cap), and drop all further
+ * output. */
+static void task_log_cut(Task *t, const char *why) {
+        char marker[160];
+        int m;
+
+        m = snprintf(marker, sizeof(marker), "\n[orchd: output truncated after %" PRIu64 " bytes%s%s]\n",
+                     t->log_bytes, why ? ": " : "", why ?: "");
+        task_log_write(t, marker, (size_t) MIN(m, (int) sizeof(marker) - 1));
+        t->log_truncated = true;
+}
+
 /* Every chunk of child output passes through here, exactly once and in the order read from each pipe.
- * The journal gets every line, the log file is capped. */
+ * The journal gets every line, the log file is capped: by size, and by the free space of its filesystem,
+ * so that node output (written by orchd, charged to nobody's quota) cannot take the room the journal of
+ * every job needs to record its ends. */
 static void task_output(Task *t, TaskStream stream, const char *buf, size_t n) {
-        char marker[96];
         uint64_t room;
         size_t k;
-        int m;
 
         assert(t);
         assert(stream < _TASK_STREAM_MAX);
@@ -148,18 +179,17 @@ static void task_output(Task *t, TaskStream stream, const char *buf, size_t n) {
 
         if (t->log_truncated)
                 return; /* keep draining the pipe, but drop everything past the cap */
+        if (task_log_short_of_space(t)) {
+                task_log_cut(t, "the spool's filesystem is short of free space");
+                return;
+        }
 
         room = t->log_max_bytes - t->log_bytes;
         k = (uint64_t) n < room ? n : (size_t) room;
         task_log_write(t, buf, k);
         t->log_bytes += k;
-        if (k == n)
-                return;
-
-        m = snprintf(marker, sizeof(marker), "\n[orchd: output truncated after %" PRIu64 " bytes]\n",
-                     t->log_max_bytes);
-        task_log_write(t, marker, (size_t) m);
-        t->log_truncated = true;
+        if (k < n)
+                task_log_cut(t, NULL);
 }
 
 static void task_pipe_close(TaskPipe *p) {
@@ -668,6 +698,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .log_fd = -EBADF,
                 .status_fd = -EBADF,
                 .log_max_bytes = p->log_max_bytes,
+                .log_min_free = p->log_min_free,
                 .kill_grace_usec = p->kill_grace_usec,
         };
         for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
