@@ -16,7 +16,11 @@
  * and never lags at all); back-pressure: while more than CONTROL_OUTPUT_PAUSE
  * of a connection's output is unsent, its next calls are neither read nor
  * processed, so a client that pipelines calls and never reads the replies
- * holds at most one reply beyond that bound, not one per call; a connection
+ * holds at most one reply beyond that bound, not one per call, and while a
+ * user's connections together have a budget of output unsent (everyone's:
+ * CONTROL_OUTPUT_TOTAL_FACTOR budgets, administrators exempt), that user's
+ * next calls wait the same way, so a crowd of connections cannot multiply
+ * it; a connection
  * is freed only from an event callback or control_free (conn_free is the one
  * path), so a handler replying from anywhere never frees what its caller
  * still uses. Credentials come from SO_PEERCRED at accept, never from a
@@ -58,6 +62,12 @@
 /* A call is taken only at or below the pause bound, so its reply always fits, however large. */
 #define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX + CONTROL_OUTPUT_PAUSE)
 #define CONTROL_STREAM_BACKLOG_MAX ((size_t) 8 * 1024 * 1024)
+/* Unsent replies of all of one user's connections together, past which that user's next calls wait
+ * ($ORCHD_CONTROL_OUTPUT_BUDGET replaces it); every user's together may hold CONTROL_OUTPUT_TOTAL_FACTOR
+ * times that before other users' calls wait too (administrators' never do). The per-connection pause alone
+ * would let 128 connections of one user each hold a reply of up to PROTOCOL_REPLY_MAX. */
+#define CONTROL_OUTPUT_USER_BUDGET ((size_t) 64 * 1024 * 1024)
+#define CONTROL_OUTPUT_TOTAL_FACTOR 4U
 #define CONTROL_MESSAGES_PER_ROUND 64 /* fairness: pipelined calls of one client cannot hog the loop */
 #define CONTROL_BUFFER_KEEP ((size_t) 64 * 1024) /* larger idle buffers are given back */
 
@@ -99,6 +109,8 @@ struct Connection {
         uint64_t n_queued, n_sent; /* bytes ever queued and sent */
         bool read_eof;           /* the peer shut down its sending side */
         bool output_paused;      /* next calls wait for the output to drain */
+        bool budget_paused;      /* next calls wait for the user's output (or everyone's) to drain */
+        bool budget_total;       /* ... everyone's: the total budget, not the user's, held it back */
         bool close_when_flushed; /* after a protocol error: send the error, then close */
         bool broken;             /* write failed or limits exceeded: close at the next chance */
 };
@@ -115,6 +127,9 @@ struct Control {
         uint64_t idle_usec; /* a connection without a complete call for this long is closed */
         control_admin_fn is_admin;
         void *admin_userdata;
+        size_t out_pending;       /* unsent output of all connections */
+        size_t out_user_budget;   /* see CONTROL_OUTPUT_USER_BUDGET */
+        unsigned n_budget_paused; /* connections with budget_paused set */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Control *, control_free);
@@ -222,6 +237,61 @@ static bool conn_output_blocked(const Connection *conn) {
         return conn->out_end - conn->out_start > CONTROL_OUTPUT_PAUSE;
 }
 
+/* Unsent output of uid's connections. O(connections): called only once the total is past a user's budget. */
+static size_t control_pending_uid(const Control *c, uid_t uid) {
+        size_t n = 0;
+
+        for (const Connection *i = c->connections; i; i = i->next)
+                if (i->cred.uid == uid)
+                        n += i->out_end - i->out_start;
+        return n;
+}
+
+static bool conn_is_admin(const Connection *conn) {
+        const Control *c = conn->control;
+
+        return c->is_admin &&
+               c->is_admin(conn->cred.uid, conn->cred.gid, conn->groups, conn->n_groups, c->admin_userdata);
+}
+
+/* Back-pressure across connections: the caller's user has CONTROL_OUTPUT_USER_BUDGET of replies unsent
+ * (however many connections hold them), or everybody's together are past the total and the caller is no
+ * administrator (*ret_total then). The common case, little unsent anywhere, costs one comparison. */
+static bool conn_budget_blocked(const Connection *conn, bool *ret_total) {
+        const Control *c = conn->control;
+
+        *ret_total = false;
+        if (c->out_pending < c->out_user_budget)
+                return false;
+        if (c->out_pending >= (size_t) CONTROL_OUTPUT_TOTAL_FACTOR * c->out_user_budget && !conn_is_admin(conn))
+                return (*ret_total = true);
+        return control_pending_uid(c, conn->cred.uid) >= c->out_user_budget;
+}
+
+/* n bytes of uid's output left the daemon (sent, or dropped with their connection). Wake the connections
+ * whose budget may now have room: those the total held back once the total is below it, uid's own once its
+ * output is below its budget (a woken connection that still has no room pauses again). Nobody else's
+ * budget changed, so nobody else is woken: a user's big reply draining chunk by chunk does not stir every
+ * waiting connection at every chunk. */
+static void control_output_released(Control *c, uid_t uid, size_t n) {
+        bool total_room, user_room;
+
+        assert(c->out_pending >= n);
+        c->out_pending -= n;
+        if (c->n_budget_paused == 0 || n == 0)
+                return;
+        total_room = c->out_pending < (size_t) CONTROL_OUTPUT_TOTAL_FACTOR * c->out_user_budget;
+        user_room = c->out_pending < c->out_user_budget || control_pending_uid(c, uid) < c->out_user_budget;
+        if (!total_room && !user_room)
+                return;
+        for (Connection *i = c->connections; i && c->n_budget_paused > 0; i = i->next)
+                if (i->budget_paused && (i->budget_total ? total_room : user_room && i->cred.uid == uid)) {
+                        i->budget_paused = false;
+                        c->n_budget_paused--;
+                        conn_schedule(i);
+                }
+}
+
 static Connection *conn_free_full(Connection *conn, bool notify) {
         ControlCall *call;
 
@@ -235,6 +305,9 @@ static Connection *conn_free_full(Connection *conn, bool notify) {
                 if (conn->next)
                         conn->next->prev = conn->prev;
                 conn->control->n_connections--;
+                if (conn->budget_paused)
+                        conn->control->n_budget_paused--;
+                control_output_released(conn->control, conn->cred.uid, conn->out_end - conn->out_start);
         }
         conn->io_source = sd_event_source_disable_unref(conn->io_source);
         conn->idle_source = sd_event_source_disable_unref(conn->idle_source);
@@ -292,6 +365,7 @@ static void conn_enqueue(Connection *conn, char *buf, size_t len) {
         memcpy(conn->out + conn->out_end, buf, len);
         conn->out_end += len;
         conn->n_queued += len;
+        conn->control->out_pending += len;
 finish:
         free(buf);
         conn_schedule(conn);
@@ -311,6 +385,7 @@ static int conn_flush(Connection *conn) {
                 }
                 conn->out_start += (size_t) n;
                 conn->n_sent += (size_t) n;
+                control_output_released(conn->control, conn->cred.uid, (size_t) n);
         }
         conn->out_start = conn->out_end = 0;
         if (conn->out_alloc > CONTROL_BUFFER_KEEP) {
@@ -617,6 +692,15 @@ static int conn_process(Connection *conn) {
                         conn->output_paused = true; /* conn_update() resumes us once it drained */
                         return 0;
                 }
+                if (conn->budget_paused)
+                        return 0;
+                if (conn_budget_blocked(conn, &conn->budget_total)) {
+                        conn->budget_paused = true; /* control_output_released() resumes us */
+                        conn->control->n_budget_paused++;
+                        log_debug("Control connection of uid %u waits: %zu bytes of replies are unsent, over the "
+                                  "budget.", (unsigned) conn->cred.uid, conn->control->out_pending);
+                        return 0;
+                }
 
                 msg = conn->in + conn->in_start;
                 nul = conn->in_end > conn->in_scanned ?
@@ -704,7 +788,8 @@ static int conn_update(Connection *conn) {
 
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
         in_full = conn_input_room(conn) == 0;
-        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full && !conn_output_blocked(conn);
+        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full && !conn_output_blocked(conn) &&
+                  !conn->budget_paused;
         if (want_in)
                 events |= EPOLLIN;
         if (conn->out_end > conn->out_start)
@@ -761,8 +846,8 @@ static int conn_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t idle = conn->control->idle_usec, deadline = conn->last_activity_usec + idle, now = usec;
 
         (void) sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now);
-        /* A pending call (Wait, a stream) or unsent output is not idleness. */
-        if (conn->current || conn->out_end > conn->out_start)
+        /* A pending call (Wait, a stream), unsent output or a call held back by the budget is not idleness. */
+        if (conn->current || conn->out_end > conn->out_start || conn->budget_paused)
                 deadline = now + idle;
         if (deadline > now) {
                 (void) sd_event_source_set_time(s, deadline);
@@ -1029,6 +1114,24 @@ static int control_idle_usec(uint64_t *ret) {
         return 0;
 }
 
+/* Tests need no 64 MiB of replies to reach the budget: $ORCHD_CONTROL_OUTPUT_BUDGET (bytes) lowers it. */
+static int control_output_budget(size_t *ret) {
+        const char *e = secure_getenv("ORCHD_CONTROL_OUTPUT_BUDGET");
+        unsigned long long v;
+        char *end;
+
+        *ret = CONTROL_OUTPUT_USER_BUDGET;
+        if (!e)
+                return 0;
+        errno = 0;
+        v = strtoull(e, &end, 10);
+        if (errno != 0 || end == e || *end != '\0' || v < CONTROL_OUTPUT_PAUSE || v > SIZE_MAX / 16)
+                return log_error_errno(EINVAL, "ORCHD_CONTROL_OUTPUT_BUDGET='%s' is not a number of bytes "
+                                       "from %zu up.", e, CONTROL_OUTPUT_PAUSE);
+        *ret = (size_t) v;
+        return 0;
+}
+
 int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret) {
         _cleanup_(control_freep) Control *c = NULL;
         int r;
@@ -1038,6 +1141,9 @@ int control_new(sd_event *e, const char *path, const ControlMethod *methods, voi
                 return -ENOMEM;
         *c = (Control){ .event = sd_event_ref(e), .fd = -EBADF, .methods = methods, .userdata = userdata };
         r = control_idle_usec(&c->idle_usec);
+        if (r < 0)
+                return r;
+        r = control_output_budget(&c->out_user_budget);
         if (r < 0)
                 return r;
 

@@ -23,6 +23,11 @@ bench/idle.sh. Raw sockets only: nothing here shares code with orchctl.
       once FILE exists, read every reply while sending the rest: print
       "replies=R in-order=O" (R Status replies without error, O of them for
       the id asked, in order), plus " last=ok" or " last=ERROR" for CALL.
+  control-abuse.py SOCKET fanout N CALL --go FILE
+      Open N connections, send CALL (JSON) on each and read nothing: print
+      "sent" once every call is out. Then, once FILE exists, read one reply
+      from each: print "replies=R errors=E" (R replies in all, E of them
+      errors).
   control-abuse.py SOCKET idle MODE [--timeout S]
       One connection: MODE "silent" sends nothing, "after-call" makes one call,
       "trickle" sends a call a byte at a time and never finishes it, "wait:ID"
@@ -192,6 +197,34 @@ def cmd_pipeline(a):
     return 0
 
 
+def cmd_fanout(a):
+    call = a.call.encode() + b"\0"
+    conns = [connect(a.socket) for _ in range(a.n)]
+    for s in conns:
+        s.sendall(call)
+    print("sent", flush=True)
+    while not os.path.exists(a.go):
+        time.sleep(0.05)
+    # Read every connection at once: which calls the daemon took first is its business.
+    bufs = {s: bytearray() for s in conns}
+    replies, errors = 0, 0
+    deadline = time.monotonic() + 120
+    while bufs and time.monotonic() < deadline:
+        ready = select.select(list(bufs), [], [], 5)[0]
+        for s in ready:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                del bufs[s]
+                continue
+            bufs[s] += chunk
+            if b"\0" in chunk:
+                msg = bytes(bufs.pop(s)).split(b"\0", 1)[0]
+                replies += 1
+                errors += "error" in json.loads(msg)
+    print("replies=%d errors=%d" % (replies, errors), flush=True)
+    return 0
+
+
 def cmd_idle(a):
     s = connect(a.socket)
     if a.mode == "after-call":
@@ -247,12 +280,17 @@ def main():
     p.add_argument("--go", required=True)
     p.add_argument("--last")
     p.add_argument("--stall", type=float, default=3.0)
+    p = sub.add_parser("fanout")
+    p.add_argument("n", type=int)
+    p.add_argument("call")
+    p.add_argument("--go", required=True)
     p = sub.add_parser("idle")
     p.add_argument("mode")
     p.add_argument("--timeout", type=float, default=10.0)
     a = ap.parse_args()
     try:
-        cmds = {"send": cmd_send, "flood": cmd_flood, "hold": cmd_hold, "pipeline": cmd_pipeline, "idle": cmd_idle}
+        cmds = {"send": cmd_send, "flood": cmd_flood, "hold": cmd_hold, "pipeline": cmd_pipeline, "fanout": cmd_fanout,
+                "idle": cmd_idle}
         return cmds[a.cmd](a)
     except ConnectionRefusedError as e:
         print("cannot connect to %s: %s" % (a.socket, e.strerror), file=sys.stderr)
