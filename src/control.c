@@ -251,7 +251,7 @@ static bool conn_is_admin(const Connection *conn) {
         const Control *c = conn->control;
 
         return c->is_admin &&
-               c->is_admin(conn->cred.uid, conn->cred.gid, conn->groups, conn->n_groups, c->admin_userdata);
+                c->is_admin(conn->cred.uid, conn->cred.gid, conn->groups, conn->n_groups, c->admin_userdata);
 }
 
 /* Back-pressure across connections: the caller's user has CONTROL_OUTPUT_USER_BUDGET of replies unsent
@@ -697,8 +697,10 @@ static int conn_process(Connection *conn) {
                 if (conn_budget_blocked(conn, &conn->budget_total)) {
                         conn->budget_paused = true; /* control_output_released() resumes us */
                         conn->control->n_budget_paused++;
-                        log_debug("Control connection of uid %u waits: %zu bytes of replies are unsent, over the "
-                                  "budget.", (unsigned) conn->cred.uid, conn->control->out_pending);
+                        log_debug(
+                                "Control connection of uid %u waits: %zu bytes of replies are unsent, over the "
+                                "budget.",
+                                (unsigned) conn->cred.uid, conn->control->out_pending);
                         return 0;
                 }
 
@@ -789,7 +791,7 @@ static int conn_update(Connection *conn) {
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
         in_full = conn_input_room(conn) == 0;
         want_in = !conn->read_eof && !conn->close_when_flushed && !in_full && !conn_output_blocked(conn) &&
-                  !conn->budget_paused;
+                !conn->budget_paused;
         if (want_in)
                 events |= EPOLLIN;
         if (conn->out_end > conn->out_start)
@@ -1126,8 +1128,10 @@ static int control_output_budget(size_t *ret) {
         errno = 0;
         v = strtoull(e, &end, 10);
         if (errno != 0 || end == e || *end != '\0' || v < CONTROL_OUTPUT_PAUSE || v > SIZE_MAX / 16)
-                return log_error_errno(EINVAL, "ORCHD_CONTROL_OUTPUT_BUDGET='%s' is not a number of bytes "
-                                       "from %zu up.", e, CONTROL_OUTPUT_PAUSE);
+                return log_error_errno(EINVAL,
+                                       "ORCHD_CONTROL_OUTPUT_BUDGET='%s' is not a number of bytes "
+                                       "from %zu up.",
+                                       e, CONTROL_OUTPUT_PAUSE);
         *ret = (size_t) v;
         return 0;
 }

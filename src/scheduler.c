@@ -382,8 +382,9 @@ static void node_spawn(Job *j, uint32_t i) {
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
-                .umask = (mode_t) (ns->umask >= 0 ? ns->umask : j->spec->umask >= 0 ? j->spec->umask
-                                                                                    : TASK_DEFAULT_UMASK),
+                .umask = (mode_t) (ns->umask >= 0              ? ns->umask :
+                                           j->spec->umask >= 0 ? j->spec->umask :
+                                                                 TASK_DEFAULT_UMASK),
                 .helper = j->manager->config.exec_helper,
                 .pam_confdir = j->manager->config.pam_confdir,
                 .output_cb = job_on_task_output,
