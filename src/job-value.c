@@ -32,6 +32,18 @@
 
 /* ---- error collection ---- */
 
+/* s (taken over) as it is if it has no control character, else C-escaped (freeing s either way on ENOMEM:
+ * NULL). Messages without one keep their backslashes unescaped. */
+static char *escape_if_control(char *s) {
+        char *e;
+
+        if (!s || !find_control_char(s, strlen(s), false))
+                return s;
+        e = cescape(s);
+        free(s);
+        return e;
+}
+
 void job_add_error(JobCtx *c, const JsonPath *path, const char *fmt, ...) {
         JobErrors *e = c->errors;
         JobError *n;
@@ -51,8 +63,12 @@ void job_add_error(JobCtx *c, const JsonPath *path, const char *fmt, ...) {
                 return;
         }
         p = json_path_format(path);
+        /* Messages and paths quote what the file said (a dangling dependency, a key), and are shown on
+         * terminals and written to rejected/NAME.error: no control character of the file's may reach them. */
+        msg = escape_if_control(msg);
+        p = p ? escape_if_control(p) : NULL;
         n = reallocarray(e->errors, e->n_errors + 1, sizeof(JobError));
-        if (!p || !n) {
+        if (!msg || !p || !n) {
                 free(msg);
                 free(p);
                 if (n)

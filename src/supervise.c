@@ -136,11 +136,13 @@ static void task_log_write(Task *t, const void *buf, size_t n) {
         }
 }
 
-/* How much a task writes to its log between two looks at the free space of the log's filesystem. */
-#define TASK_LOG_SPACE_CHECK_BYTES (1024U * 1024U)
+/* How much a task writes to its log between two looks at the free space of the log's filesystem: one read
+ * buffer, so that many nodes writing at once overshoot the reserve by at most one buffer each (an
+ * fstatvfs() costs about a microsecond, a 64 KiB write far more). */
+#define TASK_LOG_SPACE_CHECK_BYTES TASK_READ_BUFFER_SIZE
 
 /* Whether the log's filesystem has less free space than log_min_free. Looked at before the first write and
- * then once per TASK_LOG_SPACE_CHECK_BYTES, not per chunk. */
+ * then once per TASK_LOG_SPACE_CHECK_BYTES. */
 static bool task_log_short_of_space(Task *t) {
         struct statvfs sv;
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "duration.h"
+#include "escape.h"
 #include "job.h"
 #include "json-util.h"
 #include "macro.h"
@@ -611,6 +612,36 @@ static void test_name_from_filename_control(void **state) {
         }
 }
 
+/* An error that quotes the file (a dangling dependency, a duplicate one) never carries the file's control
+ * characters: the .error file and every terminal get one line per error, escaped. */
+static void test_errors_quote_escaped(void **state) {
+        static const char *const bodies[] = {
+                "{\"nodes\":{\"a\":{\"cmd\":\"x\",\"after\":[\"zz\\u001b[31mRED\\n<0>forged\"]}}}",
+                "{\"nodes\":{\"b\\u001bc\":{\"cmd\":\"x\"},\"a\":{\"cmd\":\"x\",\"after\":[\"b\\u001bc\",\"b\\u001bc\"]}}}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
+                _cleanup_free_ char *text = NULL;
+                JobSpec *j = NULL;
+                JobErrors *e = NULL;
+
+                assert_int_equal(job_parse(bodies[i], strlen(bodies[i]), NULL, "t", &j, &e), -EINVAL);
+                for (size_t k = 0; k < e->n_errors; k++) {
+                        const JobError *x = &e->errors[k];
+
+                        if (find_control_char(x->message, strlen(x->message), false) ||
+                            find_control_char(x->path, strlen(x->path), false))
+                                fail_msg("body %zu error %zu: got a control character in \"%s: %s\"", i, k,
+                                         x->path, x->message);
+                }
+                text = job_errors_format(e, "t.json");
+                assert_non_null(text);
+                if (find_control_char(text, strlen(text), true) || !strstr(text, "\\x1b"))
+                        fail_msg("body %zu: got \"%s\", want every ESC as \\x1b", i, text);
+                job_errors_free(e);
+        }
+}
+
 static void test_errors_to_json(void **state) {
         static const char json[] = "{\"nodes\":{\"a\":{\"cmd\":\"x\",\"cmd\":\"y\"}}}";
         static const char json2[] = "{\"nodes\":{\"a\":{\"cmd\":1}}}";
@@ -690,6 +721,7 @@ int main(void) {
                 cmocka_unit_test(test_find_node),
                 cmocka_unit_test(test_name_from_filename),
                 cmocka_unit_test(test_name_from_filename_control),
+                cmocka_unit_test(test_errors_quote_escaped),
                 cmocka_unit_test(test_errors_to_json),
                 cmocka_unit_test(test_errors_truncated),
                 cmocka_unit_test(test_ret_untouched),
