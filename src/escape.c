@@ -3,8 +3,9 @@
  * escape.c — finding and escaping control characters in job data (see escape.h).
  *
  * One decoder serves both functions, so what is refused at validation and what is escaped on output are
- * the same set. Invariant: cescape_buf() output contains no byte below 0x20, no DEL, no C1 character
- * and no invalid UTF-8, whatever the input.
+ * the same set. Invariant: cescape_buf() output contains no byte below 0x20, no DEL, no C1 character,
+ * no invisible format character (bidi controls, zero-width characters) and no invalid UTF-8, whatever the
+ * input.
  */
 
 #include <stdint.h>
@@ -46,8 +47,14 @@ static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret_cp) {
         return len;
 }
 
+/* Unicode's control characters (Cc), and the invisible format characters (Cf) that reorder or hide text on
+ * a terminal: the bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), the
+ * zero-width ones (U+200B-U+200D, U+2060-U+2064, U+FEFF). A name with U+202E shows its end reversed
+ * ("Trojan Source"); one with U+200B looks like another. */
 static bool is_control(uint32_t cp) {
-        return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+        return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
+                (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+                (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
 const char *find_control_char(const char *s, size_t n, bool allow_tab_lf) {
@@ -69,9 +76,10 @@ const char *find_control_char(const char *s, size_t n, bool allow_tab_lf) {
 }
 
 unsigned control_char_code(const char *p) {
-        const unsigned char *u = (const unsigned char *) p;
+        uint32_t cp = 0;
 
-        return u[0] == 0xC2 ? u[1] : u[0]; /* C1 is U+0080…U+009F, two bytes in UTF-8: C2 80…C2 9F */
+        (void) utf8_char((const unsigned char *) p, strnlen(p, 4), &cp); /* valid: find_control_char() saw it */
+        return cp;
 }
 
 /* The escape for byte c of a control character or invalid sequence, into buf (≤ 4 bytes + NUL). */

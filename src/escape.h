@@ -5,14 +5,17 @@
  * Making job data safe to show (issue 8, point 7): finding control characters, and C-style escaping
  * as systemctl prints untrusted strings ("\n", "\t", "\x1b", "\\"). A control character here is what
  * Unicode calls one (general category Cc): C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F,
- * which some terminals obey as ESC sequences). Pure: no event loop, no logging.
+ * which some terminals obey as ESC sequences), and the invisible format characters that reorder or hide
+ * text (bidi controls U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069; zero-width U+200B–U+200D,
+ * U+2060–U+2064, U+FEFF). Pure: no event loop, no logging.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 
 /* The first control character of s[0..n) that is not allowed: TAB and LF are allowed when allow_tab_lf.
- * Returns a pointer to its first byte (a C1 character is two bytes in UTF-8), or NULL if there is none.
+ * Returns a pointer to its first byte (a C1 character is two bytes in UTF-8, a format character three), or
+ * NULL if there is none.
  * Bytes that are not valid UTF-8 are not control characters here (validity is checked elsewhere). */
 const char *find_control_char(const char *s, size_t n, bool allow_tab_lf);
 

@@ -39,6 +39,11 @@ static void test_find_control_char(void **state) {
                 { "nbsp \xc2\xa0 is fine", false, -1 }, /* U+00A0 is not a control character */
                 { "bad \xff utf8", false, -1 },         /* not UTF-8: not judged here */
                 { "lone \x9b", false, -1 },
+                { "backup\xe2\x80\xae" "txt.exe", false, 6 }, /* U+202E RIGHT-TO-LEFT OVERRIDE */
+                { "ab\xe2\x80\x8b" "c", true, 2 },             /* U+200B ZERO WIDTH SPACE */
+                { "x\xef\xbb\xbf", true, 1 },                  /* U+FEFF */
+                { "rlm\xd8\x9c", true, 3 },                     /* U+061C ARABIC LETTER MARK */
+                { "dash \xe2\x80\x90 ok", false, -1 },        /* U+2010 HYPHEN is printable */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -65,6 +70,8 @@ static void test_cescape(void **state) {
                 { "bad \xff\xc3", "bad \\xff\\xc3" },
                 { "surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80" },
                 { "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
+                { "a\xe2\x80\xae" "b", "a\\xe2\\x80\\xaeb" },
+                { "\xe2\x81\xa6" "x", "\\xe2\\x81\\xa6x" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {

@@ -642,6 +642,21 @@ static void test_errors_quote_escaped(void **state) {
         }
 }
 
+/* A name that would show reversed or with a hidden character on a terminal is refused like one with ESC. */
+static void test_name_format_char(void **state) {
+        static const char body[] = "{\"name\":\"backup\\u202etxt.exe\",\"nodes\":{\"a\":{\"cmd\":\"x\"}}}";
+        _cleanup_free_ char *text = NULL;
+        JobSpec *j = NULL;
+        JobErrors *e = NULL;
+
+        assert_int_equal(job_parse(body, strlen(body), NULL, "t", &j, &e), -EINVAL);
+        text = job_errors_format(e, "t.json");
+        assert_non_null(text);
+        if (!strstr(text, "name: must not contain control characters, found U+202E at byte 6"))
+                fail_msg("got \"%s\"", text);
+        job_errors_free(e);
+}
+
 static void test_errors_to_json(void **state) {
         static const char json[] = "{\"nodes\":{\"a\":{\"cmd\":\"x\",\"cmd\":\"y\"}}}";
         static const char json2[] = "{\"nodes\":{\"a\":{\"cmd\":1}}}";
@@ -722,6 +737,7 @@ int main(void) {
                 cmocka_unit_test(test_name_from_filename),
                 cmocka_unit_test(test_name_from_filename_control),
                 cmocka_unit_test(test_errors_quote_escaped),
+                cmocka_unit_test(test_name_format_char),
                 cmocka_unit_test(test_errors_to_json),
                 cmocka_unit_test(test_errors_truncated),
                 cmocka_unit_test(test_ret_untouched),
