@@ -128,6 +128,53 @@ size_t cescape_buf(const char *s, size_t n, char *out, size_t out_size) {
         return o;
 }
 
+/* Length of the SGR sequence at s[0..n) ("\x1b[1;31m"), or 0 if there is none. */
+static size_t sgr_length(const unsigned char *s, size_t n) {
+        size_t i = 2;
+
+        if (n < 3 || s[0] != 0x1b || s[1] != '[')
+                return 0;
+        while (i < n && i < 64 && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';' || s[i] == ':'))
+                i++;
+        return i < n && s[i] == 'm' ? i + 1 : 0;
+}
+
+size_t terminal_escape_buf(const char *s, size_t n, char *out, size_t out_size) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t o = 0;
+
+        for (size_t i = 0; i < n;) {
+                char tmp[16];
+                size_t k = 0, len;
+                uint32_t cp;
+
+                len = sgr_length(p + i, n - i);
+                if (len > 0) {
+                        if (o + len + 1 > out_size)
+                                break;
+                        memcpy(out + o, p + i, len);
+                        o += len;
+                        i += len;
+                        continue;
+                }
+                len = utf8_char(p + i, n - i, &cp);
+                if (len == 0)
+                        k = escape_byte(p[i], tmp), len = 1;
+                else if (is_control(cp) && cp != '\t' && cp != '\n')
+                        for (size_t b = 0; b < len; b++)
+                                k += escape_byte(p[i + b], tmp + k);
+                else
+                        memcpy(tmp, p + i, len), k = len;
+                if (o + k + 1 > out_size)
+                        break;
+                memcpy(out + o, tmp, k);
+                o += k;
+                i += len;
+        }
+        out[o] = '\0';
+        return o;
+}
+
 char *cescape(const char *s) {
         size_t n = strlen(s);
         char *out = malloc(CESCAPE_MAX(n));

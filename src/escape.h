@@ -33,3 +33,10 @@ size_t cescape_buf(const char *s, size_t n, char *out, size_t out_size);
 
 /* cescape_buf() of a whole NUL-terminated string into a malloc'd buffer. Returns NULL on ENOMEM. */
 char *cescape(const char *s);
+
+/* Copy s[0..n) for a terminal, as less -R shows text: TAB, LF and ECMA-48 colour sequences (SGR: ESC [,
+ * digits, ';' or ':', 'm') pass as they are, every other control character and invalid byte is escaped as
+ * cescape_buf() does (a title change, a cursor move, CR overwriting a line). Backslashes are not escaped:
+ * this is for showing output, not for round trips. Writes at most out_size bytes including the NUL
+ * (CESCAPE_MAX(n) always suffices). Returns the number written, without the NUL. */
+size_t terminal_escape_buf(const char *s, size_t n, char *out, size_t out_size);

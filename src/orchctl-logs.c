@@ -4,7 +4,7 @@
  *
  * Owns: the Logs stream of one call and its three renderings. With NODE, the
  * output exactly as the daemon sends it (the node's bytes, invalid UTF-8
- * shown as U+FFFD); with --json, each chunk as one JSON object per line;
+ * shown as U+FFFD; on a terminal escaped by write_output()); with --json, each chunk as one JSON object per line;
  * otherwise every line prefixed with its node (and attempt, if not the
  * first), padded to the longest prefix, like `build  | line`. Chunks are
  * pieces of a byte stream, not lines: a line split across chunks (or
@@ -58,8 +58,8 @@ static void print_prefixed(const Prefixer *p, const Partial *part, const char *a
         else
                 snprintf(label, sizeof(label), "%s", part->node);
         printf("%-*s | ", p->width, label);
-        fwrite(a, 1, a_len, stdout);
-        fwrite(b, 1, b_len, stdout);
+        write_output(a, a_len);
+        write_output(b, b_len);
         putchar('\n');
 }
 
@@ -212,7 +212,7 @@ static int logs_print(json_object *chunk, bool raw, Prefixer *prefixer) {
                         return fail(EX_SOFTWARE, "out of memory");
                 puts(line);
         } else if (raw)
-                fwrite(json_object_get_string(data), 1, (size_t) json_object_get_string_len(data), stdout);
+                write_output(json_object_get_string(data), (size_t) json_object_get_string_len(data));
         else if (prefixer_add(prefixer, node, attempt, json_object_get_string(data),
                               (size_t) json_object_get_string_len(data), end && json_object_get_boolean(end)) < 0)
                 return fail(EX_SOFTWARE, "out of memory");

@@ -90,7 +90,8 @@ static int rejected_file(json_object *f, const char *name) {
                             name);
         if (base64_decode(data, &bytes, &n) < 0)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: \"data\" is not base64");
-        if (fwrite(bytes, 1, n, stdout) != n || fflush(stdout) != 0)
+        write_output((const char *) bytes, n);
+        if (ferror(stdout) || fflush(stdout) != 0)
                 return fail(EX_IOERR, "writing the file to stdout failed");
         return EXIT_SUCCESS;
 }

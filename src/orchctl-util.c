@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "escape.h"
@@ -371,4 +372,25 @@ int wait_exit_code(json_object *jobs) {
         }
         /* A failure is the stronger news: it wins over a cancellation. */
         return failed ? EXIT_JOB_FAILED : cancelled ? EXIT_JOB_CANCELLED : EXIT_SUCCESS;
+}
+
+/* On a terminal, only the text, tabs, newlines and colours of node output pass: the escape sequences a node
+ * can print (a title change, cursor moves, a CR overwriting a line) would otherwise act on the terminal of
+ * whoever reads the log, root's included. Piped or redirected, the bytes are as the node wrote them. */
+void write_output(const char *buf, size_t n) {
+        static int tty = -1;
+        char esc[CESCAPE_MAX(4096)];
+
+        if (tty < 0)
+                tty = isatty(STDOUT_FILENO);
+        if (!tty) {
+                fwrite(buf, 1, n, stdout);
+                return;
+        }
+        for (size_t i = 0; i < n; i += 4096) {
+                size_t k = MIN(n - i, (size_t) 4096);
+
+                /* A colour sequence cut between two pieces is escaped, harmlessly. */
+                fwrite(esc, 1, terminal_escape_buf(buf + i, k, esc, sizeof(esc)), stdout);
+        }
 }

@@ -30,6 +30,11 @@ extern bool arg_color; /* stdout is a TTY, NO_COLOR unset, TERM not dumb */
 /* Print "orchctl: <message>" on stderr and return code. */
 int fail(int code, const char *fmt, ...) _printf_(2, 3);
 
+/* Bytes of a node's (or the caller's rejected file) to standard output: as they are when piped; on a
+ * terminal with control characters escaped but for tab, newline and colour sequences
+ * (terminal_escape_buf()), so they cannot act on the reader's terminal. */
+void write_output(const char *buf, size_t n);
+
 /* Print o pretty (two-space indent) on stdout. Returns 0 or an exit code. */
 int print_json(json_object *o);
 

@@ -93,4 +93,23 @@ for verb in list status; do
         ok "orchctl $verb prints no ESC byte on a terminal" sh -c "! printf '%s' \"\$1\" | LC_ALL=C grep -q '$ESC'" _ "$out"
 done
 ok "the escape-named job never ran" test ! -e "$W/evil-ran"
+
+# Node output on a terminal: colours pass, a title change, a cursor move and a CR do not act on it (they are
+# escaped); piped, the bytes are the node's own. (The pseudo-terminal itself turns each LF into CR LF.)
+printf '#!/bin/sh\nprintf "\\033]0;pwned\\007plain \\033[1;31mred\\033[0m\\033[2Jx\\rover\\n"\n' >"$W/paint"
+chmod +x "$W/paint"
+drop_job paint <<EOF
+{ "nodes": { "p": { "cmd": ["$W/paint"] } } }
+EOF
+id=$(job_id_of paint) || bail_out "the painting job was not accepted"
+is_exit 0 "a node printing escape sequences succeeds" wait_job "$id"
+for form in "p" ""; do
+        out=$(on_tty "$ORCHCTL" -s "$SOCK" logs "$id" $form | LC_ALL=C od -An -c | tr -s ' \n' ' ')
+        like "$out" '033 \[ 1 ; 3 1 m r e d' "logs ${form:+NODE }on a terminal keeps the colour sequence"
+        ok "… but not the title change, the screen clear or the CR" \
+                sh -c "! printf '%s' \"\$1\" | grep -qE '033 \\] 0|033 \\[ 2 J|x \\\\r o v e r'" _ "$out"
+        like "$out" '\\ x 1 b \] 0 ; p w n e d' "… which it shows escaped"
+done
+ctl logs "$id" p >"$T/paint.raw"
+is "$(LC_ALL=C od -An -c "$T/paint.raw" | tr -s ' \n' ' ' | cut -c1-10)" " 033 ] 0 ;" "piped, logs gives the bytes as they are"
 done_testing

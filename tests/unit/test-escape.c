@@ -122,12 +122,40 @@ static void test_cescape_all_bytes(void **state) {
                 }
 }
 
+static void test_terminal_escape(void **state) {
+        static const struct {
+                const char *in;
+                const char *want;
+        } table[] = {
+                { "plain\ttext\n", "plain\ttext\n" },
+                { "\x1b[1;31mred\x1b[0m", "\x1b[1;31mred\x1b[0m" },      /* colours pass */
+                { "\x1b[38:5:208mx", "\x1b[38:5:208mx" },
+                { "\x1b]0;title\a", "\\x1b]0;title\\a" },              /* a title change does not */
+                { "\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H" },                /* nor cursor moves */
+                { "x\rover", "x\\rover" },
+                { "\x1b[31", "\\x1b[31" },                               /* cut short */
+                { "back\\slash \xe2\x80\xae", "back\\slash \\xe2\\x80\\xae" },
+                { "bad \xff", "bad \\xff" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                size_t n = strlen(table[i].in);
+                char out[CESCAPE_MAX(64)];
+
+                assert_true(n < 64);
+                (void) terminal_escape_buf(table[i].in, n, out, sizeof(out));
+                if (strcmp(out, table[i].want) != 0)
+                        fail_msg("row %zu: got \"%s\", want \"%s\"", i, out, table[i].want);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find_control_char),
                 cmocka_unit_test(test_cescape),
                 cmocka_unit_test(test_cescape_truncates_whole),
                 cmocka_unit_test(test_cescape_all_bytes),
+                cmocka_unit_test(test_terminal_escape),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
