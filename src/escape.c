@@ -99,35 +99,6 @@ static size_t escape_byte(unsigned char c, char buf[static 5]) {
         return 4;
 }
 
-size_t cescape_buf(const char *s, size_t n, char *out, size_t out_size) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t o = 0;
-
-        for (size_t i = 0; i < n;) {
-                char tmp[16];
-                size_t k = 0, len;
-                uint32_t cp;
-
-                len = utf8_char(p + i, n - i, &cp);
-                if (len == 0)
-                        k = escape_byte(p[i], tmp), len = 1;
-                else if (is_control(cp))
-                        for (size_t b = 0; b < len; b++)
-                                k += escape_byte(p[i + b], tmp + k);
-                else if (cp == '\\')
-                        tmp[k++] = '\\', tmp[k++] = '\\';
-                else
-                        memcpy(tmp, p + i, len), k = len;
-                if (o + k + 1 > out_size)
-                        break;
-                memcpy(out + o, tmp, k);
-                o += k;
-                i += len;
-        }
-        out[o] = '\0';
-        return o;
-}
-
 /* Length of the SGR sequence at s[0..n) ("\x1b[1;31m"), or 0 if there is none. */
 static size_t sgr_length(const unsigned char *s, size_t n) {
         size_t i = 2;
@@ -139,32 +110,40 @@ static size_t sgr_length(const unsigned char *s, size_t n) {
         return i < n && s[i] == 'm' ? i + 1 : 0;
 }
 
-size_t terminal_escape_buf(const char *s, size_t n, char *out, size_t out_size) {
+/* Room for the escaped form of one character, or one colour sequence (sgr_length() stops at 64). */
+#define ESCAPE_TMP 80
+
+/* The escaped form of the character at p[0..n) into tmp: cescape's, or with terminal set
+ * terminal_escape_buf()'s. Returns the bytes of p it stands for; *ret_k is the length of tmp. */
+static size_t escape_char(const unsigned char *p, size_t n, bool terminal, char tmp[static ESCAPE_TMP],
+                          size_t *ret_k) {
+        size_t k = 0, len;
+        uint32_t cp;
+
+        len = terminal ? sgr_length(p, n) : 0;
+        if (len > 0) /* a colour, kept */
+                memcpy(tmp, p, len), k = len;
+        else if ((len = utf8_char(p, n, &cp)) == 0)
+                k = escape_byte(p[0], tmp), len = 1;
+        else if (is_control(cp) && !(terminal && (cp == '\t' || cp == '\n')))
+                for (size_t b = 0; b < len; b++)
+                        k += escape_byte(p[b], tmp + k);
+        else if (cp == '\\' && !terminal)
+                tmp[k++] = '\\', tmp[k++] = '\\';
+        else
+                memcpy(tmp, p, len), k = len;
+        *ret_k = k;
+        return len;
+}
+
+static size_t escape_buf(const char *s, size_t n, bool terminal, char *out, size_t out_size) {
         const unsigned char *p = (const unsigned char *) s;
         size_t o = 0;
 
         for (size_t i = 0; i < n;) {
-                char tmp[16];
-                size_t k = 0, len;
-                uint32_t cp;
+                char tmp[ESCAPE_TMP];
+                size_t k, len = escape_char(p + i, n - i, terminal, tmp, &k);
 
-                len = sgr_length(p + i, n - i);
-                if (len > 0) {
-                        if (o + len + 1 > out_size)
-                                break;
-                        memcpy(out + o, p + i, len);
-                        o += len;
-                        i += len;
-                        continue;
-                }
-                len = utf8_char(p + i, n - i, &cp);
-                if (len == 0)
-                        k = escape_byte(p[i], tmp), len = 1;
-                else if (is_control(cp) && cp != '\t' && cp != '\n')
-                        for (size_t b = 0; b < len; b++)
-                                k += escape_byte(p[i + b], tmp + k);
-                else
-                        memcpy(tmp, p + i, len), k = len;
                 if (o + k + 1 > out_size)
                         break;
                 memcpy(out + o, tmp, k);
@@ -173,6 +152,14 @@ size_t terminal_escape_buf(const char *s, size_t n, char *out, size_t out_size) 
         }
         out[o] = '\0';
         return o;
+}
+
+size_t cescape_buf(const char *s, size_t n, char *out, size_t out_size) {
+        return escape_buf(s, n, false, out, out_size);
+}
+
+size_t terminal_escape_buf(const char *s, size_t n, char *out, size_t out_size) {
+        return escape_buf(s, n, true, out, out_size);
 }
 
 char *cescape(const char *s) {

@@ -130,6 +130,7 @@ static void test_terminal_escape(void **state) {
                 { "plain\ttext\n", "plain\ttext\n" },
                 { "\x1b[1;31mred\x1b[0m", "\x1b[1;31mred\x1b[0m" },      /* colours pass */
                 { "\x1b[38:5:208mx", "\x1b[38:5:208mx" },
+                { "\x1b[38;2;255;128;0mtc", "\x1b[38;2;255;128;0mtc" }, /* truecolour, 19 bytes */
                 { "\x1b]0;title\a", "\\x1b]0;title\\a" },              /* a title change does not */
                 { "\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H" },                /* nor cursor moves */
                 { "x\rover", "x\\rover" },
