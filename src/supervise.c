@@ -542,9 +542,9 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
                 if (r < 0)
                         return r;
-                hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->gid, p->cred->groups,
-                                                p->cred->n_groups, p->umask, p->pam_confdir) :
-                                  exec_argv_new(p->helper, false, 0, 0, NULL, 0, p->umask, NULL);
+                hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask,
+                                                p->pam_confdir) :
+                                  exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
                 if (!hargv)
                         return -ENOMEM;
         } else {
