@@ -356,6 +356,7 @@ static void node_spawn(Job *j, uint32_t i) {
         NodeRun *n = &j->run->nodes[i];
         _cleanup_strv_free_ char **env = NULL;
         char log_name[128];
+        uint64_t floor;
         int r;
 
         if (j->cred_error < 0) {
@@ -369,6 +370,8 @@ static void node_spawn(Job *j, uint32_t i) {
         if (r < 0)
                 oom_fail_stop(j);
         snprintf(log_name, sizeof(log_name), "%s.%u.log", ns->id, n->attempt);
+        /* Half the MinFreeSpace= floor (bytes and inodes) stays for what every job must still record: its ends. */
+        floor = spool_floor_bytes(j->manager->spool);
 
         TaskParams p = {
                 .argv = ns->argv,
@@ -377,8 +380,8 @@ static void node_spawn(Job *j, uint32_t i) {
                 .log_dir_fd = j->logs_fd,
                 .log_name = log_name,
                 .log_max_bytes = j->manager->config.log_max_bytes,
-                /* Half the MinFreeSpace= floor stays for what every job must still record (its ends). */
-                .log_min_free = spool_floor_bytes(j->manager->spool) / 2,
+                .log_min_free = floor / 2,
+                .log_min_inodes = floor > 0 ? SPOOL_MIN_FREE_INODES / 2 : 0,
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
