@@ -51,6 +51,8 @@ free=$(free_inodes)
 ok "the file system kept inodes ($free free, at least 256)" test "$free" -ge 256
 logs=$(find "$SPOOL/jobs/$id/logs" -type f | wc -l)
 ok "attempts stopped getting log files ($logs of 2000)" test "$logs" -lt 2000
+out=$(ctl logs "$id" n20 2>&1)
+is "$?:$out" "0:" "orchctl logs of an attempt without a log file prints nothing and succeeds"
 ok "orchd said so once" test "$(grep -c 'attempts started now get no log file' "$T/orchd.log")" -eq 1
 touch "$W/release"
 is_exit 0 "the bystander's end is recorded too: succeeded" ctl wait "$by" --timeout 60
