@@ -11,17 +11,17 @@
  * lower the soft open-files limit to 1024; as root, resolve the account now (UID must still be USER, the
  * name recorded when the job was accepted: a uid reused by another account after userdel is refused, never
  * run as; the primary gid and the supplementary groups are the account's today, as initgroups() would set
- * them, so a group removed while a job runs is gone from its next node); check the account as cron and atd do (a password field
- * starting with '!' is locked, OpenSSH's rule; the shadow expiry date, pam_unix's rule; then PAM service
- * "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that pam_limits applies
- * limits.conf to this process); close every fd PAM left; drop to the owner (supplementary groups, gid,
- * uid, each read back, root must be gone for good); then, as the owner only, chdir(cwd) and search the
- * request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and execve() with the
- * request's environment. So nothing of the job reaches root: the node's argv and environment are never this
- * process's own; what exists in a directory the owner cannot read stays unknown to them (the same answer as
- * in their shell). A failure is one ExecStatus on fd 3 naming the step, and this process exits 127 without
- * running anything; a started node has fd 3 closed at exec (close-on-exec). orchd reads fd 3 when the
- * process ends, so it never waits for PAM.
+ * them, so a group removed while a job runs is gone from its next node); check the account as cron and atd
+ * do (a password field starting with '!' is locked, OpenSSH's rule; the shadow expiry date, pam_unix's rule;
+ * then PAM service "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that
+ * pam_limits applies limits.conf to this process); close every fd PAM left; drop to the owner (supplementary
+ * groups, gid, uid, each read back, root must be gone for good); then, as the owner only, chdir(cwd) and
+ * search the request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and
+ * execve() with the request's environment. So nothing of the job reaches root: the node's argv and
+ * environment are never this process's own; what exists in a directory the owner cannot read stays unknown
+ * to them (the same answer as in their shell). A failure is one ExecStatus on fd 3 naming the step, and this
+ * process exits 127 without running anything; a started node has fd 3 closed at exec (close-on-exec). orchd
+ * reads fd 3 when the process ends, so it never waits for PAM.
  *
  * Why empty: orchd spawns this program with an empty environment, so the dynamic loader finds no LD_PRELOAD,
  * LD_LIBRARY_PATH, LD_AUDIT or GLIBC_TUNABLES to act on while it is root (it is not setuid, so the loader's
@@ -225,7 +225,8 @@ static ExecAccount check_account(uid_t uid, const char *name, const char *confdi
         int pr;
 
         pw = getpwuid(uid);
-        if (!pw || !pw->pw_name || strlen(pw->pw_name) >= sizeof(user) || (name && strcmp(pw->pw_name, name) != 0))
+        if (!pw || !pw->pw_name || strlen(pw->pw_name) >= sizeof(user) ||
+            (name && strcmp(pw->pw_name, name) != 0))
                 return EXEC_ACCOUNT_UNKNOWN;
         /* Copied: getspnam() and PAM's modules may reuse the buffers of pw. */
         strcpy(user, pw->pw_name);
@@ -248,7 +249,8 @@ static ExecAccount check_account(uid_t uid, const char *name, const char *confdi
 
         if (!pam_service_exists(confdir))
                 return EXEC_ACCOUNT_ERROR;
-        if (pam_start_confdir(EXEC_PAM_SERVICE, user, &conv, *confdir ? confdir : NULL, &pamh) != PAM_SUCCESS)
+        pr = pam_start_confdir(EXEC_PAM_SERVICE, user, &conv, *confdir ? confdir : NULL, &pamh);
+        if (pr != PAM_SUCCESS)
                 return EXEC_ACCOUNT_ERROR;
         pr = pam_acct_mgmt(pamh, PAM_SILENT);
         if (pr == PAM_SUCCESS && acc && pam_open_session(pamh, PAM_SILENT) != PAM_SUCCESS) {

@@ -370,7 +370,7 @@ static void node_spawn(Job *j, uint32_t i) {
         if (r < 0)
                 oom_fail_stop(j);
         snprintf(log_name, sizeof(log_name), "%s.%u.log", ns->id, n->attempt);
-        /* Half the MinFreeSpace= floor (bytes and inodes) stays for what every job must still record: its ends. */
+        /* Half the MinFreeSpace= floor (bytes, inodes) stays for what every job must record: its ends. */
         floor = spool_floor_bytes(j->manager->spool);
 
         TaskParams p = {

@@ -542,9 +542,9 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
                 if (r < 0)
                         return r;
-                hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask,
-                                                p->pam_confdir) :
-                                  exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
+                hargv = p->cred ?
+                        exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask, p->pam_confdir) :
+                        exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
                 if (!hargv)
                         return -ENOMEM;
         } else {
@@ -638,14 +638,15 @@ static uint64_t task_log_dir_free_inodes(int dir_fd) {
 }
 
 static int task_open_log(Task *t, const TaskParams *p) {
-        static bool said_inodes; /* once per shortage, not per attempt (said again after twice min was free) */
+        static bool said_inodes; /* once per shortage, not per attempt (again after twice min was free) */
         uint64_t free = p->log_min_inodes > 0 ? task_log_dir_free_inodes(p->log_dir_fd) : UINT64_MAX;
 
         /* Every attempt takes an inode for its log; the journal must keep the ones that record the ends. */
         if (free < p->log_min_inodes) {
                 if (!said_inodes)
-                        log_notice("The spool's filesystem has fewer than %" PRIu64 " free inodes: attempts "
-                                   "started now get no log file, their output goes to the journal only.",
+                        log_notice("Fewer than %" PRIu64
+                                   " free inodes in the spool: attempts started now "
+                                   "get no log file, their output goes to the journal only.",
                                    p->log_min_inodes);
                 said_inodes = true;
                 t->log_truncated = true; /* nothing is written to the (absent) file */

@@ -67,7 +67,7 @@ typedef struct TaskParams {
         const char *log_name;     /* created (or truncated) there, mode 0640 */
         uint64_t log_max_bytes;   /* cap; past it one truncation marker line is written, the rest dropped */
         uint64_t log_min_free;    /* the log is cut the same way once its filesystem has less free; 0 = never */
-        uint64_t log_min_inodes;  /* no log file is created while its filesystem has fewer free inodes; 0 = never */
+        uint64_t log_min_inodes;  /* no log file while its filesystem has fewer free inodes; 0 = never */
         uint64_t timeout_usec;    /* 0 = none */
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
         const TaskCred *cred;     /* NULL: run as the daemon's user */
