@@ -220,16 +220,17 @@ static ExecAccount check_account(uid_t uid, const char *name, const char *confdi
         const struct passwd *pw;
         const struct spwd *sp;
         pam_handle_t *pamh = NULL;
-        const char *pwfield;
         char user[LOGIN_NAME_MAX + 1];
+        bool pw_locked;
         int pr;
 
         pw = getpwuid(uid);
         if (!pw || !pw->pw_name || strlen(pw->pw_name) >= sizeof(user) ||
             (name && strcmp(pw->pw_name, name) != 0))
                 return EXEC_ACCOUNT_UNKNOWN;
-        /* Copied: getspnam() and PAM's modules may reuse the buffers of pw. */
+        /* Copied: the group lookup, getspnam() and PAM's modules may reuse the buffers of pw. */
         strcpy(user, pw->pw_name);
+        pw_locked = pw->pw_passwd && pw->pw_passwd[0] == '!';
         if (acc) {
                 int n = GROUPS_MAX;
 
@@ -239,8 +240,8 @@ static ExecAccount check_account(uid_t uid, const char *name, const char *confdi
                 acc->n_groups = (size_t) n;
         }
         sp = getspnam(user);
-        pwfield = sp ? sp->sp_pwdp : pw->pw_passwd;
-        if (pwfield && pwfield[0] == '!') /* "*" is a valid no-password account, not locked */
+        /* "*" is a valid no-password account, not locked */
+        if (sp ? sp->sp_pwdp && sp->sp_pwdp[0] == '!' : pw_locked)
                 return EXEC_ACCOUNT_LOCKED;
         /* pam_unix's rule, checked here too because a stack like Debian's common-account reports every
          * refusal as pam_deny's, which would hide the reason. */
