@@ -117,11 +117,9 @@ int exec_request_new(const char *cwd, char *const *argv, char *const *env, int *
         return 0;
 }
 
-char **exec_argv_new(const char *helper, bool run_as_owner, uid_t uid, gid_t gid, const gid_t *groups,
-                     size_t n_groups, mode_t umask, const char *pam_confdir) {
-        _cleanup_strv_free_ char **a = calloc(8, sizeof(char *));
-        _cleanup_free_ char *g = NULL;
-        size_t len = 0;
+char **exec_argv_new(const char *helper, bool run_as_owner, uid_t uid, const char *user, mode_t umask,
+                     const char *pam_confdir) {
+        _cleanup_strv_free_ char **a = calloc(7, sizeof(char *));
 
         if (!a || !(a[0] = strdup(helper)))
                 return NULL;
@@ -130,17 +128,8 @@ char **exec_argv_new(const char *helper, bool run_as_owner, uid_t uid, gid_t gid
                         return NULL;
                 return TAKE_PTR(a);
         }
-        g = malloc(n_groups * 11 + 1);
-        if (!g)
-                return NULL;
-        g[0] = '\0';
-        for (size_t i = 0; i < n_groups; i++)
-                len += (size_t) sprintf(g + len, "%s%u", i > 0 ? "," : "", (unsigned) groups[i]);
-        if (!(a[1] = strdup("run")) || asprintf(&a[2], "%u", (unsigned) uid) < 0 ||
-            asprintf(&a[3], "%u", (unsigned) gid) < 0)
-                return NULL;
-        a[4] = TAKE_PTR(g);
-        if (asprintf(&a[5], "%04o", (unsigned) umask) < 0 || !(a[6] = strdup(pam_confdir ?: "")))
+        if (!(a[1] = strdup("run")) || asprintf(&a[2], "%u", (unsigned) uid) < 0 || !(a[3] = strdup(user)) ||
+            asprintf(&a[4], "%04o", (unsigned) umask) < 0 || !(a[5] = strdup(pam_confdir ?: "")))
                 return NULL;
         return TAKE_PTR(a);
 }

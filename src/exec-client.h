@@ -24,10 +24,10 @@ int exec_status_pipe(int *ret_read, int *ret_write);
  * fds, which only root and the helper can read. Returns 0 with *ret_fd, -E2BIG, or -errno. */
 int exec_request_new(const char *cwd, char *const *argv, char *const *env, int *ret_fd);
 
-/* The helper's argv: "run UID GID GROUPS UMASK PAM_CONFDIR" with groups (n_groups of them), or
+/* The helper's argv: "run UID USER UMASK PAM_CONFDIR" (the helper resolves USER's groups itself), or
  * "self UMASK" when run_as_owner is false. NULL on ENOMEM. */
-char **exec_argv_new(const char *helper, bool run_as_owner, uid_t uid, gid_t gid, const gid_t *groups,
-                     size_t n_groups, mode_t umask, const char *pam_confdir);
+char **exec_argv_new(const char *helper, bool run_as_owner, uid_t uid, const char *user, mode_t umask,
+                     const char *pam_confdir);
 
 /* Read the helper's answer: 0 on EOF (it exec'd, or exited without a word), 1 with *ret, or -errno
  * (-EAGAIN if nothing is there yet, -EIO for a short message). */

@@ -6,11 +6,13 @@
  * line, the two inherited fds, the request format and the status message. Constants only, so the helper
  * links nothing of the daemon's.
  *
- *   orchd-exec run UID GID GROUPS UMASK PAM_CONFDIR   start a node as UID (account check, PAM, drop)
+ *   orchd-exec run UID USER UMASK PAM_CONFDIR         start a node as UID (account check, PAM, drop)
  *   orchd-exec self UMASK                             start a node as the caller (no drop): only the umask
  *   orchd-exec check-account UID PAM_CONFDIR          report whether UID's account may run jobs now
  *
- * GROUPS is a comma-separated gid list ("" for none), UMASK octal, PAM_CONFDIR "" for PAM's default. The
+ * USER is the owner's login name recorded when the job was accepted: the helper resolves UID itself at each
+ * start and refuses (account:unknown) if UID is no longer USER; the gid and the supplementary groups are the
+ * account's at that moment, never the daemon's copy. UMASK is octal, PAM_CONFDIR "" for PAM's default. The
  * request (run and self) arrives on EXEC_REQUEST_FD, never on the command line (/proc/PID/cmdline is
  * world-readable): "CWD\0N_ARGV\0N_ENV\0" then N_ARGV argument strings and N_ENV "KEY=VALUE" strings, each
  * NUL-terminated, nothing after them. Failures are one ExecStatus on EXEC_STATUS_FD; a started node closes
@@ -38,7 +40,7 @@ typedef enum ExecStep {
 /* Why an account may not run jobs now. The order is the journal's ("account:WORD", state.c). */
 typedef enum ExecAccount {
         EXEC_ACCOUNT_OK,
-        EXEC_ACCOUNT_UNKNOWN,          /* no passwd entry for the uid */
+        EXEC_ACCOUNT_UNKNOWN,          /* no passwd entry for the uid, or it is another name's now */
         EXEC_ACCOUNT_LOCKED,           /* password field starts with '!' (passwd -l, usermod -L) */
         EXEC_ACCOUNT_EXPIRED,          /* pam_acct_mgmt: PAM_ACCT_EXPIRED (chage -E, usermod -e) */
         EXEC_ACCOUNT_PASSWORD_EXPIRED, /* pam_acct_mgmt: PAM_NEW_AUTHTOK_REQD (chage -d 0, aged out) */

@@ -3,22 +3,25 @@
  * orchd-exec — how a node starts as its owner (SPEC §8), as a tiny program of its own. The command line,
  * fds and messages are in exec-proto.h:
  *
- *   orchd-exec run UID GID GROUPS UMASK PAM_CONFDIR    (node of another user; orchd is root)
+ *   orchd-exec run UID USER UMASK PAM_CONFDIR          (node of another user; orchd is root)
  *   orchd-exec self UMASK                              (node of the daemon's own user with a job umask)
  *   orchd-exec check-account UID PAM_CONFDIR           (acceptance of a job: may UID run jobs now?)
  *
  * "run", in this order: set the umask; read the request (cwd, argv, environment) from fd 4 and close it;
- * lower the soft open-files limit to 1024; as root, check the account as cron and atd do (a password field
- * starting with '!' is locked, OpenSSH's rule; the shadow expiry date, pam_unix's rule; then PAM service
- * "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that pam_limits applies
- * limits.conf to this process); close every fd PAM left; drop to the owner (supplementary groups, gid,
- * uid, each read back, root must be gone for good); then, as the owner only, chdir(cwd) and search the
- * request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and execve() with the
- * request's environment. So nothing of the job reaches root: the node's argv and environment are never this
- * process's own; what exists in a directory the owner cannot read stays unknown to them (the same answer as
- * in their shell). A failure is one ExecStatus on fd 3 naming the step, and this process exits 127 without
- * running anything; a started node has fd 3 closed at exec (close-on-exec). orchd reads fd 3 when the
- * process ends, so it never waits for PAM.
+ * lower the soft open-files limit to 1024; as root, resolve the account now (UID must still be USER, the
+ * name recorded when the job was accepted: a uid reused by another account after userdel is refused, never
+ * run as; the primary gid and the supplementary groups are the account's today, as initgroups() would set
+ * them, so a group removed while a job runs is gone from its next node); check the account as cron and atd
+ * do (a password field starting with '!' is locked, OpenSSH's rule; the shadow expiry date, pam_unix's rule;
+ * then PAM service "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that
+ * pam_limits applies limits.conf to this process); close every fd PAM left; drop to the owner (supplementary
+ * groups, gid, uid, each read back, root must be gone for good); then, as the owner only, chdir(cwd) and
+ * search the request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and
+ * execve() with the request's environment. So nothing of the job reaches root: the node's argv and
+ * environment are never this process's own; what exists in a directory the owner cannot read stays unknown
+ * to them (the same answer as in their shell). A failure is one ExecStatus on fd 3 naming the step, and this
+ * process exits 127 without running anything; a started node has fd 3 closed at exec (close-on-exec). orchd
+ * reads fd 3 when the process ends, so it never waits for PAM.
  *
  * Why empty: orchd spawns this program with an empty environment, so the dynamic loader finds no LD_PRELOAD,
  * LD_LIBRARY_PATH, LD_AUDIT or GLIBC_TUNABLES to act on while it is root (it is not setuid, so the loader's
@@ -94,26 +97,6 @@ static mode_t parse_umask(const char *s) {
         if (*end != '\0' || v > 0777)
                 fail(EXEC_STEP_SETUP, EINVAL);
         return (mode_t) v;
-}
-
-static size_t parse_groups(const char *s, gid_t *groups) {
-        size_t n = 0;
-
-        while (*s) {
-                unsigned long v;
-                char buf[16];
-                size_t len = strcspn(s, ",");
-
-                if (len == 0 || len >= sizeof(buf) || n == GROUPS_MAX)
-                        fail(EXEC_STEP_SETUP, EINVAL);
-                memcpy(buf, s, len);
-                buf[len] = '\0';
-                if (!parse_id(buf, (gid_t) -2, &v))
-                        fail(EXEC_STEP_SETUP, EINVAL);
-                groups[n++] = (gid_t) v;
-                s += len + (s[len] == ',');
-        }
-        return n;
 }
 
 /* The next NUL-terminated string of the request at *p, or fail. */
@@ -222,22 +205,43 @@ static ExecAccount account_from_pam(int pr) {
         }
 }
 
-/* As root: may uid run jobs now? With open_session, also apply the session stack (pam_limits) to this
+/* Who a node runs as, resolved as root at its start (NSS here, never in the daemon). */
+typedef struct Account {
+        gid_t gid;
+        gid_t groups[GROUPS_MAX];
+        size_t n_groups;
+} Account;
+
+/* As root: may uid run jobs now? name, when not NULL, is who uid must still be (the owner when the job was
+ * accepted). With acc, also resolve the ids to drop to, and apply the session stack (pam_limits) to this
  * process, whose limits the node inherits. */
-static ExecAccount check_account(uid_t uid, const char *confdir, bool open_session) {
+static ExecAccount check_account(uid_t uid, const char *name, const char *confdir, Account *acc) {
         static const struct pam_conv conv = { .conv = pam_conv_none };
         const struct passwd *pw;
         const struct spwd *sp;
         pam_handle_t *pamh = NULL;
-        const char *pwfield;
+        char user[LOGIN_NAME_MAX + 1];
+        bool pw_locked;
         int pr;
 
         pw = getpwuid(uid);
-        if (!pw)
+        if (!pw || !pw->pw_name || strlen(pw->pw_name) >= sizeof(user) ||
+            (name && strcmp(pw->pw_name, name) != 0))
                 return EXEC_ACCOUNT_UNKNOWN;
-        sp = getspnam(pw->pw_name);
-        pwfield = sp ? sp->sp_pwdp : pw->pw_passwd;
-        if (pwfield && pwfield[0] == '!') /* "*" is a valid no-password account, not locked */
+        /* Copied: the group lookup, getspnam() and PAM's modules may reuse the buffers of pw. */
+        strcpy(user, pw->pw_name);
+        pw_locked = pw->pw_passwd && pw->pw_passwd[0] == '!';
+        if (acc) {
+                int n = GROUPS_MAX;
+
+                acc->gid = pw->pw_gid;
+                if (getgrouplist(user, acc->gid, acc->groups, &n) < 0)
+                        return EXEC_ACCOUNT_ERROR; /* more than GROUPS_MAX: the kernel takes 65536 */
+                acc->n_groups = (size_t) n;
+        }
+        sp = getspnam(user);
+        /* "*" is a valid no-password account, not locked */
+        if (sp ? sp->sp_pwdp && sp->sp_pwdp[0] == '!' : pw_locked)
                 return EXEC_ACCOUNT_LOCKED;
         /* pam_unix's rule, checked here too because a stack like Debian's common-account reports every
          * refusal as pam_deny's, which would hide the reason. */
@@ -246,16 +250,16 @@ static ExecAccount check_account(uid_t uid, const char *confdir, bool open_sessi
 
         if (!pam_service_exists(confdir))
                 return EXEC_ACCOUNT_ERROR;
-        if (pam_start_confdir(EXEC_PAM_SERVICE, pw->pw_name, &conv, *confdir ? confdir : NULL, &pamh) !=
-            PAM_SUCCESS)
+        pr = pam_start_confdir(EXEC_PAM_SERVICE, user, &conv, *confdir ? confdir : NULL, &pamh);
+        if (pr != PAM_SUCCESS)
                 return EXEC_ACCOUNT_ERROR;
         pr = pam_acct_mgmt(pamh, PAM_SILENT);
-        if (pr == PAM_SUCCESS && open_session && pam_open_session(pamh, PAM_SILENT) != PAM_SUCCESS) {
+        if (pr == PAM_SUCCESS && acc && pam_open_session(pamh, PAM_SILENT) != PAM_SUCCESS) {
                 (void) pam_end(pamh, PAM_SESSION_ERR);
                 return EXEC_ACCOUNT_SESSION;
         }
         /* PAM_DATA_SILENT: the session stays open in this process, which becomes the node. */
-        (void) pam_end(pamh, pr | (open_session ? PAM_DATA_SILENT : 0));
+        (void) pam_end(pamh, pr | (acc ? PAM_DATA_SILENT : 0));
         return account_from_pam(pr);
 }
 
@@ -358,19 +362,17 @@ static _Noreturn void start_node(const Request *req) {
         fail(EXEC_STEP_EXEC, errno);
 }
 
-/* run UID GID GROUPS UMASK PAM_CONFDIR */
+/* run UID USER UMASK PAM_CONFDIR */
 static _Noreturn void run(char **args) {
-        static gid_t groups[GROUPS_MAX];
-        unsigned long uid, gid;
+        static Account acc;
+        unsigned long uid;
         struct rlimit rl;
-        size_t n_groups;
         ExecAccount a;
         Request req;
 
-        if (!parse_id(args[0], (uid_t) -2, &uid) || !parse_id(args[1], (gid_t) -2, &gid))
+        if (!parse_id(args[0], (uid_t) -2, &uid) || args[1][0] == '\0')
                 fail(EXEC_STEP_SETUP, EINVAL);
-        n_groups = parse_groups(args[2], groups);
-        umask(parse_umask(args[3]));
+        umask(parse_umask(args[2]));
         read_request(&req);
 
         /* orchd's own soft limit on open files may be the unit's LimitNOFILE=: give the node systemd's
@@ -379,13 +381,13 @@ static _Noreturn void run(char **args) {
                 rl.rlim_cur = NOFILE_SOFT_DEFAULT;
                 (void) setrlimit(RLIMIT_NOFILE, &rl);
         }
-        a = check_account((uid_t) uid, args[4], true);
+        a = check_account((uid_t) uid, args[1], args[3], &acc);
         if (a != EXEC_ACCOUNT_OK)
                 fail(EXEC_STEP_ACCOUNT, a);
         /* What a PAM module opened and left inheritable must not reach the node (fd 3 is close-on-exec). */
         (void) close_range(EXEC_REQUEST_FD, ~0U, 0);
 
-        drop_privileges((uid_t) uid, (gid_t) gid, groups, n_groups);
+        drop_privileges((uid_t) uid, acc.gid, acc.groups, acc.n_groups);
         start_node(&req);
 }
 
@@ -398,7 +400,7 @@ int main(int argc, char *argv[]) {
         if (getuid() != geteuid() || getgid() != getegid())
                 fail(EXEC_STEP_SETUP, EPERM);
 
-        if (argc == 7 && strcmp(argv[1], "run") == 0)
+        if (argc == 6 && strcmp(argv[1], "run") == 0)
                 run(argv + 2);
         if (argc == 3 && strcmp(argv[1], "self") == 0) {
                 Request req;
@@ -412,7 +414,7 @@ int main(int argc, char *argv[]) {
 
                 if (!parse_id(argv[2], (uid_t) -2, &uid))
                         fail(EXEC_STEP_SETUP, EINVAL);
-                st.code = check_account((uid_t) uid, argv[3], false);
+                st.code = check_account((uid_t) uid, NULL, argv[3], NULL);
                 if (write(EXEC_STATUS_FD, &st, sizeof(st)) != sizeof(st))
                         _exit(1);
                 _exit(st.code == EXEC_ACCOUNT_OK ? 0 : 1);

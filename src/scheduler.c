@@ -356,11 +356,12 @@ static void node_spawn(Job *j, uint32_t i) {
         NodeRun *n = &j->run->nodes[i];
         _cleanup_strv_free_ char **env = NULL;
         char log_name[128];
+        uint64_t floor;
         int r;
 
         if (j->cred_error < 0) {
-                log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: owner uid %u has no account; not "
-                                  "running it.", j->id, ns->id, (unsigned) j->run->uid);
+                log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: no account name was recorded for "
+                                  "owner uid %u; not running it.", j->id, ns->id, (unsigned) j->run->uid);
                 attempt_failed(j, i, ATTEMPT_SPAWN,
                                (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN }, -1);
                 return;
@@ -369,6 +370,8 @@ static void node_spawn(Job *j, uint32_t i) {
         if (r < 0)
                 oom_fail_stop(j);
         snprintf(log_name, sizeof(log_name), "%s.%u.log", ns->id, n->attempt);
+        /* Half the MinFreeSpace= floor (bytes, inodes) stays for what every job must record: its ends. */
+        floor = spool_floor_bytes(j->manager->spool);
 
         TaskParams p = {
                 .argv = ns->argv,
@@ -377,8 +380,8 @@ static void node_spawn(Job *j, uint32_t i) {
                 .log_dir_fd = j->logs_fd,
                 .log_name = log_name,
                 .log_max_bytes = j->manager->config.log_max_bytes,
-                /* Half the MinFreeSpace= floor stays for what every job must still record (its ends). */
-                .log_min_free = spool_floor_bytes(j->manager->spool) / 2,
+                .log_min_free = floor / 2,
+                .log_min_inodes = floor > 0 ? SPOOL_MIN_FREE_INODES / 2 : 0,
                 .timeout_usec = ns->timeout_usec,
                 .kill_grace_usec = ns->kill_grace_usec,
                 .cred = j->use_cred ? &j->cred : NULL,
@@ -894,37 +897,19 @@ static int job_build_dag(Job *j) {
         return dag_seal(j->dag, NULL, NULL);
 }
 
-/* orchd as root runs each node as the job's owner (SPEC §8): uid, the primary gid of the account and its
- * supplementary groups, as initgroups() would set them. Root-owned jobs, and every job of a daemon that is
- * not root (it only accepts its own user's), run as the daemon. */
-static int job_build_cred(Job *j, const struct passwd *pw) {
-        int n = 64;
-
+/* orchd as root runs each node as the job's owner (SPEC §8): the account named when the job was accepted
+ * (run->user, in the journal), which orchd-exec resolves at every node start (its uid must still be that
+ * name; gid and supplementary groups are the account's at that moment). Root-owned jobs, and every job of a
+ * daemon that is not root (it only accepts its own user's), run as the daemon. */
+static void job_build_cred(Job *j) {
         if (geteuid() != 0 || j->run->uid == 0)
-                return 0;
+                return;
         j->use_cred = true;
-        if (!pw) {
-                j->cred_error = -ESRCH; /* the account is gone: never run as a bare uid */
-                return 0;
+        if (!j->run->user) {
+                j->cred_error = -ESRCH; /* no name was recorded: never run as a bare uid */
+                return;
         }
-        for (;;) {
-                gid_t *g = reallocarray(j->groups, (size_t) n, sizeof(gid_t));
-                int want = n;
-
-                if (!g)
-                        return -ENOMEM;
-                j->groups = g;
-                if (getgrouplist(pw->pw_name, pw->pw_gid, j->groups, &want) >= 0) {
-                        n = want;
-                        break;
-                }
-                if (want <= n || want > 65536)
-                        return -E2BIG;
-                n = want;
-        }
-        j->cred = (TaskCred) { .uid = j->run->uid, .gid = pw->pw_gid, .groups = j->groups,
-                               .n_groups = (size_t) n };
-        return 0;
+        j->cred = (TaskCred) { .uid = j->run->uid, .user = j->run->user };
 }
 
 /* The owner's account is looked up once per job: getpwuid() reads /etc/passwd (or NSS), too slow to repeat
@@ -932,11 +917,8 @@ static int job_build_cred(Job *j, const struct passwd *pw) {
 static int job_build_env(Job *j) {
         struct passwd *pw = getpwuid(j->run->uid);
         NodeEnvOwner owner = {};
-        int r;
 
-        r = job_build_cred(j, pw);
-        if (r < 0)
-                return r;
+        job_build_cred(j);
         if (pw) {
                 owner = (NodeEnvOwner) { .home = pw->pw_dir, .user = pw->pw_name, .shell = pw->pw_shell };
                 if (pw->pw_dir && pw->pw_dir[0] == '/') {
@@ -1192,7 +1174,6 @@ Job *job_free(Job *j) {
         free(j->dirty);
         strv_free(j->base_env);
         free(j->home);
-        free(j->groups);
         safe_close(j->dir_fd);
         job_spec_free(j->spec);
         job_run_free(j->run);

@@ -88,11 +88,10 @@ struct Job {
         char **base_env;             /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
         char *home;                  /* owner's home directory, NULL if unknown */
         /* Who nodes run as (SPEC §8): with use_cred, the owner through orchd-exec; else the daemon's user.
-         * cred_error: the owner cannot be run as (no such user), every attempt fails with it. */
+         * cred_error: the owner cannot be run as (no name recorded), every attempt fails with it. */
         bool use_cred;
         int cred_error;
         TaskCred cred;
-        gid_t *groups;
 };
 
 /* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and dir_fd

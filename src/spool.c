@@ -63,9 +63,7 @@
 #define REMOVE_MAX_ENTRIES 10000
 /* While jobs wait for free space: how often to look again (besides when a job ends). */
 #define SPACE_RECHECK_USEC (2 * USEC_PER_SEC)
-/* With MinFreeSpace= on, also keep this many inodes free where the filesystem counts them (a job takes a
- * few: its directory, logs/, job.json, state.json, journal and log files). */
-#define MIN_FREE_INODES 1024
+#define MIN_FREE_INODES SPOOL_MIN_FREE_INODES
 
 struct Spool {
         sd_event *event;

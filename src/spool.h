@@ -80,6 +80,11 @@ int spool_rescan(Spool *s);
 int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
                  uint64_t *ret_id, JobErrors **reterr);
 
+/* With MinFreeSpace= on, also keep this many inodes free where the filesystem counts them (a job takes a
+ * few: its directory, logs/, job.json, state.json, journal and log files). New jobs wait below it; below
+ * half of it attempts get no log file (supervise.h), so the other half stays for recording jobs' ends. */
+#define SPOOL_MIN_FREE_INODES 1024
+
 /* The MinFreeSpace= floor of the spool's filesystem in bytes now (the percentage applied to its size), 0 if
  * there is none or it cannot be told. */
 uint64_t spool_floor_bytes(Spool *s);

@@ -544,9 +544,9 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
                 if (r < 0)
                         return r;
-                hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->gid, p->cred->groups,
-                                                p->cred->n_groups, p->umask, p->pam_confdir) :
-                                  exec_argv_new(p->helper, false, 0, 0, NULL, 0, p->umask, NULL);
+                hargv = p->cred ?
+                        exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask, p->pam_confdir) :
+                        exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
                 if (!hargv)
                         return -ENOMEM;
         } else {
@@ -630,7 +630,32 @@ static int task_watch_process(Task *t) {
         return sd_event_source_set_child_process_own(t->child_source, true);
 }
 
+/* The free inodes of the log directory's filesystem; UINT64_MAX if it does not count them or cannot tell. */
+static uint64_t task_log_dir_free_inodes(int dir_fd) {
+        struct statvfs sv;
+
+        if (fstatvfs(dir_fd, &sv) < 0 || sv.f_files == 0)
+                return UINT64_MAX; /* the open itself will find out */
+        return sv.f_favail;
+}
+
 static int task_open_log(Task *t, const TaskParams *p) {
+        static bool said_inodes; /* once per shortage, not per attempt (again after twice min was free) */
+        uint64_t free = p->log_min_inodes > 0 ? task_log_dir_free_inodes(p->log_dir_fd) : UINT64_MAX;
+
+        /* Every attempt takes an inode for its log; the journal must keep the ones that record the ends. */
+        if (free < p->log_min_inodes) {
+                if (!said_inodes)
+                        log_notice("Fewer than %" PRIu64
+                                   " free inodes in the spool: attempts started now "
+                                   "get no log file, their output goes to the journal only.",
+                                   p->log_min_inodes);
+                said_inodes = true;
+                t->log_truncated = true; /* nothing is written to the (absent) file */
+                return 0;
+        }
+        if (free / 2 >= p->log_min_inodes)
+                said_inodes = false;
         t->log_fd = openat(p->log_dir_fd, p->log_name,
                            O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (t->log_fd < 0)

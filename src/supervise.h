@@ -44,13 +44,12 @@ typedef struct TaskResult {
 typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
 
 /* Who a node runs as when that is not the daemon's own user (orchd as root, SPEC §8): the attempt is started
- * through TaskParams.helper (orchd-exec), which checks the account (PAM), drops to these ids and verifies
- * the drop, then looks up argv[0] and changes directory as the owner. */
+ * through TaskParams.helper (orchd-exec), which resolves the account as it is now (uid must still be user;
+ * its primary gid and supplementary groups as initgroups() sets them), checks it (PAM), drops to those ids
+ * and verifies the drop, then looks up argv[0] and changes directory as the owner. */
 typedef struct TaskCred {
         uid_t uid;
-        gid_t gid;
-        const gid_t *groups;      /* supplementary groups (initgroups of the owner) */
-        size_t n_groups;
+        const char *user; /* the owner's login name when the job was accepted */
 } TaskCred;
 
 /* The umask of a node that sets none, and the one task_spawn() expects the daemon to have (orchd.c sets it),
@@ -68,6 +67,7 @@ typedef struct TaskParams {
         const char *log_name;     /* created (or truncated) there, mode 0640 */
         uint64_t log_max_bytes;   /* cap; past it one truncation marker line is written, the rest dropped */
         uint64_t log_min_free;    /* the log is cut the same way once its filesystem has less free; 0 = never */
+        uint64_t log_min_inodes;  /* no log file while its filesystem has fewer free inodes; 0 = never */
         uint64_t timeout_usec;    /* 0 = none */
         uint64_t kill_grace_usec; /* SIGTERM → SIGKILL delay for timeout and task_stop() */
         const TaskCred *cred;     /* NULL: run as the daemon's user */

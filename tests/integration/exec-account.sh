@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Who a node runs as is resolved at its start, not when the job was loaded (issue 8, finding F5; orchd(8)
+# "NODES AND ACCOUNTS"), orchd as root with real accounts:
+# - a group removed from the owner while their job runs is gone from the job's next node;
+# - a uid freed by userdel and given to another account (useradd -u) is never run as: the job's next node,
+#   and the same node retried with orchctl retry, fail with account:unknown and never run.
+
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v gpasswd >/dev/null ||
+        [ ! -e /etc/pam.d/common-account ]; then
+        skip "accounts at node start" "needs root, useradd, gpasswd and /etc/pam.d/common-account"
+        done_testing
+        exit 0
+fi
+
+A=o8cra GRP=o8crg C=o8crc D=o8crd
+acct_cleanup() {
+        local u
+        for u in "$A" "$C" "$D"; do
+                id "$u" >/dev/null 2>&1 && userdel -f -r "$u" >/dev/null 2>&1
+        done
+        getent group "$GRP" >/dev/null && groupdel "$GRP"
+        getent group "$C" >/dev/null && groupdel "$C"
+}
+trap 'rc=$?; acct_cleanup; (exit $rc); _cleanup' EXIT
+acct_cleanup
+groupadd "$GRP" || bail_out "cannot create group $GRP"
+useradd -m -s /bin/sh -G "$GRP" "$A" && useradd -m -s /bin/sh -G "$GRP" "$C" || bail_out "cannot create users"
+usermod -p '*' "$A" # useradd's "!" is a locked password: "*" is no password, and not locked
+usermod -p '*' "$C"
+gid_grp=$(getent group "$GRP" | cut -d: -f3)
+chmod 711 "$T"
+G=$T/gate
+mkdir -p "$G"
+chmod 1777 "$G"
+start_orchd
+
+submit_as() { # submit_as USER FILE
+        setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups env HOME="/home/$1" PATH="$NODE_PATH" \
+                "$ORCHCTL" -s "$SOCK" submit "$2"
+}
+gated_job() { # gated_job TAG: "first" waits for $G/TAG-release, "second" runs after it; both leave markers
+        cat <<EOF
+{ "nodes": {
+    "first": { "cmd": "id -G > $G/$1-first.groups; touch $G/$1-first-running; while [ ! -e $G/$1-release ]; do sleep 0.05; done" },
+    "second": { "cmd": "id -G > $G/$1-second.groups; touch $G/$1-second-ran-\$(id -un)", "after": ["first"] }
+} }
+EOF
+}
+
+# ---- a group removed while the job runs ----------------------------------------------------------------
+gated_job grp >"$T/grp.json"
+chmod 644 "$T/grp.json"
+id=$(submit_as "$A" "$T/grp.json") || bail_out "submit as $A failed"
+wait_for 20 test -e "$G/grp-first-running" || bail_out "the first node did not start"
+ok "the first node has $GRP" grep -qw "$gid_grp" "$G/grp-first.groups"
+gpasswd -d "$A" "$GRP" >/dev/null || bail_out "gpasswd -d failed"
+touch "$G/grp-release"
+is_exit 0 "the job succeeds" wait_job "$id"
+ok "the second node ran" test -e "$G/grp-second-ran-$A"
+diag "second node's groups: $(cat "$G/grp-second.groups")"
+ok "the second node, started after gpasswd -d, no longer has $GRP" \
+        sh -c "! grep -qw '$gid_grp' '$G/grp-second.groups'"
+is "$(tr ' ' '\n' <"$G/grp-second.groups" | sort -n | tr '\n' ' ')" \
+        "$(id -G "$A" | tr ' ' '\n' | sort -n | tr '\n' ' ')" "its groups are the account's now"
+
+# ---- a uid reused by another account -------------------------------------------------------------------
+uid_c=$(id -u "$C")
+gated_job reuse >"$T/reuse.json"
+chmod 644 "$T/reuse.json"
+id=$(submit_as "$C" "$T/reuse.json") || bail_out "submit as $C failed"
+wait_for 20 test -e "$G/reuse-first-running" || bail_out "the first node did not start"
+userdel -f "$C" >/dev/null 2>&1
+getent group "$C" >/dev/null && groupdel "$C"
+id "$C" >/dev/null 2>&1 && bail_out "userdel -f $C failed"
+useradd -u "$uid_c" -m -s /bin/sh "$D" || bail_out "cannot create $D with uid $uid_c"
+usermod -p '*' "$D"
+touch "$G/reuse-release"
+is_exit 1 "the job of the deleted account fails" wait_job "$id"
+is "$(node_field "$id" first state)" succeeded "the node already running finished"
+is "$(node_field "$id" second state) $(node_field "$id" second reason)" "failed account:unknown" \
+        "the next node fails with account:unknown: uid $uid_c is $D now"
+ok "and never ran (as $D or anyone)" sh -c "! ls '$G'/reuse-second-ran-* >/dev/null 2>&1"
+out=$(ctl retry "$id") || bail_out "orchctl retry failed: $out"
+is_exit 1 "retried, the job fails again" wait_job "$id"
+is "$(node_field "$id" second reason)" "account:unknown" "the retried node fails with account:unknown"
+ok "and never ran" sh -c "! ls '$G'/reuse-second-ran-* >/dev/null 2>&1"
+stop_orchd || bail_out "orchd did not stop"
+start_orchd
+out=$(ctl retry "$id") || bail_out "orchctl retry after a restart failed: $out"
+is_exit 1 "after a restart (the account is loaded anew), a retry fails again" wait_job "$id"
+is "$(node_field "$id" second reason)" "account:unknown" "with account:unknown"
+ok "and the node never ran" sh -c "! ls '$G'/reuse-second-ran-* >/dev/null 2>&1"
+
+done_testing
