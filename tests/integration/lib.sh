@@ -411,14 +411,19 @@ expect_node() { # expect_node ID NODE STATE REASON: one TAP line for a node's fi
 # short line are atomic (O_APPEND), so concurrent nodes do not interleave within a line.
 # $W/rec NAME @FILE: the same, but instead of sleeping wait until FILE exists (a gate the test opens with
 # touch, so no timing window depends on the machine's load).
+# $W/rec NAME +N: instead of sleeping wait until $W/events holds at least N start lines (a rendezvous: nodes
+# that must run at the same time each end only once all of them have started, however slowly they start).
+# A third argument, SECONDS, is work after the gate: a sleep that only widens the recorded interval.
 make_recorder() {
         cat >"$W/rec" <<EOF
 #!/bin/sh
 echo "start \$1 \$(date +%s%N)" >>"$W/events"
 case "\$2" in
 @*) while [ ! -e "\${2#@}" ]; do sleep 0.01; done ;;
++*) while [ "\$(grep -c '^start ' "$W/events")" -lt "\${2#+}" ]; do sleep 0.01; done ;;
 *) sleep "\$2" ;;
 esac
+[ -z "\${3:-}" ] || sleep "\$3"
 echo "end \$1 \$(date +%s%N)" >>"$W/events"
 EOF
         chmod +x "$W/rec"
