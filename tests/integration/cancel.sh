@@ -45,7 +45,7 @@ drop_job partial <<EOF
 {
   "nodes": {
     "long":       { "cmd": ["/bin/sh", "-c", "echo \$\$ > $W/long.pid.tmp && mv $W/long.pid.tmp $W/long.pid && exec $W/sleep 30"] },
-    "short":      { "cmd": ["/bin/sh", "-c", "sleep 2; echo short >> $W/ran"] },
+    "short":      { "cmd": ["/bin/sh", "-c", "while [ ! -e $W/short.go ]; do $W/sleep 0.01; done; echo short >> $W/ran"] },
     "after_long": { "cmd": ["/bin/sh", "-c", "echo after_long >> $W/ran"], "after": ["long"] }
   }
 }
@@ -56,6 +56,7 @@ pid=$(cat "$W/long.pid")
 is_exit 0 "orchctl cancel JOB NODE exits 0" ctl cancel "$id2" long
 ok "the cancelled node's process is gone" wait_for 5 eval "! pid_alive $pid"
 is "$(node_field "$id2" short state)" running "the other node keeps running"
+touch "$W/short.go"
 ctl wait "$id2" --timeout 20 >/dev/null
 expect_node "$id2" long cancelled cancelled
 expect_node "$id2" short succeeded null
