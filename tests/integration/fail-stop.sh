@@ -19,16 +19,17 @@ trap 'umount -l "$SPOOL" 2>/dev/null' EXIT
 
 start_orchd --min-free-space 0 # this test fills the file system on purpose: no floor
 drop_job slow <<EOF
-{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; exec $W/sleep 1"] },
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; while [ ! -e $W/go ]; do $W/sleep 0.01; done"] },
              "b": { "cmd": ["/bin/sh", "-c", "echo b >> $W/ran"], "after": ["a"] } } }
 EOF
 id=$(job_id_of slow) || bail_out "job not accepted"
 wait_for 10 grep -qx a "$W/ran" || bail_out "node a did not start"
 wait_for 10 test "$(node_field "$id" a state)" = running || bail_out "node a not reported running"
 
-# Fill the file system while a runs: recording a's end must fail.
+# Fill the file system while a runs (it waits for $W/go): recording a's end must fail.
 dd if=/dev/zero of="$SPOOL/fill" bs=64k 2>/dev/null
 ok "the spool's file system is full" test "$(df --output=avail -k "$SPOOL" | tail -n 1 | tr -d ' ')" -lt 64
+touch "$W/go" # a ends only now, with no room to record its end
 _wait_exit "$ORCHD_PID" 15
 wait "$ORCHD_PID"
 rc=$?
