@@ -21,8 +21,8 @@ grep -q listening "$out" 2>/dev/null || bail_out "notify listener did not start:
 has() { grep -q -- "$1" "$out"; }
 
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=400000 start_orchd
-ok "READY=1 with a status line" wait_for 5 has "^READY=1 | STATUS=0 jobs running, 0 queued, 0 finished; 0 nodes running$"
-ok "WATCHDOG=1 pings from the event loop" wait_for 5 has "^WATCHDOG=1$"
+ok "READY=1 with a status line" wait_for 20 has "^READY=1 | STATUS=0 jobs running, 0 queued, 0 finished; 0 nodes running$"
+ok "WATCHDOG=1 pings from the event loop" wait_for 20 has "^WATCHDOG=1$"
 n1=$(grep -c "^WATCHDOG=1$" "$out")
 more_pings() { [ "$(grep -c "^WATCHDOG=1$" "$out")" -gt "$n1" ]; }
 ok "and they keep coming (more than $n1)" wait_for 10 more_pings
@@ -32,14 +32,14 @@ drop_job sleeper <<EOF
 EOF
 id=$(job_id_of sleeper) || bail_out "job not accepted"
 wait_for 10 test -e "$W/started" || bail_out "node did not start"
-ok "STATUS= follows a running job" wait_for 5 has "^STATUS=1 jobs running, 0 queued, 0 finished; 1 nodes running$"
+ok "STATUS= follows a running job" wait_for 20 has "^STATUS=1 jobs running, 0 queued, 0 finished; 1 nodes running$"
 touch "$W/go"
 is_exit 0 "the job ends" wait_job "$id"
-ok "and STATUS= counts it finished" wait_for 5 has "^STATUS=0 jobs running, 0 queued, 1 finished; 0 nodes running$"
+ok "and STATUS= counts it finished" wait_for 20 has "^STATUS=0 jobs running, 0 queued, 1 finished; 0 nodes running$"
 
 kill -HUP "$ORCHD_PID"
-ok "SIGHUP: RELOADING=1 with MONOTONIC_USEC" wait_for 5 has "^RELOADING=1 | MONOTONIC_USEC=[0-9]*$"
-ok "then READY=1 again" wait_for 5 sh -c "grep -A3 '^RELOADING=1' '$out' | grep -q '^READY=1'"
+ok "SIGHUP: RELOADING=1 with MONOTONIC_USEC" wait_for 20 has "^RELOADING=1 | MONOTONIC_USEC=[0-9]*$"
+ok "then READY=1 again" wait_for 20 sh -c "grep -A3 '^RELOADING=1' '$out' | grep -q '^READY=1'"
 
 stop_orchd
 is "$ORCHD_STATUS" 0 "orchd stops with status 0"
