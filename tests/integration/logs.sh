@@ -7,6 +7,7 @@
 # a client that stops reading a large stream: the daemon neither grows nor cuts it off, stays responsive,
 # and the client later gets the whole file.
 
+: "${TEST_TIMEOUT:=180}" # several python clients, each slow to start on a loaded machine
 . "$(dirname "$0")/lib.sh"
 
 probe() { python3 "$TOP_SRCDIR/tests/integration/varlink-probe.py" "$SOCK" "$@"; }
