@@ -37,7 +37,7 @@ expect_node "$id" run cancelled cancelled
 expect_node "$id" dep1 cancelled cancelled
 expect_node "$id" dep2 cancelled cancelled
 ok "the job ended quickly after cancel (${elapsed} ms)" test "$elapsed" -lt 5000
-ok "the node's process is gone" wait_for 2 eval "! pid_alive $pid"
+ok "the node's process is gone" wait_for 10 eval "! pid_alive $pid"
 ok "a finished job's cancel is harmless: the job stays cancelled" sh -c \
         "'$ORCHCTL' -s '$SOCK' cancel $id >/dev/null 2>&1; test \"\$('$ORCHCTL' -s '$SOCK' --json status $id | jq -r .state)\" = cancelled"
 
@@ -45,7 +45,7 @@ drop_job partial <<EOF
 {
   "nodes": {
     "long":       { "cmd": ["/bin/sh", "-c", "echo \$\$ > $W/long.pid.tmp && mv $W/long.pid.tmp $W/long.pid && exec $W/sleep 30"] },
-    "short":      { "cmd": ["/bin/sh", "-c", "sleep 2; echo short >> $W/ran"] },
+    "short":      { "cmd": ["/bin/sh", "-c", "while [ ! -e $W/short.go ]; do $W/sleep 0.01; done; echo short >> $W/ran"] },
     "after_long": { "cmd": ["/bin/sh", "-c", "echo after_long >> $W/ran"], "after": ["long"] }
   }
 }
@@ -54,8 +54,9 @@ id2=$(job_id_of partial) || bail_out "job not accepted"
 wait_for 10 test -s "$W/long.pid" || bail_out "node long did not start"
 pid=$(cat "$W/long.pid")
 is_exit 0 "orchctl cancel JOB NODE exits 0" ctl cancel "$id2" long
-ok "the cancelled node's process is gone" wait_for 5 eval "! pid_alive $pid"
+ok "the cancelled node's process is gone" wait_for 10 eval "! pid_alive $pid"
 is "$(node_field "$id2" short state)" running "the other node keeps running"
+touch "$W/short.go"
 ctl wait "$id2" --timeout 20 >/dev/null
 expect_node "$id2" long cancelled cancelled
 expect_node "$id2" short succeeded null

@@ -10,7 +10,9 @@
 make_recorder
 start_orchd --max-parallel 4
 
-# Node a also dumps its environment, stdin and cwd into its log.
+# Node a also dumps its environment, stdin and cwd into its log. b and c each end only once both have
+# started (a rendezvous on the third start line, not 0.4 s each that load could stretch apart), so they
+# overlap when they run in parallel, and hang (the wait below fails) if they do not.
 drop_job diamond <<EOF
 {
   "name": "diamond",
@@ -18,8 +20,8 @@ drop_job diamond <<EOF
   "nodes": {
     "a": { "cmd": ["/bin/sh", "-c", "env; echo STDIN=\$(readlink /proc/self/fd/0); echo CWD=\$(pwd); exec $W/rec a 0.2"],
            "env": { "OVERRIDE": "node" } },
-    "b": { "cmd": ["$W/rec", "b", "0.4"], "after": ["a"] },
-    "c": { "cmd": ["$W/rec", "c", "0.4"], "after": ["a"] },
+    "b": { "cmd": ["$W/rec", "b", "+3"], "after": ["a"] },
+    "c": { "cmd": ["$W/rec", "c", "+3"], "after": ["a"] },
     "d": { "cmd": ["$W/rec", "d", "0.1"], "after": ["b", "c"] }
   }
 }

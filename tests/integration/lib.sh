@@ -280,7 +280,7 @@ _orchd_ready() {
         [ -S "$SOCK" ] && "$ORCHCTL" -s "$SOCK" list >/dev/null 2>&1
 }
 
-start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the background, wait ≤ 5 s until ready
+start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the background, wait until ready (≤ 60 s)
         [ -x "$ORCHD" ] || bail_out "orchd not built: $ORCHD"
         [ -x "$ORCHCTL" ] || bail_out "orchctl not built: $ORCHCTL"
         # Keep the previous run's log: a restart must not hide what happened before it.
@@ -296,7 +296,9 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
         "$ORCHD" --config "$T/orchd.conf" --spool "$SPOOL" --socket "$SOCK" --log-level debug "$@" \
                 2>>"$T/orchd.log" </dev/null &
         ORCHD_PID=$!
-        local deadline=$(($(date +%s%N) + 5000000000))
+        # Until it answers or exits: the bound only catches a hang (a wrapper that starts python first, on a
+        # loaded machine, took more than 5 s).
+        local deadline=$(($(date +%s%N) + 60000000000))
         until _orchd_ready; do
                 if ! pid_alive "$ORCHD_PID"; then
                         wait "$ORCHD_PID"
@@ -304,7 +306,7 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
                         ORCHD_PID=
                         bail_out "orchd exited during startup with status $rc"
                 fi
-                [ "$(date +%s%N)" -lt "$deadline" ] || bail_out "orchd not ready within 5 s"
+                [ "$(date +%s%N)" -lt "$deadline" ] || bail_out "orchd not ready within 60 s"
                 sleep 0.02
         done
 }
@@ -411,14 +413,19 @@ expect_node() { # expect_node ID NODE STATE REASON: one TAP line for a node's fi
 # short line are atomic (O_APPEND), so concurrent nodes do not interleave within a line.
 # $W/rec NAME @FILE: the same, but instead of sleeping wait until FILE exists (a gate the test opens with
 # touch, so no timing window depends on the machine's load).
+# $W/rec NAME +N: instead of sleeping wait until $W/events holds at least N start lines (a rendezvous: nodes
+# that must run at the same time each end only once all of them have started, however slowly they start).
+# A third argument, SECONDS, is work after the gate: a sleep that only widens the recorded interval.
 make_recorder() {
         cat >"$W/rec" <<EOF
 #!/bin/sh
 echo "start \$1 \$(date +%s%N)" >>"$W/events"
 case "\$2" in
 @*) while [ ! -e "\${2#@}" ]; do sleep 0.01; done ;;
++*) while [ "\$(grep -c '^start ' "$W/events")" -lt "\${2#+}" ]; do sleep 0.01; done ;;
 *) sleep "\$2" ;;
 esac
+[ -z "\${3:-}" ] || sleep "\$3"
 echo "end \$1 \$(date +%s%N)" >>"$W/events"
 EOF
         chmod +x "$W/rec"

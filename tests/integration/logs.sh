@@ -7,6 +7,7 @@
 # a client that stops reading a large stream: the daemon neither grows nor cuts it off, stays responsive,
 # and the client later gets the whole file.
 
+: "${TEST_TIMEOUT:=180}" # several python clients, each slow to start on a loaded machine
 . "$(dirname "$0")/lib.sh"
 
 probe() { python3 "$TOP_SRCDIR/tests/integration/varlink-probe.py" "$SOCK" "$@"; }
@@ -123,7 +124,7 @@ is "$(jq -c 'del(.parameters.data)' "$T/probe.out" | tr '\n' ' ')" \
 # that line), then prints another; "late" runs after it.
 drop_job follow <<EOF
 { "nodes": {
-    "gate": { "cmd": ["/bin/sh", "-c", "echo first; i=0; while [ ! -e $W/go ] && [ \$i -lt 400 ]; do $W/sleep 0.05; i=\$((i+1)); done; printf 'second'"] },
+    "gate": { "cmd": ["/bin/sh", "-c", "echo first; while [ ! -e $W/go ]; do $W/sleep 0.05; done; printf 'second'"] },
     "late": { "cmd": ["/bin/sh", "-c", "echo late output"], "after": ["gate"] }
 } }
 EOF
@@ -183,12 +184,19 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$ORCHD_PID/status"; }
 rss_before=$(rss)
 mkfifo "$T/slow.ctl"
 python3 - "$SOCK" "$bid" "$T/slow.out" "$T/slow.ctl" <<'PY' &
-import json, socket, sys
+import fcntl, json, socket, struct, sys, termios, time
 sock, job, out, ctl = sys.argv[1:5]
 s = socket.socket(socket.AF_UNIX); s.connect(sock)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.sendall(json.dumps({"method": "io.orchd.Manager.Logs", "more": True,
                       "parameters": {"id": job, "node": "big"}}).encode() + b"\0")
+# Say when the daemon has started pushing (bytes wait unread in the socket), then read nothing.
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    if struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0" * 4))[0] > 0:
+        open(out + ".pushed", "w").close()
+        break
+    time.sleep(0.01)
 open(ctl).read()  # block, reading nothing from the socket, until the test says go
 s.settimeout(30)
 buf, data = b"", bytearray()
@@ -212,7 +220,9 @@ while True:
 open(out, "wb").write(data)
 PY
 slow=$!
-sleep 1 # give the daemon every chance to push the whole file at the client
+# The daemon has begun pushing the file at the client; the status calls after that are event-loop rounds
+# in which it may push (or buffer) more.
+wait_for 30 test -e "$T/slow.out.pushed" || fail "the daemon sent the stalled reader nothing"
 for i in 1 2 3; do
         ctl status "$bid" >/dev/null || fail "status answers while a reader is stalled"
 done

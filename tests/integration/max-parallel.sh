@@ -4,7 +4,9 @@
 # Concurrency limits: a job's max_parallel 2 over 6 independent nodes never lets more than 2 run at once
 # (and does reach 2), and the daemon's --max-parallel 1 serializes nodes across two jobs.
 # Intervals are measured by the nodes themselves, so they lie inside the real run time: a measured
-# overlap can only under-count a real one.
+# overlap can only under-count a real one. In the first job every node ends only once two nodes have started
+# (a rendezvous; the 0.3 s of work after it only widens the intervals), so the first two overlap for sure
+# however slowly they start, and the job hangs (fails) if the nodes are serialized.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -13,7 +15,7 @@ start_orchd --max-parallel 8
 
 nodes=""
 for i in 1 2 3 4 5 6; do
-        nodes="$nodes${nodes:+,} \"n$i\": { \"cmd\": [\"$W/rec\", \"n$i\", \"0.3\"] }"
+        nodes="$nodes${nodes:+,} \"n$i\": { \"cmd\": [\"$W/rec\", \"n$i\", \"+2\", \"0.3\"] }"
 done
 drop_job limited <<EOF
 { "max_parallel": 2, "nodes": { $nodes } }

@@ -36,7 +36,9 @@ is_exit 0 "it succeeds" ctl wait "$id2" --timeout 20
 is "$(job_field "$id" state)" succeeded "job 1 is still listed as succeeded after the restart"
 
 kill -HUP "$ORCHD_PID"
-sleep 0.3
+# The SIGHUP handler rescans before it returns, so a call answered after its log line comes after the rescan.
+ok "SIGHUP: the daemon rescans" wait_for 10 grep -q "Received SIGHUP" "$T/orchd.log"
+ctl list >/dev/null
 ok "tmp/inflight.json is still in tmp/, unchanged" cmp "$SPOOL/tmp/inflight.json" "$T/inflight.copy"
 ok "it did not become a job" test "$(ctl --json list --all | jq '[.[] | select(.name == "inflight")] | length')" = 0
 ok "it never ran" sh -c "! grep -q inflight '$W/ran'"

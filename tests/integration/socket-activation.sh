@@ -15,7 +15,7 @@ command -v systemd-socket-activate >/dev/null ||
 systemd-socket-activate -l "$SOCK" "$ORCHD" --config "$T/orchd.conf" --spool "$SPOOL" \
         --socket "$T/unused.sock" --log-level debug 2>>"$T/orchd.log" &
 ORCHD_PID=$!
-wait_for 5 test -S "$SOCK" || bail_out "systemd-socket-activate did not bind $SOCK"
+wait_for 60 test -S "$SOCK" || bail_out "systemd-socket-activate did not bind $SOCK"
 
 out=$(ctl --json list)
 is $? 0 "the first call starts orchd on the passed socket and is answered"

@@ -15,7 +15,7 @@ drop_job bad1 <<EOF
 { "nodes": { "a": { "cmd": ["/bin/sh", "-c", "exit 3"], "retry": { "attempts": 2, "delay": 0.05 } } } }
 EOF
 drop_job slow <<EOF
-{ "nodes": { "s": { "cmd": ["$W/sleep", "5"] }, "t": { "cmd": ["/bin/true"], "after": ["s"] } } }
+{ "nodes": { "s": { "cmd": ["/bin/sh", "-c", "while [ ! -e $W/go ]; do $W/sleep 0.05; done"] }, "t": { "cmd": ["/bin/true"], "after": ["s"] } } }
 EOF
 printf '{ "nodes": ' >"$SPOOL/tmp/broken.json" && mv "$SPOOL/tmp/broken.json" "$SPOOL/new/"
 id1=$(job_id_of ok1) || bail_out "ok1 not accepted"

@@ -36,7 +36,7 @@ done
 survivors=()
 for p in "${pids[@]}"; do
         # A process killed a moment ago may not be reaped yet; a zombie does not count as alive.
-        wait_for 2 eval "! pid_alive $p" || survivors+=("$p")
+        wait_for 10 eval "! pid_alive $p" || survivors+=("$p")
 done
 is "${survivors[*]:-}" "" "every process of the tree is gone"
 ok "the log shows spin ran" grep -q "ready" "$SPOOL/jobs/$id/logs/tree.1.log"

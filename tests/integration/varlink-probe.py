@@ -5,14 +5,17 @@ directly, without orchctl or any of orchd's code, so it can check the daemon's
 side on its own and send what orchctl never would.
 
   varlink-probe.py SOCKET METHOD [PARAMS-JSON] [--more] [--oneway] [--timeout S]
-  varlink-probe.py SOCKET --raw BYTES [--timeout S]
+  varlink-probe.py SOCKET --raw BYTES [--count N] [--timeout S]
 
 Prints every reply as one compact JSON line on stdout (sorted keys). With
 --raw, BYTES is sent as is after Python escape decoding ("\\0" is a NUL) and
-every reply is printed until the daemon closes or the timeout passes.
+every reply is printed until the daemon closes, N replies have come (--count:
+so a test waits for the replies it expects, not for a fixed time), or the
+timeout passes.
 Exit status: 0 the final reply is a success (--raw: the daemon closed the
-connection), 1 it is an error reply, 2 usage, 3 connection closed or timed
-out before a final reply (--raw: timed out with the connection still open).
+connection, or N replies came), 1 it is an error reply, 2 usage, 3 connection
+closed or timed out before a final reply (--raw: timed out with the connection
+still open and fewer than N replies).
 """
 
 import argparse
@@ -54,6 +57,7 @@ def main():
     ap.add_argument("--more", action="store_true")
     ap.add_argument("--oneway", action="store_true")
     ap.add_argument("--raw")
+    ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=10.0)
     a = ap.parse_args()
     if not a.raw and not a.method:
@@ -84,12 +88,16 @@ def main():
     deadline = time.monotonic() + a.timeout
     final = None
     state = {"closed": False}
+    n = 0
     for m in read_messages(sock, deadline, state):
         print(json.dumps(m, sort_keys=True, separators=(",", ":")))
         sys.stdout.flush()
+        n += 1
         if a.raw is None and not m.get("continues"):
             final = m
             break
+        if a.raw is not None and a.count and n >= a.count:
+            return 0
     if a.raw is not None:
         return 0 if state["closed"] else 3
     if final is None:

@@ -161,13 +161,19 @@ is "$(tail -n 1 "$T/many.out")" "$(ctl wait "$idm")" "the line watcher ends with
 
 # ---- the live display under a pseudo-terminal --------------------------------------------------------
 if command -v script >/dev/null; then
+        # p and q run until the display has shown one of them running (not for 1.5 s that load could use up).
         drop_job live <<EOF
-{ "nodes": { "p": { "cmd": ["$W/sleep", "1.5"] }, "q": { "cmd": ["$W/sleep", "1.5"] },
+{ "nodes": { "p": { "cmd": "while [ ! -e $W/go-live ]; do sleep 0.05; done" },
+             "q": { "cmd": "while [ ! -e $W/go-live ]; do sleep 0.05; done" },
              "r": { "cmd": "exit 4", "after": ["p", "q"] } } }
 EOF
         idl=$(job_id_of live) || bail_out "job live not accepted"
         TERM=xterm script -qefc "stty cols 100 rows 20; '$ORCHCTL' -s '$SOCK' watch $idl" /dev/null \
-                </dev/null >"$T/tty.out" 2>&1
+                </dev/null >"$T/tty.out" 2>&1 &
+        live_pid=$!
+        wait_for 30 grep -qE '^  [pq] +[0-9]' "$T/tty.out" || diag "no running node shown: $(cat -v "$T/tty.out")"
+        touch "$W/go-live"
+        wait "$live_pid"
         is "$?" 1 "under a terminal: exits with the job's status (failed: 1)"
         ok "it draws a progress bar" grep -qE '\[[#.]{10,40}\] [0-9]+/3 ' "$T/tty.out"
         ok "it lists a running node with its elapsed time" grep -qE '^  [pq] +[0-9]' "$T/tty.out"
@@ -217,6 +223,8 @@ idh=$(ctl submit "$T/huge.json") || bail_out "job huge not accepted"
 python3 "$TOP_SRCDIR/tests/integration/slow-watcher.py" "$SOCK" "$idh" "$T/go-read" --timeout 120 \
         >"$T/slow.out" 2>"$T/slow.err" &
 slow_pid=$!
+# The stalled watcher must be attached before the cancellations below, however slowly python starts.
+wait_for 120 grep -q sent "$T/slow.err" || bail_out "the slow watcher did not send its call: $(cat "$T/slow.err")"
 wait_for 60 grep -q "Job $idh node busy-0010 succeeded" "$T/orchd.log" || bail_out "the busy nodes do not run"
 watch_bg "$T/huge.out" "$idh" --json
 wait_for 60 grep -q '"event":"status"' "$T/huge.out" || bail_out "no status line: $(cat "$T/huge.out.err")"
