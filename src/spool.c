@@ -164,11 +164,14 @@ static size_t utf8_prefix(const char *name, size_t n) {
  * the time), PREFIX the start of NAME as far as it fits. A rejection never overwrites an earlier one and
  * never fails for want of a name, however often one name was rejected. */
 static int reject_target(int dir_fd, const char *name, ino_t ino, char *target, size_t size) {
+        /* The longest TARGET: its records are written as TARGET.error.json by way of write_file_atomic_at's
+         * temporary ".#TARGET.error.json.PID.N", up to 21 bytes more. */
+        const size_t max = NAME_MAX - strlen(".error.json") - 21;
         size_t len = strlen(name), stem = len - 5, tag_len, keep;
         uint64_t t = now_usec(CLOCK_REALTIME);
         char tag[64], err[NAME_MAX + 32];
 
-        if (len + strlen(".error.json") <= NAME_MAX) {
+        if (len <= max) {
                 snprintf(target, size, "%s", name);
                 snprintf(err, sizeof(err), "%s.error.json", name);
                 if (faccessat(dir_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
@@ -178,7 +181,7 @@ static int reject_target(int dir_fd, const char *name, ino_t ino, char *target, 
         /* Unique already; the few tries only guard against a clock stepped back onto an earlier tag. */
         for (unsigned k = 0; k < 8; k++) {
                 tag_len = (size_t) snprintf(tag, sizeof(tag), "%jx-%" PRIx64, (uintmax_t) ino, t + k);
-                keep = MIN(stem, NAME_MAX - strlen(".error.json") - strlen(".json") - 1 - tag_len);
+                keep = MIN(stem, max - strlen(".json") - 1 - tag_len);
                 snprintf(target, size, "%.*s.%s.json", (int) utf8_prefix(name, keep), name, tag);
                 snprintf(err, sizeof(err), "%s.error.json", target);
                 if (faccessat(dir_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&

@@ -61,13 +61,13 @@ printf '{ "nodes": { "b": { "cmd": "true", "env": { "TOKEN": "secret-of-B" } } }
 # Not UTF-8 at all: the bytes must come back as they were.
 printf '\xff\xfe{"nodes": 1}\x00\x01\n' | drop_as "$UA" binary.json
 for f in a.json b.json binary.json; do
-        wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not rejected"
+        wait_for 10 test -e "$REJ/$f.error.json" || bail_out "$f not rejected"
 done
 
-is "$(jq .uid "$SPOOL/rejected/a.json.error.json")" "$uida" "a.json.error.json records A's uid"
-is "$(stat -c %u "$SPOOL/rejected/a.json.error.json")" "$uida" "and is owned by A (the index a listing uses)"
-isnt "$(as "$UB" cat "$SPOOL/rejected/a.json" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's rejected file"
-isnt "$(as "$UB" cat "$SPOOL/rejected/a.json.error" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's .error"
+is "$(jq .uid "$REJ/a.json.error.json")" "$uida" "a.json.error.json records A's uid"
+is "$(stat -c %u "$REJ/a.json.error.json")" "$uida" "and is owned by A (the index a listing uses)"
+isnt "$(as "$UB" cat "$REJ/a.json" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's rejected file"
+isnt "$(as "$UB" cat "$REJ/a.json.error" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's .error"
 isnt "$(as "$UA" ls "$SPOOL/rejected" >/dev/null 2>&1; echo $?)" 0 "A cannot list rejected/"
 
 list_a=$(ctl_as "$UA" rejected)
@@ -98,10 +98,10 @@ as "$UA" mv "$SPOOL/tmp/dir.json" "$SPOOL/new/dir.json"
 as "$UA" mkfifo "$SPOOL/tmp/fifo.json"
 as "$UA" mv "$SPOOL/tmp/fifo.json" "$SPOOL/new/fifo.json"
 for f in dir.json fifo.json; do
-        wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not handled"
+        wait_for 10 test -e "$REJ/$f.error.json" || bail_out "$f not handled"
 done
-ok "the directory is removed, not kept" test ! -e "$SPOOL/rejected/dir.json" -a ! -e "$SPOOL/new/dir.json"
-ok "the FIFO is removed, not kept" test ! -e "$SPOOL/rejected/fifo.json" -a ! -e "$SPOOL/new/fifo.json"
+ok "the directory is removed, not kept" test ! -e "$REJ/dir.json" -a ! -e "$SPOOL/new/dir.json"
+ok "the FIFO is removed, not kept" test ! -e "$REJ/fifo.json" -a ! -e "$SPOOL/new/fifo.json"
 list_a=$(ctl_as "$UA" rejected)
 like "$list_a" "dir\.json .*is a directory: only regular files are job files, so it was removed" "A's list reports the directory"
 like "$list_a" "fifo\.json .*is a FIFO" "and the FIFO"
