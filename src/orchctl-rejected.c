@@ -117,7 +117,9 @@ int verb_rejected(char **args, size_t n_args) {
         if (!files)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: no \"files\" array");
         if (arg_json)
-                return print_json(n_args > 0 ? json_object_array_get_idx(files, 0) ?: files : files);
+                return print_json(n_args > 0 && json_object_array_length(files) == 1 ?
+                                          json_object_array_get_idx(files, 0) :
+                                          files);
         if (n_args == 0)
                 return rejected_table(files);
         f = json_object_array_get_idx(files, 0);
