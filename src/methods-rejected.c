@@ -91,8 +91,8 @@ static int rejected_load(int dir_fd, const char *name, Rejected *e) {
                 }
                 if (j && json_object_object_get_ex(j, "removed", &v))
                         e->removed = json_object_get_boolean(v);
-                if (j && json_object_object_get_ex(j, "file", &v) && json_object_is_type(v, json_type_string) &&
-                    !streq(json_object_get_string(v), name))
+                if (j && json_object_object_get_ex(j, "file", &v) &&
+                    json_object_is_type(v, json_type_string) && !streq(json_object_get_string(v), name))
                         e->original = strdup(json_object_get_string(v));
         }
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)

@@ -116,8 +116,8 @@ static const char *intake_display_name(const char *iname) {
 }
 
 static bool is_intake_name(const char *iname) {
-        return is_job_file_name(iname) || (iname[0] == '.' && strchr(iname, '~') &&
-                                           is_job_file_name(intake_display_name(iname)));
+        return is_job_file_name(iname) ||
+                (iname[0] == '.' && strchr(iname, '~') && is_job_file_name(intake_display_name(iname)));
 }
 
 /* A decimal job id ("42"), as used for jobs/ID; 0 if the name is anything else. */
@@ -715,8 +715,7 @@ static int spool_process(Spool *s, const char *name) {
         }
         r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
         if (r == -EFBIG)
-                return spool_reject_reason(s, name, &st, false,
-                                           "grew over the size limit while being read");
+                return spool_reject_reason(s, name, &st, false, "grew over the size limit while being read");
         if (r < 0)
                 return log_warning_errno(r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
 
@@ -750,7 +749,8 @@ static int spool_process(Spool *s, const char *name) {
         /* A file claimed before the spool ran full (or left in intake by a crash) waits there for room. */
         if (!spool_has_room(s))
                 return 0;
-        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid, st.st_gid, &id);
+        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid,
+                         st.st_gid, &id);
         if (is_out_of_space(r)) {
                 spool_set_full(s, r); /* the file stays in intake; the re-check takes it again */
                 return 0;
