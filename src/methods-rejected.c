@@ -4,16 +4,20 @@
  * files, their errors and their bytes (issue 8, point 6).
  *
  * rejected/ is root's alone (0700), so this call is the only way its content
- * reaches users. Who owns an entry: the uid that intake recorded in
+ * reaches users. Intake keeps each owner's rejections in rejected/UID/ (also
+ * 0700, root's); entries directly in rejected/ are from an orchd before that
+ * and are still listed. Who owns an entry: the uid that intake recorded in
  * NAME.error.json (we wrote it, from the file as claimed; it is the only
  * record left when the entry was removed rather than kept); for an entry
  * without that record (a spool from before it) the owner of the kept file;
- * with neither, root. Another user's entry answers exactly as a missing one
- * does, so names of others' files are not revealed. Reads are bounded:
- * error texts at 1 MiB, file bytes at REJECTED_DATA_MAX. Intake also makes
- * the owner the owner of NAME.error.json, as an index: a user's listing
- * passes over others' entries with one fstatat each instead of reading them
- * (a listing runs on the event loop, and rejected/ may hold many entries).
+ * with neither, root. A user's call reads their own rejected/UID/ and the old
+ * flat entries (passing over others' by the owner of NAME.error.json, an
+ * index older orchds kept, with one fstatat each); it never opens another
+ * user's directory. Another user's entry answers exactly as a missing one
+ * does, so names of others' files are not revealed. Root and AdminGroup= see
+ * every directory; a name may then match an entry of each of several owners,
+ * and all are returned. Reads are bounded: error texts at 1 MiB, file bytes
+ * at REJECTED_DATA_MAX.
  */
 
 #include <dirent.h>
@@ -46,6 +50,8 @@
 /* An entry of rejected/ as the call reports it. */
 typedef struct Rejected {
         char name[NAME_MAX + 1];
+        char *original;    /* the name it was dropped as, when the kept copy has another (long names) */
+        json_object *json; /* the entry as reported */
         uid_t uid;
         bool removed;
         struct timespec time;
@@ -85,6 +91,9 @@ static int rejected_load(int dir_fd, const char *name, Rejected *e) {
                 }
                 if (j && json_object_object_get_ex(j, "removed", &v))
                         e->removed = json_object_get_boolean(v);
+                if (j && json_object_object_get_ex(j, "file", &v) &&
+                    json_object_is_type(v, json_type_string) && !streq(json_object_get_string(v), name))
+                        e->original = strdup(json_object_get_string(v));
         }
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 e->removed = true; /* nothing kept, whatever the record says */
@@ -144,7 +153,8 @@ static json_object *rejected_to_json(int dir_fd, const Rejected *e, bool full) {
                                    json_object_new_string(protocol_format_timestamp(
                                            timespec_to_usec(&e->time), ts, sizeof(ts)))) < 0 ||
             json_object_object_add(o, "error", json_object_new_string(error)) < 0 ||
-            json_object_object_add(o, "removed", json_object_new_boolean(e->removed)) < 0)
+            json_object_object_add(o, "removed", json_object_new_boolean(e->removed)) < 0 ||
+            (e->original && json_object_object_add(o, "original", json_object_new_string(e->original)) < 0))
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -171,21 +181,80 @@ static bool maybe_visible(int dir_fd, const char *record, uid_t uid) {
         return st.st_uid == uid || st.st_uid == geteuid();
 }
 
-/* Every rejection in dir_fd that filter_uid may see ((uid_t) -1: all), oldest first. */
-static int rejected_list(int dir_fd, uid_t filter_uid, Rejected **ret, size_t *ret_n) {
-        _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_free_ Rejected *list = NULL;
-        size_t n = 0, cap = 0, sl = strlen(ERROR_JSON_SUFFIX);
-        struct dirent *de;
-        DIR *d;
+/* The rejections found so far, across directories. */
+typedef struct RejectedList {
+        Rejected *items;
+        size_t n, cap;
+} RejectedList;
 
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+static void rejected_list_done(RejectedList *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].original);
+                json_object_put(l->items[i].json);
+        }
+        free(l->items);
+}
+
+/* Room for one more entry in l. Returns 0 or -ENOMEM. */
+static int rejected_list_grow(RejectedList *l) {
+        Rejected *m;
+
+        if (l->n < l->cap)
+                return 0;
+        m = reallocarray(l->items, MAX(l->cap * 2, (size_t) 16), sizeof(Rejected));
+        if (!m)
+                return -ENOMEM;
+        l->items = m;
+        l->cap = MAX(l->cap * 2, (size_t) 16);
+        return 0;
+}
+
+/* Add dir_fd's entry NAME (full: with the whole error) to l if filter_uid ((uid_t) -1: anyone) owns it.
+ * Returns 1 if added, 0 if it is not there or not filter_uid's, -ENOMEM. */
+static int rejected_add(RejectedList *l, int dir_fd, const char *name, uid_t filter_uid, bool full) {
+        Rejected e;
+
+        if (rejected_load(dir_fd, name, &e) < 0)
+                return 0;
+        if (filter_uid != (uid_t) -1 && e.uid != filter_uid) {
+                free(e.original);
+                return 0;
+        }
+        e.json = rejected_to_json(dir_fd, &e, full);
+        if (!e.json || rejected_list_grow(l) < 0) {
+                free(e.original);
+                json_object_put(e.json);
+                return -ENOMEM;
+        }
+        l->items[l->n++] = e;
+        return 1;
+}
+
+/* A listing of dir_fd, on an fd of its own (a dup would share dir_fd's offset). Returns the DIR, or NULL
+ * with errno set. */
+static DIR *opendir_at(int dir_fd) {
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!d && fd >= 0) {
+                int saved = errno;
+
+                close(fd);
+                errno = saved;
+        }
+        return d;
+}
+
+/* Every rejection in dir_fd that filter_uid may see ((uid_t) -1: all), added to l. */
+static int rejected_scan(int dir_fd, uid_t filter_uid, RejectedList *l) {
+        size_t sl = strlen(ERROR_JSON_SUFFIX);
+        DIR *d = opendir_at(dir_fd);
+        struct dirent *de;
+        int r = 0;
+
         if (!d)
                 return -errno;
-        TAKE_FD(fd);
-        while ((de = readdir(d))) {
+        while (r >= 0 && (de = readdir(d))) {
                 size_t len = strlen(de->d_name);
                 char name[NAME_MAX + 1];
 
@@ -193,28 +262,61 @@ static int rejected_list(int dir_fd, uid_t filter_uid, Rejected **ret, size_t *r
                 if (len <= sl || !streq(de->d_name + len - sl, ERROR_JSON_SUFFIX))
                         continue;
                 snprintf(name, sizeof(name), "%.*s", (int) (len - sl), de->d_name);
-                if (!rejected_name_valid(name) || !maybe_visible(dir_fd, de->d_name, filter_uid))
-                        continue;
-                if (n == cap) {
-                        Rejected *m = reallocarray(list, cap = MAX(cap * 2, (size_t) 16), sizeof(Rejected));
-
-                        if (!m) {
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                        list = m;
-                }
-                if (rejected_load(dir_fd, name, &list[n]) < 0)
-                        continue;
-                if (filter_uid == (uid_t) -1 || list[n].uid == filter_uid)
-                        n++;
+                if (rejected_name_valid(name) && maybe_visible(dir_fd, de->d_name, filter_uid))
+                        r = rejected_add(l, dir_fd, name, filter_uid, false);
         }
         closedir(d);
-        if (n > 1)
-                qsort(list, n, sizeof(Rejected), rejected_cmp);
-        *ret = TAKE_PTR(list);
-        *ret_n = n;
-        return 0;
+        return r < 0 ? r : 0;
+}
+
+/* rejected/DNAME/ (DNAME a uid), if there is one: an fd, -ENOENT, or -errno. */
+static int open_owner_dir(int rejected_fd, const char *dname) {
+        int fd = openat(rejected_fd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        return fd < 0 ? -errno : fd;
+}
+
+/* The entry NAME (full) or every entry of dir_fd, as filter_uid may see them, added to l. */
+static int rejected_from(int dir_fd, const char *name, uid_t filter_uid, RejectedList *l) {
+        int r = name ? rejected_add(l, dir_fd, name, filter_uid, true) : rejected_scan(dir_fd, filter_uid, l);
+
+        return r < 0 ? r : 0;
+}
+
+/* From each directory viewer may see: the flat one of older orchds, then rejected/UID/ of viewer (of
+ * everyone for (uid_t) -1). With name only that entry, else every entry. */
+static int rejected_collect(int rejected_fd, uid_t viewer, const char *name, RejectedList *l) {
+        _cleanup_close_ int fd = -EBADF;
+        char dname[16];
+        struct dirent *de;
+        DIR *d;
+        int r;
+
+        r = rejected_from(rejected_fd, name, viewer, l);
+        if (r < 0)
+                return r;
+        if (viewer != (uid_t) -1) {
+                snprintf(dname, sizeof(dname), "%u", (unsigned) viewer);
+                fd = open_owner_dir(rejected_fd, dname);
+                if (fd == -ENOENT)
+                        return 0;
+                return fd < 0 ? fd : rejected_from(fd, name, viewer, l);
+        }
+        d = opendir_at(rejected_fd);
+        if (!d)
+                return -errno;
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_close_ int sub = -EBADF;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+                    strspn(de->d_name, "0123456789") != strlen(de->d_name))
+                        continue;
+                sub = open_owner_dir(rejected_fd, de->d_name);
+                if (sub >= 0)
+                        r = rejected_from(sub, name, viewer, l);
+        }
+        closedir(d);
+        return r;
 }
 
 static int reply_files(ControlCall *call, json_object *files) {
@@ -236,53 +338,81 @@ static int reply_no_such(ControlCall *call, const char *name) {
         return control_call_error(call, ORCH_ERROR_NO_SUCH_REJECTED_FILE, p);
 }
 
-/* One file by name, with the whole error and, with file, its bytes. */
-static int rejected_one(ControlCall *call, int dir_fd, const char *name, uid_t viewer, bool file) {
-        _cleanup_json_ json_object *o = NULL, *files = NULL;
+static int reply_too_large(ControlCall *call, const char *name, uint64_t size) {
+        json_object *p = json_object_new_object();
+
+        if (p) {
+                json_object_object_add(p, "name", json_object_new_string(name));
+                json_object_object_add(p, "size", json_object_new_int64((int64_t) size));
+                json_object_object_add(p, "limit", json_object_new_int64(REJECTED_DATA_MAX));
+        }
+        return control_call_error(call, ORCH_ERROR_REJECTED_FILE_TOO_LARGE, p);
+}
+
+/* Add the bytes of e's kept file to e->json: from rejected/UID/, else from the flat directory of older
+ * orchds. Returns 0 (also when there are no bytes to give), -EFBIG with *ret_size, -errno. */
+static int add_data(int rejected_fd, const Rejected *e, uint64_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *data = NULL;
-        uint64_t size = 0;
-        Rejected e;
+        char dname[16];
         int r;
 
-        if (!rejected_name_valid(name) || rejected_load(dir_fd, name, &e) < 0 ||
-            (viewer != (uid_t) -1 && e.uid != viewer))
-                return reply_no_such(call, name);
-        o = rejected_to_json(dir_fd, &e, true);
-        if (!o)
+        snprintf(dname, sizeof(dname), "%u", (unsigned) e->uid);
+        fd = open_owner_dir(rejected_fd, dname);
+        r = fd >= 0 ? rejected_data(fd, e->name, &data, ret_size) : -ENOENT;
+        if (r == -ENOENT || r == -ELOOP)
+                r = rejected_data(rejected_fd, e->name, &data, ret_size);
+        if (r == -ENOENT || r == -ELOOP)
+                return 0; /* a symlink, FIFO or directory left by an older orchd: no bytes to give */
+        if (r < 0)
+                return r;
+        if (json_object_object_add(e->json, "size", json_object_new_int64((int64_t) *ret_size)) < 0 ||
+            json_object_object_add(e->json, "data", json_object_new_string(data)) < 0)
                 return -ENOMEM;
-        if (file && !e.removed) {
-                r = rejected_data(dir_fd, name, &data, &size);
-                if (r == -EFBIG) {
-                        json_object *p = json_object_new_object();
+        return 0;
+}
 
-                        if (p) {
-                                json_object_object_add(p, "name", json_object_new_string(name));
-                                json_object_object_add(p, "size", json_object_new_int64((int64_t) size));
-                                json_object_object_add(p, "limit", json_object_new_int64(REJECTED_DATA_MAX));
-                        }
-                        return control_call_error(call, ORCH_ERROR_REJECTED_FILE_TOO_LARGE, p);
-                }
-                if (r < 0 && r != -ENOENT && r != -ELOOP)
-                        return r;
-                if (r >= 0 &&
-                    (json_object_object_add(o, "size", json_object_new_int64((int64_t) size)) < 0 ||
-                     json_object_object_add(o, "data", json_object_new_string(data)) < 0))
-                        return -ENOMEM;
-        }
+/* One file by name (for root and AdminGroup=: that of each owner who has one), with the whole error and,
+ * with file, its bytes. */
+static int rejected_one(ControlCall *call, int rejected_fd, const char *name, uid_t viewer, bool file) {
+        _cleanup_(rejected_list_done) RejectedList l = {};
+        _cleanup_json_ json_object *files = NULL;
+        int r;
+
+        if (!rejected_name_valid(name))
+                return reply_no_such(call, name);
+        r = rejected_collect(rejected_fd, viewer, name, &l);
+        if (r < 0)
+                return r;
+        if (l.n == 0)
+                return reply_no_such(call, name);
+        if (l.n > 1)
+                qsort(l.items, l.n, sizeof(Rejected), rejected_cmp);
         files = json_object_new_array();
-        if (!files || json_object_array_add(files, TAKE_PTR(o)) < 0)
+        if (!files)
                 return -ENOMEM;
+        for (size_t i = 0; i < l.n; i++) {
+                uint64_t size = 0;
+
+                r = file && !l.items[i].removed ? add_data(rejected_fd, &l.items[i], &size) : 0;
+                if (r == -EFBIG)
+                        return reply_too_large(call, name, size);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(files, l.items[i].json) < 0)
+                        return -ENOMEM;
+                l.items[i].json = NULL;
+        }
         return reply_files(call, TAKE_PTR(files));
 }
 
 int methods_rejected(ControlCall *call, json_object *params, void *userdata) {
-        _cleanup_free_ Rejected *list = NULL;
+        _cleanup_(rejected_list_done) RejectedList l = {};
         _cleanup_json_ json_object *files = NULL;
         Manager *m = userdata;
         int dir_fd = spool_rejected_fd(m->spool);
         uid_t caller = control_call_uid(call), viewer = caller;
         json_object *name = NULL, *file = NULL;
-        size_t n = 0;
         int r;
 
         if (params && json_object_object_get_ex(params, "name", &name) &&
@@ -299,19 +429,18 @@ int methods_rejected(ControlCall *call, json_object *params, void *userdata) {
         if (name)
                 return rejected_one(call, dir_fd, json_object_get_string(name), viewer,
                                     json_object_get_boolean(file));
-        r = rejected_list(dir_fd, viewer, &list, &n);
+        r = rejected_collect(dir_fd, viewer, NULL, &l);
         if (r < 0)
                 return r;
-        files = json_object_new_array_ext((int) MIN(n, (size_t) INT_MAX));
+        if (l.n > 1)
+                qsort(l.items, l.n, sizeof(Rejected), rejected_cmp);
+        files = json_object_new_array_ext((int) MIN(l.n, (size_t) INT_MAX));
         if (!files)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                json_object *o = rejected_to_json(dir_fd, &list[i], false);
-
-                if (!o || json_object_array_add(files, o) < 0) {
-                        json_object_put(o);
+        for (size_t i = 0; i < l.n; i++) {
+                if (json_object_array_add(files, l.items[i].json) < 0)
                         return -ENOMEM;
-                }
+                l.items[i].json = NULL;
         }
         return reply_files(call, TAKE_PTR(files));
 }

@@ -68,6 +68,8 @@ static int rejected_show(json_object *f) {
 
         (void) get_int(f, "uid", &uid);
         printf("%12s: %s\n", "Name", escaped(strna(get_string(f, "name"))));
+        if (get_string(f, "original"))
+                printf("%12s: %s\n", "Dropped as", escaped(get_string(f, "original")));
         printf("%12s: %s (uid %" PRId64 ")\n", "Owner", user ? escaped(user) : "?", uid);
         printf("%12s: %s\n", "Rejected", format_local_time(get_string(f, "time"), true, when, sizeof(when)));
         printf("%12s: %s\n", "File",
@@ -116,11 +118,26 @@ int verb_rejected(char **args, size_t n_args) {
         if (!files)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: no \"files\" array");
         if (arg_json)
-                return print_json(n_args > 0 ? json_object_array_get_idx(files, 0) ?: files : files);
+                return print_json(n_args > 0 && json_object_array_length(files) == 1 ?
+                                          json_object_array_get_idx(files, 0) :
+                                          files);
         if (n_args == 0)
                 return rejected_table(files);
         f = json_object_array_get_idx(files, 0);
         if (!f)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: no file in \"files\"");
-        return arg_file ? rejected_file(f, args[0]) : rejected_show(f);
+        if (arg_file && json_object_array_length(files) > 1)
+                return fail(EX_USAGE,
+                            "several users have a rejected file named '%s'; orchctl rejected %s shows them "
+                            "all, root can read each in rejected/UID/",
+                            args[0], args[0]);
+        if (arg_file)
+                return rejected_file(f, args[0]);
+        /* Root and AdminGroup= members may get one file of each of several owners. */
+        for (size_t i = 0; i < json_object_array_length(files); i++) {
+                if (i > 0)
+                        putchar('\n');
+                (void) rejected_show(json_object_array_get_idx(files, i));
+        }
+        return EXIT_SUCCESS;
 }

@@ -5,15 +5,24 @@
  * Owns: the spool's directory fds, the inotify source on new/, and the job
  * id counter. The life of a dropped file, each step a rename:
  *
- *   new/NAME.json ──claim──▶ jobs/.intake/NAME.json ──┬─▶ rejected/NAME.json (+ .error, .error.json)
+ *   new/NAME.json ──claim──▶ jobs/.intake/NAME.json ──┬─▶ rejected/UID/NAME.json (+ .error, .error.json)
  *                                                     └─▶ jobs/.#ID/source.NAME.json ──▶ jobs/ID/
+ *
+ * No name ever blocks a step. The claim takes .intake/.TAG~NAME.json (TAG
+ * unique to the claim) when a file of that name is still in intake and
+ * cannot be finished yet. rejected/UID/ is the owner's own (so no user's
+ * rejections decide the names another's get); there the copy is NAME.json,
+ * else PREFIX.TAG.json when that is taken or too long for its suffixes, chosen
+ * without probing, and its .error.json records the name as dropped.
+ * Names longer than INTAKE_NAME_MAX are rejected (they cannot be carried as
+ * source.NAME).
  *
  * jobs/.intake and jobs/.#ID are private to the daemon, so once a file is
  * claimed nobody can swap it; it is inspected with lstat before it is ever
  * opened (hard links, files others may write and oversize files are refused
  * unread and kept in rejected/; anything that is not a regular file, such as
  * a symlink, FIFO, device or directory, is removed, not kept, with an error
- * record for its owner). rejected/ is root's alone (0700): its files and error
+ * record for its owner). rejected/ and each rejected/UID/ are root's alone (0700): its files and error
  * records reach their owner through the Rejected call, never the file system.
  * The accepted job is our own copy of the bytes
  * read (job.json), so a writer that still holds the original cannot change
@@ -92,6 +101,23 @@ static bool is_job_file_name(const char *name) {
         return name[0] != '.' && n > 5 && streq(name + n - 5, ".json") && !strchr(name, '/');
 }
 
+/* The longest name a claimed file may have: in jobs/.#ID it is carried as source.NAME. */
+#define INTAKE_NAME_MAX ((size_t) NAME_MAX - strlen(SOURCE_PREFIX))
+
+/* In jobs/.intake, where only we create names, a file is NAME as dropped, or .TAG~NAME when intake/NAME
+ * was taken (a file there could not be processed yet): TAG is unique to the claim, so no leftover ever
+ * blocks a claim. The name the file was dropped as, for messages, the job and rejected/. */
+static const char *intake_display_name(const char *iname) {
+        const char *p = iname[0] == '.' ? strchr(iname, '~') : NULL;
+
+        return p ? p + 1 : iname;
+}
+
+static bool is_intake_name(const char *iname) {
+        return is_job_file_name(iname) ||
+                (iname[0] == '.' && strchr(iname, '~') && is_job_file_name(intake_display_name(iname)));
+}
+
 /* A decimal job id ("42"), as used for jobs/ID; 0 if the name is anything else. */
 static uint64_t parse_id(const char *name) {
         uint64_t v = 0;
@@ -108,20 +134,56 @@ static uint64_t parse_id(const char *name) {
 
 /* ---- rejection -------------------------------------------------------------------------------- */
 
-/* Pick rejected/TARGET for NAME: NAME itself, else STEM.N.json, so an earlier rejection is never
- * overwritten; neither the file nor its error file may exist. */
-static int reject_target(Spool *s, const char *name, char *target, size_t size) {
-        size_t stem = strlen(name) - 5;
-        char err[NAME_MAX + 32];
+/* rejected/UID/ for the owner uid, created (0700, root's) on demand. Each owner's rejections live apart,
+ * so one user's names never decide, block or reveal the name another user's rejection gets.
+ * Returns an fd or -errno. */
+static int open_rejected_dir(Spool *s, uid_t uid) {
+        char dname[16];
+        bool created;
+        int fd;
 
-        for (unsigned k = 0; k < 10000; k++) {
-                if (k == 0)
-                        snprintf(target, size, "%s", name);
-                else
-                        snprintf(target, size, "%.*s.%u.json", (int) stem, name, k);
-                snprintf(err, sizeof(err), "%s.error", target);
-                if (faccessat(s->rejected_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
-                    faccessat(s->rejected_fd, err, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+        snprintf(dname, sizeof(dname), "%u", (unsigned) uid);
+        created = mkdirat(s->rejected_fd, dname, 0700) >= 0;
+        fd = open_dir_at(s->rejected_fd, dname, 0700);
+        if (fd >= 0 && created)
+                (void) fsync_dir(s->rejected_fd); /* the directory is there before anything moves into it */
+        return fd;
+}
+
+/* The length of NAME's first n bytes, shortened to a UTF-8 character boundary. */
+static size_t utf8_prefix(const char *name, size_t n) {
+        while (n > 0 && ((unsigned char) name[n] & 0xC0) == 0x80)
+                n--;
+        return n;
+}
+
+/* Pick rejected/UID/TARGET for the file dropped as NAME, in O(1): NAME itself if it is free and short
+ * enough to carry its .error.json suffix, else PREFIX.TAG.json, TAG unique to this file (its inode and
+ * the time), PREFIX the start of NAME as far as it fits. A rejection never overwrites an earlier one and
+ * never fails for want of a name, however often one name was rejected. */
+static int reject_target(int dir_fd, const char *name, ino_t ino, char *target, size_t size) {
+        /* The longest TARGET: its records are written as TARGET.error.json by way of write_file_atomic_at's
+         * temporary ".#TARGET.error.json.PID.N", up to 21 bytes more. */
+        const size_t max = NAME_MAX - strlen(".error.json") - 21;
+        size_t len = strlen(name), stem = len - 5, tag_len, keep;
+        uint64_t t = now_usec(CLOCK_REALTIME);
+        char tag[64], err[NAME_MAX + 32];
+
+        if (len <= max) {
+                snprintf(target, size, "%s", name);
+                snprintf(err, sizeof(err), "%s.error.json", name);
+                if (faccessat(dir_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+                    faccessat(dir_fd, err, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                        return 0;
+        }
+        /* Unique already; the few tries only guard against a clock stepped back onto an earlier tag. */
+        for (unsigned k = 0; k < 8; k++) {
+                tag_len = (size_t) snprintf(tag, sizeof(tag), "%jx-%" PRIx64, (uintmax_t) ino, t + k);
+                keep = MIN(stem, max - strlen(".json") - 1 - tag_len);
+                snprintf(target, size, "%.*s.%s.json", (int) utf8_prefix(name, keep), name, tag);
+                snprintf(err, sizeof(err), "%s.error.json", target);
+                if (faccessat(dir_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+                    faccessat(dir_fd, err, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
                         return 0;
         }
         return -EEXIST;
@@ -130,7 +192,7 @@ static int reject_target(Spool *s, const char *name, char *target, size_t size) 
 static int remove_entry(Spool *s, const char *name, bool *ret_trashed);
 
 /* The directory could not be emptied and went to rejected/.trash: tell its owner so in the .error. */
-static int note_trashed(Spool *s, const char *target, const char *human) {
+static int note_trashed(int dir_fd, const char *target, const char *human) {
         _cleanup_free_ char *text = NULL;
         char err[NAME_MAX + 32];
 
@@ -140,65 +202,70 @@ static int note_trashed(Spool *s, const char *target, const char *human) {
                      (int) strcspn(human, "\n"), human) < 0)
                 return -ENOMEM;
         snprintf(err, sizeof(err), "%s.error", target);
-        return write_file_atomic_at(s->rejected_fd, err, text, strlen(text));
+        return write_file_atomic_at(dir_fd, err, text, strlen(text));
 }
 
-/* Move intake/NAME to rejected/ with its error files, or with remove set remove it (not a regular file)
- * and leave only the error files. The error files go first: if we crash in between, the file is still in
- * intake and is rejected again. uid, the owner of the file as claimed, is recorded in the .error.json:
- * that record (written by us) is what the Rejected call trusts, also when there is no file. */
-static int spool_reject(Spool *s, const char *name, uid_t uid, bool remove, const char *human,
+/* Move intake/INAME (owner and inode as claimed in st) to rejected/UID/ with its error files, or with
+ * remove set remove it (not a regular file) and leave only the error files. The error files go first: if
+ * we crash in between, the file is still in intake and is rejected again, under a name of its own. The
+ * .error.json records the owner (what the Rejected call trusts, also when there is no file) and the name
+ * the file was dropped as, which the kept copy may not have (see reject_target). */
+static int spool_reject(Spool *s, const char *iname, const struct stat *st, bool remove, const char *human,
                         json_object *json) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        const char *name = intake_display_name(iname), *text;
         char target[NAME_MAX + 16], err[NAME_MAX + 32];
-        const char *text;
+        uid_t uid = st->st_uid;
         bool trashed = false;
         int r;
 
-        r = reject_target(s, name, target, sizeof(target));
+        dir_fd = open_rejected_dir(s, uid);
+        if (dir_fd < 0)
+                return log_error_errno(dir_fd, "Failed to open %s/rejected/%u: %m", s->path, (unsigned) uid);
+        r = reject_target(dir_fd, name, st->st_ino, target, sizeof(target));
         if (r < 0)
-                return log_error_errno(r, "Cannot find a free name in rejected/ for '%s': %m", name);
+                return log_error_errno(r, "Cannot find a free name in rejected/%u/ for '%s': %m",
+                                       (unsigned) uid, name);
         if (json_object_object_add(json, "uid", json_object_new_int64(uid)) < 0 ||
             json_object_object_add(json, "removed", json_object_new_boolean(remove)) < 0)
                 return log_oom();
 
         snprintf(err, sizeof(err), "%s.error", target);
-        r = write_file_atomic_at(s->rejected_fd, err, human, strlen(human));
+        r = write_file_atomic_at(dir_fd, err, human, strlen(human));
         if (r < 0)
-                return log_error_errno(r, "Failed to write rejected/%s: %m", err);
+                return log_error_errno(r, "Failed to write rejected/%u/%s: %m", (unsigned) uid, err);
         text = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
         snprintf(err, sizeof(err), "%s.error.json", target);
-        r = write_file_atomic_at(s->rejected_fd, err, text, strlen(text));
+        r = write_file_atomic_at(dir_fd, err, text, strlen(text));
         if (r < 0)
-                return log_error_errno(r, "Failed to write rejected/%s: %m", err);
-        /* An index, not the record: the Rejected call skips others' entries by a stat instead of reading
-         * them. Nobody but root reaches rejected/, so the owner cannot change it; the uid inside rules. */
-        if (uid != geteuid())
-                (void) fchownat(s->rejected_fd, err, uid, (gid_t) -1, AT_SYMLINK_NOFOLLOW);
+                return log_error_errno(r, "Failed to write rejected/%u/%s: %m", (unsigned) uid, err);
 
         if (remove)
-                r = remove_entry(s, name, &trashed);
+                r = remove_entry(s, iname, &trashed);
         else
-                r = rename_noreplace(s->intake_fd, name, s->rejected_fd, target);
+                r = rename_noreplace(s->intake_fd, iname, dir_fd, target);
         if (r < 0)
                 return log_error_errno(r, "Failed to %s '%s'%s: %m", remove ? "remove" : "move", name,
                                        remove ? "" : " to rejected/");
         if (trashed)
-                (void) note_trashed(s, target, human);
-        (void) fsync_dir(s->rejected_fd);
+                (void) note_trashed(dir_fd, target, human);
+        (void) fsync_dir(dir_fd);
         s->n_rejected++;
         log_event(LOG_WARNING,
                   LOG_EV(.message_id = ORCH_MESSAGE_JOB_REJECTED, .state = "rejected", .reason = human,
                          .has_uid = true, .uid = uid),
-                  "Rejected job file '%s' of uid %u (%s rejected/%s.error): %.*s", name, (unsigned) uid,
+                  "Rejected job file '%s' of uid %u (%s rejected/%u/%s.error): %.*s", name, (unsigned) uid,
                   !remove         ? "kept with" :
                           trashed ? "could not be emptied, moved out of reach; see" :
                                     "removed; see",
-                  target, (int) strcspn(human, "\n"), human);
+                  (unsigned) uid, target, (int) strcspn(human, "\n"), human);
         return 0;
 }
 
 /* Reject for one reason that is not about the JSON (file type, owner, size). */
-static int spool_reject_reason(Spool *s, const char *name, uid_t uid, bool remove, const char *reason) {
+static int spool_reject_reason(Spool *s, const char *iname, const struct stat *st, bool remove,
+                               const char *reason) {
+        const char *name = intake_display_name(iname);
         _cleanup_free_ char *human = NULL;
         _cleanup_json_ json_object *j = NULL;
         json_object *errs, *e;
@@ -220,16 +287,16 @@ static int spool_reject_reason(Spool *s, const char *name, uid_t uid, bool remov
         json_object_array_add(errs, e);
         json_object_object_add(j, "file", json_object_new_string(name));
         json_object_object_add(j, "errors", errs);
-        return spool_reject(s, name, uid, remove, human, j);
+        return spool_reject(s, iname, st, remove, human, j);
 }
 
-static int spool_reject_errors(Spool *s, const char *name, uid_t uid, const JobErrors *errors) {
-        _cleanup_free_ char *human = job_errors_format(errors, name);
-        _cleanup_json_ json_object *j = job_errors_to_json(errors, name);
+static int spool_reject_errors(Spool *s, const char *iname, const struct stat *st, const JobErrors *errors) {
+        _cleanup_free_ char *human = job_errors_format(errors, intake_display_name(iname));
+        _cleanup_json_ json_object *j = job_errors_to_json(errors, intake_display_name(iname));
 
         if (!human || !j)
                 return log_oom();
-        return spool_reject(s, name, uid, false, human, j);
+        return spool_reject(s, iname, st, false, human, j);
 }
 
 /* The error for a job whose idempotency key is held by the unfinished job `other`. Returns 0 or -ENOMEM. */
@@ -249,12 +316,13 @@ static int key_errors(const char *key, uint64_t other, JobErrors **ret) {
 }
 
 /* The idempotency key is taken: the same submission is already queued or running. */
-static int spool_reject_key(Spool *s, const char *name, uid_t uid, const char *key, uint64_t other) {
+static int spool_reject_key(Spool *s, const char *iname, const struct stat *st, const char *key,
+                            uint64_t other) {
         _cleanup_(job_errors_freep) JobErrors *e = NULL;
 
         if (key_errors(key, other, &e) < 0)
                 return log_oom();
-        return spool_reject_errors(s, name, uid, e);
+        return spool_reject_errors(s, iname, st, e);
 }
 
 /* Remove intake/NAME, which is not a regular file: a symlink (the link itself), FIFO, socket or device is
@@ -617,11 +685,20 @@ static int spool_process(Spool *s, const char *name) {
                 if (asprintf(&reason, "%s: only regular files are job files, so it was removed, not kept",
                              file_type_refusal(st.st_mode)) < 0)
                         return log_oom();
-                return spool_reject_reason(s, name, st.st_uid, true, reason);
+                return spool_reject_reason(s, name, &st, true, reason);
+        }
+        /* Kept under a shortened name in rejected/: as it is, it would never fit where it has to go. */
+        if (strlen(name) > INTAKE_NAME_MAX) {
+                if (asprintf(&reason,
+                             "its name is %zu bytes long, a job file name may have at most %zu: rename it "
+                             "and drop it again",
+                             strlen(name), INTAKE_NAME_MAX) < 0)
+                        return log_oom();
+                return spool_reject_reason(s, name, &st, false, reason);
         }
         r = open_foreign_file(s->intake_fd, name, s->limits.max_file_size, &fd, &st, &reason);
         if (r == -EPERM)
-                return spool_reject_reason(s, name, st.st_uid, false, reason);
+                return spool_reject_reason(s, name, &st, false, reason);
         if (r < 0)
                 return log_warning_errno(r, "Cannot open job file '%s', will retry on the next rescan: %m", name);
         /* The owner of the file as opened, never a name in its content, is who the job runs as (SPEC §8). */
@@ -632,23 +709,22 @@ static int spool_process(Spool *s, const char *name) {
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
-                        return spool_reject_reason(s, name, st.st_uid, false, why);
+                        return spool_reject_reason(s, name, &st, false, why);
         }
         r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
         if (r == -EFBIG)
-                return spool_reject_reason(s, name, st.st_uid, false,
-                                           "grew over the size limit while being read");
+                return spool_reject_reason(s, name, &st, false, "grew over the size limit while being read");
         if (r < 0)
                 return log_warning_errno(r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
 
-        default_name = job_name_from_filename(name);
+        default_name = job_name_from_filename(intake_display_name(name));
         if (!default_name)
                 return log_oom();
         t0 = now_usec(CLOCK_MONOTONIC);
         r = job_parse(buf, size, &s->limits, default_name, &spec, &errors);
         t_parse = now_usec(CLOCK_MONOTONIC) - t0;
         if (r == -EINVAL)
-                return spool_reject_errors(s, name, st.st_uid, errors);
+                return spool_reject_errors(s, name, &st, errors);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse '%s': %m", name);
 
@@ -656,7 +732,7 @@ static int spool_process(Spool *s, const char *name) {
                 uint64_t other = s->key_in_use(spec->key, st.st_uid, s->userdata);
 
                 if (other > 0)
-                        return spool_reject_key(s, name, st.st_uid, spec->key, other);
+                        return spool_reject_key(s, name, &st, spec->key, other);
         }
         if (s->admit) {
                 _cleanup_free_ char *why = NULL;
@@ -665,13 +741,14 @@ static int spool_process(Spool *s, const char *name) {
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
-                        return spool_reject_reason(s, name, st.st_uid, false, why);
+                        return spool_reject_reason(s, name, &st, false, why);
         }
         log_debug("Parsed '%s' in %.1f ms.", name, t_parse / 1000.0);
         /* A file claimed before the spool ran full (or left in intake by a crash) waits there for room. */
         if (!spool_has_room(s))
                 return 0;
-        r = spool_accept(s, name, name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid, st.st_gid, &id);
+        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid,
+                         st.st_gid, &id);
         if (is_out_of_space(r)) {
                 spool_set_full(s, r); /* the file stays in intake; the re-check takes it again */
                 return 0;
@@ -728,8 +805,25 @@ static int spool_process_or_wait(Spool *s, const char *name) {
         return r;
 }
 
+/* Claim new/NAME as intake/.TAG~NAME, TAG unique to this claim (the file's inode and the time), NAME
+ * shortened if need be to keep within INTAKE_NAME_MAX. The name is written to iname. Returns 0 or -errno. */
+static int claim_unique(Spool *s, const char *name, char *iname, size_t size) {
+        struct stat st;
+        size_t prefix_len, keep;
+        char prefix[64];
+
+        if (fstatat(s->new_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        prefix_len = (size_t) snprintf(prefix, sizeof(prefix), ".%jx-%" PRIx64 "~", (uintmax_t) st.st_ino,
+                                       now_usec(CLOCK_REALTIME));
+        keep = utf8_prefix(name, MIN(strlen(name) - 5, INTAKE_NAME_MAX - prefix_len - 5));
+        snprintf(iname, size, "%s%.*s.json", prefix, (int) keep, name);
+        return rename_noreplace(s->new_fd, name, s->intake_fd, iname);
+}
+
 /* Claim new/NAME by renaming it into the private intake directory, then process it. */
 static int spool_take(Spool *s, const char *name) {
+        char iname[NAME_MAX + 1];
         int r;
 
         if (!is_job_file_name(name))
@@ -738,17 +832,22 @@ static int spool_take(Spool *s, const char *name) {
          * once there is room. */
         if (!spool_has_room(s))
                 return 0;
-        r = rename_noreplace(s->new_fd, name, s->intake_fd, name);
+        snprintf(iname, sizeof(iname), "%s", name);
+        r = rename_noreplace(s->new_fd, name, s->intake_fd, iname);
         if (r == -EEXIST) {
                 /* A file of that name from before a crash is still in intake: finish it first. */
                 (void) spool_process(s, name);
-                r = rename_noreplace(s->new_fd, name, s->intake_fd, name);
+                r = rename_noreplace(s->new_fd, name, s->intake_fd, iname);
         }
+        if (r == -EEXIST)
+                /* It could not be finished now (it waits for a rescan): whoever's it is, it must not block
+                 * this claim. */
+                r = claim_unique(s, name, iname, sizeof(iname));
         if (r == -ENOENT)
                 return 0; /* already taken (a rescan and an event can both name it) */
         if (r < 0)
                 return log_warning_errno(r, "Failed to claim new/%s: %m", name);
-        return spool_process_or_wait(s, name);
+        return spool_process_or_wait(s, iname);
 }
 
 /* ---- scanning --------------------------------------------------------------------------------- */
@@ -770,7 +869,7 @@ static int entry_cmp(const void *a, const void *b) {
 
 /* The job files of a directory, oldest first, so a backlog runs in submission order. Every listing opens
  * the directory afresh: a dup'd fd would share (and exhaust) the directory offset of dir_fd. */
-static int list_job_files(int dir_fd, Entry **ret, size_t *ret_n) {
+static int list_job_files(int dir_fd, bool intake, Entry **ret, size_t *ret_n) {
         _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         Entry *list = NULL;
         size_t n = 0, cap = 0;
@@ -786,7 +885,7 @@ static int list_job_files(int dir_fd, Entry **ret, size_t *ret_n) {
         while ((de = readdir(d))) {
                 struct stat st = {};
 
-                if (!is_job_file_name(de->d_name))
+                if (!(intake ? is_intake_name(de->d_name) : is_job_file_name(de->d_name)))
                         continue;
                 (void) fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW);
                 if (n == cap) {
@@ -814,7 +913,7 @@ static int scan_dir(Spool *s, int dir_fd, bool intake) {
         size_t n = 0;
         int r;
 
-        r = list_job_files(dir_fd, &list, &n);
+        r = list_job_files(dir_fd, intake, &list, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {

@@ -38,16 +38,16 @@ printf '{ "name": "x\\u001b[2Jy", "nodes": { "a": { "cmd": "true" } } }' >"$SPOO
 printf '{ "key": "k\\u001b[31m", "nodes": { "a": { "cmd": "true" } } }' >"$SPOOL/new/key.json"
 printf '{ "nodes": { "a": { "cmd": "true", "\\u001b]0;field\\u0007": 1 } } }' >"$SPOOL/new/field.json"
 for f in "$evil" forge.json name.json key.json field.json; do
-        wait_for 10 test -e "$SPOOL/rejected/$f.error" || bail_out "$(printf '%q' "$f") was not rejected"
+        wait_for 10 test -e "$REJ/$f.error" || bail_out "$(printf '%q' "$f") was not rejected"
 done
 
-like "$(cat "$SPOOL/rejected/$evil.error")" "the file name must not contain control characters, found U\+001B at byte 0: rename the file" \
+like "$(cat "$REJ/$evil.error")" "the file name must not contain control characters, found U\+001B at byte 0: rename the file" \
         "a file named with an escape sequence is rejected, saying why"
-err=$(cat "$SPOOL/rejected/forge.json.error")
+err=$(cat "$REJ/forge.json.error")
 like "$err" "nodes\.a\.cmd\[0\]: must not contain control characters, found U\+000A at byte 9" "a newline in cmd[0] is rejected"
 like "$err" "nodes\.a\.cwd: must not contain control characters, found U\+000A at byte 4" "a newline in cwd is rejected"
-like "$(cat "$SPOOL/rejected/name.json.error")" "name: must not contain control characters, found U\+001B" "ESC in name is rejected"
-like "$(cat "$SPOOL/rejected/key.json.error")" "key: must not contain control characters, found U\+001B" "ESC in key is rejected"
+like "$(cat "$REJ/name.json.error")" "name: must not contain control characters, found U\+001B" "ESC in name is rejected"
+like "$(cat "$REJ/key.json.error")" "key: must not contain control characters, found U\+001B" "ESC in key is rejected"
 
 # The daemon's log: every line is one message with its own "<N>" prefix; job data never adds lines.
 ok "no forged <0> line in the daemon's log" test -z "$(grep -a '^<0>' "$T/orchd.log")"
@@ -71,7 +71,7 @@ out=$(on_tty "$ORCHCTL" -s "$SOCK" rejected field.json)
 ok "an error quoting an unknown field with ESC prints no ESC byte" sh -c "! printf '%s' \"\$1\" | LC_ALL=C grep -q '$ESC'" _ "$out"
 
 # submit reports errors of a file named with an escape sequence without printing it raw.
-cp "$SPOOL/rejected/forge.json" "$T/$evil"
+cp "$REJ/forge.json" "$T/$evil"
 on_tty "$ORCHCTL" -s "$SOCK" submit "$T/$evil" >"$T/submit.out" 2>&1
 ok "submit of an escape-named file prints no ESC byte" sh -c "! LC_ALL=C grep -q '$ESC' '$T/submit.out'"
 like "$(cat "$T/submit.out")" 'the file name must not contain control characters' "and says why it was refused"

@@ -180,8 +180,8 @@ printf '{ "nodes": { "p": { "cmd": ["/bin/true"] } } }' >"$T/small.json"
 chmod 644 "$T/small.json"
 refused() { # refused STATE WORD: the account, in STATE, is refused for a drop and a Submit, saying WORD
         drop_as "$1.json" "$T/small.json"
-        ok "$1: a dropped file is rejected" wait_for 10 test -e "$SPOOL/rejected/$1.json.error"
-        like "$(cat "$SPOOL/rejected/$1.json.error" 2>/dev/null)" "^$1\\.json: account $2: .*user $U" \
+        ok "$1: a dropped file is rejected" wait_for 10 test -e "$SPOOL/rejected/$uid/$1.json.error"
+        like "$(cat "$SPOOL/rejected/$uid/$1.json.error" 2>/dev/null)" "^$1\\.json: account $2: .*user $U" \
                 "$1: the .error file says 'account $2' and names the user"
         is_exit 77 "$1: Submit is refused (77)" submit_as "$T/small.json"
         like "$(submit_as "$T/small.json" 2>&1)" "small\\.json: permission denied: account $2: .*$U" \

@@ -62,8 +62,8 @@ is "$(stat -c %a "$T/shared/job.json")" 664 "A's job file is group-writable (uma
 # B rewrites A's file (the owner stays A) and renames it into new/.
 as "$UB" sh -c "printf '%s' '{ \"nodes\": { \"evil\": { \"cmd\": [\"/bin/sh\", \"-c\", \"id -u > $W/ran-as\"] } } }' >'$T/shared/job.json' && mv '$T/shared/job.json' '$SPOOL/new/job.json'" ||
         bail_out "B cannot rewrite and rename A's file (is the test set up right?)"
-ok "B's rewrite of A's file is rejected" wait_for 10 test -e "$SPOOL/rejected/job.json.error.json"
-is "$(jq .uid "$SPOOL/rejected/job.json.error.json" 2>/dev/null)" "$uida" "the rejection is recorded as A's (the file's owner)"
+ok "B's rewrite of A's file is rejected" wait_for 10 test -e "$SPOOL/rejected/$uida/job.json.error.json"
+is "$(jq .uid "$SPOOL/rejected/$uida/job.json.error.json" 2>/dev/null)" "$uida" "the rejection is recorded as A's (the file's owner)"
 err=$(ctl_as "$UA" rejected job.json 2>&1)
 like "$err" "job\.json: is group-writable \(mode 0664\): another user who can write it could make it run as you; chmod go-w it" \
         "A sees why (orchctl rejected job.json) and how to fix it"
@@ -74,8 +74,8 @@ is_exit 66 "B cannot read A's rejection" ctl_as "$UB" rejected job.json
 # write a file link it). Refused for its link count.
 as "$UA" sh -c "umask 002; printf '%s' '{ \"nodes\": { \"a\": { \"cmd\": [\"/bin/true\"] } } }' >'$T/shared/linked.json'"
 if as "$UB" ln "$T/shared/linked.json" "$SPOOL/new/linked.json" 2>"$T/ln.err"; then
-        ok "a hard link B made to A's file is rejected" wait_for 10 test -e "$SPOOL/rejected/linked.json.error"
-        like "$(cat "$SPOOL/rejected/linked.json.error" 2>/dev/null)" "has 2 hard links: .*cp, not ln" \
+        ok "a hard link B made to A's file is rejected" wait_for 10 test -e "$SPOOL/rejected/$uida/linked.json.error"
+        like "$(cat "$SPOOL/rejected/$uida/linked.json.error" 2>/dev/null)" "has 2 hard links: .*cp, not ln" \
                 "for its link count, saying how to fix it"
 else
         skip "a hard link B made to A's file is rejected" "ln refused: $(cat "$T/ln.err")"

@@ -172,6 +172,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/orchd-test.XXXXXX") || {
         exit 1
 }
 SPOOL=$T/spool
+# Where the rejected job files of the test's own user are kept (a file of uid U: $SPOOL/rejected/U/).
+REJ=$SPOOL/rejected/$(id -u)
 SOCK=$T/orchd.sock
 W=$T/work
 mkdir -p "$W"
@@ -365,8 +367,8 @@ job_id_of() { # job_id_of NAME: print the id of the job named NAME, polling ≤ 
                         echo "$id"
                         return 0
                 fi
-                if [ -e "$SPOOL/rejected/$name.json.error" ]; then
-                        diag "job '$name' was rejected:" "$(cat "$SPOOL/rejected/$name.json.error")" >&2
+                if [ -e "$REJ/$name.json.error" ]; then
+                        diag "job '$name' was rejected:" "$(cat "$REJ/$name.json.error")" >&2
                         return 1
                 fi
                 [ "$(date +%s%N)" -lt "$deadline" ] || break

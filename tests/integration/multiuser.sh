@@ -90,17 +90,17 @@ like "$(cat "$SPOOL/jobs/$idr/logs/p.1.log")" "^uid=0 gid=0 " "and ran as root"
 printf '{ "nodes": { "p": { "cmd": ["/bin/sh", "-c", "touch %s/pwned"] } } }' "$T" >"$T/root-owned.json"
 chmod 644 "$T/root-owned.json"
 as "$UA" ln -s "$T/root-owned.json" "$SPOOL/new/sym.json"
-ok "a symlink planted by A is rejected" wait_for 10 test -e "$SPOOL/rejected/sym.json.error"
-like "$(cat "$SPOOL/rejected/sym.json.error" 2>/dev/null)" "symbolic link" "as a symbolic link"
+ok "a symlink planted by A is rejected" wait_for 10 test -e "$SPOOL/rejected/$uida/sym.json.error"
+like "$(cat "$SPOOL/rejected/$uida/sym.json.error" 2>/dev/null)" "symbolic link" "as a symbolic link"
 as "$UB" sh -c "cp '$T/root-owned.json' /home/$UB/bjob.json && chmod 644 /home/$UB/bjob.json"
 chmod 755 "/home/$UB"
 if as "$UA" ln "/home/$UB/bjob.json" "$SPOOL/new/hard.json" 2>/dev/null; then
-        ok "a hard link planted by A is rejected" wait_for 10 test -e "$SPOOL/rejected/hard.json.error"
-        like "$(cat "$SPOOL/rejected/hard.json.error" 2>/dev/null)" "hard link" "as a hard link"
+        ok "a hard link planted by A is rejected" wait_for 10 test -e "$SPOOL/rejected/$uidb/hard.json.error"
+        like "$(cat "$SPOOL/rejected/$uidb/hard.json.error" 2>/dev/null)" "hard link" "as a hard link"
 else
         pass "the kernel refuses A a hard link to B's file (fs.protected_hardlinks)"
         ln "/home/$UB/bjob.json" "$SPOOL/new/hard.json"
-        ok "a hard link planted by root is rejected all the same" wait_for 10 test -e "$SPOOL/rejected/hard.json.error"
+        ok "a hard link planted by root is rejected all the same" wait_for 10 test -e "$SPOOL/rejected/$uidb/hard.json.error"
 fi
 # Both were rejected above: that decision is final, so neither can be a job now or run later.
 is "$(ctl --json list --all | jq '[.[] | select(.name == "sym" or .name == "hard")] | length')" 0 \
@@ -111,8 +111,8 @@ ok "nothing planted ever ran" test ! -e "$T/pwned"
 printf '{ "nodes": { "p": { "cmd": ["/bin/true"] } } }' >"$SPOOL/tmp/ghost.json"
 chown 54321:54321 "$SPOOL/tmp/ghost.json"
 mv "$SPOOL/tmp/ghost.json" "$SPOOL/new/"
-ok "a file of a uid without an account is rejected" wait_for 10 test -e "$SPOOL/rejected/ghost.json.error"
-like "$(cat "$SPOOL/rejected/ghost.json.error" 2>/dev/null)" "uid 54321, which has no user account" "saying so"
+ok "a file of a uid without an account is rejected" wait_for 10 test -e "$SPOOL/rejected/54321/ghost.json.error"
+like "$(cat "$SPOOL/rejected/54321/ghost.json.error" 2>/dev/null)" "uid 54321, which has no user account" "saying so"
 
 # AdminGroup=: A (a member of $G) sees and controls B's job.
 stop_orchd

@@ -29,7 +29,8 @@ for u in "$UA" "$UB"; do
         useradd -m -s /bin/sh "$u" || bail_out "cannot create user $u"
         usermod -p '*' "$u"
 done
-uida=$(id -u "$UA")
+uida=$(id -u "$UA") uidb=$(id -u "$UB")
+RA=$SPOOL/rejected/$uida RB=$SPOOL/rejected/$uidb
 
 as() { # as USER CMD…: CMD as USER with their groups
         local u=$1
@@ -60,15 +61,17 @@ drop_as "$UA" a.json <"$T/a.orig"
 printf '{ "nodes": { "b": { "cmd": "true", "env": { "TOKEN": "secret-of-B" } } }, }\n' | drop_as "$UB" b.json
 # Not UTF-8 at all: the bytes must come back as they were.
 printf '\xff\xfe{"nodes": 1}\x00\x01\n' | drop_as "$UA" binary.json
-for f in a.json b.json binary.json; do
-        wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not rejected"
+for f in a.json binary.json; do
+        wait_for 10 test -e "$RA/$f.error.json" || bail_out "$f not rejected (in rejected/UID/)"
 done
+wait_for 10 test -e "$RB/b.json.error.json" || bail_out "b.json not rejected (in rejected/UID/)"
 
-is "$(jq .uid "$SPOOL/rejected/a.json.error.json")" "$uida" "a.json.error.json records A's uid"
-is "$(stat -c %u "$SPOOL/rejected/a.json.error.json")" "$uida" "and is owned by A (the index a listing uses)"
-isnt "$(as "$UB" cat "$SPOOL/rejected/a.json" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's rejected file"
-isnt "$(as "$UB" cat "$SPOOL/rejected/a.json.error" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's .error"
+is "$(jq .uid "$RA/a.json.error.json")" "$uida" "a.json.error.json records A's uid"
+is "$(stat -c '%a %u' "$RA")" "700 0" "A's rejections are in rejected/UID/, 0700 and root's"
+isnt "$(as "$UB" cat "$RA/a.json" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's rejected file"
+isnt "$(as "$UB" cat "$RA/a.json.error" >/dev/null 2>&1; echo $?)" 0 "B cannot open A's .error"
 isnt "$(as "$UA" ls "$SPOOL/rejected" >/dev/null 2>&1; echo $?)" 0 "A cannot list rejected/"
+isnt "$(as "$UA" ls "$RA" >/dev/null 2>&1; echo $?)" 0 "nor their own rejected/UID/"
 
 list_a=$(ctl_as "$UA" rejected)
 like "$list_a" "a\.json .*a\.json:1:[0-9]+: " "A's list shows a.json with the first line of its error"
@@ -98,10 +101,10 @@ as "$UA" mv "$SPOOL/tmp/dir.json" "$SPOOL/new/dir.json"
 as "$UA" mkfifo "$SPOOL/tmp/fifo.json"
 as "$UA" mv "$SPOOL/tmp/fifo.json" "$SPOOL/new/fifo.json"
 for f in dir.json fifo.json; do
-        wait_for 10 test -e "$SPOOL/rejected/$f.error.json" || bail_out "$f not handled"
+        wait_for 10 test -e "$RA/$f.error.json" || bail_out "$f not handled"
 done
-ok "the directory is removed, not kept" test ! -e "$SPOOL/rejected/dir.json" -a ! -e "$SPOOL/new/dir.json"
-ok "the FIFO is removed, not kept" test ! -e "$SPOOL/rejected/fifo.json" -a ! -e "$SPOOL/new/fifo.json"
+ok "the directory is removed, not kept" test ! -e "$RA/dir.json" -a ! -e "$SPOOL/new/dir.json"
+ok "the FIFO is removed, not kept" test ! -e "$RA/fifo.json" -a ! -e "$SPOOL/new/fifo.json"
 list_a=$(ctl_as "$UA" rejected)
 like "$list_a" "dir\.json .*is a directory: only regular files are job files, so it was removed" "A's list reports the directory"
 like "$list_a" "fifo\.json .*is a FIFO" "and the FIFO"
@@ -113,4 +116,58 @@ all=$(ctl rejected)
 like "$all" "OWNER" "root's list has an OWNER column"
 like "$all" "b\.json .*o8ind" "root sees B's file, with its owner"
 like "$all" "a\.json .*o8inc" "and A's"
+
+# Flat entries an older orchd kept in rejected/ itself are still listed, to their owner only.
+printf 'old' >"$SPOOL/rejected/old.json"
+printf 'old.json: from an older orchd\n' >"$SPOOL/rejected/old.json.error"
+printf '{ "uid": %s, "file": "old.json", "removed": false }' "$uida" >"$SPOOL/rejected/old.json.error.json"
+chown "$uida" "$SPOOL/rejected/old.json.error.json"
+like "$(ctl_as "$UA" rejected)" "old\.json .*from an older orchd" "a flat entry of an older orchd is listed to its owner"
+ok "and not to B" test -z "$(ctl_as "$UB" rejected | grep 'old\.json')"
+is "$(ctl_as "$UA" rejected old.json --file)" "old" "its bytes come back"
+
+# ---- names: no oracle, no jam (red team F3.1, F3.3) ----------------------------------------------------
+# The oracle: A has a rejected gw.json. B's invalid gw.json is kept as gw.json all the same: the name B's
+# rejection gets says nothing about the names of others' rejections.
+printf '{ "nodes": \n' | drop_as "$UA" gw.json
+wait_for 10 test -e "$RA/gw.json.error.json" || bail_out "A's gw.json not rejected"
+printf '{ "nodes": \n' | drop_as "$UB" gw.json
+ok "B's gw.json is rejected" wait_for 10 test -e "$RB/gw.json.error.json"
+is "$(ctl_as "$UB" --json rejected | jq -r '[.[].name | select(startswith("gw"))] | join(" ")')" "gw.json" \
+        "B's rejected gw.json has its own name, whatever A's rejections are"
+is "$(ctl rejected gw.json | grep -o 'Owner: [a-z0-9]*' | sort | tr '\n' ' ')" "Owner: $UA Owner: $UB " \
+        "root asking for gw.json gets A's and B's, with owners"
+is_exit 64 "--file with a name several users have: 64" ctl rejected gw.json --file
+like "$(cat "$T/last.err")" "several users have a rejected file named 'gw\.json'" "saying so"
+
+# The jam: 10,000 earlier rejections of jam.json, kept flat (as an older orchd did; it then probed
+# jam.1.json … jam.9999.json, failed, left the file in jobs/.intake, and from then on no one's jam.json could
+# be claimed), and as many in A's own rejected/UID/. Created directly, as root, to make it cheap.
+for d in "$SPOOL/rejected" "$RA"; do
+        (cd "$d" && { echo jam.json; seq -f 'jam.%g.json' 1 9999; } | sed 'p; s/$/.error/' | xargs touch) ||
+                bail_out "cannot create the jam in $d"
+done
+# And A's rejected/UID/ cannot even be opened for now (a file stands in its place), so A's next rejection
+# fails outright and A's jam.json stays in jobs/.intake: the claim of anyone's jam.json must go on.
+mv "$RA" "$T/ra.saved"
+: >"$RA"
+printf '{ "nodes": \n' | drop_as "$UA" jam.json
+wait_for 10 grep -q "Failed to open .*/rejected/$uida" "$T/orchd.log" || diag "A's rejection did not fail as arranged"
+is "$(ls -A "$SPOOL/jobs/.intake")" "jam.json" "A's jam.json waits in jobs/.intake"
+printf '{ "nodes": { "j": { "cmd": ["/bin/true"] } } }\n' | drop_as "$UB" jam.json
+idj=$(job_id_of jam)
+ok "B's jam.json is claimed and accepted all the same" test -n "$idj"
+ok "nothing of B's is left in new/" test ! -e "$SPOOL/new/jam.json"
+ok "B's job runs" wait_job "$idj"
+rm "$RA"
+mv "$T/ra.saved" "$RA"
+kill -HUP "$ORCHD_PID"
+intake_empty() { [ -z "$(ls -A "$SPOOL/jobs/.intake")" ]; }
+ok "after the rescan A's jam.json is rejected" wait_for 10 intake_empty
+printf '{ "nodes": \n' | drop_as "$UA" jam.json
+ok "and A's next jam.json too" wait_for 10 test ! -e "$SPOOL/new/jam.json"
+jams=$(ctl_as "$UA" --json rejected | jq -r '[.[] | select(.original == "jam.json") | .name] | unique | length')
+is "$jams" 2 "A has both, each under a name of its own"
+like "$(ctl_as "$UA" rejected | grep -c '^jam\.')" "^2$" "listed to A"
+ok "neither went to the flat rejected/" test "$(find "$SPOOL/rejected" -maxdepth 1 -name 'jam.*' | wc -l)" = 20000
 done_testing
