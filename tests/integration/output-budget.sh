@@ -53,8 +53,13 @@ else
 fi
 grew=$(($(kb VmHWM) - rss0))
 # A taken call costs its reply and, while it is built, the JSON tree behind it; 24 would cost over 100 MiB.
-ok "the daemon's peak RSS grew by less than 64 MiB (${grew} kB), not one reply per connection" \
-        test "$grew" -lt $((64 * 1024))
+# Under AddressSanitizer freed memory stays in its quarantine, so the peak says nothing about what is held.
+if ldd "$ORCHD" 2>/dev/null | grep -q libasan; then
+        skip "the daemon's peak RSS grew by less than 64 MiB (${grew} kB)" "AddressSanitizer's quarantine"
+else
+        ok "the daemon's peak RSS grew by less than 64 MiB (${grew} kB), not one reply per connection" \
+                test "$grew" -lt $((64 * 1024))
+fi
 touch "$T/go"
 ok "once the client reads, it is done" wait_for 120 grep -q replies "$T/fanout.out"
 is "$(sed -n 2p "$T/fanout.out")" "replies=$n errors=0" "every connection got its whole reply"
