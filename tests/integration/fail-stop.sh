@@ -8,15 +8,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-        skip "fail-stop on a full file system" "needs root to mount a private tmpfs"
-        done_testing
-        exit 0
-fi
-mkdir -p "$SPOOL"
-mount -t tmpfs -o size=4m,mode=0755 orchd-test "$SPOOL" || bail_out "cannot mount a tmpfs on $SPOOL"
-# lib.sh's cleanup (stop orchd, remove $T) must run too, after the spool's own file system is gone.
-trap 'rc=$?; [ -z "$ORCHD_PID" ] || stop_orchd 10; umount -l "$SPOOL" 2>/dev/null; (exit $rc); _cleanup' EXIT
+spool_on_tmpfs "fail-stop on a full file system" size=4m
 
 start_orchd --min-free-space 0 # this test fills the file system on purpose: no floor
 drop_job slow <<EOF

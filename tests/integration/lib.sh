@@ -190,6 +190,22 @@ pid_alive() { # pid_alive PID: a running (not zombie) process with this pid exis
         [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
+spool_on_tmpfs() { # spool_on_tmpfs WHAT OPTIONS: $SPOOL becomes a tmpfs of its own (mount -o OPTIONS), unmounted
+        # at exit; without root, or where mounting is refused, the whole test is skipped (WHAT names it)
+        if [ "$(id -u)" -ne 0 ]; then
+                skip "$1" "needs root to mount a private tmpfs"
+                done_testing
+                exit 0
+        fi
+        mkdir -p "$SPOOL"
+        if ! mount -t tmpfs -o "$2,mode=0755" orchd-test "$SPOOL" 2>"$T/mount.err"; then
+                skip "$1" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
+                done_testing
+                exit 0
+        fi
+        _tmpfs_spool=$SPOOL
+}
+
 _cleanup() {
         local rc=$? f p
         trap - EXIT TERM INT
@@ -202,6 +218,8 @@ _cleanup() {
                 _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
                 wait "$ORCHD_PID" 2>/dev/null
         fi
+        # What the test set up outside $T, undone once the daemon is gone (spool_on_tmpfs).
+        [ -z "$_tmpfs_spool" ] || umount -l "$_tmpfs_spool" 2>/dev/null
         for f in "$T"/kill/*; do
                 [ -f "$f" ] || continue
                 for p in $(cat "$f"); do
@@ -221,6 +239,7 @@ _cleanup() {
         [ "$rc" -ne 0 ] || [ "$_tap_failed" -eq 0 ] || rc=1
         exit "$rc"
 }
+_tmpfs_spool=
 trap _cleanup EXIT
 trap 'diag "watchdog: test exceeded ${TEST_TIMEOUT}s"; bail_out "timed out after ${TEST_TIMEOUT}s"' TERM
 trap 'bail_out "interrupted"' INT

@@ -9,18 +9,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-        skip "node output on a small spool file system" "needs root to mount a private tmpfs"
-        done_testing
-        exit 0
-fi
-mkdir -p "$SPOOL"
-if ! mount -t tmpfs -o size=16m,mode=0755 orchd-test "$SPOOL" 2>"$T/mount.err"; then
-        skip "node output on a small spool file system" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
-        done_testing
-        exit 0
-fi
-trap 'rc=$?; [ -z "$ORCHD_PID" ] || stop_orchd 10; umount -l "$SPOOL" 2>/dev/null; (exit $rc); _cleanup' EXIT
+spool_on_tmpfs "node output on a small spool file system" size=16m
 
 avail_kib() { df --output=avail -k "$SPOOL" | tail -n 1 | tr -d ' '; }
 

@@ -10,19 +10,8 @@
 
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-        skip "attempts on a spool short of inodes" "needs root to mount a private tmpfs"
-        done_testing
-        exit 0
-fi
 # 1,400 inodes: a job is accepted (the reserve is 1,024 free) and the flood's 2,000 attempts would take them all.
-mkdir -p "$SPOOL"
-if ! mount -t tmpfs -o size=32m,nr_inodes=1400,mode=0755 orchd-test "$SPOOL" 2>"$T/mount.err"; then
-        skip "attempts on a spool short of inodes" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
-        done_testing
-        exit 0
-fi
-trap 'rc=$?; [ -z "$ORCHD_PID" ] || stop_orchd 10; umount -l "$SPOOL" 2>/dev/null; (exit $rc); _cleanup' EXIT
+spool_on_tmpfs "attempts on a spool short of inodes" size=32m,nr_inodes=1400
 
 free_inodes() { df --output=iavail "$SPOOL" | tail -n 1 | tr -d ' '; }
 
