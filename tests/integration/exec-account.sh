@@ -17,20 +17,11 @@ if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v gpassw
 fi
 
 A=o8cra GRP=o8crg C=o8crc D=o8crd
-acct_cleanup() {
-        local u
-        for u in "$A" "$C" "$D"; do
-                id "$u" >/dev/null 2>&1 && userdel -f -r "$u" >/dev/null 2>&1
-        done
-        getent group "$GRP" >/dev/null && groupdel "$GRP"
-        getent group "$C" >/dev/null && groupdel "$C"
-}
-trap 'rc=$?; acct_cleanup; (exit $rc); _cleanup' EXIT
-acct_cleanup
-groupadd "$GRP" || bail_out "cannot create group $GRP"
-useradd -m -s /bin/sh -G "$GRP" "$A" && useradd -m -s /bin/sh -G "$GRP" "$C" || bail_out "cannot create users"
-usermod -p '*' "$A" # useradd's "!" is a locked password: "*" is no password, and not locked
-usermod -p '*' "$C"
+_groups+=("$C") # C's own group, should userdel -f leave it behind
+_accounts+=("$D") # made below, with C's uid
+add_group "$GRP"
+add_account "$A" -m -G "$GRP"
+add_account "$C" -m -G "$GRP"
 gid_grp=$(getent group "$GRP" | cut -d: -f3)
 chmod 711 "$T"
 G=$T/gate
@@ -73,7 +64,7 @@ gated_job reuse >"$T/reuse.json"
 chmod 644 "$T/reuse.json"
 id=$(submit_as "$C" "$T/reuse.json") || bail_out "submit as $C failed"
 wait_for 20 test -e "$G/reuse-first-running" || bail_out "the first node did not start"
-userdel -f "$C" >/dev/null 2>&1
+userdel -f -r "$C" >/dev/null 2>&1 # its home is /home/$C (add_account -m)
 getent group "$C" >/dev/null && groupdel "$C"
 id "$C" >/dev/null 2>&1 && bail_out "userdel -f $C failed"
 useradd -u "$uid_c" -m -s /bin/sh "$D" || bail_out "cannot create $D with uid $uid_c"

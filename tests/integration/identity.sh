@@ -18,33 +18,11 @@ if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpri
 fi
 
 UA=o8ina UB=o8inb G=o8ing
-_remove_accounts() {
-        local u
-        for u in "$UA" "$UB"; do
-                id "$u" >/dev/null 2>&1 && userdel -r "$u" >/dev/null 2>&1
-        done
-        getent group "$G" >/dev/null && groupdel "$G" >/dev/null 2>&1
-}
-trap '_rc=$?; _remove_accounts; (exit $_rc); _cleanup' EXIT
-_remove_accounts
-groupadd "$G" || bail_out "cannot create group $G"
+add_group "$G"
 for u in "$UA" "$UB"; do
-        useradd -m -s /bin/sh -G "$G" "$u" || bail_out "cannot create user $u"
-        usermod -p '*' "$u" # not locked: a locked account is refused for reasons of its own
+        add_account "$u" -m -G "$G"
 done
 uida=$(id -u "$UA")
-
-as() { # as USER CMD…: CMD as USER with their groups
-        local u=$1
-        shift
-        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups \
-                env HOME="$(getent passwd "$u" | cut -d: -f6)" USER="$u" PATH="$NODE_PATH" "$@"
-}
-ctl_as() {
-        local u=$1
-        shift
-        as "$u" "$ORCHCTL" -s "$SOCK" "$@"
-}
 
 chmod 711 "$T"
 chmod 1777 "$W"

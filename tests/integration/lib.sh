@@ -206,6 +206,52 @@ spool_on_tmpfs() { # spool_on_tmpfs WHAT OPTIONS: $SPOOL becomes a tmpfs of its 
         _tmpfs_spool=$SPOOL
 }
 
+# Throwaway accounts and groups of root-only tests: names unique to each test file (tests run in parallel).
+_accounts=() _groups=()
+_remove_account() { # _remove_account NAME: the account, and its home only where add_account -m made it
+        local h
+        id "$1" >/dev/null 2>&1 || return 0
+        h=$(getent passwd "$1" | cut -d: -f6)
+        userdel -f "$1" >/dev/null 2>&1 # never -r with -f: that removes a home such as / whoever owns it
+        [ "$h" = "/home/$1" ] && rm -rf -- "$h"
+        return 0
+}
+_remove_accounts() {
+        local u g
+        for u in "${_accounts[@]}"; do
+                _remove_account "$u"
+        done
+        for g in "${_groups[@]}"; do
+                getent group "$g" >/dev/null && groupdel "$g" >/dev/null 2>&1
+        done
+}
+add_group() { # add_group NAME: a new group (a leftover of that name is replaced), removed at exit
+        _groups+=("$1")
+        getent group "$1" >/dev/null && groupdel "$1" >/dev/null 2>&1
+        groupadd "$1" || bail_out "cannot create group $1"
+}
+add_account() { # add_account NAME [USERADD-OPTION…]: a new account (a leftover of that name is replaced) with
+        # the password "*" (none, and not locked: useradd's "!" is a locked account, which runs no jobs),
+        # removed at exit
+        local u=$1
+        shift
+        _accounts+=("$u")
+        _remove_account "$u"
+        useradd -s /bin/sh "$@" "$u" || bail_out "cannot create user $u"
+        usermod -p '*' "$u"
+}
+as() { # as USER CMD…: CMD as USER with their groups, HOME, USER and the nodes' PATH
+        local u=$1
+        shift
+        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups \
+                env HOME="$(getent passwd "$u" | cut -d: -f6)" USER="$u" PATH="$NODE_PATH" "$@"
+}
+ctl_as() { # ctl_as USER ARGS…: orchctl on this test's socket as USER
+        local u=$1
+        shift
+        as "$u" "$ORCHCTL" -s "$SOCK" "$@"
+}
+
 _cleanup() {
         local rc=$? f p
         trap - EXIT TERM INT
@@ -218,8 +264,9 @@ _cleanup() {
                 _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
                 wait "$ORCHD_PID" 2>/dev/null
         fi
-        # What the test set up outside $T, undone once the daemon is gone (spool_on_tmpfs).
+        # What the test set up outside $T, undone once the daemon (and so every node) is gone.
         [ -z "$_tmpfs_spool" ] || umount -l "$_tmpfs_spool" 2>/dev/null
+        _remove_accounts
         for f in "$T"/kill/*; do
                 [ -f "$f" ] || continue
                 for p in $(cat "$f"); do

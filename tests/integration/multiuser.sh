@@ -17,21 +17,12 @@ if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpri
 fi
 
 UA=orchd-ta UB=orchd-tb G=orchd-tg
-getent group "$G" >/dev/null || groupadd "$G" || bail_out "cannot create group $G"
+add_group "$G"
 for u in "$UA" "$UB"; do
-        id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u" || bail_out "cannot create user $u"
-        # useradd leaves the password locked ("!"), and locked accounts run no jobs: "*" is no password.
-        usermod -p "*" "$u"
+        add_account "$u" -m
 done
 usermod -a -G "$G" "$UA"
 uida=$(id -u "$UA") uidb=$(id -u "$UB") gid_g=$(getent group "$G" | cut -d: -f3)
-
-as() { # as USER CMD…: run CMD as USER with their groups and environment
-        local u=$1; shift
-        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups \
-                env HOME="$(getent passwd "$u" | cut -d: -f6)" USER="$u" LOGNAME="$u" "$@"
-}
-ctl_as() { local u=$1; shift; as "$u" "$ORCHCTL" -s "$SOCK" "$@"; }
 # The whole test dir is private (0700) by default: let the users reach the spool, the socket and files.
 chmod 711 "$T"
 start_orchd

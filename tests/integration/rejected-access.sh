@@ -17,32 +17,11 @@ if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpri
 fi
 
 UA=o8inc UB=o8ind
-_remove_accounts() {
-        local u
-        for u in "$UA" "$UB"; do
-                id "$u" >/dev/null 2>&1 && userdel -r "$u" >/dev/null 2>&1
-        done
-}
-trap '_rc=$?; _remove_accounts; (exit $_rc); _cleanup' EXIT
-_remove_accounts
 for u in "$UA" "$UB"; do
-        useradd -m -s /bin/sh "$u" || bail_out "cannot create user $u"
-        usermod -p '*' "$u"
+        add_account "$u" -m
 done
 uida=$(id -u "$UA") uidb=$(id -u "$UB")
 RA=$SPOOL/rejected/$uida RB=$SPOOL/rejected/$uidb
-
-as() { # as USER CMD…: CMD as USER with their groups
-        local u=$1
-        shift
-        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups \
-                env HOME="$(getent passwd "$u" | cut -d: -f6)" USER="$u" PATH="$NODE_PATH" "$@"
-}
-ctl_as() {
-        local u=$1
-        shift
-        as "$u" "$ORCHCTL" -s "$SOCK" "$@"
-}
 drop_as() { # drop_as USER NAME: stdin to tmp/NAME as USER, then renamed into new/
         as "$1" sh -c "umask 022; cat >'$SPOOL/tmp/$2' && mv '$SPOOL/tmp/$2' '$SPOOL/new/$2'"
 }

@@ -20,33 +20,11 @@ if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpri
 fi
 
 UA=o8lima UB=o8limb UADM=o8limadm G=o8limgrp
-remove_accounts() {
-        local u
-        for u in "$UA" "$UB" "$UADM"; do
-                userdel -f "$u" 2>/dev/null
-        done
-        groupdel "$G" 2>/dev/null
-}
-# Stop the daemon (and so every node of the accounts) before the accounts go; then lib.sh's cleanup.
-trap 'rc=$?; [ -z "$ORCHD_PID" ] || stop_orchd 10; remove_accounts; (exit $rc); _cleanup' EXIT
-remove_accounts
-groupadd "$G" || bail_out "cannot create group $G"
+add_group "$G"
 for u in "$UA" "$UB" "$UADM"; do
-        useradd -M -d / -s /bin/sh "$u" || bail_out "cannot create user $u"
-        usermod -p '*' "$u" # unlocked: a job of a locked account would not run
+        add_account "$u" -M -d /
 done
 usermod -a -G "$G" "$UADM"
-
-as() { # as USER CMD…: run CMD as USER with their groups
-        local u=$1
-        shift
-        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups env HOME=/ PATH="$NODE_PATH" "$@"
-}
-ctl_as() {
-        local u=$1
-        shift
-        as "$u" "$ORCHCTL" -s "$SOCK" "$@"
-}
 
 chmod 711 "$T"
 chmod 1777 "$W"
