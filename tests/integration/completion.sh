@@ -39,7 +39,7 @@ is "$(complete_line orchctl -s "$SOCK" logs "$id" build '')" "" "logs takes one 
 is "$(complete_line orchctl logs --a)" "--attempt " "logs options complete"
 is "$(complete_line orchctl logs -)" "--attempt --follow --json -f " "logs has --attempt, -f/--follow and --json"
 echo '{ "nodes": ' >"$SPOOL/new/broken.json"
-wait_for 10 test -e "$REJ/broken.json.error" || bail_out "broken.json not rejected"
+wait_rejected broken.json || bail_out "broken.json not rejected"
 is "$(complete_line orchctl -s "$SOCK" rejected '')" "broken.json " "rejected completes the caller's rejected file names"
 is "$(complete_line orchctl rejected -)" "--file --json " "rejected has --file and --json"
 done_testing

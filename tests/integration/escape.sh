@@ -38,7 +38,7 @@ printf '{ "name": "x\\u001b[2Jy", "nodes": { "a": { "cmd": "true" } } }' >"$SPOO
 printf '{ "key": "k\\u001b[31m", "nodes": { "a": { "cmd": "true" } } }' >"$SPOOL/new/key.json"
 printf '{ "nodes": { "a": { "cmd": "true", "\\u001b]0;field\\u0007": 1 } } }' >"$SPOOL/new/field.json"
 for f in "$evil" forge.json name.json key.json field.json; do
-        wait_for 10 test -e "$REJ/$f.error" || bail_out "$(printf '%q' "$f") was not rejected"
+        wait_rejected "$f" || bail_out "$(printf '%q' "$f") was not rejected"
 done
 
 like "$(cat "$REJ/$evil.error")" "the file name must not contain control characters, found U\+001B at byte 0: rename the file" \

@@ -19,7 +19,7 @@ wait_for 10 grep -qx deploy1 "$W/ran" || bail_out "deploy1 did not start"
 drop_job deploy2 <<EOF
 { "key": "deploy-prod", "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo deploy2 >> $W/ran"] } } }
 EOF
-ok "a second file with the same key is rejected" wait_for 10 test -e "$REJ/deploy2.json.error"
+ok "a second file with the same key is rejected" wait_rejected deploy2.json
 ok "its original is kept" cmp "$REJ/deploy2.json" "$T/dropped/deploy2.json"
 like "$(cat "$REJ/deploy2.json.error")" "deploy2\\.json: key: \"deploy-prod\" is the key of job $id1, which has not finished" \
         "the error names the path, the key and the job holding it"
@@ -37,7 +37,7 @@ start_orchd
 drop_job deploy3 <<EOF
 { "key": "deploy-prod", "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo deploy3 >> $W/ran"] } } }
 EOF
-ok "after a restart the key is still held by the unfinished job" wait_for 10 test -e "$REJ/deploy3.json.error"
+ok "after a restart the key is still held by the unfinished job" wait_rejected deploy3.json
 
 touch "$W/go"
 

@@ -332,6 +332,13 @@ wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 
         return 0
 }
 
+# wait_rejected NAME [SECONDS]: wait (default 10 s) until the rejection of NAME (a file of the test's own
+# user) is complete: orchd writes NAME.error, then NAME.error.json, then moves the file in as NAME, so the
+# kept copy is the last to appear; waiting for .error alone races with the move.
+wait_rejected() {
+        wait_for "${2:-10}" test -e "$REJ/$1.error" -a -e "$REJ/$1.error.json" -a -e "$REJ/$1"
+}
+
 # --------------------------------------------------------------------------------------------- daemon
 
 ctl() { # ctl ARGS…: orchctl on this test's socket
