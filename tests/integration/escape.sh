@@ -4,26 +4,16 @@
 # Log and terminal injection (issue 8, point 7). A file named with an escape sequence, a job whose cmd[0] or
 # cwd holds a newline followed by a forged "<0>" line, and a name or key with ESC are all rejected with a
 # reason naming the character (U+XXXX) and where it is. The daemon's stderr log never holds a raw control
-# character from job data, so no forged "<0>" line appears. orchctl, run on a pseudo-terminal (script(1)),
-# prints no ESC byte for any of it (rejected, list, status, submit errors): job data is shown escaped
-# ("\x1b"). Multi-line shell scripts and newlines in later arguments still run.
+# character from job data, so no forged "<0>" line appears. orchctl, run on a pseudo-terminal
+# (tests/helpers/pty), prints no ESC byte for any of it (rejected, list, status, submit errors): job data is
+# shown escaped ("\x1b"). Multi-line shell scripts and newlines in later arguments still run.
 
 . "$(dirname "$0")/lib.sh"
 
-command -v script >/dev/null || {
-        skip "terminal injection" "script(1) from util-linux is missing"
-        done_testing
-        exit 0
-}
-
 ESC=$'\e'
-# on_tty CMD…: CMD's output as a terminal shows it (a pseudo-terminal), colours off (NO_COLOR) so that any
-# ESC byte can only come from job data.
-on_tty() {
-        local q
-        printf -v q '%q ' "$@"
-        NO_COLOR=1 script -qec "$q" /dev/null
-}
+# on_tty CMD…: CMD's output as a terminal shows it (tests/helpers/pty reads it all), colours off
+# (NO_COLOR) so that any ESC byte can only come from job data.
+on_tty() { NO_COLOR=1 "$PTY" "$@"; }
 has_esc() { LC_ALL=C grep -q "$ESC"; }
 
 start_orchd

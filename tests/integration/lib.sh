@@ -7,8 +7,8 @@
 # for files written by nodes. A watchdog ends any test that runs longer than TEST_TIMEOUT seconds, so a
 # hung daemon fails the test instead of hanging `make check`.
 #
-# Binaries come from the environment set by Makefile.am (ORCHD, ORCHCTL, SPIN, TOP_SRCDIR); when a test is
-# run by hand from the top of an in-tree build they fall back to ./src/… and ./tests/helpers/spin.
+# Binaries come from the environment set by Makefile.am (ORCHD, ORCHCTL, SPIN, PTY, TOP_SRCDIR); when a
+# test is run by hand from a build directory they fall back to ./src/… and ./tests/helpers/….
 
 set -u
 
@@ -28,14 +28,16 @@ find_built() { # find_built RELPATH: the first existing executable of $PWD/RELPA
 : "${ORCHD:=$(find_built src/orchd)}"
 : "${ORCHCTL:=$(find_built src/orchctl)}"
 : "${SPIN:=$(find_built tests/helpers/spin)}"
+: "${PTY:=$(find_built tests/helpers/pty)}"
 : "${ORCHD_EXEC_HELPER:=$(find_built src/orchd-exec)}"
 : "${TEST_TIMEOUT:=60}"
 # Job files name $SPIN and nodes run in another cwd: make the paths absolute.
 case $ORCHD in /*) ;; *) ORCHD=$PWD/$ORCHD ;; esac
 case $ORCHCTL in /*) ;; *) ORCHCTL=$PWD/$ORCHCTL ;; esac
 case $SPIN in /*) ;; *) SPIN=$PWD/$SPIN ;; esac
+case $PTY in /*) ;; *) PTY=$PWD/$PTY ;; esac
 case $ORCHD_EXEC_HELPER in /*) ;; *) ORCHD_EXEC_HELPER=$PWD/$ORCHD_EXEC_HELPER ;; esac
-export ORCHD ORCHCTL SPIN TOP_SRCDIR ORCHD_EXEC_HELPER
+export ORCHD ORCHCTL SPIN PTY TOP_SRCDIR ORCHD_EXEC_HELPER
 
 # The base PATH of a node (SPEC §3).
 NODE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -160,36 +160,28 @@ is "$(tail -n 1 "$T/many.json.out" | jq -S -c .job)" "$(ctl --json status "$idm"
 is "$(tail -n 1 "$T/many.out")" "$(ctl wait "$idm")" "the line watcher ends with wait's line"
 
 # ---- the live display under a pseudo-terminal --------------------------------------------------------
-if command -v script >/dev/null; then
-        # p and q run until the display has shown one of them running (not for 1.5 s that load could use up).
-        drop_job live <<EOF
+# p and q run until the display has shown one of them running (not for 1.5 s that load could use up).
+drop_job live <<EOF
 { "nodes": { "p": { "cmd": "while [ ! -e $W/go-live ]; do sleep 0.05; done" },
-             "q": { "cmd": "while [ ! -e $W/go-live ]; do sleep 0.05; done" },
-             "r": { "cmd": "exit 4", "after": ["p", "q"] } } }
+     "q": { "cmd": "while [ ! -e $W/go-live ]; do sleep 0.05; done" },
+     "r": { "cmd": "exit 4", "after": ["p", "q"] } } }
 EOF
-        idl=$(job_id_of live) || bail_out "job live not accepted"
-        TERM=xterm script -qefc "stty cols 100 rows 20; '$ORCHCTL' -s '$SOCK' watch $idl" /dev/null \
-                </dev/null >"$T/tty.out" 2>&1 &
-        live_pid=$!
-        wait_for 30 grep -qE '^  [pq] +[0-9]' "$T/tty.out" || diag "no running node shown: $(cat -v "$T/tty.out")"
-        touch "$W/go-live"
-        wait "$live_pid"
-        is "$?" 1 "under a terminal: exits with the job's status (failed: 1)"
-        ok "it draws a progress bar" grep -qE '\[[#.]{10,40}\] [0-9]+/3 ' "$T/tty.out"
-        ok "it lists a running node with its elapsed time" grep -qE '^  [pq] +[0-9]' "$T/tty.out"
-        ok "it redraws in place (cursor up, clear line)" grep -qF $'\033[1A\033[2K' "$T/tty.out"
-        ok "the final bar stays: 3/3" grep -qE '\[#+\] 3/3  2 succeeded  1 failed  0 running' "$T/tty.out"
-        like "$(tr -d '\r' <"$T/tty.out" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')" "^$idl live failed \(exit:4\)$" \
-                "it ends with wait's line"
-        TERM=dumb script -qefc "'$ORCHCTL' -s '$SOCK' watch $idl" /dev/null </dev/null >"$T/dumb.out" 2>&1
-        is "$?" 1 "TERM=dumb: the same exit status"
-        ok "TERM=dumb: plain lines, no cursor movement" no_match $'\033[1A' "$T/dumb.out"
-else
-        for d in "exits with the job's status" "progress bar" "running node" "redraws" "final bar" "wait's line" \
-                "TERM=dumb" "TERM=dumb lines"; do
-                skip "live display: $d" "script(1) from util-linux is not installed"
-        done
-fi
+idl=$(job_id_of live) || bail_out "job live not accepted"
+TERM=xterm "$PTY" -w 100,20 "$ORCHCTL" -s "$SOCK" watch "$idl" >"$T/tty.out" 2>&1 &
+live_pid=$!
+wait_for 30 grep -qE '^  [pq] +[0-9]' "$T/tty.out" || diag "no running node shown: $(cat -v "$T/tty.out")"
+touch "$W/go-live"
+wait "$live_pid"
+is "$?" 1 "under a terminal: exits with the job's status (failed: 1)"
+ok "it draws a progress bar" grep -qE '\[[#.]{10,40}\] [0-9]+/3 ' "$T/tty.out"
+ok "it lists a running node with its elapsed time" grep -qE '^  [pq] +[0-9]' "$T/tty.out"
+ok "it redraws in place (cursor up, clear line)" grep -qF $'\033[1A\033[2K' "$T/tty.out"
+ok "the final bar stays: 3/3" grep -qE '\[#+\] 3/3  2 succeeded  1 failed  0 running' "$T/tty.out"
+like "$(tr -d '\r' <"$T/tty.out" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')" "^$idl live failed \(exit:4\)$" \
+        "it ends with wait's line"
+TERM=dumb "$PTY" "$ORCHCTL" -s "$SOCK" watch "$idl" >"$T/dumb.out" 2>&1
+is "$?" 1 "TERM=dumb: the same exit status"
+ok "TERM=dumb: plain lines, no cursor movement" no_match $'\033[1A' "$T/dumb.out"
 
 # ---- the protocol --------------------------------------------------------------------------------------
 is "$(probe io.orchd.Manager.Watch "{\"id\":\"$idf\"}" | jq -r .error)" org.varlink.service.ExpectedMore \
