@@ -646,7 +646,11 @@ static void print_counts(json_object *counts, const char *suffix) {
 static void stats_print(json_object *r) {
         int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
         json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
+        json_object *ro = reply_member(r, "read_only", json_type_string);
 
+        /* First, so that nobody misses why nothing runs. */
+        if (ro)
+                printf("READ-ONLY: %s\n", json_object_get_string(ro));
         printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
                up / 60 % 60, up % 60);
         printf("    Jobs: ");
