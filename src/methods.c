@@ -294,7 +294,9 @@ int methods_reply_refused(Manager *m, ControlCall *call, int r) {
                 log_event(LOG_NOTICE,
                           LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit", .reason = "spool-full",
                                  .has_uid = true, .uid = uid),
-                          "uid %u was refused a submission: the spool is below MinFreeSpace=.", (unsigned) uid);
+                          "uid %u was refused a submission: %s.", (unsigned) uid,
+                          m->read_only.on ? "orchd cannot write to the spool (read-only, see Stats)"
+                                          : "the spool is below MinFreeSpace=");
                 return control_call_error(call, ORCH_ERROR_SPOOL_FULL, p);
         }
         json_object_object_add(p, "limit", json_object_new_string(usage_limit_to_string(d->limit)));

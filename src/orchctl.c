@@ -179,6 +179,16 @@ static int status_nodes(json_object *nodes) {
         if (r >= 0)
                 table_print(&t);
         table_done(&t);
+        if (r >= 0) {
+                json_object_object_foreach(nodes, lid, lnode) {
+                        int64_t lost;
+
+                        if (get_int(lnode, "log_dropped", &lost) && lost > 0)
+                                printf("Node %s: %" PRId64 " bytes of output of its last attempt were lost from "
+                                       "its log (the spool's filesystem was full).\n",
+                                       lid, lost);
+                }
+        }
         return r < 0 ? fail(EX_SOFTWARE, "out of memory") : EXIT_SUCCESS;
 }
 
