@@ -430,7 +430,7 @@ static int method_graph(ControlCall *call, json_object *params, void *userdata) 
                 json_object_put(p);
                 return -ENOMEM;
         }
-        return methods_reply_job_durable(userdata, call, j, p);
+        return methods_reply_view(userdata, call, j, p);
 }
 
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
