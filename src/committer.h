@@ -71,10 +71,10 @@ uint64_t committer_durable_gen(const Committer *c);
 /* Write everything sealed or open, synchronously, before returning (shutdown). Returns 0 or -errno. */
 int committer_drain(Committer *c);
 
-/* After a write failed (on_error), write what was not written (the failed write first, in the original order)
- * and go on, once the caller knows the cause is gone (a full filesystem has room again). Durability news
- * resumes through done. A no-op without a failure. Returns 0, or -ENOMEM (writes were lost to an earlier
- * allocation failure, or there is no memory now: the caller must fail-stop). */
+/* After a write failed (on_error), write what was not written (the failed write first, in the original
+ * order) and go on, once the caller knows the cause is gone (a full filesystem has room again). Durability
+ * news resumes through done. A no-op without a failure. Returns 0, or -ENOMEM (writes were lost to an
+ * earlier allocation failure, or there is no memory now: the caller must fail-stop). */
 int committer_resume(Committer *c);
 
 /* Counters for stats: batches written, writes, and the total µs spent writing. */

@@ -242,7 +242,7 @@ enum {
         _NF_REQUIRED,
         NF_PID = _NF_REQUIRED, /* optional: only while an attempt runs */
         NF_PID_START,
-        NF_RETRY_BASE, /* optional: only after a manual retry */
+        NF_RETRY_BASE,  /* optional: only after a manual retry */
         NF_LOG_DROPPED, /* optional: only after output was lost from a log */
         _NF_MAX,
 };

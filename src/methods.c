@@ -85,7 +85,8 @@ int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_
 int methods_reply_view(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
         if (m->read_only.on)
                 return control_call_reply(call, parameters);
-        return j ? methods_reply_job_durable(m, call, j, parameters) : methods_reply_durable(m, call, parameters);
+        return j ? methods_reply_job_durable(m, call, j, parameters) :
+                   methods_reply_durable(m, call, parameters);
 }
 
 void methods_on_durable(Manager *m, uint64_t gen) {
@@ -292,11 +293,11 @@ int methods_reply_refused(Manager *m, ControlCall *call, int r) {
                 return -ENOMEM;
         if (r == -ENOSPC) {
                 log_event(LOG_NOTICE,
-                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit", .reason = "spool-full",
-                                 .has_uid = true, .uid = uid),
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
+                                 .reason = "spool-full", .has_uid = true, .uid = uid),
                           "uid %u was refused a submission: %s.", (unsigned) uid,
-                          m->read_only.on ? "orchd cannot write to the spool (read-only, see Stats)"
-                                          : "the spool is below MinFreeSpace=");
+                          m->read_only.on ? "orchd cannot write to the spool (read-only, see Stats)" :
+                                            "the spool is below MinFreeSpace=");
                 return control_call_error(call, ORCH_ERROR_SPOOL_FULL, p);
         }
         json_object_object_add(p, "limit", json_object_new_string(usage_limit_to_string(d->limit)));

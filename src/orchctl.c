@@ -184,7 +184,8 @@ static int status_nodes(json_object *nodes) {
                         int64_t lost;
 
                         if (get_int(lnode, "log_dropped", &lost) && lost > 0)
-                                printf("Node %s: %" PRId64 " bytes of output of its last attempt were lost from "
+                                printf("Node %s: %" PRId64
+                                       " bytes of output of its last attempt were lost from "
                                        "its log (the spool's filesystem was full).\n",
                                        lid, lost);
                 }

@@ -323,7 +323,8 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
         n->signal = res->end == TASK_SIGNALED ? res->signal : 0;
         n->log_dropped = res->log_dropped;
         if (res->log_dropped > 0)
-                log_warning("Job %" PRIu64 " node %s attempt %u: %" PRIu64 " bytes of output could not be written "
+                log_warning("Job %" PRIu64 " node %s attempt %u: %" PRIu64
+                            " bytes of output could not be written "
                             "to its log (the spool's filesystem was full); status reports them as log_dropped.",
                             j->id, node_id(j, i), n->attempt, res->log_dropped);
 
