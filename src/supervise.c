@@ -170,13 +170,14 @@ static bool task_log_short_of_space(Task *t) {
 /* Write one marker line saying where the log ends (and why, unless it is the size cap), and drop all further
  * output. */
 static void task_log_cut(Task *t, const char *why) {
+        uint64_t dropped = t->log_dropped;
         char marker[160];
         int m;
 
         m = snprintf(marker, sizeof(marker), "\n[orchd: output truncated after %" PRIu64 " bytes%s%s]\n",
                      t->log_bytes, why ? ": " : "", why ?: "");
-        if (!t->log_broken) /* the marker is not output: never counted as lost */
-                task_log_write(t, marker, (size_t) MIN(m, (int) sizeof(marker) - 1));
+        task_log_write(t, marker, (size_t) MIN(m, (int) sizeof(marker) - 1));
+        t->log_dropped = dropped; /* the marker is not output: never counted as lost */
         t->log_truncated = true;
 }
 
