@@ -8,8 +8,11 @@
  * `error` and `busy` are shared under `lock`; the thread alone touches the
  * batch it is writing. Batches are written strictly in generation order, so
  * a job's journal files appear in sequence order. A write error stops the
- * thread for good (fail-stop): nothing after a failed write is ever made
- * durable or reported. Does not decide what to write: that is the manager's.
+ * thread: nothing after a failed write is made durable or reported. The
+ * writes the failed batch did not finish are kept (the failed one first), so
+ * that committer_resume() can write them, in the same order, once the cause
+ * is gone (a full filesystem); otherwise the owner fail-stops. Does not decide
+ * what to write: that is the manager's.
  */
 
 #include <errno.h>
@@ -69,8 +72,10 @@ struct Committer {
         bool busy;              /* under lock */
         bool quit;              /* under lock */
         uint64_t durable_gen;   /* under lock */
-        int error;              /* under lock; first write error, stays set */
+        int error;              /* under lock; first write error, set until committer_resume() */
         char error_what[128];   /* under lock */
+        Batch unwritten;        /* under lock: what the failed batch did not write, failed write first */
+        bool lost;              /* under lock: writes were dropped (out of memory), so no resuming */
         uint64_t n_batches, n_writes, write_usec; /* under lock */
 };
 
@@ -94,16 +99,26 @@ static void batch_done(Batch *b) {
         *b = (Batch) {};
 }
 
-static int batch_push(Batch *b, const CommitOp *op) {
-        if (b->n == b->cap) {
-                size_t cap = MAX(b->cap * 2, (size_t) 16);
-                CommitOp *n = reallocarray(b->ops, cap, sizeof(CommitOp));
+static int batch_reserve(Batch *b, size_t n) {
+        size_t cap = MAX(b->cap * 2, (size_t) 16);
+        CommitOp *ops;
 
-                if (!n)
-                        return -ENOMEM;
-                b->ops = n;
-                b->cap = cap;
-        }
+        if (n <= b->cap)
+                return 0;
+        cap = MAX(cap, n);
+        ops = reallocarray(b->ops, cap, sizeof(CommitOp));
+        if (!ops)
+                return -ENOMEM;
+        b->ops = ops;
+        b->cap = cap;
+        return 0;
+}
+
+static int batch_push(Batch *b, const CommitOp *op) {
+        int r = batch_reserve(b, b->n + 1);
+
+        if (r < 0)
+                return r;
         b->ops[b->n++] = *op;
         return 0;
 }
@@ -141,17 +156,33 @@ static void op_describe(const CommitOp *op, char *what, size_t size) {
                          op->seq);
 }
 
-/* Write a batch; returns 0 or the first error (the rest of the batch is not attempted). */
-static int batch_write(const Batch *b, char *what, size_t what_size) {
+/* Write a batch; returns 0 or the first error (the rest of the batch is not attempted), with *ret_failed
+ * the index of the failed write. */
+static int batch_write(const Batch *b, char *what, size_t what_size, size_t *ret_failed) {
         for (size_t i = 0; i < b->n; i++) {
                 int r = op_write(&b->ops[i]);
 
                 if (r < 0) {
                         op_describe(&b->ops[i], what, what_size);
+                        *ret_failed = i;
                         return r;
                 }
         }
         return 0;
+}
+
+/* Under lock: keep ops [from, n) of the failed batch b for committer_resume(); free the written ones. Each
+ * write replaces a whole file (or is a call that may run again), so writing the failed one again is safe. */
+static void batch_keep_unwritten(Committer *c, Batch *b, size_t from) {
+        if (batch_reserve(&c->unwritten, c->unwritten.n + b->n - from) < 0) {
+                c->lost = true; /* dropped below: resuming cannot work */
+                return;
+        }
+        for (size_t i = from; i < b->n; i++) {
+                assert_se(batch_push(&c->unwritten, &b->ops[i]) >= 0);
+                b->ops[i] = (CommitOp) { .dir_fd = -EBADF };
+        }
+        c->unwritten.gen = b->gen;
 }
 
 static void *committer_thread(void *p) {
@@ -161,6 +192,7 @@ static void *committer_thread(void *p) {
         pthread_mutex_lock(&c->lock);
         for (;;) {
                 char what[sizeof(c->error_what)] = "";
+                size_t failed = 0;
                 uint64_t t0;
                 int r;
 
@@ -177,7 +209,7 @@ static void *committer_thread(void *p) {
                 pthread_mutex_unlock(&c->lock);
 
                 t0 = now_usec(CLOCK_MONOTONIC);
-                r = batch_write(&mine, what, sizeof(what));
+                r = batch_write(&mine, what, sizeof(what), &failed);
                 t0 = now_usec(CLOCK_MONOTONIC) - t0;
 
                 pthread_mutex_lock(&c->lock);
@@ -188,6 +220,7 @@ static void *committer_thread(void *p) {
                 if (r < 0) {
                         c->error = r;
                         snprintf(c->error_what, sizeof(c->error_what), "%s", what);
+                        batch_keep_unwritten(c, &mine, failed);
                 } else
                         c->durable_gen = mine.gen;
                 batch_clear(&mine);
@@ -280,6 +313,7 @@ Committer *committer_free(Committer *c) {
         }
         batch_done(&c->open);
         batch_done(&c->queued);
+        batch_done(&c->unwritten);
         sd_event_source_disable_unref(c->efd_source);
         safe_close(c->efd);
         sd_event_unref(c->event);
@@ -342,6 +376,7 @@ uint64_t committer_seal(Committer *c) {
         if (r < 0 && c->error == 0) {
                 /* Cannot queue what we promised to write: that is a failed write too. */
                 c->error = r;
+                c->lost = true;
                 snprintf(c->error_what, sizeof(c->error_what), "queueing a batch");
                 (void) !write(c->efd, &(uint64_t) { 1 }, sizeof(uint64_t));
         }
@@ -374,6 +409,34 @@ int committer_drain(Committer *c) {
         while (c->durable_gen < target && c->error == 0)
                 pthread_cond_wait(&c->settled, &c->lock);
         r = c->error;
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+int committer_resume(Committer *c) {
+        int r = 0;
+
+        pthread_mutex_lock(&c->lock);
+        if (c->lost)
+                r = -ENOMEM;
+        else if (c->error != 0) {
+                /* The unwritten part of the failed batch goes first, then whatever was sealed meanwhile: the
+                 * writes happen in the order they were added. Room first, so the move itself cannot fail. */
+                r = batch_reserve(&c->unwritten, c->unwritten.n + c->queued.n);
+                if (r >= 0) {
+                        Batch tmp;
+
+                        if (c->queued.n > 0)
+                                c->unwritten.gen = c->queued.gen;
+                        assert_se(batch_append(&c->unwritten, &c->queued) >= 0);
+                        tmp = c->queued;
+                        c->queued = c->unwritten;
+                        c->unwritten = tmp;
+                        c->error = 0;
+                        c->error_what[0] = '\0';
+                        pthread_cond_signal(&c->work);
+                }
+        }
         pthread_mutex_unlock(&c->lock);
         return r;
 }

@@ -25,13 +25,15 @@ typedef enum CommitKind {
         COMMIT_CALL,     /* a function of the caller's (committer_add_call()) */
 } CommitKind;
 
-/* A write done on the committer thread: returns 0 or -errno (then fail-stop). Must touch no loop state. */
+/* A write done on the committer thread: returns 0 or -errno (then fail-stop, or committer_resume() once the
+ * cause is gone, which runs it again: it must be safe to repeat after a failure). Must touch no loop state. */
 typedef int (*commit_fn)(void *data);
 
 /* Called on the loop thread after generation gen became durable. A write error never reaches it:
- * that is fail-stop (on_error). */
+ * that is on_error. */
 typedef void (*committer_done_cb)(Committer *c, uint64_t gen, void *userdata);
-/* Called on the loop thread when a write failed; the daemon must stop without reporting more. */
+/* Called on the loop thread when a write failed: nothing more is written or reported until
+ * committer_resume(); the daemon either stops or waits for the cause to go (a full filesystem). */
 typedef void (*committer_error_cb)(Committer *c, int error, const char *what, void *userdata);
 
 /* Start the worker thread. Returns 0 or -errno. */
@@ -68,6 +70,12 @@ uint64_t committer_durable_gen(const Committer *c);
 
 /* Write everything sealed or open, synchronously, before returning (shutdown). Returns 0 or -errno. */
 int committer_drain(Committer *c);
+
+/* After a write failed (on_error), write what was not written (the failed write first, in the original
+ * order) and go on, once the caller knows the cause is gone (a full filesystem has room again). Durability
+ * news resumes through done. A no-op without a failure. Returns 0, or -ENOMEM (writes were lost to an
+ * earlier allocation failure, or there is no memory now: the caller must fail-stop). */
+int committer_resume(Committer *c);
 
 /* Counters for stats: batches written, writes, and the total µs spent writing. */
 void committer_stats(const Committer *c, uint64_t *ret_batches, uint64_t *ret_writes, uint64_t *ret_usec);

@@ -368,3 +368,21 @@ int dir_check_safe(int fd, uid_t uid, const DirPolicy *p, char **ret_why) {
                                 (unsigned) (st.st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
         return 0;
 }
+
+int probe_write_at(int dir_fd, const char *name, size_t size) {
+        static const char zeros[4096];
+        _cleanup_close_ int fd = -EBADF;
+        int r = 0;
+
+        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; r >= 0 && done < size; done += sizeof(zeros))
+                r = loop_write(fd, zeros, MIN(sizeof(zeros), size - done));
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = -errno;
+        (void) unlinkat(dir_fd, name, 0);
+        return r;
+}

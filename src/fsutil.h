@@ -63,6 +63,10 @@ int open_dir_at(int dir_fd, const char *name, mode_t mode);
 /* fsync a directory fd. Returns 0 or -errno. */
 int fsync_dir(int dir_fd);
 
+/* Whether a file of size bytes can be written and made durable below dir_fd now: create name, write, fsync,
+ * then remove it again (also on failure). Returns 0 or -errno (-ENOSPC, -EDQUOT, -EROFS, …). */
+int probe_write_at(int dir_fd, const char *name, size_t size);
+
 /* How a directory of ours must look (SPEC §8). */
 typedef struct DirPolicy {
         mode_t mode;  /* with enforce: set exactly (setgid/sticky bits included) */

@@ -242,7 +242,8 @@ enum {
         _NF_REQUIRED,
         NF_PID = _NF_REQUIRED, /* optional: only while an attempt runs */
         NF_PID_START,
-        NF_RETRY_BASE, /* optional: only after a manual retry */
+        NF_RETRY_BASE,  /* optional: only after a manual retry */
+        NF_LOG_DROPPED, /* optional: only after output was lost from a log */
         _NF_MAX,
 };
 
@@ -254,6 +255,7 @@ static const char *const node_fields[_NF_MAX] = {
         [NF_RETRY_AT] = "retry_at",
         [NF_PID] = "pid",               [NF_PID_START] = "pid_start",
         [NF_RETRY_BASE] = "retry_base",
+        [NF_LOG_DROPPED] = "log_dropped",
 };
 
 static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
@@ -294,6 +296,8 @@ static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
                 return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->finished_at);
         case NF_RETRY_AT:
                 return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->retry_at);
+        case NF_LOG_DROPPED:
+                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->log_dropped);
         case NF_PID:
                 r = read_uint(l, prefix, key, 1, INT32_MAX, false, &v);
                 n->pid = (int32_t) v;

@@ -11,7 +11,8 @@
  *           "reason":"exit:1"|null,"cancel_requested":false,"uid":1000,"gid":1000,"user":"alice"|null,
  *           "source":"x.json"|null,"submitted_at":µs,"started_at":µs|0,"finished_at":µs|0}
  *   NODE = {"state":"succeeded","reason":"…"|null,"attempt":1,"interrupted":0,"exit_code":0|null,
- *           "signal":9|null,"started_at":µs,"finished_at":µs,"retry_at":µs[,"retry_base":N][,"pid":N,"pid_start":T]}
+ *           "signal":9|null,"started_at":µs,"finished_at":µs,"retry_at":µs[,"retry_base":N][,"pid":N,"pid_start":T]
+ *           [,"log_dropped":N]}
  *   (pid and pid_start only while an attempt runs: its process group leader and start time in clock ticks
  *   since boot, so a restart can kill a group that outlived a crashed daemon, and never a reused pid;
  *   retry_base only after a manual retry ("orchctl retry"): the counted attempts before it)
@@ -151,6 +152,10 @@ static void node_write(Buf *b, const NodeRun *n) {
         buf_put_u64(b, n->finished_at);
         buf_puts(b, ",\"retry_at\":");
         buf_put_u64(b, n->retry_at);
+        if (n->log_dropped > 0) { /* only after output was lost from the log (state.h) */
+                buf_puts(b, ",\"log_dropped\":");
+                buf_put_u64(b, n->log_dropped);
+        }
         if (n->retry_base > 0) {
                 buf_puts(b, ",\"retry_base\":");
                 buf_put_u64(b, n->retry_base);

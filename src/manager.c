@@ -9,7 +9,9 @@
  * (a post source) runs the scheduler and flushes every dirty job as one
  * group commit. Durability news from the committer releases what waited for
  * it. SIGTERM/SIGINT drain (running nodes are stopped and recorded as
- * interrupted), SIGHUP rescans the spool. A failed write of our own state is
+ * interrupted), SIGHUP rescans the spool. A write of our own state that
+ * failed for lack of room (or a read-only mount) switches to read-only mode
+ * (readonly.c) until it can be written again; any other failed write is
  * fail-stop: everything is killed and the daemon exits non-zero without
  * reporting anything more.
  */
@@ -435,6 +437,8 @@ static void schedule_shared(Manager *m, unsigned *slots) {
 }
 
 static void manager_schedule(Manager *m) {
+        if (m->read_only.on)
+                return; /* a start that cannot be recorded must not happen; the resume schedules again */
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
                 unsigned slots = m->config.max_parallel > m->n_running ? m->config.max_parallel - m->n_running : 0;
@@ -500,6 +504,9 @@ static void manager_on_committed(Committer *c, uint64_t gen, void *userdata) {
 }
 
 static void manager_on_commit_error(Committer *c, int error, const char *what, void *userdata) {
+        /* Out of room: wait for it (the committer keeps what it could not write) instead of exiting. */
+        if (readonly_error_waits(error) && readonly_enter(userdata, error, what) >= 0)
+                return;
         manager_fail_stop(userdata, error, what);
 }
 
@@ -636,6 +643,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;
+        r = readonly_check_at_start(m);
+        if (r < 0)
+                return r;
         r = manager_recover(m);
         if (r < 0)
                 return r;
@@ -670,6 +680,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);
         sd_event_source_disable_unref(m->status_timer);
+        readonly_done(&m->read_only);
         sd_event_unref(m->event);
         free(m->config.spool_path);
         free(m->config.socket_path);

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "control.h"
 #include "job.h"
+#include "readonly.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "usage.h"
@@ -65,6 +66,7 @@ struct Manager {
         bool trim_needed;
         bool stopping;
         bool failed;                /* fail-stop: exit non-zero */
+        ReadOnly read_only;         /* the spool cannot be written: waiting for room (readonly.h) */
         uint64_t started_at_usec;   /* CLOCK_MONOTONIC */
         uint64_t n_spawned;
 };

@@ -21,6 +21,10 @@
 int methods_reply_durable(Manager *m, ControlCall *call, json_object *parameters);
 /* Reply with parameters (stolen) once everything job j changed so far is durable. */
 int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
+/* A query's reply: as methods_reply_job_durable() (j NULL: methods_reply_durable()), but at once in
+ * read-only mode (readonly.h), where what waits for durability may wait long; Stats says the daemon is
+ * read-only. Returns 0 or -errno. */
+int methods_reply_view(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
 
 /* Answer org.varlink.service.InvalidParameter {"parameter": name}. */
 int methods_reply_invalid_parameter(ControlCall *call, const char *name);

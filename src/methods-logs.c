@@ -222,7 +222,7 @@ static int reader_finish(LogReader *r, const Job *j) {
                 return control_call_reply(r->call, NULL);
         if (r->single && !r->seen_attempt)
                 return reader_reply_no_attempt(r, j);
-        return methods_reply_job_durable(r->manager, r->call, j, NULL);
+        return methods_reply_view(r->manager, r->call, j, NULL);
 }
 
 /* Answer InternalError with the errno name, as control.c does for a failed handler. */

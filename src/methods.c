@@ -82,6 +82,13 @@ int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_
         return reply_after(m, call, parameters, job_pending_gen(m, j));
 }
 
+int methods_reply_view(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
+        if (m->read_only.on)
+                return control_call_reply(call, parameters);
+        return j ? methods_reply_job_durable(m, call, j, parameters) :
+                   methods_reply_durable(m, call, parameters);
+}
+
 void methods_on_durable(Manager *m, uint64_t gen) {
         size_t w = 0;
 
@@ -194,7 +201,7 @@ static int reply_job(Manager *m, ControlCall *call, const Job *j) {
         json_object_object_add(p, "job", o);
         if (j->spec->n_nodes >= BIG_JOB_NODES)
                 manager_trim_soon(m); /* once the reply's tree is gone */
-        return methods_reply_job_durable(m, call, j, p);
+        return methods_reply_view(m, call, j, p);
 }
 
 static int method_status(ControlCall *call, json_object *params, void *userdata) {
@@ -286,9 +293,11 @@ int methods_reply_refused(Manager *m, ControlCall *call, int r) {
                 return -ENOMEM;
         if (r == -ENOSPC) {
                 log_event(LOG_NOTICE,
-                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit", .reason = "spool-full",
-                                 .has_uid = true, .uid = uid),
-                          "uid %u was refused a submission: the spool is below MinFreeSpace=.", (unsigned) uid);
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",
+                                 .reason = "spool-full", .has_uid = true, .uid = uid),
+                          "uid %u was refused a submission: %s.", (unsigned) uid,
+                          m->read_only.on ? "orchd cannot write to the spool (read-only, see Stats)" :
+                                            "the spool is below MinFreeSpace=");
                 return control_call_error(call, ORCH_ERROR_SPOOL_FULL, p);
         }
         json_object_object_add(p, "limit", json_object_new_string(usage_limit_to_string(d->limit)));
@@ -382,6 +391,8 @@ static json_object *stats_counts(Manager *m) {
 static int method_stats(ControlCall *call, json_object *params, void *userdata) {
         Manager *m = userdata;
         uint64_t accepted, rejected, batches, writes, usec;
+        const char *reason;
+        char why[256];
         json_object *p = stats_counts(m), *intake = json_object_new_object(), *journal = json_object_new_object();
 
         if (!p || !intake || !journal) {
@@ -399,6 +410,8 @@ static int method_stats(ControlCall *call, json_object *params, void *userdata) 
         add_int(journal, "write_us", usec);
         json_object_object_add(p, "intake", intake);
         json_object_object_add(p, "journal", journal);
+        reason = readonly_reason(m, why, sizeof(why));
+        json_object_object_add(p, "read_only", reason ? json_object_new_string(reason) : NULL);
         return control_call_reply(call, p);
 }
 
@@ -418,7 +431,7 @@ static int method_graph(ControlCall *call, json_object *params, void *userdata) 
                 json_object_put(p);
                 return -ENOMEM;
         }
-        return methods_reply_job_durable(userdata, call, j, p);
+        return methods_reply_view(userdata, call, j, p);
 }
 
 static int method_pause(ControlCall *call, json_object *params, void *userdata) {
@@ -506,7 +519,7 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
                 return -ENOMEM;
         }
         json_object_object_add(p, "jobs", jobs);
-        return methods_reply_durable(m, call, p);
+        return methods_reply_view(m, call, NULL, p);
 }
 
 static const ControlMethod methods[] = {

@@ -47,7 +47,9 @@ static void status_line(Manager *m, char *buf, size_t size) {
                 else
                         running++; /* running or paused: started and not finished */
         }
-        snprintf(buf, size, "%s jobs running, %s queued, %s finished; %s nodes running", grouped(running, a),
+        /* systemctl status shows this line: say first why nothing starts (orchd(8), DISK FULL). */
+        snprintf(buf, size, "%s%s jobs running, %s queued, %s finished; %s nodes running",
+                 m->read_only.on ? "READ-ONLY, waiting for room on the spool; " : "", grouped(running, a),
                  grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
 }
 

@@ -179,6 +179,17 @@ static int status_nodes(json_object *nodes) {
         if (r >= 0)
                 table_print(&t);
         table_done(&t);
+        if (r >= 0) {
+                json_object_object_foreach(nodes, lid, lnode) {
+                        int64_t lost;
+
+                        if (get_int(lnode, "log_dropped", &lost) && lost > 0)
+                                printf("Node %s: %" PRId64
+                                       " bytes of output of its last attempt were lost from "
+                                       "its log (the spool's filesystem was full).\n",
+                                       lid, lost);
+                }
+        }
         return r < 0 ? fail(EX_SOFTWARE, "out of memory") : EXIT_SUCCESS;
 }
 
@@ -646,7 +657,11 @@ static void print_counts(json_object *counts, const char *suffix) {
 static void stats_print(json_object *r) {
         int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
         json_object *jobs = reply_member(r, "jobs", json_type_object), *nodes = reply_member(r, "nodes", json_type_object);
+        json_object *ro = reply_member(r, "read_only", json_type_string);
 
+        /* First, so that nobody misses why nothing runs. */
+        if (ro)
+                printf("READ-ONLY: %s\n", json_object_get_string(ro));
         printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
                up / 60 % 60, up % 60);
         printf("    Jobs: ");
@@ -691,6 +706,9 @@ static void stats_prometheus(json_object *r) {
         printf("# HELP orchd_journal_write_seconds_total Time spent making commits durable.\n"
                "# TYPE orchd_journal_write_seconds_total counter\n"
                "orchd_journal_write_seconds_total %.6f\n", (double) stat_int(r, "journal", "write_us") / 1e6);
+        printf("# HELP orchd_read_only 1 while orchd cannot write its state (the spool is full): nothing starts.\n"
+               "# TYPE orchd_read_only gauge\norchd_read_only %d\n",
+               reply_member(r, "read_only", json_type_string) ? 1 : 0);
 }
 
 static int verb_stats(char **args, size_t n_args) {

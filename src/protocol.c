@@ -470,6 +470,10 @@ json_object *protocol_node_to_json(const NodeRun *n) {
         if ((finished ? add_int(o, "duration_ms", (int64_t) ((n->finished_at - n->started_at) / USEC_PER_MSEC)) :
                         add(o, "duration_ms", NULL)) < 0)
                 return NULL;
+        /* Only when some output was lost, so that the usual reply stays as it was. */
+        if (n->log_dropped > 0 &&
+            add_int(o, "log_dropped", (int64_t) MIN(n->log_dropped, (uint64_t) INT64_MAX)) < 0)
+                return NULL;
         return TAKE_PTR(o);
 }
 

@@ -321,6 +321,12 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
         n->pid_start = 0;
         n->exit_code = res->end == TASK_EXITED && res->start_error == 0 ? res->exit_code : -1;
         n->signal = res->end == TASK_SIGNALED ? res->signal : 0;
+        n->log_dropped = res->log_dropped;
+        if (res->log_dropped > 0)
+                log_warning("Job %" PRIu64 " node %s attempt %u: %" PRIu64
+                            " bytes of output could not be written "
+                            "to its log (the spool's filesystem was full); status reports them as log_dropped.",
+                            j->id, node_id(j, i), n->attempt, res->log_dropped);
 
         if (res->start_error < 0 && res->start_cwd) /* say which: the reason names only the errno */
                 log_warning_errno(res->start_error, "Working directory %s of '%s' is not usable: %m",

@@ -90,6 +90,7 @@ struct Spool {
         unsigned min_free_percent;
         bool full;                   /* new jobs wait for room (MinFreeSpace=, ENOSPC) */
         bool full_announced;         /* "waiting for room" was logged, "room again" not yet */
+        bool held;                   /* the daemon cannot write (spool_hold()): nothing is taken */
         sd_event_source *space_timer;
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
@@ -430,7 +431,7 @@ static bool spool_has_room(Spool *s) {
         uint64_t free, floor;
         int r;
 
-        if (s->full)
+        if (s->full || s->held)
                 return false;
         r = spool_check_floor(s, &free, &floor);
         if (r < 0) {
@@ -464,6 +465,14 @@ void spool_kick(Spool *s) {
                 return;
         (void) sd_event_source_set_time_relative(s->space_timer, 0);
         (void) sd_event_source_set_enabled(s->space_timer, SD_EVENT_ONESHOT);
+}
+
+void spool_hold(Spool *s, bool hold) {
+        bool was = s->held;
+
+        s->held = hold;
+        if (was && !hold)
+                (void) spool_rescan(s);
 }
 
 void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent) {
@@ -565,7 +574,9 @@ static int publish_run(void *p) {
         r = fsync_dir(pub->dir_fd);
         if (r < 0)
                 return r;
-        if (renameat(pub->jobs_fd, pub->tmp, pub->jobs_fd, pub->final) < 0)
+        /* Run again after a failure (committer_resume()), the rename may have been done already. */
+        if (renameat(pub->jobs_fd, pub->tmp, pub->jobs_fd, pub->final) < 0 &&
+            !(errno == ENOENT && faccessat(pub->jobs_fd, pub->final, F_OK, AT_SYMLINK_NOFOLLOW) >= 0))
                 return -errno;
         r = fsync_dir(pub->jobs_fd);
         if (r < 0)
@@ -930,8 +941,8 @@ static int scan_dir(Spool *s, int dir_fd, bool intake) {
 int spool_rescan(Spool *s) {
         int r;
 
-        if (s->full)
-                return 0; /* the space re-check rescans once there is room */
+        if (s->full || s->held)
+                return 0; /* the space re-check (or spool_hold()) rescans once there is room */
         r = scan_dir(s, s->intake_fd, true);
         if (r < 0)
                 return log_error_errno(r, "Failed to scan %s/jobs/" INTAKE_DIR ": %m", s->path);

@@ -10,6 +10,7 @@
  * rename, so a crash at any point neither loses it nor accepts it twice.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -95,6 +96,10 @@ void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent);
 /* Something freed space (a job ended): if jobs wait for room, look again now rather than at the next
  * periodic re-check. */
 void spool_kick(Spool *s);
+
+/* While held, nothing is taken from new/ (files stay there) and Submit gets -ENOSPC: the daemon cannot write
+ * its own state (read-only mode, readonly.h). Releasing the hold rescans new/. */
+void spool_hold(Spool *s, bool hold);
 
 /* Counters: accepted and rejected since start. */
 void spool_stats(const Spool *s, uint64_t *ret_accepted, uint64_t *ret_rejected);

@@ -90,6 +90,7 @@ typedef struct NodeRun {
         uint64_t retry_at;    /* when the next attempt may start (retry_wait only) */
         int32_t pid;          /* the running attempt's process (group leader), 0 = none */
         uint64_t pid_start;   /* its start time (procutil.h), so a restart can tell it from a reused pid */
+        uint64_t log_dropped; /* output bytes of the last ended attempt lost from its log (a full filesystem) */
 } NodeRun;
 
 /* Progress of one job, and who it belongs to. Owns nodes[] and the strings. */

@@ -87,7 +87,8 @@ struct Task {
         uint64_t log_min_free;
         uint64_t log_checked_at; /* log_bytes when the filesystem's free space was last looked at */
         bool log_truncated;
-        bool log_broken; /* a write failed: reported once, output is dropped from then on */
+        bool log_broken; /* a write failed: reported once, output is dropped (and counted) from then on */
+        uint64_t log_dropped; /* output bytes that were meant for the log but could not be written */
         LogFwd *logfwd;  /* lines to the journal; NULL = not forwarded */
 
         uint64_t kill_grace_usec;
@@ -122,18 +123,30 @@ static int task_kill_group(Task *t, int sig) {
         return 0;
 }
 
+/* Write n bytes of output to the log. Once a write failed (ENOSPC: the filesystem is full), every byte that
+ * should have gone there is counted instead (log_dropped, reported with the node's end), exactly: a short
+ * write counts only what it left out. */
 static void task_log_write(Task *t, const void *buf, size_t n) {
-        int r;
+        const char *p = buf;
 
-        if (t->log_broken || n == 0)
-                return;
-        r = loop_write(t->log_fd, buf, n);
-        if (r < 0) {
-                /* Losing log output is not a reason to fail the node; say so once and go on reading. */
-                log_warning_errno(r, "Failed to write output of process %d to its log, dropping it: %m",
-                                  (int) t->pid);
-                t->log_broken = true;
+        while (n > 0 && !t->log_broken) {
+                ssize_t k = write(t->log_fd, p, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        /* Losing log output is not a reason to fail the node; say so once and go on reading. */
+                        log_warning_errno(k < 0 ? errno : EIO,
+                                          "Failed to write output of process %d to its log, dropping it (the "
+                                          "bytes lost are counted in the node's log_dropped): %m",
+                                          (int) t->pid);
+                        t->log_broken = true;
+                        break;
+                }
+                p += k;
+                n -= (size_t) k;
         }
+        t->log_dropped += n;
 }
 
 /* How much a task writes to its log between two looks at the free space of the log's filesystem: one read
@@ -157,12 +170,14 @@ static bool task_log_short_of_space(Task *t) {
 /* Write one marker line saying where the log ends (and why, unless it is the size cap), and drop all further
  * output. */
 static void task_log_cut(Task *t, const char *why) {
+        uint64_t dropped = t->log_dropped;
         char marker[160];
         int m;
 
         m = snprintf(marker, sizeof(marker), "\n[orchd: output truncated after %" PRIu64 " bytes%s%s]\n",
                      t->log_bytes, why ? ": " : "", why ?: "");
         task_log_write(t, marker, (size_t) MIN(m, (int) sizeof(marker) - 1));
+        t->log_dropped = dropped; /* the marker is not output: never counted as lost */
         t->log_truncated = true;
 }
 
@@ -245,6 +260,7 @@ static void task_result_from_siginfo(const Task *t, const siginfo_t *si, TaskRes
         *ret = (TaskResult){
                 .timed_out = t->timed_out,
                 .stopped = t->stopped,
+                .log_dropped = t->log_dropped,
                 .started_at = t->started_at,
                 .finished_at = now_usec(CLOCK_REALTIME),
         };

@@ -30,6 +30,7 @@ typedef struct TaskResult {
         int signal;           /* TASK_SIGNALED */
         bool timed_out;       /* the per-attempt timeout fired (the end is then our signal, normally) */
         bool stopped;         /* task_stop() was called before the process ended */
+        uint64_t log_dropped; /* output bytes lost from the log because writing it failed (ENOSPC) */
         uint64_t started_at;  /* CLOCK_REALTIME µs */
         uint64_t finished_at; /* CLOCK_REALTIME µs */
         /* Started through the helper, the node may still have failed to start (the helper then exits 127

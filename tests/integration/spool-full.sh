@@ -60,7 +60,7 @@ ok "orchd logs that there is room again" grep -q 'Room again on the filesystem' 
 ok "new/ is empty" test -z "$(ls "$SPOOL/new")"
 is_exit 0 "Submit works again" ctl submit "$T/s.json"
 # Let it end before the restart: a node rerun at the next start would need room to record its end, and
-# part 2 leaves none (a failed write of a job's state is fail-stop, as it should be).
+# part 2 leaves none (orchd would go read-only until there is room: disk-full.sh tests that).
 is_exit 0 "that job succeeds" wait_job "$(cat "$T/last.out")"
 stop_orchd
 is "$ORCHD_STATUS" 0 "orchd never fail-stopped (exit status 0 at SIGTERM)"

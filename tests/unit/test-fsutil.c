@@ -806,6 +806,35 @@ static void test_rm_rf_at(void **state) {
         CHECK_INT("rm 100 levels", rm_rf_at(f->dir_fd, "too-deep"), -ELOOP);
 }
 
+/* probe_write_at: writes and removes its file; a fault of any step is reported and leaves nothing behind. */
+static void test_probe_write(void **state) {
+        static const struct {
+                const char *name;
+                Faults faults;
+                int want_r;
+        } table[] = {
+                { "no fault", {}, 0 },
+                { "ENOSPC from write", { .write = ENOSPC }, -ENOSPC },
+                { "EDQUOT from write", { .write = EDQUOT }, -EDQUOT },
+                { "ENOSPC from fsync", { .fsync_file = ENOSPC }, -ENOSPC },
+                { "EIO from close", { .close = EIO }, -EIO },
+        };
+        Fixture *f = *state;
+        struct stat st;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                int r;
+
+                faults = table[i].faults;
+                r = probe_write_at(f->dir_fd, ".#probe", 65536);
+                faults = (Faults){};
+                if (r != table[i].want_r)
+                        fail_msg("%s: got r=%d, want %d", table[i].name, r, table[i].want_r);
+                if (fstatat(f->dir_fd, ".#probe", &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        fail_msg("%s: got the probe file left behind, want it removed", table[i].name);
+        }
+}
+
 static void test_fsync_dir(void **state) {
         Fixture *f = *state;
 
@@ -830,6 +859,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_chmod_race, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rename_noreplace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_dir_at, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_write, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_check_safe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_bounded_at, setup, teardown),

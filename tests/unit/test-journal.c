@@ -127,6 +127,8 @@ static JobRun *make_run(size_t n, unsigned variant) {
                         /* A recorded process on some nodes only: the fields are optional on disk. */
                         .pid = v % 5 == 3 ? (int32_t) (30000 + v) : 0,
                         .pid_start = v % 5 == 3 ? UINT64_C(987654321) + v : 0,
+                        /* Output lost from the log on some nodes only: optional on disk too. */
+                        .log_dropped = v % 4 == 2 ? UINT64_C(1048576) + v : 0,
                 };
         }
         return run;
@@ -181,6 +183,7 @@ static void assert_run_equal(const JobRun *got, const JobRun *want) {
                 NODE_FIELD(retry_at);
                 NODE_FIELD(pid);
                 NODE_FIELD(pid_start);
+                NODE_FIELD(log_dropped);
 #undef NODE_FIELD
         }
 #undef FIELD

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for committer.c: a real sd-event loop and the real worker thread. Writes are calls of our own that
+ * record the order they ran in and can fail on request, so the test sees exactly what the committer wrote,
+ * in which order, and what it reported: a failed write stops everything after it (nothing later is made
+ * durable or reported), and committer_resume() writes what was left, the failed write first, then what was
+ * sealed meanwhile, and reports the newest generation durable.
+ */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "committer.h"
+#include "macro.h"
+#include "time-util.h"
+
+typedef struct Recorder {
+        char order[64]; /* one letter per write that ran, upper case when it failed */
+        size_t n;
+        int fail_next[26]; /* per letter: how many times to fail with ENOSPC still */
+        uint64_t durable;  /* last generation done() reported */
+        int error;         /* last error on_error() reported */
+} Recorder;
+
+static Recorder rec;
+
+typedef struct Write {
+        char letter;
+} Write;
+
+/* On the committer thread; the test's loop waits meanwhile, so rec is not shared at the same time. */
+static int write_fn(void *data) {
+        Write *w = data;
+        int *fail = &rec.fail_next[w->letter - 'a'];
+
+        if (rec.n + 1 < sizeof(rec.order))
+                rec.order[rec.n++] = *fail > 0 ? (char) (w->letter - 'a' + 'A') : w->letter;
+        if (*fail > 0) {
+                (*fail)--;
+                return -ENOSPC;
+        }
+        return 0;
+}
+
+static void on_done(Committer *c, uint64_t gen, void *userdata) {
+        rec.durable = gen;
+}
+
+static void on_error(Committer *c, int error, const char *what, void *userdata) {
+        rec.error = error;
+}
+
+static void add(Committer *c, char letter) {
+        static Write writes[26];
+
+        writes[letter - 'a'].letter = letter;
+        assert_int_equal(committer_add_call(c, write_fn, NULL, &writes[letter - 'a'], "a test write"), 0);
+}
+
+/* Run the loop until cond holds (bounded: a hang is a failure). */
+#define RUN_UNTIL(e, cond)                                                          \
+        do {                                                                        \
+                uint64_t deadline_ = now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC; \
+                while (!(cond)) {                                                   \
+                        if (now_usec(CLOCK_MONOTONIC) > deadline_)                  \
+                                fail_msg("timed out waiting for %s", #cond);        \
+                        assert_true(sd_event_run((e), 100 * USEC_PER_MSEC) >= 0);   \
+                }                                                                   \
+        } while (false)
+
+static void test_resume_after_enospc(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        Committer *c = NULL;
+        uint64_t g1, g2;
+
+        rec = (Recorder){};
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(committer_new(e, on_done, on_error, NULL, &c), 0);
+
+        rec.fail_next['b' - 'a'] = 1;
+        add(c, 'a');
+        add(c, 'b');
+        add(c, 'c');
+        g1 = committer_seal(c);
+        RUN_UNTIL(e, rec.error != 0);
+        assert_int_equal(rec.error, -ENOSPC);
+        assert_string_equal(rec.order, "aB"); /* c was not attempted after b failed */
+        assert_int_equal(rec.durable, 0);
+        assert_int_equal(committer_durable_gen(c), 0);
+
+        /* Sealed while stopped: queued, not written. */
+        add(c, 'd');
+        g2 = committer_seal(c);
+        assert_true(g2 > g1);
+        assert_int_equal(committer_drain(c), -ENOSPC); /* a drain does not wait for a stopped committer */
+        assert_string_equal(rec.order, "aB");
+
+        rec.error = 0;
+        assert_int_equal(committer_resume(c), 0);
+        RUN_UNTIL(e, rec.durable >= g2);
+        assert_string_equal(rec.order, "aBbcd"); /* the failed write again, then the rest, in order */
+        assert_int_equal(rec.durable, g2);
+        assert_int_equal(rec.error, 0);
+
+        /* Resuming without a failure changes nothing; later writes go on as usual. */
+        assert_int_equal(committer_resume(c), 0);
+        add(c, 'e');
+        g1 = committer_seal(c);
+        RUN_UNTIL(e, rec.durable >= g1);
+        assert_string_equal(rec.order, "aBbcde");
+        committer_free(c);
+}
+
+static void test_fails_again(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        Committer *c = NULL;
+        uint64_t g;
+
+        rec = (Recorder){};
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(committer_new(e, on_done, on_error, NULL, &c), 0);
+
+        rec.fail_next['a' - 'a'] = 2; /* still no room at the first resume */
+        add(c, 'a');
+        add(c, 'b');
+        g = committer_seal(c);
+        RUN_UNTIL(e, rec.error != 0);
+        rec.error = 0;
+        assert_int_equal(committer_resume(c), 0);
+        RUN_UNTIL(e, rec.error != 0);
+        assert_string_equal(rec.order, "AA");
+        rec.error = 0;
+        assert_int_equal(committer_resume(c), 0);
+        RUN_UNTIL(e, rec.durable >= g);
+        assert_string_equal(rec.order, "AAab");
+        committer_free(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_resume_after_enospc),
+                cmocka_unit_test(test_fails_again),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
