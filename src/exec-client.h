@@ -12,7 +12,7 @@
 
 #include "exec-proto.h"
 
-/* Move fd above the helper's fixed fds (EXEC_REQUEST_FD) unless it is already, close-on-exec; consumes fd.
+/* Move fd above the helper's fixed fds (up to EXEC_GATE_FD) unless it is already, close-on-exec; consumes fd.
  * Returns the (possibly new) fd, or -errno. */
 int exec_fd_above_fixed(int fd);
 

@@ -50,6 +50,7 @@ struct Job {
         NodeCtl *ctl;                /* per node; NULL once finished */
         int dir_fd;
         int logs_fd;
+        int starts_fd;               /* "starts": every attempt's pid, written before it may exec (scheduler.c) */
 
         unsigned n_running;          /* nodes holding a slot: running, or waiting to be spawned */
         bool timed_out;
