@@ -462,7 +462,11 @@ static void node_spawn(Job *j, uint32_t i) {
         /* The gate opens only once the next start can find the process: in the starts file now, in the
          * journal with the next commit. */
         r = starts_record(j, i);
-        if (r >= 0)
+        if (r >= 0 && j->hold_gen != 0)
+                /* Until its acceptance is durable the job's directory (and starts file) may vanish with a
+                 * crash, the file being taken again as a new job: the gate opens with that commit. */
+                barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
+        else if (r >= 0)
                 r = task_open_gate(j->ctl[i].task);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m", j->id,
@@ -897,8 +901,12 @@ static void release_spawns(Job *j, uint64_t gen) {
                         j->await_spawn[w++] = *p;
                         continue;
                 }
-                if (j->run->nodes[p->node].state == NODE_RUNNING && !j->ctl[p->node].task)
+                if (j->run->nodes[p->node].state != NODE_RUNNING)
+                        continue;
+                if (!j->ctl[p->node].task)
                         node_spawn(j, p->node);
+                else if (task_open_gate(j->ctl[p->node].task) < 0)
+                        task_kill(j->ctl[p->node].task); /* it never ran; its exit ends the attempt */
         }
         j->n_await_spawn = w;
 }
@@ -924,6 +932,8 @@ static void release_completions(Job *j, uint64_t gen) {
 void job_on_durable(Job *j, uint64_t gen) {
         if (j->watch)
                 watch_job_durable(j, gen);
+        if (j->hold_gen != 0 && durable(j->hold_gen, gen))
+                j->hold_gen = 0; /* the acceptance is durable: jobs/ID stays (before release_spawns) */
         if (j->dag) {
                 release_spawns(j, gen);
                 release_completions(j, gen);
@@ -1187,6 +1197,9 @@ int job_activate(Job *j) {
                 for (uint32_t i = 0; i < j->spec->n_nodes && fresh; i++)
                         fresh = run->nodes[i].state == NODE_PENDING && run->nodes[i].attempt == 0;
                 if (fresh) {
+                        /* Perhaps just accepted, the acceptance in the committer's open batch: the first
+                         * gates wait for it to be durable. */
+                        j->hold_gen = committer_next_gen(j->manager->committer);
                         dag_start(j->dag);
                         manager_schedule_soon(j->manager);
                         return 0;
