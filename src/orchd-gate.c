@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * orchd-gate — the gate of a node that runs as the daemon's own user (root's jobs, every job of a daemon that
- * is not root), the counterpart of orchd-exec's for owners' nodes (exec-proto.h):
+ * orchd-gate — the gate of a node that runs as the daemon's own user (root's jobs, every job of a daemon
+ * that is not root), the counterpart of orchd-exec's for owners' nodes (exec-proto.h):
  *
  *   orchd-gate PATH ARGV0 [ARG…]
  *

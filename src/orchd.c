@@ -227,7 +227,8 @@ int main(int argc, char *argv[]) {
                 log_warning_errno(errno, "Cannot run %s, so jobs of users other than root will fail to start: %m",
                                   config.exec_helper);
         if (access(config.gate_helper, X_OK) < 0)
-                log_warning_errno(errno, "Cannot run %s, so nodes of this daemon's own user will fail to start: %m",
+                log_warning_errno(errno,
+                                  "Cannot run %s, so nodes of this daemon's own user will fail to start: %m",
                                   config.gate_helper);
         if (geteuid() == 0 && !config.pam_confdir && access("/etc/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0 &&
             access("/usr/lib/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0)

@@ -401,9 +401,9 @@ static int node_task_spawn(Job *j, uint32_t i) {
         return task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
 }
 
-/* Append "NODE ATTEMPT PID PID_START" for node i's attempt to the job's starts file, in one write. Not synced:
- * the record only has to outlive orchd, not the machine, because a process that could be left behind cannot
- * outlive the machine either; once write() returned, every later read on this boot sees it. */
+/* Append "NODE ATTEMPT PID PID_START" for node i's attempt to the job's starts file, in one write. Not
+ * synced: the record only has to outlive orchd, not the machine, because a process that could be left behind
+ * cannot outlive the machine either; once write() returned, every later read on this boot sees it. */
 static int starts_record(Job *j, uint32_t i) {
         const NodeRun *n = &j->run->nodes[i];
         char line[96];
@@ -411,8 +411,8 @@ static int starts_record(Job *j, uint32_t i) {
         int len;
 
         if (j->starts_fd < 0) {
-                j->starts_fd = openat(j->dir_fd, STARTS_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                                      0640);
+                j->starts_fd = openat(j->dir_fd, STARTS_FILE,
+                                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
                 if (j->starts_fd < 0)
                         return -errno;
         }
@@ -446,9 +446,10 @@ static void node_spawn(Job *j, uint32_t i) {
                 skipped++;
         }
         if (skipped > 0)
-                log_notice("Job %" PRIu64 " node %s: the logs of %u earlier attempt(s) exist though their starts "
-                           "were not recorded (lost with a crash); this is attempt %u.", j->id, ns->id, skipped,
-                           (unsigned) n->attempt);
+                log_notice("Job %" PRIu64
+                           " node %s: the logs of %u earlier attempt(s) exist though their starts "
+                           "were not recorded (lost with a crash); this is attempt %u.",
+                           j->id, ns->id, skipped, (unsigned) n->attempt);
         if (r < 0) {
                 node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
                 return;
@@ -469,8 +470,8 @@ static void node_spawn(Job *j, uint32_t i) {
         else if (r >= 0)
                 r = task_open_gate(j->ctl[i].task);
         if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m", j->id,
-                                  ns->id, (unsigned) n->attempt);
+                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
+                                  j->id, ns->id, (unsigned) n->attempt);
                 j->ctl[i].task = task_free(j->ctl[i].task); /* it never ran */
                 n->pid = 0, n->pid_start = 0;
                 node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
@@ -1025,8 +1026,9 @@ static void kill_orphan_group(Job *j, uint32_t i, unsigned attempt, pid_t pid, u
                           " node %s: killed process group %d (attempt %u) left running by the previous orchd.",
                           j->id, node_id(j, i), (int) pid, attempt);
         else if (r < 0)
-                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
-                                  j->id, node_id(j, i), (int) pid);
+                log_warning_errno(
+                        r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
+                        j->id, node_id(j, i), (int) pid);
 }
 
 /* A node recorded as running when the daemon died may still be running: its process group was in a
@@ -1063,9 +1065,11 @@ static void starts_replay(Job *j) {
         if (r == -ENOENT)
                 return;
         if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 ": cannot read its file " STARTS_FILE
+                log_warning_errno(r,
+                                  "Job %" PRIu64 ": cannot read its file " STARTS_FILE
                                   ", so processes of attempts whose start was not in the journal yet are not "
-                                  "looked for: %m", j->id);
+                                  "looked for: %m",
+                                  j->id);
                 return;
         }
         for (char *line = buf, *nl; (nl = memchr(line, '\n', size - (size_t) (line - buf))); line = nl + 1) {

@@ -484,15 +484,15 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
 
 /* request_fd >= 0: the child is orchd-exec, which gets it as EXEC_REQUEST_FD and changes directory itself
  * (as the owner). status_fd and gate_fd >= 0 (orchd-exec, or orchd-gate) become EXEC_STATUS_FD and
- * EXEC_GATE_FD. All must be above those numbers already, or one dup2 could overwrite another, and a dup2 onto
- * itself would keep O_CLOEXEC. */
+ * EXEC_GATE_FD. All must be above those numbers already, or one dup2 could overwrite another, and a dup2
+ * onto itself would keep O_CLOEXEC. */
 static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd,
                                    int status_fd, int request_fd, int gate_fd) {
         bool helper = request_fd >= 0;
         int r;
 
-        assert((status_fd < 0 || status_fd > EXEC_GATE_FD) && (request_fd < 0 || request_fd > EXEC_GATE_FD) &&
-               (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
+        assert((status_fd < 0 || status_fd > EXEC_GATE_FD) &&
+               (request_fd < 0 || request_fd > EXEC_GATE_FD) && (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
@@ -509,9 +509,10 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                 r = posix_spawn_file_actions_addchdir_np(fa, helper ? "/" : cwd ?: "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, gate_fd >= 0 ? EXEC_GATE_FD + 1 :
-                                                                         helper   ? EXEC_REQUEST_FD + 1 :
-                                                                                    STDERR_FILENO + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa,
+                                                             gate_fd >= 0   ? EXEC_GATE_FD + 1 :
+                                                                     helper ? EXEC_REQUEST_FD + 1 :
+                                                                              STDERR_FILENO + 1);
         return -r;
 }
 
@@ -569,6 +570,8 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         _cleanup_free_ char **gargv = NULL;
         _cleanup_free_ char *path = NULL;
         bool helper = p->cred || p->umask != TASK_DEFAULT_UMASK;
+        char *const *args;
+        const char *prog;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         int r;
@@ -609,6 +612,8 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                         return r;
         }
 
+        prog = helper ? p->helper : gargv ? p->gate : path;
+        args = helper ? hargv : gargv ? gargv : p->argv;
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
                 return r;
@@ -624,8 +629,7 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 t->started_at = now_usec(CLOCK_REALTIME);
                 /* The helper gets an empty environment: the loader of a root process must find no LD_*.
                  * orchd-gate runs as the node will, so the node's environment is no more than the node's. */
-                r = -posix_spawn(&t->pid, helper ? p->helper : gargv ? p->gate : path, &fa, &attr,
-                                 helper ? hargv : gargv ?: p->argv, helper ? empty_env : p->env ?: empty_env);
+                r = -posix_spawn(&t->pid, prog, &fa, &attr, args, helper ? empty_env : p->env ?: empty_env);
         }
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);

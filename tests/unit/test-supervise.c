@@ -46,7 +46,7 @@ typedef struct Fixture {
         int dir_fd;
         sd_event *event;
         const char *helper; /* set: nodes start through orchd-exec "self" with umask 077 (setup_helper) */
-        const char *gate;   /* set: nodes start gated (orchd-gate, or the helper's gate), run_task opens it */
+        const char *gate; /* set: nodes start gated (orchd-gate, or the helper's gate), run_task opens it */
 } Fixture;
 
 typedef struct Run {
