@@ -14,7 +14,8 @@
  *     the next start finds every process a crash left behind; attempt numbers and logs are never reused;
  *   - n_running counts nodes holding a run slot (spawned, or waiting to be).
  * Does not decide which job gets a slot (the manager does), and never writes
- * files itself: it builds records and hands them to the manager's committer.
+ * journal files itself: it builds records and hands them to the manager's
+ * committer. The one file it writes is the job's "starts" (unsynced appends).
  */
 
 #include <errno.h>
