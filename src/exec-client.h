@@ -12,8 +12,8 @@
 
 #include "exec-proto.h"
 
-/* Move fd above the helper's fixed fds (EXEC_REQUEST_FD) unless it is already, close-on-exec; consumes fd.
- * Returns the (possibly new) fd, or -errno. */
+/* Move fd above the helper's fixed fds (up to EXEC_GATE_FD) unless it is already, close-on-exec; consumes
+ * fd. Returns the (possibly new) fd, or -errno. */
 int exec_fd_above_fixed(int fd);
 
 /* A close-on-exec status pipe whose write end lies above the helper's fixed fds, the read end non-blocking.

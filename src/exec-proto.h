@@ -18,12 +18,20 @@
  * NUL-terminated, nothing after them. Failures are one ExecStatus on EXEC_STATUS_FD; a started node closes
  * that close-on-exec fd, so the daemon reads EOF. check-account always writes one ExecStatus (step
  * EXEC_STEP_ACCOUNT, code EXEC_ACCOUNT_OK when the account may run jobs).
+ *
+ * The gate: a node started gated (run and self, and orchd-gate for the daemon's own nodes) has the read end
+ * of a pipe on EXEC_GATE_FD. After every step but the final chdir and execve it reads one byte there; orchd
+ * writes it only once the attempt's pid is recorded where the next start finds it (scheduler.c). EOF (orchd
+ * died, or gave up on the attempt) makes the process exit 127 without running anything.
+ *
+ *   orchd-gate PATH ARGV0 [ARG…]                      wait for the gate, then execve(PATH, ARGV, environ)
  */
 
 #include <stdint.h>
 
 #define EXEC_STATUS_FD 3
 #define EXEC_REQUEST_FD 4
+#define EXEC_GATE_FD 5
 /* Far above what execve() takes (ARG_MAX is a quarter of the stack limit). */
 #define EXEC_REQUEST_MAX (64U * 1024U * 1024U)
 #define EXEC_PAM_SERVICE "orchd"

@@ -15,7 +15,8 @@
  * do (a password field starting with '!' is locked, OpenSSH's rule; the shadow expiry date, pam_unix's rule;
  * then PAM service "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that
  * pam_limits applies limits.conf to this process); close every fd PAM left; drop to the owner (supplementary
- * groups, gid, uid, each read back, root must be gone for good); then, as the owner only, chdir(cwd) and
+ * groups, gid, uid, each read back, root must be gone for good); wait for the gate on fd 5 (exec-proto.h:
+ * orchd opens it once the attempt is recorded, EOF means run nothing); then, as the owner only, chdir(cwd) and
  * search the request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and
  * execve() with the request's environment. So nothing of the job reaches root: the node's argv and
  * environment are never this process's own; what exists in a directory the owner cannot read stays unknown
@@ -355,7 +356,24 @@ static void exec_search(char **argv, char **env) {
         errno = seen_eacces ? EACCES : ENOENT;
 }
 
+/* Hold here until orchd has recorded this attempt where its next start finds it (one byte on the gate). EOF:
+ * orchd died or gave up on the attempt, so nothing may run. No gate fd: started ungated (tests). */
+static void wait_gate(void) {
+        ssize_t n;
+        char b;
+
+        if (fcntl(EXEC_GATE_FD, F_GETFD) < 0)
+                return;
+        do
+                n = read(EXEC_GATE_FD, &b, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                _exit(127);
+        (void) close(EXEC_GATE_FD);
+}
+
 static _Noreturn void start_node(const Request *req) {
+        wait_gate();
         if (chdir(req->cwd) < 0)
                 fail(EXEC_STEP_CWD, errno);
         exec_search(req->argv, req->env);
@@ -384,8 +402,10 @@ static _Noreturn void run(char **args) {
         a = check_account((uid_t) uid, args[1], args[3], &acc);
         if (a != EXEC_ACCOUNT_OK)
                 fail(EXEC_STEP_ACCOUNT, a);
-        /* What a PAM module opened and left inheritable must not reach the node (fd 3 is close-on-exec). */
-        (void) close_range(EXEC_REQUEST_FD, ~0U, 0);
+        /* What a PAM module opened and left inheritable must not reach the node (fd 3 is close-on-exec; the
+         * gate, fd 5, is closed after it opened). */
+        (void) close_range(EXEC_REQUEST_FD, EXEC_REQUEST_FD, 0);
+        (void) close_range(EXEC_GATE_FD + 1, ~0U, 0);
 
         drop_privileges((uid_t) uid, acc.gid, acc.groups, acc.n_groups);
         start_node(&req);

@@ -10,12 +10,16 @@
  *   - a node's end reaches the DAG (and so its dependents) only once the
  *     journal record of that end is durable (JobPending with a generation);
  *   - a node with on_interrupt=fail is spawned only once its start is durable;
+ *   - no node execs before its attempt and pid are in the job's "starts" file (the gate, supervise.h), so
+ *     the next start finds every process a crash left behind; attempt numbers and logs are never reused;
  *   - n_running counts nodes holding a run slot (spawned, or waiting to be).
  * Does not decide which job gets a slot (the manager does), and never writes
- * files itself: it builds records and hands them to the manager's committer.
+ * journal files itself: it builds records and hands them to the manager's
+ * committer. The one file it writes is the job's "starts" (unsynced appends).
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <grp.h>
 #include <pwd.h>
@@ -42,6 +46,10 @@
 
 #define BARRIER_UNFLUSHED UINT64_MAX
 #define SNAPSHOT_MIN_BYTES (64U * 1024U)
+#define STARTS_FILE "starts"
+#define STARTS_MAX_BYTES (256U * 1024U * 1024U)
+/* Attempt numbers skipped in one start because NODE.N.log exists (attempts lost with a crash). */
+#define LOG_TAKEN_MAX 1000U
 
 struct NodeCtl {
         Job *job;
@@ -357,7 +365,9 @@ static void job_on_task_output(Task *t, void *userdata) {
         methods_logs_poke(c->job->manager, c->job, c->index);
 }
 
-static void node_spawn(Job *j, uint32_t i) {
+/* Spawn attempt n->attempt of node i gated (it waits before its exec for task_open_gate()). Returns 0 with
+ * ctl[i].task, -EEXIST if its log file exists, or -errno. */
+static int node_task_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
         _cleanup_strv_free_ char **env = NULL;
@@ -365,13 +375,6 @@ static void node_spawn(Job *j, uint32_t i) {
         uint64_t floor;
         int r;
 
-        if (j->cred_error < 0) {
-                log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: no account name was recorded for "
-                                  "owner uid %u; not running it.", j->id, ns->id, (unsigned) j->run->uid);
-                attempt_failed(j, i, ATTEMPT_SPAWN,
-                               (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN }, -1);
-                return;
-        }
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
         if (r < 0)
                 oom_fail_stop(j);
@@ -396,12 +399,64 @@ static void node_spawn(Job *j, uint32_t i) {
                                                                  TASK_DEFAULT_UMASK),
                 .helper = j->manager->config.exec_helper,
                 .pam_confdir = j->manager->config.pam_confdir,
+                .gate = j->manager->config.gate_helper,
                 .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
         };
-        r = task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
+        return task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
+}
+
+/* Append "NODE ATTEMPT PID PID_START" for node i's attempt to the job's starts file, in one write. Not
+ * synced: the record only has to outlive orchd, not the machine, because a process that could be left behind
+ * cannot outlive the machine either; once write() returned, every later read on this boot sees it. */
+static int starts_record(Job *j, uint32_t i) {
+        const NodeRun *n = &j->run->nodes[i];
+        char line[96];
+        ssize_t k;
+        int len;
+
+        if (j->starts_fd < 0) {
+                j->starts_fd = openat(j->dir_fd, STARTS_FILE,
+                                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (j->starts_fd < 0)
+                        return -errno;
+        }
+        len = snprintf(line, sizeof(line), "%" PRIu32 " %u %d %" PRIu64 "\n", i, (unsigned) n->attempt,
+                       (int) n->pid, n->pid_start);
+        k = write(j->starts_fd, line, (size_t) len);
+        if (k < 0)
+                return -errno;
+        return k == len ? 0 : -EIO; /* a torn line is ignored when read back: treat it as not written */
+}
+
+static void node_spawn(Job *j, uint32_t i) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+        NodeRun *n = &j->run->nodes[i];
+        unsigned skipped = 0;
+        int r;
+
+        if (j->cred_error < 0) {
+                log_warning_errno(j->cred_error, "Job %" PRIu64 " node %s: no account name was recorded for "
+                                  "owner uid %u; not running it.", j->id, ns->id, (unsigned) j->run->uid);
+                attempt_failed(j, i, ATTEMPT_SPAWN,
+                               (Reason) { .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN }, -1);
+                return;
+        }
+        /* NODE.N.log exists: attempt N started before a crash that lost its record (the machine's, since
+         * "starts" outlives orchd). Its number and its log stay its own; this attempt takes the next. */
+        while ((r = node_task_spawn(j, i)) == -EEXIST && skipped < LOG_TAKEN_MAX && n->attempt < UINT16_MAX) {
+                n->attempt++;
+                if (n->interrupted < UINT16_MAX)
+                        n->interrupted++; /* not counted against retry.attempts */
+                skipped++;
+        }
+        if (skipped > 0)
+                log_notice("Job %" PRIu64
+                           " node %s: the logs of %u earlier attempt(s) exist though their starts "
+                           "were not recorded (lost with a crash); this is attempt %u.",
+                           j->id, ns->id, skipped, (unsigned) n->attempt);
         if (r < 0) {
                 node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
                 return;
@@ -410,8 +465,25 @@ static void node_spawn(Job *j, uint32_t i) {
         /* Recorded with the node, so that a restart after a crash can kill this group if it outlived us. */
         n->pid = task_pid(j->ctl[i].task);
         if (proc_start_time(n->pid, &n->pid_start) < 0)
-                n->pid = 0, n->pid_start = 0; /* already gone: nothing to kill later */
+                n->pid = 0, n->pid_start = 0; /* already gone (a refused account): nothing to kill later */
         mark_node_dirty(j, i);
+        /* The gate opens only once the next start can find the process: in the starts file now, in the
+         * journal with the next commit. */
+        r = starts_record(j, i);
+        if (r >= 0 && j->hold_gen != 0)
+                /* Until its acceptance is durable the job's directory (and starts file) may vanish with a
+                 * crash, the file being taken again as a new job: the gate opens with that commit. */
+                barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
+        else if (r >= 0)
+                r = task_open_gate(j->ctl[i].task);
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
+                                  j->id, ns->id, (unsigned) n->attempt);
+                j->ctl[i].task = task_free(j->ctl[i].task); /* it never ran */
+                n->pid = 0, n->pid_start = 0;
+                node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
+                return;
+        }
         log_event(LOG_INFO,
                   LOG_EV(.message_id = ORCH_MESSAGE_NODE_STARTED, .job = j->id, .node = ns->id,
                          .attempt = n->attempt, .state = node_state_to_string(n->state)),
@@ -768,6 +840,7 @@ static void job_release_runtime(Job *j) {
         j->await_spawn = mfree(j->await_spawn);
         j->n_await_spawn = j->cap_await_spawn = 0;
         j->logs_fd = safe_close(j->logs_fd);
+        j->starts_fd = safe_close(j->starts_fd);
 }
 
 /* ---- journal ---------------------------------------------------------------------------------- */
@@ -836,8 +909,12 @@ static void release_spawns(Job *j, uint64_t gen) {
                         j->await_spawn[w++] = *p;
                         continue;
                 }
-                if (j->run->nodes[p->node].state == NODE_RUNNING && !j->ctl[p->node].task)
+                if (j->run->nodes[p->node].state != NODE_RUNNING)
+                        continue;
+                if (!j->ctl[p->node].task)
                         node_spawn(j, p->node);
+                else if (task_open_gate(j->ctl[p->node].task) < 0)
+                        task_kill(j->ctl[p->node].task); /* it never ran; its exit ends the attempt */
         }
         j->n_await_spawn = w;
 }
@@ -863,6 +940,8 @@ static void release_completions(Job *j, uint64_t gen) {
 void job_on_durable(Job *j, uint64_t gen) {
         if (j->watch)
                 watch_job_durable(j, gen);
+        if (j->hold_gen != 0 && durable(j->hold_gen, gen))
+                j->hold_gen = 0; /* the acceptance is durable: jobs/ID stays (before release_spawns) */
         if (j->dag) {
                 release_spawns(j, gen);
                 release_completions(j, gen);
@@ -872,6 +951,8 @@ void job_on_durable(Job *j, uint64_t gen) {
         }
         if (j->final_gen != 0 && durable(j->final_gen, gen)) {
                 j->final_gen = 0;
+                /* Every attempt's end is durable: nothing of the job can be left running. */
+                (void) unlinkat(j->dir_fd, STARTS_FILE, 0);
                 job_answer_waiters(j);
                 watch_job_end(j);
                 job_release_runtime(j);
@@ -936,28 +1017,90 @@ static int job_build_env(Job *j) {
         return nodeenv_base(&owner, getenv("LANG"), j->spec->env, &j->base_env);
 }
 
-/* A node recorded as running when the daemon died may still be running: its process group was in a
- * session of its own and outlived us. Kill it before it is rerun (or failed), so two attempts of one node
- * never overlap; the recorded start time makes sure a reused pid is never hit. */
-static void kill_orphan(Job *j, uint32_t i) {
-        NodeRun *n = &j->run->nodes[i];
+/* Kill the process group of attempt `attempt` of node i if pid still names the process that started at
+ * pid_start (so a reused pid is never hit). */
+static void kill_orphan_group(Job *j, uint32_t i, unsigned attempt, pid_t pid, uint64_t pid_start) {
         int r;
 
-        if (n->pid <= 0)
+        if (pid <= 0)
                 return;
-        r = proc_kill_group_if_same(n->pid, n->pid_start);
+        r = proc_kill_group_if_same(pid, pid_start);
         if (r > 0)
                 log_event(LOG_NOTICE,
                           LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY, .job = j->id, .node = node_id(j, i),
-                                 .attempt = n->attempt, .reason = "orphan-killed"),
+                                 .attempt = attempt, .reason = "orphan-killed"),
                           "Job %" PRIu64
-                          " node %s: killed process group %d left running by the previous orchd.",
-                          j->id, node_id(j, i), (int) n->pid);
+                          " node %s: killed process group %d (attempt %u) left running by the previous orchd.",
+                          j->id, node_id(j, i), (int) pid, attempt);
         else if (r < 0)
-                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
-                                  j->id, node_id(j, i), (int) n->pid);
+                log_warning_errno(
+                        r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
+                        j->id, node_id(j, i), (int) pid);
+}
+
+/* A node recorded as running when the daemon died may still be running: its process group was in a
+ * session of its own and outlived us. Kill it before it is rerun (or failed), so two attempts of one node
+ * never overlap. */
+static void kill_orphan(Job *j, uint32_t i) {
+        NodeRun *n = &j->run->nodes[i];
+
+        kill_orphan_group(j, i, n->attempt, n->pid, n->pid_start);
         n->pid = 0;
         n->pid_start = 0;
+}
+
+/* One line of the starts file; false for a torn or foreign line. */
+static bool starts_parse(const char *line, uint32_t *node, unsigned *attempt, pid_t *pid, uint64_t *pid_start) {
+        int p, end = 0;
+
+        if (sscanf(line, "%" SCNu32 " %u %d %" SCNu64 "%n", node, attempt, &p, pid_start, &end) != 4 ||
+            line[end] != '\n')
+                return false;
+        *pid = p;
+        return true;
+}
+
+/* Every attempt that may have exec'd is in the starts file (node_spawn), the journal knows those whose
+ * record became durable. For the others: kill what is left of them and take their attempt numbers, which
+ * count as interrupted. A running node whose journal record lacks the pid gets it from here. */
+static void starts_replay(Job *j) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int r;
+
+        r = read_file_at(j->dir_fd, STARTS_FILE, STARTS_MAX_BYTES, &buf, &size);
+        if (r == -ENOENT)
+                return;
+        if (r < 0) {
+                log_warning_errno(r,
+                                  "Job %" PRIu64 ": cannot read its file " STARTS_FILE
+                                  ", so processes of attempts whose start was not in the journal yet are not "
+                                  "looked for: %m",
+                                  j->id);
+                return;
+        }
+        for (char *line = buf, *nl; (nl = memchr(line, '\n', size - (size_t) (line - buf))); line = nl + 1) {
+                uint64_t pid_start;
+                unsigned attempt;
+                uint32_t i;
+                pid_t pid;
+                NodeRun *n;
+
+                if (!starts_parse(line, &i, &attempt, &pid, &pid_start) || i >= j->spec->n_nodes ||
+                    attempt > UINT16_MAX)
+                        continue;
+                n = &j->run->nodes[i];
+                if (attempt == n->attempt && n->state == NODE_RUNNING && n->pid <= 0) {
+                        n->pid = pid; /* the journal has the attempt, not yet its pid */
+                        n->pid_start = pid_start;
+                } else if (attempt > n->attempt) {
+                        kill_orphan_group(j, i, attempt, pid, pid_start);
+                        n->interrupted = (uint16_t) MIN((unsigned) n->interrupted + (attempt - n->attempt),
+                                                        (unsigned) UINT16_MAX);
+                        n->attempt = (uint16_t) attempt;
+                        mark_node_dirty(j, i);
+                }
+        }
 }
 
 /* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
@@ -971,6 +1114,7 @@ static int job_recover(Job *j) {
 
         if (n > 0 && (!outcome || !active))
                 return -ENOMEM;
+        starts_replay(j);
         for (uint32_t i = 0; i < n; i++) {
                 NodeRun *nr = &j->run->nodes[i];
 
@@ -1040,7 +1184,8 @@ int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret) {
                 safe_close(dir_fd);
                 return -ENOMEM;
         }
-        *j = (Job) { .manager = m, .id = run->id, .spec = spec, .run = run, .dir_fd = dir_fd, .logs_fd = -EBADF };
+        *j = (Job) { .manager = m, .id = run->id, .spec = spec, .run = run, .dir_fd = dir_fd, .logs_fd = -EBADF,
+                     .starts_fd = -EBADF };
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {
@@ -1063,6 +1208,9 @@ int job_activate(Job *j) {
                 for (uint32_t i = 0; i < j->spec->n_nodes && fresh; i++)
                         fresh = run->nodes[i].state == NODE_PENDING && run->nodes[i].attempt == 0;
                 if (fresh) {
+                        /* Perhaps just accepted, the acceptance in the committer's open batch: the first
+                         * gates wait for it to be durable. */
+                        j->hold_gen = committer_next_gen(j->manager->committer);
                         dag_start(j->dag);
                         manager_schedule_soon(j->manager);
                         return 0;

@@ -50,6 +50,7 @@ struct Job {
         NodeCtl *ctl;                /* per node; NULL once finished */
         int dir_fd;
         int logs_fd;
+        int starts_fd;               /* "starts": every attempt's pid, written before it may exec (scheduler.c) */
 
         unsigned n_running;          /* nodes holding a slot: running, or waiting to be spawned */
         bool timed_out;
@@ -76,9 +77,11 @@ struct Job {
                 uint64_t gen;
         } *pending;
         size_t n_pending, cap_pending;
-        struct JobPending *await_spawn; /* on_interrupt=fail nodes waiting for their start to be durable */
+        struct JobPending *await_spawn; /* on_interrupt=fail nodes waiting for their start to be durable,
+                                         * and gated nodes of a job not yet durably accepted (hold_gen) */
         size_t n_await_spawn, cap_await_spawn;
         uint64_t skip_gen;           /* skips recorded; no start until durable */
+        uint64_t hold_gen;           /* perhaps not durably accepted: no exec until this is durable; 0 = none */
         uint64_t final_gen;          /* the job's end; waiters answered when durable */
 
         ControlCall **waiters;

@@ -14,7 +14,9 @@
  *
  * Nodes of other users, and nodes with a umask of their own, start through orchd-exec (exec-client.c): the
  * account check, drop, chdir and PATH search happen there, after posix_spawn() returned, so the loop never
- * waits for PAM; a failed start is the helper's ExecStatus, read when it exits 127.
+ * waits for PAM; a failed start is the helper's ExecStatus, read when it exits 127. A gated task (the
+ * scheduler's, TaskParams.gate) is started with everything in place but the exec, which orchd-exec or
+ * orchd-gate performs only once task_open_gate() wrote the byte on the gate pipe.
  *
  * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
  * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
@@ -97,6 +99,7 @@ struct Task {
         bool stopped;
         uint64_t started_at;
         int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none */
+        int gate_fd;   /* write end of the gate (exec-proto.h) until task_open_gate(); -EBADF if none */
 };
 
 /* Arm a one-shot CLOCK_MONOTONIC timer usec from now. The deadline is computed from a fresh clock read and
@@ -495,31 +498,37 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
         return -r;
 }
 
-/* status_fd/request_fd >= 0: the child is orchd-exec, which gets them as EXEC_STATUS_FD and EXEC_REQUEST_FD
- * and changes directory itself (as the owner). Both must be above those numbers already, or one dup2 could
- * overwrite the other, and a dup2 onto itself would keep O_CLOEXEC. */
+/* request_fd >= 0: the child is orchd-exec, which gets it as EXEC_REQUEST_FD and changes directory itself
+ * (as the owner). status_fd and gate_fd >= 0 (orchd-exec, or orchd-gate) become EXEC_STATUS_FD and
+ * EXEC_GATE_FD. All must be above those numbers already, or one dup2 could overwrite another, and a dup2
+ * onto itself would keep O_CLOEXEC. */
 static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd,
-                                   int status_fd, int request_fd) {
-        bool helper = status_fd >= 0;
+                                   int status_fd, int request_fd, int gate_fd) {
+        bool helper = request_fd >= 0;
         int r;
 
-        assert(!helper || (status_fd > EXEC_REQUEST_FD && request_fd > EXEC_REQUEST_FD));
+        assert((status_fd < 0 || status_fd > EXEC_GATE_FD) &&
+               (request_fd < 0 || request_fd > EXEC_GATE_FD) && (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, STDERR_FILENO);
-        if (r == 0 && helper)
+        if (r == 0 && status_fd >= 0)
                 r = posix_spawn_file_actions_adddup2(fa, status_fd, EXEC_STATUS_FD);
         if (r == 0 && helper)
                 r = posix_spawn_file_actions_adddup2(fa, request_fd, EXEC_REQUEST_FD);
+        if (r == 0 && gate_fd >= 0)
+                r = posix_spawn_file_actions_adddup2(fa, gate_fd, EXEC_GATE_FD);
         if (r == 0)
                 r = posix_spawn_file_actions_addchdir_np(fa, helper ? "/" : cwd ?: "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
                 r = posix_spawn_file_actions_addclosefrom_np(fa,
-                                                             (helper ? EXEC_REQUEST_FD : STDERR_FILENO) + 1);
+                                                             gate_fd >= 0   ? EXEC_GATE_FD + 1 :
+                                                                     helper ? EXEC_REQUEST_FD + 1 :
+                                                                              STDERR_FILENO + 1);
         return -r;
 }
 
@@ -539,13 +548,46 @@ static int task_check_plain(const TaskParams *p, char **ret_path) {
         return task_find_executable(p->argv[0], p->env, p->cwd, ret_path);
 }
 
+/* The gate (exec-proto.h): its read end for the child, above the fixed fds; the write end stays in t. */
+static int task_gate_pipe(Task *t, int *ret_read) {
+        int fds[2], r;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        t->gate_fd = fds[1];
+        r = exec_fd_above_fixed(fds[0]);
+        if (r < 0)
+                return r;
+        *ret_read = r;
+        return 0;
+}
+
+/* argv of orchd-gate: gate, the resolved path, then the node's argv. Borrows every string. */
+static char **task_gate_argv(const char *gate, const char *path, char *const *argv) {
+        size_t n = 0;
+        char **a;
+
+        while (argv[n])
+                n++;
+        a = calloc(n + 3, sizeof(char *));
+        if (!a)
+                return NULL;
+        a[0] = (char *) gate;
+        a[1] = (char *) path;
+        memcpy(a + 2, argv, n * sizeof(char *));
+        return a;
+}
+
 /* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
 static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
         static char *const empty_env[] = { NULL };
-        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF;
+        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF, gate_r = -EBADF;
         _cleanup_strv_free_ char **hargv = NULL;
+        _cleanup_free_ char **gargv = NULL;
         _cleanup_free_ char *path = NULL;
         bool helper = p->cred || p->umask != TASK_DEFAULT_UMASK;
+        char *const *args;
+        const char *prog;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         int r;
@@ -569,8 +611,25 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
                 r = task_check_plain(p, &path);
                 if (r < 0)
                         return r;
+                if (p->gate) {
+                        /* The exec happens in orchd-gate, after this returned: its failure comes as the
+                         * helper's does, on the status pipe. */
+                        r = exec_status_pipe(&status_r, &status_w);
+                        if (r < 0)
+                                return r;
+                        gargv = task_gate_argv(p->gate, path, p->argv);
+                        if (!gargv)
+                                return -ENOMEM;
+                }
+        }
+        if (p->gate) {
+                r = task_gate_pipe(t, &gate_r);
+                if (r < 0)
+                        return r;
         }
 
+        prog = helper ? p->helper : gargv ? p->gate : path;
+        args = helper ? hargv : gargv ? gargv : p->argv;
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
                 return r;
@@ -581,18 +640,18 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         }
         r = task_setup_attr(&attr);
         if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w, request_fd);
+                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w, request_fd, gate_r);
         if (r >= 0) {
                 t->started_at = now_usec(CLOCK_REALTIME);
-                /* The helper gets an empty environment: the loader of a root process must find no LD_*. */
-                r = -posix_spawn(&t->pid, helper ? p->helper : path, &fa, &attr, helper ? hargv : p->argv,
-                                 helper ? empty_env : p->env ?: empty_env);
+                /* The helper gets an empty environment: the loader of a root process must find no LD_*.
+                 * orchd-gate runs as the node will, so the node's environment is no more than the node's. */
+                r = -posix_spawn(&t->pid, prog, &fa, &attr, args, helper ? empty_env : p->env ?: empty_env);
         }
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);
 
         /* The helper's report, if any, is read when it exits (task_result_from_helper). */
-        if (r >= 0 && helper)
+        if (r >= 0 && status_r >= 0)
                 t->status_fd = TAKE_FD(status_r);
         return r;
 }
@@ -672,8 +731,11 @@ static int task_open_log(Task *t, const TaskParams *p) {
         }
         if (free / 2 >= p->log_min_inodes)
                 said_inodes = false;
+        /* Never truncate: a log that exists belongs to an attempt of its own (the caller picks another). */
         t->log_fd = openat(p->log_dir_fd, p->log_name,
-                           O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+                           O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (t->log_fd < 0 && errno == EEXIST)
+                return -EEXIST;
         if (t->log_fd < 0)
                 return log_warning_errno(errno, "Failed to open log file '%s': %m", p->log_name);
         return 0;
@@ -740,6 +802,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .pidfd = -EBADF,
                 .log_fd = -EBADF,
                 .status_fd = -EBADF,
+                .gate_fd = -EBADF,
                 .log_max_bytes = p->log_max_bytes,
                 .log_min_free = p->log_min_free,
                 .kill_grace_usec = p->kill_grace_usec,
@@ -764,6 +827,19 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
         log_debug("Started '%s' as process %d.", p->argv[0], (int) t->pid);
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int task_open_gate(Task *t) {
+        ssize_t n;
+
+        assert(t);
+
+        if (t->gate_fd < 0)
+                return 0;
+        n = write(t->gate_fd, "", 1);
+        t->gate_fd = safe_close(t->gate_fd);
+        /* EPIPE: the process already ended (orchd-exec refused the account); its exit says so. */
+        return n == 1 || errno == EPIPE ? 0 : -errno;
 }
 
 int task_stop(Task *t, uint64_t grace_usec) {
@@ -812,6 +888,7 @@ Task *task_free(Task *t) {
                 task_pipe_close(&t->pipes[i]);
         t->log_fd = safe_close(t->log_fd);
         t->status_fd = safe_close(t->status_fd);
+        t->gate_fd = safe_close(t->gate_fd);
         t->logfwd = logfwd_free(t->logfwd);
         sd_event_unref(t->event);
         free(t);

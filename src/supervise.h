@@ -65,7 +65,7 @@ typedef struct TaskParams {
         char *const *env;         /* the complete environment */
         const char *cwd;          /* working directory; NULL = "/" */
         int log_dir_fd;           /* directory of the log file */
-        const char *log_name;     /* created (or truncated) there, mode 0640 */
+        const char *log_name;     /* created there, mode 0640; task_spawn() fails -EEXIST if it exists */
         uint64_t log_max_bytes;   /* cap; past it one truncation marker line is written, the rest dropped */
         uint64_t log_min_free;    /* the log is cut the same way once its filesystem has less free; 0 = never */
         uint64_t log_min_inodes;  /* no log file while its filesystem has fewer free inodes; 0 = never */
@@ -75,6 +75,7 @@ typedef struct TaskParams {
         mode_t umask;             /* the node's; other than TASK_DEFAULT_UMASK without cred needs helper */
         const char *helper;       /* orchd-exec (exec-proto.h); needed with cred or a umask of its own */
         const char *pam_confdir;  /* NULL: PAM's default (/etc/pam.d) for the helper's account check */
+        const char *gate;         /* orchd-gate: start gated (task_open_gate()); NULL = exec at once */
         task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
         const char *journal_node; /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
         uint64_t journal_job;     /* these (logfwd.h); NULL node = not at all */
@@ -87,8 +88,15 @@ typedef struct TaskParams {
  * included: ENOENT, EACCES, …), in which case nothing is left behind but the (empty) log file. Through the
  * helper (cred, or a umask of its own) the account check, drop, chdir and exec happen after this returns,
  * without blocking the loop: their failure is the exit callback's start_error (the helper exits 127 and
- * nothing ran, never as anyone else). */
+ * nothing ran, never as anyone else). With TaskParams.gate the exec waits for task_open_gate(), and its
+ * failure is start_error too. */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
+
+/* Let a gated attempt run: it was started with everything in place but its exec, and waits for this (after
+ * the caller recorded its pid). A task whose TaskParams had no gate, or whose gate is open, is left alone.
+ * Freeing the task first, or the daemon dying, closes the gate unopened: the process exits 127 having run
+ * nothing. Returns 0 or -errno (the gate is closed either way). */
+int task_open_gate(Task *t);
 
 /* Ask the task to end: SIGTERM to its process group now, SIGKILL after grace_usec. Idempotent;
  * the exit callback still fires. Returns 0 or -errno. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,6 +46,7 @@ typedef struct Fixture {
         int dir_fd;
         sd_event *event;
         const char *helper; /* set: nodes start through orchd-exec "self" with umask 077 (setup_helper) */
+        const char *gate; /* set: nodes start gated (orchd-gate, or the helper's gate), run_task opens it */
 } Fixture;
 
 typedef struct Run {
@@ -91,6 +93,44 @@ static int setup_helper(void **state) {
         return 0;
 }
 
+/* The same cases gated: held before the exec until run_task() opens the gate (setup_gate), also through the
+ * helper (setup_helper_gate). */
+static int setup_gate(void **state) {
+        const char *gate = getenv("ORCHD_GATE_HELPER");
+
+        if (!gate) {
+                print_message("ORCHD_GATE_HELPER is not set: the gated variants need orchd-gate\n");
+                return -1;
+        }
+        setup(state);
+        ((Fixture *) *state)->gate = gate;
+        return 0;
+}
+
+static int setup_helper_gate(void **state) {
+        if (setup_gate(state) < 0)
+                return -1;
+        ((Fixture *) *state)->helper = getenv("ORCHD_EXEC_HELPER");
+        if (!((Fixture *) *state)->helper) {
+                print_message("ORCHD_EXEC_HELPER is not set: the helper variants need orchd-exec\n");
+                return -1;
+        }
+        return 0;
+}
+
+/* A gated process is still the program that holds it (orchd-gate or orchd-exec), never the node. */
+static void assert_held(Fixture *f, pid_t pid) {
+        char link[64], exe[PATH_MAX], want[PATH_MAX];
+        ssize_t n;
+
+        snprintf(link, sizeof(link), "/proc/%d/exe", (int) pid);
+        n = readlink(link, exe, sizeof(exe) - 1);
+        assert_true(n > 0);
+        exe[n] = '\0';
+        assert_non_null(realpath(f->helper ?: f->gate, want));
+        assert_string_equal(exe, want);
+}
+
 static int teardown(void **state) {
         Fixture *f = *state;
 
@@ -132,11 +172,16 @@ static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
         int r;
 
+        (void) unlinkat(f->dir_fd, LOG_NAME, 0); /* task_spawn() never reuses a log */
         r = task_spawn(f->event, p, on_exit_free, run, &run->task);
         if (r < 0)
                 return r;
         run->pid = task_pid(run->task);
         assert_true(run->pid > 0);
+        if (f->gate) {
+                assert_held(f, run->pid);
+                assert_int_equal(task_open_gate(run->task), 0);
+        }
         if (run->action)
                 /* Absolute, from a fresh clock read: sd_event_now() may lag behind the spawn. */
                 assert_int_equal(sd_event_add_time(f->event, &timer, CLOCK_MONOTONIC,
@@ -148,8 +193,8 @@ static int run_task(Fixture *f, const TaskParams *p, Run *run) {
                 fail_msg("task %d did not end within the deadline", (int) run->pid);
         assert_null(run->task);
         if (run->result.start_error < 0) {
-                /* Only through the helper, which exits 127 instead of running anything. */
-                assert_non_null(f->helper);
+                /* Only through the helper or the gate, which exit 127 instead of running anything. */
+                assert_true(f->helper || f->gate);
                 assert_int_equal(run->result.end, TASK_EXITED);
                 assert_int_equal(run->result.exit_code, 127);
                 return run->result.start_error;
@@ -169,6 +214,7 @@ static TaskParams params(Fixture *f, char *const *argv) {
                 .kill_grace_usec = 5 * USEC_PER_SEC,
                 .umask = f->helper ? 0077 : TASK_DEFAULT_UMASK,
                 .helper = f->helper,
+                .gate = f->gate,
         };
 }
 
@@ -677,6 +723,23 @@ static void test_free_running(void **state) {
         assert_null(task_free(NULL));
 }
 
+/* A log file that exists is never opened again: the spawn fails -EEXIST and the file is untouched. */
+static void test_log_never_reused(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *) "/bin/true", NULL };
+        TaskParams p = params(f, argv);
+        Task *t = NULL;
+        int fd;
+
+        fd = openat(f->dir_fd, LOG_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "earlier\n", 8), 8);
+        close(fd);
+        assert_int_equal(task_spawn(f->event, &p, on_exit_free, NULL, &t), -EEXIST);
+        assert_null(t);
+        assert_log_equals(f, "earlier\n");
+}
+
 static void test_many_spawns_no_leak(void **state) {
         Fixture *f = *state;
         char *argv[] = { (char *) "/bin/true", NULL };
@@ -716,6 +779,18 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_child_environment, setup_helper, teardown),
                 cmocka_unit_test_setup_teardown(test_child_fds, setup_helper, teardown),
                 cmocka_unit_test_setup_teardown(test_child_umask, setup_helper, teardown),
+                cmocka_unit_test_setup_teardown(test_log_never_reused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_status, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_path_lookup, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_cwd, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_child_fds, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_child_signals, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_child_umask, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_many_spawns_no_leak, setup_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_status, setup_helper_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup_helper_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_child_fds, setup_helper_gate, teardown),
         };
         sigset_t mask;
 
