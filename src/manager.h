@@ -46,6 +46,7 @@ struct Manager {
         Committer *committer;
         Control *control;
         sd_event_source *post_source;
+        sd_event_source *wake_source; /* one-shot defer: makes the post source run (manager_wake) */
         sd_event_source *sig_term, *sig_int, *sig_hup;
 
         Job **jobs;                 /* every job, sorted by id */
