@@ -70,7 +70,8 @@ struct Manager {
         uint64_t n_spawned;
 };
 
-/* Build everything, recover jobs from disk, start listening and watching. Returns 0 or -errno (logged). */
+/* Build everything, recover jobs from disk, start listening and watching. Returns 0, -EALREADY when another
+ * orchd holds the spool (nothing was touched), or -errno (logged). */
 int manager_new(const ManagerConfig *config, Manager **ret);
 /* Accepts NULL, returns NULL. */
 Manager *manager_free(Manager *m);

@@ -55,6 +55,8 @@ static void help(void) {
                "Signals: SIGTERM/SIGINT stop running nodes and exit (they run again or fail per\n"
                "on_interrupt at the next start); SIGHUP reloads the configuration and rescans\n"
                "SPOOL/new.\n"
+               "One orchd per spool: another one already running there (it locks SPOOL/orchd.lock)\n"
+               "makes this one exit with status 75, touching nothing.\n"
                "See orchd(8) and orchd.conf(5).\n",
                DEFAULT_CONFIG_FILE, DEFAULT_SPOOL);
 }
@@ -217,6 +219,8 @@ int main(int argc, char *argv[]) {
                           "orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
                           config.socket_path, config.max_parallel);
         conf_done(&conf);
+        if (r == -EALREADY)
+                return 75; /* EX_TEMPFAIL: another orchd runs on this spool */
         if (r < 0)
                 return EXIT_FAILURE;
         return manager_run(m);
