@@ -242,7 +242,8 @@ enum {
         _NF_REQUIRED,
         NF_PID = _NF_REQUIRED, /* optional: only while an attempt runs */
         NF_PID_START,
-        NF_RETRY_BASE, /* optional: only after a manual retry */
+        NF_RETRY_BASE,   /* optional: only after a manual retry */
+        NF_CRASH_RERUNS, /* optional: only while rerun after a crash */
         _NF_MAX,
 };
 
@@ -254,6 +255,7 @@ static const char *const node_fields[_NF_MAX] = {
         [NF_RETRY_AT] = "retry_at",
         [NF_PID] = "pid",               [NF_PID_START] = "pid_start",
         [NF_RETRY_BASE] = "retry_base",
+        [NF_CRASH_RERUNS] = "crash_reruns",
 };
 
 static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
@@ -279,6 +281,10 @@ static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
                 r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
                 *(f == NF_ATTEMPT ? &n->attempt : f == NF_INTERRUPTED ? &n->interrupted : &n->retry_base) =
                         (uint16_t) v;
+                return r;
+        case NF_CRASH_RERUNS:
+                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                n->crash_reruns = (uint16_t) v;
                 return r;
         case NF_EXIT_CODE:
                 r = read_uint(l, prefix, key, 0, 255, true, &v);

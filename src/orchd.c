@@ -48,6 +48,8 @@ static void help(void) {
                "      --user-max-running N  running nodes per user (default 0: the fair share only)\n"
                "      --min-free-space SIZE|N%%  refuse new jobs below this much free space on the\n"
                "                          spool's filesystem (default \"64M 1%%\", the larger; 0: off)\n"
+               "      --max-interrupted-reruns N  reruns in a row of a node orchd died under; then\n"
+               "                          it fails with reason interrupted (default 3; 0: no limit)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
@@ -81,6 +83,7 @@ static const struct {
         { "user-max-nodes", 0, CONF_USER_MAX_NODES },
         { "user-max-running", 0, CONF_USER_MAX_RUNNING },
         { "min-free-space", 0, CONF_MIN_FREE_SPACE },
+        { "max-interrupted-reruns", 0, CONF_MAX_INTERRUPTED_RERUNS },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */

@@ -1125,20 +1125,22 @@ static int spool_take_lock(Spool *s) {
         fd = spool_lock(s->spool_fd, &holder);
         if (fd == -EWOULDBLOCK) {
                 if (holder > 0)
-                        log_error("Spool %s is in use by another orchd (pid %d, the holder of %s/" SPOOL_LOCK_FILE
-                                  "); leaving it alone. Stop that one first, or give this one another --spool.",
-                                  s->path, (int) holder, s->path);
+                        log_error(
+                                "Spool %s is in use by another orchd (pid %d, the holder of %s/%s); leaving it "
+                                "alone. Stop that one first, or give this one another --spool.",
+                                s->path, (int) holder, s->path, SPOOL_LOCK_FILE);
                 else
-                        log_error("Spool %s is in use by another orchd that is still starting (it holds %s/"
-                                  SPOOL_LOCK_FILE "); leaving it alone. Stop that one first, or give this one "
-                                  "another --spool.", s->path, s->path);
+                        log_error(
+                                "Spool %s is in use by another orchd, which is still starting (it holds %s/%s); "
+                                "leaving it alone. Stop that one first, or give this one another --spool.",
+                                s->path, s->path, SPOOL_LOCK_FILE);
                 return -EALREADY;
         }
         if (fd == -EBADFD)
-                return log_error_errno(fd, "Refusing to use %s: %s/" SPOOL_LOCK_FILE " is not a regular file.",
-                                       s->path, s->path);
+                return log_error_errno(fd, "Refusing to use %s: %s/%s is not a regular file.", s->path,
+                                       s->path, SPOOL_LOCK_FILE);
         if (fd < 0)
-                return log_error_errno(fd, "Failed to lock %s/" SPOOL_LOCK_FILE ": %m", s->path);
+                return log_error_errno(fd, "Failed to lock %s/%s: %m", s->path, SPOOL_LOCK_FILE);
         s->lock_fd = fd;
         return 0;
 }
