@@ -40,6 +40,7 @@
 #include "manager.h"
 #include "access.h"
 #include "daemon-conf.h"
+#include "escape.h"
 #include "exec-client.h"
 #include "methods.h"
 #include "notify.h"
@@ -282,6 +283,25 @@ static void quarantine_job(Manager *m, const char *name, const char *why) {
                           name);
 }
 
+/* A job without "name" is named after the file it was accepted from (run->source, without .json), as at
+ * acceptance, so it keeps its name across restarts; by its id only if no usable source was recorded. */
+static int name_recovered_job(JobSpec *spec, const JobRun *run, const char *id) {
+        char *n;
+
+        if (spec->name[0] != '\0')
+                return 0; /* the file names it */
+        n = run->source ? job_name_from_filename(run->source) : NULL;
+        if (n && (n[0] == '\0' || find_control_char(n, strlen(n), false))) /* a hand-edited state file */
+                n = mfree(n);
+        if (!n)
+                n = strdup(id);
+        if (!n)
+                return -ENOMEM;
+        free(spec->name);
+        spec->name = n;
+        return 0;
+}
+
 static int load_job(Manager *m, const char *name, uint64_t id) {
         _cleanup_(job_spec_freep) JobSpec *spec = NULL;
         _cleanup_(job_errors_freep) JobErrors *errors = NULL;
@@ -300,7 +320,9 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
                 quarantine_job(m, name, "job.json unreadable");
                 return 0;
         }
-        r = job_parse(buf, size, &m->config.limits, name, &spec, &errors);
+        /* An explicit name has at least one character, so "" marks a job without one; it is named once its
+         * state, which records the file it came from, is loaded (name_recovered_job). */
+        r = job_parse(buf, size, &m->config.limits, "", &spec, &errors);
         if (r < 0) {
                 errtext = errors ? job_errors_format(errors, "job.json") : NULL;
                 quarantine_job(m, name, errtext ?: "job.json invalid");
@@ -313,6 +335,8 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to load the state of job %s: %m", name);
+        if (name_recovered_job(spec, run, name) < 0)
+                return log_oom();
         run->id = id;
         r = manager_add_job(m, TAKE_PTR(spec), TAKE_PTR(run), TAKE_FD(dfd), seq);
         if (r < 0)
