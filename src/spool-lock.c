@@ -62,12 +62,11 @@ int spool_lock(int spool_fd, pid_t *ret_holder) {
                         *ret_holder = read_holder(fd);
                 return r;
         }
-        /* Ours now: replace the previous holder's pid. Not fsynced: after a crash the lock is gone anyway. */
+        /* Ours now: replace the previous holder's pid. It is only information, so a full disk is no reason
+         * not to start (a daemon that cannot write still serves status), and it is not fsynced: after a
+         * crash the lock is gone anyway. */
         n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
-        if (ftruncate(fd, 0) < 0)
-                return -errno;
-        r = loop_write(fd, buf, (size_t) n);
-        if (r < 0)
-                return r;
+        if (ftruncate(fd, 0) >= 0)
+                (void) loop_write(fd, buf, (size_t) n);
         return TAKE_FD(fd);
 }
