@@ -1136,7 +1136,7 @@ static int spool_take_lock(Spool *s) {
                                 s->path, s->path, SPOOL_LOCK_FILE);
                 return -EALREADY;
         }
-        if (fd == -EBADFD)
+        if (fd == -EBADFD || fd == -EISDIR || fd == -ELOOP)
                 return log_error_errno(fd, "Refusing to use %s: %s/%s is not a regular file.", s->path,
                                        s->path, SPOOL_LOCK_FILE);
         if (fd < 0)
