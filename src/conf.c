@@ -44,6 +44,8 @@ static const struct {
         [CONF_USER_MAX_NODES] = { "UserMaxNodes", true },
         [CONF_USER_MAX_RUNNING] = { "UserMaxRunning", true },
         [CONF_MIN_FREE_SPACE] = { "MinFreeSpace", true },
+        /* Read when jobs are recovered, which is at start only. */
+        [CONF_MAX_INTERRUPTED_RERUNS] = { "MaxInterruptedReruns", false },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -279,6 +281,11 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                 if (r < 0)
                         *ret_why = "must be a number (0 for no limit)";
                 break;
+        case CONF_MAX_INTERRUPTED_RERUNS:
+                r = parse_cap(value, &c->max_interrupted_reruns);
+                if (r < 0)
+                        *ret_why = "must be a number (0 for no limit)";
+                break;
         case CONF_USER_MAX_BYTES:
                 r = conf_parse_size(value, &c->user_max_bytes);
                 if (r < 0)
@@ -456,6 +463,9 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                 case CONF_MIN_FREE_SPACE:
                         dst->min_free_bytes = src->min_free_bytes;
                         dst->min_free_percent = src->min_free_percent;
+                        break;
+                case CONF_MAX_INTERRUPTED_RERUNS:
+                        dst->max_interrupted_reruns = src->max_interrupted_reruns;
                         break;
                 }
                 if (r >= 0)

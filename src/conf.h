@@ -30,6 +30,7 @@ typedef enum ConfKey {
         CONF_USER_MAX_NODES,
         CONF_USER_MAX_RUNNING,
         CONF_MIN_FREE_SPACE,
+        CONF_MAX_INTERRUPTED_RERUNS,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -54,6 +55,8 @@ typedef struct DaemonConf {
         /* MinFreeSpace=: no new job while the spool's filesystem has less free than the larger of these. */
         uint64_t min_free_bytes;
         unsigned min_free_percent; /* 0…99 of the filesystem's size */
+        /* Reruns in a row of a node the daemon died under (0 = no limit); then it fails, "interrupted". */
+        uint64_t max_interrupted_reruns;
 } DaemonConf;
 
 #define CONF_SET(c, k) (((c)->set & (1U << (k))) != 0)

@@ -44,6 +44,8 @@ static int set_defaults(DaemonConf *c) {
         c->min_free_percent = DEFAULT_MIN_FREE_PERCENT;
         c->set |= 1U << CONF_USER_MAX_JOBS | 1U << CONF_USER_MAX_BYTES | 1U << CONF_USER_MAX_NODES |
                   1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE;
+        c->max_interrupted_reruns = DEFAULT_MAX_INTERRUPTED_RERUNS;
+        c->set |= 1U << CONF_MAX_INTERRUPTED_RERUNS;
         return 0;
 }
 
@@ -146,6 +148,8 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
                 return a->user_max_running == b->user_max_running;
         case CONF_MIN_FREE_SPACE:
                 return a->min_free_bytes == b->min_free_bytes && a->min_free_percent == b->min_free_percent;
+        case CONF_MAX_INTERRUPTED_RERUNS:
+                return a->max_interrupted_reruns == b->max_interrupted_reruns;
         default:
                 return true;
         }

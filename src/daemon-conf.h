@@ -23,6 +23,9 @@ typedef struct Manager Manager;
 #define DEFAULT_USER_MAX_RUNNING UINT64_C(0)
 #define DEFAULT_MIN_FREE_BYTES (UINT64_C(64) * 1024 * 1024)
 #define DEFAULT_MIN_FREE_PERCENT 1U
+/* A node that keeps taking the daemon down with it must not loop for ever; three reruns in a row forgive an
+ * unlucky crash or two (orchd.conf(5)). */
+#define DEFAULT_MAX_INTERRUPTED_RERUNS UINT64_C(3)
 
 /* Fill *ret (every key set) from the defaults, the file at path (a missing file is fine unless required)
  * and cmdline on top. Warnings are logged; an unreadable or invalid file is logged and -EINVAL/-errno

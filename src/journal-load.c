@@ -242,8 +242,9 @@ enum {
         _NF_REQUIRED,
         NF_PID = _NF_REQUIRED, /* optional: only while an attempt runs */
         NF_PID_START,
-        NF_RETRY_BASE,  /* optional: only after a manual retry */
-        NF_LOG_DROPPED, /* optional: only after output was lost from a log */
+        NF_RETRY_BASE,   /* optional: only after a manual retry */
+        NF_LOG_DROPPED,  /* optional: only after output was lost from a log */
+        NF_CRASH_RERUNS, /* optional: only while rerun after a crash */
         _NF_MAX,
 };
 
@@ -256,6 +257,7 @@ static const char *const node_fields[_NF_MAX] = {
         [NF_PID] = "pid",               [NF_PID_START] = "pid_start",
         [NF_RETRY_BASE] = "retry_base",
         [NF_LOG_DROPPED] = "log_dropped",
+        [NF_CRASH_RERUNS] = "crash_reruns",
 };
 
 static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
@@ -281,6 +283,10 @@ static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
                 r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
                 *(f == NF_ATTEMPT ? &n->attempt : f == NF_INTERRUPTED ? &n->interrupted : &n->retry_base) =
                         (uint16_t) v;
+                return r;
+        case NF_CRASH_RERUNS:
+                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                n->crash_reruns = (uint16_t) v;
                 return r;
         case NF_EXIT_CODE:
                 r = read_uint(l, prefix, key, 0, 255, true, &v);

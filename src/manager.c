@@ -7,13 +7,15 @@
  * moved to SPOOL/corrupt/ID and reported; the daemon still starts), grants
  * run slots across jobs by priority then id, and once per loop iteration
  * (a post source) runs the scheduler and flushes every dirty job as one
- * group commit. Durability news from the committer releases what waited for
- * it. SIGTERM/SIGINT drain (running nodes are stopped and recorded as
- * interrupted), SIGHUP rescans the spool. A write of our own state that
- * failed for lack of room (or a read-only mount) switches to read-only mode
- * (readonly.c) until it can be written again; any other failed write is
- * fail-stop: everything is killed and the daemon exits non-zero without
- * reporting anything more.
+ * group commit; whoever makes such work also enables a one-shot wake-up, so
+ * that iteration comes by itself (start-up recovery included), never only
+ * when some unrelated event arrives. Durability news from the committer
+ * releases what waited for it. SIGTERM/SIGINT drain (running nodes are
+ * stopped and recorded as interrupted), SIGHUP rescans the spool. A write of
+ * our own state that failed for lack of room (or a read-only mount) switches
+ * to read-only mode (readonly.c) until it can be written again; any other
+ * failed write is fail-stop: everything is killed and the daemon exits
+ * non-zero without reporting anything more.
  */
 
 #include <dirent.h>
@@ -40,6 +42,7 @@
 #include "manager.h"
 #include "access.h"
 #include "daemon-conf.h"
+#include "escape.h"
 #include "exec-client.h"
 #include "methods.h"
 #include "notify.h"
@@ -282,6 +285,25 @@ static void quarantine_job(Manager *m, const char *name, const char *why) {
                           name);
 }
 
+/* A job without "name" is named after the file it was accepted from (run->source, without .json), as at
+ * acceptance, so it keeps its name across restarts; by its id only if no usable source was recorded. */
+static int name_recovered_job(JobSpec *spec, const JobRun *run, const char *id) {
+        char *n;
+
+        if (spec->name[0] != '\0')
+                return 0; /* the file names it */
+        n = run->source ? job_name_from_filename(run->source) : NULL;
+        if (n && (n[0] == '\0' || find_control_char(n, strlen(n), false))) /* a hand-edited state file */
+                n = mfree(n);
+        if (!n)
+                n = strdup(id);
+        if (!n)
+                return -ENOMEM;
+        free(spec->name);
+        spec->name = n;
+        return 0;
+}
+
 static int load_job(Manager *m, const char *name, uint64_t id) {
         _cleanup_(job_spec_freep) JobSpec *spec = NULL;
         _cleanup_(job_errors_freep) JobErrors *errors = NULL;
@@ -300,7 +322,9 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
                 quarantine_job(m, name, "job.json unreadable");
                 return 0;
         }
-        r = job_parse(buf, size, &m->config.limits, name, &spec, &errors);
+        /* An explicit name has at least one character, so "" marks a job without one; it is named once its
+         * state, which records the file it came from, is loaded (name_recovered_job). */
+        r = job_parse(buf, size, &m->config.limits, "", &spec, &errors);
         if (r < 0) {
                 errtext = errors ? job_errors_format(errors, "job.json") : NULL;
                 quarantine_job(m, name, errtext ?: "job.json invalid");
@@ -313,6 +337,8 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to load the state of job %s: %m", name);
+        if (name_recovered_job(spec, run, name) < 0)
+                return log_oom();
         run->id = id;
         r = manager_add_job(m, TAKE_PTR(spec), TAKE_PTR(run), TAKE_FD(dfd), seq);
         if (r < 0)
@@ -379,20 +405,32 @@ static int manager_recover(Manager *m) {
 
 /* ---- per-iteration work: schedule, then flush ----------------------------------------------- */
 
+/* sd-event runs post sources only after some other source was dispatched: work that arises outside a
+ * dispatch (start-up recovery, files taken from new/ at start) would wait for an unrelated event, such as a
+ * client's call. The wake-up source is that other source: a one-shot defer, enabled whenever there is
+ * per-iteration work, so the post source runs in the very next iteration whatever woke the loop or not. */
+static void manager_wake(Manager *m) {
+        if (m->wake_source)
+                (void) sd_event_source_set_enabled(m->wake_source, SD_EVENT_ONESHOT);
+}
+
 void manager_mark_dirty(Manager *m, Job *j) {
         if (j->in_dirty_list)
                 return;
         if (push_ptr(&m->dirty, &m->n_dirty, &m->cap_dirty, j) < 0)
                 manager_fail_stop(m, -ENOMEM, "recording job state");
         j->in_dirty_list = true;
+        manager_wake(m);
 }
 
 void manager_schedule_soon(Manager *m) {
         m->schedule_needed = true;
+        manager_wake(m);
 }
 
 void manager_trim_soon(Manager *m) {
         m->trim_needed = true;
+        manager_wake(m);
 }
 
 /* Whether more than one user has unfinished jobs, or a cap on running nodes applies: then slots are handed
@@ -490,6 +528,15 @@ static int manager_on_post(sd_event_source *s, void *userdata) {
                 m->trim_needed = false;
                 (void) malloc_trim(0);
         }
+        /* Done for this iteration (a flush that waits for the committer resumes on its wake-up), so the
+         * wake-up need not cost another iteration; unless scheduling stopped short of its rounds. */
+        if (!m->schedule_needed)
+                (void) sd_event_source_set_enabled(m->wake_source, SD_EVENT_OFF);
+        return 0;
+}
+
+/* Dispatching it is its whole job: that makes the post source run (manager_wake). */
+static int manager_on_wake(sd_event_source *s, void *userdata) {
         return 0;
 }
 
@@ -632,6 +679,16 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = committer_new(m->event, manager_on_committed, manager_on_commit_error, m, &m->committer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
+        /* Before recovery, which already has work for the first iteration. Lowest priority: it only
+         * matters when nothing else is pending. */
+        r = sd_event_add_defer(m->event, &m->wake_source, manager_on_wake, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->wake_source, SD_EVENT_PRIORITY_IDLE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->wake_source, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the wake-up source: %m");
+        (void) sd_event_source_set_description(m->wake_source, "manager-wake");
 
         r = manager_drop_gid(m, &drop_gid);
         if (r < 0)
@@ -676,6 +733,7 @@ Manager *manager_free(Manager *m) {
         m->committer = committer_free(m->committer);
         spool_free(m->spool);
         sd_event_source_disable_unref(m->post_source);
+        sd_event_source_disable_unref(m->wake_source);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

@@ -48,6 +48,7 @@ struct Manager {
         Committer *committer;
         Control *control;
         sd_event_source *post_source;
+        sd_event_source *wake_source; /* one-shot defer: makes the post source run (manager_wake) */
         sd_event_source *sig_term, *sig_int, *sig_hup;
 
         Job **jobs;                 /* every job, sorted by id */
@@ -72,7 +73,8 @@ struct Manager {
         uint64_t n_spawned;
 };
 
-/* Build everything, recover jobs from disk, start listening and watching. Returns 0 or -errno (logged). */
+/* Build everything, recover jobs from disk, start listening and watching. Returns 0, -EALREADY when another
+ * orchd holds the spool (nothing was touched), or -errno (logged). */
 int manager_new(const ManagerConfig *config, Manager **ret);
 /* Accepts NULL, returns NULL. */
 Manager *manager_free(Manager *m);

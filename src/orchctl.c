@@ -347,8 +347,9 @@ static int verb_resume(char **args, size_t n_args) {
 
 /* --- validate --- */
 
-/* Read a whole file, at most limit+1 bytes (job_parse reports the size error). Returns 0 or -errno. */
-static int read_file(const char *path, size_t limit, char **ret, size_t *ret_size) {
+/* Read a whole file, at most limit+1 bytes (parse_file reports the size error), and tell its real size:
+ * st_size for a regular file, 0 (unknown) for anything else. Returns 0 or -errno. */
+static int read_file(const char *path, size_t limit, char **ret, size_t *ret_size, uint64_t *ret_file_size) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, alloc = 0;
@@ -389,20 +390,67 @@ static int read_file(const char *path, size_t limit, char **ret, size_t *ret_siz
         buf[size] = '\0';
         *ret = TAKE_PTR(buf);
         *ret_size = size;
+        *ret_file_size = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, (uint64_t) size) : 0;
         return 0;
+}
+
+/* A file over the size limit, as job_parse() would word it, but with the file's real size (0: unknown, as
+ * for a pipe): read_file() stops at limit+1 bytes, which is all job_parse() would know of. Returns 0 or
+ * -ENOMEM. */
+static int too_large_errors(uint64_t file_size, size_t limit, JobErrors **ret) {
+        _cleanup_(job_errors_freep) JobErrors *e = calloc(1, sizeof(JobErrors));
+        JobError *err;
+        int r;
+
+        if (!e || !(e->errors = calloc(1, sizeof(JobError))))
+                return -ENOMEM;
+        e->n_errors = 1;
+        err = &e->errors[0];
+        err->path = strdup("");
+        if (file_size > 0)
+                r = asprintf(&err->message,
+                             "file is too large: %" PRIu64 " bytes (%.1f MiB), the limit is %zu (%.1f MiB)",
+                             file_size, file_size / 1048576.0, limit, limit / 1048576.0);
+        else
+                r = asprintf(&err->message,
+                             "file is too large: more than %zu bytes, the limit is %zu (%.1f MiB)", limit,
+                             limit, limit / 1048576.0);
+        if (r < 0)
+                err->message = NULL;
+        if (r < 0 || !err->path)
+                return -ENOMEM;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+/* job_parse() for a file read by read_file(), named after its file name. Returns as job_parse(). */
+static int parse_file(const char *path, const char *buf, size_t size, uint64_t file_size,
+                      const JobLimits *limits, JobSpec **ret, JobErrors **reterr) {
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        if (size > limits->max_file_size) {
+                r = too_large_errors(file_size, limits->max_file_size, reterr);
+                return r < 0 ? r : -EINVAL;
+        }
+        name = job_name_from_filename(path);
+        if (!name)
+                return -ENOMEM;
+        return job_parse(buf, size, limits, name, ret, reterr);
 }
 
 /* Validate one file. Returns 0 (valid), EX_DATAERR (invalid) or EX_NOINPUT (unreadable); appends its
  * JSON result to results in --json mode. */
 static int validate_one(const char *path, const JobLimits *limits, json_object *results) {
-        _cleanup_free_ char *buf = NULL, *name = NULL, *text = NULL;
+        _cleanup_free_ char *buf = NULL, *text = NULL;
         JobSpec *spec = NULL;
         JobErrors *errors = NULL;
         json_object *o;
+        uint64_t file_size = 0;
         size_t size = 0;
         int r, ret;
 
-        r = read_file(path, limits->max_file_size, &buf, &size);
+        r = read_file(path, limits->max_file_size, &buf, &size, &file_size);
         if (r < 0) {
                 fail(EX_NOINPUT, "cannot read '%s': %s", path, strerror(-r));
                 if (results) {
@@ -418,10 +466,7 @@ static int validate_one(const char *path, const JobLimits *limits, json_object *
                 return EX_NOINPUT;
         }
 
-        name = job_name_from_filename(path);
-        if (!name)
-                return fail(EX_SOFTWARE, "out of memory");
-        r = job_parse(buf, size, limits, name, &spec, &errors);
+        r = parse_file(path, buf, size, file_size, limits, &spec, &errors);
         if (r == -ENOMEM)
                 return fail(EX_SOFTWARE, "out of memory");
         ret = r < 0 ? EX_DATAERR : EXIT_SUCCESS;
@@ -490,6 +535,17 @@ static void print_submit_errors(const char *path, json_object *params) {
         }
 }
 
+/* Print the error of a file over the size limit as validate does. Returns EX_DATAERR, or EX_SOFTWARE. */
+static int report_too_large(const char *path, uint64_t file_size, size_t limit) {
+        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (too_large_errors(file_size, limit, &errors) < 0 || !(text = job_errors_format(errors, path)))
+                return fail(EX_SOFTWARE, "out of memory");
+        print_text_escaped(stderr, text);
+        return EX_DATAERR;
+}
+
 /* Submit one file. Returns 0 with *ret_id (owned), EX_DATAERR after printing its errors, or another exit
  * code after printing why. */
 static int submit_one(Client *c, const char *path, const JobLimits *limits, char **ret_id) {
@@ -497,12 +553,15 @@ static int submit_one(Client *c, const char *path, const JobLimits *limits, char
         _cleanup_json_ json_object *p = json_object_new_object();
         _cleanup_free_ char *buf = NULL;
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path, *id;
+        uint64_t file_size = 0;
         size_t size = 0;
         int r;
 
-        r = read_file(path, limits->max_file_size, &buf, &size);
+        r = read_file(path, limits->max_file_size, &buf, &size, &file_size);
         if (r < 0)
                 return fail(EX_NOINPUT, "cannot read '%s': %s", path, strerror(-r));
+        if (size > limits->max_file_size) /* said here: orchd would only know of the bytes we send */
+                return report_too_large(path, file_size, limits->max_file_size);
         if (!p || json_object_object_add(p, "name", json_object_new_string(base)) < 0 ||
             json_object_object_add(p, "job", json_object_new_string_len(buf, (int) size)) < 0)
                 return fail(EX_SOFTWARE, "out of memory");
@@ -587,19 +646,17 @@ static bool is_job_id(const char *s) {
 static int graph_file(const char *path) {
         _cleanup_(job_spec_freep) JobSpec *spec = NULL;
         _cleanup_(job_errors_freep) JobErrors *errors = NULL;
-        _cleanup_free_ char *buf = NULL, *name = NULL, *dot = NULL, *text = NULL;
+        _cleanup_free_ char *buf = NULL, *dot = NULL, *text = NULL;
         JobLimits limits;
+        uint64_t file_size = 0;
         size_t size = 0;
         int r;
 
         job_limits_init(&limits);
-        r = read_file(path, limits.max_file_size, &buf, &size);
+        r = read_file(path, limits.max_file_size, &buf, &size, &file_size);
         if (r < 0)
                 return fail(EX_NOINPUT, "cannot read '%s': %s", path, strerror(-r));
-        name = job_name_from_filename(path);
-        if (!name)
-                return fail(EX_SOFTWARE, "out of memory");
-        r = job_parse(buf, size, &limits, name, &spec, &errors);
+        r = parse_file(path, buf, size, file_size, &limits, &spec, &errors);
         if (r == -EINVAL) {
                 text = job_errors_format(errors, path);
                 print_text_escaped(stderr, strna(text));

@@ -69,6 +69,8 @@ static void help(void) {
                "      --user-max-running N  running nodes per user (default 0: the fair share only)\n"
                "      --min-free-space SIZE|N%%  refuse new jobs below this much free space on the\n"
                "                          spool's filesystem (default \"64M 1%%\", the larger; 0: off)\n"
+               "      --max-interrupted-reruns N  reruns in a row of a node orchd died under; then\n"
+               "                          it fails with reason interrupted (default 3; 0: no limit)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
@@ -76,6 +78,8 @@ static void help(void) {
                "Signals: SIGTERM/SIGINT stop running nodes and exit (they run again or fail per\n"
                "on_interrupt at the next start); SIGHUP reloads the configuration and rescans\n"
                "SPOOL/new.\n"
+               "One orchd per spool: another one already running there (it locks SPOOL/orchd.lock)\n"
+               "makes this one exit with status 75, touching nothing.\n"
                "See orchd(8) and orchd.conf(5).\n",
                DEFAULT_CONFIG_FILE, DEFAULT_SPOOL);
 }
@@ -100,6 +104,7 @@ static const struct {
         { "user-max-nodes", 0, CONF_USER_MAX_NODES },
         { "user-max-running", 0, CONF_USER_MAX_RUNNING },
         { "min-free-space", 0, CONF_MIN_FREE_SPACE },
+        { "max-interrupted-reruns", 0, CONF_MAX_INTERRUPTED_RERUNS },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */
@@ -243,6 +248,8 @@ int main(int argc, char *argv[]) {
                           "orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION, config.spool_path,
                           config.socket_path, config.max_parallel);
         conf_done(&conf);
+        if (r == -EALREADY)
+                return 75; /* EX_TEMPFAIL: another orchd runs on this spool */
         if (r < 0)
                 return EXIT_FAILURE;
         return manager_run(m);

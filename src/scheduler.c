@@ -284,6 +284,27 @@ static void node_interrupted(Job *j, uint32_t i) {
                   "Job %" PRIu64 " node %s was interrupted; it will run again.", j->id, node_id(j, i));
 }
 
+/* Recovery: the daemon died while node i ran. Rerun like any interruption, but only MaxInterruptedReruns=
+ * times in a row (crash_reruns, in the node's record, survives the restarts), so a node that takes the
+ * daemon down with it cannot loop for ever. A clean stop (SIGTERM) neither counts nor resets. */
+static void node_crash_interrupted(Job *j, uint32_t i) {
+        NodeRun *n = &j->run->nodes[i];
+        uint64_t max = j->manager->conf.max_interrupted_reruns;
+
+        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_RERUN && max > 0 && n->crash_reruns >= max) {
+                /* node_end() logs the end itself; this says why. */
+                log_warning("Job %" PRIu64
+                            " node %s was running when orchd died, %u times in a row; "
+                            "not running it again (MaxInterruptedReruns=%" PRIu64 ").",
+                            j->id, node_id(j, i), (unsigned) n->crash_reruns + 1, max);
+                node_end(j, i, NODE_FAILED, (Reason){ .kind = REASON_INTERRUPTED }, true);
+                return;
+        }
+        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_RERUN && n->crash_reruns < UINT16_MAX)
+                n->crash_reruns++;
+        node_interrupted(j, i);
+}
+
 /* Where node i runs: its cwd, the job's, the owner's home, or "/". */
 static const char *node_cwd(const Job *j, const NodeSpec *ns) {
         return ns->cwd ?: j->spec->cwd ?: j->home ?: "/";
@@ -1120,8 +1141,8 @@ static int job_recover(Job *j) {
 
                 if (nr->state == NODE_RUNNING) {
                         kill_orphan(j, i);
-                        slot_take(j); /* node_interrupted() releases it */
-                        node_interrupted(j, i);
+                        slot_take(j); /* node_crash_interrupted() releases it */
+                        node_crash_interrupted(j, i);
                 }
                 if (nr->state == NODE_RETRY_WAIT) {
                         int r = arm_retry_timer(j, i, nr->retry_at > now ? nr->retry_at - now : 0);

@@ -62,6 +62,7 @@
 #include "time-util.h"
 #include "manager.h"
 #include "spool.h"
+#include "spool-lock.h"
 
 
 #define INTAKE_DIR ".intake"
@@ -80,6 +81,7 @@ struct Spool {
         char *path;
         JobLimits limits;
         int spool_fd, tmp_fd, new_fd, rejected_fd, jobs_fd, intake_fd;
+        int lock_fd;                 /* SPOOL/orchd.lock, flocked for our life (spool-lock.c) */
         sd_event_source *inotify_source;
         spool_job_cb cb;
         spool_key_cb key_in_use;
@@ -1126,6 +1128,34 @@ static void note_rejected_mode(Spool *s) {
                         s->path, (unsigned) (st.st_mode & 07777));
 }
 
+/* Before anything in the spool is touched: another orchd there means we leave at once (-EALREADY). */
+static int spool_take_lock(Spool *s) {
+        pid_t holder;
+        int fd;
+
+        fd = spool_lock(s->spool_fd, &holder);
+        if (fd == -EWOULDBLOCK) {
+                if (holder > 0)
+                        log_error(
+                                "Spool %s is in use by another orchd (pid %d, the holder of %s/%s); leaving it "
+                                "alone. Stop that one first, or give this one another --spool.",
+                                s->path, (int) holder, s->path, SPOOL_LOCK_FILE);
+                else
+                        log_error(
+                                "Spool %s is in use by another orchd, which is still starting (it holds %s/%s); "
+                                "leaving it alone. Stop that one first, or give this one another --spool.",
+                                s->path, s->path, SPOOL_LOCK_FILE);
+                return -EALREADY;
+        }
+        if (fd == -EBADFD || fd == -EISDIR || fd == -ELOOP)
+                return log_error_errno(fd, "Refusing to use %s: %s/%s is not a regular file.", s->path,
+                                       s->path, SPOOL_LOCK_FILE);
+        if (fd < 0)
+                return log_error_errno(fd, "Failed to lock %s/%s: %m", s->path, SPOOL_LOCK_FILE);
+        s->lock_fd = fd;
+        return 0;
+}
+
 /* As root (SPEC §8): anyone may drop into new/ and tmp/ but nobody may list or take another's file (1733,
  * or 1730 with the group of DropGroup=), and jobs/ and rejected/ are root's alone. As an ordinary user
  * the daemon only takes its own files, so new/ and tmp/ are plain 0755. The spool itself is checked, not
@@ -1153,6 +1183,9 @@ static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         if (fd < 0)
                 return fd;
         s->spool_fd = fd;
+        r = spool_take_lock(s);
+        if (r < 0)
+                return r;
         note_rejected_mode(s);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 fd = open_checked_dir(s, dirs[i].name, dirs[i].policy->enforce ? dirs[i].policy->mode : 0755,
@@ -1190,7 +1223,7 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 .cb = cb,
                 .userdata = userdata,
                 .spool_fd = -EBADF, .tmp_fd = -EBADF, .new_fd = -EBADF, .rejected_fd = -EBADF,
-                .jobs_fd = -EBADF, .intake_fd = -EBADF,
+                .jobs_fd = -EBADF, .intake_fd = -EBADF, .lock_fd = -EBADF,
         };
         s->path = strdup(config->path);
         if (!s->path)
@@ -1221,6 +1254,7 @@ Spool *spool_free(Spool *s) {
         safe_close(s->new_fd);
         safe_close(s->tmp_fd);
         safe_close(s->spool_fd);
+        safe_close(s->lock_fd); /* last: the spool is someone else's from here on */
         sd_event_unref(s->event);
         free(s->path);
         return mfree(s);

@@ -50,8 +50,9 @@ typedef struct SpoolConfig {
         unsigned min_free_percent;
 } SpoolConfig;
 
-/* Open (creating if needed) the spool's directories, finish or undo half-done intakes left by a crash, and
- * find the next job id. Does not watch or scan yet. Returns 0 or -errno (logged). */
+/* Lock the spool (spool-lock.h), open (creating if needed) its directories, finish or undo half-done intakes
+ * left by a crash, and find the next job id. Does not watch or scan yet. Returns 0, -EALREADY when another
+ * orchd holds the spool (nothing touched), or -errno (logged). */
 int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *userdata, Spool **ret);
 
 /* Accepts NULL, returns NULL. */

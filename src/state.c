@@ -179,6 +179,9 @@ void node_run_set_state(NodeRun *n, NodeState to) {
 
         if (node_state_transition_check(n->state, to) < 0)
                 illegal_transition("node", node_state_to_string(n->state), node_state_to_string(to));
+        /* An attempt ended, one way or another: the reruns after crashes are no longer "in a row". */
+        if (n->state == NODE_RUNNING)
+                n->crash_reruns = 0;
         n->state = to;
 }
 

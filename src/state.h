@@ -83,6 +83,8 @@ typedef struct NodeRun {
         uint16_t attempt;     /* attempts started so far, interrupted ones included; ORCH_ATTEMPT */
         uint16_t interrupted; /* attempts ended by a daemon stop/crash (not counted against retry.attempts) */
         uint16_t retry_base;  /* counted attempts before the last manual retry (not counted against retry.attempts) */
+        uint16_t crash_reruns; /* reruns in a row because the daemon died while it ran (MaxInterruptedReruns=);
+                                * an attempt that ends (leaves running by set_state) or a manual retry resets it */
         int16_t exit_code;    /* -1 = none */
         int16_t signal;       /* 0 = none */
         uint64_t started_at;  /* start of the current/last attempt */
@@ -145,7 +147,8 @@ int job_run_new(size_t n_nodes, JobRun **ret);
 JobRun *job_run_free(JobRun *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(JobRun *, job_run_free);
 
-/* Set a node's state. Aborts (assert) on an illegal transition: that is always a bug. */
+/* Set a node's state; leaving running (an attempt ended) resets crash_reruns. Aborts (assert) on an illegal
+ * transition: that is always a bug. */
 void node_run_set_state(NodeRun *n, NodeState to);
 /* Recovery only (on_interrupt=rerun): running → pending for an attempt the daemon's stop cut short.
  * Counts it in n->interrupted, clears started_at and the reason. Aborts unless the node is running. */

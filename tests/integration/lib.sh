@@ -357,6 +357,10 @@ _orchd_ready() {
         [ -S "$SOCK" ] && "$ORCHCTL" -s "$SOCK" list >/dev/null 2>&1
 }
 
+_orchd_logged_ready() { # the daemon logged that it is ready (read from its log: no connection to it)
+        grep -q ' ready: spool ' "$T/orchd.log"
+}
+
 start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the background, wait until ready (≤ 60 s)
         [ -x "$ORCHD" ] || bail_out "orchd not built: $ORCHD"
         [ -x "$ORCHCTL" ] || bail_out "orchctl not built: $ORCHCTL"
@@ -376,7 +380,7 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
         # Until it answers or exits: the bound only catches a hang (a wrapper that starts python first, on a
         # loaded machine, took more than 5 s).
         local deadline=$(($(date +%s%N) + 60000000000))
-        until _orchd_ready; do
+        until "${_ORCHD_READY:-_orchd_ready}"; do
                 if ! pid_alive "$ORCHD_PID"; then
                         wait "$ORCHD_PID"
                         local rc=$?
@@ -386,6 +390,11 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
                 [ "$(date +%s%N)" -lt "$deadline" ] || bail_out "orchd not ready within 60 s"
                 sleep 0.02
         done
+}
+
+start_orchd_unattended() { # start_orchd_unattended [ARGS…]: start_orchd, but ready is read from the log, so not
+        # one client call wakes the daemon (what it does next it must do by itself)
+        _ORCHD_READY=_orchd_logged_ready start_orchd "$@"
 }
 
 stop_orchd() { # stop_orchd [SECONDS]: SIGTERM, wait ≤ SECONDS (default 20); sets ORCHD_STATUS, 0 if it exited
@@ -482,6 +491,36 @@ expect_node() { # expect_node ID NODE STATE REASON: one TAP line for a node's fi
         local got
         got=$(job_status "$1" | jq -r --arg n "$2" '.nodes[$n] | "\(.state) \(.reason)"')
         is "$got" "$3 $4" "job $1 node $2: $3 ($4)"
+}
+
+# ---------------------------------------------------------------------------- recorded state, on disk
+
+disk_view() { # disk_view ID: job ID's state as recorded, {"job":…,"nodes":{…}}: state.json, then the newer
+        # journal-*.json in order (as recovery reads them); fails while the daemon replaces a file under us
+        local d=$SPOOL/jobs/$1
+        jq -se '.[0].seq as $s | reduce (.[0], (.[1:][] | select(.seq > $s))) as $f
+                ({}; .job += ($f.job // {}) | .nodes += ($f.nodes // {}))' \
+                "$d/state.json" $(cd "$d" 2>/dev/null && ls | grep '^journal-[0-9]*\.json$' | sort | sed "s|^|$d/|") \
+                2>/dev/null
+}
+
+disk_job_is() { # disk_job_is ID STATE: the recorded state of job ID is STATE (for polling with wait_for)
+        [ "$(disk_view "$1" | jq -r .job.state)" = "$2" ]
+}
+
+disk_node_is() { # disk_node_is ID NODE STATE [ATTEMPT]: node NODE of job ID is recorded in STATE (at ATTEMPT)
+        local got
+        got=$(disk_view "$1" | jq -r --arg n "$2" '.nodes[$n] | "\(.state) \(.attempt)"') || return 1
+        [ "${got% *}" = "$3" ] && { [ -z "${4:-}" ] || [ "${got#* }" = "$4" ]; }
+}
+
+disk_job_id() { # disk_job_id FILE: the id of the job accepted from FILE (e.g. x.json), read from the spool
+        local f
+        for f in "$SPOOL"/jobs/[1-9]*/state.json; do
+                [ -e "$f" ] && jq -e --arg s "$1" '.job.source == $s' "$f" >/dev/null 2>&1 &&
+                        basename "$(dirname "$f")" && return 0
+        done
+        return 1
 }
 
 # ------------------------------------------------------------------------------------- node helpers

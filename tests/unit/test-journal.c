@@ -119,6 +119,8 @@ static JobRun *make_run(size_t n, unsigned variant) {
                         .interrupted = (uint16_t) (v % 2),
                         /* After a manual retry on some nodes only: optional on disk too. */
                         .retry_base = v % 6 == 5 ? (uint16_t) (v % 4 + 1) : 0,
+                        /* While rerun after a crash on some nodes only: optional on disk too. */
+                        .crash_reruns = v % 4 == 1 ? (uint16_t) (v % 3 + 1) : 0,
                         .exit_code = v % 3 == 0 ? -1 : (int16_t) (v % 256),
                         .signal = v % 4 == 0 ? SIGTERM : 0,
                         .started_at = UINT64_C(1700000001000000) + v,
@@ -176,6 +178,7 @@ static void assert_run_equal(const JobRun *got, const JobRun *want) {
                 NODE_FIELD(attempt);
                 NODE_FIELD(interrupted);
                 NODE_FIELD(retry_base);
+                NODE_FIELD(crash_reruns);
                 NODE_FIELD(exit_code);
                 NODE_FIELD(signal);
                 NODE_FIELD(started_at);

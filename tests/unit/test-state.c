@@ -279,6 +279,28 @@ static void test_requeue_interrupted(void **state) {
         node_run_set_state(&n, NODE_RUNNING);
 }
 
+/* crash_reruns counts reruns in a row: a requeue keeps it, any end of an attempt and a manual retry reset it. */
+static void test_crash_reruns(void **state) {
+        static const NodeState ends[] = { NODE_SUCCEEDED, NODE_FAILED, NODE_CANCELLED, NODE_RETRY_WAIT };
+
+        for (size_t i = 0; i < ELEMENTSOF(ends); i++) {
+                NodeRun n = { .state = NODE_RUNNING, .attempt = 3, .crash_reruns = 2 };
+
+                node_run_requeue_interrupted(&n);
+                assert_int_equal(n.crash_reruns, 2);
+                node_run_set_state(&n, NODE_RUNNING);
+                assert_int_equal(n.crash_reruns, 2); /* the rerun itself is still "in a row" */
+                node_run_set_state(&n, ends[i]);
+                if (n.crash_reruns != 0)
+                        fail_msg("running -> %s: got crash_reruns %u, want 0", node_state_to_string(ends[i]),
+                                 (unsigned) n.crash_reruns);
+        }
+
+        NodeRun f = { .state = NODE_FAILED, .attempt = 4, .crash_reruns = 3 };
+        node_run_reset_for_retry(&f);
+        assert_int_equal(f.crash_reruns, 0);
+}
+
 static void test_reset_for_retry(void **state) {
         NodeRun n = {
                 .state = NODE_FAILED, .attempt = 5, .interrupted = 1, .exit_code = 3, .signal = 0,
@@ -496,6 +518,7 @@ int main(void) {
                 cmocka_unit_test(test_set_state_aborts),
                 cmocka_unit_test(test_pause_resume),
                 cmocka_unit_test(test_requeue_interrupted),
+                cmocka_unit_test(test_crash_reruns),
                 cmocka_unit_test(test_reset_for_retry),
                 cmocka_unit_test(test_reason_round_trip),
                 cmocka_unit_test(test_reason_exit_all),
