@@ -51,6 +51,10 @@ node_json() { # node_json NAME [EXTRA-JSON]: a node running $W/node NAME
 
 starts_of() { grep -c "^start $1 " "$W/ledger"; }
 
+# Ready, or already killed: a restarted daemon resumes its work by itself, so the spawn that kills it can
+# come before it answers a client (await_kill then sees it gone).
+_ready_or_killed() { _orchd_ready || ! pid_alive "$ORCHD_PID"; }
+
 # Start orchd (under strace) so that it is SIGKILLed on entering its K-th pidfd_open; only its main thread
 # is traced, which is the one that spawns.
 start_killed_at_spawn() { # start_killed_at_spawn K
@@ -58,7 +62,7 @@ start_killed_at_spawn() { # start_killed_at_spawn K
                 "$1" "$REAL_ORCHD" >"$STRACED"
         chmod +x "$STRACED"
         ORCHD=$STRACED
-        start_orchd
+        _ORCHD_READY=_ready_or_killed start_orchd
         ORCHD=$REAL_ORCHD
 }
 
