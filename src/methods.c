@@ -184,14 +184,10 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
 }
 
 static int reply_job(Manager *m, ControlCall *call, const Job *j) {
-        json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
+        json_object *p = job_status_reply(j);
 
-        if (!p || !o) {
-                json_object_put(p);
-                json_object_put(o);
+        if (!p)
                 return -ENOMEM;
-        }
-        json_object_object_add(p, "job", o);
         if (j->spec->n_nodes >= BIG_JOB_NODES)
                 manager_trim_soon(m); /* once the reply's tree is gone */
         return methods_reply_job_durable(m, call, j, p);
