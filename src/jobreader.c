@@ -19,6 +19,7 @@
 
 #include "fsutil.h"
 #include "jobreader.h"
+#include "journal.h"
 #include "macro.h"
 #include "time-util.h"
 
@@ -84,6 +85,7 @@ JobRead *jobread_free(JobRead *rd) {
         safe_close(rd->fd);
         free(rd->buf);
         free(rd->default_name);
+        free(rd->state_nodes);
         job_spec_free(rd->spec);
         job_errors_free(rd->errors);
         if (rd->free_userdata)
@@ -94,6 +96,7 @@ JobRead *jobread_free(JobRead *rd) {
 
 /* On the worker thread. */
 static void jobread_run(JobRead *rd) {
+        _cleanup_(job_run_freep) JobRun *run = NULL;
         uint64_t t0;
 
         if (rd->fd >= 0) {
@@ -108,6 +111,11 @@ static void jobread_run(JobRead *rd) {
         t0 = now_usec(CLOCK_MONOTONIC);
         rd->r = job_parse(rd->buf, rd->size, &rd->limits, rd->default_name, &rd->spec, &rd->errors);
         rd->parse_usec = now_usec(CLOCK_MONOTONIC) - t0;
+        if (rd->r < 0)
+                return;
+        /* The biggest part of the new job's state.json (its nodes, all pending) is built here too. */
+        if (job_run_new(rd->spec->n_nodes, &run) >= 0)
+                rd->state_nodes = journal_build_snapshot_nodes(rd->spec, run, &rd->state_nodes_len);
 }
 
 static void *jobreader_thread(void *p) {

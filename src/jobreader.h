@@ -40,6 +40,9 @@ struct JobRead {
         JobSpec *spec;       /* with r == 0 */
         JobErrors *errors;   /* with r == -EINVAL */
         uint64_t parse_usec; /* time spent in job_parse() */
+        char *state_nodes;   /* with r == 0: journal_build_snapshot_nodes() of the spec, every node pending
+                              * (NULL on OOM: the loop builds it all then) */
+        size_t state_nodes_len;
 
         JobRead *next; /* private */
 };

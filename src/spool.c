@@ -591,7 +591,7 @@ static int publish_run(void *p) {
  * own durable start record, which the committer writes after the acceptance. On failure (-ENOSPC and
  * -EDQUOT included) jobs/.#ID is gone again and intake/NAME is where it was. */
 static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const char *buf, size_t size,
-                         const JobSpec *spec, const JobRun *run, int *ret_dir_fd) {
+                         const JobSpec *spec, const JobRun *run, const JobRead *rd, int *ret_dir_fd) {
         _cleanup_(publish_freep) Publish *pub = NULL;
         _cleanup_free_ char *state = NULL;
         _cleanup_close_ int dfd = -EBADF;
@@ -606,7 +606,10 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
         if (intake_name) /* a submission over the socket has no file to carry along */
                 snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", intake_name);
-        state = journal_build_snapshot(spec, run, 0, &state_len);
+        /* The nodes' part built by the reader, if it could: the loop only adds the job's own fields. */
+        state = rd && rd->state_nodes ?
+                journal_build_snapshot_with(run, 0, rd->state_nodes, rd->state_nodes_len, &state_len) :
+                journal_build_snapshot(spec, run, 0, &state_len);
         if (!state)
                 return -ENOMEM;
 
@@ -639,10 +642,10 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
 
 /* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
  * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
- * the name recorded as the job's source. Returns 0 with *ret_id, or -errno (the intake file, if any, is
- * where it was). */
+ * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it. Returns 0
+ * with *ret_id, or -errno (the intake file, if any, is where it was). */
 static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
-                        JobSpec *spec_in, uid_t uid, gid_t gid, uint64_t *ret_id) {
+                        JobSpec *spec_in, const JobRead *rd, uid_t uid, gid_t gid, uint64_t *ret_id) {
         _cleanup_(job_spec_freep) JobSpec *spec = spec_in;
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *bytes = buf;
@@ -652,7 +655,7 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
         r = job_run_for(spec, id, uid, gid, source, &run);
         if (r < 0)
                 return r;
-        r = spool_publish(s, id, intake_name, bytes, size, spec, run, &dir_fd);
+        r = spool_publish(s, id, intake_name, bytes, size, spec, run, rd, &dir_fd);
         if (r == -ENOMEM)
                 /* The source may already be in jobs/.#ID: only a restart puts it back. */
                 manager_fail_stop(s->userdata, r, "the acceptance of a job");
@@ -806,7 +809,7 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
         /* A file claimed before the spool ran full (or left in intake by a crash) waits there for room. */
         if (!spool_has_room(s))
                 return 0;
-        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec),
+        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), rd,
                          st->st_uid, st->st_gid, &id);
         if (is_out_of_space(r))
                 return r; /* the file stays in intake; the re-check takes it again */
@@ -917,8 +920,8 @@ static int spool_submit_end(Spool *s, SubmitRead *sr, JobRead *rd, uint64_t *ret
         if (!spool_has_room(s))
                 return -ENOSPC;
         /* Our own copy of the bytes becomes job.json, as for a dropped file. */
-        r = spool_accept(s, sr->name, NULL, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), sr->uid, sr->gid,
-                         ret_id);
+        r = spool_accept(s, sr->name, NULL, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), rd, sr->uid,
+                         sr->gid, ret_id);
         if (is_out_of_space(r)) {
                 spool_set_full(s, r);
                 return -ENOSPC;
