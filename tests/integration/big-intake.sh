@@ -85,14 +85,12 @@ id=$(job_id_of worst) || bail_out "the worst-case job was not listed"
 is "$id" 1 "it is job 1"
 ctl --json status "$id" >"$T/status.json"
 is "$?" 0 "its Status is answered"
-jq_ok "Status lists all 100,000 nodes" '.nodes | length == 100000' "$T/status.json"
-jq_ok "with the ids of the file" --slurpfile f "$SPOOL/jobs/1/job.json" \
-        '(.nodes | keys) == ($f[0].nodes | keys)' "$T/status.json"
-jq_ok "each node with the SPEC §5 fields" \
-        '[.nodes[] | keys] | unique == [["attempts","duration_ms","exit_code","finished_at","reason","signal","started_at","state"]]' \
-        "$T/status.json"
-jq_ok "and the job's own: id, name, owner, counts of none" \
-        '.id == "1" and .name == "worst" and .owner.uid == 0 and .source == "worst.json"' "$T/status.json"
+# One jq run over the 17 MB reply: each load of it costs seconds on a busy machine.
+jq_ok "Status lists all 100,000 nodes, with the ids of the file, each with the SPEC §5 fields" \
+        --slurpfile f "$T/worst.json" \
+        '(.nodes | keys) == ($f[0].nodes | keys) and ([.nodes[] | keys] | unique ==
+         [["attempts","duration_ms","exit_code","finished_at","reason","signal","started_at","state"]]) and
+         .id == "1" and .name == "worst" and .owner.uid == 0 and .source == "worst.json"' "$T/status.json"
 ok "the accepted job.json is the file, byte for byte" cmp -s "$SPOOL/jobs/1/job.json" "$T/worst.json"
 
 is_exit 0 "the job can be cancelled" ctl cancel "$id"
