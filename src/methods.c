@@ -344,7 +344,8 @@ static void submission_done(int r, uint64_t id, const JobErrors *errors, void *u
                 log_warning_errno(r, "Control method %s failed: %m", control_call_method(sub->call));
                 p = json_object_new_object();
                 if (p)
-                        json_object_object_add(p, "errno", json_object_new_string(strerrorname_np(-r) ?: "EIO"));
+                        json_object_object_add(p, "errno",
+                                               json_object_new_string(strerrorname_np(-r) ?: "EIO"));
                 (void) control_call_error(sub->call, ORCH_ERROR_INTERNAL, p);
         }
 }
@@ -378,15 +379,15 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         sub = calloc(1, sizeof(Submission));
         if (!sub)
                 return -ENOMEM;
-        *sub = (Submission) { .manager = m, .call = control_call_ref(call) };
+        *sub = (Submission){ .manager = m, .call = control_call_ref(call) };
         sub->name = strdup(json_object_get_string(name));
         if (!sub->name) {
                 submission_free(sub);
                 return -ENOMEM;
         }
         return spool_submit(m->spool, sub->name, json_object_get_string(job),
-                            (size_t) json_object_get_string_len(job), uid, control_call_gid(call), submission_done,
-                            sub, submission_free);
+                            (size_t) json_object_get_string_len(job), uid, control_call_gid(call),
+                            submission_done, sub, submission_free);
 }
 
 static int add_int(json_object *o, const char *key, uint64_t v) {

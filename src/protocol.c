@@ -373,7 +373,7 @@ json_object *protocol_raw_object(char *text, size_t len) {
                 free(r);
                 return NULL;
         }
-        *r = (RawText) { .magic = RAW_MAGIC, .text = text, .len = len };
+        *r = (RawText){ .magic = RAW_MAGIC, .text = text, .len = len };
         json_object_set_serializer(o, raw_serialize, r, raw_free);
         return TAKE_PTR(o);
 }

@@ -96,10 +96,10 @@ struct Spool {
         sd_event_source *space_timer;
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
-        JobReader *reader;           /* reads and parses on its own thread, in order */
-        json_object *queued;         /* names in intake/ waiting or being read: a set, so none is taken twice */
+        JobReader *reader;   /* reads and parses on its own thread, in order */
+        json_object *queued; /* names in intake/ waiting or being read: a set, so none is taken twice */
         struct Queued *waiting, *waiting_tail; /* FIFO of those not yet opened */
-        unsigned n_reading;          /* handed to the reader, not yet back */
+        unsigned n_reading;                    /* handed to the reader, not yet back */
 };
 
 static bool is_job_file_name(const char *name) {
@@ -684,7 +684,7 @@ typedef struct Queued {
 /* What comes back with a claimed file from the reader's thread. */
 typedef struct FileRead {
         Spool *spool;
-        char *name; /* in intake/ */
+        char *name;     /* in intake/ */
         struct stat st; /* of the open file */
 } FileRead;
 
@@ -760,7 +760,7 @@ static int spool_process_begin(Spool *s, const char *name) {
         }
         rd->userdata = f;
         rd->free_userdata = file_read_free;
-        *f = (FileRead) { .spool = s, .st = st };
+        *f = (FileRead){ .spool = s, .st = st };
         f->name = strdup(name);
         rd->default_name = job_name_from_filename(intake_display_name(name));
         if (!f->name || !rd->default_name)
@@ -783,8 +783,8 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
         if (!rd->parsed && rd->r == -EFBIG)
                 return spool_reject_reason(s, name, st, false, "grew over the size limit while being read");
         if (!rd->parsed)
-                return log_warning_errno(rd->r, "Cannot read job file '%s', will retry on the next rescan: %m",
-                                         name);
+                return log_warning_errno(
+                        rd->r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
         if (rd->r == -EINVAL)
                 return spool_reject_errors(s, name, st, rd->errors);
         if (rd->r < 0)
@@ -809,11 +809,12 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
         /* A file claimed before the spool ran full (or left in intake by a crash) waits there for room. */
         if (!spool_has_room(s))
                 return 0;
-        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), rd,
-                         st->st_uid, st->st_gid, &id);
+        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec),
+                         rd, st->st_uid, st->st_gid, &id);
         if (is_out_of_space(r))
                 return r; /* the file stays in intake; the re-check takes it again */
-        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) : 0;
+        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) :
+                       0;
 }
 
 static void spool_on_file_read(JobRead *rd_in, void *userdata) {
@@ -951,8 +952,9 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
                         free_userdata(userdata);
                 return -ENOMEM;
         }
-        *sr = (SubmitRead) { .spool = s, .uid = uid, .gid = gid, .cb = cb, .userdata = userdata,
-                             .free_userdata = free_userdata };
+        *sr = (SubmitRead){
+                .spool = s, .uid = uid, .gid = gid, .cb = cb, .userdata = userdata, .free_userdata = free_userdata
+        };
         rd->userdata = sr;
         rd->free_userdata = submit_read_free;
         sr->name = strdup(name);
