@@ -94,8 +94,8 @@ JobRead *jobread_free(JobRead *rd) {
         return NULL;
 }
 
-/* On the worker thread. */
-static void jobread_run(JobRead *rd) {
+/* On the worker thread, or on the loop (jobreader.h). */
+void jobread_run(JobRead *rd) {
         _cleanup_(job_run_freep) JobRun *run = NULL;
         uint64_t t0;
 

@@ -64,5 +64,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(JobReader *, jobreader_free);
 /* Queue rd (taken over). Its done callback runs later, on the loop, never from here. */
 void jobreader_submit(JobReader *r, JobRead *rd);
 
+/* Do rd's work right here, on the calling thread, as the worker would (the caller then handles rd itself:
+ * for a queue that has grown too long, where waiting costs more memory than the work costs time). */
+void jobread_run(JobRead *rd);
+
 /* Requests submitted and not yet delivered. */
 size_t jobreader_pending(const JobReader *r);

@@ -76,6 +76,9 @@
 #define MIN_FREE_INODES SPOOL_MIN_FREE_INODES
 /* Files open and with the reader at once: one being parsed, the next ready. */
 #define READ_AHEAD 2U
+/* Submissions queued for the reader hold a copy of their bytes each: past this much, a flood of them is
+ * parsed on the loop (the cost of each is then paid by its caller's wait, not by the daemon's memory). */
+#define SUBMIT_QUEUE_MAX ((size_t) 64 * 1024 * 1024)
 
 struct Spool {
         sd_event *event;
@@ -100,6 +103,7 @@ struct Spool {
         json_object *queued; /* names in intake/ waiting or being read: a set, so none is taken twice */
         struct Queued *waiting, *waiting_tail; /* FIFO of those not yet opened */
         unsigned n_reading;                    /* handed to the reader, not yet back */
+        size_t submit_bytes;                   /* of submissions with the reader, not yet back */
 };
 
 static bool is_job_file_name(const char *name) {
@@ -882,6 +886,7 @@ typedef struct SubmitRead {
         char *name;
         uid_t uid;
         gid_t gid;
+        bool queued; /* counted in submit_bytes */
         spool_submit_cb cb;
         void *userdata;
         void (*free_userdata)(void *userdata);
@@ -937,6 +942,8 @@ static void spool_on_submit_read(JobRead *rd_in, void *userdata) {
         uint64_t id = 0;
         int r;
 
+        if (sr->queued)
+                sr->spool->submit_bytes -= rd->size;
         r = spool_submit_end(sr->spool, sr, rd, &id, &errors);
         sr->cb(r, id, errors, sr->userdata);
 }
@@ -965,6 +972,13 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
         rd->size = size;
         rd->limits = s->limits;
         rd->done = spool_on_submit_read;
+        if (s->submit_bytes + size > SUBMIT_QUEUE_MAX) {
+                jobread_run(rd);
+                spool_on_submit_read(TAKE_PTR(rd), sr);
+                return 0;
+        }
+        sr->queued = true;
+        s->submit_bytes += size;
         jobreader_submit(s->reader, TAKE_PTR(rd));
         return 0;
 }

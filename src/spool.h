@@ -80,7 +80,8 @@ typedef void (*spool_submit_cb)(int r, uint64_t id, const JobErrors *errors, voi
  * dropped (same validation, key check and durable acceptance, after the files taken in before it) but
  * without a file in new/: an invalid submission goes back to the caller, not to rejected/. name is recorded
  * as the job's source. buf is copied: parsing happens on the reader's thread, and cb is called once it is
- * done, never from here; free_userdata (may be NULL) releases userdata afterwards, or if the spool is
+ * done (from here only when submissions already hold 64 MiB with the reader: then this one is parsed on
+ * the spot); free_userdata (may be NULL) releases userdata afterwards, or if the spool is
  * freed first. Returns 0, or -ENOMEM (then userdata is released already and cb never called). */
 int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
                  spool_submit_cb cb, void *userdata, void (*free_userdata)(void *userdata));
