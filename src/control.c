@@ -333,6 +333,17 @@ static Connection *conn_free(Connection *conn) {
         return conn_free_full(conn, true);
 }
 
+/* The output buffer is empty: buf (len bytes, malloc'd) becomes it. */
+static void control_output_adopt(Connection *conn, char *buf, size_t len) {
+        free(conn->out);
+        conn->out = buf;
+        conn->out_alloc = len;
+        conn->out_start = 0;
+        conn->out_end = len;
+        conn->n_queued += len;
+        conn->control->out_pending += len;
+}
+
 /* Append one encoded message (taken over) to the output buffer. */
 static void conn_enqueue(Connection *conn, char *buf, size_t len) {
         size_t pending = conn->out_end - conn->out_start;
@@ -344,6 +355,11 @@ static void conn_enqueue(Connection *conn, char *buf, size_t len) {
                             (unsigned) conn->cred.uid, CONTROL_OUTPUT_MAX);
                 conn->broken = true;
                 goto finish;
+        }
+        if (pending == 0 && len > CONTROL_BUFFER_KEEP) {
+                /* A big reply to an idle connection: take the buffer over rather than copy it. */
+                control_output_adopt(conn, buf, len);
+                goto done;
         }
         if (conn->out_start > 0 && conn->out_end + len > conn->out_alloc) {
                 memmove(conn->out, conn->out + conn->out_start, pending);
@@ -368,6 +384,7 @@ static void conn_enqueue(Connection *conn, char *buf, size_t len) {
         conn->control->out_pending += len;
 finish:
         free(buf);
+done:
         conn_schedule(conn);
 }
 

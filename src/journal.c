@@ -279,6 +279,34 @@ char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t se
         return envelope_finish(&b, ret_len);
 }
 
+char *journal_build_snapshot_nodes(const JobSpec *spec, const JobRun *run, size_t *ret_len) {
+        Buf b = {};
+
+        assert(spec->n_nodes == run->n_nodes);
+        (void) buf_reserve(&b, 64 + spec->n_nodes * 256);
+        for (size_t i = 0; i < spec->n_nodes; i++)
+                node_entry_write(&b, spec, run, i, i == 0);
+        if (b.oom) {
+                free(b.data);
+                return NULL;
+        }
+        if (!b.data && !buf_reserve(&b, 1))
+                return NULL;
+        b.data[b.len] = '\0';
+        *ret_len = b.len;
+        return b.data;
+}
+
+char *journal_build_snapshot_with(const JobRun *run, uint64_t seq, const char *nodes, size_t nodes_len,
+                                  size_t *ret_len) {
+        Buf b = {};
+
+        (void) buf_reserve(&b, 1024 + nodes_len);
+        envelope_begin(&b, run, seq, true);
+        buf_put(&b, nodes, nodes_len);
+        return envelope_finish(&b, ret_len);
+}
+
 /* ---- file names and writing ------------------------------------------------------------------------- */
 
 void journal_format_name(char buf[static JOURNAL_NAME_MAX], uint64_t seq) {

@@ -191,14 +191,10 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
 }
 
 static int reply_job(Manager *m, ControlCall *call, const Job *j) {
-        json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
+        json_object *p = job_status_reply(j);
 
-        if (!p || !o) {
-                json_object_put(p);
-                json_object_put(o);
+        if (!p)
                 return -ENOMEM;
-        }
-        json_object_object_add(p, "job", o);
         if (j->spec->n_nodes >= BIG_JOB_NODES)
                 manager_trim_soon(m); /* once the reply's tree is gone */
         return methods_reply_view(m, call, j, p);
@@ -311,14 +307,64 @@ int methods_reply_refused(Manager *m, ControlCall *call, int r) {
         return control_call_error(call, ORCH_ERROR_LIMIT_EXCEEDED, p);
 }
 
+/* A submission on its way through the spool's reader: what its answer needs. */
+typedef struct Submission {
+        Manager *manager;
+        ControlCall *call;
+        char *name;
+} Submission;
+
+static void submission_free(void *p) {
+        Submission *sub = p;
+
+        control_call_unref(sub->call);
+        free(sub->name);
+        free(sub);
+}
+
+static int submission_reply(Submission *sub, int r, uint64_t id, const JobErrors *errors) {
+        ControlCall *call = sub->call;
+        json_object *p;
+        char ids[24];
+
+        if (r == -EINVAL)
+                return control_call_error(call, ORCH_ERROR_INVALID_JOB, job_errors_to_json(errors, sub->name));
+        if (r == -EDQUOT || r == -ENOSPC)
+                return methods_reply_refused(sub->manager, call, r);
+        if (r < 0)
+                return r;
+        snprintf(ids, sizeof(ids), "%" PRIu64, id);
+        log_event(LOG_NOTICE, CONTROL_EV(call, id, "submit"), "uid %u submitted '%s' as job %s.",
+                  (unsigned) control_call_uid(call), sub->name, ids);
+        p = json_object_new_object();
+        if (!p)
+                return -ENOMEM;
+        json_object_object_add(p, "id", json_object_new_string(ids));
+        /* "accepted" means durable */
+        return methods_reply_job_durable(sub->manager, call, manager_find_job(sub->manager, id), p);
+}
+
+static void submission_done(int r, uint64_t id, const JobErrors *errors, void *userdata) {
+        Submission *sub = userdata;
+        json_object *p;
+
+        r = submission_reply(sub, r, id, errors);
+        if (r < 0) { /* as conn_dispatch answers a failed method */
+                log_warning_errno(r, "Control method %s failed: %m", control_call_method(sub->call));
+                p = json_object_new_object();
+                if (p)
+                        json_object_object_add(p, "errno",
+                                               json_object_new_string(strerrorname_np(-r) ?: "EIO"));
+                (void) control_call_error(sub->call, ORCH_ERROR_INTERNAL, p);
+        }
+}
+
 static int method_submit(ControlCall *call, json_object *params, void *userdata) {
-        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
         _cleanup_free_ char *why = NULL;
         Manager *m = userdata;
         uid_t uid = control_call_uid(call);
-        json_object *name, *job, *p;
-        uint64_t id = 0;
-        char ids[24];
+        json_object *name, *job;
+        Submission *sub;
         int r;
 
         if (!json_object_object_get_ex(params, "name", &name) || !json_object_is_type(name, json_type_string) ||
@@ -338,23 +384,19 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
                           r == -EKEYREJECTED ? "" : "the job ", why);
                 return methods_reply_permission_denied(call, r == -EKEYREJECTED ? why : NULL);
         }
-        r = spool_submit(m->spool, json_object_get_string(name), json_object_get_string(job),
-                         (size_t) json_object_get_string_len(job), uid, control_call_gid(call), &id, &errors);
-        if (r == -EINVAL)
-                return control_call_error(call, ORCH_ERROR_INVALID_JOB,
-                                          job_errors_to_json(errors, json_object_get_string(name)));
-        if (r == -EDQUOT || r == -ENOSPC)
-                return methods_reply_refused(m, call, r);
-        if (r < 0)
-                return r;
-        snprintf(ids, sizeof(ids), "%" PRIu64, id);
-        log_event(LOG_NOTICE, CONTROL_EV(call, id, "submit"), "uid %u submitted '%s' as job %s.",
-                  (unsigned) uid, json_object_get_string(name), ids);
-        p = json_object_new_object();
-        if (!p)
+        /* Parsed off the loop; answered from submission_done (the call waits, as Wait does). */
+        sub = calloc(1, sizeof(Submission));
+        if (!sub)
                 return -ENOMEM;
-        json_object_object_add(p, "id", json_object_new_string(ids));
-        return methods_reply_job_durable(m, call, manager_find_job(m, id), p); /* "accepted" means durable */
+        *sub = (Submission){ .manager = m, .call = control_call_ref(call) };
+        sub->name = strdup(json_object_get_string(name));
+        if (!sub->name) {
+                submission_free(sub);
+                return -ENOMEM;
+        }
+        return spool_submit(m->spool, sub->name, json_object_get_string(job),
+                            (size_t) json_object_get_string_len(job), uid, control_call_gid(call),
+                            submission_done, sub, submission_free);
 }
 
 static int add_int(json_object *o, const char *key, uint64_t v) {

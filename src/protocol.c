@@ -329,9 +329,80 @@ char *protocol_format_call(const char *method, json_object *parameters, bool mor
         return serialize(o, ret_len);
 }
 
-char *protocol_format_reply(json_object *parameters, bool continues, size_t *ret_len) {
-        _cleanup_json_ json_object *o = json_object_new_object();
+/* ---- parameters encoded already (protocol_raw_object) ---- */
 
+#define RAW_MAGIC UINT64_C(0x6f7263687261770a)
+
+typedef struct RawText {
+        uint64_t magic; /* tells a raw object from any other object with user data */
+        char *text;
+        size_t len;
+} RawText;
+
+static void raw_free(json_object *o, void *userdata) {
+        RawText *r = userdata;
+
+        free(r->text);
+        free(r);
+}
+
+static const RawText *raw_of(json_object *o) {
+        const RawText *r;
+
+        if (!o || !json_object_is_type(o, json_type_object))
+                return NULL;
+        r = json_object_get_userdata(o);
+        return r && r->magic == RAW_MAGIC ? r : NULL;
+}
+
+static int raw_serialize(json_object *o, struct printbuf *pb, int level, int flags) {
+        const RawText *r = raw_of(o);
+
+        /* printbuf_memappend() takes an int; a reply is capped far below that (PROTOCOL_REPLY_MAX). */
+        if (!r || r->len > INT32_MAX)
+                return -1;
+        return printbuf_memappend(pb, r->text, (int) r->len) < 0 ? -1 : 0;
+}
+
+json_object *protocol_raw_object(char *text, size_t len) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        RawText *r = calloc(1, sizeof(RawText));
+
+        if (!o || !r) {
+                free(text);
+                free(r);
+                return NULL;
+        }
+        *r = (RawText){ .magic = RAW_MAGIC, .text = text, .len = len };
+        json_object_set_serializer(o, raw_serialize, r, raw_free);
+        return TAKE_PTR(o);
+}
+
+/* {"parameters":TEXT} or {"parameters":TEXT,"continues":true}, NUL-terminated, in one copy of TEXT: what
+ * json-c makes of it, without json-c walking (or copying twice) a reply of many megabytes. */
+static char *format_raw_reply(const RawText *r, bool continues, size_t *ret_len) {
+        static const char head[] = "{\"parameters\":", tail_more[] = ",\"continues\":true}";
+        size_t tail = continues ? sizeof(tail_more) - 1 : 1, len = sizeof(head) - 1 + r->len + tail;
+        char *buf = malloc(len + 1);
+
+        if (!buf)
+                return NULL;
+        memcpy(buf, head, sizeof(head) - 1);
+        memcpy(buf + sizeof(head) - 1, r->text, r->len);
+        memcpy(buf + sizeof(head) - 1 + r->len, continues ? tail_more : "}", tail);
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len + 1;
+        return buf;
+}
+
+char *protocol_format_reply(json_object *parameters, bool continues, size_t *ret_len) {
+        _cleanup_json_ json_object *o = NULL;
+        const RawText *raw = raw_of(parameters);
+
+        if (raw)
+                return format_raw_reply(raw, continues, ret_len);
+        o = json_object_new_object();
         if (!o || add_parameters(o, parameters) < 0)
                 return NULL;
         if (continues && add_true(o, "continues") < 0)

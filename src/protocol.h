@@ -90,6 +90,11 @@ char *protocol_format_call(const char *method, json_object *parameters, bool mor
 char *protocol_format_reply(json_object *parameters, bool continues, size_t *ret_len);
 char *protocol_format_error(const char *error, json_object *parameters, size_t *ret_len);
 
+/* Parameters whose JSON text is encoded already (an object's text, len bytes, taken over, also on failure):
+ * an object that json-c serializes to exactly that text and protocol_format_reply() copies as it is, without
+ * a tree (statusenc.h: the Status of a big job). It has no members to look at. NULL on OOM. */
+json_object *protocol_raw_object(char *text, size_t len);
+
 /* Format an RFC 3339 UTC timestamp with milliseconds ("2026-11-26T09:30:00.123Z") from realtime µs.
  * Returns buf. */
 char *protocol_format_timestamp(uint64_t usec, char *buf, size_t size);

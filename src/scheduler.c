@@ -41,6 +41,7 @@
 #include "procutil.h"
 #include "protocol.h"
 #include "scheduler.h"
+#include "statusenc.h"
 #include "supervise.h"
 #include "watch.h"
 
@@ -794,14 +795,7 @@ static void job_check_finished(Job *j) {
 }
 
 json_object *job_status_reply(const Job *j) {
-        json_object *p = json_object_new_object(), *o = protocol_job_to_json(j->spec, j->run, true);
-
-        if (!p || !o || json_object_object_add(p, "job", o) < 0) {
-                json_object_put(o);
-                json_object_put(p);
-                return NULL;
-        }
-        return p;
+        return statusenc_job_reply(j->spec, j->run); /* no tree of the whole job: see statusenc.h */
 }
 
 static void job_answer_waiters(Job *j) {

@@ -55,6 +55,7 @@
 
 #include "fsutil.h"
 #include "committer.h"
+#include "jobreader.h"
 #include "journal.h"
 #include "json-util.h"
 #include "log.h"
@@ -74,6 +75,11 @@
 /* While jobs wait for free space: how often to look again (besides when a job ends). */
 #define SPACE_RECHECK_USEC (2 * USEC_PER_SEC)
 #define MIN_FREE_INODES SPOOL_MIN_FREE_INODES
+/* Files open and with the reader at once: one being parsed, the next ready. */
+#define READ_AHEAD 2U
+/* Submissions queued for the reader hold a copy of their bytes each: past this much, a flood of them is
+ * parsed on the loop (the cost of each is then paid by its caller's wait, not by the daemon's memory). */
+#define SUBMIT_QUEUE_MAX ((size_t) 64 * 1024 * 1024)
 
 struct Spool {
         sd_event *event;
@@ -96,6 +102,11 @@ struct Spool {
         sd_event_source *space_timer;
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
+        JobReader *reader;   /* reads and parses on its own thread, in order */
+        json_object *queued; /* names in intake/ waiting or being read: a set, so none is taken twice */
+        struct Queued *waiting, *waiting_tail; /* FIFO of those not yet opened */
+        unsigned n_reading;                    /* handed to the reader, not yet back */
+        size_t submit_bytes;                   /* of submissions with the reader, not yet back */
 };
 
 static bool is_job_file_name(const char *name) {
@@ -597,7 +608,7 @@ static int publish_run(void *p) {
  * own durable start record, which the committer writes after the acceptance. On failure (-ENOSPC and
  * -EDQUOT included) jobs/.#ID is gone again and intake/NAME is where it was. */
 static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const char *buf, size_t size,
-                         const JobSpec *spec, const JobRun *run, int *ret_dir_fd) {
+                         const JobSpec *spec, const JobRun *run, const JobRead *rd, int *ret_dir_fd) {
         _cleanup_(publish_freep) Publish *pub = NULL;
         _cleanup_free_ char *state = NULL;
         _cleanup_close_ int dfd = -EBADF;
@@ -612,7 +623,10 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
         if (intake_name) /* a submission over the socket has no file to carry along */
                 snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", intake_name);
-        state = journal_build_snapshot(spec, run, 0, &state_len);
+        /* The nodes' part built by the reader, if it could: the loop only adds the job's own fields. */
+        state = rd && rd->state_nodes ?
+                journal_build_snapshot_with(run, 0, rd->state_nodes, rd->state_nodes_len, &state_len) :
+                journal_build_snapshot(spec, run, 0, &state_len);
         if (!state)
                 return -ENOMEM;
 
@@ -645,10 +659,10 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
 
 /* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
  * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
- * the name recorded as the job's source. Returns 0 with *ret_id, or -errno (the intake file, if any, is
- * where it was). */
+ * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it. Returns 0
+ * with *ret_id, or -errno (the intake file, if any, is where it was). */
 static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
-                        JobSpec *spec_in, uid_t uid, gid_t gid, uint64_t *ret_id) {
+                        JobSpec *spec_in, const JobRead *rd, uid_t uid, gid_t gid, uint64_t *ret_id) {
         _cleanup_(job_spec_freep) JobSpec *spec = spec_in;
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *bytes = buf;
@@ -658,7 +672,7 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
         r = job_run_for(spec, id, uid, gid, source, &run);
         if (r < 0)
                 return r;
-        r = spool_publish(s, id, intake_name, bytes, size, spec, run, &dir_fd);
+        r = spool_publish(s, id, intake_name, bytes, size, spec, run, rd, &dir_fd);
         if (r == -ENOMEM)
                 /* The source may already be in jobs/.#ID: only a restart puts it back. */
                 manager_fail_stop(s->userdata, r, "the acceptance of a job");
@@ -676,15 +690,45 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
         return 0;
 }
 
-/* Validate intake/NAME and accept or reject it. Transient failures leave it in intake for a later try. */
-static int spool_process(Spool *s, const char *name) {
-        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
-        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
-        _cleanup_free_ char *reason = NULL, *buf = NULL, *default_name = NULL;
+/* ---- processing: checks on the loop, reading and parsing on the reader's thread ------------------ */
+
+/* A file of intake/ queued for processing: waiting its turn, or being read. */
+typedef struct Queued {
+        char *name;
+        struct Queued *next;
+} Queued;
+
+/* What comes back with a claimed file from the reader's thread. */
+typedef struct FileRead {
+        Spool *spool;
+        char *name;     /* in intake/ */
+        struct stat st; /* of the open file */
+} FileRead;
+
+static void file_read_free(void *p) {
+        FileRead *f = p;
+
+        free(f->name);
+        free(f);
+}
+
+static void spool_pump(Spool *s);
+static void spool_on_file_read(JobRead *rd, void *userdata);
+
+/* intake/NAME is no longer queued: a later rescan may take it again (if it is still there). */
+static void spool_unqueue(Spool *s, const char *name) {
+        json_object_object_del(s->queued, name);
+}
+
+/* The first half of processing, the cheap one, on the loop: inspect intake/NAME, open it and ask whether
+ * its owner may run jobs, then hand the open file to the reader. Returns 1 (handed over), 0 (finished:
+ * rejected, or gone) or -errno (it stays in intake for a later try). */
+static int spool_process_begin(Spool *s, const char *name) {
+        _cleanup_(jobread_freep) JobRead *rd = NULL;
+        _cleanup_free_ char *reason = NULL;
         _cleanup_close_ int fd = -EBADF;
+        FileRead *f;
         struct stat st;
-        size_t size;
-        uint64_t id, t0, t_parse;
         int r;
 
         /* Anything but a regular file is removed unread, its owner told why (issue 8, point 6). */
@@ -724,83 +768,179 @@ static int spool_process(Spool *s, const char *name) {
                 if (r < 0)
                         return spool_reject_reason(s, name, &st, false, why);
         }
-        r = read_full_fd(fd, s->limits.max_file_size, &buf, &size);
-        if (r == -EFBIG)
-                return spool_reject_reason(s, name, &st, false, "grew over the size limit while being read");
-        if (r < 0)
-                return log_warning_errno(r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
 
-        default_name = job_name_from_filename(intake_display_name(name));
-        if (!default_name)
+        rd = jobread_new();
+        f = calloc(1, sizeof(FileRead));
+        if (!rd || !f) {
+                free(f);
                 return log_oom();
-        t0 = now_usec(CLOCK_MONOTONIC);
-        r = job_parse(buf, size, &s->limits, default_name, &spec, &errors);
-        t_parse = now_usec(CLOCK_MONOTONIC) - t0;
-        if (r == -EINVAL)
-                return spool_reject_errors(s, name, &st, errors);
-        if (r < 0)
-                return log_error_errno(r, "Failed to parse '%s': %m", name);
+        }
+        rd->userdata = f;
+        rd->free_userdata = file_read_free;
+        *f = (FileRead){ .spool = s, .st = st };
+        f->name = strdup(name);
+        rd->default_name = job_name_from_filename(intake_display_name(name));
+        if (!f->name || !rd->default_name)
+                return log_oom();
+        rd->fd = TAKE_FD(fd);
+        rd->max_size = s->limits.max_file_size;
+        rd->limits = s->limits;
+        rd->done = spool_on_file_read;
+        jobreader_submit(s->reader, TAKE_PTR(rd));
+        s->n_reading++;
+        return 1;
+}
 
-        if (spec->key && s->key_in_use) {
-                uint64_t other = s->key_in_use(spec->key, st.st_uid, s->userdata);
+/* The second half, on the loop, once the reader is done with intake/NAME: reject it or accept it.
+ * Transient failures leave it in intake for a later try. */
+static int spool_process_end(Spool *s, const char *name, const struct stat *st, JobRead *rd) {
+        uint64_t id;
+        int r;
+
+        if (!rd->parsed && rd->r == -EFBIG)
+                return spool_reject_reason(s, name, st, false, "grew over the size limit while being read");
+        if (!rd->parsed)
+                return log_warning_errno(
+                        rd->r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
+        if (rd->r == -EINVAL)
+                return spool_reject_errors(s, name, st, rd->errors);
+        if (rd->r < 0)
+                return log_error_errno(rd->r, "Failed to parse '%s': %m", name);
+
+        if (rd->spec->key && s->key_in_use) {
+                uint64_t other = s->key_in_use(rd->spec->key, st->st_uid, s->userdata);
 
                 if (other > 0)
-                        return spool_reject_key(s, name, &st, spec->key, other);
+                        return spool_reject_key(s, name, st, rd->spec->key, other);
         }
         if (s->admit) {
                 _cleanup_free_ char *why = NULL;
 
-                r = s->admit(st.st_uid, size, spec->n_nodes, &why, s->userdata);
+                r = s->admit(st->st_uid, rd->size, rd->spec->n_nodes, &why, s->userdata);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
-                        return spool_reject_reason(s, name, &st, false, why);
+                        return spool_reject_reason(s, name, st, false, why);
         }
-        log_debug("Parsed '%s' in %.1f ms.", name, t_parse / 1000.0);
+        log_debug("Parsed '%s' in %.1f ms.", name, rd->parse_usec / 1000.0);
         /* A file claimed before the spool ran full (or left in intake by a crash) waits there for room. */
         if (!spool_has_room(s))
                 return 0;
-        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(buf), size, TAKE_PTR(spec), st.st_uid,
-                         st.st_gid, &id);
-        if (is_out_of_space(r)) {
-                spool_set_full(s, r); /* the file stays in intake; the re-check takes it again */
-                return 0;
-        }
-        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) : 0;
+        r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec),
+                         rd, st->st_uid, st->st_gid, &id);
+        if (is_out_of_space(r))
+                return r; /* the file stays in intake; the re-check takes it again */
+        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) :
+                       0;
 }
 
-int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
-                 uint64_t *ret_id, JobErrors **reterr) {
-        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
-        _cleanup_free_ char *default_name = NULL, *copy = NULL;
+static void spool_on_file_read(JobRead *rd_in, void *userdata) {
+        _cleanup_(jobread_freep) JobRead *rd = rd_in;
+        FileRead *f = userdata;
+        Spool *s = f->spool;
         int r;
 
-        default_name = job_name_from_filename(name);
-        if (!default_name)
-                return -ENOMEM;
-        r = job_parse(buf, size, &s->limits, default_name, &spec, reterr);
-        if (r < 0)
-                return r;
-        if (spec->key && s->key_in_use) {
-                uint64_t other = s->key_in_use(spec->key, uid, s->userdata);
+        assert(s->n_reading > 0);
+        s->n_reading--;
+        r = spool_process_end(s, f->name, &f->st, rd);
+        spool_unqueue(s, f->name);
+        if (is_out_of_space(r))
+                spool_set_full(s, r);
+        spool_pump(s);
+}
+
+/* Start on the queued files, oldest first, keeping at most READ_AHEAD with the reader: the thread always
+ * has the next one while the loop finishes the last, and no more fds are open than that. Below the floor
+ * the waiting ones are let go: they stay in intake, and the re-check rescans it. */
+static void spool_pump(Spool *s) {
+        while (s->waiting && s->n_reading < READ_AHEAD) {
+                Queued *q = s->waiting;
+                int r = 0;
+
+                s->waiting = q->next;
+                if (!s->waiting)
+                        s->waiting_tail = NULL;
+                if (!s->full)
+                        r = spool_process_begin(s, q->name);
+                if (r <= 0)
+                        spool_unqueue(s, q->name);
+                if (is_out_of_space(r))
+                        spool_set_full(s, r);
+                free(q->name);
+                free(q);
+        }
+}
+
+/* Queue intake/NAME to be accepted or rejected, after the files queued before it, unless it is queued
+ * already (a rescan and an event can both name it). Returns 0 or -ENOMEM. */
+static int spool_process(Spool *s, const char *name) {
+        _cleanup_free_ Queued *q = NULL;
+
+        if (json_object_object_get_ex(s->queued, name, NULL))
+                return 0;
+        q = calloc(1, sizeof(Queued));
+        if (!q || !(q->name = strdup(name)) || json_object_object_add(s->queued, name, NULL) < 0) {
+                if (q)
+                        free(q->name);
+                return log_oom();
+        }
+        if (s->waiting_tail)
+                s->waiting_tail->next = q;
+        else
+                s->waiting = q;
+        s->waiting_tail = TAKE_PTR(q);
+        spool_pump(s);
+        return 0;
+}
+
+/* A submission over the socket, on its way through the reader. */
+typedef struct SubmitRead {
+        Spool *spool;
+        char *name;
+        uid_t uid;
+        gid_t gid;
+        bool queued; /* counted in submit_bytes */
+        spool_submit_cb cb;
+        void *userdata;
+        void (*free_userdata)(void *userdata);
+} SubmitRead;
+
+static void submit_read_free(void *p) {
+        SubmitRead *sr = p;
+
+        if (sr->free_userdata)
+                sr->free_userdata(sr->userdata);
+        free(sr->name);
+        free(sr);
+}
+
+/* Key, admission and room for a parsed submission, then the acceptance. Returns 0 with *ret_id, or as
+ * spool_submit_cb's r. */
+static int spool_submit_end(Spool *s, SubmitRead *sr, JobRead *rd, uint64_t *ret_id, JobErrors **reterr) {
+        int r;
+
+        if (rd->r < 0) {
+                *reterr = TAKE_PTR(rd->errors);
+                return rd->r;
+        }
+        if (rd->spec->key && s->key_in_use) {
+                uint64_t other = s->key_in_use(rd->spec->key, sr->uid, s->userdata);
 
                 if (other > 0)
-                        return key_errors(spec->key, other, reterr) < 0 ? -ENOMEM : -EINVAL;
+                        return key_errors(rd->spec->key, other, reterr) < 0 ? -ENOMEM : -EINVAL;
         }
         if (s->admit) {
                 _cleanup_free_ char *why = NULL;
 
-                r = s->admit(uid, size, spec->n_nodes, &why, s->userdata);
+                r = s->admit(sr->uid, rd->size, rd->spec->n_nodes, &why, s->userdata);
                 if (r < 0)
                         return r;
         }
         if (!spool_has_room(s))
                 return -ENOSPC;
         /* Our own copy of the bytes becomes job.json, as for a dropped file. */
-        copy = memdup(buf, size);
-        if (!copy && size > 0)
-                return -ENOMEM;
-        r = spool_accept(s, name, NULL, TAKE_PTR(copy), size, TAKE_PTR(spec), uid, gid, ret_id);
+        r = spool_accept(s, sr->name, NULL, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), rd, sr->uid,
+                         sr->gid, ret_id);
         if (is_out_of_space(r)) {
                 spool_set_full(s, r);
                 return -ENOSPC;
@@ -808,14 +948,52 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
         return r;
 }
 
-/* Process intake/NAME; if that ran out of space (accepting it, or writing its rejection), new jobs wait for
- * room and the file stays in intake for the re-check. */
-static int spool_process_or_wait(Spool *s, const char *name) {
-        int r = spool_process(s, name);
+static void spool_on_submit_read(JobRead *rd_in, void *userdata) {
+        _cleanup_(jobread_freep) JobRead *rd = rd_in;
+        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        SubmitRead *sr = userdata;
+        uint64_t id = 0;
+        int r;
 
-        if (is_out_of_space(r))
-                spool_set_full(s, r);
-        return r;
+        if (sr->queued)
+                sr->spool->submit_bytes -= rd->size;
+        r = spool_submit_end(sr->spool, sr, rd, &id, &errors);
+        sr->cb(r, id, errors, sr->userdata);
+}
+
+int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
+                 spool_submit_cb cb, void *userdata, void (*free_userdata)(void *userdata)) {
+        _cleanup_(jobread_freep) JobRead *rd = jobread_new();
+        SubmitRead *sr = calloc(1, sizeof(SubmitRead));
+
+        if (!rd || !sr) {
+                free(sr);
+                if (free_userdata)
+                        free_userdata(userdata);
+                return -ENOMEM;
+        }
+        *sr = (SubmitRead){
+                .spool = s, .uid = uid, .gid = gid, .cb = cb, .userdata = userdata, .free_userdata = free_userdata
+        };
+        rd->userdata = sr;
+        rd->free_userdata = submit_read_free;
+        sr->name = strdup(name);
+        rd->default_name = job_name_from_filename(name);
+        rd->buf = memdup(buf, size + 1); /* with its NUL, as read_full_fd() leaves it */
+        if (!sr->name || !rd->default_name || !rd->buf)
+                return -ENOMEM;
+        rd->size = size;
+        rd->limits = s->limits;
+        rd->done = spool_on_submit_read;
+        if (s->submit_bytes + size > SUBMIT_QUEUE_MAX) {
+                jobread_run(rd);
+                spool_on_submit_read(TAKE_PTR(rd), sr);
+                return 0;
+        }
+        sr->queued = true;
+        s->submit_bytes += size;
+        jobreader_submit(s->reader, TAKE_PTR(rd));
+        return 0;
 }
 
 /* Claim new/NAME as intake/.TAG~NAME, TAG unique to this claim (the file's inode and the time), NAME
@@ -860,7 +1038,7 @@ static int spool_take(Spool *s, const char *name) {
                 return 0; /* already taken (a rescan and an event can both name it) */
         if (r < 0)
                 return log_warning_errno(r, "Failed to claim new/%s: %m", name);
-        return spool_process_or_wait(s, iname);
+        return spool_process(s, iname);
 }
 
 /* ---- scanning --------------------------------------------------------------------------------- */
@@ -931,7 +1109,7 @@ static int scan_dir(Spool *s, int dir_fd, bool intake) {
                 return r;
         for (size_t i = 0; i < n; i++) {
                 if (intake)
-                        (void) spool_process_or_wait(s, list[i].name);
+                        (void) spool_process(s, list[i].name);
                 else
                         (void) spool_take(s, list[i].name);
                 free(list[i].name);
@@ -1228,6 +1406,12 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
         s->path = strdup(config->path);
         if (!s->path)
                 return log_oom();
+        s->queued = json_object_new_object();
+        if (!s->queued)
+                return log_oom();
+        r = jobreader_new(e, &s->reader);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the job file reader: %m");
         r = open_spool_dirs(s, config->drop_gid);
         if (r < 0)
                 return r;
@@ -1246,6 +1430,16 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
 Spool *spool_free(Spool *s) {
         if (!s)
                 return NULL;
+        /* Files being read stay in intake: the next start takes them again. */
+        jobreader_free(s->reader);
+        while (s->waiting) {
+                struct Queued *q = s->waiting;
+
+                s->waiting = q->next;
+                free(q->name);
+                free(q);
+        }
+        json_object_put(s->queued);
         sd_event_source_disable_unref(s->inotify_source);
         sd_event_source_disable_unref(s->space_timer);
         safe_close(s->intake_fd);

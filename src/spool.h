@@ -73,14 +73,20 @@ int spool_start(Spool *s);
 /* Process every file in jobs/.intake and new/ now. Returns 0 or -errno. */
 int spool_rescan(Spool *s);
 
+/* The outcome of spool_submit(), on the loop: 0 with id; -EINVAL with errors (borrowed: an invalid file,
+ * or its key held by an unfinished job: error path "key"); -EDQUOT (a per-user cap: the admit callback said
+ * why); -ENOSPC (the spool's filesystem is below MinFreeSpace= or ran out of space: try again later); -errno. */
+typedef void (*spool_submit_cb)(int r, uint64_t id, const JobErrors *errors, void *userdata);
+
 /* Accept a job submitted over the control socket by uid/gid (SO_PEERCRED), exactly as if it had been
- * dropped (same validation, key check and durable acceptance) but without a file in new/: an invalid
- * submission goes back to the caller, not to rejected/. name is recorded as the job's source.
- * Returns 0 with *ret_id; -EINVAL with *reterr (an invalid file, or its key held by an unfinished job:
- * error path "key"); -EDQUOT (a per-user cap: the admit callback said why); -ENOSPC (the spool's
- * filesystem is below MinFreeSpace= or ran out of space: try again later); -errno. */
+ * dropped (same validation, key check and durable acceptance, after the files taken in before it) but
+ * without a file in new/: an invalid submission goes back to the caller, not to rejected/. name is recorded
+ * as the job's source. buf is copied: parsing happens on the reader's thread, and cb is called once it is
+ * done (from here only when submissions already hold 64 MiB with the reader: then this one is parsed on
+ * the spot); free_userdata (may be NULL) releases userdata afterwards, or if the spool is
+ * freed first. Returns 0, or -ENOMEM (then userdata is released already and cb never called). */
 int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t uid, gid_t gid,
-                 uint64_t *ret_id, JobErrors **reterr);
+                 spool_submit_cb cb, void *userdata, void (*free_userdata)(void *userdata));
 
 /* With MinFreeSpace= on, also keep this many inodes free where the filesystem counts them (a job takes a
  * few: its directory, logs/, job.json, state.json, journal and log files). New jobs wait below it; below

@@ -324,6 +324,25 @@ static void test_segments_replay(void **state) {
         assert_run_equal(got, run);
 }
 
+/* A snapshot from nodes built ahead (off the loop, spool.c) is the snapshot built in one go. */
+static void test_snapshot_with_nodes(void **state) {
+        for (unsigned variant = 0; variant < 2; variant++) {
+                _cleanup_(job_spec_freep) JobSpec *spec = make_spec(50);
+                _cleanup_(job_run_freep) JobRun *run = make_run(50, variant);
+                _cleanup_free_ char *whole = NULL, *nodes = NULL, *joined = NULL;
+                size_t whole_len = 0, nodes_len = 0, joined_len = 0;
+
+                whole = journal_build_snapshot(spec, run, 3, &whole_len);
+                nodes = journal_build_snapshot_nodes(spec, run, &nodes_len);
+                assert_non_null(whole);
+                assert_non_null(nodes);
+                joined = journal_build_snapshot_with(run, 3, nodes, nodes_len, &joined_len);
+                assert_non_null(joined);
+                assert_int_equal(joined_len, whole_len);
+                assert_string_equal(joined, whole);
+        }
+}
+
 static void test_snapshot_obsoletes_segments(void **state) {
         Fixture *f = *state;
         _cleanup_(job_spec_freep) JobSpec *spec = make_spec(3);
@@ -720,6 +739,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_snapshot_roundtrip, setup, teardown),
                 cmocka_unit_test(test_segment_format),
+                cmocka_unit_test(test_snapshot_with_nodes),
                 cmocka_unit_test_setup_teardown(test_segments_replay, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_obsoletes_segments, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_temp_files_ignored, setup, teardown),

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Reading, parsing and validating job files on a worker thread, so the event loop never spends the
+ * seconds a worst-case file (4 MiB, 100,000 env keys or nodes) takes: the loop hands over an open file or
+ * the bytes of a submission, and gets back, in the order it handed them over, the JobSpec or the errors.
+ * The thread touches nothing but the request: deciding what becomes of the file (key, admission,
+ * acceptance, rejection) stays on the loop (spool.c).
+ */
+
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "job.h"
+
+typedef struct JobReader JobReader;
+typedef struct JobRead JobRead;
+
+/* Called on the loop thread, in submission order, once rd is done; takes rd over (jobread_free()). */
+typedef void (*jobread_done_fn)(JobRead *rd, void *userdata);
+
+struct JobRead {
+        /* In, set by the caller before jobreader_submit(). */
+        int fd;          /* the file to read to EOF (taken over), or -EBADF to parse buf */
+        size_t max_size; /* reading more than this fails with -EFBIG */
+        char *buf;       /* the bytes (taken over), when fd < 0 */
+        size_t size;
+        JobLimits limits;
+        char *default_name; /* the name of a job that has none (taken over) */
+        jobread_done_fn done;
+        void *userdata;
+        void (*free_userdata)(void *userdata); /* releases userdata in jobread_free(), may be NULL */
+
+        /* Out, set by the thread. */
+        bool parsed;         /* the bytes were read (or given) and job_parse() ran: r is its result */
+        int r;               /* parsed: 0 (spec), -EINVAL (errors), -ENOMEM; else -EFBIG (the file grew
+                              * past max_size) or another -errno of reading */
+        JobSpec *spec;       /* with r == 0 */
+        JobErrors *errors;   /* with r == -EINVAL */
+        uint64_t parse_usec; /* time spent in job_parse() */
+        char *state_nodes;   /* with r == 0: journal_build_snapshot_nodes() of the spec, every node pending
+                              * (NULL on OOM: the loop builds it all then) */
+        size_t state_nodes_len;
+
+        JobRead *next; /* private */
+};
+
+/* A request with nothing set: fd -EBADF, r -EINPROGRESS. NULL on OOM. */
+JobRead *jobread_new(void);
+/* Close and free everything the request still holds, its userdata included. Accepts NULL, returns NULL. */
+JobRead *jobread_free(JobRead *rd);
+DEFINE_TRIVIAL_CLEANUP_FUNC(JobRead *, jobread_free);
+
+/* Start the worker thread. Returns 0 or -errno. */
+int jobreader_new(sd_event *e, JobReader **ret);
+
+/* Stop the thread (after the request it is working on) and free every request not yet delivered.
+ * Accepts NULL, returns NULL. */
+JobReader *jobreader_free(JobReader *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(JobReader *, jobreader_free);
+
+/* Queue rd (taken over). Its done callback runs later, on the loop, never from here. */
+void jobreader_submit(JobReader *r, JobRead *rd);
+
+/* Do rd's work right here, on the calling thread, as the worker would (the caller then handles rd itself:
+ * for a queue that has grown too long, where waiting costs more memory than the work costs time). */
+void jobread_run(JobRead *rd);
+
+/* Requests submitted and not yet delivered. */
+size_t jobreader_pending(const JobReader *r);
