@@ -192,6 +192,10 @@ static void put_node(Text *t, const NodeRun *n) {
                 put_int(t, (int64_t) ((n->finished_at - n->started_at) / USEC_PER_MSEC));
         else
                 PUT_LITERAL(t, "null");
+        if (n->log_dropped > 0) { /* only when some output was lost, as protocol_node_to_json() */
+                PUT_LITERAL(t, ",\"log_dropped\":");
+                put_int(t, (int64_t) MIN(n->log_dropped, (uint64_t) INT64_MAX));
+        }
         PUT_LITERAL(t, "}");
 }
 

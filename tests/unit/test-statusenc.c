@@ -97,6 +97,7 @@ static void test_every_state(void **state) {
                 n->reason = (Reason){ .kind = (int8_t) (i % (REASON_INTERRUPTED + 1)), .arg = (int32_t) i };
                 n->started_at = i == 0 ? 0 : t + i * 1001 * 1000;
                 n->finished_at = i % 3 == 0 ? 0 : t + i * 2000 * 1000 + (i == 5 ? 5 * 1000000 : 0);
+                n->log_dropped = i == 6 ? UINT64_MAX : i == 7 ? 4090 : 0; /* only shown when not 0 */
         }
         assert_same(spec, run);
         run->state = JOB_FAILED;
