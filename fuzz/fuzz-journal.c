@@ -62,8 +62,8 @@ static int fresh_dir(void) {
 }
 
 static bool name_ok(const char *s, size_t n) {
-        return n > 0 && n <= 64 && !memchr(s, '/', n) && !memchr(s, '\0', n) &&
-               !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
+        return n > 0 && n <= 64 && !memchr(s, '/', n) && !memchr(s, '\0', n) && !(n == 1 && s[0] == '.') &&
+                !(n == 2 && s[0] == '.' && s[1] == '.');
 }
 
 /* Write each "== NAME\n" section of the input as file NAME. */
