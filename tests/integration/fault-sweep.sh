@@ -18,7 +18,7 @@
 # write and openat; FAULT_SWEEP=full runs every N, with ENOSPC too for write and fsync; FAULT_CASES runs
 # the cases it lists ("rename:EIO:1 write:ENOSPC:3"), and KEEP_TMP=1 keeps each case's spool and trace.
 #
-# A case where orchd neither carries on nor stops (alive, the job not done after 15 s) is a "stall". Today
+# A case where orchd neither carries on nor stops (alive, the job not done after 10 s) is a "stall". Today
 # a transient error while taking a file (claim rename, open, the staging directory's files) leaves the file
 # for "the next rescan", which comes only with SIGHUP or a restart, so such cases stall. FAULT_KNOWN=stall
 # (the default below, a known-failure switch) reports them as TAP TODO (expected failures) instead of
@@ -156,9 +156,15 @@ run_case() { # run_case SYSCALL ERRNO N
                 return
         fi
         drop
-        wait_final 15
+        wait_final 10
         rc=$?
         detach
+        # Where the injection hit: a failed write to an eventfd (the committer waking the loop) is no fault
+        # a system can have (it fails only when the counter overflows, and then the loop is awake anyway).
+        local fd target=""
+        for fd in $(grep '(INJECTED)' "$CASE/trace" | sed -n 's/^[0-9]* *write(\([0-9]*\),.*/\1/p'); do
+                target+=" $(readlink "/proc/$ORCHD_PID/fd/$fd" 2>/dev/null)"
+        done
         if [ "$rc" -eq 2 ]; then
                 # orchd exited by itself: a fail-stop must be an exit with a status, not a crash.
                 wait "$ORCHD_PID"
@@ -208,8 +214,10 @@ run_case() { # run_case SYSCALL ERRNO N
         if [ -e "$LEDGER" ] && ! awk '$1 == "end" && $2 == "a" { done = 1 } $1 == "start" && $2 != "a" && !done { bad = 1 } END { exit bad }' "$LEDGER"; then
                 why="${why:+$why; }a dependent started before a ended: $(tr '\n' ';' <"$LEDGER")"
         fi
-        if [ -z "$why" ] && [ "${OUTCOME[$name]%%,*}" = "stalled under the fault" ]; then
-                local msg="$sc $err #$n: orchd neither carried on nor stopped: the job was not done after 15 s"
+        if [ -z "$why" ] && [ "${OUTCOME[$name]%%,*}" = "stalled under the fault" ] && [[ $target == *eventfd* ]]; then
+                skip "$sc $err #$n: stalled" "the injected failure hit a write to an eventfd ($target), which cannot fail"
+        elif [ -z "$why" ] && [ "${OUTCOME[$name]%%,*}" = "stalled under the fault" ]; then
+                local msg="$sc $err #$n: orchd neither carried on nor stopped: the job was not done after 10 s"
                 msg+=" ($(grep -v 'Control call' "$T/orchd.log.1" | grep -m1 '^<[0-4]>' | cut -c1-160))"
                 if [[ ,$FAULT_KNOWN, == *,stall,* ]]; then
                         _tap_n=$((_tap_n + 1))

@@ -316,7 +316,7 @@ class Soak:
     def check_ledger(self, final_dump):
         lines = self.ledger_lines()
         starts = {}     # (job, node) -> list of (index, attempt, pid)
-        ends = {}       # pid -> (index, rc)
+        ends = {}       # (job, node, pid) -> list of (index, rc); pids are reused over a long run
         for i, l in enumerate(lines):
             if l[0] == "start" and len(l) == 8:
                 job, node, att, pid, ov = l[1], l[2], int(l[3]), l[4], l[6]
@@ -325,7 +325,12 @@ class Soak:
                     self.violate("overlap", f"{job} {node} attempt {att} (pid {pid}) started while an earlier "
                                  "execution of the node still ran (its lock was held)")
             elif l[0] == "end" and len(l) == 7:
-                ends[l[4]] = (i, l[5])
+                ends.setdefault((l[1], l[2], l[4]), []).append((i, l[5]))
+
+        def end_of(job, node, start):
+            """The end (index, rc) of the execution that started at ledger index start[0], or None."""
+            return next((e for e in ends.get((job, node, start[2]), []) if e[0] > start[0]), None)
+
         for (job, node), ss in starts.items():
             atts = [a for _, a, _ in ss]
             dup = sorted({a for a in atts if atts.count(a) > 1})
@@ -337,8 +342,8 @@ class Soak:
                 continue
             if spec["nodes"][node]["fail"]:
                 # Another execution is legitimate only as a retry: after the previous one ended non-zero.
-                for (_, pa, ppid), (i, a, _) in zip(ss, ss[1:]):
-                    e = ends.get(ppid)
+                for prev, (i, a, _) in zip(ss, ss[1:]):
+                    pa, e = prev[1], end_of(job, node, prev)
                     if not e or e[0] > i or e[1] == "0":
                         self.violate("once", f"{job} {node} (on_interrupt=fail) ran again (attempt {a}, ledger "
                                      f"line {i + 1}) after attempt {pa} "
@@ -358,7 +363,7 @@ class Soak:
                                      f"its dependency {d} ever started")
                         continue
                     last = before[-1]
-                    e = ends.get(last[2])
+                    e = end_of(job, d, last)
                     if not e or e[0] > i or e[1] != "0":
                         self.violate("order", f"{job} {node} attempt {att} started (ledger line {i + 1}) before "
                                      f"the last execution of {d} (attempt {last[1]}) ended with exit 0 "
@@ -392,7 +397,7 @@ class Soak:
             time.sleep(0.05)
         return False
 
-    def resume_check(self, dump, cycle, force=False):
+    def resume_check(self, dump, cycle, n0, force=False):
         """After a restart: a node started by this daemon must show up if the disk held startable work."""
         why = self.startable(dump)
         check = why is not None
@@ -408,7 +413,8 @@ class Soak:
         pid = str(self.proc.pid)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if any(l[0] == "start" and len(l) == 8 and l[5] == pid for l in self.ledger_lines()):
+            # Lines from before the restart never count: a pid may be reused by a later daemon.
+            if any(l[0] == "start" and len(l) == 8 and l[5] == pid for l in self.ledger_lines()[n0:]):
                 return
             if not self.alive():
                 self.violate("resume", f"cycle {cycle}: orchd exited during recovery (status "
@@ -439,6 +445,7 @@ class Soak:
         if r < 0.1:
             self.stats["offline_drops"] += 1
             self.drop(self.rng.randint(1, 2))
+        n0 = len(self.ledger_lines())
         self.start()
         if not self.wait_socket():
             self.violate("resume", f"cycle {c}: orchd did not start (exit status {self.proc.poll()}); see "
@@ -447,7 +454,7 @@ class Soak:
                 self.kill9()
             self.start()
             self.wait_socket()
-        self.resume_check(dump, c, force=quiet)
+        self.resume_check(dump, c, n0, force=quiet)
         unfinished = sum(1 for e in self.dump() if e.get("ok") and e["state"] not in
                          ("succeeded", "failed", "cancelled"))
         if unfinished < self.a.max_unfinished:
