@@ -23,8 +23,8 @@ and the spool frozen, and once more at the end, after every job has finished, it
   ledger   a node recorded as succeeded has an end with exit 0 in the ledger
   resume   after each restart, when the disk holds work a node could start, a node started by the new
            daemon appears in the ledger within --resume-timeout seconds, with no orchctl call. Every
-           --quiet-every cycles the restart is a quiet one (all jobs done, SIGTERM, a file dropped while
-           down), where nothing but the loop itself can start the work
+           --quiet-every cycles the restart is a quiet one (all jobs done, then SIGTERM while one node
+           runs), where nothing but the loop itself can start the work again
   finish   at the end every job reaches a final state without client calls
 
 The nodes are $W/node (a shell script): each appends "start JOB NODE ATTEMPT PID PPID OVERLAP NS" and
@@ -184,9 +184,17 @@ class Soak:
         self.stats["nodes"] += n
         return name, job
 
-    def drop(self, count):
+    def make_quiet_job(self):
+        """One node that runs for 2 s: the job a quiet restart interrupts."""
+        self.n_job += 1
+        name = f"soak-{self.n_job:05d}"
+        self.jobs[name] = {"nodes": {"n0": {"after": [], "fail": False}}}
+        self.stats["nodes"] += 1
+        return name, {"name": name, "nodes": {"n0": {"cmd": [os.path.join(self.w, "node"), "2", "0"]}}}
+
+    def drop(self, count, quiet=False):
         for _ in range(count):
-            name, job = self.make_job()
+            name, job = self.make_quiet_job() if quiet else self.make_job()
             tmp = os.path.join(self.spool, "tmp", name + ".json")
             with open(tmp, "w") as f:
                 json.dump(job, f)
@@ -397,6 +405,19 @@ class Soak:
             time.sleep(0.05)
         return False
 
+    def wait_ledger(self, n0, timeout):
+        """Until the ledger has a start line past line n0 (waking the daemon every second)."""
+        end = time.monotonic() + timeout
+        last = time.monotonic()
+        while time.monotonic() < end:
+            if any(l[0] == "start" for l in self.ledger_lines()[n0:]):
+                return True
+            if time.monotonic() - last > 1:
+                self.poke()
+                last = time.monotonic()
+            time.sleep(0.02)
+        return False
+
     def resume_check(self, dump, cycle, n0, force=False):
         """After a restart: a node started by this daemon must show up if the disk held startable work."""
         why = self.startable(dump)
@@ -426,23 +447,27 @@ class Soak:
         self.poke()
 
     def cycle(self, c):
-        # A quiet restart every --quiet-every cycles: let everything finish, stop with SIGTERM, drop a file
-        # while down and start again. Nothing else (no timer, no orphan, no recovery commit) can wake the
-        # new daemon then, so only a loop that runs by itself passes its resume check.
+        # A quiet restart every --quiet-every cycles: let everything finish, drop a job of one 2 s node, stop
+        # with SIGTERM while it runs (it is recorded as interrupted) and start again. Nothing else (no timer,
+        # no orphan, no file to take, no commit) can wake the new daemon then, so only a loop that runs by
+        # itself passes its resume check.
         quiet = self.a.quiet_every > 0 and c % self.a.quiet_every == 0
         if quiet:
             self.start()
             self.wait_socket()
-            if self.drain():
+            quiet = self.drain()
+            if quiet:
+                n0 = len(self.ledger_lines())
+                self.drop(1, quiet=True)
+                quiet = self.wait_ledger(n0, 30)
+            if quiet:
                 self.stats["quiet"] += 1
                 self.sigterm()
-                self.drop(1)
             else:
-                quiet = False
                 self.kill9()
         r = self.rng.random()
         dump = self.dump()
-        if r < 0.1:
+        if r < 0.1 and not quiet:
             self.stats["offline_drops"] += 1
             self.drop(self.rng.randint(1, 2))
         n0 = len(self.ledger_lines())
@@ -573,7 +598,7 @@ def main():
     ap.add_argument("--resume-timeout", type=float, default=10.0)
     ap.add_argument("--finish-timeout", type=float, default=300.0)
     ap.add_argument("--max-unfinished", type=int, default=12)
-    ap.add_argument("--quiet-every", type=int, default=40)
+    ap.add_argument("--quiet-every", type=int, default=25)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--verbose", "-v", action="store_true")
     a = ap.parse_args()
