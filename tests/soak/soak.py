@@ -33,9 +33,13 @@ The nodes are $W/node (a shell script): each appends "start JOB NODE ATTEMPT PID
 Known failures: SOAK_KNOWN (or --known) names categories, comma-separated, whose violations are reported
 (with counts and examples) but do not fail the run: a switch for bugs being fixed elsewhere, to be
 removed once the fix is merged. With "resume" known, the resume check runs on one cycle in
---known-resume-every (4) and after each quiet restart, with --known-resume-timeout (2 s), and the daemon is woken with `orchctl stats`
-after every other restart and after a failed check (it would otherwise stall for ever), and at the end
-every 2 s: the run stays short and still shows the bug.
+--known-resume-every (4) and after each quiet restart, with --known-resume-timeout (2 s); the daemon is
+woken with `orchctl stats` after every other restart and after a failed check (it would otherwise stall
+for ever), and at the end every 2 s: the run stays short and still shows the bug. The drain before a
+quiet restart always wakes the daemon every second (it is not a check).
+
+Usage: make soak CYCLES=N [SOAK_ARGS="--seed S --keep -v"]; a failed run keeps its directory (orchd.log,
+work/ledger, spool/) and prints the seed, so `--seed S` replays the same choices (the timing differs).
 """
 
 import argparse
