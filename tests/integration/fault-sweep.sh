@@ -96,11 +96,11 @@ job_final() {
         case $(job_state) in succeeded | failed | cancelled) return 0 ;; esac
         return 1
 }
-# wait_final SECONDS: until the job is final on disk, or orchd is gone; a client call every 2 s wakes a
+# wait_final SECONDS: until the job is final on disk or the file rejected, or orchd is gone; a client call every 2 s wakes a
 # loop that does not run by itself (the known stall after a start, fixed elsewhere; not what this tests)
 wait_final() {
         local deadline=$(($(date +%s%N) + $1 * 1000000000)) poke=0
-        until job_final; do
+        until job_final || [ -e "$REJ/sweep.json.error" ]; do
                 [ -z "$ORCHD_PID" ] || pid_alive "$ORCHD_PID" || return 2
                 [ "$(date +%s%N)" -lt "$deadline" ] || return 1
                 poke=$((poke + 1))
@@ -199,13 +199,16 @@ run_case() { # run_case SYSCALL ERRNO N
         elif [ "$accepted" -eq 0 ]; then
                 if [ -e "$REJ/sweep.json.error" ]; then
                         OUTCOME[$name]+=", rejected: $(head -c 200 "$REJ/sweep.json.error")"
+                        # Allowed (accounted for, with a reason), but a valid file: say so in the summary.
+                        diag "$name: the valid file was rejected under the fault: $(head -c 200 "$REJ/sweep.json.error")"
                 elif [ -e "$SPOOL/new/sweep.json" ]; then
                         why="${why:+$why; }the file is still in new/ after a restart"
                 else
                         why="${why:+$why; }the file was lost (not accepted, not in new/, not rejected)"
                 fi
         else
-                OUTCOME[$name]+=", job $(job_state)"
+                OUTCOME[$name]+=", job $("$STATE_DUMP" "$SPOOL" 2>/dev/null | jq -r 'select(.ok and .name == "sweep") |
+                        .state + ([.nodes | to_entries[] | select(.value.reason) | " (\(.key): \(.value.reason))"] | join(""))')"
         fi
         if grep -q '^start [a-z] [0-9]* 1$' "$LEDGER" 2>/dev/null; then
                 why="${why:+$why; }two executions of a node at once: $(grep '^start [a-z] [0-9]* 1$' "$LEDGER" | head -n 2)"
