@@ -9,9 +9,10 @@
 #                                            then make distcheck
 #   asan/    --enable-werror --enable-asan   make check (AddressSanitizer + UBSan)
 # then, in normal/, the torture stages: `make soak` (a short randomized kill -9 soak, CYCLES, default 200)
-# and `make fuzz-run` (each libFuzzer target for FUZZ_SECONDS, default 60, two at a time), and prints every
-# test's result, cmocka test cases included, and a last line "N passed, N failed" summed over it all. Exits non-zero if anything failed. Under sudo, the builds run as the invoking
-# user, so the tree does not end up owned by root. JOBS (default 2) sets make -j.
+# and `make fuzz-run` (each libFuzzer target for FUZZ_SECONDS, default 60, two at a time). It prints every
+# test's result, cmocka test cases included, and a last line "N passed, N failed" summed over it all.
+# Exits non-zero if anything failed. Under sudo, the builds run as the invoking user, so the tree does not
+# end up owned by root. JOBS (default 2) sets make -j.
 
 set -uo pipefail
 
