@@ -393,34 +393,29 @@ class Soak:
                                      "with exit 0 in the ledger")
 
     # ---------------------------------------------------------------------------------------- cycle
-    def drain(self, timeout=120.0):
-        """Until every job has ended and new/ is empty (client calls every second wake a loop that would not
-        run by itself: this is not the resume check). Returns whether it got there."""
-        end = time.monotonic() + timeout
-        last = 0.0
-        while time.monotonic() < end:
-            dump = self.dump()
-            if not self.ls("new") and all(e.get("ok") and e["state"] in ("succeeded", "failed", "cancelled")
-                                          for e in dump if "files" not in e):
-                return True
-            if time.monotonic() - last > 1:
-                self.poke()
-                last = time.monotonic()
-            time.sleep(0.05)
-        return False
-
-    def wait_ledger(self, n0, timeout):
-        """Until the ledger has a start line past line n0 (waking the daemon every second)."""
+    def poll_poking(self, done, timeout):
+        """Until done() is true, waking the daemon with a client call every second (for the drain and the
+        set-up of a quiet restart, which are not the resume check). Returns whether done() became true."""
         end = time.monotonic() + timeout
         last = time.monotonic()
         while time.monotonic() < end:
-            if any(l[0] == "start" for l in self.ledger_lines()[n0:]):
+            if done():
                 return True
             if time.monotonic() - last > 1:
                 self.poke()
                 last = time.monotonic()
             time.sleep(0.02)
         return False
+
+    def drain(self, timeout=120.0):
+        """Until every job has ended and new/ is empty. Returns whether it got there."""
+        return self.poll_poking(lambda: not self.ls("new") and all(
+            e.get("ok") and e["state"] in ("succeeded", "failed", "cancelled")
+            for e in self.dump() if "files" not in e), timeout)
+
+    def wait_ledger(self, n0, timeout):
+        """Until the ledger has a start line past line n0."""
+        return self.poll_poking(lambda: any(l[0] == "start" for l in self.ledger_lines()[n0:]), timeout)
 
     def resume_check(self, dump, cycle, n0, force=False):
         """After a restart: a node started by this daemon must show up if the disk held startable work."""
