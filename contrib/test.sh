@@ -8,9 +8,11 @@
 #   normal/  --enable-werror                 make check -j4 with every core kept busy (contrib/under-load.sh),
 #                                            then make distcheck
 #   asan/    --enable-werror --enable-asan   make check (AddressSanitizer + UBSan)
-# and prints every test's result, cmocka test cases included, and a last line "N passed, N failed"
-# summed over both builds. Exits non-zero if anything failed. Under sudo, the builds run as the invoking
-# user, so the tree does not end up owned by root. JOBS (default 2) sets make -j.
+# then, in normal/, the torture stages: `make soak` (a short randomized kill -9 soak, CYCLES, default 200)
+# and `make fuzz-run` (each libFuzzer target for FUZZ_SECONDS, default 60, two at a time). It prints every
+# test's result, cmocka test cases included, and a last line "N passed, N failed" summed over it all.
+# Exits non-zero if anything failed. Under sudo, the builds run as the invoking user, so the tree does not
+# end up owned by root. JOBS (default 2) sets make -j.
 
 set -uo pipefail
 
@@ -90,17 +92,47 @@ summarize() {
         done < <(find "$BUILD_ROOT/$b" -name '*.trs' -not -path '*/orchd-*/*' | sort)
 }
 
-rm -f "$BUILD_ROOT/normal/distcheck.out"
+rm -f "$BUILD_ROOT/normal/distcheck.out" "$BUILD_ROOT/normal/soak.out" "$BUILD_ROOT/normal/fuzz.out"
 # The normal build's tests run twice as many at once as there are cores, while a busy loop holds every core:
 # a test whose timing window load can close fails here, not later on a loaded machine.
 JOBS=$((JOBS * 2)) build normal "$TOP/contrib/under-load.sh" --enable-werror &&
         step normal distcheck make -j"$JOBS" distcheck
 build asan "" --enable-werror --enable-asan
 
+# Known failures of today's main that the soak tolerates (tests/soak/soak.py prints them, counted, as KNOWN
+# FAILURE): resume (issue 9 point 1: nothing runs after a restart until a client calls), overlap and attempt
+# (point 3: a node started before its start record is durable runs twice at once, attempt numbers reused).
+# Remove each name once its fix is merged; SOAK_KNOWN= (empty) makes the soak strict.
+: "${SOAK_KNOWN=resume,overlap,attempt}"
+export SOAK_KNOWN
+: "${CYCLES:=200}" "${FUZZ_SECONDS:=60}"
+if [ -e "$BUILD_ROOT/normal/src/orchd" ]; then
+        cd "$BUILD_ROOT/normal" || exit 1
+        step normal soak make soak CYCLES="$CYCLES"
+        step normal fuzz make fuzz-run FUZZ_SECONDS="$FUZZ_SECONDS"
+fi
+
 echo
 for b in normal asan; do
         [ -d "$BUILD_ROOT/$b" ] && summarize "$b"
 done
+# The torture stages: the soak's TAP lines and the fuzz targets' PASS/FAIL lines (their failures are already
+# counted by step).
+if [ -e "$BUILD_ROOT/normal/soak.out" ]; then
+        echo "---- results: soak (make soak CYCLES=$CYCLES, SOAK_KNOWN=$SOAK_KNOWN) ----"
+        grep -E '^(ok|not ok|# seed)' "$BUILD_ROOT/normal/soak.out" | sed 's/^/      /'
+        if grep -q '^not ok' "$BUILD_ROOT/normal/soak.out" || ! grep -q '^1\.\.' "$BUILD_ROOT/normal/soak.out"; then
+                echo "FAIL  soak"
+        else
+                echo "PASS  soak"
+                passed=$((passed + 1))
+        fi
+fi
+if [ -e "$BUILD_ROOT/normal/fuzz.out" ]; then
+        echo "---- results: fuzz (make fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS) ----"
+        grep -E '^(PASS|FAIL) ' "$BUILD_ROOT/normal/fuzz.out" || echo "FAIL  fuzz (no result: see $BUILD_ROOT/normal/fuzz.out)"
+        passed=$((passed + $(grep -c '^PASS ' "$BUILD_ROOT/normal/fuzz.out")))
+fi
 if [ ! -e "$BUILD_ROOT/normal/distcheck.out" ]; then
         echo "SKIP  make distcheck (not run: the normal build or its make check failed)"
 else

@@ -418,11 +418,13 @@ static void resolve_after(JobCtx *c, const JsonPath *np, uint32_t self, uint32_t
                           uint32_t *seen_pos) {
         NodeSpec *n = &c->spec->nodes[self];
         const NodeTmp *t = &c->tmp[self];
-        const char *p = c->names + t->after_off;
         JsonPath kp = JSON_PATH_KEY(np, n->id), ap = JSON_PATH_KEY(&kp, "after");
+        const char *p;
 
+        /* Before any arithmetic on c->names: it is NULL when no node has "after" (NULL + 0 is undefined). */
         if (t->n_names == 0)
                 return;
+        p = c->names + t->after_off;
         n->after = malloc(t->n_names * sizeof(uint32_t));
         if (!n->after) {
                 c->oom = true;
