@@ -15,7 +15,8 @@
 /* Whether jobs of uid may run on a daemon running as daemon_uid with configuration conf: a daemon that is
  * not root runs only its own user's jobs; as root, uid needs an account and must pass AllowUsers= and
  * DenyUsers= (DenyUsers= wins). Returns 0, or -EPERM with *ret_why (malloc'd: "user alice is not in
- * AllowUsers="), or -ENOMEM. */
+ * AllowUsers="), -ENOMEM, or another negative errno (EIO, EMFILE, ...; no *ret_why) when the account lookup
+ * itself failed: no answer, so the caller must not refuse for it but try again later. */
 int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **ret_why);
 
 /* The rejection text for an account that may not run jobs now (account, an ExecAccount of exec-proto.h,

@@ -376,6 +376,9 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         r = manager_may_run(m, uid, &why);
         if (r == -ENOMEM)
                 return r;
+        if (r < 0 && !why) /* the account lookup failed: no answer, so no refusal either */
+                return log_warning_errno(r, "Cannot look up the account of uid %u for a submission: %m",
+                                         (unsigned) uid);
         if (r < 0) {
                 log_event(LOG_NOTICE,
                           LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "submit",

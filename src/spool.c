@@ -74,6 +74,11 @@
 #define REMOVE_MAX_ENTRIES 10000
 /* While jobs wait for free space: how often to look again (besides when a job ends). */
 #define SPACE_RECHECK_USEC (2 * USEC_PER_SEC)
+/* After a transient failure (a read, rename or lookup that failed with EIO, EMFILE, ...) the file stays
+ * where it is and intake is rescanned after this long, doubling up to RETRY_MAX_USEC while failures go on:
+ * no event would ever come for it otherwise. */
+#define RETRY_MIN_USEC (1 * USEC_PER_SEC)
+#define RETRY_MAX_USEC (60 * USEC_PER_SEC)
 #define MIN_FREE_INODES SPOOL_MIN_FREE_INODES
 /* Files open and with the reader at once: one being parsed, the next ready. */
 #define READ_AHEAD 2U
@@ -100,6 +105,8 @@ struct Spool {
         bool full_announced;         /* "waiting for room" was logged, "room again" not yet */
         bool held;                   /* the daemon cannot write (spool_hold()): nothing is taken */
         sd_event_source *space_timer;
+        sd_event_source *retry_timer; /* a file failed for a transient reason (EIO, EMFILE, ...): rescan */
+        uint64_t retry_usec;          /* the next retry's delay: doubles while failures go on */
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
         JobReader *reader;   /* reads and parses on its own thread, in order */
@@ -473,6 +480,45 @@ static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userd
         return 0;
 }
 
+static bool is_out_of_space(int r) {
+        return r == -ENOSPC || r == -EDQUOT;
+}
+
+static int spool_on_retry_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Spool *s = userdata;
+
+        (void) spool_rescan(s);
+        return 0;
+}
+
+/* A file could not be finished for a transient reason: rescan after a while (once armed, later failures
+ * wait for that same rescan). Without the timer the next SIGHUP or restart retries it. */
+static void spool_retry_later(Spool *s) {
+        int enabled = SD_EVENT_OFF;
+
+        if (s->retry_timer && sd_event_source_get_enabled(s->retry_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        s->retry_usec = MIN(MAX(s->retry_usec * 2, RETRY_MIN_USEC), RETRY_MAX_USEC);
+        if (!s->retry_timer) {
+                if (sd_event_add_time_relative(s->event, &s->retry_timer, CLOCK_MONOTONIC, s->retry_usec,
+                                               USEC_PER_SEC / 10, spool_on_retry_timer, s) >= 0)
+                        (void) sd_event_source_set_description(s->retry_timer, "spool-retry");
+                return;
+        }
+        (void) sd_event_source_set_time_relative(s->retry_timer, s->retry_usec);
+        (void) sd_event_source_set_enabled(s->retry_timer, SD_EVENT_ONESHOT);
+}
+
+/* What processing intake/NAME returned: a transient failure is retried later, a success resets the delay. */
+static void spool_note_result(Spool *s, int r) {
+        if (is_out_of_space(r))
+                spool_set_full(s, r);
+        else if (r < 0)
+                spool_retry_later(s);
+        else
+                s->retry_usec = 0;
+}
+
 void spool_kick(Spool *s) {
         if (!s->full || !s->space_timer)
                 return;
@@ -492,10 +538,6 @@ void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent) {
         s->min_free_bytes = bytes;
         s->min_free_percent = percent;
         spool_kick(s); /* a lower floor may let waiting jobs in */
-}
-
-static bool is_out_of_space(int r) {
-        return r == -ENOSPC || r == -EDQUOT;
 }
 
 /* ---- acceptance ------------------------------------------------------------------------------- */
@@ -736,7 +778,7 @@ static int spool_process_begin(Spool *s, const char *name) {
                 if (errno == ENOENT)
                         return 0;
                 return log_warning_errno(
-                        errno, "Cannot inspect job file '%s', will retry on the next rescan: %m", name);
+                        errno, "Cannot inspect job file '%s', will retry: %m", name);
         }
         if (!S_ISREG(st.st_mode)) {
                 if (asprintf(&reason, "%s: only regular files are job files, so it was removed, not kept",
@@ -757,7 +799,7 @@ static int spool_process_begin(Spool *s, const char *name) {
         if (r == -EPERM)
                 return spool_reject_reason(s, name, &st, false, reason);
         if (r < 0)
-                return log_warning_errno(r, "Cannot open job file '%s', will retry on the next rescan: %m", name);
+                return log_warning_errno(r, "Cannot open job file '%s', will retry: %m", name);
         /* The owner of the file as opened, never a name in its content, is who the job runs as (SPEC §8). */
         if (s->may_run) {
                 _cleanup_free_ char *why = NULL;
@@ -765,6 +807,9 @@ static int spool_process_begin(Spool *s, const char *name) {
                 r = s->may_run(st.st_uid, &why, s->userdata);
                 if (r == -ENOMEM)
                         return log_oom();
+                if (r < 0 && !why) /* the lookup failed: no answer, so no refusal */
+                        return log_warning_errno(r, "Cannot look up the owner (uid %u) of job file '%s', will retry: %m",
+                                                 (unsigned) st.st_uid, name);
                 if (r < 0)
                         return spool_reject_reason(s, name, &st, false, why);
         }
@@ -801,7 +846,7 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
                 return spool_reject_reason(s, name, st, false, "grew over the size limit while being read");
         if (!rd->parsed)
                 return log_warning_errno(
-                        rd->r, "Cannot read job file '%s', will retry on the next rescan: %m", name);
+                        rd->r, "Cannot read job file '%s', will retry: %m", name);
         if (rd->r == -EINVAL)
                 return spool_reject_errors(s, name, st, rd->errors);
         if (rd->r < 0)
@@ -830,7 +875,7 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
                          rd, st->st_uid, st->st_gid, &id);
         if (is_out_of_space(r))
                 return r; /* the file stays in intake; the re-check takes it again */
-        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry on the next rescan: %m", name) :
+        return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry: %m", name) :
                        0;
 }
 
@@ -844,8 +889,7 @@ static void spool_on_file_read(JobRead *rd_in, void *userdata) {
         s->n_reading--;
         r = spool_process_end(s, f->name, &f->st, rd);
         spool_unqueue(s, f->name);
-        if (is_out_of_space(r))
-                spool_set_full(s, r);
+        spool_note_result(s, r);
         spool_pump(s);
 }
 
@@ -864,8 +908,7 @@ static void spool_pump(Spool *s) {
                         r = spool_process_begin(s, q->name);
                 if (r <= 0)
                         spool_unqueue(s, q->name);
-                if (is_out_of_space(r))
-                        spool_set_full(s, r);
+                spool_note_result(s, r);
                 free(q->name);
                 free(q);
         }
@@ -1036,8 +1079,10 @@ static int spool_take(Spool *s, const char *name) {
                 r = claim_unique(s, name, iname, sizeof(iname));
         if (r == -ENOENT)
                 return 0; /* already taken (a rescan and an event can both name it) */
-        if (r < 0)
-                return log_warning_errno(r, "Failed to claim new/%s: %m", name);
+        if (r < 0) {
+                spool_retry_later(s);
+                return log_warning_errno(r, "Failed to claim new/%s, will retry: %m", name);
+        }
         return spool_process(s, iname);
 }
 
@@ -1442,6 +1487,7 @@ Spool *spool_free(Spool *s) {
         json_object_put(s->queued);
         sd_event_source_disable_unref(s->inotify_source);
         sd_event_source_disable_unref(s->space_timer);
+        sd_event_source_disable_unref(s->retry_timer);
         safe_close(s->intake_fd);
         safe_close(s->jobs_fd);
         safe_close(s->rejected_fd);

@@ -18,16 +18,16 @@
 # write and openat; FAULT_SWEEP=full runs every N, with ENOSPC too for write and fsync; FAULT_CASES runs
 # the cases it lists ("rename:EIO:1 write:ENOSPC:3"), and KEEP_TMP=1 keeps each case's spool and trace.
 #
-# A case where orchd neither carries on nor stops (alive, the job not done after 10 s) is a "stall". Today
-# a transient error while taking a file (claim rename, open, the staging directory's files) leaves the file
-# for "the next rescan", which comes only with SIGHUP or a restart, so such cases stall. FAULT_KNOWN=stall
-# (the default below, a known-failure switch) reports them as TAP TODO (expected failures) instead of
-# failures; remove the default once intake retries by itself, and the sweep is strict.
+# A case where orchd neither carries on nor stops (alive, the job not done after 10 s) is a "stall". A
+# transient error while taking a file (claim rename, open, the staging directory's files) once left the
+# file for "the next rescan", which came only with SIGHUP or a restart; intake now rescans by itself after
+# such an error. FAULT_KNOWN=stall, a known-failure switch, reports stalls as TAP TODO (expected failures)
+# instead of failures; it is off by default: the sweep is strict.
 #
 # Needs root (ptrace of the daemon) and strace; skipped otherwise.
 
-# Known-failure switch (see above); set FAULT_KNOWN= (empty) for the strict sweep.
-: "${FAULT_KNOWN=stall}"
+# Known-failure switch (see above); empty: the sweep is strict.
+: "${FAULT_KNOWN=}"
 # Many restarts: a longer bound than lib.sh's default (set before lib.sh starts the watchdog).
 TEST_TIMEOUT=${TEST_TIMEOUT:-900}
 . "$(dirname "$0")/lib.sh"
