@@ -23,6 +23,10 @@ typedef struct Manager Manager;
 #define DEFAULT_USER_MAX_RUNNING UINT64_C(0)
 #define DEFAULT_MIN_FREE_BYTES (UINT64_C(64) * 1024 * 1024)
 #define DEFAULT_MIN_FREE_PERCENT 1U
+/* KeepFinished=30d 10000: a month of history, and a bound on what finished jobs cost (memory, disk, the
+ * time to recover them) however busy the daemon is. */
+#define DEFAULT_KEEP_AGE_USEC (UINT64_C(30) * 24 * 3600 * 1000000)
+#define DEFAULT_KEEP_COUNT UINT64_C(10000)
 
 /* Fill *ret (every key set) from the defaults, the file at path (a missing file is fine unless required)
  * and cmdline on top. Warnings are logged; an unreadable or invalid file is logged and -EINVAL/-errno

@@ -48,6 +48,8 @@ static void help(void) {
                "      --user-max-running N  running nodes per user (default 0: the fair share only)\n"
                "      --min-free-space SIZE|N%%  refuse new jobs below this much free space on the\n"
                "                          spool's filesystem (default \"64M 1%%\", the larger; 0: off)\n"
+               "      --keep-finished AGE|N  remove finished jobs older than AGE or beyond the N\n"
+               "                          most recent (default \"30d 10000\"; infinity: keep all)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
@@ -79,6 +81,7 @@ static const struct {
         { "user-max-nodes", 0, CONF_USER_MAX_NODES },
         { "user-max-running", 0, CONF_USER_MAX_RUNNING },
         { "min-free-space", 0, CONF_MIN_FREE_SPACE },
+        { "keep-finished", 0, CONF_KEEP_FINISHED },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */

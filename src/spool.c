@@ -1050,6 +1050,24 @@ static uint64_t max_id_in(int dir_fd) {
         return max;
 }
 
+/* jobs/.next-id: written when finished jobs are removed (retention.c), so that the id of a removed job is
+ * never handed out again. 0 if there is none. */
+static uint64_t next_id_recorded(int jobs_fd) {
+        _cleanup_free_ char *buf = NULL;
+        unsigned long long v;
+        char *end;
+
+        if (read_file_at(jobs_fd, ".next-id", 64, &buf, NULL) < 0)
+                return 0;
+        errno = 0;
+        v = strtoull(buf, &end, 10);
+        return errno == 0 && end != buf && (*end == '\n' || *end == '\0') ? (uint64_t) v : 0;
+}
+
+uint64_t spool_next_id(const Spool *s) {
+        return s->next_id;
+}
+
 static int spool_tidy_jobs(Spool *s) {
         struct dirent *de;
         DIR *d;
@@ -1069,7 +1087,7 @@ static int spool_tidy_jobs(Spool *s) {
         }
         closedir(d);
 
-        s->next_id = max_id_in(s->jobs_fd) + 1;
+        s->next_id = MAX(max_id_in(s->jobs_fd) + 1, next_id_recorded(s->jobs_fd));
         corrupt_fd = openat(s->spool_fd, "corrupt", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (corrupt_fd >= 0)
                 s->next_id = MAX(s->next_id, max_id_in(corrupt_fd) + 1);
