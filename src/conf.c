@@ -330,8 +330,9 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
         case CONF_KEEP_FINISHED:
                 r = conf_parse_keep_finished(value, &c->keep_age_usec, &c->keep_count);
                 if (r < 0 && r != -ENOMEM)
-                        *ret_why = "must be an age with a unit, a count of jobs or both (e.g. 30d, 10000, "
-                                   "\"30d 10000\"), or infinity";
+                        *ret_why =
+                                "must be an age with a unit, a count of jobs or both (e.g. 30d, 10000, "
+                                "\"30d 10000\"), or infinity";
                 break;
         default:
                 return *ret_why = "unknown key", -EINVAL;

@@ -45,7 +45,7 @@ static int set_defaults(DaemonConf *c) {
         c->keep_age_usec = DEFAULT_KEEP_AGE_USEC;
         c->keep_count = DEFAULT_KEEP_COUNT;
         c->set |= 1U << CONF_USER_MAX_JOBS | 1U << CONF_USER_MAX_BYTES | 1U << CONF_USER_MAX_NODES |
-                  1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE | 1U << CONF_KEEP_FINISHED;
+                1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE | 1U << CONF_KEEP_FINISHED;
         return 0;
 }
 
@@ -161,7 +161,7 @@ static void apply(Manager *m, const DaemonConf *new) {
         m->config.log_max_bytes = new->max_log_size;
         log_set_max_level(new->log_level);
         manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
-        manager_gc_soon(m);       /* KeepFinished= may keep less now */
+        manager_gc_soon(m);        /* KeepFinished= may keep less now */
         manager_schedule_soon(m); /* more slots may be free now */
 }
 

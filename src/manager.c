@@ -315,7 +315,8 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
 
         dfd = openat(spool_jobs_fd(m->spool), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
-                return fd_shortage(-errno) ? -errno : log_error_errno(errno, "Failed to open jobs/%s: %m", name);
+                return fd_shortage(-errno) ? -errno :
+                                             log_error_errno(errno, "Failed to open jobs/%s: %m", name);
         r = read_file_at(dfd, "job.json", m->config.limits.max_file_size, &buf, &size);
         if (fd_shortage(r) || r == -ENOMEM)
                 return r; /* a shortage of ours says nothing about the job */
@@ -360,13 +361,15 @@ static int load_job_patiently(Manager *m, const char *name, uint64_t id) {
                 if (!fd_shortage(r) && r != -ENOMEM)
                         return r;
                 if (t == RECOVERY_FD_TRIES)
-                        return log_error_errno(r, "Out of %s while recovering job %s (%zu jobs loaded): %m. No "
+                        return log_error_errno(r,
+                                               "Out of %s while recovering job %s (%zu jobs loaded): %m. No "
                                                "job was touched; raise LimitNOFILE= (or ulimit -n) and start "
                                                "orchd again.",
                                                r == -ENOMEM ? "memory" : "file descriptors", name, m->n_jobs);
-                log_warning_errno(r, "Out of %s while recovering job %s; it is not corrupt. Trying again in "
-                                  "%" PRIu64 " ms: %m", r == -ENOMEM ? "memory" : "file descriptors", name,
-                                  pause / USEC_PER_MSEC);
+                log_warning_errno(r,
+                                  "Out of %s while recovering job %s; it is not corrupt. Trying again in "
+                                  "%" PRIu64 " ms: %m",
+                                  r == -ENOMEM ? "memory" : "file descriptors", name, pause / USEC_PER_MSEC);
                 (void) usleep((useconds_t) pause);
         }
 }

@@ -58,10 +58,10 @@ struct Manager {
         size_t n_held;
         struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
-        uint64_t *trash_ids;        /* jobs removed since the last retention_commit() (retention.c) */
+        uint64_t *trash_ids; /* jobs removed since the last retention_commit() (retention.c) */
         size_t n_trash, cap_trash;
-        sd_event_source *gc_timer;  /* the periodic KeepFinished= collection */
-        bool gc_needed;             /* more finished jobs than KeepFinished= keeps: collect before sleeping */
+        sd_event_source *gc_timer; /* the periodic KeepFinished= collection */
+        bool gc_needed;            /* more finished jobs than KeepFinished= keeps: collect before sleeping */
 
         unsigned n_running;         /* slots in use across jobs */
         Usage usage;                /* per-user counts: the UserMax*= caps and the fair share of slots */

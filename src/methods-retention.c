@@ -57,8 +57,8 @@ int methods_gc(ControlCall *call, json_object *params, void *userdata) {
         if (!access_may_see(uid, false, geteuid(), (uid_t) -1) &&
             !(m->conf.admin_group && control_call_in_group(call, access_admin_gid(&m->conf)))) {
                 log_event(LOG_NOTICE,
-                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "gc", .reason = "permission-denied",
-                                 .has_uid = true, .uid = uid),
+                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "gc",
+                                 .reason = "permission-denied", .has_uid = true, .uid = uid),
                           "uid %u was refused %s.", (unsigned) uid, control_call_method(call));
                 p = json_object_new_object();
                 if (p) {
@@ -73,7 +73,8 @@ int methods_gc(ControlCall *call, json_object *params, void *userdata) {
         r = retention_gc(m);
         if (r < 0)
                 return r;
-        log_event(LOG_NOTICE, LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "gc", .has_uid = true, .uid = uid),
+        log_event(LOG_NOTICE,
+                  LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "gc", .has_uid = true, .uid = uid),
                   "uid %u collected finished jobs: %d removed.", (unsigned) uid, r);
         p = json_object_new_object();
         if (!p)

@@ -363,8 +363,8 @@ static int verb_gc(char **args, size_t n_args) {
                 return print_json(reply);
         (void) get_int(reply, "removed", &removed);
         (void) get_int(reply, "kept", &kept);
-        printf("Removed %" PRId64 " finished job%s; %" PRId64 " job%s left.\n", removed, removed == 1 ? "" : "s",
-               kept, kept == 1 ? "" : "s");
+        printf("Removed %" PRId64 " finished job%s; %" PRId64 " job%s left.\n", removed,
+               removed == 1 ? "" : "s", kept, kept == 1 ? "" : "s");
         return 0;
 }
 

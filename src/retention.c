@@ -63,8 +63,10 @@ static void trash_delete(Trash *t) {
                 snprintf(name, sizeof(name), RETENTION_TRASH_PREFIX "%" PRIu64, t->ids[k]);
                 r = rm_rf_at(t->jobs_fd, name);
                 if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r, "Failed to delete jobs/%s of a removed job (it is deleted at the next "
-                                          "start): %m", name);
+                        log_warning_errno(r,
+                                          "Failed to delete jobs/%s of a removed job (it is deleted at the next "
+                                          "start): %m",
+                                          name);
         }
 }
 
@@ -108,7 +110,7 @@ static int trash_run(void *p) {
         if (!moved)
                 return 0; /* the trees stay until the next start deletes them */
         *moved = *t;
-        *t = (Trash) { .jobs_fd = -EBADF };
+        *t = (Trash){ .jobs_fd = -EBADF };
         trash_reap(moved);
         return 0;
 }
@@ -118,7 +120,7 @@ static Trash *trash_new(Manager *m, uint64_t *ids, size_t n) {
 
         if (!t)
                 return NULL;
-        *t = (Trash) { .ids = ids, .n = n, .jobs_fd = fcntl(spool_jobs_fd(m->spool), F_DUPFD_CLOEXEC, 3) };
+        *t = (Trash){ .ids = ids, .n = n, .jobs_fd = fcntl(spool_jobs_fd(m->spool), F_DUPFD_CLOEXEC, 3) };
         if (t->jobs_fd < 0) {
                 t->ids = NULL; /* the caller keeps ids on failure */
                 trash_free(t);
@@ -227,7 +229,7 @@ static ssize_t select_doomed(Manager *m, bool *doomed) {
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_jobs; i++)
                 if (job_is_finished(m->jobs[i]))
-                        c[n++] = (Candidate) { .finished_at = m->jobs[i]->run->finished_at, .index = i };
+                        c[n++] = (Candidate){ .finished_at = m->jobs[i]->run->finished_at, .index = i };
         if (n > 1)
                 qsort(c, n, sizeof(Candidate), candidate_cmp);
         for (size_t k = 0; k < n; k++) {
@@ -278,7 +280,8 @@ int retention_gc(Manager *m) {
         if (retention_commit(m) < 0)
                 manager_fail_stop(m, -ENOMEM, "the removal of finished jobs");
         if (removed > 0) {
-                log_info("Removed %zu finished job(s) per KeepFinished=; %zu job(s) left.", removed, m->n_jobs);
+                log_info("Removed %zu finished job(s) per KeepFinished=; %zu job(s) left.", removed,
+                         m->n_jobs);
                 manager_trim_soon(m);
         }
         return r < 0 ? r : (int) MIN(removed, (size_t) INT32_MAX);

@@ -483,9 +483,11 @@ static int job_open_logs(Job *j) {
                 j->logs_fd = r;
                 return 0;
         }
-        return log_warning_errno(r, "Job %" PRIu64 ": cannot open its logs directory, not starting nodes now (%s): %m",
-                                 j->id, fd_shortage(r) ? "out of file descriptors: raise LimitNOFILE= or lower "
-                                 "MaxParallel=; it is tried again as nodes end" : "jobs/ID/logs");
+        return log_warning_errno(
+                r, "Job %" PRIu64 ": cannot open its logs directory, not starting nodes now (%s): %m", j->id,
+                fd_shortage(r) ? "out of file descriptors: raise LimitNOFILE= or lower "
+                                 "MaxParallel=; it is tried again as nodes end" :
+                                 "jobs/ID/logs");
 }
 
 unsigned job_start_ready(Job *j, unsigned *slots) {
@@ -1058,7 +1060,7 @@ int job_new(Manager *m, JobSpec *spec, JobRun *run, Job **ret) {
                 job_run_free(run);
                 return -ENOMEM;
         }
-        *j = (Job) { .manager = m, .id = run->id, .spec = spec, .run = run, .logs_fd = -EBADF };
+        *j = (Job){ .manager = m, .id = run->id, .spec = spec, .run = run, .logs_fd = -EBADF };
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {

@@ -151,7 +151,8 @@ static void test_keep_finished(void **state) {
                 if (r < 0)
                         continue;
                 if (age != cases[i].want_age || count != cases[i].want_count)
-                        fail_msg("KeepFinished=%s: got age %" PRIu64 " count %" PRIu64 ", want %" PRIu64 " %" PRIu64,
+                        fail_msg("KeepFinished=%s: got age %" PRIu64 " count %" PRIu64 ", want %" PRIu64
+                                 " %" PRIu64,
                                  cases[i].in, age, count, cases[i].want_age, cases[i].want_count);
         }
 }
@@ -268,9 +269,10 @@ static void test_size(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_keys),       cmocka_unit_test(test_values), cmocka_unit_test(test_parse_file),
-                cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_merge), cmocka_unit_test(test_size), cmocka_unit_test(test_min_free),
-                cmocka_unit_test(test_keep_finished),
+                cmocka_unit_test(test_keys),       cmocka_unit_test(test_values),
+                cmocka_unit_test(test_parse_file), cmocka_unit_test(test_parse_errors),
+                cmocka_unit_test(test_merge),      cmocka_unit_test(test_size),
+                cmocka_unit_test(test_min_free),   cmocka_unit_test(test_keep_finished),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
