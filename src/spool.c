@@ -91,6 +91,7 @@ struct Spool {
         bool full;                   /* new jobs wait for room (MinFreeSpace=, ENOSPC) */
         bool full_announced;         /* "waiting for room" was logged, "room again" not yet */
         sd_event_source *space_timer;
+        sd_event_source *fd_timer;   /* out of fds while taking a file in: rescan when it fires */
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
 };
@@ -394,6 +395,7 @@ uint64_t spool_floor_bytes(Spool *s) {
 }
 
 static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userdata);
+static void spool_wait_fds(Spool *s, int error);
 
 /* New jobs must wait for room: say so once (not per file), and look again on a timer. */
 static void spool_set_full(Spool *s, int error) {
@@ -795,6 +797,31 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
         return r;
 }
 
+static int spool_on_fd_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Spool *s = userdata;
+
+        log_info("Looking at the job files that waited for file descriptors again.");
+        (void) spool_rescan(s);
+        return 0;
+}
+
+/* Out of fds (EMFILE/ENFILE) while taking a file in: the file is fine and stays where it is (intake/ or
+ * new/); look again in a second, when running nodes may have ended. Said once per shortage. */
+static void spool_wait_fds(Spool *s, int error) {
+        if (s->fd_timer && sd_event_source_get_enabled(s->fd_timer, NULL) > 0)
+                return; /* a retry is armed already */
+        log_warning_errno(error, "Out of file descriptors while taking in job files (%m); they wait and are "
+                          "taken in a second. Raise LimitNOFILE= or lower MaxParallel= if this persists.");
+        if (!s->fd_timer) {
+                if (sd_event_add_time_relative(s->event, &s->fd_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
+                                               USEC_PER_SEC / 10, spool_on_fd_timer, s) >= 0)
+                        (void) sd_event_source_set_description(s->fd_timer, "spool-fds");
+                return;
+        }
+        (void) sd_event_source_set_time_relative(s->fd_timer, USEC_PER_SEC);
+        (void) sd_event_source_set_enabled(s->fd_timer, SD_EVENT_ONESHOT);
+}
+
 /* Process intake/NAME; if that ran out of space (accepting it, or writing its rejection), new jobs wait for
  * room and the file stays in intake for the re-check. */
 static int spool_process_or_wait(Spool *s, const char *name) {
@@ -802,6 +829,8 @@ static int spool_process_or_wait(Spool *s, const char *name) {
 
         if (is_out_of_space(r))
                 spool_set_full(s, r);
+        if (fd_shortage(r))
+                spool_wait_fds(s, r);
         return r;
 }
 
@@ -933,11 +962,12 @@ int spool_rescan(Spool *s) {
         if (s->full)
                 return 0; /* the space re-check rescans once there is room */
         r = scan_dir(s, s->intake_fd, true);
+        if (r >= 0)
+                r = scan_dir(s, s->new_fd, false);
+        if (fd_shortage(r))
+                spool_wait_fds(s, r);
         if (r < 0)
-                return log_error_errno(r, "Failed to scan %s/jobs/" INTAKE_DIR ": %m", s->path);
-        r = scan_dir(s, s->new_fd, false);
-        if (r < 0)
-                return log_error_errno(r, "Failed to scan %s/new: %m", s->path);
+                return log_error_errno(r, "Failed to scan %s/new or its intake: %m", s->path);
         return 0;
 }
 
@@ -1222,6 +1252,7 @@ Spool *spool_free(Spool *s) {
                 return NULL;
         sd_event_source_disable_unref(s->inotify_source);
         sd_event_source_disable_unref(s->space_timer);
+        sd_event_source_disable_unref(s->fd_timer);
         safe_close(s->intake_fd);
         safe_close(s->jobs_fd);
         safe_close(s->rejected_fd);
