@@ -51,16 +51,16 @@ find_cat_ms() { # find_cat_ms DIR: ms to read every *.json below DIR/jobs
         ms_since "$t0"
 }
 
-serve_ms() { # serve_ms ARGS…: start orchd on $SPOOL, print the ms until `orchctl stats` answers
+start_timed() { # start_timed ARGS…: start orchd on $SPOOL; SERVE_MS = ms until `orchctl stats` answers
         local t0
         t0=$(now_ns)
-        "$ORCHD" --spool "$SPOOL" --socket "$SOCK" "$@" 2>>"$B/orchd.log" </dev/null &
+        "$ORCHD" --spool "$SPOOL" --socket "$SOCK" "$@" >/dev/null 2>>"$B/orchd.log" </dev/null &
         ORCHD_PID=$!
         until ctl stats >/dev/null 2>&1; do
                 kill -0 "$ORCHD_PID" 2>/dev/null || { note "orchd exited; its log:"; tail -5 "$B/orchd.log" >&2; exit 1; }
                 sleep 0.005
         done
-        ms_since "$t0"
+        SERVE_MS=$(ms_since "$t0")
 }
 
 stop() {
@@ -78,7 +78,8 @@ gen_spool "$SPOOL" "$N"
 printf 'generated in %d ms\n' "$(ms_since "$t0")"
 sync
 before=$(find_cat_ms "$SPOOL")
-serve=$(serve_ms --keep-finished infinity)
+start_timed --keep-finished infinity
+serve=$SERVE_MS
 printf 'orchd fds %d, VmRSS %d kB with %s finished jobs\n' "$(fds)" "$(rss_kb)" "$N"
 stop
 after=$(find_cat_ms "$SPOOL")
@@ -91,7 +92,8 @@ rm -rf "$SPOOL"
 printf '\n# retention: %s finished jobs, then KeepFinished=%s\n' "$M" "$KEEP"
 gen_spool "$SPOOL" "$M"
 printf '[Daemon]\nKeepFinished=infinity\n' >"$B/orchd.conf"
-serve=$(serve_ms --config "$B/orchd.conf")
+start_timed --config "$B/orchd.conf"
+serve=$SERVE_MS
 printf 'start to first answered stats: %d ms\n' "$serve"
 f0=$(fds) r0=$(rss_kb)
 printf '[Daemon]\nKeepFinished=%s\n' "$KEEP" >"$B/orchd.conf"
