@@ -91,7 +91,7 @@ struct Spool {
         bool full;                   /* new jobs wait for room (MinFreeSpace=, ENOSPC) */
         bool full_announced;         /* "waiting for room" was logged, "room again" not yet */
         sd_event_source *space_timer;
-        sd_event_source *fd_timer;   /* out of fds while taking a file in: rescan when it fires */
+        sd_event_source *fd_timer; /* out of fds while taking a file in: rescan when it fires */
         uint64_t next_id;
         uint64_t n_accepted, n_rejected;
 };
@@ -810,7 +810,8 @@ static int spool_on_fd_timer(sd_event_source *src, uint64_t usec, void *userdata
 static void spool_wait_fds(Spool *s, int error) {
         if (s->fd_timer && sd_event_source_get_enabled(s->fd_timer, NULL) > 0)
                 return; /* a retry is armed already */
-        log_warning_errno(error, "Out of file descriptors while taking in job files (%m); they wait and are "
+        log_warning_errno(error,
+                          "Out of file descriptors while taking in job files (%m); they wait and are "
                           "taken in a second. Raise LimitNOFILE= or lower MaxParallel= if this persists.");
         if (!s->fd_timer) {
                 if (sd_event_add_time_relative(s->event, &s->fd_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
