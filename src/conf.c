@@ -20,6 +20,7 @@
 #include <syslog.h>
 
 #include "conf.h"
+#include "duration.h"
 
 /* Long enough for any path the kernel accepts in a sockaddr_un or open(). */
 #define CONF_LINE_MAX 4096
@@ -46,6 +47,7 @@ static const struct {
         [CONF_MIN_FREE_SPACE] = { "MinFreeSpace", true },
         /* Read when jobs are recovered, which is at start only. */
         [CONF_MAX_INTERRUPTED_RERUNS] = { "MaxInterruptedReruns", false },
+        [CONF_KEEP_FINISHED] = { "KeepFinished", true },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -105,6 +107,41 @@ int conf_parse_size(const char *s, uint64_t *ret) {
         if (v > UINT64_MAX / mult)
                 return -ERANGE;
         *ret = v * mult;
+        return 0;
+}
+
+int conf_parse_keep_finished(const char *s, uint64_t *ret_age_usec, uint64_t *ret_count) {
+        _cleanup_free_ char *copy = strdup(s);
+        uint64_t age = CONF_KEEP_FOREVER, count = CONF_KEEP_FOREVER;
+        char *save = NULL, *w;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        if (streq(s, "infinity")) {
+                *ret_age_usec = *ret_count = CONF_KEEP_FOREVER;
+                return 0;
+        }
+        for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (strspn(w, "0123456789") == strlen(w)) {
+                        /* A bare number is a count: a duration here must say its unit ("30" could be either). */
+                        if (count != CONF_KEEP_FOREVER || strlen(w) > 9)
+                                return count != CONF_KEEP_FOREVER ? -EINVAL : -ERANGE;
+                        count = strtoull(w, NULL, 10);
+                        continue;
+                }
+                if (age != CONF_KEEP_FOREVER)
+                        return -EINVAL;
+                r = duration_parse(w, &age);
+                if (r < 0)
+                        return r;
+                if (age == CONF_KEEP_FOREVER)
+                        return -ERANGE;
+        }
+        if (age == CONF_KEEP_FOREVER && count == CONF_KEEP_FOREVER)
+                return -EINVAL; /* empty: "infinity" says "keep everything" explicitly */
+        *ret_age_usec = age;
+        *ret_count = count;
         return 0;
 }
 
@@ -297,6 +334,13 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                         *ret_why = "must be a size, a percentage below 100 or both (e.g. 64M, 1%, \"64M 1%\"; 0 "
                                    "for no floor)";
                 break;
+        case CONF_KEEP_FINISHED:
+                r = conf_parse_keep_finished(value, &c->keep_age_usec, &c->keep_count);
+                if (r < 0 && r != -ENOMEM)
+                        *ret_why =
+                                "must be an age with a unit, a count of jobs or both (e.g. 30d, 10000, "
+                                "\"30d 10000\"), or infinity";
+                break;
         default:
                 return *ret_why = "unknown key", -EINVAL;
         }
@@ -466,6 +510,10 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                         break;
                 case CONF_MAX_INTERRUPTED_RERUNS:
                         dst->max_interrupted_reruns = src->max_interrupted_reruns;
+                        break;
+                case CONF_KEEP_FINISHED:
+                        dst->keep_age_usec = src->keep_age_usec;
+                        dst->keep_count = src->keep_count;
                         break;
                 }
                 if (r >= 0)

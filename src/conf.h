@@ -31,6 +31,7 @@ typedef enum ConfKey {
         CONF_USER_MAX_RUNNING,
         CONF_MIN_FREE_SPACE,
         CONF_MAX_INTERRUPTED_RERUNS,
+        CONF_KEEP_FINISHED,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -57,7 +58,13 @@ typedef struct DaemonConf {
         unsigned min_free_percent; /* 0…99 of the filesystem's size */
         /* Reruns in a row of a node the daemon died under (0 = no limit); then it fails, "interrupted". */
         uint64_t max_interrupted_reruns;
+        /* KeepFinished=: finished jobs are removed once older than keep_age_usec (since their end) or beyond
+         * the keep_count most recently finished; CONF_KEEP_FOREVER for no limit. */
+        uint64_t keep_age_usec;
+        uint64_t keep_count;
 } DaemonConf;
+
+#define CONF_KEEP_FOREVER UINT64_MAX
 
 #define CONF_SET(c, k) (((c)->set & (1U << (k))) != 0)
 
@@ -93,3 +100,8 @@ int conf_parse_size(const char *s, uint64_t *ret);
 /* MinFreeSpace=: a size, a percentage of the filesystem ("1%"), or both separated by whitespace ("64M 1%",
  * the larger applies); "0" disables the floor. Returns 0 or -EINVAL/-ERANGE. */
 int conf_parse_min_free(const char *s, uint64_t *ret_bytes, unsigned *ret_percent);
+
+/* KeepFinished=: an age (a duration with a unit, "30d", "12h") and/or a count of jobs (a bare integer,
+ * "10000"), separated by whitespace ("30d 10000": both apply); "infinity" keeps every finished job. What is
+ * not given is CONF_KEEP_FOREVER. Returns 0 or -EINVAL/-ERANGE. */
+int conf_parse_keep_finished(const char *s, uint64_t *ret_age_usec, uint64_t *ret_count);

@@ -42,8 +42,10 @@ static int set_defaults(DaemonConf *c) {
         c->user_max_running = DEFAULT_USER_MAX_RUNNING;
         c->min_free_bytes = DEFAULT_MIN_FREE_BYTES;
         c->min_free_percent = DEFAULT_MIN_FREE_PERCENT;
+        c->keep_age_usec = DEFAULT_KEEP_AGE_USEC;
+        c->keep_count = DEFAULT_KEEP_COUNT;
         c->set |= 1U << CONF_USER_MAX_JOBS | 1U << CONF_USER_MAX_BYTES | 1U << CONF_USER_MAX_NODES |
-                  1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE;
+                1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE | 1U << CONF_KEEP_FINISHED;
         c->max_interrupted_reruns = DEFAULT_MAX_INTERRUPTED_RERUNS;
         c->set |= 1U << CONF_MAX_INTERRUPTED_RERUNS;
         return 0;
@@ -150,6 +152,8 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
                 return a->min_free_bytes == b->min_free_bytes && a->min_free_percent == b->min_free_percent;
         case CONF_MAX_INTERRUPTED_RERUNS:
                 return a->max_interrupted_reruns == b->max_interrupted_reruns;
+        case CONF_KEEP_FINISHED:
+                return a->keep_age_usec == b->keep_age_usec && a->keep_count == b->keep_count;
         default:
                 return true;
         }
@@ -161,6 +165,7 @@ static void apply(Manager *m, const DaemonConf *new) {
         m->config.log_max_bytes = new->max_log_size;
         log_set_max_level(new->log_level);
         manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
+        manager_gc_soon(m);        /* KeepFinished= may keep less now */
         manager_schedule_soon(m); /* more slots may be free now */
 }
 

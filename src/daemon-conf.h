@@ -26,6 +26,10 @@ typedef struct Manager Manager;
 /* A node that keeps taking the daemon down with it must not loop for ever; three reruns in a row forgive an
  * unlucky crash or two (orchd.conf(5)). */
 #define DEFAULT_MAX_INTERRUPTED_RERUNS UINT64_C(3)
+/* KeepFinished=30d 10000: a month of history, and a bound on what finished jobs cost (memory, disk, the
+ * time to recover them) however busy the daemon is. */
+#define DEFAULT_KEEP_AGE_USEC (UINT64_C(30) * 24 * 3600 * 1000000)
+#define DEFAULT_KEEP_COUNT UINT64_C(10000)
 
 /* Fill *ret (every key set) from the defaults, the file at path (a missing file is fine unless required)
  * and cmdline on top. Warnings are logged; an unreadable or invalid file is logged and -EINVAL/-errno

@@ -7,6 +7,7 @@
  * bounded reads. Pure in the sense of the style guide: no event loop, no logging.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,12 @@ const char *file_type_refusal(mode_t mode);
 /* Open (creating with mode if missing) a directory below dir_fd, refusing symlinks.
  * Returns the O_DIRECTORY|O_CLOEXEC fd or -errno. */
 int open_dir_at(int dir_fd, const char *name, mode_t mode);
+
+/* Whether r (-errno) is the process or the system running out of file descriptors: a shortage to wait
+ * out and retry, never a sign that what was being opened is damaged. */
+static inline bool fd_shortage(int r) {
+        return r == -EMFILE || r == -ENFILE;
+}
 
 /* fsync a directory fd. Returns 0 or -errno. */
 int fsync_dir(int dir_fd);

@@ -46,6 +46,7 @@
 #include "exec-client.h"
 #include "methods.h"
 #include "notify.h"
+#include "retention.h"
 
 static int push_ptr(void *array, size_t *n, size_t *cap, void *p) {
         void ***a = array;
@@ -81,6 +82,25 @@ Job *manager_find_job(Manager *m, uint64_t id) {
         return NULL;
 }
 
+int manager_open_job_dir(Manager *m, uint64_t id) {
+        char name[24];
+        int fd = -EBADF;
+
+        /* Until the committer has published it, an accepted job is jobs/.#ID (spool.c); the rename may
+         * happen between two tries, so look for ID, .#ID, then ID again. */
+        for (unsigned t = 0; t < 3 && fd < 0; t++) {
+                snprintf(name, sizeof(name), "%s%" PRIu64, t == 1 ? ".#" : "", id);
+                fd = openat(spool_jobs_fd(m->spool), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 && errno != ENOENT)
+                        return -errno;
+        }
+        return fd < 0 ? -errno : fd;
+}
+
+void manager_gc_soon(Manager *m) {
+        m->gc_needed = true;
+}
+
 /* Higher priority first, then older (smaller id) first. */
 static bool runs_before(const Job *a, const Job *b) {
         if (a->spec->priority != b->spec->priority)
@@ -109,6 +129,8 @@ void manager_job_settled(Manager *m, Job *j) {
                         (void) usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, true);
                         break;
                 }
+        if (m->conf.keep_count != CONF_KEEP_FOREVER && m->n_jobs - m->n_active > m->conf.keep_count)
+                manager_gc_soon(m);
         spool_kick(m->spool); /* jobs waiting for room may fit now */
 }
 
@@ -140,19 +162,20 @@ static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run,
         return r;
 }
 
-/* Register a job (ids only grow, so appending keeps the table sorted) and start driving it. */
+/* Register a job (ids only grow, so appending keeps the table sorted) and start driving it. dir_fd is
+ * closed: no job holds its directory open (manager_open_job_dir()). */
 static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, uint64_t seq) {
         Job *j;
         int r;
 
         r = manager_count_job(m, spec, run, dir_fd);
+        safe_close(dir_fd);
         if (r < 0) {
                 job_spec_free(spec);
                 job_run_free(run);
-                safe_close(dir_fd);
                 return r;
         }
-        r = job_new(m, spec, run, dir_fd, &j);
+        r = job_new(m, spec, run, &j);
         if (r < 0)
                 return r;
         j->seq = seq;
@@ -316,8 +339,11 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
 
         dfd = openat(spool_jobs_fd(m->spool), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
-                return log_error_errno(errno, "Failed to open jobs/%s: %m", name);
+                return fd_shortage(-errno) ? -errno :
+                                             log_error_errno(errno, "Failed to open jobs/%s: %m", name);
         r = read_file_at(dfd, "job.json", m->config.limits.max_file_size, &buf, &size);
+        if (fd_shortage(r) || r == -ENOMEM)
+                return r; /* a shortage of ours says nothing about the job */
         if (r < 0) {
                 quarantine_job(m, name, "job.json unreadable");
                 return 0;
@@ -331,6 +357,8 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
                 return 0;
         }
         r = journal_load(dfd, spec, &run, &seq, &err);
+        if (fd_shortage(r))
+                return r;
         if (r == -EBADMSG || r == -ENOENT) {
                 quarantine_job(m, name, err ?: "state.json missing");
                 return 0;
@@ -344,6 +372,34 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
         if (r < 0)
                 return log_error_errno(r, "Failed to restore job %s: %m", name);
         return 0;
+}
+
+/* Out of fds while loading is a shortage, never corruption: wait for fds to free (another process of
+ * ours may hold them, or the administrator raises the limit) with a growing pause, and in the end refuse
+ * to start, saying why, rather than call healthy jobs corrupt. Nothing is served yet, so waiting here
+ * blocks no one. */
+#define RECOVERY_FD_TRIES 8
+
+static int load_job_patiently(Manager *m, const char *name, uint64_t id) {
+        uint64_t pause = 50 * USEC_PER_MSEC;
+        int r;
+
+        for (unsigned t = 1;; t++, pause *= 2) {
+                r = load_job(m, name, id);
+                if (!fd_shortage(r) && r != -ENOMEM)
+                        return r;
+                if (t == RECOVERY_FD_TRIES)
+                        return log_error_errno(r,
+                                               "Out of %s while recovering job %s (%zu jobs loaded): %m. No "
+                                               "job was touched; raise LimitNOFILE= (or ulimit -n) and start "
+                                               "orchd again.",
+                                               r == -ENOMEM ? "memory" : "file descriptors", name, m->n_jobs);
+                log_warning_errno(r,
+                                  "Out of %s while recovering job %s; it is not corrupt. Trying again in "
+                                  "%" PRIu64 " ms: %m",
+                                  r == -ENOMEM ? "memory" : "file descriptors", name, pause / USEC_PER_MSEC);
+                (void) usleep((useconds_t) pause);
+        }
 }
 
 static int id_cmp(const void *a, const void *b) {
@@ -393,10 +449,11 @@ static int manager_recover(Manager *m) {
                 char name[24];
 
                 snprintf(name, sizeof(name), "%" PRIu64, ids[i]);
-                r = load_job(m, name, ids[i]);
+                r = load_job_patiently(m, name, ids[i]);
                 if (r < 0)
                         return r;
         }
+        retention_recover(m);
         if (n > 0)
                 log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY),
                           "Recovered %zu jobs, %zu unfinished.", m->n_jobs, m->n_active);
@@ -521,6 +578,8 @@ static int manager_on_post(sd_event_source *s, void *userdata) {
         if (m->failed)
                 return 0;
         manager_schedule(m);
+        if (m->gc_needed && !m->stopping)
+                (void) retention_gc(m);
         manager_flush(m);
         if (m->stopping)
                 manager_check_drained(m);
@@ -712,6 +771,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = methods_attach(m);
         if (r < 0)
                 return r;
+        r = retention_start(m);
+        if (r < 0)
+                return r;
         r = spool_start(m->spool);
         if (r < 0)
                 return r;
@@ -739,6 +801,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sig_hup);
         sd_event_source_disable_unref(m->status_timer);
         readonly_done(&m->read_only);
+        sd_event_source_disable_unref(m->gc_timer);
+        free(m->trash_ids);
         sd_event_unref(m->event);
         free(m->config.spool_path);
         free(m->config.socket_path);

@@ -61,6 +61,11 @@ struct Manager {
         size_t n_held;
         struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
+        uint64_t *trash_ids; /* jobs removed since the last retention_commit() (retention.c) */
+        size_t n_trash, cap_trash;
+        sd_event_source *gc_timer; /* the periodic KeepFinished= collection */
+        bool gc_needed;            /* more finished jobs than KeepFinished= keeps: collect before sleeping */
+
         unsigned n_running;         /* slots in use across jobs */
         Usage usage;                /* per-user counts: the UserMax*= caps and the fair share of slots */
         UsageDenial last_denial;    /* the cap the last refused admission hit (for Submit's LimitExceeded) */
@@ -84,6 +89,11 @@ int manager_run(Manager *m);
 
 /* Lookup by id, or NULL. */
 Job *manager_find_job(Manager *m, uint64_t id);
+/* Open jobs/ID (jobs hold no directory fd of their own while they run nothing). Returns the fd or -errno
+ * (-EMFILE/-ENFILE: a shortage of fds, see fd_shortage()). */
+int manager_open_job_dir(Manager *m, uint64_t id);
+/* KeepFinished= may remove jobs now (a job ended, the configuration changed): collect before sleeping. */
+void manager_gc_soon(Manager *m);
 
 /* A job changed something to be flushed. */
 void manager_mark_dirty(Manager *m, Job *j);

@@ -56,6 +56,10 @@ int methods_retry(ControlCall *call, json_object *params, void *userdata);
 /* io.orchd.Manager.Rejected (methods-rejected.c): the caller's rejected job files. */
 int methods_rejected(ControlCall *call, json_object *params, void *userdata);
 
+/* io.orchd.Manager.Remove and io.orchd.Manager.Gc (methods-retention.c). */
+int methods_remove(ControlCall *call, json_object *params, void *userdata);
+int methods_gc(ControlCall *call, json_object *params, void *userdata);
+
 /* io.orchd.Manager.Logs (methods-logs.c). */
 int methods_logs(ControlCall *call, json_object *parameters, void *userdata);
 /* Something became durable: Logs streams waiting for an attempt to start or end look again. */

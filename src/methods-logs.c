@@ -94,8 +94,9 @@ static LogReader *reader_free(LogReader *r) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(LogReader *, reader_free);
 
-/* Open jobs/ID/logs/NODE.ATTEMPT.log read-only. A finished job has closed its logs directory: open it
- * again from the job directory. Returns an fd, or -errno (-ENOENT: the attempt has not created it yet). */
+/* Open jobs/ID/logs/NODE.ATTEMPT.log read-only. A job that has not started a node yet, or has finished,
+ * holds no directory fd: open it again by id. Returns an fd, or -errno (-ENOENT: the attempt has not
+ * created it yet). */
 static int log_open(const Job *j, uint32_t node, uint32_t attempt) {
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
         char name[128];
@@ -103,7 +104,11 @@ static int log_open(const Job *j, uint32_t node, uint32_t attempt) {
 
         snprintf(name, sizeof(name), "%s.%" PRIu32 ".log", j->spec->nodes[node].id, attempt);
         if (j->logs_fd < 0) {
-                dir_fd = openat(j->dir_fd, "logs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                _cleanup_close_ int job_fd = manager_open_job_dir(j->manager, j->id);
+
+                if (job_fd < 0)
+                        return job_fd;
+                dir_fd = openat(job_fd, "logs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 if (dir_fd < 0)
                         return -errno;
         }

@@ -581,6 +581,8 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_LOGS, methods_logs },
         { ORCH_METHOD_WATCH, watch_method },
         { ORCH_METHOD_REJECTED, methods_rejected },
+        { ORCH_METHOD_REMOVE, methods_remove },
+        { ORCH_METHOD_GC, methods_gc },
         {},
 };
 

@@ -219,6 +219,8 @@ int reply_error(const VarlinkMessage *m, const char *job) {
         if (streq(e, ORCH_ERROR_NO_SUCH_NODE))
                 return fail(EX_NOINPUT, "job '%s' has no node '%s'", id,
                             strna(get_string(m->parameters, "node")));
+        if (streq(e, ORCH_ERROR_PERMISSION_DENIED) && isempty(id) && get_string(m->parameters, "reason"))
+                return fail(EX_NOPERM, "permission denied: %s", get_string(m->parameters, "reason"));
         if (streq(e, ORCH_ERROR_PERMISSION_DENIED))
                 return fail(EX_NOPERM, "permission denied: job '%s' belongs to another user", id);
         if (streq(e, VARLINK_ERROR_INVALID_PARAMETER))
@@ -228,6 +230,9 @@ int reply_error(const VarlinkMessage *m, const char *job) {
             streq(e, VARLINK_ERROR_METHOD_NOT_IMPLEMENTED))
                 return fail(EX_SOFTWARE, "orchd does not support this request (%s); is it an older version?",
                             e);
+        if (streq(e, ORCH_ERROR_CANNOT_REMOVE))
+                return fail(EX_TEMPFAIL, "cannot remove job '%s': it has %s (cancel it first, or wait for it)",
+                            id, strna(get_string(m->parameters, "reason")));
         if (streq(e, ORCH_ERROR_CANNOT_RETRY))
                 return fail(EX_TEMPFAIL, "cannot retry job '%s': %s", id, strna(get_string(m->parameters, "reason")));
         if (streq(e, ORCH_ERROR_TOO_MANY_CONNECTIONS)) {

@@ -345,6 +345,40 @@ static int verb_resume(char **args, size_t n_args) {
         return call_once(ORCH_METHOD_RESUME, p, args[0], &reply);
 }
 
+/* --- remove, gc --- */
+
+static int verb_remove(char **args, size_t n_args) {
+        int r = 0;
+
+        /* One call per job, in order; the first failure stops (like rm would not, but a typo should not
+         * be followed by more removals the user did not look at). */
+        for (size_t k = 0; k < n_args && r == 0; k++) {
+                _cleanup_json_ json_object *p = id_parameters(args[k]), *reply = NULL;
+
+                if (!p)
+                        return fail(EX_SOFTWARE, "out of memory");
+                r = call_once(ORCH_METHOD_REMOVE, p, args[k], &reply);
+        }
+        return r;
+}
+
+static int verb_gc(char **args, size_t n_args) {
+        _cleanup_json_ json_object *reply = NULL;
+        int64_t removed = 0, kept = 0;
+        int r;
+
+        r = call_once(ORCH_METHOD_GC, NULL, NULL, &reply);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(reply);
+        (void) get_int(reply, "removed", &removed);
+        (void) get_int(reply, "kept", &kept);
+        printf("Removed %" PRId64 " finished job%s; %" PRId64 " job%s left.\n", removed,
+               removed == 1 ? "" : "s", kept, kept == 1 ? "" : "s");
+        return 0;
+}
+
 /* --- validate --- */
 
 /* Read a whole file, at most limit+1 bytes (parse_file reports the size error), and tell its real size:
@@ -833,6 +867,15 @@ static const Verb verbs[] = {
           "and everything downstream of them; succeeded nodes upstream are kept. Attempt\n"
           "numbers go on. Exit status 75 if the job has not finished yet (or another\n"
           "unfinished job of yours holds its key).\n" },
+        { "remove", verb_remove, 1, SIZE_MAX, 0, "remove JOB...",
+          "Remove finished jobs now: their state, job file and logs leave the spool (orchd\n"
+          "also removes finished jobs by itself, per KeepFinished= in orchd.conf). Yours, or\n"
+          "anyone's for root and AdminGroup= members. Exit status 75 if a job has not\n"
+          "finished yet (nothing is removed: cancel it first, or wait for it).\n" },
+        { "gc", verb_gc, 0, 0, 0, "gc",
+          "Apply KeepFinished= now: remove the finished jobs older than its age or beyond its\n"
+          "count, and print how many were removed. For root, orchd's user and AdminGroup=\n"
+          "members (exit status 77 for others).\n" },
         { "rejected", verb_rejected, 0, 1, OPT_FILE, "rejected [NAME] [--file]",
           "Show your rejected job files (rejected/ itself is root's): without NAME, one line\n"
           "per file with when and why; with NAME, the whole error; with --file, the file's\n"

@@ -71,6 +71,8 @@ static void help(void) {
                "                          spool's filesystem (default \"64M 1%%\", the larger; 0: off)\n"
                "      --max-interrupted-reruns N  reruns in a row of a node orchd died under; then\n"
                "                          it fails with reason interrupted (default 3; 0: no limit)\n"
+               "      --keep-finished AGE|N  remove finished jobs older than AGE or beyond the N\n"
+               "                          most recent (default \"30d 10000\"; infinity: keep all)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
@@ -105,6 +107,7 @@ static const struct {
         { "user-max-running", 0, CONF_USER_MAX_RUNNING },
         { "min-free-space", 0, CONF_MIN_FREE_SPACE },
         { "max-interrupted-reruns", 0, CONF_MAX_INTERRUPTED_RERUNS },
+        { "keep-finished", 0, CONF_KEEP_FINISHED },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */

@@ -38,6 +38,8 @@
 #define ORCH_METHOD_LOGS "io.orchd.Manager.Logs"
 #define ORCH_METHOD_WATCH "io.orchd.Manager.Watch"
 #define ORCH_METHOD_REJECTED "io.orchd.Manager.Rejected"
+#define ORCH_METHOD_REMOVE "io.orchd.Manager.Remove"
+#define ORCH_METHOD_GC "io.orchd.Manager.Gc"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"
@@ -46,6 +48,7 @@
 #define ORCH_ERROR_INVALID_JOB "io.orchd.Manager.InvalidJob"
 #define ORCH_ERROR_INTERNAL "io.orchd.Manager.InternalError"
 #define ORCH_ERROR_CANNOT_RETRY "io.orchd.Manager.CannotRetry"
+#define ORCH_ERROR_CANNOT_REMOVE "io.orchd.Manager.CannotRemove"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
 #define ORCH_ERROR_TOO_MANY_CONNECTIONS "io.orchd.Manager.TooManyConnections"
 #define ORCH_ERROR_NO_SUCH_REJECTED_FILE "io.orchd.Manager.NoSuchRejectedFile"

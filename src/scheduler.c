@@ -440,8 +440,12 @@ static int starts_record(Job *j, uint32_t i) {
         int len;
 
         if (j->starts_fd < 0) {
-                j->starts_fd = openat(j->dir_fd, STARTS_FILE,
-                                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                _cleanup_close_ int dir_fd = manager_open_job_dir(j->manager, j->id);
+
+                if (dir_fd < 0)
+                        return dir_fd;
+                j->starts_fd = openat(dir_fd, STARTS_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                                      0640);
                 if (j->starts_fd < 0)
                         return -errno;
         }
@@ -451,6 +455,14 @@ static int starts_record(Job *j, uint32_t i) {
         if (k < 0)
                 return -errno;
         return k == len ? 0 : -EIO; /* a torn line is ignored when read back: treat it as not written */
+}
+
+/* The job has ended and every attempt's end is durable: its starts file has nothing left to find. */
+static void starts_remove(Job *j) {
+        _cleanup_close_ int dir_fd = manager_open_job_dir(j->manager, j->id);
+
+        if (dir_fd >= 0)
+                (void) unlinkat(dir_fd, STARTS_FILE, 0);
 }
 
 static void node_spawn(Job *j, uint32_t i) {
@@ -567,10 +579,35 @@ static bool next_ready(Job *j, uint32_t *ret) {
         return dag_pop_ready(j->dag, ret) > 0;
 }
 
+/* The logs directory is opened at the first start, not at acceptance: a queued job holds no fd. Out of
+ * fds (EMFILE/ENFILE) is a shortage, not a failure of the job: it waits, and the next pass (a node ending
+ * frees fds and asks for one) tries again. Returns 0 or -errno. */
+static int job_open_logs(Job *j) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        int r;
+
+        if (j->logs_fd >= 0)
+                return 0;
+        dir_fd = r = manager_open_job_dir(j->manager, j->id);
+        if (r >= 0)
+                r = open_dir_at(dir_fd, "logs", 0750);
+        if (r >= 0) {
+                j->logs_fd = r;
+                return 0;
+        }
+        return log_warning_errno(
+                r, "Job %" PRIu64 ": cannot open its logs directory, not starting nodes now (%s): %m", j->id,
+                fd_shortage(r) ? "out of file descriptors: raise LimitNOFILE= or lower "
+                                 "MaxParallel=; it is tried again as nodes end" :
+                                 "jobs/ID/logs");
+}
+
 unsigned job_start_ready(Job *j, unsigned *slots) {
         unsigned started = 0;
         uint32_t i;
 
+        if (*slots > 0 && job_wants_slot(j) && job_open_logs(j) < 0)
+                return 0;
         while (*slots > 0 && job_may_start(j) && next_ready(j, &i)) {
                 NodeState s = j->run->nodes[i].state;
 
@@ -867,6 +904,7 @@ static void assign_gen(struct JobPending *list, size_t n, uint64_t gen) {
 }
 
 int job_flush(Job *j, uint64_t gen_next) {
+        _cleanup_close_ int dir_fd = -EBADF;
         bool snapshot;
         char *buf;
         size_t len;
@@ -875,6 +913,10 @@ int job_flush(Job *j, uint64_t gen_next) {
         j->in_dirty_list = false;
         if (j->n_dirty == 0 && !j->job_dirty)
                 return 0;
+        /* The directory is opened for this write only (the committer keeps a dup until it is written). */
+        dir_fd = manager_open_job_dir(j->manager, j->id);
+        if (dir_fd < 0)
+                return dir_fd;
 
         /* Compact when the journal files outgrow the snapshot (amortized O(1) per change), and at the end
          * so a finished job loads from one file. */
@@ -886,7 +928,7 @@ int job_flush(Job *j, uint64_t gen_next) {
                 buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty, &len);
         if (!buf)
                 return -ENOMEM;
-        r = committer_add(j->manager->committer, j->dir_fd, snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq,
+        r = committer_add(j->manager->committer, dir_fd, snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq,
                           buf, len);
         if (r < 0)
                 return r;
@@ -967,7 +1009,7 @@ void job_on_durable(Job *j, uint64_t gen) {
         if (j->final_gen != 0 && durable(j->final_gen, gen)) {
                 j->final_gen = 0;
                 /* Every attempt's end is durable: nothing of the job can be left running. */
-                (void) unlinkat(j->dir_fd, STARTS_FILE, 0);
+                starts_remove(j);
                 job_answer_waiters(j);
                 watch_job_end(j);
                 job_release_runtime(j);
@@ -1079,11 +1121,14 @@ static bool starts_parse(const char *line, uint32_t *node, unsigned *attempt, pi
  * record became durable. For the others: kill what is left of them and take their attempt numbers, which
  * count as interrupted. A running node whose journal record lacks the pid gets it from here. */
 static void starts_replay(Job *j) {
+        _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         int r;
 
-        r = read_file_at(j->dir_fd, STARTS_FILE, STARTS_MAX_BYTES, &buf, &size);
+        dir_fd = r = manager_open_job_dir(j->manager, j->id);
+        if (r >= 0)
+                r = read_file_at(dir_fd, STARTS_FILE, STARTS_MAX_BYTES, &buf, &size);
         if (r == -ENOENT)
                 return;
         if (r < 0) {
@@ -1164,14 +1209,11 @@ static int job_recover(Job *j) {
         return 0;
 }
 
-/* What driving the job needs besides spec and run: its logs directory, environment, DAG and per-node
- * control. Undone by job_release_runtime(). */
+/* What driving the job needs besides spec and run: its environment, DAG and per-node control (the logs
+ * directory follows at the first start, job_open_logs()). Undone by job_release_runtime(). */
 static int job_build_runtime(Job *j) {
         int r;
 
-        j->logs_fd = open_dir_at(j->dir_fd, "logs", 0750);
-        if (j->logs_fd < 0)
-                return j->logs_fd;
         if (!j->base_env) {
                 r = job_build_env(j);
                 if (r < 0)
@@ -1188,7 +1230,7 @@ static int job_build_runtime(Job *j) {
         return 0;
 }
 
-int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret) {
+int job_new(Manager *m, JobSpec *spec, JobRun *run, Job **ret) {
         _cleanup_(job_freep) Job *j = NULL;
         int r;
 
@@ -1196,11 +1238,9 @@ int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret) {
         if (!j) {
                 job_spec_free(spec);
                 job_run_free(run);
-                safe_close(dir_fd);
                 return -ENOMEM;
         }
-        *j = (Job) { .manager = m, .id = run->id, .spec = spec, .run = run, .dir_fd = dir_fd, .logs_fd = -EBADF,
-                     .starts_fd = -EBADF };
+        *j = (Job){ .manager = m, .id = run->id, .spec = spec, .run = run, .logs_fd = -EBADF, .starts_fd = -EBADF };
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {
@@ -1343,7 +1383,6 @@ Job *job_free(Job *j) {
         free(j->dirty);
         strv_free(j->base_env);
         free(j->home);
-        safe_close(j->dir_fd);
         job_spec_free(j->spec);
         job_run_free(j->run);
         return mfree(j);

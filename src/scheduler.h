@@ -48,8 +48,8 @@ struct Job {
         JobRun *run;
         Dag *dag;                    /* NULL once finished */
         NodeCtl *ctl;                /* per node; NULL once finished */
-        int dir_fd;
-        int logs_fd;
+        int logs_fd;                 /* jobs/ID/logs from the first start to the end, else -EBADF: fds follow
+                                      * running jobs, not all jobs (a job's directory is opened by id) */
         int starts_fd;               /* "starts": every attempt's pid, written before it may exec (scheduler.c) */
 
         unsigned n_running;          /* nodes holding a slot: running, or waiting to be spawned */
@@ -97,9 +97,9 @@ struct Job {
         TaskCred cred;
 };
 
-/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and dir_fd
- * (also on failure). Nothing runs and nothing is recorded yet. Returns 0 or -errno. */
-int job_new(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, Job **ret);
+/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec and run (also on
+ * failure). Nothing runs and nothing is recorded yet. Returns 0 or -errno. */
+int job_new(Manager *m, JobSpec *spec, JobRun *run, Job **ret);
 
 /* Start driving a job the manager has registered: a fresh one becomes ready; a recovered one gets the
  * restart rules of SPEC §4 (on_interrupt, retry_wait timers, job timeout, pending cancel). Returns 0 or -errno. */

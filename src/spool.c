@@ -415,6 +415,7 @@ uint64_t spool_floor_bytes(Spool *s) {
 }
 
 static int spool_on_space_timer(sd_event_source *src, uint64_t usec, void *userdata);
+static void spool_retry_later(Spool *s, int error);
 
 /* New jobs must wait for room: say so once (not per file), and look again on a timer. */
 static void spool_set_full(Spool *s, int error) {
@@ -493,11 +494,15 @@ static int spool_on_retry_timer(sd_event_source *src, uint64_t usec, void *userd
 
 /* A file could not be finished for a transient reason: rescan after a while (once armed, later failures
  * wait for that same rescan). Without the timer the next SIGHUP or restart retries it. */
-static void spool_retry_later(Spool *s) {
+static void spool_retry_later(Spool *s, int error) {
         int enabled = SD_EVENT_OFF;
 
         if (s->retry_timer && sd_event_source_get_enabled(s->retry_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
                 return;
+        if (fd_shortage(error)) /* said once per armed retry, not per file */
+                log_warning_errno(error,
+                                  "Out of file descriptors while taking in job files (%m); they wait and are "
+                                  "taken in a moment. Raise LimitNOFILE= or lower MaxParallel= if this persists.");
         s->retry_usec = MIN(MAX(s->retry_usec * 2, RETRY_MIN_USEC), RETRY_MAX_USEC);
         if (!s->retry_timer) {
                 if (sd_event_add_time_relative(s->event, &s->retry_timer, CLOCK_MONOTONIC, s->retry_usec,
@@ -514,7 +519,7 @@ static void spool_note_result(Spool *s, int r) {
         if (is_out_of_space(r))
                 spool_set_full(s, r);
         else if (r < 0)
-                spool_retry_later(s);
+                spool_retry_later(s, r);
         else
                 s->retry_usec = 0;
 }
@@ -1080,7 +1085,7 @@ static int spool_take(Spool *s, const char *name) {
         if (r == -ENOENT)
                 return 0; /* already taken (a rescan and an event can both name it) */
         if (r < 0) {
-                spool_retry_later(s);
+                spool_retry_later(s, r);
                 return log_warning_errno(r, "Failed to claim new/%s, will retry: %m", name);
         }
         return spool_process(s, iname);
@@ -1169,11 +1174,12 @@ int spool_rescan(Spool *s) {
         if (s->full || s->held)
                 return 0; /* the space re-check (or spool_hold()) rescans once there is room */
         r = scan_dir(s, s->intake_fd, true);
-        if (r < 0)
-                return log_error_errno(r, "Failed to scan %s/jobs/" INTAKE_DIR ": %m", s->path);
-        r = scan_dir(s, s->new_fd, false);
-        if (r < 0)
-                return log_error_errno(r, "Failed to scan %s/new: %m", s->path);
+        if (r >= 0)
+                r = scan_dir(s, s->new_fd, false);
+        if (r < 0) {
+                spool_retry_later(s, r);
+                return log_error_errno(r, "Failed to scan %s/new or its intake: %m", s->path);
+        }
         return 0;
 }
 
@@ -1286,6 +1292,24 @@ static uint64_t max_id_in(int dir_fd) {
         return max;
 }
 
+/* jobs/.next-id: written when finished jobs are removed (retention.c), so that the id of a removed job is
+ * never handed out again. 0 if there is none. */
+static uint64_t next_id_recorded(int jobs_fd) {
+        _cleanup_free_ char *buf = NULL;
+        unsigned long long v;
+        char *end;
+
+        if (read_file_at(jobs_fd, ".next-id", 64, &buf, NULL) < 0)
+                return 0;
+        errno = 0;
+        v = strtoull(buf, &end, 10);
+        return errno == 0 && end != buf && (*end == '\n' || *end == '\0') ? (uint64_t) v : 0;
+}
+
+uint64_t spool_next_id(const Spool *s) {
+        return s->next_id;
+}
+
 static int spool_tidy_jobs(Spool *s) {
         struct dirent *de;
         DIR *d;
@@ -1305,7 +1329,7 @@ static int spool_tidy_jobs(Spool *s) {
         }
         closedir(d);
 
-        s->next_id = max_id_in(s->jobs_fd) + 1;
+        s->next_id = MAX(max_id_in(s->jobs_fd) + 1, next_id_recorded(s->jobs_fd));
         corrupt_fd = openat(s->spool_fd, "corrupt", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (corrupt_fd >= 0)
                 s->next_id = MAX(s->next_id, max_id_in(corrupt_fd) + 1);

@@ -61,6 +61,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Spool *, spool_free);
 
 /* The jobs/ directory fd (borrowed). */
 int spool_jobs_fd(const Spool *s);
+/* The id the next accepted job gets. */
+uint64_t spool_next_id(const Spool *s);
 /* The spool directory fd (borrowed). */
 int spool_dir_fd(const Spool *s);
 /* The rejected/ directory fd (borrowed): root's alone; NAME.json.error.json there names the owner (uid). */

@@ -4,6 +4,7 @@
  * line over the file. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -120,6 +121,46 @@ static void test_min_free(void **state) {
         assert_int_equal(percent, 0);
 }
 
+/* KeepFinished=: an age with a unit and/or a bare count, or infinity. */
+static void test_keep_finished(void **state) {
+        static const struct {
+                const char *in;
+                int want_r;
+                uint64_t want_age, want_count;
+        } cases[] = {
+                { "30d 10000", 0, UINT64_C(30) * 86400 * 1000000, 10000 },
+                { "10000  30d", 0, UINT64_C(30) * 86400 * 1000000, 10000 },
+                { "7d", 0, UINT64_C(7) * 86400 * 1000000, CONF_KEEP_FOREVER },
+                { "1h30m", 0, UINT64_C(5400) * 1000000, CONF_KEEP_FOREVER },
+                { "250ms", 0, 250000, CONF_KEEP_FOREVER },
+                { "0", 0, CONF_KEEP_FOREVER, 0 },
+                { "1000", 0, CONF_KEEP_FOREVER, 1000 },
+                { "infinity", 0, CONF_KEEP_FOREVER, CONF_KEEP_FOREVER },
+                { "", -EINVAL, 0, 0 },
+                { "  ", -EINVAL, 0, 0 },
+                { "7d 1d", -EINVAL, 0, 0 },
+                { "10 20", -EINVAL, 0, 0 },
+                { "7x", -EINVAL, 0, 0 },
+                { "-5", -EINVAL, 0, 0 },
+                { "infinity 7d", -EINVAL, 0, 0 },
+                { "12345678901", -ERANGE, 0, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint64_t age = 1, count = 1;
+                int r = conf_parse_keep_finished(cases[i].in, &age, &count);
+
+                if (r != cases[i].want_r)
+                        fail_msg("KeepFinished=%s: got %d, want %d", cases[i].in, r, cases[i].want_r);
+                if (r < 0)
+                        continue;
+                if (age != cases[i].want_age || count != cases[i].want_count)
+                        fail_msg("KeepFinished=%s: got age %" PRIu64 " count %" PRIu64 ", want %" PRIu64
+                                 " %" PRIu64,
+                                 cases[i].in, age, count, cases[i].want_age, cases[i].want_count);
+        }
+}
+
 static void test_parse_file(void **state) {
         static const char text[] =
                 "# orchd.conf\n"
@@ -232,8 +273,10 @@ static void test_size(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_keys),       cmocka_unit_test(test_values), cmocka_unit_test(test_parse_file),
-                cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_merge), cmocka_unit_test(test_size), cmocka_unit_test(test_min_free),
+                cmocka_unit_test(test_keys),       cmocka_unit_test(test_values),
+                cmocka_unit_test(test_parse_file), cmocka_unit_test(test_parse_errors),
+                cmocka_unit_test(test_merge),      cmocka_unit_test(test_size),
+                cmocka_unit_test(test_min_free),   cmocka_unit_test(test_keep_finished),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Recovery and retention (issue 9, point 4). Two spools of finished one-node jobs are generated directly in
+# the on-disk format (jobs/ID/job.json, state.json, logs/a.1.log; as orchd writes them), not run:
+#   1. N jobs (default 100,000): the time from starting orchd (KeepFinished=infinity) to its first answered
+#      `orchctl stats`, against reading the same tree with find + cat (every file orchd reads), measured just
+#      before and just after in the same run; the ratio orchd / find+cat.
+#   2. M jobs (default 10,000): open fds and VmRSS of orchd with KeepFinished=infinity, then after a SIGHUP
+#      with KeepFinished=KEEP (default 100) has collected the rest (and `orchctl gc` reports nothing left to
+#      do). Set ORCHD/ORCHCTL to another build (e.g. the parent commit's) to compare; a build that keeps one
+#      fd per job needs `ulimit -n` above M.
+# Prints figures only. N=…, M=…, KEEP=… scale it; generating 100,000 jobs takes about a minute here.
+
+. "$(dirname "$0")/common.sh"
+build_orchd
+: "${N:=100000}" "${M:=10000}" "${KEEP:=100}"
+
+gen_spool() { # gen_spool DIR COUNT: a spool of COUNT finished (succeeded) one-node jobs owned by us
+        python3 - "$1" "$2" "$(id -u)" "$(id -g)" "$(id -un)" <<'EOF'
+import os, sys, time
+spool, n, uid, gid, user = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+jobs = os.path.join(spool, "jobs")
+os.makedirs(jobs, exist_ok=True)
+job = b'{"name":"bench","nodes":{"a":{"cmd":["true"]}}}\n'
+t0 = int(time.time() * 1e6) - n * 1000 - 10**6
+for i in range(1, n + 1):
+    d = os.path.join(jobs, str(i))
+    os.makedirs(os.path.join(d, "logs"), 0o750)
+    os.chmod(d, 0o750)
+    with open(os.path.join(d, "job.json"), "wb") as f:
+        f.write(job)
+    t = t0 + i * 1000
+    st = ('{"version":1,"seq":3,"job":{"id":"%d","state":"succeeded","paused_from":null,"reason":null,'
+          '"cancel_requested":false,"uid":%d,"gid":%d,"user":"%s","source":"b%d.json","submitted_at":%d,'
+          '"started_at":%d,"finished_at":%d},"nodes":{"a":{"state":"succeeded","reason":null,"attempt":1,'
+          '"interrupted":0,"exit_code":0,"signal":null,"started_at":%d,"finished_at":%d,"retry_at":0}}}'
+          % (i, uid, gid, user, i, t, t + 10, t + 50, t + 10, t + 40))
+    with open(os.path.join(d, "state.json"), "w") as f:
+        f.write(st)
+    open(os.path.join(d, "logs", "a.1.log"), "wb").close()
+EOF
+}
+
+ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
+
+find_cat_ms() { # find_cat_ms DIR: ms to read every *.json below DIR/jobs
+        local t0
+        t0=$(now_ns)
+        find "$1/jobs" -name '*.json' -print0 | xargs -0 cat >/dev/null
+        ms_since "$t0"
+}
+
+start_timed() { # start_timed ARGS…: start orchd on $SPOOL; SERVE_MS = ms until `orchctl stats` answers
+        local t0
+        t0=$(now_ns)
+        "$ORCHD" --spool "$SPOOL" --socket "$SOCK" "$@" >/dev/null 2>>"$B/orchd.log" </dev/null &
+        ORCHD_PID=$!
+        until ctl stats >/dev/null 2>&1; do
+                kill -0 "$ORCHD_PID" 2>/dev/null || { note "orchd exited; its log:"; tail -5 "$B/orchd.log" >&2; exit 1; }
+                sleep 0.005
+        done
+        SERVE_MS=$(ms_since "$t0")
+}
+
+stop() {
+        kill -TERM "$ORCHD_PID" 2>/dev/null
+        wait "$ORCHD_PID" 2>/dev/null
+        ORCHD_PID=
+}
+
+fds() { find "/proc/$ORCHD_PID/fd" -mindepth 1 | wc -l; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$ORCHD_PID/status"; }
+
+printf '# recovery: %s finished jobs\n' "$N"
+t0=$(now_ns)
+gen_spool "$SPOOL" "$N"
+printf 'generated in %d ms\n' "$(ms_since "$t0")"
+sync
+before=$(find_cat_ms "$SPOOL")
+start_timed --keep-finished infinity
+serve=$SERVE_MS
+printf 'orchd fds %d, VmRSS %d kB with %s finished jobs\n' "$(fds)" "$(rss_kb)" "$N"
+stop
+after=$(find_cat_ms "$SPOOL")
+printf 'find+cat of jobs/*.json: %d ms before, %d ms after\n' "$before" "$after"
+printf 'orchd start to first answered stats: %d ms\n' "$serve"
+awk -v s="$serve" -v b="$before" -v a="$after" \
+        'BEGIN { m = (a < b ? a : b); printf "ratio orchd / find+cat (the faster): %.2f\n", (m > 0 ? s / m : 0) }'
+rm -rf "$SPOOL"
+
+printf '\n# retention: %s finished jobs, then KeepFinished=%s\n' "$M" "$KEEP"
+gen_spool "$SPOOL" "$M"
+printf '[Daemon]\nKeepFinished=infinity\n' >"$B/orchd.conf"
+start_timed --config "$B/orchd.conf"
+serve=$SERVE_MS
+printf 'start to first answered stats: %d ms\n' "$serve"
+f0=$(fds) r0=$(rss_kb)
+printf '[Daemon]\nKeepFinished=%s\n' "$KEEP" >"$B/orchd.conf"
+t0=$(now_ns)
+kill -HUP "$ORCHD_PID"
+until [ "$(ctl --json list --all | jq length)" -le "$KEEP" ]; do sleep 0.05; done
+gc_ms=$(ms_since "$t0")
+ctl list >/dev/null # a call after the collection: its malloc_trim() has run
+f1=$(fds) r1=$(rss_kb)
+printf 'fds:   %6d with %s finished jobs, %6d after the collection (%s kept)\n' "$f0" "$M" "$f1" "$KEEP"
+printf 'VmRSS: %6d kB with %s finished jobs, %6d kB after the collection\n' "$r0" "$M" "$r1"
+printf 'collection of %d jobs: %d ms until listed as gone; orchctl gc then: %s\n' "$((M - KEEP))" "$gc_ms" "$(ctl gc)"
+stop
