@@ -682,6 +682,11 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
                 return -errno;
         dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
         r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
+        /* The committer's own fds, taken before the file moves in: past the rename nothing may fail, or the
+         * file would be stranded in jobs/.#ID (out of fds, EMFILE, is the likely failure here). */
+        if (r >= 0 && ((pub->jobs_fd = fcntl(s->jobs_fd, F_DUPFD_CLOEXEC, 3)) < 0 ||
+                       (pub->dir_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3)) < 0))
+                r = -errno;
         if (r >= 0)
                 r = write_fresh_file_at(dfd, "job.json", buf, size);
         if (r >= 0)
@@ -693,10 +698,6 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
                 return r;
         }
         /* From here on the file is in jobs/.#ID; only the committer moves it further. */
-        pub->jobs_fd = fcntl(s->jobs_fd, F_DUPFD_CLOEXEC, 3);
-        pub->dir_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        if (pub->jobs_fd < 0 || pub->dir_fd < 0)
-                return -errno;
         r = committer_add_call(s->committer, publish_run, publish_free, TAKE_PTR(pub), "the acceptance of a job");
         if (r < 0)
                 return r;
