@@ -277,7 +277,7 @@ EOF
         bid=$(job_id_of back) || bail_out "job not accepted"
         wait_job "$bid"
         wait_for 10 journal_has_job_end "$ORCHD_PID" "$bid" || diag "no job-finished entry in the journal within 10 s"
-        is "$(entries "$ORCHD_PID" ORCH_JOB="$bid" ORCH_NODE=out | jq -r 'select(.ORCH_STREAM) | .MESSAGE' | head -n 1)" \
+        is "$(entries "$ORCHD_PID" ORCH_JOB="$bid" ORCH_NODE=out | jq -r 'select(.ORCH_STREAM == "stdout") | .MESSAGE' | head -n 1)" \
                 "line one" "journald back: output reaches the journal again"
         stop_orchd
 fi
