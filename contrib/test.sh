@@ -8,8 +8,8 @@
 #   normal/  --enable-werror                 make check -j4 with every core kept busy (contrib/under-load.sh),
 #                                            then make distcheck
 #   asan/    --enable-werror --enable-asan   make check (AddressSanitizer + UBSan)
-# then, in normal/, the torture stages: `make soak` (a short randomized kill -9 soak, CYCLES, default 200)
-# and `make fuzz-run` (each libFuzzer target for FUZZ_SECONDS, default 60, two at a time). It prints every
+# then, in normal/, the torture stages: `make soak` (a short randomized kill -9 soak, CYCLES, default 200),
+# `make fault-sweep` (tests/integration/fault-sweep.sh: syscall failures injected with strace) and `make fuzz-run` (each libFuzzer target for FUZZ_SECONDS, default 60, two at a time). It prints every
 # test's result, cmocka test cases included, and a last line "N passed, N failed" summed over it all.
 # Exits non-zero if anything failed. Under sudo, the builds run as the invoking user, so the tree does not
 # end up owned by root. JOBS (default 2) sets make -j.
@@ -92,7 +92,8 @@ summarize() {
         done < <(find "$BUILD_ROOT/$b" -name '*.trs' -not -path '*/orchd-*/*' | sort)
 }
 
-rm -f "$BUILD_ROOT/normal/distcheck.out" "$BUILD_ROOT/normal/soak.out" "$BUILD_ROOT/normal/fuzz.out"
+rm -f "$BUILD_ROOT/normal/distcheck.out" "$BUILD_ROOT/normal/soak.out" "$BUILD_ROOT/normal/fuzz.out" \
+        "$BUILD_ROOT/normal/fault-sweep.out"
 # The normal build's tests run twice as many at once as there are cores, while a busy loop holds every core:
 # a test whose timing window load can close fails here, not later on a loaded machine.
 JOBS=$((JOBS * 2)) build normal "$TOP/contrib/under-load.sh" --enable-werror &&
@@ -107,6 +108,7 @@ export SOAK_KNOWN
 if [ -e "$BUILD_ROOT/normal/src/orchd" ]; then
         cd "$BUILD_ROOT/normal" || exit 1
         step normal soak make soak CYCLES="$CYCLES"
+        step normal fault-sweep make fault-sweep
         step normal fuzz make fuzz-run FUZZ_SECONDS="$FUZZ_SECONDS"
 fi
 
@@ -123,6 +125,16 @@ if [ -e "$BUILD_ROOT/normal/soak.out" ]; then
                 echo "FAIL  soak"
         else
                 echo "PASS  soak"
+                passed=$((passed + 1))
+        fi
+fi
+if [ -e "$BUILD_ROOT/normal/fault-sweep.out" ]; then
+        echo "---- results: fault sweep (make fault-sweep) ----"
+        grep -E '^(ok|not ok)' "$BUILD_ROOT/normal/fault-sweep.out" | sed 's/^/      /'
+        if grep -q '^not ok' "$BUILD_ROOT/normal/fault-sweep.out" || ! grep -q '^1\.\.' "$BUILD_ROOT/normal/fault-sweep.out"; then
+                echo "FAIL  fault sweep"
+        else
+                echo "PASS  fault sweep"
                 passed=$((passed + 1))
         fi
 fi
