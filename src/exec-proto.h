@@ -20,10 +20,10 @@
  * EXEC_STEP_ACCOUNT, code EXEC_ACCOUNT_OK when the account may run jobs).
  *
  * The gate: a node started gated (run and self) has the read end of a pipe on EXEC_GATE_FD. After every
- * step but the final chdir and execve it reads one byte there; orchd writes it only once the attempt's pid is
- * recorded where the next start finds it (scheduler.c). EOF (orchd died, or gave up on the attempt) makes the
- * process exit 127 without running anything. (The daemon's own nodes need no gate: their child writes that
- * record itself before its exec, spawnrec.h.)
+ * step but the final chdir and execve it reads one byte there; orchd writes it only once the attempt's pid
+ * is recorded where the next start finds it (scheduler.c). EOF (orchd died, or gave up on the attempt) makes
+ * the process exit 127 without running anything. (The daemon's own nodes need no gate: their child writes
+ * that record itself before its exec, spawnrec.h.)
  */
 
 #include <stdint.h>

@@ -12,7 +12,8 @@
  *   - a node with on_interrupt=fail is spawned only once its start is durable;
  *   - no node execs before its attempt and pid are in the job's "starts" file (written by the child itself
  *     before its exec, or before the gate opens: supervise.h), so the next start finds every process a
- *     crash left behind; no node of a job whose acceptance may not be durable yet is spawned at all; attempt numbers and logs are never reused;
+ *     crash left behind; no node of a job whose acceptance may not be durable yet is spawned at all;
+ *     attempt numbers and logs are never reused;
  *   - n_running counts nodes holding a run slot (spawned, or waiting to be).
  * Does not decide which job gets a slot (the manager does), and never writes
  * journal files itself: it builds records and hands them to the manager's
@@ -405,8 +406,8 @@ static int starts_open(Job *j) {
 }
 
 /* Spawn attempt n->attempt of node i, on record in the starts file before it execs: written by the child
- * itself (spawnrec.h), or, through orchd-exec, gated until node_spawn() wrote it. Returns 0 with ctl[i].task,
- * -EEXIST if its log file exists, or -errno. */
+ * itself (spawnrec.h), or, through orchd-exec, gated until node_spawn() wrote it. Returns 0 with
+ * ctl[i].task, -EEXIST if its log file exists, or -errno. */
 static int node_task_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];

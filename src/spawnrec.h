@@ -11,21 +11,21 @@
  *
  * The child runs in the parent's memory until its execve(), with every signal blocked in the parent around
  * the vfork (a handler of the daemon never runs in the child) and all dispositions reset to default in the
- * child before the mask is emptied. It calls only async-signal-safe functions: no malloc, no stdio, no locks.
- * No logging, no event loop.
+ * child before the mask is emptied. It calls only async-signal-safe functions: no malloc, no stdio, no
+ * locks. No logging, no event loop.
  */
 
 #include <stdint.h>
 #include <sys/types.h>
 
 typedef struct SpawnParams {
-        const char *path;   /* the program, resolved by the caller (no PATH search here) */
-        char *const *argv;  /* argv[0] first, NULL-terminated */
-        char *const *env;   /* the complete environment; NULL = empty */
-        const char *cwd;    /* NULL = "/" */
-        int stdout_fd;      /* become the child's 1 and 2; both above 2. stdin is /dev/null */
+        const char *path;  /* the program, resolved by the caller (no PATH search here) */
+        char *const *argv; /* argv[0] first, NULL-terminated */
+        char *const *env;  /* the complete environment; NULL = empty */
+        const char *cwd;   /* NULL = "/" */
+        int stdout_fd;     /* become the child's 1 and 2; both above 2. stdin is /dev/null */
         int stderr_fd;
-        int record_fd;      /* opened O_WRONLY|O_APPEND|O_CLOEXEC, above 2; -1: no record */
+        int record_fd;             /* opened O_WRONLY|O_APPEND|O_CLOEXEC, above 2; -1: no record */
         const char *record_prefix; /* e.g. "12 3 " (node, attempt): at most SPAWN_PREFIX_MAX bytes */
 } SpawnParams;
 

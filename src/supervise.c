@@ -507,7 +507,8 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                                    int request_fd, int gate_fd) {
         int r;
 
-        assert(status_fd > EXEC_GATE_FD && request_fd > EXEC_GATE_FD && (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
+        assert(status_fd > EXEC_GATE_FD && request_fd > EXEC_GATE_FD &&
+               (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
@@ -524,8 +525,8 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                 r = posix_spawn_file_actions_addchdir_np(fa, "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, gate_fd >= 0 ? EXEC_GATE_FD + 1 :
-                                                                                EXEC_REQUEST_FD + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(
+                        fa, gate_fd >= 0 ? EXEC_GATE_FD + 1 : EXEC_REQUEST_FD + 1);
         return -r;
 }
 
@@ -598,8 +599,9 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
         r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
         if (r < 0)
                 return r;
-        hargv = p->cred ? exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask, p->pam_confdir) :
-                          exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
+        hargv = p->cred ?
+                exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask, p->pam_confdir) :
+                exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
         if (!hargv)
                 return -ENOMEM;
         if (p->record_prefix) {

@@ -110,9 +110,9 @@ static void test_recorded_before_exec(void **state) {
         pid_t pid = 0;
 
         snprintf(script, sizeof(script),
-                 "set -e; l=\"" PREFIX "$$ $(cut -d' ' -f22 /proc/$$/stat)\"; "
+                 "set -e; l=\"%s$$ $(cut -d' ' -f22 /proc/$$/stat)\"; "
                  "[ \"$(cat '%s')\" = \"$l\" ] || exit 3",
-                 f->record);
+                 PREFIX, f->record);
         assert_int_equal(spawn_recorded(&p, &pid), 0);
         assert_true(pid > 0);
         assert_int_equal(wait_exit(pid), 0);
