@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +172,20 @@ static __attribute__((noinline)) int child_run(const SpawnParams *p) {
         return -errno;
 }
 
+/* Set the calling thread's signal mask with the system call itself: glibc's sigfillset() and
+ * pthread_sigmask() leave out its internal signals (SIGCANCEL, SIGSETXID), whose handlers must not run in
+ * the child either. What glibc's own posix_spawn() does. Returns 0 or -errno. */
+static int mask_all(sigset_t *ret_old) {
+        sigset_t all;
+
+        memset(&all, 0xff, sizeof(all));
+        return syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, ret_old, _NSIG / 8) < 0 ? -errno : 0;
+}
+
+static void mask_restore(const sigset_t *old) {
+        (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
+}
+
 /* Wait for the child's report: EOF once it exec'd (or died before it could say anything), else its errno. */
 static int read_report(int fd) {
         int err = 0;
@@ -187,7 +202,7 @@ static int read_report(int fd) {
 }
 
 int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
-        sigset_t all, old;
+        sigset_t old;
         int fds[2], r;
         pid_t pid;
 
@@ -198,8 +213,7 @@ int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
 
-        (void) sigfillset(&all);
-        r = -pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = mask_all(&old);
         if (r < 0) {
                 (void) close(fds[0]);
                 (void) close(fds[1]);
@@ -213,7 +227,7 @@ int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
                 _exit(127);
         }
         r = pid < 0 ? -errno : 0;
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        mask_restore(&old);
         (void) close(fds[1]);
         if (r == 0)
                 r = read_report(fds[0]);

@@ -200,27 +200,45 @@ static void test_failures(void **state) {
         assert_int_equal(spawn_recorded(&p, &pid), -EINVAL);
 }
 
-/* The program is a session leader with the parent's signal handlers gone, an empty mask, and only 0-2. */
+/* The program is a session leader without the caller's fds, with an empty signal mask and no signal ignored,
+ * though the caller blocked and ignored some. The mask and dispositions are read by the program exec'd
+ * directly (a shell blocks signals of its own around its forks). */
 static void test_child_state(void **state) {
         Fixture *f = *state;
         char script[512];
-        char *argv[] = { (char *) "sh", (char *) "-c", script, NULL };
-        SpawnParams p = params(f, "/bin/sh", argv);
+        char *sh_argv[] = { (char *) "sh", (char *) "-c", script, NULL };
+        char *blk_argv[] = { (char *) "grep", (char *) "-q", (char *) "^SigBlk:[[:space:]]*0*$",
+                             (char *) "/proc/self/status", NULL };
+        char *ign_argv[] = { (char *) "grep", (char *) "-q", (char *) "^SigIgn:[[:space:]]*0*$",
+                             (char *) "/proc/self/status", NULL };
+        struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe, old_usr1;
+        SpawnParams p;
         sigset_t block, old;
         pid_t pid = 0;
 
-        /* Session id (field 6) is its pid; SIGTERM (blocked here) is not; the caller's fds are not there. */
+        /* Session id (field 6) is its pid; the caller's fds are not there. */
         snprintf(script, sizeof(script),
                  "[ \"$(cut -d' ' -f6 /proc/$$/stat)\" = $$ ] || exit 3; "
-                 "grep -q '^SigBlk:\t0*$' /proc/$$/status || exit 4; "
                  "[ -e /proc/$$/fd/2 ] && [ ! -e /proc/$$/fd/%d ] && [ ! -e /proc/$$/fd/%d ] || exit 5",
                  f->record_fd, f->null_fd);
+        p = params(f, "/bin/sh", sh_argv);
+        assert_int_equal(spawn_recorded(&p, &pid), 0);
+        assert_int_equal(wait_exit(pid), 0);
+
         (void) sigemptyset(&block);
         (void) sigaddset(&block, SIGTERM);
         assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old), 0);
+        assert_int_equal(sigaction(SIGPIPE, &ign, &old_pipe), 0);
+        assert_int_equal(sigaction(SIGUSR1, &ign, &old_usr1), 0);
+        p = params(f, "/bin/grep", blk_argv);
         assert_int_equal(spawn_recorded(&p, &pid), 0);
-        assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
         assert_int_equal(wait_exit(pid), 0);
+        p = params(f, "/bin/grep", ign_argv);
+        assert_int_equal(spawn_recorded(&p, &pid), 0);
+        assert_int_equal(wait_exit(pid), 0);
+        assert_int_equal(sigaction(SIGUSR1, &old_usr1, NULL), 0);
+        assert_int_equal(sigaction(SIGPIPE, &old_pipe, NULL), 0);
+        assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
 }
 
 static void test_format(void **state) {
