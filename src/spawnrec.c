@@ -21,6 +21,7 @@
  * fork() (valgrind).
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -130,14 +131,17 @@ static int child_dup(int from, int to) {
  * live in frames below the caller's, never in the frame vfork() returns twice into. */
 static __attribute__((noinline)) int child_run(const SpawnParams *p) {
         static char *const empty_env[] = { NULL };
-        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        /* The kernel's struct sigaction all zero, whatever its layout: SIG_DFL, no flags, empty mask. */
+        const unsigned long dfl[8] = { 0 };
         sigset_t empty;
         int fd, r;
 
-        /* Default dispositions first: once the mask is emptied below, a signal can only do its default. glibc
-         * refuses its internal signals (32, 33) and the kernel SIGKILL and SIGSTOP: errors are expected. */
-        for (int sig = 1; sig < NSIG; sig++)
-                (void) sigaction(sig, &dfl, NULL);
+        /* Default dispositions first: once the mask is emptied below, a signal can only do its default. By
+         * the system call, since glibc's sigaction() refuses its internal signals (32, 33), which a parent
+         * started by posix_spawn() may have ignored (make does). SIGKILL and SIGSTOP fail, as expected. */
+        static_assert(SIG_DFL == 0, "an all-zero struct sigaction is SIG_DFL");
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) syscall(SYS_rt_sigaction, sig, dfl, NULL, _NSIG / 8);
         if (setsid() < 0)
                 return -errno;
 
