@@ -525,11 +525,14 @@ static void node_spawn(Job *j, uint32_t i) {
          * only once the next start can find the process: in the starts file now, in the journal with the
          * next commit. */
         r = 0;
-        if (task_gated(j->ctl[i].task)) {
+        if (task_gated(j->ctl[i].task) && n->pid > 0) {
                 r = starts_record(j, i);
                 if (r >= 0)
                         r = task_open_gate(j->ctl[i].task);
-        }
+        } else if (task_gated(j->ctl[i].task))
+                /* Gone already (orchd-exec refused the account: its exit says so), or not identifiable: it
+                 * must not run unrecorded. */
+                task_kill(j->ctl[i].task);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
                                   j->id, ns->id, (unsigned) n->attempt);
