@@ -19,12 +19,11 @@
  * that close-on-exec fd, so the daemon reads EOF. check-account always writes one ExecStatus (step
  * EXEC_STEP_ACCOUNT, code EXEC_ACCOUNT_OK when the account may run jobs).
  *
- * The gate: a node started gated (run and self, and orchd-gate for the daemon's own nodes) has the read end
- * of a pipe on EXEC_GATE_FD. After every step but the final chdir and execve it reads one byte there; orchd
- * writes it only once the attempt's pid is recorded where the next start finds it (scheduler.c). EOF (orchd
- * died, or gave up on the attempt) makes the process exit 127 without running anything.
- *
- *   orchd-gate PATH ARGV0 [ARG…]                      wait for the gate, then execve(PATH, ARGV, environ)
+ * The gate: a node started gated (run and self) has the read end of a pipe on EXEC_GATE_FD. After every
+ * step but the final chdir and execve it reads one byte there; orchd writes it only once the attempt's pid
+ * is recorded where the next start finds it (scheduler.c). EOF (orchd died, or gave up on the attempt) makes
+ * the process exit 127 without running anything. (The daemon's own nodes need no gate: their child writes
+ * that record itself before its exec, spawnrec.h.)
  */
 
 #include <stdint.h>

@@ -32,7 +32,6 @@ typedef struct ManagerConfig {
         JobLimits limits;
         const DaemonConf *conf;     /* the effective configuration at start (copied) */
         const char *exec_helper;    /* orchd-exec, which starts nodes as their owner (borrowed) */
-        const char *gate_helper;    /* orchd-gate, which holds the daemon's own nodes until recorded (borrowed) */
         const char *pam_confdir;    /* directory of its PAM service file; NULL = /etc/pam.d (borrowed) */
         const char *config_path;    /* orchd.conf re-read on SIGHUP, or NULL (borrowed) */
         bool config_required;       /* named with --config: missing is an error */

@@ -9,7 +9,6 @@
  */
 
 #include <errno.h>
-#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,26 +27,6 @@
 
 static DaemonConf arg_cmdline = {};
 static const char *arg_config = NULL;
-
-/* orchd-gate (exec-proto.h): $ORCHD_GATE_HELPER, else the installed one, else the one next to this binary (a
- * build tree). Every node of the daemon's own user starts through it. */
-static const char *gate_helper(void) {
-        static char sibling[PATH_MAX];
-        const char *e = getenv("ORCHD_GATE_HELPER");
-        ssize_t n;
-        char *slash;
-
-        if (e)
-                return e;
-        if (access(ORCHD_GATE_PATH, X_OK) >= 0)
-                return ORCHD_GATE_PATH;
-        n = readlink("/proc/self/exe", sibling, sizeof(sibling) - 1);
-        slash = n > 0 ? memrchr(sibling, '/', (size_t) n) : NULL;
-        if (!slash || (size_t) (slash - sibling) + sizeof("/orchd-gate") > sizeof(sibling))
-                return ORCHD_GATE_PATH;
-        strcpy(slash, "/orchd-gate");
-        return access(sibling, X_OK) >= 0 ? sibling : ORCHD_GATE_PATH;
-}
 
 static void help(void) {
         printf("Usage: orchd [OPTION…]\n\n"
@@ -224,7 +203,6 @@ int main(int argc, char *argv[]) {
                 .cmdline = &arg_cmdline,
                 /* Tests run the helper of the build tree; a packaged orchd the installed one. */
                 .exec_helper = getenv("ORCHD_EXEC_HELPER") ?: ORCHD_EXEC_PATH,
-                .gate_helper = gate_helper(),
                 /* Tests name their own PAM service file. Our environment is root's, never a job's. */
                 .pam_confdir = getenv("ORCHD_PAM_CONFDIR"),
         };
@@ -234,10 +212,6 @@ int main(int argc, char *argv[]) {
         if (geteuid() == 0 && access(config.exec_helper, X_OK) < 0)
                 log_warning_errno(errno, "Cannot run %s, so jobs of users other than root will fail to start: %m",
                                   config.exec_helper);
-        if (access(config.gate_helper, X_OK) < 0)
-                log_warning_errno(errno,
-                                  "Cannot run %s, so nodes of this daemon's own user will fail to start: %m",
-                                  config.gate_helper);
         if (geteuid() == 0 && !config.pam_confdir && access("/etc/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0 &&
             access("/usr/lib/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0)
                 log_warning("No PAM service file /etc/pam.d/" EXEC_PAM_SERVICE ", so jobs of users other "

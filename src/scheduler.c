@@ -10,8 +10,10 @@
  *   - a node's end reaches the DAG (and so its dependents) only once the
  *     journal record of that end is durable (JobPending with a generation);
  *   - a node with on_interrupt=fail is spawned only once its start is durable;
- *   - no node execs before its attempt and pid are in the job's "starts" file (the gate, supervise.h), so
- *     the next start finds every process a crash left behind; attempt numbers and logs are never reused;
+ *   - no node execs before its attempt and pid are in the job's "starts" file (written by the child itself
+ *     before its exec, or before the gate opens: supervise.h), so the next start finds every process a
+ *     crash left behind; no node of a job whose acceptance may not be durable yet is spawned at all;
+ *     attempt numbers and logs are never reused;
  *   - n_running counts nodes holding a run slot (spawned, or waiting to be).
  * Does not decide which job gets a slot (the manager does), and never writes
  * journal files itself: it builds records and hands them to the manager's
@@ -41,6 +43,7 @@
 #include "procutil.h"
 #include "protocol.h"
 #include "scheduler.h"
+#include "spawnrec.h"
 #include "statusenc.h"
 #include "supervise.h"
 #include "watch.h"
@@ -387,15 +390,36 @@ static void job_on_task_output(Task *t, void *userdata) {
         methods_logs_poke(c->job->manager, c->job, c->index);
 }
 
-/* Spawn attempt n->attempt of node i gated (it waits before its exec for task_open_gate()). Returns 0 with
+/* The job's starts file, opened for appending at its first start. Returns the fd (owned by j) or -errno. */
+static int starts_open(Job *j) {
+        if (j->starts_fd < 0) {
+                _cleanup_close_ int dir_fd = manager_open_job_dir(j->manager, j->id);
+
+                if (dir_fd < 0)
+                        return dir_fd;
+                j->starts_fd = openat(dir_fd, STARTS_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                                      0640);
+                if (j->starts_fd < 0)
+                        return -errno;
+        }
+        return j->starts_fd;
+}
+
+/* Spawn attempt n->attempt of node i, on record in the starts file before it execs: written by the child
+ * itself (spawnrec.h), or, through orchd-exec, gated until node_spawn() wrote it. Returns 0 with
  * ctl[i].task, -EEXIST if its log file exists, or -errno. */
 static int node_task_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
         _cleanup_strv_free_ char **env = NULL;
-        char log_name[128];
+        char log_name[128], prefix[SPAWN_PREFIX_MAX];
         uint64_t floor;
-        int r;
+        int r, starts_fd;
+
+        starts_fd = starts_open(j);
+        if (starts_fd < 0)
+                return starts_fd;
+        snprintf(prefix, sizeof(prefix), "%" PRIu32 " %u ", i, (unsigned) n->attempt);
 
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
         if (r < 0)
@@ -421,7 +445,8 @@ static int node_task_spawn(Job *j, uint32_t i) {
                                                                  TASK_DEFAULT_UMASK),
                 .helper = j->manager->config.exec_helper,
                 .pam_confdir = j->manager->config.pam_confdir,
-                .gate = j->manager->config.gate_helper,
+                .record_prefix = prefix,
+                .record_fd = starts_fd,
                 .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,
@@ -435,23 +460,18 @@ static int node_task_spawn(Job *j, uint32_t i) {
  * cannot outlive the machine either; once write() returned, every later read on this boot sees it. */
 static int starts_record(Job *j, uint32_t i) {
         const NodeRun *n = &j->run->nodes[i];
-        char line[96];
+        char line[SPAWN_LINE_MAX], prefix[SPAWN_PREFIX_MAX];
         ssize_t k;
-        int len;
+        int len, fd;
 
-        if (j->starts_fd < 0) {
-                _cleanup_close_ int dir_fd = manager_open_job_dir(j->manager, j->id);
-
-                if (dir_fd < 0)
-                        return dir_fd;
-                j->starts_fd = openat(dir_fd, STARTS_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                                      0640);
-                if (j->starts_fd < 0)
-                        return -errno;
-        }
-        len = snprintf(line, sizeof(line), "%" PRIu32 " %u %d %" PRIu64 "\n", i, (unsigned) n->attempt,
-                       (int) n->pid, n->pid_start);
-        k = write(j->starts_fd, line, (size_t) len);
+        fd = starts_open(j);
+        if (fd < 0)
+                return fd;
+        snprintf(prefix, sizeof(prefix), "%" PRIu32 " %u ", i, (unsigned) n->attempt);
+        len = spawn_format_record(line, prefix, n->pid, n->pid_start);
+        if (len < 0)
+                return len;
+        k = write(fd, line, (size_t) len);
         if (k < 0)
                 return -errno;
         return k == len ? 0 : -EIO; /* a torn line is ignored when read back: treat it as not written */
@@ -501,15 +521,18 @@ static void node_spawn(Job *j, uint32_t i) {
         if (proc_start_time(n->pid, &n->pid_start) < 0)
                 n->pid = 0, n->pid_start = 0; /* already gone (a refused account): nothing to kill later */
         mark_node_dirty(j, i);
-        /* The gate opens only once the next start can find the process: in the starts file now, in the
-         * journal with the next commit. */
-        r = starts_record(j, i);
-        if (r >= 0 && j->hold_gen != 0)
-                /* Until its acceptance is durable the job's directory (and starts file) may vanish with a
-                 * crash, the file being taken again as a new job: the gate opens with that commit. */
-                barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
-        else if (r >= 0)
-                r = task_open_gate(j->ctl[i].task);
+        /* Started directly, the child wrote its record before its exec. Through orchd-exec the gate opens
+         * only once the next start can find the process: in the starts file now, in the journal with the
+         * next commit. */
+        r = 0;
+        if (task_gated(j->ctl[i].task) && n->pid > 0) {
+                r = starts_record(j, i);
+                if (r >= 0)
+                        r = task_open_gate(j->ctl[i].task);
+        } else if (task_gated(j->ctl[i].task))
+                /* Gone already (orchd-exec refused the account: its exit says so), or not identifiable: it
+                 * must not run unrecorded. */
+                task_kill(j->ctl[i].task);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
                                   j->id, ns->id, (unsigned) n->attempt);
@@ -553,8 +576,10 @@ static void begin_attempt(Job *j, uint32_t i) {
         mark_node_dirty(j, i);
 
         /* A node that must never run twice starts only once "attempt N started" is durable: after a
-         * crash, recovery then knows it may have run. Others start now; a crash reruns them anyway. */
-        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL)
+         * crash, recovery then knows it may have run. Others start now; a crash reruns them anyway. Until
+         * its acceptance is durable a job's directory (and the starts record in it) may vanish with a
+         * crash, the file being taken again as a new job: its nodes start with that commit. */
+        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL || j->hold_gen != 0)
                 barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
         else
                 node_spawn(j, i);
@@ -970,8 +995,6 @@ static void release_spawns(Job *j, uint64_t gen) {
                         continue;
                 if (!j->ctl[p->node].task)
                         node_spawn(j, p->node);
-                else if (task_open_gate(j->ctl[p->node].task) < 0)
-                        task_kill(j->ctl[p->node].task); /* it never ran; its exit ends the attempt */
         }
         j->n_await_spawn = w;
 }
@@ -1264,7 +1287,7 @@ int job_activate(Job *j) {
                         fresh = run->nodes[i].state == NODE_PENDING && run->nodes[i].attempt == 0;
                 if (fresh) {
                         /* Perhaps just accepted, the acceptance in the committer's open batch: the first
-                         * gates wait for it to be durable. */
+                         * nodes wait for it to be durable (begin_attempt). */
                         j->hold_gen = committer_next_gen(j->manager->committer);
                         dag_start(j->dag);
                         manager_schedule_soon(j->manager);

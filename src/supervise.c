@@ -14,9 +14,10 @@
  *
  * Nodes of other users, and nodes with a umask of their own, start through orchd-exec (exec-client.c): the
  * account check, drop, chdir and PATH search happen there, after posix_spawn() returned, so the loop never
- * waits for PAM; a failed start is the helper's ExecStatus, read when it exits 127. A gated task (the
- * scheduler's, TaskParams.gate) is started with everything in place but the exec, which orchd-exec or
- * orchd-gate performs only once task_open_gate() wrote the byte on the gate pipe.
+ * waits for PAM; a failed start is the helper's ExecStatus, read when it exits 127. Such a task that must be
+ * on record before it runs (TaskParams.record_prefix) is started with everything in place but the exec,
+ * which orchd-exec performs only once task_open_gate() wrote the byte on the gate pipe. The daemon's own
+ * nodes start through spawnrec.c, whose child writes that record itself right before its execve().
  *
  * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
  * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
@@ -43,6 +44,7 @@
 #include "log.h"
 #include "logfwd.h"
 #include "macro.h"
+#include "spawnrec.h"
 #include "time-util.h"
 #include "supervise.h"
 
@@ -498,44 +500,39 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
         return -r;
 }
 
-/* request_fd >= 0: the child is orchd-exec, which gets it as EXEC_REQUEST_FD and changes directory itself
- * (as the owner). status_fd and gate_fd >= 0 (orchd-exec, or orchd-gate) become EXEC_STATUS_FD and
- * EXEC_GATE_FD. All must be above those numbers already, or one dup2 could overwrite another, and a dup2
- * onto itself would keep O_CLOEXEC. */
-static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, const char *cwd,
-                                   int status_fd, int request_fd, int gate_fd) {
-        bool helper = request_fd >= 0;
+/* The child is orchd-exec: request_fd, status_fd and gate_fd (>= 0: gated) become EXEC_REQUEST_FD,
+ * EXEC_STATUS_FD and EXEC_GATE_FD, and it changes directory itself (as the owner). All must be above those
+ * numbers already, or one dup2 could overwrite another, and a dup2 onto itself would keep O_CLOEXEC. */
+static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, int status_fd,
+                                   int request_fd, int gate_fd) {
         int r;
 
-        assert((status_fd < 0 || status_fd > EXEC_GATE_FD) &&
-               (request_fd < 0 || request_fd > EXEC_GATE_FD) && (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
+        assert(status_fd > EXEC_GATE_FD && request_fd > EXEC_GATE_FD &&
+               (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, STDERR_FILENO);
-        if (r == 0 && status_fd >= 0)
+        if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, status_fd, EXEC_STATUS_FD);
-        if (r == 0 && helper)
+        if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, request_fd, EXEC_REQUEST_FD);
         if (r == 0 && gate_fd >= 0)
                 r = posix_spawn_file_actions_adddup2(fa, gate_fd, EXEC_GATE_FD);
         if (r == 0)
-                r = posix_spawn_file_actions_addchdir_np(fa, helper ? "/" : cwd ?: "/");
+                r = posix_spawn_file_actions_addchdir_np(fa, "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa,
-                                                             gate_fd >= 0   ? EXEC_GATE_FD + 1 :
-                                                                     helper ? EXEC_REQUEST_FD + 1 :
-                                                                              STDERR_FILENO + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(
+                        fa, gate_fd >= 0 ? EXEC_GATE_FD + 1 : EXEC_REQUEST_FD + 1);
         return -r;
 }
 
 /* The daemon-side checks of the path without the helper (the node runs as the daemon's own user, so what it
- * may stat the node may too). glibc's posix_spawn() reports a failed chdir or exec in the child as its
- * return value; these give the same errors where it cannot (valgrind runs the vfork as a fork: the child
- * just exits 127), and posix_spawn() stays the authority for everything else (ENOEXEC, E2BIG, …). */
+ * may stat the node may too): a clear message for the usual mistakes, and the program's path. The child's
+ * own chdir and execve() stay the authority for everything else (ENOEXEC, E2BIG, …, spawnrec.h). */
 static int task_check_plain(const TaskParams *p, char **ret_path) {
         int r;
 
@@ -562,74 +559,57 @@ static int task_gate_pipe(Task *t, int *ret_read) {
         return 0;
 }
 
-/* argv of orchd-gate: gate, the resolved path, then the node's argv. Borrows every string. */
-static char **task_gate_argv(const char *gate, const char *path, char *const *argv) {
-        size_t n = 0;
-        char **a;
+/* Start the node itself (the daemon's own user, its umask): spawnrec.h, recorded before its exec if asked. */
+static int task_start_plain(Task *t, const TaskParams *p, int out_fd, int err_fd) {
+        _cleanup_free_ char *path = NULL;
+        int r;
 
-        while (argv[n])
-                n++;
-        a = calloc(n + 3, sizeof(char *));
-        if (!a)
-                return NULL;
-        a[0] = (char *) gate;
-        a[1] = (char *) path;
-        memcpy(a + 2, argv, n * sizeof(char *));
-        return a;
+        r = task_check_plain(p, &path);
+        if (r < 0)
+                return r;
+        SpawnParams sp = {
+                .path = path,
+                .argv = p->argv,
+                .env = p->env,
+                .cwd = p->cwd,
+                .stdout_fd = out_fd,
+                .stderr_fd = err_fd,
+                .record_fd = p->record_prefix ? p->record_fd : -EBADF,
+                .record_prefix = p->record_prefix,
+        };
+        t->started_at = now_usec(CLOCK_REALTIME);
+        return spawn_recorded(&sp, &t->pid);
 }
 
-/* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
-static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
+/* Start orchd-exec for the node, gated if it must be recorded (its pid is known only once it runs). */
+static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_fd) {
         static char *const empty_env[] = { NULL };
         _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF, gate_r = -EBADF;
         _cleanup_strv_free_ char **hargv = NULL;
-        _cleanup_free_ char **gargv = NULL;
-        _cleanup_free_ char *path = NULL;
-        bool helper = p->cred || p->umask != TASK_DEFAULT_UMASK;
-        char *const *args;
-        const char *prog;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         int r;
 
-        if (helper) {
-                /* Everything about the node is looked up by the helper, as the owner. */
-                if (!p->helper)
-                        return -EINVAL; /* the caller must name orchd-exec for these (supervise.h) */
-                r = exec_status_pipe(&status_r, &status_w);
-                if (r < 0)
-                        return r;
-                r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
-                if (r < 0)
-                        return r;
-                hargv = p->cred ?
-                        exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask, p->pam_confdir) :
-                        exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
-                if (!hargv)
-                        return -ENOMEM;
-        } else {
-                r = task_check_plain(p, &path);
-                if (r < 0)
-                        return r;
-                if (p->gate) {
-                        /* The exec happens in orchd-gate, after this returned: its failure comes as the
-                         * helper's does, on the status pipe. */
-                        r = exec_status_pipe(&status_r, &status_w);
-                        if (r < 0)
-                                return r;
-                        gargv = task_gate_argv(p->gate, path, p->argv);
-                        if (!gargv)
-                                return -ENOMEM;
-                }
-        }
-        if (p->gate) {
+        /* Everything about the node is looked up by the helper, as the owner. */
+        if (!p->helper)
+                return -EINVAL; /* the caller must name orchd-exec for these (supervise.h) */
+        r = exec_status_pipe(&status_r, &status_w);
+        if (r < 0)
+                return r;
+        r = exec_request_new(p->cwd, p->argv, p->env, &request_fd);
+        if (r < 0)
+                return r;
+        hargv = p->cred ?
+                exec_argv_new(p->helper, true, p->cred->uid, p->cred->user, p->umask, p->pam_confdir) :
+                exec_argv_new(p->helper, false, 0, NULL, p->umask, NULL);
+        if (!hargv)
+                return -ENOMEM;
+        if (p->record_prefix) {
                 r = task_gate_pipe(t, &gate_r);
                 if (r < 0)
                         return r;
         }
 
-        prog = helper ? p->helper : gargv ? p->gate : path;
-        args = helper ? hargv : gargv ? gargv : p->argv;
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
                 return r;
@@ -640,20 +620,26 @@ static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_
         }
         r = task_setup_attr(&attr);
         if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, p->cwd, status_w, request_fd, gate_r);
+                r = task_setup_file_actions(&fa, out_fd, err_fd, status_w, request_fd, gate_r);
         if (r >= 0) {
                 t->started_at = now_usec(CLOCK_REALTIME);
-                /* The helper gets an empty environment: the loader of a root process must find no LD_*.
-                 * orchd-gate runs as the node will, so the node's environment is no more than the node's. */
-                r = -posix_spawn(&t->pid, prog, &fa, &attr, args, helper ? empty_env : p->env ?: empty_env);
+                /* The helper gets an empty environment: the loader of a root process must find no LD_*. */
+                r = -posix_spawn(&t->pid, p->helper, &fa, &attr, hargv, empty_env);
         }
         (void) posix_spawn_file_actions_destroy(&fa);
         (void) posix_spawnattr_destroy(&attr);
 
         /* The helper's report, if any, is read when it exits (task_result_from_helper). */
-        if (r >= 0 && status_r >= 0)
+        if (r >= 0)
                 t->status_fd = TAKE_FD(status_r);
         return r;
+}
+
+/* Start the process with stdout/stderr on the given pipe write ends. Returns 0 with t->pid, or -errno. */
+static int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd) {
+        if (p->cred || p->umask != TASK_DEFAULT_UMASK)
+                return task_start_helper(t, p, out_fd, err_fd);
+        return task_start_plain(t, p, out_fd, err_fd);
 }
 
 static int task_add_pipe_source(Task *t, TaskStream stream, int fd) {
@@ -827,6 +813,12 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
         log_debug("Started '%s' as process %d.", p->argv[0], (int) t->pid);
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+bool task_gated(const Task *t) {
+        assert(t);
+
+        return t->gate_fd >= 0;
 }
 
 int task_open_gate(Task *t) {

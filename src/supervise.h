@@ -75,7 +75,8 @@ typedef struct TaskParams {
         mode_t umask;             /* the node's; other than TASK_DEFAULT_UMASK without cred needs helper */
         const char *helper;       /* orchd-exec (exec-proto.h); needed with cred or a umask of its own */
         const char *pam_confdir;  /* NULL: PAM's default (/etc/pam.d) for the helper's account check */
-        const char *gate;         /* orchd-gate: start gated (task_open_gate()); NULL = exec at once */
+        const char *record_prefix; /* set: on record in record_fd before the exec (see task_spawn()) */
+        int record_fd;             /* O_WRONLY|O_APPEND|O_CLOEXEC; only with record_prefix */
         task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
         const char *journal_node; /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
         uint64_t journal_job;     /* these (logfwd.h); NULL node = not at all */
@@ -88,9 +89,15 @@ typedef struct TaskParams {
  * included: ENOENT, EACCES, …), in which case nothing is left behind but the (empty) log file. Through the
  * helper (cred, or a umask of its own) the account check, drop, chdir and exec happen after this returns,
  * without blocking the loop: their failure is the exit callback's start_error (the helper exits 127 and
- * nothing ran, never as anyone else). With TaskParams.gate the exec waits for task_open_gate(), and its
- * failure is start_error too. */
+ * nothing ran, never as anyone else). With TaskParams.record_prefix the attempt is on record before it can
+ * run: started directly, the child appends "PREFIX PID PID_START\n" to record_fd itself right before its
+ * exec (spawnrec.h), and a failed write is this function's -errno; through the helper it is started gated
+ * (task_gated()): the exec waits for task_open_gate(), which the caller calls once it wrote the record. */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
+
+/* Whether the task waits for task_open_gate() (started through the helper with a record_prefix), the
+ * caller having to write its record first. */
+bool task_gated(const Task *t);
 
 /* Let a gated attempt run: it was started with everything in place but its exec, and waits for this (after
  * the caller recorded its pid). A task whose TaskParams had no gate, or whose gate is open, is left alone.

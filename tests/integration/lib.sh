@@ -381,9 +381,8 @@ start_orchd() { # start_orchd [ARGS…]: start orchd on $SPOOL/$SOCK in the back
         # loaded machine, took more than 5 s).
         local deadline=$(($(date +%s%N) + 60000000000))
         until "${_ORCHD_READY:-_orchd_ready}"; do
-                if ! pid_alive "$ORCHD_PID"; then
-                        # A readiness test may accept an exit (no-double-start.sh): ask it once more.
-                        "${_ORCHD_READY:-_orchd_ready}" && break
+                # Asked again once it is gone: a readiness test that accepts a dead daemon may have seen it alive.
+                if ! pid_alive "$ORCHD_PID" && ! "${_ORCHD_READY:-_orchd_ready}"; then
                         wait "$ORCHD_PID"
                         local rc=$?
                         ORCHD_PID=

@@ -8,7 +8,7 @@
 # keeps the inodes it needs: orchd stays up and every job's end is recorded. The spool is a tmpfs of its own
 # with few inodes (root only).
 
-# 2,000 node starts, each through orchd-gate: under load that takes more than lib.sh's default minute.
+# 2,000 node starts, each recorded before its exec: under load that takes more than lib.sh's default minute.
 : "${TEST_TIMEOUT:=180}"
 . "$(dirname "$0")/lib.sh"
 

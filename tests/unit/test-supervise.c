@@ -35,6 +35,8 @@
 #include "supervise.h"
 
 #define LOG_NAME "node.1.log"
+#define RECORD_NAME "starts"
+#define RECORD_PREFIX "7 1 "
 #define GLIBC_INTERNAL_SIGNALS ((1ULL << (32 - 1)) | (1ULL << (33 - 1)))
 #define MSEC(n) ((uint64_t) (n) *USEC_PER_MSEC)
 #define RUN_DEADLINE_USEC (20 * USEC_PER_SEC)
@@ -46,7 +48,7 @@ typedef struct Fixture {
         int dir_fd;
         sd_event *event;
         const char *helper; /* set: nodes start through orchd-exec "self" with umask 077 (setup_helper) */
-        const char *gate; /* set: nodes start gated (orchd-gate, or the helper's gate), run_task opens it */
+        int record_fd; /* >= 0: nodes are recorded in f->dir/RECORD_NAME before their exec (TaskParams) */
 } Fixture;
 
 typedef struct Run {
@@ -73,6 +75,7 @@ static int setup(void **state) {
 
         assert_non_null(f);
         f->dir_fd = test_tmpdir(f->dir, "test-supervise");
+        f->record_fd = -EBADF;
         assert_int_equal(sd_event_new(&f->event), 0);
         *state = f;
         return 0;
@@ -93,22 +96,20 @@ static int setup_helper(void **state) {
         return 0;
 }
 
-/* The same cases gated: held before the exec until run_task() opens the gate (setup_gate), also through the
- * helper (setup_helper_gate). */
-static int setup_gate(void **state) {
-        const char *gate = getenv("ORCHD_GATE_HELPER");
+/* The same cases on record before the exec (setup_record): written by the child itself, or through the
+ * helper (setup_helper_record) held at the gate until run_task() wrote it and opened the gate. */
+static int setup_record(void **state) {
+        Fixture *f;
 
-        if (!gate) {
-                print_message("ORCHD_GATE_HELPER is not set: the gated variants need orchd-gate\n");
-                return -1;
-        }
         setup(state);
-        ((Fixture *) *state)->gate = gate;
+        f = *state;
+        f->record_fd = openat(f->dir_fd, RECORD_NAME, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(f->record_fd > STDERR_FILENO);
         return 0;
 }
 
-static int setup_helper_gate(void **state) {
-        if (setup_gate(state) < 0)
+static int setup_helper_record(void **state) {
+        if (setup_record(state) < 0)
                 return -1;
         ((Fixture *) *state)->helper = getenv("ORCHD_EXEC_HELPER");
         if (!((Fixture *) *state)->helper) {
@@ -118,7 +119,7 @@ static int setup_helper_gate(void **state) {
         return 0;
 }
 
-/* A gated process is still the program that holds it (orchd-gate or orchd-exec), never the node. */
+/* A gated process is still the program that holds it (orchd-exec), never the node. */
 static void assert_held(Fixture *f, pid_t pid) {
         char link[64], exe[PATH_MAX], want[PATH_MAX];
         ssize_t n;
@@ -127,14 +128,33 @@ static void assert_held(Fixture *f, pid_t pid) {
         n = readlink(link, exe, sizeof(exe) - 1);
         assert_true(n > 0);
         exe[n] = '\0';
-        assert_non_null(realpath(f->helper ?: f->gate, want));
+        assert_non_null(realpath(f->helper, want));
         assert_string_equal(exe, want);
+}
+
+/* The child recorded itself before its exec: the record file's line is RECORD_PREFIX, its pid and its start
+ * time. */
+static void assert_recorded(Fixture *f, pid_t pid) {
+        char buf[4096], want[64];
+        ssize_t n;
+        int fd;
+
+        fd = openat(f->dir_fd, RECORD_NAME, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        assert_true(n > 0 && buf[n - 1] == '\n');
+        buf[n - 1] = '\0';
+        assert_null(strchr(buf, '\n'));
+        snprintf(want, sizeof(want), RECORD_PREFIX "%d ", (int) pid);
+        assert_true(strncmp(buf, want, strlen(want)) == 0);
 }
 
 static int teardown(void **state) {
         Fixture *f = *state;
 
         sd_event_unref(f->event);
+        safe_close(f->record_fd);
         safe_close(f->dir_fd);
         (void) nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
@@ -173,15 +193,20 @@ static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         int r;
 
         (void) unlinkat(f->dir_fd, LOG_NAME, 0); /* task_spawn() never reuses a log */
+        if (f->record_fd >= 0)
+                assert_int_equal(ftruncate(f->record_fd, 0), 0); /* one line per run: assert_recorded() */
         r = task_spawn(f->event, p, on_exit_free, run, &run->task);
         if (r < 0)
                 return r;
         run->pid = task_pid(run->task);
         assert_true(run->pid > 0);
-        if (f->gate) {
+        if (f->record_fd >= 0 && task_gated(run->task)) {
+                assert_non_null(f->helper);
                 assert_held(f, run->pid);
+                assert_true(dprintf(f->record_fd, RECORD_PREFIX "%d 0\n", (int) run->pid) > 0);
                 assert_int_equal(task_open_gate(run->task), 0);
-        }
+        } else if (f->record_fd >= 0)
+                assert_recorded(f, run->pid);
         if (run->action)
                 /* Absolute, from a fresh clock read: sd_event_now() may lag behind the spawn. */
                 assert_int_equal(sd_event_add_time(f->event, &timer, CLOCK_MONOTONIC,
@@ -194,7 +219,7 @@ static int run_task(Fixture *f, const TaskParams *p, Run *run) {
         assert_null(run->task);
         if (run->result.start_error < 0) {
                 /* Only through the helper or the gate, which exit 127 instead of running anything. */
-                assert_true(f->helper || f->gate);
+                assert_non_null(f->helper);
                 assert_int_equal(run->result.end, TASK_EXITED);
                 assert_int_equal(run->result.exit_code, 127);
                 return run->result.start_error;
@@ -214,7 +239,8 @@ static TaskParams params(Fixture *f, char *const *argv) {
                 .kill_grace_usec = 5 * USEC_PER_SEC,
                 .umask = f->helper ? 0077 : TASK_DEFAULT_UMASK,
                 .helper = f->helper,
-                .gate = f->gate,
+                .record_prefix = f->record_fd >= 0 ? RECORD_PREFIX : NULL,
+                .record_fd = f->record_fd,
         };
 }
 
@@ -780,17 +806,17 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_child_fds, setup_helper, teardown),
                 cmocka_unit_test_setup_teardown(test_child_umask, setup_helper, teardown),
                 cmocka_unit_test_setup_teardown(test_log_never_reused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_exit_status, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_path_lookup, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_cwd, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_child_environment, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_child_fds, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_child_signals, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_child_umask, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_many_spawns_no_leak, setup_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_exit_status, setup_helper_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_child_environment, setup_helper_gate, teardown),
-                cmocka_unit_test_setup_teardown(test_child_fds, setup_helper_gate, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_status, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_path_lookup, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_cwd, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_child_fds, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_child_signals, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_child_umask, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_many_spawns_no_leak, setup_record, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_status, setup_helper_record, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup_helper_record, teardown),
+                cmocka_unit_test_setup_teardown(test_child_fds, setup_helper_record, teardown),
         };
         sigset_t mask;
 
