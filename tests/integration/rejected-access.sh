@@ -144,8 +144,11 @@ kill -HUP "$ORCHD_PID"
 intake_empty() { [ -z "$(ls -A "$SPOOL/jobs/.intake")" ]; }
 ok "after the rescan A's jam.json is rejected" wait_for 10 intake_empty
 printf '{ "nodes": \n' | drop_as "$UA" jam.json
-ok "and A's next jam.json too" wait_for 10 test ! -e "$SPOOL/new/jam.json"
-jams=$(ctl_as "$UA" --json rejected | jq -r '[.[] | select(.original == "jam.json") | .name] | unique | length')
+a_jams() { ctl_as "$UA" --json rejected | jq -r '[.[] | select(.original == "jam.json") | .name] | unique | length'; }
+# Claimed from new/ is not yet rejected: wait for the second rejection itself, not only the claim.
+a_has_two_jams() { [ "$(a_jams)" = 2 ]; }
+ok "and A's next jam.json too" wait_for 10 a_has_two_jams
+jams=$(a_jams)
 is "$jams" 2 "A has both, each under a name of its own"
 like "$(ctl_as "$UA" rejected | grep -c '^jam\.')" "^2$" "listed to A"
 ok "neither went to the flat rejected/" test "$(find "$SPOOL/rejected" -maxdepth 1 -name 'jam.*' | wc -l)" = 20000
