@@ -43,9 +43,10 @@ int committer_new(sd_event *e, committer_done_cb done, committer_error_cb error,
 /* Wait for the batch in flight, stop the thread, drop unsealed writes. Accepts NULL, returns NULL. */
 Committer *committer_free(Committer *c);
 
-/* Add one write to the open batch. dir_fd is duplicated; buf is taken over (freed by the committer).
- * Returns 0 or -errno (then buf has been freed). */
-int committer_add(Committer *c, int dir_fd, CommitKind kind, uint64_t seq, char *buf, size_t len);
+/* Add one write to the open batch, into the directory dir below at_fd, which the thread opens when it
+ * writes (at_fd is borrowed: it must stay open until the committer is freed). buf is taken over (freed by
+ * the committer). Returns 0 or -errno (then buf has been freed). */
+int committer_add(Committer *c, int at_fd, const char *dir, CommitKind kind, uint64_t seq, char *buf, size_t len);
 
 /* Add a call to the open batch, run in order with the other writes. free_data releases data afterwards
  * (also if it never runs). what names it in the fail-stop message. Returns 0 or -ENOMEM (then data has

@@ -186,6 +186,7 @@ int jobreader_new(sd_event *e, JobReader **ret) {
         if (k < 0)
                 return k;
         r->thread_started = true;
+        (void) pthread_setname_np(r->thread, "orchd-read");
         *ret = TAKE_PTR(r);
         return 0;
 }

@@ -178,6 +178,7 @@ static void journald_deliver(Entry *e) {
 }
 
 static void *journald_sender(void *arg) {
+        (void) pthread_setname_np(pthread_self(), "orchd-journal");
         for (;;) {
                 Entry *e;
 

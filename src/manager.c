@@ -485,6 +485,30 @@ void manager_schedule_soon(Manager *m) {
         manager_wake(m);
 }
 
+static int manager_on_later(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_schedule_soon(userdata);
+        return 0;
+}
+
+void manager_schedule_later(Manager *m, uint64_t usec) {
+        int r, on = SD_EVENT_OFF;
+
+        if (m->later_source && sd_event_source_get_enabled(m->later_source, &on) >= 0 && on != SD_EVENT_OFF)
+                return; /* one is due already */
+        if (m->later_source) {
+                r = sd_event_source_set_time_relative(m->later_source, usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->later_source, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time_relative(m->event, &m->later_source, CLOCK_MONOTONIC, usec, USEC_PER_MSEC / 10,
+                                               manager_on_later, m);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(m->later_source, "schedule-later");
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm a later scheduling pass: %m");
+}
+
 void manager_trim_soon(Manager *m) {
         m->trim_needed = true;
         manager_wake(m);
@@ -796,6 +820,7 @@ Manager *manager_free(Manager *m) {
         spool_free(m->spool);
         sd_event_source_disable_unref(m->post_source);
         sd_event_source_disable_unref(m->wake_source);
+        sd_event_source_disable_unref(m->later_source);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

@@ -48,6 +48,7 @@ struct Manager {
         Control *control;
         sd_event_source *post_source;
         sd_event_source *wake_source; /* one-shot defer: makes the post source run (manager_wake) */
+        sd_event_source *later_source; /* one-shot timer: a scheduling pass after a shortage of fds */
         sd_event_source *sig_term, *sig_int, *sig_hup;
 
         Job **jobs;                 /* every job, sorted by id */
@@ -98,6 +99,9 @@ void manager_gc_soon(Manager *m);
 void manager_mark_dirty(Manager *m, Job *j);
 /* Slots or ready nodes changed: run a scheduling pass before the loop sleeps. */
 void manager_schedule_soon(Manager *m);
+/* A scheduling pass in about usec (unless one is due sooner): after a shortage that nothing else is sure to
+ * end, such as out of fds with no node running. */
+void manager_schedule_later(Manager *m, uint64_t usec);
 /* Jobs this big make the allocator worth trimming after large transient work (status of every node,
  * acceptance, the end of the job): glibc keeps freed heap otherwise, and RSS would stay at the peak. */
 #define BIG_JOB_NODES 10000

@@ -49,7 +49,7 @@ static void status_line(Manager *m, char *buf, size_t size) {
         }
         /* systemctl status shows this line: say first why nothing starts (orchd(8), DISK FULL). */
         snprintf(buf, size, "%s%s jobs running, %s queued, %s finished; %s nodes running",
-                 m->read_only.on ? "READ-ONLY, waiting for room on the spool; " : "", grouped(running, a),
+                 m->read_only.on ? "READ-ONLY, cannot write to the spool; " : "", grouped(running, a),
                  grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
 }
 

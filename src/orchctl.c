@@ -797,7 +797,7 @@ static void stats_prometheus(json_object *r) {
         printf("# HELP orchd_journal_write_seconds_total Time spent making commits durable.\n"
                "# TYPE orchd_journal_write_seconds_total counter\n"
                "orchd_journal_write_seconds_total %.6f\n", (double) stat_int(r, "journal", "write_us") / 1e6);
-        printf("# HELP orchd_read_only 1 while orchd cannot write its state (the spool is full): nothing starts.\n"
+        printf("# HELP orchd_read_only 1 while orchd cannot write its state (no room, or no fds): nothing starts.\n"
                "# TYPE orchd_read_only gauge\norchd_read_only %d\n",
                reply_member(r, "read_only", json_type_string) ? 1 : 0);
 }

@@ -5,7 +5,7 @@
  * Owns: Manager.read_only (why, since when) and its re-check timer. Entered
  * at start when a test write to the spool fails for lack of room (ENOSPC,
  * EDQUOT) or a read-only mount (EROFS), and at run time when the committer
- * reports one of those. While on: no node starts (manager_schedule),
+ * reports one of those or a shortage of fds (EMFILE, ENFILE). While on: no node starts (manager_schedule),
  * nothing is taken from new/ and Submit is refused (spool_hold), every
  * record that could not be written waits in the committer, in order;
  * running nodes go on and their ends wait there too. Queries (Status, List,
@@ -35,7 +35,12 @@
 #define PROBE_SIZE ((size_t) 64 * 1024)
 
 bool readonly_error_waits(int error) {
-        return error == -ENOSPC || error == -EDQUOT || error == -EROFS;
+        return error == -ENOSPC || error == -EDQUOT || error == -EROFS || fd_shortage(error);
+}
+
+/* What read-only mode waits for, after "until". */
+static const char *readonly_awaits(int error) {
+        return fd_shortage(error) ? "file descriptors are free" : error == -EROFS ? "it is writable" : "there is room";
 }
 
 /* 0 when the spool can be written again, else -errno. */
@@ -66,7 +71,7 @@ static int readonly_on_timer(sd_event_source *s, uint64_t usec, void *userdata) 
                 manager_fail_stop(m, r, "the records that waited for room");
         m->read_only.on = false;
         log_notice(
-                "The filesystem of %s can be written again: writing the records that waited, then starting "
+                "The spool %s can be written again: writing the records that waited, then starting "
                 "nodes and taking new jobs again.",
                 m->config.spool_path);
         spool_hold(m->spool, false);
@@ -106,10 +111,11 @@ int readonly_enter(Manager *m, int error, const char *what) {
         snprintf(ro->what, sizeof(ro->what), "%s", what);
         spool_hold(m->spool, true);
         log_full_errno(LOG_WARNING, error,
-                       "Cannot write to %s (%m) while writing %s. Read-only until there is room: no node starts "
-                       "and no job is accepted, running nodes go on and their ends are recorded later; status, "
-                       "list, logs and stats still answer. Looking again every %u s.",
-                       m->config.spool_path, what, (unsigned) (READONLY_RECHECK_USEC / USEC_PER_SEC));
+                       "Cannot write to %s (%m) while writing %s. Read-only until %s: no node starts and no job "
+                       "is accepted, running nodes go on and their ends are recorded later; status, list, logs "
+                       "and stats still answer. Looking again every %u s.",
+                       m->config.spool_path, what, readonly_awaits(error),
+                       (unsigned) (READONLY_RECHECK_USEC / USEC_PER_SEC));
         return 0;
 }
 
@@ -130,8 +136,8 @@ const char *readonly_reason(const Manager *m, char *buf, size_t size) {
 
         if (!ro->on)
                 return NULL;
-        snprintf(buf, size, "cannot write to the spool (%s) while writing %s; waiting for room",
-                 strerror(-ro->error), ro->what);
+        snprintf(buf, size, "cannot write to the spool (%s) while writing %s; waiting until %s",
+                 strerror(-ro->error), ro->what, readonly_awaits(ro->error));
         return buf;
 }
 

@@ -71,6 +71,7 @@ static void trash_delete(Trash *t) {
 }
 
 static void *trash_thread(void *p) {
+        (void) pthread_setname_np(pthread_self(), "orchd-trash");
         trash_delete(p);
         trash_free(p);
         return NULL;

@@ -54,6 +54,8 @@
 #define STARTS_MAX_BYTES (256U * 1024U * 1024U)
 /* Attempt numbers skipped in one start because NODE.N.log exists (attempts lost with a crash). */
 #define LOG_TAKEN_MAX 1000U
+/* How long a node or job waits after orchd ran out of fds starting it. */
+#define FD_SHORTAGE_DELAY_USEC USEC_PER_SEC
 
 struct NodeCtl {
         Job *job;
@@ -120,6 +122,12 @@ static void slot_release(Job *j) {
         assert(j->n_running > 0 && j->manager->n_running > 0);
         j->n_running--;
         j->manager->n_running--;
+        if (j->n_running == 0) {
+                /* fds follow running nodes, not jobs: a job whose nodes ended but whose end is not yet
+                 * durable (a slow disk) must not keep them. The next start opens them again. */
+                j->logs_fd = safe_close(j->logs_fd);
+                j->starts_fd = safe_close(j->starts_fd);
+        }
         manager_schedule_soon(j->manager);
 }
 
@@ -238,13 +246,30 @@ static double random_unit(void) {
         return (double) (v >> 11) / (double) (UINT64_C(1) << 53);
 }
 
+/* Node i, whose attempt ended (or never started), waits delay in retry_wait, then runs again; its slot is
+ * free meanwhile. */
+static void node_wait_retry(Job *j, uint32_t i, Reason reason, uint64_t delay) {
+        NodeRun *n = &j->run->nodes[i];
+        int r;
+
+        node_run_set_state(n, NODE_RETRY_WAIT);
+        n->reason = reason;
+        n->retry_at = now_realtime_usec() + delay;
+        slot_release(j);
+        mark_node_dirty(j, i);
+        r = arm_retry_timer(j, i, delay);
+        if (r < 0) {
+                log_error_errno(r, "Job %" PRIu64 " node %s: cannot arm retry timer: %m", j->id, node_id(j, i));
+                node_end(j, i, NODE_FAILED, reason, true);
+        }
+}
+
 static void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exit_code) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
         unsigned used = node_run_counted_attempts(n);
         char rbuf[REASON_STRING_MAX], dbuf[DURATION_STRING_MAX];
         uint64_t delay;
-        int r;
 
         if (!retry_should_retry(&ns->retry, used, o, exit_code)) {
                 node_end(j, i, NODE_FAILED, reason, true);
@@ -252,22 +277,28 @@ static void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, 
         }
 
         delay = retry_delay_usec(&ns->retry, used, random_unit());
-        node_run_set_state(n, NODE_RETRY_WAIT);
-        n->reason = reason;
-        n->retry_at = now_realtime_usec() + delay;
-        slot_release(j);
-        mark_node_dirty(j, i);
         log_event(LOG_INFO,
                   LOG_EV(.message_id = ORCH_MESSAGE_NODE_RETRYING, .job = j->id, .node = ns->id,
-                         .attempt = n->attempt, .state = node_state_to_string(n->state),
+                         .attempt = n->attempt, .state = node_state_to_string(NODE_RETRY_WAIT),
                          .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
                   "Job %" PRIu64 " node %s attempt %u failed (%s), retrying in %s.", j->id, ns->id, n->attempt,
                   reason_to_string(reason, rbuf, sizeof(rbuf)), duration_format(delay, dbuf, sizeof(dbuf)));
-        r = arm_retry_timer(j, i, delay);
-        if (r < 0) {
-                log_error_errno(r, "Job %" PRIu64 " node %s: cannot arm retry timer: %m", j->id, ns->id);
-                node_end(j, i, NODE_FAILED, reason, true);
-        }
+        node_wait_retry(j, i, reason, delay);
+}
+
+/* Node i could not start for want of the daemon's own fds (EMFILE, ENFILE): orchd's shortage, not the
+ * node's failure. The attempt never ran: like an interrupted one it is not counted against retry.attempts,
+ * and the node waits in retry_wait for a while, then starts again, however often that takes. */
+static void attempt_short_of_fds(Job *j, uint32_t i, int error) {
+        NodeRun *n = &j->run->nodes[i];
+
+        log_warning_errno(error,
+                          "Job %" PRIu64 " node %s: cannot start attempt %u: %m (out of file descriptors: raise "
+                          "LimitNOFILE= or lower MaxParallel=); trying again in %u s.",
+                          j->id, node_id(j, i), (unsigned) n->attempt, (unsigned) (FD_SHORTAGE_DELAY_USEC / USEC_PER_SEC));
+        if (n->interrupted < UINT16_MAX)
+                n->interrupted++;
+        node_wait_retry(j, i, (Reason) { .kind = REASON_SPAWN, .arg = -error }, FD_SHORTAGE_DELAY_USEC);
 }
 
 /* on_interrupt: the daemon stopped (or crashed) while node i ran. The node holds a slot, released here. */
@@ -323,6 +354,10 @@ static void node_start_failed(Job *j, uint32_t i, int error, int account) {
                             "now (account:%s); not running it.", j->id, ns->id, (unsigned) j->run->uid,
                             strna(account_refusal_to_string(account)));
                 attempt_failed(j, i, ATTEMPT_SPAWN, (Reason) { .kind = REASON_ACCOUNT, .arg = account }, -1);
+                return;
+        }
+        if (fd_shortage(error)) {
+                attempt_short_of_fds(j, i, error);
                 return;
         }
         log_warning_errno(error, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id, ns->argv[0]);
@@ -604,9 +639,9 @@ static bool next_ready(Job *j, uint32_t *ret) {
         return dag_pop_ready(j->dag, ret) > 0;
 }
 
-/* The logs directory is opened at the first start, not at acceptance: a queued job holds no fd. Out of
- * fds (EMFILE/ENFILE) is a shortage, not a failure of the job: it waits, and the next pass (a node ending
- * frees fds and asks for one) tries again. Returns 0 or -errno. */
+/* The logs directory is opened at a start, not at acceptance, and closed when no node runs: a queued or
+ * idle job holds no fd. Out of fds (EMFILE/ENFILE) is a shortage, not a failure of the job: it waits, and
+ * the next pass (a node ending frees fds and asks for one, or a timer) tries again. Returns 0 or -errno. */
 static int job_open_logs(Job *j) {
         _cleanup_close_ int dir_fd = -EBADF;
         int r;
@@ -620,10 +655,12 @@ static int job_open_logs(Job *j) {
                 j->logs_fd = r;
                 return 0;
         }
+        if (fd_shortage(r))
+                manager_schedule_later(j->manager, FD_SHORTAGE_DELAY_USEC); /* even if no node ends */
         return log_warning_errno(
                 r, "Job %" PRIu64 ": cannot open its logs directory, not starting nodes now (%s): %m", j->id,
                 fd_shortage(r) ? "out of file descriptors: raise LimitNOFILE= or lower "
-                                 "MaxParallel=; it is tried again as nodes end" :
+                                 "MaxParallel=; it is tried again as nodes end, or in a second" :
                                  "jobs/ID/logs");
 }
 
@@ -929,7 +966,7 @@ static void assign_gen(struct JobPending *list, size_t n, uint64_t gen) {
 }
 
 int job_flush(Job *j, uint64_t gen_next) {
-        _cleanup_close_ int dir_fd = -EBADF;
+        char dir[24];
         bool snapshot;
         char *buf;
         size_t len;
@@ -938,10 +975,9 @@ int job_flush(Job *j, uint64_t gen_next) {
         j->in_dirty_list = false;
         if (j->n_dirty == 0 && !j->job_dirty)
                 return 0;
-        /* The directory is opened for this write only (the committer keeps a dup until it is written). */
-        dir_fd = manager_open_job_dir(j->manager, j->id);
-        if (dir_fd < 0)
-                return dir_fd;
+        /* By name, not an open fd: a commit of many jobs must not need an fd each. When it is written, an
+         * accepted job is jobs/ID, not jobs/.#ID: its publishing comes first in the committer. */
+        snprintf(dir, sizeof(dir), "%" PRIu64, j->id);
 
         /* Compact when the journal files outgrow the snapshot (amortized O(1) per change), and at the end
          * so a finished job loads from one file. */
@@ -953,8 +989,8 @@ int job_flush(Job *j, uint64_t gen_next) {
                 buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty, &len);
         if (!buf)
                 return -ENOMEM;
-        r = committer_add(j->manager->committer, dir_fd, snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq,
-                          buf, len);
+        r = committer_add(j->manager->committer, spool_jobs_fd(j->manager->spool), dir,
+                          snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq, buf, len);
         if (r < 0)
                 return r;
         if (snapshot) {

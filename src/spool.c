@@ -600,18 +600,15 @@ static int job_run_for(const JobSpec *spec, uint64_t id, uid_t uid, gid_t gid, c
         return 0;
 }
 
-/* What the committer thread needs to make an accepted job durable and visible. Owns its fds. */
+/* What the committer thread needs to make an accepted job durable and visible. Holds no fd of its own (it
+ * borrows the spool's jobs/, which outlives the committer), so a backlog of acceptances costs no fds. */
 typedef struct Publish {
-        int jobs_fd, dir_fd;
+        int jobs_fd;
         char tmp[32], final[32], source[NAME_MAX + 16];
 } Publish;
 
 static void publish_free(void *p) {
-        Publish *pub = p;
-
-        safe_close(pub->jobs_fd);
-        safe_close(pub->dir_fd);
-        free(pub);
+        free(p);
 }
 
 static void publish_freep(Publish **p) {
@@ -620,30 +617,38 @@ static void publish_freep(Publish **p) {
 }
 
 /* On the committer thread: everything inside jobs/.#ID must be durable before the rename that makes it
- * jobs/ID, the acceptance. A crash before that rename gives the source back to intake at the next start. */
+ * jobs/ID, the acceptance. A crash before that rename gives the source back to intake at the next start.
+ * A failure (out of fds, say) leaves it to be run again by committer_resume(), maybe past the rename. */
 static int publish_run(void *p) {
         Publish *pub = p;
+        _cleanup_close_ int dir_fd = -EBADF;
+        bool renamed = false;
         int r;
 
-        r = fsync_file_at(pub->dir_fd, "job.json");
+        dir_fd = openat(pub->jobs_fd, pub->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0 && errno == ENOENT) {
+                renamed = true;
+                dir_fd = openat(pub->jobs_fd, pub->final, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (dir_fd < 0)
+                return -errno;
+        r = fsync_file_at(dir_fd, "job.json");
         if (r < 0)
                 return r;
-        r = fsync_file_at(pub->dir_fd, "state.json");
+        r = fsync_file_at(dir_fd, "state.json");
         if (r < 0)
                 return r;
-        r = fsync_dir(pub->dir_fd);
+        r = fsync_dir(dir_fd);
         if (r < 0)
                 return r;
-        /* Run again after a failure (committer_resume()), the rename may have been done already. */
-        if (renameat(pub->jobs_fd, pub->tmp, pub->jobs_fd, pub->final) < 0 &&
-            !(errno == ENOENT && faccessat(pub->jobs_fd, pub->final, F_OK, AT_SYMLINK_NOFOLLOW) >= 0))
+        if (!renamed && renameat(pub->jobs_fd, pub->tmp, pub->jobs_fd, pub->final) < 0)
                 return -errno;
         r = fsync_dir(pub->jobs_fd);
         if (r < 0)
                 return r;
         /* Accepted. The source copy is no longer needed; a crash before this unlink is cleaned at start. */
         if (pub->source[0] != '\0')
-                (void) unlinkat(pub->dir_fd, pub->source, 0);
+                (void) unlinkat(dir_fd, pub->source, 0);
         return 0;
 }
 
@@ -665,7 +670,7 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         pub = calloc(1, sizeof(*pub));
         if (!pub)
                 return -ENOMEM;
-        *pub = (Publish) { .jobs_fd = -EBADF, .dir_fd = -EBADF };
+        pub->jobs_fd = s->jobs_fd;
         snprintf(pub->tmp, sizeof(pub->tmp), ".#%" PRIu64, id);
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
         if (intake_name) /* a submission over the socket has no file to carry along */
@@ -682,11 +687,6 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
                 return -errno;
         dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
         r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
-        /* The committer's own fds, taken before the file moves in: past the rename nothing may fail, or the
-         * file would be stranded in jobs/.#ID (out of fds, EMFILE, is the likely failure here). */
-        if (r >= 0 && ((pub->jobs_fd = fcntl(s->jobs_fd, F_DUPFD_CLOEXEC, 3)) < 0 ||
-                       (pub->dir_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3)) < 0))
-                r = -errno;
         if (r >= 0)
                 r = write_fresh_file_at(dfd, "job.json", buf, size);
         if (r >= 0)

@@ -64,30 +64,8 @@ TRACE_SET() { # TRACE_SET NAME: the syscall set of a name
         esac
 }
 
-# attach SET [INJECT]: strace every thread of $ORCHD_PID; sets STRACE_PID; waits until all are traced
-attach() {
-        local tids=() t deadline
-        for t in /proc/"$ORCHD_PID"/task/*; do
-                tids+=(-p "${t##*/}")
-        done
-        strace -qq -o "$CASE/trace" -e trace="$1" ${2:+-e inject="$2"} "${tids[@]}" 2>"$CASE/strace.err" &
-        STRACE_PID=$!
-        deadline=$(($(date +%s%N) + 10000000000))
-        for t in /proc/"$ORCHD_PID"/task/*; do
-                until [ "$(awk '/^TracerPid:/ { print $2 }' "$t/status" 2>/dev/null)" = "$STRACE_PID" ]; do
-                        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
-                        pid_alive "$ORCHD_PID" || return 0
-                        sleep 0.01
-                done
-        done
-}
-
-detach() {
-        [ -n "${STRACE_PID:-}" ] || return 0
-        kill -INT "$STRACE_PID" 2>/dev/null
-        wait "$STRACE_PID" 2>/dev/null
-        STRACE_PID=
-}
+attach() { strace_attach "$CASE/trace" "$@" 2>"$CASE/strace.err"; }
+detach() { strace_detach; }
 
 job_state() { # job_state: the state of job "sweep" on disk (state-dump), empty if not accepted
         "$STATE_DUMP" "$SPOOL" 2>/dev/null | jq -r 'select(.ok and .name == "sweep") | .state' | head -n 1

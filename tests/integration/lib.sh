@@ -311,6 +311,37 @@ _start_watchdog() {
 }
 _start_watchdog
 
+# strace_attach OUT SET [INJECT [THREAD]]: strace every thread of $ORCHD_PID (not its children), or only
+# the one named THREAD (orchd-commit, orchd-read), for the syscalls SET, with -e inject=INJECT if not empty,
+# writing to OUT; sets STRACE_PID. Returns once those threads are traced (1 if that takes over 10 s).
+# Needs root and strace.
+strace_attach() {
+        local out=$1 set=$2 inject=${3:-} comm=${4:-} tasks=() tids=() t deadline
+        for t in /proc/"$ORCHD_PID"/task/*; do
+                [ -z "$comm" ] || [ "$(cat "$t/comm" 2>/dev/null)" = "$comm" ] || continue
+                tasks+=("$t")
+                tids+=(-p "${t##*/}")
+        done
+        [ ${#tids[@]} -gt 0 ] || return 1
+        strace -qq -o "$out" -e trace="$set" ${inject:+-e inject="$inject"} "${tids[@]}" &
+        STRACE_PID=$!
+        deadline=$(($(date +%s%N) + 10000000000))
+        for t in "${tasks[@]}"; do
+                until [ "$(awk '/^TracerPid:/ { print $2 }' "$t/status" 2>/dev/null)" = "$STRACE_PID" ]; do
+                        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+                        pid_alive "$ORCHD_PID" || return 0
+                        sleep 0.01
+                done
+        done
+}
+
+strace_detach() { # the strace of strace_attach lets go of orchd
+        [ -n "${STRACE_PID:-}" ] || return 0
+        kill -INT "$STRACE_PID" 2>/dev/null
+        wait "$STRACE_PID" 2>/dev/null
+        STRACE_PID=
+}
+
 now() { # now: CLOCK_REALTIME in ns
         date +%s%N
 }
