@@ -347,6 +347,7 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
         if (dfd < 0)
                 return fd_shortage(-errno) ? -errno :
                                              log_error_errno(errno, "Failed to open jobs/%s: %m", name);
+        spool_tidy_job_dir(dfd); /* here, not at spool_new(): a listing of every job would delay serving */
         r = read_file_at(dfd, "job.json", m->config.limits.max_file_size, &buf, &size);
         if (fd_shortage(r) || r == -ENOMEM)
                 return r; /* a shortage of ours says nothing about the job */
