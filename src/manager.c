@@ -489,10 +489,11 @@ static int manager_on_load(sd_event_source *s, uint64_t usec, void *userdata) {
         if (r < 0) {
                 m->load_pause = MIN(MAX(m->load_pause * 2, 50 * USEC_PER_MSEC), RECOVERY_PAUSE_MAX_USEC);
                 log_warning_errno(r,
-                                  "Out of %s while recovering job %" PRIu64 "; it is not corrupt. Trying again "
+                                  "Out of %s while recovering job %" PRIu64
+                                  "; it is not corrupt. Trying again "
                                   "in %" PRIu64 " ms: %m",
-                                  r == -ENOMEM ? "memory" : "file descriptors", m->unloaded[m->next_unloaded],
-                                  m->load_pause / USEC_PER_MSEC);
+                                  r == -ENOMEM ? "memory" : "file descriptors",
+                                  m->unloaded[m->next_unloaded], m->load_pause / USEC_PER_MSEC);
         } else
                 m->load_pause = held ? RECOVERY_HOLD_POLL_USEC : 0;
         r = sd_event_source_set_time_relative(s, m->load_pause);
@@ -529,8 +530,12 @@ Job *manager_get_job(Manager *m, uint64_t id, int *ret_error) {
                 return NULL;
         }
         m->unloaded_taken[lo] = true; /* quarantined or loaded: either way, done */
-        m->n_unloaded--;
-        return manager_find_job(m, id); /* the loading source notices on its next slice if that was the last */
+        j = manager_find_job(m, id);
+        if (--m->n_unloaded == 0) { /* the last one: what waited for every job may go on now */
+                manager_loaded(m);
+                manager_gc_soon(m);
+        }
+        return j;
 }
 
 static int manager_recover(Manager *m) {
@@ -591,9 +596,10 @@ static int manager_recover(Manager *m) {
                 manager_loaded(m);
                 return 0;
         }
-        log_info("Loaded %zu of the %zu jobs found at start; serving now and loading the rest in the "
-                 "background (no node starts and no job is accepted until then).",
-                 m->n_jobs, n);
+        log_info(
+                "Loaded %zu of the %zu jobs found at start; serving now and loading the rest in the "
+                "background (no node starts and no job is accepted until then).",
+                m->n_jobs, n);
         r = sd_event_add_time_relative(m->event, &m->load_source, CLOCK_MONOTONIC, 0, 0, manager_on_load, m);
         if (r >= 0)
                 r = sd_event_source_set_priority(m->load_source, SD_EVENT_PRIORITY_IDLE);

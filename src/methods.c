@@ -129,7 +129,8 @@ static int reply_internal(ControlCall *call, int error) {
         json_object *p = json_object_new_object();
 
         if (p)
-                (void) json_object_object_add(p, "errno", json_object_new_string(strerrorname_np(-error) ?: "EIO"));
+                (void) json_object_object_add(p, "errno",
+                                              json_object_new_string(strerrorname_np(-error) ?: "EIO"));
         return control_call_error(call, ORCH_ERROR_INTERNAL, p);
 }
 

@@ -52,8 +52,8 @@ static void status_line(Manager *m, char *buf, size_t size) {
                          grouped(manager_loading(m), e));
         /* systemctl status shows this line: say first why nothing starts (orchd(8), DISK FULL). */
         snprintf(buf, size, "%s%s%s jobs running, %s queued, %s finished; %s nodes running",
-                 m->read_only.on ? "READ-ONLY, waiting for room on the spool; " : "", loading, grouped(running, a),
-                 grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
+                 m->read_only.on ? "READ-ONLY, waiting for room on the spool; " : "", loading,
+                 grouped(running, a), grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
 }
 
 static int send_status(Manager *m, const char *prefix) {

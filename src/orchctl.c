@@ -139,7 +139,8 @@ static int verb_list(char **args, size_t n_args) {
                 return fail(EX_SOFTWARE, "invalid reply from orchd: no \"jobs\" array");
         if (get_int(reply, "loading", &left) && left > 0)
                 fprintf(stderr,
-                        "orchctl: orchd is still loading %" PRId64 " of the jobs it found at start; they are "
+                        "orchctl: orchd is still loading %" PRId64
+                        " of the jobs it found at start; they are "
                         "missing from this list (orchctl status JOB shows any of them)\n",
                         left);
         return arg_json ? print_json(jobs) : list_print(jobs);
@@ -760,7 +761,8 @@ static void stats_print(json_object *r) {
         if (ro)
                 printf("READ-ONLY: %s\n", json_object_get_string(ro));
         if (stat_int(r, "loading", NULL) > 0)
-                printf("LOADING: %" PRId64 " jobs found at start are not loaded yet (not counted below); "
+                printf("LOADING: %" PRId64
+                       " jobs found at start are not loaded yet (not counted below); "
                        "no node starts and no job is taken until they are\n",
                        stat_int(r, "loading", NULL));
         printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,

@@ -10,6 +10,7 @@
 #   - once the hold is lifted every job is there, the waiting file is taken and runs by itself (ledger), the
 #     per-user caps count exactly what they counted before the restart (UserMaxBytes= figure = the sum of
 #     the user's job files), and a retry works;
+#   - a job not loaded yet can be removed (the loading then skips it);
 #   - a kill -9 while jobs are still unloaded (one loaded on demand) loses or corrupts nothing.
 
 . "$(dirname "$0")/lib.sh"
@@ -49,11 +50,12 @@ start_orchd
 for spec in ok1:0 ok2:0 bad:3 ok3:0; do
         ctl_as "$U" submit "$(submit_file "${spec%:*}" "${spec#*:}")" >/dev/null || bail_out "submit ${spec%:*} failed"
 done
-for id in 1 2 3 4; do
+ctl submit "$(submit_file rootjob 0)" >/dev/null || bail_out "submit rootjob failed"
+for id in 1 2 3 4 5; do
         wait_job "$id" >/dev/null
 done
-is "$(ctl --json list --all | jq -r '[.[].state] | join(" ")')" "succeeded succeeded failed succeeded" \
-        "four finished jobs before the restart"
+is "$(ctl --json list --all | jq -r '[.[].state] | join(" ")')" "succeeded succeeded failed succeeded succeeded" \
+        "five finished jobs before the restart"
 stop_orchd || bail_out "orchd did not stop"
 
 # The user's files as counted: UserMaxBytes= set to exactly that, so any new file is over it.
@@ -65,26 +67,29 @@ EOF
 touch "$W/hold"
 ORCHD_RECOVERY_HOLD=$W/hold start_orchd
 
-is "$(loading)" 4 "stats: 4 jobs not loaded yet"
-like "$(ctl stats)" "LOADING: 4 jobs" "orchctl stats says so"
+is "$(loading)" 5 "stats: 5 jobs not loaded yet"
+like "$(ctl stats)" "LOADING: 5 jobs" "orchctl stats says so"
 is "$(ctl --json list --all 2>"$T/list.err" | jq length)" 0 "list shows no job yet"
-like "$(cat "$T/list.err")" "still loading 4 of the jobs" "and says on stderr that 4 are missing"
+like "$(cat "$T/list.err")" "still loading 5 of the jobs" "and says on stderr that 5 are missing"
 is "$(ctl --json status 2 | jq -r '.name + " " + .state')" "ok2 succeeded" "status of a job not loaded loads it"
 like "$(ctl_as "$U" logs 2)" "out-ok2" "its owner reads its logs"
-is "$(loading)" 3 "3 jobs left after that"
+is "$(loading)" 4 "4 jobs left after that"
 is "$(ctl --json list --all 2>/dev/null | jq -r '[.[].id] | join(" ")')" 2 "list shows the job loaded on demand"
 is_exit 66 "status of a job that does not exist: no such job (66)" ctl status 99
 out=$(ctl_as "$U" retry 3 2>&1)
 is $? 75 "retry while loading: exit 75"
-like "$out" "still loading the jobs it found at start \\(2 left\\)" "naming why and how many are left"
+like "$out" "still loading the jobs it found at start \\(4 left\\)" "naming why and how many are left"
 is_exit 75 "submit while loading: exit 75" ctl_as "$U" submit "$(submit_file new 0)"
 is_exit 75 "gc while loading: exit 75" ctl gc
 ok "the dropped file still waits in new/" test -e "$SPOOL/new/late.json"
+is_exit 0 "remove of a job not loaded yet works" ctl remove 5
+ok "its directory is gone" test ! -e "$SPOOL/jobs/5"
+is "$(loading)" 3 "3 jobs left to load (it was one of them)"
 
 # kill -9 with jobs half loaded: nothing is lost or moved to corrupt/.
 kill9_orchd
 ORCHD_RECOVERY_HOLD=$W/hold start_orchd
-is "$(loading)" 4 "after a kill -9 while loading: 4 jobs to load again"
+is "$(loading)" 4 "after a kill -9 while loading: the 4 jobs left to load again"
 rm "$W/hold"
 ok "without the hold, every job gets loaded" wait_for 20 loaded
 ok "the file that waited in new/ runs by itself" wait_for 20 grep -qx late "$W/ledger"
