@@ -78,13 +78,13 @@ is "$(ctl --json list --all 2>/dev/null | jq -r '[.[].id] | join(" ")')" 2 "list
 is_exit 66 "status of a job that does not exist: no such job (66)" ctl status 99
 out=$(ctl_as "$U" retry 3 2>&1)
 is $? 75 "retry while loading: exit 75"
-like "$out" "still loading the jobs it found at start \\(4 left\\)" "naming why and how many are left"
+like "$out" "still loading the jobs it found at start \\(3 left\\)" "naming why and how many are left"
 is_exit 75 "submit while loading: exit 75" ctl_as "$U" submit "$(submit_file new 0)"
 is_exit 75 "gc while loading: exit 75" ctl gc
 ok "the dropped file still waits in new/" test -e "$SPOOL/new/late.json"
 is_exit 0 "remove of a job not loaded yet works" ctl remove 5
 ok "its directory is gone" test ! -e "$SPOOL/jobs/5"
-is "$(loading)" 3 "3 jobs left to load (it was one of them)"
+is "$(loading)" 2 "2 jobs left to load (it was one of them; the retry loaded job 3)"
 
 # kill -9 with jobs half loaded: nothing is lost or moved to corrupt/.
 kill9_orchd
