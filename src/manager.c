@@ -162,9 +162,11 @@ static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run,
         return r;
 }
 
-/* Register a job (ids only grow, so appending keeps the table sorted) and start driving it. dir_fd is
+/* Register a job (ids only grow, so appending keeps the table sorted; one loaded on demand is moved to its
+ * place) and start driving it. dir_fd is
  * closed: no job holds its directory open (manager_open_job_dir()). */
 static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, uint64_t seq) {
+        size_t pos;
         Job *j;
         int r;
 
@@ -184,6 +186,10 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, u
                 job_free(j);
                 return r;
         }
+        /* A job loaded on demand during recovery (manager_get_job()) may come before loaded ones. */
+        for (pos = m->n_jobs - 1; pos > 0 && m->jobs[pos - 1]->id > j->id; pos--)
+                m->jobs[pos] = m->jobs[pos - 1];
+        m->jobs[pos] = j;
         if (job_is_finished(j))
                 return 0;
         r = manager_add_active(m, j);
@@ -341,6 +347,7 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
         if (dfd < 0)
                 return fd_shortage(-errno) ? -errno :
                                              log_error_errno(errno, "Failed to open jobs/%s: %m", name);
+        spool_tidy_job_dir(dfd); /* here, not at spool_new(): a listing of every job would delay serving */
         r = read_file_at(dfd, "job.json", m->config.limits.max_file_size, &buf, &size);
         if (fd_shortage(r) || r == -ENOMEM)
                 return r; /* a shortage of ours says nothing about the job */
@@ -408,8 +415,131 @@ static int id_cmp(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+/* Recovery loads at most this long before the daemon serves; the rest is loaded in slices of
+ * RECOVERY_SLICE_USEC on the loop, below the control socket's priority, so a spool of 100,000 finished
+ * jobs answers within about a second of the start. A Status (or any call naming a job) of a job not
+ * reached yet loads that one job at once (manager_get_job()). What needs every job waits for the end:
+ * taking files from new/, starting nodes (priorities and fair shares are across jobs), Submit, Retry and
+ * Gc (caps, idempotency keys, KeepFinished=). */
+#define RECOVERY_START_USEC (500 * USEC_PER_MSEC)
+#define RECOVERY_SLICE_USEC (10 * USEC_PER_MSEC)
+#define RECOVERY_PAUSE_MAX_USEC (5 * USEC_PER_SEC)
+
+/* Tests need jobs that are not loaded yet, for as long as they look: while the file named by
+ * $ORCHD_RECOVERY_HOLD exists, nothing is loaded at start and the background loading waits (polled). */
+#define RECOVERY_HOLD_POLL_USEC (20 * USEC_PER_MSEC)
+
+static bool recovery_held(void) {
+        const char *e = secure_getenv("ORCHD_RECOVERY_HOLD");
+
+        return e && access(e, F_OK) == 0;
+}
+
+static void manager_loaded(Manager *m) {
+        m->unloaded = mfree(m->unloaded);
+        m->unloaded_taken = mfree(m->unloaded_taken);
+        m->n_unloaded_ids = m->next_unloaded = m->n_unloaded = 0;
+        m->load_source = sd_event_source_disable_unref(m->load_source);
+        if (m->n_jobs > 0)
+                log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY),
+                          "Recovered %zu jobs, %zu unfinished.", m->n_jobs, m->n_active);
+        if (m->spool && !m->read_only.on)
+                spool_hold(m->spool, false); /* takes what waited in new/ */
+        manager_schedule_soon(m);
+}
+
+/* Load the next job found at start. Returns 0 (loaded, quarantined or already loaded on demand), a
+ * shortage (-EMFILE, -ENFILE, -ENOMEM: try again later) or another -errno (logged). */
+static int load_next(Manager *m) {
+        uint64_t id = m->unloaded[m->next_unloaded];
+        char name[24];
+        int r;
+
+        if (!m->unloaded_taken[m->next_unloaded]) {
+                snprintf(name, sizeof(name), "%" PRIu64, id);
+                r = load_job(m, name, id);
+                if (r < 0)
+                        return r;
+                m->n_unloaded--;
+        }
+        m->next_unloaded++;
+        return 0;
+}
+
+static int manager_on_load(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        bool held = recovery_held();
+        int r = 0;
+
+        while (!held && m->n_unloaded > 0 && now_usec(CLOCK_MONOTONIC) - t0 < RECOVERY_SLICE_USEC) {
+                r = load_next(m);
+                if (r < 0)
+                        break;
+        }
+        if (r < 0 && !fd_shortage(r) && r != -ENOMEM) {
+                manager_fail_stop(m, r, "the recovery of the jobs found at start");
+                return 0;
+        }
+        if (m->n_unloaded == 0) {
+                manager_loaded(m);
+                manager_gc_soon(m); /* the periodic collection skipped the spool while it was loading */
+                return 0;
+        }
+        if (r < 0) {
+                m->load_pause = MIN(MAX(m->load_pause * 2, 50 * USEC_PER_MSEC), RECOVERY_PAUSE_MAX_USEC);
+                log_warning_errno(r,
+                                  "Out of %s while recovering job %" PRIu64
+                                  "; it is not corrupt. Trying again "
+                                  "in %" PRIu64 " ms: %m",
+                                  r == -ENOMEM ? "memory" : "file descriptors",
+                                  m->unloaded[m->next_unloaded], m->load_pause / USEC_PER_MSEC);
+        } else
+                m->load_pause = held ? RECOVERY_HOLD_POLL_USEC : 0;
+        r = sd_event_source_set_time_relative(s, m->load_pause);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0)
+                manager_fail_stop(m, r, "the recovery of the jobs found at start");
+        return 0;
+}
+
+Job *manager_get_job(Manager *m, uint64_t id, int *ret_error) {
+        size_t lo = m->next_unloaded, hi = m->n_unloaded_ids;
+        Job *j = manager_find_job(m, id);
+        char name[24];
+        int r;
+
+        *ret_error = 0;
+        if (j || m->n_unloaded == 0)
+                return j;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (m->unloaded[mid] < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo == m->n_unloaded_ids || m->unloaded[lo] != id || m->unloaded_taken[lo])
+                return NULL; /* not found at start, or loaded already (and since removed) */
+        snprintf(name, sizeof(name), "%" PRIu64, id);
+        r = load_job(m, name, id);
+        if (r < 0) {
+                *ret_error = r;
+                return NULL;
+        }
+        m->unloaded_taken[lo] = true; /* quarantined or loaded: either way, done */
+        j = manager_find_job(m, id);
+        if (--m->n_unloaded == 0) { /* the last one: what waited for every job may go on now */
+                manager_loaded(m);
+                manager_gc_soon(m);
+        }
+        return j;
+}
+
 static int manager_recover(Manager *m) {
-        _cleanup_free_ uint64_t *ids = NULL;
+        uint64_t *ids = NULL, t0 = now_usec(CLOCK_MONOTONIC);
         size_t n = 0, cap = 0;
         struct dirent *de;
         DIR *d;
@@ -436,6 +566,7 @@ static int manager_recover(Manager *m) {
 
                         if (!q) {
                                 closedir(d);
+                                free(ids);
                                 return log_oom();
                         }
                         ids = q;
@@ -445,18 +576,36 @@ static int manager_recover(Manager *m) {
         closedir(d);
         if (n > 1)
                 qsort(ids, n, sizeof(uint64_t), id_cmp);
-        for (size_t i = 0; i < n; i++) {
+        m->unloaded = ids;
+        m->n_unloaded_ids = m->n_unloaded = n;
+        m->unloaded_taken = calloc(MAX(n, (size_t) 1), sizeof(bool));
+        if (!m->unloaded_taken)
+                return log_oom();
+        while (m->n_unloaded > 0 && now_usec(CLOCK_MONOTONIC) - t0 < RECOVERY_START_USEC && !recovery_held()) {
                 char name[24];
 
-                snprintf(name, sizeof(name), "%" PRIu64, ids[i]);
-                r = load_job_patiently(m, name, ids[i]);
+                snprintf(name, sizeof(name), "%" PRIu64, ids[m->next_unloaded]);
+                r = load_job_patiently(m, name, ids[m->next_unloaded]);
                 if (r < 0)
                         return r;
+                m->next_unloaded++;
+                m->n_unloaded--;
         }
         retention_recover(m);
-        if (n > 0)
-                log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY),
-                          "Recovered %zu jobs, %zu unfinished.", m->n_jobs, m->n_active);
+        if (m->n_unloaded == 0) {
+                manager_loaded(m);
+                return 0;
+        }
+        log_info(
+                "Loaded %zu of the %zu jobs found at start; serving now and loading the rest in the "
+                "background (no node starts and no job is accepted until then).",
+                m->n_jobs, n);
+        r = sd_event_add_time_relative(m->event, &m->load_source, CLOCK_MONOTONIC, 0, 0, manager_on_load, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->load_source, SD_EVENT_PRIORITY_IDLE);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the recovery of the remaining jobs: %m");
+        (void) sd_event_source_set_description(m->load_source, "recovery");
         return 0;
 }
 
@@ -558,6 +707,10 @@ static void schedule_shared(Manager *m, unsigned *slots) {
 static void manager_schedule(Manager *m) {
         if (m->read_only.on)
                 return; /* a start that cannot be recorded must not happen; the resume schedules again */
+        if (manager_loading(m)) {
+                m->schedule_needed = false; /* slots go by priority and share across every job: after */
+                return;                     /* recovery, which schedules (manager_loaded()) */
+        }
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
                 unsigned slots = m->config.max_parallel > m->n_running ? m->config.max_parallel - m->n_running : 0;
@@ -602,7 +755,7 @@ static int manager_on_post(sd_event_source *s, void *userdata) {
         if (m->failed)
                 return 0;
         manager_schedule(m);
-        if (m->gc_needed && !m->stopping)
+        if (m->gc_needed && !m->stopping && !manager_loading(m))
                 (void) retention_gc(m);
         manager_flush(m);
         if (m->stopping)
@@ -798,6 +951,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = retention_start(m);
         if (r < 0)
                 return r;
+        if (manager_loading(m))
+                spool_hold(m->spool, true); /* until every job found at start is loaded (manager_loaded()) */
         r = spool_start(m->spool);
         if (r < 0)
                 return r;
@@ -828,6 +983,9 @@ Manager *manager_free(Manager *m) {
         readonly_done(&m->read_only);
         sd_event_source_disable_unref(m->gc_timer);
         free(m->trash_ids);
+        sd_event_source_disable_unref(m->load_source);
+        free(m->unloaded);
+        free(m->unloaded_taken);
         sd_event_unref(m->event);
         free(m->config.spool_path);
         free(m->config.socket_path);

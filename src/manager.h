@@ -65,6 +65,11 @@ struct Manager {
         size_t n_trash, cap_trash;
         sd_event_source *gc_timer; /* the periodic KeepFinished= collection */
         bool gc_needed;            /* more finished jobs than KeepFinished= keeps: collect before sleeping */
+        uint64_t *unloaded;        /* ids found at start, ascending: loaded from next_unloaded on */
+        bool *unloaded_taken;      /* per id: loaded on demand (manager_get_job()) */
+        size_t n_unloaded_ids, next_unloaded, n_unloaded;
+        sd_event_source *load_source; /* loads the rest in slices (manager.c, "recovery") */
+        uint64_t load_pause;          /* after a shortage of fds or memory while loading */
 
         unsigned n_running;         /* slots in use across jobs */
         Usage usage;                /* per-user counts: the UserMax*= caps and the fair share of slots */
@@ -87,8 +92,17 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* Run the event loop until shutdown. Returns the exit status for main(). */
 int manager_run(Manager *m);
 
-/* Lookup by id, or NULL. */
+/* Lookup by id among the loaded jobs, or NULL. */
 Job *manager_find_job(Manager *m, uint64_t id);
+/* Lookup by id, loading the job now if start-up recovery has not reached it yet. Returns the job, or NULL
+ * with *ret_error 0 (no such job, or it was corrupt and moved to corrupt/) or -errno. */
+Job *manager_get_job(Manager *m, uint64_t id, int *ret_error);
+/* Jobs found at start that are not loaded yet (0 once recovery is complete). While any are left, nothing
+ * is taken from new/, no node starts, and Submit, Retry and Gc are refused (their caps and key checks
+ * need every job). */
+static inline size_t manager_loading(const Manager *m) {
+        return m->n_unloaded;
+}
 /* Open jobs/ID (jobs hold no directory fd of their own while they run nothing). Returns the fd or -errno
  * (-EMFILE/-ENFILE: a shortage of fds, see fd_shortage()). */
 int manager_open_job_dir(Manager *m, uint64_t id);

@@ -70,6 +70,8 @@ int methods_gc(ControlCall *call, json_object *params, void *userdata) {
                 }
                 return control_call_error(call, ORCH_ERROR_PERMISSION_DENIED, p);
         }
+        if (methods_refuse_while_loading(m, call)) /* KeepFinished= counts and ages every job */
+                return 0;
         r = retention_gc(m);
         if (r < 0)
                 return r;

@@ -58,7 +58,7 @@ int methods_retry(ControlCall *call, json_object *params, void *userdata) {
         char reason[64];
         int r;
 
-        if (!j)
+        if (!j || methods_refuse_while_loading(userdata, call)) /* caps and keys need every job */
                 return 0;
         r = methods_parse_nodes(call, j, params, &named, &n_named);
         if (r <= 0)

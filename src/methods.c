@@ -124,6 +124,28 @@ int methods_reply_invalid_parameter(ControlCall *call, const char *name) {
         return control_call_error(call, VARLINK_ERROR_INVALID_PARAMETER, p);
 }
 
+/* Answer InternalError with the errno name, as control.c does for a failed handler. */
+static int reply_internal(ControlCall *call, int error) {
+        json_object *p = json_object_new_object();
+
+        if (p)
+                (void) json_object_object_add(p, "errno",
+                                              json_object_new_string(strerrorname_np(-error) ?: "EIO"));
+        return control_call_error(call, ORCH_ERROR_INTERNAL, p);
+}
+
+bool methods_refuse_while_loading(Manager *m, ControlCall *call) {
+        json_object *p;
+
+        if (manager_loading(m) == 0)
+                return false;
+        p = json_object_new_object();
+        if (p)
+                (void) json_object_object_add(p, "jobs", json_object_new_int64((int64_t) manager_loading(m)));
+        (void) control_call_error(call, ORCH_ERROR_LOADING, p);
+        return true;
+}
+
 int methods_reply_with_id(ControlCall *call, const char *error, const char *id, const char *node) {
         json_object *p = json_object_new_object();
 
@@ -164,6 +186,7 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
         const char *s;
         char *end;
         uint64_t id;
+        int r = 0;
         Job *j;
 
         if (!json_object_object_get_ex(params, "id", &v) || !json_object_is_type(v, json_type_string)) {
@@ -173,7 +196,11 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
         s = json_object_get_string(v);
         errno = 0;
         id = strtoull(s, &end, 10);
-        j = (errno == 0 && *s >= '1' && *s <= '9' && *end == '\0') ? manager_find_job(m, id) : NULL;
+        j = (errno == 0 && *s >= '1' && *s <= '9' && *end == '\0') ? manager_get_job(m, id, &r) : NULL;
+        if (r < 0) { /* a shortage while loading it on demand (logged) */
+                (void) reply_internal(call, r);
+                return NULL;
+        }
         if (!j) {
                 (void) methods_reply_with_id(call, ORCH_ERROR_NO_SUCH_JOB, s, NULL);
                 return NULL;
@@ -372,6 +399,8 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
                 return methods_reply_invalid_parameter(call, "name");
         if (!json_object_object_get_ex(params, "job", &job) || !json_object_is_type(job, json_type_string))
                 return methods_reply_invalid_parameter(call, "job");
+        if (methods_refuse_while_loading(m, call)) /* the caps and keys need every job */
+                return 0;
         /* The caller is who the job runs as (SPEC §8): the same rules as for the owner of a dropped file. */
         r = manager_may_run(m, uid, &why);
         if (r == -ENOMEM)
@@ -457,6 +486,8 @@ static int method_stats(ControlCall *call, json_object *params, void *userdata) 
         json_object_object_add(p, "journal", journal);
         reason = readonly_reason(m, why, sizeof(why));
         json_object_object_add(p, "read_only", reason ? json_object_new_string(reason) : NULL);
+        if (manager_loading(m) > 0) /* the counts are of the jobs loaded so far */
+                add_int(p, "loading", manager_loading(m));
         return control_call_reply(call, p);
 }
 
@@ -564,6 +595,8 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
                 return -ENOMEM;
         }
         json_object_object_add(p, "jobs", jobs);
+        if (manager_loading(m) > 0) /* the jobs not loaded yet are missing */
+                add_int(p, "loading", manager_loading(m));
         return methods_reply_view(m, call, NULL, p);
 }
 

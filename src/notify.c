@@ -35,7 +35,7 @@ static const char *grouped(uint64_t v, char buf[static 32]) {
 
 static void status_line(Manager *m, char *buf, size_t size) {
         uint64_t running = 0, queued = 0, finished = 0;
-        char a[32], b[32], c[32], d[32];
+        char a[32], b[32], c[32], d[32], e[32], loading[64] = "";
 
         for (size_t i = 0; i < m->n_jobs; i++) {
                 JobState s = m->jobs[i]->run->state;
@@ -47,10 +47,13 @@ static void status_line(Manager *m, char *buf, size_t size) {
                 else
                         running++; /* running or paused: started and not finished */
         }
+        if (manager_loading(m) > 0) /* orchd(8), RECOVERY */
+                snprintf(loading, sizeof(loading), "LOADING %s jobs found at start; ",
+                         grouped(manager_loading(m), e));
         /* systemctl status shows this line: say first why nothing starts (orchd(8), DISK FULL). */
-        snprintf(buf, size, "%s%s jobs running, %s queued, %s finished; %s nodes running",
-                 m->read_only.on ? "READ-ONLY, cannot write to the spool; " : "", grouped(running, a),
-                 grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
+        snprintf(buf, size, "%s%s%s jobs running, %s queued, %s finished; %s nodes running",
+                 m->read_only.on ? "READ-ONLY, cannot write to the spool; " : "", loading,
+                 grouped(running, a), grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
 }
 
 static int send_status(Manager *m, const char *prefix) {

@@ -272,6 +272,15 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                                                        : "of it",
                             l, max);
         }
+        if (streq(e, ORCH_ERROR_LOADING)) {
+                int64_t left = 0;
+
+                (void) get_int(m->parameters, "jobs", &left);
+                return fail(EX_TEMPFAIL,
+                            "orchd is still loading the jobs it found at start (%" PRId64
+                            " left) and takes no new work until then; try again in a few seconds",
+                            left);
+        }
         if (streq(e, ORCH_ERROR_SPOOL_FULL))
                 return fail(EX_TEMPFAIL, "orchd refused the job for now: its spool is short of free space "
                                          "(MinFreeSpace=); try again later");

@@ -117,6 +117,7 @@ static int list_print(json_object *jobs) {
 static int verb_list(char **args, size_t n_args) {
         _cleanup_json_ json_object *p = json_object_new_object(), *reply = NULL;
         json_object *jobs;
+        int64_t left = 0;
         int r;
 
         if (!p)
@@ -136,6 +137,12 @@ static int verb_list(char **args, size_t n_args) {
         jobs = reply_member(reply, "jobs", json_type_array);
         if (!jobs)
                 return fail(EX_SOFTWARE, "invalid reply from orchd: no \"jobs\" array");
+        if (get_int(reply, "loading", &left) && left > 0)
+                fprintf(stderr,
+                        "orchctl: orchd is still loading %" PRId64
+                        " of the jobs it found at start; they are "
+                        "missing from this list (orchctl status JOB shows any of them)\n",
+                        left);
         return arg_json ? print_json(jobs) : list_print(jobs);
 }
 
@@ -753,6 +760,11 @@ static void stats_print(json_object *r) {
         /* First, so that nobody misses why nothing runs. */
         if (ro)
                 printf("READ-ONLY: %s\n", json_object_get_string(ro));
+        if (stat_int(r, "loading", NULL) > 0)
+                printf("LOADING: %" PRId64
+                       " jobs found at start are not loaded yet (not counted below); "
+                       "no node starts and no job is taken until they are\n",
+                       stat_int(r, "loading", NULL));
         printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
                up / 60 % 60, up % 60);
         printf("    Jobs: ");
@@ -783,6 +795,9 @@ static void stats_prometheus(json_object *r) {
                 json_object_object_foreach(nodes, k, v)
                         printf("orchd_nodes{state=\"%s\"} %" PRId64 "\n", k, json_object_get_int64(v));
         }
+        printf("# HELP orchd_loading_jobs Jobs found at start not loaded yet (not in orchd_jobs).\n"
+               "# TYPE orchd_loading_jobs gauge\norchd_loading_jobs %" PRId64 "\n",
+               stat_int(r, "loading", NULL));
         printf("# HELP orchd_spawned_total Node processes started.\n# TYPE orchd_spawned_total counter\n"
                "orchd_spawned_total %" PRId64 "\n", stat_int(r, "spawned", NULL));
         printf("# HELP orchd_uptime_seconds Time since the daemon started.\n# TYPE orchd_uptime_seconds gauge\n"

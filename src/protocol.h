@@ -55,6 +55,7 @@
 #define ORCH_ERROR_REJECTED_FILE_TOO_LARGE "io.orchd.Manager.RejectedFileTooLarge"
 #define ORCH_ERROR_LIMIT_EXCEEDED "io.orchd.Manager.LimitExceeded"
 #define ORCH_ERROR_SPOOL_FULL "io.orchd.Manager.SpoolFull"
+#define ORCH_ERROR_LOADING "io.orchd.Manager.Loading"
 
 #define VARLINK_SERVICE_INTERFACE "org.varlink.service"
 #define VARLINK_METHOD_GET_INFO "org.varlink.service.GetInfo"

@@ -74,7 +74,7 @@ static int readonly_on_timer(sd_event_source *s, uint64_t usec, void *userdata) 
                 "The spool %s can be written again: writing the records that waited, then starting "
                 "nodes and taking new jobs again.",
                 m->config.spool_path);
-        spool_hold(m->spool, false);
+        spool_hold(m->spool, manager_loading(m) > 0); /* recovery unholds it when it ends */
         manager_schedule_soon(m);
         return 0;
 }

@@ -336,7 +336,7 @@ void retention_recover(Manager *m) {
 static int retention_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        if (!m->stopping && !m->failed)
+        if (!m->stopping && !m->failed && !manager_loading(m))
                 (void) retention_gc(m);
         (void) sd_event_source_set_time_relative(s, RETENTION_INTERVAL_USEC);
         return sd_event_source_set_enabled(s, SD_EVENT_ON);

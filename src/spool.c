@@ -1256,14 +1256,11 @@ static void recover_unpublished(Spool *s, const char *dname) {
 }
 
 /* A published job may still hold its source copy if we crashed right after publishing. */
-static void drop_source_copies(Spool *s, const char *dname) {
-        _cleanup_close_ int dfd = openat(s->jobs_fd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+void spool_tidy_job_dir(int dfd) {
         struct dirent *de;
         DIR *d;
         int fd;
 
-        if (dfd < 0)
-                return;
         fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
@@ -1324,9 +1321,7 @@ static int spool_tidy_jobs(Spool *s) {
         }
         while ((de = readdir(d))) {
                 if (strneq(de->d_name, ".#", 2))
-                        recover_unpublished(s, de->d_name);
-                else if (parse_id(de->d_name) > 0)
-                        drop_source_copies(s, de->d_name);
+                        recover_unpublished(s, de->d_name); /* published jobs: spool_tidy_job_dir() */
         }
         closedir(d);
 

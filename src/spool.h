@@ -63,6 +63,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Spool *, spool_free);
 int spool_jobs_fd(const Spool *s);
 /* The id the next accepted job gets. */
 uint64_t spool_next_id(const Spool *s);
+/* Remove what a crash may leave in a published job's directory dfd (borrowed): the source copy of an
+ * acceptance, temporary files of a write. Call it once per job as recovery loads it, before any write. */
+void spool_tidy_job_dir(int dfd);
 /* The spool directory fd (borrowed). */
 int spool_dir_fd(const Spool *s);
 /* The rejected/ directory fd (borrowed): root's alone; NAME.json.error.json there names the owner (uid). */
