@@ -7,7 +7,8 @@
 #      `orchctl stats`, against reading the same tree with find + cat (every file orchd reads), measured just
 #      before and just after in the same run; the ratio orchd / find+cat. orchd serves after at most about
 #      0.5 s of loading and loads the rest on its loop (orchd(8), RECOVERY): also the time until that first
-#      Status of the newest job is answered, and until Stats no longer says "loading" (every job loaded).
+#      Status of the newest job is answered, until Stats no longer says "loading" (every job loaded), and
+#      until the node of job N+1, the one unfinished job (queued, marked in jobs/.unfinished), has run.
 #   2. M jobs (default 10,000): open fds and VmRSS of orchd with KeepFinished=infinity, then after a SIGHUP
 #      with KeepFinished=KEEP (default 100) has collected the rest (and `orchctl gc` reports nothing left to
 #      do). Set ORCHD/ORCHCTL to another build (e.g. the parent commit's) to compare; a build that keeps one
@@ -18,10 +19,11 @@
 build_orchd
 : "${N:=100000}" "${M:=10000}" "${KEEP:=100}"
 
-gen_spool() { # gen_spool DIR COUNT: a spool of COUNT finished (succeeded) one-node jobs owned by us
-        python3 - "$1" "$2" "$(id -u)" "$(id -g)" "$(id -un)" <<'EOF'
+gen_spool() { # gen_spool DIR COUNT [LEDGER]: a spool of COUNT finished (succeeded) one-node jobs owned by us;
+        # with LEDGER, also job COUNT+1, queued and marked unfinished, whose node appends a line to LEDGER
+        python3 - "$1" "$2" "$(id -u)" "$(id -g)" "$(id -un)" "${3:-}" <<'EOF'
 import os, sys, time
-spool, n, uid, gid, user = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+spool, n, uid, gid, user, ledger = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 jobs = os.path.join(spool, "jobs")
 os.makedirs(jobs, exist_ok=True)
 job = b'{"name":"bench","nodes":{"a":{"cmd":["true"]}}}\n'
@@ -41,6 +43,22 @@ for i in range(1, n + 1):
     with open(os.path.join(d, "state.json"), "w") as f:
         f.write(st)
     open(os.path.join(d, "logs", "a.1.log"), "wb").close()
+if ledger:
+    i = n + 1
+    d = os.path.join(jobs, str(i))
+    os.makedirs(os.path.join(d, "logs"), 0o750)
+    os.chmod(d, 0o750)
+    with open(os.path.join(d, "job.json"), "w") as f:
+        f.write('{"name":"unfinished","nodes":{"a":{"cmd":["/bin/sh","-c","echo ran >> %s"]}}}\n' % ledger)
+    st = ('{"version":1,"seq":1,"job":{"id":"%d","state":"queued","paused_from":null,"reason":null,'
+          '"cancel_requested":false,"uid":%d,"gid":%d,"user":"%s","source":"u.json","submitted_at":%d,'
+          '"started_at":0,"finished_at":0},"nodes":{"a":{"state":"pending","reason":null,"attempt":0,'
+          '"interrupted":0,"exit_code":null,"signal":null,"started_at":0,"finished_at":0,"retry_at":0}}}'
+          % (i, uid, gid, user, int(time.time() * 1e6)))
+    with open(os.path.join(d, "state.json"), "w") as f:
+        f.write(st)
+    os.makedirs(os.path.join(jobs, ".unfinished"), 0o700, exist_ok=True)
+    open(os.path.join(jobs, ".unfinished", str(i)), "wb").close()
 EOF
 }
 
@@ -75,7 +93,7 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$ORCHD_PID/status"; }
 
 printf '# recovery: %s finished jobs\n' "$N"
 t0=$(now_ns)
-gen_spool "$SPOOL" "$N"
+gen_spool "$SPOOL" "$N" "$B/ledger"
 printf 'generated in %d ms\n' "$(ms_since "$t0")"
 sync
 before=$(find_cat_ms "$SPOOL")
@@ -83,6 +101,8 @@ start_timed --keep-finished infinity
 serve=$SERVE_MS
 ctl status "$N" >/dev/null
 status_ms=$(ms_since "$t0")
+until [ -s "$B/ledger" ]; do sleep 0.005; done
+node_ms=$(ms_since "$t0")
 until [ "$(ctl --json stats | jq '.loading // 0')" = 0 ]; do sleep 0.05; done
 loaded_ms=$(ms_since "$t0")
 printf 'orchd fds %d, VmRSS %d kB with %s finished jobs\n' "$(fds)" "$(rss_kb)" "$N"
@@ -90,7 +110,8 @@ stop
 after=$(find_cat_ms "$SPOOL")
 printf 'find+cat of jobs/*.json: %d ms before, %d ms after\n' "$before" "$after"
 printf 'orchd start to first answered stats: %d ms\n' "$serve"
-printf 'orchd start to answered status of job %s (the newest): %d ms\n' "$N" "$status_ms"
+printf 'orchd start to answered status of job %s (the newest finished): %d ms\n' "$N" "$status_ms"
+printf 'orchd start to the node of the unfinished job %s run (ledger): %d ms\n' "$((N + 1))" "$node_ms"
 printf 'orchd start to every job loaded (stats without "loading"): %d ms\n' "$loaded_ms"
 awk -v s="$serve" -v b="$before" -v a="$after" \
         -v l="$loaded_ms" 'BEGIN { m = (a < b ? a : b); printf "ratio orchd / find+cat (the faster): %.2f to serving, %.2f to every job loaded\n", (m > 0 ? s / m : 0), (m > 0 ? l / m : 0) }'

@@ -47,6 +47,7 @@
 #include "methods.h"
 #include "notify.h"
 #include "retention.h"
+#include "unfinished.h"
 
 static int push_ptr(void *array, size_t *n, size_t *cap, void *p) {
         void ***a = array;
@@ -131,12 +132,14 @@ void manager_job_settled(Manager *m, Job *j) {
                 }
         if (m->conf.keep_count != CONF_KEEP_FOREVER && m->n_jobs - m->n_active > m->conf.keep_count)
                 manager_gc_soon(m);
+        (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, false);
         spool_kick(m->spool); /* jobs waiting for room may fit now */
 }
 
 int manager_job_retried(Manager *m, Job *j) {
         int r = manager_add_active(m, j);
 
+        (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, true);
         if (r >= 0)
                 r = usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, false);
         if (r >= 0)
@@ -160,6 +163,36 @@ static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run,
         if (!known && access_uid_is_admin(&m->conf, geteuid(), run->uid))
                 r = usage_set_exempt(&m->usage, run->uid, true);
         return r;
+}
+
+/* Index of id in the sorted ids[0, n), or SIZE_MAX. */
+static size_t id_index(const uint64_t *ids, size_t n, uint64_t id) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (ids[mid] < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < n && ids[lo] == id ? lo : SIZE_MAX;
+}
+
+/* Make job j's marker in jobs/.unfinished say what its state does (unfinished.h): set at acceptance and
+ * when recovery finds an unfinished job without one, removed when a job recovered as finished has one.
+ * Best effort: a marker is a hint for the next start, so a failure is only worth a debug line. */
+static void manager_sync_marker(Manager *m, const Job *j) {
+        bool marked = id_index(m->marked, m->n_marked, j->id) != SIZE_MAX;
+        int r;
+
+        if (job_is_finished(j) != marked)
+                return;
+        r = unfinished_mark(spool_unfinished_fd(m->spool), j->id, !marked);
+        if (r < 0)
+                log_debug_errno(r, "Failed to %s the marker jobs/.unfinished/%" PRIu64 ": %m",
+                                marked ? "remove" : "create", j->id);
 }
 
 /* Register a job (ids only grow, so appending keeps the table sorted; one loaded on demand is moved to its
@@ -190,6 +223,7 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, u
         for (pos = m->n_jobs - 1; pos > 0 && m->jobs[pos - 1]->id > j->id; pos--)
                 m->jobs[pos] = m->jobs[pos - 1];
         m->jobs[pos] = j;
+        manager_sync_marker(m, j);
         if (job_is_finished(j))
                 return 0;
         r = manager_add_active(m, j);
@@ -418,9 +452,9 @@ static int id_cmp(const void *a, const void *b) {
 /* Recovery loads at most this long before the daemon serves; the rest is loaded in slices of
  * RECOVERY_SLICE_USEC on the loop, below the control socket's priority, so a spool of 100,000 finished
  * jobs answers within about a second of the start. A Status (or any call naming a job) of a job not
- * reached yet loads that one job at once (manager_get_job()). What needs every job waits for the end:
- * taking files from new/, starting nodes (priorities and fair shares are across jobs), Submit, Retry and
- * Gc (caps, idempotency keys, KeepFinished=). */
+ * reached yet loads that one job at once (manager_get_job()). The unfinished jobs (marked, unfinished.h)
+ * are loaded first, whatever the time, so nodes run from the start. What needs every job waits for the
+ * end: taking files from new/, Submit, Retry and Gc (caps, idempotency keys, KeepFinished=). */
 #define RECOVERY_START_USEC (500 * USEC_PER_MSEC)
 #define RECOVERY_SLICE_USEC (10 * USEC_PER_MSEC)
 #define RECOVERY_PAUSE_MAX_USEC (5 * USEC_PER_SEC)
@@ -439,6 +473,8 @@ static void manager_loaded(Manager *m) {
         m->unloaded = mfree(m->unloaded);
         m->unloaded_taken = mfree(m->unloaded_taken);
         m->n_unloaded_ids = m->next_unloaded = m->n_unloaded = 0;
+        m->marked = mfree(m->marked);
+        m->n_marked = 0;
         m->load_source = sd_event_source_disable_unref(m->load_source);
         if (m->n_jobs > 0)
                 log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY),
@@ -505,23 +541,16 @@ static int manager_on_load(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 Job *manager_get_job(Manager *m, uint64_t id, int *ret_error) {
-        size_t lo = m->next_unloaded, hi = m->n_unloaded_ids;
         Job *j = manager_find_job(m, id);
         char name[24];
+        size_t lo;
         int r;
 
         *ret_error = 0;
         if (j || m->n_unloaded == 0)
                 return j;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-
-                if (m->unloaded[mid] < id)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        if (lo == m->n_unloaded_ids || m->unloaded[lo] != id || m->unloaded_taken[lo])
+        lo = id_index(m->unloaded, m->n_unloaded_ids, id);
+        if (lo == SIZE_MAX || m->unloaded_taken[lo])
                 return NULL; /* not found at start, or loaded already (and since removed) */
         snprintf(name, sizeof(name), "%" PRIu64, id);
         r = load_job(m, name, id);
@@ -536,6 +565,32 @@ Job *manager_get_job(Manager *m, uint64_t id, int *ret_error) {
                 manager_gc_soon(m);
         }
         return j;
+}
+
+/* First the jobs marked unfinished (unfinished.h), whatever the time, so that their nodes run at once while
+ * the rest loads; a marker without its job is removed. */
+static int recover_unfinished(Manager *m) {
+        int dir_fd = spool_unfinished_fd(m->spool), r;
+
+        r = unfinished_list(dir_fd, &m->marked, &m->n_marked);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list %s/jobs/.unfinished: %m", m->config.spool_path);
+        for (size_t k = 0; k < m->n_marked; k++) {
+                size_t pos = id_index(m->unloaded, m->n_unloaded_ids, m->marked[k]);
+                char name[24];
+
+                if (pos == SIZE_MAX) {
+                        (void) unfinished_mark(dir_fd, m->marked[k], false);
+                        continue;
+                }
+                snprintf(name, sizeof(name), "%" PRIu64, m->marked[k]);
+                r = load_job_patiently(m, name, m->marked[k]);
+                if (r < 0)
+                        return r;
+                m->unloaded_taken[pos] = true;
+                m->n_unloaded--;
+        }
+        return 0;
 }
 
 static int manager_recover(Manager *m) {
@@ -581,15 +636,20 @@ static int manager_recover(Manager *m) {
         m->unloaded_taken = calloc(MAX(n, (size_t) 1), sizeof(bool));
         if (!m->unloaded_taken)
                 return log_oom();
+        r = recover_unfinished(m);
+        if (r < 0)
+                return r;
         while (m->n_unloaded > 0 && now_usec(CLOCK_MONOTONIC) - t0 < RECOVERY_START_USEC && !recovery_held()) {
                 char name[24];
 
-                snprintf(name, sizeof(name), "%" PRIu64, ids[m->next_unloaded]);
-                r = load_job_patiently(m, name, ids[m->next_unloaded]);
-                if (r < 0)
-                        return r;
+                if (!m->unloaded_taken[m->next_unloaded]) {
+                        snprintf(name, sizeof(name), "%" PRIu64, ids[m->next_unloaded]);
+                        r = load_job_patiently(m, name, ids[m->next_unloaded]);
+                        if (r < 0)
+                                return r;
+                        m->n_unloaded--;
+                }
                 m->next_unloaded++;
-                m->n_unloaded--;
         }
         retention_recover(m);
         if (m->n_unloaded == 0) {
@@ -598,7 +658,7 @@ static int manager_recover(Manager *m) {
         }
         log_info(
                 "Loaded %zu of the %zu jobs found at start; serving now and loading the rest in the "
-                "background (no node starts and no job is accepted until then).",
+                "background (nodes run; no job is accepted until then).",
                 m->n_jobs, n);
         r = sd_event_add_time_relative(m->event, &m->load_source, CLOCK_MONOTONIC, 0, 0, manager_on_load, m);
         if (r >= 0)
@@ -707,10 +767,6 @@ static void schedule_shared(Manager *m, unsigned *slots) {
 static void manager_schedule(Manager *m) {
         if (m->read_only.on)
                 return; /* a start that cannot be recorded must not happen; the resume schedules again */
-        if (manager_loading(m)) {
-                m->schedule_needed = false; /* slots go by priority and share across every job: after */
-                return;                     /* recovery, which schedules (manager_loaded()) */
-        }
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
                 unsigned slots = m->config.max_parallel > m->n_running ? m->config.max_parallel - m->n_running : 0;
@@ -986,6 +1042,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->load_source);
         free(m->unloaded);
         free(m->unloaded_taken);
+        free(m->marked);
         sd_event_unref(m->event);
         free(m->config.spool_path);
         free(m->config.socket_path);

@@ -66,7 +66,9 @@ struct Manager {
         sd_event_source *gc_timer; /* the periodic KeepFinished= collection */
         bool gc_needed;            /* more finished jobs than KeepFinished= keeps: collect before sleeping */
         uint64_t *unloaded;        /* ids found at start, ascending: loaded from next_unloaded on */
-        bool *unloaded_taken;      /* per id: loaded on demand (manager_get_job()) */
+        bool *unloaded_taken;      /* per id: loaded on demand (manager_get_job()) or first (marked) */
+        uint64_t *marked;          /* while loading: the ids jobs/.unfinished had at start, ascending */
+        size_t n_marked;
         size_t n_unloaded_ids, next_unloaded, n_unloaded;
         sd_event_source *load_source; /* loads the rest in slices (manager.c, "recovery") */
         uint64_t load_pause;          /* after a shortage of fds or memory while loading */
@@ -98,8 +100,8 @@ Job *manager_find_job(Manager *m, uint64_t id);
  * with *ret_error 0 (no such job, or it was corrupt and moved to corrupt/) or -errno. */
 Job *manager_get_job(Manager *m, uint64_t id, int *ret_error);
 /* Jobs found at start that are not loaded yet (0 once recovery is complete). While any are left, nothing
- * is taken from new/, no node starts, and Submit, Retry and Gc are refused (their caps and key checks
- * need every job). */
+ * is taken from new/, and Submit, Retry and Gc are refused (their caps and key checks need every job);
+ * nodes of the jobs loaded (every unfinished one that was marked) run. */
 static inline size_t manager_loading(const Manager *m) {
         return m->n_unloaded;
 }

@@ -763,7 +763,7 @@ static void stats_print(json_object *r) {
         if (stat_int(r, "loading", NULL) > 0)
                 printf("LOADING: %" PRId64
                        " jobs found at start are not loaded yet (not counted below); "
-                       "no node starts and no job is taken until they are\n",
+                       "no job is taken until they are (unfinished ones are, and run)\n",
                        stat_int(r, "loading", NULL));
         printf("  Uptime: %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64 "\n", up / 86400, up / 3600 % 24,
                up / 60 % 60, up % 60);

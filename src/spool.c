@@ -64,7 +64,7 @@
 #include "manager.h"
 #include "spool.h"
 #include "spool-lock.h"
-
+#include "unfinished.h"
 
 #define INTAKE_DIR ".intake"
 #define SOURCE_PREFIX "source."
@@ -92,6 +92,7 @@ struct Spool {
         char *path;
         JobLimits limits;
         int spool_fd, tmp_fd, new_fd, rejected_fd, jobs_fd, intake_fd;
+        int unfinished_fd; /* jobs/.unfinished (unfinished.h) */
         int lock_fd;                 /* SPOOL/orchd.lock, flocked for our life (spool-lock.c) */
         sd_event_source *inotify_source;
         spool_job_cb cb;
@@ -1444,6 +1445,10 @@ static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         r = dir_check_safe(fd, geteuid(), &check, &why);
         if (r < 0)
                 return log_error_errno(r, "Refusing to use %s/jobs/" INTAKE_DIR ": it %s.", s->path, strna(why));
+        fd = unfinished_open(s->jobs_fd);
+        if (fd < 0)
+                return log_error_errno(fd, "Failed to open %s/jobs/.unfinished: %m", s->path);
+        s->unfinished_fd = fd;
         return 0;
 }
 
@@ -1466,7 +1471,7 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 .cb = cb,
                 .userdata = userdata,
                 .spool_fd = -EBADF, .tmp_fd = -EBADF, .new_fd = -EBADF, .rejected_fd = -EBADF,
-                .jobs_fd = -EBADF, .intake_fd = -EBADF, .lock_fd = -EBADF,
+                .jobs_fd = -EBADF, .intake_fd = -EBADF, .unfinished_fd = -EBADF, .lock_fd = -EBADF,
         };
         s->path = strdup(config->path);
         if (!s->path)
@@ -1509,6 +1514,7 @@ Spool *spool_free(Spool *s) {
         sd_event_source_disable_unref(s->space_timer);
         sd_event_source_disable_unref(s->retry_timer);
         safe_close(s->intake_fd);
+        safe_close(s->unfinished_fd);
         safe_close(s->jobs_fd);
         safe_close(s->rejected_fd);
         safe_close(s->new_fd);
@@ -1522,6 +1528,10 @@ Spool *spool_free(Spool *s) {
 
 int spool_jobs_fd(const Spool *s) {
         return s->jobs_fd;
+}
+
+int spool_unfinished_fd(const Spool *s) {
+        return s->unfinished_fd;
 }
 
 int spool_dir_fd(const Spool *s) {

@@ -61,6 +61,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Spool *, spool_free);
 
 /* The jobs/ directory fd (borrowed). */
 int spool_jobs_fd(const Spool *s);
+/* jobs/.unfinished, the markers of unfinished jobs (unfinished.h). */
+int spool_unfinished_fd(const Spool *s);
 /* The id the next accepted job gets. */
 uint64_t spool_next_id(const Spool *s);
 /* Remove what a crash may leave in a published job's directory dfd (borrowed): the source copy of an

@@ -158,8 +158,8 @@ int main(int argc, char **argv) {
         if (!d)
                 return 2;
         while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || streq(de->d_name, ".unfinished"))
+                        continue; /* .unfinished: markers, no job (unfinished.h) */
                 if (streq(de->d_name, ".intake"))
                         bad |= dump_intake(jobs_fd);
                 else

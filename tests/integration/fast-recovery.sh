@@ -11,7 +11,8 @@
 #     per-user caps count exactly what they counted before the restart (UserMaxBytes= figure = the sum of
 #     the user's job files), and a retry works;
 #   - a job not loaded yet can be removed (the loading then skips it);
-#   - a kill -9 while jobs are still unloaded (one loaded on demand) loses or corrupts nothing.
+#   - a kill -9 while jobs are still unloaded (one loaded on demand) loses or corrupts nothing;
+#   - an unfinished job is loaded first: its node runs again while the finished ones wait behind the hold.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -101,6 +102,27 @@ is $? 75 "UserMaxBytes= applies after the recovery"
 like "$out" "you have $bytes bytes of job files" "with the same figure as the files on disk ($bytes)"
 is_exit 0 "retry of the failed job works once loaded" ctl_as "$U" retry 3
 ok "it ran again" wait_for 20 ran_twice
+
+# Unfinished jobs are loaded first (jobs/.unfinished/ID marks them) and their nodes run while the finished
+# ones are still loading: a node interrupted by a stop starts again with the hold in place.
+starts() { grep -cx gated "$W/ledger"; }
+started_twice() { [ "$(starts)" = 2 ]; }
+printf '{ "name": "gated", "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo gated >>%s/ledger; while [ ! -e %s/gate ]; do sleep 0.05; done"] } } }\n' \
+        "$W" "$W" >"$W/gated.json"
+gated=$(ctl submit "$W/gated.json") || bail_out "submit gated failed"
+ok "its node runs" wait_for 20 test "$(starts)" = 1
+ok "an unfinished job is marked" test -e "$SPOOL/jobs/.unfinished/$gated"
+stop_orchd || bail_out "orchd did not stop"
+touch "$W/hold"
+ORCHD_RECOVERY_HOLD=$W/hold start_orchd
+ok "its node starts again while the finished jobs are not loaded" wait_for 20 started_twice
+ok "(they are not: the hold keeps them)" test "$(loading)" -gt 0
+rm "$W/hold"
+touch "$W/gate"
+wait_job "$gated" >/dev/null
+is "$(ctl --json status "$gated" | jq -r .state)" succeeded "the job then succeeds"
+ok "and its marker is gone" test ! -e "$SPOOL/jobs/.unfinished/$gated"
+ok "so are the markers of the finished jobs" test -z "$(ls -A "$SPOOL/jobs/.unfinished")"
 stop_orchd || fail "orchd did not stop"
 
 done_testing

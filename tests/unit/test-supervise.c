@@ -56,7 +56,9 @@ typedef struct Run {
         TaskResult result;
         Task *task;
         pid_t pid;
-        void (*action)(Task *t); /* called from a timer 100 ms after the start, if set */
+        void (*action)(Task *t); /* called from a timer 100 ms after the start, if set, */
+        const char *armed;       /* and once the log holds this text, if set (the child is ready for it) */
+        struct Fixture *f;
 } Run;
 
 static uint64_t now_usec(clockid_t clock) {
@@ -171,11 +173,25 @@ static void on_exit_free(Task *t, const TaskResult *result, void *userdata) {
         run->task = task_free(t); /* the contract: freeing from inside the callback is fine */
 }
 
+static char *read_log(struct Fixture *f, size_t *ret_len);
+
+/* The action waits for the child to say it is ready (a shell that has not run its trap yet would die of
+ * the TERM the test means it to ignore: a loaded machine can take that long). Polled, from the log. */
 static int on_action_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Run *run = userdata;
 
-        if (run->task)
-                run->action(run->task);
+        if (!run->task)
+                return 0;
+        if (run->armed) {
+                _cleanup_free_ char *log = read_log(run->f, NULL);
+
+                if (!strstr(log, run->armed)) {
+                        assert_int_equal(sd_event_source_set_time_relative(s, 5 * USEC_PER_MSEC), 0);
+                        assert_int_equal(sd_event_source_set_enabled(s, SD_EVENT_ONESHOT), 0);
+                        return 0;
+                }
+        }
+        run->action(run->task);
         return 0;
 }
 
@@ -648,11 +664,16 @@ static void test_child_signals(void **state) {
 
 /* ---- timeout, stop, kill, free ---------------------------------------------------------------------- */
 
-static const char *const ignore_term_tree = "trap '' TERM; sleep 100 & sleep 100";
+static const char *const ignore_term_tree = "trap '' TERM; echo armed; sleep 100 & sleep 100";
 
 static void do_stop(Task *t) {
         assert_int_equal(task_stop(t, 300 * USEC_PER_MSEC), 0);
         assert_int_equal(task_stop(t, 0), 0); /* idempotent: the first grace period stands */
+}
+
+/* A stop whose grace outlasts a timeout due meanwhile. */
+static void do_stop_long(Task *t) {
+        assert_int_equal(task_stop(t, 3 * USEC_PER_SEC), 0);
 }
 
 static void do_kill(Task *t) {
@@ -668,14 +689,16 @@ static void test_timeout_stop_kill(void **state) {
                 bool want_timed_out, want_stopped;
                 uint64_t min_usec; /* lower bound of the run time */
         } cases[] = {
-                /* TERM ignored by the whole tree: timeout 200 ms, then SIGKILL after the 300 ms grace. */
-                { ignore_term_tree, MSEC(200), NULL, SIGKILL, true, false, MSEC(500) },
+                /* TERM ignored by the whole tree: timeout 1 s (its shell has set its trap by then, even on a
+                 * loaded machine), then SIGKILL after the 300 ms grace. */
+                { ignore_term_tree, MSEC(1000), NULL, SIGKILL, true, false, MSEC(1300) },
                 { "sleep 100", MSEC(200), NULL, SIGTERM, true, false, MSEC(200) },
                 /* task_stop() well before a long timeout: reported as stopped, not timed out. */
                 { "sleep 100", 10 * USEC_PER_SEC, do_stop, SIGTERM, false, true, MSEC(100) },
                 { ignore_term_tree, 0, do_stop, SIGKILL, false, true, MSEC(400) },
-                /* The timeout falls into the grace period of a stop: still a stop, not a timeout. */
-                { ignore_term_tree, MSEC(250), do_stop, SIGKILL, false, true, MSEC(400) },
+                /* The timeout (1.5 s) falls into the grace period of a stop (3 s from the stop, once the
+                 * trap is set): still a stop, not a timeout. */
+                { ignore_term_tree, MSEC(1500), do_stop_long, SIGKILL, false, true, MSEC(3100) },
                 { ignore_term_tree, 0, do_kill, SIGKILL, false, false, MSEC(100) },
         };
         Fixture *f = *state;
@@ -683,9 +706,11 @@ static void test_timeout_stop_kill(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char *argv[] = { (char *) "sh", (char *) "-c", (char *) cases[i].script, NULL };
                 TaskParams p = params(f, argv);
-                Run run = { .action = cases[i].action };
+                Run run = { .action = cases[i].action, .f = f };
                 uint64_t took;
 
+                if (cases[i].script == ignore_term_tree)
+                        run.armed = "armed";
                 p.timeout_usec = cases[i].timeout_usec;
                 p.kill_grace_usec = 300 * USEC_PER_MSEC;
                 assert_int_equal(run_task(f, &p, &run), 0);
