@@ -123,6 +123,7 @@ printf '[Daemon]\nKeepFinished=infinity\n' >"$B/orchd.conf"
 start_timed --config "$B/orchd.conf"
 serve=$SERVE_MS
 printf 'start to first answered stats: %d ms\n' "$serve"
+until [ "$(ctl --json stats | jq '.loading // 0')" = 0 ]; do sleep 0.05; done # every job in memory
 f0=$(fds) r0=$(rss_kb)
 printf '[Daemon]\nKeepFinished=%s\n' "$KEEP" >"$B/orchd.conf"
 t0=$(now_ns)
