@@ -446,7 +446,7 @@ static int starts_open(Job *j) {
 static int node_task_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
-        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char **env = NULL; /* borrows the strings of base_env and ns->env */
         char log_name[128], prefix[SPAWN_PREFIX_MAX];
         uint64_t floor;
         int r, starts_fd;
@@ -1130,7 +1130,7 @@ static int job_build_env(Job *j) {
                                 return -ENOMEM;
                 }
         }
-        return nodeenv_base(&owner, getenv("LANG"), j->spec->env, &j->base_env);
+        return nodeenv_base_new(&owner, getenv("LANG"), j->spec->env, &j->base_env);
 }
 
 /* Kill the process group of attempt `attempt` of node i if pid still names the process that started at
@@ -1440,7 +1440,7 @@ Job *job_free(Job *j) {
         j->watch = watch_free(j->watch);
         job_release_runtime(j);
         free(j->dirty);
-        strv_free(j->base_env);
+        nodeenv_base_free(j->base_env);
         free(j->home);
         job_spec_free(j->spec);
         job_run_free(j->run);

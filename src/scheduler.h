@@ -25,6 +25,7 @@
 #include "macro.h"
 #include "dag.h"
 #include "job.h"
+#include "nodeenv.h"
 #include "state.h"
 #include "supervise.h"
 
@@ -88,7 +89,7 @@ struct Job {
         size_t n_waiters;
         JobWatch *watch;             /* Watch calls (watch.c); NULL while nobody watches */
 
-        char **base_env;             /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
+        NodeEnvBase *base_env;       /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
         char *home;                  /* owner's home directory, NULL if unknown */
         /* Who nodes run as (SPEC §8): with use_cred, the owner through orchd-exec; else the daemon's user.
          * cred_error: the owner cannot be run as (no name recorded), every attempt fails with it. */
