@@ -86,6 +86,7 @@ JobRead *jobread_free(JobRead *rd) {
         free(rd->buf);
         free(rd->default_name);
         free(rd->state_nodes);
+        job_run_free(rd->run);
         job_spec_free(rd->spec);
         job_errors_free(rd->errors);
         if (rd->free_userdata)
@@ -96,7 +97,6 @@ JobRead *jobread_free(JobRead *rd) {
 
 /* On the worker thread, or on the loop (jobreader.h). */
 void jobread_run(JobRead *rd) {
-        _cleanup_(job_run_freep) JobRun *run = NULL;
         uint64_t t0;
 
         if (rd->fd >= 0) {
@@ -113,9 +113,10 @@ void jobread_run(JobRead *rd) {
         rd->parse_usec = now_usec(CLOCK_MONOTONIC) - t0;
         if (rd->r < 0)
                 return;
-        /* The biggest part of the new job's state.json (its nodes, all pending) is built here too. */
-        if (job_run_new(rd->spec->n_nodes, &run) >= 0)
-                rd->state_nodes = journal_build_snapshot_nodes(rd->spec, run, &rd->state_nodes_len);
+        /* The new job's run (its nodes, all pending) and the biggest part of its state.json are built here
+         * too: for 100,000 nodes, tens of milliseconds the loop would spend. */
+        if (job_run_new(rd->spec->n_nodes, &rd->run) >= 0)
+                rd->state_nodes = journal_build_snapshot_nodes(rd->spec, rd->run, &rd->state_nodes_len);
 }
 
 static void *jobreader_thread(void *p) {

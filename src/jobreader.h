@@ -40,8 +40,10 @@ struct JobRead {
         JobSpec *spec;       /* with r == 0 */
         JobErrors *errors;   /* with r == -EINVAL */
         uint64_t parse_usec; /* time spent in job_parse() */
-        char *state_nodes;   /* with r == 0: journal_build_snapshot_nodes() of the spec, every node pending
-                              * (NULL on OOM: the loop builds it all then) */
+        JobRun *run;         /* with r == 0: the job's run, every node pending, the job's own fields unset
+                              * (NULL on OOM: the loop makes it then) */
+        char *state_nodes;   /* with run: journal_build_snapshot_nodes() of spec and run (NULL on OOM: the
+                              * loop builds it all then) */
         size_t state_nodes_len;
 
         JobRead *next; /* private */

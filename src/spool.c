@@ -50,6 +50,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -551,16 +552,18 @@ void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent) {
  * publishes it. Written on the loop thread, so that running out of space (ENOSPC, EDQUOT) shows here, where
  * the job can still be given up, and not in the committer, where any failure is fail-stop; made durable by
  * the committer (publish_run). */
-static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, size_t len) {
+static int write_fresh_file_at(int dir_fd, const char *name, const struct iovec *iov, size_t n_iov) {
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return -errno;
-        r = loop_write(fd, buf, len);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < n_iov; i++) {
+                r = loop_write(fd, iov[i].iov_base, iov[i].iov_len);
+                if (r < 0)
+                        return r;
+        }
         if (close(TAKE_FD(fd)) < 0)
                 return -errno;
         return 0;
@@ -574,14 +577,18 @@ static int fsync_file_at(int dir_fd, const char *name) {
         return fsync(fd) < 0 ? -errno : 0;
 }
 
-static int job_run_for(const JobSpec *spec, uint64_t id, uid_t uid, gid_t gid, const char *name, JobRun **ret) {
-        _cleanup_(job_run_freep) JobRun *run = NULL;
+/* The run of a job being accepted: ahead (taken over, may be NULL: made here) with the job's own fields. */
+static int job_run_for(const JobSpec *spec, JobRun *ahead, uint64_t id, uid_t uid, gid_t gid, const char *name,
+                       JobRun **ret) {
+        _cleanup_(job_run_freep) JobRun *run = ahead;
         struct passwd *pw;
         int r;
 
-        r = job_run_new(spec->n_nodes, &run);
-        if (r < 0)
-                return r;
+        if (!run) {
+                r = job_run_new(spec->n_nodes, &run);
+                if (r < 0)
+                        return r;
+        }
         run->id = id;
         run->uid = uid;
         run->gid = gid;
@@ -664,7 +671,8 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         _cleanup_(publish_freep) Publish *pub = NULL;
         _cleanup_free_ char *state = NULL;
         _cleanup_close_ int dfd = -EBADF;
-        size_t state_len;
+        struct iovec state_iov[3] = {};
+        size_t state_len, n_state_iov = 1;
         int r;
 
         pub = calloc(1, sizeof(*pub));
@@ -675,12 +683,18 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
         if (intake_name) /* a submission over the socket has no file to carry along */
                 snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", intake_name);
-        /* The nodes' part built by the reader, if it could: the loop only adds the job's own fields. */
-        state = rd && rd->state_nodes ?
-                journal_build_snapshot_with(run, 0, rd->state_nodes, rd->state_nodes_len, &state_len) :
-                journal_build_snapshot(spec, run, 0, &state_len);
+        /* The nodes' part built by the reader, if it could: the loop only adds the job's own fields, and
+         * writes the pieces one after the other rather than copy megabytes into one buffer. */
+        if (rd && rd->state_nodes) {
+                state = journal_build_snapshot_head(run, 0, &state_len);
+                state_iov[1] = (struct iovec){ rd->state_nodes, rd->state_nodes_len };
+                state_iov[2] = (struct iovec){ (char *) JOURNAL_SNAPSHOT_TAIL, strlen(JOURNAL_SNAPSHOT_TAIL) };
+                n_state_iov = 3;
+        } else
+                state = journal_build_snapshot(spec, run, 0, &state_len);
         if (!state)
                 return -ENOMEM;
+        state_iov[0] = (struct iovec){ state, state_len };
 
         (void) rm_rf_at(s->jobs_fd, pub->tmp);
         if (mkdirat(s->jobs_fd, pub->tmp, 0750) < 0)
@@ -688,9 +702,9 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
         r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
         if (r >= 0)
-                r = write_fresh_file_at(dfd, "job.json", buf, size);
+                r = write_fresh_file_at(dfd, "job.json", &(struct iovec){ (char *) buf, size }, 1);
         if (r >= 0)
-                r = write_fresh_file_at(dfd, "state.json", state, state_len);
+                r = write_fresh_file_at(dfd, "state.json", state_iov, n_state_iov);
         if (r >= 0 && intake_name && renameat(s->intake_fd, intake_name, dfd, pub->source) < 0)
                 r = -errno;
         if (r < 0) {
@@ -707,17 +721,17 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
 
 /* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
  * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
- * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it. Returns 0
- * with *ret_id, or -errno (the intake file, if any, is where it was). */
+ * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it (its run is
+ * taken). Returns 0 with *ret_id, or -errno (the intake file, if any, is where it was). */
 static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
-                        JobSpec *spec_in, const JobRead *rd, uid_t uid, gid_t gid, uint64_t *ret_id) {
+                        JobSpec *spec_in, JobRead *rd, uid_t uid, gid_t gid, uint64_t *ret_id) {
         _cleanup_(job_spec_freep) JobSpec *spec = spec_in;
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *bytes = buf;
         uint64_t id = s->next_id;
         int dir_fd = -EBADF, r;
 
-        r = job_run_for(spec, id, uid, gid, source, &run);
+        r = job_run_for(spec, rd ? TAKE_PTR(rd->run) : NULL, id, uid, gid, source, &run);
         if (r < 0)
                 return r;
         r = spool_publish(s, id, intake_name, bytes, size, spec, run, rd, &dir_fd);
