@@ -6,13 +6,16 @@
  * until its done callback takes it. Invariants: requests are handled and delivered strictly in submission
  * order (one thread, two FIFO lists), so files are accepted in the order they were taken in; `todo`,
  * `finished` and `quit` are shared under `lock`; the thread works on one request it has unlinked, touching
- * only that request (read_full_fd, job_parse: no loop state, no logging); the loop alone runs callbacks.
+ * only that request (read_full_fd, job_parse, and what is built ahead for the job: its JobRun, the text of its
+ * nodes in state.json, its JobPrep; no loop state, no logging); the loop alone runs callbacks.
  * Modelled on committer.c.
  */
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +89,11 @@ JobRead *jobread_free(JobRead *rd) {
         free(rd->buf);
         free(rd->default_name);
         free(rd->state_nodes);
+        free(rd->owner_home);
+        free(rd->owner_user);
+        free(rd->owner_shell);
+        free(rd->lang);
+        jobprep_free(rd->prep);
         job_run_free(rd->run);
         job_spec_free(rd->spec);
         job_errors_free(rd->errors);
@@ -117,6 +125,26 @@ void jobread_run(JobRead *rd) {
          * too: for 100,000 nodes, tens of milliseconds the loop would spend. */
         if (job_run_new(rd->spec->n_nodes, &rd->run) >= 0)
                 rd->state_nodes = journal_build_snapshot_nodes(rd->spec, rd->run, &rd->state_nodes_len);
+        if (rd->prepare) {
+                NodeEnvOwner owner = { .home = rd->owner_home, .user = rd->owner_user, .shell = rd->owner_shell };
+
+                (void) jobprep_new(rd->spec, &owner, rd->lang, &rd->prep);
+        }
+}
+
+int jobread_prepare_for(JobRead *rd, uid_t uid) {
+        const struct passwd *pw = getpwuid(uid);
+        const char *lang = getenv("LANG");
+
+        /* What job_build_env() (scheduler.c) would look up when the job is registered, a moment later. */
+        rd->prepare = true;
+        if (pw && ((pw->pw_dir && !(rd->owner_home = strdup(pw->pw_dir))) ||
+                   (pw->pw_name && !(rd->owner_user = strdup(pw->pw_name))) ||
+                   (pw->pw_shell && !(rd->owner_shell = strdup(pw->pw_shell)))))
+                return -ENOMEM;
+        if (lang && !(rd->lang = strdup(lang)))
+                return -ENOMEM;
+        return 0;
 }
 
 static void *jobreader_thread(void *p) {

@@ -34,6 +34,7 @@
 #include "duration.h"
 #include "exec-proto.h"
 #include "fsutil.h"
+#include "jobprep.h"
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
@@ -1081,25 +1082,6 @@ void job_on_durable(Job *j, uint64_t gen) {
 
 /* ---- construction and recovery ---------------------------------------------------------------- */
 
-static int job_build_dag(Job *j) {
-        int r;
-
-        r = dag_new(j->spec->n_nodes, &j->dag);
-        if (r < 0)
-                return r;
-        for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
-                const NodeSpec *ns = &j->spec->nodes[i];
-
-                dag_set_trigger(j->dag, i, ns->when);
-                for (uint32_t k = 0; k < ns->n_after; k++) {
-                        r = dag_add_edge(j->dag, ns->after[k], i);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return dag_seal(j->dag, NULL, NULL);
-}
-
 /* orchd as root runs each node as the job's owner (SPEC §8): the account named when the job was accepted
  * (run->user, in the journal), which orchd-exec resolves at every node start (its uid must still be that
  * name; gid and supplementary groups are the account's at that moment). Root-owned jobs, and every job of a
@@ -1116,7 +1098,7 @@ static void job_build_cred(Job *j) {
 }
 
 /* The owner's account is looked up once per job: getpwuid() reads /etc/passwd (or NSS), too slow to repeat
- * for every attempt of a 100,000-node job. */
+ * for every attempt of a 100,000-node job. The base environment may have been built ahead (JobPrep). */
 static int job_build_env(Job *j) {
         struct passwd *pw = getpwuid(j->run->uid);
         NodeEnvOwner owner = {};
@@ -1130,6 +1112,8 @@ static int job_build_env(Job *j) {
                                 return -ENOMEM;
                 }
         }
+        if (j->base_env)
+                return 0;
         return nodeenv_base_new(&owner, getenv("LANG"), j->spec->env, &j->base_env);
 }
 
@@ -1278,9 +1262,11 @@ static int job_build_runtime(Job *j) {
                 if (r < 0)
                         return r;
         }
-        r = job_build_dag(j);
-        if (r < 0)
-                return r;
+        if (!j->dag) {
+                r = jobprep_build_dag(j->spec, &j->dag);
+                if (r < 0)
+                        return r;
+        }
         j->ctl = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(NodeCtl));
         if (!j->ctl)
                 return -ENOMEM;
@@ -1289,7 +1275,8 @@ static int job_build_runtime(Job *j) {
         return 0;
 }
 
-int job_new(Manager *m, JobSpec *spec, JobRun *run, Job **ret) {
+int job_new(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep_in, Job **ret) {
+        _cleanup_(jobprep_freep) JobPrep *prep = prep_in;
         _cleanup_(job_freep) Job *j = NULL;
         int r;
 
@@ -1303,6 +1290,13 @@ int job_new(Manager *m, JobSpec *spec, JobRun *run, Job **ret) {
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {
+                if (prep) { /* built ahead, off the loop: the env base borrows spec's strings, which j now owns */
+                        j->dag = TAKE_PTR(prep->dag);
+                        j->base_env = TAKE_PTR(prep->env);
+                        r = job_build_env(j); /* the owner's home and credentials */
+                        if (r < 0)
+                                return r;
+                }
                 r = job_build_runtime(j);
                 if (r < 0)
                         return r;

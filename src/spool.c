@@ -721,8 +721,8 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
 
 /* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
  * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
- * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it (its run is
- * taken). Returns 0 with *ret_id, or -errno (the intake file, if any, is where it was). */
+ * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it (its run and
+ * prep are taken). Returns 0 with *ret_id, or -errno (the intake file, if any, is where it was). */
 static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
                         JobSpec *spec_in, JobRead *rd, uid_t uid, gid_t gid, uint64_t *ret_id) {
         _cleanup_(job_spec_freep) JobSpec *spec = spec_in;
@@ -747,7 +747,7 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
                          .state = "queued", .has_uid = true, .uid = uid),
                   "Accepted '%s' as job %" PRIu64 " (%s, %zu nodes, uid %u).", source, id, spec->name,
                   spec->n_nodes, (unsigned) uid);
-        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
+        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), rd ? TAKE_PTR(rd->prep) : NULL, dir_fd, s->userdata);
         *ret_id = id;
         return 0;
 }
@@ -845,7 +845,7 @@ static int spool_process_begin(Spool *s, const char *name) {
         *f = (FileRead){ .spool = s, .st = st };
         f->name = strdup(name);
         rd->default_name = job_name_from_filename(intake_display_name(name));
-        if (!f->name || !rd->default_name)
+        if (!f->name || !rd->default_name || jobread_prepare_for(rd, st.st_uid) < 0)
                 return log_oom();
         rd->fd = TAKE_FD(fd);
         rd->max_size = s->limits.max_file_size;
@@ -1043,7 +1043,7 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
         sr->name = strdup(name);
         rd->default_name = job_name_from_filename(name);
         rd->buf = memdup(buf, size + 1); /* with its NUL, as read_full_fd() leaves it */
-        if (!sr->name || !rd->default_name || !rd->buf)
+        if (!sr->name || !rd->default_name || !rd->buf || jobread_prepare_for(rd, uid) < 0)
                 return -ENOMEM;
         rd->size = size;
         rd->limits = s->limits;
