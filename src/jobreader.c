@@ -130,6 +130,8 @@ void jobread_run(JobRead *rd) {
 
                 (void) jobprep_new(rd->spec, &owner, rd->lang, &rd->prep);
         }
+        if (rd->after_parse)
+                rd->after_parse(rd, rd->after_data);
 }
 
 int jobread_prepare_for(JobRead *rd, uid_t uid) {

@@ -34,6 +34,11 @@ struct JobRead {
         bool prepare;       /* build prep too, for the owner below (jobread_prepare_for()) */
         char *owner_home, *owner_user, *owner_shell, *lang;
         jobread_done_fn done;
+        /* Run on the worker thread once the bytes parsed (r == 0) and what is built ahead is there, may be
+         * NULL: more work on this request alone (spool.c writes a big job's files ahead). after_data is
+         * owned by userdata. */
+        void (*after_parse)(JobRead *rd, void *after_data);
+        void *after_data;
         void *userdata;
         void (*free_userdata)(void *userdata); /* releases userdata in jobread_free(), may be NULL */
 
