@@ -68,6 +68,14 @@ struct NodeCtl {
 
 static void job_check_finished(Job *j);
 
+/* Node i's control, to be handed out as a callback's userdata. j->ctl is left as calloc() made it until
+ * then: for 100,000 nodes, filling it in at once cost the loop about 10 ms of page faults. */
+static NodeCtl *node_ctl(Job *j, uint32_t i) {
+        j->ctl[i].job = j;
+        j->ctl[i].index = i;
+        return &j->ctl[i];
+}
+
 /* ---- small growable arrays ------------------------------------------------------------------ */
 
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
@@ -205,7 +213,7 @@ static int retry_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int arm_retry_timer(Job *j, uint32_t i, uint64_t delay) {
-        NodeCtl *c = &j->ctl[i];
+        NodeCtl *c = node_ctl(j, i);
 
         c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
         return sd_event_add_time_relative(j->manager->event, &c->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
@@ -488,7 +496,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
         };
-        return task_spawn(j->manager->event, &p, job_on_task_exit, &j->ctl[i], &j->ctl[i].task);
+        return task_spawn(j->manager->event, &p, job_on_task_exit, node_ctl(j, i), &j->ctl[i].task);
 }
 
 /* Append "NODE ATTEMPT PID PID_START" for node i's attempt to the job's starts file, in one write. Not
@@ -1267,11 +1275,9 @@ static int job_build_runtime(Job *j) {
                 if (r < 0)
                         return r;
         }
-        j->ctl = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(NodeCtl));
+        j->ctl = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(NodeCtl)); /* see node_ctl() */
         if (!j->ctl)
                 return -ENOMEM;
-        for (uint32_t i = 0; i < j->spec->n_nodes; i++)
-                j->ctl[i] = (NodeCtl) { .job = j, .index = i };
         return 0;
 }
 
