@@ -14,8 +14,8 @@
 #include "nodeenv.h"
 
 typedef struct JobPrep {
-        Dag *dag;          /* sealed, its bookkeeping not started */
-        NodeEnvBase *env;  /* borrows the spec's env strings: the spec must outlive it */
+        Dag *dag;         /* sealed, its bookkeeping not started */
+        NodeEnvBase *env; /* borrows the spec's env strings: the spec must outlive it */
 } JobPrep;
 
 /* The sealed DAG of a valid spec: its edges and trigger rules. Returns 0 with *ret, or -ENOMEM (or the

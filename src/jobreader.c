@@ -126,7 +126,9 @@ void jobread_run(JobRead *rd) {
         if (job_run_new(rd->spec->n_nodes, &rd->run) >= 0)
                 rd->state_nodes = journal_build_snapshot_nodes(rd->spec, rd->run, &rd->state_nodes_len);
         if (rd->prepare) {
-                NodeEnvOwner owner = { .home = rd->owner_home, .user = rd->owner_user, .shell = rd->owner_shell };
+                NodeEnvOwner owner = { .home = rd->owner_home,
+                                       .user = rd->owner_user,
+                                       .shell = rd->owner_shell };
 
                 (void) jobprep_new(rd->spec, &owner, rd->lang, &rd->prep);
         }
@@ -140,9 +142,10 @@ int jobread_prepare_for(JobRead *rd, uid_t uid) {
 
         /* What job_build_env() (scheduler.c) would look up when the job is registered, a moment later. */
         rd->prepare = true;
-        if (pw && ((pw->pw_dir && !(rd->owner_home = strdup(pw->pw_dir))) ||
-                   (pw->pw_name && !(rd->owner_user = strdup(pw->pw_name))) ||
-                   (pw->pw_shell && !(rd->owner_shell = strdup(pw->pw_shell)))))
+        if (pw &&
+            ((pw->pw_dir && !(rd->owner_home = strdup(pw->pw_dir))) ||
+             (pw->pw_name && !(rd->owner_user = strdup(pw->pw_name))) ||
+             (pw->pw_shell && !(rd->owner_shell = strdup(pw->pw_shell)))))
                 return -ENOMEM;
         if (lang && !(rd->lang = strdup(lang)))
                 return -ENOMEM;

@@ -54,8 +54,8 @@ struct JobRead {
         char *state_nodes;   /* with run: journal_build_snapshot_nodes() of spec and run (NULL on OOM: the
                               * loop builds it all then) */
         size_t state_nodes_len;
-        JobPrep *prep;       /* with r == 0 and prepare: the job's DAG and env base (NULL on OOM: the loop
-                              * builds them then) */
+        JobPrep *prep; /* with r == 0 and prepare: the job's DAG and env base (NULL on OOM: the loop
+                        * builds them then) */
 
         JobRead *next; /* private */
 };

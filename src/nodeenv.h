@@ -38,7 +38,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(NodeEnvBase *, nodeenv_base_free);
 char *const *nodeenv_base_strv(const NodeEnvBase *b);
 
 /* One attempt's complete environment: base, then node_env (may be NULL), then the ORCH_* variables. Returns
- * 0 with *ret, a NULL-terminated array in one allocation (release it with free()) that borrows the strings of
- * base and node_env (they must outlive it), or -ENOMEM. */
+ * 0 with *ret, a NULL-terminated array in one allocation (release it with free()) that borrows the strings
+ * of base and node_env (they must outlive it), or -ENOMEM. */
 int nodeenv_node(const NodeEnvBase *base, char *const *node_env, uint64_t job_id, const char *job_name,
                  const char *node, unsigned attempt, char ***ret);

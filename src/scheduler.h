@@ -99,9 +99,9 @@ struct Job {
         TaskCred cred;
 };
 
-/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and prep (what
- * was built ahead for spec, may be NULL: then built here), also on failure. Nothing runs and nothing is
- * recorded yet. Returns 0 or -errno. */
+/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and prep
+ * (what was built ahead for spec, may be NULL: then built here), also on failure. Nothing runs and nothing
+ * is recorded yet. Returns 0 or -errno. */
 int job_new(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, Job **ret);
 
 /* Start driving a job the manager has registered: a fresh one becomes ready; a recovered one gets the

@@ -579,8 +579,8 @@ static int fsync_file_at(int dir_fd, const char *name) {
 }
 
 /* The run of a job being accepted: ahead (taken over, may be NULL: made here) with the job's own fields. */
-static int job_run_for(const JobSpec *spec, JobRun *ahead, uint64_t id, uid_t uid, gid_t gid, const char *name,
-                       JobRun **ret) {
+static int job_run_for(const JobSpec *spec, JobRun *ahead, uint64_t id, uid_t uid, gid_t gid,
+                       const char *name, JobRun **ret) {
         _cleanup_(job_run_freep) JobRun *run = ahead;
         struct passwd *pw;
         int r;
@@ -662,11 +662,12 @@ static int publish_run(void *p) {
         return 0;
 }
 
-/* Into the new directory dfd: logs/, job.json (buf) and state.json (state, then nodes and the snapshot's tail
- * if nodes is not NULL). On the loop, or on the reader's thread (staged_write). Returns 0 or -errno. */
+/* Into the new directory dfd: logs/, job.json (buf) and state.json (state, then nodes and the snapshot's
+ * tail if nodes is not NULL). On the loop, or on the reader's thread (staged_write). Returns 0 or -errno. */
 static int write_job_files(int dfd, const char *buf, size_t size, const char *state, size_t state_len,
                            const char *nodes, size_t nodes_len) {
-        struct iovec iov[3] = { { (char *) state, state_len }, { (char *) nodes, nodes_len },
+        struct iovec iov[3] = { { (char *) state, state_len },
+                                { (char *) nodes, nodes_len },
                                 { (char *) JOURNAL_SNAPSHOT_TAIL, strlen(JOURNAL_SNAPSHOT_TAIL) } };
         int r;
 
@@ -678,8 +679,8 @@ static int write_job_files(int dfd, const char *buf, size_t size, const char *st
         return write_fresh_file_at(dfd, "state.json", iov, nodes ? 3 : 1);
 }
 
-/* Create jobs/NAME holding the job's files (write_job_files()). Returns an fd of it, or -errno with nothing of
- * it left. */
+/* Create jobs/NAME holding the job's files (write_job_files()). Returns an fd of it, or -errno with nothing
+ * of it left. */
 static int make_job_dir(int jobs_fd, const char *name, const char *buf, size_t size, const char *state,
                         size_t state_len, const char *nodes, size_t nodes_len) {
         _cleanup_close_ int dfd = -EBADF;
@@ -708,9 +709,9 @@ static int make_job_dir(int jobs_fd, const char *name, const char *buf, size_t s
 typedef struct Staged {
         int jobs_fd; /* borrowed from the spool, which frees the reader first */
         char name[32];
-        uint64_t id;  /* guessed */
+        uint64_t id; /* guessed */
         uid_t uid;
-        gid_t gid;    /* as job_run_for() sets them, looked up on the loop */
+        gid_t gid; /* as job_run_for() sets them, looked up on the loop */
         char *user;
         char *source;
         int r; /* 0 while jobs/NAME holds the files; -EINPROGRESS before the thread got to it; else why not */
@@ -769,8 +770,11 @@ static int staged_attach(Spool *s, JobRead *rd, off_t size, uid_t uid, gid_t gid
         if (!st)
                 return -ENOMEM;
         pw = getpwuid(uid);
-        *st = (Staged){ .jobs_fd = s->jobs_fd, .id = s->next_id + jobreader_pending(s->reader), .uid = uid,
-                        .gid = pw ? pw->pw_gid : gid, .r = -EINPROGRESS };
+        *st = (Staged){ .jobs_fd = s->jobs_fd,
+                        .id = s->next_id + jobreader_pending(s->reader),
+                        .uid = uid,
+                        .gid = pw ? pw->pw_gid : gid,
+                        .r = -EINPROGRESS };
         snprintf(st->name, sizeof(st->name), ".#read-%" PRIu64, ++s->n_staged);
         st->source = strdup(source);
         st->user = pw ? strdup(pw->pw_name) : NULL;
@@ -786,8 +790,8 @@ static int staged_attach(Spool *s, JobRead *rd, off_t size, uid_t uid, gid_t gid
 
 /* On the loop thread, only cheap operations: create jobs/.#ID with its logs/ directory, job.json and
  * state.json (unsynced), or rename the one stage (may be NULL) made for it, then move the claimed file into
- * it (so intake/NAME is free again at once). The
- * fsyncs and the publishing rename are queued on the committer, ahead of any journal record of the job.
+ * it (so intake/NAME is free again at once). The fsyncs and the publishing rename are queued on the
+ * committer, ahead of any journal record of the job.
  * The job may start before that is durable: should we crash first, the file is taken again at the next
  * start, which for its nodes is the same as being interrupted; a node with on_interrupt=fail waits for its
  * own durable start record, which the committer writes after the acceptance. On failure (-ENOSPC and
@@ -842,7 +846,8 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
 /* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
  * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
  * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it (its run and
- * prep are taken), stage (may be NULL) the files it wrote ahead. Returns 0 with *ret_id, or -errno (the intake file, if any, is where it was). */
+ * prep are taken), stage (may be NULL) the files it wrote ahead. Returns 0 with *ret_id, or -errno (the
+ * intake file, if any, is where it was). */
 static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
                         JobSpec *spec_in, JobRead *rd, Staged *stage, uid_t uid, gid_t gid, uint64_t *ret_id) {
         _cleanup_(job_spec_freep) JobSpec *spec = spec_in;

@@ -324,8 +324,8 @@ static void test_segments_replay(void **state) {
         assert_run_equal(got, run);
 }
 
-/* A snapshot written as head, nodes built ahead (off the loop, spool.c) and tail is the snapshot built in one
- * go. */
+/* A snapshot written as head, nodes built ahead (off the loop, spool.c) and tail is the snapshot built in
+ * one go. */
 static void test_snapshot_with_nodes(void **state) {
         for (unsigned variant = 0; variant < 2; variant++) {
                 _cleanup_(job_spec_freep) JobSpec *spec = make_spec(50);

@@ -73,8 +73,9 @@ static void test_table(void **state) {
                 _cleanup_free_ char **env = NULL;
                 _cleanup_free_ char *got = NULL;
 
-                assert_int_equal(nodeenv_base_new(&c->owner, c->lang, c->job_env[0] ? (char *const *) c->job_env : NULL,
-                                              &base), 0);
+                assert_int_equal(nodeenv_base_new(&c->owner, c->lang,
+                                                  c->job_env[0] ? (char *const *) c->job_env : NULL, &base),
+                                 0);
                 assert_int_equal(nodeenv_node(base, c->node_env[0] ? (char *const *) c->node_env : NULL, 42, "nightly",
                                               "build", 3, &env), 0);
                 got = joined(env);
