@@ -5,7 +5,8 @@
 # (100,000 env keys, 100,000 nodes, an `after` chain as deep as the rest of the size allows) is dropped
 # while a client calls Stats and Status (of a small job) back to back on one connection; figures: the
 # time from the rename until jobs/1 exists (accepted), and the p50/p99/max latency of the calls made
-# meanwhile, against the same calls on the idle daemon just before (the baseline). Part 2: Status of that
+# meanwhile, against the same calls on the idle daemon just before (the baseline); then the same from there
+# until the job's first node has started (its log file exists: registering the job, its first start). Part 2: Status of that
 # 100,000-node job once cancelled (every node final): the raw call (p50 of CALLS) and `orchctl --json
 # status` against `cat` of its state.json. Figures only, no pass/fail. Needs python3.
 # Run it with ORCHD/ORCHCTL of an older build to compare.
@@ -67,9 +68,18 @@ while not os.path.isdir(os.path.join(spool, "jobs", want)):
     if time.perf_counter() - t0 > 600:
         sys.exit("not accepted within 600 s")
 t1 = time.perf_counter()
+first, log = [], os.path.join(spool, "jobs", want, "logs", "aaa.1.log")
+while not os.path.exists(log):
+    first.append(call(k)); k += 1
+    time.sleep(0.001)
+    if time.perf_counter() - t1 > 600:
+        sys.exit("no node started within 600 s")
+t2 = time.perf_counter()
+p99 = lambda l: sorted(l)[min(len(l) - 1, int(len(l) * .99))]
 print("rename -> jobs/%s exists:  %.3f s" % (want, t1 - t0))
-print("while it was accepted:    " + stats(busy) + "  (p99 ratio to idle: %.1f)" %
-      (sorted(busy)[min(len(busy) - 1, int(len(busy) * .99))] / sorted(idle)[min(len(idle) - 1, int(len(idle) * .99))]))
+print("while it was accepted:    " + stats(busy) + "  (p99 ratio to idle: %.1f)" % (p99(busy) / p99(idle)))
+print("then to its first start:  %.3f s, " % (t2 - t1) + (stats(first) if first else "no call"))
+print("all of it, max/idle p99:  %.1f" % (max(busy + first) / p99(idle)))
 PY
 
 cat >"$B/status.py" <<'PY'

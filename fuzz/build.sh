@@ -20,7 +20,7 @@ OUT=$3
 : "${JSON_C_LIBS:=$(pkg-config --libs json-c)}"
 
 # The pure modules (Makefile.am src_libpure_a_SOURCES): no event loop, no logging, nothing to stub.
-PURE="state backoff duration jsonparse jsonscan job job-value job-node dag nodeenv linesplit procutil fsutil
+PURE="state backoff duration jsonparse jsonscan jsonpretty job job-value job-node dag nodeenv jobprep linesplit procutil fsutil
 journal journal-load protocol graph conf access usage utf8 escape base64 progress"
 TARGETS="job journal varlink conf"
 

@@ -155,6 +155,17 @@ static int client_grow(Client *c) {
 }
 
 int client_read_reply(Client *c, uint64_t deadline_usec, VarlinkMessage *ret) {
+        const char *msg;
+        size_t len;
+        int r;
+
+        r = client_read_text(c, deadline_usec, &msg, &len);
+        if (r < 0)
+                return r;
+        return protocol_parse_reply(msg, len, ret, NULL);
+}
+
+int client_read_text(Client *c, uint64_t deadline_usec, const char **ret_msg, size_t *ret_len) {
         int r;
 
         for (;;) {
@@ -164,13 +175,14 @@ int client_read_reply(Client *c, uint64_t deadline_usec, VarlinkMessage *ret) {
                 if (c->end > c->scanned)
                         nul = memchr(c->buf + c->scanned, '\0', c->end - c->scanned);
                 if (nul) {
-                        char *msg = c->buf + c->start;
-
+                        /* The bytes stay where they are until the next recv(), which the caller's next
+                         * read does: the indices may start again at 0 now. */
+                        *ret_msg = c->buf + c->start;
+                        *ret_len = (size_t) (nul - *ret_msg);
                         c->start = c->scanned = (size_t) (nul - c->buf) + 1;
-                        r = protocol_parse_reply(msg, (size_t) (nul - msg), ret, NULL);
                         if (c->start == c->end)
                                 c->start = c->end = c->scanned = 0;
-                        return r;
+                        return 0;
                 }
                 c->scanned = c->end;
 

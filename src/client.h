@@ -35,6 +35,10 @@ int client_send(Client *c, const char *method, json_object *parameters, bool mor
  * the connection), -EBADMSG (malformed or oversized reply), or -errno. */
 int client_read_reply(Client *c, uint64_t deadline_usec, VarlinkMessage *ret);
 
+/* client_read_reply() without the parsing: *ret_msg is the message as it came (not NUL-terminated, *ret_len
+ * bytes) in c's buffer, valid until the next read from c. Same returns (-EBADMSG: oversized only). */
+int client_read_text(Client *c, uint64_t deadline_usec, const char **ret_msg, size_t *ret_len);
+
 /* client_send + client_read_reply. */
 int client_call(Client *c, const char *method, json_object *parameters, uint64_t deadline_usec,
                 VarlinkMessage *ret);

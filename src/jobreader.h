@@ -10,10 +10,12 @@
  */
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <systemd/sd-event.h>
 
 #include "job.h"
+#include "jobprep.h"
 
 typedef struct JobReader JobReader;
 typedef struct JobRead JobRead;
@@ -29,7 +31,14 @@ struct JobRead {
         size_t size;
         JobLimits limits;
         char *default_name; /* the name of a job that has none (taken over) */
+        bool prepare;       /* build prep too, for the owner below (jobread_prepare_for()) */
+        char *owner_home, *owner_user, *owner_shell, *lang;
         jobread_done_fn done;
+        /* Run on the worker thread once the bytes parsed (r == 0) and what is built ahead is there, may be
+         * NULL: more work on this request alone (spool.c writes a big job's files ahead). after_data is
+         * owned by userdata. */
+        void (*after_parse)(JobRead *rd, void *after_data);
+        void *after_data;
         void *userdata;
         void (*free_userdata)(void *userdata); /* releases userdata in jobread_free(), may be NULL */
 
@@ -40,9 +49,13 @@ struct JobRead {
         JobSpec *spec;       /* with r == 0 */
         JobErrors *errors;   /* with r == -EINVAL */
         uint64_t parse_usec; /* time spent in job_parse() */
-        char *state_nodes;   /* with r == 0: journal_build_snapshot_nodes() of the spec, every node pending
-                              * (NULL on OOM: the loop builds it all then) */
+        JobRun *run;         /* with r == 0: the job's run, every node pending, the job's own fields unset
+                              * (NULL on OOM: the loop makes it then) */
+        char *state_nodes;   /* with run: journal_build_snapshot_nodes() of spec and run (NULL on OOM: the
+                              * loop builds it all then) */
         size_t state_nodes_len;
+        JobPrep *prep; /* with r == 0 and prepare: the job's DAG and env base (NULL on OOM: the loop
+                        * builds them then) */
 
         JobRead *next; /* private */
 };
@@ -52,6 +65,10 @@ JobRead *jobread_new(void);
 /* Close and free everything the request still holds, its userdata included. Accepts NULL, returns NULL. */
 JobRead *jobread_free(JobRead *rd);
 DEFINE_TRIVIAL_CLEANUP_FUNC(JobRead *, jobread_free);
+
+/* On the loop: look up the account of uid (the job's owner), so that the thread builds rd->prep too.
+ * Returns 0 or -ENOMEM. */
+int jobread_prepare_for(JobRead *rd, uid_t uid);
 
 /* Start the worker thread. Returns 0 or -errno. */
 int jobreader_new(sd_event *e, JobReader **ret);

@@ -226,7 +226,7 @@ static void node_entry_write(Buf *b, const JobSpec *spec, const JobRun *run, siz
 
 /* Close the envelope and hand the text over; NULL (and everything freed) after an allocation failure. */
 static char *envelope_finish(Buf *b, size_t *ret_len) {
-        buf_puts(b, "}}");
+        buf_puts(b, JOURNAL_SNAPSHOT_TAIL);
         if (b->oom) {
                 free(b->data);
                 return NULL;
@@ -297,14 +297,18 @@ char *journal_build_snapshot_nodes(const JobSpec *spec, const JobRun *run, size_
         return b.data;
 }
 
-char *journal_build_snapshot_with(const JobRun *run, uint64_t seq, const char *nodes, size_t nodes_len,
-                                  size_t *ret_len) {
+char *journal_build_snapshot_head(const JobRun *run, uint64_t seq, size_t *ret_len) {
         Buf b = {};
 
-        (void) buf_reserve(&b, 1024 + nodes_len);
+        (void) buf_reserve(&b, 1024);
         envelope_begin(&b, run, seq, true);
-        buf_put(&b, nodes, nodes_len);
-        return envelope_finish(&b, ret_len);
+        if (b.oom) {
+                free(b.data);
+                return NULL;
+        }
+        b.data[b.len] = '\0';
+        *ret_len = b.len;
+        return b.data;
 }
 
 /* ---- file names and writing ------------------------------------------------------------------------- */

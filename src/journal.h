@@ -35,13 +35,14 @@ char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq
 
 /* Serialize the full state as a snapshot with sequence number seq. Same returns. */
 char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t seq, size_t *ret_len);
-/* The nodes of such a snapshot alone, text to pass to journal_build_snapshot_with(): built ahead, off the
+/* The nodes of such a snapshot alone, text to follow journal_build_snapshot_head(): built ahead, off the
  * event loop, while the nodes cannot change (a job being accepted: all pending). NULL on OOM. */
 char *journal_build_snapshot_nodes(const JobSpec *spec, const JobRun *run, size_t *ret_len);
-/* journal_build_snapshot() of run, with nodes from journal_build_snapshot_nodes() of its spec and nodes as
- * they still are. NULL on OOM. */
-char *journal_build_snapshot_with(const JobRun *run, uint64_t seq, const char *nodes, size_t nodes_len,
-                                  size_t *ret_len);
+/* The text of such a snapshot before its nodes (the nodes from journal_build_snapshot_nodes() follow, then
+ * JOURNAL_SNAPSHOT_TAIL): the three pieces can be written one after the other, without copying the nodes
+ * into one buffer. NULL on OOM. */
+char *journal_build_snapshot_head(const JobRun *run, uint64_t seq, size_t *ret_len);
+#define JOURNAL_SNAPSHOT_TAIL "}}"
 
 /* Durably write journal-<seq>.json. Returns 0 or -errno; on failure nothing of it is visible. */
 int journal_write_segment(int job_dir_fd, uint64_t seq, const char *buf, size_t len);

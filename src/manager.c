@@ -198,7 +198,7 @@ static void manager_sync_marker(Manager *m, const Job *j) {
 /* Register a job (ids only grow, so appending keeps the table sorted; one loaded on demand is moved to its
  * place) and start driving it. dir_fd is
  * closed: no job holds its directory open (manager_open_job_dir()). */
-static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, uint64_t seq) {
+static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd, uint64_t seq) {
         size_t pos;
         Job *j;
         int r;
@@ -208,9 +208,10 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, int dir_fd, u
         if (r < 0) {
                 job_spec_free(spec);
                 job_run_free(run);
+                jobprep_free(prep);
                 return r;
         }
-        r = job_new(m, spec, run, &j);
+        r = job_new(m, spec, run, prep, &j);
         if (r < 0)
                 return r;
         j->seq = seq;
@@ -316,14 +317,15 @@ static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
         return manager_key_holder(userdata, key, uid);
 }
 
-static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata) {
+static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd,
+                                void *userdata) {
         Manager *m = userdata;
         uint64_t id = run->id;
         int r;
 
         if (spec->n_nodes >= BIG_JOB_NODES)
                 manager_trim_soon(m); /* parsing left a large transient heap behind */
-        r = manager_add_job(m, spec, run, dir_fd, 0);
+        r = manager_add_job(m, spec, run, prep, dir_fd, 0);
         if (r < 0)
                 manager_fail_stop(m, r, "registering an accepted job");
         /* Its acceptance waits in the committer's open batch, which the next seal takes. */
@@ -409,7 +411,7 @@ static int load_job(Manager *m, const char *name, uint64_t id) {
         if (name_recovered_job(spec, run, name) < 0)
                 return log_oom();
         run->id = id;
-        r = manager_add_job(m, TAKE_PTR(spec), TAKE_PTR(run), TAKE_FD(dfd), seq);
+        r = manager_add_job(m, TAKE_PTR(spec), TAKE_PTR(run), NULL, TAKE_FD(dfd), seq);
         if (r < 0)
                 return log_error_errno(r, "Failed to restore job %s: %m", name);
         return 0;

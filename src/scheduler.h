@@ -25,6 +25,8 @@
 #include "macro.h"
 #include "dag.h"
 #include "job.h"
+#include "jobprep.h"
+#include "nodeenv.h"
 #include "state.h"
 #include "supervise.h"
 
@@ -88,7 +90,7 @@ struct Job {
         size_t n_waiters;
         JobWatch *watch;             /* Watch calls (watch.c); NULL while nobody watches */
 
-        char **base_env;             /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
+        NodeEnvBase *base_env;       /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
         char *home;                  /* owner's home directory, NULL if unknown */
         /* Who nodes run as (SPEC §8): with use_cred, the owner through orchd-exec; else the daemon's user.
          * cred_error: the owner cannot be run as (no name recorded), every attempt fails with it. */
@@ -97,9 +99,10 @@ struct Job {
         TaskCred cred;
 };
 
-/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec and run (also on
- * failure). Nothing runs and nothing is recorded yet. Returns 0 or -errno. */
-int job_new(Manager *m, JobSpec *spec, JobRun *run, Job **ret);
+/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and prep
+ * (what was built ahead for spec, may be NULL: then built here), also on failure. Nothing runs and nothing
+ * is recorded yet. Returns 0 or -errno. */
+int job_new(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, Job **ret);
 
 /* Start driving a job the manager has registered: a fresh one becomes ready; a recovered one gets the
  * restart rules of SPEC §4 (on_interrupt, retry_wait timers, job timeout, pending cancel). Returns 0 or -errno. */

@@ -50,6 +50,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,6 +115,7 @@ struct Spool {
         json_object *queued; /* names in intake/ waiting or being read: a set, so none is taken twice */
         struct Queued *waiting, *waiting_tail; /* FIFO of those not yet opened */
         unsigned n_reading;                    /* handed to the reader, not yet back */
+        uint64_t n_staged;                     /* big jobs written ahead (Staged): names jobs/.#read-N */
         size_t submit_bytes;                   /* of submissions with the reader, not yet back */
 };
 
@@ -552,16 +554,18 @@ void spool_set_min_free(Spool *s, uint64_t bytes, unsigned percent) {
  * publishes it. Written on the loop thread, so that running out of space (ENOSPC, EDQUOT) shows here, where
  * the job can still be given up, and not in the committer, where any failure is fail-stop; made durable by
  * the committer (publish_run). */
-static int write_fresh_file_at(int dir_fd, const char *name, const void *buf, size_t len) {
+static int write_fresh_file_at(int dir_fd, const char *name, const struct iovec *iov, size_t n_iov) {
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return -errno;
-        r = loop_write(fd, buf, len);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < n_iov; i++) {
+                r = loop_write(fd, iov[i].iov_base, iov[i].iov_len);
+                if (r < 0)
+                        return r;
+        }
         if (close(TAKE_FD(fd)) < 0)
                 return -errno;
         return 0;
@@ -575,17 +579,23 @@ static int fsync_file_at(int dir_fd, const char *name) {
         return fsync(fd) < 0 ? -errno : 0;
 }
 
-static int job_run_for(const JobSpec *spec, uint64_t id, uid_t uid, gid_t gid, const char *name, JobRun **ret) {
-        _cleanup_(job_run_freep) JobRun *run = NULL;
+/* The run of a job being accepted: ahead (taken over, may be NULL: made here) with the job's own fields. */
+static int job_run_for(const JobSpec *spec, JobRun *ahead, uint64_t id, uid_t uid, gid_t gid,
+                       const char *name, JobRun **ret) {
+        _cleanup_(job_run_freep) JobRun *run = ahead;
         struct passwd *pw;
         int r;
 
-        r = job_run_new(spec->n_nodes, &run);
-        if (r < 0)
-                return r;
+        if (!run) {
+                r = job_run_new(spec->n_nodes, &run);
+                if (r < 0)
+                        return r;
+        }
         run->id = id;
         run->uid = uid;
         run->gid = gid;
+        run->user = mfree(run->user); /* set by staged_write() for another id */
+        run->source = mfree(run->source);
         pw = getpwuid(uid);
         if (pw) {
                 run->gid = pw->pw_gid;
@@ -653,15 +663,143 @@ static int publish_run(void *p) {
         return 0;
 }
 
+/* Into the new directory dfd: logs/, job.json (buf) and state.json (state, then nodes and the snapshot's
+ * tail if nodes is not NULL). On the loop, or on the reader's thread (staged_write). Returns 0 or -errno. */
+static int write_job_files(int dfd, const char *buf, size_t size, const char *state, size_t state_len,
+                           const char *nodes, size_t nodes_len) {
+        struct iovec iov[3] = { { (char *) state, state_len },
+                                { (char *) nodes, nodes_len },
+                                { (char *) JOURNAL_SNAPSHOT_TAIL, strlen(JOURNAL_SNAPSHOT_TAIL) } };
+        int r;
+
+        if (mkdirat(dfd, "logs", 0750) < 0)
+                return -errno;
+        r = write_fresh_file_at(dfd, "job.json", &(struct iovec){ (char *) buf, size }, 1);
+        if (r < 0)
+                return r;
+        return write_fresh_file_at(dfd, "state.json", iov, nodes ? 3 : 1);
+}
+
+/* Create jobs/NAME holding the job's files (write_job_files()). Returns an fd of it, or -errno with nothing
+ * of it left. */
+static int make_job_dir(int jobs_fd, const char *name, const char *buf, size_t size, const char *state,
+                        size_t state_len, const char *nodes, size_t nodes_len) {
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
+
+        (void) rm_rf_at(jobs_fd, name);
+        if (mkdirat(jobs_fd, name, 0750) < 0)
+                return -errno;
+        dfd = r = open_dir_at(jobs_fd, name, 0750);
+        if (r >= 0)
+                r = write_job_files(dfd, buf, size, state, state_len, nodes, nodes_len);
+        if (r < 0) {
+                (void) rm_rf_at(jobs_fd, name);
+                return r;
+        }
+        return TAKE_FD(dfd);
+}
+
+/* A big job's files are written ahead on the reader's thread, into jobs/.#read-N (a name start-up removes,
+ * spool_tidy_jobs()), for the id the job gets if every file handed to the reader before it is accepted;
+ * acceptance then renames that directory to jobs/.#ID rather than write megabytes on the loop. If the
+ * guess was wrong, or the writing failed (a full filesystem), the loop writes the files itself as for a
+ * small job, and meets the error there. */
+#define STAGE_MIN_BYTES ((off_t) 256 * 1024)
+
+typedef struct Staged {
+        int jobs_fd; /* borrowed from the spool, which frees the reader first */
+        char name[32];
+        uint64_t id; /* guessed */
+        uid_t uid;
+        gid_t gid; /* as job_run_for() sets them, looked up on the loop */
+        char *user;
+        char *source;
+        int r; /* 0 while jobs/NAME holds the files; -EINPROGRESS before the thread got to it; else why not */
+} Staged;
+
+static Staged *staged_free(Staged *st) {
+        if (!st)
+                return NULL;
+        if (st->r == 0) /* not taken by an acceptance */
+                (void) rm_rf_at(st->jobs_fd, st->name);
+        free(st->user);
+        free(st->source);
+        return mfree(st);
+}
+
+/* On the reader's thread: the run as job_run_for() would make it for the guessed id, and the job's files. */
+static void staged_write(JobRead *rd, void *data) {
+        Staged *st = data;
+        JobRun *run = rd->run;
+        _cleanup_free_ char *head = NULL;
+        size_t head_len;
+        int fd;
+
+        if (!run || !rd->state_nodes) {
+                st->r = -ENOMEM;
+                return;
+        }
+        run->id = st->id;
+        run->uid = st->uid;
+        run->gid = st->gid;
+        run->user = TAKE_PTR(st->user);
+        run->source = TAKE_PTR(st->source);
+        run->submitted_at = now_usec(CLOCK_REALTIME);
+        head = journal_build_snapshot_head(run, 0, &head_len);
+        if (!head) {
+                st->r = -ENOMEM;
+                return;
+        }
+        fd = make_job_dir(st->jobs_fd, st->name, rd->buf, rd->size, head, head_len, rd->state_nodes,
+                          rd->state_nodes_len);
+        st->r = fd < 0 ? fd : 0;
+        safe_close(fd);
+}
+
+/* On the loop, just before rd goes to the reader: stage a job file of size bytes, if it is big enough to be
+ * worth it. Returns 0 or -ENOMEM. */
+static int staged_attach(Spool *s, JobRead *rd, off_t size, uid_t uid, gid_t gid, const char *source,
+                         Staged **ret) {
+        struct passwd *pw;
+        Staged *st;
+
+        *ret = NULL;
+        if (size < STAGE_MIN_BYTES || s->full)
+                return 0;
+        st = calloc(1, sizeof(Staged));
+        if (!st)
+                return -ENOMEM;
+        pw = getpwuid(uid);
+        *st = (Staged){ .jobs_fd = s->jobs_fd,
+                        .id = s->next_id + jobreader_pending(s->reader),
+                        .uid = uid,
+                        .gid = pw ? pw->pw_gid : gid,
+                        .r = -EINPROGRESS };
+        snprintf(st->name, sizeof(st->name), ".#read-%" PRIu64, ++s->n_staged);
+        st->source = strdup(source);
+        st->user = pw ? strdup(pw->pw_name) : NULL;
+        if (!st->source || (pw && !st->user)) {
+                staged_free(st);
+                return -ENOMEM;
+        }
+        rd->after_parse = staged_write;
+        rd->after_data = st;
+        *ret = st;
+        return 0;
+}
+
 /* On the loop thread, only cheap operations: create jobs/.#ID with its logs/ directory, job.json and
- * state.json (unsynced), then move the claimed file into it (so intake/NAME is free again at once). The
- * fsyncs and the publishing rename are queued on the committer, ahead of any journal record of the job.
+ * state.json (unsynced), or rename the one stage (may be NULL) made for it, then move the claimed file into
+ * it (so intake/NAME is free again at once). The fsyncs and the publishing rename are queued on the
+ * committer, ahead of any journal record of the job.
  * The job may start before that is durable: should we crash first, the file is taken again at the next
  * start, which for its nodes is the same as being interrupted; a node with on_interrupt=fail waits for its
  * own durable start record, which the committer writes after the acceptance. On failure (-ENOSPC and
  * -EDQUOT included) jobs/.#ID is gone again and intake/NAME is where it was. */
 static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const char *buf, size_t size,
-                         const JobSpec *spec, const JobRun *run, const JobRead *rd, int *ret_dir_fd) {
+                         const JobSpec *spec, const JobRun *run, const JobRead *rd, Staged *stage,
+                         int *ret_dir_fd) {
         _cleanup_(publish_freep) Publish *pub = NULL;
         _cleanup_free_ char *state = NULL;
         _cleanup_close_ int dfd = -EBADF;
@@ -676,22 +814,22 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
         snprintf(pub->final, sizeof(pub->final), "%" PRIu64, id);
         if (intake_name) /* a submission over the socket has no file to carry along */
                 snprintf(pub->source, sizeof(pub->source), SOURCE_PREFIX "%s", intake_name);
-        /* The nodes' part built by the reader, if it could: the loop only adds the job's own fields. */
-        state = rd && rd->state_nodes ?
-                journal_build_snapshot_with(run, 0, rd->state_nodes, rd->state_nodes_len, &state_len) :
-                journal_build_snapshot(spec, run, 0, &state_len);
-        if (!state)
-                return -ENOMEM;
-
-        (void) rm_rf_at(s->jobs_fd, pub->tmp);
-        if (mkdirat(s->jobs_fd, pub->tmp, 0750) < 0)
-                return -errno;
-        dfd = open_dir_at(s->jobs_fd, pub->tmp, 0750);
-        r = dfd < 0 ? dfd : mkdirat(dfd, "logs", 0750) < 0 ? -errno : 0;
-        if (r >= 0)
-                r = write_fresh_file_at(dfd, "job.json", buf, size);
-        if (r >= 0)
-                r = write_fresh_file_at(dfd, "state.json", state, state_len);
+        if (stage) {
+                (void) rm_rf_at(s->jobs_fd, pub->tmp);
+                if (renameat(s->jobs_fd, stage->name, s->jobs_fd, pub->tmp) < 0)
+                        return -errno;
+                stage->r = -ESTALE; /* it is jobs/.#ID now */
+                dfd = r = open_dir_at(s->jobs_fd, pub->tmp, 0750);
+        } else {
+                /* The nodes' part built by the reader, if it could: the loop only adds the job's own fields,
+                 * and writes the pieces one after the other rather than copy megabytes into one buffer. */
+                state = rd && rd->state_nodes ? journal_build_snapshot_head(run, 0, &state_len) :
+                                                journal_build_snapshot(spec, run, 0, &state_len);
+                if (!state)
+                        return -ENOMEM;
+                dfd = r = make_job_dir(s->jobs_fd, pub->tmp, buf, size, state, state_len,
+                                       rd ? rd->state_nodes : NULL, rd ? rd->state_nodes_len : 0);
+        }
         if (r >= 0 && intake_name && renameat(s->intake_fd, intake_name, dfd, pub->source) < 0)
                 r = -errno;
         if (r < 0) {
@@ -708,20 +846,26 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
 
 /* Make a validated job durable and hand it to the manager. buf and spec are taken over (also on failure).
  * intake_name is the claimed file in jobs/.intake (NULL for a submission over the socket); source is
- * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it. Returns 0
- * with *ret_id, or -errno (the intake file, if any, is where it was). */
+ * the name recorded as the job's source; rd (may be NULL) what the reader built ahead for it (its run and
+ * prep are taken), stage (may be NULL) the files it wrote ahead. Returns 0 with *ret_id, or -errno (the
+ * intake file, if any, is where it was). */
 static int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
-                        JobSpec *spec_in, const JobRead *rd, uid_t uid, gid_t gid, uint64_t *ret_id) {
+                        JobSpec *spec_in, JobRead *rd, Staged *stage, uid_t uid, gid_t gid, uint64_t *ret_id) {
         _cleanup_(job_spec_freep) JobSpec *spec = spec_in;
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *bytes = buf;
         uint64_t id = s->next_id;
         int dir_fd = -EBADF, r;
 
-        r = job_run_for(spec, id, uid, gid, source, &run);
-        if (r < 0)
-                return r;
-        r = spool_publish(s, id, intake_name, bytes, size, spec, run, rd, &dir_fd);
+        if (stage && stage->r == 0 && stage->id == id && rd && rd->run) {
+                run = TAKE_PTR(rd->run); /* made for this id by staged_write(), as job_run_for() would */
+        } else {
+                stage = NULL;
+                r = job_run_for(spec, rd ? TAKE_PTR(rd->run) : NULL, id, uid, gid, source, &run);
+                if (r < 0)
+                        return r;
+        }
+        r = spool_publish(s, id, intake_name, bytes, size, spec, run, rd, stage, &dir_fd);
         if (r == -ENOMEM)
                 /* The source may already be in jobs/.#ID: only a restart puts it back. */
                 manager_fail_stop(s->userdata, r, "the acceptance of a job");
@@ -734,7 +878,7 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
                          .state = "queued", .has_uid = true, .uid = uid),
                   "Accepted '%s' as job %" PRIu64 " (%s, %zu nodes, uid %u).", source, id, spec->name,
                   spec->n_nodes, (unsigned) uid);
-        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), dir_fd, s->userdata);
+        s->cb(s, TAKE_PTR(spec), TAKE_PTR(run), rd ? TAKE_PTR(rd->prep) : NULL, dir_fd, s->userdata);
         *ret_id = id;
         return 0;
 }
@@ -752,11 +896,13 @@ typedef struct FileRead {
         Spool *spool;
         char *name;     /* in intake/ */
         struct stat st; /* of the open file */
+        Staged *stage;  /* may be NULL */
 } FileRead;
 
 static void file_read_free(void *p) {
         FileRead *f = p;
 
+        staged_free(f->stage);
         free(f->name);
         free(f);
 }
@@ -832,7 +978,10 @@ static int spool_process_begin(Spool *s, const char *name) {
         *f = (FileRead){ .spool = s, .st = st };
         f->name = strdup(name);
         rd->default_name = job_name_from_filename(intake_display_name(name));
-        if (!f->name || !rd->default_name)
+        if (!f->name || !rd->default_name || jobread_prepare_for(rd, st.st_uid) < 0)
+                return log_oom();
+        r = staged_attach(s, rd, st.st_size, st.st_uid, st.st_gid, intake_display_name(name), &f->stage);
+        if (r < 0)
                 return log_oom();
         rd->fd = TAKE_FD(fd);
         rd->max_size = s->limits.max_file_size;
@@ -845,7 +994,7 @@ static int spool_process_begin(Spool *s, const char *name) {
 
 /* The second half, on the loop, once the reader is done with intake/NAME: reject it or accept it.
  * Transient failures leave it in intake for a later try. */
-static int spool_process_end(Spool *s, const char *name, const struct stat *st, JobRead *rd) {
+static int spool_process_end(Spool *s, const char *name, const struct stat *st, JobRead *rd, Staged *stage) {
         uint64_t id;
         int r;
 
@@ -879,7 +1028,7 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
         if (!spool_has_room(s))
                 return 0;
         r = spool_accept(s, intake_display_name(name), name, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec),
-                         rd, st->st_uid, st->st_gid, &id);
+                         rd, stage, st->st_uid, st->st_gid, &id);
         if (is_out_of_space(r))
                 return r; /* the file stays in intake; the re-check takes it again */
         return r < 0 ? log_error_errno(r, "Failed to accept '%s', will retry: %m", name) :
@@ -894,7 +1043,7 @@ static void spool_on_file_read(JobRead *rd_in, void *userdata) {
 
         assert(s->n_reading > 0);
         s->n_reading--;
-        r = spool_process_end(s, f->name, &f->st, rd);
+        r = spool_process_end(s, f->name, &f->st, rd, f->stage);
         spool_unqueue(s, f->name);
         spool_note_result(s, r);
         spool_pump(s);
@@ -950,6 +1099,7 @@ typedef struct SubmitRead {
         uid_t uid;
         gid_t gid;
         bool queued; /* counted in submit_bytes */
+        Staged *stage; /* may be NULL */
         spool_submit_cb cb;
         void *userdata;
         void (*free_userdata)(void *userdata);
@@ -958,6 +1108,7 @@ typedef struct SubmitRead {
 static void submit_read_free(void *p) {
         SubmitRead *sr = p;
 
+        staged_free(sr->stage);
         if (sr->free_userdata)
                 sr->free_userdata(sr->userdata);
         free(sr->name);
@@ -989,8 +1140,8 @@ static int spool_submit_end(Spool *s, SubmitRead *sr, JobRead *rd, uint64_t *ret
         if (!spool_has_room(s))
                 return -ENOSPC;
         /* Our own copy of the bytes becomes job.json, as for a dropped file. */
-        r = spool_accept(s, sr->name, NULL, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), rd, sr->uid,
-                         sr->gid, ret_id);
+        r = spool_accept(s, sr->name, NULL, TAKE_PTR(rd->buf), rd->size, TAKE_PTR(rd->spec), rd, sr->stage,
+                         sr->uid, sr->gid, ret_id);
         if (is_out_of_space(r)) {
                 spool_set_full(s, r);
                 return -ENOSPC;
@@ -1030,7 +1181,7 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
         sr->name = strdup(name);
         rd->default_name = job_name_from_filename(name);
         rd->buf = memdup(buf, size + 1); /* with its NUL, as read_full_fd() leaves it */
-        if (!sr->name || !rd->default_name || !rd->buf)
+        if (!sr->name || !rd->default_name || !rd->buf || jobread_prepare_for(rd, uid) < 0)
                 return -ENOMEM;
         rd->size = size;
         rd->limits = s->limits;
@@ -1040,6 +1191,8 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
                 spool_on_submit_read(TAKE_PTR(rd), sr);
                 return 0;
         }
+        if (staged_attach(s, rd, (off_t) size, uid, gid, name, &sr->stage) < 0)
+                return -ENOMEM;
         sr->queued = true;
         s->submit_bytes += size;
         jobreader_submit(s->reader, TAKE_PTR(rd));

@@ -18,13 +18,15 @@
 
 #include "committer.h"
 #include "job.h"
+#include "jobprep.h"
 #include "macro.h"
 #include "state.h"
 
 typedef struct Spool Spool;
 
-/* A job was accepted and is durable in jobs/ID. Ownership of spec, run and dir_fd passes to the callee. */
-typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, int dir_fd, void *userdata);
+/* A job was accepted and is durable in jobs/ID. Ownership of spec, run, prep (built ahead for spec off the
+ * loop, may be NULL) and dir_fd passes to the callee. */
+typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd, void *userdata);
 
 /* The id of an unfinished job of owner uid with idempotency key `key` (SPEC §3 "key"), or 0 if none. */
 typedef uint64_t (*spool_key_cb)(const char *key, uid_t uid, void *userdata);

@@ -57,6 +57,10 @@ static const Case cases[] = {
           { "A=1", "B=2" }, { "B=node", "ORCH_NODE=spoofed", "C=3" },
           "PATH=" NODEENV_PATH "\nHOME=/root\nUSER=root\nLOGNAME=root\nSHELL=/bin/sh\nA=1\nB=node\n"
           "ORCH_NODE=build\nC=3\nORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_ATTEMPT=3\n" },
+        { "a name repeated among the node's own entries keeps its first place", { NULL, NULL, NULL }, NULL,
+          { "A=1" }, { "X=1", "Y=2", "X=3" },
+          "PATH=" NODEENV_PATH "\nSHELL=/bin/sh\nA=1\nX=3\nY=2\n"
+          "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
         { "values may contain '='", { NULL, NULL, NULL }, NULL, { "Q=a=b" }, {},
           "PATH=" NODEENV_PATH "\nSHELL=/bin/sh\nQ=a=b\n"
           "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
@@ -65,11 +69,13 @@ static const Case cases[] = {
 static void test_table(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 const Case *c = &cases[i];
-                _cleanup_strv_free_ char **base = NULL, **env = NULL;
+                _cleanup_(nodeenv_base_freep) NodeEnvBase *base = NULL;
+                _cleanup_free_ char **env = NULL;
                 _cleanup_free_ char *got = NULL;
 
-                assert_int_equal(nodeenv_base(&c->owner, c->lang, c->job_env[0] ? (char *const *) c->job_env : NULL,
-                                              &base), 0);
+                assert_int_equal(nodeenv_base_new(&c->owner, c->lang,
+                                                  c->job_env[0] ? (char *const *) c->job_env : NULL, &base),
+                                 0);
                 assert_int_equal(nodeenv_node(base, c->node_env[0] ? (char *const *) c->node_env : NULL, 42, "nightly",
                                               "build", 3, &env), 0);
                 got = joined(env);
@@ -80,11 +86,12 @@ static void test_table(void **state) {
 
 static void test_no_daemon_environment(void **state) {
         NodeEnvOwner owner = { "/root", "root", "/bin/sh" };
-        _cleanup_strv_free_ char **base = NULL, **env = NULL;
+        _cleanup_(nodeenv_base_freep) NodeEnvBase *base = NULL;
+        _cleanup_free_ char **env = NULL;
 
         assert_int_equal(setenv("ORCHD_TEST_LEAK", "1", 1), 0);
         assert_int_equal(setenv("LD_PRELOAD", "/evil.so", 1), 0);
-        assert_int_equal(nodeenv_base(&owner, NULL, NULL, &base), 0);
+        assert_int_equal(nodeenv_base_new(&owner, NULL, NULL, &base), 0);
         assert_int_equal(nodeenv_node(base, NULL, 1, "j", "n", 1, &env), 0);
         for (char **e = env; *e; e++) {
                 assert_false(strneq(*e, "ORCHD_TEST_LEAK=", 16));
@@ -96,12 +103,13 @@ static void test_base_is_not_modified(void **state) {
         NodeEnvOwner owner = { "/root", "root", "/bin/sh" };
         char home[] = "HOME=/elsewhere";
         char *node_env[] = { home, NULL };
-        _cleanup_strv_free_ char **base = NULL, **env1 = NULL, **env2 = NULL;
+        _cleanup_(nodeenv_base_freep) NodeEnvBase *base = NULL;
+        _cleanup_free_ char **env1 = NULL, **env2 = NULL;
 
-        assert_int_equal(nodeenv_base(&owner, NULL, NULL, &base), 0);
+        assert_int_equal(nodeenv_base_new(&owner, NULL, NULL, &base), 0);
         assert_int_equal(nodeenv_node(base, node_env, 1, "j", "a", 1, &env1), 0);
         assert_int_equal(nodeenv_node(base, NULL, 1, "j", "b", 2, &env2), 0);
-        assert_string_equal(base[1], "HOME=/root");
+        assert_string_equal(nodeenv_base_strv(base)[1], "HOME=/root");
         assert_string_equal(env1[1], "HOME=/elsewhere");
         assert_string_equal(env2[1], "HOME=/root");
 }
@@ -112,7 +120,8 @@ static void test_many(void **state) {
         enum { N = 20000 };
         NodeEnvOwner owner = { "/root", "root", "/bin/sh" };
         char **job_env = calloc(N + 1, sizeof(char *)), **node_env = calloc(N / 2 + 2, sizeof(char *));
-        _cleanup_strv_free_ char **base = NULL, **env = NULL;
+        _cleanup_(nodeenv_base_freep) NodeEnvBase *base = NULL;
+        _cleanup_free_ char **env = NULL;
         size_t n = 0;
 
         assert_true(job_env && node_env);
@@ -122,7 +131,7 @@ static void test_many(void **state) {
                 assert_true(asprintf(&node_env[i], "K%05u=node%u", 2 * i + 1, i) > 0);
         assert_true(asprintf(&node_env[N / 2], "HOME=/node") > 0);
 
-        assert_int_equal(nodeenv_base(&owner, NULL, job_env, &base), 0);
+        assert_int_equal(nodeenv_base_new(&owner, NULL, job_env, &base), 0);
         assert_int_equal(nodeenv_node(base, node_env, 1, "j", "a", 1, &env), 0);
         while (env[n])
                 n++;
