@@ -21,7 +21,12 @@ _groups+=("$C") # C's own group, should userdel -f leave it behind
 _accounts+=("$D") # made below, with C's uid
 add_group "$GRP"
 add_account "$A" -m -G "$GRP"
-add_account "$C" -m -G "$GRP"
+# C's uid is above UID_MAX (login.defs), where useradd never allocates one by itself: once C is deleted, no
+# account another test creates meanwhile can take the uid D is to get.
+uid_c=$(awk '$1 == "UID_MAX" { print $2 + 1 }' /etc/login.defs 2>/dev/null)
+uid_c=${uid_c:-60001}
+while getent passwd "$uid_c" >/dev/null; do uid_c=$((uid_c + 1)); done
+add_account "$C" -m -G "$GRP" -u "$uid_c"
 gid_grp=$(getent group "$GRP" | cut -d: -f3)
 chmod 711 "$T"
 G=$T/gate
@@ -59,7 +64,6 @@ is "$(tr ' ' '\n' <"$G/grp-second.groups" | sort -n | tr '\n' ' ')" \
         "$(id -G "$A" | tr ' ' '\n' | sort -n | tr '\n' ' ')" "its groups are the account's now"
 
 # ---- a uid reused by another account -------------------------------------------------------------------
-uid_c=$(id -u "$C")
 gated_job reuse >"$T/reuse.json"
 chmod 644 "$T/reuse.json"
 id=$(submit_as "$C" "$T/reuse.json") || bail_out "submit as $C failed"
