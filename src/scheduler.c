@@ -55,7 +55,8 @@
 #define STARTS_MAX_BYTES (256U * 1024U * 1024U)
 /* Attempt numbers skipped in one start because NODE.N.log exists (attempts lost with a crash). */
 #define LOG_TAKEN_MAX 1000U
-/* How long a node or job waits after orchd ran out of fds starting it. */
+/* How long a node or job waits after orchd ran out of fds starting it (or, for a job, any error opening
+ * its logs directory). */
 #define FD_SHORTAGE_DELAY_USEC USEC_PER_SEC
 
 struct NodeCtl {
@@ -664,13 +665,13 @@ static int job_open_logs(Job *j) {
                 j->logs_fd = r;
                 return 0;
         }
-        if (fd_shortage(r))
-                manager_schedule_later(j->manager, FD_SHORTAGE_DELAY_USEC); /* even if no node ends */
+        /* Tried again in a second even if no node ends (nothing else may): an I/O error may pass too. */
+        manager_schedule_later(j->manager, FD_SHORTAGE_DELAY_USEC);
         return log_warning_errno(
                 r, "Job %" PRIu64 ": cannot open its logs directory, not starting nodes now (%s): %m", j->id,
                 fd_shortage(r) ? "out of file descriptors: raise LimitNOFILE= or lower "
                                  "MaxParallel=; it is tried again as nodes end, or in a second" :
-                                 "jobs/ID/logs");
+                                 "jobs/ID/logs; tried again in a second");
 }
 
 unsigned job_start_ready(Job *j, unsigned *slots) {

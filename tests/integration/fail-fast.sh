@@ -3,7 +3,9 @@
 #
 # fail_fast (SPEC §3): the first failed node stops the running ones (cancelled, reason fail_fast), skips
 # the pending ones (skipped, reason fail_fast) and fails the job with that node's reason. An
-# allow_failure node does not trigger it.
+# allow_failure node does not trigger it: "bad" starts only once "tolerated" has failed (after + when
+# always), so its failure is certainly the first that counts, however loaded the machine (a race between
+# the two once cancelled "tolerated" under load).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +17,8 @@ drop_job ff <<EOF
   "fail_fast": true,
   "nodes": {
     "tolerated": { "cmd": ["/bin/sh", "-c", "exit 9"], "allow_failure": true },
-    "bad":   { "cmd": ["/bin/sh", "-c", "while [ ! -s $W/slow.pid ]; do sleep 0.01; done; exit 3"] },
+    "bad":   { "cmd": ["/bin/sh", "-c", "while [ ! -s $W/slow.pid ]; do sleep 0.01; done; exit 3"],
+               "after": ["tolerated"], "when": "always" },
     "slow":  { "cmd": ["/bin/sh", "-c", "echo \$\$ > $W/slow.pid.tmp && mv $W/slow.pid.tmp $W/slow.pid && exec $W/sleep 30"],
                "kill_grace": 2 },
     "later": { "cmd": ["/bin/sh", "-c", "echo later >> $W/ran"], "after": ["slow"], "when": "always" }
