@@ -7,8 +7,9 @@
 # time from the rename until jobs/1 exists (accepted), and the p50/p99/max latency of the calls made
 # meanwhile, against the same calls on the idle daemon just before (the baseline); then the same from there
 # until the job's first node has started (its log file exists: registering the job, its first start). Part 2: Status of that
-# 100,000-node job once cancelled (every node final): the raw call (p50 of CALLS) and `orchctl --json
-# status` against `cat` of its state.json. Figures only, no pass/fail. Needs python3.
+# 100,000-node job once cancelled (every node final): the raw call (p50 of CALLS), the latency of Stats on
+# another connection meanwhile (Status of a big job is encoded in slices), and `orchctl --json status`
+# against `cat` of its state.json. Figures only, no pass/fail. Needs python3.
 # Run it with ORCHD/ORCHCTL of an older build to compare.
 
 . "$(dirname "$0")/common.sh"
@@ -97,6 +98,36 @@ lat.sort()
 print("%.1f %.1f %d" % (lat[len(lat) // 2] * 1000, lat[0] * 1000, len(buf)))
 PY
 
+cat >"$B/during.py" <<'PY'
+import json, socket, sys, threading, time
+sock, job, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(sock); return s
+def call(s, msg):
+    t = time.perf_counter(); s.sendall(msg); buf = bytearray()
+    while not buf.endswith(b"\0"):
+        buf += s.recv(1 << 20)
+    return time.perf_counter() - t
+status = json.dumps({"method": "io.orchd.Manager.Status", "parameters": {"id": job}}).encode() + b"\0"
+stats = json.dumps({"method": "io.orchd.Manager.Stats"}).encode() + b"\0"
+c = conn()
+idle = sorted(call(c, stats) for _ in range(200))
+done = []
+def big():
+    b = conn()
+    for _ in range(n):
+        call(b, status)
+    done.append(1)
+th = threading.Thread(target=big); th.start()
+busy = []
+while not done:
+    busy.append(call(c, stats)); time.sleep(0.001)
+th.join(); busy.sort()
+p = lambda l, q: l[min(len(l) - 1, int(len(l) * q))] * 1000
+print("Stats while another client calls Status of it x%d: %d calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms; idle p99 %.2f ms (max/idle p99 %.1f)"
+      % (n, len(busy), p(busy, .5), p(busy, .99), busy[-1] * 1000, p(idle, .99), busy[-1] / idle[int(len(idle) * .99)]))
+PY
+
 # CPU time (ms) of the whole daemon, and of its main thread (the event loop), from /proc.
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "$1"; }
 
@@ -126,6 +157,8 @@ ctl cancel "$((id + 1))" >/dev/null || true
 
 ctl cancel "$id" >/dev/null || note "warning: cancel failed"
 ctl wait "$id" --timeout 120 >/dev/null || true
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$ORCHD_PID/status"; }
+rss0=$(rss)
 all0=$(cpu_ms "/proc/$ORCHD_PID/stat")
 read -r p50 best bytes < <(python3 "$B/status.py" "$SOCK" "$id" "$CALLS")
 all1=$(cpu_ms "/proc/$ORCHD_PID/stat")
@@ -137,7 +170,11 @@ for i in $(seq 5); do cat "$SPOOL/jobs/$id/state.json" >/dev/null; done
 t_cat=$((($(now_ns) - t0) / 5))
 echo "-- Status of the $NODES-node job (cancelled: every node final), reply $bytes bytes"
 echo "raw Status call ×$CALLS:     p50 $p50 ms, best $best ms; daemon CPU $(((all1 - all0) / CALLS)) ms per call"
+python3 "$B/during.py" "$SOCK" "$id" "$CALLS"
 echo "orchctl --json status:     $(secs "$t_ctl") s (mean of 5)"
+rss1=$(rss)
+sleep 11 # the trim comes 10 s after the last big reply (manager_trim_later())
+echo "orchd VmRSS:               $rss0 kB before these Status calls, $rss1 kB right after, $(rss) kB 11 s later"
 echo "cat state.json:            $(secs "$t_cat") s (mean of 5, $(stat -c %s "$SPOOL/jobs/$id/state.json") bytes)"
 echo "ratio orchctl/cat:         $(ratio "$t_ctl" "$t_cat"), raw call/cat: $(awk -v a="$p50" -v b="$t_cat" 'BEGIN { printf "%.1f", a * 1e6 / b }')"
 stop_orchd

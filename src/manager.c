@@ -725,6 +725,28 @@ void manager_trim_soon(Manager *m) {
         manager_wake(m);
 }
 
+static int manager_on_trim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_trim_soon(userdata);
+        return 0;
+}
+
+void manager_trim_later(Manager *m) {
+        int r;
+
+        if (m->trim_source) {
+                r = sd_event_source_set_time_relative(m->trim_source, TRIM_LATER_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->trim_source, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time_relative(m->event, &m->trim_source, CLOCK_MONOTONIC, TRIM_LATER_USEC,
+                                               USEC_PER_SEC, manager_on_trim_timer, m);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(m->trim_source, "trim-later");
+        }
+        if (r < 0)
+                manager_trim_soon(m); /* at once rather than never */
+}
+
 /* Whether more than one user has unfinished jobs, or a cap on running nodes applies: then slots are handed
  * out by share (schedule_shared); else by priority alone, which is the same and cheaper. */
 static bool schedule_needs_share(const Manager *m) {
@@ -1034,6 +1056,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->post_source);
         sd_event_source_disable_unref(m->wake_source);
         sd_event_source_disable_unref(m->later_source);
+        sd_event_source_disable_unref(m->trim_source);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

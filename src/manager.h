@@ -49,6 +49,7 @@ struct Manager {
         sd_event_source *post_source;
         sd_event_source *wake_source; /* one-shot defer: makes the post source run (manager_wake) */
         sd_event_source *later_source; /* one-shot timer: a scheduling pass after a shortage of fds */
+        sd_event_source *trim_source;  /* one-shot timer: malloc_trim() once big replies have stopped */
         sd_event_source *sig_term, *sig_int, *sig_hup;
 
         Job **jobs;                 /* every job, sorted by id */
@@ -58,6 +59,7 @@ struct Manager {
         Job **dirty;                /* jobs with unflushed records */
         size_t n_dirty, cap_dirty;
         struct HeldReply *held;     /* control replies waiting for durability (methods.c) */
+        struct Slicer *slicers;     /* Status replies being encoded in slices (methods-status.c) */
         size_t n_held;
         struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
@@ -118,6 +120,10 @@ void manager_schedule_soon(Manager *m);
 /* A scheduling pass in about usec (unless one is due sooner): after a shortage that nothing else is sure to
  * end, such as out of fds with no node running. */
 void manager_schedule_later(Manager *m, uint64_t usec);
+/* malloc_trim() TRIM_LATER_USEC after the last of a series of calls: it costs tens of ms of the loop with a
+ * big heap, so a burst of big replies (each of which leaves a freed heap behind) pays for it once, later. */
+#define TRIM_LATER_USEC (10 * USEC_PER_SEC)
+void manager_trim_later(Manager *m);
 /* Jobs this big make the allocator worth trimming after large transient work (status of every node,
  * acceptance, the end of the job): glibc keeps freed heap otherwise, and RSS would stay at the peak. */
 #define BIG_JOB_NODES 10000

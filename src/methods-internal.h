@@ -68,3 +68,9 @@ int methods_logs(ControlCall *call, json_object *parameters, void *userdata);
 void methods_logs_on_durable(Manager *m);
 /* Drop every Logs stream without a reply (shutdown). */
 void methods_logs_free_all(Manager *m);
+
+/* Answer a Status (or a settled job's Wait) with job j as it is now (methods_reply_view()); a big job's
+ * reply is encoded in slices between other work (methods-status.c). Returns 0 or -errno. */
+int methods_reply_status(Manager *m, ControlCall *call, const Job *j);
+/* Drop the replies still being encoded (shutdown). */
+void methods_status_free_all(Manager *m);

@@ -108,6 +108,7 @@ void methods_on_durable(Manager *m, uint64_t gen) {
 
 void methods_free_held(Manager *m) {
         methods_logs_free_all(m);
+        methods_status_free_all(m);
         for (size_t k = 0; k < m->n_held; k++) {
                 json_object_put(m->held[k].parameters);
                 control_call_unref(m->held[k].call);
@@ -217,20 +218,10 @@ Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
         return j;
 }
 
-static int reply_job(Manager *m, ControlCall *call, const Job *j) {
-        json_object *p = job_status_reply(j);
-
-        if (!p)
-                return -ENOMEM;
-        if (j->spec->n_nodes >= BIG_JOB_NODES)
-                manager_trim_soon(m); /* once the reply's tree is gone */
-        return methods_reply_view(m, call, j, p);
-}
-
 static int method_status(ControlCall *call, json_object *params, void *userdata) {
         Job *j = methods_lookup_job(userdata, call, params);
 
-        return j ? reply_job(userdata, call, j) : 0;
+        return j ? methods_reply_status(userdata, call, j) : 0;
 }
 
 static int method_wait(ControlCall *call, json_object *params, void *userdata) {
@@ -239,7 +230,7 @@ static int method_wait(ControlCall *call, json_object *params, void *userdata) {
         if (!j)
                 return 0;
         if (job_is_settled(j))
-                return reply_job(userdata, call, j);
+                return methods_reply_status(userdata, call, j);
         return job_add_waiter(j, call); /* answered once the job's end is durable */
 }
 

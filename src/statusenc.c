@@ -12,6 +12,7 @@
  * Pure: no event loop, no logging.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -199,9 +200,8 @@ static void put_node(Text *t, const NodeRun *n) {
         PUT_LITERAL(t, "}");
 }
 
-/* protocol_job_to_json(spec, run, true). */
-static void put_job(Text *t, const JobSpec *spec, const JobRun *run) {
-        size_t n = MIN(spec->n_nodes, run->n_nodes);
+/* protocol_job_to_json(spec, run, true), up to and with the opening of its nodes. */
+static void put_job_head(Text *t, const JobSpec *spec, const JobRun *run) {
         char id[24];
 
         snprintf(id, sizeof(id), "%" PRIu64, run->id);
@@ -230,13 +230,22 @@ static void put_job(Text *t, const JobSpec *spec, const JobRun *run) {
         PUT_LITERAL(t, ",\"source\":");
         put_string_or_null(t, run->source);
         PUT_LITERAL(t, ",\"nodes\":{");
-        for (size_t i = 0; i < n && !t->oom; i++) {
+}
+
+/* Nodes [from, to) of the job's nodes object. */
+static void put_nodes(Text *t, const JobSpec *spec, const NodeRun *nodes, size_t from, size_t to) {
+        for (size_t i = from; i < to && !t->oom; i++) {
                 if (i > 0)
                         PUT_LITERAL(t, ",");
                 put_string(t, spec->nodes[i].id);
                 PUT_LITERAL(t, ":");
-                put_node(t, &run->nodes[i]);
+                put_node(t, &nodes[i]);
         }
+}
+
+static void put_job(Text *t, const JobSpec *spec, const JobRun *run) {
+        put_job_head(t, spec, run);
+        put_nodes(t, spec, run->nodes, 0, MIN(spec->n_nodes, run->n_nodes));
         PUT_LITERAL(t, "}}");
 }
 
@@ -275,4 +284,67 @@ json_object *statusenc_job_reply(const JobSpec *spec, const JobRun *run) {
         if (encode(spec, run, true, &text, &len) < 0)
                 return NULL;
         return protocol_raw_object(text, len);
+}
+
+struct StatusEnc {
+        Text text;
+        NodeRun *nodes; /* the nodes as they were at statusenc_begin() */
+        size_t n, next;
+};
+
+int statusenc_begin(const JobSpec *spec, const JobRun *run, StatusEnc **ret) {
+        StatusEnc *e;
+
+        if (!spec || !run)
+                return -EINVAL;
+        e = calloc(1, sizeof(StatusEnc));
+        if (!e)
+                return -ENOMEM;
+        e->n = MIN(spec->n_nodes, run->n_nodes);
+        e->nodes = e->n > 0 ? malloc(e->n * sizeof(NodeRun)) : NULL;
+        if ((e->n > 0 && !e->nodes) || !text_reserve(&e->text, 512 + e->n * 160)) {
+                statusenc_free(e);
+                return -ENOMEM;
+        }
+        if (e->n > 0)
+                memcpy(e->nodes, run->nodes, e->n * sizeof(NodeRun));
+        PUT_LITERAL(&e->text, "{\"job\":");
+        put_job_head(&e->text, spec, run);
+        if (e->text.oom) {
+                statusenc_free(e);
+                return -ENOMEM;
+        }
+        *ret = e;
+        return 0;
+}
+
+int statusenc_step(StatusEnc *e, const JobSpec *spec, size_t max) {
+        size_t to = e->next + MIN(max, e->n - e->next);
+
+        put_nodes(&e->text, spec, e->nodes, e->next, to);
+        e->next = to;
+        if (e->text.oom)
+                return -ENOMEM;
+        return e->next == e->n;
+}
+
+json_object *statusenc_finish(StatusEnc *e) {
+        json_object *o = NULL;
+
+        assert(e->next == e->n);
+        PUT_LITERAL(&e->text, "}}}"); /* the nodes, the job, the reply */
+        if (!e->text.oom) {
+                e->text.buf[e->text.len] = '\0';
+                o = protocol_raw_object(TAKE_PTR(e->text.buf), e->text.len);
+        }
+        statusenc_free(e);
+        return o;
+}
+
+StatusEnc *statusenc_free(StatusEnc *e) {
+        if (!e)
+                return NULL;
+        free(e->text.buf);
+        free(e->nodes);
+        return mfree(e);
 }

@@ -20,3 +20,17 @@ int statusenc_job(const JobSpec *spec, const JobRun *run, char **ret, size_t *re
 /* {"job": the job with its nodes} as a protocol_raw_object(): goes wherever a reply's parameters go, and is
  * copied into the reply as it is. NULL on OOM. */
 json_object *statusenc_job_reply(const JobSpec *spec, const JobRun *run);
+
+/* The same reply made a slice at a time, so that the event loop serves others in between: begin takes what
+ * changes (the job's fields, and a copy of its nodes), each step adds up to max nodes, reading their ids from
+ * spec (which must stay alive and unchanged meanwhile), finish returns what statusenc_job_reply() would
+ * have returned at begin. */
+typedef struct StatusEnc StatusEnc;
+/* Returns 0 with *ret, -EINVAL (no spec or run) or -ENOMEM. */
+int statusenc_begin(const JobSpec *spec, const JobRun *run, StatusEnc **ret);
+/* Returns 1 once every node is in, 0 while some are left, or -ENOMEM. */
+int statusenc_step(StatusEnc *e, const JobSpec *spec, size_t max);
+/* Only after a step returned 1. Frees e; NULL on OOM. */
+json_object *statusenc_finish(StatusEnc *e);
+/* Accepts NULL, returns NULL. */
+StatusEnc *statusenc_free(StatusEnc *e);

@@ -34,7 +34,23 @@ static JobSpec *parse(const char *text) {
         return spec;
 }
 
-/* The encoder's text against json-c's serialization of the tree, for the job alone and as a reply. */
+/* The reply made in slices of step nodes, as text. */
+static char *sliced(const JobSpec *spec, const JobRun *run, size_t step) {
+        _cleanup_json_ json_object *reply = NULL;
+        StatusEnc *e = NULL;
+        int r;
+
+        assert_int_equal(statusenc_begin(spec, run, &e), 0);
+        while ((r = statusenc_step(e, spec, step)) == 0)
+                ;
+        assert_int_equal(r, 1);
+        reply = statusenc_finish(e);
+        assert_non_null(reply);
+        return strdup(json_object_to_json_string_ext(reply, FLAGS));
+}
+
+/* The encoder's text against json-c's serialization of the tree, for the job alone and as a reply; made in
+ * slices of any size, the same. */
 static void assert_same(const JobSpec *spec, const JobRun *run) {
         _cleanup_json_ json_object *tree = protocol_job_to_json(spec, run, true);
         _cleanup_json_ json_object *wrapped = json_object_new_object();
@@ -55,6 +71,35 @@ static void assert_same(const JobSpec *spec, const JobRun *run) {
         _cleanup_free_ char *a = protocol_format_reply(reply, false, NULL);
         _cleanup_free_ char *b = protocol_format_reply(wrapped, false, NULL);
         assert_string_equal(a, b);
+        for (size_t step = 1; step <= run->n_nodes + 1; step += 2) {
+                _cleanup_free_ char *c = sliced(spec, run, step);
+
+                assert_string_equal(c, json_object_to_json_string_ext(wrapped, FLAGS));
+        }
+}
+
+/* A sliced reply is the job as it was when it began, whatever changes between the slices. */
+static void test_sliced_is_a_snapshot(void **state) {
+        _cleanup_(job_spec_freep) JobSpec *spec =
+                parse("{\"nodes\":{\"a\":{\"cmd\":\"true\"},\"b\":{\"cmd\":\"true\"},\"c\":{\"cmd\":\"true\"}}}");
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        _cleanup_json_ json_object *before = NULL, *got = NULL;
+        StatusEnc *e = NULL;
+
+        assert_int_equal(job_run_new(spec->n_nodes, &run), 0);
+        run->id = 3;
+        before = statusenc_job_reply(spec, run);
+        assert_int_equal(statusenc_begin(spec, run, &e), 0);
+        assert_int_equal(statusenc_step(e, spec, 1), 0);
+        run->state = JOB_RUNNING;
+        run->nodes[1].state = NODE_RUNNING;
+        run->nodes[2].attempt = 9;
+        assert_int_equal(statusenc_step(e, spec, 1), 0);
+        assert_int_equal(statusenc_step(e, spec, 5), 1);
+        got = statusenc_finish(e);
+        assert_string_equal(json_object_to_json_string_ext(got, FLAGS),
+                            json_object_to_json_string_ext(before, FLAGS));
+        statusenc_free(NULL);
 }
 
 static void test_pending_job(void **state) {
@@ -121,6 +166,7 @@ int main(void) {
                 cmocka_unit_test(test_pending_job),
                 cmocka_unit_test(test_every_state),
                 cmocka_unit_test(test_fewer_run_nodes),
+                cmocka_unit_test(test_sliced_is_a_snapshot),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
