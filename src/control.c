@@ -110,6 +110,7 @@ struct Connection {
         bool read_eof;           /* the peer shut down its sending side */
         bool output_paused;      /* next calls wait for the output to drain */
         bool budget_paused;      /* next calls wait for the user's output (or everyone's) to drain */
+        size_t reserved;         /* output its current call will queue, counted as unsent already */
         bool budget_total;       /* ... everyone's: the total budget, not the user's, held it back */
         bool close_when_flushed; /* after a protocol error: send the error, then close */
         bool broken;             /* write failed or limits exceeded: close at the next chance */
@@ -243,7 +244,7 @@ static size_t control_pending_uid(const Control *c, uid_t uid) {
 
         for (const Connection *i = c->connections; i; i = i->next)
                 if (i->cred.uid == uid)
-                        n += i->out_end - i->out_start;
+                        n += i->out_end - i->out_start + i->reserved;
         return n;
 }
 
@@ -307,7 +308,10 @@ static Connection *conn_free_full(Connection *conn, bool notify) {
                 conn->control->n_connections--;
                 if (conn->budget_paused)
                         conn->control->n_budget_paused--;
-                control_output_released(conn->control, conn->cred.uid, conn->out_end - conn->out_start);
+                size_t unsent = conn->out_end - conn->out_start + conn->reserved;
+
+                conn->reserved = 0;
+                control_output_released(conn->control, conn->cred.uid, unsent);
         }
         conn->io_source = sd_event_source_disable_unref(conn->io_source);
         conn->idle_source = sd_event_source_disable_unref(conn->idle_source);
@@ -435,6 +439,12 @@ static int call_send(ControlCall *call, const char *error, json_object *paramete
                 return -EINVAL;
         if (!continues)
                 call->replied = true;
+        if (conn && conn->reserved > 0) { /* the reply itself counts from here on */
+                size_t reserved = conn->reserved;
+
+                conn->reserved = 0;
+                control_output_released(conn->control, conn->cred.uid, reserved);
+        }
         if (!conn || call->oneway)
                 return 0; /* nobody listens: swallowed */
 
@@ -463,6 +473,15 @@ static int call_send(ControlCall *call, const char *error, json_object *paramete
         else
                 conn_call_done(conn, call);
         return 0;
+}
+
+void control_call_reserve_output(ControlCall *call, size_t bytes) {
+        Connection *conn = call->conn;
+
+        if (!conn || call->replied || call->oneway)
+                return;
+        conn->reserved += bytes;
+        conn->control->out_pending += bytes;
 }
 
 int control_call_reply(ControlCall *call, json_object *parameters) {

@@ -70,6 +70,10 @@ ControlCall *control_call_unref(ControlCall *call);
 
 /* Final reply; parameters is stolen (NULL = {}). Returns 0, -EALREADY if already answered, -errno. */
 int control_call_reply(ControlCall *call, json_object *parameters);
+/* The reply to call, about bytes long, is being made and will come later: count it as the caller's unsent
+ * output now (the budgets of control.c), so that a user cannot have many big replies made at once that the
+ * budget would have held back one at a time. Released when the call is answered or its connection goes. */
+void control_call_reserve_output(ControlCall *call, size_t bytes);
 /* Streamed reply with "continues": true; only for calls with more. parameters stolen. */
 int control_call_notify(ControlCall *call, json_object *parameters);
 /* Error reply; parameters stolen (NULL = {}). */

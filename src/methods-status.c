@@ -107,6 +107,8 @@ int methods_reply_status(Manager *m, ControlCall *call, const Job *j) {
         }
         (void) sd_event_source_set_description(sl->source, "status-slices");
         sl->call = control_call_ref(call);
+        /* Held back as the reply itself would be, were it queued at once (output budgets, control.c). */
+        control_call_reserve_output(call, statusenc_size_hint(j->spec));
         sl->next = m->slicers;
         m->slicers = TAKE_PTR(sl);
         return 0;

@@ -292,6 +292,10 @@ struct StatusEnc {
         size_t n, next;
 };
 
+size_t statusenc_size_hint(const JobSpec *spec) {
+        return 512 + spec->n_nodes * 160; /* as encode() reserves: about 140 bytes a pending node, 200 once run */
+}
+
 int statusenc_begin(const JobSpec *spec, const JobRun *run, StatusEnc **ret) {
         StatusEnc *e;
 

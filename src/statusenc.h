@@ -26,6 +26,8 @@ json_object *statusenc_job_reply(const JobSpec *spec, const JobRun *run);
  * spec (which must stay alive and unchanged meanwhile), finish returns what statusenc_job_reply() would
  * have returned at begin. */
 typedef struct StatusEnc StatusEnc;
+/* About the size of the reply of a job of spec, for output budgets. */
+size_t statusenc_size_hint(const JobSpec *spec);
 /* Returns 0 with *ret, -EINVAL (no spec or run) or -ENOMEM. */
 int statusenc_begin(const JobSpec *spec, const JobRun *run, StatusEnc **ret);
 /* Returns 1 once every node is in, 0 while some are left, or -ENOMEM. */
