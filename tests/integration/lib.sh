@@ -474,8 +474,9 @@ drop_job() { # drop_job NAME <<JSON: write SPOOL/tmp/NAME.json from stdin (copy 
         mv "$SPOOL/tmp/$f" "$SPOOL/new/$f"
 }
 
-job_id_of() { # job_id_of NAME: print the id of the job named NAME, polling ≤ 10 s; 1 if none appears
-        local name=${1%.json} id deadline=$(($(date +%s%N) + 10000000000))
+job_id_of() { # job_id_of NAME [SECONDS]: print the id of the job named NAME, polling ≤ SECONDS (60; a 100,000-node
+        # file takes over 10 s to be accepted under ASan on a loaded machine); 1 if none appears
+        local name=${1%.json} id deadline=$(($(date +%s%N) + ${2:-60} * 1000000000))
         while :; do
                 id=$(ctl --json list --all 2>/dev/null |
                         jq -r --arg n "$name" '[.[] | select(.name == $n)][0].id // empty' 2>/dev/null)
@@ -490,7 +491,7 @@ job_id_of() { # job_id_of NAME: print the id of the job named NAME, polling ≤ 
                 [ "$(date +%s%N)" -lt "$deadline" ] || break
                 sleep 0.05
         done
-        diag "job '$name' not listed within 10 s" >&2
+        diag "job '$name' not listed within ${2:-60} s" >&2
         return 1
 }
 
