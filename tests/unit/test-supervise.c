@@ -298,7 +298,7 @@ static void write_file_mode(Fixture *f, const char *name, const char *content, m
 
 /* Reap what is left of group pgid (adopted through the subreaper bit) until the group is empty. */
 static bool wait_group_gone(pid_t pgid) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
 
         while (now_usec(CLOCK_MONOTONIC) < deadline) {
                 siginfo_t si = {};
@@ -723,8 +723,10 @@ static void test_timeout_stop_kill(void **state) {
                     run.result.stopped != cases[i].want_stopped)
                         fail_msg("%zu: got timed_out %d stopped %d, want %d %d", i, run.result.timed_out,
                                  run.result.stopped, cases[i].want_timed_out, cases[i].want_stopped);
-                if (took < cases[i].min_usec || took > 5 * USEC_PER_SEC)
-                        fail_msg("case %zu: took %" PRIu64 " µs, want >= %" PRIu64 " and < 5 s", i, took,
+                /* The upper bound only catches a kill that never came (the sleeps run 100 s); it is loose so
+                 * that a loaded machine cannot fail it. */
+                if (took < cases[i].min_usec || took > 60 * USEC_PER_SEC)
+                        fail_msg("case %zu: took %" PRIu64 " µs, want >= %" PRIu64 " and < 60 s", i, took,
                                  cases[i].min_usec);
                 if (!wait_group_gone(run.pid))
                         fail_msg("case %zu: process group %d still has members", i, (int) run.pid);
