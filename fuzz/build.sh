@@ -3,7 +3,7 @@
 #
 # Build the libFuzzer targets (fuzz/fuzz-*.c) with clang under AddressSanitizer + UBSan, linked against the
 # pure modules of src/ compiled the same way. Run by `make fuzz` from a configured build directory (which
-# provides config.h and the generated src/io.orchd.Manager.varlink.h):
+# provides config.h and the generated src/shared/io.orchd.Manager.varlink.h):
 #
 #   build.sh SRCDIR BUILDDIR OUTDIR
 #
@@ -19,14 +19,14 @@ OUT=$3
 : "${JSON_C_CFLAGS:=$(pkg-config --cflags json-c)}"
 : "${JSON_C_LIBS:=$(pkg-config --libs json-c)}"
 
-# The pure modules (Makefile.am src_libpure_a_SOURCES): no event loop, no logging, nothing to stub.
-PURE="state backoff duration jsonparse jsonscan jsonpretty job job-value job-node dag nodeenv jobprep linesplit procutil fsutil
+# The pure modules (src/shared, Makefile.am src_libpure_a_SOURCES): no event loop, no logging, nothing to stub.
+PURE="state backoff duration jsonparse jsonscan jsonpretty jobspec jobspec-value jobspec-node dag nodeenv jobprep linesplit procutil fsutil
 journal journal-load protocol graph conf access usage utf8 escape base64 progress"
 TARGETS="job journal varlink conf"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # shellcheck disable=SC2206 # words
-CFLAGS=(-std=gnu11 -g -O1 $SAN -include "$BUILD/config.h" -I"$SRC/src" -I"$BUILD/src" $JSON_C_CFLAGS
+CFLAGS=(-std=gnu11 -g -O1 $SAN -include "$BUILD/config.h" -I"$SRC/src/shared" -I"$BUILD/src/shared" $JSON_C_CFLAGS
         -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror)
 
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' |
@@ -41,10 +41,10 @@ objs=()
 for m in $PURE; do
         o=$OUT/obj/$m.o
         # Rebuild only what changed: the module or any header (cheap enough to compare against all).
-        if [ ! -e "$o" ] || [ -n "$(find "$SRC/src/$m.c" "$SRC/src" -maxdepth 1 -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ] ||
-                [ "$SRC/src/$m.c" -nt "$o" ]; then
-                echo "  CC(fuzz) src/$m.c"
-                "$CLANG" "${CFLAGS[@]}" -fsanitize=fuzzer-no-link -c "$SRC/src/$m.c" -o "$o"
+        if [ ! -e "$o" ] || [ -n "$(find "$SRC/src/shared/$m.c" "$SRC/src/shared" -maxdepth 1 -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ] ||
+                [ "$SRC/src/shared/$m.c" -nt "$o" ]; then
+                echo "  CC(fuzz) src/shared/$m.c"
+                "$CLANG" "${CFLAGS[@]}" -fsanitize=fuzzer-no-link -c "$SRC/src/shared/$m.c" -o "$o"
         fi
         objs+=("$o")
 done

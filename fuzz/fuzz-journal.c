@@ -2,8 +2,8 @@
 /*
  * fuzz-journal.c — libFuzzer target for the state reader (journal-load.c, jsonscan.c, state.c): the files
  * of one jobs/ID/ directory, packed into one input, written to a private directory on each run and read
- * back with job_parse() of job.json and journal_load(), as recovery does at start; then a snapshot of the
- * loaded state is built and loaded again.
+ * back with jobspec_parse() of job.json and journal_load(), as recovery does at start; then a snapshot of
+ * the loaded state is built and loaded again.
  *
  * Input format (so the mutator can change names too: segment numbering, gaps, malformed names):
  *   == NAME\n CONTENT \n== NAME\n CONTENT ...
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "job.h"
+#include "jobspec.h"
 #include "journal.h"
 #include "macro.h"
 #include "state.h"
@@ -128,8 +128,8 @@ static void round_trip(int dfd, const JobSpec *spec, const JobRun *run, uint64_t
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
-        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_(jobspec_freep) JobSpec *spec = NULL;
+        _cleanup_(jobspec_errors_freep) JobErrors *errors = NULL;
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *buf = NULL, *err = NULL;
         JobLimits limits;
@@ -140,10 +140,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         dfd = fresh_dir();
         unpack(dfd, (const char *) data, size);
 
-        job_limits_init(&limits);
+        jobspec_limits_init(&limits);
         if (read_file_at(dfd, "job.json", limits.max_file_size, &buf, &len) < 0)
                 return 0;
-        if (job_parse(buf, len, &limits, "fuzz", &spec, &errors) < 0)
+        if (jobspec_parse(buf, len, &limits, "fuzz", &spec, &errors) < 0)
                 return 0;
         r = journal_load(dfd, spec, &run, &seq, &err);
         if (r == -ENOMEM)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * state-dump SPOOL — read every job directory of a spool with orchd's own readers (job_parse() of
+ * state-dump SPOOL — read every job directory of a spool with orchd's own readers (jobspec_parse() of
  * job.json, journal_load() of state.json and the journal files, as recovery does) and print one JSON
  * object per line, without a daemon and without touching anything:
  *
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "job.h"
+#include "jobspec.h"
 #include "json-util.h"
 #include "journal.h"
 #include "macro.h"
@@ -59,28 +59,28 @@ static json_object *nodes_json(const JobSpec *spec, const JobRun *run) {
 
 /* Parse job.json of dfd. Returns 0 with *ret, or -errno/-EINVAL with *ret_why (static or malloc'd text). */
 static int load_spec(int dfd, JobSpec **ret, char **ret_why) {
-        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_(jobspec_errors_freep) JobErrors *errors = NULL;
         _cleanup_free_ char *buf = NULL;
         JobLimits limits;
         size_t size;
         int r;
 
-        job_limits_init(&limits);
+        jobspec_limits_init(&limits);
         r = read_file_at(dfd, "job.json", limits.max_file_size, &buf, &size);
         if (r < 0) {
                 *ret_why = strdup("job.json unreadable");
                 return r;
         }
-        r = job_parse(buf, size, &limits, "job", ret, &errors);
+        r = jobspec_parse(buf, size, &limits, "job", ret, &errors);
         if (r < 0)
-                *ret_why = errors ? job_errors_format(errors, "job.json") : strdup("job.json invalid");
+                *ret_why = errors ? jobspec_errors_format(errors, "job.json") : strdup("job.json invalid");
         return r;
 }
 
 /* One line for jobs/NAME. Returns 0 if it parsed, 1 if not. */
 static int dump_job(int jobs_fd, const char *name) {
         _cleanup_json_ json_object *o = json_object_new_object();
-        _cleanup_(job_spec_freep) JobSpec *spec = NULL;
+        _cleanup_(jobspec_freep) JobSpec *spec = NULL;
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *why = NULL;
         _cleanup_close_ int dfd = -EBADF;

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# The journal message catalog (src/orchd.catalog) against the MESSAGE_IDs the daemon sends
-# (src/log-ids.h) and the JOURNAL section of orchd(8): journalctl itself imports the catalog into a
+# The journal message catalog (src/daemon/orchd.catalog) against the MESSAGE_IDs the daemon sends
+# (src/daemon/log-ids.h) and the JOURNAL section of orchd(8): journalctl itself imports the catalog into a
 # scratch root (--root, so nothing of the system's is touched), and must list exactly those ids, each
 # with a Subject and Defined-By: orchd. Needs no root and no running journald.
 
@@ -16,14 +16,14 @@ command -v journalctl >/dev/null || {
 
 R=$T/root
 mkdir -p "$R/usr/lib/systemd/catalog"
-cp "$TOP_SRCDIR/src/orchd.catalog" "$R/usr/lib/systemd/catalog/"
+cp "$TOP_SRCDIR/src/daemon/orchd.catalog" "$R/usr/lib/systemd/catalog/"
 is_exit 0 "journalctl --update-catalog imports the catalog" journalctl --root="$R" --update-catalog
 is_exit 0 "journalctl --list-catalog reads it back" journalctl --root="$R" --list-catalog
 cp "$T/last.out" "$T/list"
 
-ids=$(sed -n 's/^#define ORCH_MESSAGE_[A-Z_]* "\([0-9a-f]\{32\}\)"$/\1/p' "$TOP_SRCDIR/src/log-ids.h" | sort)
-[ -n "$ids" ] || bail_out "no MESSAGE_IDs found in src/log-ids.h"
-is "$(awk '{ print $1 }' "$T/list" | sort)" "$ids" "the catalog has exactly the MESSAGE_IDs of src/log-ids.h"
+ids=$(sed -n 's/^#define ORCH_MESSAGE_[A-Z_]* "\([0-9a-f]\{32\}\)"$/\1/p' "$TOP_SRCDIR/src/daemon/log-ids.h" | sort)
+[ -n "$ids" ] || bail_out "no MESSAGE_IDs found in src/daemon/log-ids.h"
+is "$(awk '{ print $1 }' "$T/list" | sort)" "$ids" "the catalog has exactly the MESSAGE_IDs of src/daemon/log-ids.h"
 is "$(grep -cv '^[0-9a-f]\{32\} orchd: [^ ]' "$T/list")" 0 "every entry has Defined-By: orchd and a Subject"
 is "$(printf '%s\n' "$ids" | uniq -d)" "" "no MESSAGE_ID is used for two event kinds"
 

@@ -40,8 +40,8 @@ trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanu
 
 CURSOR=$(journalctl -n 0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
 
-id_of() { # the MESSAGE_IDs of src/log-ids.h
-        sed -n "s/^#define ORCH_MESSAGE_$1 \"\\([0-9a-f]*\\)\"$/\\1/p" "$TOP_SRCDIR/src/log-ids.h"
+id_of() { # the MESSAGE_IDs of src/daemon/log-ids.h
+        sed -n "s/^#define ORCH_MESSAGE_$1 \"\\([0-9a-f]*\\)\"$/\\1/p" "$TOP_SRCDIR/src/daemon/log-ids.h"
 }
 
 # orchd queues entries for journald and sends them from a thread: `orchctl wait` may return before the
@@ -148,7 +148,7 @@ is "$(wc -c <"$SPOOL/jobs/$id/logs/long.1.log")" 100007 "and all of long's"
 event_ok() { # event_ok DESC KIND JQ-CONDITION: some entry with MESSAGE_ID of KIND satisfies the condition
         local mid
         mid=$(id_of "$2")
-        [ -n "$mid" ] || bail_out "no ORCH_MESSAGE_$2 in src/log-ids.h"
+        [ -n "$mid" ] || bail_out "no ORCH_MESSAGE_$2 in src/daemon/log-ids.h"
         jq_ok "$1" --arg m "$mid" "[.[] | select(.MESSAGE_ID == \$m) | select($3)] | length > 0" "$J"
 }
 

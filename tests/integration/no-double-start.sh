@@ -5,7 +5,7 @@
 # point 3), checked against a ledger the nodes write themselves. orchd is killed -9 at the exact moment it
 # has just spawned a node and recorded nothing itself: it runs under strace, which delivers SIGKILL when it
 # enters its K-th pidfd_open(2), the call task_spawn() makes right after the spawn returned. The node has
-# exec'd then; before its start was recorded by its own process (src/spawnrec.c), the restarted daemon, which
+# exec'd then; before its start was recorded by its own process (src/shared/spawnrec.c), the restarted daemon, which
 # could not know its pid, started the node again beside it. Now the next daemon kills that execution and
 # reruns the node (as after any crash while it runs): a node may run twice, one after the other, never at
 # once. No sleep decides anything: the nodes hold on gate files the test creates, and every wait polls the
@@ -126,7 +126,7 @@ ok "first: it ran once, or twice (the execution the crash left behind was killed
 # ---- 1b. two first nodes: the spawn of the second is killed. Had they been spawned in the loop iteration
 # that accepted the job, before its acceptance was even queued for commit, the restart would take the file
 # again as a new job (jobs/.#ID is removed, with its starts file): they are spawned only once that commit is
-# durable (hold_gen, scheduler.c).
+# durable (hold_gen, job.c).
 stop_orchd
 start_killed_at_spawn 2
 drop_job twofirst <<EOF

@@ -23,7 +23,7 @@ is "$(jq -r '.parameters.interfaces | join(" ")' <<<"$info")" "org.varlink.servi
 is "$(jq -r .parameters.product <<<"$info")" orchd "product is orchd"
 probe org.varlink.service.GetInterfaceDescription '{"interface":"io.orchd.Manager"}' |
         jq -j .parameters.description >"$T/desc"
-ok "GetInterfaceDescription returns the shipped interface file" cmp "$T/desc" "$TOP_SRCDIR/src/io.orchd.Manager.varlink"
+ok "GetInterfaceDescription returns the shipped interface file" cmp "$T/desc" "$TOP_SRCDIR/src/shared/io.orchd.Manager.varlink"
 is "$(probe io.orchd.Manager.Status "{\"id\":\"$id\"}" | jq -S -c .parameters.job)" "$(ctl --json status "$id" | jq -S -c .)" \
         "an independent client gets the same status object as orchctl --json"
 

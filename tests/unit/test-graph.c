@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "graph.h"
-#include "job.h"
+#include "jobspec.h"
 #include "macro.h"
 #include "state.h"
 
@@ -94,13 +94,13 @@ static const char want_diamond_run[] =
         "[style=invis];\n" WANT_LEGEND_EDGES;
 
 static JobSpec *parse_spec(const char *json) {
-        _cleanup_(job_errors_freep) JobErrors *e = NULL;
+        _cleanup_(jobspec_errors_freep) JobErrors *e = NULL;
         JobSpec *j = NULL;
         int r;
 
-        r = job_parse(json, strlen(json), NULL, "test", &j, &e);
+        r = jobspec_parse(json, strlen(json), NULL, "test", &j, &e);
         if (r < 0)
-                fail_msg("job_parse: got %d, want 0", r);
+                fail_msg("jobspec_parse: got %d, want 0", r);
         return j;
 }
 
@@ -167,13 +167,13 @@ static void assert_graph(const JobSpec *spec, const JobRun *run, const char *wan
 }
 
 static void test_diamond_without_run(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse_spec(diamond_json);
+        _cleanup_(jobspec_freep) JobSpec *spec = parse_spec(diamond_json);
 
         assert_graph(spec, NULL, want_diamond_plain);
 }
 
 static void test_diamond_with_run(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse_spec(diamond_json);
+        _cleanup_(jobspec_freep) JobSpec *spec = parse_spec(diamond_json);
         _cleanup_(job_run_freep) JobRun *run = NULL;
 
         assert_int_equal(job_run_new(spec->n_nodes, &run), 0);
@@ -203,7 +203,7 @@ static void test_every_state(void **state) {
                 { NODE_CANCELLED,
                   "  \"n6\" [label=\"n6\\ncancelled, cancelled\", fillcolor=gray40, fontcolor=white];\n" },
         };
-        _cleanup_(job_spec_freep) JobSpec *spec = parse_spec(
+        _cleanup_(jobspec_freep) JobSpec *spec = parse_spec(
                 "{\"name\":\"all\",\"nodes\":{\"n0\":{\"cmd\":\"x\"},\"n1\":{\"cmd\":\"x\"},\"n2\":{\"cmd\":\"x\"},"
                 "\"n3\":{\"cmd\":\"x\"},\"n4\":{\"cmd\":\"x\"},\"n5\":{\"cmd\":\"x\"},\"n6\":{\"cmd\":\"x\"}}}");
         _cleanup_(job_run_freep) JobRun *run = NULL;
@@ -258,7 +258,7 @@ static void test_hostile_names(void **state) {
                 { "\xed\xa0\x80", "\\\\xed\\\\xa0\\\\x80", "\\\\xed\\\\xa0\\\\x80" },
                 { "\xf4\x90\x80\x80", "\\\\xf4\\\\x90\\\\x80\\\\x80", "\\\\xf4\\\\x90\\\\x80\\\\x80" },
         };
-        _cleanup_(job_spec_freep) JobSpec *spec = parse_spec(diamond_json);
+        _cleanup_(jobspec_freep) JobSpec *spec = parse_spec(diamond_json);
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 _cleanup_free_ char *got = NULL, *want = NULL;
@@ -281,7 +281,7 @@ static void test_hostile_names(void **state) {
 }
 
 static void test_run_mismatch(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse_spec(diamond_json);
+        _cleanup_(jobspec_freep) JobSpec *spec = parse_spec(diamond_json);
         _cleanup_(job_run_freep) JobRun *run = NULL;
         char *got = (char *) "untouched";
 

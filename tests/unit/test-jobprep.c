@@ -21,9 +21,9 @@ static JobSpec *parse(const char *text) {
         JobSpec *spec = NULL;
         JobErrors *errors = NULL;
 
-        if (job_parse(text, strlen(text), NULL, "t", &spec, &errors) < 0)
+        if (jobspec_parse(text, strlen(text), NULL, "t", &spec, &errors) < 0)
                 fail_msg("the test's job does not parse");
-        job_errors_free(errors);
+        jobspec_errors_free(errors);
         return spec;
 }
 
@@ -38,7 +38,7 @@ static uint32_t node_index(const JobSpec *spec, const char *id) {
 /* Edges and trigger rules: "c" runs after "a" and "b" whatever they did (always), so once both fail it is
  * ready; "d" (after "a", success) is skipped. */
 static void test_dag(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse(
+        _cleanup_(jobspec_freep) JobSpec *spec = parse(
                 "{\"nodes\": {\"a\": {\"cmd\": \"true\"}, \"b\": {\"cmd\": \"true\"},"
                 " \"c\": {\"cmd\": \"true\", \"after\": [\"a\", \"b\"], \"when\": \"always\"},"
                 " \"d\": {\"cmd\": \"true\", \"after\": [\"a\"]}}}");
@@ -69,7 +69,7 @@ static void skipped(void *userdata, uint32_t node) {
 
 /* The same DAG as jobprep_build_dag() alone, which the scheduler uses for a recovered job. */
 static void test_build_dag_alone(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse(
+        _cleanup_(jobspec_freep) JobSpec *spec = parse(
                 "{\"nodes\": {\"a\": {\"cmd\": \"true\"}, \"d\": {\"cmd\": \"true\", \"after\": [\"a\"]}}}");
         Dag *d = NULL;
         unsigned n_skipped = 0;
@@ -87,7 +87,7 @@ static void test_build_dag_alone(void **state) {
 
 /* The owner's part first, then the job's env, whose strings are the spec's own (borrowed, not copied). */
 static void test_env(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse(
+        _cleanup_(jobspec_freep) JobSpec *spec = parse(
                 "{\"env\": {\"A\": \"1\", \"HOME\": \"/srv\"}, \"nodes\": {\"a\": {\"cmd\": \"true\"}}}");
         _cleanup_(jobprep_freep) JobPrep *p = NULL;
         NodeEnvOwner owner = { .home = "/home/u", .user = "u", .shell = "/bin/sh" };

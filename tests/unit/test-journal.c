@@ -25,7 +25,7 @@
 #include "tmpdir.h"
 
 #include "fsutil.h"
-#include "job.h"
+#include "jobspec.h"
 #include "journal.h"
 #include "json-util.h"
 #include "macro.h"
@@ -56,9 +56,9 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* A valid spec with nodes n0 … n(n-1), parsed by the real parser so job_spec_find_node works. */
+/* A valid spec with nodes n0 … n(n-1), parsed by the real parser so jobspec_find_node works. */
 static JobSpec *make_spec(size_t n) {
-        _cleanup_(job_errors_freep) JobErrors *errors = NULL;
+        _cleanup_(jobspec_errors_freep) JobErrors *errors = NULL;
         size_t size = 32 + n * 32, len;
         _cleanup_free_ char *buf = malloc(size);
         JobLimits limits;
@@ -71,10 +71,10 @@ static JobSpec *make_spec(size_t n) {
                 len += (size_t) snprintf(buf + len, size - len, "%s\"n%zu\":{\"cmd\":\"true\"}",
                                          i ? "," : "", i);
         len += (size_t) snprintf(buf + len, size - len, "}}");
-        job_limits_init(&limits);
-        r = job_parse(buf, len, &limits, "test", &spec, &errors);
+        jobspec_limits_init(&limits);
+        r = jobspec_parse(buf, len, &limits, "test", &spec, &errors);
         if (r < 0)
-                fail_msg("job_parse of a %zu-node spec: got %d, want 0", n, r);
+                fail_msg("jobspec_parse of a %zu-node spec: got %d, want 0", n, r);
         return spec;
 }
 
@@ -242,7 +242,7 @@ static void check_with_json_c(int dir_fd, const JobRun *want) {
 
 static void test_snapshot_roundtrip(void **state) {
         Fixture *f = *state;
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(13);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(13);
 
         /* Enough variants to cover every job state, reason kind and null/non-null string. */
         for (unsigned variant = 0; variant < 30; variant++) {
@@ -264,7 +264,7 @@ static void test_snapshot_roundtrip(void **state) {
 }
 
 static void test_segment_format(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(4);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(4);
         _cleanup_(job_run_freep) JobRun *run = make_run(4, 1);
         static const uint32_t dirty[] = { 2, 0, 2, 2, 0 };
         _cleanup_json_ json_object *o = NULL;
@@ -290,7 +290,7 @@ static void test_segment_format(void **state) {
 
 static void test_segments_replay(void **state) {
         Fixture *f = *state;
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(5);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(5);
         _cleanup_(job_run_freep) JobRun *run = make_run(5, 0);
         _cleanup_(job_run_freep) JobRun *got = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -328,7 +328,7 @@ static void test_segments_replay(void **state) {
  * one go. */
 static void test_snapshot_with_nodes(void **state) {
         for (unsigned variant = 0; variant < 2; variant++) {
-                _cleanup_(job_spec_freep) JobSpec *spec = make_spec(50);
+                _cleanup_(jobspec_freep) JobSpec *spec = make_spec(50);
                 _cleanup_(job_run_freep) JobRun *run = make_run(50, variant);
                 _cleanup_free_ char *whole = NULL, *nodes = NULL, *head = NULL, *joined = NULL;
                 size_t whole_len = 0, nodes_len = 0, head_len = 0;
@@ -348,7 +348,7 @@ static void test_snapshot_with_nodes(void **state) {
 
 static void test_snapshot_obsoletes_segments(void **state) {
         Fixture *f = *state;
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(3);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(3);
         _cleanup_(job_run_freep) JobRun *run = make_run(3, 2);
         _cleanup_(job_run_freep) JobRun *got = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -390,7 +390,7 @@ static void test_snapshot_obsoletes_segments(void **state) {
 
 static void test_leftover_temp_files_ignored(void **state) {
         Fixture *f = *state;
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(2);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(2);
         _cleanup_(job_run_freep) JobRun *run = make_run(2, 3);
         _cleanup_(job_run_freep) JobRun *got = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -414,7 +414,7 @@ static void test_leftover_temp_files_ignored(void **state) {
 
 static void test_no_snapshot(void **state) {
         Fixture *f = *state;
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(2);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(2);
         _cleanup_(job_run_freep) JobRun *run = make_run(2, 3);
         JobRun *got = NULL;
         char *msg = NULL;
@@ -564,7 +564,7 @@ static void test_corruption(void **state) {
                 { SNAPSHOT, "\"reason\":\"exit:3\"", "\"reason\":\"exit\"",
                   "state.json: job.reason: unknown reason \"exit\"" },
         };
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(3);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(3);
         _cleanup_(job_run_freep) JobRun *run = make_run(3, 1); /* running, user alice, uid 1001 */
         _cleanup_free_ char *snap = NULL, *seg = NULL;
 
@@ -646,7 +646,7 @@ static void test_gap(void **state) {
                   "journal-000000000008.json: sequence gap: journal-000000000007.json is missing" },
                 { 999999999999, { 1000000000000 }, 1, NULL }, /* the 13th digit */
         };
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(2);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(2);
         _cleanup_(job_run_freep) JobRun *run = make_run(2, 4);
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -713,7 +713,7 @@ static void segment_batch(const JobSpec *spec, const JobRun *run) {
 
 static void test_speed(void **state) {
         Fixture *f = *state;
-        _cleanup_(job_spec_freep) JobSpec *spec = make_spec(100000);
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(100000);
         _cleanup_(job_run_freep) JobRun *run = make_run(100000, 7);
         _cleanup_(job_run_freep) JobRun *got = NULL;
         _cleanup_free_ char *buf = NULL, *msg = NULL;

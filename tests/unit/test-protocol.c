@@ -305,9 +305,9 @@ static void test_interface_description(void **state) {
         FILE *f;
         size_t n;
 
-        f = fopen(TOP_SRCDIR "/src/io.orchd.Manager.varlink", "re");
+        f = fopen(TOP_SRCDIR "/src/shared/io.orchd.Manager.varlink", "re");
         if (!f)
-                fail_msg("cannot open %s/src/io.orchd.Manager.varlink: %m", TOP_SRCDIR);
+                fail_msg("cannot open %s/src/shared/io.orchd.Manager.varlink: %m", TOP_SRCDIR);
         file = calloc(1, 65536);
         assert_non_null(file);
         n = fread(file, 1, 65535, f);

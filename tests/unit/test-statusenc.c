@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "job.h"
+#include "jobspec.h"
 #include "json-util.h"
 #include "macro.h"
 #include "protocol.h"
@@ -28,8 +28,8 @@ static JobSpec *parse(const char *text) {
         JobErrors *errors = NULL;
         JobSpec *spec = NULL;
 
-        job_limits_init(&limits);
-        assert_int_equal(job_parse(text, strlen(text), &limits, "fallback", &spec, &errors), 0);
+        jobspec_limits_init(&limits);
+        assert_int_equal(jobspec_parse(text, strlen(text), &limits, "fallback", &spec, &errors), 0);
         assert_null(errors);
         return spec;
 }
@@ -80,8 +80,8 @@ static void assert_same(const JobSpec *spec, const JobRun *run) {
 
 /* A sliced reply is the job as it was when it began, whatever changes between the slices. */
 static void test_sliced_is_a_snapshot(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec =
-                parse("{\"nodes\":{\"a\":{\"cmd\":\"true\"},\"b\":{\"cmd\":\"true\"},\"c\":{\"cmd\":\"true\"}}}");
+        _cleanup_(jobspec_freep) JobSpec *spec = parse(
+                "{\"nodes\":{\"a\":{\"cmd\":\"true\"},\"b\":{\"cmd\":\"true\"},\"c\":{\"cmd\":\"true\"}}}");
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_json_ json_object *before = NULL, *got = NULL;
         StatusEnc *e = NULL;
@@ -103,7 +103,7 @@ static void test_sliced_is_a_snapshot(void **state) {
 }
 
 static void test_pending_job(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse("{\"nodes\":{\"a\":{\"cmd\":\"true\"}}}");
+        _cleanup_(jobspec_freep) JobSpec *spec = parse("{\"nodes\":{\"a\":{\"cmd\":\"true\"}}}");
         _cleanup_(job_run_freep) JobRun *run = NULL;
 
         assert_int_equal(job_run_new(spec->n_nodes, &run), 0);
@@ -112,7 +112,7 @@ static void test_pending_job(void **state) {
 }
 
 static void test_every_state(void **state) {
-        _cleanup_(job_spec_freep) JobSpec *spec = parse(
+        _cleanup_(jobspec_freep) JobSpec *spec = parse(
                 "{\"key\":\"k/1 é\",\"priority\":-5,"
                 "\"nodes\":{\"a\":{\"cmd\":\"true\"},\"b.c\":{\"cmd\":\"true\",\"after\":[\"a\"]},"
                 "\"d-1\":{\"cmd\":\"true\"},\"e_2\":{\"cmd\":\"true\"},\"f\":{\"cmd\":\"true\"},"
@@ -152,7 +152,7 @@ static void test_every_state(void **state) {
 }
 
 static void test_fewer_run_nodes(void **state) {
-        _cleanup_(job_spec_freep)
+        _cleanup_(jobspec_freep)
                 JobSpec *spec = parse("{\"nodes\":{\"a\":{\"cmd\":\"true\"},\"b\":{\"cmd\":\"true\"}}}");
         _cleanup_(job_run_freep) JobRun *run = NULL;
 

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Job: the run-time object of one accepted job. Drives its DAG (SPEC §3–4):
+ * starts ready nodes within the limits the manager grants, reacts to task
+ * ends (retry with backoff, failure, skip propagation, fail_fast), enforces
+ * the whole-job timeout, cancels, and records every change for the journal.
+ *
+ * Durability protocol with the manager's committer: every change marks the
+ * node (or job) dirty; the manager flushes dirty records into one journal
+ * file per job per group commit and tells the job which generation covers
+ * them. A finished node is handed to the DAG (so its dependents may start)
+ * only once its end is durable; a node with on_interrupt=fail is spawned
+ * only once its start is durable; waiters hear about the job's end only once
+ * that end is durable.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "control.h"
+#include "macro.h"
+#include "dag.h"
+#include "jobspec.h"
+#include "jobprep.h"
+#include "nodeenv.h"
+#include "state.h"
+#include "supervise.h"
+
+typedef struct Manager Manager;
+typedef struct Job Job;
+typedef struct NodeCtl NodeCtl;
+typedef struct JobWatch JobWatch;
+
+typedef enum StopReason {
+        STOP_NONE,
+        STOP_CANCEL,
+        STOP_FAIL_FAST,
+        STOP_JOB_TIMEOUT,
+        STOP_SHUTDOWN,
+} StopReason;
+
+struct Job {
+        Manager *manager; /* not owned */
+        uint64_t id;
+        JobSpec *spec;
+        JobRun *run;
+        Dag *dag;      /* NULL once finished */
+        NodeCtl *ctl;  /* per node; NULL once finished */
+        int logs_fd;   /* jobs/ID/logs from the first start to the end, else -EBADF: fds follow
+                        * running jobs, not all jobs (a job's directory is opened by id) */
+        int starts_fd; /* "starts": every attempt's pid, written before it may exec (job.c) */
+
+        unsigned n_running; /* nodes holding a slot: running, or waiting to be spawned */
+        bool timed_out;
+        bool fail_fast_fired;
+        sd_event_source *timeout_source;
+
+        uint32_t *retry_ready; /* retry_wait nodes whose delay is over, FIFO */
+        size_t n_retry_ready, cap_retry_ready;
+
+        /* Journal: what changed since the last flush. */
+        uint32_t *dirty;
+        size_t n_dirty, cap_dirty;
+        bool job_dirty;
+        bool in_dirty_list;
+        uint64_t seq;         /* last journal sequence number written */
+        uint64_t flushed_gen; /* generation holding the job's latest flushed records (or acceptance) */
+        size_t journal_bytes; /* bytes of journal files since the last snapshot */
+        size_t snapshot_bytes;
+
+        /* Durability barriers: 0 = none, UINT64_MAX = not yet flushed, else the generation. */
+        struct JobPending {
+                uint32_t node;
+                uint8_t outcome; /* DagOutcome */
+                uint64_t gen;
+        } * pending;
+        size_t n_pending, cap_pending;
+        struct JobPending *await_spawn; /* on_interrupt=fail nodes waiting for their start to be durable,
+                                         * and the nodes of a job not yet durably accepted (hold_gen) */
+        size_t n_await_spawn, cap_await_spawn;
+        uint64_t skip_gen;  /* skips recorded; no start until durable */
+        uint64_t hold_gen;  /* perhaps not durably accepted: no spawn until this is durable; 0 = none */
+        uint64_t final_gen; /* the job's end; waiters answered when durable */
+
+        ControlCall **waiters;
+        size_t n_waiters;
+        JobWatch *watch; /* Watch calls (watch.c); NULL while nobody watches */
+
+        NodeEnvBase *base_env; /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
+        char *home;            /* owner's home directory, NULL if unknown */
+        /* Who nodes run as (SPEC §8): with use_cred, the owner through orchd-exec; else the daemon's user.
+         * cred_error: the owner cannot be run as (no name recorded), every attempt fails with it. */
+        bool use_cred;
+        int cred_error;
+        TaskCred cred;
+};
+
+/* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and prep
+ * (what was built ahead for spec, may be NULL: then built here), also on failure. Nothing runs and nothing
+ * is recorded yet. Returns 0 or -errno. */
+int job_new(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, Job **ret);
+
+/* Start driving a job the manager has registered: a fresh one becomes ready; a recovered one gets the
+ * restart rules of SPEC §4 (on_interrupt, retry_wait timers, job timeout, pending cancel). Returns 0 or -errno. */
+int job_activate(Job *j);
+
+/* Free everything: running tasks are killed (SIGKILL) without recording anything. Accepts NULL, returns NULL. */
+Job *job_free(Job *j);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Job *, job_free);
+
+/* Whether the job has ended (its final state may not be durable yet). */
+bool job_is_finished(const Job *j);
+/* Whether the job's end is durable and it holds no resources but spec/run. */
+bool job_is_settled(const Job *j);
+
+/* Start ready nodes while *slots > 0 and the job's own limit allows; decrements *slots. Returns the number
+ * started (spawn failures count: they end at once). */
+unsigned job_start_ready(Job *j, unsigned *slots);
+
+/* Whether the job could start a node now if given a slot. */
+bool job_wants_slot(const Job *j);
+
+/* Build this job's pending records into the committer (one segment or a snapshot) and remember that they
+ * belong to generation gen_next. Returns 0 or -errno. */
+int job_flush(Job *j, uint64_t gen_next);
+
+/* Generation gen is durable: release what waited for it (DAG completions, spawns, waiters). */
+void job_on_durable(Job *j, uint64_t gen);
+
+/* Cancel the whole job (nodes == NULL) or the named node indices. Returns 0 or -errno. */
+int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes);
+
+/* Hold the job (no new node starts; running nodes go on) or release it. No-ops when the job has finished
+ * or is already in the requested condition. Return 1 if the state changed, 0 if not. */
+int job_pause(Job *j);
+int job_resume(Job *j);
+
+/* Manual retry (SPEC §5 "retry") of a settled job: the named node indices, or without nodes every failed,
+ * cancelled and skipped node, go back to pending together with everything downstream of them; succeeded
+ * nodes upstream are kept. Attempt numbers go on, each retried node gets a fresh round of retry.attempts,
+ * and the job is queued again (recorded like any change). *ret_nodes (sorted, owned) lists the retried
+ * nodes; none means there was nothing to retry and nothing changed. Returns 0, -EBUSY if the job has not
+ * finished (or its end is not durable yet), -EADDRINUSE if another unfinished job of the owner holds the
+ * job's key (*ret_holder), or -errno. */
+int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_nodes, size_t *ret_n,
+              uint64_t *ret_holder);
+
+/* Stop every running node for daemon shutdown; they end as interrupted (on_interrupt applies). */
+void job_shutdown(Job *j);
+
+/* SIGKILL every running node now (fail-stop). */
+void job_kill_all(Job *j);
+
+/* {"job": the job's status with its nodes} (the reply of Status and Wait), owned, or NULL on OOM. */
+json_object *job_status_reply(const Job *j);
+
+/* Add a waiter (a Wait call) to be answered with the final status. Takes a reference. Returns 0 or -ENOMEM. */
+int job_add_waiter(Job *j, ControlCall *call);

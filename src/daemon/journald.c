@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * journald.c — structured entries to systemd-journald over its native protocol (systemd.io
+ * JOURNAL_NATIVE_PROTOCOL), from a queue and a sender thread of our own.
+ *
+ * Why not sd_journal_sendv() from the event loop: it returns 0 and drops the entry when
+ * /run/systemd/journal/socket does not exist, so a daemon cannot tell "stored" from "lost"; and it blocks
+ * while journald's socket queue is full (net.unix.max_dgram_qlen datagrams, 10 here), and journald takes
+ * 30-150 µs per entry on these machines: a node printing a few thousand lines at once would hold the loop
+ * for the better part of a second, a stuck journald for ever. So callers only encode the entry and append
+ * it to a queue (bounded by JOURNALD_QUEUE_MAX bytes: past it entries are refused, and logfwd.c reports
+ * how many lines were lost); one thread sends the queue in order on a blocking socket with a send timeout.
+ *
+ * Owns: the socket (connected, so a vanished journald shows as ECONNREFUSED/ENOENT), the queue, the
+ * sender thread, whether forwarding is on, when to probe again, whether stderr is a journal stream. All
+ * under one mutex, never held while sending or logging: changes of the on/off state are logged after it
+ * is released, because logging sends through here again.
+ */
+
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journald.h"
+#include "log.h"
+#include "macro.h"
+#include "time-util.h"
+
+#define JOURNALD_SNDBUF (8U * 1024U * 1024U)
+
+typedef enum Change {
+        CHANGE_NONE,
+        CHANGE_ON,
+        CHANGE_OFF,
+} Change;
+
+typedef struct Entry {
+        struct Entry *next;
+        size_t size;
+        char data[]; /* the datagram */
+} Entry;
+
+static pthread_mutex_t journald_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t journald_work = PTHREAD_COND_INITIALIZER; /* the queue is not empty */
+static pthread_cond_t journald_idle = PTHREAD_COND_INITIALIZER; /* the queue is empty and nothing in flight */
+static atomic_bool journald_enabled; /* journald_setup() was called, exit not yet: read unlocked */
+static int journald_fd = -EBADF;     /* connected socket while forwarding is on */
+static uint64_t journald_next_probe;
+static bool journald_stderr_is_stream;
+static Entry *queue_head, **queue_tail = &queue_head;
+static size_t queue_bytes;
+static bool sender_busy;
+
+static int journald_connect(void) {
+        static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNALD_SOCKET };
+        struct timeval tv = { .tv_sec = JOURNALD_STALL_USEC / USEC_PER_SEC,
+                              .tv_usec = JOURNALD_STALL_USEC % USEC_PER_SEC };
+        int fd, v = JOURNALD_SNDBUF;
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        /* Room for long lines on our side; FORCE works only with CAP_NET_ADMIN. */
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        /* A stuck journald costs one entry per timeout, never the sender for ever. */
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        /* On a datagram socket connect() only checks that someone is bound there: ENOENT, ECONNREFUSED. */
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+
+                safe_close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static bool journald_is_gone(int r) {
+        return r == -ECONNREFUSED || r == -ENOENT || r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE;
+}
+
+/* Called locked. Returns CHANGE_ON when journald answers now. */
+static Change journald_probe_locked(int *ret_error) {
+        int fd;
+
+        journald_next_probe = now_usec(CLOCK_MONOTONIC) + JOURNALD_RETRY_USEC;
+        fd = journald_connect();
+        if (fd < 0) {
+                *ret_error = fd;
+                return CHANGE_NONE;
+        }
+        journald_fd = fd;
+        return CHANGE_ON;
+}
+
+/* Called locked: when off and the probe interval has passed, probe. */
+static Change journald_maybe_probe_locked(void) {
+        int error;
+
+        if (!journald_enabled || journald_fd >= 0 || now_usec(CLOCK_MONOTONIC) < journald_next_probe)
+                return CHANGE_NONE;
+        return journald_probe_locked(&error);
+}
+
+static void journald_log_change(Change c, int error) {
+        if (c == CHANGE_ON)
+                log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_FORWARDING, .state = "on"),
+                          "Journal forwarding on: messages and node output go to journald (%s).",
+                          JOURNALD_SOCKET);
+        else if (c == CHANGE_OFF)
+                log_full_errno(LOG_WARNING, error,
+                               "Journal forwarding off: journald is gone (%s: %m); node output goes to the log "
+                               "files only.",
+                               JOURNALD_SOCKET);
+}
+
+static int journald_sendmsg(int fd, const Entry *e) {
+        for (;;) {
+                if (send(fd, e->data, e->size, MSG_NOSIGNAL) >= 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* Called locked: journald is gone. Connect again once (it may have restarted: a new socket), else go off
+ * and drop what is queued. Returns the change. */
+static Change journald_reconnect_locked(int *ret_error) {
+        journald_fd = safe_close(journald_fd);
+        if (journald_probe_locked(ret_error) == CHANGE_ON)
+                return CHANGE_NONE;
+        while (queue_head) {
+                Entry *e = queue_head;
+
+                queue_head = e->next;
+                free(e);
+        }
+        queue_tail = &queue_head;
+        queue_bytes = 0;
+        return CHANGE_OFF;
+}
+
+/* Send one entry; on a vanished journald reconnect and try once more. */
+static void journald_deliver(Entry *e) {
+        Change c = CHANGE_NONE;
+        int fd, r;
+
+        pthread_mutex_lock(&journald_lock);
+        fd = journald_fd;
+        pthread_mutex_unlock(&journald_lock);
+        if (fd < 0)
+                return;
+
+        /* Only this thread closes the socket while forwarding is on, so fd stays valid here. */
+        r = journald_sendmsg(fd, e);
+        if (!journald_is_gone(r))
+                return; /* sent, or dropped: EAGAIN after the send timeout, EMSGSIZE, … */
+
+        pthread_mutex_lock(&journald_lock);
+        c = journald_reconnect_locked(&r);
+        fd = journald_fd;
+        pthread_mutex_unlock(&journald_lock);
+        if (c == CHANGE_NONE && fd >= 0 && journald_is_gone(journald_sendmsg(fd, e))) {
+                pthread_mutex_lock(&journald_lock);
+                c = journald_reconnect_locked(&r);
+                pthread_mutex_unlock(&journald_lock);
+        }
+        journald_log_change(c, r);
+}
+
+static void *journald_sender(void *arg) {
+        (void) pthread_setname_np(pthread_self(), "orchd-journal");
+        for (;;) {
+                Entry *e;
+
+                pthread_mutex_lock(&journald_lock);
+                sender_busy = false;
+                while (!queue_head) {
+                        pthread_cond_broadcast(&journald_idle);
+                        pthread_cond_wait(&journald_work, &journald_lock);
+                }
+                e = queue_head;
+                queue_head = e->next;
+                if (!queue_head)
+                        queue_tail = &queue_head;
+                queue_bytes -= e->size;
+                sender_busy = true;
+                pthread_mutex_unlock(&journald_lock);
+
+                journald_deliver(e);
+                free(e);
+        }
+        return NULL;
+}
+
+/* At exit: give the queue a moment to reach journald, so the last messages are not lost; and say how many
+ * were, when journald is too slow for that. */
+static void journald_flush_at_exit(void) {
+        struct timespec ts;
+        size_t left = 0;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += JOURNALD_EXIT_FLUSH_USEC / USEC_PER_SEC;
+        pthread_mutex_lock(&journald_lock);
+        while ((queue_head || sender_busy) && journald_fd >= 0)
+                if (pthread_cond_timedwait(&journald_idle, &journald_lock, &ts) == ETIMEDOUT)
+                        break;
+        for (Entry *e = queue_head; e && journald_fd >= 0; e = e->next)
+                left++;
+        journald_enabled = false; /* from here on, messages go to stderr only */
+        pthread_mutex_unlock(&journald_lock);
+        if (left > 0)
+                log_warning("Exiting with %zu journal entries journald did not take in time; they are lost.",
+                            left);
+}
+
+static bool journald_stream_is_stderr(void) {
+        unsigned long long dev, ino;
+        const char *e = getenv("JOURNAL_STREAM");
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+static int journald_start_sender(void) {
+        pthread_t thread;
+        sigset_t all, saved;
+        int r;
+
+        /* The sender takes no signals: they belong to the event loop's signal sources. */
+        (void) sigfillset(&all);
+        (void) pthread_sigmask(SIG_BLOCK, &all, &saved);
+        r = -pthread_create(&thread, NULL, journald_sender, NULL);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r < 0)
+                return r;
+        (void) pthread_detach(thread); /* runs until exit, which it must never delay beyond the flush */
+        return 0;
+}
+
+void journald_setup(void) {
+        Change c = CHANGE_NONE;
+        int error = 0, r;
+
+        r = journald_start_sender();
+        if (r < 0) {
+                log_warning_errno(r, "Journal forwarding off: cannot start its thread: %m");
+                return;
+        }
+        (void) atexit(journald_flush_at_exit);
+
+        pthread_mutex_lock(&journald_lock);
+        journald_enabled = true;
+        journald_stderr_is_stream = journald_stream_is_stderr();
+        if (journald_fd < 0)
+                c = journald_probe_locked(&error);
+        pthread_mutex_unlock(&journald_lock);
+
+        if (c == CHANGE_ON)
+                journald_log_change(c, 0);
+        else if (error < 0)
+                log_full_errno(LOG_NOTICE, error,
+                               "Journal forwarding off: no journald at %s (%m); node output goes to the log files "
+                               "only. Probing again every %u s.",
+                               JOURNALD_SOCKET, (unsigned) (JOURNALD_RETRY_USEC / USEC_PER_SEC));
+}
+
+bool journald_forwarding(void) {
+        Change c;
+        bool on;
+
+        pthread_mutex_lock(&journald_lock);
+        c = journald_maybe_probe_locked();
+        on = journald_fd >= 0;
+        pthread_mutex_unlock(&journald_lock);
+        journald_log_change(c, 0);
+        return on;
+}
+
+bool journald_owns_stderr(void) {
+        bool owns;
+
+        pthread_mutex_lock(&journald_lock);
+        owns = journald_stderr_is_stream && journald_fd >= 0;
+        pthread_mutex_unlock(&journald_lock);
+        return owns;
+}
+
+/* The datagram: each field as name, '\n', little-endian 64-bit size, value, '\n'. */
+static Entry *journald_encode(const JournalField *fields, size_t n) {
+        size_t size = 0;
+        Entry *e;
+        char *p;
+
+        for (size_t i = 0; i < n; i++)
+                size += strlen(fields[i].name) + 1 + sizeof(uint64_t) + fields[i].len + 1;
+        e = malloc(sizeof(Entry) + size);
+        if (!e)
+                return NULL;
+        *e = (Entry){ .size = size };
+        p = e->data;
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(fields[i].name);
+                uint64_t le = htole64((uint64_t) fields[i].len);
+
+                p = mempcpy(p, fields[i].name, l);
+                *p++ = '\n';
+                p = mempcpy(p, &le, sizeof(le));
+                p = mempcpy(p, fields[i].value, fields[i].len);
+                *p++ = '\n';
+        }
+        return e;
+}
+
+int journald_send(const JournalField *fields, size_t n, bool reserve) {
+        Entry *e;
+        int r = 0;
+
+        assert(n <= JOURNALD_FIELDS_MAX);
+        if (!journald_enabled || !journald_forwarding())
+                return -ENOTCONN;
+
+        e = journald_encode(fields, n);
+        if (!e)
+                return -ENOMEM;
+
+        pthread_mutex_lock(&journald_lock);
+        if (journald_fd < 0)
+                r = -ENOTCONN; /* went off meanwhile */
+        else if (queue_bytes + e->size > JOURNALD_QUEUE_MAX + (reserve ? JOURNALD_QUEUE_RESERVE : 0))
+                r = -ENOBUFS;
+        else {
+                *queue_tail = e;
+                queue_tail = &e->next;
+                queue_bytes += e->size;
+                e = NULL;
+                pthread_cond_signal(&journald_work);
+        }
+        pthread_mutex_unlock(&journald_lock);
+        free(e);
+        return r;
+}

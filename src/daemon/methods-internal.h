@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the io.orchd.Manager method handlers share (methods.c): parameter and
+ * authorization checks that answer the call themselves on failure, and
+ * replies held until what they report is durable. Each method family lives
+ * in methods.c or its own methods-NAME.c and is listed in methods.c's table.
+ */
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "control.h"
+#include "log.h"
+#include "manager.h"
+#include "job.h"
+
+/* Reply with parameters (stolen) once everything changed so far is durable (answers about many jobs). */
+int methods_reply_durable(Manager *m, ControlCall *call, json_object *parameters);
+/* Reply with parameters (stolen) once everything job j changed so far is durable. */
+int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
+/* A query's reply: as methods_reply_job_durable() (j NULL: methods_reply_durable()), but at once in
+ * read-only mode (readonly.h), where what waits for durability may wait long; Stats says the daemon is
+ * read-only. Returns 0 or -errno. */
+int methods_reply_view(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
+
+/* Answer org.varlink.service.InvalidParameter {"parameter": name}. */
+int methods_reply_invalid_parameter(ControlCall *call, const char *name);
+/* Answer error with {"id": id} and, if node is set, {"node": node}. */
+int methods_reply_with_id(ControlCall *call, const char *error, const char *id, const char *node);
+/* While start-up recovery still loads jobs (manager_loading()), answer Loading and return true; else false. */
+bool methods_refuse_while_loading(Manager *m, ControlCall *call);
+
+/* The job named by parameters.id if the caller may see and act on it (root, the daemon's uid, the owner);
+ * else answers the call (InvalidParameter, NoSuchJob, PermissionDenied, logged) and returns NULL. */
+Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params);
+
+/* parameters.nodes as node indices of j: returns 1 with *ret = NULL for "no nodes member" (the whole
+ * job), 1 with the indices, 0 if the call was answered with an error (InvalidParameter, NoSuchNode), or
+ * -errno. */
+int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t **ret, size_t *ret_n);
+
+/* The journal fields (log.h) of a control action act ("cancel", …) on job id, with the caller's uid. */
+#define CONTROL_EV(call, id, act)                                                                 \
+        LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = (id), .action = (act), .has_uid = true, \
+               .uid = control_call_uid(call))
+
+/* Answer a call that would put a job in the spool now but cannot: r = -EDQUOT, a per-user cap (LimitExceeded
+ * with the figures of m->last_denial), or -ENOSPC, the spool below MinFreeSpace= (SpoolFull). Both are
+ * temporary for the caller. Logged with the caller's uid. */
+int methods_reply_refused(Manager *m, ControlCall *call, int r);
+
+/* Method handlers that live in their own files. */
+int method_retry(ControlCall *call, json_object *params, void *userdata);
+
+/* io.orchd.Manager.Rejected (methods-rejected.c): the caller's rejected job files. */
+int method_rejected(ControlCall *call, json_object *params, void *userdata);
+
+/* io.orchd.Manager.Remove and io.orchd.Manager.Gc (methods-retention.c). */
+int method_remove(ControlCall *call, json_object *params, void *userdata);
+int method_gc(ControlCall *call, json_object *params, void *userdata);
+
+/* io.orchd.Manager.Logs (methods-logs.c). */
+int method_logs(ControlCall *call, json_object *parameters, void *userdata);
+/* Something became durable: Logs streams waiting for an attempt to start or end look again. */
+void methods_logs_on_durable(Manager *m);
+/* Drop every Logs stream without a reply (shutdown). */
+void methods_logs_free_all(Manager *m);
+
+/* Answer a Status (or a settled job's Wait) with job j as it is now (methods_reply_view()); a big job's
+ * reply is encoded in slices between other work (methods-status.c). Returns 0 or -errno. */
+int methods_reply_status(Manager *m, ControlCall *call, const Job *j);
+/* Drop the replies still being encoded (shutdown). */
+void methods_status_free_all(Manager *m);

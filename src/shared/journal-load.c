@@ -1,0 +1,705 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * journal-load.c — journal_load(): rebuild a JobRun from state.json and the segments after it, validating
+ * every byte against the version 1 formats described at the top of journal.c.
+ *
+ * Invariants: segments follow the snapshot contiguously (S+1, S+2, …); a gap, a malformed name or any
+ * invalid field is corruption (-EBADMSG naming file and JSON path), never guessed around. Segments at or
+ * below S are obsolete and skipped; ".#*" temp files are never read. Records must be complete (every
+ * field, no others, any order), and a file is never read without a size bound.
+ *
+ * Files are read with the tree-less scanner of jsonscan.c rather than json-c (too slow and too many
+ * allocations for 100,000 nodes), accepting exactly the grammar above: any valid JSON of another shape is
+ * corruption.
+ *
+ * Deliberately not here: writing or naming files (journal.c), repairing or quarantining corrupt files,
+ * logging.
+ */
+
+#include <assert.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "journal-internal.h"
+#include "journal.h"
+#include "jsonscan.h"
+#include "macro.h"
+
+/* A 100,000-node snapshot is about 20 MB; leave ample room, but never read without a bound. */
+#define JOURNAL_FILE_MAX ((size_t) 256 << 20)
+
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+
+typedef struct Loader {
+        const char *file; /* name of the file being read, for messages */
+        const JobSpec *spec;
+        JobRun *run;
+        char **reterr_msg;
+        JsonScan scan; /* the file being read; its scratch buffer is reused across files */
+} Loader;
+
+/* Record "FILE: PATH: message" (PATH = prefix.field, either may be NULL) and return -EBADMSG. */
+_printf_(4, 5) static int bad(Loader *l, const char *prefix, const char *field, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+
+        if (l->reterr_msg) {
+                free(*l->reterr_msg);
+                if (asprintf(l->reterr_msg, "%s: %s%s%s%s%s", l->file, strempty(prefix),
+                             !isempty(prefix) && !isempty(field) ? "." : "", strempty(field),
+                             isempty(prefix) && isempty(field) ? "" : ": ", msg) < 0) {
+                        *l->reterr_msg = NULL;
+                        return -ENOMEM;
+                }
+        }
+        return -EBADMSG;
+}
+
+/* Word the syntax error a scanner call returned as -EBADMSG; other returns pass through. Only for the
+ * results of json_scan_*(): a -EBADMSG from bad() has its message already. */
+static int syntax(Loader *l, int r) {
+        const JsonScan *s = &l->scan;
+
+        if (r != -EBADMSG)
+                return r;
+        if (json_scan_truncated(s))
+                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", (size_t) (s->end - s->text));
+        return bad(l, NULL, NULL, "invalid JSON at byte %zu: %s", s->error_offset, s->error);
+}
+
+static int peek(Loader *l) {
+        return json_scan_peek(&l->scan);
+}
+
+static bool is_digit(int c) {
+        return c >= '0' && c <= '9';
+}
+
+/* "must be WANT, got KIND" for a value of the wrong type; a syntax error if no value starts here. */
+static int wrong_type(Loader *l, const char *prefix, const char *key, const char *want, bool nullable) {
+        static const char *const kinds[] = {
+                [JSON_SCAN_NUMBER] = "a number",   [JSON_SCAN_STRING] = "a string",
+                [JSON_SCAN_OBJECT] = "an object",  [JSON_SCAN_ARRAY] = "an array",
+                [JSON_SCAN_BOOLEAN] = "a boolean", [JSON_SCAN_NULL] = "null",
+        };
+        JsonScanKind kind = json_scan_next_kind(&l->scan);
+
+        if (kind == JSON_SCAN_NONE)
+                return syntax(l, json_scan_fail(&l->scan, "expected a value"));
+        return bad(l, prefix, key, "must be %s%s, got %s", want, nullable ? " or null" : "", kinds[kind]);
+}
+
+static int literal(Loader *l, const char *word) {
+        return syntax(l, json_scan_literal(&l->scan, word));
+}
+
+/* An integer in [min, max]. Returns 0, or 1 for null when nullable (*ret untouched). */
+static int read_uint(Loader *l, const char *prefix, const char *key, uint64_t min, uint64_t max,
+                     bool nullable, uint64_t *ret) {
+        const JsonScan *s = &l->scan;
+        uint64_t v = 0;
+        int r, c = peek(l);
+
+        if (nullable && c == 'n')
+                return literal(l, "null");
+        if (c != '-' && !is_digit(c))
+                return wrong_type(l, prefix, key, "an integer", nullable);
+        r = json_scan_uint(&l->scan, &v);
+        if (r == -EDOM)
+                return bad(l, prefix, key, "must be an integer, got a fraction or exponent");
+        if (r == -ERANGE || (r >= 0 && (v < min || v > max)))
+                return bad(l, prefix, key, "%.*s is out of range %" PRIu64 "…%" PRIu64, (int) s->token_len,
+                           s->token, min, max);
+        if (r < 0)
+                return syntax(l, r);
+        *ret = v;
+        return 0;
+}
+
+/* A string without NUL characters; NULL for null when nullable. Lives in the scratch buffer. */
+static int read_string_value(Loader *l, const char *prefix, const char *key, bool nullable, const char **ret) {
+        const char *s;
+        size_t len;
+        int r, c = peek(l);
+
+        if (nullable && c == 'n') {
+                *ret = NULL;
+                r = literal(l, "null");
+                return r < 0 ? r : 0;
+        }
+        if (c != '"')
+                return wrong_type(l, prefix, key, "a string", nullable);
+        r = json_scan_string(&l->scan, &s, &len);
+        if (r < 0)
+                return syntax(l, r);
+        if (strlen(s) != len)
+                return bad(l, prefix, key, "contains a NUL character");
+        *ret = s;
+        return 0;
+}
+
+static int read_bool(Loader *l, const char *prefix, const char *key, bool *ret) {
+        int r;
+
+        r = literal(l, "true");
+        if (r != 0) {
+                *ret = true;
+                return r < 0 ? r : 0;
+        }
+        r = literal(l, "false");
+        if (r != 0) {
+                *ret = false;
+                return r < 0 ? r : 0;
+        }
+        return wrong_type(l, prefix, key, "a boolean", false);
+}
+
+static int read_reason(Loader *l, const char *prefix, Reason *ret) {
+        const char *s;
+        int r;
+
+        r = read_string_value(l, prefix, "reason", true, &s);
+        if (r < 0)
+                return r;
+        if (!s)
+                *ret = (Reason){ .kind = REASON_NONE };
+        else if (reason_from_string(s, ret) < 0)
+                return bad(l, prefix, "reason", "unknown reason \"%s\"", s);
+        return 0;
+}
+
+static int open_object(Loader *l, const char *prefix, const char *key) {
+        if (json_scan_begin_object(&l->scan) == 0)
+                return wrong_type(l, prefix, key, "an object", false);
+        return 0;
+}
+
+/* Walk the members of an object opened with open_object(); *state starts at 0. Returns 1 with the key
+ * (in the scratch buffer, so only valid until the value is read), 0 after the closing brace. */
+static int object_next(Loader *l, unsigned *state, const char **ret_key) {
+        int r;
+
+        r = json_scan_member(&l->scan, state, ret_key);
+        if (r == -EILSEQ)
+                return bad(l, NULL, NULL, "object key contains a NUL character");
+        return syntax(l, r);
+}
+
+/* Index of key in names[], trying hint first: our writer emits fields in table order. -1 if unknown. */
+static int field_index(const char *const *names, size_t n, const char *key, size_t hint) {
+        if (hint < n && streq(names[hint], key))
+                return (int) hint;
+        for (size_t i = 0; i < n; i++)
+                if (streq(names[i], key))
+                        return (int) i;
+        return -1;
+}
+
+/* Start of a member of a fixed record: resolve key, refuse unknown and repeated fields. */
+static int record_field(Loader *l, const char *prefix, const char *const *names, size_t n, const char *key,
+                        size_t hint, unsigned *seen) {
+        int f = field_index(names, n, key, hint);
+
+        if (f < 0)
+                return bad(l, prefix, key, "unknown field");
+        if (*seen & (1U << f))
+                return bad(l, prefix, key, "duplicate field");
+        *seen |= 1U << f;
+        return f;
+}
+
+static int check_missing(Loader *l, const char *prefix, const char *const *names, size_t n, unsigned seen) {
+        for (size_t i = 0; i < n; i++)
+                if (!(seen & (1U << i)))
+                        return bad(l, prefix, names[i], "missing");
+        return 0;
+}
+
+enum {
+        NF_STATE,
+        NF_REASON,
+        NF_ATTEMPT,
+        NF_INTERRUPTED,
+        NF_EXIT_CODE,
+        NF_SIGNAL,
+        NF_STARTED_AT,
+        NF_FINISHED_AT,
+        NF_RETRY_AT,
+        _NF_REQUIRED,
+        NF_PID = _NF_REQUIRED, /* optional: only while an attempt runs */
+        NF_PID_START,
+        NF_RETRY_BASE,   /* optional: only after a manual retry */
+        NF_LOG_DROPPED,  /* optional: only after output was lost from a log */
+        NF_CRASH_RERUNS, /* optional: only while rerun after a crash */
+        _NF_MAX,
+};
+
+static const char *const node_fields[_NF_MAX] = {
+        [NF_STATE] = "state",
+        [NF_REASON] = "reason",
+        [NF_ATTEMPT] = "attempt",
+        [NF_INTERRUPTED] = "interrupted",
+        [NF_EXIT_CODE] = "exit_code",
+        [NF_SIGNAL] = "signal",
+        [NF_STARTED_AT] = "started_at",
+        [NF_FINISHED_AT] = "finished_at",
+        [NF_RETRY_AT] = "retry_at",
+        [NF_PID] = "pid",
+        [NF_PID_START] = "pid_start",
+        [NF_RETRY_BASE] = "retry_base",
+        [NF_LOG_DROPPED] = "log_dropped",
+        [NF_CRASH_RERUNS] = "crash_reruns",
+};
+
+static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
+        const char *key = node_fields[f], *s;
+        uint64_t v = 0;
+        int r;
+
+        switch (f) {
+        case NF_STATE:
+                r = read_string_value(l, prefix, key, false, &s);
+                if (r < 0)
+                        return r;
+                r = node_state_from_string(s);
+                if (r < 0)
+                        return bad(l, prefix, key, "unknown state \"%s\"", s);
+                n->state = (uint8_t) r;
+                return 0;
+        case NF_REASON:
+                return read_reason(l, prefix, &n->reason);
+        case NF_ATTEMPT:
+        case NF_INTERRUPTED:
+        case NF_RETRY_BASE:
+                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                *(f == NF_ATTEMPT             ? &n->attempt :
+                          f == NF_INTERRUPTED ? &n->interrupted :
+                                                &n->retry_base) = (uint16_t) v;
+                return r;
+        case NF_CRASH_RERUNS:
+                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                n->crash_reruns = (uint16_t) v;
+                return r;
+        case NF_EXIT_CODE:
+                r = read_uint(l, prefix, key, 0, 255, true, &v);
+                n->exit_code = r > 0 ? -1 : (int16_t) v;
+                return r < 0 ? r : 0;
+        case NF_SIGNAL:
+                r = read_uint(l, prefix, key, 1, _NSIG - 1, true, &v);
+                n->signal = (int16_t) v; /* 0 for null */
+                return r < 0 ? r : 0;
+        case NF_STARTED_AT:
+                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->started_at);
+        case NF_FINISHED_AT:
+                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->finished_at);
+        case NF_RETRY_AT:
+                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->retry_at);
+        case NF_LOG_DROPPED:
+                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->log_dropped);
+        case NF_PID:
+                r = read_uint(l, prefix, key, 1, INT32_MAX, false, &v);
+                n->pid = (int32_t) v;
+                return r;
+        case NF_PID_START:
+                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->pid_start);
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+static int read_node(Loader *l, const char *prefix, NodeRun *ret) {
+        NodeRun n = { .exit_code = -1 };
+        unsigned seen = 0;
+        const char *key;
+        unsigned state = 0;
+        int r;
+
+        r = open_object(l, prefix, NULL);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
+                int f = record_field(l, prefix, node_fields, _NF_MAX, key, i, &seen);
+                if (f < 0)
+                        return f;
+                r = read_node_field(l, prefix, f, &n);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = check_missing(l, prefix, node_fields, _NF_REQUIRED, seen);
+        if (r < 0)
+                return r;
+        *ret = n;
+        return 0;
+}
+
+enum {
+        JF_ID,
+        JF_STATE,
+        JF_PAUSED_FROM,
+        JF_REASON,
+        JF_CANCEL_REQUESTED,
+        JF_UID,
+        JF_GID,
+        JF_USER,
+        JF_SOURCE,
+        JF_SUBMITTED_AT,
+        JF_STARTED_AT,
+        JF_FINISHED_AT,
+        _JF_MAX,
+};
+
+static const char *const job_fields[_JF_MAX] = {
+        [JF_ID] = "id",
+        [JF_STATE] = "state",
+        [JF_PAUSED_FROM] = "paused_from",
+        [JF_REASON] = "reason",
+        [JF_CANCEL_REQUESTED] = "cancel_requested",
+        [JF_UID] = "uid",
+        [JF_GID] = "gid",
+        [JF_USER] = "user",
+        [JF_SOURCE] = "source",
+        [JF_SUBMITTED_AT] = "submitted_at",
+        [JF_STARTED_AT] = "started_at",
+        [JF_FINISHED_AT] = "finished_at",
+};
+
+static int parse_id(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (isempty(s) || (s[0] == '0' && s[1]))
+                return -EINVAL;
+        for (; *s; s++) {
+                if (!is_digit(*s) || v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+/* A job record as read, before it replaces the one in the JobRun. */
+typedef struct JobRecord {
+        uint64_t id, uid, gid, submitted_at, started_at, finished_at;
+        int state, paused_from;
+        Reason reason;
+        bool cancel_requested;
+        char *user, *source;
+} JobRecord;
+
+static int read_job_state(Loader *l, const char *key, bool nullable, int *ret) {
+        const char *s;
+        int r;
+
+        r = read_string_value(l, "job", key, nullable, &s);
+        if (r < 0)
+                return r;
+        *ret = s ? job_state_from_string(s) : _JOB_STATE_INVALID;
+        if (s && *ret < 0)
+                return bad(l, "job", key, "unknown state \"%s\"", s);
+        return 0;
+}
+
+static int read_owned_string(Loader *l, const char *key, char **ret) {
+        const char *s;
+        int r;
+
+        r = read_string_value(l, "job", key, true, &s);
+        if (r < 0)
+                return r;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+static int read_job_field(Loader *l, int f, JobRecord *j) {
+        const char *key = job_fields[f], *s;
+        int r;
+
+        switch (f) {
+        case JF_ID:
+                r = read_string_value(l, "job", key, false, &s);
+                if (r >= 0 && parse_id(s, &j->id) < 0)
+                        return bad(l, "job", key, "invalid job id \"%s\"", s);
+                return r;
+        case JF_STATE:
+                return read_job_state(l, key, false, &j->state);
+        case JF_PAUSED_FROM:
+                return read_job_state(l, key, true, &j->paused_from);
+        case JF_REASON:
+                return read_reason(l, "job", &j->reason);
+        case JF_CANCEL_REQUESTED:
+                return read_bool(l, "job", key, &j->cancel_requested);
+        case JF_UID:
+                return read_uint(l, "job", key, 0, UINT32_MAX, false, &j->uid);
+        case JF_GID:
+                return read_uint(l, "job", key, 0, UINT32_MAX, false, &j->gid);
+        case JF_USER:
+                return read_owned_string(l, key, &j->user);
+        case JF_SOURCE:
+                return read_owned_string(l, key, &j->source);
+        case JF_SUBMITTED_AT:
+                return read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->submitted_at);
+        case JF_STARTED_AT:
+                return read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->started_at);
+        case JF_FINISHED_AT:
+                return read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->finished_at);
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+static int read_job_record(Loader *l, JobRecord *j) {
+        unsigned seen = 0;
+        const char *key;
+        unsigned state = 0;
+        int r;
+
+        r = open_object(l, NULL, "job");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
+                int f = record_field(l, "job", job_fields, _JF_MAX, key, i, &seen);
+                if (f < 0)
+                        return f;
+                r = read_job_field(l, f, j);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = check_missing(l, "job", job_fields, _JF_MAX, seen);
+        if (r < 0)
+                return r;
+        if ((j->state == JOB_PAUSED) != (j->paused_from >= 0))
+                return bad(l, "job", "paused_from", "must be set exactly when the job is paused");
+        if (j->state == JOB_PAUSED && j->paused_from != JOB_QUEUED && j->paused_from != JOB_RUNNING)
+                return bad(l, "job", "paused_from", "must be \"queued\" or \"running\"");
+        return 0;
+}
+
+/* Replace the job record of l->run. */
+static int read_job(Loader *l) {
+        JobRecord j = { .state = _JOB_STATE_INVALID, .paused_from = _JOB_STATE_INVALID };
+        JobRun *run = l->run;
+        int r;
+
+        r = read_job_record(l, &j);
+        if (r < 0) {
+                free(j.user);
+                free(j.source);
+                return r;
+        }
+        run->id = j.id;
+        run->state = (uint8_t) j.state;
+        run->paused_from = (uint8_t) (j.paused_from >= 0 ? j.paused_from : JOB_QUEUED);
+        run->reason = j.reason;
+        run->cancel_requested = j.cancel_requested;
+        run->uid = (uid_t) j.uid;
+        run->gid = (gid_t) j.gid;
+        free(run->user);
+        run->user = j.user;
+        free(run->source);
+        run->source = j.source;
+        run->submitted_at = j.submitted_at;
+        run->started_at = j.started_at;
+        run->finished_at = j.finished_at;
+        return 0;
+}
+
+/* Index of node id, trying the hint first (files list nodes in spec order, which saves a lookup). */
+static ssize_t find_node(const JobSpec *spec, const char *id, size_t hint) {
+        if (hint < spec->n_nodes && streq(spec->nodes[hint].id, id))
+                return (ssize_t) hint;
+        return jobspec_find_node(spec, id);
+}
+
+/* Apply the node records. A snapshot must name every node exactly once; a segment names any subset (a
+ * node named twice in one segment is applied twice: last record wins, as across segments). */
+static int read_nodes(Loader *l, bool snapshot) {
+        _cleanup_free_ uint8_t *seen = NULL;
+        const char *key;
+        unsigned state = 0;
+        int r;
+        size_t count = 0;
+
+        if (snapshot) {
+                seen = calloc(l->spec->n_nodes / 8 + 1, 1);
+                if (!seen)
+                        return -ENOMEM;
+        }
+        r = open_object(l, NULL, "nodes");
+        if (r < 0)
+                return r;
+        while ((r = object_next(l, &state, &key)) > 0) {
+                ssize_t k = find_node(l->spec, key, count++);
+                char prefix[sizeof("nodes.") + 100];
+
+                /* Copy the id now: reading the record reuses the buffer key points into. */
+                (void) snprintf(prefix, sizeof(prefix), "nodes.%.100s", key);
+                if (k < 0)
+                        return bad(l, prefix, NULL, "unknown node");
+                if (seen) {
+                        if (seen[k / 8] & (1U << (k % 8)))
+                                return bad(l, prefix, NULL, "duplicate node");
+                        seen[k / 8] |= (uint8_t) (1U << (k % 8));
+                }
+                r = read_node(l, prefix, &l->run->nodes[k]);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (snapshot && count != l->spec->n_nodes)
+                return bad(l, "nodes", NULL, "has %zu nodes, want %zu", count, l->spec->n_nodes);
+        return 0;
+}
+
+enum { RF_VERSION, RF_SEQ, RF_JOB, RF_NODES, _RF_MAX };
+static const char *const root_fields[_RF_MAX] = { "version", "seq", "job", "nodes" };
+
+static int read_root_field(Loader *l, int f, bool snapshot, uint64_t want_seq, uint64_t *seq) {
+        uint64_t version;
+        int r;
+
+        switch (f) {
+        case RF_VERSION:
+                r = read_uint(l, NULL, "version", 0, JOURNAL_NUM_MAX, false, &version);
+                if (r >= 0 && version != JOURNAL_VERSION)
+                        return bad(l, NULL, "version", "unsupported version %" PRIu64 ", want %d", version,
+                                   JOURNAL_VERSION);
+                return r;
+        case RF_SEQ:
+                r = read_uint(l, NULL, "seq", 0, JOURNAL_NUM_MAX, false, seq);
+                if (r >= 0 && want_seq != UINT64_MAX && *seq != want_seq)
+                        return bad(l, NULL, "seq", "is %" PRIu64 ", but the file name says %" PRIu64, *seq,
+                                   want_seq);
+                return r;
+        case RF_JOB:
+                return read_job(l);
+        case RF_NODES:
+                return read_nodes(l, snapshot);
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+/* The whole file: one object, nothing but whitespace after it. */
+static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_seq) {
+        unsigned seen = 0;
+        const char *key;
+        unsigned state = 0;
+        int r;
+
+        if (json_scan_begin_object(&l->scan) == 0)
+                return wrong_type(l, NULL, NULL, "a JSON object", false);
+        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
+                int f = record_field(l, NULL, root_fields, _RF_MAX, key, i, &seen);
+                if (f < 0)
+                        return f;
+                r = read_root_field(l, f, snapshot, want_seq, ret_seq);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!snapshot)
+                seen |= 1U << RF_JOB; /* optional in segments */
+        r = check_missing(l, NULL, root_fields, _RF_MAX, seen);
+        if (r < 0)
+                return r;
+        if (peek(l) >= 0)
+                return bad(l, NULL, NULL, "trailing data at byte %zu", json_scan_offset(&l->scan));
+        return 0;
+}
+
+/* Read file l->file and apply it to l->run (allocated here for a snapshot). Checks the sequence number
+ * against want_seq unless that is UINT64_MAX. */
+static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, uint64_t *ret_seq) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = read_file_at(dir_fd, l->file, JOURNAL_FILE_MAX, &buf, &len);
+        if (r == -EFBIG)
+                return bad(l, NULL, NULL, "larger than %zu bytes", JOURNAL_FILE_MAX);
+        if (r == -ENOENT && !snapshot) /* -ENOENT is reserved for "no state.json" */
+                return bad(l, NULL, NULL, "disappeared while loading");
+        if (r < 0)
+                return r;
+        if (snapshot) {
+                r = job_run_new(l->spec->n_nodes, &l->run);
+                if (r < 0)
+                        return r;
+        }
+
+        json_scan_start(&l->scan, buf, len);
+        r = read_root(l, snapshot, want_seq, ret_seq);
+        return r;
+}
+
+int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *ret_seq, char **reterr_msg) {
+        _cleanup_free_ uint64_t *seqs = NULL;
+        _cleanup_free_ char *bad_name = NULL;
+        char name[JOURNAL_NAME_MAX];
+        Loader l = { .file = JOURNAL_SNAPSHOT_NAME, .spec = spec, .reterr_msg = reterr_msg };
+        uint64_t seq;
+        size_t n = 0;
+        int r;
+
+        r = load_file(&l, job_dir_fd, true, UINT64_MAX, &seq);
+        if (r < 0)
+                goto fail;
+
+        r = journal_list_segments(job_dir_fd, seq, &seqs, &n, &bad_name);
+        if (r == -EBADMSG) {
+                l.file = bad_name;
+                r = bad(&l, NULL, NULL, "malformed journal file name");
+        }
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t got;
+
+                journal_format_name(name, seqs[i]);
+                l.file = name;
+                /* Segments are written in order and each one durably before the next, so a hole means
+                 * a file was lost or removed: applying past it would silently drop a state change. */
+                if (seqs[i] != seq + 1) {
+                        char missing[JOURNAL_NAME_MAX];
+
+                        journal_format_name(missing, seq + 1);
+                        r = bad(&l, NULL, NULL, "sequence gap: %s is missing", missing);
+                        goto fail;
+                }
+                r = load_file(&l, job_dir_fd, false, seqs[i], &got);
+                if (r < 0)
+                        goto fail;
+                seq = got;
+        }
+
+        json_scan_done(&l.scan);
+        *ret = TAKE_PTR(l.run);
+        if (ret_seq)
+                *ret_seq = seq;
+        return 0;
+
+fail:
+        json_scan_done(&l.scan);
+        job_run_free(l.run);
+        return r;
+}
