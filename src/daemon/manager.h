@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "control.h"
 #include "jobspec.h"
+#include "notify.h"
 #include "readonly.h"
 #include "job.h"
 #include "spool.h"
@@ -42,7 +43,7 @@ struct Manager {
         sd_event *event;
         ManagerConfig config;
         DaemonConf conf; /* effective configuration (defaults, file, flags), reloaded on SIGHUP */
-        sd_event_source *status_timer;
+        Notifier notifier; /* sd_notify STATUS= updates (notify.h) */
         Spool *spool;
         Committer *committer;
         Control *control;

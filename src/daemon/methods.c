@@ -481,7 +481,7 @@ static int method_stats(ControlCall *call, json_object *params, void *userdata) 
         add_int(journal, "write_us", usec);
         json_object_object_add(p, "intake", intake);
         json_object_object_add(p, "journal", journal);
-        reason = readonly_reason(m, why, sizeof(why));
+        reason = readonly_reason(&m->read_only, why, sizeof(why));
         json_object_object_add(p, "read_only", reason ? json_object_new_string(reason) : NULL);
         if (manager_loading(m) > 0) /* the counts are of the jobs loaded so far */
                 add_int(p, "loading", manager_loading(m));

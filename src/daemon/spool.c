@@ -62,7 +62,6 @@
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
-#include "manager.h"
 #include "spool.h"
 #include "spool-lock.h"
 #include "unfinished.h"
@@ -100,6 +99,7 @@ struct Spool {
         spool_key_cb key_in_use;
         spool_owner_cb may_run;
         spool_admit_cb admit;
+        spool_fatal_cb on_fatal;
         void *userdata;
         uint64_t min_free_bytes;
         unsigned min_free_percent;
@@ -873,9 +873,9 @@ static int spool_accept(Spool *s, const char *source, const char *intake_name, c
                         return r;
         }
         r = spool_publish(s, id, intake_name, bytes, size, spec, run, rd, stage, &dir_fd);
-        if (r == -ENOMEM)
+        if (r == -ENOMEM && s->on_fatal)
                 /* The source may already be in jobs/.#ID: only a restart puts it back. */
-                manager_fail_stop(s->userdata, r, "the acceptance of a job");
+                s->on_fatal(r, "the acceptance of a job", s->userdata);
         if (r < 0)
                 return r;
         s->next_id++;
@@ -1627,6 +1627,7 @@ int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *use
                 .key_in_use = config->key_in_use,
                 .may_run = config->may_run,
                 .admit = config->admit,
+                .on_fatal = config->on_fatal,
                 .min_free_bytes = config->min_free_bytes,
                 .min_free_percent = config->min_free_percent,
                 .limits = config->limits,
