@@ -99,7 +99,7 @@ int manager_open_job_dir(Manager *m, uint64_t id) {
 }
 
 void manager_gc_soon(Manager *m) {
-        m->gc_needed = true;
+        m->retention.needed = true;
 }
 
 /* Higher priority first, then older (smaller id) first. */
@@ -329,6 +329,18 @@ static void manager_on_writable(void *userdata) {
 
         spool_hold(m->spool, manager_loading(m) > 0); /* recovery unholds it when it ends */
         manager_schedule_soon(m);
+}
+
+/* Retention.may_collect: not while stopping, after a fail-stop or while jobs are still being loaded. */
+static bool manager_may_collect(void *userdata) {
+        Manager *m = userdata;
+
+        return !m->stopping && !m->failed && !manager_loading(m);
+}
+
+/* Retention.on_removed */
+static void manager_on_removed(void *userdata) {
+        manager_trim_soon(userdata);
 }
 
 static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd,
@@ -668,7 +680,7 @@ static int manager_recover(Manager *m) {
                 }
                 m->next_unloaded++;
         }
-        retention_recover(m);
+        retention_recover(&m->retention);
         if (m->n_unloaded == 0) {
                 manager_loaded(m);
                 return 0;
@@ -852,8 +864,8 @@ static int manager_on_post(sd_event_source *s, void *userdata) {
         if (m->failed)
                 return 0;
         manager_schedule(m);
-        if (m->gc_needed && !m->stopping && !manager_loading(m))
-                (void) retention_gc(m);
+        if (m->retention.needed && !m->stopping && !manager_loading(m))
+                (void) retention_gc(&m->retention);
         manager_flush(m);
         if (m->stopping)
                 manager_check_drained(m);
@@ -1072,6 +1084,17 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->read_only.on_writable = manager_on_writable;
         m->read_only.on_fatal = manager_spool_fatal;
         m->read_only.userdata = m;
+        m->retention = (Retention){ .event = m->event,
+                                    .spool = m->spool,
+                                    .committer = m->committer,
+                                    .usage = &m->usage,
+                                    .conf = &m->conf,
+                                    .jobs = &m->jobs,
+                                    .n_jobs = &m->n_jobs,
+                                    .may_collect = manager_may_collect,
+                                    .on_fatal = manager_spool_fatal,
+                                    .on_removed = manager_on_removed,
+                                    .userdata = m };
         r = readonly_check_at_start(&m->read_only);
         if (r < 0)
                 return r;
@@ -1084,7 +1107,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = methods_attach(m);
         if (r < 0)
                 return r;
-        r = retention_start(m);
+        r = retention_start(&m->retention);
         if (r < 0)
                 return r;
         if (manager_loading(m))
@@ -1118,8 +1141,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sig_hup);
         notify_done(&m->notifier);
         readonly_done(&m->read_only);
-        sd_event_source_disable_unref(m->gc_timer);
-        free(m->trash_ids);
+        retention_done(&m->retention);
         sd_event_source_disable_unref(m->load_source);
         free(m->unloaded);
         free(m->unloaded_taken);

@@ -21,6 +21,7 @@
 #include "jobspec.h"
 #include "notify.h"
 #include "readonly.h"
+#include "retention.h"
 #include "job.h"
 #include "spool.h"
 #include "usage.h"
@@ -64,10 +65,7 @@ struct Manager {
         size_t n_held;
         struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
-        uint64_t *trash_ids; /* jobs removed since the last retention_commit() (retention.c) */
-        size_t n_trash, cap_trash;
-        sd_event_source *gc_timer; /* the periodic KeepFinished= collection */
-        bool gc_needed;            /* more finished jobs than KeepFinished= keeps: collect before sleeping */
+        Retention retention; /* KeepFinished=, gc, remove (retention.h) */
         uint64_t *unloaded;        /* ids found at start, ascending: loaded from next_unloaded on */
         bool *unloaded_taken;      /* per id: loaded on demand (manager_get_job()) or first (marked) */
         uint64_t *marked;          /* while loading: the ids jobs/.unfinished had at start, ascending */

@@ -29,7 +29,7 @@ int method_remove(ControlCall *call, json_object *params, void *userdata) {
                 return 0;
         id = j->id;
         snprintf(sid, sizeof(sid), "%" PRIu64, id);
-        r = retention_remove_job(m, j);
+        r = retention_remove_job(&m->retention, j);
         if (r == -EBUSY) {
                 p = json_object_new_object();
                 if (p) {
@@ -72,7 +72,7 @@ int method_gc(ControlCall *call, json_object *params, void *userdata) {
         }
         if (methods_refuse_while_loading(m, call)) /* KeepFinished= counts and ages every job */
                 return 0;
-        r = retention_gc(m);
+        r = retention_gc(&m->retention);
         if (r < 0)
                 return r;
         log_event(LOG_NOTICE,
