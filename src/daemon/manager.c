@@ -44,7 +44,6 @@
 #include "daemon-conf.h"
 #include "escape.h"
 #include "exec-client.h"
-#include "methods.h"
 #include "notify.h"
 #include "retention.h"
 #include "unfinished.h"
@@ -892,7 +891,8 @@ static void manager_on_committed(Committer *c, uint64_t gen, void *userdata) {
         for (size_t i = m->n_active; i > 0; i--)
                 if (i - 1 < m->n_active)
                         job_on_durable(m->active[i - 1], gen);
-        methods_on_durable(m, gen);
+        if (m->hooks.on_durable)
+                m->hooks.on_durable(gen, m->hooks.userdata);
 }
 
 static void manager_on_commit_error(Committer *c, int error, const char *what, void *userdata) {
@@ -1104,9 +1104,13 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = sd_event_add_post(m->event, &m->post_source, manager_on_post, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the post source: %m");
-        r = methods_attach(m);
-        if (r < 0)
-                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
         r = retention_start(&m->retention);
         if (r < 0)
                 return r;
@@ -1116,15 +1120,16 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return r;
         manager_schedule_soon(m);
-        *ret = TAKE_PTR(m);
         return 0;
+}
+
+void manager_set_hooks(Manager *m, const ManagerHooks *hooks) {
+        m->hooks = hooks ? *hooks : (ManagerHooks){};
 }
 
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        methods_free_held(m);
-        m->control = control_free(m->control);
         for (size_t i = 0; i < m->n_jobs; i++)
                 job_free(m->jobs[i]);
         free(m->jobs);

@@ -15,27 +15,37 @@
 #include "control.h"
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 #include "job.h"
 
+struct Methods {
+        Manager *manager; /* borrowed: outlives us */
+        Control *control;
+        struct HeldReply *held; /* replies waiting for durability (methods.c) */
+        size_t n_held;
+        struct Slicer *slicers;        /* Status replies being encoded in slices (methods-status.c) */
+        struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
+};
+
 /* Reply with parameters (stolen) once everything changed so far is durable (answers about many jobs). */
-int methods_reply_durable(Manager *m, ControlCall *call, json_object *parameters);
+int methods_reply_durable(Methods *ms, ControlCall *call, json_object *parameters);
 /* Reply with parameters (stolen) once everything job j changed so far is durable. */
-int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
+int methods_reply_job_durable(Methods *ms, ControlCall *call, const Job *j, json_object *parameters);
 /* A query's reply: as methods_reply_job_durable() (j NULL: methods_reply_durable()), but at once in
  * read-only mode (readonly.h), where what waits for durability may wait long; Stats says the daemon is
  * read-only. Returns 0 or -errno. */
-int methods_reply_view(Manager *m, ControlCall *call, const Job *j, json_object *parameters);
+int methods_reply_view(Methods *ms, ControlCall *call, const Job *j, json_object *parameters);
 
 /* Answer org.varlink.service.InvalidParameter {"parameter": name}. */
 int methods_reply_invalid_parameter(ControlCall *call, const char *name);
 /* Answer error with {"id": id} and, if node is set, {"node": node}. */
 int methods_reply_with_id(ControlCall *call, const char *error, const char *id, const char *node);
 /* While start-up recovery still loads jobs (manager_loading()), answer Loading and return true; else false. */
-bool methods_refuse_while_loading(Manager *m, ControlCall *call);
+bool methods_refuse_while_loading(Methods *ms, ControlCall *call);
 
 /* The job named by parameters.id if the caller may see and act on it (root, the daemon's uid, the owner);
  * else answers the call (InvalidParameter, NoSuchJob, PermissionDenied, logged) and returns NULL. */
-Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params);
+Job *methods_lookup_job(Methods *ms, ControlCall *call, json_object *params);
 
 /* parameters.nodes as node indices of j: returns 1 with *ret = NULL for "no nodes member" (the whole
  * job), 1 with the indices, 0 if the call was answered with an error (InvalidParameter, NoSuchNode), or
@@ -50,7 +60,7 @@ int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t
 /* Answer a call that would put a job in the spool now but cannot: r = -EDQUOT, a per-user cap (LimitExceeded
  * with the figures of m->last_denial), or -ENOSPC, the spool below MinFreeSpace= (SpoolFull). Both are
  * temporary for the caller. Logged with the caller's uid. */
-int methods_reply_refused(Manager *m, ControlCall *call, int r);
+int methods_reply_refused(Methods *ms, ControlCall *call, int r);
 
 /* Method handlers that live in their own files. */
 int method_retry(ControlCall *call, json_object *params, void *userdata);
@@ -62,15 +72,20 @@ int method_rejected(ControlCall *call, json_object *params, void *userdata);
 int method_remove(ControlCall *call, json_object *params, void *userdata);
 int method_gc(ControlCall *call, json_object *params, void *userdata);
 
+/* io.orchd.Manager.Watch (watch.c). */
+int method_watch(ControlCall *call, json_object *parameters, void *userdata);
+
 /* io.orchd.Manager.Logs (methods-logs.c). */
 int method_logs(ControlCall *call, json_object *parameters, void *userdata);
+/* Node `node` of job j wrote output: wake the Logs streams following it. Cheap when nobody follows. */
+void methods_logs_poke(Methods *ms, const Job *j, uint32_t node);
 /* Something became durable: Logs streams waiting for an attempt to start or end look again. */
-void methods_logs_on_durable(Manager *m);
+void methods_logs_on_durable(Methods *ms);
 /* Drop every Logs stream without a reply (shutdown). */
-void methods_logs_free_all(Manager *m);
+void methods_logs_free_all(Methods *ms);
 
 /* Answer a Status (or a settled job's Wait) with job j as it is now (methods_reply_view()); a big job's
  * reply is encoded in slices between other work (methods-status.c). Returns 0 or -errno. */
-int methods_reply_status(Manager *m, ControlCall *call, const Job *j);
+int methods_reply_status(Methods *ms, ControlCall *call, const Job *j);
 /* Drop the replies still being encoded (shutdown). */
-void methods_status_free_all(Manager *m);
+void methods_status_free_all(Methods *ms);

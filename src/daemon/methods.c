@@ -26,7 +26,6 @@
 #include "methods-internal.h"
 #include "methods.h"
 #include "protocol.h"
-#include "watch.h"
 
 /* How many finished jobs a plain "list" shows besides the unfinished ones. */
 #define LIST_RECENT_FINISHED 10
@@ -57,64 +56,72 @@ static uint64_t job_pending_gen(Manager *m, const Job *j) {
 }
 
 /* Reply with parameters (stolen) once generation gen is durable: now if it already is (or gen is 0). */
-static int reply_after(Manager *m, ControlCall *call, json_object *parameters, uint64_t gen) {
+static int reply_after(Methods *ms, ControlCall *call, json_object *parameters, uint64_t gen) {
         struct HeldReply *h;
 
-        if (gen == 0 || gen <= committer_durable_gen(m->committer))
+        if (gen == 0 || gen <= committer_durable_gen(ms->manager->committer))
                 return control_call_reply(call, parameters);
-        h = reallocarray(m->held, m->n_held + 1, sizeof(struct HeldReply));
+        h = reallocarray(ms->held, ms->n_held + 1, sizeof(struct HeldReply));
         if (!h) {
                 json_object_put(parameters);
                 return -ENOMEM;
         }
-        m->held = h;
-        m->held[m->n_held++] = (struct HeldReply){ control_call_ref(call), parameters, gen };
+        ms->held = h;
+        ms->held[ms->n_held++] = (struct HeldReply){ control_call_ref(call), parameters, gen };
         return 0;
 }
 
 /* Reply once everything changed so far is durable (for answers about many jobs). */
-int methods_reply_durable(Manager *m, ControlCall *call, json_object *parameters) {
-        return reply_after(m, call, parameters, pending_gen(m));
+int methods_reply_durable(Methods *ms, ControlCall *call, json_object *parameters) {
+        return reply_after(ms, call, parameters, pending_gen(ms->manager));
 }
 
 /* Reply once everything this job changed so far is durable. */
-int methods_reply_job_durable(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
-        return reply_after(m, call, parameters, job_pending_gen(m, j));
+int methods_reply_job_durable(Methods *ms, ControlCall *call, const Job *j, json_object *parameters) {
+        return reply_after(ms, call, parameters, job_pending_gen(ms->manager, j));
 }
 
-int methods_reply_view(Manager *m, ControlCall *call, const Job *j, json_object *parameters) {
-        if (m->read_only.on)
+int methods_reply_view(Methods *ms, ControlCall *call, const Job *j, json_object *parameters) {
+        if (ms->manager->read_only.on)
                 return control_call_reply(call, parameters);
-        return j ? methods_reply_job_durable(m, call, j, parameters) :
-                   methods_reply_durable(m, call, parameters);
+        return j ? methods_reply_job_durable(ms, call, j, parameters) :
+                   methods_reply_durable(ms, call, parameters);
 }
 
-void methods_on_durable(Manager *m, uint64_t gen) {
+/* ManagerHooks.on_durable: generation gen of the journal is durable: send the replies that waited for it. */
+static void methods_on_durable(uint64_t gen, void *userdata) {
+        Methods *ms = userdata;
         size_t w = 0;
 
-        for (size_t k = 0; k < m->n_held; k++) {
-                struct HeldReply *h = &m->held[k];
+        for (size_t k = 0; k < ms->n_held; k++) {
+                struct HeldReply *h = &ms->held[k];
 
                 if (h->gen > gen) {
-                        m->held[w++] = *h;
+                        ms->held[w++] = *h;
                         continue;
                 }
                 (void) control_call_reply(h->call, h->parameters);
                 control_call_unref(h->call);
         }
-        m->n_held = w;
-        methods_logs_on_durable(m);
+        ms->n_held = w;
+        methods_logs_on_durable(ms);
 }
 
-void methods_free_held(Manager *m) {
-        methods_logs_free_all(m);
-        methods_status_free_all(m);
-        for (size_t k = 0; k < m->n_held; k++) {
-                json_object_put(m->held[k].parameters);
-                control_call_unref(m->held[k].call);
+/* ManagerHooks.on_output: node `node` of job j wrote output: wake the Logs streams following it. */
+static void methods_on_output(const Job *j, uint32_t node, void *userdata) {
+        methods_logs_poke(userdata, j, node);
+}
+
+/* Drop every held reply, Status slicer and Logs stream without a reply (shutdown). */
+static void methods_free_held(Methods *ms) {
+        methods_logs_free_all(ms);
+        methods_status_free_all(ms);
+        for (size_t k = 0; k < ms->n_held; k++) {
+                json_object_put(ms->held[k].parameters);
+                control_call_unref(ms->held[k].call);
         }
-        m->held = mfree(m->held);
-        m->n_held = 0;
+        ms->held = mfree(ms->held);
+        ms->n_held = 0;
 }
 
 int methods_reply_invalid_parameter(ControlCall *call, const char *name) {
@@ -135,14 +142,15 @@ static int reply_internal(ControlCall *call, int error) {
         return control_call_error(call, ORCH_ERROR_INTERNAL, p);
 }
 
-bool methods_refuse_while_loading(Manager *m, ControlCall *call) {
+bool methods_refuse_while_loading(Methods *ms, ControlCall *call) {
         json_object *p;
 
-        if (manager_loading(m) == 0)
+        if (manager_loading(ms->manager) == 0)
                 return false;
         p = json_object_new_object();
         if (p)
-                (void) json_object_object_add(p, "jobs", json_object_new_int64((int64_t) manager_loading(m)));
+                (void) json_object_object_add(p, "jobs",
+                                              json_object_new_int64((int64_t) manager_loading(ms->manager)));
         (void) control_call_error(call, ORCH_ERROR_LOADING, p);
         return true;
 }
@@ -182,7 +190,8 @@ static bool may_access(Manager *m, const ControlCall *call, const Job *j, int *i
         return *is_admin > 0;
 } /* Find the job named by parameters.id, answering the call with the right error if there is none or the
    * caller may not touch it. Returns the job or NULL (then the call is answered). */
-Job *methods_lookup_job(Manager *m, ControlCall *call, json_object *params) {
+Job *methods_lookup_job(Methods *ms, ControlCall *call, json_object *params) {
+        Manager *m = ms->manager;
         json_object *v;
         const char *s;
         char *end;
@@ -299,7 +308,9 @@ static bool valid_submit_name(const char *n) {
         return !isempty(n) && strlen(n) <= NAME_MAX && !strchr(n, '/') && n[0] != '.';
 }
 
-int methods_reply_refused(Manager *m, ControlCall *call, int r) {
+int methods_reply_refused(Methods *ms, ControlCall *call, int r) {
+        Manager *m = ms->manager;
+
         const UsageDenial *d = &m->last_denial;
         uid_t uid = control_call_uid(call);
         bool retry = streq(control_call_method(call), ORCH_METHOD_RETRY);
@@ -330,7 +341,7 @@ int methods_reply_refused(Manager *m, ControlCall *call, int r) {
 
 /* A submission on its way through the spool's reader: what its answer needs. */
 typedef struct Submission {
-        Manager *manager;
+        Methods *methods;
         ControlCall *call;
         char *name;
 } Submission;
@@ -352,7 +363,7 @@ static int submission_reply(Submission *sub, int r, uint64_t id, const JobErrors
                 return control_call_error(call, ORCH_ERROR_INVALID_JOB,
                                           jobspec_errors_to_json(errors, sub->name));
         if (r == -EDQUOT || r == -ENOSPC)
-                return methods_reply_refused(sub->manager, call, r);
+                return methods_reply_refused(sub->methods, call, r);
         if (r < 0)
                 return r;
         snprintf(ids, sizeof(ids), "%" PRIu64, id);
@@ -363,7 +374,7 @@ static int submission_reply(Submission *sub, int r, uint64_t id, const JobErrors
                 return -ENOMEM;
         json_object_object_add(p, "id", json_object_new_string(ids));
         /* "accepted" means durable */
-        return methods_reply_job_durable(sub->manager, call, manager_find_job(sub->manager, id), p);
+        return methods_reply_job_durable(sub->methods, call, manager_find_job(sub->methods->manager, id), p);
 }
 
 static void submission_done(int r, uint64_t id, const JobErrors *errors, void *userdata) {
@@ -383,7 +394,8 @@ static void submission_done(int r, uint64_t id, const JobErrors *errors, void *u
 
 static int method_submit(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_free_ char *why = NULL;
-        Manager *m = userdata;
+        Methods *ms = userdata;
+        Manager *m = ms->manager;
         uid_t uid = control_call_uid(call);
         json_object *name, *job;
         Submission *sub;
@@ -394,7 +406,7 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
                 return methods_reply_invalid_parameter(call, "name");
         if (!json_object_object_get_ex(params, "job", &job) || !json_object_is_type(job, json_type_string))
                 return methods_reply_invalid_parameter(call, "job");
-        if (methods_refuse_while_loading(m, call)) /* the caps and keys need every job */
+        if (methods_refuse_while_loading(ms, call)) /* the caps and keys need every job */
                 return 0;
         /* The caller is who the job runs as (SPEC §8): the same rules as for the owner of a dropped file. */
         r = manager_may_run(m, uid, &why);
@@ -415,7 +427,7 @@ static int method_submit(ControlCall *call, json_object *params, void *userdata)
         sub = calloc(1, sizeof(Submission));
         if (!sub)
                 return -ENOMEM;
-        *sub = (Submission){ .manager = m, .call = control_call_ref(call) };
+        *sub = (Submission){ .methods = ms, .call = control_call_ref(call) };
         sub->name = strdup(json_object_get_string(name));
         if (!sub->name) {
                 submission_free(sub);
@@ -459,7 +471,8 @@ static json_object *stats_counts(Manager *m) {
 }
 
 static int method_stats(ControlCall *call, json_object *params, void *userdata) {
-        Manager *m = userdata;
+        Methods *ms = userdata;
+        Manager *m = ms->manager;
         uint64_t accepted, rejected, batches, writes, usec;
         const char *reason;
         char why[256];
@@ -549,7 +562,8 @@ static int list_filter(ControlCall *call, json_object *params, bool *ret_all, in
 }
 
 static int method_list(ControlCall *call, json_object *params, void *userdata) {
-        Manager *m = userdata;
+        Methods *ms = userdata;
+        Manager *m = ms->manager;
         json_object *jobs, *p;
         size_t finished_seen = 0;
         int state, r, is_admin = -1;
@@ -594,7 +608,7 @@ static int method_list(ControlCall *call, json_object *params, void *userdata) {
         json_object_object_add(p, "jobs", jobs);
         if (manager_loading(m) > 0) /* the jobs not loaded yet are missing */
                 add_int(p, "loading", manager_loading(m));
-        return methods_reply_view(m, call, NULL, p);
+        return methods_reply_view(ms, call, NULL, p);
 }
 
 static const ControlMethod methods[] = {
@@ -637,13 +651,32 @@ static bool peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n_gr
         return access_peer_is_admin(&m->conf, geteuid(), uid, gid, groups, n_groups);
 }
 
-int methods_attach(Manager *m) {
+int methods_new(Manager *m, Methods **ret) {
+        _cleanup_(methods_freep) Methods *ms = NULL;
         int r;
 
+        ms = calloc(1, sizeof(Methods));
+        if (!ms)
+                return log_oom();
+        ms->manager = m;
         create_parent_dir(m->config.socket_path);
-        r = control_new(m->event, m->config.socket_path, methods, m, &m->control);
+        r = control_new(m->event, m->config.socket_path, methods, ms, &ms->control);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);
-        control_set_admin_check(m->control, peer_is_admin, m);
+        control_set_admin_check(ms->control, peer_is_admin, m);
+        manager_set_hooks(m, &(ManagerHooks){ .on_durable = methods_on_durable,
+                                              .on_output = methods_on_output,
+                                              .userdata = ms });
+        *ret = TAKE_PTR(ms);
         return 0;
+}
+
+Methods *methods_free(Methods *ms) {
+        if (!ms)
+                return NULL;
+        if (ms->manager->hooks.userdata == ms)
+                manager_set_hooks(ms->manager, NULL);
+        methods_free_held(ms);
+        ms->control = control_free(ms->control);
+        return mfree(ms);
 }
