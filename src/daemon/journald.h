@@ -29,10 +29,11 @@
 /* How long exit waits for the queue to drain; what is left then is counted on stderr. */
 #define JOURNALD_EXIT_FLUSH_USEC (3 * USEC_PER_SEC)
 
-/* Start forwarding: install the journal sink of log.h (log_set_journal_sink()), connect to journald if it answers, start the sender thread, log once whether
- * forwarding is on, and flush the queue at exit (atexit, at most JOURNALD_EXIT_FLUSH_USEC). Before this
- * call nothing is sent (unit tests, for one, never call it). Also notes whether stderr is already a
- * journal stream (JOURNAL_STREAM=dev:ino of fd 2, set by systemd for StandardError=journal). */
+/* Start forwarding: install the journal sink of log.h (log_set_journal_sink()), connect to journald if it
+ * answers, start the sender thread, log once whether forwarding is on, and flush the queue at exit (atexit,
+ * at most JOURNALD_EXIT_FLUSH_USEC). Before this call nothing is sent (unit tests, for one, never call it).
+ * Also notes whether stderr is already a journal stream (JOURNAL_STREAM=dev:ino of fd 2, set by systemd for
+ * StandardError=journal). */
 void journald_setup(void);
 
 /* Whether entries are forwarded now. When off, probes again (at most every JOURNALD_RETRY_USEC) and

@@ -8,9 +8,9 @@
  * the error before formatting so "%m" works, and restored afterwards.
  *
  * While journal forwarding is on, each message also goes to journald as a structured entry (through the sink
- * journald.c installs: queued there, in order with node output, never waiting for journald). Under systemd with
- * StandardError=journal stderr is itself a journal stream: then the line on stderr is skipped when the entry
- * was sent, so each message is stored once, with its fields.
+ * journald.c installs: queued there, in order with node output, never waiting for journald). Under systemd
+ * with StandardError=journal stderr is itself a journal stream: then the line on stderr is skipped when the
+ * entry was sent, so each message is stored once, with its fields.
  */
 
 #include <errno.h>

@@ -50,7 +50,7 @@ typedef struct ManagerHooks {
 struct Manager {
         sd_event *event;
         ManagerConfig config;
-        DaemonConf conf; /* effective configuration (defaults, file, flags), reloaded on SIGHUP */
+        DaemonConf conf;   /* effective configuration (defaults, file, flags), reloaded on SIGHUP */
         Notifier notifier; /* sd_notify STATUS= updates (notify.h) */
         Spool *spool;
         Committer *committer;
@@ -68,10 +68,10 @@ struct Manager {
         Job **dirty; /* jobs with unflushed records */
         size_t n_dirty, cap_dirty;
 
-        Retention retention; /* KeepFinished=, gc, remove (retention.h) */
-        uint64_t *unloaded;        /* ids found at start, ascending: loaded from next_unloaded on */
-        bool *unloaded_taken;      /* per id: loaded on demand (manager_get_job()) or first (marked) */
-        uint64_t *marked;          /* while loading: the ids jobs/.unfinished had at start, ascending */
+        Retention retention;  /* KeepFinished=, gc, remove (retention.h) */
+        uint64_t *unloaded;   /* ids found at start, ascending: loaded from next_unloaded on */
+        bool *unloaded_taken; /* per id: loaded on demand (manager_get_job()) or first (marked) */
+        uint64_t *marked;     /* while loading: the ids jobs/.unfinished had at start, ascending */
         size_t n_marked;
         size_t n_unloaded_ids, next_unloaded, n_unloaded;
         sd_event_source *load_source; /* loads the rest in slices (manager.c, "recovery") */

@@ -62,6 +62,26 @@ int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t
  * temporary for the caller. Logged with the caller's uid. */
 int methods_reply_refused(Methods *ms, ControlCall *call, int r);
 
+/* Submit refused for the caller (not for a job): PermissionDenied with no id, and why (NULL: none), which
+ * orchctl prints. */
+int methods_reply_permission_denied(ControlCall *call, const char *why);
+
+/* Whether the caller may see and act on j: root, the daemon's uid, the owner, or AdminGroup=. *is_admin
+ * caches the AdminGroup= lookup for one call: -1 not looked up yet, then 0 or 1. */
+bool methods_may_access(Manager *m, const ControlCall *call, const Job *j, int *is_admin);
+
+/* The handlers of methods-jobs.c: io.orchd.Manager.List, Status, Wait, Graph, Stats, Cancel, Pause, Resume
+ * and Submit (parameters and replies: src/shared/io.orchd.Manager.varlink). */
+int method_list(ControlCall *call, json_object *params, void *userdata);
+int method_status(ControlCall *call, json_object *params, void *userdata);
+int method_wait(ControlCall *call, json_object *params, void *userdata);
+int method_graph(ControlCall *call, json_object *params, void *userdata);
+int method_stats(ControlCall *call, json_object *params, void *userdata);
+int method_cancel(ControlCall *call, json_object *params, void *userdata);
+int method_pause(ControlCall *call, json_object *params, void *userdata);
+int method_resume(ControlCall *call, json_object *params, void *userdata);
+int method_submit(ControlCall *call, json_object *params, void *userdata);
+
 /* Method handlers that live in their own files. */
 int method_retry(ControlCall *call, json_object *params, void *userdata);
 

@@ -95,6 +95,7 @@ void notify_reloading(void) {
 void notify_stopping(unsigned nodes_running) {
         char msg[96];
 
-        snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %u node(s) to stop and record", nodes_running);
+        snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %u node(s) to stop and record",
+                 nodes_running);
         (void) sd_notify(false, msg);
 }

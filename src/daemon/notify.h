@@ -23,7 +23,7 @@ typedef struct NotifyCounts {
 
 /* The status updates: the owner (the manager) fills event, counts and userdata; the timer is notify.c's. */
 typedef struct Notifier {
-        sd_event *event;                                      /* borrowed */
+        sd_event *event;                                   /* borrowed */
         void (*counts)(NotifyCounts *ret, void *userdata); /* fills the figures now */
         void *userdata;
         sd_event_source *timer;

@@ -34,7 +34,7 @@ typedef struct Retention {
         size_t *n_jobs;
         bool (*may_collect)(void *userdata); /* whether the periodic collection may run now */
         void (*on_fatal)(int error, const char *what, void *userdata); /* a removal cannot be recorded */
-        void (*on_removed)(void *userdata);                           /* jobs were removed (trim memory) */
+        void (*on_removed)(void *userdata);                            /* jobs were removed (trim memory) */
         void *userdata;
 
         uint64_t *trash_ids; /* jobs removed since the last retention_commit() */
