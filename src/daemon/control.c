@@ -324,6 +324,10 @@ static int conn_new(Control *c, int fd_in) {
         return 0;
 }
 
+int control_adopt(Control *c, int fd) {
+        return conn_new(c, fd);
+}
+
 static int control_on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Control *c = userdata;
 
