@@ -272,7 +272,8 @@ static void test_framing_and_dispatch(void **state) {
 
         /* Two calls in one write, the second split from its NUL across writes: answered in order. */
         send_raw(fd,
-                 "{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":1}}\0"
+                 "{\"method\":\"" ORCH_METHOD_LIST
+                 "\",\"parameters\":{\"n\":1}}\0"
                  "{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":2}}",
                  strlen("{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":1}}") + 1 +
                          strlen("{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":2}}"));

@@ -37,12 +37,12 @@ typedef struct Owner {
         unsigned n_accepted;
         uint64_t last_id;
         char last_name[64];
-        uint64_t key_holder;     /* what key_in_use answers */
-        const char *refuse_why;  /* may_run refuses with this (NULL: allows) */
-        const char *admit_why;   /* admit refuses with this (NULL: admits) */
+        uint64_t key_holder;    /* what key_in_use answers */
+        const char *refuse_why; /* may_run refuses with this (NULL: allows) */
+        const char *admit_why;  /* admit refuses with this (NULL: admits) */
         unsigned n_fatal;
-        uint64_t durable;        /* the committer's last durable generation */
-        int submit_r;            /* the last spool_submit() outcome */
+        uint64_t durable; /* the committer's last durable generation */
+        int submit_r;     /* the last spool_submit() outcome */
         uint64_t submit_id;
         bool submit_done;
         char submit_error_path[64];
