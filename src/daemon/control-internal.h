@@ -16,12 +16,18 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
 #include <systemd/sd-daemon.h>
+
 #include "control.h"
 #include "duration.h"
 #include "json-util.h"
 #include "log.h"
 #include "protocol.h"
+
+#ifndef ORCHD_VERSION
+#        define ORCHD_VERSION "unknown"
+#endif
 
 #define CONTROL_BACKLOG 128
 #define CONTROL_CONNECTIONS_MAX 1024U

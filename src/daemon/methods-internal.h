@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * What the io.orchd.Manager method handlers share (methods.c): parameter and
- * authorization checks that answer the call themselves on failure, and
- * replies held until what they report is durable. Each method family lives
- * in methods.c or its own methods-NAME.c and is listed in methods.c's table.
+ * What the io.orchd.Manager method handlers share (methods.c): the Methods
+ * object, parameter and authorization checks that answer the call themselves
+ * on failure, and replies held until what they report is durable. The
+ * handlers live in methods-jobs.c, methods-NAME.c and watch.c and are listed
+ * in methods.c's table (their userdata is the Methods).
  */
 
 #include <stdint.h>

@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
 #include "fsutil.h"
 #include "committer.h"
 #include "jobreader.h"
