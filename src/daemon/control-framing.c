@@ -31,9 +31,9 @@ static void conn_protocol_error(Connection *conn, const char *reason) {
         log_debug("Control client of uid %u: %s, closing.", (unsigned) conn->cred.uid, reason);
         json_object_put(p);
         if (buf)
-                conn_enqueue(conn, buf, strlen(buf) + 1);
+                control_conn_enqueue(conn, buf, strlen(buf) + 1);
         conn->close_when_flushed = true;
-        conn_schedule(conn);
+        control_conn_schedule(conn);
 }
 
 /* --- built-in org.varlink.service methods --- */
@@ -169,19 +169,19 @@ static size_t conn_input_max(const Connection *conn) {
         return conn_message_max(conn) + 1;
 }
 
-size_t conn_input_room(const Connection *conn) {
+size_t control_conn_input_room(const Connection *conn) {
         size_t held = conn->in_end - conn->in_start, max = conn_input_max(conn);
 
         return held < max ? max - held : 0;
 }
 
-int conn_read(Connection *conn) {
+int control_conn_read(Connection *conn) {
         for (;;) {
-                size_t room = conn_input_room(conn);
+                size_t room = control_conn_input_room(conn);
                 ssize_t n;
 
                 if (room == 0)
-                        return 0; /* full: conn_process decides (oversized, or wait for the call) */
+                        return 0; /* full: control_conn_process decides (oversized, or wait for the call) */
                 if (conn->in_end == conn->in_alloc && conn->in_start > 0) {
                         memmove(conn->in, conn->in + conn->in_start, conn->in_end - conn->in_start);
                         conn->in_scanned -= conn->in_start;
@@ -216,7 +216,7 @@ int conn_read(Connection *conn) {
         }
 }
 
-int conn_process(Connection *conn) {
+int control_conn_process(Connection *conn) {
         for (unsigned i = 0; i < CONTROL_MESSAGES_PER_ROUND; i++) {
                 _cleanup_(varlink_message_done) VarlinkMessage m = {};
                 _cleanup_free_ char *err = NULL;
@@ -225,13 +225,13 @@ int conn_process(Connection *conn) {
 
                 if (conn->current || conn->close_when_flushed || conn->broken)
                         return 0;
-                if (conn_output_blocked(conn)) {
-                        conn->output_paused = true; /* conn_update() resumes us once it drained */
+                if (control_conn_output_blocked(conn)) {
+                        conn->output_paused = true; /* control_conn_update() resumes us once it drained */
                         return 0;
                 }
                 if (conn->budget_paused)
                         return 0;
-                if (conn_budget_blocked(conn, &conn->budget_total)) {
+                if (control_conn_budget_blocked(conn, &conn->budget_total)) {
                         conn->budget_paused = true; /* control_output_released() resumes us */
                         conn->control->n_budget_paused++;
                         log_debug(
@@ -256,7 +256,7 @@ int conn_process(Connection *conn) {
                 }
 
                 conn->in_start = conn->in_scanned = (size_t) (nul - conn->in) + 1;
-                conn_touch(conn);
+                control_conn_touch(conn);
 
                 r = protocol_parse_call(msg, (size_t) (nul - msg), &m, &err);
                 if (r == -ENOMEM)
@@ -285,6 +285,6 @@ int conn_process(Connection *conn) {
                         return r;
         }
 
-        conn_schedule(conn); /* more may be waiting: continue in a later round */
+        control_conn_schedule(conn); /* more may be waiting: continue in a later round */
         return 0;
 }

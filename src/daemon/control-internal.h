@@ -116,23 +116,23 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ControlCall *, control_call_unref);
 
 /* control.c */
 /* After any event: close if done or broken, else poll for what the connection needs next. */
-int conn_update(Connection *conn);
+int control_conn_update(Connection *conn);
 
 /* control-output.c */
 /* Process the connection's buffered calls in a later iteration (its defer source). */
-void conn_schedule(Connection *conn);
+void control_conn_schedule(Connection *conn);
 
 /* The peer did something: note the time (the idle deadline counts from it). */
-void conn_touch(Connection *conn);
+void control_conn_touch(Connection *conn);
 
 /* Back-pressure: the peer has not taken what earlier calls produced. Until it does, the connection's next
  * calls stay unread (in the socket, at the client's expense) rather than each adding a reply to ours. */
-bool conn_output_blocked(const Connection *conn);
+bool control_conn_output_blocked(const Connection *conn);
 
 /* Back-pressure across connections: the caller's user has CONTROL_OUTPUT_USER_BUDGET of replies unsent
  * (however many connections hold them), or everybody's together are past the total and the caller is no
  * administrator (*ret_total then). The common case, little unsent anywhere, costs one comparison. */
-bool conn_budget_blocked(const Connection *conn, bool *ret_total);
+bool control_conn_budget_blocked(const Connection *conn, bool *ret_total);
 
 /* n bytes of uid's output left the daemon (sent, or dropped with their connection). Wake the connections
  * whose budget may now have room: those the total held back once the total is below it, uid's own once its
@@ -142,17 +142,17 @@ bool conn_budget_blocked(const Connection *conn, bool *ret_total);
 void control_output_released(Control *c, uid_t uid, size_t n);
 
 /* Append one encoded message (taken over) to the output buffer. */
-void conn_enqueue(Connection *conn, char *buf, size_t len);
+void control_conn_enqueue(Connection *conn, char *buf, size_t len);
 
 /* Write as much as the socket takes. MSG_NOSIGNAL: a vanished reader must not SIGPIPE the daemon. */
-int conn_flush(Connection *conn);
+int control_conn_flush(Connection *conn);
 
 /* control-framing.c */
-/* How many more bytes conn_read() may take. */
-size_t conn_input_room(const Connection *conn);
+/* How many more bytes control_conn_read() may take. */
+size_t control_conn_input_room(const Connection *conn);
 
 /* Read what the socket has, up to the input cap. Sets read_eof at end of stream. */
-int conn_read(Connection *conn);
+int control_conn_read(Connection *conn);
 
 /* Handle buffered complete messages while no call is outstanding. */
-int conn_process(Connection *conn);
+int control_conn_process(Connection *conn);

@@ -74,18 +74,18 @@ void control_call_set_drain_callback(ControlCall *call, control_call_drain_fn fn
 
 /* --- connections --- */
 
-void conn_schedule(Connection *conn) {
+void control_conn_schedule(Connection *conn) {
         (void) sd_event_source_set_enabled(conn->defer_source, SD_EVENT_ONESHOT);
 }
 
-void conn_touch(Connection *conn) {
+void control_conn_touch(Connection *conn) {
         uint64_t now;
 
         if (sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now) >= 0)
                 conn->last_activity_usec = now;
 }
 
-bool conn_output_blocked(const Connection *conn) {
+bool control_conn_output_blocked(const Connection *conn) {
         return conn->out_end - conn->out_start > CONTROL_OUTPUT_PAUSE;
 }
 
@@ -106,7 +106,7 @@ static bool conn_is_admin(const Connection *conn) {
                 c->is_admin(conn->cred.uid, conn->cred.gid, conn->groups, conn->n_groups, c->admin_userdata);
 }
 
-bool conn_budget_blocked(const Connection *conn, bool *ret_total) {
+bool control_conn_budget_blocked(const Connection *conn, bool *ret_total) {
         const Control *c = conn->control;
 
         *ret_total = false;
@@ -132,7 +132,7 @@ void control_output_released(Control *c, uid_t uid, size_t n) {
                 if (i->budget_paused && (i->budget_total ? total_room : user_room && i->cred.uid == uid)) {
                         i->budget_paused = false;
                         c->n_budget_paused--;
-                        conn_schedule(i);
+                        control_conn_schedule(i);
                 }
 }
 
@@ -147,7 +147,7 @@ static void control_output_adopt(Connection *conn, char *buf, size_t len) {
         conn->control->out_pending += len;
 }
 
-void conn_enqueue(Connection *conn, char *buf, size_t len) {
+void control_conn_enqueue(Connection *conn, char *buf, size_t len) {
         size_t pending = conn->out_end - conn->out_start;
 
         if (conn->broken)
@@ -187,10 +187,10 @@ void conn_enqueue(Connection *conn, char *buf, size_t len) {
 finish:
         free(buf);
 done:
-        conn_schedule(conn);
+        control_conn_schedule(conn);
 }
 
-int conn_flush(Connection *conn) {
+int control_conn_flush(Connection *conn) {
         while (conn->out_start < conn->out_end) {
                 ssize_t n = send(conn->fd, conn->out + conn->out_start, conn->out_end - conn->out_start,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -220,8 +220,8 @@ static void conn_call_done(Connection *conn, ControlCall *call) {
                 return;
         conn->current = NULL;
         control_call_unref(call);
-        conn_touch(conn); /* the idle clock restarts after a long Wait */
-        conn_schedule(conn);
+        control_conn_touch(conn); /* the idle clock restarts after a long Wait */
+        control_conn_schedule(conn);
 }
 
 static int call_send(ControlCall *call, const char *error, json_object *parameters, bool continues) {
@@ -254,14 +254,14 @@ static int call_send(ControlCall *call, const char *error, json_object *paramete
                 log_notice("Control client of uid %u does not keep up with its stream, disconnecting.",
                            (unsigned) conn->cred.uid);
                 conn->broken = true;
-                conn_schedule(conn);
+                control_conn_schedule(conn);
                 return 0;
         }
 
         buf = error ? protocol_format_error(error, p, &len) : protocol_format_reply(p, continues, &len);
         if (!buf)
                 return -ENOMEM;
-        conn_enqueue(conn, buf, len);
+        control_conn_enqueue(conn, buf, len);
         if (continues && call->first_end == 0) {
                 call->first_len = len;
                 call->first_end = conn->n_queued;

@@ -101,7 +101,7 @@ static Connection *conn_free(Connection *conn) {
 }
 
 /* Everything queued has reached the socket: a stream paced by its drain callback may send the next part.
- * Called from conn_update() only, so the callback never runs inside a reply function. */
+ * Called from control_conn_update() only, so the callback never runs inside a reply function. */
 static void conn_fire_drain(Connection *conn) {
         ControlCall *call = conn->current;
 
@@ -111,21 +111,21 @@ static void conn_fire_drain(Connection *conn) {
         call->on_drain(call, call->drain_userdata); /* may queue more, or answer (and drop) the call */
 }
 
-int conn_update(Connection *conn) {
+int control_conn_update(Connection *conn) {
         bool in_full, want_in;
         uint32_t events = 0;
         int r;
 
         if (conn->broken)
                 return -ECONNRESET;
-        r = conn_flush(conn);
+        r = control_conn_flush(conn);
         if (r < 0)
                 return r;
         conn_fire_drain(conn);
-        if (conn->output_paused && !conn_output_blocked(conn)) {
+        if (conn->output_paused && !control_conn_output_blocked(conn)) {
                 /* Calls already buffered would wait for input that may never come: process them now. */
                 conn->output_paused = false;
-                conn_schedule(conn);
+                control_conn_schedule(conn);
         }
         if (conn->out_end == 0) {
                 if (conn->close_when_flushed)
@@ -136,9 +136,9 @@ int conn_update(Connection *conn) {
         }
 
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
-        in_full = conn_input_room(conn) == 0;
-        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full && !conn_output_blocked(conn) &&
-                !conn->budget_paused;
+        in_full = control_conn_input_room(conn) == 0;
+        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full &&
+                !control_conn_output_blocked(conn) && !conn->budget_paused;
         if (want_in)
                 events |= EPOLLIN;
         if (conn->out_end > conn->out_start)
@@ -152,9 +152,9 @@ int conn_update(Connection *conn) {
 static void conn_run(Connection *conn) {
         int r;
 
-        r = conn_process(conn);
+        r = control_conn_process(conn);
         if (r >= 0)
-                r = conn_update(conn);
+                r = control_conn_update(conn);
         if (r < 0) {
                 if (r != -ECONNRESET && r != -EPIPE)
                         log_debug_errno(r, "Control connection of uid %u closed: %m",
@@ -168,7 +168,7 @@ static int conn_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         int r;
 
         if (revents & EPOLLIN) {
-                r = conn_read(conn);
+                r = control_conn_read(conn);
                 if (r < 0) {
                         conn_free(conn);
                         return 0;
@@ -307,7 +307,7 @@ static int conn_new(Control *c, int fd_in) {
                 c->connections->prev = conn;
         c->connections = conn;
         c->n_connections++;
-        conn_touch(conn);
+        control_conn_touch(conn);
 
         r = sd_event_add_io(c->event, &conn->io_source, conn->fd, EPOLLIN, conn_on_io, conn);
         if (r >= 0)
