@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * control.c — the control socket server (SPEC §6).
+ * control.c — the control socket server (SPEC §6): the listener (passed by
+ * systemd or bound), accepting with the connection caps, each connection's
+ * life and event sources. Framing and dispatch of calls are in
+ * control-framing.c; replies, output buffers and the output budgets in
+ * control-output.c.
  *
  * Owns: the listening socket (passed by systemd, or bound by us and then the
  * only path we unlink), every Connection and its three event sources (I/O,
@@ -28,110 +32,7 @@
  * manager's handlers decide, using control_call_uid()).
  */
 
-#include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <systemd/sd-daemon.h>
-
-#include "control.h"
-#include "duration.h"
-#include "json-util.h"
-#include "log.h"
-#include "protocol.h"
-
-#ifndef ORCHD_VERSION
-#        define ORCHD_VERSION "unknown"
-#endif
-
-#define CONTROL_BACKLOG 128
-#define CONTROL_CONNECTIONS_MAX 1024U
-#define CONTROL_CONNECTIONS_PER_UID_MAX 128U
-/* Of CONTROL_CONNECTIONS_MAX, kept for root, the daemon's user and AdminGroup= (control_set_admin_check). */
-#define CONTROL_CONNECTIONS_RESERVED 8U
-#define CONTROL_IDLE_USEC (60 * USEC_PER_SEC) /* $ORCHD_CONTROL_IDLE_TIMEOUT replaces it */
-#define CONTROL_ACCEPT_RETRY_USEC (1 * USEC_PER_SEC)
-#define CONTROL_INPUT_QUEUE ((size_t) 64 * 1024)  /* read ahead of the call being processed */
-#define CONTROL_OUTPUT_PAUSE ((size_t) 64 * 1024) /* more unsent than this: the next calls wait */
-/* A call is taken only at or below the pause bound, so its reply always fits, however large. */
-#define CONTROL_OUTPUT_MAX ((size_t) PROTOCOL_REPLY_MAX + CONTROL_OUTPUT_PAUSE)
-#define CONTROL_STREAM_BACKLOG_MAX ((size_t) 8 * 1024 * 1024)
-/* Unsent replies of all of one user's connections together, past which that user's next calls wait
- * ($ORCHD_CONTROL_OUTPUT_BUDGET replaces it); every user's together may hold CONTROL_OUTPUT_TOTAL_FACTOR
- * times that before other users' calls wait too (administrators' never do). The per-connection pause alone
- * would let 128 connections of one user each hold a reply of up to PROTOCOL_REPLY_MAX. */
-#define CONTROL_OUTPUT_USER_BUDGET ((size_t) 64 * 1024 * 1024)
-#define CONTROL_OUTPUT_TOTAL_FACTOR 4U
-#define CONTROL_MESSAGES_PER_ROUND 64 /* fairness: pipelined calls of one client cannot hog the loop */
-#define CONTROL_BUFFER_KEEP ((size_t) 64 * 1024) /* larger idle buffers are given back */
-
-typedef struct Connection Connection;
-
-struct ControlCall {
-        unsigned n_ref;
-        Connection *conn; /* NULL once the connection is gone: replies are swallowed */
-        char *method;
-        struct ucred cred;
-        gid_t *groups; /* the caller's supplementary groups (SO_PEERGROUPS), a copy of the connection's */
-        size_t n_groups;
-        bool more, oneway, replied;
-        size_t first_len;   /* a stream's first reply: its size, and where it ends in the connection's */
-        uint64_t first_end; /* output (Connection.n_queued); 0 before it is sent */
-        control_call_disconnect_fn on_disconnect;
-        void *disconnect_userdata;
-        control_call_drain_fn on_drain;
-        void *drain_userdata;
-        bool drain_armed; /* a "continues" reply was queued since the last on_drain */
-};
-
-struct Connection {
-        Control *control;
-        Connection *prev, *next;
-        int fd;
-        struct ucred cred;
-        gid_t *groups;
-        size_t n_groups;
-        sd_event_source *io_source, *idle_source, *defer_source;
-
-        char *in; /* bytes in [in_start, in_end) are unprocessed */
-        size_t in_start, in_end, in_alloc, in_scanned;
-        char *out; /* bytes in [out_start, out_end) are unsent */
-        size_t out_start, out_end, out_alloc;
-
-        ControlCall *current; /* the call being answered (holds a ref); later calls wait in `in` */
-        uint64_t last_activity_usec;
-        uint64_t n_queued, n_sent; /* bytes ever queued and sent */
-        bool read_eof;             /* the peer shut down its sending side */
-        bool output_paused;        /* next calls wait for the output to drain */
-        bool budget_paused;        /* next calls wait for the user's output (or everyone's) to drain */
-        size_t reserved;           /* output its current call will queue, counted as unsent already */
-        bool budget_total;         /* ... everyone's: the total budget, not the user's, held it back */
-        bool close_when_flushed;   /* after a protocol error: send the error, then close */
-        bool broken;               /* write failed or limits exceeded: close at the next chance */
-};
-
-struct Control {
-        sd_event *event;
-        int fd;
-        sd_event_source *accept_source, *accept_retry_source;
-        char *bound_path; /* set only if we bound the socket ourselves */
-        const ControlMethod *methods;
-        void *userdata;
-        Connection *connections;
-        unsigned n_connections;
-        uint64_t idle_usec; /* a connection without a complete call for this long is closed */
-        control_admin_fn is_admin;
-        void *admin_userdata;
-        size_t out_pending;       /* unsent output of all connections */
-        size_t out_user_budget;   /* see CONTROL_OUTPUT_USER_BUDGET */
-        unsigned n_budget_paused; /* connections with budget_paused set */
-};
+#include "control-internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Control *, control_free);
 
@@ -153,144 +54,6 @@ static bool accept_error_is_transient(int err) {
         default:
                 return false;
         }
-}
-
-/* --- calls --- */
-
-ControlCall *control_call_ref(ControlCall *call) {
-        if (call)
-                call->n_ref++;
-        return call;
-}
-
-ControlCall *control_call_unref(ControlCall *call) {
-        if (!call)
-                return NULL;
-        assert(call->n_ref > 0);
-        if (--call->n_ref > 0)
-                return NULL;
-        free(call->method);
-        free(call->groups);
-        free(call);
-        return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(ControlCall *, control_call_unref);
-
-uid_t control_call_uid(const ControlCall *call) {
-        return call->cred.uid;
-}
-
-gid_t control_call_gid(const ControlCall *call) {
-        return call->cred.gid;
-}
-
-bool control_call_in_group(const ControlCall *call, gid_t gid) {
-        if (call->cred.gid == gid)
-                return true;
-        for (size_t i = 0; i < call->n_groups; i++)
-                if (call->groups[i] == gid)
-                        return true;
-        return false;
-}
-
-pid_t control_call_pid(const ControlCall *call) {
-        return call->cred.pid;
-}
-
-const char *control_call_method(const ControlCall *call) {
-        return call->method;
-}
-
-bool control_call_wants_more(const ControlCall *call) {
-        return call->more;
-}
-
-bool control_call_is_alive(const ControlCall *call) {
-        return call->conn && !call->conn->broken && !call->oneway;
-}
-
-void control_call_set_disconnect_callback(ControlCall *call, control_call_disconnect_fn fn, void *userdata) {
-        call->on_disconnect = fn;
-        call->disconnect_userdata = userdata;
-}
-
-void control_call_set_drain_callback(ControlCall *call, control_call_drain_fn fn, void *userdata) {
-        call->on_drain = fn;
-        call->drain_userdata = userdata;
-}
-
-/* --- connections --- */
-
-static void conn_schedule(Connection *conn) {
-        (void) sd_event_source_set_enabled(conn->defer_source, SD_EVENT_ONESHOT);
-}
-
-static void conn_touch(Connection *conn) {
-        uint64_t now;
-
-        if (sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now) >= 0)
-                conn->last_activity_usec = now;
-}
-
-/* Back-pressure: the peer has not taken what earlier calls produced. Until it does, the connection's next
- * calls stay unread (in the socket, at the client's expense) rather than each adding a reply to ours. */
-static bool conn_output_blocked(const Connection *conn) {
-        return conn->out_end - conn->out_start > CONTROL_OUTPUT_PAUSE;
-}
-
-/* Unsent output of uid's connections. O(connections): called only once the total is past a user's budget. */
-static size_t control_pending_uid(const Control *c, uid_t uid) {
-        size_t n = 0;
-
-        for (const Connection *i = c->connections; i; i = i->next)
-                if (i->cred.uid == uid)
-                        n += i->out_end - i->out_start + i->reserved;
-        return n;
-}
-
-static bool conn_is_admin(const Connection *conn) {
-        const Control *c = conn->control;
-
-        return c->is_admin &&
-                c->is_admin(conn->cred.uid, conn->cred.gid, conn->groups, conn->n_groups, c->admin_userdata);
-}
-
-/* Back-pressure across connections: the caller's user has CONTROL_OUTPUT_USER_BUDGET of replies unsent
- * (however many connections hold them), or everybody's together are past the total and the caller is no
- * administrator (*ret_total then). The common case, little unsent anywhere, costs one comparison. */
-static bool conn_budget_blocked(const Connection *conn, bool *ret_total) {
-        const Control *c = conn->control;
-
-        *ret_total = false;
-        if (c->out_pending < c->out_user_budget)
-                return false;
-        if (c->out_pending >= (size_t) CONTROL_OUTPUT_TOTAL_FACTOR * c->out_user_budget && !conn_is_admin(conn))
-                return (*ret_total = true);
-        return control_pending_uid(c, conn->cred.uid) >= c->out_user_budget;
-}
-
-/* n bytes of uid's output left the daemon (sent, or dropped with their connection). Wake the connections
- * whose budget may now have room: those the total held back once the total is below it, uid's own once its
- * output is below its budget (a woken connection that still has no room pauses again). Nobody else's
- * budget changed, so nobody else is woken: a user's big reply draining chunk by chunk does not stir every
- * waiting connection at every chunk. */
-static void control_output_released(Control *c, uid_t uid, size_t n) {
-        bool total_room, user_room;
-
-        assert(c->out_pending >= n);
-        c->out_pending -= n;
-        if (c->n_budget_paused == 0 || n == 0)
-                return;
-        total_room = c->out_pending < (size_t) CONTROL_OUTPUT_TOTAL_FACTOR * c->out_user_budget;
-        user_room = c->out_pending < c->out_user_budget || control_pending_uid(c, uid) < c->out_user_budget;
-        if (!total_room && !user_room)
-                return;
-        for (Connection *i = c->connections; i && c->n_budget_paused > 0; i = i->next)
-                if (i->budget_paused && (i->budget_total ? total_room : user_room && i->cred.uid == uid)) {
-                        i->budget_paused = false;
-                        c->n_budget_paused--;
-                        conn_schedule(i);
-                }
 }
 
 static Connection *conn_free_full(Connection *conn, bool notify) {
@@ -337,460 +100,8 @@ static Connection *conn_free(Connection *conn) {
         return conn_free_full(conn, true);
 }
 
-/* The output buffer is empty: buf (len bytes, malloc'd) becomes it. */
-static void control_output_adopt(Connection *conn, char *buf, size_t len) {
-        free(conn->out);
-        conn->out = buf;
-        conn->out_alloc = len;
-        conn->out_start = 0;
-        conn->out_end = len;
-        conn->n_queued += len;
-        conn->control->out_pending += len;
-}
-
-/* Append one encoded message (taken over) to the output buffer. */
-static void conn_enqueue(Connection *conn, char *buf, size_t len) {
-        size_t pending = conn->out_end - conn->out_start;
-
-        if (conn->broken)
-                goto finish;
-        if (len > CONTROL_OUTPUT_MAX - pending) {
-                log_warning("Control connection of uid %u: output exceeds %zu bytes, disconnecting.",
-                            (unsigned) conn->cred.uid, CONTROL_OUTPUT_MAX);
-                conn->broken = true;
-                goto finish;
-        }
-        if (pending == 0 && len > CONTROL_BUFFER_KEEP) {
-                /* A big reply to an idle connection: take the buffer over rather than copy it. */
-                control_output_adopt(conn, buf, len);
-                goto done;
-        }
-        if (conn->out_start > 0 && conn->out_end + len > conn->out_alloc) {
-                memmove(conn->out, conn->out + conn->out_start, pending);
-                conn->out_start = 0;
-                conn->out_end = pending;
-        }
-        if (conn->out_end + len > conn->out_alloc) {
-                size_t n = MAX(conn->out_end + len, MIN(2 * conn->out_alloc, CONTROL_OUTPUT_MAX));
-                char *p = realloc(conn->out, MAX(n, (size_t) 4096));
-
-                if (!p) {
-                        log_oom();
-                        conn->broken = true;
-                        goto finish;
-                }
-                conn->out = p;
-                conn->out_alloc = MAX(n, (size_t) 4096);
-        }
-        memcpy(conn->out + conn->out_end, buf, len);
-        conn->out_end += len;
-        conn->n_queued += len;
-        conn->control->out_pending += len;
-finish:
-        free(buf);
-done:
-        conn_schedule(conn);
-}
-
-/* Write as much as the socket takes. MSG_NOSIGNAL: a vanished reader must not SIGPIPE the daemon. */
-static int conn_flush(Connection *conn) {
-        while (conn->out_start < conn->out_end) {
-                ssize_t n = send(conn->fd, conn->out + conn->out_start, conn->out_end - conn->out_start,
-                                 MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        return -errno;
-                }
-                conn->out_start += (size_t) n;
-                conn->n_sent += (size_t) n;
-                control_output_released(conn->control, conn->cred.uid, (size_t) n);
-        }
-        conn->out_start = conn->out_end = 0;
-        if (conn->out_alloc > CONTROL_BUFFER_KEEP) {
-                free(conn->out);
-                conn->out = NULL;
-                conn->out_alloc = 0;
-        }
-        return 0;
-}
-
-/* The final answer to the connection's current call: later calls may now be processed. */
-static void conn_call_done(Connection *conn, ControlCall *call) {
-        if (conn->current != call)
-                return;
-        conn->current = NULL;
-        control_call_unref(call);
-        conn_touch(conn); /* the idle clock restarts after a long Wait */
-        conn_schedule(conn);
-}
-
-static int call_send(ControlCall *call, const char *error, json_object *parameters, bool continues) {
-        _cleanup_json_ json_object *p = parameters;
-        Connection *conn = call->conn;
-        char *buf;
-        size_t len;
-
-        if (call->replied)
-                return -EALREADY;
-        if (continues && !call->more)
-                return -EINVAL;
-        if (!continues)
-                call->replied = true;
-        if (conn && conn->reserved > 0) { /* the reply itself counts from here on */
-                size_t reserved = conn->reserved;
-
-                conn->reserved = 0;
-                control_output_released(conn->control, conn->cred.uid, reserved);
-        }
-        if (!conn || call->oneway)
-                return 0; /* nobody listens: swallowed */
-
-        /* The first reply of a stream may be a snapshot larger than the cap on its own (Watch: a whole
-         * job): it is not lag until the reader has had the time to take it. */
-        if (continues &&
-            conn->out_end - conn->out_start >
-                    CONTROL_STREAM_BACKLOG_MAX + (conn->n_sent < call->first_end ? call->first_len : 0)) {
-                /* A reader that stops reading a stream is cut off rather than buffered without end. */
-                log_notice("Control client of uid %u does not keep up with its stream, disconnecting.",
-                           (unsigned) conn->cred.uid);
-                conn->broken = true;
-                conn_schedule(conn);
-                return 0;
-        }
-
-        buf = error ? protocol_format_error(error, p, &len) : protocol_format_reply(p, continues, &len);
-        if (!buf)
-                return -ENOMEM;
-        conn_enqueue(conn, buf, len);
-        if (continues && call->first_end == 0) {
-                call->first_len = len;
-                call->first_end = conn->n_queued;
-        }
-        if (continues)
-                call->drain_armed = true;
-        else
-                conn_call_done(conn, call);
-        return 0;
-}
-
-void control_call_reserve_output(ControlCall *call, size_t bytes) {
-        Connection *conn = call->conn;
-
-        if (!conn || call->replied || call->oneway)
-                return;
-        conn->reserved += bytes;
-        conn->control->out_pending += bytes;
-}
-
-int control_call_reply(ControlCall *call, json_object *parameters) {
-        return call_send(call, NULL, parameters, false);
-}
-
-int control_call_notify(ControlCall *call, json_object *parameters) {
-        return call_send(call, NULL, parameters, true);
-}
-
-int control_call_error(ControlCall *call, const char *error, json_object *parameters) {
-        return call_send(call, error, parameters, false);
-}
-
-int control_call_error_invalid_parameter(ControlCall *call, const char *name) {
-        json_object *p = json_object_new_object();
-
-        if (!p || json_object_object_add(p, "parameter", json_object_new_string(name)) < 0) {
-                json_object_put(p);
-                return -ENOMEM;
-        }
-        return control_call_error(call, VARLINK_ERROR_INVALID_PARAMETER, p);
-}
-
-/* Build {key: value} with a string value. Returns NULL on OOM. */
-static json_object *json_pair(const char *key, const char *value) {
-        json_object *o = json_object_new_object();
-        json_object *v = json_object_new_string(value);
-
-        if (!o || !v || json_object_object_add(o, key, v) < 0) {
-                json_object_put(o);
-                json_object_put(v);
-                return NULL;
-        }
-        return o;
-}
-
-/* A protocol violation: answer with ProtocolError (unless the peer can no longer read), then close. */
-static void conn_protocol_error(Connection *conn, const char *reason) {
-        json_object *p = json_pair("reason", reason);
-        char *buf = p ? protocol_format_error(ORCH_ERROR_PROTOCOL, p, NULL) : NULL;
-
-        log_debug("Control client of uid %u: %s, closing.", (unsigned) conn->cred.uid, reason);
-        json_object_put(p);
-        if (buf)
-                conn_enqueue(conn, buf, strlen(buf) + 1);
-        conn->close_when_flushed = true;
-        conn_schedule(conn);
-}
-
-/* --- built-in org.varlink.service methods --- */
-
-static int method_get_info(ControlCall *call, json_object *parameters, void *userdata) {
-        _cleanup_json_ json_object *p = json_object_new_object();
-        json_object *ifaces = json_object_new_array();
-
-        if (!p || !ifaces || json_object_object_add(p, "interfaces", ifaces) < 0) {
-                json_object_put(ifaces);
-                return -ENOMEM;
-        }
-        if (json_object_object_add(p, "vendor", json_object_new_string("orchd")) < 0 ||
-            json_object_object_add(p, "product", json_object_new_string("orchd")) < 0 ||
-            json_object_object_add(p, "version", json_object_new_string(ORCHD_VERSION)) < 0 ||
-            json_object_object_add(p, "url", json_object_new_string("https://github.com/orchd/orchd")) < 0 ||
-            json_object_array_add(ifaces, json_object_new_string(VARLINK_SERVICE_INTERFACE)) < 0 ||
-            json_object_array_add(ifaces, json_object_new_string(ORCH_INTERFACE)) < 0)
-                return -ENOMEM;
-        return control_call_reply(call, TAKE_PTR(p));
-}
-
-static int method_get_interface_description(ControlCall *call, json_object *parameters, void *userdata) {
-        json_object *v;
-        const char *name, *description;
-
-        if (!json_object_object_get_ex(parameters, "interface", &v) ||
-            !json_object_is_type(v, json_type_string))
-                return control_call_error_invalid_parameter(call, "interface");
-        name = json_object_get_string(v);
-        description = protocol_interface_description(name);
-        if (!description)
-                return control_call_error(call, VARLINK_ERROR_INTERFACE_NOT_FOUND,
-                                          json_pair("interface", name));
-        return control_call_reply(call, json_pair("description", description));
-}
-
-static const ControlMethod builtin_methods[] = { { VARLINK_METHOD_GET_INFO, method_get_info },
-                                                 { VARLINK_METHOD_GET_INTERFACE_DESCRIPTION,
-                                                   method_get_interface_description },
-                                                 {} };
-
-static control_method_fn find_method(const ControlMethod *table, const char *name) {
-        for (const ControlMethod *m = table; m && m->name; m++)
-                if (streq(m->name, name))
-                        return m->fn;
-        return NULL;
-}
-
-static int method_not_found(ControlCall *call, json_object *parameters, void *userdata) {
-        _cleanup_free_ char *iface = protocol_method_interface(call->method);
-
-        if (!iface)
-                return -ENOMEM;
-        if (!protocol_interface_description(iface))
-                return control_call_error(call, VARLINK_ERROR_INTERFACE_NOT_FOUND,
-                                          json_pair("interface", iface));
-        return control_call_error(call, VARLINK_ERROR_METHOD_NOT_FOUND, json_pair("method", call->method));
-}
-
-/* Hand one parsed call to its handler. The connection keeps a reference until the final reply. */
-static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
-        Control *c = conn->control;
-        _cleanup_(control_call_unrefp) ControlCall *call = NULL;
-        control_method_fn fn;
-        void *userdata = c->userdata;
-        int r;
-
-        call = calloc(1, sizeof(ControlCall));
-        if (!call)
-                return -ENOMEM;
-        *call = (ControlCall){
-                .n_ref = 1,
-                .conn = conn,
-                .method = TAKE_PTR(m->method),
-                .cred = conn->cred,
-                .more = m->more,
-                .oneway = m->oneway,
-        };
-        if (conn->n_groups > 0) {
-                call->groups = memdup(conn->groups, conn->n_groups * sizeof(gid_t));
-                if (!call->groups)
-                        return -ENOMEM;
-                call->n_groups = conn->n_groups;
-        }
-        if (!call->oneway)
-                conn->current = control_call_ref(call);
-
-        fn = find_method(builtin_methods, call->method);
-        if (fn)
-                userdata = c;
-        else
-                fn = find_method(c->methods, call->method) ?: method_not_found;
-
-        log_debug("Control call %s from uid %u pid %d.", call->method, (unsigned) call->cred.uid,
-                  (int) call->cred.pid);
-        r = fn(call, m->parameters, userdata);
-        if (r < 0 && !call->replied) {
-                log_warning_errno(r, "Control method %s failed: %m", call->method);
-                (void) control_call_error(call, ORCH_ERROR_INTERNAL,
-                                          json_pair("errno", strerrorname_np(-r) ?: "EIO"));
-        }
-        return 0;
-}
-
-static bool method_is_large(const Control *c, const char *name) {
-        for (const ControlMethod *m = c->methods; m && m->name; m++)
-                if (m->large && streq(m->name, name))
-                        return true;
-        return false;
-}
-
-/* The cap on the incomplete message at in_start: only a call that names a large method first (Submit) may
- * make us buffer more than PROTOCOL_SMALL_CALL_MAX. */
-static size_t conn_message_max(const Connection *conn) {
-        size_t n = conn->in_end - conn->in_start;
-
-        for (const ControlMethod *m = conn->control->methods; n > 0 && m && m->name; m++)
-                if (m->large && protocol_call_starts_with_method(conn->in + conn->in_start, n, m->name))
-                        return PROTOCOL_CALL_MAX;
-        return PROTOCOL_SMALL_CALL_MAX;
-}
-
-/* How much unprocessed input the buffer may hold: the cap of an incomplete first message (plus its NUL), or,
- * once a complete call is buffered, CONTROL_INPUT_QUEUE: calls pipelined further wait in the socket, so a
- * client that is not being answered (a pending Wait, unread replies) is not read either. Bytes before
- * in_scanned are known to hold no NUL. */
-static size_t conn_input_max(const Connection *conn) {
-        size_t from = MAX(conn->in_scanned, conn->in_start);
-
-        if (conn->in_end > from && memchr(conn->in + from, '\0', conn->in_end - from))
-                return CONTROL_INPUT_QUEUE;
-        return conn_message_max(conn) + 1;
-}
-
-/* How many more bytes conn_read() may take. */
-static size_t conn_input_room(const Connection *conn) {
-        size_t held = conn->in_end - conn->in_start, max = conn_input_max(conn);
-
-        return held < max ? max - held : 0;
-}
-
-/* Read what the socket has, up to the input cap. Sets read_eof at end of stream. */
-static int conn_read(Connection *conn) {
-        for (;;) {
-                size_t room = conn_input_room(conn);
-                ssize_t n;
-
-                if (room == 0)
-                        return 0; /* full: conn_process decides (oversized, or wait for the call) */
-                if (conn->in_end == conn->in_alloc && conn->in_start > 0) {
-                        memmove(conn->in, conn->in + conn->in_start, conn->in_end - conn->in_start);
-                        conn->in_scanned -= conn->in_start;
-                        conn->in_end -= conn->in_start;
-                        conn->in_start = 0;
-                }
-                if (conn->in_end == conn->in_alloc) {
-                        size_t a = MIN(MAX(conn->in_alloc * 2, (size_t) 4096), conn->in_end + room);
-                        char *p;
-
-                        p = realloc(conn->in, a);
-                        if (!p)
-                                return -ENOMEM;
-                        conn->in = p;
-                        conn->in_alloc = a;
-                }
-
-                n = recv(conn->fd, conn->in + conn->in_end, MIN(conn->in_alloc - conn->in_end, room),
-                         MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        return -errno;
-                }
-                if (n == 0) {
-                        conn->read_eof = true;
-                        return 0;
-                }
-                conn->in_end += (size_t) n;
-        }
-}
-
-/* Handle buffered complete messages while no call is outstanding. */
-static int conn_process(Connection *conn) {
-        for (unsigned i = 0; i < CONTROL_MESSAGES_PER_ROUND; i++) {
-                _cleanup_(varlink_message_done) VarlinkMessage m = {};
-                _cleanup_free_ char *err = NULL;
-                char *msg, *nul;
-                int r;
-
-                if (conn->current || conn->close_when_flushed || conn->broken)
-                        return 0;
-                if (conn_output_blocked(conn)) {
-                        conn->output_paused = true; /* conn_update() resumes us once it drained */
-                        return 0;
-                }
-                if (conn->budget_paused)
-                        return 0;
-                if (conn_budget_blocked(conn, &conn->budget_total)) {
-                        conn->budget_paused = true; /* control_output_released() resumes us */
-                        conn->control->n_budget_paused++;
-                        log_debug(
-                                "Control connection of uid %u waits: %zu bytes of replies are unsent, over the "
-                                "budget.",
-                                (unsigned) conn->cred.uid, conn->control->out_pending);
-                        return 0;
-                }
-
-                msg = conn->in + conn->in_start;
-                nul = conn->in_end > conn->in_scanned ?
-                        memchr(conn->in + MAX(conn->in_scanned, conn->in_start), '\0',
-                               conn->in_end - MAX(conn->in_scanned, conn->in_start)) :
-                        NULL;
-                if (!nul) {
-                        conn->in_scanned = conn->in_end;
-                        if (conn->in_end - conn->in_start > conn_message_max(conn))
-                                conn_protocol_error(conn, "message too large");
-                        else if (conn->read_eof && conn->in_end > conn->in_start)
-                                conn_protocol_error(conn, "truncated message at end of stream");
-                        return 0;
-                }
-
-                conn->in_start = conn->in_scanned = (size_t) (nul - conn->in) + 1;
-                conn_touch(conn);
-
-                r = protocol_parse_call(msg, (size_t) (nul - msg), &m, &err);
-                if (r == -ENOMEM)
-                        return r;
-                if (conn->in_start == conn->in_end) {
-                        /* Drained: rewind, and give back a buffer that a large message grew. */
-                        conn->in_start = conn->in_end = conn->in_scanned = 0;
-                        if (conn->in_alloc > CONTROL_BUFFER_KEEP) {
-                                free(conn->in);
-                                conn->in = NULL;
-                                conn->in_alloc = 0;
-                        }
-                }
-                if (r < 0) {
-                        conn_protocol_error(conn, err ?: "malformed call");
-                        return 0;
-                }
-                /* The first "method" made it large; a second one of another method would have the last word. */
-                if ((size_t) (nul - msg) > PROTOCOL_SMALL_CALL_MAX &&
-                    !method_is_large(conn->control, m.method)) {
-                        conn_protocol_error(conn, "message too large");
-                        return 0;
-                }
-                r = conn_dispatch(conn, &m);
-                if (r < 0)
-                        return r;
-        }
-
-        conn_schedule(conn); /* more may be waiting: continue in a later round */
-        return 0;
-}
-
 /* Everything queued has reached the socket: a stream paced by its drain callback may send the next part.
- * Called from conn_update() only, so the callback never runs inside a reply function. */
+ * Called from control_conn_update() only, so the callback never runs inside a reply function. */
 static void conn_fire_drain(Connection *conn) {
         ControlCall *call = conn->current;
 
@@ -800,22 +111,21 @@ static void conn_fire_drain(Connection *conn) {
         call->on_drain(call, call->drain_userdata); /* may queue more, or answer (and drop) the call */
 }
 
-/* After any event: close if done or broken, else poll for what the connection needs next. */
-static int conn_update(Connection *conn) {
+int control_conn_update(Connection *conn) {
         bool in_full, want_in;
         uint32_t events = 0;
         int r;
 
         if (conn->broken)
                 return -ECONNRESET;
-        r = conn_flush(conn);
+        r = control_conn_flush(conn);
         if (r < 0)
                 return r;
         conn_fire_drain(conn);
-        if (conn->output_paused && !conn_output_blocked(conn)) {
+        if (conn->output_paused && !control_conn_output_blocked(conn)) {
                 /* Calls already buffered would wait for input that may never come: process them now. */
                 conn->output_paused = false;
-                conn_schedule(conn);
+                control_conn_schedule(conn);
         }
         if (conn->out_end == 0) {
                 if (conn->close_when_flushed)
@@ -826,9 +136,9 @@ static int conn_update(Connection *conn) {
         }
 
         /* Stop reading while the buffer is full of queued calls: TCP-like back-pressure, not a drop. */
-        in_full = conn_input_room(conn) == 0;
-        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full && !conn_output_blocked(conn) &&
-                !conn->budget_paused;
+        in_full = control_conn_input_room(conn) == 0;
+        want_in = !conn->read_eof && !conn->close_when_flushed && !in_full &&
+                !control_conn_output_blocked(conn) && !conn->budget_paused;
         if (want_in)
                 events |= EPOLLIN;
         if (conn->out_end > conn->out_start)
@@ -842,9 +152,9 @@ static int conn_update(Connection *conn) {
 static void conn_run(Connection *conn) {
         int r;
 
-        r = conn_process(conn);
+        r = control_conn_process(conn);
         if (r >= 0)
-                r = conn_update(conn);
+                r = control_conn_update(conn);
         if (r < 0) {
                 if (r != -ECONNRESET && r != -EPIPE)
                         log_debug_errno(r, "Control connection of uid %u closed: %m",
@@ -858,7 +168,7 @@ static int conn_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         int r;
 
         if (revents & EPOLLIN) {
-                r = conn_read(conn);
+                r = control_conn_read(conn);
                 if (r < 0) {
                         conn_free(conn);
                         return 0;
@@ -997,7 +307,7 @@ static int conn_new(Control *c, int fd_in) {
                 c->connections->prev = conn;
         c->connections = conn;
         c->n_connections++;
-        conn_touch(conn);
+        control_conn_touch(conn);
 
         r = sd_event_add_io(c->event, &conn->io_source, conn->fd, EPOLLIN, conn_on_io, conn);
         if (r >= 0)
@@ -1012,6 +322,10 @@ static int conn_new(Control *c, int fd_in) {
                 return r;
         }
         return 0;
+}
+
+int control_adopt(Control *c, int fd) {
+        return conn_new(c, fd);
 }
 
 static int control_on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {

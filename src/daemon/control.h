@@ -37,6 +37,11 @@ typedef struct ControlMethod {
  * connections (60 s; tests shorten it). Returns 0, -EINVAL if that is no positive duration, or -errno. */
 int control_new(sd_event *e, const char *path, const ControlMethod *methods, void *userdata, Control **ret);
 
+/* Serve fd, a connected stream socket (taken over, also on failure), as if it had been accepted: the same
+ * caps and credentials (SO_PEERCRED). For a connection made elsewhere, such as one end of a socketpair.
+ * Returns 0 (also when the connection caps refused it, as accept would) or -errno. */
+int control_adopt(Control *c, int fd);
+
 /* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns NULL. */
 Control *control_free(Control *c);
 

@@ -5,7 +5,8 @@
  * The command line wins over the file also on reload: a flag is an explicit
  * choice of whoever started the daemon. Keys that shape what was set up at
  * start (the spool, the socket, the drop group of new/) are only reported on
- * reload, with the value that stays in force until a restart.
+ * reload, with the value that stays in force until a restart. A reload returns
+ * the new configuration; the manager applies it (manager.c).
  */
 
 #include <errno.h>
@@ -19,7 +20,6 @@
 #include "daemon-conf.h"
 #include "fsutil.h"
 #include "log.h"
-#include "manager.h"
 
 /* A config file is a few lines; anything this big is a mistake worth refusing. */
 #define CONF_FILE_MAX (1024 * 1024)
@@ -159,28 +159,19 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
         }
 }
 
-/* Make the running daemon follow the values of reloadable keys in new. */
-static void apply(Manager *m, const DaemonConf *new) {
-        m->config.max_parallel = new->max_parallel;
-        m->config.log_max_bytes = new->max_log_size;
-        log_set_max_level(new->log_level);
-        manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
-        manager_gc_soon(m);        /* KeepFinished= may keep less now */
-        manager_schedule_soon(m);  /* more slots may be free now */
-}
-
-int daemon_conf_reload(Manager *m) {
+int daemon_conf_reload(const char *path, bool required, const DaemonConf *cmdline, const DaemonConf *current,
+                       DaemonConf *ret) {
         DaemonConf new = {}, keep;
         unsigned changed = 0;
         int r;
 
-        r = daemon_conf_load(m->config.config_path, m->config.config_required, m->config.cmdline, &new);
+        r = daemon_conf_load(path, required, cmdline, &new);
         if (r < 0) {
                 log_error("Keeping the configuration in force: the new one is invalid.");
                 return r;
         }
         for (int k = 0; k < _CONF_KEY_MAX; k++) {
-                if (key_equal(&m->conf, &new, k))
+                if (key_equal(current, &new, k))
                         continue;
                 changed++;
                 if (conf_key_reloadable(k)) {
@@ -192,7 +183,7 @@ int daemon_conf_reload(Manager *m) {
                         "value until then.",
                         conf_key_to_string(k));
                 /* Keep what is in force, so the next reload compares against it and warns again. */
-                keep = m->conf; /* a shallow view: conf_merge() copies only the one key marked set */
+                keep = *current; /* a shallow view: conf_merge() copies only the one key marked set */
                 keep.set = 1U << k;
                 r = conf_merge(&new, &keep);
                 if (r < 0) {
@@ -200,11 +191,6 @@ int daemon_conf_reload(Manager *m) {
                         return log_oom();
                 }
         }
-        conf_done(&m->conf);
-        m->conf = new;
-        apply(m, &m->conf);
-        log_info("Configuration reloaded: %u setting(s) changed; %u parallel, log level %d, %" PRIu64
-                 " bytes per attempt log.",
-                 changed, m->config.max_parallel, m->conf.log_level, m->config.log_max_bytes);
-        return 0;
+        *ret = new;
+        return (int) changed;
 }

@@ -3,15 +3,13 @@
 
 /*
  * The daemon's effective configuration: built-in defaults, then orchd.conf,
- * then command-line flags (SPEC §1), and applying a re-read configuration on
- * SIGHUP to a running Manager. Logs what it finds (conf.c stays pure).
+ * then command-line flags (SPEC §1), and re-reading it on SIGHUP into a new
+ * configuration that the manager applies. Logs what it finds (conf.c stays pure).
  */
 
 #include <stdbool.h>
 
 #include "conf.h"
-
-typedef struct Manager Manager;
 
 #define DEFAULT_CONFIG_FILE SYSCONFDIR "/orchd/orchd.conf"
 #define DEFAULT_SPOOL LOCALSTATEDIR "/spool/orchd"
@@ -36,7 +34,10 @@ typedef struct Manager Manager;
  * returned. */
 int daemon_conf_load(const char *path, bool required, const DaemonConf *cmdline, DaemonConf *ret);
 
-/* SIGHUP: re-read the file the daemon was started with (flags still win), apply what can change at run
- * time, and log each change, and each that needs a restart. On an invalid file the old configuration
- * stays. Returns 0 or a negative errno (already logged). */
-int daemon_conf_reload(Manager *m);
+/* SIGHUP: re-read the file at path (flags in cmdline still win) and compare it with current, the
+ * configuration in force: each changed key is logged; one that applies only at the next start keeps
+ * current's value in *ret (and is warned about). Returns the number of keys changed with *ret filled (the
+ * caller's to apply and conf_done()), or -EINVAL/-errno with the problem logged (file, line, key) and *ret
+ * untouched: the old configuration stays. */
+int daemon_conf_reload(const char *path, bool required, const DaemonConf *cmdline, const DaemonConf *current,
+                       DaemonConf *ret);

@@ -39,7 +39,6 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
-#include "methods.h"
 #include "nodeenv.h"
 #include "procutil.h"
 #include "protocol.h"
@@ -438,7 +437,7 @@ static void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) 
 static void job_on_task_output(Task *t, void *userdata) {
         NodeCtl *c = userdata;
 
-        methods_logs_poke(c->job->manager, c->job, c->index);
+        manager_node_output(c->job->manager, c->job, c->index);
 }
 
 /* The job's starts file, opened for appending at its first start. Returns the fd (owned by j) or -errno. */

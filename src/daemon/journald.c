@@ -251,10 +251,17 @@ static int journald_start_sender(void) {
         return 0;
 }
 
+/* log.c's sink: whether the entry went to journald and stderr is a journal stream (then the line on stderr
+ * is skipped, so that each message is stored once). */
+static bool journald_log_sink(const JournalField *fields, size_t n) {
+        return journald_send(fields, n, true) >= 0 && journald_owns_stderr();
+}
+
 void journald_setup(void) {
         Change c = CHANGE_NONE;
         int error = 0, r;
 
+        log_set_journal_sink(journald_log_sink);
         r = journald_start_sender();
         if (r < 0) {
                 log_warning_errno(r, "Journal forwarding off: cannot start its thread: %m");

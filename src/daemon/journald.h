@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal-field.h"
+
 #define JOURNALD_SOCKET "/run/systemd/journal/socket"
 /* While forwarding is off, a send probes the socket again at most this often. */
 #define JOURNALD_RETRY_USEC (5 * USEC_PER_SEC)
@@ -26,20 +28,12 @@
 #define JOURNALD_STALL_USEC (2 * USEC_PER_SEC)
 /* How long exit waits for the queue to drain; what is left then is counted on stderr. */
 #define JOURNALD_EXIT_FLUSH_USEC (3 * USEC_PER_SEC)
-#define JOURNALD_FIELDS_MAX 24
 
-/* One field of an entry. The value may hold any bytes (NUL, '\n', invalid UTF-8): it is sent in the
- * protocol's binary form. */
-typedef struct JournalField {
-        const char *name;
-        const void *value;
-        size_t len;
-} JournalField;
-
-/* Start forwarding: connect to journald if it answers, start the sender thread, log once whether
- * forwarding is on, and flush the queue at exit (atexit, at most JOURNALD_EXIT_FLUSH_USEC). Before this
- * call nothing is sent (unit tests, for one, never call it). Also notes whether stderr is already a
- * journal stream (JOURNAL_STREAM=dev:ino of fd 2, set by systemd for StandardError=journal). */
+/* Start forwarding: install the journal sink of log.h (log_set_journal_sink()), connect to journald if it
+ * answers, start the sender thread, log once whether forwarding is on, and flush the queue at exit (atexit,
+ * at most JOURNALD_EXIT_FLUSH_USEC). Before this call nothing is sent (unit tests, for one, never call it).
+ * Also notes whether stderr is already a journal stream (JOURNAL_STREAM=dev:ino of fd 2, set by systemd for
+ * StandardError=journal). */
 void journald_setup(void);
 
 /* Whether entries are forwarded now. When off, probes again (at most every JOURNALD_RETRY_USEC) and
@@ -56,8 +50,3 @@ bool journald_owns_stderr(void);
  * error. An entry that journald refuses later, or cannot take within JOURNALD_STALL_USEC, is dropped
  * without a report to the caller. */
 int journald_send(const JournalField *fields, size_t n, bool reserve);
-
-/* "NAME" = "s", for fields of C strings. */
-static inline JournalField journal_field(const char *name, const char *s) {
-        return (JournalField){ .name = name, .value = s, .len = __builtin_strlen(s) };
-}

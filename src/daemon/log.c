@@ -7,10 +7,10 @@
  * committer thread, for instance) never interleave mid-line. errno is set to
  * the error before formatting so "%m" works, and restored afterwards.
  *
- * While journal forwarding is on, each message also goes to journald as a structured entry (queued by
- * journald.c, in order with node output, never waiting for journald). Under systemd with
- * StandardError=journal stderr is itself a journal stream: then the line on stderr is skipped when the entry
- * was sent, so each message is stored once, with its fields.
+ * While journal forwarding is on, each message also goes to journald as a structured entry (through the sink
+ * journald.c installs: queued there, in order with node output, never waiting for journald). Under systemd
+ * with StandardError=journal stderr is itself a journal stream: then the line on stderr is skipped when the
+ * entry was sent, so each message is stored once, with its fields.
  */
 
 #include <errno.h>
@@ -23,12 +23,16 @@
 
 #include "conf.h"
 #include "escape.h"
-#include "journald.h"
 #include "log.h"
 
 #define LOG_MESSAGE_MAX 2048
 
 static int log_max_level = LOG_INFO;
+static log_journal_sink_t log_sink;
+
+void log_set_journal_sink(log_journal_sink_t sink) {
+        log_sink = sink;
+}
 
 void log_set_max_level(int level) {
         log_max_level = level;
@@ -72,11 +76,13 @@ static void fields_addf(LogFields *lf, const char *name, const char *format, ...
         lf->used += (size_t) m + 1;
 }
 
-/* Returns whether journald took the entry. */
+/* Returns whether the sink took the entry and the line on stderr is to be skipped. */
 static bool log_to_journal(int level, int error, const LogEvent *ev, const char *file, int line,
                            const char *func, const char *msg, size_t len) {
         LogFields lf = {};
 
+        if (!log_sink)
+                return false;
         lf.f[lf.n++] = (JournalField){ .name = "MESSAGE", .value = msg, .len = len };
         fields_addf(&lf, "PRIORITY", "%d", level);
         fields_add(&lf, "SYSLOG_IDENTIFIER", "orchd");
@@ -99,7 +105,7 @@ static bool log_to_journal(int level, int error, const LogEvent *ev, const char 
                 if (ev->has_uid)
                         fields_addf(&lf, "ORCH_UID", "%u", (unsigned) ev->uid);
         }
-        return journald_send(lf.f, lf.n, true) >= 0;
+        return log_sink(lf.f, lf.n);
 }
 
 /* Messages carry job data (file and job names, reasons, paths): every control character and invalid
@@ -120,7 +126,7 @@ static int log_dispatch(int level, int error, const LogEvent *ev, const char *fi
         /* Room is kept for the debug suffix and the newline; an escaped message longer than that is cut. */
         m = (int) cescape_buf(raw, (size_t) m, buf + n, LOG_MESSAGE_MAX - (size_t) n);
 
-        if (log_to_journal(level, error, ev, file, line, func, buf + n, (size_t) m) && journald_owns_stderr())
+        if (log_to_journal(level, error, ev, file, line, func, buf + n, (size_t) m))
                 return 0;
 
         n += m;

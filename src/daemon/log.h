@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <syslog.h>
 
+#include "journal-field.h"
 #include "log-ids.h"
 #include "macro.h"
 
@@ -36,6 +37,12 @@ typedef struct LogEvent {
 } LogEvent;
 
 #define LOG_EV(...) (&(const LogEvent){ __VA_ARGS__ })
+
+/* Where each message also goes as a structured entry (journald.c installs it in journald_setup()): returns
+ * true when the entry was taken and the line on stderr must be skipped (stderr is a journal stream). NULL
+ * (the default, and in unit tests): stderr only. */
+typedef bool (*log_journal_sink_t)(const JournalField *fields, size_t n);
+void log_set_journal_sink(log_journal_sink_t sink);
 
 /* Set the maximum priority that is printed (LOG_ERR … LOG_DEBUG). */
 void log_set_max_level(int level);

@@ -44,7 +44,6 @@
 #include "daemon-conf.h"
 #include "escape.h"
 #include "exec-client.h"
-#include "methods.h"
 #include "notify.h"
 #include "retention.h"
 #include "unfinished.h"
@@ -99,7 +98,7 @@ int manager_open_job_dir(Manager *m, uint64_t id) {
 }
 
 void manager_gc_soon(Manager *m) {
-        m->gc_needed = true;
+        m->retention.needed = true;
 }
 
 /* Higher priority first, then older (smaller id) first. */
@@ -316,6 +315,31 @@ void manager_limits_changed(Manager *m) {
 
 static uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata) {
         return manager_key_holder(userdata, key, uid);
+}
+
+/* spool_fatal_cb */
+static void manager_spool_fatal(int error, const char *what, void *userdata) {
+        manager_fail_stop(userdata, error, what);
+}
+
+/* ReadOnly.on_writable: the spool can be written again. */
+static void manager_on_writable(void *userdata) {
+        Manager *m = userdata;
+
+        spool_hold(m->spool, manager_loading(m) > 0); /* recovery unholds it when it ends */
+        manager_schedule_soon(m);
+}
+
+/* Retention.may_collect: not while stopping, after a fail-stop or while jobs are still being loaded. */
+static bool manager_may_collect(void *userdata) {
+        Manager *m = userdata;
+
+        return !m->stopping && !m->failed && !manager_loading(m);
+}
+
+/* Retention.on_removed */
+static void manager_on_removed(void *userdata) {
+        manager_trim_soon(userdata);
 }
 
 static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd,
@@ -655,7 +679,7 @@ static int manager_recover(Manager *m) {
                 }
                 m->next_unloaded++;
         }
-        retention_recover(m);
+        retention_recover(&m->retention);
         if (m->n_unloaded == 0) {
                 manager_loaded(m);
                 return 0;
@@ -839,8 +863,8 @@ static int manager_on_post(sd_event_source *s, void *userdata) {
         if (m->failed)
                 return 0;
         manager_schedule(m);
-        if (m->gc_needed && !m->stopping && !manager_loading(m))
-                (void) retention_gc(m);
+        if (m->retention.needed && !m->stopping && !manager_loading(m))
+                (void) retention_gc(&m->retention);
         manager_flush(m);
         if (m->stopping)
                 manager_check_drained(m);
@@ -867,14 +891,17 @@ static void manager_on_committed(Committer *c, uint64_t gen, void *userdata) {
         for (size_t i = m->n_active; i > 0; i--)
                 if (i - 1 < m->n_active)
                         job_on_durable(m->active[i - 1], gen);
-        methods_on_durable(m, gen);
+        if (m->hooks.on_durable)
+                m->hooks.on_durable(gen, m->hooks.userdata);
 }
 
 static void manager_on_commit_error(Committer *c, int error, const char *what, void *userdata) {
+        Manager *m = userdata;
+
         /* Out of room: wait for it (the committer keeps what it could not write) instead of exiting. */
-        if (readonly_error_waits(error) && readonly_enter(userdata, error, what) >= 0)
+        if (readonly_error_waits(error) && readonly_enter(&m->read_only, error, what) >= 0)
                 return;
-        manager_fail_stop(userdata, error, what);
+        manager_fail_stop(m, error, what);
 }
 
 void manager_fail_stop(Manager *m, int error, const char *what) {
@@ -918,11 +945,33 @@ static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_sigi
         log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
                    strsignal(si->ssi_signo));
         m->stopping = true;
-        notify_stopping(m);
+        notify_stopping(m->n_running);
         for (size_t i = 0; i < m->n_active; i++)
                 job_shutdown(m->active[i]);
         manager_check_drained(m);
         return 0;
+}
+
+/* Re-read orchd.conf (daemon-conf.c) and make the running daemon follow the reloadable keys. */
+static void manager_reload(Manager *m) {
+        DaemonConf new;
+        int r;
+
+        r = daemon_conf_reload(m->config.config_path, m->config.config_required, m->config.cmdline, &m->conf,
+                               &new);
+        if (r < 0)
+                return;
+        conf_done(&m->conf);
+        m->conf = new;
+        m->config.max_parallel = m->conf.max_parallel;
+        m->config.log_max_bytes = m->conf.max_log_size;
+        log_set_max_level(m->conf.log_level);
+        manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
+        manager_gc_soon(m);        /* KeepFinished= may keep less now */
+        manager_schedule_soon(m);  /* more slots may be free now */
+        log_info("Configuration reloaded: %d setting(s) changed; %u parallel, log level %d, %" PRIu64
+                 " bytes per attempt log.",
+                 r, m->config.max_parallel, m->conf.log_level, m->config.log_max_bytes);
 }
 
 static int manager_on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -930,9 +979,9 @@ static int manager_on_sighup(sd_event_source *s, const struct signalfd_siginfo *
 
         log_info("Received SIGHUP: reloading the configuration and rescanning the spool.");
         notify_reloading();
-        (void) daemon_conf_reload(m);
+        manager_reload(m);
         (void) spool_rescan(m->spool);
-        notify_ready(m);
+        notify_ready(&m->notifier);
         return 0;
 }
 
@@ -1022,12 +1071,31 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                             .may_run = manager_spool_may_run,
                             .drop_gid = drop_gid,
                             .admit = manager_spool_admit,
+                            .on_fatal = manager_spool_fatal,
                             .min_free_bytes = m->conf.min_free_bytes,
                             .min_free_percent = m->conf.min_free_percent };
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;
-        r = readonly_check_at_start(m);
+        m->read_only.event = m->event;
+        m->read_only.spool = m->spool;
+        m->read_only.committer = m->committer;
+        m->read_only.spool_path = m->config.spool_path;
+        m->read_only.on_writable = manager_on_writable;
+        m->read_only.on_fatal = manager_spool_fatal;
+        m->read_only.userdata = m;
+        m->retention = (Retention){ .event = m->event,
+                                    .spool = m->spool,
+                                    .committer = m->committer,
+                                    .usage = &m->usage,
+                                    .conf = &m->conf,
+                                    .jobs = &m->jobs,
+                                    .n_jobs = &m->n_jobs,
+                                    .may_collect = manager_may_collect,
+                                    .on_fatal = manager_spool_fatal,
+                                    .on_removed = manager_on_removed,
+                                    .userdata = m };
+        r = readonly_check_at_start(&m->read_only);
         if (r < 0)
                 return r;
         r = manager_recover(m);
@@ -1036,10 +1104,14 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = sd_event_add_post(m->event, &m->post_source, manager_on_post, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the post source: %m");
-        r = methods_attach(m);
-        if (r < 0)
-                return r;
-        r = retention_start(m);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = retention_start(&m->retention);
         if (r < 0)
                 return r;
         if (manager_loading(m))
@@ -1048,15 +1120,16 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return r;
         manager_schedule_soon(m);
-        *ret = TAKE_PTR(m);
         return 0;
+}
+
+void manager_set_hooks(Manager *m, const ManagerHooks *hooks) {
+        m->hooks = hooks ? *hooks : (ManagerHooks){};
 }
 
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        methods_free_held(m);
-        m->control = control_free(m->control);
         for (size_t i = 0; i < m->n_jobs; i++)
                 job_free(m->jobs[i]);
         free(m->jobs);
@@ -1071,10 +1144,9 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);
-        sd_event_source_disable_unref(m->status_timer);
+        notify_done(&m->notifier);
         readonly_done(&m->read_only);
-        sd_event_source_disable_unref(m->gc_timer);
-        free(m->trash_ids);
+        retention_done(&m->retention);
         sd_event_source_disable_unref(m->load_source);
         free(m->unloaded);
         free(m->unloaded_taken);
@@ -1087,10 +1159,30 @@ Manager *manager_free(Manager *m) {
         return mfree(m);
 }
 
+/* The figures of notify.c's STATUS= line. */
+static void manager_notify_counts(NotifyCounts *ret, void *userdata) {
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < m->n_jobs; i++) {
+                JobState s = m->jobs[i]->run->state;
+
+                if (job_state_is_final(s))
+                        ret->finished++;
+                else if (s == JOB_QUEUED)
+                        ret->queued++;
+                else
+                        ret->running++; /* running or paused: started and not finished */
+        }
+        ret->loading = manager_loading(m);
+        ret->nodes_running = m->n_running;
+        ret->read_only = m->read_only.on;
+}
+
 int manager_run(Manager *m) {
         int r;
 
-        (void) notify_ready(m);
+        m->notifier = (Notifier){ .event = m->event, .counts = manager_notify_counts, .userdata = m };
+        (void) notify_ready(&m->notifier);
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * Manager: owns the event loop, the spool, the committer, the control server
+ * Manager: owns the event loop, the spool, the committer
  * and every Job (by id). Recovers jobs from jobs/ID/ at start, then grants
  * run slots across jobs by priority (FIFO within a priority), flushes dirty
  * state once per loop iteration through the committer, and handles signals.
@@ -19,7 +19,9 @@
 #include "conf.h"
 #include "control.h"
 #include "jobspec.h"
+#include "notify.h"
 #include "readonly.h"
+#include "retention.h"
 #include "job.h"
 #include "spool.h"
 #include "usage.h"
@@ -38,14 +40,21 @@ typedef struct ManagerConfig {
         const DaemonConf *cmdline; /* flags that override the file, also on reload (borrowed) */
 } ManagerConfig;
 
+/* What the layer above (the varlink methods, methods.h) is told; every member may be NULL. */
+typedef struct ManagerHooks {
+        void (*on_durable)(uint64_t gen, void *userdata); /* generation gen of the journal is durable */
+        void (*on_output)(const Job *j, uint32_t node, void *userdata); /* a running node wrote output */
+        void *userdata;
+} ManagerHooks;
+
 struct Manager {
         sd_event *event;
         ManagerConfig config;
-        DaemonConf conf; /* effective configuration (defaults, file, flags), reloaded on SIGHUP */
-        sd_event_source *status_timer;
+        DaemonConf conf;   /* effective configuration (defaults, file, flags), reloaded on SIGHUP */
+        Notifier notifier; /* sd_notify STATUS= updates (notify.h) */
         Spool *spool;
         Committer *committer;
-        Control *control;
+        ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
         sd_event_source *post_source;
         sd_event_source *wake_source;  /* one-shot defer: makes the post source run (manager_wake) */
         sd_event_source *later_source; /* one-shot timer: a scheduling pass after a shortage of fds */
@@ -58,18 +67,11 @@ struct Manager {
         size_t n_active, cap_active;
         Job **dirty; /* jobs with unflushed records */
         size_t n_dirty, cap_dirty;
-        struct HeldReply *held; /* control replies waiting for durability (methods.c) */
-        struct Slicer *slicers; /* Status replies being encoded in slices (methods-status.c) */
-        size_t n_held;
-        struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
 
-        uint64_t *trash_ids; /* jobs removed since the last retention_commit() (retention.c) */
-        size_t n_trash, cap_trash;
-        sd_event_source *gc_timer; /* the periodic KeepFinished= collection */
-        bool gc_needed;            /* more finished jobs than KeepFinished= keeps: collect before sleeping */
-        uint64_t *unloaded;        /* ids found at start, ascending: loaded from next_unloaded on */
-        bool *unloaded_taken;      /* per id: loaded on demand (manager_get_job()) or first (marked) */
-        uint64_t *marked;          /* while loading: the ids jobs/.unfinished had at start, ascending */
+        Retention retention;  /* KeepFinished=, gc, remove (retention.h) */
+        uint64_t *unloaded;   /* ids found at start, ascending: loaded from next_unloaded on */
+        bool *unloaded_taken; /* per id: loaded on demand (manager_get_job()) or first (marked) */
+        uint64_t *marked;     /* while loading: the ids jobs/.unfinished had at start, ascending */
         size_t n_marked;
         size_t n_unloaded_ids, next_unloaded, n_unloaded;
         sd_event_source *load_source; /* loads the rest in slices (manager.c, "recovery") */
@@ -87,9 +89,19 @@ struct Manager {
         uint64_t n_spawned;
 };
 
-/* Build everything, recover jobs from disk, start listening and watching. Returns 0, -EALREADY when another
- * orchd holds the spool (nothing was touched), or -errno (logged). */
+/* Build everything and recover jobs from disk (no control socket: the methods layer adds it, methods.h).
+ * Returns 0, -EALREADY when another orchd holds the spool (nothing was touched), or -errno (logged). */
 int manager_new(const ManagerConfig *config, Manager **ret);
+/* Start the periodic collection and watching new/ (after the control socket listens). Returns 0 or -errno
+ * (logged). */
+int manager_start(Manager *m);
+/* Install what the layer above is told (copied; NULL: nothing). */
+void manager_set_hooks(Manager *m, const ManagerHooks *hooks);
+/* Node `node` of job j wrote output: tell the hooks (Logs streams following it). Cheap when nobody follows. */
+static inline void manager_node_output(Manager *m, const Job *j, uint32_t node) {
+        if (m->hooks.on_output)
+                m->hooks.on_output(j, node, m->hooks.userdata);
+}
 /* Accepts NULL, returns NULL. */
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

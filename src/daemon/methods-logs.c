@@ -47,7 +47,7 @@ typedef struct LogCursor {
 
 typedef struct LogReader LogReader;
 struct LogReader {
-        Manager *manager;
+        Methods *methods;
         LogReader *prev, *next;
         ControlCall *call; /* our reference */
         uint64_t job_id;
@@ -78,8 +78,8 @@ static LogReader *reader_free(LogReader *r) {
                 return NULL;
         if (r->prev)
                 r->prev->next = r->next;
-        else if (r->manager->log_readers == r)
-                r->manager->log_readers = r->next;
+        else if (r->methods->log_readers == r)
+                r->methods->log_readers = r->next;
         if (r->next)
                 r->next->prev = r->prev;
         if (r->call) {
@@ -228,7 +228,7 @@ static int reader_finish(LogReader *r, const Job *j) {
                 return control_call_reply(r->call, NULL);
         if (r->single && !r->seen_attempt)
                 return reader_reply_no_attempt(r, j);
-        return methods_reply_view(r->manager, r->call, j, NULL);
+        return methods_reply_view(r->methods, r->call, j, NULL);
 }
 
 /* Answer InternalError with the errno name, as control.c does for a failed handler. */
@@ -247,7 +247,7 @@ static void reader_fail(LogReader *r, int error) {
  * nodes that is a scan per chunk. A list of the cursors that were poked would make it proportional to the
  * nodes that wrote something. */
 static void reader_step(LogReader *r) {
-        const Job *j = manager_find_job(r->manager, r->job_id);
+        const Job *j = manager_find_job(r->methods->manager, r->job_id);
         bool waiting = false;
         int k = 0;
 
@@ -302,20 +302,20 @@ static void reader_wake(LogReader *r) {
         (void) sd_event_source_set_enabled(r->wake_source, SD_EVENT_ONESHOT);
 }
 
-void methods_logs_poke(Manager *m, const Job *j, uint32_t node) {
-        for (LogReader *r = m->log_readers; r; r = r->next)
+void methods_logs_poke(Methods *ms, const Job *j, uint32_t node) {
+        for (LogReader *r = ms->log_readers; r; r = r->next)
                 if (r->job_id == j->id && (!r->single || r->cursors[0].node == node))
                         reader_wake(r);
 }
 
-void methods_logs_on_durable(Manager *m) {
-        for (LogReader *r = m->log_readers; r; r = r->next)
+void methods_logs_on_durable(Methods *ms) {
+        for (LogReader *r = ms->log_readers; r; r = r->next)
                 reader_wake(r);
 }
 
-void methods_logs_free_all(Manager *m) {
-        while (m->log_readers)
-                reader_free(m->log_readers);
+void methods_logs_free_all(Methods *ms) {
+        while (ms->log_readers)
+                reader_free(ms->log_readers);
 }
 
 /* Parse node, attempt and follow. Returns 1 with the node index (-1: every node), 0 if the call was answered
@@ -354,7 +354,7 @@ static int logs_parse(ControlCall *call, const Job *j, json_object *params, ssiz
         return 1;
 }
 
-static int reader_new(Manager *m, ControlCall *call, const Job *j, ssize_t node, uint32_t attempt,
+static int reader_new(Methods *ms, ControlCall *call, const Job *j, ssize_t node, uint32_t attempt,
                       bool follow, LogReader **ret) {
         _cleanup_(reader_freep) LogReader *r = NULL;
         size_t n = node >= 0 ? 1 : j->spec->n_nodes;
@@ -363,16 +363,16 @@ static int reader_new(Manager *m, ControlCall *call, const Job *j, ssize_t node,
         r = calloc(1, sizeof(LogReader));
         if (!r)
                 return -ENOMEM;
-        *r = (LogReader){ .manager = m,
+        *r = (LogReader){ .methods = ms,
                           .call = control_call_ref(call),
                           .job_id = j->id,
                           .follow = follow,
                           .single = node >= 0,
                           .fd = -EBADF,
-                          .next = m->log_readers };
-        if (m->log_readers)
-                m->log_readers->prev = r;
-        m->log_readers = r;
+                          .next = ms->log_readers };
+        if (ms->log_readers)
+                ms->log_readers->prev = r;
+        ms->log_readers = r;
 
         r->cursors = calloc(MAX(n, (size_t) 1), sizeof(LogCursor));
         if (!r->cursors)
@@ -385,7 +385,7 @@ static int reader_new(Manager *m, ControlCall *call, const Job *j, ssize_t node,
                                                      node >= 0      ? 0 :
                                                                       1,
                                              .last = attempt };
-        k = sd_event_add_defer(m->event, &r->wake_source, reader_on_wake, r);
+        k = sd_event_add_defer(ms->manager->event, &r->wake_source, reader_on_wake, r);
         if (k >= 0)
                 k = sd_event_source_set_enabled(r->wake_source, SD_EVENT_OFF);
         if (k < 0)
@@ -397,9 +397,9 @@ static int reader_new(Manager *m, ControlCall *call, const Job *j, ssize_t node,
 }
 
 int method_logs(ControlCall *call, json_object *params, void *userdata) {
-        Manager *m = userdata;
+        Methods *ms = userdata;
         LogReader *r = NULL;
-        Job *j = methods_lookup_job(m, call, params);
+        Job *j = methods_lookup_job(ms, call, params);
         uint32_t attempt;
         ssize_t node;
         bool follow;
@@ -414,7 +414,7 @@ int method_logs(ControlCall *call, json_object *params, void *userdata) {
          * and fail on long ones. */
         if (!control_call_wants_more(call))
                 return control_call_error(call, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        k = reader_new(m, call, j, node, attempt, follow, &r);
+        k = reader_new(ms, call, j, node, attempt, follow, &r);
         if (k < 0)
                 return k;
         reader_step(r);

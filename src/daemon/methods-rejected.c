@@ -409,7 +409,8 @@ static int rejected_one(ControlCall *call, int rejected_fd, const char *name, ui
 int method_rejected(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_(rejected_list_done) RejectedList l = {};
         _cleanup_json_ json_object *files = NULL;
-        Manager *m = userdata;
+        Methods *ms = userdata;
+        Manager *m = ms->manager;
         int dir_fd = spool_rejected_fd(m->spool);
         uid_t caller = control_call_uid(call), viewer = caller;
         json_object *name = NULL, *file = NULL;

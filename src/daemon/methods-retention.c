@@ -18,8 +18,9 @@
 #include "retention.h"
 
 int method_remove(ControlCall *call, json_object *params, void *userdata) {
-        Manager *m = userdata;
-        Job *j = methods_lookup_job(m, call, params);
+        Methods *ms = userdata;
+        Manager *m = ms->manager;
+        Job *j = methods_lookup_job(ms, call, params);
         json_object *p;
         uint64_t id;
         char sid[24];
@@ -29,7 +30,7 @@ int method_remove(ControlCall *call, json_object *params, void *userdata) {
                 return 0;
         id = j->id;
         snprintf(sid, sizeof(sid), "%" PRIu64, id);
-        r = retention_remove_job(m, j);
+        r = retention_remove_job(&m->retention, j);
         if (r == -EBUSY) {
                 p = json_object_new_object();
                 if (p) {
@@ -45,11 +46,12 @@ int method_remove(ControlCall *call, json_object *params, void *userdata) {
         p = json_object_new_object();
         if (!p)
                 return -ENOMEM;
-        return methods_reply_durable(m, call, p); /* "removed" means the rename is durable */
+        return methods_reply_durable(ms, call, p); /* "removed" means the rename is durable */
 }
 
 int method_gc(ControlCall *call, json_object *params, void *userdata) {
-        Manager *m = userdata;
+        Methods *ms = userdata;
+        Manager *m = ms->manager;
         uid_t uid = control_call_uid(call);
         json_object *p;
         int r;
@@ -70,9 +72,9 @@ int method_gc(ControlCall *call, json_object *params, void *userdata) {
                 }
                 return control_call_error(call, ORCH_ERROR_PERMISSION_DENIED, p);
         }
-        if (methods_refuse_while_loading(m, call)) /* KeepFinished= counts and ages every job */
+        if (methods_refuse_while_loading(ms, call)) /* KeepFinished= counts and ages every job */
                 return 0;
-        r = retention_gc(m);
+        r = retention_gc(&m->retention);
         if (r < 0)
                 return r;
         log_event(LOG_NOTICE,
@@ -83,5 +85,5 @@ int method_gc(ControlCall *call, json_object *params, void *userdata) {
                 return -ENOMEM;
         json_object_object_add(p, "removed", json_object_new_int64(r));
         json_object_object_add(p, "kept", json_object_new_int64((int64_t) m->n_jobs));
-        return methods_reply_durable(m, call, p);
+        return methods_reply_durable(ms, call, p);
 }

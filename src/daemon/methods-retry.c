@@ -51,15 +51,16 @@ static bool has_retryable(const Job *j) {
 }
 
 int method_retry(ControlCall *call, json_object *params, void *userdata) {
+        Methods *ms = userdata;
         _cleanup_free_ uint32_t *named = NULL, *retried = NULL;
-        Job *j = methods_lookup_job(userdata, call, params);
+        Job *j = methods_lookup_job(ms, call, params);
         uint64_t holder = 0;
         size_t n_named, n_retried;
         json_object *reply;
         char reason[64];
         int r;
 
-        if (!j || methods_refuse_while_loading(userdata, call)) /* caps and keys need every job */
+        if (!j || methods_refuse_while_loading(ms, call)) /* caps and keys need every job */
                 return 0;
         r = methods_parse_nodes(call, j, params, &named, &n_named);
         if (r <= 0)
@@ -69,9 +70,9 @@ int method_retry(ControlCall *call, json_object *params, void *userdata) {
         if (job_is_settled(j) && (named || has_retryable(j))) {
                 _cleanup_free_ char *why = NULL;
 
-                r = manager_admit(userdata, j->run->uid, 0, j->spec->n_nodes, &why);
+                r = manager_admit(ms->manager, j->run->uid, 0, j->spec->n_nodes, &why);
                 if (r == -EDQUOT)
-                        return methods_reply_refused(userdata, call, r);
+                        return methods_reply_refused(ms, call, r);
                 if (r < 0)
                         return r;
         }
@@ -91,5 +92,5 @@ int method_retry(ControlCall *call, json_object *params, void *userdata) {
         reply = node_names(j, retried, n_retried);
         if (!reply)
                 return -ENOMEM;
-        return methods_reply_job_durable(userdata, call, j, reply); /* "retried" means recorded */
+        return methods_reply_job_durable(ms, call, j, reply); /* "retried" means recorded */
 }

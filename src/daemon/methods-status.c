@@ -28,7 +28,7 @@
 typedef struct Slicer Slicer;
 
 struct Slicer {
-        Manager *manager;
+        Methods *methods;
         ControlCall *call; /* a reference */
         uint64_t id;
         const JobSpec *spec; /* the job's, borrowed: valid while manager_find_job(id) has it */
@@ -40,7 +40,7 @@ struct Slicer {
 static void slicer_free(Slicer *sl) {
         Slicer **p;
 
-        for (p = &sl->manager->slicers; *p; p = &(*p)->next)
+        for (p = &sl->methods->slicers; *p; p = &(*p)->next)
                 if (*p == sl) {
                         *p = sl->next;
                         break;
@@ -51,17 +51,17 @@ static void slicer_free(Slicer *sl) {
         free(sl);
 }
 
-static int reply_now(Manager *m, ControlCall *call, const Job *j, json_object *p) {
+static int reply_now(Methods *ms, ControlCall *call, const Job *j, json_object *p) {
         if (!p)
                 return -ENOMEM;
         if (j->spec->n_nodes >= BIG_JOB_NODES)
-                manager_trim_later(m); /* not after each reply: a trim stalls the loop about 70 ms */
-        return methods_reply_view(m, call, j, p);
+                manager_trim_later(ms->manager); /* not after each reply: a trim stalls the loop about 70 ms */
+        return methods_reply_view(ms, call, j, p);
 }
 
 static int slicer_on_defer(sd_event_source *s, void *userdata) {
         Slicer *sl = userdata;
-        Job *j = manager_find_job(sl->manager, sl->id);
+        Job *j = manager_find_job(sl->methods->manager, sl->id);
         char id[24];
         int r;
 
@@ -75,27 +75,27 @@ static int slicer_on_defer(sd_event_source *s, void *userdata) {
         if (r == 0)
                 return 0; /* the next slice in a later iteration */
         if (r > 0)
-                r = reply_now(sl->manager, sl->call, j, statusenc_finish(TAKE_PTR(sl->enc)));
+                r = reply_now(sl->methods, sl->call, j, statusenc_finish(TAKE_PTR(sl->enc)));
         if (r < 0)
                 (void) control_call_error(sl->call, ORCH_ERROR_INTERNAL, NULL);
         slicer_free(sl);
         return 0;
 }
 
-int methods_reply_status(Manager *m, ControlCall *call, const Job *j) {
+int methods_reply_status(Methods *ms, ControlCall *call, const Job *j) {
         _cleanup_free_ Slicer *sl = NULL;
         int r;
 
         if (j->spec->n_nodes < STATUS_SLICE_MIN_NODES)
-                return reply_now(m, call, j, job_status_reply(j));
+                return reply_now(ms, call, j, job_status_reply(j));
         sl = calloc(1, sizeof(Slicer));
         if (!sl)
                 return -ENOMEM;
-        *sl = (Slicer){ .manager = m, .id = j->id, .spec = j->spec };
+        *sl = (Slicer){ .methods = ms, .id = j->id, .spec = j->spec };
         r = statusenc_begin(j->spec, j->run, &sl->enc);
         if (r < 0)
                 return r;
-        r = sd_event_add_defer(m->event, &sl->source, slicer_on_defer, sl);
+        r = sd_event_add_defer(ms->manager->event, &sl->source, slicer_on_defer, sl);
         if (r >= 0)
                 r = sd_event_source_set_priority(sl->source, SD_EVENT_PRIORITY_IDLE);
         if (r >= 0) /* a defer source is one-shot when made: this one runs until the last slice */
@@ -109,12 +109,12 @@ int methods_reply_status(Manager *m, ControlCall *call, const Job *j) {
         sl->call = control_call_ref(call);
         /* Held back as the reply itself would be, were it queued at once (output budgets, control.c). */
         control_call_reserve_output(call, statusenc_size_hint(j->spec));
-        sl->next = m->slicers;
-        m->slicers = TAKE_PTR(sl);
+        sl->next = ms->slicers;
+        ms->slicers = TAKE_PTR(sl);
         return 0;
 }
 
-void methods_status_free_all(Manager *m) {
-        while (m->slicers)
-                slicer_free(m->slicers);
+void methods_status_free_all(Methods *ms) {
+        while (ms->slicers)
+                slicer_free(ms->slicers);
 }

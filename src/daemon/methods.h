@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The io.orchd.Manager varlink methods, implemented on the Manager's jobs. */
+/*
+ * The io.orchd.Manager varlink methods over a Manager: a Methods object owns
+ * the control server (control.h) with the method table, the replies held
+ * until what they report is durable, the Status replies being encoded in
+ * slices and the Logs streams. It sits above the manager: orchd.c makes it
+ * after manager_new() and frees it before manager_free(); the manager reaches
+ * it only through the hooks it installs (manager_set_hooks()).
+ */
 
+#include "macro.h"
 #include "manager.h"
 
-/* Create the control server on m->config.socket_path (or the socket systemd passed) with every method.
+typedef struct Methods Methods;
+
+/* Listen on m's socket path (or the socket systemd passed) with every method, and install m's hooks.
  * Returns 0 or -errno (logged). */
-int methods_attach(Manager *m);
+int methods_new(Manager *m, Methods **ret);
 
-/* Generation gen of the journal is durable: send the replies that waited for it. */
-void methods_on_durable(Manager *m, uint64_t gen);
-
-/* Drop every held reply (shutdown). */
-void methods_free_held(Manager *m);
-
-/* Node `node` of job j wrote output: wake the Logs streams following it. Cheap when nobody follows. */
-void methods_logs_poke(Manager *m, const Job *j, uint32_t node);
+/* Close the control server and drop every held reply and stream without an answer (shutdown); removes the
+ * hooks from the manager. Accepts NULL, returns NULL. */
+Methods *methods_free(Methods *ms);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Methods *, methods_free);

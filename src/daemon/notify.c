@@ -8,13 +8,14 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "manager.h"
 #include "notify.h"
+#include "time-util.h"
 
 #define STATUS_INTERVAL_USEC USEC_PER_SEC
 #define STATUS_MAX 160
@@ -33,34 +34,24 @@ static const char *grouped(uint64_t v, char buf[static 32]) {
         return buf;
 }
 
-static void status_line(Manager *m, char *buf, size_t size) {
-        uint64_t running = 0, queued = 0, finished = 0;
+static void status_line(const NotifyCounts *n, char *buf, size_t size) {
         char a[32], b[32], c[32], d[32], e[32], loading[64] = "";
 
-        for (size_t i = 0; i < m->n_jobs; i++) {
-                JobState s = m->jobs[i]->run->state;
-
-                if (job_state_is_final(s))
-                        finished++;
-                else if (s == JOB_QUEUED)
-                        queued++;
-                else
-                        running++; /* running or paused: started and not finished */
-        }
-        if (manager_loading(m) > 0) /* orchd(8), RECOVERY */
-                snprintf(loading, sizeof(loading), "LOADING %s jobs found at start; ",
-                         grouped(manager_loading(m), e));
+        if (n->loading > 0) /* orchd(8), RECOVERY */
+                snprintf(loading, sizeof(loading), "LOADING %s jobs found at start; ", grouped(n->loading, e));
         /* systemctl status shows this line: say first why nothing starts (orchd(8), DISK FULL). */
         snprintf(buf, size, "%s%s%s jobs running, %s queued, %s finished; %s nodes running",
-                 m->read_only.on ? "READ-ONLY, cannot write to the spool; " : "", loading,
-                 grouped(running, a), grouped(queued, b), grouped(finished, c), grouped(m->n_running, d));
+                 n->read_only ? "READ-ONLY, cannot write to the spool; " : "", loading, grouped(n->running, a),
+                 grouped(n->queued, b), grouped(n->finished, c), grouped(n->nodes_running, d));
 }
 
-static int send_status(Manager *m, const char *prefix) {
+static int send_status(Notifier *nt, const char *prefix) {
         static char last[STATUS_MAX];
         char line[STATUS_MAX], msg[STATUS_MAX + 64];
+        NotifyCounts n = {};
 
-        status_line(m, line, sizeof(line));
+        nt->counts(&n, nt->userdata);
+        status_line(&n, line, sizeof(line));
         if (!prefix && streq(line, last))
                 return 0;
         memcpy(last, line, sizeof(last));
@@ -69,25 +60,29 @@ static int send_status(Manager *m, const char *prefix) {
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Notifier *nt = userdata;
 
-        (void) send_status(m, NULL);
+        (void) send_status(nt, NULL);
         (void) sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
-int notify_ready(Manager *m) {
+int notify_ready(Notifier *nt) {
         int r;
 
-        (void) send_status(m, "READY=1\n");
-        if (m->status_timer || !getenv("NOTIFY_SOCKET"))
+        (void) send_status(nt, "READY=1\n");
+        if (nt->timer || !getenv("NOTIFY_SOCKET"))
                 return 0;
-        r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
-                                       USEC_PER_SEC / 10, on_status_timer, m);
+        r = sd_event_add_time_relative(nt->event, &nt->timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
+                                       USEC_PER_SEC / 10, on_status_timer, nt);
         if (r < 0)
                 log_warning_errno(r, "Failed to start status updates for the service manager: %m");
         return 0;
+}
+
+void notify_done(Notifier *nt) {
+        nt->timer = sd_event_source_disable_unref(nt->timer);
 }
 
 void notify_reloading(void) {
@@ -97,9 +92,10 @@ void notify_reloading(void) {
         (void) sd_notify(false, msg);
 }
 
-void notify_stopping(Manager *m) {
+void notify_stopping(unsigned nodes_running) {
         char msg[96];
 
-        snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %u node(s) to stop and record", m->n_running);
+        snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %u node(s) to stop and record",
+                 nodes_running);
         (void) sd_notify(false, msg);
 }

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "methods.h"
 
 static DaemonConf arg_cmdline = {};
 static const char *arg_config = NULL;
@@ -172,8 +173,29 @@ static int block_signals(void) {
         return 0;
 }
 
-int main(int argc, char *argv[]) {
+/* Wire the layers: the manager (jobs, spool, loop), then the methods above it with the control server,
+ * then start taking jobs. Returns 0, -EALREADY (another orchd holds the spool) or -errno (logged). */
+static int daemon_new(const ManagerConfig *config, Manager **ret_m, Methods **ret_ms) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(methods_freep) Methods *ms = NULL;
+        int r;
+
+        r = manager_new(config, &m);
+        if (r >= 0)
+                r = methods_new(m, &ms);
+        if (r >= 0)
+                r = manager_start(m);
+        if (r < 0)
+                return r;
+        *ret_ms = TAKE_PTR(ms);
+        *ret_m = TAKE_PTR(m);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        /* Freed in reverse: the methods (held replies, the socket) before the manager they use. */
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(methods_freep) Methods *ms = NULL;
         DaemonConf conf = {};
         ManagerConfig config;
         int r;
@@ -221,7 +243,7 @@ int main(int argc, char *argv[]) {
                             "orchd(8).");
         jobspec_limits_init(&config.limits);
 
-        r = manager_new(&config, &m);
+        r = daemon_new(&config, &m, &ms);
         if (r >= 0)
                 log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_DAEMON_READY),
                           "orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION,

@@ -13,9 +13,19 @@
 
 #include <systemd/sd-event.h>
 
-typedef struct Manager Manager;
+#include "committer.h"
+#include "spool.h"
 
 typedef struct ReadOnly {
+        /* Set by the owner before the first call (all borrowed). */
+        sd_event *event;
+        Spool *spool;         /* held while on, probed by the re-check */
+        Committer *committer; /* resumed when the spool can be written again */
+        const char *spool_path;
+        void (*on_writable)(void *userdata); /* writing resumed: release the spool's hold, schedule */
+        void (*on_fatal)(int error, const char *what, void *userdata); /* the committer cannot resume */
+        void *userdata;
+
         bool on;
         int error;              /* the failed write's -errno */
         char what[160];         /* what could not be written */
@@ -32,15 +42,15 @@ bool readonly_error_waits(int error);
 
 /* A write of our state failed with error (readonly_error_waits()) while writing `what`: stop starting nodes
  * and taking jobs, say why, and look again on a timer. Idempotent. Returns 0 or -errno (no timer). */
-int readonly_enter(Manager *m, int error, const char *what);
+int readonly_enter(ReadOnly *ro, int error, const char *what);
 
 /* At start: a test write to the spool; if it fails for lack of room (or a read-only mount), start in
  * read-only mode. Returns 0 or -errno (logged): any other failure. */
-int readonly_check_at_start(Manager *m);
+int readonly_check_at_start(ReadOnly *ro);
 
 /* The reason read-only mode is on, for Stats ("cannot write …: No space left on device"), into buf;
  * NULL when it is off. */
-const char *readonly_reason(const Manager *m, char *buf, size_t size);
+const char *readonly_reason(const ReadOnly *ro, char *buf, size_t size);
 
 /* Release the timer. */
 void readonly_done(ReadOnly *ro);

@@ -2,8 +2,9 @@
 /*
  * retention.c — removing finished jobs: KeepFinished=, gc and remove.
  *
- * Owns: the list of removals not yet durable (Manager.trash_ids) and the
- * periodic collection timer. Invariants:
+ * Owns: the list of removals not yet durable (Retention.trash_ids) and the
+ * periodic collection timer; works on the job table, spool, committer and
+ * usage counts its owner (the manager) lends it. Invariants:
  *   - only a settled job (its end durable, nothing unflushed, nobody waiting)
  *     is removed, so no journal write and no reply can still need it;
  *   - a removal is a rename of jobs/ID to jobs/.rm-ID; the tree is deleted only
@@ -32,8 +33,8 @@
 #include "fsutil.h"
 #include "log.h"
 #include "macro.h"
-#include "manager.h"
 #include "retention.h"
+#include "time-util.h"
 
 /* How often the age limit is looked at when nothing else triggers a collection. */
 #define RETENTION_INTERVAL_USEC (10 * 60 * USEC_PER_SEC)
@@ -116,12 +117,12 @@ static int trash_run(void *p) {
         return 0;
 }
 
-static Trash *trash_new(Manager *m, uint64_t *ids, size_t n) {
+static Trash *trash_new(Retention *rt, uint64_t *ids, size_t n) {
         Trash *t = calloc(1, sizeof(Trash));
 
         if (!t)
                 return NULL;
-        *t = (Trash){ .ids = ids, .n = n, .jobs_fd = fcntl(spool_jobs_fd(m->spool), F_DUPFD_CLOEXEC, 3) };
+        *t = (Trash){ .ids = ids, .n = n, .jobs_fd = fcntl(spool_jobs_fd(rt->spool), F_DUPFD_CLOEXEC, 3) };
         if (t->jobs_fd < 0) {
                 t->ids = NULL; /* the caller keeps ids on failure */
                 trash_free(t);
@@ -130,18 +131,18 @@ static Trash *trash_new(Manager *m, uint64_t *ids, size_t n) {
         return t;
 }
 
-int retention_commit(Manager *m) {
+int retention_commit(Retention *rt) {
         Trash *t;
 
-        if (m->n_trash == 0)
+        if (rt->n_trash == 0)
                 return 0;
-        t = trash_new(m, m->trash_ids, m->n_trash);
+        t = trash_new(rt, rt->trash_ids, rt->n_trash);
         if (!t)
                 return -errno ?: -ENOMEM;
-        t->next_id = spool_next_id(m->spool);
-        m->trash_ids = NULL;
-        m->n_trash = m->cap_trash = 0;
-        return committer_add_call(m->committer, trash_run, trash_free, t, "the removal of finished jobs");
+        t->next_id = spool_next_id(rt->spool);
+        rt->trash_ids = NULL;
+        rt->n_trash = rt->cap_trash = 0;
+        return committer_add_call(rt->committer, trash_run, trash_free, t, "the removal of finished jobs");
 }
 
 /* Whether j may go: its end is durable, nothing of it waits to be written, nobody waits on it. */
@@ -150,21 +151,21 @@ static bool removable(const Job *j) {
 }
 
 /* Rename jobs/ID away and forget the job (not yet the table slot: callers compact it). */
-static int remove_one(Manager *m, Job *j) {
+static int remove_one(Retention *rt, Job *j) {
         _cleanup_close_ int dfd = -EBADF;
-        int jobs_fd = spool_jobs_fd(m->spool);
+        int jobs_fd = spool_jobs_fd(rt->spool);
         char name[24], trash[32];
         struct stat st;
         int r;
 
-        if (m->n_trash == m->cap_trash) {
-                size_t c = MAX(m->cap_trash * 2, (size_t) 64);
-                uint64_t *q = reallocarray(m->trash_ids, c, sizeof(uint64_t));
+        if (rt->n_trash == rt->cap_trash) {
+                size_t c = MAX(rt->cap_trash * 2, (size_t) 64);
+                uint64_t *q = reallocarray(rt->trash_ids, c, sizeof(uint64_t));
 
                 if (!q)
                         return -ENOMEM;
-                m->trash_ids = q;
-                m->cap_trash = c;
+                rt->trash_ids = q;
+                rt->cap_trash = c;
         }
         snprintf(name, sizeof(name), "%" PRIu64, j->id);
         snprintf(trash, sizeof(trash), RETENTION_TRASH_PREFIX "%" PRIu64, j->id);
@@ -183,27 +184,28 @@ static int remove_one(Manager *m, Job *j) {
         }
         if (r < 0)
                 return r;
-        m->trash_ids[m->n_trash++] = j->id;
-        usage_remove_job(&m->usage, j->run->uid, (uint64_t) st.st_size, j->spec->n_nodes, false);
+        rt->trash_ids[rt->n_trash++] = j->id;
+        usage_remove_job(rt->usage, j->run->uid, (uint64_t) st.st_size, j->spec->n_nodes, false);
         job_free(j);
         return 0;
 }
 
-int retention_remove_job(Manager *m, Job *j) {
-        size_t i;
+int retention_remove_job(Retention *rt, Job *j) {
+        Job **jobs = *rt->jobs;
+        size_t i, n = *rt->n_jobs;
         int r;
 
         if (!removable(j))
                 return -EBUSY;
-        for (i = 0; i < m->n_jobs && m->jobs[i] != j; i++)
+        for (i = 0; i < n && jobs[i] != j; i++)
                 ;
-        assert(i < m->n_jobs);
-        r = remove_one(m, j);
+        assert(i < n);
+        r = remove_one(rt, j);
         if (r < 0)
                 return r;
-        memmove(m->jobs + i, m->jobs + i + 1, (m->n_jobs - i - 1) * sizeof(Job *));
-        m->n_jobs--;
-        return retention_commit(m);
+        memmove(jobs + i, jobs + i + 1, (n - i - 1) * sizeof(Job *));
+        (*rt->n_jobs)--;
+        return retention_commit(rt);
 }
 
 typedef struct Candidate {
@@ -221,22 +223,23 @@ static int candidate_cmp(const void *a, const void *b) {
 }
 
 /* Mark in doomed[] (by table index) the settled jobs KeepFinished= does not keep. Returns how many. */
-static ssize_t select_doomed(Manager *m, bool *doomed) {
-        _cleanup_free_ Candidate *c = calloc(MAX(m->n_jobs, (size_t) 1), sizeof(Candidate));
-        uint64_t now = now_realtime_usec(), age = m->conf.keep_age_usec, count = m->conf.keep_count;
+static ssize_t select_doomed(Retention *rt, bool *doomed) {
+        Job **jobs = *rt->jobs;
+        _cleanup_free_ Candidate *c = calloc(MAX(*rt->n_jobs, (size_t) 1), sizeof(Candidate));
+        uint64_t now = now_usec(CLOCK_REALTIME), age = rt->conf->keep_age_usec, count = rt->conf->keep_count;
         size_t n = 0, marked = 0;
 
         if (!c)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_jobs; i++)
-                if (job_is_finished(m->jobs[i]))
-                        c[n++] = (Candidate){ .finished_at = m->jobs[i]->run->finished_at, .index = i };
+        for (size_t i = 0; i < *rt->n_jobs; i++)
+                if (job_is_finished(jobs[i]))
+                        c[n++] = (Candidate){ .finished_at = jobs[i]->run->finished_at, .index = i };
         if (n > 1)
                 qsort(c, n, sizeof(Candidate), candidate_cmp);
         for (size_t k = 0; k < n; k++) {
                 bool old = age != CONF_KEEP_FOREVER && c[k].finished_at + age < now && c[k].finished_at < now;
 
-                if ((old || (count != CONF_KEEP_FOREVER && k >= count)) && removable(m->jobs[c[k].index])) {
+                if ((old || (count != CONF_KEEP_FOREVER && k >= count)) && removable(jobs[c[k].index])) {
                         doomed[c[k].index] = true;
                         marked++;
                 }
@@ -244,57 +247,57 @@ static ssize_t select_doomed(Manager *m, bool *doomed) {
         return (ssize_t) marked;
 }
 
-int retention_gc(Manager *m) {
+int retention_gc(Retention *rt) {
         _cleanup_free_ bool *doomed = NULL;
+        Job **jobs = *rt->jobs;
         size_t w = 0, removed = 0;
         ssize_t n;
         int r = 0;
 
-        m->gc_needed = false;
-        if (m->conf.keep_age_usec == CONF_KEEP_FOREVER && m->conf.keep_count == CONF_KEEP_FOREVER)
+        rt->needed = false;
+        if (rt->conf->keep_age_usec == CONF_KEEP_FOREVER && rt->conf->keep_count == CONF_KEEP_FOREVER)
                 return 0;
-        doomed = calloc(MAX(m->n_jobs, (size_t) 1), sizeof(bool));
+        doomed = calloc(MAX(*rt->n_jobs, (size_t) 1), sizeof(bool));
         if (!doomed)
                 return log_oom();
-        n = select_doomed(m, doomed);
+        n = select_doomed(rt, doomed);
         if (n < 0)
                 return log_oom();
         if (n == 0)
                 return 0;
         /* One pass: remove the doomed, compact the table (it stays sorted by id). */
-        for (size_t i = 0; i < m->n_jobs; i++) {
-                Job *j = m->jobs[i];
+        for (size_t i = 0; i < *rt->n_jobs; i++) {
+                Job *j = jobs[i];
 
                 if (doomed[i] && r >= 0) {
                         uint64_t id = j->id;
 
-                        r = remove_one(m, j);
+                        r = remove_one(rt, j);
                         if (r >= 0) {
                                 removed++;
                                 continue;
                         }
                         log_warning_errno(r, "Failed to remove finished job %" PRIu64 ", keeping it: %m", id);
                 }
-                m->jobs[w++] = j;
+                jobs[w++] = j;
         }
-        m->n_jobs = w;
-        if (retention_commit(m) < 0)
-                manager_fail_stop(m, -ENOMEM, "the removal of finished jobs");
+        *rt->n_jobs = w;
+        if (retention_commit(rt) < 0)
+                rt->on_fatal(-ENOMEM, "the removal of finished jobs", rt->userdata);
         if (removed > 0) {
-                log_info("Removed %zu finished job(s) per KeepFinished=; %zu job(s) left.", removed,
-                         m->n_jobs);
-                manager_trim_soon(m);
+                log_info("Removed %zu finished job(s) per KeepFinished=; %zu job(s) left.", removed, w);
+                rt->on_removed(rt->userdata);
         }
         return r < 0 ? r : (int) MIN(removed, (size_t) INT32_MAX);
 }
 
-void retention_recover(Manager *m) {
+void retention_recover(Retention *rt) {
         _cleanup_free_ uint64_t *ids = NULL;
         size_t n = 0, cap = 0;
         struct dirent *de;
         Trash *t;
         DIR *d;
-        int fd = openat(spool_jobs_fd(m->spool), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(spool_jobs_fd(rt->spool), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
@@ -325,8 +328,8 @@ void retention_recover(Manager *m) {
                 return;
         log_notice("Finishing the removal of %zu job(s) interrupted by the last stop.", n);
         /* The renames were seen, but may not have reached the disk: make them durable before deleting. */
-        (void) fsync_dir(spool_jobs_fd(m->spool));
-        t = trash_new(m, ids, n);
+        (void) fsync_dir(spool_jobs_fd(rt->spool));
+        t = trash_new(rt, ids, n);
         if (!t)
                 return;
         TAKE_PTR(ids);
@@ -334,22 +337,28 @@ void retention_recover(Manager *m) {
 }
 
 static int retention_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Retention *rt = userdata;
 
-        if (!m->stopping && !m->failed && !manager_loading(m))
-                (void) retention_gc(m);
+        if (rt->may_collect(rt->userdata))
+                (void) retention_gc(rt);
         (void) sd_event_source_set_time_relative(s, RETENTION_INTERVAL_USEC);
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
-int retention_start(Manager *m) {
+int retention_start(Retention *rt) {
         int r;
 
         /* The first collection right away: a spool kept by an older orchd, or with a lower limit now. */
-        r = sd_event_add_time_relative(m->event, &m->gc_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC,
-                                       retention_on_timer, m);
+        r = sd_event_add_time_relative(rt->event, &rt->timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC,
+                                       retention_on_timer, rt);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the collection of finished jobs: %m");
-        (void) sd_event_source_set_description(m->gc_timer, "retention");
+        (void) sd_event_source_set_description(rt->timer, "retention");
         return 0;
+}
+
+void retention_done(Retention *rt) {
+        rt->timer = sd_event_source_disable_unref(rt->timer);
+        rt->trash_ids = mfree(rt->trash_ids);
+        rt->n_trash = rt->cap_trash = 0;
 }

@@ -40,6 +40,11 @@ typedef int (*spool_owner_cb)(uid_t uid, char **ret_why, void *userdata);
  * some to finish"), or -ENOMEM. */
 typedef int (*spool_admit_cb)(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why, void *userdata);
 
+/* A step the spool cannot undo failed (the acceptance of a job ran out of memory half-way: the file may
+ * already sit in jobs/.#ID, which only a restart puts back): the daemon must stop now. Not expected to
+ * return; if it does, the acceptance fails with error. */
+typedef void (*spool_fatal_cb)(int error, const char *what, void *userdata);
+
 typedef struct SpoolConfig {
         const char *path; /* the spool directory */
         JobLimits limits;
@@ -48,6 +53,7 @@ typedef struct SpoolConfig {
         spool_owner_cb may_run;  /* asked for the owner of every dropped file */
         gid_t drop_gid;       /* DropGroup=: the group that may drop into new/, or (gid_t) -1 for anyone */
         spool_admit_cb admit; /* asked for every valid job before it is accepted */
+        spool_fatal_cb on_fatal; /* a fail-stop error (may be NULL: then the acceptance just fails) */
         uint64_t min_free_bytes; /* MinFreeSpace=: the floor, the larger of these (0 and 0: none) */
         unsigned min_free_percent;
 } SpoolConfig;

@@ -277,13 +277,13 @@ static int watch_add(Job *j, ControlCall *call) {
 }
 
 int method_watch(ControlCall *call, json_object *parameters, void *userdata) {
-        Manager *m = userdata;
+        Methods *ms = userdata;
         json_object *p;
         Job *j;
 
         if (!control_call_wants_more(call))
                 return control_call_error(call, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        j = methods_lookup_job(m, call, parameters);
+        j = methods_lookup_job(ms, call, parameters);
         if (!j || !control_call_is_alive(call))
                 return 0; /* answered, or nobody would read a stream (oneway) */
         if (!job_is_settled(j))
@@ -292,5 +292,5 @@ int method_watch(ControlCall *call, json_object *parameters, void *userdata) {
         p = job_reply(j);
         if (!p)
                 return -ENOMEM;
-        return methods_reply_job_durable(m, call, j, p);
+        return methods_reply_job_durable(ms, call, j, p);
 }

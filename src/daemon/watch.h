@@ -17,9 +17,6 @@
 
 typedef struct JobWatch JobWatch;
 
-/* The io.orchd.Manager.Watch handler (userdata: the Manager). Returns 0 or -errno. */
-int method_watch(ControlCall *call, json_object *parameters, void *userdata);
-
 /* job_flush() is about to put j's dirty records into generation gen: remember what changed (the nodes of
  * j->dirty, the job's fields if j->job_dirty) to tell the watchers once gen is durable. Called before the
  * dirty lists are cleared. On OOM the daemon fail-stops, like any failure to record state. */
