@@ -161,8 +161,6 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
 
 /* Make the running daemon follow the values of reloadable keys in new. */
 static void apply(Manager *m, const DaemonConf *new) {
-        m->config.max_parallel = new->max_parallel;
-        m->config.log_max_bytes = new->max_log_size;
         log_set_max_level(new->log_level);
         manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
         manager_gc_soon(m);        /* KeepFinished= may keep less now */
@@ -205,6 +203,6 @@ int daemon_conf_reload(Manager *m) {
         apply(m, &m->conf);
         log_info("Configuration reloaded: %u setting(s) changed; %u parallel, log level %d, %" PRIu64
                  " bytes per attempt log.",
-                 changed, m->config.max_parallel, m->conf.log_level, m->config.log_max_bytes);
+                 changed, m->conf.max_parallel, m->conf.log_level, m->conf.max_log_size);
         return 0;
 }

@@ -122,7 +122,9 @@ static int manager_add_active(Manager *m, Job *j) {
         return 0;
 }
 
-void manager_job_settled(Manager *m, Job *j) {
+static void manager_job_settled(void *userdata, Job *j) {
+        Manager *m = userdata;
+
         for (size_t i = 0; i < m->n_active; i++)
                 if (m->active[i] == j) {
                         memmove(m->active + i, m->active + i + 1, (m->n_active - i - 1) * sizeof(Job *));
@@ -136,8 +138,10 @@ void manager_job_settled(Manager *m, Job *j) {
         spool_kick(m->spool); /* jobs waiting for room may fit now */
 }
 
-int manager_job_retried(Manager *m, Job *j) {
+static int manager_job_retried(void *userdata, Job *j) {
+        Manager *m = userdata;
         int r = manager_add_active(m, j);
+
 
         (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, true);
         if (r >= 0)
@@ -212,7 +216,7 @@ static int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep
                 jobprep_free(prep);
                 return r;
         }
-        r = job_new(m, spec, run, prep, &j);
+        r = job_new(&m->job_host, spec, run, prep, &j);
         if (r < 0)
                 return r;
         j->seq = seq;
@@ -330,7 +334,7 @@ static void manager_on_accepted(Spool *s, JobSpec *spec, JobRun *run, JobPrep *p
         if (r < 0)
                 manager_fail_stop(m, r, "registering an accepted job");
         /* Its acceptance waits in the committer's open batch, which the next seal takes. */
-        manager_find_job(m, id)->flushed_gen = committer_next_gen(m->committer);
+        job_note_accepted(manager_find_job(m, id), committer_next_gen(m->committer));
         log_debug("Job %" PRIu64 " registered.", id);
 }
 
@@ -684,12 +688,12 @@ static void manager_wake(Manager *m) {
                 (void) sd_event_source_set_enabled(m->wake_source, SD_EVENT_ONESHOT);
 }
 
-void manager_mark_dirty(Manager *m, Job *j) {
-        if (j->in_dirty_list)
-                return;
+/* JobHost.mark_dirty: the job is flushed with the next commit (once: the job tells us once per flush). */
+static void manager_mark_dirty(void *userdata, Job *j) {
+        Manager *m = userdata;
+
         if (push_ptr(&m->dirty, &m->n_dirty, &m->cap_dirty, j) < 0)
                 manager_fail_stop(m, -ENOMEM, "recording job state");
-        j->in_dirty_list = true;
         manager_wake(m);
 }
 
@@ -771,7 +775,7 @@ static bool schedule_needs_share(const Manager *m) {
 static void schedule_shared(Manager *m, unsigned *slots) {
         Usage *u = &m->usage;
 
-        usage_pass_begin(u, m->config.max_parallel, m->conf.user_max_running);
+        usage_pass_begin(u, m->conf.max_parallel, m->conf.user_max_running);
         for (size_t i = 0; i < m->n_active; i++)
                 if (usage_pass_note(u, m->active[i]->run->uid, m->active[i]->n_running,
                                     job_wants_slot(m->active[i])) < 0)
@@ -795,8 +799,8 @@ static void manager_schedule(Manager *m) {
                 return; /* a start that cannot be recorded must not happen; the resume schedules again */
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
-                unsigned slots = m->config.max_parallel > m->n_running ?
-                        m->config.max_parallel - m->n_running :
+                unsigned slots = m->conf.max_parallel > m->n_running ?
+                        m->conf.max_parallel - m->n_running :
                         0;
 
                 m->schedule_needed = false;
@@ -936,6 +940,76 @@ static int manager_on_sighup(sd_event_source *s, const struct signalfd_siginfo *
         return 0;
 }
 
+/* ---- the host of every Job (job-host.h) ------------------------------------------------------- */
+
+static void host_schedule_soon(void *userdata) {
+        manager_schedule_soon(userdata);
+}
+
+static void host_schedule_later(void *userdata, uint64_t usec) {
+        manager_schedule_later(userdata, usec);
+}
+
+static void host_slots_changed(void *userdata, Job *j, int delta) {
+        Manager *m = userdata;
+
+        assert(delta > 0 || m->n_running > 0);
+        m->n_running += delta;
+}
+
+static void host_spawned(void *userdata) {
+        Manager *m = userdata;
+
+        m->n_spawned++;
+}
+
+static bool host_may_start(void *userdata) {
+        Manager *m = userdata;
+
+        return !m->stopping;
+}
+
+static uint64_t host_key_holder(void *userdata, const char *key, uid_t uid) {
+        return manager_key_holder(userdata, key, uid);
+}
+
+static int host_open_job_dir(void *userdata, uint64_t id) {
+        return manager_open_job_dir(userdata, id);
+}
+
+/* Half the MinFreeSpace= floor (bytes, inodes) stays for what every job must record: its ends. */
+static void host_log_floor(void *userdata, uint64_t *ret_bytes, uint64_t *ret_inodes) {
+        Manager *m = userdata;
+        uint64_t floor = spool_floor_bytes(m->spool);
+
+        *ret_bytes = floor / 2;
+        *ret_inodes = floor > 0 ? SPOOL_MIN_FREE_INODES / 2 : 0;
+}
+
+static void host_trim_soon(void *userdata) {
+        manager_trim_soon(userdata);
+}
+
+static void host_fail_stop(void *userdata, int error, const char *what) {
+        manager_fail_stop(userdata, error, what);
+}
+
+static const JobHostOps manager_job_host_ops = {
+        .mark_dirty = manager_mark_dirty,
+        .schedule_soon = host_schedule_soon,
+        .schedule_later = host_schedule_later,
+        .slots_changed = host_slots_changed,
+        .spawned = host_spawned,
+        .may_start = host_may_start,
+        .settled = manager_job_settled,
+        .retried = manager_job_retried,
+        .key_holder = host_key_holder,
+        .open_job_dir = host_open_job_dir,
+        .log_floor = host_log_floor,
+        .trim_soon = host_trim_soon,
+        .fail_stop = host_fail_stop,
+};
+
 /* ---- construction ----------------------------------------------------------------------------- */
 
 static int manager_setup_signals(Manager *m) {
@@ -1027,6 +1101,14 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;
+        m->job_host = (JobHost){ .event = m->event,
+                                 .committer = m->committer,
+                                 .jobs_fd = spool_jobs_fd(m->spool),
+                                 .conf = &m->conf,
+                                 .exec_helper = m->config.exec_helper,
+                                 .pam_confdir = m->config.pam_confdir,
+                                 .ops = &manager_job_host_ops,
+                                 .userdata = m };
         r = readonly_check_at_start(m);
         if (r < 0)
                 return r;

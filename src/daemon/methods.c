@@ -51,9 +51,7 @@ static uint64_t pending_gen(Manager *m) {
 /* The generation that covers every change of one job so far, or 0. A reply about one job waits only for
  * that job's records, not for the commits of a busy neighbour. */
 static uint64_t job_pending_gen(Manager *m, const Job *j) {
-        if (j->in_dirty_list)
-                return committer_next_gen(m->committer);
-        return j->flushed_gen;
+        return job_records_gen(j);
 }
 
 /* Reply with parameters (stolen) once generation gen is durable: now if it already is (or gen is 0). */

@@ -15,5 +15,3 @@ void methods_on_durable(Manager *m, uint64_t gen);
 /* Drop every held reply (shutdown). */
 void methods_free_held(Manager *m);
 
-/* Node `node` of job j wrote output: wake the Logs streams following it. Cheap when nobody follows. */
-void methods_logs_poke(Manager *m, const Job *j, uint32_t node);
