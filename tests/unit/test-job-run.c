@@ -719,19 +719,35 @@ static void running_orphan(JobSpec *spec, JobRun *run) {
 
 static void test_recover_kills_orphan(void **state) {
         TestHost *h = *state;
-        int status;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + DEADLINE_USEC;
+        int status, ready[2];
+        pid_t r;
+        char c;
         Job *j;
 
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
         orphan_pid = fork();
         assert_true(orphan_pid >= 0);
         if (orphan_pid == 0) {
                 (void) setsid(); /* a group of its own, as supervise.c gives every node */
+                (void) write(ready[1], "x", 1);
                 for (;;)
                         pause();
         }
+        close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1); /* its group exists now */
+        close(ready[0]);
         assert_int_equal(proc_start_time(orphan_pid, &orphan_start), 0);
         j = add_job(h, "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"]}}}", running_orphan);
-        assert_int_equal(waitpid(orphan_pid, &status, 0), orphan_pid);
+        /* Killed during job_activate() already; bounded, so a regression fails instead of hanging. */
+        while ((r = waitpid(orphan_pid, &status, WNOHANG)) == 0) {
+                if (now_usec(CLOCK_MONOTONIC) > deadline) {
+                        (void) kill(orphan_pid, SIGKILL);
+                        fail_msg("the orphan was not killed");
+                }
+                host_iterate(h);
+        }
+        assert_int_equal(r, orphan_pid);
         assert_true(WIFSIGNALED(status));
         assert_int_equal(WTERMSIG(status), SIGKILL);
         run_to_settled(h, j);
