@@ -29,7 +29,6 @@
 static void job_notify_flush(Job *j, uint64_t gen);
 static void job_notify_durable(Job *j, uint64_t gen);
 
-
 static void assign_gen(struct JobPending *list, size_t n, uint64_t gen) {
         for (size_t k = 0; k < n; k++)
                 if (list[k].gen == BARRIER_UNFLUSHED)
@@ -207,34 +206,52 @@ void job_remove_observer(Job *j, const JobObserverOps *ops, void *userdata) {
         observers_compact(j);
 }
 
-/* Call `call` for every observer registered when the walk began (new ones wait for the next event). */
-#define OBSERVERS_FOREACH(j, o, call)                                                                           \
-        do {                                                                                                    \
-                size_t n_ = (j)->n_observers;                                                                   \
-                (j)->observers_walking++;                                                               \
-                for (size_t k_ = 0; k_ < n_; k_++) {                                                            \
-                        JobObserver o = (j)->observers[k_];                                                    \
-                        if (o.ops)                                                                              \
-                                call;                                                                           \
-                }                                                                                               \
-                (j)->observers_walking--;                                                               \
-                observers_compact(j);                                                                           \
-        } while (0)
+typedef enum ObserverEvent {
+        OBSERVER_FLUSH,
+        OBSERVER_DURABLE,
+        OBSERVER_END,
+        OBSERVER_OUTPUT,
+} ObserverEvent;
+
+/* Tell every observer registered when the walk began (one added meanwhile hears the next event); arg is the
+ * generation (flush, durable) or the node (output). */
+static void observers_call(Job *j, ObserverEvent ev, uint64_t arg) {
+        size_t n = j->n_observers;
+
+        j->observers_walking++;
+        for (size_t k = 0; k < n; k++) {
+                JobObserver o = j->observers[k]; /* a copy: a callback may add (and so move) entries */
+                const JobObserverOps *ops = o.ops;
+
+                if (!ops)
+                        continue; /* removed by an earlier callback of this walk */
+                if (ev == OBSERVER_FLUSH && ops->flush)
+                        ops->flush(j, arg, j->dirty, j->n_dirty, j->job_dirty, o.userdata);
+                else if (ev == OBSERVER_DURABLE && ops->durable)
+                        ops->durable(j, arg, o.userdata);
+                else if (ev == OBSERVER_END && ops->end)
+                        ops->end(j, o.userdata);
+                else if (ev == OBSERVER_OUTPUT && ops->output)
+                        ops->output(j, (uint32_t) arg, o.userdata);
+        }
+        j->observers_walking--;
+        observers_compact(j);
+}
 
 static void job_notify_flush(Job *j, uint64_t gen) {
-        OBSERVERS_FOREACH(j, o, if (o.ops->flush) o.ops->flush(j, gen, j->dirty, j->n_dirty, j->job_dirty, o.userdata));
+        observers_call(j, OBSERVER_FLUSH, gen);
 }
 
 static void job_notify_durable(Job *j, uint64_t gen) {
-        OBSERVERS_FOREACH(j, o, if (o.ops->durable) o.ops->durable(j, gen, o.userdata));
+        observers_call(j, OBSERVER_DURABLE, gen);
 }
 
 void job_notify_end(Job *j) {
-        OBSERVERS_FOREACH(j, o, if (o.ops->end) o.ops->end(j, o.userdata));
+        observers_call(j, OBSERVER_END, 0);
 }
 
 void job_notify_output(Job *j, uint32_t node) {
-        OBSERVERS_FOREACH(j, o, if (o.ops->output) o.ops->output(j, node, o.userdata));
+        observers_call(j, OBSERVER_OUTPUT, node);
 }
 
 void job_detach_observers(Job *j) {

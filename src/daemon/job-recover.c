@@ -26,7 +26,6 @@
 
 #define STARTS_MAX_BYTES (256U * 1024U * 1024U)
 
-
 /* on_interrupt: the daemon stopped (or crashed) while node i ran. The node holds a slot, released here. */
 void node_interrupted(Job *j, uint32_t i) {
         NodeRun *n = &j->run->nodes[i];

@@ -21,7 +21,6 @@
 #include "macro.h"
 #include "statusenc.h"
 
-
 typedef struct StopCtx {
         Job *job;
         NodeState to;

@@ -78,8 +78,7 @@ void mark_job_dirty(Job *j) {
         mark_dirty(j);
 }
 
-void barrier_push(struct JobPending **list, size_t *n, size_t *cap, Job *j, uint32_t node,
-                         uint8_t outcome) {
+void barrier_push(struct JobPending **list, size_t *n, size_t *cap, Job *j, uint32_t node, uint8_t outcome) {
         if (grow((void **) list, cap, *n + 1, sizeof(struct JobPending)) < 0)
                 oom_fail_stop(j);
         (*list)[(*n)++] = (struct JobPending){ .node = node, .outcome = outcome, .gen = BARRIER_UNFLUSHED };

@@ -142,7 +142,6 @@ static int manager_job_retried(void *userdata, Job *j) {
         Manager *m = userdata;
         int r = manager_add_active(m, j);
 
-
         (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, true);
         if (r >= 0)
                 r = usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, false);
@@ -799,9 +798,7 @@ static void manager_schedule(Manager *m) {
                 return; /* a start that cannot be recorded must not happen; the resume schedules again */
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
-                unsigned slots = m->conf.max_parallel > m->n_running ?
-                        m->conf.max_parallel - m->n_running :
-                        0;
+                unsigned slots = m->conf.max_parallel > m->n_running ? m->conf.max_parallel - m->n_running : 0;
 
                 m->schedule_needed = false;
                 if (slots > 0 && schedule_needs_share(m)) {

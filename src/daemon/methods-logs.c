@@ -373,8 +373,8 @@ static int logs_parse(ControlCall *call, const Job *j, json_object *params, ssiz
         return 1;
 }
 
-static int reader_new(Manager *m, ControlCall *call, Job *j, ssize_t node, uint32_t attempt,
-                      bool follow, LogReader **ret) {
+static int reader_new(Manager *m, ControlCall *call, Job *j, ssize_t node, uint32_t attempt, bool follow,
+                      LogReader **ret) {
         _cleanup_(reader_freep) LogReader *r = NULL;
         size_t n = node >= 0 ? 1 : j->spec->n_nodes;
         int k;

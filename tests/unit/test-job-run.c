@@ -206,14 +206,14 @@ static void host_iterate(TestHost *h) {
         assert_true(sd_event_run(h->event, 50 * USEC_PER_MSEC) >= 0);
 }
 
-#define RUN_UNTIL(h, cond)                                                                                     \
-        do {                                                                                                   \
-                uint64_t deadline_ = now_usec(CLOCK_MONOTONIC) + DEADLINE_USEC;                                \
-                while (!(cond)) {                                                                              \
-                        if (now_usec(CLOCK_MONOTONIC) > deadline_)                                             \
-                                fail_msg("timed out waiting for: %s", #cond);                                  \
-                        host_iterate(h);                                                                       \
-                }                                                                                              \
+#define RUN_UNTIL(h, cond)                                                      \
+        do {                                                                    \
+                uint64_t deadline_ = now_usec(CLOCK_MONOTONIC) + DEADLINE_USEC; \
+                while (!(cond)) {                                               \
+                        if (now_usec(CLOCK_MONOTONIC) > deadline_)              \
+                                fail_msg("timed out waiting for: %s", #cond);   \
+                        host_iterate(h);                                        \
+                }                                                               \
         } while (0)
 
 /* ---- the committer held: a commit call that waits on a pipe ------------------------------------ */
@@ -324,7 +324,8 @@ static const char *gated(TestHost *h, const char *name, int code) {
         snprintf(path, sizeof(path), "%s/gate.%s", h->dir, name);
         if (mkfifo(path, 0600) < 0)
                 assert_int_equal(errno, EEXIST);
-        snprintf(b, sizeof(buf[0]), "\"cmd\": [\"/bin/sh\", \"-c\", \"cat \\\"$0\\\" >/dev/null; exit $1\", \"%s\", \"%d\"]",
+        snprintf(b, sizeof(buf[0]),
+                 "\"cmd\": [\"/bin/sh\", \"-c\", \"cat \\\"$0\\\" >/dev/null; exit $1\", \"%s\", \"%d\"]",
                  path, code);
         return b;
 }
@@ -507,10 +508,11 @@ static void test_retry_backoff(void **state) {
         Job *j;
 
         /* Three attempts, delays 0.2 s then 0.6 s (factor 3, no jitter); exit 7 is retried, so all fail. */
-        j = add_job(h,
-                    "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/sh\", \"-c\", \"exit 7\"],"
-                    "\"retry\": {\"attempts\": 3, \"delay\": 0.2, \"factor\": 3, \"jitter\": 0, \"on_exit\": [7]}}}}",
-                    NULL);
+        j = add_job(
+                h,
+                "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/sh\", \"-c\", \"exit 7\"],"
+                "\"retry\": {\"attempts\": 3, \"delay\": 0.2, \"factor\": 3, \"jitter\": 0, \"on_exit\": [7]}}}}",
+                NULL);
         assert_int_equal(job_add_observer(j, &waits_ops, &w), 0);
         run_to_settled(h, j);
         assert_int_equal(node_state(j, "a"), NODE_FAILED);
@@ -552,8 +554,8 @@ static void test_barrier_completion(void **state) {
         char json[1024];
         Job *j;
 
-        snprintf(json, sizeof(json), "{\"nodes\": {\"a\": {%s}, \"b\": {%s, \"after\": [\"a\"]}}}", gated(h, "a", 0),
-                 gated(h, "b", 0));
+        snprintf(json, sizeof(json), "{\"nodes\": {\"a\": {%s}, \"b\": {%s, \"after\": [\"a\"]}}}",
+                 gated(h, "a", 0), gated(h, "b", 0));
         j = add_job(h, json, NULL);
         RUN_UNTIL(h, node(j, "a")->pid > 0 && job_is_clean(j) && !committer_busy(h->committer));
 
@@ -585,7 +587,8 @@ static void test_barrier_spawn(void **state) {
         Job *j;
 
         committer_hold(h);
-        snprintf(json, sizeof(json), "{\"nodes\": {\"a\": {%s, \"on_interrupt\": \"fail\"}}}", gated(h, "a", 0));
+        snprintf(json, sizeof(json), "{\"nodes\": {\"a\": {%s, \"on_interrupt\": \"fail\"}}}",
+                 gated(h, "a", 0));
         j = add_job(h, json, NULL);
         RUN_UNTIL(h, node_state(j, "a") == NODE_RUNNING);
         for (unsigned k = 0; k < 20; k++)
@@ -698,8 +701,7 @@ static void test_recover_retry_wait(void **state) {
         TestHost *h = *state;
         Job *j;
 
-        j = add_job(h,
-                    "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"], \"retry\": {\"attempts\": 2}}}}",
+        j = add_job(h, "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"], \"retry\": {\"attempts\": 2}}}}",
                     waiting_at_crash);
         assert_int_equal(node_state(j, "a"), NODE_RETRY_WAIT);
         run_to_settled(h, j);
@@ -761,8 +763,8 @@ static void test_cancel(void **state) {
         char json[1024];
         Job *j;
 
-        snprintf(json, sizeof(json), "{\"nodes\": {\"a\": {%s}, \"b\": {%s, \"after\": [\"a\"]}}}", gated(h, "a", 0),
-                 gated(h, "b", 0));
+        snprintf(json, sizeof(json), "{\"nodes\": {\"a\": {%s}, \"b\": {%s, \"after\": [\"a\"]}}}",
+                 gated(h, "a", 0), gated(h, "b", 0));
         j = add_job(h, json, NULL);
         RUN_UNTIL(h, node(j, "a")->pid > 0);
         assert_int_equal(job_cancel(j, NULL, 0), 0);
@@ -797,7 +799,8 @@ static void test_job_timeout(void **state) {
         char json[1024];
         Job *j;
 
-        snprintf(json, sizeof(json), "{\"timeout\": 0.2, \"nodes\": {\"a\": {%s}, \"b\": {%s, \"after\": [\"a\"]}}}",
+        snprintf(json, sizeof(json),
+                 "{\"timeout\": 0.2, \"nodes\": {\"a\": {%s}, \"b\": {%s, \"after\": [\"a\"]}}}",
                  gated(h, "a", 0), gated(h, "b", 0));
         j = add_job(h, json, NULL);
         run_to_settled(h, j); /* a is never released: the job's timeout stops it */
