@@ -262,17 +262,21 @@ static void test_recover_rerun(void **state) {
         assert_false(file_exists(h, "1/logs/a.1.log"));
 }
 
-static void test_recover_fail(void **state) {
-        TestHost *h = *state;
-        Job *j;
+/* Recovery fails node "a" (reason interrupted) without running it; the job fails. */
+static void recover_expect_interrupted(TestHost *h, const char *json, void (*init)(JobSpec *, JobRun *)) {
+        Job *j = add_job(h, json, init);
 
-        j = add_job(h, "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"], \"on_interrupt\": \"fail\"}}}",
-                    running_at_crash);
         assert_int_equal(node_state(j, "a"), NODE_FAILED);
         assert_string_equal(node_reason(j, "a"), "interrupted");
         run_to_settled(h, j);
         assert_int_equal(j->run->state, JOB_FAILED);
         assert_int_equal(h->n_spawned, 0);
+}
+
+static void test_recover_fail(void **state) {
+        recover_expect_interrupted(
+                *state, "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"], \"on_interrupt\": \"fail\"}}}",
+                running_at_crash);
 }
 
 /* MaxInterruptedReruns=: a node the daemon died under that many times in a row is not run again. */
@@ -282,14 +286,8 @@ static void running_at_third_crash(JobSpec *spec, JobRun *run) {
 }
 
 static void test_recover_rerun_cap(void **state) {
-        TestHost *h = *state;
-        Job *j;
-
-        j = add_job(h, "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"]}}}", running_at_third_crash);
-        assert_int_equal(node_state(j, "a"), NODE_FAILED);
-        assert_string_equal(node_reason(j, "a"), "interrupted");
-        run_to_settled(h, j);
-        assert_int_equal(h->n_spawned, 0);
+        recover_expect_interrupted(*state, "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/true\"]}}}",
+                                   running_at_third_crash);
 }
 
 /* A retry_wait node gets its timer back; the wait already over runs at once. */
