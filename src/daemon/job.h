@@ -3,7 +3,7 @@
 
 /*
  * Job: the run-time object of one accepted job. Drives its DAG (SPEC §3–4):
- * starts ready nodes within the limits the manager grants, reacts to task
+ * starts ready nodes within the slots its host grants, reacts to task
  * ends (retry with backoff, failure, skip propagation, fail_fast), enforces
  * the whole-job timeout, cancels, and records every change for the journal.
  *
