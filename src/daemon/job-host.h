@@ -29,9 +29,9 @@ typedef struct JobHostOps {
         void (*mark_dirty)(void *userdata, Job *j);
         /* Slots or ready nodes changed: offer slots (job_start_ready()) before the loop sleeps. */
         void (*schedule_soon)(void *userdata);
-        /* Offer slots again in about usec, unless a pass is due sooner (after a shortage nothing else ends). */
+        /* Offer slots again in about usec, unless a pass is due sooner (a shortage nothing else ends). */
         void (*schedule_later)(void *userdata, uint64_t usec);
-        /* delta (+1 or -1) run slots were taken or released by j; the host keeps the total against MaxParallel. */
+        /* j took (delta +1) or gave back (-1) a run slot; the host keeps the total against MaxParallel=. */
         void (*slots_changed)(void *userdata, Job *j, int delta);
         /* An attempt was spawned (a statistic). May be NULL. */
         void (*spawned)(void *userdata);
@@ -57,9 +57,10 @@ typedef struct JobHostOps {
 
 typedef struct JobHost {
         sd_event *event;
-        Committer *committer; /* journal records go here (job_flush()) */
-        int jobs_fd;          /* the spool's jobs/ directory, which committer writes go below (borrowed) */
-        const DaemonConf *conf; /* read at each use (reload may change it): max_log_size, max_interrupted_reruns */
+        Committer *committer;   /* journal records go here (job_flush()) */
+        int jobs_fd;            /* the spool's jobs/ directory, which committer writes go below (borrowed) */
+        const DaemonConf *conf; /* read at each use (a reload may change it): max_log_size and
+                                 * max_interrupted_reruns */
         const char *exec_helper; /* orchd-exec, for nodes run as their owner */
         const char *pam_confdir; /* its PAM service directory, NULL = /etc/pam.d */
         const JobHostOps *ops;

@@ -322,7 +322,7 @@ static const char *gated(TestHost *h, const char *name, int code) {
         return b;
 }
 
-/* Release gate NAME: once its node waits on it (a reader holds the FIFO), open it for writing and close it. */
+/* Release gate NAME: once its node waits on it (a reader holds the FIFO), open it for writing, close it. */
 static void release(TestHost *h, const char *name) {
         char path[128];
         int fd = -1;

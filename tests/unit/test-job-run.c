@@ -112,11 +112,11 @@ static void test_retry_backoff(void **state) {
         Job *j;
 
         /* Three attempts, delays 0.2 s then 0.6 s (factor 3, no jitter); exit 7 is retried, so all fail. */
-        j = add_job(
-                h,
-                "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/sh\", \"-c\", \"exit 7\"],"
-                "\"retry\": {\"attempts\": 3, \"delay\": 0.2, \"factor\": 3, \"jitter\": 0, \"on_exit\": [7]}}}}",
-                NULL);
+        j = add_job(h,
+                    "{\"nodes\": {\"a\": {\"cmd\": [\"/bin/sh\", \"-c\", \"exit 7\"],"
+                    "\"retry\": {\"attempts\": 3, \"delay\": 0.2, \"factor\": 3, \"jitter\": 0, "
+                    "\"on_exit\": [7]}}}}",
+                    NULL);
         assert_int_equal(job_add_observer(j, &waits_ops, &w), 0);
         run_to_settled(h, j);
         assert_int_equal(node_state(j, "a"), NODE_FAILED);
@@ -465,7 +465,8 @@ static void test_manual_retry(void **state) {
         Job *j;
 
         j = add_job(h,
-                    "{\"key\": \"k\", \"nodes\": {\"a\": {\"cmd\": [\"/bin/sh\", \"-c\", \"test $ORCH_ATTEMPT = 2\"]},"
+                    "{\"key\": \"k\", \"nodes\": {"
+                    "\"a\": {\"cmd\": [\"/bin/sh\", \"-c\", \"test $ORCH_ATTEMPT = 2\"]},"
                     "\"b\": {\"cmd\": [\"/bin/true\"], \"after\": [\"a\"]}}}",
                     NULL);
         run_to_settled(h, j);
