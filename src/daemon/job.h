@@ -3,12 +3,16 @@
 
 /*
  * Job: the run-time object of one accepted job. Drives its DAG (SPEC §3–4):
- * starts ready nodes within the limits the manager grants, reacts to task
+ * starts ready nodes within the slots its host grants, reacts to task
  * ends (retry with backoff, failure, skip propagation, fail_fast), enforces
  * the whole-job timeout, cancels, and records every change for the journal.
  *
- * Durability protocol with the manager's committer: every change marks the
- * node (or job) dirty; the manager flushes dirty records into one journal
+ * The job depends only on its JobHost (job-host.h), never on the manager:
+ * the manager is one host, test-job-run's is another. Whoever follows the
+ * job's changes (Watch calls, Logs streams) subscribes as an observer.
+ *
+ * Durability protocol with the host's committer: every change marks the
+ * node (or job) dirty; the host flushes dirty records into one journal
  * file per job per group commit and tells the job which generation covers
  * them. A finished node is handed to the DAG (so its dependents may start)
  * only once its end is durable; a node with on_interrupt=fail is spawned
@@ -24,16 +28,41 @@
 #include "control.h"
 #include "macro.h"
 #include "dag.h"
+#include "job-host.h"
 #include "jobspec.h"
 #include "jobprep.h"
 #include "nodeenv.h"
 #include "state.h"
 #include "supervise.h"
 
-typedef struct Manager Manager;
 typedef struct Job Job;
 typedef struct NodeCtl NodeCtl;
-typedef struct JobWatch JobWatch;
+
+/* Jobs this big make the allocator worth trimming after large transient work (status of every node,
+ * acceptance, the end of the job): glibc keeps freed heap otherwise, and RSS would stay at the peak. */
+#define BIG_JOB_NODES 10000
+
+/* Who follows a job's changes (watch.c, methods-logs.c). Every callback may be NULL; each gets the userdata
+ * given to job_add_observer(). An observer may remove itself (or be removed) from within any of them. */
+typedef struct JobObserverOps {
+        /* job_flush() puts these records into generation gen: the nodes (a node may be named more than once,
+         * in the order they changed) and, if job_changed, the job's own fields. Not durable yet. */
+        void (*flush)(Job *j, uint64_t gen, const uint32_t *nodes, size_t n_nodes, bool job_changed,
+                      void *userdata);
+        /* Generation gen of the journal is durable (called before the job acts on it). */
+        void (*durable)(Job *j, uint64_t gen, void *userdata);
+        /* The job's end is durable (its final state is in j->run). */
+        void (*end)(Job *j, void *userdata);
+        /* The running attempt of node wrote output to its log. */
+        void (*output)(Job *j, uint32_t node, void *userdata);
+        /* The job is being freed: the observer is dropped and must forget j. */
+        void (*detach)(Job *j, void *userdata);
+} JobObserverOps;
+
+typedef struct JobObserver {
+        const JobObserverOps *ops; /* NULL: removed while the list was being walked */
+        void *userdata;
+} JobObserver;
 
 typedef enum StopReason {
         STOP_NONE,
@@ -44,7 +73,7 @@ typedef enum StopReason {
 } StopReason;
 
 struct Job {
-        Manager *manager; /* not owned */
+        const JobHost *host; /* not owned */
         uint64_t id;
         JobSpec *spec;
         JobRun *run;
@@ -88,7 +117,9 @@ struct Job {
 
         ControlCall **waiters;
         size_t n_waiters;
-        JobWatch *watch; /* Watch calls (watch.c); NULL while nobody watches */
+        JobObserver *observers; /* job_add_observer() */
+        size_t n_observers;
+        unsigned observers_walking; /* > 0 while callbacks run: removal only clears the entry */
 
         NodeEnvBase *base_env; /* PATH, HOME, USER, LOGNAME, SHELL, LANG, then the job's env */
         char *home;            /* owner's home directory, NULL if unknown */
@@ -102,7 +133,7 @@ struct Job {
 /* Create the run-time job from an accepted or recovered spec/run; takes ownership of spec, run and prep
  * (what was built ahead for spec, may be NULL: then built here), also on failure. Nothing runs and nothing
  * is recorded yet. Returns 0 or -errno. */
-int job_new(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, Job **ret);
+int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep, Job **ret);
 
 /* Start driving a job the manager has registered: a fresh one becomes ready; a recovered one gets the
  * restart rules of SPEC §4 (on_interrupt, retry_wait timers, job timeout, pending cancel). Returns 0 or -errno. */
@@ -160,3 +191,19 @@ json_object *job_status_reply(const Job *j);
 
 /* Add a waiter (a Wait call) to be answered with the final status. Takes a reference. Returns 0 or -ENOMEM. */
 int job_add_waiter(Job *j, ControlCall *call);
+
+/* Follow j's changes through ops (with userdata) until job_remove_observer() or the job is freed (then
+ * ops->detach). Returns 0 or -ENOMEM. */
+int job_add_observer(Job *j, const JobObserverOps *ops, void *userdata);
+/* Stop following (the pair given to job_add_observer()); a pair not registered is ignored. */
+void job_remove_observer(Job *j, const JobObserverOps *ops, void *userdata);
+/* The userdata of j's observer with these ops (the first, if several), or NULL. */
+void *job_find_observer(const Job *j, const JobObserverOps *ops);
+
+/* The journal generation that holds every record of j so far (its acceptance included): a reply about j
+ * is true once that generation is durable (it may be already). */
+uint64_t job_records_gen(const Job *j);
+/* Whether j has no change waiting to be flushed into a commit. */
+bool job_is_clean(const Job *j);
+/* The host put j's acceptance into the committer's open batch, generation gen (spool intake). */
+void job_note_accepted(Job *j, uint64_t gen);

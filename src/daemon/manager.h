@@ -26,11 +26,11 @@
 #include "spool.h"
 #include "usage.h"
 
+typedef struct Manager Manager;
+
 typedef struct ManagerConfig {
         char *spool_path;
         char *socket_path;
-        unsigned max_parallel;  /* global limit on running nodes */
-        uint64_t log_max_bytes; /* per attempt log file cap */
         JobLimits limits;
         const DaemonConf *conf;    /* the effective configuration at start (copied) */
         const char *exec_helper;   /* orchd-exec, which starts nodes as their owner (borrowed) */
@@ -43,7 +43,6 @@ typedef struct ManagerConfig {
 /* What the layer above (the varlink methods, methods.h) is told; every member may be NULL. */
 typedef struct ManagerHooks {
         void (*on_durable)(uint64_t gen, void *userdata); /* generation gen of the journal is durable */
-        void (*on_output)(const Job *j, uint32_t node, void *userdata); /* a running node wrote output */
         void *userdata;
 } ManagerHooks;
 
@@ -55,6 +54,7 @@ struct Manager {
         Spool *spool;
         Committer *committer;
         ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
+        JobHost job_host;   /* what every Job reaches of the manager (job-host.h) */
         sd_event_source *post_source;
         sd_event_source *wake_source;  /* one-shot defer: makes the post source run (manager_wake) */
         sd_event_source *later_source; /* one-shot timer: a scheduling pass after a shortage of fds */
@@ -97,11 +97,6 @@ int manager_new(const ManagerConfig *config, Manager **ret);
 int manager_start(Manager *m);
 /* Install what the layer above is told (copied; NULL: nothing). */
 void manager_set_hooks(Manager *m, const ManagerHooks *hooks);
-/* Node `node` of job j wrote output: tell the hooks (Logs streams following it). Cheap when nobody follows. */
-static inline void manager_node_output(Manager *m, const Job *j, uint32_t node) {
-        if (m->hooks.on_output)
-                m->hooks.on_output(j, node, m->hooks.userdata);
-}
 /* Accepts NULL, returns NULL. */
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
@@ -125,8 +120,6 @@ int manager_open_job_dir(Manager *m, uint64_t id);
 /* KeepFinished= may remove jobs now (a job ended, the configuration changed): collect before sleeping. */
 void manager_gc_soon(Manager *m);
 
-/* A job changed something to be flushed. */
-void manager_mark_dirty(Manager *m, Job *j);
 /* Slots or ready nodes changed: run a scheduling pass before the loop sleeps. */
 void manager_schedule_soon(Manager *m);
 /* A scheduling pass in about usec (unless one is due sooner): after a shortage that nothing else is sure to
@@ -136,9 +129,6 @@ void manager_schedule_later(Manager *m, uint64_t usec);
  * big heap, so a burst of big replies (each of which leaves a freed heap behind) pays for it once, later. */
 #define TRIM_LATER_USEC (10 * USEC_PER_SEC)
 void manager_trim_later(Manager *m);
-/* Jobs this big make the allocator worth trimming after large transient work (status of every node,
- * acceptance, the end of the job): glibc keeps freed heap otherwise, and RSS would stay at the peak. */
-#define BIG_JOB_NODES 10000
 /* Return freed heap memory to the kernel before the loop sleeps. */
 void manager_trim_soon(Manager *m);
 
@@ -148,10 +138,6 @@ void manager_trim_soon(Manager *m);
  * for the rejection), or -ENOMEM. */
 int manager_may_run(Manager *m, uid_t uid, char **ret_why);
 
-/* A job reached its end (durable): drop it from the active set. */
-void manager_job_settled(Manager *m, Job *j);
-/* A settled job was retried (job_retry): it is unfinished again and joins the active set. Returns 0 or -ENOMEM. */
-int manager_job_retried(Manager *m, Job *j);
 /* The unfinished job of owner uid holding idempotency key `key`, or 0. */
 uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid);
 /* Whether uid may have one more unfinished job of `nodes` nodes and `bytes` more of job files (orchd.conf
@@ -162,8 +148,3 @@ int manager_admit(Manager *m, uid_t uid, uint64_t bytes, uint64_t nodes, char **
 void manager_limits_changed(Manager *m);
 /* A write of our own state failed: stop now without reporting anything more. */
 _noreturn_ void manager_fail_stop(Manager *m, int error, const char *what);
-
-/* Realtime clock in µs (for records). */
-static inline uint64_t now_realtime_usec(void) {
-        return now_usec(CLOCK_REALTIME);
-}

@@ -98,8 +98,6 @@ int method_watch(ControlCall *call, json_object *parameters, void *userdata);
 
 /* io.orchd.Manager.Logs (methods-logs.c). */
 int method_logs(ControlCall *call, json_object *parameters, void *userdata);
-/* Node `node` of job j wrote output: wake the Logs streams following it. Cheap when nobody follows. */
-void methods_logs_poke(Methods *ms, const Job *j, uint32_t node);
 /* Something became durable: Logs streams waiting for an attempt to start or end look again. */
 void methods_logs_on_durable(Methods *ms);
 /* Drop every Logs stream without a reply (shutdown). */

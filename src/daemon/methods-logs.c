@@ -58,6 +58,7 @@ struct LogReader {
         bool single;       /* one node named: NoSuchAttempt when it has no attempt to show */
         bool seen_attempt; /* single: the attempt asked for exists */
         bool sleeping;     /* everything sent; a poke wakes it */
+        bool observing;    /* an observer of its job (new output pokes it) */
         int fd;            /* the open log file of (fd_node, fd_attempt), or -EBADF */
         uint32_t fd_node, fd_attempt;
         sd_event_source *wake_source;
@@ -73,9 +74,16 @@ typedef enum CursorResult {
 static char read_buf[LOGS_CHUNK_MAX];
 static char utf8_buf[UTF8_SANITIZE_MAX(LOGS_CHUNK_MAX)];
 
+static const JobObserverOps reader_observer_ops;
+
 static LogReader *reader_free(LogReader *r) {
+        Job *j;
+
         if (!r)
                 return NULL;
+        j = r->observing ? manager_find_job(r->methods->manager, r->job_id) : NULL;
+        if (j)
+                job_remove_observer(j, &reader_observer_ops, r);
         if (r->prev)
                 r->prev->next = r->next;
         else if (r->methods->log_readers == r)
@@ -97,14 +105,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LogReader *, reader_free);
 /* Open jobs/ID/logs/NODE.ATTEMPT.log read-only. A job that has not started a node yet, or has finished,
  * holds no directory fd: open it again by id. Returns an fd, or -errno (-ENOENT: the attempt has not
  * created it yet). */
-static int log_open(const Job *j, uint32_t node, uint32_t attempt) {
+static int log_open(Manager *m, const Job *j, uint32_t node, uint32_t attempt) {
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
         char name[128];
         struct stat st;
 
         snprintf(name, sizeof(name), "%s.%" PRIu32 ".log", j->spec->nodes[node].id, attempt);
         if (j->logs_fd < 0) {
-                _cleanup_close_ int job_fd = manager_open_job_dir(j->manager, j->id);
+                _cleanup_close_ int job_fd = manager_open_job_dir(m, j->id);
 
                 if (job_fd < 0)
                         return job_fd;
@@ -150,7 +158,7 @@ static int reader_send_chunk(LogReader *r, const Job *j, LogCursor *c, bool ende
 
         if (r->fd < 0 || r->fd_node != c->node || r->fd_attempt != c->attempt) {
                 r->fd = safe_close(r->fd);
-                fd = log_open(j, c->node, c->attempt);
+                fd = log_open(r->methods->manager, j, c->node, c->attempt);
                 if (fd == -ENOENT)
                         return 0; /* not created yet (a start waiting to be durable), or never: empty */
                 if (fd < 0)
@@ -302,11 +310,22 @@ static void reader_wake(LogReader *r) {
         (void) sd_event_source_set_enabled(r->wake_source, SD_EVENT_ONESHOT);
 }
 
-void methods_logs_poke(Methods *ms, const Job *j, uint32_t node) {
-        for (LogReader *r = ms->log_readers; r; r = r->next)
-                if (r->job_id == j->id && (!r->single || r->cursors[0].node == node))
-                        reader_wake(r);
+/* Node `node` of the reader's job wrote output: wake the reader if it follows that node. */
+static void reader_on_output(Job *j, uint32_t node, void *userdata) {
+        LogReader *r = userdata;
+
+        if (!r->single || r->cursors[0].node == node)
+                reader_wake(r);
 }
+
+/* The job is being freed: nothing more comes from it (the reader finds it gone at its next step). */
+static void reader_on_detach(Job *j, void *userdata) {
+        LogReader *r = userdata;
+
+        r->observing = false;
+}
+
+static const JobObserverOps reader_observer_ops = { .output = reader_on_output, .detach = reader_on_detach };
 
 void methods_logs_on_durable(Methods *ms) {
         for (LogReader *r = ms->log_readers; r; r = r->next)
@@ -354,8 +373,8 @@ static int logs_parse(ControlCall *call, const Job *j, json_object *params, ssiz
         return 1;
 }
 
-static int reader_new(Methods *ms, ControlCall *call, const Job *j, ssize_t node, uint32_t attempt,
-                      bool follow, LogReader **ret) {
+static int reader_new(Methods *ms, ControlCall *call, Job *j, ssize_t node, uint32_t attempt, bool follow,
+                      LogReader **ret) {
         _cleanup_(reader_freep) LogReader *r = NULL;
         size_t n = node >= 0 ? 1 : j->spec->n_nodes;
         int k;
@@ -390,6 +409,10 @@ static int reader_new(Methods *ms, ControlCall *call, const Job *j, ssize_t node
                 k = sd_event_source_set_enabled(r->wake_source, SD_EVENT_OFF);
         if (k < 0)
                 return k;
+        k = job_add_observer(j, &reader_observer_ops, r);
+        if (k < 0)
+                return k;
+        r->observing = true;
         control_call_set_disconnect_callback(call, reader_on_disconnect, r);
         control_call_set_drain_callback(call, reader_on_drain, r);
         *ret = TAKE_PTR(r);

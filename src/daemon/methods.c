@@ -51,9 +51,7 @@ static uint64_t pending_gen(Manager *m) {
 /* The generation that covers every change of one job so far, or 0. A reply about one job waits only for
  * that job's records, not for the commits of a busy neighbour. */
 static uint64_t job_pending_gen(Manager *m, const Job *j) {
-        if (j->in_dirty_list)
-                return committer_next_gen(m->committer);
-        return j->flushed_gen;
+        return job_records_gen(j);
 }
 
 /* Reply with parameters (stolen) once generation gen is durable: now if it already is (or gen is 0). */
@@ -106,11 +104,6 @@ static void methods_on_durable(uint64_t gen, void *userdata) {
         }
         ms->n_held = w;
         methods_logs_on_durable(ms);
-}
-
-/* ManagerHooks.on_output: node `node` of job j wrote output: wake the Logs streams following it. */
-static void methods_on_output(const Job *j, uint32_t node, void *userdata) {
-        methods_logs_poke(userdata, j, node);
 }
 
 /* Drop every held reply, Status slicer and Logs stream without a reply (shutdown). */
@@ -279,9 +272,7 @@ int methods_new(Manager *m, Methods **ret) {
                 return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);
         control_set_admin_check(ms->control, peer_is_admin, m);
         manager_set_hooks(m,
-                          &(ManagerHooks){ .on_durable = methods_on_durable,
-                                           .on_output = methods_on_output,
-                                           .userdata = ms });
+                          &(ManagerHooks){ .on_durable = methods_on_durable, .userdata = ms });
         *ret = TAKE_PTR(ms);
         return 0;
 }

@@ -217,8 +217,6 @@ int main(int argc, char *argv[]) {
         config = (ManagerConfig){
                 .spool_path = conf.spool,
                 .socket_path = conf.socket,
-                .max_parallel = conf.max_parallel,
-                .log_max_bytes = conf.max_log_size,
                 .conf = &conf,
                 .config_path = arg_config ?: DEFAULT_CONFIG_FILE,
                 .config_required = arg_config != NULL,
@@ -247,7 +245,7 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 log_event(LOG_INFO, LOG_EV(.message_id = ORCH_MESSAGE_DAEMON_READY),
                           "orchd %s ready: spool %s, socket %s, %u parallel.", ORCHD_VERSION,
-                          config.spool_path, config.socket_path, config.max_parallel);
+                          config.spool_path, config.socket_path, conf.max_parallel);
         conf_done(&conf);
         if (r == -EALREADY)
                 return 75; /* EX_TEMPFAIL: another orchd runs on this spool */

@@ -147,7 +147,7 @@ int retention_commit(Retention *rt) {
 
 /* Whether j may go: its end is durable, nothing of it waits to be written, nobody waits on it. */
 static bool removable(const Job *j) {
-        return job_is_settled(j) && !j->in_dirty_list && j->n_waiters == 0;
+        return job_is_settled(j) && job_is_clean(j) && j->n_waiters == 0;
 }
 
 /* Rename jobs/ID away and forget the job (not yet the table slot: callers compact it). */

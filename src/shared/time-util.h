@@ -19,3 +19,8 @@ static inline uint64_t now_usec(clockid_t clock) {
         (void) clock_gettime(clock, &ts);
         return timespec_to_usec(&ts);
 }
+
+/* Realtime clock in µs (for records). */
+static inline uint64_t now_realtime_usec(void) {
+        return now_usec(CLOCK_REALTIME);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the files of the run-time Job share and nobody else sees: per-node
+ * control, the durability barrier marker, and the steps one concern takes
+ * on behalf of another. The files:
+ *   job.c          lifecycle and node state transitions (ends, retries, timers, the job's end)
+ *   job-spawn.c    starting nodes: slots granted, the starts file, spawning tasks, the owner's account
+ *   job-stop.c     stopping: cancel, fail_fast, job timeout, pause, shutdown; Wait callers
+ *   job-journal.c  records and durability: flush, barriers released by durable commits, observers
+ *   job-recover.c  restart rules (on_interrupt, orphans of a dead orchd) and manual retry
+ */
+
+#include <stdlib.h>
+
+#include "job.h"
+#include "supervise.h"
+#include "time-util.h"
+
+#define BARRIER_UNFLUSHED UINT64_MAX
+#define STARTS_FILE "starts"
+/* How long a node or job waits after orchd ran out of fds starting it (or, for a job, any error opening
+ * its logs directory). */
+#define FD_SHORTAGE_DELAY_USEC USEC_PER_SEC
+
+struct NodeCtl {
+        Job *job;
+        uint32_t index;
+        uint8_t stop_reason; /* StopReason sent to the running task */
+        Task *task;
+        sd_event_source *retry_timer;
+};
+
+/* Node i's control, to be handed out as a callback's userdata. j->ctl is left as calloc() made it until
+ * then: for 100,000 nodes, filling it in at once cost the loop about 10 ms of page faults. */
+static inline NodeCtl *node_ctl(Job *j, uint32_t i) {
+        j->ctl[i].job = j;
+        j->ctl[i].index = i;
+        return &j->ctl[i];
+}
+
+static inline const char *node_id(const Job *j, uint32_t i) {
+        return j->spec->nodes[i].id;
+}
+
+/* Where node i runs: its cwd, the job's, the owner's home, or "/". */
+static inline const char *node_cwd(const Job *j, const NodeSpec *ns) {
+        return ns->cwd ?: j->spec->cwd ?: j->home ?: "/";
+}
+
+static inline DagOutcome outcome_of(NodeState s) {
+        return s == NODE_SUCCEEDED ? DAG_SUCCEEDED : s == NODE_FAILED ? DAG_FAILED : DAG_OTHER;
+}
+
+static inline Reason stop_reason_to_reason(StopReason s) {
+        switch (s) {
+        case STOP_FAIL_FAST:
+                return (Reason){ .kind = REASON_FAIL_FAST };
+        case STOP_JOB_TIMEOUT:
+                return (Reason){ .kind = REASON_JOB_TIMEOUT };
+        default:
+                return (Reason){ .kind = REASON_CANCELLED };
+        }
+}
+
+static inline void schedule_soon(Job *j) {
+        j->host->ops->schedule_soon(j->host->userdata);
+}
+
+static inline int open_job_dir(Job *j) {
+        return j->host->ops->open_job_dir(j->host->userdata, j->id);
+}
+
+/* ---- job.c ---- */
+
+/* Out of memory while recording state: we can no longer promise durability, so the host fail-stops. */
+_noreturn_ void oom_fail_stop(Job *j);
+/* Record that node i (or the job's own fields) changed: flushed with the next commit. */
+void mark_node_dirty(Job *j, uint32_t i);
+void mark_job_dirty(Job *j);
+/* Append a barrier entry (node, outcome) not yet flushed to one of the job's barrier lists. */
+void barrier_push(struct JobPending **list, size_t *n, size_t *cap, Job *j, uint32_t node, uint8_t outcome);
+/* Node i takes / gives back a run slot (the host keeps the total). */
+void slot_take(Job *j);
+void slot_release(Job *j);
+/* End node i in state `to`; to_dag: whether the DAG must hear about it (once the end is durable). */
+void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag);
+/* The DAG skipped node i (an upstream failure): dag_skip_cb. */
+void node_skipped_cb(void *userdata, uint32_t i);
+/* (Re)arm node i's retry timer to fire in delay µs. Returns 0 or -errno. */
+int arm_retry_timer(Job *j, uint32_t i, uint64_t delay);
+/* Arm the whole-job timeout if the job has one and has started. */
+void arm_job_timeout(Job *j);
+/* An attempt of node i failed: retry (retry_wait) or fail per its retry rules. */
+void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exit_code);
+/* Node i did not start (error: -errno, account: the account refusal, EXEC_ACCOUNT_OK if none). */
+void node_start_failed(Job *j, uint32_t i, int error, int account);
+/* The task of a node ended (task_exit_cb; userdata: its NodeCtl). */
+void job_on_task_exit(Task *t, const TaskResult *result, void *userdata);
+/* End the job if every node has ended and none holds a slot. */
+void job_check_finished(Job *j);
+/* Build / drop what only a job being driven needs (env, DAG, per-node control); spec and run stay. */
+int job_build_runtime(Job *j);
+void job_release_runtime(Job *j);
+
+/* ---- job-spawn.c ---- */
+
+/* The owner's home, credentials and base environment. Returns 0 or -errno. */
+int job_build_env(Job *j);
+/* Spawn the attempt node i began (begin_attempt()), now or once its start was durable. */
+void node_spawn(Job *j, uint32_t i);
+/* The job has ended and every attempt's end is durable: remove its starts file. */
+void starts_remove(Job *j);
+
+/* ---- job-stop.c ---- */
+
+/* Stop every pending (to pending_to) and started node for why; then the job may end. */
+void job_stop_all(Job *j, StopReason why, NodeState pending_to);
+void job_fire_fail_fast(Job *j);
+void job_fire_timeout(Job *j);
+/* Drop node i from the nodes waiting to be spawned. Returns whether it was there. */
+bool drop_await_spawn(Job *j, uint32_t node);
+/* Answer every Wait caller with the final status. */
+void job_answer_waiters(Job *j);
+
+/* ---- job-journal.c ---- */
+
+/* Tell the observers (JobObserverOps). */
+void job_notify_output(Job *j, uint32_t node);
+void job_notify_end(Job *j);
+/* Drop every observer (the job is being freed): each hears detach. */
+void job_detach_observers(Job *j);
+
+/* ---- job-recover.c ---- */
+
+/* The daemon stopped while node i ran (it holds a slot, released here): rerun or fail per on_interrupt. */
+void node_interrupted(Job *j, uint32_t i);
+/* Apply the restart rules of SPEC §4 to a recovered (or manually retried) job. Returns 0 or -errno. */
+int job_recover(Job *j);

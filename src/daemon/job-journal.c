@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * job-journal.c — what a job records, when it becomes durable, and who hears.
+ *
+ * Owns: building the job's records for a commit (job_flush(): a segment, or
+ * a snapshot when the segments outgrow it and at the end), the durability
+ * barriers (completions, spawns, skips, acceptance, the job's end) and their
+ * release when the host's committer reports a durable generation, and the
+ * job's observers (Watch calls, Logs streams).
+ * Invariants: barriers are assigned the generation of the flush that holds
+ * their record and released only when that generation is durable, in order;
+ * observers hear of a change only through flush (not durable yet) and
+ * durable/end (durable); removing an observer from a callback is safe.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job-internal.h"
+#include "journal.h"
+#include "log.h"
+#include "macro.h"
+
+#define SNAPSHOT_MIN_BYTES (64U * 1024U)
+
+static void job_notify_flush(Job *j, uint64_t gen);
+static void job_notify_durable(Job *j, uint64_t gen);
+
+static void assign_gen(struct JobPending *list, size_t n, uint64_t gen) {
+        for (size_t k = 0; k < n; k++)
+                if (list[k].gen == BARRIER_UNFLUSHED)
+                        list[k].gen = gen;
+}
+
+int job_flush(Job *j, uint64_t gen_next) {
+        char dir[24];
+        bool snapshot;
+        char *buf;
+        size_t len;
+        int r;
+
+        j->in_dirty_list = false;
+        if (j->n_dirty == 0 && !j->job_dirty)
+                return 0;
+        /* By name, not an open fd: a commit of many jobs must not need an fd each. When it is written, an
+         * accepted job is jobs/ID, not jobs/.#ID: its publishing comes first in the committer. */
+        snprintf(dir, sizeof(dir), "%" PRIu64, j->id);
+
+        /* Compact when the journal files outgrow the snapshot (amortized O(1) per change), and at the end
+         * so a finished job loads from one file. */
+        snapshot = job_is_finished(j) ||
+                j->journal_bytes > MAX((size_t) SNAPSHOT_MIN_BYTES, j->snapshot_bytes);
+        j->seq++;
+        if (snapshot)
+                buf = journal_build_snapshot(j->spec, j->run, j->seq, &len);
+        else
+                buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty, &len);
+        if (!buf)
+                return -ENOMEM;
+        r = committer_add(j->host->committer, j->host->jobs_fd, dir,
+                          snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq, buf, len);
+        if (r < 0)
+                return r;
+        if (snapshot) {
+                j->snapshot_bytes = len;
+                j->journal_bytes = 0;
+        } else
+                j->journal_bytes += len;
+        job_notify_flush(j, gen_next);
+        j->n_dirty = 0;
+        j->job_dirty = false;
+
+        j->flushed_gen = gen_next;
+        assign_gen(j->pending, j->n_pending, gen_next);
+        assign_gen(j->await_spawn, j->n_await_spawn, gen_next);
+        if (j->skip_gen == BARRIER_UNFLUSHED)
+                j->skip_gen = gen_next;
+        if (j->final_gen == BARRIER_UNFLUSHED)
+                j->final_gen = gen_next;
+        return 0;
+}
+
+static bool durable(uint64_t barrier, uint64_t gen) {
+        return barrier != BARRIER_UNFLUSHED && barrier <= gen;
+}
+
+static void release_spawns(Job *j, uint64_t gen) {
+        size_t k = 0, w = 0;
+
+        for (; k < j->n_await_spawn; k++) {
+                struct JobPending *p = &j->await_spawn[k];
+
+                if (!durable(p->gen, gen)) {
+                        j->await_spawn[w++] = *p;
+                        continue;
+                }
+                if (j->run->nodes[p->node].state != NODE_RUNNING)
+                        continue;
+                if (!j->ctl[p->node].task)
+                        node_spawn(j, p->node);
+        }
+        j->n_await_spawn = w;
+}
+
+static void release_completions(Job *j, uint64_t gen) {
+        size_t k = 0;
+
+        /* In order: entries are appended as nodes end and flushed in that order, so a prefix is durable. */
+        while (k < j->n_pending && durable(j->pending[k].gen, gen)) {
+                int r = dag_complete(j->dag, j->pending[k].node, j->pending[k].outcome, node_skipped_cb, j);
+
+                if (r < 0 && r != -EALREADY)
+                        log_error_errno(r, "Job %" PRIu64 ": DAG refused completion of node %s: %m", j->id,
+                                        node_id(j, j->pending[k].node));
+                k++;
+        }
+        if (k == 0)
+                return;
+        memmove(j->pending, j->pending + k, (j->n_pending - k) * sizeof(struct JobPending));
+        j->n_pending -= k;
+}
+
+void job_on_durable(Job *j, uint64_t gen) {
+        job_notify_durable(j, gen);
+        if (j->hold_gen != 0 && durable(j->hold_gen, gen))
+                j->hold_gen = 0; /* the acceptance is durable: jobs/ID stays (before release_spawns) */
+        if (j->dag) {
+                release_spawns(j, gen);
+                release_completions(j, gen);
+                if (durable(j->skip_gen, gen))
+                        j->skip_gen = 0;
+                job_check_finished(j);
+        }
+        if (j->final_gen != 0 && durable(j->final_gen, gen)) {
+                j->final_gen = 0;
+                /* Every attempt's end is durable: nothing of the job can be left running. */
+                starts_remove(j);
+                job_answer_waiters(j);
+                job_notify_end(j);
+                job_release_runtime(j);
+                j->host->ops->settled(j->host->userdata, j);
+                if (j->spec->n_nodes >= BIG_JOB_NODES && j->host->ops->trim_soon)
+                        j->host->ops->trim_soon(j->host->userdata);
+        }
+        schedule_soon(j);
+}
+
+/* ---- durability, as others see it --------------------------------------------------------------- */
+
+uint64_t job_records_gen(const Job *j) {
+        if (j->in_dirty_list)
+                return committer_next_gen(j->host->committer); /* the next seal takes them */
+        return j->flushed_gen;
+}
+
+bool job_is_clean(const Job *j) {
+        return !j->in_dirty_list;
+}
+
+void job_note_accepted(Job *j, uint64_t gen) {
+        j->flushed_gen = gen;
+}
+
+/* ---- observers -------------------------------------------------------------------------------- */
+
+int job_add_observer(Job *j, const JobObserverOps *ops, void *userdata) {
+        JobObserver *o = reallocarray(j->observers, j->n_observers + 1, sizeof(JobObserver));
+
+        if (!o)
+                return -ENOMEM;
+        j->observers = o;
+        j->observers[j->n_observers++] = (JobObserver){ .ops = ops, .userdata = userdata };
+        return 0;
+}
+
+void *job_find_observer(const Job *j, const JobObserverOps *ops) {
+        for (size_t k = 0; k < j->n_observers; k++)
+                if (j->observers[k].ops == ops)
+                        return j->observers[k].userdata;
+        return NULL;
+}
+
+/* Drop the entries removed while callbacks ran. */
+static void observers_compact(Job *j) {
+        size_t w = 0;
+
+        if (j->observers_walking > 0)
+                return;
+        for (size_t k = 0; k < j->n_observers; k++)
+                if (j->observers[k].ops)
+                        j->observers[w++] = j->observers[k];
+        j->n_observers = w;
+        if (w == 0)
+                j->observers = mfree(j->observers);
+}
+
+void job_remove_observer(Job *j, const JobObserverOps *ops, void *userdata) {
+        for (size_t k = 0; k < j->n_observers; k++)
+                if (j->observers[k].ops == ops && j->observers[k].userdata == userdata) {
+                        j->observers[k].ops = NULL;
+                        break;
+                }
+        observers_compact(j);
+}
+
+typedef enum ObserverEvent {
+        OBSERVER_FLUSH,
+        OBSERVER_DURABLE,
+        OBSERVER_END,
+        OBSERVER_OUTPUT,
+} ObserverEvent;
+
+/* Tell every observer registered when the walk began (one added meanwhile hears the next event); arg is the
+ * generation (flush, durable) or the node (output). */
+static void observers_call(Job *j, ObserverEvent ev, uint64_t arg) {
+        size_t n = j->n_observers;
+
+        j->observers_walking++;
+        for (size_t k = 0; k < n; k++) {
+                JobObserver o = j->observers[k]; /* a copy: a callback may add (and so move) entries */
+                const JobObserverOps *ops = o.ops;
+
+                if (!ops)
+                        continue; /* removed by an earlier callback of this walk */
+                if (ev == OBSERVER_FLUSH && ops->flush)
+                        ops->flush(j, arg, j->dirty, j->n_dirty, j->job_dirty, o.userdata);
+                else if (ev == OBSERVER_DURABLE && ops->durable)
+                        ops->durable(j, arg, o.userdata);
+                else if (ev == OBSERVER_END && ops->end)
+                        ops->end(j, o.userdata);
+                else if (ev == OBSERVER_OUTPUT && ops->output)
+                        ops->output(j, (uint32_t) arg, o.userdata);
+        }
+        j->observers_walking--;
+        observers_compact(j);
+}
+
+static void job_notify_flush(Job *j, uint64_t gen) {
+        observers_call(j, OBSERVER_FLUSH, gen);
+}
+
+static void job_notify_durable(Job *j, uint64_t gen) {
+        observers_call(j, OBSERVER_DURABLE, gen);
+}
+
+void job_notify_end(Job *j) {
+        observers_call(j, OBSERVER_END, 0);
+}
+
+void job_notify_output(Job *j, uint32_t node) {
+        observers_call(j, OBSERVER_OUTPUT, node);
+}
+
+void job_detach_observers(Job *j) {
+        while (j->n_observers > 0) {
+                JobObserver o = j->observers[--j->n_observers];
+
+                if (o.ops && o.ops->detach)
+                        o.ops->detach(j, o.userdata);
+        }
+        j->observers = mfree(j->observers);
+}
