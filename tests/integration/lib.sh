@@ -214,7 +214,7 @@ _remove_account() { # _remove_account NAME: the account, and its home only where
         local h
         id "$1" >/dev/null 2>&1 || return 0
         h=$(getent passwd "$1" | cut -d: -f6)
-        userdel -f "$1" >/dev/null 2>&1 # never -r with -f: that removes a home such as / whoever owns it
+        shadow_cmd userdel -f "$1" >/dev/null 2>&1 # never -r with -f: that removes a home such as / whoever owns it
         [ "$h" = "/home/$1" ] && rm -rf -- "$h"
         return 0
 }
@@ -224,13 +224,38 @@ _remove_accounts() {
                 _remove_account "$u"
         done
         for g in "${_groups[@]}"; do
-                getent group "$g" >/dev/null && groupdel "$g" >/dev/null 2>&1
+                getent group "$g" >/dev/null && shadow_cmd groupdel "$g" >/dev/null 2>&1
+        done
+}
+# shadow_cmd CMD…: an account tool (useradd, usermod, userdel, groupadd, groupdel, gpasswd) that tries again
+# while another process holds the lock of /etc/passwd, /etc/group or /etc/shadow (parallel tests and other
+# test runs on the machine create accounts too: useradd then exits 1 or 10 with "cannot lock /etc/passwd;
+# try again later"). Gives up after SHADOW_LOCK_WAIT seconds (default 120: a generous bound, not a window)
+# and returns the tool's status; its stderr is shown unless it was only the lock.
+: "${SHADOW_LOCK_WAIT:=120}"
+shadow_cmd() {
+        local deadline=$(($(date +%s%N) + SHADOW_LOCK_WAIT * 1000000000)) rc err=$T/shadow.err.$BASHPID
+        while :; do
+                "$@" 2>"$err"
+                rc=$?
+                if [ "$rc" -eq 0 ] || ! grep -qiE 'cannot lock|unable to lock|try again later' "$err"; then
+                        cat "$err" >&2
+                        rm -f "$err"
+                        return "$rc"
+                fi
+                if [ "$(date +%s%N)" -ge "$deadline" ]; then
+                        diag "$1: the account files stayed locked for ${SHADOW_LOCK_WAIT} s: $(cat "$err")" >&2
+                        rm -f "$err"
+                        return "$rc"
+                fi
+                # A short random pause, so two waiting tests do not retry in lock step.
+                sleep "0.$((RANDOM % 4 + 1))"
         done
 }
 add_group() { # add_group NAME: a new group (a leftover of that name is replaced), removed at exit
         _groups+=("$1")
-        getent group "$1" >/dev/null && groupdel "$1" >/dev/null 2>&1
-        groupadd "$1" || bail_out "cannot create group $1"
+        getent group "$1" >/dev/null && shadow_cmd groupdel "$1" >/dev/null 2>&1
+        shadow_cmd groupadd "$1" || bail_out "cannot create group $1"
 }
 add_account() { # add_account NAME [USERADD-OPTION…]: a new account (a leftover of that name is replaced) with
         # the password "*" (none, and not locked: useradd's "!" is a locked account, which runs no jobs),
@@ -239,8 +264,8 @@ add_account() { # add_account NAME [USERADD-OPTION…]: a new account (a leftove
         shift
         _accounts+=("$u")
         _remove_account "$u"
-        useradd -s /bin/sh "$@" "$u" || bail_out "cannot create user $u"
-        usermod -p '*' "$u"
+        shadow_cmd useradd -s /bin/sh "$@" "$u" || bail_out "cannot create user $u"
+        shadow_cmd usermod -p '*' "$u" || bail_out "cannot set the password of $u to '*'"
 }
 as() { # as USER CMD…: CMD as USER with their groups, HOME, USER and the nodes' PATH
         local u=$1
@@ -254,6 +279,42 @@ ctl_as() { # ctl_as USER ARGS…: orchctl on this test's socket as USER
         as "$u" "$ORCHCTL" -s "$SOCK" "$@"
 }
 
+# Background helpers (listeners, followers, holders) a test starts with `CMD &`: register each with
+# `track_bg $!`. Cleanup ends them (SIGTERM to each and to its children, SIGKILL what is left after 5 s) and
+# reaps them before anything else, so that none outlives the test holding its TAP pipe open (make would wait
+# for it) or a connection to a daemon being stopped. Background jobs a test forgot to register are ended
+# the same way and named in a diagnostic. Only the running jobs of the shell's job table are candidates: a
+# pid the test has already reaped may belong to someone else by now.
+_bg_pids=()
+track_bg() { # track_bg PID…: cleanup ends and reaps these background processes of the test shell
+        _bg_pids+=("$@")
+}
+_end_bg() {
+        local p c pids=() known=" ${_bg_pids[*]} "
+        for p in $(jobs -rp); do
+                [ "$p" != "$ORCHD_PID" ] && [ "$p" != "$_watchdog_pid" ] || continue
+                pid_alive "$p" || continue
+                case $known in
+                *" $p "*) ;;
+                *) diag "cleanup: ending background process $p, which the test did not track_bg:" \
+                        "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" ;;
+                esac
+                pids+=("$p")
+        done
+        [ ${#pids[@]} -gt 0 ] || return 0
+        for p in "${pids[@]}"; do
+                for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
+                        kill -TERM "$c" 2>/dev/null
+                done
+                kill -TERM "$p" 2>/dev/null
+        done
+        for p in "${pids[@]}"; do
+                _wait_exit "$p" 5 || kill -KILL "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+        done
+        _bg_pids=()
+}
+
 _cleanup() {
         local rc=$? f p
         trap - EXIT TERM INT
@@ -261,6 +322,7 @@ _cleanup() {
                 kill "$_watchdog_pid" 2>/dev/null
                 wait "$_watchdog_pid" 2>/dev/null
         fi
+        _end_bg
         if [ -n "$ORCHD_PID" ]; then
                 kill -TERM "$ORCHD_PID" 2>/dev/null
                 _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
@@ -588,6 +650,22 @@ max_overlap() { # max_overlap [FILE]: the largest number of start..end intervals
         # Sort by time, ends before starts at equal times, and keep a running count.
         awk '{ print $3, ($1 == "end" ? 0 : 1) }' "${1:-$W/events}" | sort -n -k1,1 -k2,2 |
                 awk '{ n += ($2 ? 1 : -1); if (n > m) m = n } END { print m + 0 }'
+}
+
+# Gates: a node that must hold until the test says so waits on a file the test creates. No sleep decides an
+# order: the node holds however slow (or fast) the machine is, and the test releases it when it has
+# checked what it needed. $W/sleep, not sleep, so that cleanup can tell a leftover waiter by its command line.
+gate_cmd() { # gate_cmd NAME: a sh fragment (for a node's cmd; no quotes in it) that waits until open_gate NAME
+        printf 'while [ ! -e %s ]; do %s 0.01; done' "$W/gate.$1" "$W/sleep"
+}
+gate_file() { # gate_file NAME: the file gate NAME waits for (for nodes written in another language)
+        printf '%s' "$W/gate.$1"
+}
+open_gate() { # open_gate NAME…: release the nodes waiting in gate_cmd NAME (a gate stays open)
+        local g
+        for g; do
+                : >"$W/gate.$g" || bail_out "cannot open gate $g"
+        done
 }
 
 track_pid_file() { # track_pid_file FILE: cleanup kills the pid FILE will hold (a node's $$)
