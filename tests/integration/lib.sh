@@ -7,6 +7,11 @@
 # for files written by nodes. A watchdog ends any test that runs longer than TEST_TIMEOUT seconds, so a
 # hung daemon fails the test instead of hanging `make check`.
 #
+# Time bounds only catch hangs, never decide an order: every bound a test gives lib.sh's waits (wait_for,
+# wait_rejected, job_id_of, wait_job, stop_orchd, and the watchdog's TEST_TIMEOUT) is multiplied by
+# TEST_TIME_SCALE (default 3), so that the suite passes on a loaded machine (make check -j4 while every
+# core is busy) with the same scripts. A wait returns as soon as what it waits for is there.
+#
 # Binaries come from the environment set by Makefile.am (ORCHD, ORCHCTL, SPIN, PTY, TOP_SRCDIR); when a
 # test is run by hand from a build directory they fall back to ./src/… and ./tests/helpers/….
 
@@ -31,6 +36,7 @@ find_built() { # find_built RELPATH: the first existing executable of $PWD/RELPA
 : "${PTY:=$(find_built tests/helpers/pty)}"
 : "${ORCHD_EXEC_HELPER:=$(find_built src/orchd-exec)}"
 : "${TEST_TIMEOUT:=60}"
+: "${TEST_TIME_SCALE:=3}"
 # Job files name $SPIN and nodes run in another cwd: make the paths absolute.
 case $ORCHD in /*) ;; *) ORCHD=$PWD/$ORCHD ;; esac
 case $ORCHCTL in /*) ;; *) ORCHCTL=$PWD/$ORCHCTL ;; esac
@@ -352,16 +358,17 @@ _cleanup() {
 }
 _tmpfs_spool=
 trap _cleanup EXIT
-trap 'diag "watchdog: test exceeded ${TEST_TIMEOUT}s"; bail_out "timed out after ${TEST_TIMEOUT}s"' TERM
+trap 'diag "watchdog: test exceeded $((TEST_TIMEOUT * TEST_TIME_SCALE)) s (TEST_TIMEOUT=$TEST_TIMEOUT × TEST_TIME_SCALE=$TEST_TIME_SCALE)"
+        bail_out "timed out after $((TEST_TIMEOUT * TEST_TIME_SCALE)) s"' TERM
 trap 'bail_out "interrupted"' INT
 
-# The watchdog: after TEST_TIMEOUT seconds, kill the test shell's children (whatever it is blocked on) and
+# The watchdog: after TEST_TIMEOUT × TEST_TIME_SCALE seconds, kill the test shell's children (whatever it is blocked on) and
 # send it SIGTERM, whose trap bails out and cleans up. It stops itself (and its sleep) when killed.
 _start_watchdog() {
         local main=$$
         (
                 trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-                sleep "$TEST_TIMEOUT" &
+                sleep "$((TEST_TIMEOUT * TEST_TIME_SCALE))" &
                 sp=$!
                 wait "$sp"
                 kill -TERM "$main" 2>/dev/null
@@ -408,8 +415,8 @@ now() { # now: CLOCK_REALTIME in ns
         date +%s%N
 }
 
-_wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie
-        local deadline=$(($(date +%s%N) + $2 * 1000000000))
+_wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie (≤ SECONDS × TEST_TIME_SCALE)
+        local deadline=$(($(date +%s%N) + $2 * TEST_TIME_SCALE * 1000000000))
         while pid_alive "$1"; do
                 [ "$(date +%s%N)" -lt "$deadline" ] || return 1
                 sleep 0.05
@@ -417,8 +424,8 @@ _wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie
         return 0
 }
 
-wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 1 on timeout
-        local deadline=$(($(date +%s%N) + ${1%.*} * 1000000000))
+wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 1 after SECONDS × TEST_TIME_SCALE
+        local deadline=$(($(date +%s%N) + ${1%.*} * TEST_TIME_SCALE * 1000000000))
         shift
         until "$@"; do
                 [ "$(date +%s%N)" -lt "$deadline" ] || return 1
@@ -538,7 +545,7 @@ drop_job() { # drop_job NAME <<JSON: write SPOOL/tmp/NAME.json from stdin (copy 
 
 job_id_of() { # job_id_of NAME [SECONDS]: print the id of the job named NAME, polling ≤ SECONDS (60; a 100,000-node
         # file takes over 10 s to be accepted under ASan on a loaded machine); 1 if none appears
-        local name=${1%.json} id deadline=$(($(date +%s%N) + ${2:-60} * 1000000000))
+        local name=${1%.json} id deadline=$(($(date +%s%N) + ${2:-60} * TEST_TIME_SCALE * 1000000000))
         while :; do
                 id=$(ctl --json list --all 2>/dev/null |
                         jq -r --arg n "$name" '[.[] | select(.name == $n)][0].id // empty' 2>/dev/null)
@@ -553,12 +560,12 @@ job_id_of() { # job_id_of NAME [SECONDS]: print the id of the job named NAME, po
                 [ "$(date +%s%N)" -lt "$deadline" ] || break
                 sleep 0.05
         done
-        diag "job '$name' not listed within ${2:-60} s" >&2
+        diag "job '$name' not listed within $((${2:-60} * TEST_TIME_SCALE)) s" >&2
         return 1
 }
 
-wait_job() { # wait_job ID [SECONDS]: orchctl wait with a timeout (default 30 s); returns orchctl's status
-        ctl wait "$1" --timeout "${2:-30}" >/dev/null
+wait_job() { # wait_job ID [SECONDS]: orchctl wait with a timeout (default 30 s, × TEST_TIME_SCALE); orchctl's status
+        ctl wait "$1" --timeout "$((${2:-30} * TEST_TIME_SCALE))" >/dev/null
 }
 
 job_status() { # job_status ID: the --json status object

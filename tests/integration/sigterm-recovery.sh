@@ -26,7 +26,7 @@ wait_for 10 test -s "$W/n2.pid" || bail_out "n2 did not start"
 pid=$(cat "$W/n2.pid")
 
 t0=$(now)
-stop_orchd 25
+stop_orchd 15
 elapsed=$((($(now) - t0) / 1000000))
 is "$ORCHD_STATUS" 0 "orchd exits 0 on SIGTERM with a node running"
 # A generous bound for a loaded machine, still well short of n2's 30 s: orchd stopped the node.
