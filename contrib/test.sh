@@ -63,14 +63,14 @@ keep_results() { # keep_results NAME COPY: the .trs and .log files of NAME's mak
         # (a second make check in NAME rewrites them)
         rm -rf "${BUILD_ROOT:?}/$2"
         as_user mkdir -p "$BUILD_ROOT/$2" &&
-                (cd "$BUILD_ROOT/$1" && find . \( -name '*.trs' -o -name '*.log' \) -not -path './orchd-*/*' \
-                        -exec cp --parents -t "$BUILD_ROOT/$2" {} +) || failures=$((failures + 1))
+                (cd "$BUILD_ROOT/$1" && find . \( -name '*.trs' -o -name '*.log' \) -not -path './orchd-*/*' -print0 |
+                        as_user xargs -0 -r cp --parents -t "$BUILD_ROOT/$2") || failures=$((failures + 1))
 }
 
-# summarize NAME: one line per test (and per cmocka case), adding to passed/failed.
+# summarize NAME [WHAT]: one line per test (and per cmocka case), adding to passed/failed.
 summarize() {
         local b=$1 trs log res name p f line
-        echo "---- results: $b ----"
+        echo "---- results: $b${2:+ ($2)} ----"
         while IFS= read -r trs; do
                 log=${trs%.trs}.log
                 name=${trs#"$BUILD_ROOT/$b/"}
@@ -145,10 +145,9 @@ if [ -e "$BUILD_ROOT/tree/check-tree.out" ]; then
                 echo "FAIL  check-tree"
         fi
 fi
-# normal-plain: make check -j4 as the machine is; normal: the same under load (contrib/under-load.sh).
-for b in normal-plain normal asan; do
-        [ -d "$BUILD_ROOT/$b" ] && summarize "$b"
-done
+[ -d "$BUILD_ROOT/normal-plain" ] && summarize normal-plain "make check -j$((JOBS * 2))"
+[ -d "$BUILD_ROOT/normal" ] && summarize normal "make check -j$((JOBS * 2)) under load: contrib/under-load.sh"
+[ -d "$BUILD_ROOT/asan" ] && summarize asan "ASan and UBSan: make check -j$JOBS"
 # The torture stages: the soak's TAP lines and the fuzz targets' PASS/FAIL lines (their failures are already
 # counted by step).
 if [ -e "$BUILD_ROOT/normal/soak.out" ]; then
