@@ -21,6 +21,7 @@ kb() { # kb FIELD: a VmXXX figure of the daemon, in kB
 U=
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null; then
         U=o8mema
+        lock_accounts
         id "$U" >/dev/null 2>&1 || shadow_cmd useradd -M -s /bin/sh "$U" || bail_out "cannot create user $U"
         shadow_cmd usermod -p "*" "$U" # useradd leaves the password locked ("!"): locked accounts run no jobs
         # Release the gate first, so that no node of the account is left behind to block userdel.

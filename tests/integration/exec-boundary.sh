@@ -25,6 +25,7 @@ PAM_EXEC=$(find /lib /usr/lib -name pam_exec.so -path '*security*' 2>/dev/null |
 [ -n "$PAM_EXEC" ] || bail_out "pam_exec.so not found (libpam-modules)"
 
 U=o8exa
+lock_accounts
 LIMITS=/etc/security/limits.d/o8exa.conf
 exec_cleanup() {
         rm -f "$LIMITS"

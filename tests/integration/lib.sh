@@ -258,7 +258,28 @@ shadow_cmd() {
                 sleep "0.$((RANDOM % 4 + 1))"
         done
 }
+# lock_accounts: before a test makes its accounts, it takes a machine-wide lock named after the test file,
+# held until it exits: the accounts' names are the test's own (o8inc…), and another run of the same test on
+# this machine (another build directory or worktree) would otherwise delete them as leftovers mid-run. The
+# wait is bounded by the other run's own watchdog; ours restarts once we hold the lock. add_account and
+# add_group take it; a test that calls useradd itself calls lock_accounts first.
+_accounts_lock_fd=
+lock_accounts() {
+        [ -z "$_accounts_lock_fd" ] || return 0
+        local dir=/run/lock f
+        [ -d "$dir" ] && [ -w "$dir" ] || dir=${TMPDIR:-/tmp}
+        f=$dir/orchd-tests-accounts.$(basename "$0" .sh)
+        exec {_accounts_lock_fd}>>"$f" || bail_out "cannot open the account lock $f"
+        flock -n "$_accounts_lock_fd" && return 0
+        diag "another run of $(basename "$0") holds its accounts ($f): waiting for it to end"
+        kill "$_watchdog_pid" 2>/dev/null
+        wait "$_watchdog_pid" 2>/dev/null
+        flock -w "$((TEST_TIMEOUT * TEST_TIME_SCALE + 60))" "$_accounts_lock_fd" ||
+                bail_out "another run of $(basename "$0") held $f too long"
+        _start_watchdog
+}
 add_group() { # add_group NAME: a new group (a leftover of that name is replaced), removed at exit
+        lock_accounts
         _groups+=("$1")
         getent group "$1" >/dev/null && shadow_cmd groupdel "$1" >/dev/null 2>&1
         shadow_cmd groupadd "$1" || bail_out "cannot create group $1"
@@ -268,6 +289,7 @@ add_account() { # add_account NAME [USERADD-OPTION…]: a new account (a leftove
         # removed at exit
         local u=$1
         shift
+        lock_accounts
         _accounts+=("$u")
         _remove_account "$u"
         shadow_cmd useradd -s /bin/sh "$@" "$u" || bail_out "cannot create user $u"

@@ -16,6 +16,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! command -v group
         exit 0
 fi
 G=o8rcgrp
+lock_accounts
 shadow_cmd groupdel "$G" 2>/dev/null
 shadow_cmd groupadd "$G" || bail_out "cannot create group $G"
 gid=$(getent group "$G" | cut -d: -f3)
