@@ -3,10 +3,13 @@
 #
 # The whole test suite from a fresh clone, in one command:  sudo contrib/test.sh
 #
-# Installs missing build dependencies (Debian 12, apt-get, idempotent), runs autoreconf, then two
-# out-of-tree builds under $BUILD_ROOT (default _build/ in the repository):
-#   normal/  --enable-werror                 make check -j4 with every core kept busy (contrib/under-load.sh),
-#                                            then make distcheck
+# Installs missing build dependencies (Debian 12, apt-get, idempotent), runs autoreconf, the tree check
+# (contrib/check-tree.py: include cycles, layers, file lengths, clang-format; its report in
+# $BUILD_ROOT/tree/check-tree.out), then two out-of-tree builds under $BUILD_ROOT (default _build/ in the
+# repository):
+#   normal/  --enable-werror                 make check -j4, then make check -j4 again with every core kept
+#                                            busy (contrib/under-load.sh; the first run's results are kept in
+#                                            normal-plain/), then make distcheck
 #   asan/    --enable-werror --enable-asan   make check (AddressSanitizer + UBSan)
 # then, in normal/, the torture stages: `make soak` (a short randomized kill -9 soak, CYCLES, default 200),
 # `make fault-sweep` (tests/integration/fault-sweep.sh: syscall failures injected with strace) and `make fuzz-run` (each libFuzzer target for FUZZ_SECONDS, default 60, two at a time). It prints every
@@ -42,26 +45,32 @@ step() {
         if ! as_user "$@" >"$BUILD_ROOT/$b/$d.out" 2>&1; then
                 echo "FAIL [$b] $d (last lines of $BUILD_ROOT/$b/$d.out:)"
                 tail -n 30 "$BUILD_ROOT/$b/$d.out" | sed 's/^/    /'
-                [ "$d" = check ] || failures=$((failures + 1))
+                case $d in check | check-under-load) ;; *) failures=$((failures + 1)) ;; esac
                 return 1
         fi
 }
 
-build() { # build NAME CHECK-PREFIX CONFIGURE-ARGS…  (CHECK-PREFIX: a command prefix for make check, or "")
-        local b=$1 prefix=$2
-        shift 2
+build() { # build NAME CONFIGURE-ARGS…: configure and make in $BUILD_ROOT/NAME
+        local b=$1
+        shift
         as_user mkdir -p "$BUILD_ROOT/$b"
         cd "$BUILD_ROOT/$b" || return 1
         step "$b" configure "$TOP/configure" "$@" || return 1
-        step "$b" make make -j"$JOBS" || return 1
-        # shellcheck disable=SC2086 # the prefix is words
-        step "$b" check $prefix make -j"$JOBS" check
+        step "$b" make make -j"$JOBS"
 }
 
-# summarize NAME: one line per test (and per cmocka case), adding to passed/failed.
+keep_results() { # keep_results NAME COPY: the .trs and .log files of NAME's make check, copied to $BUILD_ROOT/COPY
+        # (a second make check in NAME rewrites them)
+        rm -rf "${BUILD_ROOT:?}/$2"
+        as_user mkdir -p "$BUILD_ROOT/$2" &&
+                (cd "$BUILD_ROOT/$1" && find . \( -name '*.trs' -o -name '*.log' \) -not -path './orchd-*/*' -print0 |
+                        as_user xargs -0 -r cp --parents -t "$BUILD_ROOT/$2") || failures=$((failures + 1))
+}
+
+# summarize NAME [WHAT]: one line per test (and per cmocka case), adding to passed/failed.
 summarize() {
         local b=$1 trs log res name p f line
-        echo "---- results: $b ----"
+        echo "---- results: $b${2:+ ($2)} ----"
         while IFS= read -r trs; do
                 log=${trs%.trs}.log
                 name=${trs#"$BUILD_ROOT/$b/"}
@@ -93,12 +102,25 @@ summarize() {
 }
 
 rm -f "$BUILD_ROOT/normal/distcheck.out" "$BUILD_ROOT/normal/soak.out" "$BUILD_ROOT/normal/fuzz.out" \
-        "$BUILD_ROOT/normal/fault-sweep.out"
-# The normal build's tests run twice as many at once as there are cores, while a busy loop holds every core:
-# a test whose timing window load can close fails here, not later on a loaded machine.
-JOBS=$((JOBS * 2)) build normal "$TOP/contrib/under-load.sh" --enable-werror &&
-        step normal distcheck make -j"$JOBS" distcheck
-build asan "" --enable-werror --enable-asan
+        "$BUILD_ROOT/normal/fault-sweep.out" "$BUILD_ROOT/tree/check-tree.out"
+rm -rf "$BUILD_ROOT/normal-plain"
+
+# The tree check first: seconds, no build; a failure is counted and reported, and the builds go on.
+as_user mkdir -p "$BUILD_ROOT/tree"
+step tree check-tree python3 "$TOP/contrib/check-tree.py" --root "$TOP"
+
+# The normal build's tests run twice as many at once as there are cores: first on the machine as it is, then
+# again while a busy loop holds every core, so a test whose timing window load can close fails here, not
+# later on a loaded machine. Both runs must pass.
+if JOBS=$((JOBS * 2)) build normal --enable-werror; then
+        step normal check make -j"$((JOBS * 2))" check
+        keep_results normal normal-plain
+        step normal check-under-load "$TOP/contrib/under-load.sh" make -j"$((JOBS * 2))" check &&
+                step normal distcheck make -j"$JOBS" distcheck
+fi
+if build asan --enable-werror --enable-asan; then
+        step asan check make -j"$JOBS" check
+fi
 
 # SOAK_KNOWN names soak violations to tolerate (tests/soak/soak.py prints them, counted, as KNOWN FAILURE):
 # empty, so the soak is strict. Set it only to get a run through while a known bug is being fixed.
@@ -113,9 +135,19 @@ if [ -e "$BUILD_ROOT/normal/src/orchd" ]; then
 fi
 
 echo
-for b in normal asan; do
-        [ -d "$BUILD_ROOT/$b" ] && summarize "$b"
-done
+if [ -e "$BUILD_ROOT/tree/check-tree.out" ]; then
+        echo "---- results: tree check (contrib/check-tree.py; make check-tree) ----"
+        sed 's/^/      /' "$BUILD_ROOT/tree/check-tree.out"
+        if grep -qx 'check-tree: all checks passed' "$BUILD_ROOT/tree/check-tree.out"; then
+                echo "PASS  check-tree"
+                passed=$((passed + 1))
+        else
+                echo "FAIL  check-tree"
+        fi
+fi
+[ -d "$BUILD_ROOT/normal-plain" ] && summarize normal-plain "make check -j$((JOBS * 2))"
+[ -d "$BUILD_ROOT/normal" ] && summarize normal "make check -j$((JOBS * 2)) under load: contrib/under-load.sh"
+[ -d "$BUILD_ROOT/asan" ] && summarize asan "ASan and UBSan: make check -j$JOBS"
 # The torture stages: the soak's TAP lines and the fuzz targets' PASS/FAIL lines (their failures are already
 # counted by step).
 if [ -e "$BUILD_ROOT/normal/soak.out" ]; then

@@ -155,6 +155,7 @@ reset_peak
 rss0=$(kb VmRSS)
 abuse pipeline 2000 "$wide" "$id" --go "$T/pipeline.go" \
         --last "{\"method\":\"io.orchd.Manager.Cancel\",\"parameters\":{\"id\":\"$marker\"}}" >"$T/pipeline.out" 2>&1 &
+track_bg $!
 echo "$!" >"$T/kill/pipeline"
 wait_for 60 grep -q . "$T/pipeline.out"
 is "$(sed -n 1p "$T/pipeline.out")" stalled "orchd stops reading a connection whose replies are not read"

@@ -36,7 +36,8 @@ is "$(job_field "$id" reason)" cancelled "job reason cancelled"
 expect_node "$id" run cancelled cancelled
 expect_node "$id" dep1 cancelled cancelled
 expect_node "$id" dep2 cancelled cancelled
-ok "the job ended quickly after cancel (${elapsed} ms)" test "$elapsed" -lt 5000
+# A generous bound for a loaded machine, still well short of the nodes' 30 s: cancel ended them.
+ok "the job ended quickly after cancel (${elapsed} ms < 20000, not after the nodes' 30 s)" test "$elapsed" -lt 20000
 ok "the node's process is gone" wait_for 10 eval "! pid_alive $pid"
 ok "a finished job's cancel is harmless: the job stays cancelled" sh -c \
         "'$ORCHCTL' -s '$SOCK' cancel $id >/dev/null 2>&1; test \"\$('$ORCHCTL' -s '$SOCK' --json status $id | jq -r .state)\" = cancelled"

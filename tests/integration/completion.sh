@@ -8,9 +8,10 @@
 
 start_orchd
 drop_job pipeline <<EOF
-{ "nodes": { "build": { "cmd": ["$W/sleep", "5"] }, "unit.x": { "cmd": ["/bin/true"], "after": ["build"] } } }
+{ "nodes": { "build": { "cmd": ["/bin/sh", "-c", "$(gate_cmd build)"] }, "unit.x": { "cmd": ["/bin/true"], "after": ["build"] } } }
 EOF
 id=$(job_id_of pipeline) || bail_out "job not accepted"
+# build holds the job unfinished (the ids below are those of a running job) until the end of the test.
 
 PATH=$(dirname "$ORCHCTL"):$PATH
 . "$TOP_SRCDIR/contrib/bash-completion/orchctl"
@@ -42,4 +43,6 @@ echo '{ "nodes": ' >"$SPOOL/new/broken.json"
 wait_rejected broken.json || bail_out "broken.json not rejected"
 is "$(complete_line orchctl -s "$SOCK" rejected '')" "broken.json " "rejected completes the caller's rejected file names"
 is "$(complete_line orchctl rejected -)" "--file --json " "rejected has --file and --json"
+open_gate build
+is_exit 0 "the job ends once build is released" ctl wait "$id" --timeout 60
 done_testing

@@ -87,7 +87,8 @@ like "$(cat "$T/last.out")" "shapes" "human list shows the job's name"
 t0=$(now)
 is_exit 75 "wait --timeout 0.2 on a running job: 75" ctl wait "$id" --timeout 0.2
 elapsed=$((($(now) - t0) / 1000000))
-ok "wait --timeout 0.2 returned within 3 s (${elapsed} ms)" test "$elapsed" -lt 3000
+# A generous bound for a loaded machine; long runs 30 s, so wait returned on its own timeout.
+ok "wait --timeout 0.2 returned within 20 s, long before the job ends (${elapsed} ms)" test "$elapsed" -lt 20000
 
 is_exit 66 "cancel of an unknown node: 66" ctl cancel "$id" nosuchnode
 is_exit 0 "cancel: 0" ctl cancel "$id"

@@ -25,7 +25,8 @@ printf '{"version":1,"seq":' >"$SPOOL/jobs/$id_bad/state.json"
 cp "$SPOOL/jobs/$id_bad/job.json" "$T/damaged.job.json"
 
 start_orchd
-pass "orchd starts with a corrupt job in the spool"
+ok "orchd starts with a corrupt job in the spool (running, and answering list)" \
+        sh -c "kill -0 $ORCHD_PID && '$ORCHCTL' -s '$SOCK' list >/dev/null"
 ok "the corrupt job was moved to corrupt/$id_bad" test -d "$SPOOL/corrupt/$id_bad"
 ok "its files were kept" cmp "$SPOOL/corrupt/$id_bad/job.json" "$T/damaged.job.json"
 ok "jobs/$id_bad is gone" test ! -e "$SPOOL/jobs/$id_bad"

@@ -21,10 +21,11 @@ kb() { # kb FIELD: a VmXXX figure of the daemon, in kB
 U=
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null; then
         U=o8mema
-        id "$U" >/dev/null 2>&1 || useradd -M -s /bin/sh "$U" || bail_out "cannot create user $U"
-        usermod -p "*" "$U" # useradd leaves the password locked ("!"): locked accounts run no jobs
+        lock_accounts
+        id "$U" >/dev/null 2>&1 || shadow_cmd useradd -M -s /bin/sh "$U" || bail_out "cannot create user $U"
+        shadow_cmd usermod -p "*" "$U" # useradd leaves the password locked ("!"): locked accounts run no jobs
         # Release the gate first, so that no node of the account is left behind to block userdel.
-        trap '_rc=$?; touch "$W/release"; stop_orchd 10 >/dev/null 2>&1; userdel "$U" 2>/dev/null; (exit $_rc); _cleanup' EXIT
+        trap '_rc=$?; touch "$W/release"; stop_orchd 10 >/dev/null 2>&1; shadow_cmd userdel "$U" 2>/dev/null; (exit $_rc); _cleanup' EXIT
         chmod 711 "$T"
         chmod 1777 "$W"
 fi

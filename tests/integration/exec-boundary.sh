@@ -25,14 +25,15 @@ PAM_EXEC=$(find /lib /usr/lib -name pam_exec.so -path '*security*' 2>/dev/null |
 [ -n "$PAM_EXEC" ] || bail_out "pam_exec.so not found (libpam-modules)"
 
 U=o8exa
+lock_accounts
 LIMITS=/etc/security/limits.d/o8exa.conf
 exec_cleanup() {
         rm -f "$LIMITS"
-        id "$U" >/dev/null 2>&1 && userdel -r "$U" >/dev/null 2>&1
+        id "$U" >/dev/null 2>&1 && shadow_cmd userdel -r "$U" >/dev/null 2>&1
 }
 trap 'rc=$?; exec_cleanup; (exit $rc); _cleanup' EXIT
-id "$U" >/dev/null 2>&1 || useradd -m -s /bin/sh "$U" || bail_out "cannot create user $U"
-usermod -p '*' "$U" # useradd's "!" is a locked password: "*" is no password, and not locked
+id "$U" >/dev/null 2>&1 || shadow_cmd useradd -m -s /bin/sh "$U" || bail_out "cannot create user $U"
+shadow_cmd usermod -p '*' "$U" # useradd's "!" is a locked password: "*" is no password, and not locked
 uid=$(id -u "$U")
 
 as() { # as CMD…: CMD as $U with their groups and a login-like environment
@@ -187,13 +188,13 @@ refused() { # refused STATE WORD: the account, in STATE, is refused for a drop a
         like "$(submit_as "$T/small.json" 2>&1)" "small\\.json: permission denied: account $2: .*$U" \
                 "$1: and orchctl says why"
 }
-usermod -L "$U"
+shadow_cmd usermod -L "$U"
 refused locked locked
-usermod -U "$U"
-usermod -p '*' "$U"
-usermod -e 1 "$U"
+shadow_cmd usermod -U "$U"
+shadow_cmd usermod -p '*' "$U"
+shadow_cmd usermod -e 1 "$U"
 refused expired expired
-usermod -e '' "$U"
+shadow_cmd usermod -e '' "$U"
 id=$(submit_as "$T/small.json") || bail_out "submit as $U failed after the account was restored"
 is_exit 0 "the restored account runs jobs again" wait_job "$id"
 
@@ -211,7 +212,7 @@ EOF
 chmod 644 "$T/gated.json"
 id=$(submit_as "$T/gated.json") || bail_out "submit as $U failed"
 wait_for 20 test -e "$G/first-running" || bail_out "the first node did not start"
-usermod -L "$U"
+shadow_cmd usermod -L "$U"
 touch "$G/release"
 is_exit 1 "locked while running: the job fails" wait_job "$id"
 is "$(node_field "$id" first state)" succeeded "the node already running finished normally"
@@ -222,8 +223,8 @@ like "$(ctl status "$id")" "second +failed .*account:locked" "orchctl status sho
 stop_orchd || bail_out "orchd did not stop"
 start_orchd_077
 is "$(node_field "$id" second reason)" "account:locked" "account:locked is read back from the journal"
-usermod -U "$U"
-usermod -p '*' "$U"
+shadow_cmd usermod -U "$U"
+shadow_cmd usermod -p '*' "$U"
 
 # ---- limits, umask, no_new_privs ------------------------------------------------------------------------
 probe='umask; ulimit -Sn; ulimit -Hn; grep NoNewPrivs /proc/self/status'

@@ -31,7 +31,8 @@ is "$(job_field "$id" reason)" timeout "job reason timeout"
 expect_node "$id" quick succeeded null
 expect_node "$id" long cancelled job_timeout
 expect_node "$id" after cancelled job_timeout
-ok "the job ended near its 1 s deadline (${elapsed} ms < 5000)" test "$elapsed" -lt 5000
+# A generous bound for a loaded machine, still well short of long's 30 s: the deadline ended it.
+ok "the job ended at its 1 s deadline, not after long's 30 s (${elapsed} ms < 20000)" test "$elapsed" -lt 20000
 # The deadline runs from the job's start, which the status reports; the test's own clock starts later.
 ran_ms=$(($(date -d "$(job_field "$id" finished_at)" +%s%3N) - $(date -d "$(job_field "$id" started_at)" +%s%3N)))
 ok "the job did not end before its deadline (started_at → finished_at ${ran_ms} ms ≥ 990)" test "$ran_ms" -ge 990

@@ -5,13 +5,13 @@
 # job file with that key is rejected (kept in rejected/ with an error naming the key and the job);
 # once the first has finished, the key is free again. Jobs without a key, or with another, are not
 # affected. The key is remembered across a daemon restart (it comes from the recovered job). deploy1 runs
-# until the test opens its gate ($W/go), so it holds the key however slow the machine is.
+# until the test opens its gate (open_gate deploy1), so it holds the key however slow the machine is.
 
 . "$(dirname "$0")/lib.sh"
 
 start_orchd
 drop_job deploy1 <<EOF
-{ "key": "deploy-prod", "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo deploy1 >> $W/ran; while [ ! -e $W/go ]; do $W/sleep 0.01; done"] } } }
+{ "key": "deploy-prod", "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo deploy1 >> $W/ran; $(gate_cmd deploy1)"] } } }
 EOF
 id1=$(job_id_of deploy1) || bail_out "deploy1 not accepted"
 wait_for 10 grep -qx deploy1 "$W/ran" || bail_out "deploy1 did not start"
@@ -39,7 +39,7 @@ drop_job deploy3 <<EOF
 EOF
 ok "after a restart the key is still held by the unfinished job" wait_rejected deploy3.json
 
-touch "$W/go"
+open_gate deploy1
 
 is_exit 0 "the first job finishes" ctl wait "$id1" --timeout 30
 drop_job deploy4 <<EOF

@@ -7,6 +7,11 @@
 # for files written by nodes. A watchdog ends any test that runs longer than TEST_TIMEOUT seconds, so a
 # hung daemon fails the test instead of hanging `make check`.
 #
+# Time bounds only catch hangs, never decide an order: every bound a test gives lib.sh's waits (wait_for,
+# wait_rejected, job_id_of, wait_job, stop_orchd, and the watchdog's TEST_TIMEOUT) is multiplied by
+# TEST_TIME_SCALE (default 3), so that the suite passes on a loaded machine (make check -j4 while every
+# core is busy) with the same scripts. A wait returns as soon as what it waits for is there.
+#
 # Binaries come from the environment set by Makefile.am (ORCHD, ORCHCTL, SPIN, PTY, TOP_SRCDIR); when a
 # test is run by hand from a build directory they fall back to ./src/… and ./tests/helpers/….
 
@@ -31,6 +36,7 @@ find_built() { # find_built RELPATH: the first existing executable of $PWD/RELPA
 : "${PTY:=$(find_built tests/helpers/pty)}"
 : "${ORCHD_EXEC_HELPER:=$(find_built src/orchd-exec)}"
 : "${TEST_TIMEOUT:=60}"
+: "${TEST_TIME_SCALE:=3}"
 # Job files name $SPIN and nodes run in another cwd: make the paths absolute.
 case $ORCHD in /*) ;; *) ORCHD=$PWD/$ORCHD ;; esac
 case $ORCHCTL in /*) ;; *) ORCHCTL=$PWD/$ORCHCTL ;; esac
@@ -214,7 +220,7 @@ _remove_account() { # _remove_account NAME: the account, and its home only where
         local h
         id "$1" >/dev/null 2>&1 || return 0
         h=$(getent passwd "$1" | cut -d: -f6)
-        userdel -f "$1" >/dev/null 2>&1 # never -r with -f: that removes a home such as / whoever owns it
+        shadow_cmd userdel -f "$1" >/dev/null 2>&1 # never -r with -f: that removes a home such as / whoever owns it
         [ "$h" = "/home/$1" ] && rm -rf -- "$h"
         return 0
 }
@@ -224,23 +230,70 @@ _remove_accounts() {
                 _remove_account "$u"
         done
         for g in "${_groups[@]}"; do
-                getent group "$g" >/dev/null && groupdel "$g" >/dev/null 2>&1
+                getent group "$g" >/dev/null && shadow_cmd groupdel "$g" >/dev/null 2>&1
         done
 }
+# shadow_cmd CMD…: an account tool (useradd, usermod, userdel, groupadd, groupdel, gpasswd) that tries again
+# while another process holds the lock of /etc/passwd, /etc/group or /etc/shadow (parallel tests and other
+# test runs on the machine create accounts too: useradd then exits 1 or 10 with "cannot lock /etc/passwd;
+# try again later"). Gives up after SHADOW_LOCK_WAIT seconds (default 120: a generous bound, not a window)
+# and returns the tool's status; its stderr is shown unless it was only the lock.
+: "${SHADOW_LOCK_WAIT:=120}"
+shadow_cmd() {
+        local deadline=$(($(date +%s%N) + SHADOW_LOCK_WAIT * 1000000000)) rc err=$T/shadow.err.$BASHPID
+        while :; do
+                "$@" 2>"$err"
+                rc=$?
+                if [ "$rc" -eq 0 ] || ! grep -qiE 'cannot lock|unable to lock|try again later' "$err"; then
+                        cat "$err" >&2
+                        rm -f "$err"
+                        return "$rc"
+                fi
+                if [ "$(date +%s%N)" -ge "$deadline" ]; then
+                        diag "$1: the account files stayed locked for ${SHADOW_LOCK_WAIT} s: $(cat "$err")" >&2
+                        rm -f "$err"
+                        return "$rc"
+                fi
+                # A short random pause, so two waiting tests do not retry in lock step.
+                sleep "0.$((RANDOM % 4 + 1))"
+        done
+}
+# lock_accounts: before a test makes its accounts, it takes a machine-wide lock named after the test file,
+# held until it exits: the accounts' names are the test's own (o8inc…), and another run of the same test on
+# this machine (another build directory or worktree) would otherwise delete them as leftovers mid-run. The
+# wait is bounded by the other run's own watchdog; ours restarts once we hold the lock. add_account and
+# add_group take it; a test that calls useradd itself calls lock_accounts first.
+_accounts_lock_fd=
+lock_accounts() {
+        [ -z "$_accounts_lock_fd" ] || return 0
+        local dir=/run/lock f
+        [ -d "$dir" ] && [ -w "$dir" ] || dir=${TMPDIR:-/tmp}
+        f=$dir/orchd-tests-accounts.$(basename "$0" .sh)
+        exec {_accounts_lock_fd}>>"$f" || bail_out "cannot open the account lock $f"
+        flock -n "$_accounts_lock_fd" && return 0
+        diag "another run of $(basename "$0") holds its accounts ($f): waiting for it to end"
+        kill "$_watchdog_pid" 2>/dev/null
+        wait "$_watchdog_pid" 2>/dev/null
+        flock -w "$((TEST_TIMEOUT * TEST_TIME_SCALE + 60))" "$_accounts_lock_fd" ||
+                bail_out "another run of $(basename "$0") held $f too long"
+        _start_watchdog
+}
 add_group() { # add_group NAME: a new group (a leftover of that name is replaced), removed at exit
+        lock_accounts
         _groups+=("$1")
-        getent group "$1" >/dev/null && groupdel "$1" >/dev/null 2>&1
-        groupadd "$1" || bail_out "cannot create group $1"
+        getent group "$1" >/dev/null && shadow_cmd groupdel "$1" >/dev/null 2>&1
+        shadow_cmd groupadd "$1" || bail_out "cannot create group $1"
 }
 add_account() { # add_account NAME [USERADD-OPTION…]: a new account (a leftover of that name is replaced) with
         # the password "*" (none, and not locked: useradd's "!" is a locked account, which runs no jobs),
         # removed at exit
         local u=$1
         shift
+        lock_accounts
         _accounts+=("$u")
         _remove_account "$u"
-        useradd -s /bin/sh "$@" "$u" || bail_out "cannot create user $u"
-        usermod -p '*' "$u"
+        shadow_cmd useradd -s /bin/sh "$@" "$u" || bail_out "cannot create user $u"
+        shadow_cmd usermod -p '*' "$u" || bail_out "cannot set the password of $u to '*'"
 }
 as() { # as USER CMD…: CMD as USER with their groups, HOME, USER and the nodes' PATH
         local u=$1
@@ -254,6 +307,42 @@ ctl_as() { # ctl_as USER ARGS…: orchctl on this test's socket as USER
         as "$u" "$ORCHCTL" -s "$SOCK" "$@"
 }
 
+# Background helpers (listeners, followers, holders) a test starts with `CMD &`: register each with
+# `track_bg $!`. Cleanup ends them (SIGTERM to each and to its children, SIGKILL what is left after 5 s) and
+# reaps them before anything else, so that none outlives the test holding its TAP pipe open (make would wait
+# for it) or a connection to a daemon being stopped. Background jobs a test forgot to register are ended
+# the same way and named in a diagnostic. Only the running jobs of the shell's job table are candidates: a
+# pid the test has already reaped may belong to someone else by now.
+_bg_pids=()
+track_bg() { # track_bg PID…: cleanup ends and reaps these background processes of the test shell
+        _bg_pids+=("$@")
+}
+_end_bg() {
+        local p c pids=() known=" ${_bg_pids[*]} "
+        for p in $(jobs -rp); do
+                [ "$p" != "$ORCHD_PID" ] && [ "$p" != "$_watchdog_pid" ] || continue
+                pid_alive "$p" || continue
+                case $known in
+                *" $p "*) ;;
+                *) diag "cleanup: ending background process $p, which the test did not track_bg:" \
+                        "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" ;;
+                esac
+                pids+=("$p")
+        done
+        [ ${#pids[@]} -gt 0 ] || return 0
+        for p in "${pids[@]}"; do
+                for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
+                        kill -TERM "$c" 2>/dev/null
+                done
+                kill -TERM "$p" 2>/dev/null
+        done
+        for p in "${pids[@]}"; do
+                _wait_exit "$p" 5 || kill -KILL "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+        done
+        _bg_pids=()
+}
+
 _cleanup() {
         local rc=$? f p
         trap - EXIT TERM INT
@@ -261,6 +350,7 @@ _cleanup() {
                 kill "$_watchdog_pid" 2>/dev/null
                 wait "$_watchdog_pid" 2>/dev/null
         fi
+        _end_bg
         if [ -n "$ORCHD_PID" ]; then
                 kill -TERM "$ORCHD_PID" 2>/dev/null
                 _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
@@ -290,16 +380,17 @@ _cleanup() {
 }
 _tmpfs_spool=
 trap _cleanup EXIT
-trap 'diag "watchdog: test exceeded ${TEST_TIMEOUT}s"; bail_out "timed out after ${TEST_TIMEOUT}s"' TERM
+trap 'diag "watchdog: test exceeded $((TEST_TIMEOUT * TEST_TIME_SCALE)) s (TEST_TIMEOUT=$TEST_TIMEOUT × TEST_TIME_SCALE=$TEST_TIME_SCALE)"
+        bail_out "timed out after $((TEST_TIMEOUT * TEST_TIME_SCALE)) s"' TERM
 trap 'bail_out "interrupted"' INT
 
-# The watchdog: after TEST_TIMEOUT seconds, kill the test shell's children (whatever it is blocked on) and
+# The watchdog: after TEST_TIMEOUT × TEST_TIME_SCALE seconds, kill the test shell's children (whatever it is blocked on) and
 # send it SIGTERM, whose trap bails out and cleans up. It stops itself (and its sleep) when killed.
 _start_watchdog() {
         local main=$$
         (
                 trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-                sleep "$TEST_TIMEOUT" &
+                sleep "$((TEST_TIMEOUT * TEST_TIME_SCALE))" &
                 sp=$!
                 wait "$sp"
                 kill -TERM "$main" 2>/dev/null
@@ -346,8 +437,8 @@ now() { # now: CLOCK_REALTIME in ns
         date +%s%N
 }
 
-_wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie
-        local deadline=$(($(date +%s%N) + $2 * 1000000000))
+_wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie (≤ SECONDS × TEST_TIME_SCALE)
+        local deadline=$(($(date +%s%N) + $2 * TEST_TIME_SCALE * 1000000000))
         while pid_alive "$1"; do
                 [ "$(date +%s%N)" -lt "$deadline" ] || return 1
                 sleep 0.05
@@ -355,8 +446,8 @@ _wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie
         return 0
 }
 
-wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 1 on timeout
-        local deadline=$(($(date +%s%N) + ${1%.*} * 1000000000))
+wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 1 after SECONDS × TEST_TIME_SCALE
+        local deadline=$(($(date +%s%N) + ${1%.*} * TEST_TIME_SCALE * 1000000000))
         shift
         until "$@"; do
                 [ "$(date +%s%N)" -lt "$deadline" ] || return 1
@@ -476,7 +567,7 @@ drop_job() { # drop_job NAME <<JSON: write SPOOL/tmp/NAME.json from stdin (copy 
 
 job_id_of() { # job_id_of NAME [SECONDS]: print the id of the job named NAME, polling ≤ SECONDS (60; a 100,000-node
         # file takes over 10 s to be accepted under ASan on a loaded machine); 1 if none appears
-        local name=${1%.json} id deadline=$(($(date +%s%N) + ${2:-60} * 1000000000))
+        local name=${1%.json} id deadline=$(($(date +%s%N) + ${2:-60} * TEST_TIME_SCALE * 1000000000))
         while :; do
                 id=$(ctl --json list --all 2>/dev/null |
                         jq -r --arg n "$name" '[.[] | select(.name == $n)][0].id // empty' 2>/dev/null)
@@ -491,12 +582,12 @@ job_id_of() { # job_id_of NAME [SECONDS]: print the id of the job named NAME, po
                 [ "$(date +%s%N)" -lt "$deadline" ] || break
                 sleep 0.05
         done
-        diag "job '$name' not listed within ${2:-60} s" >&2
+        diag "job '$name' not listed within $((${2:-60} * TEST_TIME_SCALE)) s" >&2
         return 1
 }
 
-wait_job() { # wait_job ID [SECONDS]: orchctl wait with a timeout (default 30 s); returns orchctl's status
-        ctl wait "$1" --timeout "${2:-30}" >/dev/null
+wait_job() { # wait_job ID [SECONDS]: orchctl wait with a timeout (default 30 s, × TEST_TIME_SCALE); orchctl's status
+        ctl wait "$1" --timeout "$((${2:-30} * TEST_TIME_SCALE))" >/dev/null
 }
 
 job_status() { # job_status ID: the --json status object
@@ -588,6 +679,22 @@ max_overlap() { # max_overlap [FILE]: the largest number of start..end intervals
         # Sort by time, ends before starts at equal times, and keep a running count.
         awk '{ print $3, ($1 == "end" ? 0 : 1) }' "${1:-$W/events}" | sort -n -k1,1 -k2,2 |
                 awk '{ n += ($2 ? 1 : -1); if (n > m) m = n } END { print m + 0 }'
+}
+
+# Gates: a node that must hold until the test says so waits on a file the test creates. No sleep decides an
+# order: the node holds however slow (or fast) the machine is, and the test releases it when it has
+# checked what it needed. $W/sleep, not sleep, so that cleanup can tell a leftover waiter by its command line.
+gate_cmd() { # gate_cmd NAME: a sh fragment (for a node's cmd; no quotes in it) that waits until open_gate NAME
+        printf 'while [ ! -e %s ]; do %s 0.01; done' "$W/gate.$1" "$W/sleep"
+}
+gate_file() { # gate_file NAME: the file gate NAME waits for (for nodes written in another language)
+        printf '%s' "$W/gate.$1"
+}
+open_gate() { # open_gate NAME…: release the nodes waiting in gate_cmd NAME (a gate stays open)
+        local g
+        for g; do
+                : >"$W/gate.$g" || bail_out "cannot open gate $g"
+        done
 }
 
 track_pid_file() { # track_pid_file FILE: cleanup kills the pid FILE will hold (a node's $$)

@@ -131,10 +131,13 @@ EOF
 fid=$(job_id_of follow) || bail_out "job follow not accepted"
 ctl logs -f "$fid" gate >"$T/f-gate.out" 2>"$T/f-gate.err" &
 f_gate=$!
+track_bg $f_gate
 ctl logs --follow "$fid" late >"$T/f-late.out" 2>"$T/f-late.err" &
 f_late=$!
+track_bg $f_late
 ctl logs -f "$fid" >"$T/f-all.out" 2>"$T/f-all.err" &
 f_all=$!
+track_bg $f_all
 ok "the follower shows the running node's first line" wait_for 20 grep -qx first "$T/f-gate.out"
 is "$(node_field "$fid" gate state)" running "while the node is still running"
 ok "the job follower shows it too" wait_for 20 grep -q '^gate | first$' "$T/f-all.out"
@@ -220,13 +223,15 @@ while True:
 open(out, "wb").write(data)
 PY
 slow=$!
+track_bg $slow
 # The daemon has begun pushing the file at the client; the status calls after that are event-loop rounds
 # in which it may push (or buffer) more.
 wait_for 30 test -e "$T/slow.out.pushed" || fail "the daemon sent the stalled reader nothing"
+answered=0
 for i in 1 2 3; do
-        ctl status "$bid" >/dev/null || fail "status answers while a reader is stalled"
+        ctl status "$bid" >/dev/null && answered=$((answered + 1))
 done
-pass "the daemon stays responsive while a reader is stalled"
+is "$answered" 3 "the daemon stays responsive while a reader is stalled (3 status calls answered)"
 rss_stalled=$(rss)
 diag "VmRSS before the stalled reader: $rss_before kB, while stalled: $rss_stalled kB"
 ok "the daemon's RSS grew by less than 4 MiB (not by the 12 MiB file)" test $((rss_stalled - rss_before)) -lt 4096
@@ -243,8 +248,10 @@ EOF
 sid=$(job_id_of stopping) || bail_out "job stopping not accepted"
 ctl logs -f "$sid" s >"$T/stop-one.out" 2>"$T/stop-one.err" &
 stop_one=$!
+track_bg $stop_one
 ctl logs -f "$sid" >"$T/stop-all.out" 2>"$T/stop-all.err" &
 stop_all=$!
+track_bg $stop_all
 wait_for 20 grep -qx up "$T/stop-one.out" || fail "the follower shows the node's output"
 wait_for 20 grep -qx 's | up' "$T/stop-all.out" || fail "the job follower shows the node's output"
 stop_orchd

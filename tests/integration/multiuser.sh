@@ -21,7 +21,7 @@ add_group "$G"
 for u in "$UA" "$UB"; do
         add_account "$u" -m
 done
-usermod -a -G "$G" "$UA"
+shadow_cmd usermod -a -G "$G" "$UA"
 uida=$(id -u "$UA") uidb=$(id -u "$UB") gid_g=$(getent group "$G" | cut -d: -f3)
 # The whole test dir is private (0700) by default: let the users reach the spool, the socket and files.
 chmod 711 "$T"

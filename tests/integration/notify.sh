@@ -12,6 +12,7 @@ command -v python3 >/dev/null || { skip "sd_notify" "python3 is missing"; done_t
 out=$T/notify.out
 python3 "$(dirname "$0")/notify-listen.py" "$T/notify.sock" "$out" 2>"$T/notify.err" &
 listener=$!
+track_bg $listener
 # Python's start-up under load has no bound worth guessing: wait until the listener says it listens or has
 # died (the watchdog bounds a hang), not for a fixed few seconds.
 listener_settled() { grep -q listening "$out" 2>/dev/null || ! pid_alive "$listener"; }

@@ -34,6 +34,7 @@ reset_peak
 rss0=$(kb VmRSS)
 abuse fanout "$n" "{\"method\":\"io.orchd.Manager.Status\",\"parameters\":{\"id\":\"$id\"}}" --go "$T/go" \
         >"$T/fanout.out" 2>&1 &
+track_bg $!
 echo "$!" >"$T/kill/fanout"
 ok "the client sent its calls" wait_for 60 grep -qx sent "$T/fanout.out"
 # Every call is either answered or held: the daemon logs each call it takes and each connection it holds

@@ -11,9 +11,6 @@
 
 . "$(dirname "$0")/lib.sh"
 
-gate() { # gate NAME: a shell fragment that waits until $W/NAME exists
-        echo "while [ ! -e $W/$1 ]; do $W/sleep 0.01; done"
-}
 barrier() { # barrier NAME: drop a job after every job so far, wait until it has run through the one slot
         drop_job "$1" <<EOF
 { "nodes": { "n": { "cmd": ["/bin/sh", "-c", "echo $1 >> $W/ran"] } } }
@@ -26,7 +23,7 @@ EOF
 
 start_orchd --max-parallel 1
 drop_job chain <<EOF
-{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; $(gate a.go)"] },
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >> $W/ran; $(gate_cmd a)"] },
              "b": { "cmd": ["/bin/sh", "-c", "echo b >> $W/ran"], "after": ["a"] } } }
 EOF
 id=$(job_id_of chain) || bail_out "job not accepted"
@@ -35,7 +32,7 @@ wait_for 10 grep -qx a "$W/ran" || bail_out "a did not start"
 is_exit 0 "orchctl pause exits 0" ctl pause "$id"
 is "$(job_field "$id" state)" paused "the job is paused"
 is "$(node_field "$id" a state)" running "its running node goes on"
-touch "$W/a.go"
+open_gate a
 ok "a finishes while paused" wait_for 10 node_state_is "$id" a succeeded
 barrier barrier1
 is "$(grep -cx b "$W/ran" || true)" 0 "b does not start while the job is paused"
@@ -61,7 +58,7 @@ is_exit 64 "pause without a job: usage error" ctl pause
 # A queued job paused before it ever started: it never starts while a blocker holds the only slot and
 # after the slot frees, only once resumed; resume brings it back to queued, then it runs.
 drop_job blocker <<EOF
-{ "nodes": { "blk": { "cmd": ["/bin/sh", "-c", "echo blk >> $W/ran; $(gate blk.go)"] } } }
+{ "nodes": { "blk": { "cmd": ["/bin/sh", "-c", "echo blk >> $W/ran; $(gate_cmd blk)"] } } }
 EOF
 idb=$(job_id_of blocker) || bail_out "job blocker not accepted"
 wait_for 10 grep -qx blk "$W/ran" || bail_out "blocker did not start"
@@ -71,7 +68,7 @@ EOF
 id2=$(job_id_of later) || bail_out "job later not accepted"
 is "$(job_field "$id2" state)" queued "it is queued behind the blocker"
 is_exit 0 "pause a queued job" ctl pause "$id2"
-touch "$W/blk.go"
+open_gate blk
 is_exit 0 "the blocker succeeds" ctl wait "$idb" --timeout 20
 barrier barrier3
 is "$(grep -cx x "$W/ran" || true)" 0 "the paused queued job did not start when the slot freed"

@@ -57,13 +57,18 @@ except OSError:
 print(data.split(b"\0")[0].decode(errors="replace"))
 PY
 like "$(cat "$T/big.out")" "ProtocolError" "a message over the size cap is refused before it is buffered"
+# Gone means its connection is closed: the daemon's fds are back to what they were before it connected.
+n_fds() { find "/proc/$ORCHD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+fds_back() { [ "$(n_fds)" -le "$fds0" ]; }
+fds0=$(n_fds)
 python3 - "$SOCK" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(b'{"method":"io.orchd.Manager.Wait","parameters":{"id":"1"}}\0' * 3)
 s.close()  # hang up without reading
 PY
-pass "a client that hangs up without reading its replies is simply gone"
+is "$?" 0 "a client sends three calls and hangs up without reading its replies"
+ok "that client is simply gone: orchd holds no more fds than before it connected ($fds0)" wait_for 30 fds_back
 python3 -c "import socket,sys
 for i in range(50): s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b'{\"meth'); s.close()" "$SOCK"
 is_exit 0 "after all that, orchctl status still works" ctl status "$id"

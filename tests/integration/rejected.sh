@@ -180,6 +180,7 @@ while not os.path.exists(stop) and i < 2000000:
     i += 1
 PY
 busy_pid=$!
+track_bg $busy_pid
 if removed busy.json; then
         pass "busy.json: an error record is written while its creator is still filling it"
 else

@@ -16,10 +16,11 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! command -v group
         exit 0
 fi
 G=o8rcgrp
-groupdel "$G" 2>/dev/null
-groupadd "$G" || bail_out "cannot create group $G"
+lock_accounts
+shadow_cmd groupdel "$G" 2>/dev/null
+shadow_cmd groupadd "$G" || bail_out "cannot create group $G"
 gid=$(getent group "$G" | cut -d: -f3)
-trap 'rc=$?; release; [ -z "$ORCHD_PID" ] || stop_orchd 10; groupdel "$G" 2>/dev/null; (exit $rc); _cleanup' EXIT
+trap 'rc=$?; release; [ -z "$ORCHD_PID" ] || stop_orchd 10; shadow_cmd groupdel "$G" 2>/dev/null; (exit $rc); _cleanup' EXIT
 
 # Other uids run the helper from $T; $T holds the socket.
 chmod 0755 "$T"

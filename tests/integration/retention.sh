@@ -108,6 +108,7 @@ stop_orchd || bail_out "orchd did not stop"
 start_orchd --keep-finished infinity
 ctl remove "$mid" >/dev/null 2>&1 &
 rm_pid=$!
+track_bg $rm_pid
 removal_begun() { [ -e "$SPOOL/jobs/.rm-$mid" ] || [ ! -e "$SPOOL/jobs/$mid" ]; }
 wait_for 10 removal_begun || fail "the removal did not begin"
 kill9_orchd

@@ -29,7 +29,8 @@ t0=$(now)
 stop_orchd 15
 elapsed=$((($(now) - t0) / 1000000))
 is "$ORCHD_STATUS" 0 "orchd exits 0 on SIGTERM with a node running"
-ok "it exits promptly (${elapsed} ms < 5000)" test "$elapsed" -lt 5000
+# A generous bound for a loaded machine, still well short of n2's 30 s: orchd stopped the node.
+ok "it exits promptly, without waiting for n2's 30 s (${elapsed} ms < 20000)" test "$elapsed" -lt 20000
 ok "the running node's process is gone when orchd has exited" eval "! pid_alive $pid"
 ok "the daemon's log mentions the shutdown" grep -qi 'interrupt\|stop\|shut\|term' "$T/orchd.log"
 

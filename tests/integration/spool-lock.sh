@@ -56,6 +56,7 @@ expect_node "$id" after succeeded null
 # The kernel drops the lock with its holder: a kill -9 leaves no stale lock.
 kill9_orchd
 start_orchd
-pass "after kill -9 of the holder, a new orchd takes the spool"
+ok "after kill -9 of the holder, a new orchd takes the spool (running, and answering list)" \
+        sh -c "kill -0 $ORCHD_PID && '$ORCHCTL' -s '$SOCK' list >/dev/null"
 is "$(cat "$SPOOL/orchd.lock" 2>/dev/null)" "$ORCHD_PID" "orchd.lock holds the new daemon's pid"
 done_testing

@@ -28,6 +28,7 @@ watch_bg() {
         shift 2
         ctl "$@" watch "$id" >"$out" 2>"$out.err" &
         WATCH_PID=$!
+        track_bg $WATCH_PID
 }
 
 # watch_gated NAME OUT GATE: watch job NAME, whose first node waits for file GATE, from before anything
@@ -169,6 +170,7 @@ EOF
 idl=$(job_id_of live) || bail_out "job live not accepted"
 TERM=xterm "$PTY" -w 100,20 "$ORCHCTL" -s "$SOCK" watch "$idl" >"$T/tty.out" 2>&1 &
 live_pid=$!
+track_bg $live_pid
 wait_for 30 grep -qE '^  [pq] +[0-9]' "$T/tty.out" || diag "no running node shown: $(cat -v "$T/tty.out")"
 touch "$W/go-live"
 wait "$live_pid"
@@ -215,6 +217,7 @@ idh=$(ctl submit "$T/huge.json") || bail_out "job huge not accepted"
 python3 "$TOP_SRCDIR/tests/integration/slow-watcher.py" "$SOCK" "$idh" "$T/go-read" --timeout 120 \
         >"$T/slow.out" 2>"$T/slow.err" &
 slow_pid=$!
+track_bg $slow_pid
 # The stalled watcher must be attached before the cancellations below, however slowly python starts.
 wait_for 120 grep -q sent "$T/slow.err" || bail_out "the slow watcher did not send its call: $(cat "$T/slow.err")"
 wait_for 60 grep -q "Job $idh node busy-0010 succeeded" "$T/orchd.log" || bail_out "the busy nodes do not run"
