@@ -273,14 +273,45 @@ def check_format(root):
     return True, [f"{len(files)} files clang-format clean, no line over {limit} columns"]
 
 
-CHECKS = {"cycles": check_cycles, "layers": check_layers, "length": check_length, "format": check_format}
+# ------------------------------------------------------------------------------------------ architecture
+
+
+def check_architecture(root):
+    """ARCHITECTURE.md stays true: every `src/PATH` it names exists, every `src/PATH:function` is defined there."""
+    doc = os.path.join(root, "ARCHITECTURE.md")
+    if not os.path.isfile(doc):
+        return False, ["ARCHITECTURE.md is missing"]
+    with open(doc, encoding="utf-8") as f:
+        refs = sorted(set(re.findall(r"`(src/[A-Za-z0-9_./-]+(?::[A-Za-z_][A-Za-z0-9_]*)?)(?:\(\))?`", f.read())))
+    if not refs:
+        return False, ["ARCHITECTURE.md names no src/ file: the path of a job must name its functions"]
+    bad = []
+    for ref in refs:
+        path, _, fn = ref.partition(":")
+        full = os.path.join(root, path)
+        if not os.path.exists(full):
+            bad.append(f"ARCHITECTURE.md names {ref}, but {path} does not exist")
+            continue
+        if fn:
+            with open(full, encoding="utf-8", errors="replace") as f:
+                # A definition starts at column 0 and does not end in ';' (a prototype or a call does).
+                if not any(re.match(rf"^[A-Za-z_][^;]*[^A-Za-z0-9_]{fn}\(", line) and not line.rstrip().endswith(";")
+                           for line in f):
+                    bad.append(f"ARCHITECTURE.md names {ref}, but {path} defines no function {fn}()")
+    if bad:
+        return False, bad + ["(update ARCHITECTURE.md where code moved)"]
+    return True, [f"ARCHITECTURE.md: all {len(refs)} references hold"]
+
+
+CHECKS = {"cycles": check_cycles, "layers": check_layers, "length": check_length, "format": check_format,
+          "architecture": check_architecture}
 
 
 def main():
     ap = argparse.ArgumentParser(description="Check the tree's include cycles, layers, file lengths and format.")
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                     help="the source tree (default: the one this script is in)")
-    ap.add_argument("checks", nargs="*", metavar="CHECK", help="cycles, layers, length, format (default: all)")
+    ap.add_argument("checks", nargs="*", metavar="CHECK", help="cycles, layers, length, format, architecture (default: all)")
     args = ap.parse_args()
     unknown = [c for c in args.checks if c not in CHECKS]
     if unknown:

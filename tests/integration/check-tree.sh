@@ -50,6 +50,8 @@ c_file "$C/src/shared/util.c" util.h
 c_file "$C/src/shared/util.h"
 c_file "$C/src/cli/cmd.c" util.h
 c_file "$C/tests/unit/test-a.c" a.h
+printf '# Map\n\n`src/daemon/b.c:b_f` calls into `src/daemon/c.c:c_f()`; see `src/shared/util.h`.\n' \
+        >"$C/ARCHITECTURE.md"
 # Exactly 600 lines: the limit itself is allowed.
 {
         echo "// SPDX-License-Identifier: LGPL-2.1-or-later"
@@ -59,19 +61,19 @@ is "$(wc -l <"$C/src/daemon/d.c")" 600 "the clean tree has a file of exactly 600
 
 # Without clang-format the format check cannot run (the script exits 2 saying so): the others still do.
 checks=()
-[ -n "$have_cf" ] || checks=(cycles layers length)
+[ -n "$have_cf" ] || checks=(cycles layers length architecture)
 python3 "$CHECK" --root "$C" "${checks[@]}" >"$T/clean.out" 2>&1
 rc=$?
 is "$rc" 0 "a clean tree passes (exit 0)"
 ok "… and says so" grep -qx 'check-tree: all checks passed' "$T/clean.out"
-for c in cycles layers length; do
+for c in cycles layers length architecture; do
         ok "clean tree: PASS $c" grep -qx "PASS $c" "$T/clean.out"
 done
 diag "$(cat "$T/clean.out")"
 is_exit 0 "one check can be run alone" python3 "$CHECK" --root "$C" cycles
 ok "… and only it is reported" sh -c "grep -qx 'PASS cycles' '$T/last.out' && ! grep -q 'layers' '$T/last.out'"
 is_exit 2 "an unknown check is a usage error (exit 2)" python3 "$CHECK" --root "$C" nosuch
-like "$(cat "$T/last.err")" "unknown check nosuch: the checks are cycles, layers, length, format" "which names the checks"
+like "$(cat "$T/last.err")" "unknown check nosuch: the checks are cycles, layers, length, format, architecture" "which names the checks"
 
 # The broken tree: the same, plus one fault of each kind.
 B=$T/broken
@@ -84,6 +86,9 @@ c_file "$B/src/daemon/x.h"
 c_file "$B/src/shared/util.c" util.h a.h
 c_file "$B/src/cli/cmd.c" util.h ../daemon/b.h
 echo "int v600;" >>"$B/src/daemon/d.c"
+# ARCHITECTURE.md goes stale: a function moved away, a file removed (b_f is still declared in b.h).
+printf '`src/daemon/b.h:b_f` and `src/daemon/a.c:gone_f()` and `src/daemon/nosuch.c`, `src/daemon/c.c:c_f`\n' \
+        >"$B/ARCHITECTURE.md"
 printf 'int  main( void ){return 0;}\n' >"$B/tests/unit/bad.c"
 mkdir -p "$B/bench"
 printf '// SPDX-License-Identifier: LGPL-2.1-or-later\n#include "%s.h"\n' "$(printf 'w%.0s' $(seq 105))" \
@@ -117,11 +122,19 @@ else
                 skip "$d" "clang-format is missing"
         done
 fi
+like "$out" "FAIL architecture" "architecture: FAIL"
+like "$out" "names src/daemon/a\\.c:gone_f, but src/daemon/a\\.c defines no function gone_f\\(\\)" \
+        "a function ARCHITECTURE.md names that is not there is named"
+like "$out" "names src/daemon/b\\.h:b_f, but src/daemon/b\\.h defines no function b_f\\(\\)" \
+        "… a prototype is not a definition"
+like "$out" "names src/daemon/nosuch\\.c, but src/daemon/nosuch\\.c does not exist" "a missing file is named"
+ok "a reference that holds is not named" sh -c "! grep -q 'c\\.c:c_f' '$T/broken.out'"
 if [ -n "$have_cf" ]; then
-        like "$(tail -n 1 "$T/broken.out")" "check-tree: 4 check\\(s\\) failed: cycles layers length format" \
+        like "$(tail -n 1 "$T/broken.out")" \
+                "check-tree: 5 check\\(s\\) failed: cycles layers length format architecture" \
                 "the last line sums up what failed"
 else
-        like "$(tail -n 1 "$T/broken.out")" "check-tree: 3 check\\(s\\) failed: cycles layers length" \
+        like "$(tail -n 1 "$T/broken.out")" "check-tree: 4 check\\(s\\) failed: cycles layers length architecture" \
                 "the last line sums up what failed"
 fi
 done_testing
