@@ -3,7 +3,8 @@
 
 /*
  * What the files of the manager share and nobody else sees. The files:
- *   manager.c          the Manager object, its job table, admission, signals, construction
+ *   manager.c          the Manager object, its job table, signals, construction
+ *   manager-admit.c    admission: the account check, per-user caps, idempotency keys
  *   manager-recover.c  loading jobs/ID/ at start (quarantine of corrupt jobs, loading in slices)
  *   manager-schedule.c the manager as the host of its jobs (JobHost): slots across jobs by priority and
  *                      share, the per-iteration flush as one group commit, the drain at shutdown
@@ -53,6 +54,13 @@ int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, int d
 /* JobHost.settled and JobHost.retried (userdata: the Manager). */
 void manager_job_settled(void *userdata, Job *j);
 int manager_job_retried(void *userdata, Job *j);
+
+/* ---- manager-admit.c ---- */
+
+/* SpoolConfig.may_run, .admit and .key_in_use (userdata: the Manager). */
+int manager_spool_may_run(uid_t uid, char **ret_why, void *userdata);
+int manager_spool_admit(uid_t uid, uint64_t bytes, uint64_t nodes, char **ret_why, void *userdata);
+uint64_t manager_key_in_use(const char *key, uid_t uid, void *userdata);
 
 /* ---- manager-recover.c ---- */
 
