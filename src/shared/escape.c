@@ -17,6 +17,10 @@
 
 /* The code point at s[0..n) and its length (1–4), or 0 if s[0] does not start valid UTF-8. */
 static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret_cp) {
+        if (s[0] < 0x80) { /* most of job data: no call */
+                *ret_cp = s[0];
+                return 1;
+        }
         return utf8_decode((const char *) s, n, ret_cp);
 }
 

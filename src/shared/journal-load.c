@@ -76,7 +76,7 @@ static int syntax(Loader *l, int r) {
         if (r != -EBADMSG)
                 return r;
         if (json_scan_truncated(s))
-                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", (size_t) (s->end - s->text));
+                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", s->lx.size);
         return bad(l, NULL, NULL, "invalid JSON at byte %zu: %s", s->error_offset, s->error);
 }
 

@@ -30,6 +30,26 @@ static const unsigned char string_stop[256] = {
         [0x00 ... 0x1F] = STOP, ['"'] = STOP, ['\\'] = STOP, [0x80 ... 0xFF] = STOP_UTF8,
 };
 
+/* The end of the run of plain bytes from p: the first byte whose string_stop entry has a bit of mask, or
+ * size. The hot loop of reading state files: four bytes per round where there is room. */
+static inline size_t plain_run(const char *buf, size_t p, size_t size, unsigned char mask) {
+        const unsigned char *q = (const unsigned char *) buf + p, *end = (const unsigned char *) buf + size;
+
+        for (; end - q >= 4; q += 4) {
+                if (string_stop[q[0]] & mask)
+                        return (size_t) ((const char *) q - buf);
+                if (string_stop[q[1]] & mask)
+                        return (size_t) ((const char *) q + 1 - buf);
+                if (string_stop[q[2]] & mask)
+                        return (size_t) ((const char *) q + 2 - buf);
+                if (string_stop[q[3]] & mask)
+                        return (size_t) ((const char *) q + 3 - buf);
+        }
+        while (q < end && !(string_stop[*q] & mask))
+                q++;
+        return (size_t) ((const char *) q - buf);
+}
+
 void json_lex_done(JsonLex *lx) {
         lx->scratch = mfree(lx->scratch);
         lx->scratch_size = 0;
@@ -45,7 +65,7 @@ static bool is_digit(char c) {
 }
 
 /* Append data[0…n) to the scratch string of length *len, keeping it NUL-terminated. */
-static int scratch_append(JsonLex *lx, size_t *len, const char *data, size_t n) {
+static inline int scratch_append(JsonLex *lx, size_t *len, const char *data, size_t n) {
         size_t need = *len + n + 1;
 
         if (need > lx->scratch_size) {
@@ -144,8 +164,7 @@ int json_lex_string(JsonLex *lx, unsigned flags, const char **ret, size_t *ret_l
         for (;;) {
                 unsigned char c;
 
-                while (p < lx->size && !(string_stop[(unsigned char) buf[p]] & mask))
-                        p++;
+                p = plain_run(buf, p, lx->size, mask);
                 if (p >= lx->size)
                         return lex_fail(lx, JSON_LEX_UNTERMINATED, start, lx->size, 0);
                 c = (unsigned char) buf[p];
@@ -196,11 +215,14 @@ int json_lex_integer(JsonLex *lx, JsonLexInteger *ret) {
                 return lex_fail(lx, JSON_LEX_NO_DIGIT, start, p, 0);
         if (lx->buf[p] == '0' && p + 1 < lx->size && is_digit(lx->buf[p + 1]))
                 return lex_fail(lx, JSON_LEX_LEADING_ZERO, start, p, 0);
+        /* 19 digits always fit uint64_t (its maximum has 20): only digits after those need the check. */
+        for (size_t safe = MIN(lx->size, p + 19); p < safe && is_digit(lx->buf[p]); p++)
+                v.magnitude = v.magnitude * 10 + (unsigned) (lx->buf[p] - '0');
         /* Keep consuming digits after an overflow, so the whole token is there for messages. */
         for (; p < lx->size && is_digit(lx->buf[p]); p++) {
                 unsigned d = (unsigned) (lx->buf[p] - '0');
 
-                if (v.magnitude > (UINT64_MAX - d) / 10)
+                if (v.overflow || v.magnitude > (UINT64_MAX - d) / 10)
                         v.overflow = true;
                 else
                         v.magnitude = v.magnitude * 10 + d;

@@ -9,8 +9,8 @@
  * node journal file costs a million small allocations; a caller that knows the shape it expects (journal.c)
  * pulls exactly the tokens it wants instead.
  *
- * Invariants: the cursor never passes s->end; a syntax error is recorded at the first offending byte
- * (at s->end when the text ran out, so truncation is distinguishable) and returns -EBADMSG; decoded
+ * Invariants: the cursor (s->lx.pos) never passes the end of the text; a syntax error is recorded at the first offending byte
+ * (at the text size when the text ran out, so truncation is distinguishable) and returns -EBADMSG; decoded
  * strings live in one reused scratch buffer, so a string is only valid until the next one is read.
  *
  * Deliberately does not: read arrays or fractional numbers (it only recognises them, so the caller can
@@ -27,8 +27,9 @@
 #include "macro.h"
 
 void json_scan_start(JsonScan *s, const char *text, size_t size) {
-        s->text = s->p = text;
-        s->end = text + size;
+        s->lx.buf = text;
+        s->lx.size = size;
+        s->lx.pos = 0;
         s->token = NULL;
         s->token_len = 0;
         s->error = NULL;
@@ -36,36 +37,32 @@ void json_scan_start(JsonScan *s, const char *text, size_t size) {
 }
 
 void json_scan_done(JsonScan *s) {
-        s->scratch = mfree(s->scratch);
-        s->scratch_size = 0;
+        json_lex_done(&s->lx);
 }
 
 size_t json_scan_offset(const JsonScan *s) {
-        return (size_t) (s->p - s->text);
+        return s->lx.pos;
 }
 
 int json_scan_fail(JsonScan *s, const char *what) {
         /* Running out of text is one error whatever was expected, so its description is dropped. */
-        s->error = s->p >= s->end ? "" : what;
-        s->error_offset = json_scan_offset(s);
+        s->error = s->lx.pos >= s->lx.size ? "" : what;
+        s->error_offset = s->lx.pos;
         return -EBADMSG;
 }
 
 bool json_scan_truncated(const JsonScan *s) {
-        return s->error && s->text + s->error_offset >= s->end;
+        return s->error && s->error_offset >= s->lx.size;
 }
 
 int json_scan_peek(JsonScan *s) {
-        for (; s->p < s->end; s->p++)
-                if (*s->p != ' ' && *s->p != '\t' && *s->p != '\r' && *s->p != '\n')
-                        return (unsigned char) *s->p;
-        return -1;
+        return json_lex_skip_ws(&s->lx);
 }
 
 static int expect(JsonScan *s, char c, const char *what) {
         if (json_scan_peek(s) != (unsigned char) c)
                 return json_scan_fail(s, what);
-        s->p++;
+        s->lx.pos++;
         return 0;
 }
 
@@ -114,63 +111,38 @@ static const char *const fault_text[] = {
         [JSON_LEX_BAD_LITERAL] = "invalid literal",
 };
 
-/* The lexer's view of the scanner: same text, cursor and scratch buffer. */
-static JsonLex lex_enter(const JsonScan *s) {
-        return (JsonLex){
-                .buf = s->text,
-                .size = (size_t) (s->end - s->text),
-                .pos = json_scan_offset(s),
-                .scratch = s->scratch,
-                .scratch_size = s->scratch_size,
-        };
-}
-
-/* Take back the cursor and scratch buffer from the lexer; a fault becomes the scanner's error. */
-static int lex_leave(JsonScan *s, const JsonLex *lx, int r) {
-        s->scratch = lx->scratch;
-        s->scratch_size = lx->scratch_size;
-        if (r != -EBADMSG) {
-                s->p = s->text + lx->pos;
+/* A lexer fault becomes the scanner's error, at the offending byte. */
+static int lex_fault(JsonScan *s, int r) {
+        if (r != -EBADMSG)
                 return r;
-        }
-        s->p = s->text + lx->error.at;
-        return json_scan_fail(s, fault_text[lx->error.fault]);
+        s->lx.pos = s->lx.error.at;
+        return json_scan_fail(s, fault_text[s->lx.error.fault]);
 }
 
 int json_scan_literal(JsonScan *s, const char *word) {
-        JsonLex lx;
-
         (void) json_scan_peek(s);
-        lx = lex_enter(s);
-        return lex_leave(s, &lx, json_lex_literal(&lx, word));
+        return lex_fault(s, json_lex_literal(&s->lx, word));
 }
 
 int json_scan_string(JsonScan *s, const char **ret, size_t *ret_len) {
-        JsonLex lx;
-        int r;
-
-        r = expect(s, '"', "expected a string");
-        if (r < 0)
-                return r;
-        s->p--;
-        lx = lex_enter(s);
-        return lex_leave(s, &lx, json_lex_string(&lx, JSON_LEX_COPY, ret, ret_len));
+        if (json_scan_peek(s) != '"')
+                return json_scan_fail(s, "expected a string");
+        return lex_fault(s, json_lex_string(&s->lx, JSON_LEX_COPY, ret, ret_len));
 }
 
 int json_scan_uint(JsonScan *s, uint64_t *ret) {
         JsonLexInteger v;
-        JsonLex lx;
         int r;
 
         (void) json_scan_peek(s);
-        s->token = s->p;
+        s->token = s->lx.buf + s->lx.pos;
         s->token_len = 0;
-        lx = lex_enter(s);
-        r = lex_leave(s, &lx, json_lex_integer(&lx, &v));
+        r = json_lex_integer(&s->lx, &v);
         if (r < 0)
-                return r;
-        s->token_len = (size_t) (s->p - s->token);
-        if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
+                return lex_fault(s, r);
+        s->token_len = (size_t) (s->lx.buf + s->lx.pos - s->token);
+        if (s->lx.pos < s->lx.size && (s->lx.buf[s->lx.pos] == '.' || s->lx.buf[s->lx.pos] == 'e' ||
+                                       s->lx.buf[s->lx.pos] == 'E'))
                 return -EDOM;
         if (v.overflow || (v.negative && v.magnitude != 0))
                 return -ERANGE;
@@ -181,7 +153,7 @@ int json_scan_uint(JsonScan *s, uint64_t *ret) {
 int json_scan_begin_object(JsonScan *s) {
         if (json_scan_peek(s) != '{')
                 return 0;
-        s->p++;
+        s->lx.pos++;
         return 1;
 }
 
@@ -191,13 +163,13 @@ int json_scan_member(JsonScan *s, unsigned *state, const char **ret_key) {
         int r, c = json_scan_peek(s);
 
         if (c == '}') {
-                s->p++;
+                s->lx.pos++;
                 return 0;
         }
         if (*state > 0) {
                 if (c != ',')
                         return json_scan_fail(s, "expected ',' or '}'");
-                s->p++;
+                s->lx.pos++;
         }
         *state = 1;
         r = json_scan_string(s, &key, &len);

@@ -68,9 +68,13 @@ size_t utf8_valid_len(const char *buf, size_t n) {
         assert(n > 0);
         if (s[0] < 0x80)
                 return 1;
-        if (!lead_info(s[0], &need, &lo, &hi))
+        /* The JSON lexer's hot path for non-ASCII text: checked directly, not by counting continuations. */
+        if (!lead_info(s[0], &need, &lo, &hi) || n <= need || s[1] < lo || s[1] > hi)
                 return 0;
-        return count_continuations(s, n, need, lo, hi) == need ? 1 + (size_t) need : 0;
+        for (unsigned i = 2; i <= need; i++)
+                if (s[i] < 0x80 || s[i] > 0xBF)
+                        return 0;
+        return 1 + (size_t) need;
 }
 
 size_t utf8_decode(const char *buf, size_t n, uint32_t *ret_cp) {
