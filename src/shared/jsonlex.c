@@ -27,7 +27,10 @@
 /* Bytes that end a plain run inside a string: STOP always, STOP_UTF8 too when UTF-8 is checked. */
 enum { STOP = 1, STOP_UTF8 = 2 };
 static const unsigned char string_stop[256] = {
-        [0x00 ... 0x1F] = STOP, ['"'] = STOP, ['\\'] = STOP, [0x80 ... 0xFF] = STOP_UTF8,
+        [0x00 ... 0x1F] = STOP,
+        ['"'] = STOP,
+        ['\\'] = STOP,
+        [0x80 ... 0xFF] = STOP_UTF8,
 };
 
 /* The end of the run of plain bytes from p: the first byte whose string_stop entry has a bit of mask, or

@@ -15,14 +15,14 @@
 
 /* What went wrong. "start" and "at" are JsonLexError's offsets. */
 typedef enum JsonLexFault {
-        JSON_LEX_UNTERMINATED,      /* the text ended inside a string; start = its quote, at = the end */
-        JSON_LEX_EOF_ESCAPE,        /* the text ended after a backslash; start = the backslash, at = the end */
-        JSON_LEX_CONTROL,           /* an unescaped byte below 0x20 in a string, at = it */
-        JSON_LEX_BAD_UTF8,          /* invalid UTF-8 in a string (only with JSON_LEX_CHECK_UTF8), at = it */
-        JSON_LEX_BAD_ESCAPE,        /* start = a backslash, at = the letter after it that starts no escape */
-        JSON_LEX_BAD_HEX,           /* \u without four hex digits; start = the backslash, at = the bad digit */
-        JSON_LEX_LONE_LOW,          /* \uDC00…\uDFFF first; start = the backslash, at = after it, cp = it */
-        JSON_LEX_LONE_HIGH,         /* \uD800…\uDBFF then no \u of a low one; at = where that was wanted */
+        JSON_LEX_UNTERMINATED, /* the text ended inside a string; start = its quote, at = the end */
+        JSON_LEX_EOF_ESCAPE,   /* the text ended after a backslash; start = the backslash, at = the end */
+        JSON_LEX_CONTROL,      /* an unescaped byte below 0x20 in a string, at = it */
+        JSON_LEX_BAD_UTF8,     /* invalid UTF-8 in a string (only with JSON_LEX_CHECK_UTF8), at = it */
+        JSON_LEX_BAD_ESCAPE,   /* start = a backslash, at = the letter after it that starts no escape */
+        JSON_LEX_BAD_HEX,      /* \u without four hex digits; start = the backslash, at = the bad digit */
+        JSON_LEX_LONE_LOW,     /* \uDC00…\uDFFF first; start = the backslash, at = after it, cp = it */
+        JSON_LEX_LONE_HIGH,    /* \uD800…\uDBFF then no \u of a low one; at = where that was wanted */
         JSON_LEX_LONE_HIGH_BAD_HEX, /* \uD800…\uDBFF then \u without four hex digits; at = the bad digit */
         JSON_LEX_NO_DIGIT,          /* a number without a digit (after '-'), at = where one was wanted */
         JSON_LEX_LEADING_ZERO,      /* start = the number, at = its '0' followed by a digit */
@@ -77,9 +77,9 @@ static inline int json_lex_skip_ws(JsonLex *lx) {
 }
 
 /* Read the string whose opening quote is at the cursor, leaving the cursor after its closing quote.
- * Returns 0 with *ret and *ret_len: a pointer into buf when the string has no escapes and JSON_LEX_COPY is not
- * set (not NUL-terminated), else scratch (NUL-terminated, valid until the next string; may contain NULs).
- * Returns -EBADMSG with lx->error set (cursor unspecified), or -ENOMEM. */
+ * Returns 0 with *ret and *ret_len: a pointer into buf when the string has no escapes and JSON_LEX_COPY is
+ * not set (not NUL-terminated), else scratch (NUL-terminated, valid until the next string; may contain
+ * NULs). Returns -EBADMSG with lx->error set (cursor unspecified), or -ENOMEM. */
 int json_lex_string(JsonLex *lx, unsigned flags, const char **ret, size_t *ret_len);
 
 /* Read -?(0|[1-9][0-9]*) at the cursor and leave the cursor after it (a fraction or exponent that follows

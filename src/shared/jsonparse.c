@@ -4,9 +4,10 @@
  *
  * Owns: the grammar of values (objects, arrays), the parser's wording of faults (with line, column and JSON
  * path), duplicate-key detection and the limits on depth and string length. Tokens (strings with UTF-8
- * validation, numbers, literals) are read by jsonlex.c, the lexer the tree-less scanner uses too. Exists because json_tokener accepts duplicate keys (last wins), reports byte offsets
- * only and has lenient corners. Recursive descent; recursion is bounded by max_depth, which is itself
- * capped at JSON_PARSE_DEPTH_MAX, so hostile input cannot exhaust the stack.
+ * validation, numbers, literals) are read by jsonlex.c, the lexer the tree-less scanner uses too. Exists
+ * because json_tokener accepts duplicate keys (last wins), reports byte offsets only and has lenient
+ * corners. Recursive descent; recursion is bounded by max_depth, which is itself capped at
+ * JSON_PARSE_DEPTH_MAX, so hostile input cannot exhaust the stack.
  *
  * Invariants: on success the returned tree is exactly the document; on failure nothing is returned and the
  * error names the first offending byte (line/column, column in bytes) and the JSON path around it. Line
@@ -424,9 +425,10 @@ static int parse_value(Parser *p, const JsonPath *path, unsigned depth, json_obj
         case '{':
         case '[':
                 if (depth + 1 > p->max_depth)
-                        return fail_at(p, p->lx.pos, path, "nesting depth exceeds the limit of %u", p->max_depth);
+                        return fail_at(p, p->lx.pos, path, "nesting depth exceeds the limit of %u",
+                                       p->max_depth);
                 return p->lx.buf[p->lx.pos] == '{' ? parse_object(p, path, depth + 1, ret) :
-                                               parse_array(p, path, depth + 1, ret);
+                                                     parse_array(p, path, depth + 1, ret);
         case '"':
                 r = parse_string_raw(p, path, &s, &len);
                 if (r < 0)

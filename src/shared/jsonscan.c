@@ -5,13 +5,14 @@
  * Owns: the pull interface (what comes next, one member, one string, one integer, one literal), the
  * punctuation of objects and the scanner's wording of faults. The tokens themselves (strings with their
  * escapes, integers with overflow detection, literals) are read by jsonlex.c, the lexer the strict tree
- * parser uses too, so both readers accept the same tokens. Exists because building a json-c tree for a 100,000
- * node journal file costs a million small allocations; a caller that knows the shape it expects (journal.c)
- * pulls exactly the tokens it wants instead.
+ * parser uses too, so both readers accept the same tokens. Exists because building a json-c tree for a
+ * 100,000 node journal file costs a million small allocations; a caller that knows the shape it expects
+ * (journal.c) pulls exactly the tokens it wants instead.
  *
- * Invariants: the cursor (s->lx.pos) never passes the end of the text; a syntax error is recorded at the first offending byte
- * (at the text size when the text ran out, so truncation is distinguishable) and returns -EBADMSG; decoded
- * strings live in one reused scratch buffer, so a string is only valid until the next one is read.
+ * Invariants: the cursor (s->lx.pos) never passes the end of the text; a syntax error is recorded at the
+ * first offending byte (at the text size when the text ran out, so truncation is distinguishable) and
+ * returns -EBADMSG; decoded strings live in one reused scratch buffer, so a string is only valid until the
+ * next one is read.
  *
  * Deliberately does not: read arrays or fractional numbers (it only recognises them, so the caller can
  * say "got an array"), skip unknown values, detect duplicate keys, validate UTF-8, bound nesting (the
@@ -141,8 +142,8 @@ int json_scan_uint(JsonScan *s, uint64_t *ret) {
         if (r < 0)
                 return lex_fault(s, r);
         s->token_len = (size_t) (s->lx.buf + s->lx.pos - s->token);
-        if (s->lx.pos < s->lx.size && (s->lx.buf[s->lx.pos] == '.' || s->lx.buf[s->lx.pos] == 'e' ||
-                                       s->lx.buf[s->lx.pos] == 'E'))
+        if (s->lx.pos < s->lx.size &&
+            (s->lx.buf[s->lx.pos] == '.' || s->lx.buf[s->lx.pos] == 'e' || s->lx.buf[s->lx.pos] == 'E'))
                 return -EDOM;
         if (v.overflow || (v.negative && v.magnitude != 0))
                 return -ERANGE;

@@ -27,8 +27,8 @@ typedef enum JsonScanKind {
 
 /* Zero-initialise, then json_scan_start(). Fields are read-only for callers. */
 typedef struct JsonScan {
-        JsonLex lx; /* the text, the cursor (lx.pos) and the scratch buffer: the last decoded string,
-                     * NUL-terminated, valid until the next one */
+        JsonLex lx;        /* the text, the cursor (lx.pos) and the scratch buffer: the last decoded string,
+                            * NUL-terminated, valid until the next one */
         const char *token; /* the last integer as written, for messages; not NUL-terminated */
         size_t token_len;
         const char *error;   /* the last syntax error ("" when the text ran out) */

@@ -193,10 +193,17 @@ static void test_fraction(void **state) {
                 int want;       /* 1, 0, or a fault */
                 size_t end_or_at;
         } cases[] = {
-                { "1", 0, 1 },         { "1,", 0, 1 },      { "1.25", 1, 4 },     { "1e9", 1, 3 },
-                { "1E+09]", 1, 5 },    { "1.5e-3", 1, 6 },  { "1.", JSON_LEX_NO_FRACTION_DIGIT, 2 },
-                { "1.e3", JSON_LEX_NO_FRACTION_DIGIT, 2 },  { "1e", JSON_LEX_NO_EXPONENT_DIGIT, 2 },
-                { "1e+", JSON_LEX_NO_EXPONENT_DIGIT, 3 },   { "1.5E-x", JSON_LEX_NO_EXPONENT_DIGIT, 5 },
+                { "1", 0, 1 },
+                { "1,", 0, 1 },
+                { "1.25", 1, 4 },
+                { "1e9", 1, 3 },
+                { "1E+09]", 1, 5 },
+                { "1.5e-3", 1, 6 },
+                { "1.", JSON_LEX_NO_FRACTION_DIGIT, 2 },
+                { "1.e3", JSON_LEX_NO_FRACTION_DIGIT, 2 },
+                { "1e", JSON_LEX_NO_EXPONENT_DIGIT, 2 },
+                { "1e+", JSON_LEX_NO_EXPONENT_DIGIT, 3 },
+                { "1.5E-x", JSON_LEX_NO_EXPONENT_DIGIT, 5 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -222,8 +229,10 @@ static void test_literal(void **state) {
                 int want; /* 1, 0, or a fault */
                 size_t at;
         } cases[] = {
-                { "true", "true", 1, 4 },   { "null]", "null", 1, 4 },
-                { "false", "true", 0, 0 },  { "", "null", 0, 0 },
+                { "true", "true", 1, 4 },
+                { "null]", "null", 1, 4 },
+                { "false", "true", 0, 0 },
+                { "", "null", 0, 0 },
                 { "tru", "true", JSON_LEX_TRUNCATED_LITERAL, 3 },
                 { "nul", "null", JSON_LEX_TRUNCATED_LITERAL, 3 },
                 { "trve", "true", JSON_LEX_BAD_LITERAL, 0 },
@@ -286,9 +295,9 @@ static void test_readers_agree(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_string),   cmocka_unit_test(test_string_in_place),
-                cmocka_unit_test(test_integer),  cmocka_unit_test(test_fraction),
-                cmocka_unit_test(test_literal),  cmocka_unit_test(test_readers_agree),
+                cmocka_unit_test(test_string),  cmocka_unit_test(test_string_in_place),
+                cmocka_unit_test(test_integer), cmocka_unit_test(test_fraction),
+                cmocka_unit_test(test_literal), cmocka_unit_test(test_readers_agree),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ typedef struct Case {
         size_t in_len; /* 0: strlen(in) */
         bool final;
         const char *want;
-        size_t want_len; /* 0: strlen(want) */
+        size_t want_len;      /* 0: strlen(want) */
         size_t want_consumed; /* SIZE_MAX: all of in */
 } Case;
 
@@ -106,8 +106,9 @@ static size_t sanitize_chunked(const char *in, size_t n, size_t step, char *out)
 
 static void test_chunked_equals_whole(void **state) {
         /* Valid text of every length, an invalid mix, and sequences cut at every position by the chunking. */
-        static const char in[] = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z\x80\xE2\x82\xC0\xAF\xED\xA0\x80"
-                                 "\xF4\x90\x80\x80\xF0\x9F\x98\0end\xF0\x9F";
+        static const char in[] =
+                "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z\x80\xE2\x82\xC0\xAF\xED\xA0\x80"
+                "\xF4\x90\x80\x80\xF0\x9F\x98\0end\xF0\x9F";
         size_t n = sizeof(in) - 1;
         char whole[UTF8_SANITIZE_MAX(sizeof(in))], chunked[UTF8_SANITIZE_MAX(sizeof(in))];
         size_t whole_len, consumed;
@@ -128,7 +129,8 @@ static void test_chunked_equals_whole(void **state) {
 static void test_output_is_fixed_point(void **state) {
         for (unsigned a = 0; a < 256; a++)
                 for (unsigned b = 0; b < 256; b++) {
-                        char in[2] = { (char) a, (char) b }, out[UTF8_SANITIZE_MAX(2)], again[UTF8_SANITIZE_MAX(6)];
+                        char in[2] = { (char) a, (char) b }, out[UTF8_SANITIZE_MAX(2)],
+                             again[UTF8_SANITIZE_MAX(6)];
                         size_t out_len, again_len;
 
                         (void) utf8_sanitize(in, 2, true, out, &out_len);
@@ -141,16 +143,22 @@ static void test_output_is_fixed_point(void **state) {
 /* utf8_valid_len() and utf8_decode() agree with the sanitizer on every 1…3 byte prefix built from the bytes
  * where the rules change, and every code point that is not a surrogate encodes and decodes back to itself. */
 static void test_valid_decode_encode(void **state) {
-        static const uint8_t edges[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1,
-                                         0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF };
+        static const uint8_t edges[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
+                                         0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF };
         static const struct {
                 const char *in;
                 size_t len;
                 uint32_t cp;
         } known[] = {
-                { "A", 1, 'A' },           { "\xC3\xA9", 2, 0xE9 },          { "\xE2\x82\xAC", 3, 0x20AC },
-                { "\xF0\x9F\x98\x80", 4, 0x1F600 }, { "\xC0\x80", 0, 0 },     { "\xED\xA0\x80", 0, 0 },
-                { "\xF4\x90\x80\x80", 0, 0 },       { "\xE2\x82", 0, 0 },       { "\x80", 0, 0 },
+                { "A", 1, 'A' },
+                { "\xC3\xA9", 2, 0xE9 },
+                { "\xE2\x82\xAC", 3, 0x20AC },
+                { "\xF0\x9F\x98\x80", 4, 0x1F600 },
+                { "\xC0\x80", 0, 0 },
+                { "\xED\xA0\x80", 0, 0 },
+                { "\xF4\x90\x80\x80", 0, 0 },
+                { "\xE2\x82", 0, 0 },
+                { "\x80", 0, 0 },
         };
         char out[4], in[3];
         uint32_t cp;
