@@ -9,10 +9,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "fsutil.h"
 #include "jobid.h"
 #include "macro.h"
 
@@ -43,14 +42,11 @@ int job_id_list(int dir_fd, uint64_t **ret, size_t *ret_n) {
         size_t n = 0, cap = 0;
         struct dirent *de;
         DIR *d;
-        int fd;
+        int r;
 
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = opendir_fd(dir_fd, &d);
+        if (r < 0)
+                return r;
         while ((de = readdir(d))) {
                 uint64_t id;
 
