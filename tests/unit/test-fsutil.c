@@ -843,7 +843,7 @@ static void test_fsync_dir(void **state) {
 }
 
 /* opendir_fd: each stream reads the directory from the start, and closing it leaves dir_fd open. */
-static void test_opendir_at(void **state) {
+static void test_opendir_fd(void **state) {
         Fixture *f = *state;
         DIR *d;
 
@@ -871,7 +871,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_full_fd_limits, setup, teardown),
                 cmocka_unit_test(test_read_full_fd_pipe),
                 cmocka_unit_test_setup_teardown(test_read_file_at_refuses_symlink, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_opendir_at, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_opendir_fd, setup, teardown),
                 cmocka_unit_test(test_open_foreign_file),
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_swapped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_chmod_race, setup, teardown),
