@@ -48,9 +48,17 @@ int loader_read_reason(Loader *l, const char *prefix, Reason *ret);
 /* Consume the '{' of the object prefix.key. */
 int loader_open_object(Loader *l, const char *prefix, const char *key);
 
+/* Word the error json_scan_member() returned (r < 0). */
+int loader_member_error(Loader *l, int r);
+
 /* Walk the members of an object opened with loader_open_object(); *state starts at 0. Returns 1 with the
- * key (in the scratch buffer, so only valid until the value is read), 0 after the closing brace. */
-int loader_object_next(Loader *l, unsigned *state, const char **ret_key);
+ * key (in the scratch buffer, so only valid until the value is read), 0 after the closing brace. Inline:
+ * it runs once per member of every record at recovery. */
+static inline int loader_object_next(Loader *l, unsigned *state, const char **ret_key) {
+        int r = json_scan_member(&l->scan, state, ret_key);
+
+        return r >= 0 ? r : loader_member_error(l, r);
+}
 
 /* Start of a member key of a fixed record with the field names names[0…n): its index (trying hint first:
  * our writer emits fields in table order), marked in *seen; an unknown or repeated field is an error. */

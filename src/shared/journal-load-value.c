@@ -162,10 +162,7 @@ int loader_open_object(Loader *l, const char *prefix, const char *key) {
         return 0;
 }
 
-int loader_object_next(Loader *l, unsigned *state, const char **ret_key) {
-        int r;
-
-        r = json_scan_member(&l->scan, state, ret_key);
+int loader_member_error(Loader *l, int r) {
         if (r == -EILSEQ)
                 return loader_bad(l, NULL, NULL, "object key contains a NUL character");
         return loader_syntax(l, r);

@@ -125,10 +125,15 @@ int json_scan_literal(JsonScan *s, const char *word) {
         return lex_fault(s, json_lex_literal(&s->lx, word));
 }
 
-int json_scan_string(JsonScan *s, const char **ret, size_t *ret_len) {
+/* json_scan_string(), inlined into json_scan_member(): one call less per key of every record. */
+static inline int scan_string(JsonScan *s, const char **ret, size_t *ret_len) {
         if (json_scan_peek(s) != '"')
                 return json_scan_fail(s, "expected a string");
         return lex_fault(s, json_lex_string(&s->lx, JSON_LEX_COPY, ret, ret_len));
+}
+
+int json_scan_string(JsonScan *s, const char **ret, size_t *ret_len) {
+        return scan_string(s, ret, ret_len);
 }
 
 int json_scan_uint(JsonScan *s, uint64_t *ret) {
@@ -173,7 +178,7 @@ int json_scan_member(JsonScan *s, unsigned *state, const char **ret_key) {
                 s->lx.pos++;
         }
         *state = 1;
-        r = json_scan_string(s, &key, &len);
+        r = scan_string(s, &key, &len);
         if (r < 0)
                 return r;
         if (strlen(key) != len)
