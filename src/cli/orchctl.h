@@ -4,7 +4,8 @@
 /*
  * What orchctl's commands share (cli/util.c): the global options, error
  * printing with SPEC §5 exit codes, tables and colours, and making calls to
- * the daemon. Each command lives in orchctl.c or its own orchctl-VERB.c.
+ * the daemon. orchctl.c parses the command line; each command (or family of
+ * commands) lives in its own cli/VERB.c.
  */
 
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "jobspec.h"
 #include "macro.h"
 #include "protocol.h"
 
@@ -92,13 +94,43 @@ json_object *id_parameters(const char *id);
 /* {"id": args[0], "nodes": [args[1], …]} ("nodes" only with n_args > 1), or NULL on ENOMEM. */
 json_object *job_nodes_parameters(char **args, size_t n_args);
 
-/* Commands in files of their own. */
+/* Options of list, wait/submit, submit and stats (orchctl.c). */
+extern bool arg_all;
+extern const char *arg_state;
+extern uint64_t arg_timeout;           /* USEC_INFINITY: --timeout not given */
+extern const char *arg_timeout_string; /* as the user wrote it, for messages */
+extern bool arg_wait;
+extern bool arg_prometheus;
+
+/* Read a job file (open, then fsutil's read_full_fd()) as orchd would be sent it (cli/jobfile.c): 0 with
+ * *ret (NUL-terminated) and *ret_size, and *ret_file_size the real size (st_size of a regular file, 0 when
+ * unknown). A file over limit is not an error: *ret is NULL and *ret_size limit+1. Returns 0 or -errno. */
+int jobfile_read(const char *path, size_t limit, char **ret, size_t *ret_size, uint64_t *ret_file_size);
+
+/* The error list for a file over the size limit, worded as jobspec_parse() words it but with the real
+ * size (file_size 0: unknown). Returns 0 with *ret (owned) or -ENOMEM. */
+int jobfile_too_large(uint64_t file_size, size_t limit, JobErrors **ret);
+
+/* Commands in files of their own (cli/VERB.c; cancel, pause, resume, remove and gc in cli/jobctl.c,
+ * validate and graph in cli/jobfile.c). Each returns an exit code. */
+int verb_list(char **args, size_t n_args);
+int verb_status(char **args, size_t n_args);
+int verb_wait(char **args, size_t n_args);
+int verb_cancel(char **args, size_t n_args);
+int verb_pause(char **args, size_t n_args);
+int verb_resume(char **args, size_t n_args);
+int verb_remove(char **args, size_t n_args);
+int verb_gc(char **args, size_t n_args);
+int verb_validate(char **args, size_t n_args);
+int verb_graph(char **args, size_t n_args);
+int verb_submit(char **args, size_t n_args);
+int verb_stats(char **args, size_t n_args);
 int verb_retry(char **args, size_t n_args);
 
 /* The exit code for finished jobs (an array of job objects): 1 if any failed, else 2 if any was
  * cancelled, else 0. */
 int wait_exit_code(json_object *jobs);
-/* One line per finished job of an array: "ID NAME STATE (REASON)", as wait prints them (orchctl.c). */
+/* One line per finished job of an array: "ID NAME STATE (REASON)", as wait prints them (cli/wait.c). */
 void wait_print(json_object *jobs);
 
 /* orchctl watch JOB (cli/watch.c). Returns an exit code. */

@@ -13,38 +13,15 @@
 #include <string.h>
 
 #include "escape.h"
+#include "utf8.h"
 
-/* Length of the valid UTF-8 sequence at s[0..n) (1–4), or 0 if s[0] does not start one (a stray
- * continuation byte, an overlong form, a surrogate, a code point above U+10FFFF, or a sequence cut
- * short). *ret_cp is the code point. */
+/* The code point at s[0..n) and its length (1–4), or 0 if s[0] does not start valid UTF-8. */
 static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret_cp) {
-        uint32_t cp;
-        size_t len;
-
-        if (s[0] < 0x80) {
+        if (s[0] < 0x80) { /* most of job data: no call */
                 *ret_cp = s[0];
                 return 1;
         }
-        if (s[0] >= 0xC2 && s[0] <= 0xDF)
-                len = 2, cp = s[0] & 0x1F;
-        else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-                len = 3, cp = s[0] & 0x0F;
-        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-                len = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xC0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3F);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-                return 0;
-        *ret_cp = cp;
-        return len;
+        return utf8_decode((const char *) s, n, ret_cp);
 }
 
 /* Unicode's control characters (Cc), and the invisible format characters (Cf) that reorder or hide text on

@@ -327,6 +327,21 @@ int rm_rf_bounded_at(int dir_fd, const char *name, size_t max_entries) {
         return rm_rf_below(dir_fd, name, 0, &budget);
 }
 
+int opendir_fd(int dir_fd, DIR **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(fd); /* the stream owns it now */
+        *ret = d;
+        return 0;
+}
+
 int open_dir_at(int dir_fd, const char *name, mode_t mode) {
         int fd;
 

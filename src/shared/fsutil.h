@@ -7,6 +7,7 @@
  * bounded reads. Pure in the sense of the style guide: no event loop, no logging.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,6 +57,10 @@ int rm_rf_bounded_at(int dir_fd, const char *name, size_t max_entries);
 /* What kind of file mode is, as a refusal ("is a directory", "is a FIFO", "is a symbolic link", …); NULL
  * for a regular file. */
 const char *file_type_refusal(mode_t mode);
+
+/* A directory stream over a new fd of the directory dir_fd (dir_fd itself is neither moved nor closed),
+ * read from the start and released with closedir(). Returns 0 with *ret, or -errno. */
+int opendir_fd(int dir_fd, DIR **ret);
 
 /* Open (creating with mode if missing) a directory below dir_fd, refusing symlinks.
  * Returns the O_DIRECTORY|O_CLOEXEC fd or -errno. */

@@ -22,9 +22,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "graph.h"
 #include "macro.h"
+#include "utf8.h"
 
 typedef struct StateStyle {
         const char *fillcolor;
@@ -49,32 +51,10 @@ static const char *const trigger_edge_table[_TRIGGER_RULE_MAX] = {
 /* allow_failure nodes get their own shape, so they stand out whatever their state colour is. */
 #define ALLOW_FAILURE_SHAPE "octagon"
 
-/* Length of the valid UTF-8 sequence at s (1…4), or 0 if none starts there: overlong forms, surrogates
- * and code points above U+10FFFF are invalid (RFC 3629). Never reads past a NUL. */
+/* Length of the valid UTF-8 sequence at s (1…4), or 0 if none starts there. Never reads past a NUL: a NUL
+ * is not a continuation byte. */
 static size_t utf8_sequence_len(const unsigned char *s) {
-        unsigned char c = s[0];
-        uint32_t cp, min;
-        size_t n;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                n = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-                n = 3, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                n = 4, cp = c & 0x07, min = 0x10000;
-        } else
-                return 0;
-
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80) /* a NUL fails here too, so we stop at the end */
-                        return 0;
-                cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
+        return utf8_valid_len((const char *) s, strnlen((const char *) s, 4));
 }
 
 /* Write s as the inside of a DOT quoted string. In a label (escString) Graphviz also expands "\N", "\n",

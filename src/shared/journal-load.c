@@ -8,9 +8,9 @@
  * below S are obsolete and skipped; ".#*" temp files are never read. Records must be complete (every
  * field, no others, any order), and a file is never read without a size bound.
  *
- * Files are read with the tree-less scanner of jsonscan.c rather than json-c (too slow and too many
- * allocations for 100,000 nodes), accepting exactly the grammar above: any valid JSON of another shape is
- * corruption.
+ * Files are read with the tree-less scanner of jsonscan.c (values by journal-load-value.c) rather than
+ * json-c (too slow and too many allocations for 100,000 nodes), accepting exactly the grammar above: any
+ * valid JSON of another shape is corruption.
  *
  * Deliberately not here: writing or naming files (journal.c), repairing or quarantining corrupt files,
  * logging.
@@ -26,207 +26,13 @@
 #include "fsutil.h"
 #include "journal-internal.h"
 #include "journal.h"
+#include "jobid.h"
+#include "journal-load-internal.h"
 #include "jsonscan.h"
 #include "macro.h"
 
 /* A 100,000-node snapshot is about 20 MB; leave ample room, but never read without a bound. */
 #define JOURNAL_FILE_MAX ((size_t) 256 << 20)
-
-static inline const char *strempty(const char *s) {
-        return s ?: "";
-}
-
-typedef struct Loader {
-        const char *file; /* name of the file being read, for messages */
-        const JobSpec *spec;
-        JobRun *run;
-        char **reterr_msg;
-        JsonScan scan; /* the file being read; its scratch buffer is reused across files */
-} Loader;
-
-/* Record "FILE: PATH: message" (PATH = prefix.field, either may be NULL) and return -EBADMSG. */
-_printf_(4, 5) static int bad(Loader *l, const char *prefix, const char *field, const char *format, ...) {
-        _cleanup_free_ char *msg = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, format);
-        k = vasprintf(&msg, format, ap);
-        va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
-
-        if (l->reterr_msg) {
-                free(*l->reterr_msg);
-                if (asprintf(l->reterr_msg, "%s: %s%s%s%s%s", l->file, strempty(prefix),
-                             !isempty(prefix) && !isempty(field) ? "." : "", strempty(field),
-                             isempty(prefix) && isempty(field) ? "" : ": ", msg) < 0) {
-                        *l->reterr_msg = NULL;
-                        return -ENOMEM;
-                }
-        }
-        return -EBADMSG;
-}
-
-/* Word the syntax error a scanner call returned as -EBADMSG; other returns pass through. Only for the
- * results of json_scan_*(): a -EBADMSG from bad() has its message already. */
-static int syntax(Loader *l, int r) {
-        const JsonScan *s = &l->scan;
-
-        if (r != -EBADMSG)
-                return r;
-        if (json_scan_truncated(s))
-                return bad(l, NULL, NULL, "truncated JSON (%zu bytes)", (size_t) (s->end - s->text));
-        return bad(l, NULL, NULL, "invalid JSON at byte %zu: %s", s->error_offset, s->error);
-}
-
-static int peek(Loader *l) {
-        return json_scan_peek(&l->scan);
-}
-
-static bool is_digit(int c) {
-        return c >= '0' && c <= '9';
-}
-
-/* "must be WANT, got KIND" for a value of the wrong type; a syntax error if no value starts here. */
-static int wrong_type(Loader *l, const char *prefix, const char *key, const char *want, bool nullable) {
-        static const char *const kinds[] = {
-                [JSON_SCAN_NUMBER] = "a number",   [JSON_SCAN_STRING] = "a string",
-                [JSON_SCAN_OBJECT] = "an object",  [JSON_SCAN_ARRAY] = "an array",
-                [JSON_SCAN_BOOLEAN] = "a boolean", [JSON_SCAN_NULL] = "null",
-        };
-        JsonScanKind kind = json_scan_next_kind(&l->scan);
-
-        if (kind == JSON_SCAN_NONE)
-                return syntax(l, json_scan_fail(&l->scan, "expected a value"));
-        return bad(l, prefix, key, "must be %s%s, got %s", want, nullable ? " or null" : "", kinds[kind]);
-}
-
-static int literal(Loader *l, const char *word) {
-        return syntax(l, json_scan_literal(&l->scan, word));
-}
-
-/* An integer in [min, max]. Returns 0, or 1 for null when nullable (*ret untouched). */
-static int read_uint(Loader *l, const char *prefix, const char *key, uint64_t min, uint64_t max,
-                     bool nullable, uint64_t *ret) {
-        const JsonScan *s = &l->scan;
-        uint64_t v = 0;
-        int r, c = peek(l);
-
-        if (nullable && c == 'n')
-                return literal(l, "null");
-        if (c != '-' && !is_digit(c))
-                return wrong_type(l, prefix, key, "an integer", nullable);
-        r = json_scan_uint(&l->scan, &v);
-        if (r == -EDOM)
-                return bad(l, prefix, key, "must be an integer, got a fraction or exponent");
-        if (r == -ERANGE || (r >= 0 && (v < min || v > max)))
-                return bad(l, prefix, key, "%.*s is out of range %" PRIu64 "…%" PRIu64, (int) s->token_len,
-                           s->token, min, max);
-        if (r < 0)
-                return syntax(l, r);
-        *ret = v;
-        return 0;
-}
-
-/* A string without NUL characters; NULL for null when nullable. Lives in the scratch buffer. */
-static int read_string_value(Loader *l, const char *prefix, const char *key, bool nullable, const char **ret) {
-        const char *s;
-        size_t len;
-        int r, c = peek(l);
-
-        if (nullable && c == 'n') {
-                *ret = NULL;
-                r = literal(l, "null");
-                return r < 0 ? r : 0;
-        }
-        if (c != '"')
-                return wrong_type(l, prefix, key, "a string", nullable);
-        r = json_scan_string(&l->scan, &s, &len);
-        if (r < 0)
-                return syntax(l, r);
-        if (strlen(s) != len)
-                return bad(l, prefix, key, "contains a NUL character");
-        *ret = s;
-        return 0;
-}
-
-static int read_bool(Loader *l, const char *prefix, const char *key, bool *ret) {
-        int r;
-
-        r = literal(l, "true");
-        if (r != 0) {
-                *ret = true;
-                return r < 0 ? r : 0;
-        }
-        r = literal(l, "false");
-        if (r != 0) {
-                *ret = false;
-                return r < 0 ? r : 0;
-        }
-        return wrong_type(l, prefix, key, "a boolean", false);
-}
-
-static int read_reason(Loader *l, const char *prefix, Reason *ret) {
-        const char *s;
-        int r;
-
-        r = read_string_value(l, prefix, "reason", true, &s);
-        if (r < 0)
-                return r;
-        if (!s)
-                *ret = (Reason){ .kind = REASON_NONE };
-        else if (reason_from_string(s, ret) < 0)
-                return bad(l, prefix, "reason", "unknown reason \"%s\"", s);
-        return 0;
-}
-
-static int open_object(Loader *l, const char *prefix, const char *key) {
-        if (json_scan_begin_object(&l->scan) == 0)
-                return wrong_type(l, prefix, key, "an object", false);
-        return 0;
-}
-
-/* Walk the members of an object opened with open_object(); *state starts at 0. Returns 1 with the key
- * (in the scratch buffer, so only valid until the value is read), 0 after the closing brace. */
-static int object_next(Loader *l, unsigned *state, const char **ret_key) {
-        int r;
-
-        r = json_scan_member(&l->scan, state, ret_key);
-        if (r == -EILSEQ)
-                return bad(l, NULL, NULL, "object key contains a NUL character");
-        return syntax(l, r);
-}
-
-/* Index of key in names[], trying hint first: our writer emits fields in table order. -1 if unknown. */
-static int field_index(const char *const *names, size_t n, const char *key, size_t hint) {
-        if (hint < n && streq(names[hint], key))
-                return (int) hint;
-        for (size_t i = 0; i < n; i++)
-                if (streq(names[i], key))
-                        return (int) i;
-        return -1;
-}
-
-/* Start of a member of a fixed record: resolve key, refuse unknown and repeated fields. */
-static int record_field(Loader *l, const char *prefix, const char *const *names, size_t n, const char *key,
-                        size_t hint, unsigned *seen) {
-        int f = field_index(names, n, key, hint);
-
-        if (f < 0)
-                return bad(l, prefix, key, "unknown field");
-        if (*seen & (1U << f))
-                return bad(l, prefix, key, "duplicate field");
-        *seen |= 1U << f;
-        return f;
-}
-
-static int check_missing(Loader *l, const char *prefix, const char *const *names, size_t n, unsigned seen) {
-        for (size_t i = 0; i < n; i++)
-                if (!(seen & (1U << i)))
-                        return bad(l, prefix, names[i], "missing");
-        return 0;
-}
 
 enum {
         NF_STATE,
@@ -271,50 +77,50 @@ static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
 
         switch (f) {
         case NF_STATE:
-                r = read_string_value(l, prefix, key, false, &s);
+                r = loader_read_string(l, prefix, key, false, &s);
                 if (r < 0)
                         return r;
                 r = node_state_from_string(s);
                 if (r < 0)
-                        return bad(l, prefix, key, "unknown state \"%s\"", s);
+                        return loader_bad(l, prefix, key, "unknown state \"%s\"", s);
                 n->state = (uint8_t) r;
                 return 0;
         case NF_REASON:
-                return read_reason(l, prefix, &n->reason);
+                return loader_read_reason(l, prefix, &n->reason);
         case NF_ATTEMPT:
         case NF_INTERRUPTED:
         case NF_RETRY_BASE:
-                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                r = loader_read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
                 *(f == NF_ATTEMPT             ? &n->attempt :
                           f == NF_INTERRUPTED ? &n->interrupted :
                                                 &n->retry_base) = (uint16_t) v;
                 return r;
         case NF_CRASH_RERUNS:
-                r = read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
+                r = loader_read_uint(l, prefix, key, 0, UINT16_MAX, false, &v);
                 n->crash_reruns = (uint16_t) v;
                 return r;
         case NF_EXIT_CODE:
-                r = read_uint(l, prefix, key, 0, 255, true, &v);
+                r = loader_read_uint(l, prefix, key, 0, 255, true, &v);
                 n->exit_code = r > 0 ? -1 : (int16_t) v;
                 return r < 0 ? r : 0;
         case NF_SIGNAL:
-                r = read_uint(l, prefix, key, 1, _NSIG - 1, true, &v);
+                r = loader_read_uint(l, prefix, key, 1, _NSIG - 1, true, &v);
                 n->signal = (int16_t) v; /* 0 for null */
                 return r < 0 ? r : 0;
         case NF_STARTED_AT:
-                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->started_at);
+                return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->started_at);
         case NF_FINISHED_AT:
-                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->finished_at);
+                return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->finished_at);
         case NF_RETRY_AT:
-                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->retry_at);
+                return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->retry_at);
         case NF_LOG_DROPPED:
-                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->log_dropped);
+                return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->log_dropped);
         case NF_PID:
-                r = read_uint(l, prefix, key, 1, INT32_MAX, false, &v);
+                r = loader_read_uint(l, prefix, key, 1, INT32_MAX, false, &v);
                 n->pid = (int32_t) v;
                 return r;
         case NF_PID_START:
-                return read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->pid_start);
+                return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->pid_start);
         }
         assert(false);
         return -EINVAL;
@@ -327,11 +133,11 @@ static int read_node(Loader *l, const char *prefix, NodeRun *ret) {
         unsigned state = 0;
         int r;
 
-        r = open_object(l, prefix, NULL);
+        r = loader_open_object(l, prefix, NULL);
         if (r < 0)
                 return r;
-        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
-                int f = record_field(l, prefix, node_fields, _NF_MAX, key, i, &seen);
+        for (size_t i = 0; (r = loader_object_next(l, &state, &key)) > 0; i++) {
+                int f = loader_record_field(l, prefix, node_fields, _NF_MAX, key, i, &seen);
                 if (f < 0)
                         return f;
                 r = read_node_field(l, prefix, f, &n);
@@ -340,7 +146,7 @@ static int read_node(Loader *l, const char *prefix, NodeRun *ret) {
         }
         if (r < 0)
                 return r;
-        r = check_missing(l, prefix, node_fields, _NF_REQUIRED, seen);
+        r = loader_check_missing(l, prefix, node_fields, _NF_REQUIRED, seen);
         if (r < 0)
                 return r;
         *ret = n;
@@ -378,18 +184,13 @@ static const char *const job_fields[_JF_MAX] = {
         [JF_FINISHED_AT] = "finished_at",
 };
 
+/* A job id as job_id_parse() reads it; "0" too, as this loader always has, though orchd never writes it. */
 static int parse_id(const char *s, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (isempty(s) || (s[0] == '0' && s[1]))
-                return -EINVAL;
-        for (; *s; s++) {
-                if (!is_digit(*s) || v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (*s - '0');
+        if (streq(s, "0")) {
+                *ret = 0;
+                return 0;
         }
-        *ret = v;
-        return 0;
+        return job_id_parse(s, ret);
 }
 
 /* A job record as read, before it replaces the one in the JobRun. */
@@ -405,12 +206,12 @@ static int read_job_state(Loader *l, const char *key, bool nullable, int *ret) {
         const char *s;
         int r;
 
-        r = read_string_value(l, "job", key, nullable, &s);
+        r = loader_read_string(l, "job", key, nullable, &s);
         if (r < 0)
                 return r;
         *ret = s ? job_state_from_string(s) : _JOB_STATE_INVALID;
         if (s && *ret < 0)
-                return bad(l, "job", key, "unknown state \"%s\"", s);
+                return loader_bad(l, "job", key, "unknown state \"%s\"", s);
         return 0;
 }
 
@@ -418,7 +219,7 @@ static int read_owned_string(Loader *l, const char *key, char **ret) {
         const char *s;
         int r;
 
-        r = read_string_value(l, "job", key, true, &s);
+        r = loader_read_string(l, "job", key, true, &s);
         if (r < 0)
                 return r;
         if (s && !(*ret = strdup(s)))
@@ -432,32 +233,32 @@ static int read_job_field(Loader *l, int f, JobRecord *j) {
 
         switch (f) {
         case JF_ID:
-                r = read_string_value(l, "job", key, false, &s);
+                r = loader_read_string(l, "job", key, false, &s);
                 if (r >= 0 && parse_id(s, &j->id) < 0)
-                        return bad(l, "job", key, "invalid job id \"%s\"", s);
+                        return loader_bad(l, "job", key, "invalid job id \"%s\"", s);
                 return r;
         case JF_STATE:
                 return read_job_state(l, key, false, &j->state);
         case JF_PAUSED_FROM:
                 return read_job_state(l, key, true, &j->paused_from);
         case JF_REASON:
-                return read_reason(l, "job", &j->reason);
+                return loader_read_reason(l, "job", &j->reason);
         case JF_CANCEL_REQUESTED:
-                return read_bool(l, "job", key, &j->cancel_requested);
+                return loader_read_bool(l, "job", key, &j->cancel_requested);
         case JF_UID:
-                return read_uint(l, "job", key, 0, UINT32_MAX, false, &j->uid);
+                return loader_read_uint(l, "job", key, 0, UINT32_MAX, false, &j->uid);
         case JF_GID:
-                return read_uint(l, "job", key, 0, UINT32_MAX, false, &j->gid);
+                return loader_read_uint(l, "job", key, 0, UINT32_MAX, false, &j->gid);
         case JF_USER:
                 return read_owned_string(l, key, &j->user);
         case JF_SOURCE:
                 return read_owned_string(l, key, &j->source);
         case JF_SUBMITTED_AT:
-                return read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->submitted_at);
+                return loader_read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->submitted_at);
         case JF_STARTED_AT:
-                return read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->started_at);
+                return loader_read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->started_at);
         case JF_FINISHED_AT:
-                return read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->finished_at);
+                return loader_read_uint(l, "job", key, 0, JOURNAL_NUM_MAX, false, &j->finished_at);
         }
         assert(false);
         return -EINVAL;
@@ -469,11 +270,11 @@ static int read_job_record(Loader *l, JobRecord *j) {
         unsigned state = 0;
         int r;
 
-        r = open_object(l, NULL, "job");
+        r = loader_open_object(l, NULL, "job");
         if (r < 0)
                 return r;
-        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
-                int f = record_field(l, "job", job_fields, _JF_MAX, key, i, &seen);
+        for (size_t i = 0; (r = loader_object_next(l, &state, &key)) > 0; i++) {
+                int f = loader_record_field(l, "job", job_fields, _JF_MAX, key, i, &seen);
                 if (f < 0)
                         return f;
                 r = read_job_field(l, f, j);
@@ -482,13 +283,13 @@ static int read_job_record(Loader *l, JobRecord *j) {
         }
         if (r < 0)
                 return r;
-        r = check_missing(l, "job", job_fields, _JF_MAX, seen);
+        r = loader_check_missing(l, "job", job_fields, _JF_MAX, seen);
         if (r < 0)
                 return r;
         if ((j->state == JOB_PAUSED) != (j->paused_from >= 0))
-                return bad(l, "job", "paused_from", "must be set exactly when the job is paused");
+                return loader_bad(l, "job", "paused_from", "must be set exactly when the job is paused");
         if (j->state == JOB_PAUSED && j->paused_from != JOB_QUEUED && j->paused_from != JOB_RUNNING)
-                return bad(l, "job", "paused_from", "must be \"queued\" or \"running\"");
+                return loader_bad(l, "job", "paused_from", "must be \"queued\" or \"running\"");
         return 0;
 }
 
@@ -542,20 +343,20 @@ static int read_nodes(Loader *l, bool snapshot) {
                 if (!seen)
                         return -ENOMEM;
         }
-        r = open_object(l, NULL, "nodes");
+        r = loader_open_object(l, NULL, "nodes");
         if (r < 0)
                 return r;
-        while ((r = object_next(l, &state, &key)) > 0) {
+        while ((r = loader_object_next(l, &state, &key)) > 0) {
                 ssize_t k = find_node(l->spec, key, count++);
                 char prefix[sizeof("nodes.") + 100];
 
                 /* Copy the id now: reading the record reuses the buffer key points into. */
                 (void) snprintf(prefix, sizeof(prefix), "nodes.%.100s", key);
                 if (k < 0)
-                        return bad(l, prefix, NULL, "unknown node");
+                        return loader_bad(l, prefix, NULL, "unknown node");
                 if (seen) {
                         if (seen[k / 8] & (1U << (k % 8)))
-                                return bad(l, prefix, NULL, "duplicate node");
+                                return loader_bad(l, prefix, NULL, "duplicate node");
                         seen[k / 8] |= (uint8_t) (1U << (k % 8));
                 }
                 r = read_node(l, prefix, &l->run->nodes[k]);
@@ -565,7 +366,7 @@ static int read_nodes(Loader *l, bool snapshot) {
         if (r < 0)
                 return r;
         if (snapshot && count != l->spec->n_nodes)
-                return bad(l, "nodes", NULL, "has %zu nodes, want %zu", count, l->spec->n_nodes);
+                return loader_bad(l, "nodes", NULL, "has %zu nodes, want %zu", count, l->spec->n_nodes);
         return 0;
 }
 
@@ -578,16 +379,16 @@ static int read_root_field(Loader *l, int f, bool snapshot, uint64_t want_seq, u
 
         switch (f) {
         case RF_VERSION:
-                r = read_uint(l, NULL, "version", 0, JOURNAL_NUM_MAX, false, &version);
+                r = loader_read_uint(l, NULL, "version", 0, JOURNAL_NUM_MAX, false, &version);
                 if (r >= 0 && version != JOURNAL_VERSION)
-                        return bad(l, NULL, "version", "unsupported version %" PRIu64 ", want %d", version,
-                                   JOURNAL_VERSION);
+                        return loader_bad(l, NULL, "version", "unsupported version %" PRIu64 ", want %d",
+                                          version, JOURNAL_VERSION);
                 return r;
         case RF_SEQ:
-                r = read_uint(l, NULL, "seq", 0, JOURNAL_NUM_MAX, false, seq);
+                r = loader_read_uint(l, NULL, "seq", 0, JOURNAL_NUM_MAX, false, seq);
                 if (r >= 0 && want_seq != UINT64_MAX && *seq != want_seq)
-                        return bad(l, NULL, "seq", "is %" PRIu64 ", but the file name says %" PRIu64, *seq,
-                                   want_seq);
+                        return loader_bad(l, NULL, "seq", "is %" PRIu64 ", but the file name says %" PRIu64,
+                                          *seq, want_seq);
                 return r;
         case RF_JOB:
                 return read_job(l);
@@ -606,9 +407,9 @@ static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_
         int r;
 
         if (json_scan_begin_object(&l->scan) == 0)
-                return wrong_type(l, NULL, NULL, "a JSON object", false);
-        for (size_t i = 0; (r = object_next(l, &state, &key)) > 0; i++) {
-                int f = record_field(l, NULL, root_fields, _RF_MAX, key, i, &seen);
+                return loader_wrong_type(l, NULL, NULL, "a JSON object", false);
+        for (size_t i = 0; (r = loader_object_next(l, &state, &key)) > 0; i++) {
+                int f = loader_record_field(l, NULL, root_fields, _RF_MAX, key, i, &seen);
                 if (f < 0)
                         return f;
                 r = read_root_field(l, f, snapshot, want_seq, ret_seq);
@@ -619,11 +420,11 @@ static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_
                 return r;
         if (!snapshot)
                 seen |= 1U << RF_JOB; /* optional in segments */
-        r = check_missing(l, NULL, root_fields, _RF_MAX, seen);
+        r = loader_check_missing(l, NULL, root_fields, _RF_MAX, seen);
         if (r < 0)
                 return r;
-        if (peek(l) >= 0)
-                return bad(l, NULL, NULL, "trailing data at byte %zu", json_scan_offset(&l->scan));
+        if (json_scan_peek(&l->scan) >= 0)
+                return loader_bad(l, NULL, NULL, "trailing data at byte %zu", json_scan_offset(&l->scan));
         return 0;
 }
 
@@ -636,9 +437,9 @@ static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, ui
 
         r = read_file_at(dir_fd, l->file, JOURNAL_FILE_MAX, &buf, &len);
         if (r == -EFBIG)
-                return bad(l, NULL, NULL, "larger than %zu bytes", JOURNAL_FILE_MAX);
+                return loader_bad(l, NULL, NULL, "larger than %zu bytes", JOURNAL_FILE_MAX);
         if (r == -ENOENT && !snapshot) /* -ENOENT is reserved for "no state.json" */
-                return bad(l, NULL, NULL, "disappeared while loading");
+                return loader_bad(l, NULL, NULL, "disappeared while loading");
         if (r < 0)
                 return r;
         if (snapshot) {
@@ -668,7 +469,7 @@ int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *re
         r = journal_list_segments(job_dir_fd, seq, &seqs, &n, &bad_name);
         if (r == -EBADMSG) {
                 l.file = bad_name;
-                r = bad(&l, NULL, NULL, "malformed journal file name");
+                r = loader_bad(&l, NULL, NULL, "malformed journal file name");
         }
         if (r < 0)
                 goto fail;
@@ -683,7 +484,7 @@ int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *re
                         char missing[JOURNAL_NAME_MAX];
 
                         journal_format_name(missing, seq + 1);
-                        r = bad(&l, NULL, NULL, "sequence gap: %s is missing", missing);
+                        r = loader_bad(&l, NULL, NULL, "sequence gap: %s is missing", missing);
                         goto fail;
                 }
                 r = load_file(&l, job_dir_fd, false, seqs[i], &got);

@@ -356,17 +356,10 @@ int journal_write_segment(int job_dir_fd, uint64_t seq, const char *buf, size_t 
 
 /* Best effort: anything left behind is skipped by journal_load() and removed by the next snapshot. */
 static void remove_obsolete_segments(int job_dir_fd, uint64_t seq) {
-        int fd;
         DIR *d;
 
-        fd = openat(job_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        if (opendir_fd(job_dir_fd, &d) < 0)
                 return;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) safe_close(fd);
-                return;
-        }
         for (struct dirent *de; (de = readdir(d));) {
                 uint64_t s;
 
@@ -398,17 +391,11 @@ int journal_list_segments(int dir_fd, uint64_t after, uint64_t **ret, size_t *re
         _cleanup_free_ uint64_t *seqs = NULL;
         size_t n = 0, allocated = 0;
         DIR *d;
-        int fd, r = 0;
+        int r;
 
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                (void) safe_close(fd);
+        r = opendir_fd(dir_fd, &d);
+        if (r < 0)
                 return r;
-        }
 
         for (;;) {
                 struct dirent *de;

@@ -2,10 +2,12 @@
 /*
  * Strict JSON parser (RFC 8259) building json-c objects.
  *
- * Owns: the grammar, UTF-8 validation of the whole input, duplicate-key detection and the limits on depth
- * and string length. Exists because json_tokener accepts duplicate keys (last wins), reports byte offsets
- * only and has lenient corners. Recursive descent; recursion is bounded by max_depth, which is itself
- * capped at JSON_PARSE_DEPTH_MAX, so hostile input cannot exhaust the stack.
+ * Owns: the grammar of values (objects, arrays), the parser's wording of faults (with line, column and JSON
+ * path), duplicate-key detection and the limits on depth and string length. Tokens (strings with UTF-8
+ * validation, numbers, literals) are read by jsonlex.c, the lexer the tree-less scanner uses too. Exists
+ * because json_tokener accepts duplicate keys (last wins), reports byte offsets only and has lenient
+ * corners. Recursive descent; recursion is bounded by max_depth, which is itself capped at
+ * JSON_PARSE_DEPTH_MAX, so hostile input cannot exhaust the stack.
  *
  * Invariants: on success the returned tree is exactly the document; on failure nothing is returned and the
  * error names the first offending byte (line/column, column in bytes) and the JSON path around it. Line
@@ -29,20 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonlex.h"
 #include "jsonparse.h"
 #include "json-util.h"
 #include "macro.h"
+#include "utf8.h"
 
 typedef struct Parser {
-        const char *buf;
-        size_t size;
-        size_t pos;
+        JsonLex lx; /* the text, the cursor and the scratch buffer for decoded strings */
         unsigned max_depth;
         size_t max_string;
         json_member_cb on_member;
         void *userdata;
-        char *scratch; /* decoded strings with escapes, reused */
-        size_t scratch_len, scratch_alloc;
         char **keys; /* per depth: the current member's key, reused across siblings */
         size_t *keys_alloc;
         JsonParseError *err;
@@ -119,8 +119,8 @@ static void position_of(const Parser *p, size_t at, unsigned *ret_line, unsigned
         unsigned line = 1;
         size_t line_start = 0;
 
-        for (size_t i = 0; i < at && i < p->size; i++)
-                if (p->buf[i] == '\n') {
+        for (size_t i = 0; i < at && i < p->lx.size; i++)
+                if (p->lx.buf[i] == '\n') {
                         line++;
                         line_start = i + 1;
                 }
@@ -147,192 +147,60 @@ static int fail_at(Parser *p, size_t at, const JsonPath *path, const char *fmt, 
         return -EINVAL;
 }
 
-/* Length of the valid UTF-8 sequence at s[0…n) (1…4), or 0 if it is invalid (overlong, surrogate, >
- * U+10FFFF, truncated). Ranges per RFC 3629 table 3. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        unsigned char lo = 0x80, hi = 0xBF;
-        size_t len;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                len = 3;
-                if (c == 0xE0)
-                        lo = 0xA0;
-                else if (c == 0xED)
-                        hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                len = 4;
-                if (c == 0xF0)
-                        lo = 0x90;
-                else if (c == 0xF4)
-                        hi = 0x8F;
-        } else
-                return 0;
-
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xBF)
-                        return 0;
-        return len;
-}
-
 static void skip_ws(Parser *p) {
-        while (p->pos < p->size) {
-                char c = p->buf[p->pos];
-                if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-                        break;
-                p->pos++;
-        }
+        (void) json_lex_skip_ws(&p->lx);
 }
 
-static int scratch_append(Parser *p, const char *data, size_t len) {
-        if (p->scratch_len + len + 1 > p->scratch_alloc) {
-                size_t na = MAX(p->scratch_alloc * 2, p->scratch_len + len + 1);
-                na = MAX(na, (size_t) 256);
-                char *n = realloc(p->scratch, na);
-                if (!n)
-                        return -ENOMEM;
-                p->scratch = n;
-                p->scratch_alloc = na;
+/* The parser's wording of a lexer fault, reported at the token (or escape) or at the offending byte. */
+static int fail_lex(Parser *p, const JsonPath *path) {
+        const JsonLexError *e = &p->lx.error;
+
+        switch (e->fault) {
+        case JSON_LEX_UNTERMINATED:
+                return fail_at(p, e->start, path, "unterminated string");
+        case JSON_LEX_EOF_ESCAPE:
+                return fail_at(p, e->start, path, "unterminated escape sequence");
+        case JSON_LEX_CONTROL:
+                return fail_at(p, e->at, path, "control character 0x%02X in string (must be escaped)",
+                               (unsigned char) p->lx.buf[e->at]);
+        case JSON_LEX_BAD_UTF8:
+                return fail_at(p, e->at, path, "invalid UTF-8 in string");
+        case JSON_LEX_BAD_ESCAPE:
+                return fail_at(p, e->start, path, "invalid escape sequence in string");
+        case JSON_LEX_BAD_HEX:
+                return fail_at(p, e->start, path, "invalid \\u escape, expected 4 hex digits");
+        case JSON_LEX_LONE_LOW:
+                return fail_at(p, e->start, path, "unpaired low surrogate \\u%04X in string", e->cp);
+        case JSON_LEX_LONE_HIGH:
+        case JSON_LEX_LONE_HIGH_BAD_HEX:
+                return fail_at(p, e->start, path, "unpaired high surrogate \\u%04X in string", e->cp);
+        case JSON_LEX_NO_DIGIT:
+                return fail_at(p, e->at, path, "expected a digit after '-'");
+        case JSON_LEX_LEADING_ZERO:
+                return fail_at(p, e->start, path, "leading zeros are not allowed in numbers");
+        case JSON_LEX_NO_FRACTION_DIGIT:
+                return fail_at(p, e->at, path, "expected a digit after the decimal point");
+        case JSON_LEX_NO_EXPONENT_DIGIT:
+                return fail_at(p, e->at, path, "expected a digit in the exponent");
+        case JSON_LEX_TRUNCATED_LITERAL:
+        case JSON_LEX_BAD_LITERAL:
+                return fail_at(p, e->start, path, "invalid literal, expected true, false or null");
         }
-        memcpy(p->scratch + p->scratch_len, data, len);
-        p->scratch_len += len;
-        p->scratch[p->scratch_len] = '\0';
-        return 0;
+        assert(!"unknown lexer fault");
+        return -EINVAL;
 }
 
-static int hex4(const char *s, size_t avail, unsigned *ret) {
-        unsigned v = 0;
-
-        if (avail < 4)
-                return -EINVAL;
-        for (size_t i = 0; i < 4; i++) {
-                char c = s[i];
-                v <<= 4;
-                if (c >= '0' && c <= '9')
-                        v |= (unsigned) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        v |= (unsigned) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        v |= (unsigned) (c - 'A' + 10);
-                else
-                        return -EINVAL;
-        }
-        *ret = v;
-        return 0;
-}
-
-static size_t utf8_encode(unsigned cp, char out[static 4]) {
-        if (cp < 0x80) {
-                out[0] = (char) cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                out[0] = (char) (0xC0 | (cp >> 6));
-                out[1] = (char) (0x80 | (cp & 0x3F));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                out[0] = (char) (0xE0 | (cp >> 12));
-                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (char) (0x80 | (cp & 0x3F));
-                return 3;
-        }
-        out[0] = (char) (0xF0 | (cp >> 18));
-        out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char) (0x80 | (cp & 0x3F));
-        return 4;
-}
-
-/* p->pos is at a backslash inside a string. Decode one escape and append it to the scratch buffer. */
-static int parse_escape(Parser *p, const JsonPath *path) {
-        static const char simple_in[] = "\"\\/bfnrt", simple_out[] = "\"\\/\b\f\n\r\t";
-        size_t at = p->pos;
-        unsigned cp, lo;
-        char out[4];
-
-        if (at + 1 >= p->size)
-                return fail_at(p, at, path, "unterminated escape sequence");
-        const char *s = strchr(simple_in, p->buf[at + 1]);
-        if (s && *s) {
-                p->pos += 2;
-                return scratch_append(p, &simple_out[s - simple_in], 1);
-        }
-        if (p->buf[at + 1] != 'u')
-                return fail_at(p, at, path, "invalid escape sequence in string");
-        if (hex4(p->buf + at + 2, p->size - at - 2, &cp) < 0)
-                return fail_at(p, at, path, "invalid \\u escape, expected 4 hex digits");
-        p->pos += 6;
-
-        if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return fail_at(p, at, path, "unpaired low surrogate \\u%04X in string", cp);
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (p->pos + 1 >= p->size || p->buf[p->pos] != '\\' || p->buf[p->pos + 1] != 'u' ||
-                    hex4(p->buf + p->pos + 2, p->size - p->pos - 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
-                        return fail_at(p, at, path, "unpaired high surrogate \\u%04X in string", cp);
-                p->pos += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        return scratch_append(p, out, utf8_encode(cp, out));
-}
-
-/* p->pos is at the opening quote. On success *ret_str points into the input (no escapes) or into the scratch
- * buffer (valid until the next string is parsed), NUL-terminated only in the latter case. */
+/* The string at the cursor (its opening quote). On success *ret_str points into the input (no escapes) or
+ * into the scratch buffer (valid until the next string is parsed), NUL-terminated only in the latter case. */
 static int parse_string_raw(Parser *p, const JsonPath *path, const char **ret_str, size_t *ret_len) {
-        size_t start = p->pos, seg;
-        bool escaped = false;
+        size_t start = p->lx.pos;
         int r;
 
-        p->pos++;
-        seg = p->pos;
-        p->scratch_len = 0;
-        for (;;) {
-                if (p->pos >= p->size)
-                        return fail_at(p, start, path, "unterminated string");
-                unsigned char c = (unsigned char) p->buf[p->pos];
-                if (c == '"')
-                        break;
-                if (c == '\\') {
-                        r = scratch_append(p, p->buf + seg, p->pos - seg);
-                        if (r < 0)
-                                return r;
-                        r = parse_escape(p, path);
-                        if (r < 0)
-                                return r;
-                        escaped = true;
-                        seg = p->pos;
-                        continue;
-                }
-                if (c < 0x20)
-                        return fail_at(p, p->pos, path,
-                                       "control character 0x%02X in string (must be escaped)", c);
-                if (c < 0x80) {
-                        p->pos++;
-                        continue;
-                }
-                size_t n = utf8_valid_len((const unsigned char *) p->buf + p->pos, p->size - p->pos);
-                if (n == 0)
-                        return fail_at(p, p->pos, path, "invalid UTF-8 in string");
-                p->pos += n;
-        }
-
-        if (escaped) {
-                r = scratch_append(p, p->buf + seg, p->pos - seg);
-                if (r < 0)
-                        return r;
-                *ret_str = p->scratch;
-                *ret_len = p->scratch_len;
-        } else {
-                *ret_str = p->buf + start + 1;
-                *ret_len = p->pos - start - 1;
-        }
-        p->pos++; /* closing quote */
+        r = json_lex_string(&p->lx, JSON_LEX_CHECK_UTF8, ret_str, ret_len);
+        if (r == -EBADMSG)
+                return fail_lex(p, path);
+        if (r < 0)
+                return r;
         if (p->max_string > 0 && *ret_len > p->max_string)
                 return fail_at(p, start, path, "string of %zu bytes exceeds the limit of %zu bytes",
                                *ret_len, p->max_string);
@@ -344,37 +212,24 @@ static void c_locale_init(void) {
         c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
 }
 
-/* Number text already validated against the grammar: integer → int64 when it fits, else double. */
-static int make_number(Parser *p, size_t start, bool is_int, const JsonPath *path, json_object **ret) {
+/* The number at p->lx.buf[start…pos), already lexed: an integer → int64 when it fits, else double. */
+static int make_number(Parser *p, size_t start, const JsonLexInteger *v, bool is_int, const JsonPath *path,
+                       json_object **ret) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
-        size_t len = p->pos - start;
         _cleanup_free_ char *copy = NULL;
         char *end;
         double d;
 
-        if (is_int) {
-                const char *s = p->buf + start;
-                bool neg = *s == '-';
-                uint64_t v = 0, lim = neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
-                bool fits = true;
-
-                for (s += neg; s < p->buf + p->pos && fits; s++) {
-                        unsigned dg = (unsigned) (*s - '0');
-                        if (v > (lim - dg) / 10)
-                                fits = false;
-                        else
-                                v = v * 10 + dg;
-                }
-                if (fits) {
-                        /* -(INT64_MAX+1) is representable; negate in unsigned space to avoid UB. */
-                        int64_t i = neg ? (int64_t) (0 - v) : (int64_t) v;
-                        *ret = json_object_new_int64(i);
-                        return *ret ? 0 : -ENOMEM;
-                }
+        if (is_int && !v->overflow &&
+            v->magnitude <= (v->negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX)) {
+                /* -(INT64_MAX+1) is representable; negate in unsigned space to avoid UB. */
+                int64_t i = v->negative ? (int64_t) (0 - v->magnitude) : (int64_t) v->magnitude;
+                *ret = json_object_new_int64(i);
+                return *ret ? 0 : -ENOMEM;
         }
 
         /* strtod() needs a terminated string and follows LC_NUMERIC, which a client may have set; use "C". */
-        copy = strndup(p->buf + start, len);
+        copy = strndup(p->lx.buf + start, p->lx.pos - start);
         if (!copy)
                 return -ENOMEM;
         (void) pthread_once(&once, c_locale_init);
@@ -387,78 +242,48 @@ static int make_number(Parser *p, size_t start, bool is_int, const JsonPath *pat
         return *ret ? 0 : -ENOMEM;
 }
 
-static bool at_digit(const Parser *p) {
-        return p->pos < p->size && p->buf[p->pos] >= '0' && p->buf[p->pos] <= '9';
-}
-
-static void skip_digits(Parser *p) {
-        while (at_digit(p))
-                p->pos++;
-}
-
 static int parse_number(Parser *p, const JsonPath *path, json_object **ret) {
-        size_t start = p->pos;
-        bool is_int = true;
+        size_t start = p->lx.pos;
+        JsonLexInteger v;
+        int r;
 
-        if (p->buf[p->pos] == '-')
-                p->pos++;
-        if (!at_digit(p))
-                return fail_at(p, p->pos, path, "expected a digit after '-'");
-        if (p->buf[p->pos] == '0') {
-                p->pos++;
-                if (at_digit(p))
-                        return fail_at(p, start, path, "leading zeros are not allowed in numbers");
-        } else
-                skip_digits(p);
-
-        if (p->pos < p->size && p->buf[p->pos] == '.') {
-                p->pos++;
-                if (!at_digit(p))
-                        return fail_at(p, p->pos, path, "expected a digit after the decimal point");
-                skip_digits(p);
-                is_int = false;
-        }
-        if (p->pos < p->size && (p->buf[p->pos] == 'e' || p->buf[p->pos] == 'E')) {
-                p->pos++;
-                if (p->pos < p->size && (p->buf[p->pos] == '+' || p->buf[p->pos] == '-'))
-                        p->pos++;
-                if (!at_digit(p))
-                        return fail_at(p, p->pos, path, "expected a digit in the exponent");
-                skip_digits(p);
-                is_int = false;
-        }
-        return make_number(p, start, is_int, path, ret);
+        r = json_lex_integer(&p->lx, &v);
+        if (r >= 0)
+                r = json_lex_fraction(&p->lx);
+        if (r == -EBADMSG)
+                return fail_lex(p, path);
+        if (r < 0)
+                return r;
+        return make_number(p, start, &v, r == 0, path, ret);
 }
 
 static int parse_literal(Parser *p, const JsonPath *path, json_object **ret) {
-        static const char *const words[] = { "true", "false", "null" };
+        char c = p->lx.buf[p->lx.pos];
+        int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(words); i++) {
-                size_t n = strlen(words[i]);
-                if (p->size - p->pos < n || memcmp(p->buf + p->pos, words[i], n) != 0)
-                        continue;
-                p->pos += n;
-                if (i == 2) {
-                        *ret = NULL; /* json-c represents null as a NULL object */
-                        return 0;
-                }
-                *ret = json_object_new_boolean(i == 0);
-                return *ret ? 0 : -ENOMEM;
+        r = json_lex_literal(&p->lx, c == 't' ? "true" : c == 'f' ? "false" : "null");
+        if (r == -EBADMSG)
+                return fail_lex(p, path);
+        assert(r > 0); /* parse_value() dispatched on the first letter */
+        if (c == 'n') {
+                *ret = NULL; /* json-c represents null as a NULL object */
+                return 0;
         }
-        return fail_at(p, p->pos, path, "invalid literal, expected true, false or null");
+        *ret = json_object_new_boolean(c == 't');
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int fail_unexpected(Parser *p, const JsonPath *path, const char *expected) {
         unsigned char c;
 
-        if (p->pos >= p->size)
-                return fail_at(p, p->pos, path, "unexpected end of input, expected %s", expected);
-        c = (unsigned char) p->buf[p->pos];
-        if (c >= 0x80 && utf8_valid_len((const unsigned char *) p->buf + p->pos, p->size - p->pos) == 0)
-                return fail_at(p, p->pos, path, "invalid UTF-8");
+        if (p->lx.pos >= p->lx.size)
+                return fail_at(p, p->lx.pos, path, "unexpected end of input, expected %s", expected);
+        c = (unsigned char) p->lx.buf[p->lx.pos];
+        if (c >= 0x80 && utf8_valid_len(p->lx.buf + p->lx.pos, p->lx.size - p->lx.pos) == 0)
+                return fail_at(p, p->lx.pos, path, "invalid UTF-8");
         if (c > 0x20 && c < 0x7f)
-                return fail_at(p, p->pos, path, "unexpected character '%c', expected %s", c, expected);
-        return fail_at(p, p->pos, path, "unexpected byte 0x%02X, expected %s", c, expected);
+                return fail_at(p, p->lx.pos, path, "unexpected character '%c', expected %s", c, expected);
+        return fail_at(p, p->lx.pos, path, "unexpected byte 0x%02X, expected %s", c, expected);
 }
 
 static int parse_object(Parser *p, const JsonPath *path, unsigned depth, json_object **ret) {
@@ -468,10 +293,10 @@ static int parse_object(Parser *p, const JsonPath *path, unsigned depth, json_ob
         obj = json_object_new_object();
         if (!obj)
                 return -ENOMEM;
-        p->pos++; /* '{' */
+        p->lx.pos++; /* '{' */
         skip_ws(p);
-        if (p->pos < p->size && p->buf[p->pos] == '}') {
-                p->pos++;
+        if (p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == '}') {
+                p->lx.pos++;
                 *ret = TAKE_PTR(obj);
                 return 0;
         }
@@ -483,13 +308,13 @@ static int parse_object(Parser *p, const JsonPath *path, unsigned depth, json_ob
                 size_t len, key_at;
 
                 skip_ws(p);
-                if (p->pos >= p->size || p->buf[p->pos] != '"') {
-                        if (!first && p->pos < p->size && p->buf[p->pos] == '}')
-                                return fail_at(p, p->pos, path, "trailing comma before '}'");
+                if (p->lx.pos >= p->lx.size || p->lx.buf[p->lx.pos] != '"') {
+                        if (!first && p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == '}')
+                                return fail_at(p, p->lx.pos, path, "trailing comma before '}'");
                         return fail_unexpected(p, path,
                                                first ? "a string key or '}'" : "a string key after ','");
                 }
-                key_at = p->pos;
+                key_at = p->lx.pos;
                 r = parse_string_raw(p, path, &s, &len);
                 if (r < 0)
                         return r;
@@ -512,9 +337,9 @@ static int parse_object(Parser *p, const JsonPath *path, unsigned depth, json_ob
                         return fail_at(p, key_at, &child, "duplicate key \"%s\"", key);
 
                 skip_ws(p);
-                if (p->pos >= p->size || p->buf[p->pos] != ':')
+                if (p->lx.pos >= p->lx.size || p->lx.buf[p->lx.pos] != ':')
                         return fail_unexpected(p, &child, "':' after object key");
-                p->pos++;
+                p->lx.pos++;
                 r = parse_value(p, &child, depth, &val);
                 if (r < 0)
                         return r;
@@ -529,12 +354,12 @@ static int parse_object(Parser *p, const JsonPath *path, unsigned depth, json_ob
                         return -ENOMEM;
 
                 skip_ws(p);
-                if (p->pos < p->size && p->buf[p->pos] == ',') {
-                        p->pos++;
+                if (p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == ',') {
+                        p->lx.pos++;
                         continue;
                 }
-                if (p->pos < p->size && p->buf[p->pos] == '}') {
-                        p->pos++;
+                if (p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == '}') {
+                        p->lx.pos++;
                         *ret = TAKE_PTR(obj);
                         return 0;
                 }
@@ -550,10 +375,10 @@ static int parse_array(Parser *p, const JsonPath *path, unsigned depth, json_obj
         arr = json_object_new_array_ext(4);
         if (!arr)
                 return -ENOMEM;
-        p->pos++; /* '[' */
+        p->lx.pos++; /* '[' */
         skip_ws(p);
-        if (p->pos < p->size && p->buf[p->pos] == ']') {
-                p->pos++;
+        if (p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == ']') {
+                p->lx.pos++;
                 *ret = TAKE_PTR(arr);
                 return 0;
         }
@@ -563,8 +388,8 @@ static int parse_array(Parser *p, const JsonPath *path, unsigned depth, json_obj
                 JsonPath child = JSON_PATH_INDEX(path, i);
 
                 skip_ws(p);
-                if (i > 0 && p->pos < p->size && p->buf[p->pos] == ']')
-                        return fail_at(p, p->pos, path, "trailing comma before ']'");
+                if (i > 0 && p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == ']')
+                        return fail_at(p, p->lx.pos, path, "trailing comma before ']'");
                 r = parse_value(p, &child, depth, &val);
                 if (r < 0)
                         return r;
@@ -573,12 +398,12 @@ static int parse_array(Parser *p, const JsonPath *path, unsigned depth, json_obj
                 TAKE_PTR(val);
 
                 skip_ws(p);
-                if (p->pos < p->size && p->buf[p->pos] == ',') {
-                        p->pos++;
+                if (p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == ',') {
+                        p->lx.pos++;
                         continue;
                 }
-                if (p->pos < p->size && p->buf[p->pos] == ']') {
-                        p->pos++;
+                if (p->lx.pos < p->lx.size && p->lx.buf[p->lx.pos] == ']') {
+                        p->lx.pos++;
                         *ret = TAKE_PTR(arr);
                         return 0;
                 }
@@ -593,16 +418,17 @@ static int parse_value(Parser *p, const JsonPath *path, unsigned depth, json_obj
         int r;
 
         skip_ws(p);
-        if (p->pos >= p->size)
+        if (p->lx.pos >= p->lx.size)
                 return fail_unexpected(p, path, "a value");
 
-        switch (p->buf[p->pos]) {
+        switch (p->lx.buf[p->lx.pos]) {
         case '{':
         case '[':
                 if (depth + 1 > p->max_depth)
-                        return fail_at(p, p->pos, path, "nesting depth exceeds the limit of %u", p->max_depth);
-                return p->buf[p->pos] == '{' ? parse_object(p, path, depth + 1, ret) :
-                                               parse_array(p, path, depth + 1, ret);
+                        return fail_at(p, p->lx.pos, path, "nesting depth exceeds the limit of %u",
+                                       p->max_depth);
+                return p->lx.buf[p->lx.pos] == '{' ? parse_object(p, path, depth + 1, ret) :
+                                                     parse_array(p, path, depth + 1, ret);
         case '"':
                 r = parse_string_raw(p, path, &s, &len);
                 if (r < 0)
@@ -627,8 +453,7 @@ int json_parse_strict(const char *buf, size_t size, const JsonParseOptions *opts
         JsonParseError err = {};
         JsonPath root = JSON_PATH_ROOT;
         Parser p = {
-                .buf = buf,
-                .size = size,
+                .lx = { .buf = buf, .size = size },
                 .max_depth = opts ? MIN(opts->max_depth, JSON_PARSE_DEPTH_MAX) : JSON_PARSE_DEPTH_MAX,
                 .max_string = opts ? opts->max_string : 0,
                 .on_member = opts ? opts->on_member : NULL,
@@ -655,17 +480,17 @@ int json_parse_strict(const char *buf, size_t size, const JsonParseOptions *opts
                 r = fail_at(&p, 0, &root, "UTF-8 byte order mark is not allowed");
         else {
                 skip_ws(&p);
-                if (p.pos >= size)
-                        r = fail_at(&p, p.pos, &root, "empty document, expected a JSON value");
+                if (p.lx.pos >= size)
+                        r = fail_at(&p, p.lx.pos, &root, "empty document, expected a JSON value");
                 else
                         r = parse_value(&p, &root, 0, &v);
                 if (r >= 0) {
                         skip_ws(&p);
-                        if (p.pos < size)
-                                r = fail_at(&p, p.pos, &root, "unexpected data after the JSON value");
+                        if (p.lx.pos < size)
+                                r = fail_at(&p, p.lx.pos, &root, "unexpected data after the JSON value");
                 }
         }
-        free(p.scratch);
+        json_lex_done(&p.lx);
         for (unsigned i = 0; i <= p.max_depth; i++)
                 free(p.keys[i]);
         free(p.keys);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonlex.h"
+
 /* What the next value is, judged from its first byte. */
 typedef enum JsonScanKind {
         JSON_SCAN_NONE, /* end of text, or a byte no value starts with */
@@ -25,9 +27,8 @@ typedef enum JsonScanKind {
 
 /* Zero-initialise, then json_scan_start(). Fields are read-only for callers. */
 typedef struct JsonScan {
-        const char *text, *p, *end; /* the text being read and the cursor */
-        char *scratch;              /* the last decoded string, NUL-terminated; valid until the next one */
-        size_t scratch_size;
+        JsonLex lx;        /* the text, the cursor (lx.pos) and the scratch buffer: the last decoded string,
+                            * NUL-terminated, valid until the next one */
         const char *token; /* the last integer as written, for messages; not NUL-terminated */
         size_t token_len;
         const char *error;   /* the last syntax error ("" when the text ran out) */
@@ -59,7 +60,7 @@ bool json_scan_truncated(const JsonScan *s);
  * Returns 1, 0 if the next value is something else (nothing consumed), -EBADMSG if misspelled or cut off. */
 int json_scan_literal(JsonScan *s, const char *word);
 
-/* Decode the string at the cursor into s->scratch (escapes resolved, \u pairs joined, bytes ≥ 0x80 kept
+/* Decode the string at the cursor into s->lx.scratch (escapes resolved, \u pairs joined, bytes ≥ 0x80 kept
  * as they are). Returns 0 with *ret (NUL-terminated, may contain NULs) and *ret_len; -EBADMSG; -ENOMEM. */
 int json_scan_string(JsonScan *s, const char **ret, size_t *ret_len);
 
@@ -71,6 +72,6 @@ int json_scan_uint(JsonScan *s, uint64_t *ret);
 int json_scan_begin_object(JsonScan *s);
 
 /* Walk the members of an object after json_scan_begin_object(); *state starts at 0. Returns 1 with the
- * key (in s->scratch, valid until the next string is read) and the cursor on the value; 0 after the
+ * key (in s->lx.scratch, valid until the next string is read) and the cursor on the value; 0 after the
  * closing brace; -EILSEQ for a key containing U+0000 (keys are C strings); -EBADMSG; -ENOMEM. */
 int json_scan_member(JsonScan *s, unsigned *state, const char **ret_key);

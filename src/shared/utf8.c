@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * utf8.c — make node output valid UTF-8 for JSON (orchctl logs).
+ * utf8.c — the project's one UTF-8 module: validate a sequence, decode it, encode a code point, and make
+ * node output valid UTF-8 for JSON (orchctl logs). The JSON lexer, escape.c and graph.c all judge bytes
+ * here, so what is valid UTF-8 is decided in one place.
  *
  * Owns nothing. The rules are those of Unicode Table 3-7 (well-formed byte
  * sequences): the second byte of E0, ED, F0 and F4 sequences has a narrower
@@ -12,6 +14,7 @@
  * are valid UTF-8 and pass through; JSON escaping is the encoder's job).
  */
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -55,6 +58,62 @@ static unsigned count_continuations(const uint8_t *s, size_t avail, unsigned nee
                 m++;
         }
         return m;
+}
+
+size_t utf8_valid_len(const char *buf, size_t n) {
+        const uint8_t *s = (const uint8_t *) buf;
+        unsigned need;
+        uint8_t lo, hi;
+
+        assert(n > 0);
+        if (s[0] < 0x80)
+                return 1;
+        /* The JSON lexer's hot path for non-ASCII text: checked directly, not by counting continuations. */
+        if (!lead_info(s[0], &need, &lo, &hi) || n <= need || s[1] < lo || s[1] > hi)
+                return 0;
+        for (unsigned i = 2; i <= need; i++)
+                if (s[i] < 0x80 || s[i] > 0xBF)
+                        return 0;
+        return 1 + (size_t) need;
+}
+
+size_t utf8_decode(const char *buf, size_t n, uint32_t *ret_cp) {
+        static const uint8_t lead_mask[] = { 0x7F, 0x1F, 0x0F, 0x07 };
+        const uint8_t *s = (const uint8_t *) buf;
+        size_t len = utf8_valid_len(buf, n);
+        uint32_t cp;
+
+        if (len == 0)
+                return 0;
+        cp = s[0] & lead_mask[len - 1];
+        for (size_t i = 1; i < len; i++)
+                cp = (cp << 6) | (s[i] & 0x3F);
+        *ret_cp = cp;
+        return len;
+}
+
+size_t utf8_encode(uint32_t cp, char out[static 4]) {
+        assert(cp <= 0x10FFFF);
+        if (cp < 0x80) {
+                out[0] = (char) cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                out[0] = (char) (0xC0 | (cp >> 6));
+                out[1] = (char) (0x80 | (cp & 0x3F));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                out[0] = (char) (0xE0 | (cp >> 12));
+                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+                out[2] = (char) (0x80 | (cp & 0x3F));
+                return 3;
+        }
+        out[0] = (char) (0xF0 | (cp >> 18));
+        out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (char) (0x80 | (cp & 0x3F));
+        return 4;
 }
 
 size_t utf8_sanitize(const char *buf, size_t n, bool final, char *out, size_t *ret_out_len) {

@@ -2,12 +2,25 @@
 #pragma once
 
 /*
- * Turning arbitrary bytes (a node's output) into valid UTF-8 for a JSON
- * string, chunk by chunk. Pure: no event loop, no logging, no allocation.
+ * UTF-8 (RFC 3629, Unicode Table 3-7): validating, decoding and encoding one character, and turning
+ * arbitrary bytes (a node's output) into valid UTF-8 for a JSON string, chunk by chunk. Pure: no event
+ * loop, no logging, no allocation.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* Length (1…4) of the well-formed sequence at buf[0…n), n ≥ 1; 0 if none starts there: a stray
+ * continuation byte, an overlong form, a surrogate, a code point above U+10FFFF, or a cut-short sequence
+ * (a NUL byte is not a continuation, so n may overstate a NUL-terminated string's tail). */
+size_t utf8_valid_len(const char *buf, size_t n);
+
+/* As utf8_valid_len(), and when the length is not 0 *ret_cp is the code point. */
+size_t utf8_decode(const char *buf, size_t n, uint32_t *ret_cp);
+
+/* Encode cp (≤ U+10FFFF; a surrogate is the caller's error) into out; the number of bytes (1…4). */
+size_t utf8_encode(uint32_t cp, char out[static 4]);
 
 /* Worst case of utf8_sanitize() output for n input bytes: every byte replaced by U+FFFD (3 bytes). */
 #define UTF8_SANITIZE_MAX(n) ((n) *3)

@@ -265,8 +265,7 @@ static void test_atomic_write_faults(void **state) {
                         fail_msg("%s: got content \"%s\", want \"%s\"", table[i].name, got,
                                  table[i].want_content);
                 if (count_temp_files(f->dir_fd) != 0)
-                        fail_msg("%s: got %u temp files, want 0", table[i].name,
-                                 count_temp_files(f->dir_fd));
+                        fail_msg("%s: got %u temp files, want 0", table[i].name, count_temp_files(f->dir_fd));
         }
 }
 
@@ -657,8 +656,7 @@ static void test_rename_noreplace(void **state) {
         CHECK_STR("a intact", a, "A");
         CHECK_STR("b intact", b, "B");
         CHECK_INT("onto free name", rename_noreplace(f->dir_fd, "a", f->dir_fd, "c"), 0);
-        CHECK_INT("source gone", faccessat(f->dir_fd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0,
-                  ENOENT);
+        CHECK_INT("source gone", faccessat(f->dir_fd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0, ENOENT);
         CHECK_INT("missing source", rename_noreplace(f->dir_fd, "a", f->dir_fd, "d"), -ENOENT);
 }
 
@@ -844,6 +842,25 @@ static void test_fsync_dir(void **state) {
         CHECK_INT("fsync_dir bad fd", fsync_dir(-1), -EBADF);
 }
 
+/* opendir_fd: each stream reads the directory from the start, and closing it leaves dir_fd open. */
+static void test_opendir_fd(void **state) {
+        Fixture *f = *state;
+        DIR *d;
+
+        put_file(f->dir_fd, "a", "x");
+        for (int round = 0; round < 2; round++) {
+                size_t seen = 0;
+
+                CHECK_INT("opendir_fd", opendir_fd(f->dir_fd, &d), 0);
+                for (struct dirent *de; (de = readdir(d));)
+                        seen += strcmp(de->d_name, "a") == 0;
+                assert_int_equal(seen, 1);
+                assert_int_equal(closedir(d), 0);
+        }
+        assert_true(fcntl(f->dir_fd, F_GETFD) >= 0);
+        CHECK_INT("opendir_fd on a bad fd", opendir_fd(-1, &d), -EBADF);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_atomic_write_ok, setup, teardown),
@@ -854,6 +871,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_full_fd_limits, setup, teardown),
                 cmocka_unit_test(test_read_full_fd_pipe),
                 cmocka_unit_test_setup_teardown(test_read_file_at_refuses_symlink, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_opendir_fd, setup, teardown),
                 cmocka_unit_test(test_open_foreign_file),
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_swapped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_foreign_file_chmod_race, setup, teardown),

@@ -225,17 +225,17 @@ static void test_string_scratch(void **state) {
         assert_int_equal(got_len, n / 6 * 2);
         assert_memory_equal(got, want, got_len);
         assert_int_equal(got[got_len], '\0');
-        assert_true(s.scratch_size > got_len);
-        before = s.scratch;
+        assert_true(s.lx.scratch_size > got_len);
+        before = s.lx.scratch;
 
         json_scan_start(&s, "\"hi\"", 4);
-        assert_ptr_equal(s.scratch, before);
+        assert_ptr_equal(s.lx.scratch, before);
         assert_int_equal(json_scan_string(&s, &got, &got_len), 0);
         assert_string_equal(got, "hi");
 
         json_scan_done(&s);
-        assert_null(s.scratch);
-        assert_int_equal(s.scratch_size, 0);
+        assert_null(s.lx.scratch);
+        assert_int_equal(s.lx.scratch_size, 0);
         json_scan_start(&s, "\"again\"", 7);
         assert_int_equal(json_scan_string(&s, &got, &got_len), 0);
         assert_string_equal(got, "again");

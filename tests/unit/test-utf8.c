@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "macro.h"
 #include "utf8.h"
 
 #define R "\xEF\xBF\xBD" /* U+FFFD */
@@ -26,7 +27,7 @@ typedef struct Case {
         size_t in_len; /* 0: strlen(in) */
         bool final;
         const char *want;
-        size_t want_len; /* 0: strlen(want) */
+        size_t want_len;      /* 0: strlen(want) */
         size_t want_consumed; /* SIZE_MAX: all of in */
 } Case;
 
@@ -105,8 +106,9 @@ static size_t sanitize_chunked(const char *in, size_t n, size_t step, char *out)
 
 static void test_chunked_equals_whole(void **state) {
         /* Valid text of every length, an invalid mix, and sequences cut at every position by the chunking. */
-        static const char in[] = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z\x80\xE2\x82\xC0\xAF\xED\xA0\x80"
-                                 "\xF4\x90\x80\x80\xF0\x9F\x98\0end\xF0\x9F";
+        static const char in[] =
+                "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z\x80\xE2\x82\xC0\xAF\xED\xA0\x80"
+                "\xF4\x90\x80\x80\xF0\x9F\x98\0end\xF0\x9F";
         size_t n = sizeof(in) - 1;
         char whole[UTF8_SANITIZE_MAX(sizeof(in))], chunked[UTF8_SANITIZE_MAX(sizeof(in))];
         size_t whole_len, consumed;
@@ -127,7 +129,8 @@ static void test_chunked_equals_whole(void **state) {
 static void test_output_is_fixed_point(void **state) {
         for (unsigned a = 0; a < 256; a++)
                 for (unsigned b = 0; b < 256; b++) {
-                        char in[2] = { (char) a, (char) b }, out[UTF8_SANITIZE_MAX(2)], again[UTF8_SANITIZE_MAX(6)];
+                        char in[2] = { (char) a, (char) b }, out[UTF8_SANITIZE_MAX(2)],
+                             again[UTF8_SANITIZE_MAX(6)];
                         size_t out_len, again_len;
 
                         (void) utf8_sanitize(in, 2, true, out, &out_len);
@@ -137,11 +140,74 @@ static void test_output_is_fixed_point(void **state) {
                 }
 }
 
+/* utf8_valid_len() and utf8_decode() agree with the sanitizer on every 1…3 byte prefix built from the bytes
+ * where the rules change, and every code point that is not a surrogate encodes and decodes back to itself. */
+static void test_valid_decode_encode(void **state) {
+        static const uint8_t edges[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
+                                         0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF };
+        static const struct {
+                const char *in;
+                size_t len;
+                uint32_t cp;
+        } known[] = {
+                { "A", 1, 'A' },
+                { "\xC3\xA9", 2, 0xE9 },
+                { "\xE2\x82\xAC", 3, 0x20AC },
+                { "\xF0\x9F\x98\x80", 4, 0x1F600 },
+                { "\xC0\x80", 0, 0 },
+                { "\xED\xA0\x80", 0, 0 },
+                { "\xF4\x90\x80\x80", 0, 0 },
+                { "\xE2\x82", 0, 0 },
+                { "\x80", 0, 0 },
+        };
+        char out[4], in[3];
+        uint32_t cp;
+
+        for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+                size_t n = strlen(known[i].in);
+
+                assert_int_equal(utf8_valid_len(known[i].in, n), known[i].len);
+                cp = UINT32_MAX;
+                assert_int_equal(utf8_decode(known[i].in, n, &cp), known[i].len);
+                if (known[i].len > 0)
+                        assert_int_equal(cp, known[i].cp);
+        }
+
+        for (size_t a = 0; a < ELEMENTSOF(edges); a++)
+                for (size_t b = 0; b < ELEMENTSOF(edges); b++)
+                        for (size_t c = 0; c < ELEMENTSOF(edges); c++) {
+                                char san[UTF8_SANITIZE_MAX(3)];
+                                size_t len, out_len, consumed;
+
+                                in[0] = (char) edges[a], in[1] = (char) edges[b], in[2] = (char) edges[c];
+                                len = utf8_valid_len(in, 3);
+                                /* A valid sequence at the start is copied, not replaced, by the sanitizer. */
+                                consumed = utf8_sanitize(in, 3, true, san, &out_len);
+                                assert_int_equal(consumed, 3);
+                                if (len > 0)
+                                        assert_memory_equal(san, in, len);
+                                else
+                                        assert_memory_equal(san, R, 3);
+                        }
+
+        for (uint32_t u = 0; u <= 0x10FFFF; u++) {
+                size_t n;
+
+                if (u >= 0xD800 && u <= 0xDFFF)
+                        continue;
+                n = utf8_encode(u, out);
+                assert_int_equal(n, u < 0x80 ? 1 : u < 0x800 ? 2 : u < 0x10000 ? 3 : 4);
+                assert_int_equal(utf8_decode(out, n, &cp), n);
+                assert_int_equal(cp, u);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_chunked_equals_whole),
                 cmocka_unit_test(test_output_is_fixed_point),
+                cmocka_unit_test(test_valid_decode_encode),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

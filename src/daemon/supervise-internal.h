@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/*
+ * The Task object shared by supervise.c (the life of the process: exit, timeout, stop, free),
+ * supervise-spawn.c (starting it) and supervise-output.c (its output pipes and log file). Not for
+ * anything outside the supervise module: the rest of the daemon sees only supervise.h.
+ */
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "logfwd.h"
+#include "supervise.h"
+
+typedef enum TaskStream {
+        TASK_STDOUT,
+        TASK_STDERR,
+        _TASK_STREAM_MAX,
+} TaskStream;
+static_assert((int) TASK_STDOUT == (int) LOGFWD_STDOUT && (int) TASK_STDERR == (int) LOGFWD_STDERR, "streams");
+
+typedef struct TaskPipe {
+        Task *task; /* back-pointer, not owned */
+        TaskStream stream;
+        int fd; /* read end, non-blocking; -EBADF once closed */
+        sd_event_source *source;
+} TaskPipe;
+
+struct Task {
+        sd_event *event;
+        task_exit_cb cb;
+        task_output_cb output_cb;
+        void *userdata;
+
+        pid_t pid;   /* also the process group id (POSIX_SPAWN_SETSID); 0 before the spawn */
+        bool exited; /* exit handled: the leader is being reaped, never signal its group again */
+        int pidfd;   /* only until the child source owns it */
+        sd_event_source *child_source;
+        sd_event_source *timeout_source;
+        sd_event_source *kill_source;
+        TaskPipe pipes[_TASK_STREAM_MAX];
+
+        int log_fd;
+        uint64_t log_max_bytes;
+        uint64_t log_bytes; /* output bytes written to the log so far, never above log_max_bytes */
+        uint64_t log_min_free;
+        uint64_t log_checked_at; /* log_bytes when the filesystem's free space was last looked at */
+        bool log_truncated;
+        bool log_broken; /* a write failed: reported once, output is dropped (and counted) from then on */
+        uint64_t log_dropped; /* output bytes that were meant for the log but could not be written */
+        LogFwd *logfwd;       /* lines to the journal; NULL = not forwarded */
+
+        uint64_t kill_grace_usec;
+        bool terminating; /* SIGTERM sent and kill timer armed, by the timeout or task_stop() */
+        bool timed_out;
+        bool stopped;
+        uint64_t started_at;
+        int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none */
+        int gate_fd;   /* write end of the gate (exec-proto.h) until task_open_gate(); -EBADF if none */
+};
+
+/* supervise-spawn.c: start the process of p with stdout/stderr on out_fd/err_fd, directly (posix_spawn)
+ * or through orchd-exec for another user or umask; sets t->pid (and status_fd/gate_fd). Returns 0 or
+ * -errno. */
+int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd);
+
+/* supervise-output.c: open the attempt's log file (none when the spool is short of inodes). Returns 0,
+ * -EEXIST if the log exists (the caller picks another name), or -errno (logged). */
+int task_open_log(Task *t, const TaskParams *p);
+
+/* supervise-output.c: make fd (a pipe's read end, taken) the source of stream's output. Returns 0 or
+ * -errno. */
+int task_add_pipe_source(Task *t, TaskStream stream, int fd);
+
+/* supervise-output.c: read what is left in both pipes at exit (a bounded number of reads). */
+void task_drain_pipes(Task *t);
+
+/* supervise-output.c: close a pipe and its source, ending its last unfinished journal line. */
+void task_pipe_close(TaskPipe *p);
