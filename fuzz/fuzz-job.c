@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz-jobspec.c — libFuzzer target for the job file parser (jobspec.c, jobspec-value.c, jobspec-node.c, jsonparse.c):
- * any bytes, as a dropped file would hold them, through jobspec_parse() and everything intake does with the
- * result: the error list in both forms on a rejection, the node lookup and a state snapshot on success.
+ * fuzz-jobspec.c — libFuzzer target for the job file parser (jobspec.c, jobspec-value.c, jobspec-node.c,
+ * jsonparse.c): any bytes, as a dropped file would hold them, through jobspec_parse() and everything intake
+ * does with the result: the error list in both forms on a rejection, the node lookup and a state snapshot on
+ * success.
  *
  * Invariants checked (besides the sanitizers'): a success returns a spec and no errors, a rejection
  * returns errors and no spec, and every node of an accepted spec is found again by its id.

@@ -18,7 +18,8 @@
 
 typedef struct Client Client;
 
-/* The socket to use: arg (-s/--socket) if set, else $ORCHD_SOCKET if non-empty, else CLIENT_DEFAULT_SOCKET. */
+/* The socket to use: arg (-s/--socket) if set, else $ORCHD_SOCKET if non-empty, else CLIENT_DEFAULT_SOCKET.
+ */
 const char *client_socket_path(const char *arg);
 
 /* Connect to path. Returns 0, -ENAMETOOLONG, or the -errno of socket()/connect(). */

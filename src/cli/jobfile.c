@@ -77,7 +77,8 @@ int jobfile_too_large(uint64_t file_size, size_t limit, JobErrors **ret) {
         return 0;
 }
 
-/* jobspec_parse() for a file read by jobfile_read(), named after its file name. Returns as jobspec_parse(). */
+/* jobspec_parse() for a file read by jobfile_read(), named after its file name. Returns as jobspec_parse().
+ */
 static int parse_file(const char *path, const char *buf, size_t size, uint64_t file_size,
                       const JobLimits *limits, JobSpec **ret, JobErrors **reterr) {
         _cleanup_free_ char *name = NULL;
@@ -139,7 +140,8 @@ static int validate_one(const char *path, const JobLimits *limits, json_object *
                 else
                         fputs("out of memory\n", stderr);
         } else
-                printf("%s: valid, %zu node%s\n", escaped(path), spec->n_nodes, spec->n_nodes == 1 ? "" : "s");
+                printf("%s: valid, %zu node%s\n", escaped(path), spec->n_nodes,
+                       spec->n_nodes == 1 ? "" : "s");
 
         jobspec_free(spec);
         jobspec_errors_free(errors);

@@ -36,7 +36,8 @@ static int list_print(json_object *jobs) {
                 if (table_add(&t, get_string(j, "id"), NULL) < 0 ||
                     table_add(&t, get_string(j, "name"), NULL) < 0 ||
                     table_add(&t, state, state_color(state)) < 0 || table_add(&t, progress, NULL) < 0 ||
-                    table_add(&t, format_local_time(get_string(j, "submitted_at"), false, when, sizeof(when)),
+                    table_add(&t,
+                              format_local_time(get_string(j, "submitted_at"), false, when, sizeof(when)),
                               NULL) < 0)
                         r = -ENOMEM;
                 else

@@ -4,12 +4,11 @@
  *
  * Owns: the Logs stream of one call and its three renderings. With NODE, the
  * output exactly as the daemon sends it (the node's bytes, invalid UTF-8
- * shown as U+FFFD; on a terminal escaped by write_output()); with --json, each chunk as one JSON object per line;
- * otherwise every line prefixed with its node (and attempt, if not the
- * first), padded to the longest prefix, like `build  | line`. Chunks are
- * pieces of a byte stream, not lines: a line split across chunks (or
- * interleaved with other nodes' chunks) is held per node until its newline,
- * bounded by LOGS_LINE_MAX, and whatever is left is printed at the end.
+ * shown as U+FFFD; on a terminal escaped by write_output()); with --json, each chunk as one JSON object per
+ * line; otherwise every line prefixed with its node (and attempt, if not the first), padded to the longest
+ * prefix, like `build  | line`. Chunks are pieces of a byte stream, not lines: a line split across chunks
+ * (or interleaved with other nodes' chunks) is held per node until its newline, bounded by LOGS_LINE_MAX,
+ * and whatever is left is printed at the end.
  */
 
 #include <errno.h>
@@ -221,7 +220,8 @@ static int logs_print(json_object *chunk, bool raw, Prefixer *prefixer) {
                 return fail(EX_SOFTWARE, "out of memory");
         /* Following: show it now, not when a buffer fills. */
         if (fflush(stdout) != 0)
-                return fail(EX_SOFTWARE, "cannot write output: %m"); /* as main() says it for other commands */
+                return fail(EX_SOFTWARE,
+                            "cannot write output: %m"); /* as main() says it for other commands */
         return 0;
 }
 

@@ -65,7 +65,8 @@ typedef struct Verb {
 /* --- command line --- */
 
 static const Verb verbs[] = {
-        { "submit", verb_submit, 1, SIZE_MAX, OPT_WAIT | OPT_TIMEOUT, "submit FILE... [--wait [--timeout D]]",
+        { "submit", verb_submit, 1, SIZE_MAX, OPT_WAIT | OPT_TIMEOUT,
+          "submit FILE... [--wait [--timeout D]]",
           "Send job files to orchd, which runs them as you; prints each job's id. Exit status 65\n"
           "if a file is invalid (its errors are printed; it is not kept).\n"
           "  -w --wait            Then wait for the jobs, with wait's exit status\n"

@@ -44,7 +44,8 @@ static int rejected_table(json_object *files) {
 
                 r = table_add(&t, get_string(f, "name"), NULL);
                 if (r >= 0)
-                        r = table_add(&t, format_local_time(get_string(f, "time"), false, when, sizeof(when)),
+                        r = table_add(&t,
+                                      format_local_time(get_string(f, "time"), false, when, sizeof(when)),
                                       NULL);
                 if (r >= 0 && owners)
                         r = table_add(&t,

@@ -84,24 +84,28 @@ static void stats_prometheus(json_object *r) {
         printf("# HELP orchd_spawned_total Node processes started.\n# TYPE orchd_spawned_total counter\n"
                "orchd_spawned_total %" PRId64 "\n",
                stat_int(r, "spawned", NULL));
-        printf("# HELP orchd_uptime_seconds Time since the daemon started.\n# TYPE orchd_uptime_seconds gauge\n"
+        printf("# HELP orchd_uptime_seconds Time since the daemon started.\n# TYPE orchd_uptime_seconds "
+               "gauge\n"
                "orchd_uptime_seconds %.3f\n",
                (double) stat_int(r, "uptime_ms", NULL) / 1000.0);
         printf("# HELP orchd_intake_total Job files taken, by result.\n# TYPE orchd_intake_total counter\n"
                "orchd_intake_total{result=\"accepted\"} %" PRId64
                "\norchd_intake_total{result=\"rejected\"} %" PRId64 "\n",
                stat_int(r, "intake", "accepted"), stat_int(r, "intake", "rejected"));
-        printf("# HELP orchd_journal_commits_total Durable group commits.\n# TYPE orchd_journal_commits_total counter\n"
+        printf("# HELP orchd_journal_commits_total Durable group commits.\n# TYPE "
+               "orchd_journal_commits_total counter\n"
                "orchd_journal_commits_total %" PRId64 "\n",
                stat_int(r, "journal", "commits"));
-        printf("# HELP orchd_journal_files_total Journal files written.\n# TYPE orchd_journal_files_total counter\n"
+        printf("# HELP orchd_journal_files_total Journal files written.\n# TYPE orchd_journal_files_total "
+               "counter\n"
                "orchd_journal_files_total %" PRId64 "\n",
                stat_int(r, "journal", "files"));
         printf("# HELP orchd_journal_write_seconds_total Time spent making commits durable.\n"
                "# TYPE orchd_journal_write_seconds_total counter\n"
                "orchd_journal_write_seconds_total %.6f\n",
                (double) stat_int(r, "journal", "write_us") / 1e6);
-        printf("# HELP orchd_read_only 1 while orchd cannot write its state (no room, or no fds): nothing starts.\n"
+        printf("# HELP orchd_read_only 1 while orchd cannot write its state (no room, or no fds): nothing "
+               "starts.\n"
                "# TYPE orchd_read_only gauge\norchd_read_only %d\n",
                reply_member(r, "read_only", json_type_string) ? 1 : 0);
 }

@@ -26,8 +26,8 @@ static int status_nodes(json_object *nodes) {
         Table t = { .n_columns = 6 };
         int r = 0;
 
-        for (const char *const *h =
-                     (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION", "REASON", NULL };
+        for (const char *const *h = (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION",
+                                                           "REASON", NULL };
              *h && r >= 0; h++)
                 r = table_add(&t, *h, NULL);
         json_object_object_foreach(nodes, id, node) {

@@ -41,7 +41,8 @@ static int report_too_large(const char *path, uint64_t file_size, size_t limit) 
         _cleanup_(jobspec_errors_freep) JobErrors *errors = NULL;
         _cleanup_free_ char *text = NULL;
 
-        if (jobfile_too_large(file_size, limit, &errors) < 0 || !(text = jobspec_errors_format(errors, path)))
+        if (jobfile_too_large(file_size, limit, &errors) < 0 ||
+            !(text = jobspec_errors_format(errors, path)))
                 return fail(EX_SOFTWARE, "out of memory");
         print_text_escaped(stderr, text);
         return EX_DATAERR;

@@ -26,7 +26,8 @@ typedef enum CommitKind {
 } CommitKind;
 
 /* A write done on the committer thread: returns 0 or -errno (then fail-stop, or committer_resume() once the
- * cause is gone, which runs it again: it must be safe to repeat after a failure). Must touch no loop state. */
+ * cause is gone, which runs it again: it must be safe to repeat after a failure). Must touch no loop state.
+ */
 typedef int (*commit_fn)(void *data);
 
 /* Called on the loop thread after generation gen became durable. A write error never reaches it:

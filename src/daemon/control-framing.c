@@ -235,7 +235,8 @@ int control_conn_process(Connection *conn) {
                         conn->budget_paused = true; /* control_output_released() resumes us */
                         conn->control->n_budget_paused++;
                         log_debug(
-                                "Control connection of uid %u waits: %zu bytes of replies are unsent, over the "
+                                "Control connection of uid %u waits: %zu bytes of replies are unsent, over "
+                                "the "
                                 "budget.",
                                 (unsigned) conn->cred.uid, conn->control->out_pending);
                         return 0;
@@ -274,7 +275,8 @@ int control_conn_process(Connection *conn) {
                         conn_protocol_error(conn, err ?: "malformed call");
                         return 0;
                 }
-                /* The first "method" made it large; a second one of another method would have the last word. */
+                /* The first "method" made it large; a second one of another method would have the last word.
+                 */
                 if ((size_t) (nul - msg) > PROTOCOL_SMALL_CALL_MAX &&
                     !method_is_large(conn->control, m.method)) {
                         conn_protocol_error(conn, "message too large");

@@ -112,7 +112,8 @@ bool control_conn_budget_blocked(const Connection *conn, bool *ret_total) {
         *ret_total = false;
         if (c->out_pending < c->out_user_budget)
                 return false;
-        if (c->out_pending >= (size_t) CONTROL_OUTPUT_TOTAL_FACTOR * c->out_user_budget && !conn_is_admin(conn))
+        if (c->out_pending >= (size_t) CONTROL_OUTPUT_TOTAL_FACTOR * c->out_user_budget &&
+            !conn_is_admin(conn))
                 return (*ret_total = true);
         return control_pending_uid(c, conn->cred.uid) >= c->out_user_budget;
 }

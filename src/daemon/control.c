@@ -195,7 +195,8 @@ static int conn_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t idle = conn->control->idle_usec, deadline = conn->last_activity_usec + idle, now = usec;
 
         (void) sd_event_now(conn->control->event, CLOCK_MONOTONIC, &now);
-        /* A pending call (Wait, a stream), unsent output or a call held back by the budget is not idleness. */
+        /* A pending call (Wait, a stream), unsent output or a call held back by the budget is not idleness.
+         */
         if (conn->current || conn->out_end > conn->out_start || conn->budget_paused)
                 deadline = now + idle;
         if (deadline > now) {

@@ -27,7 +27,8 @@ typedef struct ControlMethod {
         const char *name; /* full varlink method name */
         control_method_fn fn;
         /* Calls may be up to PROTOCOL_CALL_MAX bytes (Submit carries a job file) if they name this method as
-         * their first member; every other call is cut off at PROTOCOL_SMALL_CALL_MAX before it is buffered. */
+         * their first member; every other call is cut off at PROTOCOL_SMALL_CALL_MAX before it is buffered.
+         */
         bool large;
 } ControlMethod;
 
@@ -42,7 +43,8 @@ int control_new(sd_event *e, const char *path, const ControlMethod *methods, voi
  * Returns 0 (also when the connection caps refused it, as accept would) or -errno. */
 int control_adopt(Control *c, int fd);
 
-/* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns NULL. */
+/* Close the listener and every connection, unlinking the socket path if we bound it. Accepts NULL, returns
+ * NULL. */
 Control *control_free(Control *c);
 
 /* Whether a peer (uid, primary gid, supplementary groups from SO_PEERGROUPS) may take the connections kept

@@ -51,7 +51,8 @@ static int set_defaults(DaemonConf *c) {
         return 0;
 }
 
-/* SPEC §1: $RUNTIME_DIRECTORY/orchd.sock under systemd, else /run/orchd/orchd.sock as root, else in the spool. */
+/* SPEC §1: $RUNTIME_DIRECTORY/orchd.sock under systemd, else /run/orchd/orchd.sock as root, else in the
+ * spool. */
 static int default_socket(DaemonConf *c) {
         const char *rt = getenv("RUNTIME_DIRECTORY"), *why;
         _cleanup_free_ char *p = NULL;

@@ -57,7 +57,8 @@ int job_flush(Job *j, uint64_t gen_next) {
         if (snapshot)
                 buf = journal_build_snapshot(j->spec, j->run, j->seq, &len);
         else
-                buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty, &len);
+                buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty,
+                                            &len);
         if (!buf)
                 return -ENOMEM;
         r = committer_add(j->host->committer, j->host->jobs_fd, dir,

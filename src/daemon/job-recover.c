@@ -76,12 +76,13 @@ static void kill_orphan_group(Job *j, uint32_t i, unsigned attempt, pid_t pid, u
                 return;
         r = proc_kill_group_if_same(pid, pid_start);
         if (r > 0)
-                log_event(LOG_NOTICE,
-                          LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY, .job = j->id, .node = node_id(j, i),
-                                 .attempt = attempt, .reason = "orphan-killed"),
-                          "Job %" PRIu64
-                          " node %s: killed process group %d (attempt %u) left running by the previous orchd.",
-                          j->id, node_id(j, i), (int) pid, attempt);
+                log_event(
+                        LOG_NOTICE,
+                        LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY, .job = j->id, .node = node_id(j, i),
+                               .attempt = attempt, .reason = "orphan-killed"),
+                        "Job %" PRIu64
+                        " node %s: killed process group %d (attempt %u) left running by the previous orchd.",
+                        j->id, node_id(j, i), (int) pid, attempt);
         else if (r < 0)
                 log_warning_errno(
                         r, "Job %" PRIu64 " node %s: cannot check process %d of the previous orchd: %m",
@@ -100,7 +101,8 @@ static void kill_orphan(Job *j, uint32_t i) {
 }
 
 /* One line of the starts file; false for a torn or foreign line. */
-static bool starts_parse(const char *line, uint32_t *node, unsigned *attempt, pid_t *pid, uint64_t *pid_start) {
+static bool starts_parse(const char *line, uint32_t *node, unsigned *attempt, pid_t *pid,
+                         uint64_t *pid_start) {
         int p, end = 0;
 
         if (sscanf(line, "%" SCNu32 " %u %d %" SCNu64 "%n", node, attempt, &p, pid_start, &end) != 4 ||
@@ -125,11 +127,12 @@ static void starts_replay(Job *j) {
         if (r == -ENOENT)
                 return;
         if (r < 0) {
-                log_warning_errno(r,
-                                  "Job %" PRIu64 ": cannot read its file " STARTS_FILE
-                                  ", so processes of attempts whose start was not in the journal yet are not "
-                                  "looked for: %m",
-                                  j->id);
+                log_warning_errno(
+                        r,
+                        "Job %" PRIu64 ": cannot read its file " STARTS_FILE
+                        ", so processes of attempts whose start was not in the journal yet are not "
+                        "looked for: %m",
+                        j->id);
                 return;
         }
         for (char *line = buf, *nl; (nl = memchr(line, '\n', size - (size_t) (line - buf))); line = nl + 1) {

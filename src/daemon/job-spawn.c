@@ -201,7 +201,8 @@ void node_spawn(Job *j, uint32_t i) {
         }
         /* NODE.N.log exists: attempt N started before a crash that lost its record (the machine's, since
          * "starts" outlives orchd). Its number and its log stay its own; this attempt takes the next. */
-        while ((r = node_task_spawn(j, i)) == -EEXIST && skipped < LOG_TAKEN_MAX && n->attempt < UINT16_MAX) {
+        while ((r = node_task_spawn(j, i)) == -EEXIST && skipped < LOG_TAKEN_MAX &&
+               n->attempt < UINT16_MAX) {
                 n->attempt++;
                 if (n->interrupted < UINT16_MAX)
                         n->interrupted++; /* not counted against retry.attempts */

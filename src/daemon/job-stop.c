@@ -152,7 +152,8 @@ void job_shutdown(Job *j) {
                 if (j->run->nodes[i].state != NODE_RUNNING)
                         continue;
                 if (!c->task) {
-                        /* Never spawned (waiting for its start to be durable): back to pending, uncounted. */
+                        /* Never spawned (waiting for its start to be durable): back to pending, uncounted.
+                         */
                         if (drop_await_spawn(j, i)) {
                                 slot_release(j);
                                 node_run_requeue_interrupted(&j->run->nodes[i]);
@@ -162,7 +163,8 @@ void job_shutdown(Job *j) {
                         c->stop_reason = STOP_SHUTDOWN;
                         (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
                 }
-                /* Already being stopped (cancel, fail_fast, job timeout): it ends as that, not interrupted. */
+                /* Already being stopped (cancel, fail_fast, job timeout): it ends as that, not interrupted.
+                 */
         }
 }
 

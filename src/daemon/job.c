@@ -126,14 +126,16 @@ void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag) {
         /* Nodes that never ran (skipped, or cancelled while pending) can be 100,000 at once: one line each
          * only at debug level; job_stop_all() logs the count. */
         if (to == NODE_SUCCEEDED)
-                log_event(LOG_INFO,
-                          LOG_EV(.message_id = ORCH_MESSAGE_NODE_FINISHED, .job = j->id, .node = node_id(j, i),
-                                 .attempt = n->attempt, .state = node_state_to_string(to)),
-                          "Job %" PRIu64 " node %s succeeded (attempt %u).", j->id, node_id(j, i), n->attempt);
+                log_event(
+                        LOG_INFO,
+                        LOG_EV(.message_id = ORCH_MESSAGE_NODE_FINISHED, .job = j->id, .node = node_id(j, i),
+                               .attempt = n->attempt, .state = node_state_to_string(to)),
+                        "Job %" PRIu64 " node %s succeeded (attempt %u).", j->id, node_id(j, i), n->attempt);
         else
                 log_event(from == NODE_PENDING ? LOG_DEBUG : LOG_INFO,
-                          LOG_EV(.message_id = ORCH_MESSAGE_NODE_FINISHED, .job = j->id, .node = node_id(j, i),
-                                 .attempt = n->attempt, .state = node_state_to_string(to),
+                          LOG_EV(.message_id = ORCH_MESSAGE_NODE_FINISHED, .job = j->id,
+                                 .node = node_id(j, i), .attempt = n->attempt,
+                                 .state = node_state_to_string(to),
                                  .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
                           "Job %" PRIu64 " node %s %s: %s.", j->id, node_id(j, i), node_state_to_string(to),
                           strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
@@ -247,8 +249,9 @@ void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exi
                   LOG_EV(.message_id = ORCH_MESSAGE_NODE_RETRYING, .job = j->id, .node = ns->id,
                          .attempt = n->attempt, .state = node_state_to_string(NODE_RETRY_WAIT),
                          .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
-                  "Job %" PRIu64 " node %s attempt %u failed (%s), retrying in %s.", j->id, ns->id, n->attempt,
-                  reason_to_string(reason, rbuf, sizeof(rbuf)), duration_format(delay, dbuf, sizeof(dbuf)));
+                  "Job %" PRIu64 " node %s attempt %u failed (%s), retrying in %s.", j->id, ns->id,
+                  n->attempt, reason_to_string(reason, rbuf, sizeof(rbuf)),
+                  duration_format(delay, dbuf, sizeof(dbuf)));
         node_wait_retry(j, i, reason, delay);
 }
 
@@ -277,7 +280,8 @@ void node_start_failed(Job *j, uint32_t i, int error, int account) {
                 log_warning("Job %" PRIu64
                             " node %s: the account of its owner (uid %u) may not run jobs "
                             "now (account:%s); not running it.",
-                            j->id, ns->id, (unsigned) j->run->uid, strna(account_refusal_to_string(account)));
+                            j->id, ns->id, (unsigned) j->run->uid,
+                            strna(account_refusal_to_string(account)));
                 attempt_failed(j, i, ATTEMPT_SPAWN, (Reason){ .kind = REASON_ACCOUNT, .arg = account }, -1);
                 return;
         }
@@ -285,7 +289,8 @@ void node_start_failed(Job *j, uint32_t i, int error, int account) {
                 attempt_short_of_fds(j, i, error);
                 return;
         }
-        log_warning_errno(error, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id, ns->argv[0]);
+        log_warning_errno(error, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id,
+                          ns->argv[0]);
         attempt_failed(j, i, ATTEMPT_SPAWN, (Reason){ .kind = REASON_SPAWN, .arg = -error }, -1);
 }
 
@@ -305,10 +310,11 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         n->signal = res->end == TASK_SIGNALED ? res->signal : 0;
         n->log_dropped = res->log_dropped;
         if (res->log_dropped > 0)
-                log_warning("Job %" PRIu64 " node %s attempt %u: %" PRIu64
-                            " bytes of output could not be written "
-                            "to its log (the spool's filesystem was full); status reports them as log_dropped.",
-                            j->id, node_id(j, i), n->attempt, res->log_dropped);
+                log_warning(
+                        "Job %" PRIu64 " node %s attempt %u: %" PRIu64
+                        " bytes of output could not be written "
+                        "to its log (the spool's filesystem was full); status reports them as log_dropped.",
+                        j->id, node_id(j, i), n->attempt, res->log_dropped);
 
         if (res->start_error < 0 && res->start_cwd) /* say which: the reason names only the errno */
                 log_warning_errno(res->start_error, "Working directory %s of '%s' is not usable: %m",
@@ -386,7 +392,8 @@ void job_check_finished(Job *j) {
                          .state = job_state_to_string(s),
                          .reason = reason_to_string(reason, rbuf, sizeof(rbuf))),
                   "Job %" PRIu64 " (%s) %s%s%s.", j->id, j->spec->name, job_state_to_string(s),
-                  reason.kind != REASON_NONE ? ": " : "", reason_to_string(reason, rbuf, sizeof(rbuf)) ?: "");
+                  reason.kind != REASON_NONE ? ": " : "",
+                  reason_to_string(reason, rbuf, sizeof(rbuf)) ?: "");
 }
 
 /* ---- construction ----------------------------------------------------------------------------- */
@@ -450,7 +457,8 @@ int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep_in, J
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {
-                if (prep) { /* built ahead, off the loop: the env base borrows spec's strings, which j now owns */
+                if (prep) { /* built ahead, off the loop: the env base borrows spec's strings, which j now
+                               owns */
                         j->dag = TAKE_PTR(prep->dag);
                         j->base_env = TAKE_PTR(prep->env);
                         r = job_build_env(j); /* the owner's home and credentials */

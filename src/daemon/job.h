@@ -136,10 +136,12 @@ struct Job {
 int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep, Job **ret);
 
 /* Start driving a job the manager has registered: a fresh one becomes ready; a recovered one gets the
- * restart rules of SPEC §4 (on_interrupt, retry_wait timers, job timeout, pending cancel). Returns 0 or -errno. */
+ * restart rules of SPEC §4 (on_interrupt, retry_wait timers, job timeout, pending cancel). Returns 0 or
+ * -errno. */
 int job_activate(Job *j);
 
-/* Free everything: running tasks are killed (SIGKILL) without recording anything. Accepts NULL, returns NULL. */
+/* Free everything: running tasks are killed (SIGKILL) without recording anything. Accepts NULL, returns
+ * NULL. */
 Job *job_free(Job *j);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Job *, job_free);
 
@@ -189,7 +191,8 @@ void job_kill_all(Job *j);
 /* {"job": the job's status with its nodes} (the reply of Status and Wait), owned, or NULL on OOM. */
 json_object *job_status_reply(const Job *j);
 
-/* Add a waiter (a Wait call) to be answered with the final status. Takes a reference. Returns 0 or -ENOMEM. */
+/* Add a waiter (a Wait call) to be answered with the final status. Takes a reference. Returns 0 or -ENOMEM.
+ */
 int job_add_waiter(Job *j, ControlCall *call);
 
 /* Follow j's changes through ops (with userdata) until job_remove_observer() or the job is freed (then

@@ -6,8 +6,8 @@
  * until its done callback takes it. Invariants: requests are handled and delivered strictly in submission
  * order (one thread, two FIFO lists), so files are accepted in the order they were taken in; `todo`,
  * `finished` and `quit` are shared under `lock`; the thread works on one request it has unlinked, touching
- * only that request (read_full_fd, jobspec_parse, and what is built ahead for the job: its JobRun, the text of its
- * nodes in state.json, its JobPrep; no loop state, no logging); the loop alone runs callbacks.
+ * only that request (read_full_fd, jobspec_parse, and what is built ahead for the job: its JobRun, the text
+ * of its nodes in state.json, its JobPrep; no loop state, no logging); the loop alone runs callbacks.
  * Modelled on committer.c.
  */
 

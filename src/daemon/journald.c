@@ -51,7 +51,8 @@ typedef struct Entry {
 
 static pthread_mutex_t journald_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t journald_work = PTHREAD_COND_INITIALIZER; /* the queue is not empty */
-static pthread_cond_t journald_idle = PTHREAD_COND_INITIALIZER; /* the queue is empty and nothing in flight */
+static pthread_cond_t journald_idle =
+        PTHREAD_COND_INITIALIZER;    /* the queue is empty and nothing in flight */
 static atomic_bool journald_enabled; /* journald_setup() was called, exit not yet: read unlocked */
 static int journald_fd = -EBADF;     /* connected socket while forwarding is on */
 static uint64_t journald_next_probe;
@@ -117,10 +118,11 @@ static void journald_log_change(Change c, int error) {
                           "Journal forwarding on: messages and node output go to journald (%s).",
                           JOURNALD_SOCKET);
         else if (c == CHANGE_OFF)
-                log_full_errno(LOG_WARNING, error,
-                               "Journal forwarding off: journald is gone (%s: %m); node output goes to the log "
-                               "files only.",
-                               JOURNALD_SOCKET);
+                log_full_errno(
+                        LOG_WARNING, error,
+                        "Journal forwarding off: journald is gone (%s: %m); node output goes to the log "
+                        "files only.",
+                        JOURNALD_SOCKET);
 }
 
 static int journald_sendmsg(int fd, const Entry *e) {
@@ -279,10 +281,11 @@ void journald_setup(void) {
         if (c == CHANGE_ON)
                 journald_log_change(c, 0);
         else if (error < 0)
-                log_full_errno(LOG_NOTICE, error,
-                               "Journal forwarding off: no journald at %s (%m); node output goes to the log files "
-                               "only. Probing again every %u s.",
-                               JOURNALD_SOCKET, (unsigned) (JOURNALD_RETRY_USEC / USEC_PER_SEC));
+                log_full_errno(
+                        LOG_NOTICE, error,
+                        "Journal forwarding off: no journald at %s (%m); node output goes to the log files "
+                        "only. Probing again every %u s.",
+                        JOURNALD_SOCKET, (unsigned) (JOURNALD_RETRY_USEC / USEC_PER_SEC));
 }
 
 bool journald_forwarding(void) {

@@ -42,9 +42,9 @@ static void quarantine_job(Manager *m, const char *name, const char *why) {
 
         r = cfd < 0 ? cfd : rename_noreplace(spool_jobs_fd(m->spool), name, cfd, name);
         if (r < 0)
-                log_error_errno(r,
-                                "Job %s is corrupt (%s) and could not be moved to corrupt/: %m; ignoring it.",
-                                name, why);
+                log_error_errno(
+                        r, "Job %s is corrupt (%s) and could not be moved to corrupt/: %m; ignoring it.",
+                        name, why);
         else
                 log_error("Job %s is corrupt (%s); moved to %s/corrupt/%s.", name, why, m->config.spool_path,
                           name);
@@ -132,11 +132,12 @@ static int load_job_patiently(Manager *m, const char *name, uint64_t id) {
                 if (!fd_shortage(r) && r != -ENOMEM)
                         return r;
                 if (t == RECOVERY_FD_TRIES)
-                        return log_error_errno(r,
-                                               "Out of %s while recovering job %s (%zu jobs loaded): %m. No "
-                                               "job was touched; raise LimitNOFILE= (or ulimit -n) and start "
-                                               "orchd again.",
-                                               r == -ENOMEM ? "memory" : "file descriptors", name, m->n_jobs);
+                        return log_error_errno(
+                                r,
+                                "Out of %s while recovering job %s (%zu jobs loaded): %m. No "
+                                "job was touched; raise LimitNOFILE= (or ulimit -n) and start "
+                                "orchd again.",
+                                r == -ENOMEM ? "memory" : "file descriptors", name, m->n_jobs);
                 log_warning_errno(r,
                                   "Out of %s while recovering job %s; it is not corrupt. Trying again in "
                                   "%" PRIu64 " ms: %m",
@@ -341,7 +342,8 @@ int manager_recover(Manager *m) {
         r = recover_unfinished(m);
         if (r < 0)
                 return r;
-        while (m->n_unloaded > 0 && now_usec(CLOCK_MONOTONIC) - t0 < RECOVERY_START_USEC && !recovery_held()) {
+        while (m->n_unloaded > 0 && now_usec(CLOCK_MONOTONIC) - t0 < RECOVERY_START_USEC &&
+               !recovery_held()) {
                 char name[24];
 
                 if (!m->unloaded_taken[m->next_unloaded]) {

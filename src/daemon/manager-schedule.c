@@ -145,7 +145,8 @@ static void manager_schedule(Manager *m) {
                 return; /* a start that cannot be recorded must not happen; the resume schedules again */
         /* Starting a node can end it at once (spawn failure), which frees its slot again: loop. */
         for (unsigned rounds = 0; m->schedule_needed && rounds < 64; rounds++) {
-                unsigned slots = m->conf.max_parallel > m->n_running ? m->conf.max_parallel - m->n_running : 0;
+                unsigned slots = m->conf.max_parallel > m->n_running ? m->conf.max_parallel - m->n_running :
+                                                                       0;
 
                 m->schedule_needed = false;
                 if (slots > 0 && schedule_needs_share(m)) {

@@ -364,8 +364,9 @@ static int manager_drop_gid(Manager *m, gid_t *ret) {
         if (!m->conf.drop_group)
                 return 0;
         if (geteuid() != 0) {
-                log_warning("DropGroup=%s is ignored: only orchd running as root takes files of other users.",
-                            m->conf.drop_group);
+                log_warning(
+                        "DropGroup=%s is ignored: only orchd running as root takes files of other users.",
+                        m->conf.drop_group);
                 return 0;
         }
         gr = getgrnam(m->conf.drop_group);

@@ -41,7 +41,8 @@ int methods_reply_view(Methods *ms, ControlCall *call, const Job *j, json_object
 int methods_reply_invalid_parameter(ControlCall *call, const char *name);
 /* Answer error with {"id": id} and, if node is set, {"node": node}. */
 int methods_reply_with_id(ControlCall *call, const char *error, const char *id, const char *node);
-/* While start-up recovery still loads jobs (manager_loading()), answer Loading and return true; else false. */
+/* While start-up recovery still loads jobs (manager_loading()), answer Loading and return true; else false.
+ */
 bool methods_refuse_while_loading(Methods *ms, ControlCall *call);
 
 /* The job named by parameters.id if the caller may see and act on it (root, the daemon's uid, the owner);

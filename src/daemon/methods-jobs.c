@@ -134,8 +134,9 @@ int methods_reply_refused(Methods *ms, ControlCall *call, int r) {
         log_event(LOG_NOTICE,
                   LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = retry ? "retry" : "submit",
                          .reason = "limit", .has_uid = true, .uid = uid),
-                  "uid %u was refused a %s: the owner is at %s=%" PRIu64 " (now %" PRIu64 ").", (unsigned) uid,
-                  retry ? "retry" : "submission", usage_limit_to_string(d->limit), d->max, d->current);
+                  "uid %u was refused a %s: the owner is at %s=%" PRIu64 " (now %" PRIu64 ").",
+                  (unsigned) uid, retry ? "retry" : "submission", usage_limit_to_string(d->limit), d->max,
+                  d->current);
         return control_call_error(call, ORCH_ERROR_LIMIT_EXCEEDED, p);
 }
 

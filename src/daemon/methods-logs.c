@@ -135,7 +135,8 @@ static int reader_queue_chunk(LogReader *r, const Job *j, const LogCursor *c, co
                               bool end) {
         json_object *p = json_object_new_object();
 
-        if (!p || json_object_object_add(p, "node", json_object_new_string(j->spec->nodes[c->node].id)) < 0 ||
+        if (!p ||
+            json_object_object_add(p, "node", json_object_new_string(j->spec->nodes[c->node].id)) < 0 ||
             json_object_object_add(p, "attempt", json_object_new_int64(c->attempt)) < 0 ||
             json_object_object_add(p, "data", json_object_new_string_len(data, (int) len)) < 0 ||
             (end && json_object_object_add(p, "end", json_object_new_boolean(true)) < 0)) {
@@ -193,7 +194,8 @@ static int cursor_step(LogReader *r, const Job *j, LogCursor *c) {
                 if (c->attempt == 0) {
                         if (n->attempt == 0)
                                 return may_start ? CURSOR_WAIT : CURSOR_DONE;
-                        c->attempt = c->last = n->attempt; /* "the latest" is the latest when it first exists */
+                        c->attempt = c->last =
+                                n->attempt; /* "the latest" is the latest when it first exists */
                 }
                 if (c->last != 0 && c->attempt > c->last)
                         return CURSOR_DONE;

@@ -278,7 +278,8 @@ static int open_owner_dir(int rejected_fd, const char *dname) {
 
 /* The entry NAME (full) or every entry of dir_fd, as filter_uid may see them, added to l. */
 static int rejected_from(int dir_fd, const char *name, uid_t filter_uid, RejectedList *l) {
-        int r = name ? rejected_add(l, dir_fd, name, filter_uid, true) : rejected_scan(dir_fd, filter_uid, l);
+        int r = name ? rejected_add(l, dir_fd, name, filter_uid, true) :
+                       rejected_scan(dir_fd, filter_uid, l);
 
         return r < 0 ? r : 0;
 }

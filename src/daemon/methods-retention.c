@@ -65,10 +65,11 @@ int method_gc(ControlCall *call, json_object *params, void *userdata) {
                 p = json_object_new_object();
                 if (p) {
                         json_object_object_add(p, "id", json_object_new_string(""));
-                        json_object_object_add(p, "reason",
-                                               json_object_new_string("only administrators may collect every "
-                                                                      "user's finished jobs; remove your own "
-                                                                      "with orchctl remove"));
+                        json_object_object_add(
+                                p, "reason",
+                                json_object_new_string("only administrators may collect every "
+                                                       "user's finished jobs; remove your own "
+                                                       "with orchctl remove"));
                 }
                 return control_call_error(call, ORCH_ERROR_PERMISSION_DENIED, p);
         }

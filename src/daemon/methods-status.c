@@ -55,7 +55,8 @@ static int reply_now(Methods *ms, ControlCall *call, const Job *j, json_object *
         if (!p)
                 return -ENOMEM;
         if (j->spec->n_nodes >= BIG_JOB_NODES)
-                manager_trim_later(ms->manager); /* not after each reply: a trim stalls the loop about 70 ms */
+                manager_trim_later(
+                        ms->manager); /* not after each reply: a trim stalls the loop about 70 ms */
         return methods_reply_view(ms, call, j, p);
 }
 

@@ -209,7 +209,8 @@ Job *methods_lookup_job(Methods *ms, ControlCall *call, json_object *params) {
         if (!methods_may_access(m, call, j, &(int){ -1 })) {
                 log_event(LOG_NOTICE,
                           LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .job = j->id, .action = "access",
-                                 .reason = "permission-denied", .has_uid = true, .uid = control_call_uid(call)),
+                                 .reason = "permission-denied", .has_uid = true,
+                                 .uid = control_call_uid(call)),
                           "uid %u was refused %s on job %" PRIu64 ".", (unsigned) control_call_uid(call),
                           control_call_method(call), j->id);
                 (void) methods_reply_with_id(call, ORCH_ERROR_PERMISSION_DENIED, s, NULL);
@@ -271,8 +272,7 @@ int methods_new(Manager *m, Methods **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);
         control_set_admin_check(ms->control, peer_is_admin, m);
-        manager_set_hooks(m,
-                          &(ManagerHooks){ .on_durable = methods_on_durable, .userdata = ms });
+        manager_set_hooks(m, &(ManagerHooks){ .on_durable = methods_on_durable, .userdata = ms });
         *ret = TAKE_PTR(ms);
         return 0;
 }

@@ -38,11 +38,13 @@ static void status_line(const NotifyCounts *n, char *buf, size_t size) {
         char a[32], b[32], c[32], d[32], e[32], loading[64] = "";
 
         if (n->loading > 0) /* orchd(8), RECOVERY */
-                snprintf(loading, sizeof(loading), "LOADING %s jobs found at start; ", grouped(n->loading, e));
+                snprintf(loading, sizeof(loading), "LOADING %s jobs found at start; ",
+                         grouped(n->loading, e));
         /* systemctl status shows this line: say first why nothing starts (orchd(8), DISK FULL). */
         snprintf(buf, size, "%s%s%s jobs running, %s queued, %s finished; %s nodes running",
-                 n->read_only ? "READ-ONLY, cannot write to the spool; " : "", loading, grouped(n->running, a),
-                 grouped(n->queued, b), grouped(n->finished, c), grouped(n->nodes_running, d));
+                 n->read_only ? "READ-ONLY, cannot write to the spool; " : "", loading,
+                 grouped(n->running, a), grouped(n->queued, b), grouped(n->finished, c),
+                 grouped(n->nodes_running, d));
 }
 
 static int send_status(Notifier *nt, const char *prefix) {

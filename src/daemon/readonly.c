@@ -111,12 +111,13 @@ int readonly_enter(ReadOnly *ro, int error, const char *what) {
         ro->since = now_usec(CLOCK_REALTIME);
         snprintf(ro->what, sizeof(ro->what), "%s", what);
         spool_hold(ro->spool, true);
-        log_full_errno(LOG_WARNING, error,
-                       "Cannot write to %s (%m) while writing %s. Read-only until %s: no node starts and no job "
-                       "is accepted, running nodes go on and their ends are recorded later; status, list, logs "
-                       "and stats still answer. Looking again every %u s.",
-                       ro->spool_path, what, readonly_awaits(error),
-                       (unsigned) (READONLY_RECHECK_USEC / USEC_PER_SEC));
+        log_full_errno(
+                LOG_WARNING, error,
+                "Cannot write to %s (%m) while writing %s. Read-only until %s: no node starts and no job "
+                "is accepted, running nodes go on and their ends are recorded later; status, list, logs "
+                "and stats still answer. Looking again every %u s.",
+                ro->spool_path, what, readonly_awaits(error),
+                (unsigned) (READONLY_RECHECK_USEC / USEC_PER_SEC));
         return 0;
 }
 

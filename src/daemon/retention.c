@@ -64,10 +64,11 @@ static void trash_delete(Trash *t) {
                 snprintf(name, sizeof(name), RETENTION_TRASH_PREFIX "%" PRIu64, t->ids[k]);
                 r = rm_rf_at(t->jobs_fd, name);
                 if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r,
-                                          "Failed to delete jobs/%s of a removed job (it is deleted at the next "
-                                          "start): %m",
-                                          name);
+                        log_warning_errno(
+                                r,
+                                "Failed to delete jobs/%s of a removed job (it is deleted at the next "
+                                "start): %m",
+                                name);
         }
 }
 
@@ -237,7 +238,8 @@ static ssize_t select_doomed(Retention *rt, bool *doomed) {
         if (n > 1)
                 qsort(c, n, sizeof(Candidate), candidate_cmp);
         for (size_t k = 0; k < n; k++) {
-                bool old = age != CONF_KEEP_FOREVER && c[k].finished_at + age < now && c[k].finished_at < now;
+                bool old = age != CONF_KEEP_FOREVER && c[k].finished_at + age < now &&
+                        c[k].finished_at < now;
 
                 if ((old || (count != CONF_KEEP_FOREVER && k >= count)) && removable(jobs[c[k].index])) {
                         doomed[c[k].index] = true;
@@ -277,7 +279,8 @@ int retention_gc(Retention *rt) {
                                 removed++;
                                 continue;
                         }
-                        log_warning_errno(r, "Failed to remove finished job %" PRIu64 ", keeping it: %m", id);
+                        log_warning_errno(r, "Failed to remove finished job %" PRIu64 ", keeping it: %m",
+                                          id);
                 }
                 jobs[w++] = j;
         }

@@ -291,9 +291,12 @@ int spool_submit(Spool *s, const char *name, const char *buf, size_t size, uid_t
                         free_userdata(userdata);
                 return -ENOMEM;
         }
-        *sr = (SubmitRead){
-                .spool = s, .uid = uid, .gid = gid, .cb = cb, .userdata = userdata, .free_userdata = free_userdata
-        };
+        *sr = (SubmitRead){ .spool = s,
+                            .uid = uid,
+                            .gid = gid,
+                            .cb = cb,
+                            .userdata = userdata,
+                            .free_userdata = free_userdata };
         rd->userdata = sr;
         rd->free_userdata = submit_read_free;
         sr->name = strdup(name);

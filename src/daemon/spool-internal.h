@@ -105,7 +105,8 @@ typedef struct Staged {
         gid_t gid; /* as job_run_for() sets them, looked up on the loop */
         char *user;
         char *source;
-        int r; /* 0 while jobs/NAME holds the files; -EINPROGRESS before the thread got to it; else why not */
+        int r; /* 0 while jobs/NAME holds the files; -EINPROGRESS before the thread got to it; else why not
+                */
 } Staged;
 
 /* A file of intake/ queued for processing: waiting its turn, or being read. */

@@ -139,7 +139,8 @@ static int spool_reject(Spool *s, const char *iname, const struct stat *st, bool
         return 0;
 }
 
-int spool_reject_reason(Spool *s, const char *iname, const struct stat *st, bool remove, const char *reason) {
+int spool_reject_reason(Spool *s, const char *iname, const struct stat *st, bool remove,
+                        const char *reason) {
         const char *name = spool_intake_display_name(iname);
         _cleanup_free_ char *human = NULL;
         _cleanup_json_ json_object *j = NULL;

@@ -49,8 +49,10 @@ void spool_set_full(Spool *s, int error) {
                 s->full_announced = true;
                 if (spool_check_floor(s, &free, &floor) < 0)
                         log_warning(
-                                "The filesystem of %s has %" PRIu64 " MiB free, below MinFreeSpace= (%" PRIu64
-                                " MiB) or out of inodes: new jobs wait in new/ and Submit is refused until there "
+                                "The filesystem of %s has %" PRIu64
+                                " MiB free, below MinFreeSpace= (%" PRIu64
+                                " MiB) or out of inodes: new jobs wait in new/ and Submit is refused until "
+                                "there "
                                 "is room again; running jobs go on.",
                                 s->path, free >> 20, floor >> 20);
                 else
@@ -62,8 +64,9 @@ void spool_set_full(Spool *s, int error) {
                                 s->path);
         }
         if (!s->space_timer) {
-                if (sd_event_add_time_relative(s->event, &s->space_timer, CLOCK_MONOTONIC, SPACE_RECHECK_USEC,
-                                               USEC_PER_SEC / 10, spool_on_space_timer, s) < 0)
+                if (sd_event_add_time_relative(s->event, &s->space_timer, CLOCK_MONOTONIC,
+                                               SPACE_RECHECK_USEC, USEC_PER_SEC / 10, spool_on_space_timer,
+                                               s) < 0)
                         s->full = false; /* no re-check without the timer: look again at each file instead */
                 else
                         (void) sd_event_source_set_description(s->space_timer, "spool-space");

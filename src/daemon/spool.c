@@ -334,14 +334,16 @@ static int open_checked_dir(Spool *s, const char *name, mode_t mode, const DirPo
                         fd = -errno;
         }
         if (fd < 0)
-                return log_error_errno(fd, "Failed to open %s%s%s (it must be a directory, not a symlink): %m",
+                return log_error_errno(fd,
+                                       "Failed to open %s%s%s (it must be a directory, not a symlink): %m",
                                        s->path, name ? "/" : "", name ?: "");
         r = dir_check_safe(fd, geteuid(), policy, &why);
         if (r == -EPERM)
                 return log_error_errno(r, "Refusing to use %s%s%s: it %s.", s->path, name ? "/" : "",
                                        name ?: "", why);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up %s%s%s: %m", s->path, name ? "/" : "", name ?: "");
+                return log_error_errno(r, "Failed to set up %s%s%s: %m", s->path, name ? "/" : "",
+                                       name ?: "");
         return TAKE_FD(fd);
 }
 
@@ -367,12 +369,14 @@ static int spool_take_lock(Spool *s) {
         if (fd == -EWOULDBLOCK) {
                 if (holder > 0)
                         log_error(
-                                "Spool %s is in use by another orchd (pid %d, the holder of %s/%s); leaving it "
+                                "Spool %s is in use by another orchd (pid %d, the holder of %s/%s); leaving "
+                                "it "
                                 "alone. Stop that one first, or give this one another --spool.",
                                 s->path, (int) holder, s->path, SPOOL_LOCK_FILE);
                 else
                         log_error(
-                                "Spool %s is in use by another orchd, which is still starting (it holds %s/%s); "
+                                "Spool %s is in use by another orchd, which is still starting (it holds "
+                                "%s/%s); "
                                 "leaving it alone. Stop that one first, or give this one another --spool.",
                                 s->path, s->path, SPOOL_LOCK_FILE);
                 return -EALREADY;

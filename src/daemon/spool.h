@@ -26,7 +26,8 @@ typedef struct Spool Spool;
 
 /* A job was accepted and is durable in jobs/ID. Ownership of spec, run, prep (built ahead for spec off the
  * loop, may be NULL) and dir_fd passes to the callee. */
-typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd, void *userdata);
+typedef void (*spool_job_cb)(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd,
+                             void *userdata);
 
 /* The id of an unfinished job of owner uid with idempotency key `key` (SPEC §3 "key"), or 0 if none. */
 typedef uint64_t (*spool_key_cb)(const char *key, uid_t uid, void *userdata);
@@ -90,7 +91,8 @@ int spool_rescan(Spool *s);
 
 /* The outcome of spool_submit(), on the loop: 0 with id; -EINVAL with errors (borrowed: an invalid file,
  * or its key held by an unfinished job: error path "key"); -EDQUOT (a per-user cap: the admit callback said
- * why); -ENOSPC (the spool's filesystem is below MinFreeSpace= or ran out of space: try again later); -errno. */
+ * why); -ENOSPC (the spool's filesystem is below MinFreeSpace= or ran out of space: try again later);
+ * -errno. */
 typedef void (*spool_submit_cb)(int r, uint64_t id, const JobErrors *errors, void *userdata);
 
 /* Accept a job submitted over the control socket by uid/gid (SO_PEERCRED), exactly as if it had been

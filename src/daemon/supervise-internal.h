@@ -20,7 +20,8 @@ typedef enum TaskStream {
         TASK_STDERR,
         _TASK_STREAM_MAX,
 } TaskStream;
-static_assert((int) TASK_STDOUT == (int) LOGFWD_STDOUT && (int) TASK_STDERR == (int) LOGFWD_STDERR, "streams");
+static_assert((int) TASK_STDOUT == (int) LOGFWD_STDOUT && (int) TASK_STDERR == (int) LOGFWD_STDERR,
+              "streams");
 
 typedef struct TaskPipe {
         Task *task; /* back-pointer, not owned */
@@ -58,7 +59,8 @@ struct Task {
         bool timed_out;
         bool stopped;
         uint64_t started_at;
-        int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none */
+        int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none
+                        */
         int gate_fd;   /* write end of the gate (exec-proto.h) until task_open_gate(); -EBADF if none */
 };
 

@@ -39,11 +39,13 @@ static void task_log_write(Task *t, const void *buf, size_t n) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0) {
-                        /* Losing log output is not a reason to fail the node; say so once and go on reading. */
-                        log_warning_errno(k < 0 ? errno : EIO,
-                                          "Failed to write output of process %d to its log, dropping it (the "
-                                          "bytes lost are counted in the node's log_dropped): %m",
-                                          (int) t->pid);
+                        /* Losing log output is not a reason to fail the node; say so once and go on reading.
+                         */
+                        log_warning_errno(
+                                k < 0 ? errno : EIO,
+                                "Failed to write output of process %d to its log, dropping it (the "
+                                "bytes lost are counted in the node's log_dropped): %m",
+                                (int) t->pid);
                         t->log_broken = true;
                         break;
                 }

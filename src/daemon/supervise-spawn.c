@@ -198,7 +198,8 @@ static int task_gate_pipe(Task *t, int *ret_read) {
         return 0;
 }
 
-/* Start the node itself (the daemon's own user, its umask): spawnrec.h, recorded before its exec if asked. */
+/* Start the node itself (the daemon's own user, its umask): spawnrec.h, recorded before its exec if asked.
+ */
 static int task_start_plain(Task *t, const TaskParams *p, int out_fd, int err_fd) {
         _cleanup_free_ char *path = NULL;
         int r;

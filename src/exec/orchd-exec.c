@@ -16,8 +16,8 @@
  * then PAM service "orchd": pam_acct_mgmt for expiry and site policy, and pam_open_session so that
  * pam_limits applies limits.conf to this process); close every fd PAM left; drop to the owner (supplementary
  * groups, gid, uid, each read back, root must be gone for good); wait for the gate on fd 5 (exec-proto.h:
- * orchd opens it once the attempt is recorded, EOF means run nothing); then, as the owner only, chdir(cwd) and
- * search the request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and
+ * orchd opens it once the attempt is recorded, EOF means run nothing); then, as the owner only, chdir(cwd)
+ * and search the request's PATH for argv[0] (execvp's rules, relative entries and names against cwd) and
  * execve() with the request's environment. So nothing of the job reaches root: the node's argv and
  * environment are never this process's own; what exists in a directory the owner cannot read stays unknown
  * to them (the same answer as in their shell). A failure is one ExecStatus on fd 3 naming the step, and this

@@ -124,7 +124,8 @@ int conf_parse_keep_finished(const char *s, uint64_t *ret_age_usec, uint64_t *re
         }
         for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
                 if (strspn(w, "0123456789") == strlen(w)) {
-                        /* A bare number is a count: a duration here must say its unit ("30" could be either). */
+                        /* A bare number is a count: a duration here must say its unit ("30" could be
+                         * either). */
                         if (count != CONF_KEEP_FOREVER || strlen(w) > 9)
                                 return count != CONF_KEEP_FOREVER ? -EINVAL : -ERANGE;
                         count = strtoull(w, NULL, 10);
@@ -336,7 +337,8 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                 r = conf_parse_min_free(value, &c->min_free_bytes, &c->min_free_percent);
                 if (r < 0 && r != -ENOMEM)
                         *ret_why =
-                                "must be a size, a percentage below 100 or both (e.g. 64M, 1%, \"64M 1%\"; 0 "
+                                "must be a size, a percentage below 100 or both (e.g. 64M, 1%, \"64M 1%\"; "
+                                "0 "
                                 "for no floor)";
                 break;
         case CONF_KEEP_FINISHED:
@@ -410,8 +412,9 @@ static int parse_line(DaemonConf *c, char *line, const char *file, unsigned no, 
         }
         eq = strchr(s, '=');
         if (!eq)
-                return asprintf(ret_error, "%s:%u: expected Key=Value, got '%s'", file, no, s) < 0 ? -ENOMEM :
-                                                                                                     -EINVAL;
+                return asprintf(ret_error, "%s:%u: expected Key=Value, got '%s'", file, no, s) < 0 ?
+                        -ENOMEM :
+                        -EINVAL;
         *eq = '\0';
         key = strip(s);
         value = strip(eq + 1);
@@ -430,7 +433,8 @@ static int parse_line(DaemonConf *c, char *line, const char *file, unsigned no, 
         return 0;
 }
 
-int conf_parse(const char *text, const char *filename, DaemonConf *c, char ***ret_warnings, char **ret_error) {
+int conf_parse(const char *text, const char *filename, DaemonConf *c, char ***ret_warnings,
+               char **ret_error) {
         _cleanup_free_ char *copy = strdup(text);
         bool in_daemon = false;
         char *line, *next;

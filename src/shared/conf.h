@@ -83,7 +83,8 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why);
  * ignored; keys outside [Daemon], unknown keys and other sections are reported in *ret_warnings (strv,
  * "FILE:LINE: …", may be NULL) and skipped, as systemd does. The first invalid line fails the parse with
  * *ret_error ("FILE:LINE: …"). Returns 0, -EINVAL (with *ret_error), -ENOMEM. */
-int conf_parse(const char *text, const char *filename, DaemonConf *c, char ***ret_warnings, char **ret_error);
+int conf_parse(const char *text, const char *filename, DaemonConf *c, char ***ret_warnings,
+               char **ret_error);
 
 /* Copy into dst every key set in src (replacing, lists included). Returns 0 or -ENOMEM. */
 int conf_merge(DaemonConf *dst, const DaemonConf *src);

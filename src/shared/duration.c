@@ -176,7 +176,8 @@ char *duration_format(uint64_t usec, char *buf, size_t size) {
         for (size_t i = 0; i < ELEMENTSOF(units) && usec > 0 && n < size; i++) {
                 uint64_t q = usec / units[i].usec;
 
-                /* Sub-millisecond remainders have no unit: write seconds as a decimal instead ("1.0005s"). */
+                /* Sub-millisecond remainders have no unit: write seconds as a decimal instead ("1.0005s").
+                 */
                 if (units[i].usec == USEC_PER_SEC && usec % USEC_PER_MSEC != 0) {
                         char frac[8];
                         size_t l = (size_t) snprintf(frac, sizeof frac, "%06u",

@@ -168,16 +168,18 @@ static int check_foreign_stat(const struct stat *st, uint64_t max_size, char **r
         if (type)
                 k = asprintf(&reason, "%s", type);
         else if (st->st_nlink != 1)
-                k = asprintf(&reason,
-                             "has %ju hard links: whoever can reach the file by another link could change what "
-                             "runs as you; drop a copy with a single link (cp, not ln), or use orchctl submit",
-                             (uintmax_t) st->st_nlink);
+                k = asprintf(
+                        &reason,
+                        "has %ju hard links: whoever can reach the file by another link could change what "
+                        "runs as you; drop a copy with a single link (cp, not ln), or use orchctl submit",
+                        (uintmax_t) st->st_nlink);
         else if (st->st_mode & (S_IWGRP | S_IWOTH))
-                k = asprintf(&reason,
-                             "is %s-writable (mode %04o): another user who can write it could make it run as "
-                             "you; chmod go-w it before renaming it into new/ (or write it with umask 022), or "
-                             "use orchctl submit",
-                             st->st_mode & S_IWOTH ? "world" : "group", (unsigned) (st->st_mode & 07777));
+                k = asprintf(
+                        &reason,
+                        "is %s-writable (mode %04o): another user who can write it could make it run as "
+                        "you; chmod go-w it before renaming it into new/ (or write it with umask 022), or "
+                        "use orchctl submit",
+                        st->st_mode & S_IWOTH ? "world" : "group", (unsigned) (st->st_mode & 07777));
         else if ((uint64_t) st->st_size > max_size)
                 k = asprintf(&reason, "is %jd bytes, over the %" PRIu64 " byte limit",
                              (intmax_t) st->st_size, max_size);

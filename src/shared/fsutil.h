@@ -34,11 +34,11 @@ int write_file_atomic_at(int dir_fd, const char *name, const void *buf, size_t l
  * Refuses (-EPERM, *reterr_reason = malloc'd text such as "is a symbolic link", "is a FIFO",
  * "has 2 hard links: …", "is group-writable (mode 0664): …", "is 5242880 bytes, over the 4194304 byte
  * limit") anything that is not a regular file with exactly one link, writable by its owner alone
- * (its owner is who the job runs as), and at most max_size bytes. Decides on lstat before opening (dir_fd must
- * be private to the daemon, so nobody can swap the name) and re-checks fstat of the open fd.
- * Also -EPERM "changed while being opened" if the name was swapped between the lstat and the open.
- * *reterr_reason (may be NULL) is set only with -EPERM. ret_st may be NULL.
- * Returns 0 with *ret_fd (O_RDONLY|O_CLOEXEC, blocking) and *ret_st, or -errno. */
+ * (its owner is who the job runs as), and at most max_size bytes. Decides on lstat before opening (dir_fd
+ * must be private to the daemon, so nobody can swap the name) and re-checks fstat of the open fd. Also
+ * -EPERM "changed while being opened" if the name was swapped between the lstat and the open. *reterr_reason
+ * (may be NULL) is set only with -EPERM. ret_st may be NULL. Returns 0 with *ret_fd (O_RDONLY|O_CLOEXEC,
+ * blocking) and *ret_st, or -errno. */
 int open_foreign_file(int dir_fd, const char *name, uint64_t max_size, int *ret_fd, struct stat *ret_st,
                       char **reterr_reason);
 

@@ -185,7 +185,8 @@ static void graph_put_legend_states(FILE *f) {
                 graph_put_state_attrs(f, &state_style_table[s]);
                 fputs("];\n", f);
         }
-        fputs("    \"#legend-allow_failure\" [label=\"allow_failure\", shape=" ALLOW_FAILURE_SHAPE "];\n    ",
+        fputs("    \"#legend-allow_failure\" [label=\"allow_failure\", shape=" ALLOW_FAILURE_SHAPE
+              "];\n    ",
               f);
         for (NodeState s = 0; s < _NODE_STATE_MAX; s++)
                 fprintf(f, "\"#legend-%s\" -> ", node_state_to_string(s));

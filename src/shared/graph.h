@@ -11,5 +11,6 @@
 
 /* Render spec (and, if run is not NULL, each node's state from run) as a DOT digraph. The output is
  * deterministic: the same inputs give the same bytes. Returns 0 and a malloc'd NUL-terminated text in *ret;
- * -EINVAL if run does not match spec (node count, unknown node state); -ENOMEM. *ret is untouched on error. */
+ * -EINVAL if run does not match spec (node count, unknown node state); -ENOMEM. *ret is untouched on error.
+ */
 int graph_dot(const JobSpec *spec, const JobRun *run, char **ret);

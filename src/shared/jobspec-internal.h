@@ -71,9 +71,11 @@ bool jobspec_expect_type(JobCtx *c, const JsonPath *path, json_object *v, json_t
 /* Returns true and sets *ret if v is a boolean. */
 bool jobspec_get_bool(JobCtx *c, const JsonPath *path, json_object *v, bool *ret);
 /* Returns true and sets *ret if v is an integer in [min, max] (max INT64_MAX means no upper bound). */
-bool jobspec_get_int(JobCtx *c, const JsonPath *path, json_object *v, int64_t min, int64_t max, int64_t *ret);
+bool jobspec_get_int(JobCtx *c, const JsonPath *path, json_object *v, int64_t min, int64_t max,
+                     int64_t *ret);
 /* Returns true and sets *ret if v is a number in [min, max]. */
-bool jobspec_get_number(JobCtx *c, const JsonPath *path, json_object *v, double min, double max, double *ret);
+bool jobspec_get_number(JobCtx *c, const JsonPath *path, json_object *v, double min, double max,
+                        double *ret);
 /* Returns true and sets *ret (borrowed from v) if v is a string without U+0000, non-empty if asked. */
 bool jobspec_get_string(JobCtx *c, const JsonPath *path, json_object *v, bool nonempty, const char **ret);
 /* Returns true if s has no control character (escape.h; TAB and LF allowed if asked), else records

@@ -414,7 +414,8 @@ static void node_inherit(const JobSpec *j, NodeSpec *n, unsigned set, const Node
 
 /* seen_by[k] == self + 1 means node k was already listed by this node, at position seen_pos[k]: an O(1)
  * duplicate check without clearing anything between nodes. */
-static void resolve_after(JobCtx *c, const JsonPath *np, uint32_t self, uint32_t *seen_by, uint32_t *seen_pos) {
+static void resolve_after(JobCtx *c, const JsonPath *np, uint32_t self, uint32_t *seen_by,
+                          uint32_t *seen_pos) {
         NodeSpec *n = &c->spec->nodes[self];
         const NodeTmp *t = &c->tmp[self];
         JsonPath kp = JSON_PATH_KEY(np, n->id), ap = JSON_PATH_KEY(&kp, "after");

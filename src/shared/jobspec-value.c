@@ -64,7 +64,8 @@ void jobspec_add_error(JobCtx *c, const JsonPath *path, const char *fmt, ...) {
         }
         p = json_path_format(path);
         /* Messages and paths quote what the file said (a dangling dependency, a key), and are shown on
-         * terminals and written to rejected/NAME.error: no control character of the file's may reach them. */
+         * terminals and written to rejected/NAME.error: no control character of the file's may reach them.
+         */
         msg = escape_if_control(msg);
         p = p ? escape_if_control(p) : NULL;
         n = reallocarray(e->errors, e->n_errors + 1, sizeof(JobError));
@@ -155,7 +156,8 @@ bool jobspec_get_bool(JobCtx *c, const JsonPath *path, json_object *v, bool *ret
         return true;
 }
 
-bool jobspec_get_int(JobCtx *c, const JsonPath *path, json_object *v, int64_t min, int64_t max, int64_t *ret) {
+bool jobspec_get_int(JobCtx *c, const JsonPath *path, json_object *v, int64_t min, int64_t max,
+                     int64_t *ret) {
         char buf[VALUE_DESC_BUF];
         int64_t i;
 
@@ -174,15 +176,17 @@ bool jobspec_get_int(JobCtx *c, const JsonPath *path, json_object *v, int64_t mi
                 if (max == INT64_MAX)
                         jobspec_add_error(c, path, "must be ≥ %" PRId64 ", got %" PRId64, min, i);
                 else
-                        jobspec_add_error(c, path, "must be between %" PRId64 " and %" PRId64 ", got %" PRId64,
-                                          min, max, i);
+                        jobspec_add_error(c, path,
+                                          "must be between %" PRId64 " and %" PRId64 ", got %" PRId64, min,
+                                          max, i);
                 return false;
         }
         *ret = i;
         return true;
 }
 
-bool jobspec_get_number(JobCtx *c, const JsonPath *path, json_object *v, double min, double max, double *ret) {
+bool jobspec_get_number(JobCtx *c, const JsonPath *path, json_object *v, double min, double max,
+                        double *ret) {
         char buf[VALUE_DESC_BUF];
         double d;
 
@@ -242,7 +246,8 @@ bool jobspec_get_label(JobCtx *c, const JsonPath *path, json_object *v, char **r
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 chars += (*p & 0xC0) != 0x80;
         if (chars < 1 || chars > NAME_CHARS_MAX) {
-                jobspec_add_error(c, path, "must be 1 to %d characters long, got %zu", NAME_CHARS_MAX, chars);
+                jobspec_add_error(c, path, "must be 1 to %d characters long, got %zu", NAME_CHARS_MAX,
+                                  chars);
                 return false;
         }
         *ret = strdup(s);

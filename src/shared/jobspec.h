@@ -96,7 +96,8 @@ ssize_t jobspec_find_node(const JobSpec *j, const char *id);
  * truncated. Returns a malloc'd string or NULL on OOM. */
 char *jobspec_errors_format(const JobErrors *e, const char *file);
 
-/* JSON form: {"file": FILE, "errors": [{"path":…, "message":…, "line":…, "column":…}, …]}. Returns owned object or NULL. */
+/* JSON form: {"file": FILE, "errors": [{"path":…, "message":…, "line":…, "column":…}, …]}. Returns owned
+ * object or NULL. */
 json_object *jobspec_errors_to_json(const JobErrors *e, const char *file);
 
 /* Name derived from a file name: basename without the ".json" suffix. Returns malloc'd string or NULL. */

@@ -11,13 +11,13 @@
  *           "reason":"exit:1"|null,"cancel_requested":false,"uid":1000,"gid":1000,"user":"alice"|null,
  *           "source":"x.json"|null,"submitted_at":µs,"started_at":µs|0,"finished_at":µs|0}
  *   NODE = {"state":"succeeded","reason":"…"|null,"attempt":1,"interrupted":0,"exit_code":0|null,
- *           "signal":9|null,"started_at":µs,"finished_at":µs,"retry_at":µs[,"retry_base":N][,"crash_reruns":N]
- *           [,"pid":N,"pid_start":T][,"log_dropped":N]}
+ *           "signal":9|null,"started_at":µs,"finished_at":µs,"retry_at":µs[,"retry_base":N]
+ *           [,"crash_reruns":N][,"pid":N,"pid_start":T][,"log_dropped":N]}
  *   (pid and pid_start only while an attempt runs: its process group leader and start time in clock ticks
  *   since boot, so a restart can kill a group that outlived a crashed daemon, and never a reused pid;
- *   retry_base only after a manual retry ("orchctl retry"): the counted attempts before it; crash_reruns only
- *   while a node is being rerun because orchd died under it: how many times in a row)
- * Records are complete (every field, no others, any order when read), so one replaces what it names.
+ *   retry_base only after a manual retry ("orchctl retry"): the counted attempts before it; crash_reruns
+ * only while a node is being rerun because orchd died under it: how many times in a row) Records are
+ * complete (every field, no others, any order when read), so one replaces what it names.
  *
  * Invariants: every record written is complete; a segment costs O(changed nodes), not O(nodes); each
  * sequence number has exactly one file name; segments at or below a snapshot are deleted only after

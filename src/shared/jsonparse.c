@@ -191,7 +191,8 @@ static int fail_lex(Parser *p, const JsonPath *path) {
 }
 
 /* The string at the cursor (its opening quote). On success *ret_str points into the input (no escapes) or
- * into the scratch buffer (valid until the next string is parsed), NUL-terminated only in the latter case. */
+ * into the scratch buffer (valid until the next string is parsed), NUL-terminated only in the latter case.
+ */
 static int parse_string_raw(Parser *p, const JsonPath *path, const char **ret_str, size_t *ret_len) {
         size_t start = p->lx.pos;
         int r;
@@ -228,7 +229,8 @@ static int make_number(Parser *p, size_t start, const JsonLexInteger *v, bool is
                 return *ret ? 0 : -ENOMEM;
         }
 
-        /* strtod() needs a terminated string and follows LC_NUMERIC, which a client may have set; use "C". */
+        /* strtod() needs a terminated string and follows LC_NUMERIC, which a client may have set; use "C".
+         */
         copy = strndup(p->lx.buf + start, p->lx.pos - start);
         if (!copy)
                 return -ENOMEM;

@@ -21,8 +21,9 @@ typedef struct NodeEnvOwner {
         const char *shell; /* NULL or empty: /bin/sh */
 } NodeEnvOwner;
 
-/* The base shared by every node of a job, with an index by name, so that each node's environment costs a copy
- * of pointers and not a copy (and a re-hash) of the job's env: a job file may hold 100,000 variables. */
+/* The base shared by every node of a job, with an index by name, so that each node's environment costs a
+ * copy of pointers and not a copy (and a re-hash) of the job's env: a job file may hold 100,000 variables.
+ */
 typedef struct NodeEnvBase NodeEnvBase;
 
 /* The base: PATH, HOME, USER, LOGNAME, SHELL (each only if known), LANG if lang is not NULL, then job_env

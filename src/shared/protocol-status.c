@@ -50,7 +50,8 @@ static int add_int(json_object *o, const char *key, int64_t i) {
 static int add_timestamp(json_object *o, const char *key, uint64_t usec) {
         char buf[TIMESTAMP_STRING_MAX];
 
-        return add_string_or_null(o, key, usec > 0 ? protocol_format_timestamp(usec, buf, sizeof(buf)) : NULL);
+        return add_string_or_null(o, key,
+                                  usec > 0 ? protocol_format_timestamp(usec, buf, sizeof(buf)) : NULL);
 }
 
 static int add_reason(json_object *o, Reason reason) {
@@ -63,7 +64,8 @@ json_object *protocol_node_to_json(const NodeRun *n) {
         _cleanup_json_ json_object *o = json_object_new_object();
         char sigbuf[16];
         const char *sig = NULL;
-        bool finished = node_state_is_final(n->state) && n->started_at > 0 && n->finished_at >= n->started_at;
+        bool finished = node_state_is_final(n->state) && n->started_at > 0 &&
+                n->finished_at >= n->started_at;
 
         if (!o)
                 return NULL;
@@ -81,7 +83,8 @@ json_object *protocol_node_to_json(const NodeRun *n) {
             add_timestamp(o, "started_at", n->started_at) < 0 ||
             add_timestamp(o, "finished_at", n->finished_at) < 0)
                 return NULL;
-        if ((finished ? add_int(o, "duration_ms", (int64_t) ((n->finished_at - n->started_at) / USEC_PER_MSEC)) :
+        if ((finished ? add_int(o, "duration_ms",
+                                (int64_t) ((n->finished_at - n->started_at) / USEC_PER_MSEC)) :
                         add(o, "duration_ms", NULL)) < 0)
                 return NULL;
         /* Only when some output was lost, so that the usual reply stays as it was. */

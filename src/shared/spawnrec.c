@@ -5,9 +5,10 @@
  * Owns nothing past the call: the error pipe and the child's setup live and die inside spawn_recorded().
  *
  * Why not posix_spawn(): it returns only after the exec, so nothing of ours can run in the child between its
- * setup and its execve(); the record needs the child's own pid there. Why not fork(): copying the page tables
- * of a daemon with 100,000 nodes of state costs milliseconds per node. vfork() shares the memory and suspends
- * the calling thread until the child exec'd or exited, which is what glibc's posix_spawn() does internally.
+ * setup and its execve(); the record needs the child's own pid there. Why not fork(): copying the page
+ * tables of a daemon with 100,000 nodes of state costs milliseconds per node. vfork() shares the memory and
+ * suspends the calling thread until the child exec'd or exited, which is what glibc's posix_spawn() does
+ * internally.
  *
  * Invariants of the child (it runs on our stack, in our memory, with our thread's TLS):
  *   - only async-signal-safe calls (raw system call wrappers), no malloc, no stdio, no locks, no return from
@@ -16,9 +17,9 @@
  *     and its own stack frames below ours;
  *   - no handler of the parent can run in it: every signal is blocked around the vfork() in the parent, and
  *     the child sets every disposition to SIG_DFL before it empties its mask.
- * A failed step is one int (the errno) on a close-on-exec pipe, then _exit(127); a started program closes the
- * pipe at its exec, so the parent reads EOF. The pipe, not the shared memory, also works where vfork() is a
- * fork() (valgrind).
+ * A failed step is one int (the errno) on a close-on-exec pipe, then _exit(127); a started program closes
+ * the pipe at its exec, so the parent reads EOF. The pipe, not the shared memory, also works where vfork()
+ * is a fork() (valgrind).
  */
 
 #include <assert.h>

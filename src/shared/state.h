@@ -80,19 +80,23 @@ typedef enum OnInterrupt {
 typedef struct NodeRun {
         uint8_t state; /* NodeState */
         Reason reason;
-        uint16_t attempt;     /* attempts started so far, interrupted ones included; ORCH_ATTEMPT */
-        uint16_t interrupted; /* attempts ended by a daemon stop/crash (not counted against retry.attempts) */
-        uint16_t retry_base; /* counted attempts before the last manual retry (not counted against retry.attempts) */
-        uint16_t crash_reruns; /* reruns in a row because the daemon died while it ran (MaxInterruptedReruns=);
-                                * an attempt that ends (leaves running by set_state) or a manual retry resets it */
+        uint16_t attempt; /* attempts started so far, interrupted ones included; ORCH_ATTEMPT */
+        uint16_t
+                interrupted; /* attempts ended by a daemon stop/crash (not counted against retry.attempts) */
+        uint16_t retry_base; /* counted attempts before the last manual retry (not counted against
+                                retry.attempts) */
+        uint16_t crash_reruns; /* reruns in a row because the daemon died while it ran
+                                * (MaxInterruptedReruns=); an attempt that ends (leaves running by set_state)
+                                * or a manual retry resets it */
         int16_t exit_code;     /* -1 = none */
         int16_t signal;        /* 0 = none */
         uint64_t started_at;   /* start of the current/last attempt */
-        uint64_t finished_at; /* end of the node (final states only) */
-        uint64_t retry_at;    /* when the next attempt may start (retry_wait only) */
-        int32_t pid;          /* the running attempt's process (group leader), 0 = none */
-        uint64_t pid_start;   /* its start time (procutil.h), so a restart can tell it from a reused pid */
-        uint64_t log_dropped; /* output bytes of the last ended attempt lost from its log (a full filesystem) */
+        uint64_t finished_at;  /* end of the node (final states only) */
+        uint64_t retry_at;     /* when the next attempt may start (retry_wait only) */
+        int32_t pid;           /* the running attempt's process (group leader), 0 = none */
+        uint64_t pid_start;    /* its start time (procutil.h), so a restart can tell it from a reused pid */
+        uint64_t log_dropped; /* output bytes of the last ended attempt lost from its log (a full filesystem)
+                               */
 } NodeRun;
 
 /* Progress of one job, and who it belongs to. Owns nodes[] and the strings. */
@@ -131,7 +135,8 @@ bool node_state_is_final(NodeState s);
 int node_state_transition_check(NodeState from, NodeState to);
 int job_state_transition_check(JobState from, JobState to);
 
-/* Format a reason ("exit:3", "signal:KILL", "spawn:ENOENT", …) into buf. Returns buf, or NULL for REASON_NONE. */
+/* Format a reason ("exit:3", "signal:KILL", "spawn:ENOENT", …) into buf. Returns buf, or NULL for
+ * REASON_NONE. */
 const char *reason_to_string(Reason r, char *buf, size_t size);
 #define REASON_STRING_MAX 48
 /* Parse the form above. Returns 0, or -EINVAL for anything else. */

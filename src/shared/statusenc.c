@@ -160,7 +160,8 @@ static void put_reason(Text *t, Reason reason) {
 
 /* protocol_node_to_json(). */
 static void put_node(Text *t, const NodeRun *n) {
-        bool finished = node_state_is_final(n->state) && n->started_at > 0 && n->finished_at >= n->started_at;
+        bool finished = node_state_is_final(n->state) && n->started_at > 0 &&
+                n->finished_at >= n->started_at;
         const char *sig = NULL;
         char sigbuf[16];
 

@@ -184,11 +184,12 @@ char *usage_denial_format(const UsageDenial *d, const char *user) {
         case USAGE_BYTES:
                 format_bytes(d->current, cur, sizeof(cur));
                 format_bytes(d->max, max, sizeof(max));
-                r = asprintf(&s,
-                             "user %s has %s of job files in the spool (finished jobs included), the limit "
-                             "UserMaxBytes= is %s and this job would exceed it; ask the administrator to remove "
-                             "finished jobs, or submit a smaller file",
-                             user, cur, max);
+                r = asprintf(
+                        &s,
+                        "user %s has %s of job files in the spool (finished jobs included), the limit "
+                        "UserMaxBytes= is %s and this job would exceed it; ask the administrator to remove "
+                        "finished jobs, or submit a smaller file",
+                        user, cur, max);
                 break;
         case USAGE_NODES:
                 r = asprintf(&s,

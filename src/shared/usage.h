@@ -101,8 +101,9 @@ unsigned usage_pass_ready(Usage *u);
 /* The rounds of a scheduling pass, in order. */
 typedef enum UsageRound {
         USAGE_ROUND_SHARE, /* up to the whole part of the share: MaxParallel / users */
-        USAGE_ROUND_BELOW, /* one more slot for each user still below its share (running × users < MaxParallel) */
-        USAGE_ROUND_REST, /* the leftovers, which anyone may take (no slot stays idle while work waits) */
+        USAGE_ROUND_BELOW, /* one more slot for each user still below its share (running × users <
+                              MaxParallel) */
+        USAGE_ROUND_REST,  /* the leftovers, which anyone may take (no slot stays idle while work waits) */
         _USAGE_ROUND_MAX,
 } UsageRound;
 

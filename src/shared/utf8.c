@@ -142,7 +142,8 @@ size_t utf8_sanitize(const char *buf, size_t n, bool final, char *out, size_t *r
                         continue;
                 }
                 if (i + 1 + m == n && !final)
-                        break; /* a valid prefix cut by the end of the chunk: the next chunk may complete it */
+                        break; /* a valid prefix cut by the end of the chunk: the next chunk may complete it
+                                */
                 memcpy(out + o, replacement, sizeof(replacement));
                 o += sizeof(replacement);
                 i += 1 + (size_t) m;

@@ -23,8 +23,8 @@ static void check_run(const DaemonConf *c, uid_t daemon, uid_t uid, int want, co
         int r = access_may_run(c, daemon, uid, &why);
 
         if (r != want)
-                fail_msg("uid %u on a daemon of uid %u: got %d, want %d (%s)", (unsigned) uid, (unsigned) daemon, r,
-                         want, why ?: "-");
+                fail_msg("uid %u on a daemon of uid %u: got %d, want %d (%s)", (unsigned) uid,
+                         (unsigned) daemon, r, want, why ?: "-");
         if (why_part && (!why || !strstr(why, why_part)))
                 fail_msg("uid %u: reason '%s' lacks '%s'", (unsigned) uid, why ?: "(none)", why_part);
 }
@@ -62,11 +62,11 @@ static void test_may_run(void **state) {
 }
 
 static void test_may_see(void **state) {
-        assert_true(access_may_see(0, false, 0, 1000));       /* root */
-        assert_true(access_may_see(500, false, 500, 1000));   /* the daemon's own user */
-        assert_true(access_may_see(1000, false, 0, 1000));    /* the owner */
-        assert_false(access_may_see(1001, false, 0, 1000));   /* anyone else */
-        assert_true(access_may_see(1001, true, 0, 1000));     /* unless in AdminGroup= */
+        assert_true(access_may_see(0, false, 0, 1000));     /* root */
+        assert_true(access_may_see(500, false, 500, 1000)); /* the daemon's own user */
+        assert_true(access_may_see(1000, false, 0, 1000));  /* the owner */
+        assert_false(access_may_see(1001, false, 0, 1000)); /* anyone else */
+        assert_true(access_may_see(1001, true, 0, 1000));   /* unless in AdminGroup= */
 }
 
 static void test_admin_gid(void **state) {

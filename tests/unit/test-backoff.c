@@ -43,7 +43,7 @@ static void test_defaults(void **state) {
 static void test_should_retry(void **state) {
         static const struct {
                 unsigned attempts;
-                int on_exit[3];  /* 0-terminated; empty = any */
+                int on_exit[3]; /* 0-terminated; empty = any */
                 bool on_timeout;
                 unsigned used;
                 AttemptOutcome o;
@@ -53,7 +53,7 @@ static void test_should_retry(void **state) {
                 /* on_exit any */
                 { 3, { 0 }, true, 1, ATTEMPT_EXIT, 1, true },
                 { 3, { 0 }, true, 2, ATTEMPT_EXIT, 255, true },
-                { 3, { 0 }, true, 3, ATTEMPT_EXIT, 1, false },      /* exhausted */
+                { 3, { 0 }, true, 3, ATTEMPT_EXIT, 1, false }, /* exhausted */
                 { 3, { 0 }, true, 4, ATTEMPT_EXIT, 1, false },
                 { 3, { 0 }, true, 1, ATTEMPT_SIGNAL, 9, true },
                 { 3, { 0 }, true, 1, ATTEMPT_SPAWN, 2, true },
@@ -94,8 +94,8 @@ static void test_should_retry(void **state) {
 
                 got = retry_should_retry(&p, table[i].used, table[i].o, table[i].code);
                 if (got != table[i].want)
-                        fail_msg("case #%zu (used %u, outcome %d, code %d): got %d, want %d",
-                                 i, table[i].used, table[i].o, table[i].code, got, table[i].want);
+                        fail_msg("case #%zu (used %u, outcome %d, code %d): got %d, want %d", i,
+                                 table[i].used, table[i].o, table[i].code, got, table[i].want);
         }
 }
 
@@ -164,8 +164,8 @@ static void test_delay(void **state) {
 
                 got = retry_delay_usec(&p, table[i].used, table[i].u);
                 if (got != table[i].want)
-                        fail_msg("case #%zu (used %u, u %g): got %" PRIu64 ", want %" PRIu64,
-                                 i, table[i].used, table[i].u, got, table[i].want);
+                        fail_msg("case #%zu (used %u, u %g): got %" PRIu64 ", want %" PRIu64, i,
+                                 table[i].used, table[i].u, got, table[i].want);
         }
 }
 
@@ -209,7 +209,8 @@ static void test_jitter_bounds(void **state) {
 
                                 if ((double) got < lo - 1 || (double) got > hi)
                                         fail_msg("jitter %g used %u u %g: got %" PRIu64
-                                                 ", want [%.0f, %.0f]", p.jitter, used, u, got, lo, hi);
+                                                 ", want [%.0f, %.0f]",
+                                                 p.jitter, used, u, got, lo, hi);
                                 below = below || (double) got < base;
                                 above = above || (double) got > base;
                         }
@@ -221,12 +222,9 @@ static void test_jitter_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_should_retry),
-                cmocka_unit_test(test_add_exit_bitmap),
-                cmocka_unit_test(test_delay),
-                cmocka_unit_test(test_jitter_upper_edge),
-                cmocka_unit_test(test_jitter_bounds),
+                cmocka_unit_test(test_defaults),          cmocka_unit_test(test_should_retry),
+                cmocka_unit_test(test_add_exit_bitmap),   cmocka_unit_test(test_delay),
+                cmocka_unit_test(test_jitter_upper_edge), cmocka_unit_test(test_jitter_bounds),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,7 +186,8 @@ static void test_writes_by_name(void **state) {
                 int len = snprintf(buf, sizeof(buf), "{\"seq\":%u}", i);
 
                 snprintf(dir, sizeof(dir), "%u", i % 10);
-                assert_int_equal(committer_add(c, base, dir, COMMIT_SNAPSHOT, i, strdup(buf), (size_t) len), 0);
+                assert_int_equal(committer_add(c, base, dir, COMMIT_SNAPSHOT, i, strdup(buf), (size_t) len),
+                                 0);
         }
         assert_int_equal(open_fds(), before);
 

@@ -99,8 +99,8 @@ static void test_values(void **state) {
                 int r = conf_set(&c, cases[i].key, cases[i].value, &why);
 
                 if (r != cases[i].want)
-                        fail_msg("%s=%s: got %d, want %d", conf_key_to_string(cases[i].key), cases[i].value, r,
-                                 cases[i].want);
+                        fail_msg("%s=%s: got %d, want %d", conf_key_to_string(cases[i].key), cases[i].value,
+                                 r, cases[i].want);
                 assert_true(r < 0 ? why != NULL : CONF_SET(&c, cases[i].key));
                 conf_done(&c);
         }
@@ -212,10 +212,12 @@ static void test_parse_errors(void **state) {
         static const struct {
                 const char *text, *error;
         } cases[] = {
-                { "[Daemon]\nMaxParallel=zero\n", "f.conf:2: invalid MaxParallel=zero: must be a number from 1 to 1000000" },
+                { "[Daemon]\nMaxParallel=zero\n",
+                  "f.conf:2: invalid MaxParallel=zero: must be a number from 1 to 1000000" },
                 { "[Daemon]\nSpool\n", "f.conf:2: expected Key=Value, got 'Spool'" },
                 { "[Daemon\n", "f.conf:1: invalid section header '[Daemon'" },
-                { "\n\n[Daemon]\nSocket=relative\n", "f.conf:4: invalid Socket=relative: must be an absolute path" },
+                { "\n\n[Daemon]\nSocket=relative\n",
+                  "f.conf:4: invalid Socket=relative: must be an absolute path" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -242,7 +244,7 @@ static void test_merge(void **state) {
 
         assert_int_equal(conf_merge(&file, &cli), 0);
         assert_string_equal(file.spool, "/from/file"); /* not on the command line: kept */
-        assert_int_equal(file.max_parallel, 16);      /* the command line wins */
+        assert_int_equal(file.max_parallel, 16);       /* the command line wins */
         assert_string_equal(file.allow_users[0], "carol");
         assert_null(file.allow_users[1]); /* a list is replaced, not extended */
         conf_done(&file);

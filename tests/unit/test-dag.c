@@ -74,12 +74,12 @@ static void test_trigger_rule_satisfied(void **state) {
                 size_t n_deps, n_succeeded, n_failed;
                 bool want;
         } table[] = {
-                { TRIGGER_SUCCESS, 0, 0, 0, true },  { TRIGGER_FAILURE, 0, 0, 0, true },
-                { TRIGGER_ALWAYS, 0, 0, 0, true },   { TRIGGER_SUCCESS, 2, 2, 0, true },
-                { TRIGGER_SUCCESS, 2, 1, 1, false }, { TRIGGER_SUCCESS, 2, 1, 0, false }, /* one skipped */
-                { TRIGGER_FAILURE, 2, 1, 1, true },  { TRIGGER_FAILURE, 2, 2, 0, false },
-                { TRIGGER_FAILURE, 2, 0, 0, false }, { TRIGGER_FAILURE, 3, 0, 3, true },
-                { TRIGGER_ALWAYS, 2, 0, 0, true },   { TRIGGER_ALWAYS, 2, 0, 2, true },
+                { TRIGGER_SUCCESS, 0, 0, 0, true },    { TRIGGER_FAILURE, 0, 0, 0, true },
+                { TRIGGER_ALWAYS, 0, 0, 0, true },     { TRIGGER_SUCCESS, 2, 2, 0, true },
+                { TRIGGER_SUCCESS, 2, 1, 1, false },   { TRIGGER_SUCCESS, 2, 1, 0, false }, /* one skipped */
+                { TRIGGER_FAILURE, 2, 1, 1, true },    { TRIGGER_FAILURE, 2, 2, 0, false },
+                { TRIGGER_FAILURE, 2, 0, 0, false },   { TRIGGER_FAILURE, 3, 0, 3, true },
+                { TRIGGER_ALWAYS, 2, 0, 0, true },     { TRIGGER_ALWAYS, 2, 0, 2, true },
                 { _TRIGGER_RULE_MAX, 1, 1, 0, false },
         };
 
@@ -341,26 +341,74 @@ static void test_trigger_rules(void **state) {
                 const char *want_ran, *want_skipped;
         } table[] = {
                 { "success after failure", 2, { { 0, 1 } }, 1, { SUC, SUC }, { F, S }, "0", "1" },
-                { "success chain skips", 4, { { 0, 1 }, { 1, 2 }, { 2, 3 } }, 3, { SUC, SUC, SUC, SUC },
-                  { F, S, S, S }, "0", "1,2,3" },
+                { "success chain skips",
+                  4,
+                  { { 0, 1 }, { 1, 2 }, { 2, 3 } },
+                  3,
+                  { SUC, SUC, SUC, SUC },
+                  { F, S, S, S },
+                  "0",
+                  "1,2,3" },
                 { "failure runs on failure", 2, { { 0, 1 } }, 1, { SUC, FAI }, { F, S }, "0,1", "" },
-                { "failure skipped on success", 3, { { 0, 1 }, { 1, 2 } }, 2, { SUC, FAI, SUC }, { S, S, S },
-                  "0", "1,2" },
+                { "failure skipped on success",
+                  3,
+                  { { 0, 1 }, { 1, 2 } },
+                  2,
+                  { SUC, FAI, SUC },
+                  { S, S, S },
+                  "0",
+                  "1,2" },
                 { "always after failure", 2, { { 0, 1 } }, 1, { SUC, ALW }, { F, S }, "0,1", "" },
-                { "always after skip", 3, { { 0, 1 }, { 1, 2 } }, 2, { SUC, SUC, ALW }, { F, S, S },
-                  "0,2", "1" },
+                { "always after skip",
+                  3,
+                  { { 0, 1 }, { 1, 2 } },
+                  2,
+                  { SUC, SUC, ALW },
+                  { F, S, S },
+                  "0,2",
+                  "1" },
                 /* A skipped dependency is not a failure. */
-                { "failure after skip", 3, { { 0, 1 }, { 1, 2 } }, 2, { SUC, SUC, FAI }, { F, S, S },
-                  "0", "1,2" },
-                { "failure with one failed of two", 3, { { 0, 2 }, { 1, 2 } }, 2, { SUC, SUC, FAI },
-                  { F, S, S }, "0,1,2", "" },
-                { "success with one failed of two", 3, { { 0, 2 }, { 1, 2 } }, 2, { SUC, SUC, SUC },
-                  { S, F, S }, "0,1", "2" },
+                { "failure after skip",
+                  3,
+                  { { 0, 1 }, { 1, 2 } },
+                  2,
+                  { SUC, SUC, FAI },
+                  { F, S, S },
+                  "0",
+                  "1,2" },
+                { "failure with one failed of two",
+                  3,
+                  { { 0, 2 }, { 1, 2 } },
+                  2,
+                  { SUC, SUC, FAI },
+                  { F, S, S },
+                  "0,1,2",
+                  "" },
+                { "success with one failed of two",
+                  3,
+                  { { 0, 2 }, { 1, 2 } },
+                  2,
+                  { SUC, SUC, SUC },
+                  { S, F, S },
+                  "0,1",
+                  "2" },
                 /* SPEC §3 example: build -> unit, e2e -> report (always). */
-                { "spec example", 4, { { 0, 1 }, { 0, 2 }, { 1, 3 }, { 2, 3 } }, 4, { SUC, SUC, SUC, ALW },
-                  { F, S, S, S }, "0,3", "1,2" },
-                { "failure handler chain", 4, { { 0, 1 }, { 1, 2 }, { 2, 3 } }, 3, { SUC, SUC, FAI, SUC },
-                  { S, F, S, S }, "0,1,2,3", "" },
+                { "spec example",
+                  4,
+                  { { 0, 1 }, { 0, 2 }, { 1, 3 }, { 2, 3 } },
+                  4,
+                  { SUC, SUC, SUC, ALW },
+                  { F, S, S, S },
+                  "0,3",
+                  "1,2" },
+                { "failure handler chain",
+                  4,
+                  { { 0, 1 }, { 1, 2 }, { 2, 3 } },
+                  3,
+                  { SUC, SUC, FAI, SUC },
+                  { S, F, S, S },
+                  "0,1,2,3",
+                  "" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -373,8 +421,8 @@ static void test_trigger_rules(void **state) {
                 drive(d, table[i].outcome, &ran, &skipped);
 
                 if (!streq(ran.buf, table[i].want_ran))
-                        fail_msg("%s: ran got \"%s\", want \"%s\"",
-                                 table[i].name, ran.buf, table[i].want_ran);
+                        fail_msg("%s: ran got \"%s\", want \"%s\"", table[i].name, ran.buf,
+                                 table[i].want_ran);
                 if (!streq(skipped.buf, table[i].want_skipped))
                         fail_msg("%s: skipped got \"%s\", want \"%s\"", table[i].name, skipped.buf,
                                  table[i].want_skipped);
@@ -414,8 +462,9 @@ static void test_restore(void **state) {
                 assert_int_equal(dag_complete(d, v, DAG_FAILED, NULL, NULL), 0);
 
                 dag_restore(d, table[i].outcome, table[i].active, on_skip, &skipped);
-                assert_int_equal(dag_n_ready(d), strlen(table[i].want_ready) == 0 ? 0 :
-                                 (strlen(table[i].want_ready) + 1) / 2);
+                assert_int_equal(dag_n_ready(d),
+                                 strlen(table[i].want_ready) == 0 ? 0 :
+                                                                    (strlen(table[i].want_ready) + 1) / 2);
                 while (dag_pop_ready(d, &v) > 0)
                         log_append(&ready, v);
                 if (!streq(ready.buf, table[i].want_ready))
@@ -571,8 +620,9 @@ static void test_wide_fan_out(void **state) {
                 assert_int_equal(v, i);
         }
         for (uint32_t i = 1; i + 1 < n; i++)
-                assert_int_equal(dag_complete(d, i, i == 5000 ? DAG_FAILED : DAG_SUCCEEDED, count_skip,
-                                              &n_skipped), 0);
+                assert_int_equal(
+                        dag_complete(d, i, i == 5000 ? DAG_FAILED : DAG_SUCCEEDED, count_skip, &n_skipped),
+                        0);
         assert_int_equal(n_skipped, 1); /* the sink: one failed dependency */
         assert_true(dag_is_finished(d));
 
@@ -580,8 +630,8 @@ static void test_wide_fan_out(void **state) {
         dag_start(d);
         while (dag_pop_ready(d, &v) > 0) {
                 n_done++;
-                assert_int_equal(dag_complete(d, v, v == 0 ? DAG_FAILED : DAG_SUCCEEDED, count_skip,
-                                              &n_skipped), 0);
+                assert_int_equal(
+                        dag_complete(d, v, v == 0 ? DAG_FAILED : DAG_SUCCEEDED, count_skip, &n_skipped), 0);
         }
         assert_int_equal(n_done, 1);
         assert_int_equal(n_skipped, 1 + n - 1); /* everything below the root, the sink included */

@@ -39,11 +39,15 @@ static void test_find_control_char(void **state) {
                 { "nbsp \xc2\xa0 is fine", false, -1 }, /* U+00A0 is not a control character */
                 { "bad \xff utf8", false, -1 },         /* not UTF-8: not judged here */
                 { "lone \x9b", false, -1 },
-                { "backup\xe2\x80\xae" "txt.exe", false, 6 }, /* U+202E RIGHT-TO-LEFT OVERRIDE */
-                { "ab\xe2\x80\x8b" "c", true, 2 },             /* U+200B ZERO WIDTH SPACE */
-                { "x\xef\xbb\xbf", true, 1 },                  /* U+FEFF */
-                { "rlm\xd8\x9c", true, 3 },                     /* U+061C ARABIC LETTER MARK */
-                { "dash \xe2\x80\x90 ok", false, -1 },        /* U+2010 HYPHEN is printable */
+                { "backup\xe2\x80\xae"
+                  "txt.exe",
+                  false, 6 }, /* U+202E RIGHT-TO-LEFT OVERRIDE */
+                { "ab\xe2\x80\x8b"
+                  "c",
+                  true, 2 },                           /* U+200B ZERO WIDTH SPACE */
+                { "x\xef\xbb\xbf", true, 1 },          /* U+FEFF */
+                { "rlm\xd8\x9c", true, 3 },            /* U+061C ARABIC LETTER MARK */
+                { "dash \xe2\x80\x90 ok", false, -1 }, /* U+2010 HYPHEN is printable */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -70,8 +74,12 @@ static void test_cescape(void **state) {
                 { "bad \xff\xc3", "bad \\xff\\xc3" },
                 { "surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80" },
                 { "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
-                { "a\xe2\x80\xae" "b", "a\\xe2\\x80\\xaeb" },
-                { "\xe2\x81\xa6" "x", "\\xe2\\x81\\xa6x" },
+                { "a\xe2\x80\xae"
+                  "b",
+                  "a\\xe2\\x80\\xaeb" },
+                { "\xe2\x81\xa6"
+                  "x",
+                  "\\xe2\\x81\\xa6x" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -128,13 +136,13 @@ static void test_terminal_escape(void **state) {
                 const char *want;
         } table[] = {
                 { "plain\ttext\n", "plain\ttext\n" },
-                { "\x1b[1;31mred\x1b[0m", "\x1b[1;31mred\x1b[0m" },      /* colours pass */
+                { "\x1b[1;31mred\x1b[0m", "\x1b[1;31mred\x1b[0m" }, /* colours pass */
                 { "\x1b[38:5:208mx", "\x1b[38:5:208mx" },
                 { "\x1b[38;2;255;128;0mtc", "\x1b[38;2;255;128;0mtc" }, /* truecolour, 19 bytes */
-                { "\x1b]0;title\a", "\\x1b]0;title\\a" },              /* a title change does not */
-                { "\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H" },                /* nor cursor moves */
+                { "\x1b]0;title\a", "\\x1b]0;title\\a" },               /* a title change does not */
+                { "\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H" },                 /* nor cursor moves */
                 { "x\rover", "x\\rover" },
-                { "\x1b[31", "\\x1b[31" },                               /* cut short */
+                { "\x1b[31", "\\x1b[31" }, /* cut short */
                 { "back\\slash \xe2\x80\xae", "back\\slash \\xe2\\x80\\xae" },
                 { "bad \xff", "bad \\xff" },
         };
@@ -152,10 +160,8 @@ static void test_terminal_escape(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_find_control_char),
-                cmocka_unit_test(test_cescape),
-                cmocka_unit_test(test_cescape_truncates_whole),
-                cmocka_unit_test(test_cescape_all_bytes),
+                cmocka_unit_test(test_find_control_char),       cmocka_unit_test(test_cescape),
+                cmocka_unit_test(test_cescape_truncates_whole), cmocka_unit_test(test_cescape_all_bytes),
                 cmocka_unit_test(test_terminal_escape),
         };
 

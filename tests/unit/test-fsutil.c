@@ -265,7 +265,8 @@ static void test_atomic_write_faults(void **state) {
                         fail_msg("%s: got content \"%s\", want \"%s\"", table[i].name, got,
                                  table[i].want_content);
                 if (count_temp_files(f->dir_fd) != 0)
-                        fail_msg("%s: got %u temp files, want 0", table[i].name, count_temp_files(f->dir_fd));
+                        fail_msg("%s: got %u temp files, want 0", table[i].name,
+                                 count_temp_files(f->dir_fd));
         }
 }
 
@@ -533,7 +534,8 @@ static void test_open_foreign_file(void **state) {
                 { "fifo", KIND_FIFO, 0, 10, -EPERM, "is a FIFO" },
                 { "socket", KIND_SOCKET, 0, 10, -EPERM, "is a socket" },
                 { "hard link", KIND_HARDLINK, 1, 10, -EPERM,
-                  "has 2 hard links: whoever can reach the file by another link could change what runs as you; "
+                  "has 2 hard links: whoever can reach the file by another link could change what runs as "
+                  "you; "
                   "drop a copy with a single link (cp, not ln), or use orchctl submit" },
                 { "group-writable", KIND_GROUP_WRITABLE, 1, 10, -EPERM,
                   "is group-writable (mode 0664): another user who can write it could make it run as you; "
@@ -656,7 +658,8 @@ static void test_rename_noreplace(void **state) {
         CHECK_STR("a intact", a, "A");
         CHECK_STR("b intact", b, "B");
         CHECK_INT("onto free name", rename_noreplace(f->dir_fd, "a", f->dir_fd, "c"), 0);
-        CHECK_INT("source gone", faccessat(f->dir_fd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0, ENOENT);
+        CHECK_INT("source gone", faccessat(f->dir_fd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0,
+                  ENOENT);
         CHECK_INT("missing source", rename_noreplace(f->dir_fd, "a", f->dir_fd, "d"), -ENOENT);
 }
 

@@ -33,7 +33,8 @@ static const char diamond_json[] =
         "{ \"name\": \"diamond\", \"nodes\": {\n"
         "  \"fetch\": { \"cmd\": \"true\" },\n"
         "  \"build\": { \"cmd\": \"true\", \"after\": [\"fetch\"] },\n"
-        "  \"lint\": { \"cmd\": \"true\", \"after\": [\"fetch\"], \"when\": \"failure\", \"allow_failure\": true },\n"
+        "  \"lint\": { \"cmd\": \"true\", \"after\": [\"fetch\"], \"when\": \"failure\", \"allow_failure\": "
+        "true },\n"
         "  \"report\": { \"cmd\": \"true\", \"after\": [\"build\", \"lint\"], \"when\": \"always\" } } }\n";
 
 #define WANT_LEGEND_ALLOW_FAILURE "    \"#legend-allow_failure\" [label=\"allow_failure\", shape=octagon];\n"
@@ -77,10 +78,12 @@ static const char want_diamond_plain[] =
 
 static const char want_diamond_run[] =
         "digraph \"diamond\" {\n"
-        "  graph [rankdir=LR, labelloc=t, fontname=\"sans-serif\", label=\"diamond\\njob 42: running\"];\n" WANT_DEFAULTS
+        "  graph [rankdir=LR, labelloc=t, fontname=\"sans-serif\", label=\"diamond\\njob 42: running\"];"
+        "\n" WANT_DEFAULTS
         "  \"fetch\" [label=\"fetch\\nsucceeded\", fillcolor=palegreen];\n"
         "  \"build\" [label=\"build\\nfailed, 3 attempts, exit:3\", fillcolor=tomato];\n"
-        "  \"lint\" [label=\"lint\\nretry_wait, 2 attempts, signal:KILL\", fillcolor=orange, shape=octagon];\n"
+        "  \"lint\" [label=\"lint\\nretry_wait, 2 attempts, signal:KILL\", fillcolor=orange, shape=octagon];"
+        "\n"
         "  \"report\" [label=\"report\\npending\", fillcolor=gray75];\n" WANT_DIAMOND_EDGES WANT_LEGEND_HEAD
         "    \"#legend-pending\" [label=\"pending\", fillcolor=gray75];\n"
         "    \"#legend-running\" [label=\"running\", fillcolor=lightskyblue];\n"
@@ -88,8 +91,10 @@ static const char want_diamond_run[] =
         "    \"#legend-succeeded\" [label=\"succeeded\", fillcolor=palegreen];\n"
         "    \"#legend-failed\" [label=\"failed\", fillcolor=tomato];\n"
         "    \"#legend-skipped\" [label=\"skipped\", fillcolor=gray93, style=\"filled,dashed\"];\n"
-        "    \"#legend-cancelled\" [label=\"cancelled\", fillcolor=gray40, fontcolor=white];\n" WANT_LEGEND_ALLOW_FAILURE
-        "    \"#legend-pending\" -> \"#legend-running\" -> \"#legend-retry_wait\" -> \"#legend-succeeded\" -> "
+        "    \"#legend-cancelled\" [label=\"cancelled\", fillcolor=gray40, fontcolor=white];"
+        "\n" WANT_LEGEND_ALLOW_FAILURE
+        "    \"#legend-pending\" -> \"#legend-running\" -> \"#legend-retry_wait\" -> \"#legend-succeeded\" "
+        "-> "
         "\"#legend-failed\" -> \"#legend-skipped\" -> \"#legend-cancelled\" -> \"#legend-allow_failure\" "
         "[style=invis];\n" WANT_LEGEND_EDGES;
 
@@ -199,13 +204,16 @@ static void test_every_state(void **state) {
                 { NODE_SUCCEEDED, "  \"n3\" [label=\"n3\\nsucceeded\", fillcolor=palegreen];\n" },
                 { NODE_FAILED, "  \"n4\" [label=\"n4\\nfailed\", fillcolor=tomato];\n" },
                 { NODE_SKIPPED,
-                  "  \"n5\" [label=\"n5\\nskipped, upstream\", fillcolor=gray93, style=\"filled,dashed\"];\n" },
+                  "  \"n5\" [label=\"n5\\nskipped, upstream\", fillcolor=gray93, style=\"filled,dashed\"];"
+                  "\n" },
                 { NODE_CANCELLED,
                   "  \"n6\" [label=\"n6\\ncancelled, cancelled\", fillcolor=gray40, fontcolor=white];\n" },
         };
         _cleanup_(jobspec_freep) JobSpec *spec = parse_spec(
-                "{\"name\":\"all\",\"nodes\":{\"n0\":{\"cmd\":\"x\"},\"n1\":{\"cmd\":\"x\"},\"n2\":{\"cmd\":\"x\"},"
-                "\"n3\":{\"cmd\":\"x\"},\"n4\":{\"cmd\":\"x\"},\"n5\":{\"cmd\":\"x\"},\"n6\":{\"cmd\":\"x\"}}}");
+                "{\"name\":\"all\",\"nodes\":{\"n0\":{\"cmd\":\"x\"},\"n1\":{\"cmd\":\"x\"},\"n2\":{\"cmd\":"
+                "\"x\"},"
+                "\"n3\":{\"cmd\":\"x\"},\"n4\":{\"cmd\":\"x\"},\"n5\":{\"cmd\":\"x\"},\"n6\":{\"cmd\":"
+                "\"x\"}}}");
         _cleanup_(job_run_freep) JobRun *run = NULL;
         _cleanup_free_ char *got = NULL;
 
@@ -251,7 +259,8 @@ static void test_hostile_names(void **state) {
                   "e \xe6\x97\xa5 \xf0\x9f\x9a\x80",
                   "Gr\xc3\xbc\xc3\x9f"
                   "e \xe6\x97\xa5 \xf0\x9f\x9a\x80" },
-                /* Invalid UTF-8: a stray byte, a truncated sequence, an overlong '/', a surrogate, > U+10FFFF. */
+                /* Invalid UTF-8: a stray byte, a truncated sequence, an overlong '/', a surrogate, >
+                   U+10FFFF. */
                 { "\xff", "\\\\xff", "\\\\xff" },
                 { "\xe2\x82", "\\\\xe2\\\\x82", "\\\\xe2\\\\x82" },
                 { "\xc0\xaf", "\\\\xc0\\\\xaf", "\\\\xc0\\\\xaf" },
@@ -268,10 +277,11 @@ static void test_hostile_names(void **state) {
                 assert_non_null(spec->name);
                 assert_int_equal(graph_dot(spec, NULL, &got), 0);
                 assert_true(
-                        asprintf(&want,
-                                 "digraph \"%s\" {\n"
-                                 "  graph [rankdir=LR, labelloc=t, fontname=\"sans-serif\", label=\"%s\"];\n",
-                                 table[i].want_id, table[i].want_label) > 0);
+                        asprintf(
+                                &want,
+                                "digraph \"%s\" {\n"
+                                "  graph [rankdir=LR, labelloc=t, fontname=\"sans-serif\", label=\"%s\"];\n",
+                                table[i].want_id, table[i].want_label) > 0);
                 if (strncmp(got, want, strlen(want)) != 0)
                         fail_msg("case %zu: got:\n%s\nwant a start of:\n%s", i, got, want);
                 /* The rest does not depend on the name. */

@@ -395,10 +395,12 @@ static void test_limits(void **state) {
                 { "{\"nodes\":{\"a\":{\"cmd\":\"x\"},\"b\":{\"cmd\":\"x\"},\"c\":{\"cmd\":\"x\"}}}",
                   { .max_nodes = 2 },
                   "f.json: nodes: too many nodes: 3, the limit is 2\n" },
-                { "{\"nodes\":{\"a\":{\"cmd\":\"x\"},\"b\":{\"cmd\":\"x\"},\"c\":{\"cmd\":\"x\",\"after\":[\"a\",\"b\"]}}}",
+                { "{\"nodes\":{\"a\":{\"cmd\":\"x\"},\"b\":{\"cmd\":\"x\"},\"c\":{\"cmd\":\"x\",\"after\":"
+                  "[\"a\",\"b\"]}}}",
                   { .max_after = 2 },
                   NULL },
-                { "{\"nodes\":{\"a\":{\"cmd\":\"x\"},\"b\":{\"cmd\":\"x\"},\"c\":{\"cmd\":\"x\",\"after\":[\"a\",\"b\"]}}}",
+                { "{\"nodes\":{\"a\":{\"cmd\":\"x\"},\"b\":{\"cmd\":\"x\"},\"c\":{\"cmd\":\"x\",\"after\":"
+                  "[\"a\",\"b\"]}}}",
                   { .max_after = 1 },
                   "f.json: nodes.c.after: too many dependencies: 2, the limit is 1\n" },
                 { "{\"nodes\":{\"a\":{\"cmd\":[\"x\"]}}}", { .max_depth = 4 }, NULL },
@@ -429,7 +431,8 @@ static void test_limits(void **state) {
                 if (e)
                         got = jobspec_errors_format(e, "f.json");
                 if ((r == 0) != !cases[i].want || (got && !streq(got, cases[i].want))) {
-                        print_error("case %zu: got r=%d %s, want %s", i, r, strna(got), strna(cases[i].want));
+                        print_error("case %zu: got r=%d %s, want %s", i, r, strna(got),
+                                    strna(cases[i].want));
                         fail();
                 }
                 jobspec_free(j);
@@ -606,7 +609,8 @@ static void test_name_from_filename_control(void **state) {
                 text = jobspec_errors_format(e, "f.json");
                 assert_non_null(text);
                 if (!strstr(text,
-                            "f.json: the file name must not contain control characters, found U+001B at byte 0: rename"))
+                            "f.json: the file name must not contain control characters, found U+001B at "
+                            "byte 0: rename"))
                         fail_msg("body %zu: got \"%s\"", i, text);
                 jobspec_errors_free(e);
         }
@@ -617,7 +621,8 @@ static void test_name_from_filename_control(void **state) {
 static void test_errors_quote_escaped(void **state) {
         static const char *const bodies[] = {
                 "{\"nodes\":{\"a\":{\"cmd\":\"x\",\"after\":[\"zz\\u001b[31mRED\\n<0>forged\"]}}}",
-                "{\"nodes\":{\"b\\u001bc\":{\"cmd\":\"x\"},\"a\":{\"cmd\":\"x\",\"after\":[\"b\\u001bc\",\"b\\u001bc\"]}}}",
+                "{\"nodes\":{\"b\\u001bc\":{\"cmd\":\"x\"},\"a\":{\"cmd\":\"x\",\"after\":[\"b\\u001bc\","
+                "\"b\\u001bc\"]}}}",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
@@ -674,10 +679,11 @@ static void test_errors_to_json(void **state) {
 
         assert_int_equal(jobspec_parse(json2, strlen(json2), NULL, "t", &j, &e), -EINVAL);
         o = jobspec_errors_to_json(e, "t.json");
-        assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-                            "{\"file\":\"t.json\",\"errors\":[{\"path\":\"nodes.a.cmd\",\"message\":"
-                            "\"expected a command: a non-empty array of strings or a non-empty string, got 1\","
-                            "\"line\":null,\"column\":null}],\"truncated\":false}");
+        assert_string_equal(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                "{\"file\":\"t.json\",\"errors\":[{\"path\":\"nodes.a.cmd\",\"message\":"
+                "\"expected a command: a non-empty array of strings or a non-empty string, got 1\","
+                "\"line\":null,\"column\":null}],\"truncated\":false}");
         json_object_put(o);
         jobspec_errors_free(e);
 }
@@ -701,9 +707,10 @@ static void test_errors_truncated(void **state) {
         assert_int_equal(e->n_errors, 50);
         assert_true(e->truncated);
         s = jobspec_errors_format(e, "t.json");
-        assert_non_null(strstr(s,
-                               "t.json: nodes.n49.when: expected \"success\", \"failure\" or \"always\", got "
-                               "\"never\"\nt.json: too many errors, only the first 50 are shown\n"));
+        assert_non_null(
+                strstr(s,
+                       "t.json: nodes.n49.when: expected \"success\", \"failure\" or \"always\", got "
+                       "\"never\"\nt.json: too many errors, only the first 50 are shown\n"));
         o = jobspec_errors_to_json(e, "t.json");
         assert_true(json_object_get_boolean(json_object_object_get(o, "truncated")));
         json_object_put(o);

@@ -636,9 +636,13 @@ static void test_gap(void **state) {
                 const char *want_msg; /* NULL: loads fine */
         } table[] = {
                 { 0, { 1, 2, 3 }, 3, NULL },
-                { 0, { 1, 3 }, 2,
+                { 0,
+                  { 1, 3 },
+                  2,
                   "journal-000000000003.json: sequence gap: journal-000000000002.json is missing" },
-                { 0, { 2 }, 1,
+                { 0,
+                  { 2 },
+                  1,
                   "journal-000000000002.json: sequence gap: journal-000000000001.json is missing" },
                 { 5,
                   { 4, 6, 8 },

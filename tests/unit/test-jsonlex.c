@@ -54,7 +54,8 @@ static void check_fault(const char *in, const JsonLex *lx, int r, int want_fault
                          lx->error.start, lx->error.at, want_fault, start, at);
 }
 
-/* ---- strings -------------------------------------------------------------------------------------------- */
+/* ---- strings --------------------------------------------------------------------------------------------
+ */
 
 static const struct StringCase {
         const char *in;
@@ -144,7 +145,8 @@ static void test_string_in_place(void **state) {
         assert_int_equal(lx.scratch_size, 0);
 }
 
-/* ---- numbers -------------------------------------------------------------------------------------------- */
+/* ---- numbers --------------------------------------------------------------------------------------------
+ */
 
 static void test_integer(void **state) {
         static const struct {
@@ -221,7 +223,8 @@ static void test_fraction(void **state) {
         }
 }
 
-/* ---- literals ------------------------------------------------------------------------------------------- */
+/* ---- literals -------------------------------------------------------------------------------------------
+ */
 
 static void test_literal(void **state) {
         static const struct {
@@ -253,7 +256,8 @@ static void test_literal(void **state) {
         }
 }
 
-/* ---- the two readers agree with the lexer --------------------------------------------------------------- */
+/* ---- the two readers agree with the lexer ---------------------------------------------------------------
+ */
 
 /* Every string case as a document: the parser accepts it exactly when the lexer does with UTF-8 checked,
  * the scanner exactly when it does without. */

@@ -28,7 +28,8 @@ static const char *const docs[] = {
         "{\"a\":1}",
         "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":[[]]}",
         "{\"job\":{\"id\":\"7\",\"n\":-3,\"x\":1.5e-07,\"t\":true,\"f\":false,\"z\":null,"
-        "\"nodes\":[{\"id\":\"a,b:c\",\"s\":\"{[\\\"]}\\\\\",\"u\":\"é \\u0001 \\n\"},{\"id\":\"b\",\"after\":[\"a\"]}]}}",
+        "\"nodes\":[{\"id\":\"a,b:c\",\"s\":\"{[\\\"]}\\\\\",\"u\":\"é \\u0001 \\n\"},{\"id\":\"b\","
+        "\"after\":[\"a\"]}]}}",
         "  {\"spaced\" : [ 1 , 2 ] }  trailing",
 };
 
@@ -48,11 +49,12 @@ static void test_same_as_json_c(void **state) {
                 }
                 assert_non_null(tree);
                 /* A copy: the next call reuses the object's buffer. */
-                plain = strdup(json_object_to_json_string_ext(tree, JSON_C_TO_STRING_PLAIN |
-                                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+                plain = strdup(json_object_to_json_string_ext(
+                        tree, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 assert_non_null(plain);
-                want = json_object_to_json_string_ext(
-                        tree, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+                want = json_object_to_json_string_ext(tree,
+                                                      JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
                 assert_int_equal(json_pretty(plain, strlen(plain), &got, &len, &used), 0);
                 if (!streq(got, want))
                         fail_msg("doc %zu:\ngot:\n%s\nwant:\n%s", i, got, want);
@@ -90,7 +92,8 @@ static void test_deep(void **state) {
 }
 
 static void test_broken(void **state) {
-        static const char *const bad[] = { "", "   ", "{\"a\":[1,2}", "[1,2", "{\"a\":\"unterminated}", "]", "{]" };
+        static const char *const bad[] = { "",  "   ", "{\"a\":[1,2}", "[1,2", "{\"a\":\"unterminated}",
+                                           "]", "{]" };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 char *got = NULL;

@@ -95,7 +95,7 @@ static void test_literal(void **state) {
                 { "  1", "null", 0, 2, NO_ERROR },
                 { "True", "true", 0, 0, NO_ERROR },
                 { "", "null", 0, 0, NO_ERROR },
-                { "nul", "null", -EBADMSG, 3, "" },    /* cut off: truncation */
+                { "nul", "null", -EBADMSG, 3, "" }, /* cut off: truncation */
                 { "n", "null", -EBADMSG, 1, "" },
                 { "fals", "false", -EBADMSG, 4, "" },
                 { "nil", "null", -EBADMSG, 0, "invalid literal" },
@@ -139,12 +139,12 @@ static const StringCase string_cases[] = {
         { "\"\\b\\f\\n\\r\\t\"", 0, "\b\f\n\r\t", 5, 12, NO_ERROR },
         { "\"\\u0041\\u00e9\\u20AC\"", 0, "A\xc3\xa9\xe2\x82\xac", 6, 20, NO_ERROR },
         { "\"\\u07FF\\u0800\\uFFFF\"", 0, "\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf", 8, 20, NO_ERROR },
-        { "\"\\ud83d\\ude00\"", 0, "\xf0\x9f\x98\x80", 4, 14, NO_ERROR },     /* U+1F600 */
-        { "\"\\uD800\\uDC00\"", 0, "\xf0\x90\x80\x80", 4, 14, NO_ERROR },     /* U+10000 */
-        { "\"\\uDBFF\\uDFFF\"", 0, "\xf4\x8f\xbf\xbf", 4, 14, NO_ERROR },     /* U+10FFFF */
-        { "\"a\\u0000b\"", 0, "a\0b", 3, 10, NO_ERROR },                      /* NUL kept, len says so */
-        { "\"\xff\xfe\x80\"", 0, "\xff\xfe\x80", 3, 5, NO_ERROR },             /* not UTF-8: passed */
-        { "\"\x7f\"", 0, "\x7f", 1, 3, NO_ERROR },                             /* DEL is no control */
+        { "\"\\ud83d\\ude00\"", 0, "\xf0\x9f\x98\x80", 4, 14, NO_ERROR }, /* U+1F600 */
+        { "\"\\uD800\\uDC00\"", 0, "\xf0\x90\x80\x80", 4, 14, NO_ERROR }, /* U+10000 */
+        { "\"\\uDBFF\\uDFFF\"", 0, "\xf4\x8f\xbf\xbf", 4, 14, NO_ERROR }, /* U+10FFFF */
+        { "\"a\\u0000b\"", 0, "a\0b", 3, 10, NO_ERROR },                  /* NUL kept, len says so */
+        { "\"\xff\xfe\x80\"", 0, "\xff\xfe\x80", 3, 5, NO_ERROR },        /* not UTF-8: passed */
+        { "\"\x7f\"", 0, "\x7f", 1, 3, NO_ERROR },                        /* DEL is no control */
         { "\"\\ude00\"", -EBADMSG, NULL, 0, 7, "lone low surrogate" },
         { "\"\\uDFFF\"", -EBADMSG, NULL, 0, 7, "lone low surrogate" },
         { "\"\\uDC00\"", -EBADMSG, NULL, 0, 7, "lone low surrogate" },
@@ -404,7 +404,7 @@ static void test_object(void **state) {
         static const struct {
                 const char *input;
                 int want_r;
-                const char *want; /* rendering on success */
+                const char *want;   /* rendering on success */
                 size_t want_offset; /* error offset, or where trailing data starts */
                 const char *want_error;
         } cases[] = {
@@ -412,8 +412,7 @@ static void test_object(void **state) {
                 { " { } \n", 0, "{}", 0, NO_ERROR },
                 { "{\"a\":1}", 0, "{a:1}", 0, NO_ERROR },
                 { " { \"a\" : 1 , \"b\" : { \"c\" : \"x\" , \"d\" : null } , \"e\" : true, \"f\":false } ",
-                  0,
-                  "{a:1,b:{c:\"x\",d:N},e:T,f:F}", 0, NO_ERROR },
+                  0, "{a:1,b:{c:\"x\",d:N},e:T,f:F}", 0, NO_ERROR },
                 { "{\"\":{\"\":{}}}", 0, "{:{:{}}}", 0, NO_ERROR },
                 { "{\"k\\u00e9\":\"\\ud83d\\ude00\"}", 0, "{k\xc3\xa9:\"\xf0\x9f\x98\x80\"}", 0, NO_ERROR },
                 { "{\"a\":1,\"a\":2}", 0, "{a:1,a:2}", 0, NO_ERROR }, /* duplicates are the caller's */
@@ -492,9 +491,10 @@ static void test_deep_nesting(void **state) {
  * One exception, kept as journal.c has always reported it: a cut between the '\' and the 'u' of a low
  * surrogate is "high surrogate without low surrogate" at the backslash. */
 static void test_truncation(void **state) {
-        static const char doc[] = "{ \"version\": 1, \"s\": \"a\\\"\\u00e9\\ud83d\\ude00\\n\", \"n\": null,"
-                                  " \"t\": true, \"f\": false, \"big\": 18446744073709551615,"
-                                  " \"o\": {\"x\": -0, \"y\": {}} }";
+        static const char doc[] =
+                "{ \"version\": 1, \"s\": \"a\\\"\\u00e9\\ud83d\\ude00\\n\", \"n\": null,"
+                " \"t\": true, \"f\": false, \"big\": 18446744073709551615,"
+                " \"o\": {\"x\": -0, \"y\": {}} }";
         const size_t n = sizeof(doc) - 1, lone_backslash = (size_t) (strstr(doc, "\\ude00") - doc) + 1;
         JsonScan s = {};
         char out[256];
@@ -542,10 +542,10 @@ static void test_error_state(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_next_kind),      cmocka_unit_test(test_literal),
-                cmocka_unit_test(test_string),         cmocka_unit_test(test_string_scratch),
-                cmocka_unit_test(test_uint),           cmocka_unit_test(test_object),
-                cmocka_unit_test(test_deep_nesting),   cmocka_unit_test(test_truncation),
+                cmocka_unit_test(test_next_kind),    cmocka_unit_test(test_literal),
+                cmocka_unit_test(test_string),       cmocka_unit_test(test_string_scratch),
+                cmocka_unit_test(test_uint),         cmocka_unit_test(test_object),
+                cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_truncation),
                 cmocka_unit_test(test_error_state),
         };
 

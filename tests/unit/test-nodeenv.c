@@ -43,25 +43,47 @@ typedef struct Case {
 } Case;
 
 static const Case cases[] = {
-        { "full owner, no env", { "/home/alice", "alice", "/bin/bash" }, "C.UTF-8", {}, {},
-          "PATH=" NODEENV_PATH "\nHOME=/home/alice\nUSER=alice\nLOGNAME=alice\nSHELL=/bin/bash\nLANG=C.UTF-8\n"
+        { "full owner, no env",
+          { "/home/alice", "alice", "/bin/bash" },
+          "C.UTF-8",
+          {},
+          {},
+          "PATH=" NODEENV_PATH
+          "\nHOME=/home/alice\nUSER=alice\nLOGNAME=alice\nSHELL=/bin/bash\nLANG=C.UTF-8\n"
           "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
-        { "unknown owner: no HOME/USER/LOGNAME, SHELL /bin/sh, no LANG", { NULL, NULL, NULL }, NULL, {}, {},
+        { "unknown owner: no HOME/USER/LOGNAME, SHELL /bin/sh, no LANG",
+          { NULL, NULL, NULL },
+          NULL,
+          {},
+          {},
           "PATH=" NODEENV_PATH "\nSHELL=/bin/sh\n"
           "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
-        { "job env adds and overrides the base in place", { "/root", "root", "" }, NULL,
-          { "A=1", "PATH=/opt/bin", "HOME=/srv" }, {},
+        { "job env adds and overrides the base in place",
+          { "/root", "root", "" },
+          NULL,
+          { "A=1", "PATH=/opt/bin", "HOME=/srv" },
+          {},
           "PATH=/opt/bin\nHOME=/srv\nUSER=root\nLOGNAME=root\nSHELL=/bin/sh\nA=1\n"
           "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
-        { "node env overrides job env; ORCH_* cannot be overridden", { "/root", "root", "/bin/sh" }, NULL,
-          { "A=1", "B=2" }, { "B=node", "ORCH_NODE=spoofed", "C=3" },
+        { "node env overrides job env; ORCH_* cannot be overridden",
+          { "/root", "root", "/bin/sh" },
+          NULL,
+          { "A=1", "B=2" },
+          { "B=node", "ORCH_NODE=spoofed", "C=3" },
           "PATH=" NODEENV_PATH "\nHOME=/root\nUSER=root\nLOGNAME=root\nSHELL=/bin/sh\nA=1\nB=node\n"
           "ORCH_NODE=build\nC=3\nORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_ATTEMPT=3\n" },
-        { "a name repeated among the node's own entries keeps its first place", { NULL, NULL, NULL }, NULL,
-          { "A=1" }, { "X=1", "Y=2", "X=3" },
+        { "a name repeated among the node's own entries keeps its first place",
+          { NULL, NULL, NULL },
+          NULL,
+          { "A=1" },
+          { "X=1", "Y=2", "X=3" },
           "PATH=" NODEENV_PATH "\nSHELL=/bin/sh\nA=1\nX=3\nY=2\n"
           "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
-        { "values may contain '='", { NULL, NULL, NULL }, NULL, { "Q=a=b" }, {},
+        { "values may contain '='",
+          { NULL, NULL, NULL },
+          NULL,
+          { "Q=a=b" },
+          {},
           "PATH=" NODEENV_PATH "\nSHELL=/bin/sh\nQ=a=b\n"
           "ORCH_JOB_ID=42\nORCH_JOB_NAME=nightly\nORCH_NODE=build\nORCH_ATTEMPT=3\n" },
 };
@@ -76,8 +98,9 @@ static void test_table(void **state) {
                 assert_int_equal(nodeenv_base_new(&c->owner, c->lang,
                                                   c->job_env[0] ? (char *const *) c->job_env : NULL, &base),
                                  0);
-                assert_int_equal(nodeenv_node(base, c->node_env[0] ? (char *const *) c->node_env : NULL, 42, "nightly",
-                                              "build", 3, &env), 0);
+                assert_int_equal(nodeenv_node(base, c->node_env[0] ? (char *const *) c->node_env : NULL, 42,
+                                              "nightly", "build", 3, &env),
+                                 0);
                 got = joined(env);
                 if (!streq(got, c->want))
                         fail_msg("%s:\ngot:\n%swant:\n%s", c->name, got, c->want);

@@ -75,9 +75,11 @@ static void test_node_event(void **state) {
                   "succeeded (exit 0, 1s200ms)" },
                 { "{\"state\":\"succeeded\",\"attempts\":2,\"exit_code\":0,\"duration_ms\":250}",
                   "succeeded (exit 0, 250ms, attempt 2)" },
-                { "{\"state\":\"failed\",\"attempts\":1,\"exit_code\":3,\"reason\":\"exit:3\",\"duration_ms\":null}",
+                { "{\"state\":\"failed\",\"attempts\":1,\"exit_code\":3,\"reason\":\"exit:3\","
+                  "\"duration_ms\":null}",
                   "failed (exit:3)" },
-                { "{\"state\":\"failed\",\"attempts\":1,\"signal\":\"KILL\",\"reason\":\"timeout\",\"duration_ms\":90000}",
+                { "{\"state\":\"failed\",\"attempts\":1,\"signal\":\"KILL\",\"reason\":\"timeout\","
+                  "\"duration_ms\":90000}",
                   "failed (timeout, 1m30s)" },
                 { "{\"state\":\"retry_wait\",\"attempts\":1,\"reason\":\"exit:75\"}",
                   "retry_wait (attempt 1: exit:75)" },

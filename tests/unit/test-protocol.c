@@ -54,8 +54,10 @@ static const CallCase call_cases[] = {
         { "{\"method\":\"a b.C\"}", -EBADMSG, NULL, false, false, NULL, "invalid method name" },
         { "{\"method\":\"a.B\",\"parameters\":[]}", -EBADMSG, NULL, false, false, NULL, "not an object" },
         { "{\"method\":\"a.B\",\"parameters\":\"x\"}", -EBADMSG, NULL, false, false, NULL, "not an object" },
-        { "{\"method\":\"a.B\",\"more\":1}", -EBADMSG, NULL, false, false, NULL, "\"more\" is not a boolean" },
-        { "{\"method\":\"a.B\",\"oneway\":\"yes\"}", -EBADMSG, NULL, false, false, NULL, "\"oneway\" is not" },
+        { "{\"method\":\"a.B\",\"more\":1}", -EBADMSG, NULL, false, false, NULL,
+          "\"more\" is not a boolean" },
+        { "{\"method\":\"a.B\",\"oneway\":\"yes\"}", -EBADMSG, NULL, false, false, NULL,
+          "\"oneway\" is not" },
         { "{\"method\":\"a.B\",\"more\":true,\"oneway\":true}", -EBADMSG, NULL, false, false, NULL, "both" },
         { "{\"method\":\"a.B\",\"upgrade\":true}", -EBADMSG, NULL, false, false, NULL,
           "unknown key \"upgrade\"" },
@@ -222,7 +224,8 @@ static void test_format(void **state) {
         error = protocol_format_error(ORCH_ERROR_NO_SUCH_JOB, p, &len);
         assert_string_equal(
                 error,
-                "{\"error\":\"io.orchd.Manager.NoSuchJob\",\"parameters\":{\"id\":\"42\",\"path\":\"a/b\"}}");
+                "{\"error\":\"io.orchd.Manager.NoSuchJob\",\"parameters\":{\"id\":\"42\",\"path\":"
+                "\"a/b\"}}");
         empty = protocol_format_call("a.B", NULL, false, NULL);
         assert_string_equal(empty, "{\"method\":\"a.B\",\"parameters\":{}}");
 }
@@ -365,10 +368,14 @@ static JobRun *make_run(void) {
 }
 
 static void test_job_to_json(void **state) {
-        NodeSpec nodes[3] = { { .id = (char *) "build" }, { .id = (char *) "unit" }, { .id = (char *) "e2e" } };
-        JobSpec spec = {
-                .name = (char *) "nightly", .key = (char *) "k1", .priority = -5, .nodes = nodes, .n_nodes = 3
-        };
+        NodeSpec nodes[3] = { { .id = (char *) "build" },
+                              { .id = (char *) "unit" },
+                              { .id = (char *) "e2e" } };
+        JobSpec spec = { .name = (char *) "nightly",
+                         .key = (char *) "k1",
+                         .priority = -5,
+                         .nodes = nodes,
+                         .n_nodes = 3 };
         JobRun *run = make_run();
         _cleanup_json_ json_object *full = NULL, *summary = NULL;
 
@@ -382,7 +389,8 @@ static void test_job_to_json(void **state) {
                 "\"submitted_at\":\"2026-11-26T09:30:00.123Z\",\"started_at\":\"2026-11-26T09:30:00.125Z\","
                 "\"finished_at\":\"2026-11-26T09:31:00.000Z\",\"key\":\"k1\",\"source\":\"nightly.json\","
                 "\"nodes\":{"
-                "\"build\":{\"state\":\"succeeded\",\"attempts\":1,\"exit_code\":0,\"signal\":null,\"reason\":null,"
+                "\"build\":{\"state\":\"succeeded\",\"attempts\":1,\"exit_code\":0,\"signal\":null,"
+                "\"reason\":null,"
                 "\"started_at\":\"2026-11-26T09:30:00.125Z\",\"finished_at\":\"2026-11-26T09:30:01.359Z\","
                 "\"duration_ms\":1234},"
                 "\"unit\":{\"state\":\"failed\",\"attempts\":3,\"exit_code\":null,\"signal\":\"KILL\","
@@ -429,10 +437,11 @@ static void test_job_to_json_running_node(void **state) {
         assert_string_equal(json_object_get_string(json_object_object_get(o, "id")), "18446744073709551615");
         assert_string_equal(json_object_get_string(json_object_object_get(o, "reason")), "job_timeout");
         n = json_object_object_get(json_object_object_get(o, "nodes"), "n");
-        assert_string_equal(json_object_to_json_string_ext(n, JSON_C_TO_STRING_PLAIN),
-                            "{\"state\":\"running\",\"attempts\":2,\"exit_code\":null,\"signal\":null,"
-                            "\"reason\":null,\"started_at\":\"2026-11-26T09:30:00.000Z\",\"finished_at\":null,"
-                            "\"duration_ms\":null}");
+        assert_string_equal(
+                json_object_to_json_string_ext(n, JSON_C_TO_STRING_PLAIN),
+                "{\"state\":\"running\",\"attempts\":2,\"exit_code\":null,\"signal\":null,"
+                "\"reason\":null,\"started_at\":\"2026-11-26T09:30:00.000Z\",\"finished_at\":null,"
+                "\"duration_ms\":null}");
         job_run_free(run);
 }
 

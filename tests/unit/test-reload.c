@@ -98,9 +98,9 @@ static void test_reload_changed(void **state) {
         DaemonConf new = {};
         int r;
 
-        write_conf(
-                f,
-                "[Daemon]\nSpool=/var/tmp/orchd-test-a\nMaxParallel=5\nKeepFinished=1d 10\nLogLevel=debug\n");
+        write_conf(f,
+                   "[Daemon]\nSpool=/var/tmp/orchd-test-a\nMaxParallel=5\nKeepFinished=1d 10\n"
+                   "LogLevel=debug\n");
         r = reload_logged(f, NULL, &new, &log);
         assert_int_equal(r, 3); /* MaxParallel=, KeepFinished=, LogLevel= */
         assert_int_equal(new.max_parallel, 5);

@@ -48,9 +48,9 @@ static void test_node_state_strings(void **state) {
                 NodeState s;
                 const char *str;
         } table[] = {
-                { NODE_PENDING, "pending" },     { NODE_RUNNING, "running" },
+                { NODE_PENDING, "pending" },       { NODE_RUNNING, "running" },
                 { NODE_RETRY_WAIT, "retry_wait" }, { NODE_SUCCEEDED, "succeeded" },
-                { NODE_FAILED, "failed" },       { NODE_SKIPPED, "skipped" },
+                { NODE_FAILED, "failed" },         { NODE_SKIPPED, "skipped" },
                 { NODE_CANCELLED, "cancelled" },
         };
 
@@ -84,43 +84,41 @@ static void test_rule_strings(void **state) {
 
 static void test_final(void **state) {
         static const bool job_final[_JOB_STATE_MAX] = {
-                [JOB_SUCCEEDED] = true, [JOB_FAILED] = true, [JOB_CANCELLED] = true,
+                [JOB_SUCCEEDED] = true,
+                [JOB_FAILED] = true,
+                [JOB_CANCELLED] = true,
         };
         static const bool node_final[_NODE_STATE_MAX] = {
-                [NODE_SUCCEEDED] = true, [NODE_FAILED] = true,
-                [NODE_SKIPPED] = true,   [NODE_CANCELLED] = true,
+                [NODE_SUCCEEDED] = true,
+                [NODE_FAILED] = true,
+                [NODE_SKIPPED] = true,
+                [NODE_CANCELLED] = true,
         };
 
         for (int s = 0; s < _JOB_STATE_MAX; s++)
                 if (job_state_is_final(s) != job_final[s])
-                        fail_msg("job_state_is_final(%s): got %d, want %d",
-                                 job_state_to_string(s), job_state_is_final(s), job_final[s]);
+                        fail_msg("job_state_is_final(%s): got %d, want %d", job_state_to_string(s),
+                                 job_state_is_final(s), job_final[s]);
         for (int s = 0; s < _NODE_STATE_MAX; s++)
                 if (node_state_is_final(s) != node_final[s])
-                        fail_msg("node_state_is_final(%s): got %d, want %d",
-                                 node_state_to_string(s), node_state_is_final(s), node_final[s]);
+                        fail_msg("node_state_is_final(%s): got %d, want %d", node_state_to_string(s),
+                                 node_state_is_final(s), node_final[s]);
 }
 
 /* The expected matrices, written out in full: row = from, column = to, 1 = legal. */
 static const bool job_legal[_JOB_STATE_MAX][_JOB_STATE_MAX] = {
         /*                queued running paused succeeded failed cancelled */
-        [JOB_QUEUED] =    { 0,     1,      1,     1,        1,     1 },
-        [JOB_RUNNING] =   { 0,     0,      1,     1,        1,     1 },
-        [JOB_PAUSED] =    { 1,     1,      0,     1,        1,     1 },
-        [JOB_SUCCEEDED] = { 0,     0,      0,     0,        0,     0 },
-        [JOB_FAILED] =    { 0,     0,      0,     0,        0,     0 },
-        [JOB_CANCELLED] = { 0,     0,      0,     0,        0,     0 },
+        [JOB_QUEUED] = { 0, 1, 1, 1, 1, 1 }, [JOB_RUNNING] = { 0, 0, 1, 1, 1, 1 },
+        [JOB_PAUSED] = { 1, 1, 0, 1, 1, 1 }, [JOB_SUCCEEDED] = { 0, 0, 0, 0, 0, 0 },
+        [JOB_FAILED] = { 0, 0, 0, 0, 0, 0 }, [JOB_CANCELLED] = { 0, 0, 0, 0, 0, 0 },
 };
 
 static const bool node_legal[_NODE_STATE_MAX][_NODE_STATE_MAX] = {
         /*                  pending running retry_wait succeeded failed skipped cancelled */
-        [NODE_PENDING] =    { 0,      1,      0,         0,        0,     1,      1 },
-        [NODE_RUNNING] =    { 0,      0,      1,         1,        1,     0,      1 },
-        [NODE_RETRY_WAIT] = { 0,      1,      0,         0,        0,     0,      1 },
-        [NODE_SUCCEEDED] =  { 0,      0,      0,         0,        0,     0,      0 },
-        [NODE_FAILED] =     { 0,      0,      0,         0,        0,     0,      0 },
-        [NODE_SKIPPED] =    { 0,      0,      0,         0,        0,     0,      0 },
-        [NODE_CANCELLED] =  { 0,      0,      0,         0,        0,     0,      0 },
+        [NODE_PENDING] = { 0, 1, 0, 0, 0, 1, 1 },    [NODE_RUNNING] = { 0, 0, 1, 1, 1, 0, 1 },
+        [NODE_RETRY_WAIT] = { 0, 1, 0, 0, 0, 0, 1 }, [NODE_SUCCEEDED] = { 0, 0, 0, 0, 0, 0, 0 },
+        [NODE_FAILED] = { 0, 0, 0, 0, 0, 0, 0 },     [NODE_SKIPPED] = { 0, 0, 0, 0, 0, 0, 0 },
+        [NODE_CANCELLED] = { 0, 0, 0, 0, 0, 0, 0 },
 };
 
 static void test_job_transitions(void **state) {
@@ -130,8 +128,8 @@ static void test_job_transitions(void **state) {
                         int got = job_state_transition_check(from, to);
 
                         if (got != want)
-                                fail_msg("job %s -> %s: got %d, want %d",
-                                         job_state_to_string(from), job_state_to_string(to), got, want);
+                                fail_msg("job %s -> %s: got %d, want %d", job_state_to_string(from),
+                                         job_state_to_string(to), got, want);
                 }
         assert_int_equal(job_state_transition_check(JOB_QUEUED, _JOB_STATE_MAX), -EINVAL);
         assert_int_equal(job_state_transition_check(-1, JOB_RUNNING), -EINVAL);
@@ -144,8 +142,8 @@ static void test_node_transitions(void **state) {
                         int got = node_state_transition_check(from, to);
 
                         if (got != want)
-                                fail_msg("node %s -> %s: got %d, want %d",
-                                         node_state_to_string(from), node_state_to_string(to), got, want);
+                                fail_msg("node %s -> %s: got %d, want %d", node_state_to_string(from),
+                                         node_state_to_string(to), got, want);
                 }
         assert_int_equal(node_state_transition_check(NODE_PENDING, _NODE_STATE_MAX), -EINVAL);
         assert_int_equal(node_state_transition_check(_NODE_STATE_MAX, NODE_PENDING), -EINVAL);
@@ -239,14 +237,16 @@ static void test_set_state_aborts(void **state) {
                 st = run_in_child(reset_node, from, 0);
                 aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
                 if (aborted != !node_state_is_final(from))
-                        fail_msg("node_run_reset_for_retry from %s: got status 0x%x", node_state_to_string(from), st);
+                        fail_msg("node_run_reset_for_retry from %s: got status 0x%x",
+                                 node_state_to_string(from), st);
         }
         for (int from = 0; from < _JOB_STATE_MAX; from++) {
                 int st = run_in_child(reset_job, from, 0);
                 bool aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
 
                 if (aborted != !job_state_is_final(from))
-                        fail_msg("job_run_reset_for_retry from %s: got status 0x%x", job_state_to_string(from), st);
+                        fail_msg("job_run_reset_for_retry from %s: got status 0x%x",
+                                 job_state_to_string(from), st);
         }
 }
 
@@ -265,7 +265,10 @@ static void test_pause_resume(void **state) {
 
 static void test_requeue_interrupted(void **state) {
         NodeRun n = {
-                .state = NODE_RUNNING, .attempt = 2, .interrupted = 1, .started_at = 1234,
+                .state = NODE_RUNNING,
+                .attempt = 2,
+                .interrupted = 1,
+                .started_at = 1234,
                 .reason = { .kind = REASON_SIGNAL, .arg = SIGKILL },
         };
 
@@ -279,7 +282,8 @@ static void test_requeue_interrupted(void **state) {
         node_run_set_state(&n, NODE_RUNNING);
 }
 
-/* crash_reruns counts reruns in a row: a requeue keeps it, any end of an attempt and a manual retry reset it. */
+/* crash_reruns counts reruns in a row: a requeue keeps it, any end of an attempt and a manual retry reset
+ * it. */
 static void test_crash_reruns(void **state) {
         static const NodeState ends[] = { NODE_SUCCEEDED, NODE_FAILED, NODE_CANCELLED, NODE_RETRY_WAIT };
 
@@ -303,12 +307,22 @@ static void test_crash_reruns(void **state) {
 
 static void test_reset_for_retry(void **state) {
         NodeRun n = {
-                .state = NODE_FAILED, .attempt = 5, .interrupted = 1, .exit_code = 3, .signal = 0,
-                .started_at = 1234, .finished_at = 5678, .reason = { .kind = REASON_EXIT, .arg = 3 },
+                .state = NODE_FAILED,
+                .attempt = 5,
+                .interrupted = 1,
+                .exit_code = 3,
+                .signal = 0,
+                .started_at = 1234,
+                .finished_at = 5678,
+                .reason = { .kind = REASON_EXIT, .arg = 3 },
         };
         JobRun r = {
-                .state = JOB_FAILED, .reason = { .kind = REASON_EXIT, .arg = 3 }, .cancel_requested = true,
-                .submitted_at = 1, .started_at = 2, .finished_at = 3,
+                .state = JOB_FAILED,
+                .reason = { .kind = REASON_EXIT, .arg = 3 },
+                .cancel_requested = true,
+                .submitted_at = 1,
+                .started_at = 2,
+                .finished_at = 3,
         };
 
         assert_int_equal(node_run_counted_attempts(&n), 4);
@@ -374,8 +388,8 @@ static void test_reason_round_trip(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 if (reason_from_string(bad[i], &none) != -EINVAL)
                         fail_msg("reason_from_string(\"%s\"): got success, want -EINVAL", bad[i]);
-        assert_null(reason_to_string((Reason) { REASON_ACCOUNT, EXEC_ACCOUNT_OK }, buf, sizeof(buf)));
-        assert_null(reason_to_string((Reason) { REASON_ACCOUNT, _EXEC_ACCOUNT_MAX }, buf, sizeof(buf)));
+        assert_null(reason_to_string((Reason){ REASON_ACCOUNT, EXEC_ACCOUNT_OK }, buf, sizeof(buf)));
+        assert_null(reason_to_string((Reason){ REASON_ACCOUNT, _EXEC_ACCOUNT_MAX }, buf, sizeof(buf)));
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 const char *s = reason_to_string(table[i].r, buf, sizeof(buf));
@@ -383,8 +397,8 @@ static void test_reason_round_trip(void **state) {
                 int r;
 
                 if (!s || !streq(s, table[i].str))
-                        fail_msg("reason_to_string #%zu: got \"%s\", want \"%s\"",
-                                 i, strna(s), table[i].str);
+                        fail_msg("reason_to_string #%zu: got \"%s\", want \"%s\"", i, strna(s),
+                                 table[i].str);
                 r = reason_from_string(table[i].str, &got);
                 if (r != 0 || got.kind != table[i].r.kind || got.arg != table[i].r.arg)
                         fail_msg("reason_from_string(\"%s\"): got r=%d {%d, %d}, want {%d, %d}",
@@ -413,14 +427,14 @@ static void test_reason_signal_errno_all(void **state) {
         for (int sig = 1; sig <= 64; sig++) {
                 Reason got;
 
-                assert_non_null(reason_to_string((Reason) { REASON_SIGNAL, sig }, buf, sizeof(buf)));
+                assert_non_null(reason_to_string((Reason){ REASON_SIGNAL, sig }, buf, sizeof(buf)));
                 if (reason_from_string(buf, &got) < 0 || got.kind != REASON_SIGNAL || got.arg != sig)
                         fail_msg("signal %d -> \"%s\": got {%d, %d}", sig, buf, got.kind, got.arg);
         }
         for (int e = 1; e < 4096; e++) {
                 Reason got;
 
-                assert_non_null(reason_to_string((Reason) { REASON_SPAWN, e }, buf, sizeof(buf)));
+                assert_non_null(reason_to_string((Reason){ REASON_SPAWN, e }, buf, sizeof(buf)));
                 if (reason_from_string(buf, &got) < 0 || got.kind != REASON_SPAWN || got.arg != e)
                         fail_msg("errno %d -> \"%s\": got {%d, %d}", e, buf, got.kind, got.arg);
         }
@@ -429,22 +443,24 @@ static void test_reason_signal_errno_all(void **state) {
 static void test_reason_to_string_edges(void **state) {
         char buf[REASON_STRING_MAX], tiny[7];
 
-        assert_null(reason_to_string((Reason) { REASON_NONE, 0 }, buf, sizeof(buf)));
-        assert_null(reason_to_string((Reason) { _REASON_KIND_MAX, 0 }, buf, sizeof(buf)));
-        assert_null(reason_to_string((Reason) { -1, 0 }, buf, sizeof(buf)));
+        assert_null(reason_to_string((Reason){ REASON_NONE, 0 }, buf, sizeof(buf)));
+        assert_null(reason_to_string((Reason){ _REASON_KIND_MAX, 0 }, buf, sizeof(buf)));
+        assert_null(reason_to_string((Reason){ -1, 0 }, buf, sizeof(buf)));
         /* Truncation is refused, not silently cut. */
-        assert_null(reason_to_string((Reason) { REASON_TIMEOUT, 0 }, tiny, sizeof(tiny)));
-        assert_null(reason_to_string((Reason) { REASON_EXIT, 100 }, tiny, sizeof(tiny)));
-        assert_null(reason_to_string((Reason) { REASON_EXIT, 10 }, tiny, sizeof(tiny)));
-        assert_string_equal(reason_to_string((Reason) { REASON_EXIT, 1 }, tiny, sizeof(tiny)), "exit:1");
+        assert_null(reason_to_string((Reason){ REASON_TIMEOUT, 0 }, tiny, sizeof(tiny)));
+        assert_null(reason_to_string((Reason){ REASON_EXIT, 100 }, tiny, sizeof(tiny)));
+        assert_null(reason_to_string((Reason){ REASON_EXIT, 10 }, tiny, sizeof(tiny)));
+        assert_string_equal(reason_to_string((Reason){ REASON_EXIT, 1 }, tiny, sizeof(tiny)), "exit:1");
 }
 
 static void test_reason_from_string_junk(void **state) {
         static const char *const junk[] = {
-                "", "exit", "exit:", "exit:-1", "exit:256", "exit:+3", "exit: 3", "exit:3 ", "exit:3x",
-                "exit:99999999999999999999", "signal:", "signal:kill", "signal:SIGKILL", "signal:0",
-                "signal:65", "signal:-9", "spawn:", "spawn:enoent", "spawn:ENOPE", "spawn:0", "spawn:4096",
-                "Timeout", "timeout ", "upstream:1", "none", "success", "fail-fast", "EXIT:1",
+                "",           "exit",        "exit:",          "exit:-1",     "exit:256",
+                "exit:+3",    "exit: 3",     "exit:3 ",        "exit:3x",     "exit:99999999999999999999",
+                "signal:",    "signal:kill", "signal:SIGKILL", "signal:0",    "signal:65",
+                "signal:-9",  "spawn:",      "spawn:enoent",   "spawn:ENOPE", "spawn:0",
+                "spawn:4096", "Timeout",     "timeout ",       "upstream:1",  "none",
+                "success",    "fail-fast",   "EXIT:1",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(junk); i++) {
@@ -485,7 +501,10 @@ static void test_job_run_new(void **state) {
         job_run_count(r, counts);
         {
                 static const size_t want[_NODE_STATE_MAX] = {
-                        [NODE_PENDING] = 2, [NODE_RUNNING] = 1, [NODE_SUCCEEDED] = 1, [NODE_SKIPPED] = 1,
+                        [NODE_PENDING] = 2,
+                        [NODE_RUNNING] = 1,
+                        [NODE_SUCCEEDED] = 1,
+                        [NODE_SKIPPED] = 1,
                 };
 
                 for (int s = 0; s < _NODE_STATE_MAX; s++)

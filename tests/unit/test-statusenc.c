@@ -147,7 +147,8 @@ static void test_every_state(void **state) {
         assert_same(spec, run);
         run->state = JOB_FAILED;
         run->reason = (Reason){ .kind = REASON_FAIL_FAST };
-        run->finished_at = t + 86400ULL * 1000000 * 400; /* another day and year: the cached second changes */
+        run->finished_at = t +
+                86400ULL * 1000000 * 400; /* another day and year: the cached second changes */
         assert_same(spec, run);
 }
 

@@ -413,7 +413,10 @@ static void test_path_lookup(void **state) {
         snprintf(abs_noexec, sizeof(abs_noexec), "%s/noexec", f->dir);
         write_file_mode(f, "noexec", "#!/bin/sh\necho noexec\n", 0644);
         write_file_mode(f, "true", "#!/bin/sh\nexit 3\n", 0644);
-        write_file_mode(f, "garbage", "\x7f" "ELF but not really\n", 0755);
+        write_file_mode(f, "garbage",
+                        "\x7f"
+                        "ELF but not really\n",
+                        0755);
         assert_int_equal(mkdirat(f->dir_fd, "bin", 0755), 0);
         write_file_mode(f, "bin/hello", "#!/bin/sh\necho hello\n", 0755);
 
@@ -589,8 +592,9 @@ static void test_child_environment(void **state) {
 
         /* Empty arguments and odd bytes survive the trip (through the helper: its request). */
         run = (Run){};
-        p = params(f, (char *[]){ (char *) "/bin/sh", (char *) "-c", (char *) "printf '[%s]' \"$@\"",
-                                  (char *) "sh", (char *) "", (char *) "a b", (char *) "\t\x01=", NULL });
+        p = params(f,
+                   (char *[]){ (char *) "/bin/sh", (char *) "-c", (char *) "printf '[%s]' \"$@\"",
+                               (char *) "sh", (char *) "", (char *) "a b", (char *) "\t\x01=", NULL });
         assert_int_equal(run_task(f, &p, &run), 0);
         assert_log_equals(f, "[][a b][\t\x01=]");
 }

@@ -41,13 +41,13 @@ static void test_mark_and_list(void **state) {
 
         assert_int_equal(unfinished_mark(dir, 100, true), 0);
         assert_int_equal(unfinished_mark(dir, 9, true), 0);
-        assert_int_equal(unfinished_mark(dir, 9, true), 0);  /* again: still one */
+        assert_int_equal(unfinished_mark(dir, 9, true), 0); /* again: still one */
         assert_int_equal(unfinished_mark(dir, 42, true), 0);
         assert_int_equal(unfinished_mark(dir, 42, false), 0);
         assert_int_equal(unfinished_mark(dir, 42, false), 0); /* gone already: fine */
         assert_int_equal(unfinished_mark(dir, 18446744073709551615ULL, true), 0);
         /* Not ids: a leading zero, a dot file, a name with letters. */
-        for (const char *const *p = (const char *const[]) { "007", ".tmp", "12a", NULL }; *p; p++) {
+        for (const char *const *p = (const char *const[]){ "007", ".tmp", "12a", NULL }; *p; p++) {
                 int fd = openat(dir, *p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 
                 assert_true(fd >= 0);

@@ -94,9 +94,9 @@ static const struct {
 static void test_admit(void **state) {
         for (size_t i = 0; i < sizeof(admit_cases) / sizeof(admit_cases[0]); i++) {
                 const typeof(admit_cases[0]) *c = &admit_cases[i];
-                UsageLimits l = {
-                        .max = { [USAGE_JOBS] = c->max_jobs, [USAGE_BYTES] = c->max_bytes, [USAGE_NODES] = c->max_nodes }
-                };
+                UsageLimits l = { .max = { [USAGE_JOBS] = c->max_jobs,
+                                           [USAGE_BYTES] = c->max_bytes,
+                                           [USAGE_NODES] = c->max_nodes } };
                 UsageDenial d = {};
                 Usage u = {};
                 int r;
@@ -123,18 +123,21 @@ static void test_denial_text(void **state) {
         UsageDenial d = { .limit = USAGE_JOBS, .current = 1000, .max = 1000 };
         char *s = usage_denial_format(&d, "alice");
 
-        assert_string_equal(s,
-                            "user alice has 1000 unfinished jobs, the limit UserMaxJobs= is 1000; wait for some "
-                            "to finish");
+        assert_string_equal(
+                s,
+                "user alice has 1000 unfinished jobs, the limit UserMaxJobs= is 1000; wait for some "
+                "to finish");
         free(s);
         d = (UsageDenial){ .limit = USAGE_BYTES, .current = 1536, .max = UINT64_C(1) << 30 };
         s = usage_denial_format(&d, "bob");
-        assert_non_null(strstr(s, "user bob has 1.5 KiB of job files in the spool (finished jobs included)"));
+        assert_non_null(
+                strstr(s, "user bob has 1.5 KiB of job files in the spool (finished jobs included)"));
         assert_non_null(strstr(s, "UserMaxBytes= is 1.0 GiB"));
         free(s);
         d = (UsageDenial){ .limit = USAGE_NODES, .current = 7, .max = 10 };
         s = usage_denial_format(&d, "carol");
-        assert_non_null(strstr(s, "user carol has 7 nodes in unfinished jobs, the limit UserMaxNodes= is 10"));
+        assert_non_null(
+                strstr(s, "user carol has 7 nodes in unfinished jobs, the limit UserMaxNodes= is 10"));
         free(s);
         assert_string_equal(usage_limit_to_string(USAGE_RUNNING), "UserMaxRunning");
         assert_null(usage_limit_to_string(_USAGE_LIMIT_MAX));

@@ -78,9 +78,11 @@ static void test_cases(void **state) {
                 size_t out_len = SIZE_MAX, consumed;
 
                 consumed = utf8_sanitize(c->in, in_len, c->final, out, &out_len);
-                if (consumed != want_consumed || out_len != want_len || memcmp(out, c->want, want_len) != 0) {
-                        print_error("case '%s': got %zu bytes consumed, %zu out; want %zu consumed, %zu out\n",
-                                    c->name, consumed, out_len, want_consumed, want_len);
+                if (consumed != want_consumed || out_len != want_len ||
+                    memcmp(out, c->want, want_len) != 0) {
+                        print_error(
+                                "case '%s': got %zu bytes consumed, %zu out; want %zu consumed, %zu out\n",
+                                c->name, consumed, out_len, want_consumed, want_len);
                         fail();
                 }
         }
@@ -105,7 +107,8 @@ static size_t sanitize_chunked(const char *in, size_t n, size_t step, char *out)
 }
 
 static void test_chunked_equals_whole(void **state) {
-        /* Valid text of every length, an invalid mix, and sequences cut at every position by the chunking. */
+        /* Valid text of every length, an invalid mix, and sequences cut at every position by the chunking.
+         */
         static const char in[] =
                 "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z\x80\xE2\x82\xC0\xAF\xED\xA0\x80"
                 "\xF4\x90\x80\x80\xF0\x9F\x98\0end\xF0\x9F";
@@ -141,7 +144,8 @@ static void test_output_is_fixed_point(void **state) {
 }
 
 /* utf8_valid_len() and utf8_decode() agree with the sanitizer on every 1…3 byte prefix built from the bytes
- * where the rules change, and every code point that is not a surrogate encodes and decodes back to itself. */
+ * where the rules change, and every code point that is not a surrogate encodes and decodes back to itself.
+ */
 static void test_valid_decode_encode(void **state) {
         static const uint8_t edges[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
                                          0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF };
@@ -181,7 +185,8 @@ static void test_valid_decode_encode(void **state) {
 
                                 in[0] = (char) edges[a], in[1] = (char) edges[b], in[2] = (char) edges[c];
                                 len = utf8_valid_len(in, 3);
-                                /* A valid sequence at the start is copied, not replaced, by the sanitizer. */
+                                /* A valid sequence at the start is copied, not replaced, by the sanitizer.
+                                 */
                                 consumed = utf8_sanitize(in, 3, true, san, &out_len);
                                 assert_int_equal(consumed, 3);
                                 if (len > 0)
