@@ -28,6 +28,7 @@
 #include "fsutil.h"
 #include "macro.h"
 #include "time-util.h"
+#include "run-until.h"
 
 typedef struct Recorder {
         char order[64]; /* one letter per write that ran, upper case when it failed */
@@ -71,18 +72,6 @@ static void add(Committer *c, char letter) {
         writes[letter - 'a'].letter = letter;
         assert_int_equal(committer_add_call(c, write_fn, NULL, &writes[letter - 'a'], "a test write"), 0);
 }
-
-/* Run the loop until cond holds. Bounded, so that a hang is a failure, but generously: every write is two
- * fsyncs, and on a loaded CI disk 2,000 of them once took over 10 s. */
-#define RUN_UNTIL(e, cond)                                                           \
-        do {                                                                         \
-                uint64_t deadline_ = now_usec(CLOCK_MONOTONIC) + 120 * USEC_PER_SEC; \
-                while (!(cond)) {                                                    \
-                        if (now_usec(CLOCK_MONOTONIC) > deadline_)                   \
-                                fail_msg("timed out waiting for %s", #cond);         \
-                        assert_true(sd_event_run((e), 100 * USEC_PER_MSEC) >= 0);    \
-                }                                                                    \
-        } while (false)
 
 static void test_resume_after_enospc(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;

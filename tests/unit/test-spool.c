@@ -29,6 +29,7 @@
 #include "spool.h"
 #include "state.h"
 #include "time-util.h"
+#include "run-until.h"
 
 #define GOOD_JOB "{ \"name\": \"good\", \"nodes\": { \"a\": { \"cmd\": [\"/bin/true\"] } } }\n"
 
@@ -56,18 +57,6 @@ typedef struct Fixture {
         Committer *c;
         Spool *s;
 } Fixture;
-
-/* Run the loop until cond holds: bounded (a hang is a failure), generously (the reader and the committer
- * are threads of their own and CI disks are slow). */
-#define RUN_UNTIL(e, cond)                                                           \
-        do {                                                                         \
-                uint64_t deadline_ = now_usec(CLOCK_MONOTONIC) + 120 * USEC_PER_SEC; \
-                while (!(cond)) {                                                    \
-                        if (now_usec(CLOCK_MONOTONIC) > deadline_)                   \
-                                fail_msg("timed out waiting for %s", #cond);         \
-                        assert_true(sd_event_run((e), 100 * USEC_PER_MSEC) >= 0);    \
-                }                                                                    \
-        } while (false)
 
 static void on_job(Spool *s, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd, void *userdata) {
         own.n_accepted++;
