@@ -25,6 +25,7 @@
 
 #include "escape.h"
 #include "fsutil.h"
+#include "jobid.h"
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
@@ -144,12 +145,6 @@ static int load_job_patiently(Manager *m, const char *name, uint64_t id) {
                                   r == -ENOMEM ? "memory" : "file descriptors", name, pause / USEC_PER_MSEC);
                 (void) usleep((useconds_t) pause);
         }
-}
-
-static int id_cmp(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
 }
 
 /* Recovery loads at most this long before the daemon serves; the rest is loaded in slices of
@@ -298,42 +293,12 @@ static int recover_unfinished(Manager *m) {
 
 int manager_recover(Manager *m) {
         uint64_t *ids = NULL, t0 = now_usec(CLOCK_MONOTONIC);
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        DIR *d;
-        int fd, r;
+        size_t n = 0;
+        int r;
 
-        fd = openat(spool_jobs_fd(m->spool), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                safe_close(fd);
-                return log_error_errno(errno, "Failed to list %s/jobs: %m", m->config.spool_path);
-        }
-        while ((de = readdir(d))) {
-                char *end;
-                unsigned long long v;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                errno = 0;
-                v = strtoull(de->d_name, &end, 10);
-                if (errno != 0 || *end != '\0')
-                        continue;
-                if (n == cap) {
-                        uint64_t *q = reallocarray(ids, cap = MAX(cap * 2, (size_t) 64), sizeof(uint64_t));
-
-                        if (!q) {
-                                closedir(d);
-                                free(ids);
-                                return log_oom();
-                        }
-                        ids = q;
-                }
-                ids[n++] = v;
-        }
-        closedir(d);
-        if (n > 1)
-                qsort(ids, n, sizeof(uint64_t), id_cmp);
+        r = job_id_list(spool_jobs_fd(m->spool), &ids, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list %s/jobs: %m", m->config.spool_path);
         m->unloaded = ids;
         m->n_unloaded_ids = m->n_unloaded = n;
         m->unloaded_taken = calloc(MAX(n, (size_t) 1), sizeof(bool));

@@ -230,30 +230,15 @@ static int rejected_add(RejectedList *l, int dir_fd, const char *name, uid_t fil
         return 1;
 }
 
-/* A listing of dir_fd, on an fd of its own (a dup would share dir_fd's offset). Returns the DIR, or NULL
- * with errno set. */
-static DIR *opendir_at(int dir_fd) {
-        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-
-        if (!d && fd >= 0) {
-                int saved = errno;
-
-                close(fd);
-                errno = saved;
-        }
-        return d;
-}
-
 /* Every rejection in dir_fd that filter_uid may see ((uid_t) -1: all), added to l. */
 static int rejected_scan(int dir_fd, uid_t filter_uid, RejectedList *l) {
         size_t sl = strlen(ERROR_JSON_SUFFIX);
-        DIR *d = opendir_at(dir_fd);
         struct dirent *de;
-        int r = 0;
+        DIR *d;
+        int r = opendir_fd(dir_fd, &d);
 
-        if (!d)
-                return -errno;
+        if (r < 0)
+                return r;
         while (r >= 0 && (de = readdir(d))) {
                 size_t len = strlen(de->d_name);
                 char name[NAME_MAX + 1];
@@ -303,9 +288,9 @@ static int rejected_collect(int rejected_fd, uid_t viewer, const char *name, Rej
                         return 0;
                 return fd < 0 ? fd : rejected_from(fd, name, viewer, l);
         }
-        d = opendir_at(rejected_fd);
-        if (!d)
-                return -errno;
+        r = opendir_fd(rejected_fd, &d);
+        if (r < 0)
+                return r;
         while (r >= 0 && (de = readdir(d))) {
                 _cleanup_close_ int sub = -EBADF;
 

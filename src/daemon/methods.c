@@ -25,6 +25,7 @@
 #include "access.h"
 #include "graph.h"
 #include "json-util.h"
+#include "jobid.h"
 #include "log.h"
 #include "macro.h"
 #include "methods-internal.h"
@@ -179,13 +180,14 @@ bool methods_may_access(Manager *m, const ControlCall *call, const Job *j, int *
         if (*is_admin < 0)
                 *is_admin = m->conf.admin_group && control_call_in_group(call, access_admin_gid(&m->conf));
         return *is_admin > 0;
-} /* Find the job named by parameters.id, answering the call with the right error if there is none or the
-   * caller may not touch it. Returns the job or NULL (then the call is answered). */
+}
+
+/* Find the job named by parameters.id, answering the call with the right error if there is none or the
+ * caller may not touch it. Returns the job or NULL (then the call is answered). */
 Job *methods_lookup_job(Methods *ms, ControlCall *call, json_object *params) {
         Manager *m = ms->manager;
         json_object *v;
         const char *s;
-        char *end;
         uint64_t id;
         int r = 0;
         Job *j;
@@ -195,9 +197,7 @@ Job *methods_lookup_job(Methods *ms, ControlCall *call, json_object *params) {
                 return NULL;
         }
         s = json_object_get_string(v);
-        errno = 0;
-        id = strtoull(s, &end, 10);
-        j = (errno == 0 && *s >= '1' && *s <= '9' && *end == '\0') ? manager_get_job(m, id, &r) : NULL;
+        j = job_id_parse(s, &id) >= 0 ? manager_get_job(m, id, &r) : NULL;
         if (r < 0) { /* a shortage while loading it on demand (logged) */
                 (void) reply_internal(call, r);
                 return NULL;

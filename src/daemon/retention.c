@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "jobid.h"
 #include "log.h"
 #include "macro.h"
 #include "retention.h"
@@ -300,22 +301,14 @@ void retention_recover(Retention *rt) {
         struct dirent *de;
         Trash *t;
         DIR *d;
-        int fd = openat(spool_jobs_fd(rt->spool), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                safe_close(fd);
+        if (opendir_fd(spool_jobs_fd(rt->spool), &d) < 0)
                 return;
-        }
         while ((de = readdir(d))) {
                 uint64_t id;
-                char *end;
 
-                if (!strneq(de->d_name, RETENTION_TRASH_PREFIX, strlen(RETENTION_TRASH_PREFIX)))
-                        continue;
-                errno = 0;
-                id = strtoull(de->d_name + strlen(RETENTION_TRASH_PREFIX), &end, 10);
-                if (errno != 0 || *end != '\0' || id == 0)
+                if (!strneq(de->d_name, RETENTION_TRASH_PREFIX, strlen(RETENTION_TRASH_PREFIX)) ||
+                    job_id_parse(de->d_name + strlen(RETENTION_TRASH_PREFIX), &id) < 0)
                         continue;
                 if (n == cap) {
                         uint64_t *q = reallocarray(ids, cap = MAX(cap * 2, (size_t) 16), sizeof(uint64_t));

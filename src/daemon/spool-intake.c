@@ -9,6 +9,7 @@
  */
 
 #include "spool-internal.h"
+#include "utf8.h"
 
 /* ---- processing: checks on the loop, reading and parsing on the reader's thread ------------------ */
 
@@ -331,7 +332,7 @@ static int claim_unique(Spool *s, const char *name, char *iname, size_t size) {
                 return -errno;
         prefix_len = (size_t) snprintf(prefix, sizeof(prefix), ".%jx-%" PRIx64 "~", (uintmax_t) st.st_ino,
                                        now_usec(CLOCK_REALTIME));
-        keep = spool_name_prefix(name, MIN(strlen(name) - 5, INTAKE_NAME_MAX - prefix_len - 5));
+        keep = utf8_cut(name, MIN(strlen(name) - 5, INTAKE_NAME_MAX - prefix_len - 5));
         snprintf(iname, size, "%s%.*s.json", prefix, (int) keep, name);
         return rename_noreplace(s->new_fd, name, s->intake_fd, iname);
 }

@@ -125,8 +125,6 @@ bool spool_is_job_file_name(const char *name);
 const char *spool_intake_display_name(const char *iname);
 
 /* spool-rejected.c */
-/* The length of NAME's first n bytes, shortened to a UTF-8 character boundary. */
-size_t spool_name_prefix(const char *name, size_t n);
 
 /* Reject for one reason that is not about the JSON (file type, owner, size). */
 int spool_reject_reason(Spool *s, const char *iname, const struct stat *st, bool remove, const char *reason);

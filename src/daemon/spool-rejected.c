@@ -9,6 +9,7 @@
  */
 
 #include "spool-internal.h"
+#include "utf8.h"
 
 /* ---- rejection -------------------------------------------------------------------------------- */
 
@@ -26,12 +27,6 @@ static int open_rejected_dir(Spool *s, uid_t uid) {
         if (fd >= 0 && created)
                 (void) fsync_dir(s->rejected_fd); /* the directory is there before anything moves into it */
         return fd;
-}
-
-size_t spool_name_prefix(const char *name, size_t n) {
-        while (n > 0 && ((unsigned char) name[n] & 0xC0) == 0x80)
-                n--;
-        return n;
 }
 
 /* Pick rejected/UID/TARGET for the file dropped as NAME, in O(1): NAME itself if it is free and short
@@ -57,7 +52,7 @@ static int reject_target(int dir_fd, const char *name, ino_t ino, char *target, 
         for (unsigned k = 0; k < 8; k++) {
                 tag_len = (size_t) snprintf(tag, sizeof(tag), "%jx-%" PRIx64, (uintmax_t) ino, t + k);
                 keep = MIN(stem, max - strlen(".json") - 1 - tag_len);
-                snprintf(target, size, "%.*s.%s.json", (int) spool_name_prefix(name, keep), name, tag);
+                snprintf(target, size, "%.*s.%s.json", (int) utf8_cut(name, keep), name, tag);
                 snprintf(err, sizeof(err), "%s.error.json", target);
                 if (faccessat(dir_fd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
                     faccessat(dir_fd, err, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)

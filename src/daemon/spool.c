@@ -42,6 +42,7 @@
  * manager.
  */
 
+#include "jobid.h"
 #include "spool-internal.h"
 
 bool spool_is_job_file_name(const char *name) {
@@ -63,19 +64,6 @@ static bool is_intake_name(const char *iname) {
 }
 
 /* A decimal job id ("42"), as used for jobs/ID; 0 if the name is anything else. */
-static uint64_t parse_id(const char *name) {
-        uint64_t v = 0;
-
-        if (name[0] < '1' || name[0] > '9' || strlen(name) > 19)
-                return 0;
-        for (const char *p = name; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return 0;
-                v = v * 10 + (uint64_t) (*p - '0');
-        }
-        return v;
-}
-
 /* ---- scanning --------------------------------------------------------------------------------- */
 
 typedef struct Entry {
@@ -263,15 +251,15 @@ static uint64_t max_id_in(int dir_fd) {
         uint64_t max = 0;
         struct dirent *de;
         DIR *d;
-        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                safe_close(fd);
+        if (opendir_fd(dir_fd, &d) < 0)
                 return 0;
+        while ((de = readdir(d))) {
+                uint64_t id;
+
+                if (job_id_parse(de->d_name, &id) >= 0)
+                        max = MAX(max, id);
         }
-        while ((de = readdir(d)))
-                max = MAX(max, parse_id(de->d_name));
         closedir(d);
         return max;
 }

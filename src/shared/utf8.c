@@ -151,3 +151,9 @@ size_t utf8_sanitize(const char *buf, size_t n, bool final, char *out, size_t *r
         *ret_out_len = o;
         return i;
 }
+
+size_t utf8_cut(const char *buf, size_t n) {
+        while (n > 0 && ((unsigned char) buf[n] & 0xC0) == 0x80)
+                n--;
+        return n;
+}

@@ -22,6 +22,10 @@ size_t utf8_decode(const char *buf, size_t n, uint32_t *ret_cp);
 /* Encode cp (≤ U+10FFFF; a surrogate is the caller's error) into out; the number of bytes (1…4). */
 size_t utf8_encode(uint32_t cp, char out[static 4]);
 
+/* n, or less so that buf[0…result) does not end inside a multi-byte character: buf[n] (which must be
+ * readable: a terminating NUL will do) is not a continuation byte. For cutting a name short. */
+size_t utf8_cut(const char *buf, size_t n);
+
 /* Worst case of utf8_sanitize() output for n input bytes: every byte replaced by U+FFFD (3 bytes). */
 #define UTF8_SANITIZE_MAX(n) ((n) *3)
 

@@ -207,8 +207,19 @@ static void test_valid_decode_encode(void **state) {
         }
 }
 
+/* utf8_cut() never ends a prefix inside a character: "aé€😀" cut at every length. */
+static void test_cut(void **state) {
+        const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a é € 😀: bytes 0, 1-2, 3-5, 6-9 */
+        const size_t want[] = { 0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10 };
+
+        for (size_t n = 0; n <= strlen(s); n++)
+                assert_int_equal(utf8_cut(s, n), want[n]);
+        assert_int_equal(utf8_cut("\x80\x80", 1), 0); /* only continuation bytes: nothing */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cut),
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_chunked_equals_whole),
                 cmocka_unit_test(test_output_is_fixed_point),
