@@ -20,9 +20,9 @@
 
 #define BARRIER_UNFLUSHED UINT64_MAX
 #define STARTS_FILE "starts"
-/* How long a node or job waits after orchd ran out of fds starting it (or, for a job, any error opening
- * its logs directory). */
-#define FD_SHORTAGE_DELAY_USEC USEC_PER_SEC
+/* How long before starting again after a start failed for a cause that may pass by itself: a node whose
+ * spawn ran out of fds, a job whose logs directory could not be opened (fds, I/O). */
+#define START_RETRY_DELAY_USEC USEC_PER_SEC
 
 struct NodeCtl {
         Job *job;

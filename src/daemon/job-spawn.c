@@ -95,6 +95,11 @@ static int starts_open(Job *j) {
         return j->starts_fd;
 }
 
+/* "NODE ATTEMPT ", the start of node i's record for its current attempt (spawnrec.h). */
+static void starts_prefix(const Job *j, uint32_t i, char prefix[static SPAWN_PREFIX_MAX]) {
+        snprintf(prefix, SPAWN_PREFIX_MAX, "%" PRIu32 " %u ", i, (unsigned) j->run->nodes[i].attempt);
+}
+
 /* Append "NODE ATTEMPT PID PID_START" for node i's attempt to the job's starts file, in one write. Not
  * synced: the record only has to outlive orchd, not the machine, because a process that could be left behind
  * cannot outlive the machine either; once write() returned, every later read on this boot sees it. */
@@ -107,7 +112,7 @@ static int starts_record(Job *j, uint32_t i) {
         fd = starts_open(j);
         if (fd < 0)
                 return fd;
-        snprintf(prefix, sizeof(prefix), "%" PRIu32 " %u ", i, (unsigned) n->attempt);
+        starts_prefix(j, i, prefix);
         len = spawn_format_record(line, prefix, n->pid, n->pid_start);
         if (len < 0)
                 return len;
@@ -148,7 +153,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
         starts_fd = starts_open(j);
         if (starts_fd < 0)
                 return starts_fd;
-        snprintf(prefix, sizeof(prefix), "%" PRIu32 " %u ", i, (unsigned) n->attempt);
+        starts_prefix(j, i, prefix);
 
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
         if (r < 0)
@@ -327,7 +332,7 @@ static int job_open_logs(Job *j) {
                 return 0;
         }
         /* Tried again in a second even if no node ends (nothing else may): an I/O error may pass too. */
-        j->host->ops->schedule_later(j->host->userdata, FD_SHORTAGE_DELAY_USEC);
+        j->host->ops->schedule_later(j->host->userdata, START_RETRY_DELAY_USEC);
         return log_warning_errno(
                 r, "Job %" PRIu64 ": cannot open its logs directory, not starting nodes now (%s): %m", j->id,
                 fd_shortage(r) ? "out of file descriptors: raise LimitNOFILE= or lower "

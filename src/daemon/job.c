@@ -266,10 +266,10 @@ static void attempt_short_of_fds(Job *j, uint32_t i, int error) {
                           " node %s: cannot start attempt %u: %m (out of file descriptors: raise "
                           "LimitNOFILE= or lower MaxParallel=); trying again in %u s.",
                           j->id, node_id(j, i), (unsigned) n->attempt,
-                          (unsigned) (FD_SHORTAGE_DELAY_USEC / USEC_PER_SEC));
+                          (unsigned) (START_RETRY_DELAY_USEC / USEC_PER_SEC));
         if (n->interrupted < UINT16_MAX)
                 n->interrupted++;
-        node_wait_retry(j, i, (Reason){ .kind = REASON_SPAWN, .arg = -error }, FD_SHORTAGE_DELAY_USEC);
+        node_wait_retry(j, i, (Reason){ .kind = REASON_SPAWN, .arg = -error }, START_RETRY_DELAY_USEC);
 }
 
 /* Node i did not start (error < 0, -errno): its owner's account was refused (account), or spawn:ERRNO. */
