@@ -84,18 +84,15 @@ static int entry_cmp(const void *a, const void *b) {
 /* The job files of a directory, oldest first, so a backlog runs in submission order. Every listing opens
  * the directory afresh: a dup'd fd would share (and exhaust) the directory offset of dir_fd. */
 static int list_job_files(int dir_fd, bool intake, Entry **ret, size_t *ret_n) {
-        _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         Entry *list = NULL;
         size_t n = 0, cap = 0;
         struct dirent *de;
         DIR *d;
+        int r;
 
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d)
-                return -errno;
-        TAKE_FD(fd);
+        r = opendir_fd(dir_fd, &d);
+        if (r < 0)
+                return r;
         while ((de = readdir(d))) {
                 struct stat st = {};
 
@@ -208,11 +205,8 @@ static void recover_unpublished(Spool *s, const char *dname) {
         DIR *d;
 
         if (dfd >= 0) {
-                int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-                d = fd >= 0 ? fdopendir(fd) : NULL;
-                if (!d)
-                        safe_close(fd);
+                if (opendir_fd(dfd, &d) < 0)
+                        d = NULL;
                 while (d && (de = readdir(d)))
                         if (strneq(de->d_name, SOURCE_PREFIX, strlen(SOURCE_PREFIX))) {
                                 const char *orig = de->d_name + strlen(SOURCE_PREFIX);
@@ -233,14 +227,9 @@ static void recover_unpublished(Spool *s, const char *dname) {
 void spool_tidy_job_dir(int dfd) {
         struct dirent *de;
         DIR *d;
-        int fd;
 
-        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                safe_close(fd);
+        if (opendir_fd(dfd, &d) < 0)
                 return;
-        }
         while ((de = readdir(d)))
                 if (strneq(de->d_name, SOURCE_PREFIX, strlen(SOURCE_PREFIX)) || strneq(de->d_name, ".#", 2))
                         (void) unlinkat(dfd, de->d_name, 0);
@@ -285,14 +274,12 @@ uint64_t spool_next_id(const Spool *s) {
 static int spool_tidy_jobs(Spool *s) {
         struct dirent *de;
         DIR *d;
-        int fd = openat(s->jobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int corrupt_fd = -EBADF;
+        int r;
 
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = opendir_fd(s->jobs_fd, &d);
+        if (r < 0)
+                return r;
         while ((de = readdir(d))) {
                 if (strneq(de->d_name, ".#", 2))
                         recover_unpublished(s, de->d_name); /* published jobs: spool_tidy_job_dir() */
