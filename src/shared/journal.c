@@ -41,192 +41,158 @@
 
 #include "fsutil.h"
 #include "journal-internal.h"
+#include "textbuf.h"
 #include "journal.h"
 #include "macro.h"
 
 /* ---- building --------------------------------------------------------------------------------------- */
 
 /* Append-only text buffer; an allocation failure is remembered and reported once at the end. */
-typedef struct Buf {
-        char *data;
-        size_t len, size;
-        bool oom;
-} Buf;
-
-static bool buf_reserve(Buf *b, size_t n) {
-        size_t want;
-        char *p;
-
-        if (b->oom)
-                return false;
-        if (b->len + n + 1 <= b->size)
-                return true;
-        want = MAX(b->size * 2, b->len + n + 1);
-        p = realloc(b->data, want);
-        if (!p) {
-                b->oom = true;
-                return false;
-        }
-        b->data = p;
-        b->size = want;
-        return true;
-}
-
-static void buf_put(Buf *b, const char *s, size_t n) {
-        if (!buf_reserve(b, n))
-                return;
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-}
-
-static void buf_puts(Buf *b, const char *s) {
-        buf_put(b, s, strlen(s));
-}
-
-static void buf_put_u64(Buf *b, uint64_t v) {
+static void buf_put_u64(TextBuf *b, uint64_t v) {
         char tmp[20];
         size_t i = sizeof(tmp);
 
         do
                 tmp[--i] = (char) ('0' + v % 10);
         while ((v /= 10) > 0);
-        buf_put(b, tmp + i, sizeof(tmp) - i);
+        textbuf_put(b, tmp + i, sizeof(tmp) - i);
 }
 
 /* A JSON string with the escapes RFC 8259 requires; NULL becomes null. Bytes ≥ 0x80 pass through. */
-static void buf_put_string(Buf *b, const char *s) {
+static void buf_put_string(TextBuf *b, const char *s) {
         static const char hex[] = "0123456789abcdef";
 
         if (!s) {
-                buf_puts(b, "null");
+                textbuf_puts(b, "null");
                 return;
         }
-        buf_put(b, "\"", 1);
+        textbuf_put(b, "\"", 1);
         for (const char *run = s;; s++) {
                 unsigned char c = (unsigned char) *s;
 
                 if (c >= 0x20 && c != '"' && c != '\\')
                         continue;
-                buf_put(b, run, (size_t) (s - run)); /* the plain run before this byte */
+                textbuf_put(b, run, (size_t) (s - run)); /* the plain run before this byte */
                 if (c == '\0')
                         break;
                 if (c == '"' || c == '\\') {
                         char e[2] = { '\\', (char) c };
-                        buf_put(b, e, 2);
+                        textbuf_put(b, e, 2);
                 } else {
                         char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-                        buf_put(b, e, 6);
+                        textbuf_put(b, e, 6);
                 }
                 run = s + 1;
         }
-        buf_put(b, "\"", 1);
+        textbuf_put(b, "\"", 1);
 }
 
-static void buf_put_reason(Buf *b, Reason reason) {
+static void buf_put_reason(TextBuf *b, Reason reason) {
         char tmp[REASON_STRING_MAX];
 
         buf_put_string(b, reason_to_string(reason, tmp, sizeof(tmp)));
 }
 
-static void node_write(Buf *b, const NodeRun *n) {
-        buf_puts(b, "{\"state\":");
+static void node_write(TextBuf *b, const NodeRun *n) {
+        textbuf_puts(b, "{\"state\":");
         buf_put_string(b, node_state_to_string(n->state));
-        buf_puts(b, ",\"reason\":");
+        textbuf_puts(b, ",\"reason\":");
         buf_put_reason(b, n->reason);
-        buf_puts(b, ",\"attempt\":");
+        textbuf_puts(b, ",\"attempt\":");
         buf_put_u64(b, n->attempt);
-        buf_puts(b, ",\"interrupted\":");
+        textbuf_puts(b, ",\"interrupted\":");
         buf_put_u64(b, n->interrupted);
-        buf_puts(b, ",\"exit_code\":");
+        textbuf_puts(b, ",\"exit_code\":");
         if (n->exit_code >= 0)
                 buf_put_u64(b, (uint64_t) n->exit_code);
         else
-                buf_puts(b, "null");
-        buf_puts(b, ",\"signal\":");
+                textbuf_puts(b, "null");
+        textbuf_puts(b, ",\"signal\":");
         if (n->signal > 0)
                 buf_put_u64(b, (uint64_t) n->signal);
         else
-                buf_puts(b, "null");
-        buf_puts(b, ",\"started_at\":");
+                textbuf_puts(b, "null");
+        textbuf_puts(b, ",\"started_at\":");
         buf_put_u64(b, n->started_at);
-        buf_puts(b, ",\"finished_at\":");
+        textbuf_puts(b, ",\"finished_at\":");
         buf_put_u64(b, n->finished_at);
-        buf_puts(b, ",\"retry_at\":");
+        textbuf_puts(b, ",\"retry_at\":");
         buf_put_u64(b, n->retry_at);
         if (n->log_dropped > 0) { /* only after output was lost from the log (state.h) */
-                buf_puts(b, ",\"log_dropped\":");
+                textbuf_puts(b, ",\"log_dropped\":");
                 buf_put_u64(b, n->log_dropped);
         }
         if (n->retry_base > 0) {
-                buf_puts(b, ",\"retry_base\":");
+                textbuf_puts(b, ",\"retry_base\":");
                 buf_put_u64(b, n->retry_base);
         }
         if (n->crash_reruns > 0) {
-                buf_puts(b, ",\"crash_reruns\":");
+                textbuf_puts(b, ",\"crash_reruns\":");
                 buf_put_u64(b, n->crash_reruns);
         }
         if (n->pid > 0) {
-                buf_puts(b, ",\"pid\":");
+                textbuf_puts(b, ",\"pid\":");
                 buf_put_u64(b, (uint64_t) n->pid);
-                buf_puts(b, ",\"pid_start\":");
+                textbuf_puts(b, ",\"pid_start\":");
                 buf_put_u64(b, n->pid_start);
         }
-        buf_puts(b, "}");
+        textbuf_puts(b, "}");
 }
 
-static void job_write(Buf *b, const JobRun *run) {
+static void job_write(TextBuf *b, const JobRun *run) {
         char id[21];
 
-        buf_puts(b, "{\"id\":\"");
+        textbuf_puts(b, "{\"id\":\"");
         (void) snprintf(id, sizeof(id), "%" PRIu64, run->id);
-        buf_puts(b, id);
-        buf_puts(b, "\",\"state\":");
+        textbuf_puts(b, id);
+        textbuf_puts(b, "\",\"state\":");
         buf_put_string(b, job_state_to_string(run->state));
-        buf_puts(b, ",\"paused_from\":");
+        textbuf_puts(b, ",\"paused_from\":");
         buf_put_string(b, run->state == JOB_PAUSED ? job_state_to_string(run->paused_from) : NULL);
-        buf_puts(b, ",\"reason\":");
+        textbuf_puts(b, ",\"reason\":");
         buf_put_reason(b, run->reason);
-        buf_puts(b, run->cancel_requested ? ",\"cancel_requested\":true" : ",\"cancel_requested\":false");
-        buf_puts(b, ",\"uid\":");
+        textbuf_puts(b,
+                     run->cancel_requested ? ",\"cancel_requested\":true" : ",\"cancel_requested\":false");
+        textbuf_puts(b, ",\"uid\":");
         buf_put_u64(b, run->uid);
-        buf_puts(b, ",\"gid\":");
+        textbuf_puts(b, ",\"gid\":");
         buf_put_u64(b, run->gid);
-        buf_puts(b, ",\"user\":");
+        textbuf_puts(b, ",\"user\":");
         buf_put_string(b, run->user);
-        buf_puts(b, ",\"source\":");
+        textbuf_puts(b, ",\"source\":");
         buf_put_string(b, run->source);
-        buf_puts(b, ",\"submitted_at\":");
+        textbuf_puts(b, ",\"submitted_at\":");
         buf_put_u64(b, run->submitted_at);
-        buf_puts(b, ",\"started_at\":");
+        textbuf_puts(b, ",\"started_at\":");
         buf_put_u64(b, run->started_at);
-        buf_puts(b, ",\"finished_at\":");
+        textbuf_puts(b, ",\"finished_at\":");
         buf_put_u64(b, run->finished_at);
-        buf_puts(b, "}");
+        textbuf_puts(b, "}");
 }
 
-static void envelope_begin(Buf *b, const JobRun *run, uint64_t seq, bool with_job) {
-        buf_puts(b, "{\"version\":");
+static void envelope_begin(TextBuf *b, const JobRun *run, uint64_t seq, bool with_job) {
+        textbuf_puts(b, "{\"version\":");
         buf_put_u64(b, JOURNAL_VERSION);
-        buf_puts(b, ",\"seq\":");
+        textbuf_puts(b, ",\"seq\":");
         buf_put_u64(b, seq);
         if (with_job) {
-                buf_puts(b, ",\"job\":");
+                textbuf_puts(b, ",\"job\":");
                 job_write(b, run);
         }
-        buf_puts(b, ",\"nodes\":{");
+        textbuf_puts(b, ",\"nodes\":{");
 }
 
-static void node_entry_write(Buf *b, const JobSpec *spec, const JobRun *run, size_t i, bool first) {
+static void node_entry_write(TextBuf *b, const JobSpec *spec, const JobRun *run, size_t i, bool first) {
         if (!first)
-                buf_put(b, ",", 1);
+                textbuf_put(b, ",", 1);
         buf_put_string(b, spec->nodes[i].id);
-        buf_put(b, ":", 1);
+        textbuf_put(b, ":", 1);
         node_write(b, &run->nodes[i]);
 }
 
 /* Close the envelope and hand the text over; NULL (and everything freed) after an allocation failure. */
-static char *envelope_finish(Buf *b, size_t *ret_len) {
-        buf_puts(b, JOURNAL_SNAPSHOT_TAIL);
+static char *envelope_finish(TextBuf *b, size_t *ret_len) {
+        textbuf_puts(b, JOURNAL_SNAPSHOT_TAIL);
         if (b->oom) {
                 free(b->data);
                 return NULL;
@@ -246,7 +212,7 @@ static int cmp_u32(const void *a, const void *b) {
 char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
                             const uint32_t *dirty, size_t n_dirty, size_t *ret_len) {
         _cleanup_free_ uint32_t *sorted = NULL;
-        Buf b = {};
+        TextBuf b = {};
 
         /* Sorting a copy makes "each node once" O(k log k) in the k listed nodes, whatever the job size. */
         if (n_dirty > 0) {
@@ -257,7 +223,7 @@ char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq
                 qsort(sorted, n_dirty, sizeof(*sorted), cmp_u32);
         }
 
-        (void) buf_reserve(&b, 512 + (job_dirty ? 512 : 0) + n_dirty * 256);
+        (void) textbuf_reserve(&b, 512 + (job_dirty ? 512 : 0) + n_dirty * 256);
         envelope_begin(&b, run, seq, job_dirty);
         for (size_t i = 0; i < n_dirty; i++) {
                 if (i > 0 && sorted[i] == sorted[i - 1])
@@ -269,10 +235,10 @@ char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq
 }
 
 char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t seq, size_t *ret_len) {
-        Buf b = {};
+        TextBuf b = {};
 
         assert(spec->n_nodes == run->n_nodes);
-        (void) buf_reserve(&b, 1024 + spec->n_nodes * 256);
+        (void) textbuf_reserve(&b, 1024 + spec->n_nodes * 256);
         envelope_begin(&b, run, seq, true);
         for (size_t i = 0; i < spec->n_nodes; i++)
                 node_entry_write(&b, spec, run, i, i == 0);
@@ -280,17 +246,17 @@ char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t se
 }
 
 char *journal_build_snapshot_nodes(const JobSpec *spec, const JobRun *run, size_t *ret_len) {
-        Buf b = {};
+        TextBuf b = {};
 
         assert(spec->n_nodes == run->n_nodes);
-        (void) buf_reserve(&b, 64 + spec->n_nodes * 256);
+        (void) textbuf_reserve(&b, 64 + spec->n_nodes * 256);
         for (size_t i = 0; i < spec->n_nodes; i++)
                 node_entry_write(&b, spec, run, i, i == 0);
         if (b.oom) {
                 free(b.data);
                 return NULL;
         }
-        if (!b.data && !buf_reserve(&b, 1))
+        if (!b.data && !textbuf_reserve(&b, 1))
                 return NULL;
         b.data[b.len] = '\0';
         *ret_len = b.len;
@@ -298,9 +264,9 @@ char *journal_build_snapshot_nodes(const JobSpec *spec, const JobRun *run, size_
 }
 
 char *journal_build_snapshot_head(const JobRun *run, uint64_t seq, size_t *ret_len) {
-        Buf b = {};
+        TextBuf b = {};
 
-        (void) buf_reserve(&b, 1024);
+        (void) textbuf_reserve(&b, 1024);
         envelope_begin(&b, run, seq, true);
         if (b.oom) {
                 free(b.data);

@@ -26,43 +26,16 @@
 #include "macro.h"
 #include "protocol.h"
 #include "statusenc.h"
+#include "textbuf.h"
 #include "time-util.h"
 
 typedef struct Text {
-        char *buf;
-        size_t len, alloc;
-        bool oom;
+        TextBuf b;
         time_t ts_sec; /* the last timestamp's second and its "YYYY-MM-DDTHH:MM:SS", reused */
         char ts_text[TIMESTAMP_STRING_MAX];
 } Text;
 
-static bool text_reserve(Text *t, size_t n) {
-        size_t want;
-        char *p;
-
-        if (t->oom)
-                return false;
-        if (t->len + n + 1 <= t->alloc)
-                return true;
-        want = MAX(t->alloc * 2, t->len + n + 1);
-        p = realloc(t->buf, want);
-        if (!p) {
-                t->oom = true;
-                return false;
-        }
-        t->buf = p;
-        t->alloc = want;
-        return true;
-}
-
-static void put(Text *t, const char *s, size_t n) {
-        if (!text_reserve(t, n))
-                return;
-        memcpy(t->buf + t->len, s, n);
-        t->len += n;
-}
-
-#define PUT_LITERAL(t, s) put((t), "" s, sizeof(s) - 1)
+#define PUT_LITERAL(t, s) textbuf_put(&(t)->b, "" s, sizeof(s) - 1)
 
 /* A JSON string as json-c writes it (json_escape_str with JSON_C_TO_STRING_NOSLASHESCAPE). */
 static void put_string(Text *t, const char *s) {
@@ -77,7 +50,7 @@ static void put_string(Text *t, const char *s) {
 
                 if (c >= ' ' && c != '"' && c != '\\')
                         continue;
-                put(t, s + start, i - start);
+                textbuf_put(&t->b, s + start, i - start);
                 start = i + 1;
                 esc[0] = '\\';
                 switch (c) {
@@ -108,9 +81,9 @@ static void put_string(Text *t, const char *s) {
                         esc[5] = hex[c & 0xf];
                         n = 6;
                 }
-                put(t, esc, n);
+                textbuf_put(&t->b, esc, n);
         }
-        put(t, s + start, i - start);
+        textbuf_put(&t->b, s + start, i - start);
         PUT_LITERAL(t, "\"");
 }
 
@@ -124,7 +97,7 @@ static void put_string_or_null(Text *t, const char *s) {
 static void put_int(Text *t, int64_t v) {
         char b[24];
 
-        put(t, b, (size_t) snprintf(b, sizeof(b), "%" PRId64, v));
+        textbuf_put(&t->b, b, (size_t) snprintf(b, sizeof(b), "%" PRId64, v));
 }
 
 /* protocol_format_timestamp(), with gmtime_r and strftime only when the second changes: the nodes of a
@@ -149,7 +122,7 @@ static void put_timestamp(Text *t, uint64_t usec) {
                                       (unsigned) (usec / USEC_PER_MSEC % 1000));
         else
                 n = (size_t) snprintf(b, sizeof(b), "\"%s\"", t->ts_text);
-        put(t, b, n);
+        textbuf_put(&t->b, b, n);
 }
 
 static void put_reason(Text *t, Reason reason) {
@@ -235,7 +208,7 @@ static void put_job_head(Text *t, const JobSpec *spec, const JobRun *run) {
 
 /* Nodes [from, to) of the job's nodes object. */
 static void put_nodes(Text *t, const JobSpec *spec, const NodeRun *nodes, size_t from, size_t to) {
-        for (size_t i = from; i < to && !t->oom; i++) {
+        for (size_t i = from; i < to && !t->b.oom; i++) {
                 if (i > 0)
                         PUT_LITERAL(t, ",");
                 put_string(t, spec->nodes[i].id);
@@ -257,20 +230,20 @@ static int encode(const JobSpec *spec, const JobRun *run, bool wrap, char **ret,
         if (!spec || !run)
                 return -EINVAL;
         /* About 140 bytes a pending node, some 200 once it ran: most jobs need no second allocation. */
-        if (!text_reserve(&t, 512 + MIN(spec->n_nodes, run->n_nodes) * 160))
+        if (!textbuf_reserve(&t.b, 512 + MIN(spec->n_nodes, run->n_nodes) * 160))
                 return -ENOMEM;
         if (wrap)
                 PUT_LITERAL(&t, "{\"job\":");
         put_job(&t, spec, run);
         if (wrap)
                 PUT_LITERAL(&t, "}");
-        if (t.oom) {
-                free(t.buf);
+        if (t.b.oom) {
+                free(t.b.data);
                 return -ENOMEM;
         }
-        t.buf[t.len] = '\0';
-        *ret = t.buf;
-        *ret_len = t.len;
+        t.b.data[t.b.len] = '\0';
+        *ret = t.b.data;
+        *ret_len = t.b.len;
         return 0;
 }
 
@@ -308,7 +281,7 @@ int statusenc_begin(const JobSpec *spec, const JobRun *run, StatusEnc **ret) {
                 return -ENOMEM;
         e->n = MIN(spec->n_nodes, run->n_nodes);
         e->nodes = e->n > 0 ? malloc(e->n * sizeof(NodeRun)) : NULL;
-        if ((e->n > 0 && !e->nodes) || !text_reserve(&e->text, 512 + e->n * 160)) {
+        if ((e->n > 0 && !e->nodes) || !textbuf_reserve(&e->text.b, 512 + e->n * 160)) {
                 statusenc_free(e);
                 return -ENOMEM;
         }
@@ -316,7 +289,7 @@ int statusenc_begin(const JobSpec *spec, const JobRun *run, StatusEnc **ret) {
                 memcpy(e->nodes, run->nodes, e->n * sizeof(NodeRun));
         PUT_LITERAL(&e->text, "{\"job\":");
         put_job_head(&e->text, spec, run);
-        if (e->text.oom) {
+        if (e->text.b.oom) {
                 statusenc_free(e);
                 return -ENOMEM;
         }
@@ -329,7 +302,7 @@ int statusenc_step(StatusEnc *e, const JobSpec *spec, size_t max) {
 
         put_nodes(&e->text, spec, e->nodes, e->next, to);
         e->next = to;
-        if (e->text.oom)
+        if (e->text.b.oom)
                 return -ENOMEM;
         return e->next == e->n;
 }
@@ -339,9 +312,9 @@ json_object *statusenc_finish(StatusEnc *e) {
 
         assert(e->next == e->n);
         PUT_LITERAL(&e->text, "}}}"); /* the nodes, the job, the reply */
-        if (!e->text.oom) {
-                e->text.buf[e->text.len] = '\0';
-                o = protocol_raw_object(TAKE_PTR(e->text.buf), e->text.len);
+        if (!e->text.b.oom) {
+                e->text.b.data[e->text.b.len] = '\0';
+                o = protocol_raw_object(TAKE_PTR(e->text.b.data), e->text.b.len);
         }
         statusenc_free(e);
         return o;
@@ -350,7 +323,7 @@ json_object *statusenc_finish(StatusEnc *e) {
 StatusEnc *statusenc_free(StatusEnc *e) {
         if (!e)
                 return NULL;
-        free(e->text.buf);
+        free(e->text.b.data);
         free(e->nodes);
         return mfree(e);
 }
