@@ -150,26 +150,22 @@ fi
 [ -d "$BUILD_ROOT/asan" ] && summarize asan "ASan and UBSan: make check -j$JOBS"
 # The torture stages: the soak's TAP lines and the fuzz targets' PASS/FAIL lines (their failures are already
 # counted by step).
-if [ -e "$BUILD_ROOT/normal/soak.out" ]; then
-        echo "---- results: soak (make soak CYCLES=$CYCLES, SOAK_KNOWN=$SOAK_KNOWN) ----"
-        grep -E '^(ok|not ok|# seed)' "$BUILD_ROOT/normal/soak.out" | sed 's/^/      /'
-        if grep -q '^not ok' "$BUILD_ROOT/normal/soak.out" || ! grep -q '^1\.\.' "$BUILD_ROOT/normal/soak.out"; then
-                echo "FAIL  soak"
+# summarize_tap TITLE NAME FILE [PATTERN]: a TAP stage's lines (PATTERN, default ok/not ok), and PASS or FAIL
+# (FAIL on a "not ok" or a missing plan: the stage died).
+summarize_tap() {
+        [ -e "$3" ] || return 0
+        echo "---- results: $1 ----"
+        grep -E "${4:-^(ok|not ok)}" "$3" | sed 's/^/      /'
+        if grep -q '^not ok' "$3" || ! grep -q '^1\.\.' "$3"; then
+                echo "FAIL  $2"
         else
-                echo "PASS  soak"
+                echo "PASS  $2"
                 passed=$((passed + 1))
         fi
-fi
-if [ -e "$BUILD_ROOT/normal/fault-sweep.out" ]; then
-        echo "---- results: fault sweep (make fault-sweep) ----"
-        grep -E '^(ok|not ok)' "$BUILD_ROOT/normal/fault-sweep.out" | sed 's/^/      /'
-        if grep -q '^not ok' "$BUILD_ROOT/normal/fault-sweep.out" || ! grep -q '^1\.\.' "$BUILD_ROOT/normal/fault-sweep.out"; then
-                echo "FAIL  fault sweep"
-        else
-                echo "PASS  fault sweep"
-                passed=$((passed + 1))
-        fi
-fi
+}
+summarize_tap "soak (make soak CYCLES=$CYCLES, SOAK_KNOWN=$SOAK_KNOWN)" soak "$BUILD_ROOT/normal/soak.out" \
+        '^(ok|not ok|# seed)'
+summarize_tap "fault sweep (make fault-sweep)" "fault sweep" "$BUILD_ROOT/normal/fault-sweep.out"
 if [ -e "$BUILD_ROOT/normal/fuzz.out" ]; then
         echo "---- results: fuzz (make fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS) ----"
         grep -E '^(PASS|FAIL) ' "$BUILD_ROOT/normal/fuzz.out" || echo "FAIL  fuzz (no result: see $BUILD_ROOT/normal/fuzz.out)"
