@@ -29,7 +29,7 @@
  * path), so a handler replying from anywhere never frees what its caller
  * still uses. Credentials come from SO_PEERCRED at accept, never from a
  * message. Deliberately not here: what methods do and who may do it (the
- * manager's handlers decide, using control_call_uid()).
+ * method handlers (methods.c) decide, using control_call_uid()).
  */
 
 #include "control-internal.h"

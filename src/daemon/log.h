@@ -7,7 +7,7 @@
  * and, while journal forwarding is on (journald.h), the same message as a
  * structured journal entry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=orchd,
  * CODE_*, ERRNO, and for events a MESSAGE_ID (log-ids.h) with ORCH_* fields.
- * Only the logging modules (orchd.c, manager, spool, scheduler, supervise,
+ * Only the logging modules (orchd.c, manager, spool, job, supervise,
  * control) use this; pure modules return errors instead.
  */
 

@@ -6,7 +6,7 @@
  * every Job. Recovers jobs/ID/ at start (a job whose files are corrupt is
  * moved to SPOOL/corrupt/ID and reported; the daemon still starts), grants
  * run slots across jobs by priority then id, and once per loop iteration
- * (a post source) runs the scheduler and flushes every dirty job as one
+ * (a post source) grants run slots across jobs and flushes every dirty job as one
  * group commit; whoever makes such work also enables a one-shot wake-up, so
  * that iteration comes by itself (start-up recovery included), never only
  * when some unrelated event arrives. Durability news from the committer

@@ -3,8 +3,8 @@
  * jobprep.c — the run-time parts of a job that depend on its spec alone (and its owner), built off the loop.
  *
  * Owns the Dag and the NodeEnvBase of a JobPrep until the job takes them (job.c job_new()). The DAG is
- * built the one way the scheduler builds it for a recovered job too, so a job accepted and a job recovered
- * are driven alike. Deliberately does not look anything up: the owner's account comes from the caller (the
+ * built the one way the run-time Job builds it for a recovered job too, so a job accepted and a job
+ * recovered are driven alike. Deliberately does not look anything up: the owner's account comes from the caller (the
  * loop, which owns the getpwuid() buffer), so the thread that calls this touches nothing shared.
  */
 

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The run-state data model of SPEC §4, shared by scheduler, journal and
+ * The run-state data model of SPEC §4, shared by the run-time Job, journal and
  * protocol: job and node states, end reasons, the legal transitions, and the
  * plain records (JobRun, NodeRun) that hold a job's progress. Pure: no I/O,
  * no event loop, no logging.
