@@ -4,8 +4,8 @@
  *
  * Owns the Dag and the NodeEnvBase of a JobPrep until the job takes them (job.c job_new()). The DAG is
  * built the one way the run-time Job builds it for a recovered job too, so a job accepted and a job
- * recovered are driven alike. Deliberately does not look anything up: the owner's account comes from the caller (the
- * loop, which owns the getpwuid() buffer), so the thread that calls this touches nothing shared.
+ * recovered are driven alike. Deliberately does not look anything up: the owner's account comes from the
+ * caller (the loop, which owns the getpwuid() buffer), so the thread that calls this touches nothing shared.
  */
 
 #include <errno.h>
