@@ -3,6 +3,7 @@
  * textbuf.c — growing a TextBuf (textbuf.h): doubling, so n appends cost O(n) copies in all.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "macro.h"
@@ -14,6 +15,10 @@ bool textbuf_reserve(TextBuf *b, size_t n) {
 
         if (b->oom)
                 return false;
+        if (n >= SIZE_MAX / 2 - b->len) { /* len + n + 1, and doubling it, would overflow */
+                b->oom = true;
+                return false;
+        }
         if (b->len + n + 1 <= b->size)
                 return true;
         want = MAX(b->size * 2, b->len + n + 1);
