@@ -31,12 +31,6 @@ int job_id_parse(const char *s, uint64_t *ret) {
         return 0;
 }
 
-static int id_cmp(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 int job_id_list(int dir_fd, uint64_t **ret, size_t *ret_n) {
         _cleanup_free_ uint64_t *ids = NULL;
         size_t n = 0, cap = 0;
@@ -65,7 +59,7 @@ int job_id_list(int dir_fd, uint64_t **ret, size_t *ret_n) {
         }
         closedir(d);
         if (n > 1)
-                qsort(ids, n, sizeof(uint64_t), id_cmp);
+                qsort(ids, n, sizeof(uint64_t), cmp_u64);
         *ret = TAKE_PTR(ids);
         *ret_n = n;
         return 0;

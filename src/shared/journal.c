@@ -203,12 +203,6 @@ static char *envelope_finish(TextBuf *b, size_t *ret_len) {
         return b->data;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
                             const uint32_t *dirty, size_t n_dirty, size_t *ret_len) {
         _cleanup_free_ uint32_t *sorted = NULL;
@@ -346,13 +340,6 @@ int journal_write_snapshot(int job_dir_fd, uint64_t seq, const char *buf, size_t
         return 0;
 }
 
-/* Segments are listed in the loader's order: numeric, not readdir's. */
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 int journal_list_segments(int dir_fd, uint64_t after, uint64_t **ret, size_t *ret_n, char **ret_bad_name) {
         _cleanup_free_ uint64_t *seqs = NULL;
         size_t n = 0, allocated = 0;
@@ -399,7 +386,7 @@ int journal_list_segments(int dir_fd, uint64_t after, uint64_t **ret, size_t *re
                 return r;
 
         if (n > 0)
-                qsort(seqs, n, sizeof(*seqs), cmp_u64);
+                qsort(seqs, n, sizeof(*seqs), cmp_u64); /* the loader's order: numeric, not readdir's */
         *ret = TAKE_PTR(seqs);
         *ret_n = n;
         return 0;
