@@ -180,6 +180,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 .pam_confdir = j->host->pam_confdir,
                 .record_prefix = prefix,
                 .record_fd = starts_fd,
+                .merge_output = !ns->output_separate,
                 .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,

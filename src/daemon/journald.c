@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,6 +61,10 @@ static bool journald_stderr_is_stream;
 static Entry *queue_head, **queue_tail = &queue_head;
 static size_t queue_bytes;
 static bool sender_busy;
+/* ORCH_SPOOL of every entry: written once, then published by the atomic pointer (read without the lock by
+ * callers on the loop and committer threads). */
+static char spool_id_buf[33];
+static _Atomic(const char *) spool_id;
 
 static int journald_connect(void) {
         static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNALD_SOCKET };
@@ -309,12 +314,24 @@ bool journald_owns_stderr(void) {
         return owns;
 }
 
-/* The datagram: each field as name, '\n', little-endian 64-bit size, value, '\n'. */
-static Entry *journald_encode(const JournalField *fields, size_t n) {
+void journald_set_spool_id(const char *id) {
+        if (atomic_load(&spool_id))
+                return;
+        (void) snprintf(spool_id_buf, sizeof(spool_id_buf), "%s", id);
+        atomic_store(&spool_id, spool_id_buf);
+}
+
+/* The datagram: each field as name, '\n', little-endian 64-bit size, value, '\n'; ORCH_SPOOL added. */
+static Entry *journald_encode(const JournalField *caller_fields, size_t n) {
+        JournalField fields[JOURNALD_FIELDS_MAX + 1];
+        const char *spool = atomic_load(&spool_id);
         size_t size = 0;
         Entry *e;
         char *p;
 
+        memcpy(fields, caller_fields, n * sizeof(JournalField));
+        if (spool)
+                fields[n++] = journal_field("ORCH_SPOOL", spool);
         for (size_t i = 0; i < n; i++)
                 size += strlen(fields[i].name) + 1 + sizeof(uint64_t) + fields[i].len + 1;
         e = malloc(sizeof(Entry) + size);

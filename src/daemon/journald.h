@@ -50,3 +50,8 @@ bool journald_owns_stderr(void);
  * error. An entry that journald refuses later, or cannot take within JOURNALD_STALL_USEC, is dropped
  * without a report to the caller. */
 int journald_send(const JournalField *fields, size_t n, bool reserve);
+
+/* The id of the spool (spool.c), sent as ORCH_SPOOL with every entry queued from now on, daemon messages
+ * and node output alike: job ids are unique only within one spool. Set once; later calls are ignored. id is
+ * copied (at most 32 characters). */
+void journald_set_spool_id(const char *id);

@@ -32,13 +32,14 @@ struct LogFwd {
         unsigned attempt_no;
         char job[32]; /* the same as field texts */
         char attempt[16];
+        char pid[16]; /* "" before logfwd_set_pid() */
         char *node;
         uint64_t n_dropped;  /* lines not forwarded and not yet reported */
         LogFwdStream stream; /* of the chunk being split */
 };
 
-static const char *const stream_names[_LOGFWD_STREAM_MAX] = { "stdout", "stderr" };
-static const char *const stream_priorities[_LOGFWD_STREAM_MAX] = { "6", "4" };
+static const char *const stream_names[_LOGFWD_STREAM_MAX] = { "stdout", "stderr", "output" };
+static const char *const stream_priorities[_LOGFWD_STREAM_MAX] = { "6", "4", "6" };
 
 int logfwd_new(uint64_t job, const char *node, unsigned attempt, LogFwd **ret) {
         LogFwd *f;
@@ -73,6 +74,8 @@ static int logfwd_send(LogFwd *f, const char *priority, const JournalField *extr
         fields[n++] = journal_field("ORCH_NODE", f->node);
         fields[n++] = journal_field("ORCH_ATTEMPT", f->attempt);
         fields[n++] = journal_field("ORCH_STREAM", stream_names[f->stream]);
+        if (f->pid[0])
+                fields[n++] = journal_field("ORCH_PID", f->pid);
         for (size_t i = 0; i < n_extra && n < ELEMENTSOF(fields); i++)
                 fields[n++] = extra[i];
         return journald_send(fields, n, false);
@@ -113,6 +116,15 @@ static void logfwd_on_line(const char *line, size_t n, LineBreak brk, void *user
         /* Lines that never reach journald because forwarding went off are not "dropped": that was logged. */
         if (r < 0 && r != -ENOTCONN)
                 f->n_dropped++;
+}
+
+void logfwd_set_pid(LogFwd *f, pid_t pid) {
+        if (!f)
+                return;
+        if (pid > 0)
+                (void) snprintf(f->pid, sizeof(f->pid), "%d", (int) pid);
+        else
+                f->pid[0] = '\0';
 }
 
 void logfwd_output(LogFwd *f, LogFwdStream stream, const char *buf, size_t n) {

@@ -42,8 +42,13 @@
  * manager.
  */
 
+#include <systemd/sd-id128.h>
+
 #include "jobid.h"
+#include "journald.h"
 #include "spool-internal.h"
+
+#define SPOOL_ID_FILE "spool-id"
 
 bool spool_is_job_file_name(const char *name) {
         size_t n = strlen(name);
@@ -365,6 +370,48 @@ static int spool_take_lock(Spool *s) {
         return 0;
 }
 
+/* The spool's id (SPOOL/spool-id, 32 hex digits, made once when the spool first meets an orchd that knows
+ * it): every journal entry carries it as ORCH_SPOOL, since job ids are unique only within one spool. An id
+ * rather than the path, so a spool moved or mounted elsewhere keeps its entries together. Readable by all
+ * (0644): users filter with journalctl ORCH_SPOOL=$(cat SPOOL/spool-id). Never fatal: without one, entries
+ * go without ORCH_SPOOL. */
+static void spool_load_id(Spool *s) {
+        _cleanup_free_ char *text = NULL;
+        char id[SD_ID128_STRING_MAX + 1];
+        sd_id128_t v;
+        size_t n;
+        int r;
+
+        r = read_file_at(s->spool_fd, SPOOL_ID_FILE, 64, &text, &n);
+        if (r >= 0 && n == SD_ID128_STRING_MAX && text[n - 1] == '\n') {
+                text[n - 1] = '\0';
+                if (sd_id128_from_string(text, &v) >= 0) {
+                        journald_set_spool_id(sd_id128_to_string(v, id));
+                        return;
+                }
+        }
+        if (r != -ENOENT)
+                log_notice_errno(r < 0 ? r : EINVAL, "Replacing %s/" SPOOL_ID_FILE ": not a valid id (%m).",
+                                 s->path);
+        r = sd_id128_randomize(&v);
+        if (r >= 0) {
+                (void) sd_id128_to_string(v, id);
+                id[SD_ID128_STRING_MAX - 1] = '\n';
+                r = write_file_atomic_at(s->spool_fd, SPOOL_ID_FILE, id, SD_ID128_STRING_MAX);
+        }
+        if (r >= 0 && fchmodat(s->spool_fd, SPOOL_ID_FILE, 0644, 0) < 0)
+                r = -errno;
+        if (r < 0) {
+                log_warning_errno(r,
+                                  "Failed to create %s/" SPOOL_ID_FILE
+                                  ", journal entries go without ORCH_SPOOL: %m",
+                                  s->path);
+                return;
+        }
+        id[SD_ID128_STRING_MAX - 1] = '\0';
+        journald_set_spool_id(id);
+}
+
 /* As root (SPEC §8): anyone may drop into new/ and tmp/ but nobody may list or take another's file (1733,
  * or 1730 with the group of DropGroup=), and jobs/ and rejected/ are root's alone. As an ordinary user
  * the daemon only takes its own files, so new/ and tmp/ are plain 0755. The spool itself is checked, not
@@ -395,6 +442,7 @@ static int open_spool_dirs(Spool *s, gid_t drop_gid) {
         r = spool_take_lock(s);
         if (r < 0)
                 return r;
+        spool_load_id(s);
         note_rejected_mode(s);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 fd = open_checked_dir(s, dirs[i].name, dirs[i].policy->enforce ? dirs[i].policy->mode : 0755,

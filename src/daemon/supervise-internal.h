@@ -15,13 +15,20 @@
 #include "logfwd.h"
 #include "supervise.h"
 
+/* What a pipe carries: stdout, stderr, or (TaskParams.merge_output) both on one pipe, in the order the
+ * node wrote them. */
 typedef enum TaskStream {
         TASK_STDOUT,
         TASK_STDERR,
+        TASK_OUTPUT,
         _TASK_STREAM_MAX,
 } TaskStream;
-static_assert((int) TASK_STDOUT == (int) LOGFWD_STDOUT && (int) TASK_STDERR == (int) LOGFWD_STDERR,
+static_assert((int) TASK_STDOUT == (int) LOGFWD_STDOUT && (int) TASK_STDERR == (int) LOGFWD_STDERR &&
+                      (int) TASK_OUTPUT == (int) LOGFWD_OUTPUT,
               "streams");
+
+/* The pipes of a task: stdout's (or the merged one) first, then stderr's (unused when merged). */
+#define TASK_PIPES_MAX 2
 
 typedef struct TaskPipe {
         Task *task; /* back-pointer, not owned */
@@ -42,7 +49,7 @@ struct Task {
         sd_event_source *child_source;
         sd_event_source *timeout_source;
         sd_event_source *kill_source;
-        TaskPipe pipes[_TASK_STREAM_MAX];
+        TaskPipe pipes[TASK_PIPES_MAX];
 
         int log_fd;
         uint64_t log_max_bytes;
@@ -64,20 +71,20 @@ struct Task {
         int gate_fd;   /* write end of the gate (exec-proto.h) until task_open_gate(); -EBADF if none */
 };
 
-/* supervise-spawn.c: start the process of p with stdout/stderr on out_fd/err_fd, directly (posix_spawn)
- * or through orchd-exec for another user or umask; sets t->pid (and status_fd/gate_fd). Returns 0 or
- * -errno. */
+/* supervise-spawn.c: start the process of p with stdout/stderr on out_fd/err_fd (the same fd when merged),
+ * directly (posix_spawn) or through orchd-exec for another user or umask; sets t->pid (and
+ * status_fd/gate_fd). Returns 0 or -errno. */
 int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd);
 
 /* supervise-output.c: open the attempt's log file (none when the spool is short of inodes). Returns 0,
  * -EEXIST if the log exists (the caller picks another name), or -errno (logged). */
 int task_open_log(Task *t, const TaskParams *p);
 
-/* supervise-output.c: make fd (a pipe's read end, taken) the source of stream's output. Returns 0 or
- * -errno. */
+/* supervise-output.c: make fd (a pipe's read end, taken) the source of stream's output, in pipes[0]
+ * (TASK_STDOUT, TASK_OUTPUT) or pipes[1] (TASK_STDERR). Returns 0 or -errno. */
 int task_add_pipe_source(Task *t, TaskStream stream, int fd);
 
-/* supervise-output.c: read what is left in both pipes at exit (a bounded number of reads). */
+/* supervise-output.c: read what is left in the pipes at exit (a bounded number of reads). */
 void task_drain_pipes(Task *t);
 
 /* supervise-output.c: close a pipe and its source, ending its last unfinished journal line. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * supervise-output.c — a task's output: the stdout/stderr pipes and their I/O sources, and the log file.
+ * supervise-output.c — a task's output: its pipes (one for stdout and stderr together, by default, or one
+ * each) and their I/O sources, and the log file.
  *
  * Owns the path of every chunk of child output: read from a pipe (one chunk per wake-up), passed to the
  * journal forwarder (logfwd.c) and written to the attempt's log file up to its size cap and while the
@@ -156,16 +157,17 @@ static int task_on_output(sd_event_source *s, int fd, uint32_t revents, void *us
 }
 
 void task_drain_pipes(Task *t) {
-        for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
+        for (size_t i = 0; i < TASK_PIPES_MAX; i++)
                 for (unsigned n = 0; n < TASK_DRAIN_READS_MAX; n++)
                         if (task_pipe_read(&t->pipes[i]) <= 0)
                                 break;
 }
 
 int task_add_pipe_source(Task *t, TaskStream stream, int fd) {
-        TaskPipe *p = &t->pipes[stream];
+        TaskPipe *p = &t->pipes[stream == TASK_STDERR ? 1 : 0];
         int r;
 
+        p->stream = stream;
         p->fd = fd;
         /* Only the read end is non-blocking: the flag lives on the open file description, and the child
          * must get ordinary blocking writes. */

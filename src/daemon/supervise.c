@@ -145,7 +145,7 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         (void) task_kill_group(t, SIGKILL);
         t->exited = true;
 
-        for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
+        for (size_t i = 0; i < TASK_PIPES_MAX; i++)
                 task_pipe_close(&t->pipes[i]);
         t->timeout_source = sd_event_source_disable_unref(t->timeout_source);
         t->kill_source = sd_event_source_disable_unref(t->kill_source);
@@ -248,12 +248,15 @@ static int task_spawn_and_watch(Task *t, const TaskParams *p) {
                 return -errno;
         out_r = fds[0];
         out_w = fds[1];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        err_r = fds[0];
-        err_w = fds[1];
+        /* Merged: stderr is the same pipe, so the reader sees the bytes in the order they were written. */
+        if (!p->merge_output) {
+                if (pipe2(fds, O_CLOEXEC) < 0)
+                        return -errno;
+                err_r = fds[0];
+                err_w = fds[1];
+        }
 
-        r = task_start_process(t, p, out_w, err_w);
+        r = task_start_process(t, p, out_w, p->merge_output ? out_w : err_w);
         if (r < 0)
                 return r;
         /* Close our copies of the write ends now, or EOF would never come. */
@@ -263,12 +266,14 @@ static int task_spawn_and_watch(Task *t, const TaskParams *p) {
         r = task_watch_process(t);
         if (r < 0)
                 return r;
-        r = task_add_pipe_source(t, TASK_STDOUT, TAKE_FD(out_r));
+        r = task_add_pipe_source(t, p->merge_output ? TASK_OUTPUT : TASK_STDOUT, TAKE_FD(out_r));
         if (r < 0)
                 return r;
-        r = task_add_pipe_source(t, TASK_STDERR, TAKE_FD(err_r));
-        if (r < 0)
-                return r;
+        if (!p->merge_output) {
+                r = task_add_pipe_source(t, TASK_STDERR, TAKE_FD(err_r));
+                if (r < 0)
+                        return r;
+        }
 
         if (p->timeout_usec > 0 && p->timeout_usec != USEC_INFINITY) {
                 r = task_add_timer(t, &t->timeout_source, p->timeout_usec, task_on_timeout);
@@ -306,7 +311,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .log_min_free = p->log_min_free,
                 .kill_grace_usec = p->kill_grace_usec,
         };
-        for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
+        for (size_t i = 0; i < TASK_PIPES_MAX; i++)
                 t->pipes[i] = (TaskPipe){ .task = t, .stream = (TaskStream) i, .fd = -EBADF };
 
         r = task_open_log(t, p);
@@ -322,6 +327,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
         r = task_spawn_and_watch(t, p);
         if (r < 0)
                 return log_debug_errno(r, "Failed to start '%s': %m", p->argv[0]);
+        logfwd_set_pid(t->logfwd, t->pid); /* read only once the loop runs again: after this */
 
         log_debug("Started '%s' as process %d.", p->argv[0], (int) t->pid);
         *ret = TAKE_PTR(t);
@@ -389,7 +395,7 @@ Task *task_free(Task *t) {
 
         t->timeout_source = sd_event_source_disable_unref(t->timeout_source);
         t->kill_source = sd_event_source_disable_unref(t->kill_source);
-        for (size_t i = 0; i < _TASK_STREAM_MAX; i++)
+        for (size_t i = 0; i < TASK_PIPES_MAX; i++)
                 task_pipe_close(&t->pipes[i]);
         t->log_fd = safe_close(t->log_fd);
         t->status_fd = safe_close(t->status_fd);

@@ -42,6 +42,7 @@ static const char *const node_fields[_F_NODE_MAX] = {
         [F_ALLOW_FAILURE] = "allow_failure",
         [F_ON_INTERRUPT] = "on_interrupt",
         [F_UMASK] = "umask",
+        [F_OUTPUT] = "output",
 };
 
 enum { R_ATTEMPTS, R_DELAY, R_FACTOR, R_MAX_DELAY, R_JITTER, R_ON_EXIT, R_ON_TIMEOUT, _R_MAX };
@@ -215,6 +216,21 @@ static void parse_on_interrupt(JobCtx *c, const JsonPath *path, json_object *v, 
                 n->on_interrupt = o;
 }
 
+static void parse_output(JobCtx *c, const JsonPath *path, json_object *v, NodeSpec *n) {
+        const char *s;
+
+        if (!jobspec_get_string(c, path, v, false, &s))
+                return;
+        if (streq(s, "merged") || streq(s, "separate"))
+                n->output_separate = streq(s, "separate");
+        else
+                jobspec_add_error(
+                        c, path,
+                        "expected \"merged\" (stdout and stderr in one stream, in the order written) "
+                        "or \"separate\", got \"%.64s\"",
+                        s);
+}
+
 /* ---- `after`, first pass: names only ---- */
 
 static int names_append(JobCtx *c, const void *data, size_t len) {
@@ -311,6 +327,9 @@ static void parse_node_fields(JobCtx *c, const JsonPath *path, json_object *v, N
                         break;
                 case F_UMASK:
                         (void) jobspec_get_umask(c, &kp, val, &n->umask);
+                        break;
+                case F_OUTPUT:
+                        parse_output(c, &kp, val, n);
                         break;
                 }
         }
@@ -410,6 +429,8 @@ static void node_inherit(const JobSpec *j, NodeSpec *n, unsigned set, const Node
                 n->cwd = j->defaults_cwd;
         if (!(set & (1U << F_UMASK)))
                 n->umask = d->umask;
+        if (!(set & (1U << F_OUTPUT)))
+                n->output_separate = d->output_separate;
 }
 
 /* seen_by[k] == self + 1 means node k was already listed by this node, at position seen_pos[k]: an O(1)

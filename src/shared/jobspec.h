@@ -44,6 +44,8 @@ typedef struct NodeSpec {
         int umask;                /* 0…0777; -1 = inherit the job's */
         bool allow_failure;
         OnInterrupt on_interrupt;
+        bool output_separate; /* "output": "separate": stdout and stderr apart; default "merged" (one pipe)
+                               */
 } NodeSpec;
 
 typedef struct JobSpec {
