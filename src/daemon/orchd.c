@@ -25,6 +25,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "methods.h"
+#include "spool.h"
 
 static DaemonConf arg_cmdline = {};
 static const char *arg_config = NULL;
@@ -198,6 +199,7 @@ int main(int argc, char *argv[]) {
         _cleanup_(methods_freep) Methods *ms = NULL;
         DaemonConf conf = {};
         ManagerConfig config;
+        char spool_id[SPOOL_ID_SIZE];
         int r;
 
         r = parse_argv(argc, argv);
@@ -212,6 +214,10 @@ int main(int argc, char *argv[]) {
         log_set_max_level(conf.log_level);
         if (block_signals() < 0)
                 return EXIT_FAILURE;
+        /* Before the first entry is sent: every entry carries ORCH_SPOOL (a new spool gets it in spool.c).
+         */
+        if (spool_read_id(conf.spool, spool_id) >= 0)
+                journald_set_spool_id(spool_id);
         journald_setup();
 
         config = (ManagerConfig){

@@ -48,7 +48,7 @@
 #include "journald.h"
 #include "spool-internal.h"
 
-#define SPOOL_ID_FILE "spool-id"
+static_assert(SPOOL_ID_SIZE == SD_ID128_STRING_MAX, "a spool id is an sd_id128 string");
 
 bool spool_is_job_file_name(const char *name) {
         size_t n = strlen(name);
@@ -370,34 +370,53 @@ static int spool_take_lock(Spool *s) {
         return 0;
 }
 
-/* The spool's id (SPOOL/spool-id, 32 hex digits, made once when the spool first meets an orchd that knows
- * it): every journal entry carries it as ORCH_SPOOL, since job ids are unique only within one spool. An id
- * rather than the path, so a spool moved or mounted elsewhere keeps its entries together. Readable by all
- * (0644): users filter with journalctl ORCH_SPOOL=$(cat SPOOL/spool-id). Never fatal: without one, entries
- * go without ORCH_SPOOL. */
-static void spool_load_id(Spool *s) {
+/* The spool's id (SPOOL/spool-id, 32 hex digits and a newline, made once when the spool first meets an
+ * orchd that knows it): every journal entry carries it as ORCH_SPOOL, since job ids are unique only within
+ * one spool. An id rather than the path, so a spool moved or mounted elsewhere keeps its entries together.
+ * Readable by all (0644): users filter with journalctl ORCH_SPOOL=$(cat SPOOL/spool-id). Never fatal:
+ * without one, entries go without ORCH_SPOOL. */
+static int read_id_at(int dir_fd, char id[static SPOOL_ID_SIZE]) {
         _cleanup_free_ char *text = NULL;
-        char id[SD_ID128_STRING_MAX + 1];
         sd_id128_t v;
         size_t n;
         int r;
 
-        r = read_file_at(s->spool_fd, SPOOL_ID_FILE, 64, &text, &n);
-        if (r >= 0 && n == SD_ID128_STRING_MAX && text[n - 1] == '\n') {
-                text[n - 1] = '\0';
-                if (sd_id128_from_string(text, &v) >= 0) {
-                        journald_set_spool_id(sd_id128_to_string(v, id));
-                        return;
-                }
+        r = read_file_at(dir_fd, SPOOL_ID_FILE, 64, &text, &n);
+        if (r < 0)
+                return r;
+        if (n != SPOOL_ID_SIZE || text[n - 1] != '\n')
+                return -EINVAL;
+        text[n - 1] = '\0';
+        if (sd_id128_from_string(text, &v) < 0)
+                return -EINVAL;
+        (void) sd_id128_to_string(v, id);
+        return 0;
+}
+
+int spool_read_id(const char *path, char id[static SPOOL_ID_SIZE]) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        return fd < 0 ? -errno : read_id_at(fd, id);
+}
+
+/* Read the id, or make it; either way hand it to journald.c. */
+static void spool_load_id(Spool *s) {
+        char id[SPOOL_ID_SIZE];
+        sd_id128_t v;
+        int r;
+
+        r = read_id_at(s->spool_fd, id);
+        if (r >= 0) {
+                journald_set_spool_id(id);
+                return;
         }
         if (r != -ENOENT)
-                log_notice_errno(r < 0 ? r : EINVAL, "Replacing %s/" SPOOL_ID_FILE ": not a valid id (%m).",
-                                 s->path);
+                log_notice_errno(r, "Replacing %s/" SPOOL_ID_FILE ": not a valid id (%m).", s->path);
         r = sd_id128_randomize(&v);
         if (r >= 0) {
                 (void) sd_id128_to_string(v, id);
-                id[SD_ID128_STRING_MAX - 1] = '\n';
-                r = write_file_atomic_at(s->spool_fd, SPOOL_ID_FILE, id, SD_ID128_STRING_MAX);
+                id[SPOOL_ID_SIZE - 1] = '\n';
+                r = write_file_atomic_at(s->spool_fd, SPOOL_ID_FILE, id, SPOOL_ID_SIZE);
         }
         if (r >= 0 && fchmodat(s->spool_fd, SPOOL_ID_FILE, 0644, 0) < 0)
                 r = -errno;
@@ -408,7 +427,7 @@ static void spool_load_id(Spool *s) {
                                   s->path);
                 return;
         }
-        id[SD_ID128_STRING_MAX - 1] = '\0';
+        id[SPOOL_ID_SIZE - 1] = '\0';
         journald_set_spool_id(id);
 }
 

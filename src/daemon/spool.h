@@ -59,6 +59,14 @@ typedef struct SpoolConfig {
         unsigned min_free_percent;
 } SpoolConfig;
 
+/* SPOOL/spool-id: the spool's id, sent as ORCH_SPOOL with every journal entry (spool_new() makes it). */
+#define SPOOL_ID_FILE "spool-id"
+#define SPOOL_ID_SIZE 33 /* 32 hex digits and a NUL */
+
+/* Read the id of the spool at path into id, without creating anything (before the spool is opened, so
+ * that the first journal entries carry it too). Returns 0, -ENOENT (none yet), -EINVAL, or -errno. */
+int spool_read_id(const char *path, char id[static SPOOL_ID_SIZE]);
+
 /* Lock the spool (spool-lock.h), open (creating if needed) its directories, finish or undo half-done intakes
  * left by a crash, and find the next job id. Does not watch or scan yet. Returns 0, -EALREADY when another
  * orchd holds the spool (nothing touched), or -errno (logged). */

@@ -4,11 +4,13 @@
 # Journal integration (SPEC §7) against a real systemd-journald: started by tests/journald.sh when none
 # answers (root only; otherwise the whole test is skipped, saying why), and stopped at the end if this test
 # started it. Checks, with `journalctl -o json`, that every line of node output is one entry with
-# SYSLOG_IDENTIFIER=orchd, ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT/ORCH_STREAM and PRIORITY 6 (stdout) or 4
-# (stderr): a long line split at 48 KiB, invalid UTF-8 and a NUL byte kept as bytes, a last line without
+# SYSLOG_IDENTIFIER=orchd, ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT/ORCH_STREAM/ORCH_PID and PRIORITY 6 (stdout) or 4
+# (stderr) for nodes with "output": "separate" (merged output, the default, is output-order.sh's): a long line split at 48 KiB, invalid UTF-8 and a NUL byte kept as bytes, a last line without
 # newline flushed at EOF; that the state changes carry their MESSAGE_IDs with ORCH_STATE; and that without
 # journald (a private mount namespace with an empty or stale /run/systemd/journal, and journald stopped
-# while orchd runs) the daemon says forwarding is off and the log files are still complete.
+# while orchd runs) the daemon says forwarding is off and the log files are still complete. Every entry
+# of the daemon carries ORCH_SPOOL, the id in SPOOL/spool-id, made once and kept across restarts and a
+# move of the spool.
 # The journal is global and keeps earlier runs: every query is limited to entries after a cursor taken at
 # the start and to the daemon's _PID.
 
@@ -93,7 +95,8 @@ start_orchd
 ok "orchd says journal forwarding is on" grep -q 'Journal forwarding on' "$T/orchd.log"
 
 drop_job lines <<EOF
-{ "nodes": {
+{ "defaults": { "output": "separate" },
+  "nodes": {
     "out":   { "cmd": ["$W/out"] },
     "long":  { "cmd": ["$W/long"] },
     "bin":   { "cmd": ["$W/bin"] },
@@ -136,6 +139,22 @@ jq_ok "each attempt's output carries its ORCH_ATTEMPT" \
         '[.[] | select(.ORCH_NODE == "flaky" and .ORCH_STREAM) | [.ORCH_ATTEMPT, .MESSAGE]] == [["1", "attempt 1"], ["2", "attempt 2"]]' "$J"
 jq_ok "a burst of 5000 lines at once: every one is an entry, in order" \
         '[.[] | select(.ORCH_NODE == "burst" and .ORCH_STREAM == "stdout") | .MESSAGE] == [range(1; 5001) | tostring]' "$J"
+jq_ok "every output entry carries its node's pid as ORCH_PID (not orchd's _PID)" --arg opid "$ORCHD_PID" \
+        '[.[] | select(.ORCH_STREAM)] | length > 5000 and all(.ORCH_PID | test("^[1-9][0-9]*$")) and
+         all(.ORCH_PID != $opid and ._PID == $opid)' "$J"
+jq_ok "the two attempts of flaky: two different ORCH_PIDs" \
+        '[.[] | select(.ORCH_NODE == "flaky" and .ORCH_STREAM) | .ORCH_PID] | unique | length == 2' "$J"
+
+# ---------------------------------------------------------------------------------------- ORCH_SPOOL
+
+spool_id=$(cat "$SPOOL/spool-id")
+like "$spool_id" '^[0-9a-f]{32}$' "SPOOL/spool-id holds a 128-bit id in hex"
+is "$(stat -c '%a %s' "$SPOOL/spool-id")" "644 33" "spool-id is world-readable (0644), one line"
+jq_ok "every entry of the job carries ORCH_SPOOL=the spool's id (daemon messages and node output)" \
+        --arg s "$spool_id" 'length > 5000 and all(.ORCH_SPOOL == $s)' "$J"
+is "$(journalctl -q -o cat ${CURSOR:+--cursor="$CURSOR"} ORCH_SPOOL="$spool_id" ORCH_JOB="$id" ORCH_NODE=out ORCH_STREAM=stdout | head -n 1)" \
+        "line one" "journalctl ORCH_SPOOL=ID ORCH_JOB=N finds the job's output"
+
 out_log_ok() { # out_log_ok FILE: the log of $W/out holds its output (stdout and stderr may interleave either way)
         [ "$(wc -c <"$1")" = 47 ] && grep -q 'line one' "$1" && grep -q 'warn one' "$1" && grep -q 'line two' "$1" &&
                 grep -q 'tail without newline' "$1"
@@ -213,6 +232,24 @@ stop_orchd
 is "$(grep -c 'ready: spool' "$T/orchd.log")" 0 "stderr is the journal stream (JOURNAL_STREAM): no message there twice"
 is "$(entries "$pid" MESSAGE_ID="$(id_of DAEMON_READY)" | wc -l)" 1 "and the journal has it once, as an entry"
 
+# A restart keeps the id; so does a spool moved elsewhere (the id is in the spool, not its path).
+start_orchd
+pid=$ORCHD_PID
+stop_orchd
+real_spool=$SPOOL
+SPOOL=$T/moved-spool
+mv "$real_spool" "$SPOOL" || bail_out "cannot move the spool"
+start_orchd
+pid2=$ORCHD_PID
+stop_orchd
+mv "$SPOOL" "$real_spool" || bail_out "cannot move the spool back"
+SPOOL=$real_spool
+is "$(cat "$SPOOL/spool-id")" "$spool_id" "the spool's id is kept across restarts"
+entries "$pid" | jq -s . >"$T/restart.json"
+jq_ok "a restarted orchd sends the same ORCH_SPOOL, on every entry from its first (forwarding on)" \
+        --arg s "$spool_id" 'length >= 3 and all(.ORCH_SPOOL == $s)' "$T/restart.json"
+is "$(entries "$pid2" MESSAGE_ID="$(id_of DAEMON_READY)" | jq -r .ORCH_SPOOL)" "$spool_id" "so does one on the moved spool"
+
 # -------------------------------------------------------------------------------- without journald
 
 # orchd in a mount namespace of its own, where /run/systemd/journal is an empty tmpfs ("none") or holds a
@@ -272,7 +309,7 @@ EOF
         }
         ok "journald back: forwarding on again" wait_for 20 forwarding_back
         drop_job back <<EOF
-{ "nodes": { "out": { "cmd": ["$W/out"] } } }
+{ "nodes": { "out": { "cmd": ["$W/out"], "output": "separate" } } }
 EOF
         bid=$(job_id_of back) || bail_out "job not accepted"
         wait_job "$bid"
