@@ -58,8 +58,9 @@ run() {
         wall_ns=$(($(now_ns) - t0))
         stop_orchd # its exit waits (≤ 3 s) for its journal queue to drain
         journalctl --sync 2>/dev/null || true
-        in_journal=$(journalctl -q -o json _PID="$pid" ORCH_JOB="$id" ORCH_STREAM=stdout 2>/dev/null |
-                jq -r 'select(.ORCH_LINES_DROPPED == null) | 1' | wc -l)
+        # ORCH_STREAM=output (merged, the default since issue 11) or stdout (before, or "separate").
+        in_journal=$(journalctl -q -o json _PID="$pid" ORCH_JOB="$id" 2>/dev/null |
+                jq -r 'select(.ORCH_STREAM and .ORCH_LINES_DROPPED == null) | 1' | wc -l)
         [ "$(wc -l <"$SPOOL/jobs/$id/logs/out.1.log")" = "$N" ] || note "warning: the log file lacks lines"
         ORCHD=$real_orchd
 }
