@@ -109,6 +109,8 @@ static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
         json_object_object_add(o, "timeout", dump_duration(n->timeout_usec, true));
         json_object_object_add(o, "when", json_object_new_string(trigger_rule_to_string(n->when)));
         dump_umask(o, n->umask);
+        if (n->output_separate) /* only then, so that the other golden files need no "output" line */
+                json_object_object_add(o, "output", json_object_new_string("separate"));
         return o;
 }
 

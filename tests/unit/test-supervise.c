@@ -554,6 +554,30 @@ static void test_output_interleaved(void **state) {
         assert_int_equal(strlen(log), 5 * 10 + 4);
 }
 
+/* merge_output: one pipe for both streams, so the log has them in exactly the order written, and a child
+ * that writes to both sees the same pipe on 1 and 2. */
+static void test_output_merged(void **state) {
+        Fixture *f = *state;
+        static const char script[] =
+                "i=1; while [ $i -le 300 ]; do echo out$i; echo err$i >&2; i=$((i + 1)); "
+                "done; readlink /proc/$$/fd/1 /proc/$$/fd/2 | uniq | wc -l";
+        char *argv[] = { (char *) "sh", (char *) "-c", (char *) script, NULL };
+        TaskParams p = params(f, argv);
+        _cleanup_free_ char *log = NULL, *want = NULL;
+        size_t n = 0;
+        Run run = {};
+
+        p.merge_output = true;
+        assert_int_equal(run_task(f, &p, &run), 0);
+        want = malloc(300 * 16 + 8);
+        assert_non_null(want);
+        for (int i = 1; i <= 300; i++)
+                n += (size_t) sprintf(want + n, "out%d\nerr%d\n", i, i);
+        strcpy(want + n, "1\n");
+        log = read_log(f, NULL);
+        assert_string_equal(log, want);
+}
+
 /* ---- what the child sees -------------------------------------------------------------------------- */
 
 static void test_child_environment(void **state) {
@@ -822,6 +846,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_missing_cwd, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_interleaved, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_merged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_merged, setup_helper, teardown),
                 cmocka_unit_test_setup_teardown(test_child_environment, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_child_fds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_child_signals, setup, teardown),
