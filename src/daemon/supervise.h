@@ -78,24 +78,24 @@ typedef struct TaskParams {
         const char *pam_confdir;   /* NULL: PAM's default (/etc/pam.d) for the helper's account check */
         const char *record_prefix; /* set: on record in record_fd before the exec (see task_spawn()) */
         int record_fd;             /* O_WRONLY|O_APPEND|O_CLOEXEC; only with record_prefix */
-        bool merge_output; /* stdout and stderr on one pipe, in write order (ORCH_STREAM=output); else two */
-        task_output_cb output_cb; /* NULL = none; gets the exit callback's userdata */
-        const char *journal_node; /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
-        uint64_t journal_job;     /* these (logfwd.h); NULL node = not at all */
+        task_output_cb output_cb;  /* NULL = none; gets the exit callback's userdata */
+        const char *journal_node;  /* output lines go to the journal as ORCH_JOB/ORCH_NODE/ORCH_ATTEMPT of */
+        uint64_t journal_job;      /* these (logfwd.h); NULL node = not at all */
         unsigned journal_attempt;
+        bool merge_output; /* stdout and stderr share one pipe: their order is kept (ORCH_STREAM=output) */
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
- * stdout/stderr pipes to the daemon (one shared pipe with merge_output), no other fds, cwd, env and umask as
- * given, and with cred the owner's ids and login limits. Returns 0 with *ret, or -errno when the process
- * could not be started (exec failure included: ENOENT, EACCES, …), in which case nothing is left behind but
- * the (empty) log file. Through the helper (cred, or a umask of its own) the account check, drop, chdir and
- * exec happen after this returns, without blocking the loop: their failure is the exit callback's
- * start_error (the helper exits 127 and nothing ran, never as anyone else). With TaskParams.record_prefix
- * the attempt is on record before it can run: started directly, the child appends "PREFIX PID PID_START\n"
- * to record_fd itself right before its exec (spawnrec.h), and a failed write is this function's -errno;
- * through the helper it is started gated (task_gated()): the exec waits for task_open_gate(), which the
- * caller calls once it wrote the record. */
+ * stdout/stderr pipes to the daemon, no other fds, cwd, env and umask as given, and with cred the owner's
+ * ids and login limits. Returns 0 with *ret, or -errno when the process could not be started (exec failure
+ * included: ENOENT, EACCES, …), in which case nothing is left behind but the (empty) log file. Through the
+ * helper (cred, or a umask of its own) the account check, drop, chdir and exec happen after this returns,
+ * without blocking the loop: their failure is the exit callback's start_error (the helper exits 127 and
+ * nothing ran, never as anyone else). With TaskParams.record_prefix the attempt is on record before it can
+ * run: started directly, the child appends "PREFIX PID PID_START\n" to record_fd itself right before its
+ * exec (spawnrec.h), and a failed write is this function's -errno; through the helper it is started gated
+ * (task_gated()): the exec waits for task_open_gate(), which the caller calls once it wrote the record.
+ * With merge_output, stdout and stderr are one pipe (both fds of the child are its write end). */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
 
 /* Whether the task waits for task_open_gate() (started through the helper with a record_prefix), the
