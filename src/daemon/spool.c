@@ -377,11 +377,22 @@ static int spool_take_lock(Spool *s) {
  * without one, entries go without ORCH_SPOOL. */
 static int read_id_at(int dir_fd, char id[static SPOOL_ID_SIZE]) {
         _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
         sd_id128_t v;
         size_t n;
         int r;
 
-        r = read_file_at(dir_fd, SPOOL_ID_FILE, 64, &text, &n);
+        /* Read before the spool is checked (orchd.c): never follow a link or wait on a FIFO planted there.
+         */
+        fd = openat(dir_fd, SPOOL_ID_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        r = read_full_fd(fd, 64, &text, &n);
         if (r < 0)
                 return r;
         if (n != SPOOL_ID_SIZE || text[n - 1] != '\n')

@@ -249,6 +249,13 @@ entries "$pid" | jq -s . >"$T/restart.json"
 jq_ok "a restarted orchd sends the same ORCH_SPOOL, on every entry from its first (forwarding on)" \
         --arg s "$spool_id" 'length >= 3 and all(.ORCH_SPOOL == $s)' "$T/restart.json"
 is "$(entries "$pid2" MESSAGE_ID="$(id_of DAEMON_READY)" | jq -r .ORCH_SPOOL)" "$spool_id" "so does one on the moved spool"
+# spool-id is read before the spool's checks: a FIFO there must not hang the start; it is replaced.
+rm -f "$SPOOL/spool-id"
+mkfifo "$SPOOL/spool-id"
+start_orchd
+stop_orchd
+like "$([ -f "$SPOOL/spool-id" ] && cat "$SPOOL/spool-id")" '^[0-9a-f]{32}$' "a FIFO as spool-id neither hangs the start nor stays: a new id replaces it"
+ok "and orchd says so" grep -q "Replacing $SPOOL/spool-id: not a valid id" "$T/orchd.log"
 
 # -------------------------------------------------------------------------------- without journald
 
