@@ -234,7 +234,10 @@ static void print_failure(const char *job, json_object *f) {
         if (json_object_object_get_ex(f, "cmd", &cmd) && cmd) {
                 _cleanup_free_ char *text = command_text(cmd);
 
-                print_text_escaped(stdout, text ?: "");
+                /* As the output is shown (orchctl logs): as it is when piped, escaped on a terminal. A C-style
+                 * escape would double every backslash of a command meant to be pasted. */
+                write_output(text ?: "", text ? strlen(text) : 0);
+                putchar('\n');
         }
         if (get_int(f, "output_skipped", &skipped) && skipped > 0 && arg_tail_lines > 0)
                 printf("[... last %u lines shown; all of it: orchctl logs %s %s]\n", arg_tail_lines,
