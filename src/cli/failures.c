@@ -33,9 +33,10 @@ bool arg_quiet = false;
 static json_object *logs_parameters(const char *job, const char *node) {
         json_object *p = id_parameters(job);
 
-        if (p && (json_object_object_add(p, "node", json_object_new_string(node)) < 0 ||
-                  json_object_object_add(p, "tail", json_object_new_int64(MAX(arg_tail_lines, 1U))) < 0 ||
-                  json_object_object_add(p, "command", json_object_new_boolean(true)) < 0))
+        if (p &&
+            (json_object_object_add(p, "node", json_object_new_string(node)) < 0 ||
+             json_object_object_add(p, "tail", json_object_new_int64(MAX(arg_tail_lines, 1U))) < 0 ||
+             json_object_object_add(p, "command", json_object_new_boolean(true)) < 0))
                 p = (json_object_put(p), NULL);
         return p;
 }
@@ -88,10 +89,12 @@ static int collect_node(Client *c, const char *job, const char *node, json_objec
                                 len = 0;
                         }
                         (void) json_object_object_add(f, "cmd", command_json(m.parameters));
-                        (void) json_object_object_add(f, "output", json_object_new_string_len(out, (int) len));
+                        (void) json_object_object_add(f, "output",
+                                                      json_object_new_string_len(out, (int) len));
                         (void) json_object_object_add(f, "output_skipped", json_object_new_int64(skipped));
-                        (void) json_object_object_add(f, "allow_failure",
-                                                      json_object_new_boolean(allow && json_object_get_boolean(allow)));
+                        (void) json_object_object_add(
+                                f, "allow_failure",
+                                json_object_new_boolean(allow && json_object_get_boolean(allow)));
                         return 0;
                 }
                 if (get_int(m.parameters, "skipped", &s) && s > 0)
@@ -116,15 +119,15 @@ static json_object *failure_new(const char *id, json_object *node) {
         if (!f || json_object_object_add(f, "node", json_object_new_string(id)) < 0)
                 return NULL;
         (void) json_object_object_add(f, "state", json_object_new_string(get_string(node, "state") ?: ""));
-        (void) json_object_object_add(f, "reason", json_object_new_string(get_string(node, "reason") ?: "?"));
-        (void) json_object_object_add(f, "attempt",
-                                      json_object_object_get_ex(node, "attempts", &v) ? json_object_get(v) :
-                                                                                        NULL);
+        (void) json_object_object_add(f, "reason",
+                                      json_object_new_string(get_string(node, "reason") ?: "?"));
+        (void) json_object_object_add(
+                f, "attempt", json_object_object_get_ex(node, "attempts", &v) ? json_object_get(v) : NULL);
         (void) json_object_object_add(f, "exit_code",
                                       json_object_object_get_ex(node, "exit_code", &v) ? json_object_get(v) :
                                                                                          NULL);
-        (void) json_object_object_add(f, "signal",
-                                      json_object_object_get_ex(node, "signal", &v) ? json_object_get(v) : NULL);
+        (void) json_object_object_add(
+                f, "signal", json_object_object_get_ex(node, "signal", &v) ? json_object_get(v) : NULL);
         return TAKE_PTR(f);
 }
 
@@ -176,7 +179,8 @@ int failures_collect(Client *c, json_object *job) {
                         return r;
         }
         if (json_object_object_add(job, "failures", TAKE_PTR(list)) < 0 ||
-            (more > 0 && json_object_object_add(job, "failures_omitted", json_object_new_int64((int64_t) more)) < 0))
+            (more > 0 &&
+             json_object_object_add(job, "failures_omitted", json_object_new_int64((int64_t) more)) < 0))
                 return fail(EX_SOFTWARE, "out of memory");
         return 0;
 }
@@ -195,8 +199,10 @@ static char *command_text(json_object *cmd) {
                 return NULL;
         for (size_t i = 0; i < json_object_array_length(cmd); i++) {
                 const char *a = json_object_get_string(json_object_array_get_idx(cmd, i)) ?: "";
-                bool plain = *a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                                             "_@%+=:,./-") == strlen(a);
+                bool plain = *a &&
+                        strspn(a,
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                               "_@%+=:,./-") == strlen(a);
 
                 fputs(i > 0 ? " " : "", f);
                 if (plain)
@@ -234,8 +240,8 @@ static void print_failure(const char *job, json_object *f) {
         if (json_object_object_get_ex(f, "cmd", &cmd) && cmd) {
                 _cleanup_free_ char *text = command_text(cmd);
 
-                /* As the output is shown (orchctl logs): as it is when piped, escaped on a terminal. A C-style
-                 * escape would double every backslash of a command meant to be pasted. */
+                /* As the output is shown (orchctl logs): as it is when piped, escaped on a terminal. A
+                 * C-style escape would double every backslash of a command meant to be pasted. */
                 write_output(text ?: "", text ? strlen(text) : 0);
                 putchar('\n');
         }

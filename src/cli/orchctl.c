@@ -199,29 +199,17 @@ static const struct option options[] = { { "socket", required_argument, NULL, 's
                                          { "tail-lines", required_argument, NULL, ARG_TAIL_LINES },
                                          {} };
 
-static int parse_attempt(const char *s, unsigned *ret) {
+/* A decimal number from min to max (no sign, no leading zero unless min is 0). Returns 0, or
+ * -EINVAL/-ERANGE. */
+static int parse_number(const char *s, unsigned long min, unsigned long max, unsigned *ret) {
         unsigned long v;
         char *end;
 
-        if (!s || *s < '1' || *s > '9')
+        if (!s || *s < (min > 0 ? '1' : '0') || *s > '9')
                 return -EINVAL;
         errno = 0;
         v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v > UINT32_MAX)
-                return -ERANGE;
-        *ret = (unsigned) v;
-        return 0;
-}
-
-static int parse_tail_lines(const char *s, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v > 10000)
+        if (errno != 0 || *end != '\0' || v < min || v > max)
                 return -ERANGE;
         *ret = (unsigned) v;
         return 0;
@@ -266,7 +254,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_options_seen |= OPT_PROMETHEUS;
                         break;
                 case ARG_ATTEMPT:
-                        r = parse_attempt(optarg, &arg_attempt);
+                        r = parse_number(optarg, 1, UINT32_MAX, &arg_attempt);
                         if (r < 0)
                                 return fail(EX_USAGE,
                                             "invalid attempt number '%s' for --attempt (1, 2, ...)", optarg);
@@ -289,9 +277,9 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_options_seen |= OPT_QUIET;
                         break;
                 case ARG_TAIL_LINES:
-                        if (parse_tail_lines(optarg, &arg_tail_lines) < 0)
-                                return fail(EX_USAGE, "invalid line count '%s' for --tail-lines (0 to 10000)",
-                                            optarg);
+                        if (parse_number(optarg, 0, 10000, &arg_tail_lines) < 0)
+                                return fail(EX_USAGE,
+                                            "invalid line count '%s' for --tail-lines (0 to 10000)", optarg);
                         arg_options_seen |= OPT_TAIL_LINES;
                         break;
                 case ':':

@@ -36,8 +36,8 @@ static bool want_progress(void) {
         return !arg_quiet && isatty(STDERR_FILENO) && !(term && streq(term, "dumb"));
 }
 
-/* The finished job id: through a Watch stream drawing progress, or one Wait call. Returns 0 with *ret (owned),
- * -ETIMEDOUT, or an exit code after printing why. */
+/* The finished job id: through a Watch stream drawing progress, or one Wait call. Returns 0 with *ret
+ * (owned), -ETIMEDOUT, or an exit code after printing why. */
 static int wait_one(Client *c, const char *id, bool progress, uint64_t deadline, json_object **ret) {
         _cleanup_json_ json_object *p = NULL, *reply = NULL;
         json_object *job;

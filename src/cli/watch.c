@@ -324,6 +324,17 @@ static int watch_final(Watch *w, json_object *params) {
                         return r;
         }
         if (arg_json) {
+                /* Beside the job, which stays Status's object. */
+                for (size_t k = 0; k < 2; k++) {
+                        const char *key = k == 0 ? "failures" : "failures_omitted";
+                        json_object *v;
+
+                        if (!json_object_object_get_ex(job, key, &v))
+                                continue;
+                        if (json_object_object_add(params, key, json_object_get(v)) < 0)
+                                return fail(EX_SOFTWARE, "out of memory");
+                        json_object_object_del(job, key);
+                }
                 if (print_json_event("end", params) != 0)
                         return EX_SOFTWARE;
         } else {
@@ -353,8 +364,8 @@ static int watch_run(Watch *w, uint64_t deadline) {
                 _cleanup_(varlink_message_done) VarlinkMessage m = {};
                 int r;
 
-                r = client_read_reply(w->client, w->live && w->job ? MIN(live_deadline(w), deadline) : deadline,
-                                      &m);
+                r = client_read_reply(w->client,
+                                      w->live && w->job ? MIN(live_deadline(w), deadline) : deadline, &m);
                 if (r == -ETIMEDOUT && client_now() < deadline) {
                         live_draw(w, true);
                         continue;

@@ -151,7 +151,8 @@ static int reader_queue_chunk(LogReader *r, const Job *j, const LogCursor *c, co
             json_object_object_add(p, "attempt", json_object_new_int64(c->attempt)) < 0 ||
             json_object_object_add(p, "data", json_object_new_string_len(data, (int) len)) < 0 ||
             (end && json_object_object_add(p, "end", json_object_new_boolean(true)) < 0) ||
-            (c->skipped > 0 && json_object_object_add(p, "skipped", json_object_new_int64((int64_t) c->skipped)) < 0)) {
+            (c->skipped > 0 &&
+             json_object_object_add(p, "skipped", json_object_new_int64((int64_t) c->skipped)) < 0)) {
                 json_object_put(p);
                 return -ENOMEM;
         }
@@ -170,7 +171,8 @@ static int64_t log_tail_start(int fd, uint32_t lines) {
                 return -errno;
         end = off = (uint64_t) st.st_size;
         while (off > 0 && end - off < LOGS_TAIL_SCAN_MAX) {
-                size_t n = (size_t) MIN(MIN(off, (uint64_t) sizeof(read_buf)), LOGS_TAIL_SCAN_MAX - (end - off));
+                size_t n = (size_t) MIN(MIN(off, (uint64_t) sizeof(read_buf)),
+                                        LOGS_TAIL_SCAN_MAX - (end - off));
                 ssize_t k = pread(fd, read_buf, n, (off_t) (off - n));
 
                 if (k < 0)
