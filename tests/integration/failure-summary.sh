@@ -189,6 +189,20 @@ is "$(awk '/^FAILED: big /{f=1; next} f' "$T/huge.out" | sed -n '3,21p;22q' | he
         "the huge log: the 20 lines shown start at line 1999982"
 is "$(tail -n 2 "$T/huge.out" | head -n 1)" "last-words" "the huge log: last-words is the last line shown"
 
+# A line longer than the scan (300,000 two-byte characters, no newline): the last 256 KiB, cut at a
+# character boundary (no U+FFFD), and skipped + data is the whole file.
+drop_job long <<'EOF'
+{ "nodes": { "l": { "cmd": "head -c 300000 /dev/zero | tr '\\0' x | sed 's/x/é/g'; printf z; exit 1" } } }
+EOF
+idlong=$(job_id_of long) || bail_out "job long not accepted"
+is_exit 1 "the long-line job fails" wait_job "$idlong"
+lsize=$(stat -c %s "$SPOOL/jobs/$idlong/logs/l.1.log")
+probe io.orchd.Manager.Logs "{\"id\":\"$idlong\",\"node\":\"l\",\"tail\":20}" --more >"$T/long.out"
+jq_ok "a line over 256 KiB: at most 256 KiB of it, from a character boundary, all of the rest" -s \
+        --argjson size "$lsize" '[.[] | select(.continues) | .parameters] as $c
+         | ($c | map(.data) | add) as $d | ($d | utf8bytelength) <= 262144 and ($d | test("\ufffd") | not)
+         and ($d | test("^(é)+z$")) and $c[0].skipped + ($d | utf8bytelength) == $size' "$T/long.out"
+
 # ---- another user gets nothing of the job -----------------------------------------------------------------
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null; then
         UA=o11fa UB=o11fb
@@ -263,5 +277,19 @@ wait "$tty_pid"
 is "$?" 0 "submit --wait on a terminal: exit status 0"
 ok "submit --wait on a terminal: the progress bar was drawn" grep -qE '\[[#.]{10,40}\] 0/1 ' "$T/tty2.out"
 ok "submit --wait on a terminal: no FAILED for a job that succeeded" no_match "FAILED" "$T/tty2.out"
+
+# ---- shell completion knows the new options ---------------------------------------------------------------
+PATH=$(dirname "$ORCHCTL"):$PATH
+. "$TOP_SRCDIR/contrib/bash-completion/orchctl"
+complete_line() { # complete_line WORD…: COMPREPLY for the last word, sorted, space-separated
+        COMP_WORDS=("$@")
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+        COMPREPLY=()
+        _orchctl
+        [ "${#COMPREPLY[@]}" -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+}
+is "$(complete_line orchctl wait --t)" "--tail-lines --timeout " "completion: wait --tail-lines"
+is "$(complete_line orchctl watch --)" "--json --quiet --tail-lines " "completion: watch's options"
+is "$(complete_line orchctl submit --q)" "--quiet " "completion: submit --quiet"
 
 done_testing
