@@ -53,62 +53,84 @@ static json_object *command_json(json_object *final) {
         return json_object_get(argv);
 }
 
-/* Read the Logs stream of one node into f: "output", "output_skipped", "cmd"; "error" instead when the
- * daemon refused (permission denied: no output, no command). Returns 0, or an exit code after printing why
- * (the connection failed). */
+/* One node's Logs stream being read: the output so far (its last FAILURES_OUTPUT_MAX bytes). */
+typedef struct Collect {
+        json_object *f;
+        char *out;
+        size_t len;
+        int64_t skipped; /* bytes of the attempt's output before out */
+} Collect;
+
+/* Append a chunk, keeping the last FAILURES_OUTPUT_MAX bytes (the daemon's tail is smaller: a guard). */
+static void collect_data(Collect *col, const char *data, size_t n) {
+        if (n >= FAILURES_OUTPUT_MAX) {
+                col->skipped += (int64_t) (col->len + n - FAILURES_OUTPUT_MAX);
+                data += n - FAILURES_OUTPUT_MAX;
+                n = FAILURES_OUTPUT_MAX;
+                col->len = 0;
+        } else if (col->len + n > FAILURES_OUTPUT_MAX) {
+                size_t drop = col->len + n - FAILURES_OUTPUT_MAX;
+
+                memmove(col->out, col->out + drop, col->len - drop);
+                col->len -= drop;
+                col->skipped += (int64_t) drop;
+        }
+        memcpy(col->out + col->len, data, n);
+        col->len += n;
+}
+
+/* The last reply: the command and allow_failure; the output collected. */
+static void collect_end(Collect *col, json_object *params) {
+        json_object *allow = reply_member(params, "allow_failure", json_type_boolean);
+
+        if (arg_tail_lines == 0) { /* asked for one line to get the command: show none */
+                col->skipped += (int64_t) col->len;
+                col->len = 0;
+        }
+        (void) json_object_object_add(col->f, "cmd", command_json(params));
+        (void) json_object_object_add(col->f, "output",
+                                      json_object_new_string_len(col->out, (int) col->len));
+        (void) json_object_object_add(col->f, "output_skipped", json_object_new_int64(col->skipped));
+        (void) json_object_object_add(col->f, "allow_failure",
+                                      json_object_new_boolean(allow && json_object_get_boolean(allow)));
+}
+
+static int collect_on_reply(const VarlinkMessage *m, void *userdata) {
+        Collect *col = userdata;
+        json_object *data;
+        int64_t s;
+
+        if (m->error) { /* recorded, not fatal: the other nodes and the job's line still come */
+                (void) json_object_object_add(
+                        col->f, "error",
+                        json_object_new_string(streq(m->error, ORCH_ERROR_PERMISSION_DENIED) ?
+                                                       "permission denied" :
+                                                       m->error));
+                return 0;
+        }
+        if (!m->continues) {
+                collect_end(col, m->parameters);
+                return 0;
+        }
+        if (get_int(m->parameters, "skipped", &s) && s > 0)
+                col->skipped += s;
+        data = reply_member(m->parameters, "data", json_type_string);
+        if (data)
+                collect_data(col, json_object_get_string(data), (size_t) json_object_get_string_len(data));
+        return 0;
+}
+
+/* Read the Logs stream of one node into f: "output", "output_skipped", "cmd", "allow_failure"; "error"
+ * instead when the daemon refused (permission denied: no output, no command). Returns 0, or an exit code
+ * after printing why (the connection failed). */
 static int collect_node(Client *c, const char *job, const char *node, json_object *f) {
         _cleanup_json_ json_object *p = logs_parameters(job, node);
         _cleanup_free_ char *out = malloc(FAILURES_OUTPUT_MAX);
-        size_t len = 0;
-        int64_t skipped = 0, s;
-        int r;
+        Collect col = { .f = f, .out = out };
 
         if (!p || !out)
                 return fail(EX_SOFTWARE, "out of memory");
-        r = client_send(c, ORCH_METHOD_LOGS, p, true);
-        if (r < 0)
-                return transport_error(r);
-        for (;;) {
-                _cleanup_(varlink_message_done) VarlinkMessage m = {};
-                json_object *data;
-
-                r = client_read_reply(c, USEC_INFINITY, &m);
-                if (r < 0)
-                        return transport_error(r);
-                if (m.error) {
-                        const char *e = streq(m.error, ORCH_ERROR_PERMISSION_DENIED) ? "permission denied" :
-                                                                                       m.error;
-                        (void) json_object_object_add(f, "error", json_object_new_string(e));
-                        return 0;
-                }
-                if (!m.continues) {
-                        json_object *allow = reply_member(m.parameters, "allow_failure", json_type_boolean);
-
-                        if (arg_tail_lines == 0) { /* asked for one line to get the command: show none */
-                                skipped += (int64_t) len;
-                                len = 0;
-                        }
-                        (void) json_object_object_add(f, "cmd", command_json(m.parameters));
-                        (void) json_object_object_add(f, "output",
-                                                      json_object_new_string_len(out, (int) len));
-                        (void) json_object_object_add(f, "output_skipped", json_object_new_int64(skipped));
-                        (void) json_object_object_add(
-                                f, "allow_failure",
-                                json_object_new_boolean(allow && json_object_get_boolean(allow)));
-                        return 0;
-                }
-                if (get_int(m.parameters, "skipped", &s) && s > 0)
-                        skipped += s;
-                data = reply_member(m.parameters, "data", json_type_string);
-                if (data) {
-                        size_t n = (size_t) json_object_get_string_len(data),
-                               keep = MIN(n, FAILURES_OUTPUT_MAX - len);
-
-                        memcpy(out + len, json_object_get_string(data), keep);
-                        len += keep;
-                        skipped += (int64_t) (n - keep); /* not expected: the daemon sends a bounded tail */
-                }
-        }
+        return call_more(c, ORCH_METHOD_LOGS, p, collect_on_reply, &col);
 }
 
 /* {"node", "state", "reason", "attempt", "exit_code", "signal"} of a node object. NULL on ENOMEM. */

@@ -85,6 +85,11 @@ int reply_error(const VarlinkMessage *m, const char *job);
  * (deadline reached) returns -ETIMEDOUT without printing. */
 int call(Client *c, const char *method, json_object *parameters, uint64_t deadline, const char *job,
          json_object **ret_parameters);
+/* A call with "more": every reply, the last one (no "continues") and an error reply included, goes to
+ * on_reply, which returns 0 to go on or an exit code to stop. Returns 0 after the last reply, on_reply's
+ * exit code, or an exit code after printing a transport failure. */
+int call_more(Client *c, const char *method, json_object *parameters,
+              int (*on_reply)(const VarlinkMessage *m, void *userdata), void *userdata);
 /* Connect and make one call. */
 int call_once(const char *method, json_object *parameters, const char *job, json_object **ret);
 

@@ -17,6 +17,24 @@ probe() { python3 "$TOP_SRCDIR/tests/integration/varlink-probe.py" "$SOCK" "$@";
 no_match() { # no_match TEXT FILE: FILE does not contain TEXT
         ! grep -qF -- "$1" "$2"
 }
+failed_job() { # failed_job NAME NODE: FID = job NAME's id once it has failed, FSIZE = NODE's first log's size
+        FID=$(job_id_of "$1") || bail_out "job $1 not accepted"
+        is_exit 1 "job $1 fails" wait_job "$FID"
+        FSIZE=$(stat -c %s "$SPOOL/jobs/$FID/logs/$2.1.log")
+}
+# on_tty_until OUT GATE ERE ARGS…: orchctl ARGS on a terminal (output to OUT) until OUT matches ERE, then
+# open GATE and wait for it; TTY_RC is its exit status
+on_tty_until() {
+        local out=$1 gate=$2 ere=$3 pid
+        shift 3
+        TERM=xterm "$PTY" -w 100,20 "$ORCHCTL" -s "$SOCK" "$@" >"$out" &
+        pid=$!
+        track_bg $pid
+        wait_for 30 grep -qE "$ere" "$out" || diag "no match for /$ere/: $(cat -v "$out")"
+        open_gate "$gate"
+        wait "$pid"
+        TTY_RC=$?
+}
 seq_lines() { # seq_lines FROM TO: "line FROM" … "line TO", one a line
         local i
         for ((i = $1; i <= $2; i++)); do echo "line $i"; done
@@ -165,13 +183,12 @@ jq_ok "tail without node: the last line of each attempt of every node" -s \
         '[.[] | select(.continues) | .parameters | select(.node == "flaky") | .data] == ["attempt-1-out\n","attempt-2-out\n"]' \
         "$T/probe4.out"
 
-# ---- bounded: a 16 MiB log is not read to show its last lines ---------------------------------------------
+# ---- bounded: a 35 MB log is not read to show its last lines ---------------------------------------------
 drop_job huge <<'EOF'
 { "nodes": { "big": { "cmd": "seq 1 2000000 | sed 's/^/huge line /'; echo last-words; exit 4" } } }
 EOF
-idh=$(job_id_of huge) || bail_out "job huge not accepted"
-is_exit 1 "the huge job fails" wait_job "$idh"
-size=$(stat -c %s "$SPOOL/jobs/$idh/logs/big.1.log")
+failed_job huge big
+idh=$FID size=$FSIZE
 diag "log size: $size bytes"
 if command -v strace >/dev/null && [ "$(id -u)" = 0 ] && strace_attach "$T/strace.out" pread64,read; then
         t0=$(now)
@@ -194,9 +211,8 @@ is "$(tail -n 2 "$T/huge.out" | head -n 1)" "last-words" "the huge log: last-wor
 drop_job long <<'EOF'
 { "nodes": { "l": { "cmd": "head -c 300000 /dev/zero | tr '\\0' x | sed 's/x/é/g'; printf z; exit 1" } } }
 EOF
-idlong=$(job_id_of long) || bail_out "job long not accepted"
-is_exit 1 "the long-line job fails" wait_job "$idlong"
-lsize=$(stat -c %s "$SPOOL/jobs/$idlong/logs/l.1.log")
+failed_job long l
+idlong=$FID lsize=$FSIZE
 probe io.orchd.Manager.Logs "{\"id\":\"$idlong\",\"node\":\"l\",\"tail\":20}" --more >"$T/long.out"
 jq_ok "a line over 256 KiB: at most 256 KiB of it, from a character boundary, all of the rest" -s \
         --argjson size "$lsize" '[.[] | select(.continues) | .parameters] as $c
@@ -244,13 +260,8 @@ ok "stderr redirected: no progress bar in the file" no_match "[#" "$T/redir.err"
 ok "stderr redirected: nor on the terminal" test -z "$(grep -F '[' "$T/redir.out" | grep -E '[0-9]+/2 ')"
 ok "stderr redirected: the file holds the timeout message only" grep -qF "timed out after 2" "$T/redir.err"
 # On a terminal: the block is drawn while the job runs, then erased; the summary and line follow.
-TERM=xterm "$PTY" -w 100,20 "$ORCHCTL" -s "$SOCK" wait "$idl" >"$T/tty.out" &
-tty_pid=$!
-track_bg $tty_pid
-wait_for 30 grep -qE '\[[#.]{10,40}\] 1/2 ' "$T/tty.out" || diag "no progress bar: $(cat -v "$T/tty.out")"
-open_gate live
-wait "$tty_pid"
-is "$?" 1 "on a terminal: the job's exit status (1)"
+on_tty_until "$T/tty.out" live '\[[#.]{10,40}\] 1/2 ' wait "$idl"
+is "$TTY_RC" 1 "on a terminal: the job's exit status (1)"
 ok "on a terminal: the progress bar was drawn" grep -qE '\[[#.]{10,40}\] 1/2  1 succeeded  0 failed  1 running' \
         "$T/tty.out"
 ok "on a terminal: the running node with its elapsed time" grep -qE '^  p +[0-9]' "$T/tty.out"
@@ -268,28 +279,9 @@ ok "TERM=dumb: no cursor movement" no_match $'\033[1A' "$T/dumb.out"
 cat >"$T/live2.json" <<EOF
 { "nodes": { "g": { "cmd": "$(gate_cmd live2); exit 0" } } }
 EOF
-TERM=xterm "$PTY" -w 100,20 "$ORCHCTL" -s "$SOCK" submit --wait "$T/live2.json" >"$T/tty2.out" &
-tty_pid=$!
-track_bg $tty_pid
-wait_for 30 grep -qE '\[[#.]{10,40}\] 0/1 ' "$T/tty2.out" || diag "no progress bar: $(cat -v "$T/tty2.out")"
-open_gate live2
-wait "$tty_pid"
-is "$?" 0 "submit --wait on a terminal: exit status 0"
+on_tty_until "$T/tty2.out" live2 '\[[#.]{10,40}\] 0/1 ' submit --wait "$T/live2.json"
+is "$TTY_RC" 0 "submit --wait on a terminal: exit status 0"
 ok "submit --wait on a terminal: the progress bar was drawn" grep -qE '\[[#.]{10,40}\] 0/1 ' "$T/tty2.out"
 ok "submit --wait on a terminal: no FAILED for a job that succeeded" no_match "FAILED" "$T/tty2.out"
-
-# ---- shell completion knows the new options ---------------------------------------------------------------
-PATH=$(dirname "$ORCHCTL"):$PATH
-. "$TOP_SRCDIR/contrib/bash-completion/orchctl"
-complete_line() { # complete_line WORD…: COMPREPLY for the last word, sorted, space-separated
-        COMP_WORDS=("$@")
-        COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-        COMPREPLY=()
-        _orchctl
-        [ "${#COMPREPLY[@]}" -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
-}
-is "$(complete_line orchctl wait --t)" "--tail-lines --timeout " "completion: wait --tail-lines"
-is "$(complete_line orchctl watch --)" "--json --quiet --tail-lines " "completion: watch's options"
-is "$(complete_line orchctl submit --q)" "--quiet " "completion: submit --quiet"
 
 done_testing
