@@ -259,6 +259,11 @@ like "$(tr -d '\r' <"$T/redir.out" | tail -n 1)" '^rc=75$' "stderr redirected: t
 ok "stderr redirected: no progress bar in the file" no_match "[#" "$T/redir.err"
 ok "stderr redirected: nor on the terminal" test -z "$(grep -F '[' "$T/redir.out" | grep -E '[0-9]+/2 ')"
 ok "stderr redirected: the file holds the timeout message only" grep -qF "timed out after 2" "$T/redir.err"
+# stderr a terminal and --timeout: the block goes away when the wait gives up.
+TERM=xterm "$PTY" -w 100,20 "$ORCHCTL" -s "$SOCK" wait --timeout 2 "$idl" >"$T/ttyt.out"
+is "$?" 75 "on a terminal: --timeout still gives up with 75"
+ok "on a terminal: the block is erased (up, clear) right before the timeout message" \
+        grep -qF $'\033[1A\033[2Korchctl: timed out after 2 waiting for job' "$T/ttyt.out"
 # On a terminal: the block is drawn while the job runs, then erased; the summary and line follow.
 on_tty_until "$T/tty.out" live '\[[#.]{10,40}\] 1/2 ' wait "$idl"
 is "$TTY_RC" 1 "on a terminal: the job's exit status (1)"
