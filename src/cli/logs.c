@@ -225,29 +225,27 @@ static int logs_print(json_object *chunk, bool raw, Prefixer *prefixer) {
         return 0;
 }
 
+typedef struct LogsStream {
+        const char *job;
+        bool raw; /* one node: its bytes as they are */
+        Prefixer *prefixer;
+} LogsStream;
+
+static int logs_on_reply(const VarlinkMessage *m, void *userdata) {
+        LogsStream *ls = userdata;
+
+        if (m->error)
+                return logs_error(m, ls->job);
+        return m->continues ? logs_print(m->parameters, ls->raw, ls->prefixer) : 0;
+}
+
 static int logs_stream(Client *c, char **args, size_t n_args, Prefixer *prefixer) {
         _cleanup_json_ json_object *p = logs_parameters(args, n_args);
-        int r;
+        LogsStream ls = { .job = args[0], .raw = n_args > 1, .prefixer = prefixer };
 
         if (!p)
                 return fail(EX_SOFTWARE, "out of memory");
-        r = client_send(c, ORCH_METHOD_LOGS, p, true);
-        if (r < 0)
-                return transport_error(r);
-        for (;;) {
-                _cleanup_(varlink_message_done) VarlinkMessage m = {};
-
-                r = client_read_reply(c, USEC_INFINITY, &m);
-                if (r < 0)
-                        return transport_error(r);
-                if (m.error)
-                        return logs_error(&m, args[0]);
-                if (!m.continues)
-                        return 0;
-                r = logs_print(m.parameters, n_args > 1, prefixer);
-                if (r != 0)
-                        return r;
-        }
+        return call_more(c, ORCH_METHOD_LOGS, p, logs_on_reply, &ls);
 }
 
 int verb_logs(char **args, size_t n_args) {

@@ -36,7 +36,9 @@ enum {
         OPT_ATTEMPT = 1U << 5,
         OPT_FOLLOW = 1U << 6,
         OPT_FILE = 1U << 7,
-        _OPT_LAST = OPT_FILE,
+        OPT_QUIET = 1U << 8,
+        OPT_TAIL_LINES = 1U << 9,
+        _OPT_LAST = OPT_TAIL_LINES,
 };
 
 const char *arg_socket = NULL;
@@ -65,27 +67,39 @@ typedef struct Verb {
 /* --- command line --- */
 
 static const Verb verbs[] = {
-        { "submit", verb_submit, 1, SIZE_MAX, OPT_WAIT | OPT_TIMEOUT,
-          "submit FILE... [--wait [--timeout D]]",
+        { "submit", verb_submit, 1, SIZE_MAX, OPT_WAIT | OPT_TIMEOUT | OPT_QUIET | OPT_TAIL_LINES,
+          "submit FILE... [--wait [--timeout D] [--tail-lines N] [--quiet]]",
           "Send job files to orchd, which runs them as you; prints each job's id. Exit status 65\n"
           "if a file is invalid (its errors are printed; it is not kept).\n"
-          "  -w --wait            Then wait for the jobs, with wait's exit status\n"
-          "  -t --timeout DURATION  With --wait: give up waiting after DURATION\n" },
+          "  -w --wait            Then wait for the jobs as wait does (progress on a terminal,\n"
+          "                       failure summary), with wait's exit status\n"
+          "  -t --timeout DURATION  With --wait: give up waiting after DURATION\n"
+          "     --tail-lines N    With --wait: output lines per failed node (default 20)\n"
+          "  -q --quiet           With --wait: no progress, no failure summary\n" },
         { "list", verb_list, 0, 0, OPT_ALL | OPT_STATE, "list [--all] [--state STATE]",
           "List jobs: unfinished ones plus the last 10 finished, or all with --all.\n"
           "  -a --all            Show every job the daemon still knows\n"
           "     --state STATE    Only jobs in STATE (queued, running, paused, succeeded,\n"
           "                      failed, cancelled)\n" },
         { "status", verb_status, 1, 1, 0, "status JOB", "Show a job and one line per node.\n" },
-        { "wait", verb_wait, 1, SIZE_MAX, OPT_TIMEOUT, "wait JOB... [--timeout DURATION]",
-          "Block until every JOB has finished. Exit status 1 if any failed, else 2 if any\n"
-          "was cancelled, 75 if the timeout expired first.\n"
-          "  -t --timeout DURATION  Give up after DURATION (\"30\", \"90s\", \"1h30m\")\n" },
-        { "watch", verb_watch, 1, 1, 0, "watch JOB",
+        { "wait", verb_wait, 1, SIZE_MAX, OPT_TIMEOUT | OPT_QUIET | OPT_TAIL_LINES,
+          "wait JOB... [--timeout DURATION] [--tail-lines N] [--quiet]",
+          "Block until every JOB has finished, showing watch's progress on stderr when it is a\n"
+          "terminal. Then, for each failed node of a job that did not succeed: \"FAILED: NODE\n"
+          "(REASON, job ID)\", its command and the last lines of its output, as ninja does;\n"
+          "last, one line per job. Exit status 1 if any failed, else 2 if any was cancelled,\n"
+          "75 if the timeout expired first.\n"
+          "  -t --timeout DURATION  Give up after DURATION (\"30\", \"90s\", \"1h30m\")\n"
+          "     --tail-lines N    Output lines per failed node (0-10000, default 20)\n"
+          "  -q --quiet           No progress and no failure summary: the lines only\n" },
+        { "watch", verb_watch, 1, 1, OPT_QUIET | OPT_TAIL_LINES, "watch JOB [--tail-lines N] [--quiet]",
           "Show a job's progress live until it ends, with wait's exit status. On a terminal:\n"
           "a progress bar and the running nodes with their elapsed times, redrawn in place;\n"
-          "otherwise (or with TERM=dumb) a line per node or job state change, then the job's\n"
-          "final line as wait prints it. With --json: one JSON object per line and event.\n" },
+          "otherwise (or with TERM=dumb) a line per node or job state change, then wait's\n"
+          "failure summary and the job's final line as wait prints them. With --json: one\n"
+          "JSON object per line and event.\n"
+          "     --tail-lines N    Output lines per failed node (0-10000, default 20)\n"
+          "  -q --quiet           No failure summary\n" },
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
           "after their kill_grace; pending ones are cancelled.\n" },
@@ -166,6 +180,7 @@ enum {
         ARG_PROMETHEUS,
         ARG_ATTEMPT,
         ARG_FILE,
+        ARG_TAIL_LINES,
 };
 
 static const struct option options[] = { { "socket", required_argument, NULL, 's' },
@@ -180,17 +195,21 @@ static const struct option options[] = { { "socket", required_argument, NULL, 's
                                          { "attempt", required_argument, NULL, ARG_ATTEMPT },
                                          { "follow", no_argument, NULL, 'f' },
                                          { "file", no_argument, NULL, ARG_FILE },
+                                         { "quiet", no_argument, NULL, 'q' },
+                                         { "tail-lines", required_argument, NULL, ARG_TAIL_LINES },
                                          {} };
 
-static int parse_attempt(const char *s, unsigned *ret) {
+/* A decimal number from min to max (no sign, no leading zero unless min is 0). Returns 0, or
+ * -EINVAL/-ERANGE. */
+static int parse_number(const char *s, unsigned long min, unsigned long max, unsigned *ret) {
         unsigned long v;
         char *end;
 
-        if (!s || *s < '1' || *s > '9')
+        if (!s || *s < (min > 0 ? '1' : '0') || *s > '9')
                 return -EINVAL;
         errno = 0;
         v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+        if (errno != 0 || *end != '\0' || v < min || v > max)
                 return -ERANGE;
         *ret = (unsigned) v;
         return 0;
@@ -201,7 +220,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jhat:wf", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jhat:wfq", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_socket = optarg;
@@ -235,7 +254,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_options_seen |= OPT_PROMETHEUS;
                         break;
                 case ARG_ATTEMPT:
-                        r = parse_attempt(optarg, &arg_attempt);
+                        r = parse_number(optarg, 1, UINT32_MAX, &arg_attempt);
                         if (r < 0)
                                 return fail(EX_USAGE,
                                             "invalid attempt number '%s' for --attempt (1, 2, ...)", optarg);
@@ -253,6 +272,16 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_wait = true;
                         arg_options_seen |= OPT_WAIT;
                         break;
+                case 'q':
+                        arg_quiet = true;
+                        arg_options_seen |= OPT_QUIET;
+                        break;
+                case ARG_TAIL_LINES:
+                        if (parse_number(optarg, 0, 10000, &arg_tail_lines) < 0)
+                                return fail(EX_USAGE,
+                                            "invalid line count '%s' for --tail-lines (0 to 10000)", optarg);
+                        arg_options_seen |= OPT_TAIL_LINES;
+                        break;
                 case ':':
                         return fail(EX_USAGE, "option '%s' needs an argument", argv[optind - 1]);
                 default:
@@ -269,6 +298,8 @@ static const char *option_name(unsigned opt) {
                 opt == OPT_ATTEMPT    ? "--attempt" :
                 opt == OPT_FOLLOW     ? "--follow" :
                 opt == OPT_FILE       ? "--file" :
+                opt == OPT_QUIET      ? "--quiet" :
+                opt == OPT_TAIL_LINES ? "--tail-lines" :
                                         "--timeout";
 }
 

@@ -85,6 +85,11 @@ int reply_error(const VarlinkMessage *m, const char *job);
  * (deadline reached) returns -ETIMEDOUT without printing. */
 int call(Client *c, const char *method, json_object *parameters, uint64_t deadline, const char *job,
          json_object **ret_parameters);
+/* A call with "more": every reply, the last one (no "continues") and an error reply included, goes to
+ * on_reply, which returns 0 to go on or an exit code to stop. Returns 0 after the last reply, on_reply's
+ * exit code, or an exit code after printing a transport failure. */
+int call_more(Client *c, const char *method, json_object *parameters,
+              int (*on_reply)(const VarlinkMessage *m, void *userdata), void *userdata);
 /* Connect and make one call. */
 int call_once(const char *method, json_object *parameters, const char *job, json_object **ret);
 
@@ -135,6 +140,23 @@ void wait_print(json_object *jobs);
 
 /* orchctl watch JOB (cli/watch.c). Returns an exit code. */
 int verb_watch(char **args, size_t n_args);
+/* Follow job id on c (a Watch stream) drawing watch's live block on stderr, erased at the end, until the
+ * job has finished or deadline (client_now() clock) passed: 0 with *ret_job (owned, as Wait gives it),
+ * -ETIMEDOUT, or an exit code after printing why. For wait and submit --wait on a terminal. */
+int watch_progress(Client *c, const char *id, uint64_t deadline, json_object **ret_job);
+
+/* Options of wait, submit --wait and watch (orchctl.c): --tail-lines N (default 20), -q/--quiet. */
+extern unsigned arg_tail_lines;
+extern bool arg_quiet;
+
+/* Add to a finished job object (as Wait gives it) "failures": for a job that did not succeed, each node that
+ * ended failed and made it fail (not allow_failure), at most 100, with its reason, command and the last
+ * arg_tail_lines lines of its last attempt's output (Logs calls on c, access checked by orchd), and
+ * "failures_omitted" when there were more (cli/failures.c). Returns 0 or an exit code after printing why. */
+int failures_collect(Client *c, json_object *job);
+/* Print a job's "failures" as ninja reports a failed edge: "FAILED: NODE (REASON, job ID)", the command,
+ * the output (bold red FAILED on a terminal). */
+void failures_print(json_object *job);
 
 /* Options of logs (orchctl.c): --attempt N (0 = not given), -f/--follow. */
 extern unsigned arg_attempt;

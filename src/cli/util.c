@@ -319,6 +319,25 @@ int call(Client *c, const char *method, json_object *parameters, uint64_t deadli
         return 0;
 }
 
+int call_more(Client *c, const char *method, json_object *parameters,
+              int (*on_reply)(const VarlinkMessage *m, void *userdata), void *userdata) {
+        int r;
+
+        r = client_send(c, method, parameters, true);
+        if (r < 0)
+                return transport_error(r);
+        for (;;) {
+                _cleanup_(varlink_message_done) VarlinkMessage m = {};
+
+                r = client_read_reply(c, USEC_INFINITY, &m);
+                if (r < 0)
+                        return transport_error(r);
+                r = on_reply(&m, userdata);
+                if (r != 0 || m.error || !m.continues)
+                        return r;
+        }
+}
+
 /* Connect and make one call. */
 int call_once(const char *method, json_object *parameters, const char *job, json_object **ret) {
         Client *c = NULL;

@@ -13,7 +13,9 @@
  *     recent running nodes with their elapsed times, redrawn in place at most
  *     LIVE_REDRAWS_PER_SEC times per second and once a second without news;
  *     failures are printed above it as they happen; the final bar and line
- *     stay on screen.
+ *     stay on screen, then the failure summary (cli/failures.c).
+ * The live block alone, on stderr and erased at the end, is also what wait
+ * and submit --wait show on a terminal (watch_progress()).
  * Exit status as wait: 0 succeeded, 1 failed, 2 cancelled, 66 no such job.
  * Deliberately not here: the text of bars and events (progress.c, pure).
  */
@@ -47,9 +49,12 @@ typedef struct Watch {
         size_t counts[_NODE_STATE_MAX];
         int id_width;
         bool live;
+        bool progress;      /* watch_progress(): the live block only, nothing else printed */
+        FILE *out;          /* where the live block goes: stdout, or stderr for progress */
         unsigned drawn;     /* lines of the live block now on screen */
         uint64_t last_draw; /* CLOCK_MONOTONIC µs */
         bool dirty;         /* news since the last draw */
+        json_object *final; /* progress: the job as the last reply gives it */
 } Watch;
 
 /* ---- lines ------------------------------------------------------------------------------------ */
@@ -111,10 +116,10 @@ static int print_json_event(const char *event, json_object *o) {
 
 /* ---- the live block --------------------------------------------------------------------------- */
 
-static void terminal_size(unsigned *ret_rows, unsigned *ret_cols) {
+static void terminal_size(FILE *f, unsigned *ret_rows, unsigned *ret_cols) {
         struct winsize ws = {};
 
-        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
+        if (ioctl(fileno(f), TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
                 ws = (struct winsize){ .ws_row = 24, .ws_col = 80 };
         *ret_rows = ws.ws_row;
         *ret_cols = ws.ws_col;
@@ -122,7 +127,7 @@ static void terminal_size(unsigned *ret_rows, unsigned *ret_cols) {
 
 static void live_erase(Watch *w) {
         for (; w->drawn > 0; w->drawn--)
-                fputs("\033[1A\033[2K", stdout); /* up one line, clear it */
+                fputs("\033[1A\033[2K", w->out); /* up one line, clear it */
 }
 
 /* A line of the block, cut to the terminal width so it never wraps (a wrapped line would break the count
@@ -130,7 +135,7 @@ static void live_erase(Watch *w) {
 static void live_line(Watch *w, unsigned cols, const char *text) {
         char buf[PROGRESS_LINE_MAX];
 
-        printf("%s\n", progress_fit(escaped(text), cols - 1, buf, sizeof(buf)));
+        fprintf(w->out, "%s\n", progress_fit(escaped(text), cols - 1, buf, sizeof(buf)));
         w->drawn++;
 }
 
@@ -187,7 +192,7 @@ static void live_draw(Watch *w, bool running) {
         char line[PROGRESS_LINE_MAX], bar[PROGRESS_LINE_MAX], dur[DURATION_STRING_MAX];
         unsigned rows, cols;
 
-        terminal_size(&rows, &cols);
+        terminal_size(w->out, &rows, &cols);
         live_erase(w);
         snprintf(line, sizeof(line), "Job %s (%s): %s, %s", w->id, strna(get_string(w->job, "name")),
                  strna(get_string(w->job, "state")), job_elapsed(w->job, dur, sizeof(dur)));
@@ -195,7 +200,7 @@ static void live_draw(Watch *w, bool running) {
         live_line(w, cols, progress_bar(w->counts, cols - 1, bar, sizeof(bar)));
         if (running)
                 live_running(w, cols, rows > 4 ? MIN(rows - 4, 20U) : 0);
-        fflush(stdout);
+        fflush(w->out);
         w->last_draw = client_now();
         w->dirty = false;
 }
@@ -242,7 +247,7 @@ static int watch_first(Watch *w, json_object *params) {
                         w->counts[s]++;
                 w->id_width = MAX(w->id_width, (int) MIN(strlen(id), (size_t) ID_WIDTH_MAX));
         }
-        if (arg_json)
+        if (arg_json && !w->progress)
                 return print_json_event("status", params);
         if (w->live)
                 return 0;
@@ -261,11 +266,11 @@ static int watch_node_change(Watch *w, json_object *change) {
                 return fail(EX_SOFTWARE, "invalid reply from orchd: a change without node id or state");
         if (!watch_set_node(w, id, json_object_get(change)))
                 return 0;
-        if (arg_json)
+        if (arg_json && !w->progress)
                 return print_json_event("node", change);
         if (!w->live)
                 print_node_line(w, id, change);
-        else if (s == NODE_FAILED || s == NODE_RETRY_WAIT) {
+        else if (!w->progress && (s == NODE_FAILED || s == NODE_RETRY_WAIT)) {
                 live_erase(w); /* failures stay above the block */
                 print_node_line(w, id, change);
         }
@@ -284,7 +289,7 @@ static int watch_changes(Watch *w, json_object *params) {
         job = reply_member(params, "job_change", json_type_object);
         if (r != 0 || !job)
                 return r;
-        if (arg_json)
+        if (arg_json && !w->progress)
                 return print_json_event("job", job);
         was = strdup(get_string(w->job, "state") ?: "");
         json_object_object_foreach(job, k, v)
@@ -306,7 +311,30 @@ static int watch_final(Watch *w, json_object *params) {
                 return fail(EX_SOFTWARE, "invalid reply from orchd: no \"job\" object");
         if (!jobs || json_object_array_add(jobs, json_object_get(job)) < 0)
                 return fail(EX_SOFTWARE, "out of memory");
+        if (w->progress) {
+                live_erase(w);
+                fflush(w->out);
+                w->final = json_object_get(job);
+                return 0;
+        }
+        if (!arg_quiet) {
+                int r = failures_collect(w->client, job);
+
+                if (r != 0)
+                        return r;
+        }
         if (arg_json) {
+                /* Beside the job, which stays Status's object. */
+                for (size_t k = 0; k < 2; k++) {
+                        const char *key = k == 0 ? "failures" : "failures_omitted";
+                        json_object *v;
+
+                        if (!json_object_object_get_ex(job, key, &v))
+                                continue;
+                        if (json_object_object_add(params, key, json_object_get(v)) < 0)
+                                return fail(EX_SOFTWARE, "out of memory");
+                        json_object_object_del(job, key);
+                }
                 if (print_json_event("end", params) != 0)
                         return EX_SOFTWARE;
         } else {
@@ -324,20 +352,28 @@ static int watch_final(Watch *w, json_object *params) {
                         }
                         live_draw(w, false); /* the final bar stays on screen */
                 }
+                failures_print(job);
                 wait_print(jobs);
         }
         return wait_exit_code(jobs);
 }
 
-static int watch_run(Watch *w) {
+/* Read the stream until the job's end (or deadline: -ETIMEDOUT), redrawing the live block as it goes. */
+static int watch_run(Watch *w, uint64_t deadline) {
         for (;;) {
                 _cleanup_(varlink_message_done) VarlinkMessage m = {};
                 int r;
 
-                r = client_read_reply(w->client, w->live && w->job ? live_deadline(w) : USEC_INFINITY, &m);
-                if (r == -ETIMEDOUT) {
+                r = client_read_reply(w->client,
+                                      w->live && w->job ? MIN(live_deadline(w), deadline) : deadline, &m);
+                if (r == -ETIMEDOUT && client_now() < deadline) {
                         live_draw(w, true);
                         continue;
+                }
+                if (r == -ETIMEDOUT) {
+                        live_erase(w);
+                        fflush(w->out);
+                        return r;
                 }
                 if (r < 0)
                         return transport_error(r);
@@ -359,7 +395,7 @@ static int watch_run(Watch *w) {
 int verb_watch(char **args, size_t n_args) {
         _cleanup_json_ json_object *p = id_parameters(args[0]);
         const char *term = getenv("TERM");
-        Watch w = { .id = args[0] };
+        Watch w = { .id = args[0], .out = stdout };
         int r;
 
         if (!p)
@@ -371,8 +407,25 @@ int verb_watch(char **args, size_t n_args) {
         if (r != 0)
                 return r;
         r = client_send(w.client, ORCH_METHOD_WATCH, p, true);
-        r = r < 0 ? transport_error(r) : watch_run(&w);
+        r = r < 0 ? transport_error(r) : watch_run(&w, USEC_INFINITY);
         json_object_put(w.job);
         client_free(w.client);
+        return r;
+}
+
+int watch_progress(Client *c, const char *id, uint64_t deadline, json_object **ret_job) {
+        _cleanup_json_ json_object *p = id_parameters(id);
+        Watch w = { .client = c, .id = id, .live = true, .progress = true, .out = stderr };
+        int r;
+
+        if (!p)
+                return fail(EX_SOFTWARE, "out of memory");
+        r = client_send(c, ORCH_METHOD_WATCH, p, true);
+        r = r < 0 ? transport_error(r) : watch_run(&w, deadline);
+        json_object_put(w.job);
+        if (r == 0)
+                *ret_job = w.final;
+        else
+                json_object_put(w.final);
         return r;
 }

@@ -12,7 +12,9 @@
  * file, and the daemon does not grow); a reader that has sent everything
  * there is sleeps until poked (new output of the job, or a durable state
  * change such as an attempt's end); a cursor never advances past a UTF-8
- * sequence that the rest of the file may still complete.
+ * sequence that the rest of the file may still complete. With tail, a cursor
+ * starts each attempt at its last lines, found by reading backwards a bounded
+ * amount (LOGS_TAIL_SCAN_MAX), never the whole file.
  * Deliberately not here: output capture and the size cap (supervise.c),
  * line splitting and prefixes (the client's job: data is bytes, not lines).
  */
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "methods-internal.h"
@@ -35,6 +38,10 @@
 /* Raw bytes of the log file per reply; the JSON of one reply stays under about 400 KiB even when every byte
  * needs escaping. */
 #define LOGS_CHUNK_MAX (64U * 1024U)
+/* With tail: the most lines asked for, and the most bytes looked at backwards from the end of a log for
+ * them (so showing 20 lines of a 64 MiB log reads a few KiB, never the file). */
+#define LOGS_TAIL_LINES_MAX 10000U
+#define LOGS_TAIL_SCAN_MAX (256U * 1024U)
 
 typedef struct LogCursor {
         uint32_t node;    /* index in the job spec */
@@ -42,6 +49,8 @@ typedef struct LogCursor {
         uint32_t last;    /* the last attempt to read; 0 = every one that comes */
         uint64_t offset;  /* bytes of that attempt's file consumed so far */
         bool end_sent;    /* the attempt has ended and a chunk saying so was sent */
+        bool tail_done;   /* tail: this attempt's offset was moved to its tail */
+        uint64_t skipped; /* tail: bytes left out before the offset, said in the attempt's next chunk */
         bool done;
 } LogCursor;
 
@@ -58,6 +67,8 @@ struct LogReader {
         bool single;       /* one node named: NoSuchAttempt when it has no attempt to show */
         bool seen_attempt; /* single: the attempt asked for exists */
         bool sleeping;     /* everything sent; a poke wakes it */
+        bool command;      /* single: the final reply carries the node's command */
+        uint32_t tail;     /* only the last tail lines of each attempt; 0 = all */
         bool observing;    /* an observer of its job (new output pokes it) */
         int fd;            /* the open log file of (fd_node, fd_attempt), or -EBADF */
         uint32_t fd_node, fd_attempt;
@@ -139,11 +150,45 @@ static int reader_queue_chunk(LogReader *r, const Job *j, const LogCursor *c, co
             json_object_object_add(p, "node", json_object_new_string(j->spec->nodes[c->node].id)) < 0 ||
             json_object_object_add(p, "attempt", json_object_new_int64(c->attempt)) < 0 ||
             json_object_object_add(p, "data", json_object_new_string_len(data, (int) len)) < 0 ||
-            (end && json_object_object_add(p, "end", json_object_new_boolean(true)) < 0)) {
+            (end && json_object_object_add(p, "end", json_object_new_boolean(true)) < 0) ||
+            (c->skipped > 0 &&
+             json_object_object_add(p, "skipped", json_object_new_int64((int64_t) c->skipped)) < 0)) {
                 json_object_put(p);
                 return -ENOMEM;
         }
         return control_call_notify(r->call, p);
+}
+
+/* Where the last `lines` lines of the file open as fd begin (a last line without a newline counts), looking
+ * at most LOGS_TAIL_SCAN_MAX bytes back from its end; past that, the first character boundary within them.
+ * Returns the offset, or -errno. */
+static int64_t log_tail_start(int fd, uint32_t lines) {
+        struct stat st;
+        uint64_t end, off, seen = 0;
+        uint32_t count = 0;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        end = off = (uint64_t) st.st_size;
+        while (off > 0 && end - off < LOGS_TAIL_SCAN_MAX) {
+                size_t n = (size_t) MIN(MIN(off, (uint64_t) sizeof(read_buf)),
+                                        LOGS_TAIL_SCAN_MAX - (end - off));
+                ssize_t k = pread(fd, read_buf, n, (off_t) (off - n));
+
+                if (k < 0)
+                        return -errno;
+                if ((size_t) k != n)
+                        return -EIO; /* the file shrank: log files only grow */
+                off -= n;
+                for (size_t i = n; i-- > 0;)
+                        if (read_buf[i] == '\n' && off + i != end - 1 && ++count == lines)
+                                return (int64_t) (off + i + 1);
+                seen = n;
+        }
+        /* Cut inside a line: skip the continuation bytes of a character cut there (read_buf holds them). */
+        for (size_t i = 0; off > 0 && i < 3 && i < seen && ((unsigned char) read_buf[i] & 0xC0) == 0x80; i++)
+                off++;
+        return (int64_t) off;
 }
 
 /* Send the next chunk of the cursor's current attempt. ended: the attempt has ended, so the end of the file
@@ -168,6 +213,14 @@ static int reader_send_chunk(LogReader *r, const Job *j, LogCursor *c, bool ende
                 r->fd_node = c->node;
                 r->fd_attempt = c->attempt;
         }
+        if (r->tail > 0 && !c->tail_done) {
+                int64_t start = log_tail_start(r->fd, r->tail);
+
+                if (start < 0)
+                        return (int) start;
+                c->offset = c->skipped = (uint64_t) start;
+                c->tail_done = true;
+        }
         n = pread(r->fd, read_buf, sizeof(read_buf), (off_t) c->offset);
         if (n < 0)
                 return -errno;
@@ -179,7 +232,10 @@ static int reader_send_chunk(LogReader *r, const Job *j, LogCursor *c, bool ende
                 return 0; /* nothing (more), or only the start of a character not completely written yet */
         c->offset += used;
         c->end_sent = at_end;
-        return reader_queue_chunk(r, j, c, utf8_buf, len, at_end) < 0 ? -ENOMEM : 1;
+        if (reader_queue_chunk(r, j, c, utf8_buf, len, at_end) < 0)
+                return -ENOMEM;
+        c->skipped = 0;
+        return 1;
 }
 
 /* Advance one cursor: send a chunk if there is one, else say whether more may come. */
@@ -214,6 +270,7 @@ static int cursor_step(LogReader *r, const Job *j, LogCursor *c) {
                 c->attempt++; /* this attempt is sent (or, without follow, sent as far as it got) */
                 c->offset = 0;
                 c->end_sent = false;
+                c->tail_done = false;
         }
 }
 
@@ -232,13 +289,39 @@ static int reader_reply_no_attempt(LogReader *r, const Job *j) {
         return control_call_error(r->call, ORCH_ERROR_NO_SUCH_ATTEMPT, p);
 }
 
-/* Everything is sent: the final reply (once the job's state it reflects is durable), or NoSuchAttempt. */
+/* The final reply's members with command: the node's argv as it runs, whether cmd was a string (then argv
+ * is /bin/sh -c STRING), and allow_failure. NULL on ENOMEM. */
+static json_object *reader_command(const NodeSpec *n) {
+        _cleanup_json_ json_object *p = json_object_new_object();
+        json_object *argv = json_object_new_array();
+
+        if (!p || !argv || json_object_object_add(p, "cmd", argv) < 0) {
+                json_object_put(argv);
+                return NULL;
+        }
+        for (char **a = n->argv; a && *a; a++)
+                if (json_object_array_add(argv, json_object_new_string(*a)) < 0)
+                        return NULL;
+        if (json_object_object_add(p, "shell", json_object_new_boolean(n->shell)) < 0 ||
+            json_object_object_add(p, "allow_failure", json_object_new_boolean(n->allow_failure)) < 0)
+                return NULL;
+        return TAKE_PTR(p);
+}
+
+/* Everything is sent: the final reply (once the job's state it reflects is durable), or NoSuchAttempt (not
+ * with command: the command is an answer even for a node that never ran). */
 static int reader_finish(LogReader *r, const Job *j) {
+        json_object *p = NULL;
+
         if (!j)
                 return control_call_reply(r->call, NULL);
-        if (r->single && !r->seen_attempt)
+        if (r->command) {
+                p = reader_command(&j->spec->nodes[r->cursors[0].node]);
+                if (!p)
+                        return -ENOMEM;
+        } else if (r->single && !r->seen_attempt)
                 return reader_reply_no_attempt(r, j);
-        return methods_reply_view(r->methods, r->call, j, NULL);
+        return methods_reply_view(r->methods, r->call, j, p);
 }
 
 /* Answer InternalError with the errno name, as control.c does for a failed handler. */
@@ -342,7 +425,7 @@ void methods_logs_free_all(Methods *ms) {
 /* Parse node, attempt and follow. Returns 1 with the node index (-1: every node), 0 if the call was answered
  * with an error, or -errno. */
 static int logs_parse(ControlCall *call, const Job *j, json_object *params, ssize_t *ret_node,
-                      uint32_t *ret_attempt, bool *ret_follow) {
+                      uint32_t *ret_attempt, bool *ret_follow, uint32_t *ret_tail, bool *ret_command) {
         json_object *v;
         char id[24];
 
@@ -371,6 +454,20 @@ static int logs_parse(ControlCall *call, const Job *j, json_object *params, ssiz
                 if (!json_object_is_type(v, json_type_boolean))
                         return methods_reply_invalid_parameter(call, "follow"), 0;
                 *ret_follow = json_object_get_boolean(v);
+        }
+        *ret_tail = 0;
+        if (json_object_object_get_ex(params, "tail", &v) && !json_object_is_type(v, json_type_null)) {
+                int64_t t = json_object_get_int64(v);
+
+                if (!json_object_is_type(v, json_type_int) || t < 1 || t > LOGS_TAIL_LINES_MAX)
+                        return methods_reply_invalid_parameter(call, "tail"), 0;
+                *ret_tail = (uint32_t) t;
+        }
+        *ret_command = false;
+        if (json_object_object_get_ex(params, "command", &v) && !json_object_is_type(v, json_type_null)) {
+                if (!json_object_is_type(v, json_type_boolean) || *ret_node < 0)
+                        return methods_reply_invalid_parameter(call, "command"), 0; /* needs node */
+                *ret_command = json_object_get_boolean(v);
         }
         return 1;
 }
@@ -425,14 +522,14 @@ int method_logs(ControlCall *call, json_object *params, void *userdata) {
         Methods *ms = userdata;
         LogReader *r = NULL;
         Job *j = methods_lookup_job(ms, call, params);
-        uint32_t attempt;
+        uint32_t attempt, tail;
         ssize_t node;
-        bool follow;
+        bool follow, command;
         int k;
 
         if (!j)
                 return 0;
-        k = logs_parse(call, j, params, &node, &attempt, &follow);
+        k = logs_parse(call, j, params, &node, &attempt, &follow, &tail, &command);
         if (k <= 0)
                 return k;
         /* Always, not only when the output would not fit one reply: a client must not work on short logs
@@ -442,6 +539,8 @@ int method_logs(ControlCall *call, json_object *params, void *userdata) {
         k = reader_new(ms, call, j, node, attempt, follow, &r);
         if (k < 0)
                 return k;
+        r->tail = tail;
+        r->command = command;
         reader_step(r);
         return 0;
 }

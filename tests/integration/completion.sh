@@ -43,6 +43,9 @@ echo '{ "nodes": ' >"$SPOOL/new/broken.json"
 wait_rejected broken.json || bail_out "broken.json not rejected"
 is "$(complete_line orchctl -s "$SOCK" rejected '')" "broken.json " "rejected completes the caller's rejected file names"
 is "$(complete_line orchctl rejected -)" "--file --json " "rejected has --file and --json"
+is "$(complete_line orchctl wait --t)" "--tail-lines --timeout " "wait has --tail-lines"
+is "$(complete_line orchctl watch --)" "--json --quiet --tail-lines " "watch has --tail-lines, --quiet and --json"
+is "$(complete_line orchctl submit --q)" "--quiet " "submit has --quiet"
 open_gate build
 is_exit 0 "the job ends once build is released" ctl wait "$id" --timeout 60
 done_testing
