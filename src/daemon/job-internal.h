@@ -49,8 +49,22 @@ static inline const char *node_cwd(const Job *j, const NodeSpec *ns) {
         return ns->cwd ?: j->spec->cwd ?: j->home ?: "/";
 }
 
+/* How a node's end counts for its dependents' trigger rules: a cancelled node as a failure (its work
+ * was not done), a skipped one as neither (or per its dependencies, which the DAG knows). */
 static inline DagOutcome outcome_of(NodeState s) {
-        return s == NODE_SUCCEEDED ? DAG_SUCCEEDED : s == NODE_FAILED ? DAG_FAILED : DAG_OTHER;
+        return s == NODE_SUCCEEDED                          ? DAG_SUCCEEDED :
+                s == NODE_FAILED || s == NODE_CANCELLED ? DAG_FAILED :
+                                                          DAG_OTHER;
+}
+
+/* Whether node i's end fails the job (unless allow_failure): it failed, or it alone was cancelled (by
+ * name): the job then ends by what its other nodes do, that node counting as a failure. Nodes cancelled
+ * by a cancel of the whole job, fail_fast or the job timeout do not count: those decide the job's end. */
+static inline bool node_counts_failed(const Job *j, uint32_t i) {
+        const NodeRun *n = &j->run->nodes[i];
+
+        return n->state == NODE_FAILED ||
+                (n->state == NODE_CANCELLED && n->reason.kind == REASON_CANCELLED && !j->run->cancel_requested);
 }
 
 static inline Reason stop_reason_to_reason(StopReason s) {

@@ -188,8 +188,10 @@ int job_recover(Job *j) {
                                 return r;
                         active[i] = true;
                 }
-                outcome[i] = node_state_is_final(nr->state) ? (int8_t) outcome_of(nr->state) : -1;
-                any_failed = any_failed || (nr->state == NODE_FAILED && !j->spec->nodes[i].allow_failure);
+                outcome[i] = !node_state_is_final(nr->state)                           ? -1 :
+                             nr->state == NODE_SKIPPED && nr->reason.kind == REASON_UPSTREAM ? DAG_RULE_SKIPPED :
+                                                                                                (int8_t) outcome_of(nr->state);
+                any_failed = any_failed || (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure);
         }
         /* The restored DAG already knows every recorded end, including ones made just now. */
         j->n_pending = 0;
@@ -291,6 +293,7 @@ int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_node
         job_run_reset_for_retry(j->run);
         j->timed_out = false;
         j->fail_fast_fired = false;
+        j->cancel_forced = false;
         mark_job_dirty(j);
         log_info("Job %" PRIu64 " (%s): retrying %zu node(s).", j->id, j->spec->name, n_sel);
 

@@ -2,7 +2,8 @@
 /*
  * job-stop.c — stopping a job's nodes, and the callers waiting for its end.
  *
- * Owns: cancel (of the job or of nodes), fail_fast, the job timeout's stop,
+ * Owns: cancel (of the job or of nodes), fail_fast, the job timeout's stop
+ * (and which pending nodes each leaves to run: stop_keeps()),
  * pause/resume, the shutdown stop (nodes end as interrupted), the fail-stop
  * kill, and the Wait callers (answered once the job's end is durable).
  * Invariants: a pending node that is stopped ends at once (the DAG itself
@@ -33,6 +34,30 @@ static void stop_pending_cb(void *userdata, uint32_t i) {
 
         node_end(ctx->job, i, ctx->to, ctx->reason, false);
         ctx->n++;
+}
+
+/* A kept node whose dependencies all ended through the stop, and whose rule is not met. */
+static void stop_rule_skip_cb(void *userdata, uint32_t i) {
+        StopCtx *ctx = userdata;
+
+        node_skipped_cb(ctx->job, i);
+}
+
+/* Which pending nodes a stop leaves to run once their dependencies end: cleanup ("always") nodes run
+ * after fail_fast, a job timeout and a first cancel of the job, as finally blocks, GitHub Actions'
+ * if: always() steps and DAGMan's FINAL node do; failure handlers run after fail_fast too. A second
+ * cancel of the job stops everything. */
+static unsigned stop_keeps(const Job *j, StopReason why) {
+        switch (why) {
+        case STOP_FAIL_FAST:
+                return 1u << TRIGGER_ALWAYS | 1u << TRIGGER_FAILURE;
+        case STOP_JOB_TIMEOUT:
+                return 1u << TRIGGER_ALWAYS;
+        case STOP_CANCEL:
+                return j->cancel_forced ? 0 : 1u << TRIGGER_ALWAYS;
+        default:
+                return 0;
+        }
 }
 
 static void remove_from(uint32_t *list, size_t *n, uint32_t node) {
@@ -77,7 +102,7 @@ void job_stop_all(Job *j, StopReason why, NodeState pending_to) {
 
         if (!j->dag)
                 return;
-        dag_finish_pending(j->dag, stop_pending_cb, &ctx);
+        dag_finish_pending(j->dag, stop_keeps(j, why), stop_pending_cb, stop_rule_skip_cb, &ctx);
         if (ctx.n > 0)
                 log_info("Job %" PRIu64 ": %zu pending node(s) %s.", j->id, ctx.n,
                          node_state_to_string(pending_to));
@@ -109,7 +134,8 @@ int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes) {
                 if (!j->run->cancel_requested) {
                         j->run->cancel_requested = true;
                         mark_job_dirty(j);
-                }
+                } else
+                        j->cancel_forced = true; /* a second cancel: the cleanup nodes too */
                 job_stop_all(j, STOP_CANCEL, NODE_CANCELLED);
                 return 0;
         }

@@ -140,7 +140,7 @@ void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag) {
                           "Job %" PRIu64 " node %s %s: %s.", j->id, node_id(j, i), node_state_to_string(to),
                           strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
 
-        if (to == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
+        if (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure) {
                 if (j->run->reason.kind == REASON_NONE) {
                         j->run->reason = reason; /* the job's reason is its first failure */
                         mark_job_dirty(j);
@@ -348,8 +348,6 @@ bool job_is_settled(const Job *j) {
 }
 
 static JobState job_final_state(Job *j, Reason *ret_reason) {
-        size_t counts[_NODE_STATE_MAX];
-
         if (j->timed_out) {
                 *ret_reason = (Reason){ .kind = REASON_TIMEOUT };
                 return JOB_FAILED;
@@ -358,17 +356,14 @@ static JobState job_final_state(Job *j, Reason *ret_reason) {
                 *ret_reason = (Reason){ .kind = REASON_CANCELLED };
                 return JOB_CANCELLED;
         }
+        /* A job ends cancelled only when it was cancelled: a node cancelled by name fails it like a
+         * failed node (allow_failure aside), its reason "cancelled". */
         for (uint32_t i = 0; i < j->spec->n_nodes; i++)
-                if (j->run->nodes[i].state == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
+                if (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure) {
                         *ret_reason = j->run->reason.kind != REASON_NONE ? j->run->reason :
                                                                            j->run->nodes[i].reason;
                         return JOB_FAILED;
                 }
-        job_run_count(j->run, counts);
-        if (counts[NODE_CANCELLED] > 0) {
-                *ret_reason = (Reason){ .kind = REASON_CANCELLED };
-                return JOB_CANCELLED;
-        }
         *ret_reason = (Reason){};
         return JOB_SUCCEEDED;
 }

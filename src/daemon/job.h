@@ -86,6 +86,7 @@ struct Job {
         unsigned n_running; /* nodes holding a slot: running, or waiting to be spawned */
         bool timed_out;
         bool fail_fast_fired;
+        bool cancel_forced; /* cancelled twice: the cleanup ("always") nodes are stopped too */
         sd_event_source *timeout_source;
 
         uint32_t *retry_ready; /* retry_wait nodes whose delay is over, FIFO */
