@@ -67,12 +67,14 @@ static inline bool node_counts_failed(const Job *j, uint32_t i) {
                 (n->state == NODE_CANCELLED && n->reason.kind == REASON_CANCELLED && !j->run->cancel_requested);
 }
 
-static inline Reason stop_reason_to_reason(StopReason s) {
+static inline Reason stop_reason_to_reason(const Job *j, StopReason s) {
         switch (s) {
         case STOP_FAIL_FAST:
                 return (Reason){ .kind = REASON_FAIL_FAST };
         case STOP_JOB_TIMEOUT:
                 return (Reason){ .kind = REASON_JOB_TIMEOUT };
+        case STOP_ABORT:
+                return (Reason){ .kind = REASON_ABORT, .arg = j->abort_code };
         default:
                 return (Reason){ .kind = REASON_CANCELLED };
         }
@@ -133,6 +135,9 @@ void starts_remove(Job *j);
 void job_stop_all(Job *j, StopReason why, NodeState pending_to);
 void job_fire_fail_fast(Job *j);
 void job_fire_timeout(Job *j);
+/* Node i exited with exit_code, one of its abort_on_exit codes: end it (succeeded for 0, else failed, no
+ * retry) and stop the job as fail_fast does (reason abort:N); the job ends in the state the node names. */
+void job_abort(Job *j, uint32_t i, int exit_code);
 /* Drop node i from the nodes waiting to be spawned. Returns whether it was there. */
 bool drop_await_spawn(Job *j, uint32_t node);
 /* Answer every Wait caller with the final status. */

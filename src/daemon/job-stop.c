@@ -52,6 +52,7 @@ static unsigned stop_keeps(const Job *j, StopReason why) {
         case STOP_FAIL_FAST:
                 return 1u << TRIGGER_ALWAYS | 1u << TRIGGER_FAILURE;
         case STOP_JOB_TIMEOUT:
+        case STOP_ABORT: /* DAGMan runs its FINAL node after ABORT-DAG-ON too */
                 return 1u << TRIGGER_ALWAYS;
         case STOP_CANCEL:
                 return j->cancel_forced ? 0 : 1u << TRIGGER_ALWAYS;
@@ -87,10 +88,10 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
         if (n->state == NODE_RETRY_WAIT) {
                 c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
                 remove_from(j->retry_ready, &j->n_retry_ready, i);
-                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(why), true);
+                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && !c->task) {
                 if (drop_await_spawn(j, i))
-                        node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(why), true);
+                        node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && c->stop_reason == STOP_NONE) {
                 c->stop_reason = why;
                 (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
@@ -98,7 +99,7 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
 }
 
 void job_stop_all(Job *j, StopReason why, NodeState pending_to) {
-        StopCtx ctx = { .job = j, .to = pending_to, .reason = stop_reason_to_reason(why) };
+        StopCtx ctx = { .job = j, .to = pending_to, .reason = stop_reason_to_reason(j, why) };
 
         if (!j->dag)
                 return;
@@ -118,6 +119,24 @@ void job_fire_fail_fast(Job *j) {
         j->fail_fast_fired = true;
         log_notice("Job %" PRIu64 ": a node failed and fail_fast is set, stopping the rest.", j->id);
         job_stop_all(j, STOP_FAIL_FAST, NODE_SKIPPED);
+}
+
+void job_abort(Job *j, uint32_t i, int exit_code) {
+        bool first = !j->aborted;
+
+        if (first) { /* before node_end: a failure that aborts does not fire fail_fast */
+                j->aborted = true;
+                j->abort_node = i;
+                j->abort_code = (uint8_t) exit_code;
+        }
+        node_end(j, i, exit_code == 0 ? NODE_SUCCEEDED : NODE_FAILED,
+                 exit_code == 0 ? (Reason){} : (Reason){ .kind = REASON_EXIT, .arg = exit_code }, true);
+        if (!first)
+                return;
+        log_notice("Job %" PRIu64 ": node %s exited %d, one of its abort_on_exit codes: ending the job (%s).",
+                   j->id, node_id(j, i), exit_code,
+                   job_state_to_string(j->spec->nodes[i].abort_on_exit.state));
+        job_stop_all(j, STOP_ABORT, NODE_SKIPPED);
 }
 
 void job_fire_timeout(Job *j) {

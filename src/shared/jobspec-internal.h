@@ -34,6 +34,7 @@ enum {
         F_ALLOW_FAILURE,
         F_ON_INTERRUPT,
         F_UMASK,
+        F_ABORT_ON_EXIT,
         _F_NODE_MAX
 };
 

@@ -28,6 +28,18 @@ typedef struct JobLimits {
 /* Fill in the defaults above. */
 void jobspec_limits_init(JobLimits *l);
 
+/* A node's "abort_on_exit": exit codes that end its whole job at once, in state (DAGMan ABORT-DAG-ON). */
+typedef struct AbortOnExit {
+        bool set;
+        JobState state;    /* JOB_FAILED or JOB_SUCCEEDED */
+        uint8_t codes[32]; /* bitmap of exit codes 0…255 */
+} AbortOnExit;
+
+/* Whether an attempt that exited with exit_code (-1: none, e.g. a signal) ends the job. */
+static inline bool abort_on_exit_matches(const AbortOnExit *a, int exit_code) {
+        return a->set && exit_code >= 0 && exit_code <= 255 && (a->codes[exit_code / 8] & (1u << (exit_code % 8)));
+}
+
 typedef struct NodeSpec {
         char *id;
         char **argv;     /* NULL-terminated; a string cmd becomes {"/bin/sh", "-c", cmd, NULL} */
@@ -44,6 +56,7 @@ typedef struct NodeSpec {
         int umask;                /* 0…0777; -1 = inherit the job's */
         bool allow_failure;
         OnInterrupt on_interrupt;
+        AbortOnExit abort_on_exit;
 } NodeSpec;
 
 typedef struct JobSpec {
