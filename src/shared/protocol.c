@@ -278,13 +278,15 @@ int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char *
         r = take_parameters(o, &m, reterr_msg);
         if (r < 0)
                 return r;
-        /* The flags are the call's, not the framing's: a wrong one is answered (InvalidParameter, as
-         * sd-varlink does) and the connection goes on. No method of orchd offers a protocol upgrade. */
+        /* A flag of the wrong type is answered (InvalidParameter) and the connection goes on. No method of
+         * orchd offers a protocol upgrade: "upgrade": true is answered InvalidParameter "upgrade" too.
+         * "more" with "oneway" asks for no reply and for several at once: there is no right answer, so
+         * that one stays a protocol error (sd-varlink also refuses it as a bad request). */
         get_call_flag(o, "more", &m.more, &m);
         get_call_flag(o, "oneway", &m.oneway, &m);
         get_call_flag(o, "upgrade", &upgrade, &m);
         if (m.more && m.oneway)
-                m.invalid = m.invalid ?: "oneway";
+                return set_err(reterr_msg, "a call cannot be both \"more\" and \"oneway\"");
         if (upgrade)
                 m.invalid = m.invalid ?: "upgrade";
 

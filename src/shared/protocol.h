@@ -80,8 +80,9 @@ void varlink_message_done(VarlinkMessage *m);
 
 /* Parse one message (without its NUL) as a call. Returns 0, or -EBADMSG with *reterr_msg for anything that
  * is not {"method": string, "parameters"?: object, "more"?: bool, "oneway"?: bool, "upgrade"?: bool}.
- * A call whose flags are wrong (not booleans, both more and oneway, or upgrade, which orchd does not offer)
- * parses, with ret->invalid naming the flag: the caller answers InvalidParameter and goes on. */
+ * Both more and oneway is -EBADMSG too. A call whose flags are wrong otherwise (not booleans, or upgrade,
+ * which orchd does not offer) parses, with ret->invalid naming the flag: the caller answers
+ * InvalidParameter and goes on. */
 int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char **reterr_msg);
 
 /* Whether the first bytes of a call (len of them, no NUL needed) open it with "method": method as its first
