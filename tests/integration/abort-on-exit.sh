@@ -3,7 +3,7 @@
 #
 # retry.unless_exit and abort_on_exit on the real daemon (orchd(8) "Job-level rules"):
 #  - unless_exit retries every failure but the listed exit codes: a node failing with 1 then 5 is retried
-#    until the listed 5 stops it;
+#    until the listed 5 stops it; a running second attempt has no reason (the first one's is gone);
 #  - abort_on_exit ends the job at once, before any retry: running nodes are stopped (cancelled) and
 #    pending ones skipped, both with reason abort:N; cleanup nodes ("always") still run; the job ends in
 #    the state the node names (failed, reason abort:N; or succeeded);
@@ -24,6 +24,18 @@ id=$(job_id_of deny) || bail_out "job not accepted"
 is_exit 1 "a job whose node exits with an unless_exit code fails" ctl wait "$id" --timeout 30
 expect_node "$id" n failed exit:5
 is "$(node_field "$id" n attempts)" 2 "exit 1 was retried, the listed exit 5 was not"
+
+# A running second attempt carries no reason (the IDL: null while running); its retry_wait did.
+drop_job again <<EOF
+{ "nodes": { "n": { "cmd": ["/bin/sh", "-c", "echo x >> $W/again.count; [ \$(wc -l < $W/again.count) -ge 2 ] || exit 1; $(gate_cmd again)"],
+                    "retry": { "attempts": 2, "delay": "10ms" } } } }
+EOF
+id=$(job_id_of again) || bail_out "job not accepted"
+wait_for 30 eval '[ "$(wc -l < "$W/again.count" 2>/dev/null)" = 2 ] && node_state_is "$id" n running' ||
+        bail_out "the second attempt did not start"
+is "$(node_field "$id" n attempts) $(node_field "$id" n reason)" "2 null" "the running second attempt has reason null"
+open_gate again
+is_exit 0 "and the job succeeds" ctl wait "$id" --timeout 30
 
 # abort_on_exit, state failed: the aborting node has retries left, and they are not used.
 drop_job abort <<EOF
