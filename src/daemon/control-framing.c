@@ -133,8 +133,10 @@ static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
                   (int) call->cred.pid);
         /* A wrong call flag, or a parameter the method's IDL does not declare (every method, from the
          * one list, so a new parameter cannot be forgotten here): InvalidParameter names it. */
-        bad = fn == method_not_found ? NULL : m->invalid ?: protocol_unknown_parameter(call->method, m->parameters);
-        if (bad)
+        bad = m->invalid;
+        if (!bad && fn != method_not_found)
+                bad = protocol_unknown_parameter(call->method, m->parameters);
+        if (bad && fn != method_not_found)
                 r = control_call_error_invalid_parameter(call, bad);
         else
                 r = fn(call, m->parameters, userdata);

@@ -52,7 +52,7 @@ static inline const char *node_cwd(const Job *j, const NodeSpec *ns) {
 /* How a node's end counts for its dependents' trigger rules: a cancelled node as a failure (its work
  * was not done), a skipped one as neither (or per its dependencies, which the DAG knows). */
 static inline DagOutcome outcome_of(NodeState s) {
-        return s == NODE_SUCCEEDED                          ? DAG_SUCCEEDED :
+        return s == NODE_SUCCEEDED                      ? DAG_SUCCEEDED :
                 s == NODE_FAILED || s == NODE_CANCELLED ? DAG_FAILED :
                                                           DAG_OTHER;
 }
@@ -64,7 +64,8 @@ static inline bool node_counts_failed(const Job *j, uint32_t i) {
         const NodeRun *n = &j->run->nodes[i];
 
         return n->state == NODE_FAILED ||
-                (n->state == NODE_CANCELLED && n->reason.kind == REASON_CANCELLED && !j->run->cancel_requested);
+                (n->state == NODE_CANCELLED && n->reason.kind == REASON_CANCELLED &&
+                 !j->run->cancel_requested);
 }
 
 static inline Reason stop_reason_to_reason(const Job *j, StopReason s) {

@@ -188,9 +188,12 @@ int job_recover(Job *j) {
                                 return r;
                         active[i] = true;
                 }
-                outcome[i] = !node_state_is_final(nr->state)                           ? -1 :
-                             nr->state == NODE_SKIPPED && nr->reason.kind == REASON_UPSTREAM ? DAG_RULE_SKIPPED :
-                                                                                                (int8_t) outcome_of(nr->state);
+                if (!node_state_is_final(nr->state))
+                        outcome[i] = -1;
+                else if (nr->state == NODE_SKIPPED && nr->reason.kind == REASON_UPSTREAM)
+                        outcome[i] = DAG_RULE_SKIPPED; /* counts as its dependencies made it */
+                else
+                        outcome[i] = (int8_t) outcome_of(nr->state);
                 any_failed = any_failed || (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure);
                 /* The abort decision is durable as the end it came from: a crash after it cannot resume
                  * the job. */

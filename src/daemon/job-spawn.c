@@ -279,7 +279,8 @@ static void begin_attempt(Job *j, uint32_t i) {
         n->retry_at = 0;
         n->exit_code = -1;
         n->signal = 0;
-        n->reason = (Reason){}; /* the last attempt's reason went with its retry_wait: a running node has none */
+        /* The last attempt's reason went with its retry_wait: a running node has none. */
+        n->reason = (Reason){};
         slot_take(j);
         job_set_running(j);
         mark_node_dirty(j, i);

@@ -133,9 +133,9 @@ void job_abort(Job *j, uint32_t i, int exit_code) {
                  exit_code == 0 ? (Reason){} : (Reason){ .kind = REASON_EXIT, .arg = exit_code }, true);
         if (!first)
                 return;
-        log_notice("Job %" PRIu64 ": node %s exited %d, one of its abort_on_exit codes: ending the job (%s).",
-                   j->id, node_id(j, i), exit_code,
-                   job_state_to_string(j->spec->nodes[i].abort_on_exit.state));
+        log_notice(
+                "Job %" PRIu64 ": node %s exited %d, one of its abort_on_exit codes: ending the job (%s).",
+                j->id, node_id(j, i), exit_code, job_state_to_string(j->spec->nodes[i].abort_on_exit.state));
         job_stop_all(j, STOP_ABORT, NODE_SKIPPED);
 }
 

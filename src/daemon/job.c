@@ -362,8 +362,9 @@ static JobState job_final_state(Job *j, Reason *ret_reason) {
         if (j->aborted) {
                 const AbortOnExit *a = &j->spec->nodes[j->abort_node].abort_on_exit;
 
-                *ret_reason = a->state == JOB_FAILED ? (Reason){ .kind = REASON_ABORT, .arg = j->abort_code } :
-                                                       (Reason){};
+                *ret_reason = a->state == JOB_FAILED ?
+                        (Reason){ .kind = REASON_ABORT, .arg = j->abort_code } :
+                        (Reason){};
                 return a->state;
         }
         /* A job ends cancelled only when it was cancelled: a node cancelled by name fails it like a

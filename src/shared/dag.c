@@ -499,7 +499,7 @@ void dag_restore(Dag *d, const int8_t *outcome, const bool *active, dag_skip_cb 
                         assert(outcome[i] <= DAG_OTHER);
                         dag_mark_finished(d, i, (DagOutcome) outcome[i], &n_work);
                 } else if (outcome[i] == DAG_RULE_SKIPPED && d->dep_off[i + 1] == d->dep_off[i])
-                        d->work[n_work++] = i; /* (not recorded by orchd: a node without dependencies runs) */
+                        d->work[n_work++] = i; /* not written by orchd: a node without dependencies runs */
                 else if (active[i])
                         d->flags[i] |= FLAG_ACTIVE;
         dag_restore_rule_skipped(d, n_work, outcome);

@@ -37,7 +37,8 @@ typedef struct AbortOnExit {
 
 /* Whether an attempt that exited with exit_code (-1: none, e.g. a signal) ends the job. */
 static inline bool abort_on_exit_matches(const AbortOnExit *a, int exit_code) {
-        return a->set && exit_code >= 0 && exit_code <= 255 && (a->codes[exit_code / 8] & (1u << (exit_code % 8)));
+        return a->set && exit_code >= 0 && exit_code <= 255 &&
+                (a->codes[exit_code / 8] & (1u << (exit_code % 8)));
 }
 
 typedef struct NodeSpec {

@@ -87,8 +87,9 @@ static bool idl_input_declares(const char *p, const char *name) {
                 while (*p && strchr(" \t\n", *p))
                         p++;
                 id = p;
-                while (*p && (strchr("_", *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                              (*p >= '0' && *p <= '9')))
+                while (*p &&
+                       (strchr("_", *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                        (*p >= '0' && *p <= '9')))
                         p++;
                 if ((size_t) (p - id) == want && strncmp(id, name, want) == 0 && *p == ':')
                         return true;

@@ -248,10 +248,13 @@ static void test_jitter_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),          cmocka_unit_test(test_should_retry),
-                cmocka_unit_test(test_should_retry_unless), cmocka_unit_test(test_add_exit_bitmap),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_should_retry),
+                cmocka_unit_test(test_should_retry_unless),
+                cmocka_unit_test(test_add_exit_bitmap),
                 cmocka_unit_test(test_delay),
-                cmocka_unit_test(test_jitter_upper_edge), cmocka_unit_test(test_jitter_bounds),
+                cmocka_unit_test(test_jitter_upper_edge),
+                cmocka_unit_test(test_jitter_bounds),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,8 +28,8 @@ typedef struct CallCase {
         int want_r;
         const char *want_method;
         bool want_more, want_oneway;
-        const char *want_params; /* compact JSON of the parameters */
-        const char *want_err;    /* substring of the error message */
+        const char *want_params;  /* compact JSON of the parameters */
+        const char *want_err;     /* substring of the error message */
         const char *want_invalid; /* the call flag answered with InvalidParameter */
 } CallCase;
 
@@ -95,7 +95,8 @@ static void test_parse_call(void **state) {
                                     c->want_params);
                 assert_null(m.error);
                 if (!streq_ptr(m.invalid, c->want_invalid))
-                        fail_msg("case %zu: invalid '%s', want '%s'", i, strna(m.invalid), strna(c->want_invalid));
+                        fail_msg("case %zu: invalid '%s', want '%s'", i, strna(m.invalid),
+                                 strna(c->want_invalid));
         }
 }
 
