@@ -197,8 +197,9 @@ int job_recover(Job *j) {
                 any_failed = any_failed || (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure);
                 /* The abort decision is durable as the end it came from: a crash after it cannot resume
                  * the job. */
-                if ((nr->state == NODE_SUCCEEDED || nr->state == NODE_FAILED) && !j->aborted &&
-                    abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, nr->exit_code)) {
+                if ((nr->state == NODE_SUCCEEDED ||
+                     (nr->state == NODE_FAILED && nr->reason.kind == REASON_EXIT)) &&
+                    !j->aborted && abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, nr->exit_code)) {
                         j->aborted = true;
                         j->abort_node = i;
                         j->abort_code = (uint8_t) nr->exit_code;

@@ -325,11 +325,11 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
                 node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, stop), true);
         else if (res->start_error < 0) /* through orchd-exec, which exited before running anything */
                 node_start_failed(j, i, res->start_error, res->start_account);
+        else if (res->timed_out)
+                attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);
         else if (res->end == TASK_EXITED &&
                  abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, res->exit_code))
                 job_abort(j, i, res->exit_code); /* before retry, as DAGMan's ABORT-DAG-ON */
-        else if (res->timed_out)
-                attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);
         else if (res->end == TASK_EXITED && res->exit_code == 0)
                 node_end(j, i, NODE_SUCCEEDED, (Reason){}, true);
         else if (res->end == TASK_EXITED)
