@@ -20,7 +20,7 @@ OUT=$3
 : "${JSON_C_LIBS:=$(pkg-config --libs json-c)}"
 
 # The pure modules (src/shared, Makefile.am src_libpure_a_SOURCES): no event loop, no logging, nothing to stub.
-PURE="state backoff duration jsonlex jsonparse jsonscan jsonpretty jobspec jobspec-value jobspec-node dag nodeenv jobprep linesplit procutil fsutil
+PURE="state backoff duration jsonlex jsonparse jsonscan jsonpretty jobspec jobspec-value jobspec-node jobspec-exit dag nodeenv jobprep linesplit procutil fsutil
 journal journal-load journal-load-value jobid textbuf protocol protocol-status graph conf access usage utf8 escape base64 progress"
 TARGETS="job journal varlink conf"
 

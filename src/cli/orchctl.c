@@ -102,7 +102,8 @@ static const Verb verbs[] = {
           "  -q --quiet           No failure summary\n" },
         { "cancel", verb_cancel, 1, SIZE_MAX, 0, "cancel JOB [NODE...]",
           "Cancel a job, or only the given nodes: running ones get SIGTERM, then SIGKILL\n"
-          "after their kill_grace; pending ones are cancelled.\n" },
+          "after their kill_grace; pending ones are cancelled, but for cleanup nodes\n"
+          "(\"when\": \"always\"), which still run: cancel the job again to stop them too.\n" },
         { "logs", verb_logs, 1, 2, OPT_ATTEMPT | OPT_FOLLOW, "logs JOB [NODE] [--attempt N] [-f]",
           "Print a node's output: its latest attempt, or attempt N. Without NODE, every\n"
           "node's output (job file order, attempts ascending), each line prefixed with its\n"

@@ -49,7 +49,7 @@ static int method_get_info(ControlCall *call, json_object *parameters, void *use
         if (json_object_object_add(p, "vendor", json_object_new_string("orchd")) < 0 ||
             json_object_object_add(p, "product", json_object_new_string("orchd")) < 0 ||
             json_object_object_add(p, "version", json_object_new_string(ORCHD_VERSION)) < 0 ||
-            json_object_object_add(p, "url", json_object_new_string("https://github.com/orchd/orchd")) < 0 ||
+            json_object_object_add(p, "url", json_object_new_string(PACKAGE_URL)) < 0 || /* AC_INIT's */
             json_object_array_add(ifaces, json_object_new_string(VARLINK_SERVICE_INTERFACE)) < 0 ||
             json_object_array_add(ifaces, json_object_new_string(ORCH_INTERFACE)) < 0)
                 return -ENOMEM;
@@ -100,6 +100,7 @@ static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
         _cleanup_(control_call_unrefp) ControlCall *call = NULL;
         control_method_fn fn;
         void *userdata = c->userdata;
+        const char *bad;
         int r;
 
         call = calloc(1, sizeof(ControlCall));
@@ -130,7 +131,15 @@ static int conn_dispatch(Connection *conn, VarlinkMessage *m) {
 
         log_debug("Control call %s from uid %u pid %d.", call->method, (unsigned) call->cred.uid,
                   (int) call->cred.pid);
-        r = fn(call, m->parameters, userdata);
+        /* A wrong call flag, or a parameter the method's IDL does not declare (every method, from the
+         * one list, so a new parameter cannot be forgotten here): InvalidParameter names it. */
+        bad = m->invalid;
+        if (!bad && fn != method_not_found)
+                bad = protocol_unknown_parameter(call->method, m->parameters);
+        if (bad && fn != method_not_found)
+                r = control_call_error_invalid_parameter(call, bad);
+        else
+                r = fn(call, m->parameters, userdata);
         if (r < 0 && !call->replied) {
                 log_warning_errno(r, "Control method %s failed: %m", call->method);
                 (void) control_call_error(call, ORCH_ERROR_INTERNAL,

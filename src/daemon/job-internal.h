@@ -49,16 +49,33 @@ static inline const char *node_cwd(const Job *j, const NodeSpec *ns) {
         return ns->cwd ?: j->spec->cwd ?: j->home ?: "/";
 }
 
+/* How a node's end counts for its dependents' trigger rules: a cancelled node as a failure (its work
+ * was not done), a skipped one as neither (or per its dependencies, which the DAG knows). */
 static inline DagOutcome outcome_of(NodeState s) {
-        return s == NODE_SUCCEEDED ? DAG_SUCCEEDED : s == NODE_FAILED ? DAG_FAILED : DAG_OTHER;
+        return s == NODE_SUCCEEDED                      ? DAG_SUCCEEDED :
+                s == NODE_FAILED || s == NODE_CANCELLED ? DAG_FAILED :
+                                                          DAG_OTHER;
 }
 
-static inline Reason stop_reason_to_reason(StopReason s) {
+/* Whether node i's end fails the job (unless allow_failure): it failed, or it alone was cancelled (by
+ * name): the job then ends by what its other nodes do, that node counting as a failure. Nodes cancelled
+ * by a cancel of the whole job, fail_fast or the job timeout do not count: those decide the job's end. */
+static inline bool node_counts_failed(const Job *j, uint32_t i) {
+        const NodeRun *n = &j->run->nodes[i];
+
+        return n->state == NODE_FAILED ||
+                (n->state == NODE_CANCELLED && n->reason.kind == REASON_CANCELLED &&
+                 !j->run->cancel_requested);
+}
+
+static inline Reason stop_reason_to_reason(const Job *j, StopReason s) {
         switch (s) {
         case STOP_FAIL_FAST:
                 return (Reason){ .kind = REASON_FAIL_FAST };
         case STOP_JOB_TIMEOUT:
                 return (Reason){ .kind = REASON_JOB_TIMEOUT };
+        case STOP_ABORT:
+                return (Reason){ .kind = REASON_ABORT, .arg = j->abort_code };
         default:
                 return (Reason){ .kind = REASON_CANCELLED };
         }
@@ -119,6 +136,9 @@ void starts_remove(Job *j);
 void job_stop_all(Job *j, StopReason why, NodeState pending_to);
 void job_fire_fail_fast(Job *j);
 void job_fire_timeout(Job *j);
+/* Node i exited with exit_code, one of its abort_on_exit codes: end it (succeeded for 0, else failed, no
+ * retry) and stop the job as fail_fast does (reason abort:N); the job ends in the state the node names. */
+void job_abort(Job *j, uint32_t i, int exit_code);
 /* Drop node i from the nodes waiting to be spawned. Returns whether it was there. */
 bool drop_await_spawn(Job *j, uint32_t node);
 /* Answer every Wait caller with the final status. */

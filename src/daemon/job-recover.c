@@ -188,8 +188,22 @@ int job_recover(Job *j) {
                                 return r;
                         active[i] = true;
                 }
-                outcome[i] = node_state_is_final(nr->state) ? (int8_t) outcome_of(nr->state) : -1;
-                any_failed = any_failed || (nr->state == NODE_FAILED && !j->spec->nodes[i].allow_failure);
+                if (!node_state_is_final(nr->state))
+                        outcome[i] = -1;
+                else if (nr->state == NODE_SKIPPED && nr->reason.kind == REASON_UPSTREAM)
+                        outcome[i] = DAG_RULE_SKIPPED; /* counts as its dependencies made it */
+                else
+                        outcome[i] = (int8_t) outcome_of(nr->state);
+                any_failed = any_failed || (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure);
+                /* The abort decision is durable as the end it came from: a crash after it cannot resume
+                 * the job. */
+                if ((nr->state == NODE_SUCCEEDED ||
+                     (nr->state == NODE_FAILED && nr->reason.kind == REASON_EXIT)) &&
+                    !j->aborted && abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, nr->exit_code)) {
+                        j->aborted = true;
+                        j->abort_node = i;
+                        j->abort_code = (uint8_t) nr->exit_code;
+                }
         }
         /* The restored DAG already knows every recorded end, including ones made just now. */
         j->n_pending = 0;
@@ -201,6 +215,8 @@ int job_recover(Job *j) {
         arm_job_timeout(j);
         if (j->run->cancel_requested)
                 job_stop_all(j, STOP_CANCEL, NODE_CANCELLED);
+        else if (j->aborted)
+                job_stop_all(j, STOP_ABORT, NODE_SKIPPED);
         else if (j->spec->fail_fast && any_failed)
                 job_fire_fail_fast(j);
         job_check_finished(j);
@@ -291,6 +307,8 @@ int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_node
         job_run_reset_for_retry(j->run);
         j->timed_out = false;
         j->fail_fast_fired = false;
+        j->cancel_forced = false;
+        j->aborted = false;
         mark_job_dirty(j);
         log_info("Job %" PRIu64 " (%s): retrying %zu node(s).", j->id, j->spec->name, n_sel);
 

@@ -280,6 +280,8 @@ static void begin_attempt(Job *j, uint32_t i) {
         n->retry_at = 0;
         n->exit_code = -1;
         n->signal = 0;
+        /* The last attempt's reason went with its retry_wait: a running node has none. */
+        n->reason = (Reason){};
         slot_take(j);
         job_set_running(j);
         mark_node_dirty(j, i);
@@ -298,7 +300,7 @@ static void begin_attempt(Job *j, uint32_t i) {
 
 static bool job_may_start(const Job *j) {
         return j->dag && j->host->ops->may_start(j->host->userdata) && j->run->state != JOB_PAUSED &&
-                !j->run->cancel_requested && !j->timed_out && !j->fail_fast_fired && j->skip_gen == 0 &&
+                j->skip_gen == 0 && /* after a stop only kept nodes (cleanup, handlers) are left to start */
                 !job_state_is_final(j->run->state) &&
                 (j->spec->max_parallel == 0 || j->n_running < j->spec->max_parallel);
 }

@@ -2,7 +2,8 @@
 /*
  * job-stop.c — stopping a job's nodes, and the callers waiting for its end.
  *
- * Owns: cancel (of the job or of nodes), fail_fast, the job timeout's stop,
+ * Owns: cancel (of the job or of nodes), fail_fast, the job timeout's stop
+ * (and which pending nodes each leaves to run: stop_keeps()),
  * pause/resume, the shutdown stop (nodes end as interrupted), the fail-stop
  * kill, and the Wait callers (answered once the job's end is durable).
  * Invariants: a pending node that is stopped ends at once (the DAG itself
@@ -35,6 +36,31 @@ static void stop_pending_cb(void *userdata, uint32_t i) {
         ctx->n++;
 }
 
+/* A kept node whose dependencies all ended through the stop, and whose rule is not met. */
+static void stop_rule_skip_cb(void *userdata, uint32_t i) {
+        StopCtx *ctx = userdata;
+
+        node_skipped_cb(ctx->job, i);
+}
+
+/* Which pending nodes a stop leaves to run once their dependencies end: cleanup ("always") nodes run
+ * after fail_fast, a job timeout and a first cancel of the job, as finally blocks, GitHub Actions'
+ * if: always() steps and DAGMan's FINAL node do; failure handlers run after fail_fast too. A second
+ * cancel of the job stops everything. */
+static unsigned stop_keeps(const Job *j, StopReason why) {
+        switch (why) {
+        case STOP_FAIL_FAST:
+                return 1u << TRIGGER_ALWAYS | 1u << TRIGGER_FAILURE;
+        case STOP_JOB_TIMEOUT:
+        case STOP_ABORT: /* DAGMan runs its FINAL node after ABORT-DAG-ON too */
+                return 1u << TRIGGER_ALWAYS;
+        case STOP_CANCEL:
+                return j->cancel_forced ? 0 : 1u << TRIGGER_ALWAYS;
+        default:
+                return 0;
+        }
+}
+
 static void remove_from(uint32_t *list, size_t *n, uint32_t node) {
         for (size_t k = 0; k < *n; k++)
                 if (list[k] == node) {
@@ -62,10 +88,10 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
         if (n->state == NODE_RETRY_WAIT) {
                 c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
                 remove_from(j->retry_ready, &j->n_retry_ready, i);
-                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(why), true);
+                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && !c->task) {
                 if (drop_await_spawn(j, i))
-                        node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(why), true);
+                        node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && c->stop_reason == STOP_NONE) {
                 c->stop_reason = why;
                 (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
@@ -73,11 +99,11 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
 }
 
 void job_stop_all(Job *j, StopReason why, NodeState pending_to) {
-        StopCtx ctx = { .job = j, .to = pending_to, .reason = stop_reason_to_reason(why) };
+        StopCtx ctx = { .job = j, .to = pending_to, .reason = stop_reason_to_reason(j, why) };
 
         if (!j->dag)
                 return;
-        dag_finish_pending(j->dag, stop_pending_cb, &ctx);
+        dag_finish_pending(j->dag, stop_keeps(j, why), stop_pending_cb, stop_rule_skip_cb, &ctx);
         if (ctx.n > 0)
                 log_info("Job %" PRIu64 ": %zu pending node(s) %s.", j->id, ctx.n,
                          node_state_to_string(pending_to));
@@ -95,6 +121,24 @@ void job_fire_fail_fast(Job *j) {
         job_stop_all(j, STOP_FAIL_FAST, NODE_SKIPPED);
 }
 
+void job_abort(Job *j, uint32_t i, int exit_code) {
+        bool first = !j->aborted;
+
+        if (first) { /* before node_end: a failure that aborts does not fire fail_fast */
+                j->aborted = true;
+                j->abort_node = i;
+                j->abort_code = (uint8_t) exit_code;
+        }
+        node_end(j, i, exit_code == 0 ? NODE_SUCCEEDED : NODE_FAILED,
+                 exit_code == 0 ? (Reason){} : (Reason){ .kind = REASON_EXIT, .arg = exit_code }, true);
+        if (!first)
+                return;
+        log_notice(
+                "Job %" PRIu64 ": node %s exited %d, one of its abort_on_exit codes: ending the job (%s).",
+                j->id, node_id(j, i), exit_code, job_state_to_string(j->spec->nodes[i].abort_on_exit.state));
+        job_stop_all(j, STOP_ABORT, NODE_SKIPPED);
+}
+
 void job_fire_timeout(Job *j) {
         if (job_is_finished(j))
                 return;
@@ -109,7 +153,8 @@ int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes) {
                 if (!j->run->cancel_requested) {
                         j->run->cancel_requested = true;
                         mark_job_dirty(j);
-                }
+                } else
+                        j->cancel_forced = true; /* a second cancel: the cleanup nodes too */
                 job_stop_all(j, STOP_CANCEL, NODE_CANCELLED);
                 return 0;
         }

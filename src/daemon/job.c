@@ -140,12 +140,12 @@ void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag) {
                           "Job %" PRIu64 " node %s %s: %s.", j->id, node_id(j, i), node_state_to_string(to),
                           strna(reason_to_string(reason, rbuf, sizeof(rbuf))));
 
-        if (to == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
+        if (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure) {
                 if (j->run->reason.kind == REASON_NONE) {
                         j->run->reason = reason; /* the job's reason is its first failure */
                         mark_job_dirty(j);
                 }
-                if (j->spec->fail_fast)
+                if (j->spec->fail_fast && !j->aborted) /* an abort decides the stop itself */
                         job_fire_fail_fast(j);
         }
 }
@@ -322,11 +322,14 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         if (stop == STOP_SHUTDOWN)
                 node_interrupted(j, i);
         else if (stop != STOP_NONE)
-                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(stop), true);
+                node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, stop), true);
         else if (res->start_error < 0) /* through orchd-exec, which exited before running anything */
                 node_start_failed(j, i, res->start_error, res->start_account);
         else if (res->timed_out)
                 attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);
+        else if (res->end == TASK_EXITED &&
+                 abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, res->exit_code))
+                job_abort(j, i, res->exit_code); /* before retry, as DAGMan's ABORT-DAG-ON */
         else if (res->end == TASK_EXITED && res->exit_code == 0)
                 node_end(j, i, NODE_SUCCEEDED, (Reason){}, true);
         else if (res->end == TASK_EXITED)
@@ -348,8 +351,6 @@ bool job_is_settled(const Job *j) {
 }
 
 static JobState job_final_state(Job *j, Reason *ret_reason) {
-        size_t counts[_NODE_STATE_MAX];
-
         if (j->timed_out) {
                 *ret_reason = (Reason){ .kind = REASON_TIMEOUT };
                 return JOB_FAILED;
@@ -358,17 +359,22 @@ static JobState job_final_state(Job *j, Reason *ret_reason) {
                 *ret_reason = (Reason){ .kind = REASON_CANCELLED };
                 return JOB_CANCELLED;
         }
+        if (j->aborted) {
+                const AbortOnExit *a = &j->spec->nodes[j->abort_node].abort_on_exit;
+
+                *ret_reason = a->state == JOB_FAILED ?
+                        (Reason){ .kind = REASON_ABORT, .arg = j->abort_code } :
+                        (Reason){};
+                return a->state;
+        }
+        /* A job ends cancelled only when it was cancelled: a node cancelled by name fails it like a
+         * failed node (allow_failure aside), its reason "cancelled". */
         for (uint32_t i = 0; i < j->spec->n_nodes; i++)
-                if (j->run->nodes[i].state == NODE_FAILED && !j->spec->nodes[i].allow_failure) {
+                if (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure) {
                         *ret_reason = j->run->reason.kind != REASON_NONE ? j->run->reason :
                                                                            j->run->nodes[i].reason;
                         return JOB_FAILED;
                 }
-        job_run_count(j->run, counts);
-        if (counts[NODE_CANCELLED] > 0) {
-                *ret_reason = (Reason){ .kind = REASON_CANCELLED };
-                return JOB_CANCELLED;
-        }
         *ret_reason = (Reason){};
         return JOB_SUCCEEDED;
 }

@@ -70,6 +70,7 @@ typedef enum StopReason {
         STOP_FAIL_FAST,
         STOP_JOB_TIMEOUT,
         STOP_SHUTDOWN,
+        STOP_ABORT, /* a node's abort_on_exit */
 } StopReason;
 
 struct Job {
@@ -86,6 +87,10 @@ struct Job {
         unsigned n_running; /* nodes holding a slot: running, or waiting to be spawned */
         bool timed_out;
         bool fail_fast_fired;
+        bool cancel_forced; /* cancelled twice: the cleanup ("always") nodes are stopped too */
+        bool aborted;       /* node abort_node exited with abort_code, one of its abort_on_exit codes */
+        uint8_t abort_code;
+        uint32_t abort_node;
         sd_event_source *timeout_source;
 
         uint32_t *retry_ready; /* retry_wait nodes whose delay is over, FIFO */

@@ -62,12 +62,13 @@ bool retry_should_retry(const RetryPolicy *p, unsigned used, AttemptOutcome o, i
         case ATTEMPT_TIMEOUT:
                 return p->on_timeout;
         case ATTEMPT_EXIT:
-                return p->on_exit_any || exit_code_listed(p, exit_code);
+                return p->on_exit_any || exit_code_listed(p, exit_code) != p->on_exit_unless;
         case ATTEMPT_SIGNAL:
         case ATTEMPT_SPAWN:
                 /* An on_exit list names exit codes the user expects to be transient; a signal or a spawn
-                 * failure is none of them, so only the "any failure" default retries it. */
-                return p->on_exit_any;
+                 * failure is none of them, so only the "any failure" default retries it. An unless_exit
+                 * list names the permanent ones: any other failure is retried, as DAGMan's UNLESS-EXIT. */
+                return p->on_exit_any || p->on_exit_unless;
         }
         return false;
 }

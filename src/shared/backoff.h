@@ -16,7 +16,8 @@ typedef struct RetryPolicy {
         uint64_t max_delay_usec; /* cap */
         double jitter;           /* 0…1, random ± fraction */
         bool on_exit_any;        /* true: every non-zero exit is retried */
-        uint8_t on_exit[32];     /* bitmap of exit codes 1…255 retried when !on_exit_any */
+        bool on_exit_unless;     /* on_exit lists the codes NOT retried (unless_exit): all else is */
+        uint8_t on_exit[32];     /* bitmap of exit codes 1…255 retried (or not) when !on_exit_any */
         bool on_timeout;         /* retry a timed-out attempt */
 } RetryPolicy;
 

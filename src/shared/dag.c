@@ -16,7 +16,7 @@
  *
  * Deliberately not here: node names, allow_failure (failed is failed for the
  * trigger rules), job-level policy (fail_fast, cancel) beyond the mechanical
- * dag_finish_pending().
+ * dag_finish_pending() and which rules it keeps.
  */
 
 #include <assert.h>
@@ -380,9 +380,9 @@ int dag_outcome_from_node_state(NodeState s) {
         case NODE_SUCCEEDED:
                 return DAG_SUCCEEDED;
         case NODE_FAILED:
+        case NODE_CANCELLED: /* work that did not get done: a failure for the trigger rules */
                 return DAG_FAILED;
         case NODE_SKIPPED:
-        case NODE_CANCELLED:
                 return DAG_OTHER;
         default:
                 return -1;
@@ -452,8 +452,10 @@ static void dag_drain_work(Dag *d, size_t n_work, dag_skip_cb skip_cb, void *use
                         continue;
                 }
 
-                /* Each node is finished once, so the queue never holds more than n entries in one drain. */
-                dag_mark_finished(d, v, DAG_OTHER, &n_work);
+                /* Each node is finished once, so the queue never holds more than n entries in one drain.
+                 * Skipped because something upstream failed, it carries that failure on (so a "failure"
+                 * handler further down still runs), as Airflow's upstream_failed does. */
+                dag_mark_finished(d, v, d->n_failed[v] > 0 ? DAG_FAILED : DAG_OTHER, &n_work);
                 if (skip_cb)
                         skip_cb(userdata, v);
         }
@@ -469,7 +471,20 @@ void dag_start(Dag *d) {
                         dag_push_ready(d, i);
 }
 
+/* The nodes in the work queue whose dependencies all finished: those skipped by their rule (still
+ * unfinished, pending[] set) finish now as what their dependencies make them, which may queue more. */
+static void dag_restore_rule_skipped(Dag *d, size_t n_work, const int8_t *outcome) {
+        for (size_t i = 0; i < n_work; i++) {
+                uint32_t v = d->work[i];
+
+                if (outcome[v] == DAG_RULE_SKIPPED && !(d->flags[v] & FLAG_FINISHED))
+                        dag_mark_finished(d, v, d->n_failed[v] > 0 ? DAG_FAILED : DAG_OTHER, &n_work);
+        }
+}
+
 void dag_restore(Dag *d, const int8_t *outcome, const bool *active, dag_skip_cb skip_cb, void *userdata) {
+        size_t n_work = 0;
+
         assert(d);
         assert(d->sealed);
         assert(outcome);
@@ -477,12 +492,23 @@ void dag_restore(Dag *d, const int8_t *outcome, const bool *active, dag_skip_cb 
 
         dag_reset_runtime(d);
 
+        /* Known outcomes first; a node skipped by its rule counts by its dependencies', so it is finished
+         * in dependency order once they all are (it was judged only once they had all ended). */
         for (uint32_t i = 0; i < d->n; i++)
-                if (outcome[i] >= 0) {
+                if (outcome[i] >= 0 && outcome[i] != DAG_RULE_SKIPPED) {
                         assert(outcome[i] <= DAG_OTHER);
-                        dag_mark_finished(d, i, (DagOutcome) outcome[i], NULL);
-                } else if (active[i])
+                        dag_mark_finished(d, i, (DagOutcome) outcome[i], &n_work);
+                } else if (outcome[i] == DAG_RULE_SKIPPED && d->dep_off[i + 1] == d->dep_off[i])
+                        d->work[n_work++] = i; /* not written by orchd: a node without dependencies runs */
+                else if (active[i])
                         d->flags[i] |= FLAG_ACTIVE;
+        dag_restore_rule_skipped(d, n_work, outcome);
+        /* A skipped node whose dependency did not end cannot be recorded by orchd; count it as before. */
+        n_work = 0;
+        for (uint32_t i = 0; i < d->n; i++)
+                if (outcome[i] == DAG_RULE_SKIPPED && !(d->flags[i] & FLAG_FINISHED))
+                        dag_mark_finished(d, i, DAG_OTHER, &n_work);
+        dag_restore_rule_skipped(d, n_work, outcome);
 
         /* Evaluate in index order; a skip propagates at once, so by the time the scan reaches a later node
          * it may already be ready or skipped, which dag_waiting() then filters out. */
@@ -534,21 +560,30 @@ int dag_complete(Dag *d, uint32_t node, DagOutcome o, dag_skip_cb skip_cb, void 
         return 0;
 }
 
-void dag_finish_pending(Dag *d, dag_skip_cb cb, void *userdata) {
+void dag_finish_pending(Dag *d, unsigned keep, dag_skip_cb cb, dag_skip_cb skip_cb, void *userdata) {
+        size_t n_work = 0, k = 0;
+
         assert(d);
         assert(d->started);
 
         for (uint32_t i = 0; i < d->n; i++) {
-                if (d->flags[i] & (FLAG_FINISHED | FLAG_ACTIVE))
+                if (d->flags[i] & (FLAG_FINISHED | FLAG_ACTIVE) || keep & (1u << d->trigger[i]))
                         continue;
-                /* No evaluation: dependents are pending too (or active), and are finished by this same
-                 * loop or later by their own dag_complete(). */
-                dag_mark_finished(d, i, DAG_OTHER, NULL);
+                /* No evaluation of these: they are finished by this same loop or later by their own
+                 * dag_complete(). Kept nodes whose dependencies thereby all ended are judged below. */
+                dag_mark_finished(d, i, DAG_OTHER, &n_work);
                 if (cb)
                         cb(userdata, i);
         }
-        d->ready_head = d->ready_tail;
-        d->n_ready = 0;
+
+        /* Only kept nodes are left unfinished in the FIFO: move them to its front, in order. Nothing is
+         * pushed twice, so the n slots still suffice. */
+        for (size_t h = d->ready_head; h < d->ready_tail; h++)
+                if (!(d->flags[d->ready[h]] & FLAG_FINISHED))
+                        d->ready[k++] = d->ready[h];
+        d->ready_head = 0;
+        d->ready_tail = d->n_ready = k;
+        dag_drain_work(d, n_work, skip_cb, userdata);
 }
 
 bool dag_is_finished(const Dag *d) {

@@ -19,11 +19,14 @@ typedef struct Dag Dag;
 /* How a finished node counts for its dependents' trigger rules. */
 typedef enum DagOutcome {
         DAG_SUCCEEDED,
-        DAG_FAILED, /* failed, including allow_failure nodes */
-        DAG_OTHER,  /* skipped or cancelled: neither success nor failure */
+        DAG_FAILED, /* failed (allow_failure nodes too), cancelled, or skipped by its rule after a failure */
+        DAG_OTHER,  /* skipped with no failure upstream (a rule not met, fail_fast): neither */
+        DAG_RULE_SKIPPED, /* dag_restore() only: skipped by its trigger rule; FAILED if a dependency was */
 } DagOutcome;
 
-/* Called for every node the DAG decides to skip (its trigger rule is not met). The node is already
+/* Called for every node the DAG decides to skip (its trigger rule is not met). It counts for its own
+ * dependents as DAG_FAILED if one of its dependencies did (Airflow's upstream_failed), else DAG_OTHER.
+ * The node is already
  * finished in the DAG when called. Must not call back into the same Dag. */
 typedef void (*dag_skip_cb)(void *userdata, uint32_t node);
 
@@ -71,9 +74,11 @@ size_t dag_n_ready(const Dag *d);
  * had already finished. */
 int dag_complete(Dag *d, uint32_t node, DagOutcome o, dag_skip_cb skip_cb, void *userdata);
 
-/* Finish every node that is neither finished nor active (pending or ready) without evaluating trigger
- * rules: cb is called for each, in index order; the ready queue is emptied. Used by cancel and fail_fast. */
-void dag_finish_pending(Dag *d, dag_skip_cb cb, void *userdata);
+/* Finish every node that is neither finished nor active (pending or ready) and whose rule is not in keep
+ * (a mask of 1u << TriggerRule) without evaluating trigger rules: cb is called for each, in index order,
+ * and it counts as DAG_OTHER. Kept nodes stay (ready ones in the ready queue, in order) and are judged by
+ * their rule once their dependencies end: skip_cb for each skipped. Used by cancel, fail_fast, timeout. */
+void dag_finish_pending(Dag *d, unsigned keep, dag_skip_cb cb, dag_skip_cb skip_cb, void *userdata);
 
 /* Whether every node has finished. */
 bool dag_is_finished(const Dag *d);
@@ -82,6 +87,7 @@ bool dag_is_finished(const Dag *d);
  * dependencies satisfies every rule. */
 bool trigger_rule_satisfied(TriggerRule rule, size_t n_deps, size_t n_succeeded, size_t n_failed);
 
-/* The DagOutcome of a final node state (skipped and cancelled → DAG_OTHER), or -1 for a non-final one:
- * what dag_restore() wants in outcome[]. */
+/* The DagOutcome of a final node state (cancelled → DAG_FAILED, skipped → DAG_OTHER), or -1 for a
+ * non-final one: what dag_restore() wants in outcome[], but for nodes skipped by their trigger rule
+ * (reason upstream), which are DAG_RULE_SKIPPED there. */
 int dag_outcome_from_node_state(NodeState s);

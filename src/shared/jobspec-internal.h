@@ -2,9 +2,10 @@
 #pragma once
 
 /*
- * Private to the job parser (jobspec.c, jobspec-value.c, jobspec-node.c); never include it elsewhere. It
- * holds the parse context they share and the functions one of them offers the others. Validators return true
- * and set *ret only when the value is valid; otherwise they record an error and leave *ret untouched.
+ * Private to the job parser (jobspec.c, jobspec-value.c, jobspec-node.c, jobspec-exit.c); never include it
+ * elsewhere. It holds the parse context they share and the functions one of them offers the others.
+ * Validators return true and set *ret only when the value is valid; otherwise they record an error and
+ * leave *ret untouched.
  */
 
 #include <stdbool.h>
@@ -35,6 +36,7 @@ enum {
         F_ON_INTERRUPT,
         F_UMASK,
         F_OUTPUT,
+        F_ABORT_ON_EXIT,
         _F_NODE_MAX
 };
 
@@ -99,6 +101,11 @@ void jobspec_unknown_field(JobCtx *c, const JsonPath *path, const char *key, con
                            size_t n, bool in_defaults);
 
 /* ---- jobspec-node.c: nodes, defaults, `after` and cycles ---- */
+
+/* "retry" and "abort_on_exit" of a node or of "defaults" (jobspec-exit.c): parse v into *p / *a, recording
+ * every error in c. */
+void jobspec_parse_retry(JobCtx *c, const JsonPath *path, json_object *v, RetryPolicy *p);
+void jobspec_parse_abort_on_exit(JobCtx *c, const JsonPath *path, json_object *v, AbortOnExit *a);
 
 /* Initialize n to the SPEC defaults. */
 void jobspec_node_init(NodeSpec *n);

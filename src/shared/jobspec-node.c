@@ -43,13 +43,7 @@ static const char *const node_fields[_F_NODE_MAX] = {
         [F_ON_INTERRUPT] = "on_interrupt",
         [F_UMASK] = "umask",
         [F_OUTPUT] = "output",
-};
-
-enum { R_ATTEMPTS, R_DELAY, R_FACTOR, R_MAX_DELAY, R_JITTER, R_ON_EXIT, R_ON_TIMEOUT, _R_MAX };
-static const char *const retry_fields[_R_MAX] = {
-        [R_ATTEMPTS] = "attempts",     [R_DELAY] = "delay",   [R_FACTOR] = "factor",
-        [R_MAX_DELAY] = "max_delay",   [R_JITTER] = "jitter", [R_ON_EXIT] = "on_exit",
-        [R_ON_TIMEOUT] = "on_timeout",
+        [F_ABORT_ON_EXIT] = "abort_on_exit",
 };
 
 void jobspec_node_init(NodeSpec *n) {
@@ -71,62 +65,6 @@ void jobspec_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd) {
 }
 
 /* ---- fields ---- */
-
-static void parse_on_exit(JobCtx *c, const JsonPath *path, json_object *v, RetryPolicy *p) {
-        size_t n;
-
-        if (!jobspec_expect_type(c, path, v, json_type_array, "an array of exit codes (integers 1…255)"))
-                return;
-        n = json_object_array_length(v);
-        /* An empty list is meaningful: no exit code is retried, only timeouts (if on_timeout). */
-        p->on_exit_any = false;
-        memset(p->on_exit, 0, sizeof p->on_exit);
-        for (size_t i = 0; i < n; i++) {
-                JsonPath ep = JSON_PATH_INDEX(path, i);
-                int64_t code;
-
-                if (jobspec_get_int(c, &ep, json_object_array_get_idx(v, i), 1, 255, &code))
-                        retry_policy_add_exit(p, (int) code);
-        }
-}
-
-static void parse_retry(JobCtx *c, const JsonPath *path, json_object *v, RetryPolicy *p) {
-        retry_policy_init(p);
-        if (!jobspec_expect_type(c, path, v, json_type_object, "an object"))
-                return;
-
-        json_object_object_foreach(v, key, val) {
-                JsonPath kp = JSON_PATH_KEY(path, key);
-                int64_t i;
-
-                switch (jobspec_field_lookup(retry_fields, _R_MAX, key)) {
-                case R_ATTEMPTS:
-                        if (jobspec_get_int(c, &kp, val, 1, 100, &i))
-                                p->attempts = (unsigned) i;
-                        break;
-                case R_DELAY:
-                        (void) jobspec_get_duration(c, &kp, val, false, &p->delay_usec);
-                        break;
-                case R_FACTOR:
-                        (void) jobspec_get_number(c, &kp, val, 1, 10, &p->factor);
-                        break;
-                case R_MAX_DELAY:
-                        (void) jobspec_get_duration(c, &kp, val, false, &p->max_delay_usec);
-                        break;
-                case R_JITTER:
-                        (void) jobspec_get_number(c, &kp, val, 0, 1, &p->jitter);
-                        break;
-                case R_ON_EXIT:
-                        parse_on_exit(c, &kp, val, p);
-                        break;
-                case R_ON_TIMEOUT:
-                        (void) jobspec_get_bool(c, &kp, val, &p->on_timeout);
-                        break;
-                default:
-                        jobspec_unknown_field(c, path, key, retry_fields, _R_MAX, false);
-                }
-        }
-}
 
 /* A string cmd runs through the shell: {"/bin/sh", "-c", cmd}. */
 static void parse_cmd_string(JobCtx *c, const JsonPath *path, json_object *v, NodeSpec *n) {
@@ -304,7 +242,7 @@ static void parse_node_fields(JobCtx *c, const JsonPath *path, json_object *v, N
                         parse_when(c, &kp, val, n);
                         break;
                 case F_RETRY:
-                        parse_retry(c, &kp, val, &n->retry);
+                        jobspec_parse_retry(c, &kp, val, &n->retry);
                         break;
                 case F_TIMEOUT:
                         (void) jobspec_get_duration(c, &kp, val, true, &n->timeout_usec);
@@ -330,6 +268,9 @@ static void parse_node_fields(JobCtx *c, const JsonPath *path, json_object *v, N
                         break;
                 case F_OUTPUT:
                         parse_output(c, &kp, val, n);
+                        break;
+                case F_ABORT_ON_EXIT:
+                        jobspec_parse_abort_on_exit(c, &kp, val, &n->abort_on_exit);
                         break;
                 }
         }
@@ -431,6 +372,8 @@ static void node_inherit(const JobSpec *j, NodeSpec *n, unsigned set, const Node
                 n->umask = d->umask;
         if (!(set & (1U << F_OUTPUT)))
                 n->output_separate = d->output_separate;
+        if (!(set & (1U << F_ABORT_ON_EXIT)))
+                n->abort_on_exit = d->abort_on_exit;
 }
 
 /* seen_by[k] == self + 1 means node k was already listed by this node, at position seen_pos[k]: an O(1)

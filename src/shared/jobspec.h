@@ -28,6 +28,19 @@ typedef struct JobLimits {
 /* Fill in the defaults above. */
 void jobspec_limits_init(JobLimits *l);
 
+/* A node's "abort_on_exit": exit codes that end its whole job at once, in state (DAGMan ABORT-DAG-ON). */
+typedef struct AbortOnExit {
+        bool set;
+        JobState state;    /* JOB_FAILED or JOB_SUCCEEDED */
+        uint8_t codes[32]; /* bitmap of exit codes 0…255 */
+} AbortOnExit;
+
+/* Whether an attempt that exited with exit_code (-1: none, e.g. a signal) ends the job. */
+static inline bool abort_on_exit_matches(const AbortOnExit *a, int exit_code) {
+        return a->set && exit_code >= 0 && exit_code <= 255 &&
+                (a->codes[exit_code / 8] & (1u << (exit_code % 8)));
+}
+
 typedef struct NodeSpec {
         char *id;
         char **argv;     /* NULL-terminated; a string cmd becomes {"/bin/sh", "-c", cmd, NULL} */
@@ -46,6 +59,7 @@ typedef struct NodeSpec {
         OnInterrupt on_interrupt;
         bool output_separate; /* "output": "separate": stdout and stderr apart; default "merged" (one pipe)
                                */
+        AbortOnExit abort_on_exit;
 } NodeSpec;
 
 typedef struct JobSpec {

@@ -75,6 +75,61 @@ const char *protocol_interface_description(const char *interface) {
         return NULL;
 }
 
+/* The input parameters of "method NAME(" … ")" at p (just after the '('): does it declare name? Names are
+ * the identifiers before a ':' at the top nesting level. */
+static bool idl_input_declares(const char *p, const char *name) {
+        size_t want = strlen(name);
+        int depth = 0;
+
+        for (;;) {
+                const char *id;
+
+                while (*p && strchr(" \t\n", *p))
+                        p++;
+                id = p;
+                while (*p &&
+                       (strchr("_", *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                        (*p >= '0' && *p <= '9')))
+                        p++;
+                if ((size_t) (p - id) == want && strncmp(id, name, want) == 0 && *p == ':')
+                        return true;
+                /* Skip the type, to the ',' or ')' that ends this member at the top level. */
+                for (; *p; p++) {
+                        if (*p == '(' || *p == '[')
+                                depth++;
+                        else if ((*p == ')' || *p == ']') && depth > 0)
+                                depth--;
+                        else if (depth == 0 && (*p == ',' || *p == ')'))
+                                break;
+                }
+                if (*p != ',')
+                        return false;
+                p++;
+        }
+}
+
+const char *protocol_unknown_parameter(const char *method, json_object *parameters) {
+        _cleanup_free_ char *iface = protocol_method_interface(method);
+        const char *desc = protocol_interface_description(iface), *p, *name;
+        char pattern[128];
+
+        if (!desc || !parameters)
+                return NULL;
+        name = method + strlen(iface) + 1;
+        if (snprintf(pattern, sizeof pattern, "\nmethod %s(", name) >= (int) sizeof pattern)
+                return NULL;
+        p = strstr(desc, pattern);
+        if (!p)
+                return NULL;
+        p += strlen(pattern);
+        json_object_object_foreach(parameters, key, val) {
+                (void) val;
+                if (!idl_input_declares(p, key))
+                        return key;
+        }
+        return NULL;
+}
+
 void varlink_message_done(VarlinkMessage *m) {
         if (!m)
                 return;
@@ -83,6 +138,7 @@ void varlink_message_done(VarlinkMessage *m) {
         m->method = m->error = NULL;
         json_object_putp(&m->parameters);
         m->more = m->oneway = m->continues = false;
+        m->invalid = NULL;
 }
 
 static int set_err(char **reterr_msg, const char *fmt, ...) _printf_(2, 3);
@@ -177,22 +233,36 @@ static int get_bool(json_object *o, const char *key, bool *ret, char **reterr_ms
         return 0;
 }
 
+/* A call flag: absent or null is false; anything but a boolean makes the call invalid (m->invalid). */
+static void get_call_flag(json_object *o, const char *key, bool *ret, VarlinkMessage *m) {
+        json_object *v;
+
+        *ret = false;
+        if (!json_object_object_get_ex(o, key, &v) || !v)
+                return;
+        if (!json_object_is_type(v, json_type_boolean))
+                m->invalid = m->invalid ?: key;
+        else
+                *ret = json_object_get_boolean(v);
+}
+
 int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char **reterr_msg) {
         _cleanup_json_ json_object *o = NULL;
         _cleanup_(varlink_message_done) VarlinkMessage m = {};
         json_object *method;
+        bool upgrade;
         int r;
 
         r = parse_object(msg, len, &o, reterr_msg);
         if (r < 0)
                 return r;
 
-        /* Unknown keys are rejected rather than ignored: "upgrade" and any later extension would change
-         * the meaning of the call, and silently doing something else is worse than saying no. */
+        /* Unknown keys are rejected rather than ignored: a later extension would change the meaning of the
+         * call, and silently doing something else is worse than saying no. */
         json_object_object_foreach(o, key, val) {
                 (void) val;
                 if (!streq(key, "method") && !streq(key, "parameters") && !streq(key, "more") &&
-                    !streq(key, "oneway"))
+                    !streq(key, "oneway") && !streq(key, "upgrade"))
                         return set_err(reterr_msg, "unknown key \"%s\" in call", key);
         }
 
@@ -209,14 +279,17 @@ int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char *
         r = take_parameters(o, &m, reterr_msg);
         if (r < 0)
                 return r;
-        r = get_bool(o, "more", &m.more, reterr_msg);
-        if (r < 0)
-                return r;
-        r = get_bool(o, "oneway", &m.oneway, reterr_msg);
-        if (r < 0)
-                return r;
+        /* A flag of the wrong type is answered (InvalidParameter) and the connection goes on. No method of
+         * orchd offers a protocol upgrade: "upgrade": true is answered InvalidParameter "upgrade" too.
+         * "more" with "oneway" asks for no reply and for several at once: there is no right answer, so
+         * that one stays a protocol error (sd-varlink also refuses it as a bad request). */
+        get_call_flag(o, "more", &m.more, &m);
+        get_call_flag(o, "oneway", &m.oneway, &m);
+        get_call_flag(o, "upgrade", &upgrade, &m);
         if (m.more && m.oneway)
                 return set_err(reterr_msg, "a call cannot be both \"more\" and \"oneway\"");
+        if (upgrade)
+                m.invalid = m.invalid ?: "upgrade";
 
         *ret = m;
         m = (VarlinkMessage){};

@@ -71,6 +71,7 @@ typedef struct VarlinkMessage {
         char *error;             /* replies only; NULL for success */
         json_object *parameters; /* owned; an empty object when absent */
         bool more, oneway;       /* calls */
+        const char *invalid;     /* calls: the call flag at fault ("more", "oneway", "upgrade"), or NULL */
         bool continues;          /* replies */
 } VarlinkMessage;
 
@@ -78,7 +79,10 @@ typedef struct VarlinkMessage {
 void varlink_message_done(VarlinkMessage *m);
 
 /* Parse one message (without its NUL) as a call. Returns 0, or -EBADMSG with *reterr_msg for anything that
- * is not {"method": string, "parameters"?: object, "more"?: bool, "oneway"?: bool}. */
+ * is not {"method": string, "parameters"?: object, "more"?: bool, "oneway"?: bool, "upgrade"?: bool}.
+ * Both more and oneway is -EBADMSG too. A call whose flags are wrong otherwise (not booleans, or upgrade,
+ * which orchd does not offer) parses, with ret->invalid naming the flag: the caller answers
+ * InvalidParameter and goes on. */
 int protocol_parse_call(const char *msg, size_t len, VarlinkMessage *ret, char **reterr_msg);
 
 /* Whether the first bytes of a call (len of them, no NUL needed) open it with "method": method as its first
@@ -111,6 +115,11 @@ int protocol_parse_timestamp(const char *s, uint64_t *ret_usec);
 /* The varlink interface description text of "io.orchd.Manager" (identical to
  * src/shared/io.orchd.Manager.varlink) or "org.varlink.service". Returns NULL for any other interface. */
 const char *protocol_interface_description(const char *interface);
+
+/* The first member of parameters that the input of method in its interface description (one of the two
+ * above) does not declare; NULL when every member is declared, or when the method is in neither
+ * description. The IDL is the one list of parameters: a method cannot accept one it does not declare. */
+const char *protocol_unknown_parameter(const char *method, json_object *parameters);
 
 /* The interface part of a method name ("io.orchd.Manager" of "io.orchd.Manager.List") into a malloc'd
  * string. Returns NULL on OOM or when name has no '.'. */

@@ -266,6 +266,9 @@ const char *reason_to_string(Reason r, char *buf, size_t size) {
                         return NULL;
                 k = snprintf(buf, size, "account:%s", name);
                 break;
+        case REASON_ABORT:
+                k = snprintf(buf, size, "abort:%" PRIi32, r.arg);
+                break;
         case REASON_TIMEOUT:
         case REASON_CANCELLED:
         case REASON_UPSTREAM:
@@ -348,6 +351,13 @@ int reason_from_string(const char *s, Reason *ret) {
                 if (r < 0)
                         return -EINVAL;
                 *ret = (Reason){ .kind = REASON_EXIT, .arg = arg };
+                return 0;
+        }
+        if ((v = startswith(s, "abort:"))) {
+                r = parse_number(v, 0, 255, &arg);
+                if (r < 0)
+                        return -EINVAL;
+                *ret = (Reason){ .kind = REASON_ABORT, .arg = arg };
                 return 0;
         }
         if ((v = startswith(s, "signal:"))) {

@@ -52,6 +52,7 @@ typedef enum ReasonKind {
         REASON_JOB_TIMEOUT, /* "job_timeout" */
         REASON_INTERRUPTED, /* "interrupted" */
         REASON_ACCOUNT,     /* "account:WORD", e.g. "account:locked"; arg is an ExecAccount (exec-proto.h) */
+        REASON_ABORT,       /* "abort:N": a node's abort_on_exit code N ended the job */
         _REASON_KIND_MAX,
         _REASON_KIND_INVALID = -EINVAL,
 } ReasonKind;

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # A whole-job timeout (SPEC §3 job "timeout"): at the deadline running nodes are stopped and pending ones
-# cancelled, both with reason job_timeout; finished nodes keep their result; the job fails with reason
-# "timeout".
+# cancelled, both with reason job_timeout, but for cleanup nodes ("when": "always"), which still run;
+# finished nodes keep their result; the job fails with reason "timeout".
 
 . "$(dirname "$0")/lib.sh"
 
@@ -18,7 +18,8 @@ drop_job jt <<EOF
     "quick": { "cmd": ["/bin/true"] },
     "long":  { "cmd": ["/bin/sh", "-c", "echo \$\$ > $W/long.pid.tmp && mv $W/long.pid.tmp $W/long.pid && exec $W/sleep 30"],
                "kill_grace": 1 },
-    "after": { "cmd": ["/bin/sh", "-c", "echo after >> $W/ran"], "after": ["long"], "when": "always" }
+    "after": { "cmd": ["/bin/sh", "-c", "echo after >> $W/ran"], "after": ["long"], "when": "always" },
+    "next":  { "cmd": ["/bin/sh", "-c", "echo next >> $W/ran"], "after": ["long"] }
   }
 }
 EOF
@@ -30,7 +31,8 @@ is "$(job_field "$id" state)" failed "job failed"
 is "$(job_field "$id" reason)" timeout "job reason timeout"
 expect_node "$id" quick succeeded null
 expect_node "$id" long cancelled job_timeout
-expect_node "$id" after cancelled job_timeout
+expect_node "$id" after succeeded null
+expect_node "$id" next cancelled job_timeout
 # A generous bound for a loaded machine, still well short of long's 30 s: the deadline ended it.
 ok "the job ended at its 1 s deadline, not after long's 30 s (${elapsed} ms < 20000)" test "$elapsed" -lt 20000
 # The deadline runs from the job's start, which the status reports; the test's own clock starts later.
@@ -42,5 +44,5 @@ isnt "$(node_field "$id" long started_at)" null "long had started"
 pid=$(cat "$W/long.pid" 2>/dev/null)
 [ -n "$pid" ] || diag "long was stopped before its shell wrote its pid"
 ok "long's process is gone" wait_for 10 eval "! pid_alive ${pid:-0}"
-ok "after never ran" test ! -e "$W/ran"
+is "$(cat "$W/ran" 2>/dev/null | tr '\n' ' ')" "after " "the cleanup node ran after the deadline, next did not"
 done_testing

@@ -32,6 +32,31 @@ is "$(probe com.example.Other.Call '{}' | jq -r .error)" org.varlink.service.Int
 is "$(probe io.orchd.Manager.Status '{"id":42}' | jq -r .error)" org.varlink.service.InvalidParameter "wrong parameter type: InvalidParameter"
 is "$(probe io.orchd.Manager.Status '{"id":"999"}' | jq -r .error)" io.orchd.Manager.NoSuchJob "unknown job: NoSuchJob"
 
+# Conformance (varlink.org "Method call", as sd-varlink answers): every parameter a method's IDL does
+# not declare is refused with InvalidParameter naming it, for every method of both interfaces, taken from
+# the IDL itself; the calls go down one connection, which an InvalidParameter does not close.
+mapfile -t methods < <(sed -n 's/^method \([A-Za-z]*\)(.*/io.orchd.Manager.\1/p' "$TOP_SRCDIR/src/shared/io.orchd.Manager.varlink")
+methods+=(org.varlink.service.GetInfo org.varlink.service.GetInterfaceDescription)
+raw=
+for m in "${methods[@]}"; do
+        raw+="{\"method\":\"$m\",\"parameters\":{\"zz_unknown\":1},\"more\":$([ "${m##*.}" = Watch ] && echo true || echo false)}\\0"
+done
+out=$(probe --raw "$raw" --count "${#methods[@]}" --timeout 60)
+is "$(jq -r '"\(.error) \(.parameters.parameter)"' <<<"$out" | sort -u)" "org.varlink.service.InvalidParameter zz_unknown" \
+        "an undeclared parameter gets InvalidParameter naming it, from each of the ${#methods[@]} methods"
+is "$(jq -s length <<<"$out")" "${#methods[@]}" "one answer per call, on one connection"
+# "upgrade": orchd offers no upgraded protocol; the call is answered (not the connection closed).
+out=$(probe --raw '{"method":"io.orchd.Manager.List","upgrade":true}\0{"method":"io.orchd.Manager.List","upgrade":false}\0' --count 2 --timeout 30)
+is "$(jq -r -s '.[0].error + " " + .[0].parameters.parameter' <<<"$out")" "org.varlink.service.InvalidParameter upgrade" \
+        "upgrade: true gets InvalidParameter upgrade"
+is "$(jq -r -s '.[1].parameters | has("jobs")' <<<"$out")" true "upgrade: false is an ordinary call, on the same connection"
+is "$(probe --raw '{"method":"io.orchd.Manager.List","more":"yes"}\0' --count 1 --timeout 30 | jq -r '.error + " " + .parameters.parameter')" \
+        "org.varlink.service.InvalidParameter more" "a \"more\" that is not a boolean: InvalidParameter more"
+is "$(probe --raw '{"method":"io.orchd.Manager.Watch","parameters":{"id":"1"},"more":true,"oneway":true}\0' --timeout 30 | jq -r .error)" \
+        io.orchd.Manager.ProtocolError "more and oneway together (no right answer): ProtocolError, then a close"
+want_url=$(sed -n 's/^AC_INIT(.*\[\([^]]*\)\])$/\1/p' "$TOP_SRCDIR/configure.ac")
+is "$(jq -r .parameters.url <<<"$info")" "$want_url" "GetInfo's url is configure.ac's AC_INIT URL"
+
 is "$(probe --raw 'garbage\0' --timeout 30 | jq -r .error)" io.orchd.Manager.ProtocolError "garbage gets ProtocolError, then a close"
 is "$(probe --raw '{"method":"io.orchd.Manager.List","parameters":{}}' --timeout 1; echo $?)" 3 \
         "a message without its NUL gets no reply (it is not complete)"

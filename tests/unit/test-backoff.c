@@ -99,6 +99,32 @@ static void test_should_retry(void **state) {
         }
 }
 
+/* unless_exit: a deny-list; every other failure (exit codes, signals, spawn failures) is retried. */
+static void test_should_retry_unless(void **state) {
+        RetryPolicy p;
+
+        retry_policy_init(&p);
+        p.attempts = 3;
+        p.on_exit_unless = true;
+        retry_policy_add_exit(&p, 2);
+        retry_policy_add_exit(&p, 64);
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_EXIT, 2));
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_EXIT, 64));
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_EXIT, 1));
+        assert_true(retry_should_retry(&p, 2, ATTEMPT_EXIT, 255));
+        assert_false(retry_should_retry(&p, 3, ATTEMPT_EXIT, 1)); /* exhausted */
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_SIGNAL, 9));
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_SPAWN, 2));
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_TIMEOUT, 0));
+
+        /* An empty deny-list retries everything, as the default does. */
+        retry_policy_init(&p);
+        p.attempts = 2;
+        p.on_exit_any = false;
+        p.on_exit_unless = true;
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_EXIT, 7));
+}
+
 static void test_add_exit_bitmap(void **state) {
         RetryPolicy p;
 
@@ -222,9 +248,13 @@ static void test_jitter_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),          cmocka_unit_test(test_should_retry),
-                cmocka_unit_test(test_add_exit_bitmap),   cmocka_unit_test(test_delay),
-                cmocka_unit_test(test_jitter_upper_edge), cmocka_unit_test(test_jitter_bounds),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_should_retry),
+                cmocka_unit_test(test_should_retry_unless),
+                cmocka_unit_test(test_add_exit_bitmap),
+                cmocka_unit_test(test_delay),
+                cmocka_unit_test(test_jitter_upper_edge),
+                cmocka_unit_test(test_jitter_bounds),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

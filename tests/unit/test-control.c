@@ -254,12 +254,13 @@ static const char *get_str(json_object *o, const char *k1, const char *k2) {
         return json_object_get_string(v);
 }
 
-/* parameters.echo.n of a reply of method_echo, or -1. */
+/* parameters.echo.state of a reply of method_echo, or -1 (List declares "state": any other parameter
+ * would be refused before the method, test_undeclared_parameter). */
 static int64_t echo_n(json_object *o) {
         json_object *v;
 
         if (!json_object_object_get_ex(o, "parameters", &v) || !json_object_object_get_ex(v, "echo", &v) ||
-            !json_object_object_get_ex(v, "n", &v))
+            !json_object_object_get_ex(v, "state", &v))
                 return -1;
         return json_object_get_int64(v);
 }
@@ -273,10 +274,10 @@ static void test_framing_and_dispatch(void **state) {
         /* Two calls in one write, the second split from its NUL across writes: answered in order. */
         send_raw(fd,
                  "{\"method\":\"" ORCH_METHOD_LIST
-                 "\",\"parameters\":{\"n\":1}}\0"
-                 "{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":2}}",
-                 strlen("{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":1}}") + 1 +
-                         strlen("{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"n\":2}}"));
+                 "\",\"parameters\":{\"state\":1}}\0"
+                 "{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"state\":2}}",
+                 strlen("{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"state\":1}}") + 1 +
+                         strlen("{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"state\":2}}"));
         run_idle(f->e);
         assert_int_equal(calls.echo, 1); /* the second is not complete yet */
         send_raw(fd, "", 1);
@@ -309,6 +310,19 @@ static void test_errors(void **state) {
         m = reader_message(&r, 1);
         assert_string_equal(get_str(m, "error", NULL), VARLINK_ERROR_INTERFACE_NOT_FOUND);
         json_object_put(m);
+
+        /* A parameter the IDL does not declare for the method, and an upgrade: refused before the method
+         * runs, with InvalidParameter naming them; the connection goes on. */
+        send_call(fd, "{\"method\":\"" ORCH_METHOD_LIST "\",\"parameters\":{\"state\":1,\"n\":1}}");
+        send_call(fd, "{\"method\":\"" ORCH_METHOD_LIST "\",\"upgrade\":true}");
+        read_messages(f, fd, &r, 4);
+        for (size_t k = 2; k < 4; k++) {
+                m = reader_message(&r, k);
+                assert_string_equal(get_str(m, "error", NULL), VARLINK_ERROR_INVALID_PARAMETER);
+                assert_string_equal(get_str(m, "parameters", "parameter"), k == 2 ? "n" : "upgrade");
+                json_object_put(m);
+        }
+        assert_int_equal(calls.echo, 0);
 
         /* A message over PROTOCOL_SMALL_CALL_MAX for a method that is not "large": a protocol error
          * naming the problem, then the connection is closed. */

@@ -95,7 +95,7 @@ static void test_outcome_from_node_state(void **state) {
         assert_int_equal(dag_outcome_from_node_state(NODE_SUCCEEDED), DAG_SUCCEEDED);
         assert_int_equal(dag_outcome_from_node_state(NODE_FAILED), DAG_FAILED);
         assert_int_equal(dag_outcome_from_node_state(NODE_SKIPPED), DAG_OTHER);
-        assert_int_equal(dag_outcome_from_node_state(NODE_CANCELLED), DAG_OTHER);
+        assert_int_equal(dag_outcome_from_node_state(NODE_CANCELLED), DAG_FAILED);
         assert_int_equal(dag_outcome_from_node_state(NODE_PENDING), -1);
         assert_int_equal(dag_outcome_from_node_state(NODE_RUNNING), -1);
         assert_int_equal(dag_outcome_from_node_state(NODE_RETRY_WAIT), -1);
@@ -367,15 +367,15 @@ static void test_trigger_rules(void **state) {
                   { F, S, S },
                   "0,2",
                   "1" },
-                /* A skipped dependency is not a failure. */
+                /* A dependency skipped after a failure carries it (Airflow's upstream_failed). */
                 { "failure after skip",
                   3,
                   { { 0, 1 }, { 1, 2 } },
                   2,
                   { SUC, SUC, FAI },
                   { F, S, S },
-                  "0",
-                  "1,2" },
+                  "0,2",
+                  "1" },
                 { "failure with one failed of two",
                   3,
                   { { 0, 2 }, { 1, 2 } },
@@ -507,7 +507,7 @@ static void test_finish_pending(void **state) {
         assert_int_equal(v, 0);
 
         /* 0 is active; 1 and 4 are ready; 2 and 3 pending: those four finish, in index order. */
-        dag_finish_pending(d, on_skip, &finished);
+        dag_finish_pending(d, 0, on_skip, on_skip, &finished);
         assert_string_equal(finished.buf, "1,2,3,4");
         assert_int_equal(dag_n_ready(d), 0);
         assert_int_equal(dag_pop_ready(d, &v), 0);
@@ -518,6 +518,84 @@ static void test_finish_pending(void **state) {
         assert_int_equal(skipped.count, 0);
         assert_true(dag_is_finished(d));
         assert_int_equal(dag_complete(d, 3, DAG_OTHER, on_skip, &skipped), -EALREADY);
+}
+
+/* A node skipped because something upstream failed carries the failure on: a "failure" handler two
+ * levels down runs (Airflow's upstream_failed); one skipped with no failure upstream does not. */
+static void test_skip_carries_failure(void **state) {
+        /* 0 -> 1 (success) -> 2 (failure); 3 (failure) -> 4 (failure) */
+        static const EdgeSpec edges[] = { { 0, 1 }, { 1, 2 }, { 0, 3 }, { 3, 4 } };
+        _cleanup_(dag_freep) Dag *d = build(5, edges, ELEMENTSOF(edges));
+        Log skipped = {};
+        uint32_t v;
+
+        dag_set_trigger(d, 2, TRIGGER_FAILURE);
+        dag_set_trigger(d, 3, TRIGGER_FAILURE);
+        dag_set_trigger(d, 4, TRIGGER_FAILURE);
+        seal_ok(d);
+        dag_start(d);
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(dag_complete(d, 0, DAG_FAILED, on_skip, &skipped), 0);
+        assert_string_equal(skipped.buf, "1"); /* 3 runs: its dependency failed */
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 3);
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 2); /* skipped 1 counts as failed for it */
+        assert_int_equal(dag_complete(d, 3, DAG_SUCCEEDED, on_skip, &skipped), 0);
+        assert_string_equal(skipped.buf, "1,4"); /* nothing failed above 4 */
+}
+
+/* The same after a restart: a node recorded as skipped by its rule counts by its dependencies. */
+static void test_restore_rule_skipped(void **state) {
+        /* 2 -> 0 (success) -> 1 (failure): 2 failed, 0 skipped; 3 -> 4 (success) -> 5 (failure): 3 ok */
+        static const EdgeSpec edges[] = { { 2, 0 }, { 0, 1 }, { 3, 4 }, { 4, 5 } };
+        static const int8_t outcome[6] = { DAG_RULE_SKIPPED, -1, F, S, DAG_RULE_SKIPPED, -1 };
+        static const bool active[6] = {};
+        _cleanup_(dag_freep) Dag *d = build(6, edges, ELEMENTSOF(edges));
+        Log skipped = {};
+        uint32_t v;
+
+        dag_set_trigger(d, 1, TRIGGER_FAILURE);
+        dag_set_trigger(d, 5, TRIGGER_FAILURE);
+        seal_ok(d);
+        dag_restore(d, outcome, active, on_skip, &skipped);
+        assert_string_equal(skipped.buf, "5");
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 1);
+        assert_int_equal(dag_pop_ready(d, &v), 0);
+}
+
+/* A stop keeps nodes of the given rules: ready ones stay ready, pending ones are judged once their
+ * dependencies end (here through the stop itself and a later completion). */
+static void test_finish_pending_keeps(void **state) {
+        /* 0 active; 1 ready (always); 2 ready (success); 0 -> 3 (always); 2 -> 4 (always); 4 -> 5 (success);
+         * 0 -> 6 (failure) */
+        static const EdgeSpec edges[] = { { 0, 3 }, { 2, 4 }, { 4, 5 }, { 0, 6 } };
+        _cleanup_(dag_freep) Dag *d = build(7, edges, ELEMENTSOF(edges));
+        Log finished = {}, skipped = {};
+        uint32_t v;
+
+        dag_set_trigger(d, 1, TRIGGER_ALWAYS);
+        dag_set_trigger(d, 3, TRIGGER_ALWAYS);
+        dag_set_trigger(d, 4, TRIGGER_ALWAYS);
+        dag_set_trigger(d, 6, TRIGGER_FAILURE);
+        seal_ok(d);
+        dag_start(d);
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 0);
+
+        dag_finish_pending(d, 1u << TRIGGER_ALWAYS, on_skip, on_skip, &finished);
+        assert_string_equal(finished.buf, "2,5,6");
+        assert_int_equal(dag_n_ready(d), 2); /* 1 kept, 4 judged: always */
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 1);
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 4);
+        assert_int_equal(dag_pop_ready(d, &v), 0);
+        assert_int_equal(dag_complete(d, 0, DAG_FAILED, on_skip, &skipped), 0);
+        assert_int_equal(dag_pop_ready(d, &v), 1);
+        assert_int_equal(v, 3);
+        assert_int_equal(skipped.count, 0);
 }
 
 /* A ready node finished by name (cancel JOB NODE) leaves the FIFO without being handed out. */
@@ -633,8 +711,8 @@ static void test_wide_fan_out(void **state) {
                 assert_int_equal(
                         dag_complete(d, v, v == 0 ? DAG_FAILED : DAG_SUCCEEDED, count_skip, &n_skipped), 0);
         }
-        assert_int_equal(n_done, 1);
-        assert_int_equal(n_skipped, 1 + n - 1); /* everything below the root, the sink included */
+        assert_int_equal(n_done, 2); /* the root, and the sink: its skipped dependencies carry the failure */
+        assert_int_equal(n_skipped, 1 + n - 2); /* everything between */
 }
 
 static uint64_t xorshift(uint64_t *x) {
@@ -703,6 +781,9 @@ int main(void) {
                 cmocka_unit_test(test_restore_then_complete),
                 cmocka_unit_test(test_finish_pending),
                 cmocka_unit_test(test_complete_ready_and_pending),
+                cmocka_unit_test(test_skip_carries_failure),
+                cmocka_unit_test(test_restore_rule_skipped),
+                cmocka_unit_test(test_finish_pending_keeps),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_long_chain),
                 cmocka_unit_test(test_wide_fan_out),

@@ -75,7 +75,7 @@ static json_object *dump_retry(const RetryPolicy *p) {
                         if (p->on_exit[c / 8] & (1U << (c % 8)))
                                 json_object_array_add(codes, json_object_new_int64(c));
         }
-        json_object_object_add(o, "on_exit", codes);
+        json_object_object_add(o, p->on_exit_unless ? "unless_exit" : "on_exit", codes);
         json_object_object_add(o, "on_timeout", json_object_new_boolean(p->on_timeout));
         return o;
 }
@@ -88,6 +88,22 @@ static void dump_umask(json_object *o, int umask) {
                 return;
         snprintf(buf, sizeof(buf), "%04o", (unsigned) umask & 0777);
         json_object_object_add(o, "umask", json_object_new_string(buf));
+}
+
+/* Only when set, likewise. */
+static void dump_abort_on_exit(json_object *o, const AbortOnExit *a) {
+        json_object *v, *codes;
+
+        if (!a->set)
+                return;
+        v = json_object_new_object();
+        codes = json_object_new_array();
+        for (int c = 0; c <= 255; c++)
+                if (abort_on_exit_matches(a, c))
+                        json_object_array_add(codes, json_object_new_int64(c));
+        json_object_object_add(v, "codes", codes);
+        json_object_object_add(v, "state", json_object_new_string(job_state_to_string(a->state)));
+        json_object_object_add(o, "abort_on_exit", v);
 }
 
 static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
@@ -111,6 +127,7 @@ static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
         dump_umask(o, n->umask);
         if (n->output_separate) /* only then, so that the other golden files need no "output" line */
                 json_object_object_add(o, "output", json_object_new_string("separate"));
+        dump_abort_on_exit(o, &n->abort_on_exit);
         return o;
 }
 

@@ -28,8 +28,9 @@ typedef struct CallCase {
         int want_r;
         const char *want_method;
         bool want_more, want_oneway;
-        const char *want_params; /* compact JSON of the parameters */
-        const char *want_err;    /* substring of the error message */
+        const char *want_params;  /* compact JSON of the parameters */
+        const char *want_err;     /* substring of the error message */
+        const char *want_invalid; /* the call flag answered with InvalidParameter */
 } CallCase;
 
 static const CallCase call_cases[] = {
@@ -54,19 +55,22 @@ static const CallCase call_cases[] = {
         { "{\"method\":\"a b.C\"}", -EBADMSG, NULL, false, false, NULL, "invalid method name" },
         { "{\"method\":\"a.B\",\"parameters\":[]}", -EBADMSG, NULL, false, false, NULL, "not an object" },
         { "{\"method\":\"a.B\",\"parameters\":\"x\"}", -EBADMSG, NULL, false, false, NULL, "not an object" },
-        { "{\"method\":\"a.B\",\"more\":1}", -EBADMSG, NULL, false, false, NULL,
-          "\"more\" is not a boolean" },
-        { "{\"method\":\"a.B\",\"oneway\":\"yes\"}", -EBADMSG, NULL, false, false, NULL,
-          "\"oneway\" is not" },
+        { "{\"method\":\"a.B\",\"more\":1}", 0, "a.B", false, false, "{}", NULL, "more" },
+        { "{\"method\":\"a.B\",\"oneway\":\"yes\"}", 0, "a.B", false, false, "{}", NULL, "oneway" },
         { "{\"method\":\"a.B\",\"more\":true,\"oneway\":true}", -EBADMSG, NULL, false, false, NULL, "both" },
-        { "{\"method\":\"a.B\",\"upgrade\":true}", -EBADMSG, NULL, false, false, NULL,
-          "unknown key \"upgrade\"" },
+        { "{\"method\":\"a.B\",\"upgrade\":true}", 0, "a.B", false, false, "{}", NULL, "upgrade" },
+        { "{\"method\":\"a.B\",\"upgrade\":false}", 0, "a.B", false, false, "{}", NULL, NULL },
+        { "{\"method\":\"a.B\",\"upgrade\":true,\"more\":7}", 0, "a.B", false, false, "{}", NULL, "more" },
         { "{\"method\":\"a.B\",\"x\":1}", -EBADMSG, NULL, false, false, NULL, "unknown key \"x\"" },
         { "{\"method\":\"a.B\"} {}", -EBADMSG, NULL, false, false, NULL, "offset 17" },
         { "{\"method\":\"a.B\",}", -EBADMSG, NULL, false, false, NULL, "invalid JSON" },
         { "{'method':'a.B'}", -EBADMSG, NULL, false, false, NULL, "invalid JSON" },
         { "{\"method\":\"a.B\xff\"}", -EBADMSG, NULL, false, false, NULL, "invalid JSON" },
 };
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
 
 static void test_parse_call(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(call_cases); i++) {
@@ -90,6 +94,37 @@ static void test_parse_call(void **state) {
                 assert_string_equal(json_object_to_json_string_ext(m.parameters, JSON_C_TO_STRING_PLAIN),
                                     c->want_params);
                 assert_null(m.error);
+                if (!streq_ptr(m.invalid, c->want_invalid))
+                        fail_msg("case %zu: invalid '%s', want '%s'", i, strna(m.invalid),
+                                 strna(c->want_invalid));
+        }
+}
+
+/* Parameters are checked against the method's input in the interface description, for every method. */
+static void test_unknown_parameter(void **state) {
+        static const struct {
+                const char *method, *params, *want;
+        } cases[] = {
+                { "io.orchd.Manager.List", "{}", NULL },
+                { "io.orchd.Manager.List", "{\"all\":true,\"state\":\"failed\"}", NULL },
+                { "io.orchd.Manager.List", "{\"all\":true,\"id\":\"1\"}", "id" },
+                { "io.orchd.Manager.Status", "{\"id\":\"1\"}", NULL },
+                { "io.orchd.Manager.Status", "{\"id\":\"1\",\"nodes\":[]}", "nodes" },
+                { "io.orchd.Manager.Cancel", "{\"id\":\"1\",\"nodes\":[]}", NULL },
+                { "io.orchd.Manager.Stats", "{\"x\":1}", "x" },
+                { "io.orchd.Manager.Stat", "{\"x\":1}", NULL }, /* no such method: MethodNotFound's */
+                { "org.varlink.service.GetInfo", "{\"interface\":\"x\"}", "interface" },
+                { "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"x\"}", NULL },
+                { "com.example.X.Y", "{\"a\":1}", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_json_ json_object *p = json_tokener_parse(cases[i].params);
+                const char *got = protocol_unknown_parameter(cases[i].method, p);
+
+                if (!streq_ptr(got, cases[i].want))
+                        fail_msg("%s %s: got %s, want %s", cases[i].method, cases[i].params, strna(got),
+                                 strna(cases[i].want));
         }
 }
 
@@ -448,6 +483,7 @@ static void test_job_to_json_running_node(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_call),
+                cmocka_unit_test(test_unknown_parameter),
                 cmocka_unit_test(test_parse_call_embedded_nul),
                 cmocka_unit_test(test_parse_call_too_deep),
                 cmocka_unit_test(test_call_starts_with_method),
