@@ -77,6 +77,9 @@ static const Verb verbs[] = {
           "     --state STATE    Only jobs in STATE (queued, running, paused, succeeded,\n"
           "                      failed, cancelled)\n" },
         { "status", verb_status, 1, 1, 0, "status JOB", "Show a job and one line per node.\n" },
+        { "history", verb_history, 1, 2, 0, "history JOB [NODE]",
+          "Show every recorded transition and control action of a job (or of one node), in\n"
+          "order: time, node, event, state, attempt, actor (user and uid, or orchd) and reason.\n" },
         { "wait", verb_wait, 1, SIZE_MAX, OPT_TIMEOUT, "wait JOB... [--timeout DURATION]",
           "Block until every JOB has finished. Exit status 1 if any failed, else 2 if any\n"
           "was cancelled, 75 if the timeout expired first.\n"
