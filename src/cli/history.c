@@ -40,11 +40,12 @@ static int history_table(json_object *events) {
 
                 if (get_int(e, "attempt", &a) && a > 0)
                         snprintf(attempt, sizeof(attempt), "%" PRId64, a);
-                if (table_add(&t, format_local_time(get_string(e, "at"), false, when, sizeof(when)), NULL) < 0 ||
+                if (table_add(&t, format_local_time(get_string(e, "at"), false, when, sizeof(when)), NULL) <
+                            0 ||
                     table_add(&t, get_string(e, "node") ?: "(job)", NULL) < 0 ||
                     table_add(&t, get_string(e, "event") ?: "?", NULL) < 0 ||
-                    table_add(&t, state ?: "?", state_color(state)) < 0 || table_add(&t, attempt, NULL) < 0 ||
-                    table_add(&t, actor(e, who, sizeof(who)), NULL) < 0)
+                    table_add(&t, state ?: "?", state_color(state)) < 0 ||
+                    table_add(&t, attempt, NULL) < 0 || table_add(&t, actor(e, who, sizeof(who)), NULL) < 0)
                         r = -ENOMEM;
                 else
                         r = table_add(&t, get_string(e, "reason") ?: "", NULL);
@@ -76,7 +77,8 @@ int verb_history(char **args, size_t n_args) {
                        "tells (the last attempt of each node).\n",
                        escaped(args[0]));
         if (get_int(reply, "dropped", &dropped) && dropped > 0)
-                printf("%" PRId64 " older entries dropped (orchd keeps the most recent ones of a long "
+                printf("%" PRId64
+                       " older entries dropped (orchd keeps the most recent ones of a long "
                        "history).\n",
                        dropped);
         return history_table(events);

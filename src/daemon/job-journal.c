@@ -71,16 +71,21 @@ static int history_ensure(Job *j) {
                 return history_reconstruct(j->history, j->run);
         }
         if (!job_state_is_final(j->history->job_state)) /* an unfinished job: orchd restarted */
-                return history_add(j->history, &(HistoryEvent){ .at = now_realtime_usec(),
-                                                                .node = HISTORY_JOB,
-                                                                .kind = HISTORY_RECOVER,
-                                                                .state = j->history->job_state });
+                return history_add(j->history,
+                                   &(HistoryEvent){ .at = now_realtime_usec(),
+                                                    .node = HISTORY_JOB,
+                                                    .kind = HISTORY_RECOVER,
+                                                    .state = j->history->job_state });
         return 0;
 }
 
 int job_record_action(Job *j, HistoryKind kind, uint32_t node, uid_t uid, const char *user) {
-        HistoryEvent e = { .at = now_realtime_usec(), .node = node, .kind = (uint8_t) kind, .by_user = true,
-                           .uid = uid, .user = (char *) user };
+        HistoryEvent e = { .at = now_realtime_usec(),
+                           .node = node,
+                           .kind = (uint8_t) kind,
+                           .by_user = true,
+                           .uid = uid,
+                           .user = (char *) user };
         int r;
 
         r = history_ensure(j);

@@ -46,12 +46,14 @@ static json_object *event_to_json(const Job *j, const History *h, size_t k) {
         if (!o)
                 return NULL;
         if (json_object_object_add(o, "number", json_object_new_int64((int64_t) (h->first + k))) < 0 ||
-            json_object_object_add(o, "at",
-                                   json_object_new_string(protocol_format_timestamp(e->at, at, sizeof(at)))) < 0 ||
+            json_object_object_add(
+                    o, "at", json_object_new_string(protocol_format_timestamp(e->at, at, sizeof(at)))) < 0 ||
             json_object_object_add(o, "node",
-                                   e->node == HISTORY_JOB ? NULL :
-                                                            json_object_new_string(j->spec->nodes[e->node].id)) < 0 ||
-            json_object_object_add(o, "event", json_object_new_string(history_kind_to_string(e->kind))) < 0 ||
+                                   e->node == HISTORY_JOB ?
+                                           NULL :
+                                           json_object_new_string(j->spec->nodes[e->node].id)) < 0 ||
+            json_object_object_add(o, "event", json_object_new_string(history_kind_to_string(e->kind))) <
+                    0 ||
             json_object_object_add(o, "state",
                                    json_object_new_string(e->node == HISTORY_JOB ?
                                                                   job_state_to_string(e->state) :
@@ -60,7 +62,8 @@ static json_object *event_to_json(const Job *j, const History *h, size_t k) {
             json_object_object_add(o, "attempt", json_object_new_int(e->attempt)) < 0 ||
             json_object_object_add(o, "uid", e->by_user ? json_object_new_int64(e->uid) : NULL) < 0 ||
             json_object_object_add(o, "user",
-                                   e->by_user ? json_object_new_string(e->user ?: "") : json_object_new_string("orchd")) < 0)
+                                   e->by_user ? json_object_new_string(e->user ?: "") :
+                                                json_object_new_string("orchd")) < 0)
                 return json_object_put(o), NULL;
         return o;
 }
@@ -109,7 +112,8 @@ int method_history(ControlCall *call, json_object *params, void *userdata) {
                 node = jobspec_find_node(j->spec, json_object_get_string(v));
                 snprintf(id, sizeof(id), "%" PRIu64, j->id);
                 if (node < 0)
-                        return methods_reply_with_id(call, ORCH_ERROR_NO_SUCH_NODE, id, json_object_get_string(v));
+                        return methods_reply_with_id(call, ORCH_ERROR_NO_SUCH_NODE, id,
+                                                     json_object_get_string(v));
         }
         r = job_get_history(j, &h, &owned, &err);
         if (r < 0)

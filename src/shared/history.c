@@ -13,12 +13,18 @@
 #include "history.h"
 
 static const char *const kind_names[_HISTORY_KIND_MAX] = {
-        [HISTORY_SUBMIT] = "submit",   [HISTORY_START] = "start",
-        [HISTORY_RETRY] = "retry",     [HISTORY_BACKOFF] = "backoff",
-        [HISTORY_END] = "end",         [HISTORY_SKIP] = "skip",
-        [HISTORY_CANCEL] = "cancel",   [HISTORY_REQUEUE] = "requeue",
-        [HISTORY_PAUSE] = "pause",     [HISTORY_RESUME] = "resume",
-        [HISTORY_RETRY_REQUEST] = "retry-request", [HISTORY_RECOVER] = "recover",
+        [HISTORY_SUBMIT] = "submit",
+        [HISTORY_START] = "start",
+        [HISTORY_RETRY] = "retry",
+        [HISTORY_BACKOFF] = "backoff",
+        [HISTORY_END] = "end",
+        [HISTORY_SKIP] = "skip",
+        [HISTORY_CANCEL] = "cancel",
+        [HISTORY_REQUEUE] = "requeue",
+        [HISTORY_PAUSE] = "pause",
+        [HISTORY_RESUME] = "resume",
+        [HISTORY_RETRY_REQUEST] = "retry-request",
+        [HISTORY_RECOVER] = "recover",
 };
 
 const char *history_kind_to_string(HistoryKind k) {
@@ -153,12 +159,13 @@ static int note_node(History *h, const NodeRun *n, uint32_t i, uint64_t now) {
         h->last_attempt[i] = n->attempt;
         if (kind < 0)
                 return 0;
-        e = (HistoryEvent){ .node = i, .kind = (uint8_t) kind, .state = n->state, .attempt = n->attempt,
-                            .reason = n->reason };
+        e = (HistoryEvent){ .node = i, .kind = (uint8_t) kind, .state = n->state, .attempt = n->attempt };
+        if (kind != HISTORY_START && kind != HISTORY_RETRY)
+                e.reason = n->reason; /* a new attempt has none yet (the record may keep the last one's) */
         /* The record's own times where it has them: the history then agrees with status to the µs. */
         e.at = kind == HISTORY_START || kind == HISTORY_RETRY ? n->started_at :
-                node_state_is_final(n->state)                ? n->finished_at :
-                                                               0;
+                node_state_is_final(n->state)                 ? n->finished_at :
+                                                                0;
         if (e.at == 0)
                 e.at = now;
         return history_add(h, &e);
@@ -172,7 +179,7 @@ static int note_job(History *h, const JobRun *run, uint64_t now) {
 
         h->job_state = run->state;
         h->job_cancel = run->cancel_requested;
-        if (from == to || to == JOB_PAUSED || from == JOB_PAUSED)
+        if (from == to || to == JOB_PAUSED || (from == JOB_PAUSED && !job_state_is_final(to)))
                 return 0;
         if (to == JOB_RUNNING) {
                 e.kind = HISTORY_START;
@@ -191,8 +198,14 @@ int history_note(History *h, const JobRun *run, bool job_dirty, const uint32_t *
                  uint64_t now) {
         int r;
 
-        /* Nodes first: a job ends after its last node. A node listed twice has no transition the second
-         * time (the baseline is updated), so no sort is needed. */
+        /* The job starts before its nodes and ends after them. A node listed twice has no transition the
+         * second time (the baseline is updated), so no sort is needed. */
+        if (job_dirty && !job_state_is_final(run->state)) {
+                r = note_job(h, run, now);
+                if (r < 0)
+                        return r;
+                job_dirty = false;
+        }
         for (size_t k = 0; k < n_dirty; k++) {
                 if (dirty[k] >= h->n_nodes || dirty[k] >= run->n_nodes)
                         continue;
@@ -248,15 +261,21 @@ int history_reconstruct(History *h, const JobRun *run) {
                 }
         }
         if (run->started_at > 0) {
-                r = history_add(h, &(HistoryEvent){ .node = HISTORY_JOB, .kind = HISTORY_START,
-                                                    .state = JOB_RUNNING, .at = run->started_at });
+                r = history_add(h,
+                                &(HistoryEvent){ .node = HISTORY_JOB,
+                                                 .kind = HISTORY_START,
+                                                 .state = JOB_RUNNING,
+                                                 .at = run->started_at });
                 if (r < 0)
                         return r;
         }
         if (job_state_is_final(run->state)) {
-                r = history_add(h, &(HistoryEvent){ .node = HISTORY_JOB, .kind = HISTORY_END,
-                                                    .state = run->state, .reason = run->reason,
-                                                    .at = run->finished_at ?: run->submitted_at });
+                r = history_add(h,
+                                &(HistoryEvent){ .node = HISTORY_JOB,
+                                                 .kind = HISTORY_END,
+                                                 .state = run->state,
+                                                 .reason = run->reason,
+                                                 .at = run->finished_at ?: run->submitted_at });
                 if (r < 0)
                         return r;
         }

@@ -102,7 +102,8 @@ static int read_event(Loader *l, const char *prefix, HistoryEvent *e) {
         r = loader_check_missing(l, prefix, event_fields, _EF_MAX, seen);
         if (r < 0)
                 return r;
-        r = e->node == HISTORY_JOB ? (int) job_state_from_string(state) : (int) node_state_from_string(state);
+        r = e->node == HISTORY_JOB ? (int) job_state_from_string(state) :
+                                     (int) node_state_from_string(state);
         if (r < 0)
                 return loader_bad(l, prefix, "state", "unknown state \"%s\"", state);
         e->state = (uint8_t) r;
@@ -126,7 +127,8 @@ int loader_read_events(Loader *l, const char *prefix) {
                 char path[64], want[21];
 
                 (void) snprintf(want, sizeof(want), "%" PRIu64, l->next_event);
-                (void) snprintf(path, sizeof(path), "%s%sevents.%.20s", prefix ?: "", prefix ? "." : "", key);
+                (void) snprintf(path, sizeof(path), "%s%sevents.%.20s", prefix ?: "", prefix ? "." : "",
+                                key);
                 if (!streq(key, want))
                         return loader_bad(l, path, NULL, "out of sequence, want event %s", want);
                 r = read_event(l, path, &e);
@@ -160,7 +162,8 @@ int loader_read_history(Loader *l) {
                 if (f == HF_FIRST) {
                         if (seen & (1U << HF_EVENTS))
                                 return loader_bad(l, "history", "first", "must come before events");
-                        r = loader_read_uint(l, "history", "first", 0, JOURNAL_NUM_MAX, false, &l->next_event);
+                        r = loader_read_uint(l, "history", "first", 0, JOURNAL_NUM_MAX, false,
+                                             &l->next_event);
                         if (r >= 0 && l->history)
                                 l->history->first = l->next_event;
                 } else if (f == HF_PARTIAL) {

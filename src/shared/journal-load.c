@@ -428,7 +428,7 @@ static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_
         if (r < 0)
                 return r;
         if (!snapshot)
-                seen |= 1U << RF_JOB; /* optional in segments */
+                seen |= 1U << RF_JOB;               /* optional in segments */
         seen |= 1U << RF_HISTORY | 1U << RF_EVENTS; /* optional */
         r = loader_check_missing(l, NULL, root_fields, _RF_MAX, seen);
         if (r < 0)

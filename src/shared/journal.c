@@ -192,14 +192,15 @@ static void event_write(TextBuf *b, const JobSpec *spec, uint64_t number, const 
         textbuf_puts(b, ":{\"at\":");
         buf_put_u64(b, e->at);
         textbuf_puts(b, ",\"node\":");
-        buf_put_string(b, e->node == HISTORY_JOB || !spec || e->node >= spec->n_nodes ?
-                                  NULL :
-                                  spec->nodes[e->node].id);
+        buf_put_string(b,
+                       e->node == HISTORY_JOB || !spec || e->node >= spec->n_nodes ?
+                               NULL :
+                               spec->nodes[e->node].id);
         textbuf_puts(b, ",\"event\":");
         buf_put_string(b, history_kind_to_string(e->kind));
         textbuf_puts(b, ",\"state\":");
-        buf_put_string(b, e->node == HISTORY_JOB ? job_state_to_string(e->state) :
-                                                   node_state_to_string(e->state));
+        buf_put_string(
+                b, e->node == HISTORY_JOB ? job_state_to_string(e->state) : node_state_to_string(e->state));
         textbuf_puts(b, ",\"reason\":");
         buf_put_reason(b, e->reason);
         textbuf_puts(b, ",\"attempt\":");
