@@ -39,7 +39,7 @@ static int read_event_field(Loader *l, const char *prefix, int f, HistoryEvent *
                 e->attempt = (uint16_t) v;
                 return r;
         case EF_UID:
-                r = loader_read_uint(l, prefix, key, 0, UINT32_MAX - 1, true, &v);
+                r = loader_read_uint(l, prefix, key, 0, UINT32_MAX, true, &v); /* as the job record's */
                 e->by_user = r == 0;
                 e->uid = (uid_t) v;
                 return r < 0 ? r : 0;

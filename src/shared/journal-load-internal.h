@@ -21,7 +21,7 @@ typedef struct Loader {
         const JobSpec *spec;
         JobRun *run;
         char **reterr_msg;
-        JsonScan scan; /* the file being read; its scratch buffer is reused across files */
+        JsonScan scan;       /* the file being read; its scratch buffer is reused across files */
         History *history;    /* where the events go (journal_load_history()), or NULL: checked only */
         bool history_seen;   /* the snapshot has a history (else an older orchd wrote it) */
         uint64_t next_event; /* number the next event must have */

@@ -188,7 +188,8 @@ static void test_transitions_and_round_trip(void **state) {
 static void test_older_spool(void **state) {
         static const char old[] =
                 "{\"version\":1,\"seq\":3,\"job\":{\"id\":\"7\",\"state\":\"failed\",\"paused_from\":null,"
-                "\"reason\":\"exit:1\",\"cancel_requested\":false,\"uid\":1000,\"gid\":1000,\"user\":\"alice\","
+                "\"reason\":\"exit:1\",\"cancel_requested\":false,\"uid\":1000,\"gid\":1000,"
+                "\"user\":\"alice\","
                 "\"source\":null,\"submitted_at\":10,\"started_at\":20,\"finished_at\":90},\"nodes\":{"
                 "\"n0\":{\"state\":\"failed\",\"reason\":\"exit:1\",\"attempt\":2,\"interrupted\":0,"
                 "\"exit_code\":1,\"signal\":null,\"started_at\":50,\"finished_at\":60,\"retry_at\":0},"
@@ -245,17 +246,17 @@ static void test_corrupt_events(void **state) {
                 { "\"1\":{\"at\":1,\"node\":null,\"event\":\"nap\",\"state\":\"paused\",\"reason\":null,"
                   "\"attempt\":0,\"uid\":0,\"user\":null}",
                   "unknown event \"nap\"" },
-                { "\"1\":{\"at\":1,\"node\":\"zz\",\"event\":\"start\",\"state\":\"running\",\"reason\":null,"
-                  "\"attempt\":1,\"uid\":null,\"user\":null}",
+                { "\"1\":{\"at\":1,\"node\":\"zz\",\"event\":\"start\",\"state\":\"running\","
+                  "\"reason\":null,\"attempt\":1,\"uid\":null,\"user\":null}",
                   "unknown node" },
                 { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"paused\",\"reason\":null,"
                   "\"attempt\":1,\"uid\":null,\"user\":null}",
                   "unknown state \"paused\"" },
-                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"running\",\"reason\":null,"
-                  "\"attempt\":1,\"uid\":null}",
+                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"running\","
+                  "\"reason\":null,\"attempt\":1,\"uid\":null}",
                   "user: missing" },
-                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"running\",\"reason\":null,"
-                  "\"attempt\":1,\"uid\":null,\"user\":\"eve\"}",
+                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"running\","
+                  "\"reason\":null,\"attempt\":1,\"uid\":null,\"user\":\"eve\"}",
                   "must be null when uid is" },
         };
         _cleanup_(jobspec_freep) JobSpec *spec = make_spec(1);
