@@ -152,7 +152,8 @@ static int node_kind(NodeState from, NodeState to, unsigned a, unsigned b) {
 }
 
 static int note_node(History *h, const NodeRun *n, uint32_t i, uint64_t now) {
-        int kind = node_kind(h->last_state[i], n->state, h->last_attempt[i], n->attempt);
+        NodeState from = h->last_state[i];
+        int kind = node_kind(from, n->state, h->last_attempt[i], n->attempt);
         HistoryEvent e;
 
         h->last_state[i] = n->state;
@@ -160,7 +161,9 @@ static int note_node(History *h, const NodeRun *n, uint32_t i, uint64_t now) {
         if (kind < 0)
                 return 0;
         e = (HistoryEvent){ .node = i, .kind = (uint8_t) kind, .state = n->state, .attempt = n->attempt };
-        if (kind != HISTORY_START && kind != HISTORY_RETRY)
+        if (kind == HISTORY_REQUEUE && from == NODE_RUNNING)
+                e.reason = (Reason){ .kind = REASON_INTERRUPTED }; /* its record keeps none, it says why */
+        else if (kind != HISTORY_START && kind != HISTORY_RETRY)
                 e.reason = n->reason; /* a new attempt has none yet (the record may keep the last one's) */
         /* The record's own times where it has them: the history then agrees with status to the µs. */
         e.at = kind == HISTORY_START || kind == HISTORY_RETRY ? n->started_at :

@@ -83,7 +83,7 @@ is_exit 2 "the job ends cancelled" ctl wait "$id" --timeout 20
 after=$(trail "$UO" | tail -n +10)
 diag "$after"
 want_after="- recover running 0 orchd -
-g requeue pending 1 orchd -
+g requeue pending 1 orchd interrupted
 g start running 2 orchd -
 - cancel running 0 $UA:$uida -
 h cancel cancelled 0 orchd cancelled
@@ -101,4 +101,20 @@ start_orchd --admin-group "$G"
 is "$(trail root)" "$want_before
 $want_after" "a finished job's history survives a restart whole"
 jq_ok "state.json carries the history" '.history.events | length == 16' "$SPOOL/jobs/$id/state.json"
+
+# A manual retry by the owner goes on from there: the request per node, then orchd's requeue and run.
+open_gate g
+is_exit 0 "the owner retries the cancelled job" ctl_as "$UO" retry "$id"
+is_exit 0 "and it succeeds" ctl wait "$id" --timeout 20
+is "$(trail "$UO" | tail -n +17)" "g retry-request pending 2 $UO:$uido -
+h retry-request pending 0 $UO:$uido -
+- requeue queued 0 orchd -
+g requeue pending 2 orchd -
+h requeue pending 0 orchd -
+- start running 0 orchd -
+g start running 3 orchd -
+g end succeeded 3 orchd -
+h start running 1 orchd -
+h end succeeded 1 orchd -
+- end succeeded 0 orchd -" "the retry by its owner, and the new round, follow"
 done_testing
