@@ -221,15 +221,23 @@ int history_note(History *h, const JobRun *run, bool job_dirty, const uint32_t *
         return 0;
 }
 
-/* Time order; at equal times a node's start before its end, then by node. */
+/* Where an event goes among those of the same time: the job's start, the nodes' starts, their ends, the
+ * job's end. */
+static int same_time_rank(const HistoryEvent *e) {
+        if (e->node == HISTORY_JOB)
+                return e->kind == HISTORY_START ? 0 : 3;
+        return e->kind == HISTORY_START ? 1 : 2;
+}
+
+/* Time order; at equal times as same_time_rank() says, then by node. */
 static int cmp_event_time(const void *a, const void *b) {
         const HistoryEvent *x = a, *y = b;
 
         if (x->at != y->at)
                 return x->at < y->at ? -1 : 1;
-        if (x->node != y->node)
-                return x->node < y->node ? -1 : 1;
-        return (x->kind != HISTORY_START) - (y->kind != HISTORY_START);
+        if (same_time_rank(x) != same_time_rank(y))
+                return same_time_rank(x) - same_time_rank(y);
+        return x->node < y->node ? -1 : x->node > y->node;
 }
 
 int history_reconstruct(History *h, const JobRun *run) {
