@@ -166,11 +166,11 @@ int job_flush(Job *j, uint64_t gen_next) {
                                                     j->n_dirty, j->history, &len);
         if (!buf)
                 return -ENOMEM;
-        j->history->flushed = j->history->n;
         r = committer_add(j->host->committer, j->host->jobs_fd, dir,
                           snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq, buf, len);
         if (r < 0)
                 return r;
+        j->history->flushed = j->history->n;
         if (snapshot) {
                 j->snapshot_bytes = len;
                 j->journal_bytes = 0;
