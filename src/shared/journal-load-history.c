@@ -19,13 +19,28 @@
 #include "journal-internal.h"
 #include "journal-load-internal.h"
 
-enum { EF_AT, EF_NODE, EF_EVENT, EF_STATE, EF_REASON, EF_ATTEMPT, EF_UID, EF_USER, _EF_MAX };
+/* The first _EF_REQUIRED are in every event; the others only when they say something (journal.c). */
+enum {
+        EF_AT,
+        EF_EVENT,
+        EF_STATE,
+        _EF_REQUIRED,
+        EF_NODE = _EF_REQUIRED,
+        EF_REASON,
+        EF_ATTEMPT,
+        EF_UID,
+        EF_USER,
+        _EF_MAX
+};
 static const char *const event_fields[_EF_MAX] = {
         [EF_AT] = "at",         [EF_NODE] = "node",       [EF_EVENT] = "event", [EF_STATE] = "state",
         [EF_REASON] = "reason", [EF_ATTEMPT] = "attempt", [EF_UID] = "uid",     [EF_USER] = "user",
 };
 
-static int read_event_field(Loader *l, const char *prefix, int f, HistoryEvent *e, char **state) {
+/* as_job and as_node: the "state" read as a job's and as a node's state (which applies is known once the
+ * record has been read). */
+static int read_event_field(Loader *l, const char *prefix, int f, HistoryEvent *e, int *as_job,
+                            int *as_node) {
         const char *key = event_fields[f], *s;
         uint64_t v = 0;
         ssize_t k;
@@ -39,15 +54,15 @@ static int read_event_field(Loader *l, const char *prefix, int f, HistoryEvent *
                 e->attempt = (uint16_t) v;
                 return r;
         case EF_UID:
-                r = loader_read_uint(l, prefix, key, 0, UINT32_MAX, true, &v); /* as the job record's */
-                e->by_user = r == 0;
+                r = loader_read_uint(l, prefix, key, 0, UINT32_MAX, false, &v); /* as the job record's */
+                e->by_user = true;
                 e->uid = (uid_t) v;
-                return r < 0 ? r : 0;
+                return r;
         case EF_REASON:
                 return loader_read_reason(l, prefix, &e->reason);
         case EF_NODE:
-                r = loader_read_string(l, prefix, key, true, &s);
-                if (r < 0 || !s)
+                r = loader_read_string(l, prefix, key, false, &s);
+                if (r < 0)
                         return r;
                 k = jobspec_find_node(l->spec, s);
                 if (k < 0)
@@ -67,9 +82,9 @@ static int read_event_field(Loader *l, const char *prefix, int f, HistoryEvent *
                 r = loader_read_string(l, prefix, key, false, &s);
                 if (r < 0)
                         return r;
-                free(*state);
-                *state = strdup(s);
-                return *state ? 0 : -ENOMEM;
+                *as_job = job_state_from_string(s);
+                *as_node = node_state_from_string(s);
+                return 0;
         case EF_USER:
                 r = loader_read_string(l, prefix, key, true, &s);
                 if (r < 0 || !s)
@@ -81,7 +96,7 @@ static int read_event_field(Loader *l, const char *prefix, int f, HistoryEvent *
 }
 
 static int read_event(Loader *l, const char *prefix, HistoryEvent *e) {
-        _cleanup_free_ char *state = NULL;
+        int as_job = -1, as_node = -1;
         unsigned seen = 0, st = 0;
         const char *key;
         int r;
@@ -93,22 +108,22 @@ static int read_event(Loader *l, const char *prefix, HistoryEvent *e) {
                 int f = loader_record_field(l, prefix, event_fields, _EF_MAX, key, i, &seen);
                 if (f < 0)
                         return f;
-                r = read_event_field(l, prefix, f, e, &state);
+                r = read_event_field(l, prefix, f, e, &as_job, &as_node);
                 if (r < 0)
                         return r;
         }
         if (r < 0)
                 return r;
-        r = loader_check_missing(l, prefix, event_fields, _EF_MAX, seen);
+        r = loader_check_missing(l, prefix, event_fields, _EF_REQUIRED, seen);
         if (r < 0)
                 return r;
-        r = e->node == HISTORY_JOB ? (int) job_state_from_string(state) :
-                                     (int) node_state_from_string(state);
+        if (!(seen & 1U << EF_UID) != !(seen & 1U << EF_USER))
+                return loader_bad(l, prefix, "user", "must come with uid (a user's action) or not at all");
+        r = e->node == HISTORY_JOB ? as_job : as_node;
         if (r < 0)
-                return loader_bad(l, prefix, "state", "unknown state \"%s\"", state);
+                return loader_bad(l, prefix, "state", "not a %s state",
+                                  e->node == HISTORY_JOB ? "job" : "node");
         e->state = (uint8_t) r;
-        if (!e->by_user && e->user)
-                return loader_bad(l, prefix, "user", "must be null when uid is");
         return 0;
 }
 

@@ -13,8 +13,9 @@
  *            F (those before were dropped by the cap); partial: an older orchd recorded the job, whose
  *            history was reconstructed from its state. Absent in files of an older orchd.
  *   EVENTS = {"K":EVENT,…}: numbered events in order; a segment's continue its predecessor's
- *   EVENT  = {"at":µs,"node":"ID"|null,"event":"start","state":"running","reason":…|null,"attempt":1,
- *             "uid":1000|null,"user":"alice"|null}   (uid null: orchd's own decision)
+ *   EVENT  = {"at":µs[,"node":"ID"],"event":"start","state":"running"[,"reason":"exit:1"][,"attempt":1]
+ *             [,"uid":1000,"user":"alice"|null]}   node: a node's event (else the job's); uid and user: a
+ *             user's action (else orchd's own decision); reason and attempt when set (else none and 0)
  *   JOB  = {"id":"42","state":"running","paused_from":"queued"|null (non-null iff paused),
  *           "reason":"exit:1"|null,"cancel_requested":false,"uid":1000,"gid":1000,"user":"alice"|null,
  *           "source":"x.json"|null,"submitted_at":µs,"started_at":µs|0,"finished_at":µs|0}
@@ -187,31 +188,36 @@ static void job_write(TextBuf *b, const JobRun *run) {
 
 /* ---- history (history.h) ---------------------------------------------------------------------------- */
 
+/* An event with only the members that say something (a history may hold 8 per node): node only for a node,
+ * reason and attempt only if set, uid and user only for a user's action. */
 static void event_write(TextBuf *b, const JobSpec *spec, uint64_t number, const HistoryEvent *e) {
+        bool node = e->node != HISTORY_JOB && spec && e->node < spec->n_nodes;
+
         buf_put_string_u64(b, number);
         textbuf_puts(b, ":{\"at\":");
         buf_put_u64(b, e->at);
-        textbuf_puts(b, ",\"node\":");
-        buf_put_string(b,
-                       e->node == HISTORY_JOB || !spec || e->node >= spec->n_nodes ?
-                               NULL :
-                               spec->nodes[e->node].id);
+        if (node) {
+                textbuf_puts(b, ",\"node\":");
+                buf_put_string(b, spec->nodes[e->node].id);
+        }
         textbuf_puts(b, ",\"event\":");
         buf_put_string(b, history_kind_to_string(e->kind));
         textbuf_puts(b, ",\"state\":");
-        buf_put_string(
-                b, e->node == HISTORY_JOB ? job_state_to_string(e->state) : node_state_to_string(e->state));
-        textbuf_puts(b, ",\"reason\":");
-        buf_put_reason(b, e->reason);
-        textbuf_puts(b, ",\"attempt\":");
-        buf_put_u64(b, e->attempt);
-        textbuf_puts(b, ",\"uid\":");
-        if (e->by_user)
+        buf_put_string(b, node ? node_state_to_string(e->state) : job_state_to_string(e->state));
+        if (e->reason.kind != REASON_NONE) {
+                textbuf_puts(b, ",\"reason\":");
+                buf_put_reason(b, e->reason);
+        }
+        if (e->attempt > 0) {
+                textbuf_puts(b, ",\"attempt\":");
+                buf_put_u64(b, e->attempt);
+        }
+        if (e->by_user) {
+                textbuf_puts(b, ",\"uid\":");
                 buf_put_u64(b, e->uid);
-        else
-                textbuf_puts(b, "null");
-        textbuf_puts(b, ",\"user\":");
-        buf_put_string(b, e->by_user ? e->user : NULL);
+                textbuf_puts(b, ",\"user\":");
+                buf_put_string(b, e->user);
+        }
         textbuf_puts(b, "}");
 }
 

@@ -221,9 +221,8 @@ static void test_older_spool(void **state) {
         /* Events in a segment after a snapshot without history are corruption. */
         {
                 static const char seg[] =
-                        "{\"version\":1,\"seq\":4,\"events\":{\"0\":{\"at\":1,\"node\":null,"
-                        "\"event\":\"pause\",\"state\":\"paused\",\"reason\":null,"
-                        "\"attempt\":0,\"uid\":0,\"user\":\"root\"}},\"nodes\":{}}";
+                        "{\"version\":1,\"seq\":4,\"events\":{\"0\":{\"at\":1,\"event\":\"pause\","
+                        "\"state\":\"paused\",\"uid\":0,\"user\":\"root\"}},\"nodes\":{}}";
                 _cleanup_free_ char *err = NULL;
 
                 assert_int_equal(journal_write_segment(dfd, 4, seg, strlen(seg)), 0);
@@ -240,24 +239,21 @@ static void test_corrupt_events(void **state) {
         static const struct {
                 const char *event, *message;
         } cases[] = {
-                { "\"2\":{\"at\":1,\"node\":null,\"event\":\"pause\",\"state\":\"paused\",\"reason\":null,"
-                  "\"attempt\":0,\"uid\":0,\"user\":null}",
+                { "\"2\":{\"at\":1,\"event\":\"pause\",\"state\":\"paused\",\"uid\":0,\"user\":null}",
                   "out of sequence, want event 1" },
-                { "\"1\":{\"at\":1,\"node\":null,\"event\":\"nap\",\"state\":\"paused\",\"reason\":null,"
-                  "\"attempt\":0,\"uid\":0,\"user\":null}",
-                  "unknown event \"nap\"" },
-                { "\"1\":{\"at\":1,\"node\":\"zz\",\"event\":\"start\",\"state\":\"running\","
-                  "\"reason\":null,\"attempt\":1,\"uid\":null,\"user\":null}",
+                { "\"1\":{\"at\":1,\"event\":\"nap\",\"state\":\"paused\"}", "unknown event \"nap\"" },
+                { "\"1\":{\"at\":1,\"node\":\"zz\",\"event\":\"start\",\"state\":\"running\"}",
                   "unknown node" },
-                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"paused\",\"reason\":null,"
-                  "\"attempt\":1,\"uid\":null,\"user\":null}",
-                  "unknown state \"paused\"" },
-                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"running\","
-                  "\"reason\":null,\"attempt\":1,\"uid\":null}",
-                  "user: missing" },
-                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"running\","
-                  "\"reason\":null,\"attempt\":1,\"uid\":null,\"user\":\"eve\"}",
-                  "must be null when uid is" },
+                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\",\"state\":\"paused\"}",
+                  "not a node state" },
+                { "\"1\":{\"at\":1,\"node\":\"n0\",\"event\":\"start\"}", "state: missing" },
+                { "\"1\":{\"at\":1,\"node\":null,\"event\":\"start\",\"state\":\"running\"}",
+                  "must be a string, got null" },
+                { "\"1\":{\"at\":1,\"event\":\"pause\",\"state\":\"paused\",\"uid\":0}",
+                  "must come with uid" },
+                { "\"1\":{\"at\":1,\"event\":\"pause\",\"state\":\"paused\",\"user\":\"eve\"}",
+                  "must come with uid" },
+                { "\"1\":{\"at\":1,\"event\":\"pause\",\"state\":\"paused\",\"color\":1}", "unknown field" },
         };
         _cleanup_(jobspec_freep) JobSpec *spec = make_spec(1);
         _cleanup_(job_run_freep) JobRun *run = make_run(1);
