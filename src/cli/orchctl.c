@@ -82,6 +82,9 @@ static const Verb verbs[] = {
           "     --state STATE    Only jobs in STATE (queued, running, paused, succeeded,\n"
           "                      failed, cancelled)\n" },
         { "status", verb_status, 1, 1, 0, "status JOB", "Show a job and one line per node.\n" },
+        { "history", verb_history, 1, 2, 0, "history JOB [NODE]",
+          "Show every recorded transition and control action of a job (or of one node), in\n"
+          "order: time, node, event, state, attempt, actor (user and uid, or orchd) and reason.\n" },
         { "wait", verb_wait, 1, SIZE_MAX, OPT_TIMEOUT | OPT_QUIET | OPT_TAIL_LINES,
           "wait JOB... [--timeout DURATION] [--tail-lines N] [--quiet]",
           "Block until every JOB has finished, showing watch's progress on stderr when it is a\n"

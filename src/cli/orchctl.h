@@ -131,6 +131,7 @@ int verb_graph(char **args, size_t n_args);
 int verb_submit(char **args, size_t n_args);
 int verb_stats(char **args, size_t n_args);
 int verb_retry(char **args, size_t n_args);
+int verb_history(char **args, size_t n_args);
 
 /* The exit code for finished jobs (an array of job objects): 1 if any failed, else 2 if any was
  * cancelled, else 0. */

@@ -3,7 +3,8 @@
  * job-journal.c — what a job records, when it becomes durable, and who hears.
  *
  * Owns: building the job's records for a commit (job_flush(): a segment, or
- * a snapshot when the segments outgrow it and at the end), the durability
+ * a snapshot when the segments outgrow it and at the end) with the history
+ * events they make (history.h; control actions: job_record_action()), the durability
  * barriers (completions, spawns, skips, acceptance, the job's end) and their
  * release when the host's committer reports a durable generation, and the
  * job's observers (Watch calls, Logs streams).
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "job-internal.h"
 #include "journal.h"
 #include "log.h"
@@ -33,6 +35,106 @@ static void assign_gen(struct JobPending *list, size_t n, uint64_t gen) {
         for (size_t k = 0; k < n; k++)
                 if (list[k].gen == BARRIER_UNFLUSHED)
                         list[k].gen = gen;
+}
+
+/* Read the history from the job's files: they hold everything it recorded, since nothing can be in flight
+ * while j->history is NULL (it is loaded by any flush and dropped only when all is durable). */
+static int history_read(Job *j, History **ret, char **reterr_msg) {
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        _cleanup_close_ int dfd = open_job_dir(j);
+
+        if (dfd < 0)
+                return dfd;
+        return journal_load_history(dfd, j->spec, &run, ret, NULL, reterr_msg);
+}
+
+/* The history, before the job records anything: a job just accepted (sequence 0) has only its submission
+ * (its acceptance snapshot says so); any other is read from its files. If they cannot be read, it starts
+ * over from what the state tells, marked partial, rather than stop recording. */
+static int history_ensure(Job *j) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        if (j->history)
+                return 0;
+        if (j->seq == 0)
+                return history_new_submitted(j->run, &j->history);
+        r = history_read(j, &j->history, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 ": cannot read its history, starting it over: %s", j->id,
+                                  err ?: strerror(-r));
+                r = history_new(j->run, &j->history);
+                if (r < 0)
+                        return r;
+                return history_reconstruct(j->history, j->run);
+        }
+        if (!job_state_is_final(j->history->job_state)) /* an unfinished job: orchd restarted */
+                return history_add(j->history,
+                                   &(HistoryEvent){ .at = now_realtime_usec(),
+                                                    .node = HISTORY_JOB,
+                                                    .kind = HISTORY_RECOVER,
+                                                    .state = j->history->job_state });
+        return 0;
+}
+
+int job_record_action(Job *j, HistoryKind kind, uint32_t node, uid_t uid, const char *user) {
+        HistoryEvent e = { .at = now_realtime_usec(),
+                           .node = node,
+                           .kind = (uint8_t) kind,
+                           .by_user = true,
+                           .uid = uid,
+                           .user = (char *) user };
+        int r;
+
+        r = history_ensure(j);
+        if (r < 0)
+                return r;
+        if (node == HISTORY_JOB)
+                e.state = j->run->state;
+        else {
+                e.state = j->run->nodes[node].state;
+                e.attempt = j->run->nodes[node].attempt;
+        }
+        r = history_add(j->history, &e);
+        if (r < 0)
+                return r;
+        mark_job_dirty(j); /* so a commit carries it */
+        return 0;
+}
+
+int job_get_history(Job *j, const History **ret, History **ret_owned, char **reterr_msg) {
+        int r;
+
+        *ret_owned = NULL;
+        if (j->history) {
+                *ret = j->history;
+                return 0;
+        }
+        r = history_read(j, ret_owned, reterr_msg);
+        if (r < 0)
+                return r;
+        *ret = *ret_owned;
+        return 0;
+}
+
+/* The commit's events: what its records' transitions tell. Returns whether the commit must be a snapshot
+ * (events reconstructed from an older orchd's state are only ever written in one). */
+static int history_for_commit(Job *j, bool *snapshot) {
+        int r;
+
+        r = history_ensure(j);
+        if (r < 0)
+                return r;
+        r = history_note(j->history, j->run, j->job_dirty, j->dirty, j->n_dirty, now_realtime_usec());
+        if (r < 0)
+                return r;
+        if (j->history->partial && j->snapshot_bytes == 0)
+                *snapshot = true;
+        if (*snapshot)
+                history_trim(j->history);
+        return 0;
 }
 
 int job_flush(Job *j, uint64_t gen_next) {
@@ -53,18 +155,22 @@ int job_flush(Job *j, uint64_t gen_next) {
          * so a finished job loads from one file. */
         snapshot = job_is_finished(j) ||
                 j->journal_bytes > MAX((size_t) SNAPSHOT_MIN_BYTES, j->snapshot_bytes);
+        r = history_for_commit(j, &snapshot);
+        if (r < 0)
+                return r;
         j->seq++;
         if (snapshot)
-                buf = journal_build_snapshot(j->spec, j->run, j->seq, &len);
+                buf = journal_build_snapshot_history(j->spec, j->run, j->seq, j->history, &len);
         else
-                buf = journal_build_segment(j->spec, j->run, j->seq, j->job_dirty, j->dirty, j->n_dirty,
-                                            &len);
+                buf = journal_build_segment_history(j->spec, j->run, j->seq, j->job_dirty, j->dirty,
+                                                    j->n_dirty, j->history, &len);
         if (!buf)
                 return -ENOMEM;
         r = committer_add(j->host->committer, j->host->jobs_fd, dir,
                           snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq, buf, len);
         if (r < 0)
                 return r;
+        j->history->flushed = j->history->n;
         if (snapshot) {
                 j->snapshot_bytes = len;
                 j->journal_bytes = 0;
@@ -146,6 +252,11 @@ void job_on_durable(Job *j, uint64_t gen) {
                 if (j->spec->n_nodes >= BIG_JOB_NODES && j->host->ops->trim_soon)
                         j->host->ops->trim_soon(j->host->userdata);
         }
+        /* A settled job keeps its history in its files only; once all it flushed is durable, a later
+         * reader (or a retry) reads them. */
+        if (j->history && j->final_gen == 0 && job_is_settled(j) && !j->in_dirty_list &&
+            durable(j->flushed_gen, gen))
+                j->history = history_free(j->history);
         schedule_soon(j);
 }
 

@@ -512,6 +512,7 @@ Job *job_free(Job *j) {
         job_detach_observers(j);
         job_release_runtime(j);
         free(j->dirty);
+        history_free(j->history);
         nodeenv_base_free(j->base_env);
         free(j->home);
         jobspec_free(j->spec);

@@ -28,6 +28,7 @@
 #include "control.h"
 #include "macro.h"
 #include "dag.h"
+#include "history.h"
 #include "job-host.h"
 #include "jobspec.h"
 #include "jobprep.h"
@@ -105,6 +106,7 @@ struct Job {
         uint64_t flushed_gen; /* generation holding the job's latest flushed records (or acceptance) */
         size_t journal_bytes; /* bytes of journal files since the last snapshot */
         size_t snapshot_bytes;
+        History *history; /* the audit trail (job-journal.c); NULL until needed and once settled */
 
         /* Durability barriers: 0 = none, UINT64_MAX = not yet flushed, else the generation. */
         struct JobPending {
@@ -168,6 +170,12 @@ int job_flush(Job *j, uint64_t gen_next);
 
 /* Generation gen is durable: release what waited for it (DAG completions, spawns, waiters). */
 void job_on_durable(Job *j, uint64_t gen);
+/* Record a control action of uid (user: its name, NULL if unknown) in the job's history, on the job (node
+ * HISTORY_JOB) or a node; it is durable with the next commit. Returns 0 or -errno. */
+int job_record_action(Job *j, HistoryKind kind, uint32_t node, uid_t uid, const char *user);
+/* The job's history as recorded: the one in memory (*ret borrowed), or read from the job's files into
+ * *ret_owned (then *ret is it). Returns 0; -EBADMSG with *reterr_msg (a corrupt file); -errno. */
+int job_get_history(Job *j, const History **ret, History **ret_owned, char **reterr_msg);
 
 /* Cancel the whole job (nodes == NULL) or the named node indices. Returns 0 or -errno. */
 int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes);

@@ -87,6 +87,12 @@ int method_submit(ControlCall *call, json_object *params, void *userdata);
 /* Method handlers that live in their own files. */
 int method_retry(ControlCall *call, json_object *params, void *userdata);
 
+/* io.orchd.Manager.History (methods-history.c): a job's audit trail. Parameters: id, node (optional). */
+int method_history(ControlCall *call, json_object *params, void *userdata);
+/* Record control action kind by the caller in j's history: on the job (nodes NULL) or on each node.
+ * A failure is logged; returns -ENOMEM, else 0. */
+int methods_record_action(ControlCall *call, Job *j, HistoryKind kind, const uint32_t *nodes, size_t n);
+
 /* io.orchd.Manager.Rejected (methods-rejected.c): the caller's rejected job files. */
 int method_rejected(ControlCall *call, json_object *params, void *userdata);
 

@@ -83,6 +83,7 @@ int methods_parse_nodes(ControlCall *call, Job *j, json_object *params, uint32_t
 int method_cancel(ControlCall *call, json_object *params, void *userdata) {
         _cleanup_free_ uint32_t *nodes = NULL;
         Job *j = methods_lookup_job(userdata, call, params);
+        bool finished;
         size_t n;
         int r;
 
@@ -98,7 +99,11 @@ int method_cancel(ControlCall *call, json_object *params, void *userdata) {
         else
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "cancel"), "uid %u cancelled job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), j->id);
+        finished = job_is_finished(j); /* then cancel changes nothing, and nothing is recorded */
         r = job_cancel(j, nodes, n);
+        if (r < 0)
+                return r;
+        r = finished ? 0 : methods_record_action(call, j, HISTORY_CANCEL, nodes, n);
         if (r < 0)
                 return r;
         return methods_reply_job_durable(userdata, call, j, NULL); /* "cancelled" means recorded */
@@ -326,9 +331,12 @@ int method_pause(ControlCall *call, json_object *params, void *userdata) {
 
         if (!j)
                 return 0;
-        if (job_pause(j) > 0)
+        if (job_pause(j) > 0) {
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "pause"), "uid %u paused job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), j->id);
+                if (methods_record_action(call, j, HISTORY_PAUSE, NULL, 0) < 0)
+                        return -ENOMEM;
+        }
         return methods_reply_job_durable(userdata, call, j, NULL);
 }
 
@@ -337,9 +345,12 @@ int method_resume(ControlCall *call, json_object *params, void *userdata) {
 
         if (!j)
                 return 0;
-        if (job_resume(j) > 0)
+        if (job_resume(j) > 0) {
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "resume"), "uid %u resumed job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), j->id);
+                if (methods_record_action(call, j, HISTORY_RESUME, NULL, 0) < 0)
+                        return -ENOMEM;
+        }
         return methods_reply_job_durable(userdata, call, j, NULL);
 }
 

@@ -85,10 +85,14 @@ int method_retry(ControlCall *call, json_object *params, void *userdata) {
         }
         if (r < 0)
                 return r;
-        if (n_retried > 0)
+        if (n_retried > 0) {
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "retry"),
                           "uid %u retried %zu node(s) of job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), n_retried, j->id);
+                r = methods_record_action(call, j, HISTORY_RETRY_REQUEST, retried, n_retried);
+                if (r < 0)
+                        return r;
+        }
         reply = node_names(j, retried, n_retried);
         if (!reply)
                 return -ENOMEM;

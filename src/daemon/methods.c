@@ -235,6 +235,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_REJECTED, method_rejected },
         { ORCH_METHOD_REMOVE, method_remove },
         { ORCH_METHOD_GC, method_gc },
+        { ORCH_METHOD_HISTORY, method_history },
         {},
 };
 

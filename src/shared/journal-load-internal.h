@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "history.h"
 #include "jobspec.h"
 #include "jsonscan.h"
 #include "macro.h"
@@ -20,7 +21,10 @@ typedef struct Loader {
         const JobSpec *spec;
         JobRun *run;
         char **reterr_msg;
-        JsonScan scan; /* the file being read; its scratch buffer is reused across files */
+        JsonScan scan;       /* the file being read; its scratch buffer is reused across files */
+        History *history;    /* where the events go (journal_load_history()), or NULL: checked only */
+        bool history_seen;   /* the snapshot has a history (else an older orchd wrote it) */
+        uint64_t next_event; /* number the next event must have */
 } Loader;
 
 /* Record "FILE: PATH: message" and return -EBADMSG. */
@@ -67,3 +71,9 @@ int loader_record_field(Loader *l, const char *prefix, const char *const *names,
 
 /* After a record: an error naming the first of names[0…n) not in seen. */
 int loader_check_missing(Loader *l, const char *prefix, const char *const *names, size_t n, unsigned seen);
+
+/* A snapshot's "history" member (journal-load-history.c): its first number, partial flag and events. */
+int loader_read_history(Loader *l);
+/* An "events" member (of a segment, prefix NULL; or of the history): events numbered from l->next_event
+ * on; an error after a snapshot without history. */
+int loader_read_events(Loader *l, const char *prefix);

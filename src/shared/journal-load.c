@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * journal-load.c — journal_load(): rebuild a JobRun from state.json and the segments after it, validating
- * every byte against the version 1 formats described at the top of journal.c.
+ * journal-load.c — journal_load(): rebuild a JobRun (and, journal_load_history(), the job's History) from
+ * state.json and the segments after it, validating every byte against the version 1 formats described at
+ * the top of journal.c (the history members: journal-load-history.c).
  *
  * Invariants: segments follow the snapshot contiguously (S+1, S+2, …); a gap, a malformed name or any
  * invalid field is corruption (-EBADMSG naming file and JSON path), never guessed around. Segments at or
@@ -370,8 +371,8 @@ static int read_nodes(Loader *l, bool snapshot) {
         return 0;
 }
 
-enum { RF_VERSION, RF_SEQ, RF_JOB, RF_NODES, _RF_MAX };
-static const char *const root_fields[_RF_MAX] = { "version", "seq", "job", "nodes" };
+enum { RF_VERSION, RF_SEQ, RF_JOB, RF_NODES, RF_HISTORY, RF_EVENTS, _RF_MAX };
+static const char *const root_fields[_RF_MAX] = { "version", "seq", "job", "nodes", "history", "events" };
 
 static int read_root_field(Loader *l, int f, bool snapshot, uint64_t want_seq, uint64_t *seq) {
         uint64_t version;
@@ -394,6 +395,14 @@ static int read_root_field(Loader *l, int f, bool snapshot, uint64_t want_seq, u
                 return read_job(l);
         case RF_NODES:
                 return read_nodes(l, snapshot);
+        case RF_HISTORY: /* a snapshot's (absent in an older orchd's) */
+                if (!snapshot)
+                        return loader_bad(l, NULL, "history", "only in a snapshot");
+                return loader_read_history(l);
+        case RF_EVENTS:
+                if (snapshot)
+                        return loader_bad(l, NULL, "events", "only in a segment");
+                return loader_read_events(l, NULL);
         }
         assert(false);
         return -EINVAL;
@@ -419,7 +428,8 @@ static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_
         if (r < 0)
                 return r;
         if (!snapshot)
-                seen |= 1U << RF_JOB; /* optional in segments */
+                seen |= 1U << RF_JOB;               /* optional in segments */
+        seen |= 1U << RF_HISTORY | 1U << RF_EVENTS; /* optional */
         r = loader_check_missing(l, NULL, root_fields, _RF_MAX, seen);
         if (r < 0)
                 return r;
@@ -430,7 +440,8 @@ static int read_root(Loader *l, bool snapshot, uint64_t want_seq, uint64_t *ret_
 
 /* Read file l->file and apply it to l->run (allocated here for a snapshot). Checks the sequence number
  * against want_seq unless that is UINT64_MAX. */
-static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, uint64_t *ret_seq) {
+static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, uint64_t *ret_seq,
+                     bool collect_history) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r;
@@ -446,6 +457,11 @@ static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, ui
                 r = job_run_new(l->spec->n_nodes, &l->run);
                 if (r < 0)
                         return r;
+                if (collect_history) {
+                        r = history_new(l->run, &l->history);
+                        if (r < 0)
+                                return r;
+                }
         }
 
         json_scan_start(&l->scan, buf, len);
@@ -453,7 +469,30 @@ static int load_file(Loader *l, int dir_fd, bool snapshot, uint64_t want_seq, ui
         return r;
 }
 
+/* The history collected by l (or none), completed: reconstructed from the state when the snapshot had
+ * none, its baseline the state loaded, every event flushed. */
+static int finish_history(Loader *l, History **ret) {
+        int r;
+
+        if (!ret)
+                return 0;
+        if (!l->history_seen) {
+                r = history_reconstruct(l->history, l->run);
+                if (r < 0)
+                        return r;
+        }
+        history_set_baseline(l->history, l->run);
+        l->history->flushed = l->history->n;
+        *ret = TAKE_PTR(l->history);
+        return 0;
+}
+
 int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *ret_seq, char **reterr_msg) {
+        return journal_load_history(job_dir_fd, spec, ret, NULL, ret_seq, reterr_msg);
+}
+
+int journal_load_history(int job_dir_fd, const JobSpec *spec, JobRun **ret, History **ret_history,
+                         uint64_t *ret_seq, char **reterr_msg) {
         _cleanup_free_ uint64_t *seqs = NULL;
         _cleanup_free_ char *bad_name = NULL;
         char name[JOURNAL_NAME_MAX];
@@ -462,7 +501,7 @@ int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *re
         size_t n = 0;
         int r;
 
-        r = load_file(&l, job_dir_fd, true, UINT64_MAX, &seq);
+        r = load_file(&l, job_dir_fd, true, UINT64_MAX, &seq, ret_history != NULL);
         if (r < 0)
                 goto fail;
 
@@ -487,12 +526,15 @@ int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *re
                         r = loader_bad(&l, NULL, NULL, "sequence gap: %s is missing", missing);
                         goto fail;
                 }
-                r = load_file(&l, job_dir_fd, false, seqs[i], &got);
+                r = load_file(&l, job_dir_fd, false, seqs[i], &got, false);
                 if (r < 0)
                         goto fail;
                 seq = got;
         }
 
+        r = finish_history(&l, ret_history);
+        if (r < 0)
+                goto fail;
         json_scan_done(&l.scan);
         *ret = TAKE_PTR(l.run);
         if (ret_seq)
@@ -502,5 +544,6 @@ int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *re
 fail:
         json_scan_done(&l.scan);
         job_run_free(l.run);
+        history_free(l.history);
         return r;
 }

@@ -4,9 +4,18 @@
  * segments, and the names of those files (shared with journal-load.c through journal-internal.h).
  *
  * File formats (version 1; every file is one JSON object written by write_file_atomic_at()):
- *   state.json                 {"version":1,"seq":N,"job":JOB,"nodes":{"ID":NODE,…}}   all nodes, spec order
- *   journal-NNNNNNNNNNNN.json  {"version":1,"seq":N,"job":JOB,"nodes":{"ID":NODE,…}}   "job" only if it
- *                              changed, each changed node once; N is the number in the name (12+ digits)
+ *   state.json                 {"version":1,"seq":N,"job":JOB,"history":HIST,"nodes":{"ID":NODE,…}}
+ *                              all nodes, spec order
+ *   journal-NNNNNNNNNNNN.json  {"version":1,"seq":N,"job":JOB,"events":EVENTS,"nodes":{"ID":NODE,…}}
+ *                              "job" only if it changed, "events" only if the commit made any, each
+ *                              changed node once; N is the number in the name (12+ digits)
+ *   HIST   = {"first":F,"partial":false,"events":EVENTS}: the retained events (history.h), numbered from
+ *            F (those before were dropped by the cap); partial: an older orchd recorded the job, whose
+ *            history was reconstructed from its state. Absent in files of an older orchd.
+ *   EVENTS = {"K":EVENT,…}: numbered events in order; a segment's continue its predecessor's
+ *   EVENT  = {"at":µs[,"node":"ID"],"event":"start","state":"running"[,"reason":"exit:1"][,"attempt":1]
+ *             [,"uid":1000,"user":"alice"|null]}   node: a node's event (else the job's); uid and user: a
+ *             user's action (else orchd's own decision); reason and attempt when set (else none and 0)
  *   JOB  = {"id":"42","state":"running","paused_from":"queued"|null (non-null iff paused),
  *           "reason":"exit:1"|null,"cancel_requested":false,"uid":1000,"gid":1000,"user":"alice"|null,
  *           "source":"x.json"|null,"submitted_at":µs,"started_at":µs|0,"finished_at":µs|0}
@@ -42,6 +51,7 @@
 #include "fsutil.h"
 #include "journal-internal.h"
 #include "textbuf.h"
+#include "history.h"
 #include "journal.h"
 #include "macro.h"
 
@@ -56,6 +66,12 @@ static void buf_put_u64(TextBuf *b, uint64_t v) {
                 tmp[--i] = (char) ('0' + v % 10);
         while ((v /= 10) > 0);
         textbuf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void buf_put_string_u64(TextBuf *b, uint64_t v) {
+        textbuf_put(b, "\"", 1);
+        buf_put_u64(b, v);
+        textbuf_put(b, "\"", 1);
 }
 
 /* A JSON string with the escapes RFC 8259 requires; NULL becomes null. Bytes ≥ 0x80 pass through. */
@@ -170,7 +186,73 @@ static void job_write(TextBuf *b, const JobRun *run) {
         textbuf_puts(b, "}");
 }
 
-static void envelope_begin(TextBuf *b, const JobRun *run, uint64_t seq, bool with_job) {
+/* ---- history (history.h) ---------------------------------------------------------------------------- */
+
+/* An event with only the members that say something (a history may hold 8 per node): node only for a node,
+ * reason and attempt only if set, uid and user only for a user's action. */
+static void event_write(TextBuf *b, const JobSpec *spec, uint64_t number, const HistoryEvent *e) {
+        bool node = e->node != HISTORY_JOB && spec && e->node < spec->n_nodes;
+
+        buf_put_string_u64(b, number);
+        textbuf_puts(b, ":{\"at\":");
+        buf_put_u64(b, e->at);
+        if (node) {
+                textbuf_puts(b, ",\"node\":");
+                buf_put_string(b, spec->nodes[e->node].id);
+        }
+        textbuf_puts(b, ",\"event\":");
+        buf_put_string(b, history_kind_to_string(e->kind));
+        textbuf_puts(b, ",\"state\":");
+        buf_put_string(b, node ? node_state_to_string(e->state) : job_state_to_string(e->state));
+        if (e->reason.kind != REASON_NONE) {
+                textbuf_puts(b, ",\"reason\":");
+                buf_put_reason(b, e->reason);
+        }
+        if (e->attempt > 0) {
+                textbuf_puts(b, ",\"attempt\":");
+                buf_put_u64(b, e->attempt);
+        }
+        if (e->by_user) {
+                textbuf_puts(b, ",\"uid\":");
+                buf_put_u64(b, e->uid);
+                textbuf_puts(b, ",\"user\":");
+                buf_put_string(b, e->user);
+        }
+        textbuf_puts(b, "}");
+}
+
+/* Events [from, h->n) of h as the members of an "events" object, keyed by number. */
+static void events_write(TextBuf *b, const JobSpec *spec, const History *h, size_t from) {
+        textbuf_puts(b, "\"events\":{");
+        for (size_t k = from; k < h->n; k++) {
+                if (k > from)
+                        textbuf_put(b, ",", 1);
+                event_write(b, spec, h->first + k, &h->events[k]);
+        }
+        textbuf_puts(b, "}");
+}
+
+/* A snapshot's "history": every retained event; without h, a job just accepted: its submission. */
+static void history_write(TextBuf *b, const JobSpec *spec, const JobRun *run, const History *h) {
+        textbuf_puts(b, ",\"history\":{\"first\":");
+        buf_put_u64(b, h ? h->first : 0);
+        textbuf_puts(b, h && h->partial ? ",\"partial\":true," : ",\"partial\":false,");
+        if (h)
+                events_write(b, spec, h, 0);
+        else {
+                HistoryEvent e = history_submit_event(run);
+
+                textbuf_puts(b, "\"events\":{");
+                event_write(b, spec, 0, &e);
+                textbuf_puts(b, "}");
+        }
+        textbuf_puts(b, "}");
+}
+
+/* The envelope up to the nodes. snapshot: with the history (h, or the submission); else with h's
+ * unflushed events, if any. */
+static void envelope_begin(TextBuf *b, const JobSpec *spec, const JobRun *run, uint64_t seq, bool with_job,
+                           bool snapshot, const History *h) {
         textbuf_puts(b, "{\"version\":");
         buf_put_u64(b, JOURNAL_VERSION);
         textbuf_puts(b, ",\"seq\":");
@@ -178,6 +260,12 @@ static void envelope_begin(TextBuf *b, const JobRun *run, uint64_t seq, bool wit
         if (with_job) {
                 textbuf_puts(b, ",\"job\":");
                 job_write(b, run);
+        }
+        if (snapshot)
+                history_write(b, spec, run, h);
+        else if (h && h->flushed < h->n) {
+                textbuf_put(b, ",", 1);
+                events_write(b, spec, h, h->flushed);
         }
         textbuf_puts(b, ",\"nodes\":{");
 }
@@ -205,6 +293,12 @@ static char *envelope_finish(TextBuf *b, size_t *ret_len) {
 
 char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
                             const uint32_t *dirty, size_t n_dirty, size_t *ret_len) {
+        return journal_build_segment_history(spec, run, seq, job_dirty, dirty, n_dirty, NULL, ret_len);
+}
+
+char *journal_build_segment_history(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
+                                    const uint32_t *dirty, size_t n_dirty, const History *h,
+                                    size_t *ret_len) {
         _cleanup_free_ uint32_t *sorted = NULL;
         TextBuf b = {};
 
@@ -218,7 +312,7 @@ char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq
         }
 
         (void) textbuf_reserve(&b, 512 + (job_dirty ? 512 : 0) + n_dirty * 256);
-        envelope_begin(&b, run, seq, job_dirty);
+        envelope_begin(&b, spec, run, seq, job_dirty, false, h);
         for (size_t i = 0; i < n_dirty; i++) {
                 if (i > 0 && sorted[i] == sorted[i - 1])
                         continue;
@@ -229,11 +323,16 @@ char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq
 }
 
 char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t seq, size_t *ret_len) {
+        return journal_build_snapshot_history(spec, run, seq, NULL, ret_len);
+}
+
+char *journal_build_snapshot_history(const JobSpec *spec, const JobRun *run, uint64_t seq, const History *h,
+                                     size_t *ret_len) {
         TextBuf b = {};
 
         assert(spec->n_nodes == run->n_nodes);
-        (void) textbuf_reserve(&b, 1024 + spec->n_nodes * 256);
-        envelope_begin(&b, run, seq, true);
+        (void) textbuf_reserve(&b, 1024 + spec->n_nodes * 256 + (h ? h->n * 160 : 0));
+        envelope_begin(&b, spec, run, seq, true, true, h);
         for (size_t i = 0; i < spec->n_nodes; i++)
                 node_entry_write(&b, spec, run, i, i == 0);
         return envelope_finish(&b, ret_len);
@@ -261,7 +360,7 @@ char *journal_build_snapshot_head(const JobRun *run, uint64_t seq, size_t *ret_l
         TextBuf b = {};
 
         (void) textbuf_reserve(&b, 1024);
-        envelope_begin(&b, run, seq, true);
+        envelope_begin(&b, NULL, run, seq, true, true, NULL);
         if (b.oom) {
                 free(b.data);
                 return NULL;

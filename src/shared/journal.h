@@ -7,7 +7,10 @@
  *   job.json                  the job file as accepted (written once at intake)
  *   state.json                snapshot: the full JobRun as of sequence number S
  *   journal-SSSSSSSSSSSS.json one group commit: the job record and/or the full records of the nodes
- *                             that changed, sequence S (12 decimal digits)
+ *                             that changed, and the history events they make, sequence S (12 digits)
+ *
+ * The snapshot carries the job's history (history.h) so far, capped; a segment the events of its commit.
+ * So an event is durable in the same write as the transition it tells of, at no extra fsync.
  *
  * Each file is written with write_file_atomic_at(), so it is either absent or complete. Replay: the
  * snapshot, then every journal file with a greater sequence number in order; a record replaces what it
@@ -23,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "history.h"
 #include "jobspec.h"
 #include "state.h"
 
@@ -33,8 +37,17 @@
 char *journal_build_segment(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
                             const uint32_t *dirty, size_t n_dirty, size_t *ret_len);
 
-/* Serialize the full state as a snapshot with sequence number seq. Same returns. */
+/* The same, with the events of h not yet flushed (h->flushed…h->n; the caller then marks them flushed). */
+char *journal_build_segment_history(const JobSpec *spec, const JobRun *run, uint64_t seq, bool job_dirty,
+                                    const uint32_t *dirty, size_t n_dirty, const History *h,
+                                    size_t *ret_len);
+
+/* Serialize the full state as a snapshot with sequence number seq, whose history is the job's
+ * submission (a job being accepted). Same returns. */
 char *journal_build_snapshot(const JobSpec *spec, const JobRun *run, uint64_t seq, size_t *ret_len);
+/* The same with every event of h as its history. */
+char *journal_build_snapshot_history(const JobSpec *spec, const JobRun *run, uint64_t seq, const History *h,
+                                     size_t *ret_len);
 /* The nodes of such a snapshot alone, text to follow journal_build_snapshot_head(): built ahead, off the
  * event loop, while the nodes cannot change (a job being accepted: all pending). NULL on OOM. */
 char *journal_build_snapshot_nodes(const JobSpec *spec, const JobRun *run, size_t *ret_len);
@@ -56,3 +69,8 @@ int journal_write_snapshot(int job_dir_fd, uint64_t seq, const char *buf, size_t
  * -EBADMSG with *reterr_msg naming the file and the problem when a file is corrupt; -ENOENT when there
  * is no state.json; -ENOMEM; -errno. Leftover ".#*" temp files are ignored. */
 int journal_load(int job_dir_fd, const JobSpec *spec, JobRun **ret, uint64_t *ret_seq, char **reterr_msg);
+/* journal_load(), and the job's history (history.h) in *ret_history (owned): the events of the snapshot and
+ * the segments, every one flushed, the baseline the state loaded; for a job an older orchd recorded (no
+ * history in its snapshot), partial and reconstructed from the state. Same returns. */
+int journal_load_history(int job_dir_fd, const JobSpec *spec, JobRun **ret, History **ret_history,
+                         uint64_t *ret_seq, char **reterr_msg);
