@@ -36,7 +36,8 @@ enum {
         OPT_ATTEMPT = 1U << 5,
         OPT_FOLLOW = 1U << 6,
         OPT_FILE = 1U << 7,
-        _OPT_LAST = OPT_FILE,
+        OPT_NINJA = 1U << 8, /* -C, -o, --submit */
+        _OPT_LAST = OPT_NINJA,
 };
 
 const char *arg_socket = NULL;
@@ -52,6 +53,9 @@ bool arg_prometheus = false;
 unsigned arg_attempt = 0;
 bool arg_follow = false;
 bool arg_file = false;
+const char *arg_ninja_dir = NULL;
+const char *arg_ninja_output = NULL;
+bool arg_ninja_submit = false;
 
 typedef struct Verb {
         const char *name;
@@ -132,6 +136,18 @@ static const Verb verbs[] = {
         { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
         { "validate", verb_validate, 1, SIZE_MAX, 0, "validate FILE...",
           "Check job files locally, without the daemon. Exit status 65 if any is invalid.\n" },
+        { "import-ninja", verb_import_ninja, 0, SIZE_MAX, OPT_NINJA | OPT_WAIT | OPT_TIMEOUT,
+          "import-ninja [-C DIR] [-o FILE | --submit [--wait]] [TARGET...]",
+          "Make a job of a ninja build (DIR/build.ninja; ninja itself is not needed): one node\n"
+          "per build edge with a command, in the build directory, after the edges it needs\n"
+          "(through phony edges; implicit and order-only inputs count). Node ids are the\n"
+          "edges' first outputs, or \"esc--\" and an escaped form where a path is no valid id\n"
+          "(orchctl(1)). TARGETs (default: the manifest's defaults, else every root) choose\n"
+          "the edges. Writes the job file to stdout, or to FILE, or submits it.\n"
+          "  -C DIR               The build directory (default: the current one)\n"
+          "  -o FILE              Write the job file to FILE\n"
+          "     --submit         Submit the job and print its id\n"
+          "  -w --wait            With --submit: then wait for it, with wait's exit status\n" },
 };
 
 static const Verb *find_verb(const char *name) {
@@ -166,6 +182,7 @@ enum {
         ARG_PROMETHEUS,
         ARG_ATTEMPT,
         ARG_FILE,
+        ARG_SUBMIT,
 };
 
 static const struct option options[] = { { "socket", required_argument, NULL, 's' },
@@ -180,6 +197,7 @@ static const struct option options[] = { { "socket", required_argument, NULL, 's
                                          { "attempt", required_argument, NULL, ARG_ATTEMPT },
                                          { "follow", no_argument, NULL, 'f' },
                                          { "file", no_argument, NULL, ARG_FILE },
+                                         { "submit", no_argument, NULL, ARG_SUBMIT },
                                          {} };
 
 static int parse_attempt(const char *s, unsigned *ret) {
@@ -201,7 +219,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jhat:wf", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jhat:wfC:o:", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_socket = optarg;
@@ -245,6 +263,18 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_file = true;
                         arg_options_seen |= OPT_FILE;
                         break;
+                case 'C':
+                        arg_ninja_dir = optarg;
+                        arg_options_seen |= OPT_NINJA;
+                        break;
+                case 'o':
+                        arg_ninja_output = optarg;
+                        arg_options_seen |= OPT_NINJA;
+                        break;
+                case ARG_SUBMIT:
+                        arg_ninja_submit = true;
+                        arg_options_seen |= OPT_NINJA;
+                        break;
                 case 'f':
                         arg_follow = true;
                         arg_options_seen |= OPT_FOLLOW;
@@ -269,6 +299,7 @@ static const char *option_name(unsigned opt) {
                 opt == OPT_ATTEMPT    ? "--attempt" :
                 opt == OPT_FOLLOW     ? "--follow" :
                 opt == OPT_FILE       ? "--file" :
+                opt == OPT_NINJA      ? "-C, -o or --submit" :
                                         "--timeout";
 }
 

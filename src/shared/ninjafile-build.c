@@ -225,7 +225,7 @@ static void join_quoted(TextBuf *out, char *const *paths, size_t n, char sep) {
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         textbuf_put(out, &sep, 1);
-                ninja_shell_quote(out, paths[i]);
+                ninjafile_shell_quote(out, paths[i]);
         }
 }
 

@@ -194,7 +194,7 @@ int ninja_lex_value(NinjaLex *lx, bool path, NinjaLookupFn lookup, void *ctx, Te
         return 0;
 }
 
-void ninja_shell_quote(TextBuf *out, const char *path) {
+void ninjafile_shell_quote(TextBuf *out, const char *path) {
         if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-./")] == '\0') {
                 textbuf_puts(out, path);
                 return;

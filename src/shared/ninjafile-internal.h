@@ -51,9 +51,6 @@ int ninja_lex_value(NinjaLex *lx, bool path, NinjaLookupFn lookup, void *ctx, Te
 /* c for a message: "'x'" when printable, else "byte 0xNN". */
 const char *ninja_show_char(char c, char buf[static 16]);
 
-/* Append path shell-quoted as ninja quotes $in and $out: as it is when every byte is safe
- * ([A-Za-z0-9_+./-]), else in single quotes. */
-void ninja_shell_quote(TextBuf *out, const char *path);
 
 /* ---- the parser (ninjafile.c, ninjafile-build.c) ---- */
 

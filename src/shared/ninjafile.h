@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "textbuf.h"
+
 typedef struct NinjaEdge {
         char **outs; /* canonical paths: [0, n_explicit_outs) explicit, the rest implicit */
         size_t n_outs, n_explicit_outs;
@@ -87,3 +89,7 @@ int ninjafile_plan(const NinjaFile *f, char *const *targets, size_t n_targets, u
 
 /* Free what ninjafile_plan() returned (deps has f->n_edges entries). */
 void ninjafile_plan_free(const NinjaFile *f, uint32_t *order, uint32_t **deps, size_t *n_deps);
+
+/* Append path shell-quoted as ninja quotes $in and $out: as it is when every byte is safe
+ * ([A-Za-z0-9_+./-]), else in single quotes. */
+void ninjafile_shell_quote(TextBuf *out, const char *path);

@@ -3,10 +3,14 @@
  * nodeid.c — node id validation and the id → log file name mapping (nodeid.h).
  *
  * Invariants: a valid id is a relative path with no empty, "." or ".." component and at most NODEID_MAX
- * bytes; its log name has no '/' and fits NAME_MAX with any uint32 attempt.
+ * bytes; its log name has no '/' and fits NAME_MAX with any uint32 attempt; nodeid_from_path() is
+ * injective: identity on valid ids not starting with the prefix, prefix + an escaping with a unique
+ * decoding (a byte kept, "__" for '_', "_hh" for any other) for every other path.
  */
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nodeid.h"
@@ -43,4 +47,44 @@ size_t nodeid_log_name(const char *id, uint32_t attempt, char buf[static NODEID_
                 if (*p == '/')
                         *p = '%';
         return n < 0 ? 0 : (size_t) n;
+}
+
+int nodeid_from_path(const char *path, char **ret) {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = strlen(NODEID_ESCAPE_PREFIX);
+        char *id;
+
+        if (nodeid_valid(path) && strncmp(path, NODEID_ESCAPE_PREFIX, n) != 0) {
+                id = strdup(path);
+                if (!id)
+                        return -ENOMEM;
+                *ret = id;
+                return 0;
+        }
+        for (const char *p = path; *p && n <= NODEID_MAX; p++)
+                n += is_alnum(*p) || *p == '.' || *p == '-' ? 1 : *p == '_' ? 2 : 3;
+        if (n > NODEID_MAX)
+                return -ENAMETOOLONG;
+        id = malloc(n + 1);
+        if (!id)
+                return -ENOMEM;
+        n = strlen(NODEID_ESCAPE_PREFIX);
+        memcpy(id, NODEID_ESCAPE_PREFIX, n);
+        for (const char *p = path; *p; p++) {
+                unsigned char c = (unsigned char) *p;
+
+                if (is_alnum(*p) || c == '.' || c == '-')
+                        id[n++] = *p;
+                else if (c == '_') {
+                        id[n++] = '_';
+                        id[n++] = '_';
+                } else {
+                        id[n++] = '_';
+                        id[n++] = hex[c >> 4];
+                        id[n++] = hex[c & 15];
+                }
+        }
+        id[n] = '\0';
+        *ret = id;
+        return 0;
 }

@@ -27,3 +27,12 @@ bool nodeid_valid(const char *s);
 
 /* The log file name of attempt `attempt` of node id (valid) into buf. Returns its length. */
 size_t nodeid_log_name(const char *id, uint32_t attempt, char buf[static NODEID_LOG_NAME_SIZE]);
+
+/* Node ids made from build outputs (orchctl import-ninja): */
+#define NODEID_ESCAPE_PREFIX "esc--"
+
+/* The node id of a file path: the path itself when it is a valid id not starting with
+ * NODEID_ESCAPE_PREFIX; otherwise that prefix, then the path with [A-Za-z0-9.-] kept, '_' written "__"
+ * and every other byte (including '/') "_hh" (lower-case hex). Two paths never get the same id. Returns
+ * 0 with *ret (malloc'd), -ENAMETOOLONG if the id would be over NODEID_MAX, -ENOMEM. */
+int nodeid_from_path(const char *path, char **ret);

@@ -5,11 +5,13 @@
  * (older spools), and within NAME_MAX for the longest id and the largest attempt.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -59,10 +61,37 @@ static void test_log_name(void **state) {
         assert_null(strchr(a, '/'));
 }
 
+static void test_from_path(void **state) {
+        /* every pair of these would collide under a careless mapping */
+        const char *paths[] = { "src/a.c.o", "a b", "a_20b", "esc--a_20b", "esc--a__20b", "a__b", "a_b",
+                                "../x", "_x", "/usr/lib/x", "a//b", "x", "esc--x", "a+b", "a_2bb" };
+        const char *want[] = { "src/a.c.o", "esc--a_20b", "a_20b", "esc--esc--a__20b", "esc--esc--a____20b",
+                               "a__b", "a_b", "esc--.._2fx", "esc--__x", "esc--_2fusr_2flib_2fx",
+                               "esc--a_2f_2fb", "x", "esc--esc--x", "esc--a_2bb", "a_2bb" };
+        char *ids[ELEMENTSOF(paths)], *id, longp[NODEID_MAX + 1];
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                assert_int_equal(nodeid_from_path(paths[i], &ids[i]), 0);
+                assert_string_equal(ids[i], want[i]);
+                assert_true(nodeid_valid(ids[i]));
+                for (size_t k = 0; k < i; k++)
+                        assert_string_not_equal(ids[i], ids[k]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                free(ids[i]);
+        memset(longp, 'a', NODEID_MAX);
+        longp[NODEID_MAX] = '\0';
+        assert_int_equal(nodeid_from_path(longp, &id), 0); /* valid: itself */
+        free(id);
+        longp[0] = '/';
+        assert_int_equal(nodeid_from_path(longp, &id), -ENAMETOOLONG);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_log_name),
+                cmocka_unit_test(test_from_path),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
