@@ -219,13 +219,17 @@ typedef struct EdgeEval {
         const NinjaEdge *e;
         const EdgeTmp *t;
         unsigned depth;
+        bool no_quote; /* for rspfile, a path ninja opens itself: $in/$out unquoted, as ninja */
 } EdgeEval;
 
-static void join_quoted(TextBuf *out, char *const *paths, size_t n, char sep) {
+static void join_paths(TextBuf *out, char *const *paths, size_t n, char sep, bool quote) {
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         textbuf_put(out, &sep, 1);
-                ninjafile_shell_quote(out, paths[i]);
+                if (quote)
+                        ninjafile_shell_quote(out, paths[i]);
+                else
+                        textbuf_puts(out, paths[i]);
         }
 }
 
@@ -237,9 +241,9 @@ static int edge_lookup(void *ctx, const char *name, size_t n, TextBuf *out) {
 #define IS(s) (n == strlen(s) && memcmp(name, s, n) == 0)
         if (IS("in") || IS("in_newline") || IS("out")) {
                 if (IS("out"))
-                        join_quoted(out, ev->e->outs, ev->e->n_explicit_outs, ' ');
+                        join_paths(out, ev->e->outs, ev->e->n_explicit_outs, ' ', !ev->no_quote);
                 else
-                        join_quoted(out, ev->e->ins, ev->e->n_explicit_ins, IS("in") ? ' ' : '\n');
+                        join_paths(out, ev->e->ins, ev->e->n_explicit_ins, IS("in") ? ' ' : '\n', !ev->no_quote);
                 return out->oom ? -ENOMEM : 0;
         }
 #undef IS
@@ -285,8 +289,10 @@ static int finish_edge(Parser *p, NinjaEdge *e, const EdgeTmp *t) {
         int r;
 
         r = eval_rule_var(&ev, RV_COMMAND, &e->command);
+        ev.no_quote = true;
         if (r >= 0)
                 r = eval_rule_var(&ev, RV_RSPFILE, &e->rspfile);
+        ev.no_quote = false;
         if (r >= 0 && isempty(e->rspfile))
                 e->rspfile = mfree(e->rspfile);
         else if (r >= 0)

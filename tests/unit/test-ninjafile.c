@@ -137,6 +137,8 @@ static void test_scopes(void **state) {
                   "  rspfile = $out.rsp\n"
                   "  rspfile_content = $in\n"
                   "build x: sh y\n"
+                  "build a$ b: sh c$ d\n"
+                  "  cmd = true\n"
                   "  cmd = cat @$out.rsp\n"
                   "default top.txt\n" },
                 { "inc.ninja", "dir = s\nbuild inc.txt: r\n" },
@@ -153,6 +155,9 @@ static void test_scopes(void **state) {
         assert_string_equal(edge_of(f, "top.txt")->command, "echo top top.txt");
         assert_string_equal(edge_of(f, "x")->rspfile, "x.rsp");
         assert_string_equal(edge_of(f, "x")->rspfile_content, "y");
+        /* ninja opens the rspfile itself: its $out is not quoted; its content is the command's */
+        assert_string_equal(edge_of(f, "a b")->rspfile, "a b.rsp");
+        assert_string_equal(edge_of(f, "a b")->rspfile_content, "'c d'");
         /* a build binding is evaluated when read, in the file scope, where $out is empty (as in ninja) */
         assert_string_equal(edge_of(f, "x")->command, "cat @.rsp");
         assert_int_equal(f->n_defaults, 1);
