@@ -86,7 +86,8 @@ static int load(Import *im, char **targets, size_t n_targets) {
         if (r < 0)
                 return fail(r == -ENOENT || r == -EACCES ? EX_NOINPUT : EX_DATAERR, "%s/%s", im->dir,
                             strna(escaped(err)));
-        r = ninjafile_plan(im->f, targets, n_targets, &im->order, &im->n_order, &im->deps, &im->n_deps, &err);
+        r = ninjafile_plan(im->f, targets, n_targets, &im->order, &im->n_order, &im->deps, &im->n_deps,
+                           &err);
         if (r == -ENOMEM)
                 return fail(EX_SOFTWARE, "out of memory");
         if (r < 0)
@@ -104,8 +105,10 @@ static int make_ids(Import *im) {
                 int r = nodeid_from_path(e->outs[0], &im->ids[im->order[i]]);
 
                 if (r == -ENAMETOOLONG)
-                        return fail(EX_DATAERR, "%s: output '%s' is too long for a node id (over %u bytes once "
-                                    "escaped, see orchctl(1))", e->where, escaped(e->outs[0]), NODEID_MAX);
+                        return fail(EX_DATAERR,
+                                    "%s: output '%s' is too long for a node id (over %u bytes once "
+                                    "escaped, see orchctl(1))",
+                                    e->where, escaped(e->outs[0]), NODEID_MAX);
                 if (r < 0)
                         return fail(EX_SOFTWARE, "out of memory");
         }
@@ -144,7 +147,8 @@ static int write_rspfile(const Import *im, const NinjaEdge *e) {
         }
         fd = openat(im->dir_fd, e->rspfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
         if (fd < 0)
-                return fail(EX_CANTCREAT, "%s: cannot write rspfile '%s': %m", e->where, escaped(e->rspfile));
+                return fail(EX_CANTCREAT, "%s: cannot write rspfile '%s': %m", e->where,
+                            escaped(e->rspfile));
         r = loop_write(fd, e->rspfile_content, strlen(e->rspfile_content));
         if (r < 0)
                 return fail(EX_IOERR, "%s: cannot write rspfile '%s': %s", e->where, escaped(e->rspfile),
@@ -227,11 +231,13 @@ static int make_job(const Import *im, char **ret) {
                 if (e->rspfile && (r = write_rspfile(im, e)) != 0)
                         return r;
                 if (e->dyndep && n_dyndep++ < 3)
-                        fprintf(stderr, "orchctl: warning: %s: dyndep is not supported; '%s' may miss "
-                                        "dependencies found while building\n", e->where, escaped(e->outs[0]));
+                        fprintf(stderr,
+                                "orchctl: warning: %s: dyndep is not supported; '%s' may miss "
+                                "dependencies found while building\n",
+                                e->where, escaped(e->outs[0]));
         }
-        *ret = strdup(json_object_to_json_string_ext(job, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+        *ret = strdup(json_object_to_json_string_ext(
+                job, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
         return *ret ? 0 : fail(EX_SOFTWARE, "out of memory");
 }
 

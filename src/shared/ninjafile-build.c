@@ -85,7 +85,8 @@ static int read_build_line(Parser *p, BuildPaths *bp, char **ret_rule) {
         }
         if (!ninja_at_newline(lx)) {
                 char cb[16];
-                return ninja_fail(p, -EINVAL, "unexpected %s in a build statement", ninja_show_char(*lx->p, cb));
+                return ninja_fail(p, -EINVAL, "unexpected %s in a build statement",
+                                  ninja_show_char(*lx->p, cb));
         }
         return ninja_expect_newline(p);
 }
@@ -122,7 +123,8 @@ static int build_paths(Parser *p, const BuildPaths *bp, EdgeTmp *t, NinjaEdge *e
                                 free(path);
                                 return r;
                         }
-                        r = strmap_put(&x->outputs, path, strlen(path), (void *) (uintptr_t) (idx + 1), &old);
+                        r = strmap_put(&x->outputs, path, strlen(path), (void *) (uintptr_t) (idx + 1),
+                                       &old);
                         if (r >= 0)
                                 r = add_path(p, &e->outs, &e->n_outs, path);
                 } else if (i < n_ins_end) {
@@ -243,7 +245,8 @@ static int edge_lookup(void *ctx, const char *name, size_t n, TextBuf *out) {
                 if (IS("out"))
                         join_paths(out, ev->e->outs, ev->e->n_explicit_outs, ' ', !ev->no_quote);
                 else
-                        join_paths(out, ev->e->ins, ev->e->n_explicit_ins, IS("in") ? ' ' : '\n', !ev->no_quote);
+                        join_paths(out, ev->e->ins, ev->e->n_explicit_ins, IS("in") ? ' ' : '\n',
+                                   !ev->no_quote);
                 return out->oom ? -ENOMEM : 0;
         }
 #undef IS
@@ -254,7 +257,8 @@ static int edge_lookup(void *ctx, const char *name, size_t n, TextBuf *out) {
         }
         i = ninja_rule_var_index(name, n);
         if (i >= 0 && ev->t->rule->raw[i]) {
-                NinjaLex lx = { .p = ev->t->rule->raw[i], .end = ev->t->rule->raw[i] + strlen(ev->t->rule->raw[i]) };
+                NinjaLex lx = { .p = ev->t->rule->raw[i],
+                                .end = ev->t->rule->raw[i] + strlen(ev->t->rule->raw[i]) };
 
                 if (ev->depth >= RULE_VAR_DEPTH_MAX)
                         return -ELOOP;

@@ -2,7 +2,8 @@
 /*
  * ninjafile-eval.c — the parts of reading build.ninja below statements: the string map the parser and
  * the graph index use, the value/path lexer with ninja's $-escapes ($$, "$ ", $:, $ + newline, $name,
- * ${name}) and variable expansion through a lookup callback, and ninja's shell quoting of $in/$out.
+ * ${name}) and variable expansion through a lookup callback, ninja's shell quoting of $in/$out, and the
+ * statement-level lexing (spaces and continuations, identifiers, indented bindings).
  *
  * Invariants: an expansion never grows past the caller's max (-E2BIG), so a chain of variables doubling
  * each other cannot exhaust memory; the lexer never reads past lx->end. Pure: no logging.
@@ -96,6 +97,62 @@ void strmap_done(StrMap *m, void (*free_val)(void *)) {
         *m = (StrMap){};
 }
 
+/* ---- statements ---- */
+
+void ninja_skip_ws(NinjaLex *lx) {
+        for (;;) {
+                if (lx->p < lx->end && *lx->p == ' ')
+                        lx->p++;
+                else if (lx->end - lx->p >= 2 && lx->p[0] == '$' && lx->p[1] == '\n') {
+                        lx->p += 2;
+                        lx->line++;
+                } else if (lx->end - lx->p >= 3 && memcmp(lx->p, "$\r\n", 3) == 0) {
+                        lx->p += 3;
+                        lx->line++;
+                } else
+                        return;
+        }
+}
+
+size_t ninja_read_ident(NinjaLex *lx) {
+        const char *s = lx->p;
+
+        while (lx->p < lx->end &&
+               (strchr("_.-", *lx->p) || (*lx->p >= 'a' && *lx->p <= 'z') ||
+                (*lx->p >= 'A' && *lx->p <= 'Z') || (*lx->p >= '0' && *lx->p <= '9')) &&
+               *lx->p != '\0')
+                lx->p++;
+        return (size_t) (lx->p - s);
+}
+
+bool ninja_at_newline(const NinjaLex *lx) {
+        return lx->p >= lx->end || *lx->p == '\n' ||
+                (*lx->p == '\r' && lx->end - lx->p >= 2 && lx->p[1] == '\n');
+}
+
+/* At the start of a line: skip comment lines; true if an indented binding follows (lx->p after the
+ * indent), else false with lx->p at the start of that line. */
+bool ninja_peek_binding(NinjaLex *lx) {
+        for (;;) {
+                const char *start = lx->p;
+
+                while (lx->p < lx->end && *lx->p == ' ')
+                        lx->p++;
+                if (lx->p < lx->end && *lx->p == '#') {
+                        while (lx->p < lx->end && *lx->p != '\n')
+                                lx->p++;
+                        if (lx->p < lx->end)
+                                lx->p++;
+                        lx->line++;
+                        continue;
+                }
+                if (lx->p > start && !ninja_at_newline(lx))
+                        return true;
+                lx->p = start;
+                return false;
+        }
+}
+
 /* ---- values ---- */
 
 static bool is_varname_char(char c, bool braced) {
@@ -182,8 +239,8 @@ int ninja_lex_value(NinjaLex *lx, bool path, NinjaLookupFn lookup, void *ctx, Te
                 }
                 if (c == '\0')
                         return lex_error(lx, "NUL byte");
-                while (lx->p < lx->end && *lx->p != '$' && *lx->p != '\n' && *lx->p != '\r' && *lx->p != '\0' &&
-                       !(path && (*lx->p == ' ' || *lx->p == ':' || *lx->p == '|')))
+                while (lx->p < lx->end && *lx->p != '$' && *lx->p != '\n' && *lx->p != '\r' &&
+                       *lx->p != '\0' && !(path && (*lx->p == ' ' || *lx->p == ':' || *lx->p == '|')))
                         lx->p++;
                 if (lx->p == s) /* a lone '\r' */
                         lx->p++;
@@ -195,7 +252,8 @@ int ninja_lex_value(NinjaLex *lx, bool path, NinjaLookupFn lookup, void *ctx, Te
 }
 
 void ninjafile_shell_quote(TextBuf *out, const char *path) {
-        if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-./")] == '\0') {
+        if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-./")] ==
+            '\0') {
                 textbuf_puts(out, path);
                 return;
         }

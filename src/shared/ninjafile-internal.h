@@ -51,11 +51,22 @@ int ninja_lex_value(NinjaLex *lx, bool path, NinjaLookupFn lookup, void *ctx, Te
 /* c for a message: "'x'" when printable, else "byte 0xNN". */
 const char *ninja_show_char(char c, char buf[static 16]);
 
-
 /* ---- the parser (ninjafile.c, ninjafile-build.c) ---- */
 
-enum { RV_COMMAND, RV_DEPFILE, RV_DYNDEP, RV_DESCRIPTION, RV_DEPS, RV_GENERATOR, RV_POOL, RV_RESTAT,
-       RV_RSPFILE, RV_RSPFILE_CONTENT, RV_MSVC_DEPS_PREFIX, _RV_MAX };
+enum {
+        RV_COMMAND,
+        RV_DEPFILE,
+        RV_DYNDEP,
+        RV_DESCRIPTION,
+        RV_DEPS,
+        RV_GENERATOR,
+        RV_POOL,
+        RV_RESTAT,
+        RV_RSPFILE,
+        RV_RSPFILE_CONTENT,
+        RV_MSVC_DEPS_PREFIX,
+        _RV_MAX
+};
 
 typedef struct Rule {
         char *raw[_RV_MAX]; /* unevaluated values, NULL when unset */
@@ -94,7 +105,6 @@ typedef struct Parser {
 typedef struct RawPath {
         const char *s, *e;
 } RawPath;
-
 
 /* The index of a rule variable name[0..n) (RV_*), or -1 if ninja knows no such rule variable. */
 int ninja_rule_var_index(const char *name, size_t n);

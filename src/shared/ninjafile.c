@@ -24,8 +24,8 @@
 #include "ninjafile-internal.h"
 
 static const char *const rule_vars[_RV_MAX] = {
-        "command", "depfile", "dyndep", "description", "deps", "generator", "pool", "restat",
-        "rspfile", "rspfile_content", "msvc_deps_prefix",
+        "command", "depfile", "dyndep",          "description",      "deps", "generator", "pool",
+        "restat",  "rspfile", "rspfile_content", "msvc_deps_prefix",
 };
 
 int ninja_fail(Parser *p, int r, const char *fmt, ...) {
@@ -99,70 +99,19 @@ const Rule *ninja_rule_find(const Scope *s, const char *name, bool *ret_phony) {
 
 /* ---- lexing statements ---- */
 
-void ninja_skip_ws(NinjaLex *lx) {
-        for (;;) {
-                if (lx->p < lx->end && *lx->p == ' ')
-                        lx->p++;
-                else if (lx->end - lx->p >= 2 && lx->p[0] == '$' && lx->p[1] == '\n') {
-                        lx->p += 2;
-                        lx->line++;
-                } else if (lx->end - lx->p >= 3 && memcmp(lx->p, "$\r\n", 3) == 0) {
-                        lx->p += 3;
-                        lx->line++;
-                } else
-                        return;
-        }
-}
-
-size_t ninja_read_ident(NinjaLex *lx) {
-        const char *s = lx->p;
-
-        while (lx->p < lx->end && (strchr("_.-", *lx->p) || (*lx->p >= 'a' && *lx->p <= 'z') ||
-                                   (*lx->p >= 'A' && *lx->p <= 'Z') || (*lx->p >= '0' && *lx->p <= '9')) &&
-               *lx->p != '\0')
-                lx->p++;
-        return (size_t) (lx->p - s);
-}
-
-bool ninja_at_newline(const NinjaLex *lx) {
-        return lx->p >= lx->end || *lx->p == '\n' || (*lx->p == '\r' && lx->end - lx->p >= 2 && lx->p[1] == '\n');
-}
-
 int ninja_expect_newline(Parser *p) {
         NinjaLex *lx = &p->lx;
         char cb[16];
 
         ninja_skip_ws(lx);
         if (!ninja_at_newline(lx))
-                return ninja_fail(p, -EINVAL, "expected the end of the line, got %s", ninja_show_char(*lx->p, cb));
+                return ninja_fail(p, -EINVAL, "expected the end of the line, got %s",
+                                  ninja_show_char(*lx->p, cb));
         if (lx->p < lx->end) {
                 lx->p += *lx->p == '\r' ? 2 : 1;
                 lx->line++;
         }
         return 0;
-}
-
-/* At the start of a line: skip comment lines; true if an indented binding follows (lx->p after the
- * indent), else false with lx->p at the start of that line. */
-bool ninja_peek_binding(NinjaLex *lx) {
-        for (;;) {
-                const char *start = lx->p;
-
-                while (lx->p < lx->end && *lx->p == ' ')
-                        lx->p++;
-                if (lx->p < lx->end && *lx->p == '#') {
-                        while (lx->p < lx->end && *lx->p != '\n')
-                                lx->p++;
-                        if (lx->p < lx->end)
-                                lx->p++;
-                        lx->line++;
-                        continue;
-                }
-                if (lx->p > start && !ninja_at_newline(lx))
-                        return true;
-                lx->p = start;
-                return false;
-        }
 }
 
 /* "name = value" after an indent or at a line start: *ret_key, and the value's raw text (unevaluated)
@@ -256,7 +205,6 @@ int ninja_eval_path(Parser *p, const RawPath *rp, NinjaLookupFn lookup, void *ct
         return 0;
 }
 
-
 /* ---- statements ---- */
 
 static int parse_rule(Parser *p, Scope *scope) {
@@ -320,7 +268,8 @@ static int parse_pool(Parser *p, Scope *scope) {
         if (ninja_read_ident(lx) == 0)
                 return ninja_fail(p, -EINVAL, "expected a pool name");
         r = ninja_expect_newline(p);
-        while (r >= 0 && ninja_peek_binding(lx)) { /* pools limit ninja's parallelism; orchd has max_parallel */
+        while (r >= 0 &&
+               ninja_peek_binding(lx)) { /* pools limit ninja's parallelism; orchd has max_parallel */
                 _cleanup_free_ char *key = NULL, *value = NULL;
 
                 r = ninja_parse_let(p, scope, &key, &value);
@@ -357,7 +306,8 @@ static int parse_default(Parser *p, Scope *scope) {
         if (r < 0)
                 return r;
         if (!ninja_at_newline(&p->lx))
-                return ninja_fail(p, -EINVAL, "unexpected %s in a default statement", ninja_show_char(*p->lx.p, cb));
+                return ninja_fail(p, -EINVAL, "unexpected %s in a default statement",
+                                  ninja_show_char(*p->lx.p, cb));
         if (n == 0)
                 return ninja_fail(p, -EINVAL, "expected a target name");
         for (size_t i = 0; i < n; i++) {
@@ -379,7 +329,6 @@ static int parse_default(Parser *p, Scope *scope) {
         }
         return ninja_expect_newline(p);
 }
-
 
 int ninja_rule_var_index(const char *name, size_t n) {
         for (size_t i = 0; i < _RV_MAX; i++)
@@ -405,7 +354,8 @@ static int parse_include(Parser *p, Scope *scope, bool sub) {
         if (r < 0)
                 return r;
         if (n != 1 || !ninja_at_newline(&p->lx))
-                return ninja_fail(p, -EINVAL, "expected one file name after '%s'", sub ? "subninja" : "include");
+                return ninja_fail(p, -EINVAL, "expected one file name after '%s'",
+                                  sub ? "subninja" : "include");
         r = ninja_eval_path(p, &raw[0], ninja_scope_lookup, scope, &path);
         if (r < 0)
                 return r;
@@ -479,13 +429,15 @@ static int parse_lines(Parser *p, Scope *scope) {
                         continue;
                 }
                 if (lx->p > start)
-                        return ninja_fail(p, -EINVAL, "unexpected indentation (bindings follow a rule, build or pool)");
+                        return ninja_fail(p, -EINVAL,
+                                          "unexpected indentation (bindings follow a rule, build or pool)");
                 if (*lx->p == '\t')
                         return ninja_fail(p, -EINVAL, "tabs are not allowed, use spaces");
                 kw = lx->p;
                 n = ninja_read_ident(lx);
                 if (n == 0)
-                        return ninja_fail(p, -EINVAL, "expected a statement or a variable, got %s", ninja_show_char(*lx->p, cb));
+                        return ninja_fail(p, -EINVAL, "expected a statement or a variable, got %s",
+                                          ninja_show_char(*lx->p, cb));
                 ninja_skip_ws(lx);
                 r = parse_statement(p, scope, kw, n);
                 if (r < 0)
@@ -503,18 +455,20 @@ static int parse_file(Parser *p, const char *path, Scope *scope) {
         if (!name)
                 return -ENOMEM;
         if (p->depth >= p->limits->max_depth)
-                return ninja_fail(p, -ELOOP, "include/subninja nested over %zu deep (does '%s' include itself?)",
-                            p->limits->max_depth, path);
+                return ninja_fail(p, -ELOOP,
+                                  "include/subninja nested over %zu deep (does '%s' include itself?)",
+                                  p->limits->max_depth, path);
         r = p->read(p->userdata, path, p->limits->max_file_bytes, &buf, &size);
         if (r == -EFBIG)
-                return p->file ? ninja_fail(p, r, "'%s' is over %zu bytes", path, p->limits->max_file_bytes) :
-                                 (asprintf(&p->err, "'%s' is over %zu bytes", path, p->limits->max_file_bytes), r);
+                return p->file ?
+                        ninja_fail(p, r, "'%s' is over %zu bytes", path, p->limits->max_file_bytes) :
+                        (asprintf(&p->err, "'%s' is over %zu bytes", path, p->limits->max_file_bytes), r);
         if (r < 0)
                 return p->file ? ninja_fail(p, r, "cannot read '%s': %s", path, strerror(-r)) :
                                  (asprintf(&p->err, "cannot read '%s': %s", path, strerror(-r)), r);
         if (size > p->limits->max_total_bytes - MIN(p->total_bytes, p->limits->max_total_bytes))
                 return ninja_fail(p, -EFBIG, "the manifest and its includes are over %zu bytes",
-                            p->limits->max_total_bytes);
+                                  p->limits->max_total_bytes);
         p->total_bytes += size;
         p->stmt_line = 0;
         p->depth++;

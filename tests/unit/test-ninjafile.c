@@ -77,27 +77,25 @@ static const NinjaEdge *edge_of(const NinjaFile *f, const char *out) {
 }
 
 static void test_evaluation(void **state) {
-        const MemFile files[] = {
-                { "build.ninja",
-                  "# comment\n"
-                  "cc = gcc\n"
-                  "flags = -O2\n"
-                  "rule cc\n"
-                  "  command = $cc $flags ${extra} -c $in -o $out$\n"
-                  "      $ # continued\n"
-                  "  description = CC $out\n"
-                  "\n"
-                  "build a.o | a.d: cc a.c | a.h || gen\n"
-                  "  extra = -g\n"
-                  "  flags = $flags -Wall\n"
-                  "build b$ c.o: cc ./x/../b$$.c $:z\n"
-                  "rule gen\n"
-                  "  command = touch $out && echo $description\n"
-                  "  description = [$in_newline]\n"
-                  "build gen: gen p q\n"
-                  "cc = clang\n" },
-                {}
-        };
+        const MemFile files[] = { { "build.ninja",
+                                    "# comment\n"
+                                    "cc = gcc\n"
+                                    "flags = -O2\n"
+                                    "rule cc\n"
+                                    "  command = $cc $flags ${extra} -c $in -o $out$\n"
+                                    "      $ # continued\n"
+                                    "  description = CC $out\n"
+                                    "\n"
+                                    "build a.o | a.d: cc a.c | a.h || gen\n"
+                                    "  extra = -g\n"
+                                    "  flags = $flags -Wall\n"
+                                    "build b$ c.o: cc ./x/../b$$.c $:z\n"
+                                    "rule gen\n"
+                                    "  command = touch $out && echo $description\n"
+                                    "  description = [$in_newline]\n"
+                                    "build gen: gen p q\n"
+                                    "cc = clang\n" },
+                                  {} };
         NinjaFile *f = parse_ok(files);
         const NinjaEdge *e;
 
@@ -142,7 +140,8 @@ static void test_scopes(void **state) {
                   "  cmd = cat @$out.rsp\n"
                   "default top.txt\n" },
                 { "inc.ninja", "dir = s\nbuild inc.txt: r\n" },
-                { "sub/s.ninja", "v = sub\nbuild sub.txt: r\nrule r\n  command = own $v\nbuild own.txt: r\n" },
+                { "sub/s.ninja",
+                  "v = sub\nbuild sub.txt: r\nrule r\n  command = own $v\nbuild own.txt: r\n" },
                 {}
         };
         NinjaFile *f = parse_ok(files);
@@ -167,9 +166,9 @@ static void test_scopes(void **state) {
 
 static void test_canon(void **state) {
         const char *cases[][2] = {
-                { "a/b", "a/b" },     { "./a", "a" },           { "a//b/./c/", "a/b/c" }, { "a/../b", "b" },
-                { "../a", "../a" },   { "a/../../b", "../b" },  { "/x/../y", "/y" },      { "/..", "/" },
-                { "./", "." },        { "a/b/../../..", ".." }, { "x/./../y/z", "y/z" },
+                { "a/b", "a/b" },   { "./a", "a" },           { "a//b/./c/", "a/b/c" }, { "a/../b", "b" },
+                { "../a", "../a" }, { "a/../../b", "../b" },  { "/x/../y", "/y" },      { "/..", "/" },
+                { "./", "." },      { "a/b/../../..", ".." }, { "x/./../y/z", "y/z" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -204,23 +203,21 @@ static char *plan_string(const NinjaFile *f, char *const *targets, size_t n) {
 }
 
 static void test_plan(void **state) {
-        const MemFile files[] = {
-                { "build.ninja",
-                  "rule r\n  command = touch $out\n"
-                  "rule regen\n  command = cmake\n  generator = 1\n"
-                  "build build.ninja: regen CMakeLists.txt\n"
-                  "build gen.h: r\n"
-                  "build deps: phony gen.h\n"
-                  "build alias: phony deps\n"
-                  "build a.o: r a.c || alias\n"
-                  "build b.o: r b.c | gen.h\n"
-                  "build lib.a: r a.o b.o |@ check\n"
-                  "build check: r lib.a\n"
-                  "build all: phony lib.a\n"
-                  "build extra: r\n"
-                  "build loop: phony loop\n" },
-                {}
-        };
+        const MemFile files[] = { { "build.ninja",
+                                    "rule r\n  command = touch $out\n"
+                                    "rule regen\n  command = cmake\n  generator = 1\n"
+                                    "build build.ninja: regen CMakeLists.txt\n"
+                                    "build gen.h: r\n"
+                                    "build deps: phony gen.h\n"
+                                    "build alias: phony deps\n"
+                                    "build a.o: r a.c || alias\n"
+                                    "build b.o: r b.c | gen.h\n"
+                                    "build lib.a: r a.o b.o |@ check\n"
+                                    "build check: r lib.a\n"
+                                    "build all: phony lib.a\n"
+                                    "build extra: r\n"
+                                    "build loop: phony loop\n" },
+                                  {} };
         NinjaFile *f = parse_ok(files);
         char *s, *t[] = { (char *) "all" }, *t2[] = { (char *) "./a.o", (char *) "a.c" };
 
@@ -238,7 +235,8 @@ static void test_plan(void **state) {
 
 static void test_plan_errors(void **state) {
         const MemFile files[] = {
-                { "build.ninja", "rule r\n  command = x\nbuild a: r b\nbuild b: r c\nbuild c: r a\nbuild d: r\n" },
+                { "build.ninja",
+                  "rule r\n  command = x\nbuild a: r b\nbuild b: r c\nbuild c: r a\nbuild d: r\n" },
                 {}
         };
         NinjaFile *f = parse_ok(files);
@@ -256,14 +254,15 @@ static void test_plan_errors(void **state) {
 }
 
 static void test_errors(void **state) {
-#define FAILS(text, r, msg)                                                            \
-        do {                                                                           \
-                const MemFile fs[] = { { "b.ninja", text }, {} };                      \
-                parse_fails(fs, 0, r, msg);                                            \
+#define FAILS(text, r, msg)                                       \
+        do {                                                      \
+                const MemFile fs[] = { { "b.ninja", text }, {} }; \
+                parse_fails(fs, 0, r, msg);                       \
         } while (0)
         FAILS("build a: nope\n", -EINVAL, "b.ninja:1: unknown build rule 'nope'");
         FAILS("x = $!\n", -EINVAL, "b.ninja:1: bad $-escape");
-        FAILS("rule r\n  command = x\nbuild a: r\nbuild a: r\n", -EINVAL, "b.ninja:4: multiple rules generate 'a'");
+        FAILS("rule r\n  command = x\nbuild a: r\nbuild a: r\n", -EINVAL,
+              "b.ninja:4: multiple rules generate 'a'");
         FAILS("\tx = 1\n", -EINVAL, "b.ninja:1: tabs are not allowed");
         FAILS("x = 1\n  y = 2\n", -EINVAL, "b.ninja:2: unexpected indentation");
         FAILS("default a\n", -EINVAL, "b.ninja:1: unknown target 'a'");
@@ -280,7 +279,8 @@ static void test_errors(void **state) {
         FAILS("\x01\n", -EINVAL, "b.ninja:1: expected a statement or a variable, got byte 0x01");
         FAILS("build a: phony b:\n", -EINVAL, "b.ninja:1: unexpected ':' in a build statement");
         {
-                const MemFile fs[] = { { "b.ninja", "a = xxxxxxxx\nb = $a$a$a$a\nc = $b$b$b$b\nd = $c$c\n" }, {} };
+                const MemFile fs[] = { { "b.ninja", "a = xxxxxxxx\nb = $a$a$a$a\nc = $b$b$b$b\nd = $c$c\n" },
+                                       {} };
                 parse_fails(fs, 100, -E2BIG, "b.ninja:3: a value expands to over 100 bytes");
         }
         {
@@ -299,8 +299,8 @@ static void test_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_evaluation), cmocka_unit_test(test_scopes),
-                cmocka_unit_test(test_canon),      cmocka_unit_test(test_plan),
+                cmocka_unit_test(test_evaluation),  cmocka_unit_test(test_scopes),
+                cmocka_unit_test(test_canon),       cmocka_unit_test(test_plan),
                 cmocka_unit_test(test_plan_errors), cmocka_unit_test(test_errors),
         };
 

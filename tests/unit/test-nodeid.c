@@ -20,10 +20,11 @@
 #include "nodeid.h"
 
 static void test_valid(void **state) {
-        const char *good[] = { "a", "build", "ok.id_1-2", "src/foo.c.o", "CMakeFiles/x.dir/a.c.o", "a/.hidden",
-                               "a/...", "0/1/2", "a-/b_" };
-        const char *bad[] = { "", "-a", ".a", "_a", "/a", "a/", "a//b", "a/./b", "a/../b", "a/..", "a/.",
-                              "../../etc/x", "a b", "a%b", "a\\b", "caf\xc3\xa9", "a\nb" };
+        const char *good[] = { "a",         "build", "ok.id_1-2", "src/foo.c.o", "CMakeFiles/x.dir/a.c.o",
+                               "a/.hidden", "a/...", "0/1/2",     "a-/b_" };
+        const char *bad[] = { "",     "-a",    ".a",     "_a",          "/a",  "a/",
+                              "a//b", "a/./b", "a/../b", "a/..",        "a/.", "../../etc/x",
+                              "a b",  "a%b",   "a\\b",   "caf\xc3\xa9", "a\nb" };
         char id[NODEID_MAX + 2];
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
@@ -63,11 +64,14 @@ static void test_log_name(void **state) {
 
 static void test_from_path(void **state) {
         /* every pair of these would collide under a careless mapping */
-        const char *paths[] = { "src/a.c.o", "a b", "a_20b", "esc--a_20b", "esc--a__20b", "a__b", "a_b",
-                                "../x", "_x", "/usr/lib/x", "a//b", "x", "esc--x", "a+b", "a_2bb" };
-        const char *want[] = { "src/a.c.o", "esc--a_20b", "a_20b", "esc--esc--a__20b", "esc--esc--a____20b",
-                               "a__b", "a_b", "esc--.._2fx", "esc--__x", "esc--_2fusr_2flib_2fx",
-                               "esc--a_2f_2fb", "x", "esc--esc--x", "esc--a_2bb", "a_2bb" };
+        const char *paths[] = { "src/a.c.o", "a b", "a_20b",  "esc--a_20b", "esc--a__20b",
+                                "a__b",      "a_b", "../x",   "_x",         "/usr/lib/x",
+                                "a//b",      "x",   "esc--x", "a+b",        "a_2bb" };
+        const char *want[] = {
+                "src/a.c.o",     "esc--a_20b", "a_20b",       "esc--esc--a__20b", "esc--esc--a____20b",
+                "a__b",          "a_b",        "esc--.._2fx", "esc--__x",         "esc--_2fusr_2flib_2fx",
+                "esc--a_2f_2fb", "x",          "esc--esc--x", "esc--a_2bb",       "a_2bb"
+        };
         char *ids[ELEMENTSOF(paths)], *id, longp[NODEID_MAX + 1];
 
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
