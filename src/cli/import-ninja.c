@@ -55,17 +55,18 @@ static void import_done(Import *im) {
         safe_close(im->dir_fd);
 }
 
+/* A NinjaReadFn: path is relative to the build directory (userdata, absolute), read as a job file is. */
 static int read_at(void *userdata, const char *path, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = openat(*(int *) userdata, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
+        _cleanup_free_ char *full = NULL;
+        uint64_t file_size;
+        int r;
 
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        return read_full_fd(fd, max, ret, ret_size);
+        if (asprintf(&full, "%s/%s", (const char *) userdata, path) < 0)
+                return -ENOMEM;
+        r = jobfile_read(path[0] == '/' ? path : full, max, ret, ret_size, &file_size);
+        if (r >= 0 && !*ret)
+                return -EFBIG;
+        return r;
 }
 
 static int load(Import *im, char **targets, size_t n_targets) {
@@ -80,7 +81,7 @@ static int load(Import *im, char **targets, size_t n_targets) {
         if (!im->dir)
                 return fail(EX_NOINPUT, "cannot resolve build directory '%s': %m", arg_ninja_dir ?: ".");
         ninjafile_limits_init(&limits);
-        r = ninjafile_parse(MANIFEST, read_at, &im->dir_fd, &limits, &im->f, &err);
+        r = ninjafile_parse(MANIFEST, read_at, im->dir, &limits, &im->f, &err);
         if (r == -ENOMEM)
                 return fail(EX_SOFTWARE, "out of memory");
         if (r < 0)

@@ -45,14 +45,8 @@ static bool is_phony(const NinjaFile *f, uint32_t e) {
 }
 
 static int add_root(Walk *w, uint32_t e) {
-        if (w->n_roots == w->alloc_roots) {
-                size_t na = MAX(w->alloc_roots * 2, (size_t) 16);
-                uint32_t *n = reallocarray(w->roots, na, sizeof(uint32_t));
-                if (!n)
-                        return -ENOMEM;
-                w->roots = n;
-                w->alloc_roots = na;
-        }
+        if (ninja_grow_array(&w->roots, &w->alloc_roots, w->n_roots, sizeof(uint32_t)) < 0)
+                return -ENOMEM;
         w->roots[w->n_roots++] = e;
         return 0;
 }

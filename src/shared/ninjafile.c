@@ -170,14 +170,8 @@ int ninja_read_raw_paths(Parser *p, RawPath **paths, size_t *n, size_t *alloc) {
                 if (r < 0)
                         return ninja_fail_value(p, r);
                 rp.e = lx->p;
-                if (*n == *alloc) {
-                        size_t na = MAX(*alloc * 2, (size_t) 8);
-                        RawPath *np = reallocarray(*paths, na, sizeof(RawPath));
-                        if (!np)
-                                return -ENOMEM;
-                        *paths = np;
-                        *alloc = na;
-                }
+                if (ninja_grow_array(paths, alloc, *n, sizeof(RawPath)) < 0)
+                        return -ENOMEM;
                 (*paths)[(*n)++] = rp;
         }
 }
