@@ -92,7 +92,12 @@ is_exit 0 "the imported job succeeds" wait_job "$id"
 is "$(job_status "$id" | jq -r .owner.uid)" "$(id -u "$U")" "it ran as the account that imported it"
 like "$(ctl_as "$U" logs "$id" esc--out_20dir_2flib_2bx.a; ctl_as "$U" logs "$id" app)" "linked" "logs of an escaped id and a plain one"
 
+cmds_match() { # cmds_match DIR: the imported commands (without the mkdir lines) are ninja's own, as a set
+        diff <(ninja -C "$1" -t commands all sub/extra.txt broken | sort -u) \
+                <(imp -C "$1" all broken | jq -r '.nodes[].cmd' | grep -v '^mkdir -p -- .* || exit$' | sort -u)
+}
 if command -v ninja >/dev/null; then
+        ok "the commands are those ninja runs (ninja -t commands)" cmds_match "$T/ref"
         as "$U" ninja -C "$T/ref" >"$T/ninja.out" 2>&1 || diag_file "$T/ninja.out"
         for f in gen/config.h obj/a.o obj/b.o "out dir/lib+x.a" app sub/extra.txt; do
                 ok "same bytes as ninja's build: $f" cmp "$T/ref/$f" "$P/$f"
@@ -153,6 +158,8 @@ if command -v cmake >/dev/null && command -v ninja >/dev/null && command -v cc >
         chown -R "$U:" "$C"
         as "$U" cmake -S "$C/src" -B "$C/a" -G Ninja >/dev/null 2>&1 && as "$U" cmake -S "$C/src" -B "$C/b" -G Ninja >/dev/null 2>&1 ||
                 bail_out "cmake failed"
+        is "$(imp -C "$C/b" | jq -r '.nodes[].cmd' | grep -v '^mkdir -p -- .* || exit$' | sort)" \
+                "$(ninja -C "$C/b" -t commands | sort)" "CMake's commands are those ninja runs"
         as "$U" ninja -C "$C/a" >/dev/null 2>&1
         is_exit 0 "a CMake build imported and run" imp -C "$C/b" --submit --wait
         ok "its static library is the same as ninja's" cmp "$C/a/libl.a" "$C/b/libl.a"
