@@ -147,6 +147,10 @@ name=$(printf '%s.1.log' "$long" | tr / %)
 ok "its log is one file named with '%' for '/' (${#name} bytes, NAME_MAX 255)" test -f "$SPOOL/jobs/$idl/logs/$name"
 is "$(ctl_as "$U" logs "$idl" "$long")" deep "orchctl logs reads it by its id"
 is "$(job_status "$idl" | jq -r --arg l "$long" '.nodes[$l].state')" succeeded "status shows it"
+stop_orchd || bail_out "orchd did not stop"
+start_orchd
+is "$(job_status "$idl" | jq -r --arg l "$long" '.nodes[$l].state')" succeeded "after a restart, from the journal"
+is "$(ctl_as "$U" logs "$idl" "$long")" deep "and its log"
 
 # A CMake project (optional: cmake is not in contrib/deps.sh).
 if command -v cmake >/dev/null && command -v ninja >/dev/null && command -v cc >/dev/null; then
