@@ -9,7 +9,13 @@
 # the objects are the same. After every build each object, library and program is byte-compared with
 # ninja's first build (Debian's ar is deterministic: no timestamps in the archives). Prints the edges,
 # the wall times per round and the median orchd/ninja ratio; the orchd time includes reading
-# build.ninja and submitting.
+# build.ninja and submitting. Also the CPU time of the commands (user+sys of the reaped children:
+# ninja's, orchd's), the same work both ways.
+#
+# On a machine busy with other work the wall ratio favours orchd: with the kernel's autogroup
+# scheduling (/proc/sys/kernel/sched_autogroup_enabled) every session gets a fair share, and orchd
+# starts each node in a session of its own while ninja's commands share one (ninja runs here under
+# setsid, as from a terminal of its own). On an idle machine the ratio is orchd's own cost.
 #
 # Needs network once (Debian's archive): adds a deb-src entry for bookworm in
 # /etc/apt/sources.list.d/orchd-bench-src.sources and installs cmake, ninja-build and gcc (BENCH_DEPS;
@@ -78,29 +84,34 @@ edges=$(ctl import-ninja -C "$BD" | jq '.nodes | length')
 printf '%s (%s): %s edges with a command (cmake %s, ninja %s), %s rounds, 2 parallel\n' \
         "$PROJECT" "$(basename "$(ls "$SRC_CACHE"/dl/*.dsc)" .dsc)" "$edges" \
         "$(cmake --version | sed -n '1s/.* //p')" "$(ninja --version)" "$ROUNDS"
-printf '%-6s %10s %10s %8s %s\n' round ninja_s orchd_s ratio files_identical
+printf '%-6s %10s %10s %8s %12s %12s %s\n' round ninja_s orchd_s ratio ninja_cpu_s orchd_cpu_s files_identical
+HZ=$(getconf CLK_TCK)
 ratios=()
 for r in $(seq "$ROUNDS"); do
         configure
         t0=$(now_ns)
-        ninja -C "$BD" -j2 >/dev/null
+        ncpu=$(bash -c 'setsid -w ninja -C "$1" -j2 >/dev/null && cut -d" " -f16,17 /proc/$$/stat' _ "$BD" |
+                awk '{ print $1 + $2 }')
         t1=$(now_ns)
         if [ "$r" = 1 ]; then artifacts "$B/ref"; fi
         artifacts "$B/ninja.$r"
         compare "$B/ninja.$r" >/dev/null
 
         configure
+        c0=$(cut -d' ' -f16,17 "/proc/$ORCHD_PID/stat" | awk '{ print $1 + $2 }')
         t2=$(now_ns)
         ctl import-ninja -C "$BD" --submit --wait >/dev/null
         t3=$(now_ns)
+        ocpu=$(($(cut -d' ' -f16,17 "/proc/$ORCHD_PID/stat" | awk '{ print $1 + $2 }') - c0))
         artifacts "$B/orchd.$r"
         files=$(compare "$B/orchd.$r")
         rm -rf "$B/ninja.$r" "$B/orchd.$r"
 
         ratio=$(awk -v a=$((t3 - t2)) -v b=$((t1 - t0)) 'BEGIN { printf "%.3f", a / b }')
         ratios+=("$ratio")
-        printf '%-6s %10.2f %10.2f %8s %s\n' "$r" "$(awk -v t=$((t1 - t0)) 'BEGIN { print t / 1e9 }')" \
-                "$(awk -v t=$((t3 - t2)) 'BEGIN { print t / 1e9 }')" "$ratio" "$files"
+        printf '%-6s %10.2f %10.2f %8s %12.2f %12.2f %s\n' "$r" "$(awk -v t=$((t1 - t0)) 'BEGIN { print t / 1e9 }')" \
+                "$(awk -v t=$((t3 - t2)) 'BEGIN { print t / 1e9 }')" "$ratio" "$(awk -v c="$ncpu" -v h="$HZ" 'BEGIN { print c / h }')" \
+                "$(awk -v c="$ocpu" -v h="$HZ" 'BEGIN { print c / h }')" "$files"
 done
 printf 'median orchd/ninja wall time: %s (%s edges, %s rounds, outputs byte-identical)\n' \
         "$(printf '%s\n' "${ratios[@]}" | median)" "$edges" "$ROUNDS"
