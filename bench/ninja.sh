@@ -21,7 +21,7 @@
 # /etc/apt/sources.list.d/orchd-bench-src.sources and installs cmake, ninja-build and gcc (BENCH_DEPS;
 # as root). The source is kept in $BENCH_BUILD/PROJECT between runs. Not run by make check.
 
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/common.sh" || exit 1
 
 : "${ROUNDS:=3}"
 : "${PROJECT:=libwebp}"
