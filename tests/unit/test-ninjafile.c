@@ -135,9 +135,9 @@ static void test_scopes(void **state) {
                   "  rspfile = $out.rsp\n"
                   "  rspfile_content = $in\n"
                   "build x: sh y\n"
+                  "  cmd = cat @$out.rsp\n"
                   "build a$ b: sh c$ d\n"
                   "  cmd = true\n"
-                  "  cmd = cat @$out.rsp\n"
                   "default top.txt\n" },
                 { "inc.ninja", "dir = s\nbuild inc.txt: r\n" },
                 { "sub/s.ninja",
@@ -157,6 +157,7 @@ static void test_scopes(void **state) {
         /* ninja opens the rspfile itself: its $out is not quoted; its content is the command's */
         assert_string_equal(edge_of(f, "a b")->rspfile, "a b.rsp");
         assert_string_equal(edge_of(f, "a b")->rspfile_content, "'c d'");
+        assert_string_equal(edge_of(f, "a b")->command, "true");
         /* a build binding is evaluated when read, in the file scope, where $out is empty (as in ninja) */
         assert_string_equal(edge_of(f, "x")->command, "cat @.rsp");
         assert_int_equal(f->n_defaults, 1);
