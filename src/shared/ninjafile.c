@@ -456,10 +456,10 @@ static int parse_file(Parser *p, const char *path, Scope *scope) {
         if (r == -EFBIG)
                 return p->file ?
                         ninja_fail(p, r, "'%s' is over %zu bytes", path, p->limits->max_file_bytes) :
-                        (asprintf(&p->err, "'%s' is over %zu bytes", path, p->limits->max_file_bytes), r);
+                        (asprintf(&p->err, "%s: over %zu bytes", path, p->limits->max_file_bytes), r);
         if (r < 0)
                 return p->file ? ninja_fail(p, r, "cannot read '%s': %s", path, strerror(-r)) :
-                                 (asprintf(&p->err, "cannot read '%s': %s", path, strerror(-r)), r);
+                                 (asprintf(&p->err, "%s: %s", path, strerror(-r)), r);
         if (size > p->limits->max_total_bytes - MIN(p->total_bytes, p->limits->max_total_bytes))
                 return ninja_fail(p, -EFBIG, "the manifest and its includes are over %zu bytes",
                                   p->limits->max_total_bytes);
