@@ -126,9 +126,10 @@ printf 'rule r\n  command = true\nbuild a: r\nx = $!\n' >"$T/bad/build.ninja"
 like "$(imp -C "$T/bad" 2>&1)" "build.ninja:4: bad .-escape" "a bad \$-escape: named with its line"
 like "$(imp -C "$P" nosuch 2>&1)" "unknown target 'nosuch'" "an unknown target is named"
 is_exit 65 "an unknown target: exit 65" imp -C "$P" nosuch
-err=$(imp -C "$T" 2>&1)
+mkdir -p "$T/empty" && chown "$U:" "$T/empty"
+err=$(imp -C "$T/empty" 2>&1)
 is "$?" 66 "no build.ninja: exit 66"
-is "$err" "orchctl: $T/build.ninja: No such file or directory" "named with its path"
+is "$err" "orchctl: $T/empty/build.ninja: No such file or directory" "named with its path"
 
 # Node ids with '/', as the second account (orchd is root): rejected shapes, then the longest.
 for bad in '../../etc/x' 'a//b' 'a/./b' 'a/' "a$(printf 'b%.0s' $(seq 240))"; do
