@@ -38,7 +38,8 @@ enum {
         OPT_FILE = 1U << 7,
         OPT_QUIET = 1U << 8,
         OPT_TAIL_LINES = 1U << 9,
-        _OPT_LAST = OPT_TAIL_LINES,
+        OPT_NINJA = 1U << 10, /* -C, -o, --submit */
+        _OPT_LAST = OPT_NINJA,
 };
 
 const char *arg_socket = NULL;
@@ -54,6 +55,9 @@ bool arg_prometheus = false;
 unsigned arg_attempt = 0;
 bool arg_follow = false;
 bool arg_file = false;
+const char *arg_ninja_dir = NULL;
+const char *arg_ninja_output = NULL;
+bool arg_ninja_submit = false;
 
 typedef struct Verb {
         const char *name;
@@ -150,6 +154,18 @@ static const Verb verbs[] = {
         { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
         { "validate", verb_validate, 1, SIZE_MAX, 0, "validate FILE...",
           "Check job files locally, without the daemon. Exit status 65 if any is invalid.\n" },
+        { "import-ninja", verb_import_ninja, 0, SIZE_MAX, OPT_NINJA | OPT_WAIT | OPT_TIMEOUT,
+          "import-ninja [-C DIR] [-o FILE | --submit [--wait]] [TARGET...]",
+          "Make a job of a ninja build (DIR/build.ninja; ninja itself is not needed): one node\n"
+          "per build edge with a command, in the build directory, after the edges it needs\n"
+          "(through phony edges; implicit and order-only inputs count). Node ids are the\n"
+          "edges' first outputs, or \"esc--\" and an escaped form where a path is no valid id\n"
+          "(orchctl(1)). TARGETs (default: the manifest's defaults, else every root) choose\n"
+          "the edges. Writes the job file to stdout, or to FILE, or submits it.\n"
+          "  -C DIR               The build directory (default: the current one)\n"
+          "  -o FILE              Write the job file to FILE\n"
+          "     --submit         Submit the job and print its id\n"
+          "  -w --wait            With --submit: then wait for it, with wait's exit status\n" },
 };
 
 static const Verb *find_verb(const char *name) {
@@ -185,6 +201,7 @@ enum {
         ARG_ATTEMPT,
         ARG_FILE,
         ARG_TAIL_LINES,
+        ARG_SUBMIT,
 };
 
 static const struct option options[] = { { "socket", required_argument, NULL, 's' },
@@ -201,6 +218,7 @@ static const struct option options[] = { { "socket", required_argument, NULL, 's
                                          { "file", no_argument, NULL, ARG_FILE },
                                          { "quiet", no_argument, NULL, 'q' },
                                          { "tail-lines", required_argument, NULL, ARG_TAIL_LINES },
+                                         { "submit", no_argument, NULL, ARG_SUBMIT },
                                          {} };
 
 /* A decimal number from min to max (no sign, no leading zero unless min is 0). Returns 0, or
@@ -224,7 +242,7 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jhat:wfq", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jhat:wfqC:o:", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_socket = optarg;
@@ -268,6 +286,18 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                         arg_file = true;
                         arg_options_seen |= OPT_FILE;
                         break;
+                case 'C':
+                        arg_ninja_dir = optarg;
+                        arg_options_seen |= OPT_NINJA;
+                        break;
+                case 'o':
+                        arg_ninja_output = optarg;
+                        arg_options_seen |= OPT_NINJA;
+                        break;
+                case ARG_SUBMIT:
+                        arg_ninja_submit = true;
+                        arg_options_seen |= OPT_NINJA;
+                        break;
                 case 'f':
                         arg_follow = true;
                         arg_options_seen |= OPT_FOLLOW;
@@ -304,6 +334,7 @@ static const char *option_name(unsigned opt) {
                 opt == OPT_FILE       ? "--file" :
                 opt == OPT_QUIET      ? "--quiet" :
                 opt == OPT_TAIL_LINES ? "--tail-lines" :
+                opt == OPT_NINJA      ? "-C, -o or --submit" :
                                         "--timeout";
 }
 

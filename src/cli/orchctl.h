@@ -171,3 +171,11 @@ extern bool arg_file;
 
 /* orchctl rejected [NAME] [--file] (cli/rejected.c). Returns an exit code. */
 int verb_rejected(char **args, size_t n_args);
+
+/* Options of import-ninja (orchctl.c): -C DIR, -o FILE, --submit. */
+extern const char *arg_ninja_dir;
+extern const char *arg_ninja_output;
+extern bool arg_ninja_submit;
+
+/* orchctl import-ninja [-C DIR] [-o FILE | --submit [--wait]] [TARGET...] (cli/import-ninja.c). */
+int verb_import_ninja(char **args, size_t n_args);

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "macro.h"
 #include "nodeenv.h"
+#include "nodeid.h"
 #include "procutil.h"
 #include "protocol.h"
 #include "spawnrec.h"
@@ -146,7 +147,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
         _cleanup_free_ char **env = NULL; /* borrows the strings of base_env and ns->env */
-        char log_name[128], prefix[SPAWN_PREFIX_MAX];
+        char log_name[NODEID_LOG_NAME_SIZE], prefix[SPAWN_PREFIX_MAX];
         uint64_t min_free, min_inodes;
         int r, starts_fd;
 
@@ -158,7 +159,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
         if (r < 0)
                 oom_fail_stop(j);
-        snprintf(log_name, sizeof(log_name), "%s.%u.log", ns->id, n->attempt);
+        (void) nodeid_log_name(ns->id, n->attempt, log_name);
         j->host->ops->log_floor(j->host->userdata, &min_free, &min_inodes);
 
         TaskParams p = {

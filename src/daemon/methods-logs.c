@@ -32,6 +32,7 @@
 #include "macro.h"
 #include "methods-internal.h"
 #include "methods.h"
+#include "nodeid.h"
 #include "protocol.h"
 #include "utf8.h"
 
@@ -118,10 +119,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LogReader *, reader_free);
  * created it yet). */
 static int log_open(Manager *m, const Job *j, uint32_t node, uint32_t attempt) {
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
-        char name[128];
+        char name[NODEID_LOG_NAME_SIZE];
         struct stat st;
 
-        snprintf(name, sizeof(name), "%s.%" PRIu32 ".log", j->spec->nodes[node].id, attempt);
+        (void) nodeid_log_name(j->spec->nodes[node].id, attempt, name);
         if (j->logs_fd < 0) {
                 _cleanup_close_ int job_fd = manager_open_job_dir(m, j->id);
 

@@ -27,6 +27,7 @@
 #include "duration.h"
 #include "jobspec-internal.h"
 #include "json-util.h"
+#include "nodeid.h"
 
 #define CYCLE_SHOW_MAX 16
 
@@ -281,16 +282,6 @@ void jobspec_parse_defaults(JobCtx *c, const JsonPath *path, json_object *v) {
                 parse_node_fields(c, path, v, &c->tmpl, NULL, &c->tmpl_set);
 }
 
-static bool node_id_valid(const char *s) {
-        size_t len = strlen(s);
-
-        if (len < 1 || len > 64)
-                return false;
-        if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        return strspn(s + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == len - 1;
-}
-
 /* Append a node with SPEC defaults and this id; its NodeTmp is zeroed. Returns NULL on OOM. */
 static NodeSpec *node_append(JobCtx *c, const char *id) {
         JobSpec *j = c->spec;
@@ -333,8 +324,10 @@ int jobspec_on_node(JobCtx *c, const JsonPath *m, json_object *v) {
                 return -ENOMEM;
         t = &c->tmp[c->spec->n_nodes - 1];
 
-        if (!node_id_valid(m->key))
-                jobspec_add_error(c, m, "invalid node id: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
+        if (!nodeid_valid(m->key))
+                jobspec_add_error(c, m,
+                                  "invalid node id: must match ^[A-Za-z0-9][A-Za-z0-9_./-]{0,239}$ with no "
+                                  "empty, \".\" or \"..\" component between '/'");
         if (!jobspec_expect_type(c, m, v, json_type_object, "a node object"))
                 return 1;
         parse_node_fields(c, m, v, n, t, &set);
