@@ -163,6 +163,15 @@ static void starts_replay(Job *j) {
 
 /* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
  * their timers back; then the DAG is rebuilt from what has ended. */
+/* Whether node i's recorded end is one of its abort_on_exit codes: the end that aborted the job. */
+static bool node_end_aborts(const Job *j, uint32_t i) {
+        const NodeRun *nr = &j->run->nodes[i];
+
+        return (nr->state == NODE_SUCCEEDED ||
+                (nr->state == NODE_FAILED && nr->reason.kind == REASON_EXIT)) &&
+                abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, nr->exit_code);
+}
+
 int job_recover(Job *j) {
         size_t n = j->spec->n_nodes;
         _cleanup_free_ int8_t *outcome = calloc(n, sizeof(int8_t));
@@ -197,9 +206,7 @@ int job_recover(Job *j) {
                 any_failed = any_failed || (node_counts_failed(j, i) && !j->spec->nodes[i].allow_failure);
                 /* The abort decision is durable as the end it came from: a crash after it cannot resume
                  * the job. */
-                if ((nr->state == NODE_SUCCEEDED ||
-                     (nr->state == NODE_FAILED && nr->reason.kind == REASON_EXIT)) &&
-                    !j->aborted && abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, nr->exit_code)) {
+                if (!j->aborted && node_end_aborts(j, i)) {
                         j->aborted = true;
                         j->abort_node = i;
                         j->abort_code = (uint8_t) nr->exit_code;
@@ -237,6 +244,11 @@ static int retry_select(Job *j, const uint32_t *seeds, size_t n_seeds, uint32_t 
         for (size_t s = 0; s < n_seeds; s++)
                 if (!mark[seeds[s]])
                         mark[seeds[s]] = true, queue[tail++] = seeds[s];
+        /* The node whose end aborted the job runs again too: left as it is, its recorded end would abort
+         * the retried job at once (job_recover() re-derives the abort from it). */
+        for (uint32_t i = 0; i < n; i++)
+                if (!mark[i] && node_end_aborts(j, i))
+                        mark[i] = true, queue[tail++] = i;
         while (head < tail) {
                 size_t n_deps;
                 const uint32_t *deps = dag_dependents(j->dag, queue[head++], &n_deps);

@@ -56,6 +56,24 @@ expect_node "$id" sib cancelled abort:3
 expect_node "$id" later skipped abort:3
 expect_node "$id" cleanup succeeded null
 
+# A retry of an aborted job re-runs the node whose exit aborted it, even when only other nodes are named:
+# left as it was, its recorded end would abort the retried job at once. Its second attempt exits 0.
+drop_job reabort <<EOF
+{ "nodes": {
+    "hit":  { "cmd": ["/bin/sh", "-c", "echo x >> $W/hit.count; [ \$(wc -l < $W/hit.count) -ge 2 ] && exit 0; exit 4"],
+              "abort_on_exit": { "codes": [4] } },
+    "rest": { "cmd": ["/bin/sh", "-c", "echo rest >> $W/rest.ran"], "after": ["hit"] }
+} }
+EOF
+id=$(job_id_of reabort) || bail_out "job not accepted"
+is_exit 1 "the job aborts" ctl wait "$id" --timeout 30
+expect_node "$id" rest skipped abort:4
+ok "retry of the skipped node alone is accepted" ctl retry "$id" rest
+is_exit 0 "the retried job runs to its end and succeeds" ctl wait "$id" --timeout 30
+expect_node "$id" hit succeeded null
+expect_node "$id" rest succeeded null
+is "$(wc -l <"$W/hit.count") $(cat "$W/rest.ran")" "2 rest" "the aborting node ran again, then the skipped one"
+
 # abort_on_exit, state succeeded, on exit 0 ("found it: stop the search").
 drop_job found <<EOF
 { "nodes": {
