@@ -68,6 +68,7 @@ command -v unshare >/dev/null || render_skip "no unshare (package util-linux)"
 [ -d /var/lib/systemd ] || render_skip "no /var/lib/systemd to hide the system's catalog under"
 JOURNALD_CTL=$TOP_SRCDIR/tests/journald.sh
 JPID=$T/journald.pid
+lock_journald
 "$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1 || render_skip "no journald: $(cat "$T/journald-start.out")"
 trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
 

@@ -31,6 +31,7 @@ command -v unshare >/dev/null || skip_all "no unshare (package util-linux)"
 
 JOURNALD_CTL=$TOP_SRCDIR/tests/journald.sh
 JPID=$T/journald.pid
+lock_journald
 "$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1
 rc=$?
 [ "$rc" = 77 ] && skip_all "$(cat "$T/journald-start.out")"

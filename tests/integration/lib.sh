@@ -263,20 +263,33 @@ shadow_cmd() {
 # this machine (another build directory or worktree) would otherwise delete them as leftovers mid-run. The
 # wait is bounded by the other run's own watchdog; ours restarts once we hold the lock. add_account and
 # add_group take it; a test that calls useradd itself calls lock_accounts first.
-_accounts_lock_fd=
-lock_accounts() {
-        [ -z "$_accounts_lock_fd" ] || return 0
+# _machine_lock VAR FILE WHAT: take the machine-wide lock FILE (in /run/lock) into fd variable VAR, held
+# until the test exits; while another holder has it, our watchdog is paused.
+_machine_lock() {
+        local -n _fd=$1
+        [ -z "$_fd" ] || return 0
         local dir=/run/lock f
         [ -d "$dir" ] && [ -w "$dir" ] || dir=${TMPDIR:-/tmp}
-        f=$dir/orchd-tests-accounts.$(basename "$0" .sh)
-        exec {_accounts_lock_fd}>>"$f" || bail_out "cannot open the account lock $f"
-        flock -n "$_accounts_lock_fd" && return 0
-        diag "another run of $(basename "$0") holds its accounts ($f): waiting for it to end"
+        f=$dir/$2
+        exec {_fd}>>"$f" || bail_out "cannot open the lock $f"
+        flock -n "$_fd" && return 0
+        diag "$3 ($f): waiting for it to end"
         kill "$_watchdog_pid" 2>/dev/null
         wait "$_watchdog_pid" 2>/dev/null
-        flock -w "$((TEST_TIMEOUT * TEST_TIME_SCALE + 60))" "$_accounts_lock_fd" ||
-                bail_out "another run of $(basename "$0") held $f too long"
+        flock -w "$((TEST_TIMEOUT * TEST_TIME_SCALE + 60))" "$_fd" || bail_out "$3 held $f too long"
         _start_watchdog
+}
+_accounts_lock_fd=
+lock_accounts() {
+        _machine_lock _accounts_lock_fd "orchd-tests-accounts.$(basename "$0" .sh)" \
+                "another run of $(basename "$0") holds its accounts"
+}
+# lock_journald: a test that uses the journald (tests/journald.sh start … stop) takes this lock first and
+# holds it to its end. A journald is started by the first test that finds none and stopped at its exit, and
+# journald.sh stops and restarts it on purpose: two such tests at once would pull it from under each other.
+_journald_lock_fd=
+lock_journald() {
+        _machine_lock _journald_lock_fd orchd-tests-journald "another test uses the tests' journald"
 }
 add_group() { # add_group NAME: a new group (a leftover of that name is replaced), removed at exit
         lock_accounts

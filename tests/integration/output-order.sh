@@ -62,6 +62,7 @@ journal=
 if [ "$(id -u)" = 0 ] && command -v journalctl >/dev/null; then
         JOURNALD_CTL=$TOP_SRCDIR/tests/journald.sh
         JPID=$T/journald.pid
+        lock_journald
         if "$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1; then
                 journal=1
                 trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
