@@ -40,6 +40,7 @@ typedef struct CommitOp {
         char dir[32]; /* below at_fd; COMMIT_SEGMENT, COMMIT_SNAPSHOT */
         CommitKind kind;
         uint64_t seq;
+        uint64_t reuse; /* COMMIT_SEGMENT: the obsolete segment to rewrite as this one, 0 = none */
         char *buf;
         size_t len;
         commit_fn fn; /* COMMIT_CALL */
@@ -150,7 +151,9 @@ static int op_write(const CommitOp *op) {
                 return -errno;
         if (op->kind == COMMIT_SNAPSHOT)
                 return journal_write_snapshot(dir_fd, op->seq, op->buf, op->len);
-        return journal_write_segment(dir_fd, op->seq, op->buf, op->len);
+        if (op->kind == COMMIT_SNAPSHOT_KEEP)
+                return journal_write_snapshot_keep(dir_fd, op->buf, op->len);
+        return journal_write_segment_reuse(dir_fd, op->seq, op->reuse, op->buf, op->len);
 }
 
 static void op_describe(const CommitOp *op, char *what, size_t size) {
@@ -158,7 +161,7 @@ static void op_describe(const CommitOp *op, char *what, size_t size) {
                 snprintf(what, size, "%s", op->what);
         else
                 snprintf(what, size, "%s %" PRIu64,
-                         op->kind == COMMIT_SNAPSHOT ? "snapshot" : "journal segment", op->seq);
+                         op->kind == COMMIT_SEGMENT ? "journal segment" : "snapshot", op->seq);
 }
 
 /* Write a batch; returns 0 or the first error (the rest of the batch is not attempted), with *ret_failed
@@ -330,9 +333,9 @@ Committer *committer_free(Committer *c) {
         return NULL;
 }
 
-int committer_add(Committer *c, int at_fd, const char *dir, CommitKind kind, uint64_t seq, char *buf,
-                  size_t len) {
-        CommitOp op = { .at_fd = at_fd, .kind = kind, .seq = seq, .buf = buf, .len = len };
+static int add_write(Committer *c, int at_fd, const char *dir, CommitKind kind, uint64_t seq, uint64_t reuse,
+                     char *buf, size_t len) {
+        CommitOp op = { .at_fd = at_fd, .kind = kind, .seq = seq, .reuse = reuse, .buf = buf, .len = len };
         int r;
 
         if (strlen(dir) >= sizeof(op.dir)) {
@@ -344,6 +347,16 @@ int committer_add(Committer *c, int at_fd, const char *dir, CommitKind kind, uin
         if (r < 0)
                 free(buf);
         return r;
+}
+
+int committer_add(Committer *c, int at_fd, const char *dir, CommitKind kind, uint64_t seq, char *buf,
+                  size_t len) {
+        return add_write(c, at_fd, dir, kind, seq, 0, buf, len);
+}
+
+int committer_add_segment(Committer *c, int at_fd, const char *dir, uint64_t seq, uint64_t reuse, char *buf,
+                          size_t len) {
+        return add_write(c, at_fd, dir, COMMIT_SEGMENT, seq, reuse, buf, len);
 }
 
 int committer_add_call(Committer *c, commit_fn fn, void (*free_data)(void *data), void *data,

@@ -20,9 +20,10 @@
 typedef struct Committer Committer;
 
 typedef enum CommitKind {
-        COMMIT_SEGMENT,  /* journal_write_segment() */
-        COMMIT_SNAPSHOT, /* journal_write_snapshot() */
-        COMMIT_CALL,     /* a function of the caller's (committer_add_call()) */
+        COMMIT_SEGMENT,       /* journal_write_segment() */
+        COMMIT_SNAPSHOT,      /* journal_write_snapshot() */
+        COMMIT_SNAPSHOT_KEEP, /* journal_write_snapshot_keep(): the obsolete segments stay, to be reused */
+        COMMIT_CALL,          /* a function of the caller's (committer_add_call()) */
 } CommitKind;
 
 /* A write done on the committer thread: returns 0 or -errno (then fail-stop, or committer_resume() once the
@@ -49,6 +50,11 @@ Committer *committer_free(Committer *c);
  * the committer). Returns 0 or -errno (then buf has been freed). */
 int committer_add(Committer *c, int at_fd, const char *dir, CommitKind kind, uint64_t seq, char *buf,
                   size_t len);
+
+/* As committer_add(COMMIT_SEGMENT), written by journal_write_segment_reuse() over the obsolete segment reuse
+ * (0 = none). Returns 0 or -errno (then buf has been freed). */
+int committer_add_segment(Committer *c, int at_fd, const char *dir, uint64_t seq, uint64_t reuse, char *buf,
+                          size_t len);
 
 /* Add a call to the open batch, run in order with the other writes. free_data releases data afterwards
  * (also if it never runs). what names it in the fail-stop message. Returns 0 or -ENOMEM (then data has

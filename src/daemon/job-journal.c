@@ -137,8 +137,38 @@ static int history_for_commit(Job *j, bool *snapshot) {
         return 0;
 }
 
-int job_flush(Job *j, uint64_t gen_next) {
+/* Queue the flush's file. A segment rewrites an obsolete one where there is one, and a snapshot of a running
+ * job keeps the segments it makes obsolete for that: deleting them frees an inode per commit, and on ext4
+ * without a journal every inode allocation skips, one by one, the inodes freed in the last 30 s or so, so
+ * each start and end of a long job got slower with its length (0.2 ms per node at 10,000 nodes, 0.5 ms at
+ * 30,000). The final snapshot deletes them all, as every snapshot did before. */
+static int commit_records(Job *j, bool snapshot, char *buf, size_t len) {
         char dir[24];
+        uint64_t reuse = 0;
+
+        /* By name, not an open fd: a commit of many jobs must not need an fd each. When it is written, an
+         * accepted job is jobs/ID, not jobs/.#ID: its publishing comes first in the committer. */
+        snprintf(dir, sizeof(dir), "%" PRIu64, j->id);
+        if (snapshot) {
+                bool final = job_is_finished(j);
+
+                if (final)
+                        j->reuse_next = j->reuse_end = 0;
+                else {
+                        if (j->reuse_next >= j->reuse_end)
+                                j->reuse_next = j->segments_from;
+                        j->reuse_end = j->seq; /* the old snapshot's number in between is a gap */
+                }
+                j->segments_from = j->seq + 1;
+                return committer_add(j->host->committer, j->host->jobs_fd, dir,
+                                     final ? COMMIT_SNAPSHOT : COMMIT_SNAPSHOT_KEEP, j->seq, buf, len);
+        }
+        if (j->reuse_next < j->reuse_end)
+                reuse = j->reuse_next++;
+        return committer_add_segment(j->host->committer, j->host->jobs_fd, dir, j->seq, reuse, buf, len);
+}
+
+int job_flush(Job *j, uint64_t gen_next) {
         bool snapshot;
         char *buf;
         size_t len;
@@ -147,9 +177,6 @@ int job_flush(Job *j, uint64_t gen_next) {
         j->in_dirty_list = false;
         if (j->n_dirty == 0 && !j->job_dirty)
                 return 0;
-        /* By name, not an open fd: a commit of many jobs must not need an fd each. When it is written, an
-         * accepted job is jobs/ID, not jobs/.#ID: its publishing comes first in the committer. */
-        snprintf(dir, sizeof(dir), "%" PRIu64, j->id);
 
         /* Compact when the journal files outgrow the snapshot (amortized O(1) per change), and at the end
          * so a finished job loads from one file. */
@@ -158,6 +185,8 @@ int job_flush(Job *j, uint64_t gen_next) {
         r = history_for_commit(j, &snapshot);
         if (r < 0)
                 return r;
+        if (j->segments_from == 0)
+                j->segments_from = j->seq + 1;
         j->seq++;
         if (snapshot)
                 buf = journal_build_snapshot_history(j->spec, j->run, j->seq, j->history, &len);
@@ -166,8 +195,7 @@ int job_flush(Job *j, uint64_t gen_next) {
                                                     j->n_dirty, j->history, &len);
         if (!buf)
                 return -ENOMEM;
-        r = committer_add(j->host->committer, j->host->jobs_fd, dir,
-                          snapshot ? COMMIT_SNAPSHOT : COMMIT_SEGMENT, j->seq, buf, len);
+        r = commit_records(j, snapshot, buf, len);
         if (r < 0)
                 return r;
         j->history->flushed = j->history->n;

@@ -106,6 +106,9 @@ struct Job {
         uint64_t flushed_gen; /* generation holding the job's latest flushed records (or acceptance) */
         size_t journal_bytes; /* bytes of journal files since the last snapshot */
         size_t snapshot_bytes;
+        uint64_t segments_from; /* first segment after the last snapshot; 0 = j->seq + 1 (not flushed yet) */
+        uint64_t reuse_next, reuse_end; /* obsolete segments [next, end) to rewrite as new ones (gaps are
+                                         * skipped): a commit allocates and frees no inode (job-journal.c) */
         History *history; /* the audit trail (job-journal.c); NULL until needed and once settled */
 
         /* Durability barriers: 0 = none, UINT64_MAX = not yet flushed, else the generation. */

@@ -60,6 +60,17 @@ char *journal_build_snapshot_head(const JobRun *run, uint64_t seq, size_t *ret_l
 /* Durably write journal-<seq>.json. Returns 0 or -errno; on failure nothing of it is visible. */
 int journal_write_segment(int job_dir_fd, uint64_t seq, const char *buf, size_t len);
 
+/* As journal_write_segment(), but rewrite the obsolete journal file of sequence reuse (< seq and ≤ that of
+ * a durable snapshot; 0 = none) and rename it to journal-<seq>.json rather than create a file: no inode is
+ * allocated or freed (ext4 without a journal skips every inode freed in the last half minute when it
+ * allocates one, so a file created and deleted per commit costs more the longer a job runs). Falls back to
+ * a new file if reuse does not exist. Returns 0 or -errno; on failure nothing of it is visible. */
+int journal_write_segment_reuse(int job_dir_fd, uint64_t seq, uint64_t reuse, const char *buf, size_t len);
+
+/* Durably replace state.json, keeping the journal files it makes obsolete (skipped on load), for
+ * journal_write_segment_reuse(). Returns 0 or -errno. */
+int journal_write_snapshot_keep(int job_dir_fd, const char *buf, size_t len);
+
 /* Durably replace state.json, then delete journal files with sequence ≤ seq. Returns 0 or -errno of the
  * snapshot write (deletion failures are ignored: stale journal files are skipped on load). */
 int journal_write_snapshot(int job_dir_fd, uint64_t seq, const char *buf, size_t len);

@@ -388,6 +388,79 @@ static void test_snapshot_obsoletes_segments(void **state) {
         assert_run_equal(got, run);
 }
 
+static ino_t inode_of(int dir_fd, const char *name) {
+        struct stat st;
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                fail_msg("%s: %m", name);
+        return st.st_ino;
+}
+
+/* A snapshot that keeps the segments it obsoletes, and segments written over them: the new segment is the
+ * old file renamed (no inode allocated or freed), the state loads as if each had been created, and a
+ * segment to reuse that is gone (written already, or never there) falls back to a new file. */
+static void test_segment_reuse(void **state) {
+        Fixture *f = *state;
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(3);
+        _cleanup_(job_run_freep) JobRun *run = make_run(3, 2);
+        _cleanup_(job_run_freep) JobRun *got = NULL;
+        _cleanup_free_ char *msg = NULL, *snap = NULL;
+        uint64_t seq = 0;
+        size_t len;
+        ino_t ino1, ino2;
+        int r;
+
+        write_snapshot(f->dir_fd, spec, run, 0);
+        for (uint64_t s = 1; s <= 2; s++) {
+                run->nodes[s % 3].attempt = (uint16_t) s;
+                write_segment(f->dir_fd, spec, run, s, false, (const uint32_t[]){ s % 3 }, 1);
+        }
+        snap = journal_build_snapshot(spec, run, 3, &len);
+        assert_non_null(snap);
+        assert_int_equal(journal_write_snapshot_keep(f->dir_fd, snap, len), 0);
+        assert_true(exists(f->dir_fd, "journal-000000000001.json"));
+        assert_true(exists(f->dir_fd, "journal-000000000002.json"));
+        ino1 = inode_of(f->dir_fd, "journal-000000000001.json");
+        ino2 = inode_of(f->dir_fd, "journal-000000000002.json");
+
+        for (uint64_t s = 4; s <= 6; s++) {
+                _cleanup_free_ char *buf = NULL;
+
+                run->nodes[s % 3].attempt = (uint16_t) s;
+                run->nodes[s % 3].state = NODE_RUNNING;
+                buf = journal_build_segment(spec, run, s, false, (const uint32_t[]){ s % 3 }, 1, &len);
+                assert_non_null(buf);
+                /* 4 over 1, 5 over 2, 6 over 3: the old snapshot's number, never a segment: a new file */
+                assert_int_equal(journal_write_segment_reuse(f->dir_fd, s, s - 3, buf, len), 0);
+                if (s == 4)
+                        assert_true(inode_of(f->dir_fd, "journal-000000000004.json") == ino1);
+                if (s == 5) {
+                        assert_true(inode_of(f->dir_fd, "journal-000000000005.json") == ino2);
+                        /* written again (a resumed commit): the obsolete one is gone, the same result */
+                        assert_int_equal(journal_write_segment_reuse(f->dir_fd, s, s - 3, buf, len), 0);
+                }
+        }
+        assert_false(exists(f->dir_fd, "journal-000000000001.json"));
+        assert_false(exists(f->dir_fd, "journal-000000000002.json"));
+        assert_true(exists(f->dir_fd, "journal-000000000006.json"));
+
+        r = journal_load(f->dir_fd, spec, &got, &seq, &msg);
+        if (r < 0)
+                fail_msg("got %d (%s), want 0", r, strna(msg));
+        if (seq != 6)
+                fail_msg("got seq %" PRIu64 ", want 6", seq);
+        assert_run_equal(got, run);
+
+        /* A crash while a segment is rewritten leaves its obsolete name with whatever it holds: skipped. */
+        got = job_run_free(got);
+        put_file(f->dir_fd, "journal-000000000002.json", "{\"version\":1,\"seq\":7,\"nodes\":{\"zz\":{}}}");
+        r = journal_load(f->dir_fd, spec, &got, &seq, &msg);
+        if (r < 0)
+                fail_msg("got %d (%s), want 0", r, strna(msg));
+        assert_int_equal(seq, 6);
+        assert_run_equal(got, run);
+}
+
 static void test_leftover_temp_files_ignored(void **state) {
         Fixture *f = *state;
         _cleanup_(jobspec_freep) JobSpec *spec = make_spec(2);
@@ -749,6 +822,7 @@ int main(void) {
                 cmocka_unit_test(test_snapshot_with_nodes),
                 cmocka_unit_test_setup_teardown(test_segments_replay, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_obsoletes_segments, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_segment_reuse, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_temp_files_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_snapshot, setup, teardown),
                 cmocka_unit_test(test_corruption),
