@@ -7,7 +7,7 @@
 set -uo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
 rc=0
-for b in independent chain latency bigjob worstcase envmem idle owner; do
+for b in independent curve chain latency bigjob worstcase envmem idle owner; do
         echo
         "$dir/$b.sh" || {
                 echo "($b.sh failed with status $?)"

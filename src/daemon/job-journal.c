@@ -3,12 +3,11 @@
  * job-journal.c — what a job records, when it becomes durable, and who hears.
  *
  * Owns: building the job's records for a commit (job_flush(): a segment, or
- * a snapshot when the segments outgrow it and at the end) with the history
- * events they make (history.h; control actions: job_record_action()), the durability
- * barriers (completions, spawns, skips, acceptance, the job's end) and their
- * release when the host's committer reports a durable generation, and the
- * job's observers (Watch calls, Logs streams).
- * Invariants: barriers are assigned the generation of the flush that holds
+ * a snapshot when the segments outgrow it and at the end; a segment rewrites
+ * an obsolete one where it can, commit_records()) with the history events they make (history.h; control
+ * actions: job_record_action()), the durability barriers (completions, spawns, skips, acceptance, the job's
+ * end) and their release when the host's committer reports a durable generation, and the job's observers
+ * (Watch calls, Logs streams). Invariants: barriers are assigned the generation of the flush that holds
  * their record and released only when that generation is durable, in order;
  * observers hear of a change only through flush (not durable yet) and
  * durable/end (durable); removing an observer from a callback is safe.
@@ -140,8 +139,9 @@ static int history_for_commit(Job *j, bool *snapshot) {
 /* Queue the flush's file. A segment rewrites an obsolete one where there is one, and a snapshot of a running
  * job keeps the segments it makes obsolete for that: deleting them frees an inode per commit, and on ext4
  * without a journal every inode allocation skips, one by one, the inodes freed in the last 30 s or so, so
- * each start and end of a long job got slower with its length (0.2 ms per node at 10,000 nodes, 0.5 ms at
- * 30,000). The final snapshot deletes them all, as every snapshot did before. */
+ * each start and end of a long job got slower with its length (issue 12: orchd's overhead per node grew
+ * from 0.2 ms at 10,000 nodes to 0.5 ms at 30,000). The final snapshot deletes them all, as every snapshot
+ * did before. */
 static int commit_records(Job *j, bool snapshot, char *buf, size_t len) {
         char dir[24];
         uint64_t reuse = 0;
