@@ -2,12 +2,12 @@
 /*
  * job-journal.c — what a job records, when it becomes durable, and who hears.
  *
- * Owns: building the job's records for a commit (job_flush(): a segment, or
- * a snapshot when the segments outgrow it and at the end; a segment rewrites
- * an obsolete one where it can, commit_records()) with the history events they make (history.h; control
- * actions: job_record_action()), the durability barriers (completions, spawns, skips, acceptance, the job's
- * end) and their release when the host's committer reports a durable generation, and the job's observers
- * (Watch calls, Logs streams). Invariants: barriers are assigned the generation of the flush that holds
+ * Owns: building the job's records for a commit (job_flush(): a segment, or a snapshot when the segments
+ * outgrow it and at the end; a segment rewrites an obsolete one where it can, commit_records()) with the
+ * history events they make (history.h; control actions: job_record_action()), the durability barriers
+ * (completions, spawns, skips, acceptance, the job's end) and their release when the host's committer
+ * reports a durable generation, and the job's observers (Watch calls, Logs streams).
+ * Invariants: barriers are assigned the generation of the flush that holds
  * their record and released only when that generation is durable, in order;
  * observers hear of a change only through flush (not durable yet) and
  * durable/end (durable); removing an observer from a callback is safe.
