@@ -423,10 +423,8 @@ int journal_write_segment_reuse(int job_dir_fd, uint64_t seq, uint64_t reuse, co
                 return journal_write_segment(job_dir_fd, seq, buf, len);
         journal_format_name(old, reuse);
         fd = openat(job_dir_fd, old, O_WRONLY | O_TRUNC | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 && errno == ENOENT) /* reused already (a write run again), or never written */
+        if (fd < 0) /* reused already (a write run again), never written, or not a file: a new one */
                 return journal_write_segment(job_dir_fd, seq, buf, len);
-        if (fd < 0)
-                return -errno;
         /* Until the rename the file keeps its obsolete name, so whatever a crash leaves in it is skipped
          * on load, as a leftover temp file would be. Data first, then the name, then the name durable. */
         journal_format_name(name, seq);

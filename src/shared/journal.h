@@ -64,7 +64,8 @@ int journal_write_segment(int job_dir_fd, uint64_t seq, const char *buf, size_t 
  * a durable snapshot; 0 = none) and rename it to journal-<seq>.json rather than create a file: no inode is
  * allocated or freed (ext4 without a journal skips every inode freed in the last half minute when it
  * allocates one, so a file created and deleted per commit costs more the longer a job runs). Falls back to
- * a new file if reuse does not exist. Returns 0 or -errno; on failure nothing of it is visible. */
+ * a new file if reuse cannot be opened (it does not exist). Returns 0 or -errno; on failure nothing of it
+ * is visible. */
 int journal_write_segment_reuse(int job_dir_fd, uint64_t seq, uint64_t reuse, const char *buf, size_t len);
 
 /* Durably replace state.json, keeping the journal files it makes obsolete (skipped on load), for
