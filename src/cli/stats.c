@@ -33,6 +33,20 @@ static void print_counts(json_object *counts, const char *suffix) {
         printf("%s\n", suffix);
 }
 
+/* "Isolation: cgroup below /sys/fs/cgroup/orchd-… (controllers: cpu memory)" or "Isolation: pgroup". */
+static void print_isolation(json_object *r) {
+        json_object *iso = reply_member(r, "isolation", json_type_string),
+                    *base = reply_member(r, "cgroup", json_type_string),
+                    *ctl = reply_member(r, "controllers", json_type_string);
+
+        printf("Isolation: %s", iso ? json_object_get_string(iso) : "unknown");
+        if (base)
+                printf(" below %s", json_object_get_string(base));
+        if (ctl)
+                printf(" (controllers: %s)", *json_object_get_string(ctl) ? json_object_get_string(ctl) : "none");
+        printf("\n");
+}
+
 static void stats_print(json_object *r) {
         int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
         json_object *jobs = reply_member(r, "jobs", json_type_object),
@@ -58,6 +72,7 @@ static void stats_print(json_object *r) {
         printf(" Spawned: %" PRId64 " processes\n", stat_int(r, "spawned", NULL));
         printf("  Intake: %" PRId64 " accepted, %" PRId64 " rejected\n", stat_int(r, "intake", "accepted"),
                stat_int(r, "intake", "rejected"));
+        print_isolation(r);
         printf(" Journal: %" PRId64 " commits, %" PRId64 " files, %.2f ms per commit\n", commits,
                stat_int(r, "journal", "files"),
                commits > 0 ? (double) stat_int(r, "journal", "write_us") / 1000.0 / (double) commits : 0.0);
@@ -104,6 +119,9 @@ static void stats_prometheus(json_object *r) {
                "# TYPE orchd_journal_write_seconds_total counter\n"
                "orchd_journal_write_seconds_total %.6f\n",
                (double) stat_int(r, "journal", "write_us") / 1e6);
+        printf("# HELP orchd_cgroup_isolation 1 when each node runs in a cgroup of its own, 0 for process "
+               "groups.\n# TYPE orchd_cgroup_isolation gauge\norchd_cgroup_isolation %d\n",
+               reply_member(r, "cgroup", json_type_string) ? 1 : 0);
         printf("# HELP orchd_read_only 1 while orchd cannot write its state (no room, or no fds): nothing "
                "starts.\n"
                "# TYPE orchd_read_only gauge\norchd_read_only %d\n",

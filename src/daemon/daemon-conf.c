@@ -155,6 +155,8 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
                 return a->max_interrupted_reruns == b->max_interrupted_reruns;
         case CONF_KEEP_FINISHED:
                 return a->keep_age_usec == b->keep_age_usec && a->keep_count == b->keep_count;
+        case CONF_ISOLATION:
+                return a->isolation_pgroup == b->isolation_pgroup;
         default:
                 return true;
         }

@@ -17,6 +17,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "committer.h"
 #include "conf.h"
 #include "macro.h"
@@ -63,6 +64,7 @@ typedef struct JobHost {
                                  * max_interrupted_reruns */
         const char *exec_helper; /* orchd-exec, for nodes run as their owner */
         const char *pam_confdir; /* its PAM service directory, NULL = /etc/pam.d */
+        Cgroups *cgroups;        /* attempt cgroups (cgroup.h); NULL or pgroup isolation: process groups */
         const JobHostOps *ops;
         void *userdata;
 } JobHost;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroupfmt.h"
 #include "access.h"
 #include "graph.h"
 #include "json-util.h"
@@ -302,6 +303,15 @@ int method_stats(ControlCall *call, json_object *params, void *userdata) {
         json_object_object_add(p, "journal", journal);
         reason = readonly_reason(&m->read_only, why, sizeof(why));
         json_object_object_add(p, "read_only", reason ? json_object_new_string(reason) : NULL);
+        json_object_object_add(p, "isolation", json_object_new_string(cgroups_isolation(m->cgroups)));
+        if (cgroups_enabled(m->cgroups)) {
+                char names[CGROUPFMT_NAMES_MAX];
+
+                json_object_object_add(p, "cgroup", json_object_new_string(cgroups_base(m->cgroups)));
+                json_object_object_add(p, "controllers",
+                                       json_object_new_string(cgroupfmt_controller_names(
+                                               cgroups_controllers(m->cgroups), names)));
+        }
         if (manager_loading(m) > 0) /* the counts are of the jobs loaded so far */
                 add_int(p, "loading", manager_loading(m));
         return control_call_reply(call, p);

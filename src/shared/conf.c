@@ -48,6 +48,8 @@ static const struct {
         /* Read when jobs are recovered, which is at start only. */
         [CONF_MAX_INTERRUPTED_RERUNS] = { "MaxInterruptedReruns", false },
         [CONF_KEEP_FINISHED] = { "KeepFinished", true },
+        /* orchd's cgroup is set up at start. */
+        [CONF_ISOLATION] = { "Isolation", false },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -348,6 +350,12 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                                 "must be an age with a unit, a count of jobs or both (e.g. 30d, 10000, "
                                 "\"30d 10000\"), or infinity";
                 break;
+        case CONF_ISOLATION:
+                if (!streq(value, "auto") && !streq(value, "pgroup"))
+                        return *ret_why = "must be auto or pgroup", -EINVAL;
+                c->isolation_pgroup = streq(value, "pgroup");
+                r = 0;
+                break;
         default:
                 return *ret_why = "unknown key", -EINVAL;
         }
@@ -529,6 +537,9 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                 case CONF_KEEP_FINISHED:
                         dst->keep_age_usec = src->keep_age_usec;
                         dst->keep_count = src->keep_count;
+                        break;
+                case CONF_ISOLATION:
+                        dst->isolation_pgroup = src->isolation_pgroup;
                         break;
                 }
                 if (r >= 0)

@@ -27,11 +27,12 @@ typedef struct SpawnParams {
         int stderr_fd;
         int record_fd;             /* opened O_WRONLY|O_APPEND|O_CLOEXEC, above 2; -1: no record */
         const char *record_prefix; /* e.g. "12 3 " (node, attempt): at most SPAWN_PREFIX_MAX bytes */
+        int cgroup_procs_fd; /* > 2: a cgroup's cgroup.procs (O_WRONLY), joined first thing; else none */
 } SpawnParams;
 
 #define SPAWN_PREFIX_MAX 64U
 
-/* Start p->path as a new session leader (its pid is its process group) with signal mask empty, all
+/* Start p->path (in the cgroup of cgroup_procs_fd, joined before any other step) as a new session leader (its pid is its process group) with signal mask empty, all
  * dispositions default, stdin /dev/null, stdout and stderr the given fds, no other fd (everything else is
  * close-on-exec by then), cwd and env as given, the caller's umask, and its record written before the exec.
  * Returns 0 with *ret_pid once the program runs, or -errno if any step failed (the child then exited 127

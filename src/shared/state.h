@@ -98,6 +98,14 @@ typedef struct NodeRun {
         uint64_t pid_start;    /* its start time (procutil.h), so a restart can tell it from a reused pid */
         uint64_t log_dropped; /* output bytes of the last ended attempt lost from its log (a full filesystem)
                                */
+        /* The kernel's accounting of the last ended attempt, from its cgroup (cgroup isolation only): valid
+         * when acct; within, UINT64_MAX = not available (no such controller). */
+        bool acct;
+        uint64_t cpu_usec;       /* cpu.stat usage_usec */
+        uint64_t memory_peak;    /* memory.peak, bytes */
+        uint64_t pids_peak;      /* pids.peak */
+        uint64_t io_read_bytes;  /* io.stat rbytes */
+        uint64_t io_write_bytes; /* io.stat wbytes */
 } NodeRun;
 
 /* Progress of one job, and who it belongs to. Owns nodes[] and the strings. */
