@@ -315,6 +315,7 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         node_task_release(j, i);
         c->stop_reason = STOP_NONE;
         node_set_accounting(n, res);
+        n->frozen = false;
         n->pid = 0;
         n->pid_start = 0;
         n->exit_code = res->end == TASK_EXITED && res->start_error == 0 ? res->exit_code : -1;

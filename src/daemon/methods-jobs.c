@@ -336,11 +336,45 @@ int method_graph(ControlCall *call, json_object *params, void *userdata) {
         return methods_reply_view(userdata, call, j, p);
 }
 
+/* Pause's freeze parameter: 1 (freeze), 0 (absent or false), or -1 after an error reply. */
+static int pause_freeze_param(ControlCall *call, json_object *params) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(params, "freeze", &v) || json_object_is_type(v, json_type_null))
+                return 0;
+        if (!json_object_is_type(v, json_type_boolean))
+                return methods_reply_invalid_parameter(call, "freeze"), -1;
+        return json_object_get_boolean(v) ? 1 : 0;
+}
+
+static int reply_cannot_freeze(ControlCall *call, const Job *j) {
+        json_object *p = json_object_new_object();
+        char id[24];
+
+        snprintf(id, sizeof(id), "%" PRIu64, j->id);
+        if (p) {
+                json_object_object_add(p, "id", json_object_new_string(id));
+                json_object_object_add(p, "reason",
+                                       json_object_new_string("orchd runs nodes in process groups, not cgroups "
+                                                              "(Isolation=pgroup, or no delegated cgroup2)"));
+        }
+        return control_call_error(call, ORCH_ERROR_CANNOT_FREEZE, p);
+}
+
 int method_pause(ControlCall *call, json_object *params, void *userdata) {
+        Methods *ms = userdata;
         Job *j = methods_lookup_job(userdata, call, params);
+        int freeze;
 
         if (!j)
                 return 0;
+        freeze = pause_freeze_param(call, params);
+        if (freeze < 0)
+                return 0;
+        if (freeze && !cgroups_enabled(ms->manager->cgroups))
+                return reply_cannot_freeze(call, j);
+        if (freeze && !job_is_finished(j))
+                (void) job_freeze(j, true);
         if (job_pause(j) > 0) {
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "pause"), "uid %u paused job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), j->id);

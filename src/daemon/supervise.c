@@ -222,8 +222,10 @@ static int task_terminate(Task *t, uint64_t grace_usec) {
         r = task_kill_group(t, SIGTERM);
         if (r < 0)
                 return r;
-        /* A stopped process would not act on SIGTERM before the grace period ends. */
+        /* A stopped process would not act on SIGTERM before the grace period ends, nor a frozen one. */
         (void) task_kill_group(t, SIGCONT);
+        if (t->cgroup_fd >= 0)
+                (void) task_freeze(t, false);
 
         r = task_add_timer(t, &t->kill_source, grace_usec, task_on_kill_timer);
         if (r < 0) {

@@ -91,6 +91,8 @@ json_object *protocol_node_to_json(const NodeRun *n) {
         if (n->log_dropped > 0 &&
             add_int(o, "log_dropped", (int64_t) MIN(n->log_dropped, (uint64_t) INT64_MAX)) < 0)
                 return NULL;
+        if (n->frozen && add(o, "frozen", json_object_new_boolean(true)) < 0)
+                return NULL;
         /* The kernel's accounting of the last ended attempt, each figure only where it is known. */
         if (n->acct && ((n->cpu_usec <= INT64_MAX && add_int(o, "cpu_usec", (int64_t) n->cpu_usec) < 0) ||
                         (n->memory_peak <= INT64_MAX &&

@@ -191,6 +191,8 @@ static void put_node(Text *t, const NodeRun *n) {
                 PUT_LITERAL(t, ",\"log_dropped\":");
                 put_int(t, (int64_t) MIN(n->log_dropped, (uint64_t) INT64_MAX));
         }
+        if (n->frozen)
+                PUT_LITERAL(t, ",\"frozen\":true");
         put_node_acct(t, n);
         PUT_LITERAL(t, "}");
 }
