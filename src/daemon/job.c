@@ -316,6 +316,8 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         c->stop_reason = STOP_NONE;
         node_set_accounting(n, res);
         n->frozen = false;
+        if (n->acct && j->host->ops->accounted)
+                j->host->ops->accounted(j->host->userdata, n);
         n->pid = 0;
         n->pid_start = 0;
         n->exit_code = res->end == TASK_EXITED && res->start_error == 0 ? res->exit_code : -1;

@@ -89,6 +89,8 @@ struct Manager {
         ReadOnly read_only;       /* the spool cannot be written: waiting for room (readonly.h) */
         uint64_t started_at_usec; /* CLOCK_MONOTONIC */
         uint64_t n_spawned;
+        /* Totals of the kernel's accounting of attempts ended since start (cgroup isolation). */
+        uint64_t acct_attempts, acct_cpu_usec, acct_io_read_bytes, acct_io_write_bytes;
 };
 
 /* Build everything and recover jobs from disk (no control socket: the methods layer adds it, methods.h).

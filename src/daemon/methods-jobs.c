@@ -305,6 +305,18 @@ int method_stats(ControlCall *call, json_object *params, void *userdata) {
         json_object_object_add(p, "read_only", reason ? json_object_new_string(reason) : NULL);
         json_object_object_add(p, "isolation", json_object_new_string(cgroups_isolation(m->cgroups)));
         if (cgroups_enabled(m->cgroups)) {
+                json_object *a = json_object_new_object();
+
+                if (!a || json_object_object_add(p, "accounting", a) < 0) {
+                        json_object_put(a), json_object_put(p);
+                        return -ENOMEM;
+                }
+                add_int(a, "attempts", m->acct_attempts);
+                add_int(a, "cpu_usec", m->acct_cpu_usec);
+                add_int(a, "io_read_bytes", m->acct_io_read_bytes);
+                add_int(a, "io_write_bytes", m->acct_io_write_bytes);
+        }
+        if (cgroups_enabled(m->cgroups)) {
                 char names[CGROUPFMT_NAMES_MAX];
 
                 json_object_object_add(p, "cgroup", json_object_new_string(cgroups_base(m->cgroups)));

@@ -95,13 +95,40 @@ wait_job "$id" >/dev/null
 cpu=$(node_field "$id" burn cpu_usec)
 diag "cpu_usec of a node that burned 0.6 s of CPU: $cpu"
 ok "status --json reports cpu_usec >= 400000 for it" test "${cpu:-0}" -ge 400000 2>/dev/null
-like "$(ctl status "$id")" "cpu" "orchctl status shows the CPU time"
+like "$(ctl status "$id")" "NODE +STATE +ATTEMPTS +EXIT +DURATION +CPU +REASON" "orchctl status has a CPU column"
+like "$(ctl status "$id" | grep '^burn ')" " 0\.[4-9][0-9]s|[1-9]\.[0-9]{2}s" "with the node's CPU time in seconds"
+is "$(ctl stats --json | jq -r '.accounting.cpu_usec >= 400000')" true "stats --json totals the CPU time of ended attempts"
+like "$(ctl stats)" "Usage: [0-9]+ attempts ended, [0-9.]+ s CPU" "orchctl stats shows the totals"
+like "$(ctl stats --prometheus)" "orchd_node_cpu_seconds_total [0-9.]+" "the Prometheus text has orchd_node_cpu_seconds_total"
 if [ -e "$BASE/cgroup.controllers" ] && grep -qw memory "$BASE/cgroup.controllers"; then
         ok "memory_peak is reported where the memory controller is" test "$(node_field "$id" burn memory_peak)" != null
 else
         skip "memory_peak" "no memory controller in $MOUNT (cgroup.controllers: $(cat "$BASE/cgroup.controllers" 2>/dev/null))"
 fi
 is "$(disk_view "$id" | jq -r '.nodes.burn.cpu_usec')" "$cpu" "cpu_usec is recorded in the journal with the end"
+
+# ---- freeze and thaw ----------------------------------------------------------------------------------
+drop_job freeze <<EOF
+{ "nodes": { "ledger": { "cmd": ["/bin/sh", "-c", "while [ ! -e $G/freeze.stop ]; do echo x >> $G/freeze.ledger; done"] } } }
+EOF
+id=$(job_id_of freeze) || bail_out "job not accepted"
+wait_for 20 test -s "$G/freeze.ledger" || bail_out "the ledger node did not start"
+CG=$BASE/user-0/job-$id/ledger.1
+ctl pause --freeze "$id" >/dev/null
+ok "pause --freeze sets cgroup.freeze" grep -qx 1 "$CG/cgroup.freeze"
+ok "the kernel reports the cgroup frozen" wait_for 20 grep -qx 'frozen 1' "$CG/cgroup.events"
+size1=$(stat -c %s "$G/freeze.ledger")
+is "$(node_field "$id" ledger frozen)" true "status --json shows the node frozen"
+like "$(ctl status "$id")" "frozen" "orchctl status shows it frozen"
+is "$(job_field "$id" state)" paused "the job is paused"
+ok "the ledger does not grow while frozen (the cgroup still says frozen 1)" sh -c "grep -qx 'frozen 1' '$CG/cgroup.events' && test \$(stat -c %s '$G/freeze.ledger') -eq $size1"
+ctl resume "$id" >/dev/null
+ok "resume thaws it" wait_for 20 grep -qx 'frozen 0' "$CG/cgroup.events"
+ok "the ledger grows again" wait_for 20 sh -c "test \$(stat -c %s '$G/freeze.ledger') -gt $size1"
+is "$(node_field "$id" ledger frozen)" null "status no longer shows it frozen"
+touch "$G/freeze.stop"
+wait_job "$id" >/dev/null
+expect_node "$id" ledger succeeded null
 
 # ---- another user's node -------------------------------------------------------------------------------
 uid=$(id -u "$U")
@@ -132,4 +159,6 @@ id=$(job_id_of pg) || bail_out "job not accepted"
 wait_job "$id" >/dev/null
 expect_node "$id" n succeeded null
 is "$(node_field "$id" n cpu_usec)" null "no accounting without a cgroup"
+is_exit 69 "pause --freeze is refused (exit 69) under pgroup" ctl pause --freeze "$id"
+like "$(ctl pause --freeze "$id" 2>&1)" "cannot freeze job '$id': orchd runs nodes in process groups.*pause it without --freeze" "saying why and what to do"
 done_testing
