@@ -50,6 +50,7 @@ static const struct {
         [CONF_KEEP_FINISHED] = { "KeepFinished", true },
         /* orchd's cgroup is set up at start. */
         [CONF_ISOLATION] = { "Isolation", false },
+        [CONF_USER_CPU_WEIGHT] = { "UserCPUWeight", true },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -356,6 +357,9 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                 c->isolation_pgroup = streq(value, "pgroup");
                 r = 0;
                 break;
+        case CONF_USER_CPU_WEIGHT:
+                r = user_weights_add(&c->user_cpu_weights, value, ret_why);
+                break;
         default:
                 return *ret_why = "unknown key", -EINVAL;
         }
@@ -541,6 +545,9 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                 case CONF_ISOLATION:
                         dst->isolation_pgroup = src->isolation_pgroup;
                         break;
+                case CONF_USER_CPU_WEIGHT:
+                        r = user_weights_copy(&dst->user_cpu_weights, &src->user_cpu_weights);
+                        break;
                 }
                 if (r >= 0)
                         dst->set |= 1U << k;
@@ -555,5 +562,6 @@ void conf_done(DaemonConf *c) {
         strv_free(c->deny_users);
         free(c->drop_group);
         free(c->admin_group);
+        user_weights_done(&c->user_cpu_weights);
         *c = (DaemonConf){};
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "resources.h"
 
 typedef enum ConfKey {
         CONF_SPOOL,
@@ -33,6 +34,7 @@ typedef enum ConfKey {
         CONF_MAX_INTERRUPTED_RERUNS,
         CONF_KEEP_FINISHED,
         CONF_ISOLATION,
+        CONF_USER_CPU_WEIGHT,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -66,6 +68,8 @@ typedef struct DaemonConf {
         /* Isolation=: false = auto (cgroup v2 where a delegated subtree exists), true = pgroup (process
          * groups only). */
         bool isolation_pgroup;
+        /* UserCPUWeight=: cpu.weight of a user's cgroup (USER:WEIGHT entries); unlisted users get 100. */
+        UserWeights user_cpu_weights;
 } DaemonConf;
 
 #define CONF_KEEP_FOREVER UINT64_MAX

@@ -53,6 +53,7 @@ typedef enum ReasonKind {
         REASON_INTERRUPTED, /* "interrupted" */
         REASON_ACCOUNT,     /* "account:WORD", e.g. "account:locked"; arg is an ExecAccount (exec-proto.h) */
         REASON_ABORT,       /* "abort:N": a node's abort_on_exit code N ended the job */
+        REASON_OOM,         /* "oom": the OOM killer killed a process of the attempt (memory.events) */
         _REASON_KIND_MAX,
         _REASON_KIND_INVALID = -EINVAL,
 } ReasonKind;

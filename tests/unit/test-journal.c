@@ -84,7 +84,7 @@ static JobRun *make_run(size_t n, unsigned variant) {
                 { REASON_NONE, 0 },        { REASON_EXIT, 3 },       { REASON_SIGNAL, SIGKILL },
                 { REASON_TIMEOUT, 0 },     { REASON_SPAWN, ENOENT }, { REASON_CANCELLED, 0 },
                 { REASON_UPSTREAM, 0 },    { REASON_FAIL_FAST, 0 },  { REASON_JOB_TIMEOUT, 0 },
-                { REASON_INTERRUPTED, 0 },
+                { REASON_INTERRUPTED, 0 }, { REASON_OOM, 0 },
         };
         JobRun *run = NULL;
 
