@@ -313,7 +313,25 @@ static int cg_mkdir_level(Cgroups *c, const char *path) {
         return 0;
 }
 
-int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name) {
+int cgroups_write(int fd, const char *file, const char *value) {
+        return cg_write(fd, file, value);
+}
+
+/* The user's cpu.weight, written at each start so that a reload's new UserCPUWeight= applies from the next
+ * start on (one short write, and only where the cpu controller is). */
+static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
+        _cleanup_close_ int fd = -EBADF;
+        char v[16];
+
+        if (!(c->controllers & CGROUP_CPU) || weight == 0)
+                return;
+        fd = openat(c->base_fd, user_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        snprintf(v, sizeof(v), "%u", (unsigned) weight);
+        if (fd >= 0 && cg_write(fd, "cpu.weight", v) < 0)
+                log_warning_errno(errno, "Cannot set cpu.weight %s of cgroup %s/%s: %m", v, c->base, user_dir);
+}
+
+int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, uint32_t user_weight) {
         char path[PATH_MAX];
         char *slash;
         int r, fd;
@@ -326,6 +344,8 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
         slash = strchr(path, '/');
         *slash = '\0';
         r = cg_mkdir_level(c, path); /* user-UID */
+        if (r >= 0)
+                cg_user_weight(c, path, user_weight);
         *slash = '/';
         if (r >= 0) {
                 slash = strchr(slash + 1, '/');

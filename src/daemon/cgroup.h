@@ -32,9 +32,13 @@ unsigned cgroups_controllers(const Cgroups *c);
 const char *cgroups_base(const Cgroups *c);
 
 /* Create the cgroup of an attempt (user-UID/job-JOB/NAME where NAME is log_name without ".log") and open
- * it O_DIRECTORY. A leftover of that name (a crash) is killed and removed first. Returns the fd (the
- * caller's) or -errno. */
-int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name);
+ * it O_DIRECTORY. A leftover of that name (a crash) is killed and removed first. The user's cgroup gets
+ * cpu.weight user_weight where the cpu controller is enabled (UserCPUWeight=: equal shares by default).
+ * Returns the fd (the caller's) or -errno. */
+int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, uint32_t user_weight);
+
+/* Write value to the file of the cgroup at fd (a resources limit). Returns 0 or -errno. */
+int cgroups_write(int fd, const char *file, const char *value);
 
 /* Remove the attempt's cgroup (empty by then), and its job's and user's when they are empty too. Never
  * fails: a directory still busy is removed by a later call or at cgroups_free(). */

@@ -341,6 +341,10 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
                 node_start_failed(j, i, res->start_error, res->start_account);
         else if (res->timed_out)
                 attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);
+        else if (res->oom_kills != UINT64_MAX && res->oom_kills > 0 &&
+                 !(res->end == TASK_EXITED && res->exit_code == 0))
+                /* The OOM killer struck in the attempt's cgroup and it did not succeed: that is why. */
+                attempt_failed(j, i, ATTEMPT_OOM, (Reason){ .kind = REASON_OOM }, -1);
         else if (res->end == TASK_EXITED &&
                  abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, res->exit_code))
                 job_abort(j, i, res->exit_code); /* before retry, as DAGMan's ABORT-DAG-ON */

@@ -384,7 +384,10 @@ static int manager_setup_cgroups(Manager *m) {
         int r;
 
         r = cgroups_new(known ? id : NULL, !m->conf.isolation_pgroup, &m->cgroups);
-        return r < 0 ? log_oom() : 0;
+        if (r < 0)
+                return log_oom();
+        spool_set_resources(m->spool, cgroups_enabled(m->cgroups), cgroups_controllers(m->cgroups));
+        return 0;
 }
 
 int manager_new(const ManagerConfig *config, Manager **ret) {

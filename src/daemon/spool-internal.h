@@ -58,6 +58,8 @@
 
 struct Spool {
         sd_event *event;
+        unsigned resources_mask; /* controllers attempt cgroups have (spool_set_resources()) */
+        bool resources_pgroup;   /* no cgroups at all: every "resources" limit is refused */
         Committer *committer; /* not owned */
         char *path;
         JobLimits limits;

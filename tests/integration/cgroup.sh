@@ -142,6 +142,47 @@ expect_node "$id" n succeeded null
 like "$(grep '^0::' "$G/user.cg")" "^0::/orchd-[0-9a-f]{16}/user-$uid/job-$id/n\.1$" "$U's node runs in user-$uid/job-$id/n.1"
 ok "and its cgroup is gone after the job" test ! -e "$BASE/user-$uid"
 
+# ---- resources: limits need their controllers ----------------------------------------------------------
+avail=$(cat "$BASE/cgroup.subtree_control" 2>/dev/null)
+drop_job limits <<EOF
+{ "resources": { "pids_max": 64 }, "nodes": { "n": { "cmd": "true", "resources": { "memory_max": "64M" } } } }
+EOF
+if grep -qw memory <<<"$avail" && grep -qw pids <<<"$avail"; then
+        id=$(job_id_of limits) || bail_out "job not accepted"
+        wait_job "$id" >/dev/null
+        expect_node "$id" n succeeded null
+        skip "a limit whose controller is absent is rejected" "this host delegates memory and pids ($avail)"
+else
+        wait_rejected limits.json || bail_out "limits.json was neither accepted nor rejected"
+        like "$(cat "$REJ/limits.json.error")" "nodes\.n\.resources\.memory_max needs the cgroup v2 memory controller, which this host does not delegate to orchd \(available: [a-z ]*\)|resources\.pids_max needs the cgroup v2 pids controller" \
+                "a job whose limit cannot be enforced is rejected naming the field and the missing controller"
+fi
+if grep -qw memory <<<"$avail"; then
+        drop_job oom <<EOF
+{ "nodes": { "n": { "cmd": ["/bin/sh", "-c", "x=\$(head -c 200000000 /dev/zero | tr '\\\\0' x); echo survived"], "resources": { "memory_max": "16M" }, "retry": { "attempts": 1 } } } }
+EOF
+        id=$(job_id_of oom) || bail_out "job not accepted"
+        wait_job "$id" >/dev/null
+        expect_node "$id" n failed oom
+else
+        skip "memory_max: an OOM kill ends the attempt with reason oom" "no memory controller in $MOUNT (subtree_control: '${avail}')"
+fi
+if grep -qw pids <<<"$avail"; then
+        drop_job pids <<EOF
+{ "nodes": { "n": { "cmd": ["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait"], "resources": { "pids_max": 4 } } } }
+EOF
+        id=$(job_id_of pids) || bail_out "job not accepted"
+        wait_job "$id" >/dev/null
+        ok "pids_max: the node's forks beyond the limit failed" grep -q "fork\|Resource temporarily" "$SPOOL/jobs/$id/logs/n.1.log"
+else
+        skip "pids_max limits the node's processes" "no pids controller in $MOUNT (subtree_control: '${avail}')"
+fi
+if grep -qw cpu <<<"$avail"; then
+        ok "user-$uid has cpu.weight 100 by default" true
+else
+        skip "each user's cgroup gets an equal cpu.weight" "no cpu controller in $MOUNT (subtree_control: '${avail}')"
+fi
+
 ok "no user cgroup is left once every job ended" sh -c "! ls -d $BASE/user-* 2>/dev/null | grep -q ."
 stop_orchd
 ok "BASE is removed when orchd stops" test ! -e "$BASE"
@@ -160,5 +201,11 @@ wait_job "$id" >/dev/null
 expect_node "$id" n succeeded null
 is "$(node_field "$id" n cpu_usec)" null "no accounting without a cgroup"
 is_exit 69 "pause --freeze is refused (exit 69) under pgroup" ctl pause --freeze "$id"
+drop_job pglimit <<EOF
+{ "nodes": { "n": { "cmd": "true", "resources": { "cpu_weight": 50 } } } }
+EOF
+wait_rejected pglimit.json || bail_out "pglimit.json was not rejected"
+like "$(cat "$REJ/pglimit.json.error")" "nodes\.n\.resources\.cpu_weight needs the cgroup v2 cpu controller.*orchd runs nodes in process groups" \
+        "under pgroup a resources limit is rejected, saying why"
 like "$(ctl pause --freeze "$id" 2>&1)" "cannot freeze job '$id': orchd runs nodes in process groups.*pause it without --freeze" "saying why and what to do"
 done_testing
