@@ -7,10 +7,12 @@
  * cgroup.events fd and the event source on it.
  *
  * The emptiness of the cgroup is watched with an sd-event I/O source on cgroup.events for EPOLLPRI: kernfs
- * signals every change of the file as EPOLLPRI (and EPOLLERR) until it is read again, and the handler
- * re-reads it from offset 0 each time, so a level-triggered source fires once per change. (Measured here:
- * the wake-up comes within the same loop iteration as with an inotify IN_MODIFY watch, without the extra
- * inotify fd per attempt.)
+ * signals a change of the file as EPOLLPRI until it is read again, and the handler re-reads it from offset
+ * 0 each time, so a level-triggered source fires once per change. Measured here (200 rounds each, a sleep
+ * in a cgroup, from the write to cgroup.kill to "populated 0" seen): EPOLLPRI 18–21 ms, inotify IN_MODIFY
+ * 15 ms, both dominated by the kernel's rate limit on cgroup file notifications (one per 10 ms); EPOLLPRI
+ * needs no inotify instance per attempt. The wait happens only when something outlived the main process:
+ * a zombie does not count as populated, so a node that leaves nothing behind ends at its exit.
  */
 
 #include <errno.h>

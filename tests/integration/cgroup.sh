@@ -178,7 +178,12 @@ else
         skip "pids_max limits the node's processes" "no pids controller in $MOUNT (subtree_control: '${avail}')"
 fi
 if grep -qw cpu <<<"$avail"; then
-        ok "user-$uid has cpu.weight 100 by default" true
+        drop_job weight <<EOF
+{ "nodes": { "n": { "cmd": ["/bin/sh", "-c", "p=\$(sed -n 's/^0:://p' /proc/self/cgroup); cat $MOUNT\$p/../../cpu.weight > $G/weight"] } } }
+EOF
+        id=$(job_id_of weight) || bail_out "job not accepted"
+        wait_job "$id" >/dev/null
+        is "$(cat "$G/weight")" 100 "the user's cgroup has cpu.weight 100 (equal shares) by default"
 else
         skip "each user's cgroup gets an equal cpu.weight" "no cpu controller in $MOUNT (subtree_control: '${avail}')"
 fi
