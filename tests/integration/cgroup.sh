@@ -188,6 +188,19 @@ else
         skip "each user's cgroup gets an equal cpu.weight" "no cpu controller in $MOUNT (subtree_control: '${avail}')"
 fi
 
+# ---- a crash: the restarted daemon kills what the interrupted attempt left in its cgroup ----------------
+gc_job crash ', "on_interrupt": "fail"'
+id=$(job_id_of crash) || bail_out "job not accepted"
+wait_for 20 test -s "$G/crash.gc" -a -e "$G/crash.ready" || bail_out "the node did not start its grandchild"
+gc=$(cat "$G/crash.gc")
+kill9_orchd
+ok "after kill -9 of orchd the setsid grandchild still runs in its cgroup" grep -qx "$gc" "$BASE/user-0/job-$id/n.1/cgroup.procs"
+start_orchd
+ok "the restarted orchd killed it through the cgroup" wait_for 20 sh -c "! kill -0 $gc 2>/dev/null || grep -q '^State:.*Z' /proc/$gc/status"
+wait_job "$id" >/dev/null
+expect_node "$id" n failed interrupted
+ok "and removed the interrupted attempt's cgroup" test ! -e "$BASE/user-0/job-$id"
+
 ok "no user cgroup is left once every job ended" sh -c "! ls -d $BASE/user-* 2>/dev/null | grep -q ."
 stop_orchd
 ok "BASE is removed when orchd stops" test ! -e "$BASE"
