@@ -67,8 +67,8 @@ static int status_nodes(json_object *nodes) {
         Table t = { .n_columns = 6 + cpu + mem };
         int r = 0;
 
-        for (const char *const *h = (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION",
-                                                           NULL };
+        for (const char *const *h =
+                     (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION", NULL };
              *h && r >= 0; h++)
                 r = table_add(&t, *h, NULL);
         if (r >= 0 && cpu)
@@ -90,7 +90,8 @@ static int status_nodes(json_object *nodes) {
                         snprintf(exit_code, sizeof(exit_code), "%" PRId64, i);
                 else if (sig)
                         snprintf(exit_code, sizeof(exit_code), "SIG%s", sig);
-                /* A frozen node (pause --freeze) still runs as far as its state goes: say why it does not. */
+                /* A frozen node (pause --freeze) still runs as far as its state goes: say why it does not.
+                 */
                 if (json_object_object_get_ex(node, "frozen", NULL))
                         state = "frozen";
                 if (table_add(&t, id, NULL) < 0 || table_add(&t, state, state_color(state)) < 0 ||

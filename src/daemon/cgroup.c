@@ -276,9 +276,10 @@ int cgroups_new(const char *spool_id, bool use_cgroups, Cgroups **ret) {
                         (void) rmdir(c->base);
                 c->created_base = false;
                 c->origin = mfree(c->origin);
-                log_info("Isolation: process groups (pgroup), because %s. A node that leaves its process "
-                         "group (setsid) escapes kill and accounting; resources limits are refused.",
-                         why);
+                log_info(
+                        "Isolation: process groups (pgroup), because %s. A node that leaves its process "
+                        "group (setsid) escapes kill and accounting; resources limits are refused.",
+                        why);
         } else
                 log_info("Isolation: cgroup v2 below %s, controllers: %s.", c->base,
                          c->controllers ? cgroupfmt_controller_names(c->controllers, names) : "none");
@@ -328,7 +329,8 @@ static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
         fd = openat(c->base_fd, user_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         snprintf(v, sizeof(v), "%u", (unsigned) weight);
         if (fd >= 0 && cg_write(fd, "cpu.weight", v) < 0)
-                log_warning_errno(errno, "Cannot set cpu.weight %s of cgroup %s/%s: %m", v, c->base, user_dir);
+                log_warning_errno(errno, "Cannot set cpu.weight %s of cgroup %s/%s: %m", v, c->base,
+                                  user_dir);
 }
 
 int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, uint32_t user_weight) {

@@ -36,7 +36,8 @@ typedef struct JobHostOps {
         void (*slots_changed)(void *userdata, Job *j, int delta);
         /* An attempt was spawned (a statistic). May be NULL. */
         void (*spawned)(void *userdata);
-        /* An attempt ended with the kernel's accounting in n (cgroup isolation; a statistic). May be NULL. */
+        /* An attempt ended with the kernel's accounting in n (cgroup isolation; a statistic). May be NULL.
+         */
         void (*accounted)(void *userdata, const NodeRun *n);
         /* Whether nodes may start at all (false once the host is shutting down). */
         bool (*may_start)(void *userdata);

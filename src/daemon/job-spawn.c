@@ -157,8 +157,9 @@ static int node_apply_resources(Job *j, uint32_t i, int cgroup_fd) {
         for (size_t k = 0; k < n; k++) {
                 r = cgroups_write(cgroup_fd, w[k].file, w[k].value);
                 if (r < 0)
-                        return log_warning_errno(r, "Job %" PRIu64 " node %s: cannot write %s to %s of its cgroup: %m",
-                                                 j->id, ns->id, w[k].value, w[k].file);
+                        return log_warning_errno(
+                                r, "Job %" PRIu64 " node %s: cannot write %s to %s of its cgroup: %m", j->id,
+                                ns->id, w[k].value, w[k].file);
         }
         return 0;
 }
@@ -190,8 +191,11 @@ static int node_task_spawn(Job *j, uint32_t i) {
                         j->host->cgroups, j->run->uid, j->id, log_name,
                         daemon_conf_user_cpu_weight(j->host->conf, j->run->uid, j->run->user));
                 if (cgroup_fd < 0)
-                        return log_warning_errno(cgroup_fd, "Job %" PRIu64 " node %s: cannot create the cgroup "
-                                                 "of attempt %u: %m", j->id, ns->id, (unsigned) n->attempt);
+                        return log_warning_errno(cgroup_fd,
+                                                 "Job %" PRIu64
+                                                 " node %s: cannot create the cgroup "
+                                                 "of attempt %u: %m",
+                                                 j->id, ns->id, (unsigned) n->attempt);
                 r = node_apply_resources(j, i, cgroup_fd);
                 if (r < 0) {
                         cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);

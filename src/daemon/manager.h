@@ -54,7 +54,7 @@ struct Manager {
         Notifier notifier; /* sd_notify STATUS= updates (notify.h) */
         Spool *spool;
         Committer *committer;
-        Cgroups *cgroups; /* attempt cgroups, or process groups (cgroup.h) */
+        Cgroups *cgroups;   /* attempt cgroups, or process groups (cgroup.h) */
         ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
         JobHost job_host;   /* what every Job reaches of the manager (job-host.h) */
         sd_event_source *post_source;

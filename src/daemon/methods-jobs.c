@@ -366,9 +366,10 @@ static int reply_cannot_freeze(ControlCall *call, const Job *j) {
         snprintf(id, sizeof(id), "%" PRIu64, j->id);
         if (p) {
                 json_object_object_add(p, "id", json_object_new_string(id));
-                json_object_object_add(p, "reason",
-                                       json_object_new_string("orchd runs nodes in process groups, not cgroups "
-                                                              "(Isolation=pgroup, or no delegated cgroup2)"));
+                json_object_object_add(
+                        p, "reason",
+                        json_object_new_string("orchd runs nodes in process groups, not cgroups "
+                                               "(Isolation=pgroup, or no delegated cgroup2)"));
         }
         return control_call_error(call, ORCH_ERROR_CANNOT_FREEZE, p);
 }

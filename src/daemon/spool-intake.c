@@ -118,6 +118,11 @@ static int spool_process_begin(Spool *s, const char *name) {
 
 /* The second half, on the loop, once the reader is done with intake/NAME: reject it or accept it.
  * Transient failures leave it in intake for a later try. */
+void spool_set_resources(Spool *s, bool cgroups, unsigned controllers) {
+        s->resources_pgroup = !cgroups;
+        s->resources_mask = controllers;
+}
+
 /* Whether every "resources" limit of spec can be enforced here. Returns 0, -EOPNOTSUPP with *ret_why
  * naming the node, the field and the missing controller, or -ENOMEM. */
 static int spool_check_resources(Spool *s, const JobSpec *spec, char **ret_why) {
@@ -133,11 +138,12 @@ static int spool_check_resources(Spool *s, const JobSpec *spec, char **ret_why) 
                         return k;
                 if (k < 0) {
                         if (asprintf(ret_why, "%s%s%s%s", i < spec->n_nodes ? "nodes." : "",
-                                     i < spec->n_nodes ? spec->nodes[i].id : "", i < spec->n_nodes ? "." : "",
-                                     why) < 0 ||
+                                     i < spec->n_nodes ? spec->nodes[i].id : "",
+                                     i < spec->n_nodes ? "." : "", why) < 0 ||
                             (s->resources_pgroup &&
-                             asprintf(&why, "%s; orchd runs nodes in process groups (Isolation=pgroup, or no "
-                                            "delegated cgroup2): remove the limit or run orchd with cgroups",
+                             asprintf(&why,
+                                      "%s; orchd runs nodes in process groups (Isolation=pgroup, or no "
+                                      "delegated cgroup2): remove the limit or run orchd with cgroups",
                                       *ret_why) < 0))
                                 return -ENOMEM;
                         if (s->resources_pgroup) {

@@ -404,11 +404,6 @@ static int read_id_at(int dir_fd, char id[static SPOOL_ID_SIZE]) {
         return 0;
 }
 
-void spool_set_resources(Spool *s, bool cgroups, unsigned controllers) {
-        s->resources_pgroup = !cgroups;
-        s->resources_mask = controllers;
-}
-
 int spool_read_id(const char *path, char id[static SPOOL_ID_SIZE]) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 

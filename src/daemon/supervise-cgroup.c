@@ -39,8 +39,8 @@ int task_cgroup_open(Task *t, const TaskParams *p) {
         t->cgroup_procs_fd = openat(t->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (t->cgroup_procs_fd < 0)
                 return -errno;
-        t->cgroup_events_fd =
-                openat(t->cgroup_fd, "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        t->cgroup_events_fd = openat(t->cgroup_fd, "cgroup.events",
+                                     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (t->cgroup_events_fd < 0)
                 return -errno;
         return 0;
@@ -162,7 +162,8 @@ void task_cgroup_account(Task *t, TaskResult *r) {
         r->memory_peak = cg_value(t, "memory.peak");
         r->pids_peak = cg_value(t, "pids.peak");
         r->oom_kills = cg_keyed(t, "memory.events", "oom_kill");
-        if (cg_read(t, "io.stat", &io) < 0 || cgroupfmt_io_bytes(io, &r->io_read_bytes, &r->io_write_bytes) < 0)
+        if (cg_read(t, "io.stat", &io) < 0 ||
+            cgroupfmt_io_bytes(io, &r->io_read_bytes, &r->io_write_bytes) < 0)
                 r->io_read_bytes = r->io_write_bytes = UINT64_MAX;
 }
 

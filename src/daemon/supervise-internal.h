@@ -72,7 +72,8 @@ struct Task {
 
         int cgroup_fd;        /* the attempt's cgroup (our copy), -EBADF: process groups only */
         int cgroup_procs_fd;  /* its cgroup.procs, O_WRONLY, for the child to join; closed after the spawn */
-        int cgroup_events_fd; /* its cgroup.events, watched for "populated 0" after the main process exited */
+        int cgroup_events_fd; /* its cgroup.events, watched for "populated 0" after the main process exited
+                               */
         sd_event_source *cgroup_source;
         TaskResult pending; /* the main process's end, held until the cgroup is empty */
         bool waiting_empty; /* the main process ended; its cgroup is not empty yet */

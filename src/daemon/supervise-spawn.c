@@ -166,9 +166,10 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                 r = posix_spawn_file_actions_addchdir_np(fa, "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, cgroup_fd >= 0 ? EXEC_CGROUP_FD + 1 :
-                                                                 gate_fd >= 0   ? EXEC_GATE_FD + 1 :
-                                                                                  EXEC_REQUEST_FD + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa,
+                                                             cgroup_fd >= 0       ? EXEC_CGROUP_FD + 1 :
+                                                                     gate_fd >= 0 ? EXEC_GATE_FD + 1 :
+                                                                                    EXEC_REQUEST_FD + 1);
         return -r;
 }
 

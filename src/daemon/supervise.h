@@ -135,7 +135,8 @@ bool task_frozen(const Task *t);
  * the exit callback still fires. Returns 0 or -errno. */
 int task_stop(Task *t, uint64_t grace_usec);
 
-/* SIGKILL the whole process group (or cgroup) now (fail-stop and shutdown paths). The exit callback still fires. */
+/* SIGKILL the whole process group (or cgroup) now (fail-stop and shutdown paths). The exit callback still
+ * fires. */
 void task_kill(Task *t);
 
 pid_t task_pid(const Task *t);

@@ -83,7 +83,7 @@ int cgroupfmt_io_bytes(const char *text, uint64_t *ret_read, uint64_t *ret_write
         for (const char *p = text; p && *p;) {
                 size_t n = strcspn(p, " \n");
                 uint64_t *sum = n > 7 && strncmp(p, "rbytes=", 7) == 0 ? &rd :
-                                n > 7 && strncmp(p, "wbytes=", 7) == 0 ? &wr :
+                        n > 7 && strncmp(p, "wbytes=", 7) == 0         ? &wr :
                                                                          NULL;
 
                 if (sum) {

@@ -89,11 +89,11 @@ static uint64_t *node_acct_field(NodeRun *n, int f) {
                 n->cpu_usec = n->memory_peak = n->pids_peak = UINT64_MAX;
                 n->io_read_bytes = n->io_write_bytes = UINT64_MAX;
         }
-        return f == NF_CPU_USEC      ? &n->cpu_usec :
-               f == NF_MEMORY_PEAK   ? &n->memory_peak :
-               f == NF_PIDS_PEAK     ? &n->pids_peak :
-               f == NF_IO_READ_BYTES ? &n->io_read_bytes :
-                                       &n->io_write_bytes;
+        return f == NF_CPU_USEC       ? &n->cpu_usec :
+                f == NF_MEMORY_PEAK   ? &n->memory_peak :
+                f == NF_PIDS_PEAK     ? &n->pids_peak :
+                f == NF_IO_READ_BYTES ? &n->io_read_bytes :
+                                        &n->io_write_bytes;
 }
 
 static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {

@@ -101,7 +101,8 @@ typedef struct NodeRun {
                                */
         /* The kernel's accounting of the last ended attempt, from its cgroup (cgroup isolation only): valid
          * when acct; within, UINT64_MAX = not available (no such controller). */
-        bool frozen; /* its running attempt's cgroup is frozen (pause --freeze); run time only, not recorded */
+        bool frozen; /* its running attempt's cgroup is frozen (pause --freeze); run time only, not recorded
+                      */
         bool acct;
         uint64_t cpu_usec;       /* cpu.stat usage_usec */
         uint64_t memory_peak;    /* memory.peak, bytes */

@@ -138,8 +138,10 @@ static void put_node_acct(Text *t, const NodeRun *n) {
                 const char *key;
                 uint64_t v;
         } f[] = {
-                { ",\"cpu_usec\":", n->cpu_usec },         { ",\"memory_peak\":", n->memory_peak },
-                { ",\"pids_peak\":", n->pids_peak },       { ",\"io_read_bytes\":", n->io_read_bytes },
+                { ",\"cpu_usec\":", n->cpu_usec },
+                { ",\"memory_peak\":", n->memory_peak },
+                { ",\"pids_peak\":", n->pids_peak },
+                { ",\"io_read_bytes\":", n->io_read_bytes },
                 { ",\"io_write_bytes\":", n->io_write_bytes },
         };
 

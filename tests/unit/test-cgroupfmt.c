@@ -32,8 +32,9 @@ static void test_self_path(void **state) {
 
 static void test_keyed(void **state) {
         const char *events = "populated 1\nfrozen 0\n";
-        const char *cpu = "usage_usec 523401\nuser_usec 500000\nsystem_usec 23401\n"
-                          "core_sched.force_idle_usec 0\n";
+        const char *cpu =
+                "usage_usec 523401\nuser_usec 500000\nsystem_usec 23401\n"
+                "core_sched.force_idle_usec 0\n";
         uint64_t v = 7;
 
         assert_int_equal(cgroupfmt_keyed(events, "populated", &v), 0);
@@ -99,8 +100,8 @@ static void test_attempt_path(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_self_path),  cmocka_unit_test(test_keyed),
-                cmocka_unit_test(test_io_bytes),   cmocka_unit_test(test_controllers),
+                cmocka_unit_test(test_self_path),    cmocka_unit_test(test_keyed),
+                cmocka_unit_test(test_io_bytes),     cmocka_unit_test(test_controllers),
                 cmocka_unit_test(test_attempt_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -315,8 +315,13 @@ static void test_accounting_fields(void **state) {
 
         run->nodes[0].acct = false;
         run->nodes[1].acct = false;
-        run->nodes[2] = (NodeRun){ .exit_code = -1, .acct = true, .cpu_usec = 7, .memory_peak = UINT64_MAX,
-                                   .pids_peak = 2, .io_read_bytes = UINT64_MAX, .io_write_bytes = 9 };
+        run->nodes[2] = (NodeRun){ .exit_code = -1,
+                                   .acct = true,
+                                   .cpu_usec = 7,
+                                   .memory_peak = UINT64_MAX,
+                                   .pids_peak = 2,
+                                   .io_read_bytes = UINT64_MAX,
+                                   .io_write_bytes = 9 };
         buf = journal_build_snapshot(spec, run, 1, &len);
         assert_non_null(buf);
         if (!strstr(buf, "\"cpu_usec\":7,\"pids_peak\":2,\"io_write_bytes\":9}"))
