@@ -170,7 +170,7 @@ static unsigned cg_enable(int dir_fd, const char *name, unsigned mask) {
         (void) cg_write(fd, "cgroup.subtree_control", cgroupfmt_enable_line(mask, line));
         if (cg_read(fd, "cgroup.subtree_control", &text) < 0)
                 return 0;
-        return cgroupfmt_controllers(text) & mask;
+        return resources_controllers_parse(text) & mask;
 }
 
 /* Decide BASE. Returns 0 with c->base set, or a negative errno with *why saying why not (pgroup). */
@@ -247,7 +247,7 @@ static int cg_setup_base(Cgroups *c, const char **why) {
         }
         cg_remove_users(c);
         if (cg_read(c->base_fd, "cgroup.controllers", &text) >= 0)
-                c->controllers = cg_enable(c->base_fd, ".", cgroupfmt_controllers(text));
+                c->controllers = cg_enable(c->base_fd, ".", resources_controllers_parse(text));
         return 0;
 }
 
@@ -324,7 +324,7 @@ static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
         _cleanup_close_ int fd = -EBADF;
         char v[16];
 
-        if (!(c->controllers & CGROUP_CPU) || weight == 0)
+        if (!(c->controllers & RESOURCES_CPU) || weight == 0)
                 return;
         fd = openat(c->base_fd, user_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         snprintf(v, sizeof(v), "%u", (unsigned) weight);

@@ -14,16 +14,6 @@
 
 #include "cgroupfmt.h"
 
-static const struct {
-        CgroupController bit;
-        const char *name;
-} controllers[] = {
-        { CGROUP_CPU, "cpu" },
-        { CGROUP_MEMORY, "memory" },
-        { CGROUP_PIDS, "pids" },
-        { CGROUP_IO, "io" },
-};
-
 int cgroupfmt_self_path(const char *text, char **ret) {
         for (const char *p = text; p && *p;) {
                 const char *end = strchrnul(p, '\n');
@@ -102,29 +92,14 @@ int cgroupfmt_io_bytes(const char *text, uint64_t *ret_read, uint64_t *ret_write
         return 0;
 }
 
-unsigned cgroupfmt_controllers(const char *text) {
-        unsigned mask = 0;
-
-        for (const char *p = text; p && *p;) {
-                size_t n = strcspn(p, " \n");
-
-                for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
-                        if (strlen(controllers[i].name) == n && strncmp(p, controllers[i].name, n) == 0)
-                                mask |= controllers[i].bit;
-                p += n;
-                p += strspn(p, " \n");
-        }
-        return mask;
-}
-
 static char *names(unsigned mask, const char *plus, char buf[static CGROUPFMT_NAMES_MAX]) {
         size_t len = 0;
 
         buf[0] = '\0';
-        for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
-                if (mask & controllers[i].bit)
+        for (unsigned bit = 1; bit & RESOURCES_ALL; bit <<= 1)
+                if (mask & bit)
                         len += (size_t) snprintf(buf + len, CGROUPFMT_NAMES_MAX - len, "%s%s%s",
-                                                 len > 0 ? " " : "", plus, controllers[i].name);
+                                                 len > 0 ? " " : "", plus, resources_controller_name(bit));
         return buf;
 }
 

@@ -12,14 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The controllers orchd knows (a bit mask of them). */
-typedef enum CgroupController {
-        CGROUP_CPU = 1U << 0,
-        CGROUP_MEMORY = 1U << 1,
-        CGROUP_PIDS = 1U << 2,
-        CGROUP_IO = 1U << 3,
-} CgroupController;
-#define CGROUP_CONTROLLERS_ALL (CGROUP_CPU | CGROUP_MEMORY | CGROUP_PIDS | CGROUP_IO)
+#include "resources.h" /* the controller mask: RESOURCES_CPU, …; resources_controllers_parse() reads one */
 
 /* The cgroup2 path ("0::PATH" line) of /proc/PID/cgroup text into *ret (malloc'd). Returns 0, -ENOENT
  * when there is no such line (no cgroup2), -EBADMSG for a path that is not absolute, or -ENOMEM. */
@@ -31,10 +24,8 @@ int cgroupfmt_keyed(const char *text, const char *key, uint64_t *ret);
 /* The rbytes and wbytes of every device in io.stat's text, summed. Returns 0 or -EBADMSG. */
 int cgroupfmt_io_bytes(const char *text, uint64_t *ret_read, uint64_t *ret_write);
 
-/* The CgroupController mask of a cgroup.controllers text (unknown names are ignored). */
-unsigned cgroupfmt_controllers(const char *text);
-
-/* "cpu memory" for a mask, into buf (at least CGROUPFMT_NAMES_MAX bytes); "" for none. Returns buf. */
+/* "cpu memory" for a mask (resources.h bits), into buf (at least CGROUPFMT_NAMES_MAX bytes); "" for none.
+ * Returns buf. */
 #define CGROUPFMT_NAMES_MAX 32U
 char *cgroupfmt_controller_names(unsigned mask, char buf[static CGROUPFMT_NAMES_MAX]);
 
