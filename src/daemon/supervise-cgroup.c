@@ -128,14 +128,21 @@ int task_cgroup_watch(Task *t) {
         return 0;
 }
 
+/* KEY of a flat keyed file's text (NULL: the file could not be read), or UINT64_MAX. */
+static uint64_t cg_key(const char *text, const char *key) {
+        uint64_t v;
+
+        if (!text || cgroupfmt_keyed(text, key, &v) < 0)
+                return UINT64_MAX;
+        return v;
+}
+
 /* KEY of the flat keyed file name, or UINT64_MAX. */
 static uint64_t cg_keyed(Task *t, const char *name, const char *key) {
         _cleanup_free_ char *text = NULL;
-        uint64_t v;
 
-        if (cg_read(t, name, &text) < 0 || cgroupfmt_keyed(text, key, &v) < 0)
-                return UINT64_MAX;
-        return v;
+        (void) cg_read(t, name, &text);
+        return cg_key(text, key);
 }
 
 /* A single-value file (memory.peak, pids.peak), or UINT64_MAX. */
@@ -154,11 +161,12 @@ static uint64_t cg_value(Task *t, const char *name) {
 }
 
 void task_cgroup_account(Task *t, TaskResult *r) {
-        _cleanup_free_ char *io = NULL;
+        _cleanup_free_ char *io = NULL, *cpu = NULL;
 
-        r->cpu_usec = cg_keyed(t, "cpu.stat", "usage_usec");
-        r->cpu_user_usec = cg_keyed(t, "cpu.stat", "user_usec");
-        r->cpu_system_usec = cg_keyed(t, "cpu.stat", "system_usec");
+        (void) cg_read(t, "cpu.stat", &cpu); /* one read for the three: each file read is an open */
+        r->cpu_usec = cg_key(cpu, "usage_usec");
+        r->cpu_user_usec = cg_key(cpu, "user_usec");
+        r->cpu_system_usec = cg_key(cpu, "system_usec");
         r->memory_peak = cg_value(t, "memory.peak");
         r->pids_peak = cg_value(t, "pids.peak");
         r->oom_kills = cg_keyed(t, "memory.events", "oom_kill");
