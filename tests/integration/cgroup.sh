@@ -132,14 +132,20 @@ expect_node "$id" ledger succeeded null
 
 # ---- another user's node -------------------------------------------------------------------------------
 uid=$(id -u "$U")
+# The node tries to leave its cgroup (to the mount's root, to BASE, to its job's), to make a cgroup of its
+# own below it and to thaw/kill settings of it: the directories are root's, so all of it fails.
 cat >"$T/user.json" <<EOF
-{ "nodes": { "n": { "cmd": "cat /proc/self/cgroup > $G/user.cg" } } }
+{ "nodes": { "n": { "cmd": ["/bin/sh", "-c", "cg=$MOUNT\$(sed -n 's/^0:://p' /proc/self/cgroup); for d in $MOUNT $BASE \$cg/..; do echo \$\$ > \$d/cgroup.procs 2>/dev/null && echo escaped-to \$d; done; mkdir \$cg/sub 2>/dev/null && echo made-sub; echo 0 > \$cg/cgroup.freeze 2>/dev/null && echo wrote-freeze; cat /proc/self/cgroup > $G/user.cg; echo done"] } } }
 EOF
 chmod 644 "$T/user.json"
 id=$(as "$U" "$ORCHCTL" -s "$SOCK" submit "$T/user.json") || bail_out "submit as $U failed"
 wait_job "$id" >/dev/null
 expect_node "$id" n succeeded null
-like "$(grep '^0::' "$G/user.cg")" "^0::/orchd-[0-9a-f]{16}/user-$uid/job-$id/n\.1$" "$U's node runs in user-$uid/job-$id/n.1"
+like "$(grep '^0::' "$G/user.cg")" "^0::/orchd-[0-9a-f]{16}/user-$uid/job-$id/n\.1$" "$U's node runs in user-$uid/job-$id/n.1, and stays there"
+log=$(cat "$SPOOL/jobs/$id/logs/n.1.log")
+like "$log" "done" "the node ran its attempts to the end"
+ok "it could not move itself out, make a cgroup below its own or write its cgroup's files" \
+        sh -c "! grep -E 'escaped-to|made-sub|wrote-freeze' '$SPOOL/jobs/$id/logs/n.1.log'"
 ok "and its cgroup is gone after the job" test ! -e "$BASE/user-$uid"
 
 # ---- resources: limits need their controllers ----------------------------------------------------------
