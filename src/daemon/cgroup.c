@@ -218,8 +218,8 @@ static int cg_pick_base(Cgroups *c, const char *spool_id, const char **why) {
         return 0;
 }
 
-/* Open (creating it if need be) BASE, move orchd into daemon/ if it belongs there, kill leftovers of
- * an earlier daemon and enable the controllers. Returns 0 or -errno with *why. */
+/* Open (creating it if need be) BASE, move orchd into daemon/ if it belongs there and enable the
+ * controllers. Returns 0 or -errno with *why. */
 static int cg_setup_base(Cgroups *c, const char **why) {
         _cleanup_free_ char *text = NULL;
         int r;
@@ -245,7 +245,6 @@ static int cg_setup_base(Cgroups *c, const char **why) {
                 *why = "the kernel's cgroup2 has no cgroup.kill (Linux 5.14 or later is needed)";
                 return -EOPNOTSUPP;
         }
-        cg_remove_users(c);
         if (cg_read(c->base_fd, "cgroup.controllers", &text) >= 0)
                 c->controllers = cg_enable(c->base_fd, ".", resources_controllers_parse(text));
         return 0;
@@ -285,6 +284,11 @@ int cgroups_new(const char *spool_id, bool use_cgroups, Cgroups **ret) {
                          c->controllers ? cgroupfmt_controller_names(c->controllers, names) : "none");
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+void cgroups_sweep(Cgroups *c) {
+        if (cgroups_enabled(c))
+                cg_remove_users(c);
 }
 
 bool cgroups_enabled(const Cgroups *c) {

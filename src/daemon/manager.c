@@ -376,8 +376,7 @@ static int manager_drop_gid(Manager *m, gid_t *ret) {
         return 0;
 }
 
-/* The isolation of attempts (cgroup.h), once the spool and its id exist. Before recovery: a previous
- * daemon's attempt cgroups are killed and removed here. */
+/* The isolation of attempts (cgroup.h), once the spool and its id exist. */
 static int manager_setup_cgroups(Manager *m) {
         char id[SPOOL_ID_SIZE];
         bool known = spool_read_id(m->config.spool_path, id) >= 0;
@@ -476,6 +475,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_recover(m);
         if (r < 0)
                 return r;
+        cgroups_sweep(m->cgroups); /* after the orphans' process groups, before any node starts */
         r = sd_event_add_post(m->event, &m->post_source, manager_on_post, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the post source: %m");
