@@ -14,8 +14,8 @@ typedef struct Cgroups Cgroups;
 
 /* Find the cgroup2 mount and orchd's subtree for the spool whose id is spool_id (SPOOL/spool-id, NULL if
  * unknown), set it up (orchd into BASE/daemon when it lived in the root cgroup, controllers enabled), and
- * log once which isolation it is and why. use_cgroups false (orchd.conf isolation = pgroup) forces process groups. Returns 0 with *ret (always
- * an object: cgroups_enabled() says which isolation) or -ENOMEM. */
+ * log once which isolation it is and why. use_cgroups false (orchd.conf isolation = pgroup) forces process
+ * groups. Returns 0 with *ret (always an object: cgroups_enabled() says which isolation) or -ENOMEM. */
 int cgroups_new(const char *spool_id, bool use_cgroups, Cgroups **ret);
 
 /* Kill and remove every attempt cgroup below BASE: at start, once recovery has killed (and logged) the
