@@ -23,7 +23,7 @@ int verb_cancel(char **args, size_t n_args) {
 int verb_pause(char **args, size_t n_args) {
         _cleanup_json_ json_object *p = id_parameters(args[0]), *reply = NULL;
 
-        if (!p)
+        if (!p || (arg_freeze && json_object_object_add(p, "freeze", json_object_new_boolean(true)) < 0))
                 return fail(EX_SOFTWARE, "out of memory");
         return call_once(ORCH_METHOD_PAUSE, p, args[0], &reply);
 }

@@ -39,7 +39,8 @@ enum {
         OPT_QUIET = 1U << 8,
         OPT_TAIL_LINES = 1U << 9,
         OPT_NINJA = 1U << 10, /* -C, -o, --submit */
-        _OPT_LAST = OPT_NINJA,
+        OPT_FREEZE = 1U << 11,
+        _OPT_LAST = OPT_FREEZE,
 };
 
 const char *arg_socket = NULL;
@@ -52,6 +53,7 @@ static unsigned arg_options_seen = 0;
 bool arg_color = false;
 bool arg_wait = false;
 bool arg_prometheus = false;
+bool arg_freeze = false;
 unsigned arg_attempt = 0;
 bool arg_follow = false;
 bool arg_file = false;
@@ -149,9 +151,11 @@ static const Verb verbs[] = {
           "bytes as you dropped them, to fix and submit again. Root and AdminGroup= members\n"
           "see everyone's. Exit status 66 if you have no rejected file NAME.\n"
           "     --file           Print the rejected file itself (raw bytes)\n" },
-        { "pause", verb_pause, 1, 1, 0, "pause JOB",
-          "Hold a job: no new node starts until resume; running nodes go on.\n" },
-        { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job.\n" },
+        { "pause", verb_pause, 1, 1, OPT_FREEZE, "pause JOB [--freeze]",
+          "Hold a job: no new node starts until resume; running nodes go on.\n"
+          "     --freeze         Freeze the running nodes too (their cgroups), until resume;\n"
+          "                      exit status 69 under process-group isolation\n" },
+        { "resume", verb_resume, 1, 1, 0, "resume JOB", "Release a paused job (and thaw frozen nodes).\n" },
         { "validate", verb_validate, 1, SIZE_MAX, 0, "validate FILE...",
           "Check job files locally, without the daemon. Exit status 65 if any is invalid.\n" },
         { "import-ninja", verb_import_ninja, 0, SIZE_MAX, OPT_NINJA | OPT_WAIT | OPT_TIMEOUT,
@@ -202,6 +206,7 @@ enum {
         ARG_FILE,
         ARG_TAIL_LINES,
         ARG_SUBMIT,
+        ARG_FREEZE,
 };
 
 static const struct option options[] = { { "socket", required_argument, NULL, 's' },
@@ -219,6 +224,7 @@ static const struct option options[] = { { "socket", required_argument, NULL, 's
                                          { "quiet", no_argument, NULL, 'q' },
                                          { "tail-lines", required_argument, NULL, ARG_TAIL_LINES },
                                          { "submit", no_argument, NULL, ARG_SUBMIT },
+                                         { "freeze", no_argument, NULL, ARG_FREEZE },
                                          {} };
 
 /* A decimal number from min to max (no sign, no leading zero unless min is 0). Returns 0, or
@@ -274,6 +280,10 @@ static int parse_argv(int argc, char **argv, bool *ret_help) {
                 case ARG_PROMETHEUS:
                         arg_prometheus = true;
                         arg_options_seen |= OPT_PROMETHEUS;
+                        break;
+                case ARG_FREEZE:
+                        arg_freeze = true;
+                        arg_options_seen |= OPT_FREEZE;
                         break;
                 case ARG_ATTEMPT:
                         r = parse_number(optarg, 1, UINT32_MAX, &arg_attempt);
@@ -335,6 +345,7 @@ static const char *option_name(unsigned opt) {
                 opt == OPT_QUIET      ? "--quiet" :
                 opt == OPT_TAIL_LINES ? "--tail-lines" :
                 opt == OPT_NINJA      ? "-C, -o or --submit" :
+                opt == OPT_FREEZE     ? "--freeze" :
                                         "--timeout";
 }
 

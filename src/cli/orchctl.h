@@ -106,6 +106,7 @@ extern uint64_t arg_timeout;           /* USEC_INFINITY: --timeout not given */
 extern const char *arg_timeout_string; /* as the user wrote it, for messages */
 extern bool arg_wait;
 extern bool arg_prometheus;
+extern bool arg_freeze; /* pause --freeze */
 
 /* Read a job file (open, then fsutil's read_full_fd()) as orchd would be sent it (cli/jobfile.c): 0 with
  * *ret (NUL-terminated) and *ret_size, and *ret_file_size the real size (st_size of a regular file, 0 when

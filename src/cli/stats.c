@@ -33,6 +33,28 @@ static void print_counts(json_object *counts, const char *suffix) {
         printf("%s\n", suffix);
 }
 
+/* "Isolation: cgroup below /sys/fs/cgroup/orchd-… (controllers: cpu memory)" or "Isolation: pgroup". */
+static void print_isolation(json_object *r) {
+        json_object *iso = reply_member(r, "isolation", json_type_string),
+                    *base = reply_member(r, "cgroup", json_type_string),
+                    *ctl = reply_member(r, "controllers", json_type_string);
+
+        printf("Isolation: %s", iso ? json_object_get_string(iso) : "unknown");
+        if (base)
+                printf(" below %s", json_object_get_string(base));
+        if (ctl)
+                printf(" (controllers: %s)",
+                       *json_object_get_string(ctl) ? json_object_get_string(ctl) : "none");
+        printf("\n");
+        if (reply_member(r, "accounting", json_type_object))
+                printf("   Usage: %" PRId64 " attempts ended, %.2f s CPU, %" PRId64 " bytes read, %" PRId64
+                       " bytes written\n",
+                       stat_int(r, "accounting", "attempts"),
+                       (double) stat_int(r, "accounting", "cpu_usec") / 1e6,
+                       stat_int(r, "accounting", "io_read_bytes"),
+                       stat_int(r, "accounting", "io_write_bytes"));
+}
+
 static void stats_print(json_object *r) {
         int64_t up = stat_int(r, "uptime_ms", NULL) / 1000, commits = stat_int(r, "journal", "commits");
         json_object *jobs = reply_member(r, "jobs", json_type_object),
@@ -58,9 +80,29 @@ static void stats_print(json_object *r) {
         printf(" Spawned: %" PRId64 " processes\n", stat_int(r, "spawned", NULL));
         printf("  Intake: %" PRId64 " accepted, %" PRId64 " rejected\n", stat_int(r, "intake", "accepted"),
                stat_int(r, "intake", "rejected"));
+        print_isolation(r);
         printf(" Journal: %" PRId64 " commits, %" PRId64 " files, %.2f ms per commit\n", commits,
                stat_int(r, "journal", "files"),
                commits > 0 ? (double) stat_int(r, "journal", "write_us") / 1000.0 / (double) commits : 0.0);
+}
+
+/* The accounting totals of ended attempts (cgroup isolation only). */
+static void stats_prometheus_accounting(json_object *r) {
+        if (!reply_member(r, "accounting", json_type_object))
+                return;
+        printf("# HELP orchd_node_attempts_accounted_total Attempts ended with the kernel's accounting.\n"
+               "# TYPE orchd_node_attempts_accounted_total counter\n"
+               "orchd_node_attempts_accounted_total %" PRId64 "\n",
+               stat_int(r, "accounting", "attempts"));
+        printf("# HELP orchd_node_cpu_seconds_total CPU time of ended attempts (cgroup cpu.stat).\n"
+               "# TYPE orchd_node_cpu_seconds_total counter\norchd_node_cpu_seconds_total %.6f\n",
+               (double) stat_int(r, "accounting", "cpu_usec") / 1e6);
+        printf("# HELP orchd_node_io_bytes_total Bytes ended attempts read and wrote (cgroup io.stat).\n"
+               "# TYPE orchd_node_io_bytes_total counter\n"
+               "orchd_node_io_bytes_total{direction=\"read\"} %" PRId64
+               "\n"
+               "orchd_node_io_bytes_total{direction=\"write\"} %" PRId64 "\n",
+               stat_int(r, "accounting", "io_read_bytes"), stat_int(r, "accounting", "io_write_bytes"));
 }
 
 /* The Prometheus text exposition format, for node_exporter's textfile collector. */
@@ -104,6 +146,10 @@ static void stats_prometheus(json_object *r) {
                "# TYPE orchd_journal_write_seconds_total counter\n"
                "orchd_journal_write_seconds_total %.6f\n",
                (double) stat_int(r, "journal", "write_us") / 1e6);
+        printf("# HELP orchd_cgroup_isolation 1 when each node runs in a cgroup of its own, 0 for process "
+               "groups.\n# TYPE orchd_cgroup_isolation gauge\norchd_cgroup_isolation %d\n",
+               reply_member(r, "cgroup", json_type_string) ? 1 : 0);
+        stats_prometheus_accounting(r);
         printf("# HELP orchd_read_only 1 while orchd cannot write its state (no room, or no fds): nothing "
                "starts.\n"
                "# TYPE orchd_read_only gauge\norchd_read_only %d\n",

@@ -22,14 +22,61 @@ static void status_header_line(const char *label, const char *value, const char 
         printf("%12s: %s%s%s\n", label, color ?: "", escaped(value), color ? "\033[0m" : "");
 }
 
-static int status_nodes(json_object *nodes) {
-        Table t = { .n_columns = 6 };
+/* "1.23s" of CPU, "512M" of memory: the kernel's figures of the last ended attempt (cgroup isolation);
+ * "-" where the reply has none. */
+static const char *acct_cell(json_object *node, const char *key, char *buf, size_t size) {
+        int64_t v;
+
+        if (!get_int(node, key, &v) || v < 0)
+                return "-";
+        if (streq(key, "cpu_usec"))
+                snprintf(buf, size, "%.2fs", (double) v / 1e6);
+        else if (v >= 1LL << 30)
+                snprintf(buf, size, "%.1fG", (double) v / (double) (1LL << 30));
+        else if (v >= 1LL << 20)
+                snprintf(buf, size, "%.1fM", (double) v / (double) (1LL << 20));
+        else
+                snprintf(buf, size, "%" PRId64 "K", v >> 10);
+        return buf;
+}
+
+/* Whether any node of the reply carries key (the CPU and MEMORY columns appear only then). */
+static bool any_node_has(json_object *nodes, const char *key) {
+        json_object_object_foreach(nodes, id, node) {
+                (void) id;
+                if (json_object_object_get_ex(node, key, NULL))
+                        return true;
+        }
+        return false;
+}
+
+/* One node's CPU and MEMORY cells, when the table has those columns. */
+static int status_acct_cells(Table *t, json_object *node, bool cpu, bool mem) {
+        char buf[32];
         int r = 0;
 
-        for (const char *const *h = (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION",
-                                                           "REASON", NULL };
+        if (cpu)
+                r = table_add(t, acct_cell(node, "cpu_usec", buf, sizeof(buf)), NULL);
+        if (r >= 0 && mem)
+                r = table_add(t, acct_cell(node, "memory_peak", buf, sizeof(buf)), NULL);
+        return r;
+}
+
+static int status_nodes(json_object *nodes) {
+        bool cpu = any_node_has(nodes, "cpu_usec"), mem = any_node_has(nodes, "memory_peak");
+        Table t = { .n_columns = 6 + cpu + mem };
+        int r = 0;
+
+        for (const char *const *h =
+                     (const char *const[]){ "NODE", "STATE", "ATTEMPTS", "EXIT", "DURATION", NULL };
              *h && r >= 0; h++)
                 r = table_add(&t, *h, NULL);
+        if (r >= 0 && cpu)
+                r = table_add(&t, "CPU", NULL);
+        if (r >= 0 && mem)
+                r = table_add(&t, "MEMORY", NULL);
+        if (r >= 0)
+                r = table_add(&t, "REASON", NULL);
         json_object_object_foreach(nodes, id, node) {
                 const char *state = get_string(node, "state"), *sig = get_string(node, "signal");
                 char attempts[24] = "-", exit_code[24] = "-", duration[DURATION_STRING_MAX];
@@ -43,9 +90,14 @@ static int status_nodes(json_object *nodes) {
                         snprintf(exit_code, sizeof(exit_code), "%" PRId64, i);
                 else if (sig)
                         snprintf(exit_code, sizeof(exit_code), "SIG%s", sig);
+                /* A frozen node (pause --freeze) still runs as far as its state goes: say why it does not.
+                 */
+                if (json_object_object_get_ex(node, "frozen", NULL))
+                        state = "frozen";
                 if (table_add(&t, id, NULL) < 0 || table_add(&t, state, state_color(state)) < 0 ||
                     table_add(&t, attempts, NULL) < 0 || table_add(&t, exit_code, NULL) < 0 ||
-                    table_add(&t, node_duration(node, duration, sizeof(duration)), NULL) < 0)
+                    table_add(&t, node_duration(node, duration, sizeof(duration)), NULL) < 0 ||
+                    status_acct_cells(&t, node, cpu, mem) < 0)
                         r = -ENOMEM;
                 else
                         r = table_add(&t, get_string(node, "reason") ?: "", NULL);

@@ -234,6 +234,9 @@ int reply_error(const VarlinkMessage *m, const char *job) {
                 return fail(EX_TEMPFAIL,
                             "cannot remove job '%s': it has %s (cancel it first, or wait for it)", id,
                             strna(get_string(m->parameters, "reason")));
+        if (streq(e, ORCH_ERROR_CANNOT_FREEZE))
+                return fail(EX_UNAVAILABLE, "cannot freeze job '%s': %s; pause it without --freeze", id,
+                            strna(get_string(m->parameters, "reason")));
         if (streq(e, ORCH_ERROR_CANNOT_RETRY))
                 return fail(EX_TEMPFAIL, "cannot retry job '%s': %s", id,
                             strna(get_string(m->parameters, "reason")));

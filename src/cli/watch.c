@@ -84,12 +84,31 @@ static const char *node_time(json_object *node, char *buf, size_t size) {
         return event_time(ts, buf, size);
 }
 
+/* ", cpu 0.61s, memory 12.0M" for an ended attempt the kernel accounted (cgroup isolation), else "". */
+static const char *node_acct(json_object *node, char *buf, size_t size) {
+        int64_t cpu, mem;
+        size_t len = 0;
+
+        buf[0] = '\0';
+        if (!node_state_is_final(node_state_from_string(get_string(node, "state"))))
+                return buf;
+        if (get_int(node, "cpu_usec", &cpu))
+                len += (size_t) snprintf(buf, size, " (cpu %.2fs", (double) cpu / 1e6);
+        if (len > 0 && len < size && get_int(node, "memory_peak", &mem))
+                len += (size_t) snprintf(buf + len, size - len, ", memory %.1fM",
+                                         (double) mem / (double) (1LL << 20));
+        if (len > 0 && len < size)
+                snprintf(buf + len, size - len, ")");
+        return buf;
+}
+
 static void print_node_line(const Watch *w, const char *id, json_object *node) {
         const char *color = state_color(get_string(node, "state"));
-        char when[64], what[PROGRESS_LINE_MAX];
+        char when[64], what[PROGRESS_LINE_MAX], acct[64];
 
-        printf("%s  %-*s %s%s%s\n", node_time(node, when, sizeof(when)), w->id_width, escaped(id),
-               color ?: "", escaped(progress_node_event(node, what, sizeof(what))), color ? "\033[0m" : "");
+        printf("%s  %-*s %s%s%s%s\n", node_time(node, when, sizeof(when)), w->id_width, escaped(id),
+               color ?: "", escaped(progress_node_event(node, what, sizeof(what))), color ? "\033[0m" : "",
+               node_acct(node, acct, sizeof(acct)));
 }
 
 static void print_job_line(const Watch *w, json_object *job) {

@@ -48,6 +48,7 @@ static int set_defaults(DaemonConf *c) {
                 1U << CONF_USER_MAX_RUNNING | 1U << CONF_MIN_FREE_SPACE | 1U << CONF_KEEP_FINISHED;
         c->max_interrupted_reruns = DEFAULT_MAX_INTERRUPTED_RERUNS;
         c->set |= 1U << CONF_MAX_INTERRUPTED_RERUNS;
+        c->set |= 1U << CONF_USER_CPU_WEIGHT; /* empty: every user gets cpu.weight 100, an equal share */
         return 0;
 }
 
@@ -155,6 +156,10 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
                 return a->max_interrupted_reruns == b->max_interrupted_reruns;
         case CONF_KEEP_FINISHED:
                 return a->keep_age_usec == b->keep_age_usec && a->keep_count == b->keep_count;
+        case CONF_ISOLATION:
+                return a->isolation_pgroup == b->isolation_pgroup;
+        case CONF_USER_CPU_WEIGHT:
+                return user_weights_equal(&a->user_cpu_weights, &b->user_cpu_weights);
         default:
                 return true;
         }
@@ -194,4 +199,8 @@ int daemon_conf_reload(const char *path, bool required, const DaemonConf *cmdlin
         }
         *ret = new;
         return (int) changed;
+}
+
+uint32_t daemon_conf_user_cpu_weight(const DaemonConf *c, uid_t uid, const char *user) {
+        return user_weights_lookup(&c->user_cpu_weights, uid, user);
 }

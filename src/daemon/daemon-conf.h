@@ -8,6 +8,8 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "conf.h"
 
@@ -41,3 +43,7 @@ int daemon_conf_load(const char *path, bool required, const DaemonConf *cmdline,
  * untouched: the old configuration stays. */
 int daemon_conf_reload(const char *path, bool required, const DaemonConf *cmdline, const DaemonConf *current,
                        DaemonConf *ret);
+
+/* The cpu.weight of the cgroup of the user with this uid and login name (NULL if unknown): UserCPUWeight='s
+ * entry for either (the last one given), else 100, the same for every user. */
+uint32_t daemon_conf_user_cpu_weight(const DaemonConf *c, uid_t uid, const char *user);

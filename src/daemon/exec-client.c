@@ -32,9 +32,9 @@
 int exec_fd_above_fixed(int fd) {
         int moved;
 
-        if (fd > EXEC_GATE_FD)
+        if (fd > EXEC_CGROUP_FD)
                 return fd;
-        moved = fcntl(fd, F_DUPFD_CLOEXEC, EXEC_GATE_FD + 1);
+        moved = fcntl(fd, F_DUPFD_CLOEXEC, EXEC_CGROUP_FD + 1);
         if (moved < 0)
                 moved = -errno;
         safe_close(fd);

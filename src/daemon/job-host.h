@@ -17,6 +17,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "committer.h"
 #include "conf.h"
 #include "macro.h"
@@ -35,6 +36,9 @@ typedef struct JobHostOps {
         void (*slots_changed)(void *userdata, Job *j, int delta);
         /* An attempt was spawned (a statistic). May be NULL. */
         void (*spawned)(void *userdata);
+        /* An attempt ended with the kernel's accounting in n (cgroup isolation; a statistic). May be NULL.
+         */
+        void (*accounted)(void *userdata, const NodeRun *n);
         /* Whether nodes may start at all (false once the host is shutting down). */
         bool (*may_start)(void *userdata);
         /* j's end is durable and its run-time state released: it no longer competes for slots. */
@@ -63,6 +67,7 @@ typedef struct JobHost {
                                  * max_interrupted_reruns */
         const char *exec_helper; /* orchd-exec, for nodes run as their owner */
         const char *pam_confdir; /* its PAM service directory, NULL = /etc/pam.d */
+        Cgroups *cgroups;        /* attempt cgroups (cgroup.h); NULL or pgroup isolation: process groups */
         const JobHostOps *ops;
         void *userdata;
 } JobHost;

@@ -127,6 +127,8 @@ void job_release_runtime(Job *j);
 int job_build_env(Job *j);
 /* Spawn the attempt node i began (begin_attempt()), now or once its start was durable. */
 void node_spawn(Job *j, uint32_t i);
+/* Free node i's task (if any) and remove its attempt's cgroup (job-spawn.c). */
+void node_task_release(Job *j, uint32_t i);
 /* The job has ended and every attempt's end is durable: remove its starts file. */
 void starts_remove(Job *j);
 

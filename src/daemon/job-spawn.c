@@ -28,6 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "daemon-conf.h"
 #include "exec-proto.h"
 #include "fsutil.h"
 #include "job-internal.h"
@@ -140,6 +142,28 @@ static void job_on_task_output(Task *t, void *userdata) {
         job_notify_output(c->job, c->index);
 }
 
+/* Write node i's resources limits into its attempt's fresh cgroup (resources_writes()). The job was
+ * accepted because every controller they need is there (spool-intake.c): a failure here is the kernel's
+ * (an invalid value it refuses), and the attempt does not start unlimited. Returns 0 or -errno (logged). */
+static int node_apply_resources(Job *j, uint32_t i, int cgroup_fd) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+        CgroupWrite w[RESOURCES_WRITES_MAX];
+        size_t n;
+        int r;
+
+        if (!ns->resources)
+                return 0;
+        n = resources_writes(ns->resources, w);
+        for (size_t k = 0; k < n; k++) {
+                r = cgroups_write(cgroup_fd, w[k].file, w[k].value);
+                if (r < 0)
+                        return log_warning_errno(
+                                r, "Job %" PRIu64 " node %s: cannot write %s to %s of its cgroup: %m", j->id,
+                                ns->id, w[k].value, w[k].file);
+        }
+        return 0;
+}
+
 /* Spawn attempt n->attempt of node i, on record in the starts file before it execs: written by the child
  * itself (spawnrec.h), or, through orchd-exec, gated until node_spawn() wrote it. Returns 0 with
  * ctl[i].task, -EEXIST if its log file exists, or -errno. */
@@ -148,6 +172,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
         NodeRun *n = &j->run->nodes[i];
         _cleanup_free_ char **env = NULL; /* borrows the strings of base_env and ns->env */
         char log_name[NODEID_LOG_NAME_SIZE], prefix[SPAWN_PREFIX_MAX];
+        _cleanup_close_ int cgroup_fd = -EBADF;
         uint64_t min_free, min_inodes;
         int r, starts_fd;
 
@@ -161,6 +186,22 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 oom_fail_stop(j);
         (void) nodeid_log_name(ns->id, n->attempt, log_name);
         j->host->ops->log_floor(j->host->userdata, &min_free, &min_inodes);
+        if (cgroups_enabled(j->host->cgroups)) {
+                cgroup_fd = cgroups_attempt_open(
+                        j->host->cgroups, j->run->uid, j->id, log_name,
+                        daemon_conf_user_cpu_weight(j->host->conf, j->run->uid, j->run->user));
+                if (cgroup_fd < 0)
+                        return log_warning_errno(cgroup_fd,
+                                                 "Job %" PRIu64
+                                                 " node %s: cannot create the cgroup "
+                                                 "of attempt %u: %m",
+                                                 j->id, ns->id, (unsigned) n->attempt);
+                r = node_apply_resources(j, i, cgroup_fd);
+                if (r < 0) {
+                        cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+                        return r;
+                }
+        }
 
         TaskParams p = {
                 .argv = ns->argv,
@@ -186,8 +227,24 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 .journal_node = ns->id,
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
+                .cgroup_fd = cgroup_fd,
         };
-        return task_spawn(j->host->event, &p, job_on_task_exit, node_ctl(j, i), &j->ctl[i].task);
+        r = task_spawn(j->host->event, &p, job_on_task_exit, node_ctl(j, i), &j->ctl[i].task);
+        if (r < 0 && cgroup_fd >= 0)
+                cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+        return r;
+}
+
+void node_task_release(Job *j, uint32_t i) {
+        char log_name[NODEID_LOG_NAME_SIZE];
+
+        if (!j->ctl[i].task)
+                return;
+        j->ctl[i].task = task_free(j->ctl[i].task);
+        if (cgroups_enabled(j->host->cgroups)) {
+                (void) nodeid_log_name(j->spec->nodes[i].id, j->run->nodes[i].attempt, log_name);
+                cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+        }
 }
 
 void node_spawn(Job *j, uint32_t i) {
@@ -246,7 +303,7 @@ void node_spawn(Job *j, uint32_t i) {
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
                                   j->id, ns->id, (unsigned) n->attempt);
-                j->ctl[i].task = task_free(j->ctl[i].task); /* it never ran */
+                node_task_release(j, i); /* it never ran */
                 n->pid = 0, n->pid_start = 0;
                 node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
                 return;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "job-internal.h"
 #include "log.h"
 #include "macro.h"
@@ -178,7 +179,30 @@ int job_pause(Job *j) {
         return 1;
 }
 
+int job_freeze(Job *j, bool freeze) {
+        int n = 0;
+
+        if (!cgroups_enabled(j->host->cgroups))
+                return -EOPNOTSUPP;
+        for (uint32_t i = 0; j->ctl && i < j->spec->n_nodes; i++) {
+                NodeRun *node = &j->run->nodes[i];
+
+                if (!j->ctl[i].task || node->frozen == freeze)
+                        continue;
+                if (task_freeze(j->ctl[i].task, freeze) < 0)
+                        continue;
+                node->frozen = freeze;
+                mark_node_dirty(j, i);
+                n++;
+        }
+        if (n > 0)
+                log_info("Job %" PRIu64 ": %s %d running node(s).", j->id, freeze ? "froze" : "thawed", n);
+        return n;
+}
+
 int job_resume(Job *j) {
+        if (cgroups_enabled(j->host->cgroups))
+                (void) job_freeze(j, false);
         if (j->run->state != JOB_PAUSED)
                 return 0;
         job_run_set_state(j->run, j->run->paused_from);

@@ -294,6 +294,16 @@ void node_start_failed(Job *j, uint32_t i, int error, int account) {
         attempt_failed(j, i, ATTEMPT_SPAWN, (Reason){ .kind = REASON_SPAWN, .arg = -error }, -1);
 }
 
+/* The kernel's figures of the attempt that ended, recorded with its end (journal.c). */
+static void node_set_accounting(NodeRun *n, const TaskResult *res) {
+        n->acct = res->cpu_usec != UINT64_MAX;
+        n->cpu_usec = res->cpu_usec;
+        n->memory_peak = res->memory_peak;
+        n->pids_peak = res->pids_peak;
+        n->io_read_bytes = res->io_read_bytes;
+        n->io_write_bytes = res->io_write_bytes;
+}
+
 void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         const TaskResult copy = *result, *res = &copy; /* the result lives in the Task we free below */
         NodeCtl *c = userdata;
@@ -302,8 +312,12 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         NodeRun *n = &j->run->nodes[i];
         StopReason stop = c->stop_reason;
 
-        c->task = task_free(c->task);
+        node_task_release(j, i);
         c->stop_reason = STOP_NONE;
+        node_set_accounting(n, res);
+        n->frozen = false;
+        if (n->acct && j->host->ops->accounted)
+                j->host->ops->accounted(j->host->userdata, n);
         n->pid = 0;
         n->pid_start = 0;
         n->exit_code = res->end == TASK_EXITED && res->start_error == 0 ? res->exit_code : -1;
@@ -327,6 +341,10 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
                 node_start_failed(j, i, res->start_error, res->start_account);
         else if (res->timed_out)
                 attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);
+        else if (res->oom_kills != UINT64_MAX && res->oom_kills > 0 &&
+                 !(res->end == TASK_EXITED && res->exit_code == 0))
+                /* The OOM killer struck in the attempt's cgroup and it did not succeed: that is why. */
+                attempt_failed(j, i, ATTEMPT_OOM, (Reason){ .kind = REASON_OOM }, -1);
         else if (res->end == TASK_EXITED &&
                  abort_on_exit_matches(&j->spec->nodes[i].abort_on_exit, res->exit_code))
                 job_abort(j, i, res->exit_code); /* before retry, as DAGMan's ABORT-DAG-ON */
@@ -408,7 +426,7 @@ void job_check_finished(Job *j) {
 void job_release_runtime(Job *j) {
         if (j->ctl) {
                 for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
-                        j->ctl[i].task = task_free(j->ctl[i].task);
+                        node_task_release(j, i);
                         j->ctl[i].retry_timer = sd_event_source_disable_unref(j->ctl[i].retry_timer);
                 }
                 j->ctl = mfree(j->ctl);

@@ -187,6 +187,9 @@ int job_cancel(Job *j, const uint32_t *nodes, size_t n_nodes);
  * or is already in the requested condition. Return 1 if the state changed, 0 if not. */
 int job_pause(Job *j);
 int job_resume(Job *j);
+/* Freeze (or thaw) the cgroups of j's running nodes (pause --freeze; job_resume() thaws). Returns the
+ * number of nodes changed, or -EOPNOTSUPP under process-group isolation. */
+int job_freeze(Job *j, bool freeze);
 
 /* Manual retry (SPEC §5 "retry") of a settled job: the named node indices, or without nodes every failed,
  * cancelled and skipped node, go back to pending together with everything downstream of them; succeeded

@@ -240,6 +240,19 @@ static void host_slots_changed(void *userdata, Job *j, int delta) {
         m->n_running += delta;
 }
 
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+        return b == UINT64_MAX ? a : a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static void host_accounted(void *userdata, const NodeRun *n) {
+        Manager *m = userdata;
+
+        m->acct_attempts++;
+        m->acct_cpu_usec = add_sat(m->acct_cpu_usec, n->cpu_usec);
+        m->acct_io_read_bytes = add_sat(m->acct_io_read_bytes, n->io_read_bytes);
+        m->acct_io_write_bytes = add_sat(m->acct_io_write_bytes, n->io_write_bytes);
+}
+
 static void host_spawned(void *userdata) {
         Manager *m = userdata;
 
@@ -283,6 +296,7 @@ const JobHostOps manager_job_host_ops = {
         .schedule_later = host_schedule_later,
         .slots_changed = host_slots_changed,
         .spawned = host_spawned,
+        .accounted = host_accounted,
         .may_start = host_may_start,
         .settled = manager_job_settled,
         .retried = manager_job_retried,

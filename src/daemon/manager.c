@@ -376,6 +376,19 @@ static int manager_drop_gid(Manager *m, gid_t *ret) {
         return 0;
 }
 
+/* The isolation of attempts (cgroup.h), once the spool and its id exist. */
+static int manager_setup_cgroups(Manager *m) {
+        char id[SPOOL_ID_SIZE];
+        bool known = spool_read_id(m->config.spool_path, id) >= 0;
+        int r;
+
+        r = cgroups_new(known ? id : NULL, !m->conf.isolation_pgroup, &m->cgroups);
+        if (r < 0)
+                return log_oom();
+        spool_set_resources(m->spool, cgroups_enabled(m->cgroups), cgroups_controllers(m->cgroups));
+        return 0;
+}
+
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         gid_t drop_gid;
@@ -426,6 +439,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = spool_new(m->event, &sc, manager_on_accepted, m, &m->spool);
         if (r < 0)
                 return r;
+        r = manager_setup_cgroups(m);
+        if (r < 0)
+                return r;
         m->read_only.event = m->event;
         m->read_only.spool = m->spool;
         m->read_only.committer = m->committer;
@@ -450,6 +466,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                                  .conf = &m->conf,
                                  .exec_helper = m->config.exec_helper,
                                  .pam_confdir = m->config.pam_confdir,
+                                 .cgroups = m->cgroups,
                                  .ops = &manager_job_host_ops,
                                  .userdata = m };
         r = readonly_check_at_start(&m->read_only);
@@ -458,6 +475,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_recover(m);
         if (r < 0)
                 return r;
+        cgroups_sweep(m->cgroups); /* after the orphans' process groups, before any node starts */
         r = sd_event_add_post(m->event, &m->post_source, manager_on_post, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the post source: %m");
@@ -494,6 +512,7 @@ Manager *manager_free(Manager *m) {
         free(m->dirty);
         m->committer = committer_free(m->committer);
         spool_free(m->spool);
+        m->cgroups = cgroups_free(m->cgroups); /* after the jobs: their tasks are freed */
         sd_event_source_disable_unref(m->post_source);
         sd_event_source_disable_unref(m->wake_source);
         sd_event_source_disable_unref(m->later_source);

@@ -13,6 +13,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "macro.h"
 #include "time-util.h"
 #include "committer.h"
@@ -53,6 +54,7 @@ struct Manager {
         Notifier notifier; /* sd_notify STATUS= updates (notify.h) */
         Spool *spool;
         Committer *committer;
+        Cgroups *cgroups;   /* attempt cgroups, or process groups (cgroup.h) */
         ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
         JobHost job_host;   /* what every Job reaches of the manager (job-host.h) */
         sd_event_source *post_source;
@@ -87,6 +89,8 @@ struct Manager {
         ReadOnly read_only;       /* the spool cannot be written: waiting for room (readonly.h) */
         uint64_t started_at_usec; /* CLOCK_MONOTONIC */
         uint64_t n_spawned;
+        /* Totals of the kernel's accounting of attempts ended since start (cgroup isolation). */
+        uint64_t acct_attempts, acct_cpu_usec, acct_io_read_bytes, acct_io_write_bytes;
 };
 
 /* Build everything and recover jobs from disk (no control socket: the methods layer adds it, methods.h).

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroupfmt.h"
 #include "access.h"
 #include "graph.h"
 #include "json-util.h"
@@ -302,6 +303,27 @@ int method_stats(ControlCall *call, json_object *params, void *userdata) {
         json_object_object_add(p, "journal", journal);
         reason = readonly_reason(&m->read_only, why, sizeof(why));
         json_object_object_add(p, "read_only", reason ? json_object_new_string(reason) : NULL);
+        json_object_object_add(p, "isolation", json_object_new_string(cgroups_isolation(m->cgroups)));
+        if (cgroups_enabled(m->cgroups)) {
+                json_object *a = json_object_new_object();
+
+                if (!a || json_object_object_add(p, "accounting", a) < 0) {
+                        json_object_put(a), json_object_put(p);
+                        return -ENOMEM;
+                }
+                add_int(a, "attempts", m->acct_attempts);
+                add_int(a, "cpu_usec", m->acct_cpu_usec);
+                add_int(a, "io_read_bytes", m->acct_io_read_bytes);
+                add_int(a, "io_write_bytes", m->acct_io_write_bytes);
+        }
+        if (cgroups_enabled(m->cgroups)) {
+                char names[CGROUPFMT_NAMES_MAX];
+
+                json_object_object_add(p, "cgroup", json_object_new_string(cgroups_base(m->cgroups)));
+                json_object_object_add(p, "controllers",
+                                       json_object_new_string(cgroupfmt_controller_names(
+                                               cgroups_controllers(m->cgroups), names)));
+        }
         if (manager_loading(m) > 0) /* the counts are of the jobs loaded so far */
                 add_int(p, "loading", manager_loading(m));
         return control_call_reply(call, p);
@@ -326,11 +348,46 @@ int method_graph(ControlCall *call, json_object *params, void *userdata) {
         return methods_reply_view(userdata, call, j, p);
 }
 
+/* Pause's freeze parameter: 1 (freeze), 0 (absent or false), or -1 after an error reply. */
+static int pause_freeze_param(ControlCall *call, json_object *params) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(params, "freeze", &v) || json_object_is_type(v, json_type_null))
+                return 0;
+        if (!json_object_is_type(v, json_type_boolean))
+                return methods_reply_invalid_parameter(call, "freeze"), -1;
+        return json_object_get_boolean(v) ? 1 : 0;
+}
+
+static int reply_cannot_freeze(ControlCall *call, const Job *j) {
+        json_object *p = json_object_new_object();
+        char id[24];
+
+        snprintf(id, sizeof(id), "%" PRIu64, j->id);
+        if (p) {
+                json_object_object_add(p, "id", json_object_new_string(id));
+                json_object_object_add(
+                        p, "reason",
+                        json_object_new_string("orchd runs nodes in process groups, not cgroups "
+                                               "(Isolation=pgroup, or no delegated cgroup2)"));
+        }
+        return control_call_error(call, ORCH_ERROR_CANNOT_FREEZE, p);
+}
+
 int method_pause(ControlCall *call, json_object *params, void *userdata) {
+        Methods *ms = userdata;
         Job *j = methods_lookup_job(userdata, call, params);
+        int freeze;
 
         if (!j)
                 return 0;
+        freeze = pause_freeze_param(call, params);
+        if (freeze < 0)
+                return 0;
+        if (freeze && !cgroups_enabled(ms->manager->cgroups))
+                return reply_cannot_freeze(call, j);
+        if (freeze && !job_is_finished(j))
+                (void) job_freeze(j, true);
         if (job_pause(j) > 0) {
                 log_event(LOG_NOTICE, CONTROL_EV(call, j->id, "pause"), "uid %u paused job %" PRIu64 ".",
                           (unsigned) control_call_uid(call), j->id);

@@ -54,6 +54,10 @@ static void help(void) {
                "                          it fails with reason interrupted (default 3; 0: no limit)\n"
                "      --keep-finished AGE|N  remove finished jobs older than AGE or beyond the N\n"
                "                          most recent (default \"30d 10000\"; infinity: keep all)\n"
+               "      --isolation auto|pgroup  a cgroup per node where one can be had (default),\n"
+               "                          or process groups only\n"
+               "      --user-cpu-weight LIST  cpu.weight of users' cgroups, USER:WEIGHT entries\n"
+               "                          (1…10000; default 100 for every user: equal shares)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
@@ -89,6 +93,8 @@ static const struct {
         { "min-free-space", 0, CONF_MIN_FREE_SPACE },
         { "max-interrupted-reruns", 0, CONF_MAX_INTERRUPTED_RERUNS },
         { "keep-finished", 0, CONF_KEEP_FINISHED },
+        { "isolation", 0, CONF_ISOLATION },
+        { "user-cpu-weight", 0, CONF_USER_CPU_WEIGHT },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */

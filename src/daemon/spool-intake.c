@@ -8,6 +8,7 @@
  * takes the same path without a file in new/.
  */
 
+#include "resources.h"
 #include "spool-internal.h"
 #include "utf8.h"
 
@@ -117,7 +118,46 @@ static int spool_process_begin(Spool *s, const char *name) {
 
 /* The second half, on the loop, once the reader is done with intake/NAME: reject it or accept it.
  * Transient failures leave it in intake for a later try. */
+void spool_set_resources(Spool *s, bool cgroups, unsigned controllers) {
+        s->resources_pgroup = !cgroups;
+        s->resources_mask = controllers;
+}
+
+/* Whether every "resources" limit of spec can be enforced here. Returns 0, -EOPNOTSUPP with *ret_why
+ * naming the node, the field and the missing controller, or -ENOMEM. */
+static int spool_check_resources(Spool *s, const JobSpec *spec, char **ret_why) {
+        for (size_t i = 0; i <= spec->n_nodes; i++) {
+                const Resources *r = i < spec->n_nodes ? spec->nodes[i].resources : spec->resources;
+                _cleanup_free_ char *why = NULL;
+                int k;
+
+                if (!r || (i < spec->n_nodes && r == spec->resources))
+                        continue; /* none, or the job's own: checked once, last */
+                k = resources_check(r, s->resources_pgroup ? 0 : s->resources_mask, &why);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        if (asprintf(ret_why, "%s%s%s%s", i < spec->n_nodes ? "nodes." : "",
+                                     i < spec->n_nodes ? spec->nodes[i].id : "",
+                                     i < spec->n_nodes ? "." : "", why) < 0 ||
+                            (s->resources_pgroup &&
+                             asprintf(&why,
+                                      "%s; orchd runs nodes in process groups (Isolation=pgroup, or no "
+                                      "delegated cgroup2): remove the limit or run orchd with cgroups",
+                                      *ret_why) < 0))
+                                return -ENOMEM;
+                        if (s->resources_pgroup) {
+                                free(*ret_why);
+                                *ret_why = TAKE_PTR(why);
+                        }
+                        return k;
+                }
+        }
+        return 0;
+}
+
 static int spool_process_end(Spool *s, const char *name, const struct stat *st, JobRead *rd, Staged *stage) {
+        _cleanup_free_ char *why_res = NULL;
         uint64_t id;
         int r;
 
@@ -136,6 +176,11 @@ static int spool_process_end(Spool *s, const char *name, const struct stat *st, 
                 if (other > 0)
                         return spool_reject_key(s, name, st, rd->spec->key, other);
         }
+        r = spool_check_resources(s, rd->spec, &why_res);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return spool_reject_reason(s, name, st, false, why_res);
         if (s->admit) {
                 _cleanup_free_ char *why = NULL;
 

@@ -58,7 +58,9 @@
 
 struct Spool {
         sd_event *event;
-        Committer *committer; /* not owned */
+        unsigned resources_mask; /* controllers attempt cgroups have (spool_set_resources()) */
+        bool resources_pgroup;   /* no cgroups at all: every "resources" limit is refused */
+        Committer *committer;    /* not owned */
         char *path;
         JobLimits limits;
         int spool_fd, tmp_fd, new_fd, rejected_fd, jobs_fd, intake_fd;

@@ -72,6 +72,10 @@ int spool_read_id(const char *path, char id[static SPOOL_ID_SIZE]);
  * orchd holds the spool (nothing touched), or -errno (logged). */
 int spool_new(sd_event *e, const SpoolConfig *config, spool_job_cb cb, void *userdata, Spool **ret);
 
+/* What "resources" limits can be enforced: the controllers of the attempt cgroups (cgroupfmt.h mask), and
+ * whether there are cgroups at all. A job with a limit that cannot be is rejected at intake. */
+void spool_set_resources(Spool *s, bool cgroups, unsigned controllers);
+
 /* Accepts NULL, returns NULL. */
 Spool *spool_free(Spool *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Spool *, spool_free);

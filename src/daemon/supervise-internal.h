@@ -69,12 +69,40 @@ struct Task {
         int status_fd; /* read end of the helper's status pipe (non-blocking), read at exit; -EBADF if none
                         */
         int gate_fd;   /* write end of the gate (exec-proto.h) until task_open_gate(); -EBADF if none */
+
+        int cgroup_fd;        /* the attempt's cgroup (our copy), -EBADF: process groups only */
+        int cgroup_procs_fd;  /* its cgroup.procs, O_WRONLY, for the child to join; closed after the spawn */
+        int cgroup_events_fd; /* its cgroup.events, watched for "populated 0" after the main process exited
+                               */
+        sd_event_source *cgroup_source;
+        TaskResult pending; /* the main process's end, held until the cgroup is empty */
+        bool waiting_empty; /* the main process ended; its cgroup is not empty yet */
 };
 
 /* supervise-spawn.c: start the process of p with stdout/stderr on out_fd/err_fd (the same fd when merged),
  * directly (posix_spawn) or through orchd-exec for another user or umask; sets t->pid (and
  * status_fd/gate_fd). Returns 0 or -errno. */
 int task_start_process(Task *t, const TaskParams *p, int out_fd, int err_fd);
+
+/* supervise-cgroup.c: open the attempt's cgroup files (TaskParams.cgroup_fd > 2). Returns 0 or -errno. */
+int task_cgroup_open(Task *t, const TaskParams *p);
+
+/* supervise-cgroup.c: signal every process of the cgroup (SIGKILL through cgroup.kill). Returns 0 or -errno.
+ */
+int task_cgroup_kill(Task *t, int sig);
+
+/* supervise-cgroup.c: whether the cgroup still holds processes (false on error: never wait forever). */
+bool task_cgroup_populated(Task *t);
+
+/* supervise-cgroup.c: watch cgroup.events and call task_finish() once the cgroup is empty. Returns 0 or
+ * -errno (then the caller finishes now). */
+int task_cgroup_watch(Task *t);
+
+/* supervise-cgroup.c: the cgroup's accounting into r (UINT64_MAX where unknown). */
+void task_cgroup_account(Task *t, TaskResult *r);
+
+/* supervise.c: report the end held in t->pending (the callback may free t). */
+void task_finish(Task *t);
 
 /* supervise-output.c: open the attempt's log file (none when the spool is short of inodes). Returns 0,
  * -EEXIST if the log exists (the caller picks another name), or -errno (logged). */

@@ -143,11 +143,11 @@ static int task_setup_attr(posix_spawnattr_t *attr) {
  * EXEC_STATUS_FD and EXEC_GATE_FD, and it changes directory itself (as the owner). All must be above those
  * numbers already, or one dup2 could overwrite another, and a dup2 onto itself would keep O_CLOEXEC. */
 static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, int status_fd,
-                                   int request_fd, int gate_fd) {
+                                   int request_fd, int gate_fd, int cgroup_fd) {
         int r;
 
-        assert(status_fd > EXEC_GATE_FD && request_fd > EXEC_GATE_FD &&
-               (gate_fd < 0 || gate_fd > EXEC_GATE_FD));
+        assert(status_fd > EXEC_CGROUP_FD && request_fd > EXEC_CGROUP_FD &&
+               (gate_fd < 0 || gate_fd > EXEC_CGROUP_FD) && (cgroup_fd < 0 || cgroup_fd > EXEC_CGROUP_FD));
         r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
         if (r == 0)
@@ -160,12 +160,16 @@ static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, i
                 r = posix_spawn_file_actions_adddup2(fa, request_fd, EXEC_REQUEST_FD);
         if (r == 0 && gate_fd >= 0)
                 r = posix_spawn_file_actions_adddup2(fa, gate_fd, EXEC_GATE_FD);
+        if (r == 0 && cgroup_fd >= 0)
+                r = posix_spawn_file_actions_adddup2(fa, cgroup_fd, EXEC_CGROUP_FD);
         if (r == 0)
                 r = posix_spawn_file_actions_addchdir_np(fa, "/");
         /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(
-                        fa, gate_fd >= 0 ? EXEC_GATE_FD + 1 : EXEC_REQUEST_FD + 1);
+                r = posix_spawn_file_actions_addclosefrom_np(fa,
+                                                             cgroup_fd >= 0       ? EXEC_CGROUP_FD + 1 :
+                                                                     gate_fd >= 0 ? EXEC_GATE_FD + 1 :
+                                                                                    EXEC_REQUEST_FD + 1);
         return -r;
 }
 
@@ -216,6 +220,7 @@ static int task_start_plain(Task *t, const TaskParams *p, int out_fd, int err_fd
                 .stderr_fd = err_fd,
                 .record_fd = p->record_prefix ? p->record_fd : -EBADF,
                 .record_prefix = p->record_prefix,
+                .cgroup_procs_fd = t->cgroup_procs_fd,
         };
         t->started_at = now_usec(CLOCK_REALTIME);
         return spawn_recorded(&sp, &t->pid);
@@ -224,7 +229,8 @@ static int task_start_plain(Task *t, const TaskParams *p, int out_fd, int err_fd
 /* Start orchd-exec for the node, gated if it must be recorded (its pid is known only once it runs). */
 static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_fd) {
         static char *const empty_env[] = { NULL };
-        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF, gate_r = -EBADF;
+        _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF, gate_r = -EBADF,
+                            cgroup_w = -EBADF;
         _cleanup_strv_free_ char **hargv = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -249,6 +255,11 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
                 if (r < 0)
                         return r;
         }
+        if (t->cgroup_procs_fd >= 0) {
+                cgroup_w = fcntl(t->cgroup_procs_fd, F_DUPFD_CLOEXEC, EXEC_CGROUP_FD + 1);
+                if (cgroup_w < 0)
+                        return -errno;
+        }
 
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
@@ -260,7 +271,7 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
         }
         r = task_setup_attr(&attr);
         if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, status_w, request_fd, gate_r);
+                r = task_setup_file_actions(&fa, out_fd, err_fd, status_w, request_fd, gate_r, cgroup_w);
         if (r >= 0) {
                 t->started_at = now_usec(CLOCK_REALTIME);
                 /* The helper gets an empty environment: the loader of a root process must find no LD_*. */

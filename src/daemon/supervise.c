@@ -22,8 +22,10 @@
  * which orchd-exec performs only once task_open_gate() wrote the byte on the gate pipe. The daemon's own
  * nodes start through spawnrec.c, whose child writes that record itself right before its execve().
  *
- * Deliberately not done here: cgroups (a process that leaves the group with setsid() escapes the kill),
- * privilege dropping, retries and job state. Journald line forwarding is logfwd.c, fed from task_output().
+ * With a cgroup (TaskParams.cgroup_fd, supervise-cgroup.c) the child joins it before anything of the node
+ * runs, signals reach every process in it (a setsid() grandchild too), and the end is reported only once
+ * it is empty. Deliberately not done here: making the cgroup (cgroup.c), privilege dropping, retries and
+ * job state. Journald line forwarding is logfwd.c, fed from task_output().
  */
 
 #include <assert.h>
@@ -66,11 +68,22 @@ static int task_add_timer(Task *t, sd_event_source **ret, uint64_t usec, sd_even
                                  TASK_TIMER_ACCURACY_USEC, cb, t);
 }
 
-/* Signal the whole process group. A no-op once the exit was handled: from then on the leader may be
- * reaped and its pid, hence the group id, may belong to an unrelated process. */
+/* Signal the whole process group, or with a cgroup every process in it. The group is a no-op once the exit
+ * was handled: from then on the leader may be reaped and its pid, hence the group id, may belong to an
+ * unrelated process. The cgroup holds only the node's processes whatever happened to the leader. */
 static int task_kill_group(Task *t, int sig) {
+        int r;
+
         assert(t);
 
+        if (t->cgroup_fd >= 0 && t->pid > 0) {
+                r = task_cgroup_kill(t, sig);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to send signal %d to the cgroup of process %d: %m", sig,
+                                          (int) t->pid);
+                if (t->exited)
+                        return r;
+        }
         if (t->exited || t->pid <= 0)
                 return 0;
         if (kill(-t->pid, sig) < 0 && errno != ESRCH)
@@ -86,6 +99,14 @@ static void task_result_from_siginfo(const Task *t, const siginfo_t *si, TaskRes
                 .log_dropped = t->log_dropped,
                 .started_at = t->started_at,
                 .finished_at = now_usec(CLOCK_REALTIME),
+                .cpu_usec = UINT64_MAX,
+                .cpu_user_usec = UINT64_MAX,
+                .cpu_system_usec = UINT64_MAX,
+                .memory_peak = UINT64_MAX,
+                .pids_peak = UINT64_MAX,
+                .io_read_bytes = UINT64_MAX,
+                .io_write_bytes = UINT64_MAX,
+                .oom_kills = UINT64_MAX,
         };
 
         switch (si->si_code) {
@@ -132,16 +153,29 @@ static void task_result_from_helper(Task *t, TaskResult *ret) {
         ret->start_cwd = st.step == EXEC_STEP_CWD;
 }
 
+void task_finish(Task *t) {
+        TaskResult result = t->pending;
+
+        t->waiting_empty = false;
+        if (t->cgroup_fd >= 0) {
+                result.finished_at = now_usec(CLOCK_REALTIME);
+                task_cgroup_account(t, &result);
+        }
+        /* Last: the callback may free t. */
+        if (t->cb)
+                t->cb(t, &result, t->userdata);
+}
+
 static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Task *t = userdata;
-        TaskResult result;
 
         /* The leader has exited, so everything it wrote is in the pipes: read it before anything else. */
         task_drain_pipes(t);
 
         /* sd-event reaps the leader only after this callback returns, so it is still a zombie and keeps its
          * pid allocated: the group id cannot have been reused, and this kill reaches exactly what is left of
-         * the node's process tree (daemonized grandchildren that stayed in the group). */
+         * the node's process tree (daemonized grandchildren that stayed in the group; with a cgroup, all
+         * of them). */
         (void) task_kill_group(t, SIGKILL);
         t->exited = true;
 
@@ -150,16 +184,19 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         t->timeout_source = sd_event_source_disable_unref(t->timeout_source);
         t->kill_source = sd_event_source_disable_unref(t->kill_source);
 
-        task_result_from_siginfo(t, si, &result);
-        task_result_from_helper(t, &result);
-        if (result.end == TASK_EXITED)
-                log_debug("Process %d exited with status %d.", (int) t->pid, result.exit_code);
+        task_result_from_siginfo(t, si, &t->pending);
+        task_result_from_helper(t, &t->pending);
+        if (t->pending.end == TASK_EXITED)
+                log_debug("Process %d exited with status %d.", (int) t->pid, t->pending.exit_code);
         else
-                log_debug("Process %d was killed by signal %d.", (int) t->pid, result.signal);
+                log_debug("Process %d was killed by signal %d.", (int) t->pid, t->pending.signal);
 
-        /* Last: the callback may free t. */
-        if (t->cb)
-                t->cb(t, &result, t->userdata);
+        /* With a cgroup the attempt ends when the cgroup is empty: the SIGKILLed rest takes a moment. */
+        if (t->cgroup_fd >= 0 && task_cgroup_populated(t) && task_cgroup_watch(t) >= 0) {
+                t->waiting_empty = true;
+                return 0;
+        }
+        task_finish(t); /* may free t */
         return 0;
 }
 
@@ -185,8 +222,10 @@ static int task_terminate(Task *t, uint64_t grace_usec) {
         r = task_kill_group(t, SIGTERM);
         if (r < 0)
                 return r;
-        /* A stopped process would not act on SIGTERM before the grace period ends. */
+        /* A stopped process would not act on SIGTERM before the grace period ends, nor a frozen one. */
         (void) task_kill_group(t, SIGCONT);
+        if (t->cgroup_fd >= 0)
+                (void) task_freeze(t, false);
 
         r = task_add_timer(t, &t->kill_source, grace_usec, task_on_kill_timer);
         if (r < 0) {
@@ -307,6 +346,9 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .log_fd = -EBADF,
                 .status_fd = -EBADF,
                 .gate_fd = -EBADF,
+                .cgroup_fd = -EBADF,
+                .cgroup_procs_fd = -EBADF,
+                .cgroup_events_fd = -EBADF,
                 .log_max_bytes = p->log_max_bytes,
                 .log_min_free = p->log_min_free,
                 .kill_grace_usec = p->kill_grace_usec,
@@ -314,6 +356,11 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
         for (size_t i = 0; i < TASK_PIPES_MAX; i++)
                 t->pipes[i] = (TaskPipe){ .task = t, .stream = (TaskStream) i, .fd = -EBADF };
 
+        if (p->cgroup_fd > STDERR_FILENO) {
+                r = task_cgroup_open(t, p);
+                if (r < 0)
+                        return log_debug_errno(r, "Failed to open the cgroup of '%s': %m", p->argv[0]);
+        }
         r = task_open_log(t, p);
         if (r < 0)
                 return r;
@@ -325,6 +372,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
 
         /* On failure task_free() kills and reaps a process that was already started. */
         r = task_spawn_and_watch(t, p);
+        t->cgroup_procs_fd = safe_close(t->cgroup_procs_fd); /* the child has joined, or never will */
         if (r < 0)
                 return log_debug_errno(r, "Failed to start '%s': %m", p->argv[0]);
         logfwd_set_pid(t->logfwd, t->pid); /* read only once the loop runs again: after this */
@@ -400,6 +448,10 @@ Task *task_free(Task *t) {
         t->log_fd = safe_close(t->log_fd);
         t->status_fd = safe_close(t->status_fd);
         t->gate_fd = safe_close(t->gate_fd);
+        t->cgroup_source = sd_event_source_disable_unref(t->cgroup_source);
+        t->cgroup_procs_fd = safe_close(t->cgroup_procs_fd);
+        t->cgroup_events_fd = safe_close(t->cgroup_events_fd);
+        t->cgroup_fd = safe_close(t->cgroup_fd);
         t->logfwd = logfwd_free(t->logfwd);
         sd_event_unref(t->event);
         free(t);

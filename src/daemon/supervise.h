@@ -39,10 +39,21 @@ typedef struct TaskResult {
         int start_error;
         int start_account; /* the ExecAccount (exec-proto.h) refused; start_error is -EKEYREJECTED then */
         bool start_cwd;    /* the failed step was changing to the working directory */
+        /* From the attempt's cgroup when it ended (TaskParams.cgroup_fd); UINT64_MAX = unknown (no cgroup,
+         * or the kernel has no such file: a controller that is not enabled). */
+        uint64_t cpu_usec;        /* cpu.stat usage_usec */
+        uint64_t cpu_user_usec;   /* cpu.stat user_usec */
+        uint64_t cpu_system_usec; /* cpu.stat system_usec */
+        uint64_t memory_peak;     /* memory.peak, bytes */
+        uint64_t pids_peak;       /* pids.peak */
+        uint64_t io_read_bytes;   /* io.stat rbytes, all devices */
+        uint64_t io_write_bytes;  /* io.stat wbytes, all devices */
+        uint64_t oom_kills;       /* memory.events oom_kill */
 } TaskResult;
 
 /* Called once when the main process has ended, after its remaining output was read and whatever was
- * left in its process group was SIGKILLed. The callback may task_free(t). */
+ * left in its process group was SIGKILLed; with a cgroup, once the cgroup is empty too (what was left in it
+ * SIGKILLed by cgroup.kill when the main process ended). The callback may task_free(t). */
 typedef void (*task_exit_cb)(Task *t, const TaskResult *result, void *userdata);
 
 /* Who a node runs as when that is not the daemon's own user (orchd as root, SPEC §8): the attempt is started
@@ -83,6 +94,11 @@ typedef struct TaskParams {
         uint64_t journal_job;      /* these (logfwd.h); NULL node = not at all */
         unsigned journal_attempt;
         bool merge_output; /* stdout and stderr share one pipe: their order is kept (ORCH_STREAM=output) */
+        /* The attempt's cgroup (O_DIRECTORY, borrowed: the task keeps a copy), created empty by the caller;
+         * the child joins it before anything of the node runs. Kill and stop then reach every process in
+         * it, the end waits for it to be empty, and the result carries its accounting. <= 2 (0 when the
+         * field is left out): none, process groups only. */
+        int cgroup_fd;
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,
@@ -108,11 +124,19 @@ bool task_gated(const Task *t);
  * nothing. Returns 0 or -errno (the gate is closed either way). */
 int task_open_gate(Task *t);
 
+/* Freeze (cgroup.freeze 1) or thaw the task's cgroup. Returns at once (the kernel freezes the processes
+ * asynchronously), 0, -EOPNOTSUPP without a cgroup, or -errno. */
+int task_freeze(Task *t, bool freeze);
+
+/* Whether the task's cgroup is frozen (cgroup.events "frozen 1"). False without a cgroup. */
+bool task_frozen(const Task *t);
+
 /* Ask the task to end: SIGTERM to its process group now, SIGKILL after grace_usec. Idempotent;
  * the exit callback still fires. Returns 0 or -errno. */
 int task_stop(Task *t, uint64_t grace_usec);
 
-/* SIGKILL the whole process group now (fail-stop and shutdown paths). The exit callback still fires. */
+/* SIGKILL the whole process group (or cgroup) now (fail-stop and shutdown paths). The exit callback still
+ * fires. */
 void task_kill(Task *t);
 
 pid_t task_pid(const Task *t);

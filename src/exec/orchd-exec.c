@@ -411,11 +411,22 @@ static _Noreturn void run(char **args) {
         start_node(&req);
 }
 
+/* Join the attempt's cgroup (EXEC_CGROUP_FD, when orchd gave one) before anything else: PAM's session
+ * modules, the drop and the node all run inside it, and a kill of the cgroup reaches this process too. */
+static void join_cgroup(void) {
+        if (fcntl(EXEC_CGROUP_FD, F_GETFD) < 0)
+                return;
+        if (write(EXEC_CGROUP_FD, "0", 1) != 1)
+                fail(EXEC_STEP_SETUP, errno);
+        (void) close(EXEC_CGROUP_FD);
+}
+
 int main(int argc, char *argv[]) {
         unsigned long uid;
 
         if (fcntl(EXEC_STATUS_FD, F_SETFD, FD_CLOEXEC) < 0)
                 _exit(127); /* not started by orchd: no status fd to report on */
+        join_cgroup();
         /* A setuid copy of this program would let anyone become anyone. */
         if (getuid() != geteuid() || getgid() != getegid())
                 fail(EXEC_STEP_SETUP, EPERM);

@@ -35,6 +35,7 @@ void retry_policy_init(RetryPolicy *p) {
                 .jitter = 0.1,
                 .on_exit_any = true,
                 .on_timeout = true,
+                .on_oom = true,
         };
 }
 
@@ -61,6 +62,9 @@ bool retry_should_retry(const RetryPolicy *p, unsigned used, AttemptOutcome o, i
         switch (o) {
         case ATTEMPT_TIMEOUT:
                 return p->on_timeout;
+        case ATTEMPT_OOM:
+                /* Like a timeout, a limit the node hit: its own flag, whatever the exit-code lists say. */
+                return p->on_oom;
         case ATTEMPT_EXIT:
                 return p->on_exit_any || exit_code_listed(p, exit_code) != p->on_exit_unless;
         case ATTEMPT_SIGNAL:

@@ -19,9 +19,11 @@ typedef struct RetryPolicy {
         bool on_exit_unless;     /* on_exit lists the codes NOT retried (unless_exit): all else is */
         uint8_t on_exit[32];     /* bitmap of exit codes 1…255 retried (or not) when !on_exit_any */
         bool on_timeout;         /* retry a timed-out attempt */
+        bool on_oom;             /* retry an attempt the kernel's OOM killer ended (reason "oom") */
 } RetryPolicy;
 
-/* The SPEC defaults: attempts 1, delay 1s, factor 2, max_delay 5m, jitter 0.1, any exit, on_timeout. */
+/* The SPEC defaults: attempts 1, delay 1s, factor 2, max_delay 5m, jitter 0.1, any exit, on_timeout, on_oom.
+ */
 void retry_policy_init(RetryPolicy *p);
 
 /* Mark exit code (1…255) as retried. Clears on_exit_any. */
@@ -32,6 +34,7 @@ typedef enum AttemptOutcome {
         ATTEMPT_SIGNAL,  /* killed by a signal not sent by us */
         ATTEMPT_TIMEOUT, /* killed by its own per-attempt timeout */
         ATTEMPT_SPAWN,   /* could not be started */
+        ATTEMPT_OOM,     /* killed by the OOM killer (its cgroup's memory.events oom_kill rose) */
 } AttemptOutcome;
 
 /* Whether a failed attempt is retried, given how many counted attempts were used (≥ 1). */

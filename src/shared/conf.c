@@ -48,6 +48,9 @@ static const struct {
         /* Read when jobs are recovered, which is at start only. */
         [CONF_MAX_INTERRUPTED_RERUNS] = { "MaxInterruptedReruns", false },
         [CONF_KEEP_FINISHED] = { "KeepFinished", true },
+        /* orchd's cgroup is set up at start. */
+        [CONF_ISOLATION] = { "Isolation", false },
+        [CONF_USER_CPU_WEIGHT] = { "UserCPUWeight", true },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -348,6 +351,15 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                                 "must be an age with a unit, a count of jobs or both (e.g. 30d, 10000, "
                                 "\"30d 10000\"), or infinity";
                 break;
+        case CONF_ISOLATION:
+                if (!streq(value, "auto") && !streq(value, "pgroup"))
+                        return *ret_why = "must be auto or pgroup", -EINVAL;
+                c->isolation_pgroup = streq(value, "pgroup");
+                r = 0;
+                break;
+        case CONF_USER_CPU_WEIGHT:
+                r = user_weights_add(&c->user_cpu_weights, value, ret_why);
+                break;
         default:
                 return *ret_why = "unknown key", -EINVAL;
         }
@@ -530,6 +542,12 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                         dst->keep_age_usec = src->keep_age_usec;
                         dst->keep_count = src->keep_count;
                         break;
+                case CONF_ISOLATION:
+                        dst->isolation_pgroup = src->isolation_pgroup;
+                        break;
+                case CONF_USER_CPU_WEIGHT:
+                        r = user_weights_copy(&dst->user_cpu_weights, &src->user_cpu_weights);
+                        break;
                 }
                 if (r >= 0)
                         dst->set |= 1U << k;
@@ -544,5 +562,6 @@ void conf_done(DaemonConf *c) {
         strv_free(c->deny_users);
         free(c->drop_group);
         free(c->admin_group);
+        user_weights_done(&c->user_cpu_weights);
         *c = (DaemonConf){};
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "resources.h"
 
 typedef enum ConfKey {
         CONF_SPOOL,
@@ -32,6 +33,8 @@ typedef enum ConfKey {
         CONF_MIN_FREE_SPACE,
         CONF_MAX_INTERRUPTED_RERUNS,
         CONF_KEEP_FINISHED,
+        CONF_ISOLATION,
+        CONF_USER_CPU_WEIGHT,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -62,6 +65,11 @@ typedef struct DaemonConf {
          * the keep_count most recently finished; CONF_KEEP_FOREVER for no limit. */
         uint64_t keep_age_usec;
         uint64_t keep_count;
+        /* Isolation=: false = auto (cgroup v2 where a delegated subtree exists), true = pgroup (process
+         * groups only). */
+        bool isolation_pgroup;
+        /* UserCPUWeight=: cpu.weight of a user's cgroup (USER:WEIGHT entries); unlisted users get 100. */
+        UserWeights user_cpu_weights;
 } DaemonConf;
 
 #define CONF_KEEP_FOREVER UINT64_MAX

@@ -31,6 +31,9 @@
 #define EXEC_STATUS_FD 3
 #define EXEC_REQUEST_FD 4
 #define EXEC_GATE_FD 5
+/* A node with a cgroup: cgroup.procs of the attempt's cgroup (O_WRONLY). orchd-exec writes "0" to it before
+ * anything else, so the helper and the node are in the cgroup before any of the node's code runs. */
+#define EXEC_CGROUP_FD 6
 /* Far above what execve() takes (ARG_MAX is a quarter of the stack limit). */
 #define EXEC_REQUEST_MAX (64U * 1024U * 1024U)
 #define EXEC_PAM_SERVICE "orchd"

@@ -25,6 +25,7 @@ enum {
         R_ON_EXIT,
         R_ON_TIMEOUT,
         R_UNLESS_EXIT,
+        R_ON_OOM,
         _R_MAX
 };
 static const char *const retry_fields[_R_MAX] = {
@@ -32,6 +33,7 @@ static const char *const retry_fields[_R_MAX] = {
         [R_FACTOR] = "factor",         [R_MAX_DELAY] = "max_delay",
         [R_JITTER] = "jitter",         [R_ON_EXIT] = "on_exit",
         [R_ON_TIMEOUT] = "on_timeout", [R_UNLESS_EXIT] = "unless_exit",
+        [R_ON_OOM] = "on_oom",
 };
 
 enum { A_CODES, A_STATE, _A_MAX };
@@ -96,6 +98,9 @@ void jobspec_parse_retry(JobCtx *c, const JsonPath *path, json_object *v, RetryP
                         break;
                 case R_ON_TIMEOUT:
                         (void) jobspec_get_bool(c, &kp, val, &p->on_timeout);
+                        break;
+                case R_ON_OOM:
+                        (void) jobspec_get_bool(c, &kp, val, &p->on_oom);
                         break;
                 default:
                         jobspec_unknown_field(c, path, key, retry_fields, _R_MAX, false);

@@ -37,6 +37,7 @@ enum {
         F_UMASK,
         F_OUTPUT,
         F_ABORT_ON_EXIT,
+        F_RESOURCES,
         _F_NODE_MAX
 };
 
@@ -60,6 +61,7 @@ typedef struct JobCtx {
         size_t names_len, names_alloc;
         NodeSpec tmpl; /* SPEC defaults overridden by "defaults" */
         unsigned tmpl_set;
+        Resources job_resources; /* the job-level "resources" (RESOURCES_NULL if absent) */
         bool have_nodes, nodes_ok;
 } JobCtx;
 
@@ -106,12 +108,15 @@ void jobspec_unknown_field(JobCtx *c, const JsonPath *path, const char *key, con
  * every error in c. */
 void jobspec_parse_retry(JobCtx *c, const JsonPath *path, json_object *v, RetryPolicy *p);
 void jobspec_parse_abort_on_exit(JobCtx *c, const JsonPath *path, json_object *v, AbortOnExit *a);
+/* "resources" of the job, of "defaults" or of a node (jobspec-resources.c): parse v into *r (reset first),
+ * recording every error in c. */
+void jobspec_parse_resources(JobCtx *c, const JsonPath *path, json_object *v, Resources *r);
 
 /* Initialize n to the SPEC defaults. */
 void jobspec_node_init(NodeSpec *n);
-/* Free what n owns (not n itself): everything except an env or cwd that is the same pointer as
- * shared_env / shared_cwd (the JobSpec's defaults, which it borrows). */
-void jobspec_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd);
+/* Free what n owns (not n itself): everything except an env, cwd or resources that is the same pointer as
+ * shared_env / shared_cwd / shared_res (the JobSpec's defaults, which it borrows). */
+void jobspec_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd, const Resources *shared_res);
 /* Validate the "defaults" object v into c->tmpl. */
 void jobspec_parse_defaults(JobCtx *c, const JsonPath *path, json_object *v);
 /* Validate one member of "nodes" and append it to c->spec. Returns 1, or -ENOMEM. */

@@ -6,7 +6,8 @@
  *
  * Inheritance: "defaults" supplies any node field except cmd/after that a node does not set. It works per
  * top-level field: a node's own "retry" (or "env") object replaces the default one as a whole rather
- * than being merged key by key, so reading one node's object tells everything about that field. An
+ * than being merged key by key, so reading one node's object tells everything about that field. The
+ * exception is "resources": job level, defaults and node are merged limit by limit (nodes_resources()). An
  * inherited env or cwd is shared, not copied: the JobSpec owns the defaults' values (defaults_env,
  * defaults_cwd) and every node that inherits one points at it, so a job's memory is proportional to its
  * file, not to defaults × nodes.
@@ -45,6 +46,7 @@ static const char *const node_fields[_F_NODE_MAX] = {
         [F_UMASK] = "umask",
         [F_OUTPUT] = "output",
         [F_ABORT_ON_EXIT] = "abort_on_exit",
+        [F_RESOURCES] = "resources",
 };
 
 void jobspec_node_init(NodeSpec *n) {
@@ -55,7 +57,7 @@ void jobspec_node_init(NodeSpec *n) {
         retry_policy_init(&n->retry);
 }
 
-void jobspec_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd) {
+void jobspec_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd, const Resources *shared_res) {
         free(n->id);
         strv_free(n->argv);
         free(n->after);
@@ -63,6 +65,8 @@ void jobspec_node_done(NodeSpec *n, char **shared_env, const char *shared_cwd) {
                 strv_free(n->env);
         if (n->cwd != shared_cwd)
                 free(n->cwd);
+        if (n->resources != shared_res)
+                free(n->resources);
 }
 
 /* ---- fields ---- */
@@ -273,6 +277,14 @@ static void parse_node_fields(JobCtx *c, const JsonPath *path, json_object *v, N
                 case F_ABORT_ON_EXIT:
                         jobspec_parse_abort_on_exit(c, &kp, val, &n->abort_on_exit);
                         break;
+                case F_RESOURCES:
+                        /* Only the nodes that set it pay for it; the others share JobSpec.resources. */
+                        if (!n->resources && !(n->resources = malloc(sizeof(Resources)))) {
+                                c->oom = true;
+                                break;
+                        }
+                        jobspec_parse_resources(c, &kp, val, n->resources);
+                        break;
                 }
         }
 }
@@ -367,6 +379,35 @@ static void node_inherit(const JobSpec *j, NodeSpec *n, unsigned set, const Node
                 n->output_separate = d->output_separate;
         if (!(set & (1U << F_ABORT_ON_EXIT)))
                 n->abort_on_exit = d->abort_on_exit;
+}
+
+/* The effective limits: the job level, overlaid field by field with "defaults.resources", then with the
+ * node's own. Unlike retry or env, whose default applies as a whole object, a node's "resources" does not
+ * drop the limits it does not name: a limit never disappears by accident ("max" lifts one explicitly).
+ * Nodes without their own share one value; an effective value without any limit is NULL. */
+static int nodes_resources(JobCtx *c) {
+        JobSpec *j = c->spec;
+        Resources shared = c->job_resources;
+
+        if (c->tmpl.resources)
+                resources_merge(&shared, c->tmpl.resources);
+        if (!resources_is_empty(&shared) && !(j->resources = memdup(&shared, sizeof shared)))
+                return -ENOMEM;
+        for (size_t i = 0; i < j->n_nodes; i++) {
+                NodeSpec *n = &j->nodes[i];
+                Resources own;
+
+                if (!n->resources) {
+                        n->resources = j->resources;
+                        continue;
+                }
+                own = shared;
+                resources_merge(&own, n->resources);
+                *n->resources = own;
+                if (resources_is_empty(&own))
+                        n->resources = mfree(n->resources);
+        }
+        return 0;
 }
 
 /* seen_by[k] == self + 1 means node k was already listed by this node, at position seen_pos[k]: an O(1)
@@ -494,6 +535,9 @@ int jobspec_finish_nodes(JobCtx *c, const JsonPath *np) {
         j->defaults_cwd = TAKE_PTR(c->tmpl.cwd);
         for (size_t i = 0; i < j->n_nodes; i++)
                 node_inherit(j, &j->nodes[i], c->tmp[i].set, &c->tmpl);
+        r = nodes_resources(c);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < j->n_nodes && !c->oom; i++)
                 resolve_after(c, np, (uint32_t) i, seen_by, seen_pos);

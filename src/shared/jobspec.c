@@ -42,6 +42,7 @@ enum {
         J_ENV,
         J_CWD,
         J_UMASK,
+        J_RESOURCES,
         J_DEFAULTS,
         J_NODES,
         _J_MAX
@@ -51,8 +52,8 @@ static const char *const jobspec_fields[_J_MAX] = {
         [J_PRIORITY] = "priority", [J_MAX_PARALLEL] = "max_parallel",
         [J_TIMEOUT] = "timeout",   [J_FAIL_FAST] = "fail_fast",
         [J_ENV] = "env",           [J_CWD] = "cwd",
-        [J_UMASK] = "umask",       [J_DEFAULTS] = "defaults",
-        [J_NODES] = "nodes",
+        [J_UMASK] = "umask",       [J_RESOURCES] = "resources",
+        [J_DEFAULTS] = "defaults", [J_NODES] = "nodes",
 };
 
 void jobspec_limits_init(JobLimits *l) {
@@ -89,10 +90,11 @@ JobSpec *jobspec_free(JobSpec *j) {
         if (!j)
                 return NULL;
         for (size_t i = 0; i < j->n_nodes; i++)
-                jobspec_node_done(&j->nodes[i], j->defaults_env, j->defaults_cwd);
+                jobspec_node_done(&j->nodes[i], j->defaults_env, j->defaults_cwd, j->resources);
         free(j->nodes);
         strv_free(j->defaults_env);
         free(j->defaults_cwd);
+        free(j->resources);
         free(j->by_id);
         free(j->name);
         free(j->key);
@@ -178,6 +180,9 @@ static void parse_job_field(JobCtx *c, const JsonPath *path, int f, json_object 
                 break;
         case J_UMASK:
                 (void) jobspec_get_umask(c, path, v, &j->umask);
+                break;
+        case J_RESOURCES:
+                jobspec_parse_resources(c, path, v, &c->job_resources);
                 break;
         }
 }
@@ -321,13 +326,14 @@ int jobspec_parse(const char *buf, size_t size, const JobLimits *limits, const c
                 return -ENOMEM;
         j->umask = -1;
 
-        JobCtx c = { .limits = limits, .errors = e, .spec = j };
+        JobCtx c = { .limits = limits, .errors = e, .spec = j, .job_resources = RESOURCES_NULL };
         jobspec_node_init(&c.tmpl);
         if (check_file_name(&c, default_name))
                 r = jobspec_parse_ctx(&c, buf, size);
         else
                 r = c.oom ? -ENOMEM : -EINVAL;
-        jobspec_node_done(&c.tmpl, NULL, NULL); /* what jobspec_finish_nodes() did not hand to the JobSpec */
+        jobspec_node_done(&c.tmpl, NULL, NULL,
+                          NULL); /* what jobspec_finish_nodes() did not hand to the JobSpec */
         free(c.tmp);
         free(c.names);
         if (r == -EINVAL)

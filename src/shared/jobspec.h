@@ -15,6 +15,7 @@
 
 #include "backoff.h"
 #include "macro.h"
+#include "resources.h"
 #include "state.h"
 
 typedef struct JobLimits {
@@ -60,6 +61,9 @@ typedef struct NodeSpec {
         bool output_separate; /* "output": "separate": stdout and stderr apart; default "merged" (one pipe)
                                */
         AbortOnExit abort_on_exit;
+        Resources *resources; /* cgroup limits: the job's "resources" overlaid field by field with the node's
+                               * (else "defaults"'); NULL = none; JobSpec.resources itself when the node
+                               * has no "resources" of its own (borrowed, never copied) */
 } NodeSpec;
 
 typedef struct JobSpec {
@@ -74,7 +78,8 @@ typedef struct JobSpec {
         int umask;           /* 0…0777; -1 = none (nodes get 022) */
         char **defaults_env; /* "defaults.env", shared by every node that does not set env; NULL if none */
         char *defaults_cwd;  /* "defaults.cwd", shared likewise */
-        NodeSpec *nodes;     /* in file order */
+        Resources *resources; /* job "resources" ⊕ "defaults.resources", shared likewise; NULL if no limit */
+        NodeSpec *nodes;      /* in file order */
         size_t n_nodes;
         uint32_t *by_id; /* private to jobspec.c: node indices sorted by id, for jobspec_find_node() */
 } JobSpec;

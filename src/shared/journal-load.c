@@ -51,6 +51,11 @@ enum {
         NF_RETRY_BASE,   /* optional: only after a manual retry */
         NF_LOG_DROPPED,  /* optional: only after output was lost from a log */
         NF_CRASH_RERUNS, /* optional: only while rerun after a crash */
+        NF_CPU_USEC,     /* optional, the five: the kernel's accounting of the last ended attempt (cgroup) */
+        NF_MEMORY_PEAK,
+        NF_PIDS_PEAK,
+        NF_IO_READ_BYTES,
+        NF_IO_WRITE_BYTES,
         _NF_MAX,
 };
 
@@ -69,7 +74,27 @@ static const char *const node_fields[_NF_MAX] = {
         [NF_RETRY_BASE] = "retry_base",
         [NF_LOG_DROPPED] = "log_dropped",
         [NF_CRASH_RERUNS] = "crash_reruns",
+        [NF_CPU_USEC] = "cpu_usec",
+        [NF_MEMORY_PEAK] = "memory_peak",
+        [NF_PIDS_PEAK] = "pids_peak",
+        [NF_IO_READ_BYTES] = "io_read_bytes",
+        [NF_IO_WRITE_BYTES] = "io_write_bytes",
 };
+
+/* The accounting fields: any one of them present means the attempt was accounted; the others are then
+ * unknown (UINT64_MAX) unless present too. Journals written before them have none: acct stays false. */
+static uint64_t *node_acct_field(NodeRun *n, int f) {
+        if (!n->acct) {
+                n->acct = true;
+                n->cpu_usec = n->memory_peak = n->pids_peak = UINT64_MAX;
+                n->io_read_bytes = n->io_write_bytes = UINT64_MAX;
+        }
+        return f == NF_CPU_USEC       ? &n->cpu_usec :
+                f == NF_MEMORY_PEAK   ? &n->memory_peak :
+                f == NF_PIDS_PEAK     ? &n->pids_peak :
+                f == NF_IO_READ_BYTES ? &n->io_read_bytes :
+                                        &n->io_write_bytes;
+}
 
 static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
         const char *key = node_fields[f], *s;
@@ -122,6 +147,12 @@ static int read_node_field(Loader *l, const char *prefix, int f, NodeRun *n) {
                 return r;
         case NF_PID_START:
                 return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, &n->pid_start);
+        case NF_CPU_USEC:
+        case NF_MEMORY_PEAK:
+        case NF_PIDS_PEAK:
+        case NF_IO_READ_BYTES:
+        case NF_IO_WRITE_BYTES:
+                return loader_read_uint(l, prefix, key, 0, JOURNAL_NUM_MAX, false, node_acct_field(n, f));
         }
         assert(false);
         return -EINVAL;

@@ -21,7 +21,8 @@
  *           "source":"x.json"|null,"submitted_at":µs,"started_at":µs|0,"finished_at":µs|0}
  *   NODE = {"state":"succeeded","reason":"…"|null,"attempt":1,"interrupted":0,"exit_code":0|null,
  *           "signal":9|null,"started_at":µs,"finished_at":µs,"retry_at":µs[,"retry_base":N]
- *           [,"crash_reruns":N][,"pid":N,"pid_start":T][,"log_dropped":N]}
+ *           [,"crash_reruns":N][,"pid":N,"pid_start":T][,"log_dropped":N]
+ *           [,"cpu_usec":N][,"memory_peak":N][,"pids_peak":N][,"io_read_bytes":N][,"io_write_bytes":N]}
  *   (pid and pid_start only while an attempt runs: its process group leader and start time in clock ticks
  *   since boot, so a restart can kill a group that outlived a crashed daemon, and never a reused pid;
  *   retry_base only after a manual retry ("orchctl retry"): the counted attempts before it; crash_reruns
@@ -110,6 +111,29 @@ static void buf_put_reason(TextBuf *b, Reason reason) {
         buf_put_string(b, reason_to_string(reason, tmp, sizeof(tmp)));
 }
 
+/* The kernel's accounting of the last ended attempt: each figure only when known (state.h), so a node
+ * without a cgroup writes what it always did. */
+static void node_write_acct(TextBuf *b, const NodeRun *n) {
+        const struct {
+                const char *key;
+                uint64_t v;
+        } f[] = {
+                { ",\"cpu_usec\":", n->cpu_usec },
+                { ",\"memory_peak\":", n->memory_peak },
+                { ",\"pids_peak\":", n->pids_peak },
+                { ",\"io_read_bytes\":", n->io_read_bytes },
+                { ",\"io_write_bytes\":", n->io_write_bytes },
+        };
+
+        if (!n->acct)
+                return;
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+                if (f[i].v <= JOURNAL_NUM_MAX) {
+                        textbuf_puts(b, f[i].key);
+                        buf_put_u64(b, f[i].v);
+                }
+}
+
 static void node_write(TextBuf *b, const NodeRun *n) {
         textbuf_puts(b, "{\"state\":");
         buf_put_string(b, node_state_to_string(n->state));
@@ -139,6 +163,7 @@ static void node_write(TextBuf *b, const NodeRun *n) {
                 textbuf_puts(b, ",\"log_dropped\":");
                 buf_put_u64(b, n->log_dropped);
         }
+        node_write_acct(b, n);
         if (n->retry_base > 0) {
                 textbuf_puts(b, ",\"retry_base\":");
                 buf_put_u64(b, n->retry_base);

@@ -49,6 +49,7 @@
 #define ORCH_ERROR_INVALID_JOB "io.orchd.Manager.InvalidJob"
 #define ORCH_ERROR_INTERNAL "io.orchd.Manager.InternalError"
 #define ORCH_ERROR_CANNOT_RETRY "io.orchd.Manager.CannotRetry"
+#define ORCH_ERROR_CANNOT_FREEZE "io.orchd.Manager.CannotFreeze"
 #define ORCH_ERROR_CANNOT_REMOVE "io.orchd.Manager.CannotRemove"
 #define ORCH_ERROR_PROTOCOL "io.orchd.Manager.ProtocolError"
 #define ORCH_ERROR_TOO_MANY_CONNECTIONS "io.orchd.Manager.TooManyConnections"

@@ -141,6 +141,10 @@ static __attribute__((noinline)) int child_run(const SpawnParams *p) {
          * the system call, since glibc's sigaction() refuses its internal signals (32, 33), which a parent
          * started by posix_spawn() may have ignored (make does). SIGKILL and SIGSTOP fail, as expected. */
         static_assert(SIG_DFL == 0, "an all-zero struct sigaction is SIG_DFL");
+        /* Into the attempt's cgroup first: whatever this process becomes is in it from its exec on, and a
+         * kill of the cgroup reaches it even before that. "0" is the writer itself. */
+        if (p->cgroup_procs_fd > STDERR_FILENO && write(p->cgroup_procs_fd, "0", 1) < 0)
+                return -errno;
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) syscall(SYS_rt_sigaction, sig, dfl, NULL, _NSIG / 8);
         if (setsid() < 0)

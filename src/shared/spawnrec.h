@@ -27,16 +27,17 @@ typedef struct SpawnParams {
         int stderr_fd;
         int record_fd;             /* opened O_WRONLY|O_APPEND|O_CLOEXEC, above 2; -1: no record */
         const char *record_prefix; /* e.g. "12 3 " (node, attempt): at most SPAWN_PREFIX_MAX bytes */
+        int cgroup_procs_fd; /* > 2: a cgroup's cgroup.procs (O_WRONLY), joined first thing; else none */
 } SpawnParams;
 
 #define SPAWN_PREFIX_MAX 64U
 
-/* Start p->path as a new session leader (its pid is its process group) with signal mask empty, all
- * dispositions default, stdin /dev/null, stdout and stderr the given fds, no other fd (everything else is
- * close-on-exec by then), cwd and env as given, the caller's umask, and its record written before the exec.
- * Returns 0 with *ret_pid once the program runs, or -errno if any step failed (the child then exited 127
- * without exec'ing; it has been reaped, so its pid names nothing). A failed record write is -errno of that
- * write (-EIO for a short one). */
+/* Start p->path (in the cgroup of cgroup_procs_fd, joined before any other step) as a new session leader
+ * (its pid is its process group) with signal mask empty, all dispositions default, stdin /dev/null, stdout
+ * and stderr the given fds, no other fd (everything else is close-on-exec by then), cwd and env as given,
+ * the caller's umask, and its record written before the exec. Returns 0 with *ret_pid once the program runs,
+ * or -errno if any step failed (the child then exited 127 without exec'ing; it has been reaped, so its pid
+ * names nothing). A failed record write is -errno of that write (-EIO for a short one). */
 int spawn_recorded(const SpawnParams *p, pid_t *ret_pid);
 
 /* The record line spawn_recorded() writes for pid, formatted the same way, in buf (at least

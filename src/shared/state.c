@@ -51,9 +51,13 @@ static const char *const on_interrupt_table[_ON_INTERRUPT_MAX] = {
 
 /* Reasons without an argument, indexed by ReasonKind; NULL for the ones that carry one. */
 static const char *const reason_word_table[_REASON_KIND_MAX] = {
-        [REASON_TIMEOUT] = "timeout",         [REASON_CANCELLED] = "cancelled",
-        [REASON_UPSTREAM] = "upstream",       [REASON_FAIL_FAST] = "fail_fast",
-        [REASON_JOB_TIMEOUT] = "job_timeout", [REASON_INTERRUPTED] = "interrupted",
+        [REASON_TIMEOUT] = "timeout",
+        [REASON_CANCELLED] = "cancelled",
+        [REASON_UPSTREAM] = "upstream",
+        [REASON_FAIL_FAST] = "fail_fast",
+        [REASON_JOB_TIMEOUT] = "job_timeout",
+        [REASON_INTERRUPTED] = "interrupted",
+        [REASON_OOM] = "oom",
 };
 
 /* The words of "account:WORD", indexed by ExecAccount. */
@@ -275,6 +279,7 @@ const char *reason_to_string(Reason r, char *buf, size_t size) {
         case REASON_FAIL_FAST:
         case REASON_JOB_TIMEOUT:
         case REASON_INTERRUPTED:
+        case REASON_OOM:
                 k = snprintf(buf, size, "%s", reason_word_table[r.kind]);
                 break;
         default: /* REASON_NONE, or garbage. */

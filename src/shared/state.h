@@ -53,6 +53,7 @@ typedef enum ReasonKind {
         REASON_INTERRUPTED, /* "interrupted" */
         REASON_ACCOUNT,     /* "account:WORD", e.g. "account:locked"; arg is an ExecAccount (exec-proto.h) */
         REASON_ABORT,       /* "abort:N": a node's abort_on_exit code N ended the job */
+        REASON_OOM,         /* "oom": the OOM killer killed a process of the attempt (memory.events) */
         _REASON_KIND_MAX,
         _REASON_KIND_INVALID = -EINVAL,
 } ReasonKind;
@@ -98,6 +99,16 @@ typedef struct NodeRun {
         uint64_t pid_start;    /* its start time (procutil.h), so a restart can tell it from a reused pid */
         uint64_t log_dropped; /* output bytes of the last ended attempt lost from its log (a full filesystem)
                                */
+        /* The kernel's accounting of the last ended attempt, from its cgroup (cgroup isolation only): valid
+         * when acct; within, UINT64_MAX = not available (no such controller). */
+        bool frozen; /* its running attempt's cgroup is frozen (pause --freeze); run time only, not recorded
+                      */
+        bool acct;
+        uint64_t cpu_usec;       /* cpu.stat usage_usec */
+        uint64_t memory_peak;    /* memory.peak, bytes */
+        uint64_t pids_peak;      /* pids.peak */
+        uint64_t io_read_bytes;  /* io.stat rbytes */
+        uint64_t io_write_bytes; /* io.stat wbytes */
 } NodeRun;
 
 /* Progress of one job, and who it belongs to. Owns nodes[] and the strings. */

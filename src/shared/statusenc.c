@@ -132,6 +132,28 @@ static void put_reason(Text *t, Reason reason) {
 }
 
 /* protocol_node_to_json(). */
+/* The kernel's accounting, as protocol_node_to_json() adds it. */
+static void put_node_acct(Text *t, const NodeRun *n) {
+        const struct {
+                const char *key;
+                uint64_t v;
+        } f[] = {
+                { ",\"cpu_usec\":", n->cpu_usec },
+                { ",\"memory_peak\":", n->memory_peak },
+                { ",\"pids_peak\":", n->pids_peak },
+                { ",\"io_read_bytes\":", n->io_read_bytes },
+                { ",\"io_write_bytes\":", n->io_write_bytes },
+        };
+
+        if (!n->acct)
+                return;
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+                if (f[i].v <= INT64_MAX) {
+                        textbuf_puts(&t->b, f[i].key);
+                        put_int(t, (int64_t) f[i].v);
+                }
+}
+
 static void put_node(Text *t, const NodeRun *n) {
         bool finished = node_state_is_final(n->state) && n->started_at > 0 &&
                 n->finished_at >= n->started_at;
@@ -171,6 +193,9 @@ static void put_node(Text *t, const NodeRun *n) {
                 PUT_LITERAL(t, ",\"log_dropped\":");
                 put_int(t, (int64_t) MIN(n->log_dropped, (uint64_t) INT64_MAX));
         }
+        if (n->frozen)
+                PUT_LITERAL(t, ",\"frozen\":true");
+        put_node_acct(t, n);
         PUT_LITERAL(t, "}");
 }
 

@@ -370,6 +370,7 @@ _cleanup() {
                 wait "$ORCHD_PID" 2>/dev/null
         fi
         # What the test set up outside $T, undone once the daemon (and so every node) is gone.
+        _remove_cgroup
         [ -z "$_tmpfs_spool" ] || umount -l "$_tmpfs_spool" 2>/dev/null
         _remove_accounts
         for f in "$T"/kill/*; do
@@ -390,6 +391,22 @@ _cleanup() {
         fi
         [ "$rc" -ne 0 ] || [ "$_tap_failed" -eq 0 ] || rc=1
         exit "$rc"
+}
+# The cgroup subtree of this test's spool (orchd(8), ISOLATION), when a daemon killed with -9 and not
+# restarted left it: what still runs there is killed, its directories removed. Only ever orchd-ID of this
+# spool's id, which no other test or daemon uses.
+_remove_cgroup() {
+        local id base d i
+        id=$(head -c 16 "$SPOOL/spool-id" 2>/dev/null) || return 0
+        [ "${#id}" = 16 ] || return 0
+        for base in /sys/fs/cgroup/orchd-"$id" /sys/fs/cgroup/unified/orchd-"$id"; do
+                [ -d "$base" ] || continue
+                for d in $(find "$base" -mindepth 1 -depth -type d 2>/dev/null); do
+                        echo 1 >"$d/cgroup.kill" 2>/dev/null
+                        for i in $(seq 100); do rmdir "$d" 2>/dev/null && break; sleep 0.02; done
+                done
+                rmdir "$base" 2>/dev/null
+        done
 }
 _tmpfs_spool=
 trap _cleanup EXIT

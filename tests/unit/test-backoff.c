@@ -32,6 +32,7 @@ static void test_defaults(void **state) {
         assert_true(p.jitter == 0.1);
         assert_true(p.on_exit_any);
         assert_true(p.on_timeout);
+        assert_true(p.on_oom);
         for (size_t i = 0; i < ELEMENTSOF(p.on_exit); i++)
                 assert_int_equal(p.on_exit[i], 0);
 
@@ -97,6 +98,38 @@ static void test_should_retry(void **state) {
                         fail_msg("case #%zu (used %u, outcome %d, code %d): got %d, want %d", i,
                                  table[i].used, table[i].o, table[i].code, got, table[i].want);
         }
+}
+
+/* on_oom: an OOM kill is judged by its own flag, like a timeout, whatever the exit-code lists say. */
+static void test_should_retry_oom(void **state) {
+        RetryPolicy p;
+
+        retry_policy_init(&p);
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_OOM, -1)); /* one attempt: nothing is retried */
+        p.attempts = 3;
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_OOM, -1));
+        assert_true(retry_should_retry(&p, 2, ATTEMPT_OOM, -1));
+        assert_false(retry_should_retry(&p, 3, ATTEMPT_OOM, -1)); /* exhausted */
+        p.on_oom = false;
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_OOM, -1));
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_SIGNAL, 9)); /* only the OOM kill is exempt */
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_TIMEOUT, 0));
+
+        /* An on_exit allow-list does not retry signals, but an OOM kill still follows on_oom. */
+        retry_policy_init(&p);
+        p.attempts = 3;
+        retry_policy_add_exit(&p, 75);
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_SIGNAL, 9));
+        assert_true(retry_should_retry(&p, 1, ATTEMPT_OOM, -1));
+        p.on_oom = false;
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_OOM, -1));
+        /* Likewise a deny-list. */
+        retry_policy_init(&p);
+        p.attempts = 3;
+        p.on_exit_unless = true;
+        retry_policy_add_exit(&p, 2);
+        p.on_oom = false;
+        assert_false(retry_should_retry(&p, 1, ATTEMPT_OOM, -1));
 }
 
 /* unless_exit: a deny-list; every other failure (exit codes, signals, spawn failures) is retried. */
@@ -251,6 +284,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_should_retry),
                 cmocka_unit_test(test_should_retry_unless),
+                cmocka_unit_test(test_should_retry_oom),
                 cmocka_unit_test(test_add_exit_bitmap),
                 cmocka_unit_test(test_delay),
                 cmocka_unit_test(test_jitter_upper_edge),

@@ -52,6 +52,15 @@ static void test_values(void **state) {
                 { CONF_LOG_LEVEL, "7", 0 },
                 { CONF_LOG_LEVEL, "8", -EINVAL },
                 { CONF_LOG_LEVEL, "loud", -EINVAL },
+                { CONF_USER_CPU_WEIGHT, "alice:200 bob:50 1001:10000", 0 },
+                { CONF_USER_CPU_WEIGHT, "alice:1", 0 },
+                { CONF_USER_CPU_WEIGHT, "", 0 },
+                { CONF_USER_CPU_WEIGHT, "alice", -EINVAL },
+                { CONF_USER_CPU_WEIGHT, "alice:0", -ERANGE },
+                { CONF_USER_CPU_WEIGHT, "alice:10001", -ERANGE },
+                { CONF_USER_CPU_WEIGHT, "alice:2x", -EINVAL },
+                { CONF_USER_CPU_WEIGHT, "alice=200", -EINVAL },
+                { CONF_USER_CPU_WEIGHT, "../x:200", -EINVAL },
                 { CONF_MAX_LOG_SIZE, "64M", 0 },
                 { CONF_MAX_LOG_SIZE, "4096", 0 },
                 { CONF_MAX_LOG_SIZE, "4095", -ERANGE },
@@ -259,6 +268,38 @@ static void test_merge(void **state) {
         conf_done(&file);
 }
 
+/* UserCPUWeight=: lines add up, a later entry wins, merge copies, an error names the line and the key. */
+static void test_user_cpu_weight(void **state) {
+        static const char text[] =
+                "[Daemon]\nUserCPUWeight=alice:200 bob:50\nUserCPUWeight=1001:300 alice:400\n";
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_free_ char *error = NULL;
+        DaemonConf c = {}, d = {};
+
+        assert_int_equal(conf_parse(text, "orchd.conf", &c, &warnings, &error), 0);
+        assert_null(warnings);
+        assert_true(CONF_SET(&c, CONF_USER_CPU_WEIGHT));
+        assert_int_equal(c.user_cpu_weights.n, 4);
+        assert_int_equal(user_weights_lookup(&c.user_cpu_weights, 1000, "alice"), 400);
+        assert_int_equal(user_weights_lookup(&c.user_cpu_weights, 1002, "bob"), 50);
+        assert_int_equal(user_weights_lookup(&c.user_cpu_weights, 1001, "carol"), 300);
+        assert_int_equal(user_weights_lookup(&c.user_cpu_weights, 1003, "dave"), 100);
+
+        assert_int_equal(conf_merge(&d, &c), 0);
+        assert_true(user_weights_equal(&d.user_cpu_weights, &c.user_cpu_weights));
+        conf_done(&c);
+        assert_int_equal(user_weights_lookup(&d.user_cpu_weights, 1000, "alice"), 400); /* a deep copy */
+        conf_done(&d);
+
+        assert_int_equal(conf_parse("[Daemon]\nUserCPUWeight=alice:200\nUserCPUWeight=bob:0\n", "f.conf", &c,
+                                    &warnings, &error),
+                         -EINVAL);
+        assert_string_equal(error,
+                            "f.conf:3: invalid UserCPUWeight=bob:0: a weight must be a number from 1 to "
+                            "10000 (USER:WEIGHT)");
+        conf_done(&c);
+}
+
 static void test_size(void **state) {
         uint64_t v;
 
@@ -275,10 +316,15 @@ static void test_size(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_keys),       cmocka_unit_test(test_values),
-                cmocka_unit_test(test_parse_file), cmocka_unit_test(test_parse_errors),
-                cmocka_unit_test(test_merge),      cmocka_unit_test(test_size),
-                cmocka_unit_test(test_min_free),   cmocka_unit_test(test_keep_finished),
+                cmocka_unit_test(test_keys),
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_parse_file),
+                cmocka_unit_test(test_parse_errors),
+                cmocka_unit_test(test_merge),
+                cmocka_unit_test(test_size),
+                cmocka_unit_test(test_min_free),
+                cmocka_unit_test(test_keep_finished),
+                cmocka_unit_test(test_user_cpu_weight),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

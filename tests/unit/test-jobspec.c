@@ -77,6 +77,8 @@ static json_object *dump_retry(const RetryPolicy *p) {
         }
         json_object_object_add(o, p->on_exit_unless ? "unless_exit" : "on_exit", codes);
         json_object_object_add(o, "on_timeout", json_object_new_boolean(p->on_timeout));
+        if (!p->on_oom) /* only when off, so that the other golden files need no "on_oom" line */
+                json_object_object_add(o, "on_oom", json_object_new_boolean(false));
         return o;
 }
 
@@ -106,6 +108,21 @@ static void dump_abort_on_exit(json_object *o, const AbortOnExit *a) {
         json_object_object_add(o, "abort_on_exit", v);
 }
 
+/* Only when the node has limits, likewise: the cgroup writes that apply them. */
+static void dump_resources(json_object *o, const Resources *r) {
+        CgroupWrite w[RESOURCES_WRITES_MAX];
+        json_object *v;
+        size_t n;
+
+        if (!r)
+                return;
+        v = json_object_new_object();
+        n = resources_writes(r, w);
+        for (size_t i = 0; i < n; i++)
+                json_object_object_add(v, w[i].file, json_object_new_string(w[i].value));
+        json_object_object_add(o, "resources", v);
+}
+
 static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
         json_object *o = json_object_new_object(), *after = json_object_new_array();
 
@@ -128,6 +145,7 @@ static json_object *dump_node(const JobSpec *j, const NodeSpec *n) {
         if (n->output_separate) /* only then, so that the other golden files need no "output" line */
                 json_object_object_add(o, "output", json_object_new_string("separate"));
         dump_abort_on_exit(o, &n->abort_on_exit);
+        dump_resources(o, n->resources);
         return o;
 }
 

@@ -84,7 +84,7 @@ static JobRun *make_run(size_t n, unsigned variant) {
                 { REASON_NONE, 0 },        { REASON_EXIT, 3 },       { REASON_SIGNAL, SIGKILL },
                 { REASON_TIMEOUT, 0 },     { REASON_SPAWN, ENOENT }, { REASON_CANCELLED, 0 },
                 { REASON_UPSTREAM, 0 },    { REASON_FAIL_FAST, 0 },  { REASON_JOB_TIMEOUT, 0 },
-                { REASON_INTERRUPTED, 0 },
+                { REASON_INTERRUPTED, 0 }, { REASON_OOM, 0 },
         };
         JobRun *run = NULL;
 
@@ -132,6 +132,17 @@ static JobRun *make_run(size_t n, unsigned variant) {
                         /* Output lost from the log on some nodes only: optional on disk too. */
                         .log_dropped = v % 4 == 2 ? UINT64_C(1048576) + v : 0,
                 };
+                /* The kernel's accounting on some nodes only (cgroup isolation), with one figure unknown
+                 * (no memory controller): optional on disk, each field on its own. The others are what an
+                 * older orchd wrote: no accounting fields at all. */
+                if (v % 3 == 2) {
+                        run->nodes[i].acct = true;
+                        run->nodes[i].cpu_usec = UINT64_C(523401) + v;
+                        run->nodes[i].memory_peak = UINT64_MAX;
+                        run->nodes[i].pids_peak = 3 + v;
+                        run->nodes[i].io_read_bytes = UINT64_C(4096) * v;
+                        run->nodes[i].io_write_bytes = v % 2 ? UINT64_MAX : UINT64_C(512);
+                }
         }
         return run;
 }
@@ -187,6 +198,12 @@ static void assert_run_equal(const JobRun *got, const JobRun *want) {
                 NODE_FIELD(pid);
                 NODE_FIELD(pid_start);
                 NODE_FIELD(log_dropped);
+                NODE_FIELD(acct);
+                NODE_FIELD(cpu_usec);
+                NODE_FIELD(memory_peak);
+                NODE_FIELD(pids_peak);
+                NODE_FIELD(io_read_bytes);
+                NODE_FIELD(io_write_bytes);
 #undef NODE_FIELD
         }
 #undef FIELD
@@ -286,6 +303,33 @@ static void test_segment_format(void **state) {
         assert_true(json_object_object_get_ex(nodes, "n2", NULL));
         if (!strstr(buf, "\"version\":1,\"seq\":9,"))
                 fail_msg("got %s, want it to start with version and seq", buf);
+}
+
+/* Accounting fields are written only for an accounted attempt and only where known, so a record without
+ * them (every journal of an orchd before them) is what a node without a cgroup writes and loads. */
+static void test_accounting_fields(void **state) {
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(3);
+        _cleanup_(job_run_freep) JobRun *run = make_run(3, 0);
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+
+        run->nodes[0].acct = false;
+        run->nodes[1].acct = false;
+        run->nodes[2] = (NodeRun){ .exit_code = -1,
+                                   .acct = true,
+                                   .cpu_usec = 7,
+                                   .memory_peak = UINT64_MAX,
+                                   .pids_peak = 2,
+                                   .io_read_bytes = UINT64_MAX,
+                                   .io_write_bytes = 9 };
+        buf = journal_build_snapshot(spec, run, 1, &len);
+        assert_non_null(buf);
+        if (!strstr(buf, "\"cpu_usec\":7,\"pids_peak\":2,\"io_write_bytes\":9}"))
+                fail_msg("got %s, want n2 with cpu_usec, pids_peak and io_write_bytes only", buf);
+        if (strstr(buf, "memory_peak") || strstr(buf, "io_read_bytes"))
+                fail_msg("got %s, want no unknown figure written", buf);
+        if (strstr(strstr(buf, "cpu_usec") + 1, "cpu_usec"))
+                fail_msg("got %s, want cpu_usec once (n2 only)", buf);
 }
 
 static void test_segments_replay(void **state) {
@@ -819,6 +863,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_snapshot_roundtrip, setup, teardown),
                 cmocka_unit_test(test_segment_format),
+                cmocka_unit_test(test_accounting_fields),
                 cmocka_unit_test(test_snapshot_with_nodes),
                 cmocka_unit_test_setup_teardown(test_segments_replay, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_obsoletes_segments, setup, teardown),

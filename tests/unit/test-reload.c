@@ -149,6 +149,38 @@ static void test_reload_flag_wins(void **state) {
         conf_done(&cmdline);
 }
 
+/* UserCPUWeight= applies on reload; a bad weight is an error naming the key, and the old weights stay. */
+static void test_reload_user_cpu_weight(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *log = NULL;
+        DaemonConf new = {};
+
+        assert_int_equal(daemon_conf_user_cpu_weight(&f->cur, 1000, "alice"), 100); /* the default */
+        write_conf(f,
+                   "[Daemon]\nSpool=/var/tmp/orchd-test-a\nMaxParallel=2\nKeepFinished=7d 100\n"
+                   "UserCPUWeight=alice:200 1002:50\n");
+        assert_int_equal(reload_logged(f, NULL, &new, &log), 1);
+        assert_non_null(strstr(log, "Reload: UserCPUWeight= changed."));
+        apply(f, &new);
+        assert_int_equal(daemon_conf_user_cpu_weight(&f->cur, 1000, "alice"), 200);
+        assert_int_equal(daemon_conf_user_cpu_weight(&f->cur, 1002, "bob"), 50);
+        assert_int_equal(daemon_conf_user_cpu_weight(&f->cur, 1003, NULL), 100);
+
+        free(log);
+        log = NULL;
+        write_conf(f,
+                   "[Daemon]\nSpool=/var/tmp/orchd-test-a\nMaxParallel=2\nKeepFinished=7d 100\n"
+                   "UserCPUWeight=alice:20000\n");
+        assert_int_equal(reload_logged(f, NULL, &new, &log), -EINVAL);
+        assert_non_null(
+                strstr(log, "invalid UserCPUWeight=alice:20000: a weight must be a number from 1 to 10000"));
+        assert_int_equal(daemon_conf_user_cpu_weight(&f->cur, 1000, "alice"), 200);
+
+        /* At start, the same value is fatal. */
+        conf_done(&new);
+        assert_int_equal(daemon_conf_load(f->path, true, NULL, &new), -EINVAL);
+}
+
 /* A bad file: an error naming the file, the line and the key; the configuration in force stays. */
 static void test_reload_bad_file(void **state) {
         Fixture *f = *state;
@@ -179,6 +211,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reload_restart_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_flag_wins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_bad_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_user_cpu_weight, setup, teardown),
         };
 
         log_set_max_level(LOG_INFO);

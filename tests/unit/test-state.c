@@ -372,6 +372,7 @@ static void test_reason_round_trip(void **state) {
                 { { REASON_FAIL_FAST, 0 }, "fail_fast" },
                 { { REASON_JOB_TIMEOUT, 0 }, "job_timeout" },
                 { { REASON_INTERRUPTED, 0 }, "interrupted" },
+                { { REASON_OOM, 0 }, "oom" },
                 { { REASON_ACCOUNT, EXEC_ACCOUNT_UNKNOWN }, "account:unknown" },
                 { { REASON_ACCOUNT, EXEC_ACCOUNT_LOCKED }, "account:locked" },
                 { { REASON_ACCOUNT, EXEC_ACCOUNT_EXPIRED }, "account:expired" },
