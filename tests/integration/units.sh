@@ -10,8 +10,9 @@
 
 command -v systemd-analyze >/dev/null || { skip "unit checks" "systemd-analyze is missing"; done_testing; exit 0; }
 src=$TOP_SRCDIR/systemd
-# Exposure on systemd's 0-10 scale, times 10: 4.9 measured; fail above 5.0.
-THRESHOLD=50
+# Exposure on systemd's 0-10 scale, times 10: 5.1 measured; fail above 5.2. It was 4.9 until issue 12:
+# Delegate=yes and the cgroup tree left writable (no ProtectControlGroups=) are what per-node cgroups cost.
+THRESHOLD=52
 
 mkdir -p "$T/units"
 sed -e "s|@sbindir@|$(dirname "$ORCHD")|g; s|@sysconfdir@|/etc|g; s|@localstatedir@|/var|g" \
