@@ -30,6 +30,11 @@ struct NodeCtl {
         uint8_t stop_reason; /* StopReason sent to the running task */
         Task *task;
         sd_event_source *retry_timer;
+        /* Entered retry_wait while the job's flushed_gen was this: its delay may end before any commit
+         * recorded the wait (the committer busy), and then the retry waits for that commit, so that the
+         * journal and the history hold the backoff. */
+        uint64_t retry_wait_gen;
+        bool retry_wait_unbuilt;
 };
 
 /* Node i's control, to be handed out as a callback's userdata. j->ctl is left as calloc() made it until
@@ -95,6 +100,8 @@ static inline int open_job_dir(Job *j) {
 _noreturn_ void oom_fail_stop(Job *j);
 /* Record that node i (or the job's own fields) changed: flushed with the next commit. */
 void mark_node_dirty(Job *j, uint32_t i);
+/* The retries whose delay ended before a commit recorded their wait: that commit is built now, they go. */
+void release_deferred_retries(Job *j);
 void mark_job_dirty(Job *j);
 /* Append a barrier entry (node, outcome) not yet flushed to one of the job's barrier lists. */
 void barrier_push(struct JobPending **list, size_t *n, size_t *cap, Job *j, uint32_t node, uint8_t outcome);

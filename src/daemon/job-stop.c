@@ -89,6 +89,7 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
         if (n->state == NODE_RETRY_WAIT) {
                 c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
                 remove_from(j->retry_ready, &j->n_retry_ready, i);
+                remove_from(j->retry_deferred, &j->n_retry_deferred, i);
                 node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && !c->task) {
                 if (drop_await_spawn(j, i))
@@ -111,6 +112,7 @@ void job_stop_all(Job *j, StopReason why, NodeState pending_to) {
         for (uint32_t i = 0; i < j->spec->n_nodes; i++)
                 stop_node(j, i, why);
         j->n_retry_ready = 0;
+        j->n_retry_deferred = 0;
         job_check_finished(j);
 }
 

@@ -165,11 +165,34 @@ static int retry_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = c->job;
 
         c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
+        if (c->retry_wait_unbuilt && j->flushed_gen == c->retry_wait_gen) {
+                /* No commit has recorded the wait yet: the retry follows the next one (job_flush()). */
+                if (grow((void **) &j->retry_deferred, &j->cap_retry_deferred, j->n_retry_deferred + 1,
+                         sizeof(uint32_t)) < 0)
+                        oom_fail_stop(j);
+                j->retry_deferred[j->n_retry_deferred++] = c->index;
+                return 0;
+        }
+        c->retry_wait_unbuilt = false;
         if (grow((void **) &j->retry_ready, &j->cap_retry_ready, j->n_retry_ready + 1, sizeof(uint32_t)) < 0)
                 oom_fail_stop(j);
         j->retry_ready[j->n_retry_ready++] = c->index;
         schedule_soon(j);
         return 0;
+}
+
+void release_deferred_retries(Job *j) {
+        if (j->n_retry_deferred == 0)
+                return;
+        if (grow((void **) &j->retry_ready, &j->cap_retry_ready, j->n_retry_ready + j->n_retry_deferred,
+                 sizeof(uint32_t)) < 0)
+                oom_fail_stop(j);
+        for (size_t k = 0; k < j->n_retry_deferred; k++) {
+                j->ctl[j->retry_deferred[k]].retry_wait_unbuilt = false;
+                j->retry_ready[j->n_retry_ready++] = j->retry_deferred[k];
+        }
+        j->n_retry_deferred = 0;
+        schedule_soon(j);
 }
 
 int arm_retry_timer(Job *j, uint32_t i, uint64_t delay) {
@@ -224,6 +247,8 @@ static void node_wait_retry(Job *j, uint32_t i, Reason reason, uint64_t delay) {
         n->retry_at = now_realtime_usec() + delay;
         slot_release(j);
         mark_node_dirty(j, i);
+        node_ctl(j, i)->retry_wait_gen = j->flushed_gen;
+        node_ctl(j, i)->retry_wait_unbuilt = true;
         r = arm_retry_timer(j, i, delay);
         if (r < 0) {
                 log_error_errno(r, "Job %" PRIu64 " node %s: cannot arm retry timer: %m", j->id,
@@ -435,6 +460,8 @@ void job_release_runtime(Job *j) {
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
         j->retry_ready = mfree(j->retry_ready);
         j->n_retry_ready = j->cap_retry_ready = 0;
+        j->retry_deferred = mfree(j->retry_deferred);
+        j->n_retry_deferred = j->cap_retry_deferred = 0;
         j->pending = mfree(j->pending);
         j->n_pending = j->cap_pending = 0;
         j->await_spawn = mfree(j->await_spawn);

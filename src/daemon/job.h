@@ -96,6 +96,8 @@ struct Job {
 
         uint32_t *retry_ready; /* retry_wait nodes whose delay is over, FIFO */
         size_t n_retry_ready, cap_retry_ready;
+        uint32_t *retry_deferred; /* delay over, but the retry_wait not in a commit yet: job_flush() frees */
+        size_t n_retry_deferred, cap_retry_deferred;
 
         /* Journal: what changed since the last flush. */
         uint32_t *dirty;

@@ -153,11 +153,28 @@ static int node_kind(NodeState from, NodeState to, unsigned a, unsigned b) {
 
 static int note_node(History *h, const NodeRun *n, uint32_t i, uint64_t now) {
         NodeState from = h->last_state[i];
-        int kind = node_kind(from, n->state, h->last_attempt[i], n->attempt);
+        unsigned last_attempt = h->last_attempt[i];
+        int kind, r;
         HistoryEvent e;
 
         h->last_state[i] = n->state;
         h->last_attempt[i] = n->attempt;
+        /* A new attempt that is past running already: it started and ended (or failed again) between two
+         * commits, while the committer was busy. Its start is certain from the record (a new attempt
+         * number), so it is told first, and the rest as what followed a run. */
+        if (n->attempt > last_attempt && n->state != NODE_RUNNING && n->state != NODE_PENDING) {
+                e = (HistoryEvent){ .node = i,
+                                    .kind = from == NODE_RETRY_WAIT ? HISTORY_RETRY : HISTORY_START,
+                                    .state = NODE_RUNNING,
+                                    .attempt = n->attempt,
+                                    .at = n->started_at ?: now };
+                r = history_add(h, &e);
+                if (r < 0)
+                        return r;
+                from = NODE_RUNNING;
+                last_attempt = n->attempt;
+        }
+        kind = node_kind(from, n->state, last_attempt, n->attempt);
         if (kind < 0)
                 return 0;
         e = (HistoryEvent){ .node = i, .kind = (uint8_t) kind, .state = n->state, .attempt = n->attempt };

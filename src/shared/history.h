@@ -5,7 +5,8 @@
  * A job's audit trail (orchctl history): the numbered events of its life, in order, with who caused each
  * (a user for submissions and control actions, orchd for its own decisions). Events are made here from
  * what a commit records: history_note() compares the records of a commit with the last ones recorded
- * and appends one event per transition, so the trail holds exactly the durable transitions; control
+ * and appends one event per transition, so the trail holds exactly the durable transitions (and the start
+ * of an attempt that ended before a commit saw it running: its new attempt number proves it); control
  * actions are added by the daemon with history_add(). journal.c writes the events into the same files as
  * the records (a segment: the events of its commit; a snapshot: every retained event), so a transition
  * is in the history exactly when it is in the state. Pure: no I/O, no logging.

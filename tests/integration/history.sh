@@ -117,4 +117,26 @@ g end succeeded 3 orchd -
 h start running 1 orchd -
 h end succeeded 1 orchd -
 - end succeeded 0 orchd -" "the retry by its owner, and the new round, follow"
+# A retry whose delay ends while the commit that records its wait is still being written (a slow disk:
+# each fsync of the committer held 300 ms) waits for that commit, so the backoff is in the journal and the
+# trail. Before, under load, the 10 ms delay ended first and the trail went from attempt 1 to attempt 2
+# with no backoff between them.
+if command -v strace >/dev/null; then
+        cat >"$W/slow.json" <<EOF
+{ "nodes": { "s": { "cmd": ["/bin/sh", "-c", "[ -e $W/s.once ] || { : > $W/s.once; exit 3; }"],
+                    "retry": { "attempts": 2, "delay": "10ms", "jitter": 0 } } } }
+EOF
+        strace_attach "$T/strace-slow" fsync,fdatasync "fsync,fdatasync:delay_enter=300000" orchd-commit ||
+                bail_out "cannot attach strace to orchd's committer"
+        sid=$(ctl submit "$W/slow.json") || bail_out "cannot submit slow.json"
+        is_exit 0 "with a slow committer the retried job succeeds" ctl wait "$sid" --timeout 120
+        strace_detach
+        is "$(ctl --json history "$sid" | jq -r '.events[] | select(.node == "s") |
+                [.event, .state, (.attempt | tostring)] | join(" ")')" "start running 1
+backoff retry_wait 1
+retry running 2
+end succeeded 2" "with a slow committer the backoff is still in the trail, before the retry"
+else
+        skip "a slow committer" "needs strace"
+fi
 done_testing

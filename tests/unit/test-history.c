@@ -184,6 +184,51 @@ static void test_transitions_and_round_trip(void **state) {
         assert_int_equal(rm_rf_at(AT_FDCWD, path), 0);
 }
 
+/* Transitions that happened between two commits (the committer busy): an attempt that started and ended
+ * (or failed again) in between still has its start in the trail, before what followed it. */
+static void test_coalesced_attempts(void **state) {
+        _cleanup_(jobspec_freep) JobSpec *spec = make_spec(2);
+        _cleanup_(job_run_freep) JobRun *run = make_run(2);
+        _cleanup_(history_freep) History *h = NULL;
+        _cleanup_free_ char *got = NULL;
+        uint32_t d0 = 0, d1 = 1;
+
+        (void) state;
+        assert_int_equal(history_new_submitted(run, &h), 0);
+        run->state = JOB_RUNNING;
+        run->started_at = 1000;
+        set_node(run, 0, NODE_RUNNING, 1, (Reason){}, 1100);
+        assert_int_equal(history_note(h, run, true, &d0, 1, 5000), 0);
+        set_node(run, 0, NODE_RETRY_WAIT, 1, (Reason){ REASON_EXIT, 3 }, 1200);
+        assert_int_equal(history_note(h, run, false, &d0, 1, 5000), 0);
+        /* attempt 2 runs and fails again, unseen: its retry, then its backoff */
+        set_node(run, 0, NODE_RUNNING, 2, (Reason){}, 1300);
+        set_node(run, 0, NODE_RETRY_WAIT, 2, (Reason){ REASON_EXIT, 4 }, 1350);
+        /* n1 starts and succeeds, unseen: its start, then its end */
+        set_node(run, 1, NODE_RUNNING, 1, (Reason){}, 1310);
+        set_node(run, 1, NODE_SUCCEEDED, 1, (Reason){}, 1320);
+        assert_int_equal(history_note(h, run, false, ((uint32_t[]){ d0, d1 }), 2, 5000), 0);
+        /* attempt 3 runs and succeeds, unseen */
+        set_node(run, 0, NODE_RUNNING, 3, (Reason){}, 1400);
+        set_node(run, 0, NODE_SUCCEEDED, 3, (Reason){}, 1450);
+        assert_int_equal(history_note(h, run, false, &d0, 1, 5000), 0);
+
+        got = describe(spec, h);
+        assert_string_equal(got,
+                            "- submit queued 0 alice -\n"
+                            "- start running 0 orchd -\n"
+                            "n0 start running 1 orchd -\n"
+                            "n0 backoff retry_wait 1 orchd exit:3\n"
+                            "n0 retry running 2 orchd -\n"
+                            "n0 backoff retry_wait 2 orchd exit:4\n"
+                            "n1 start running 1 orchd -\n"
+                            "n1 end succeeded 1 orchd -\n"
+                            "n0 retry running 3 orchd -\n"
+                            "n0 end succeeded 3 orchd -\n");
+        assert_int_equal(h->events[4].at, 1300); /* dated by the record's started_at */
+        assert_int_equal(h->events[6].at, 1310);
+}
+
 /* A job an older orchd recorded: no "history"; the trail is what the state tells, marked partial. */
 static void test_older_spool(void **state) {
         static const char old[] =
@@ -318,6 +363,7 @@ static void test_cap(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transitions_and_round_trip),
+                cmocka_unit_test(test_coalesced_attempts),
                 cmocka_unit_test(test_older_spool),
                 cmocka_unit_test(test_corrupt_events),
                 cmocka_unit_test(test_cap),
