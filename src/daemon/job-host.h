@@ -19,6 +19,7 @@
 
 #include "committer.h"
 #include "conf.h"
+#include "keeper-client.h"
 #include "macro.h"
 
 typedef struct Job Job;
@@ -63,6 +64,7 @@ typedef struct JobHost {
                                  * max_interrupted_reruns */
         const char *exec_helper; /* orchd-exec, for nodes run as their owner */
         const char *pam_confdir; /* its PAM service directory, NULL = /etc/pam.d */
+        KeeperSet *keepers;      /* where attempts run; NULL = in orchd itself (unit tests) */
         const JobHostOps *ops;
         void *userdata;
 } JobHost;

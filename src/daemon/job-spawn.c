@@ -134,7 +134,7 @@ void starts_remove(Job *j) {
 /* ---- spawning --------------------------------------------------------------------------------- */
 
 /* New output in a running attempt's log: wake whoever follows it (orchctl logs -f). */
-static void job_on_task_output(Task *t, void *userdata) {
+static void job_on_task_output(KeeperTask *t, void *userdata) {
         NodeCtl *c = userdata;
 
         job_notify_output(c->job, c->index);
@@ -182,12 +182,14 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 .record_prefix = prefix,
                 .record_fd = starts_fd,
                 .merge_output = !ns->output_separate,
-                .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
         };
-        return task_spawn(j->host->event, &p, job_on_task_exit, node_ctl(j, i), &j->ctl[i].task);
+        KeeperKey key = { .job = j->id, .node = i, .attempt = n->attempt };
+
+        return keeper_task_spawn(j->host->keepers, j->host->event, j->run->uid, &key, &p, job_on_task_exit,
+                                 job_on_task_output, node_ctl(j, i), &j->ctl[i].task);
 }
 
 void node_spawn(Job *j, uint32_t i) {
@@ -227,7 +229,7 @@ void node_spawn(Job *j, uint32_t i) {
         if (j->host->ops->spawned)
                 j->host->ops->spawned(j->host->userdata);
         /* Recorded with the node, so that a restart after a crash can kill this group if it outlived us. */
-        n->pid = task_pid(j->ctl[i].task);
+        n->pid = keeper_task_pid(j->ctl[i].task);
         if (proc_start_time(n->pid, &n->pid_start) < 0)
                 n->pid = 0, n->pid_start = 0; /* already gone (a refused account): nothing to kill later */
         mark_node_dirty(j, i);
@@ -235,18 +237,18 @@ void node_spawn(Job *j, uint32_t i) {
          * only once the next start can find the process: in the starts file now, in the journal with the
          * next commit. */
         r = 0;
-        if (task_gated(j->ctl[i].task) && n->pid > 0) {
+        if (keeper_task_gated(j->ctl[i].task) && n->pid > 0) {
                 r = starts_record(j, i);
                 if (r >= 0)
-                        r = task_open_gate(j->ctl[i].task);
-        } else if (task_gated(j->ctl[i].task))
+                        r = keeper_task_open_gate(j->ctl[i].task);
+        } else if (keeper_task_gated(j->ctl[i].task))
                 /* Gone already (orchd-exec refused the account: its exit says so), or not identifiable: it
                  * must not run unrecorded. */
-                task_kill(j->ctl[i].task);
+                keeper_task_kill(j->ctl[i].task);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
                                   j->id, ns->id, (unsigned) n->attempt);
-                j->ctl[i].task = task_free(j->ctl[i].task); /* it never ran */
+                j->ctl[i].task = keeper_task_free(j->ctl[i].task); /* it never ran */
                 n->pid = 0, n->pid_start = 0;
                 node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
                 return;
@@ -255,7 +257,7 @@ void node_spawn(Job *j, uint32_t i) {
                   LOG_EV(.message_id = ORCH_MESSAGE_NODE_STARTED, .job = j->id, .node = ns->id,
                          .attempt = n->attempt, .state = node_state_to_string(n->state)),
                   "Job %" PRIu64 " node %s attempt %u started as pid %d.", j->id, ns->id, n->attempt,
-                  (int) task_pid(j->ctl[i].task));
+                  (int) keeper_task_pid(j->ctl[i].task));
 }
 
 static void job_set_running(Job *j) {

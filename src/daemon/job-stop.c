@@ -94,7 +94,7 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
                         node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && c->stop_reason == STOP_NONE) {
                 c->stop_reason = why;
-                (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
+                (void) keeper_task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
         }
 }
 
@@ -206,7 +206,7 @@ void job_shutdown(Job *j) {
                         }
                 } else if (c->stop_reason == STOP_NONE) {
                         c->stop_reason = STOP_SHUTDOWN;
-                        (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
+                        (void) keeper_task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
                 }
                 /* Already being stopped (cancel, fail_fast, job timeout): it ends as that, not interrupted.
                  */
@@ -218,7 +218,7 @@ void job_kill_all(Job *j) {
                 return;
         for (uint32_t i = 0; i < j->spec->n_nodes; i++)
                 if (j->ctl[i].task)
-                        task_kill(j->ctl[i].task);
+                        keeper_task_kill(j->ctl[i].task);
 }
 
 /* ---- Wait callers ------------------------------------------------------------------------------ */

@@ -294,7 +294,7 @@ void node_start_failed(Job *j, uint32_t i, int error, int account) {
         attempt_failed(j, i, ATTEMPT_SPAWN, (Reason){ .kind = REASON_SPAWN, .arg = -error }, -1);
 }
 
-void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
+void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata) {
         const TaskResult copy = *result, *res = &copy; /* the result lives in the Task we free below */
         NodeCtl *c = userdata;
         Job *j = c->job;
@@ -302,7 +302,7 @@ void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
         NodeRun *n = &j->run->nodes[i];
         StopReason stop = c->stop_reason;
 
-        c->task = task_free(c->task);
+        c->task = keeper_task_free(c->task);
         c->stop_reason = STOP_NONE;
         n->pid = 0;
         n->pid_start = 0;
@@ -408,7 +408,7 @@ void job_check_finished(Job *j) {
 void job_release_runtime(Job *j) {
         if (j->ctl) {
                 for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
-                        j->ctl[i].task = task_free(j->ctl[i].task);
+                        j->ctl[i].task = keeper_task_free(j->ctl[i].task);
                         j->ctl[i].retry_timer = sd_event_source_disable_unref(j->ctl[i].retry_timer);
                 }
                 j->ctl = mfree(j->ctl);

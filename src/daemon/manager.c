@@ -396,6 +396,12 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_setup_signals(m);
         if (r < 0)
                 return r;
+        r = keeper_set_new(
+                m->event,
+                &(KeeperSetConfig){ .path = m->config.keeper_path, .helper = m->config.exec_helper },
+                &m->keepers);
+        if (r < 0)
+                return r;
         r = committer_new(m->event, manager_on_committed, manager_on_commit_error, m, &m->committer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
@@ -450,6 +456,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                                  .conf = &m->conf,
                                  .exec_helper = m->config.exec_helper,
                                  .pam_confdir = m->config.pam_confdir,
+                                 .keepers = m->keepers,
                                  .ops = &manager_job_host_ops,
                                  .userdata = m };
         r = readonly_check_at_start(&m->read_only);
@@ -490,6 +497,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_jobs; i++)
                 job_free(m->jobs[i]);
         free(m->jobs);
+        m->keepers = keeper_set_free(m->keepers);
         free(m->active);
         free(m->dirty);
         m->committer = committer_free(m->committer);

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "control.h"
 #include "jobspec.h"
+#include "keeper-client.h"
 #include "notify.h"
 #include "readonly.h"
 #include "retention.h"
@@ -34,6 +35,7 @@ typedef struct ManagerConfig {
         JobLimits limits;
         const DaemonConf *conf;    /* the effective configuration at start (copied) */
         const char *exec_helper;   /* orchd-exec, which starts nodes as their owner (borrowed) */
+        const char *keeper_path;   /* orchd-keeper, which runs the nodes of one owner (borrowed) */
         const char *pam_confdir;   /* directory of its PAM service file; NULL = /etc/pam.d (borrowed) */
         const char *config_path;   /* orchd.conf re-read on SIGHUP, or NULL (borrowed) */
         bool config_required;      /* named with --config: missing is an error */
@@ -53,6 +55,7 @@ struct Manager {
         Notifier notifier; /* sd_notify STATUS= updates (notify.h) */
         Spool *spool;
         Committer *committer;
+        KeeperSet *keepers; /* the owners' orchd-keepers, where nodes run */
         ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
         JobHost job_host;   /* what every Job reaches of the manager (job-host.h) */
         sd_event_source *post_source;

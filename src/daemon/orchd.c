@@ -229,6 +229,7 @@ int main(int argc, char *argv[]) {
                 .cmdline = &arg_cmdline,
                 /* Tests run the helper of the build tree; a packaged orchd the installed one. */
                 .exec_helper = getenv("ORCHD_EXEC_HELPER") ?: ORCHD_EXEC_PATH,
+                .keeper_path = getenv("ORCHD_KEEPER") ?: ORCHD_KEEPER_PATH,
                 /* Tests name their own PAM service file. Our environment is root's, never a job's. */
                 .pam_confdir = getenv("ORCHD_PAM_CONFDIR"),
         };

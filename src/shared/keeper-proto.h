@@ -19,7 +19,7 @@
  *
  * Who sends what:
  *   orchd → keeper: HELLO (first on every connection), START (+ fds, body: KeeperKey + TaskParams, see
- *                   supervise-wire.h), STOP, KILL, ACK_END
+ *                   supervise-wire.h), STOP, KILL, FREE, ACK_END
  *   keeper → orchd: WELCOME (answers HELLO: then one RUNNING per running attempt and one END per end not
  *                   acknowledged yet, then SYNCED), STARTED, FAILED, OUTPUT, END (body: KeeperKey +
  *                   TaskResult)
@@ -46,7 +46,7 @@ typedef enum KeeperMsgType {
         KEEPER_MSG_HELLO = 1,   /* o→k: u32 flags (KEEPER_HELLO_*) */
         KEEPER_MSG_WELCOME,     /* k→o: u32 keeper pid, u64 keeper start time (proc_start_time), u32 uid */
         KEEPER_MSG_START,       /* o→k: key, TaskParams; fds: log dir, starts file, ends file */
-        KEEPER_MSG_START_MEMFD, /* o→k: no body; fds: sealed memfd with a START body, then START's fds */
+        KEEPER_MSG_START_MEMFD, /* o→k: no body; fds: sealed memfd holding a START body, then its fds */
         KEEPER_MSG_STARTED,     /* k→o: key, u32 pid, u64 pid start time, u64 started_at */
         KEEPER_MSG_FAILED,      /* k→o: key, i32 -errno (nothing runs, the end file has no line) */
         KEEPER_MSG_STOP,        /* o→k: key, u64 grace_usec */
@@ -56,6 +56,7 @@ typedef enum KeeperMsgType {
         KEEPER_MSG_ACK_END,     /* o→k: key (orchd has the end durably: the keeper forgets it) */
         KEEPER_MSG_RUNNING,     /* k→o: like STARTED, for an attempt running when orchd said HELLO */
         KEEPER_MSG_SYNCED,      /* k→o: no body; every RUNNING and unacknowledged END was sent */
+        KEEPER_MSG_FREE,        /* o→k: key (orchd drops the attempt: SIGKILL, reap, no END) */
         _KEEPER_MSG_MAX,
 } KeeperMsgType;
 

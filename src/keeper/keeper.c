@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * orchd-keeper — the supervisor of one owner's running nodes (one keeper per owner uid), so that what a
+ * node needs while it runs (its pipes, its log file, its journal lines, its timeout) does not live in orchd.
+ * orchd starts it once, at that owner's first start, with an empty environment, in a session of its own:
+ *
+ *   orchd-keeper UID HELPER SPOOL_ID LOG_LEVEL        (the socket to orchd on fd 3)
+ *
+ * It runs each attempt as a Task (supervise.h, as a library: the same code orchd used in-process) and
+ * speaks keeper-proto.h on fd 3, a SOCK_SEQPACKET socket: START (with the job's logs directory and starts
+ * file) → task_spawn(), and the start on record in "starts" before the node runs, then STARTED or FAILED;
+ * STOP, KILL, FREE → task_stop(), task_kill(), task_free(); the task's end → END; new output → OUTPUT
+ * (coalesced: one per attempt per loop iteration). When orchd goes away (EOF on fd 3) or on SIGTERM it
+ * exits at once, leaving its nodes as orchd's death did before it existed (a restart's recovery finds them
+ * in "starts"). HELPER is orchd-exec, through which the nodes of UID start when the keeper is root.
+ *
+ * Single-threaded but for journald.c's sender. Invariants: it holds one Attempt per running attempt and
+ * nothing else that grows; everything a message carries is bounded by keeper-proto.h; a message it cannot
+ * decode is logged and dropped, never acted on in part. Sends never block: what the socket does not take
+ * waits in a queue bounded by the running attempts (one END each, OUTPUT coalesced).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-event.h>
+
+#include "journald.h"
+#include "keeper-io.h"
+#include "keeper-proto.h"
+#include "log.h"
+#include "macro.h"
+#include "procutil.h"
+#include "spawnrec.h"
+#include "supervise-wire.h"
+#include "supervise.h"
+
+typedef struct Keeper Keeper;
+
+typedef struct Attempt {
+        Keeper *keeper; /* not owned */
+        KeeperKey key;
+        Task *task;
+        bool output; /* new output since the last OUTPUT */
+        struct Attempt *prev, *next;
+} Attempt;
+
+/* A message the socket did not take yet, or an END waiting for its node's journal lines (mark). */
+typedef struct Pending {
+        struct Pending *next;
+        uint64_t mark;
+        size_t len;
+        uint8_t buf[];
+} Pending;
+
+struct Keeper {
+        sd_event *event;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *post; /* flushes OUTPUT once per iteration */
+        const char *helper;
+        Attempt *attempts;
+        size_t n_attempts;
+        Pending *queue, **queue_tail;
+        Pending *ends, **ends_tail; /* ENDs held until journald has their node's lines, in mark order */
+        sd_event_source *journal;   /* the journald mark's eventfd */
+};
+
+static bool key_eq(const KeeperKey *a, const KeeperKey *b) {
+        return a->job == b->job && a->node == b->node && a->attempt == b->attempt;
+}
+
+static Attempt *attempt_find(Keeper *k, const KeeperKey *key) {
+        for (Attempt *a = k->attempts; a; a = a->next)
+                if (key_eq(&a->key, key))
+                        return a;
+        return NULL;
+}
+
+static Attempt *attempt_free(Attempt *a) {
+        if (!a)
+                return NULL;
+        a->task = task_free(a->task);
+        if (a->prev)
+                a->prev->next = a->next;
+        else if (a->keeper->attempts == a)
+                a->keeper->attempts = a->next;
+        if (a->next)
+                a->next->prev = a->prev;
+        a->keeper->n_attempts--;
+        free(a);
+        return NULL;
+}
+
+/* ---- sending ---------------------------------------------------------------------------------- */
+
+static int keeper_update_io(Keeper *k) {
+        return sd_event_source_set_io_events(k->io, EPOLLIN | (k->queue ? EPOLLOUT : 0));
+}
+
+static Pending *pending_new(const void *buf, size_t len, uint64_t mark) {
+        Pending *p = malloc(sizeof(Pending) + len);
+
+        if (!p)
+                return NULL;
+        *p = (Pending){ .mark = mark, .len = len };
+        memcpy(p->buf, buf, len);
+        return p;
+}
+
+/* Send a message now, or queue it behind what waits. A failure to queue is fatal for the link: orchd
+ * would miss an END. */
+static void keeper_send_bytes(Keeper *k, const void *buf, size_t len) {
+        Pending *p;
+        int r;
+
+        if (!k->queue) {
+                r = keeper_io_send(k->fd, buf, len, NULL, 0);
+                if (r != -EAGAIN) {
+                        if (r < 0)
+                                log_debug_errno(r, "Cannot send to orchd: %m");
+                        return;
+                }
+        }
+        p = pending_new(buf, len, 0);
+        if (!p) {
+                log_error("Out of memory queueing a message for orchd; exiting.");
+                (void) sd_event_exit(k->event, EXIT_FAILURE);
+                return;
+        }
+        *k->queue_tail = p;
+        k->queue_tail = &p->next;
+        (void) keeper_update_io(k);
+}
+
+static void keeper_send(Keeper *k, KeeperWriter *w) {
+        int r = keeper_writer_finish(w);
+
+        if (r < 0)
+                log_error_errno(r, "Cannot encode a message for orchd: %m");
+        else
+                keeper_send_bytes(k, w->buf, w->len);
+        keeper_writer_done(w);
+}
+
+/* Send the held ENDs whose node's journal lines journald has, in order. */
+static void keeper_flush_ends(Keeper *k) {
+        while (k->ends && journald_mark_reached(k->ends->mark)) {
+                Pending *p = k->ends;
+
+                k->ends = p->next;
+                if (!k->ends)
+                        k->ends_tail = &k->ends;
+                keeper_send_bytes(k, p->buf, p->len);
+                free(p);
+        }
+}
+
+static int keeper_on_journal(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        eventfd_t v;
+
+        (void) eventfd_read(fd, &v);
+        keeper_flush_ends(userdata);
+        return 0;
+}
+
+/* An END goes out once every line its node wrote reached journald: orchd's own message about the end then
+ * follows them in the journal, as when orchd forwarded them itself. */
+static void keeper_send_end(Keeper *k, KeeperWriter *w) {
+        uint64_t mark = journald_mark();
+        Pending *p;
+        int r;
+
+        r = keeper_writer_finish(w);
+        if (r < 0) {
+                log_error_errno(r, "Cannot encode a message for orchd: %m");
+                keeper_writer_done(w);
+                return;
+        }
+        if (!k->ends && journald_mark_reached(mark)) {
+                keeper_send(k, w);
+                return;
+        }
+        p = pending_new(w->buf, w->len, mark);
+        keeper_writer_done(w);
+        if (!p) {
+                log_error("Out of memory holding an end for orchd; exiting.");
+                (void) sd_event_exit(k->event, EXIT_FAILURE);
+                return;
+        }
+        *k->ends_tail = p;
+        k->ends_tail = &p->next;
+        keeper_flush_ends(k);
+}
+
+static void keeper_flush_queue(Keeper *k) {
+        while (k->queue) {
+                Pending *p = k->queue;
+                int r = keeper_io_send(k->fd, p->buf, p->len, NULL, 0);
+
+                if (r == -EAGAIN)
+                        break;
+                if (r < 0)
+                        log_debug_errno(r, "Cannot send to orchd: %m");
+                k->queue = p->next;
+                if (!k->queue)
+                        k->queue_tail = &k->queue;
+                free(p);
+        }
+        (void) keeper_update_io(k);
+}
+
+static void send_key_only(Keeper *k, KeeperMsgType type, const KeeperKey *key) {
+        KeeperWriter w;
+
+        keeper_writer_init(&w, type, KEEPER_MSG_MAX);
+        keeper_put_key(&w, key);
+        keeper_send(k, &w);
+}
+
+/* ---- the attempts ----------------------------------------------------------------------------- */
+
+static void attempt_on_exit(Task *t, const TaskResult *result, void *userdata) {
+        Attempt *a = userdata;
+        KeeperWriter w;
+
+        keeper_writer_init(&w, KEEPER_MSG_END, KEEPER_MSG_MAX);
+        keeper_put_key(&w, &a->key);
+        task_result_encode(&w, result);
+        keeper_send_end(a->keeper, &w);
+        attempt_free(a);
+}
+
+static void attempt_on_output(Task *t, void *userdata) {
+        Attempt *a = userdata;
+
+        a->output = true;
+        (void) sd_event_source_set_enabled(a->keeper->post, SD_EVENT_ON);
+}
+
+static int keeper_on_post(sd_event_source *s, void *userdata) {
+        Keeper *k = userdata;
+
+        for (Attempt *a = k->attempts; a; a = a->next)
+                if (a->output) {
+                        a->output = false;
+                        send_key_only(k, KEEPER_MSG_OUTPUT, &a->key);
+                }
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+}
+
+/* Started through the helper, the attempt waits at its gate until its record is in "starts" (as orchd's
+ * job-spawn.c did before the keeper). Returns 0 or -errno (the caller frees the task: it never ran). */
+static int attempt_record(Task *t, const TaskParams *p, uint64_t *ret_pid_start) {
+        char line[SPAWN_LINE_MAX];
+        pid_t pid = task_pid(t);
+        ssize_t n;
+        int len;
+
+        if (proc_start_time(pid, ret_pid_start) < 0)
+                *ret_pid_start = 0;
+        if (!task_gated(t))
+                return 0; /* started directly: the child wrote its record before its exec */
+        if (*ret_pid_start == 0)
+                return -ESRCH; /* gone already (a refused account: its exit says so), or not identifiable */
+        len = spawn_format_record(line, p->record_prefix, pid, *ret_pid_start);
+        if (len < 0)
+                return len;
+        n = write(p->record_fd, line, (size_t) len);
+        if (n < 0)
+                return -errno;
+        if (n != len)
+                return -EIO;
+        return task_open_gate(t);
+}
+
+/* START: spawn the attempt, put it on record, answer STARTED or FAILED. The fds are the logs directory
+ * and the starts file (both taken). */
+static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
+        _cleanup_(task_params_wire_done) TaskParamsWire pw = {};
+        _cleanup_free_ Attempt *a = NULL;
+        uint64_t pid_start = 0;
+        KeeperWriter w;
+        KeeperKey key;
+        int e;
+
+        keeper_get_key(r, &key);
+        e = task_params_decode(r, &pw);
+        if (e >= 0)
+                e = keeper_reader_finish(r);
+        if (e >= 0 && (n_fds != 2 || attempt_find(k, &key)))
+                e = -EBADMSG;
+        if (e < 0) {
+                log_error_errno(e, "Refusing a malformed start of job %" PRIu64 " node %" PRIu32 ": %m",
+                                key.job, key.node);
+                goto failed;
+        }
+        a = calloc(1, sizeof(*a));
+        if (!a) {
+                e = -ENOMEM;
+                goto failed;
+        }
+        *a = (Attempt){ .keeper = k, .key = key };
+        pw.params.log_dir_fd = fds[0];
+        pw.params.record_fd = fds[1];
+        pw.params.helper = k->helper;
+        pw.params.output_cb = attempt_on_output;
+        e = task_spawn(k->event, &pw.params, attempt_on_exit, a, &a->task);
+        if (e >= 0) {
+                e = attempt_record(a->task, &pw.params, &pid_start);
+                if (e < 0) {
+                        log_warning_errno(e,
+                                          "Job %" PRIu64
+                                          " node %s: cannot record the start of attempt "
+                                          "%" PRIu32 ": %m",
+                                          key.job, strna(pw.params.journal_node), key.attempt);
+                        a->task = task_free(a->task); /* it never ran */
+                }
+        }
+        if (e < 0)
+                goto failed;
+
+        keeper_writer_init(&w, KEEPER_MSG_STARTED, KEEPER_MSG_MAX);
+        keeper_put_key(&w, &key);
+        keeper_put_u32(&w, (uint32_t) task_pid(a->task));
+        keeper_put_u64(&w, pid_start);
+        keeper_put_u64(&w, 0); /* started_at: the END has the Task's own */
+        keeper_send(k, &w);
+        a->next = k->attempts;
+        if (a->next)
+                a->next->prev = a;
+        k->attempts = TAKE_PTR(a);
+        k->n_attempts++;
+        goto done;
+failed:
+        keeper_writer_init(&w, KEEPER_MSG_FAILED, KEEPER_MSG_MAX);
+        keeper_put_key(&w, &key);
+        keeper_put_i32(&w, e);
+        keeper_send(k, &w);
+done:
+        /* Borrowed by the spawn only: the Task keeps its own log fd, the record was written. */
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+}
+
+/* STOP, KILL, FREE: about a running attempt, or one whose END crossed this message (ignored). */
+static void keeper_control(Keeper *k, int type, KeeperReader *r) {
+        uint64_t grace = 0;
+        KeeperKey key;
+        Attempt *a;
+
+        keeper_get_key(r, &key);
+        if (type == KEEPER_MSG_STOP)
+                grace = keeper_get_u64(r);
+        if (keeper_reader_finish(r) < 0) {
+                log_error("Refusing a malformed %s message.", keeper_msg_type_to_string(type));
+                return;
+        }
+        a = attempt_find(k, &key);
+        if (!a)
+                return;
+        if (type == KEEPER_MSG_STOP)
+                (void) task_stop(a->task, grace);
+        else if (type == KEEPER_MSG_KILL)
+                task_kill(a->task);
+        else
+                attempt_free(a);
+}
+
+/* ---- receiving -------------------------------------------------------------------------------- */
+
+static void keeper_dispatch(Keeper *k, const uint8_t *buf, size_t len, int *fds, size_t n_fds) {
+        _cleanup_free_ void *body = NULL;
+        size_t body_len;
+        KeeperReader r;
+        int type, e;
+
+        type = keeper_reader_init(&r, buf, len);
+        if (type == KEEPER_MSG_START_MEMFD && n_fds == 3 && keeper_reader_finish(&r) >= 0) {
+                e = keeper_io_read_memfd(fds[0], &body, &body_len);
+                safe_close(fds[0]);
+                if (e < 0) {
+                        log_error_errno(e, "Refusing a start whose memfd cannot be read: %m");
+                        safe_close(fds[1]);
+                        safe_close(fds[2]);
+                        return;
+                }
+                keeper_reader_init_body(&r, body, body_len);
+                keeper_start(k, &r, fds + 1, 2);
+                return;
+        }
+        if (type == KEEPER_MSG_START) {
+                keeper_start(k, &r, fds, n_fds);
+                return;
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        switch (type) {
+        case KEEPER_MSG_STOP:
+        case KEEPER_MSG_KILL:
+        case KEEPER_MSG_FREE:
+                keeper_control(k, type, &r);
+                break;
+        case KEEPER_MSG_HELLO:
+        case KEEPER_MSG_ACK_END:
+                break; /* nothing to list or forget yet: every END is sent once, orchd is connected */
+        default:
+                log_error("Refusing a message orchd does not send (%s, %d).",
+                          keeper_msg_type_to_string(type), type);
+        }
+}
+
+/* Everything a message hands us is owned by the Task or closed: the start's fds are taken by
+ * keeper_start() (task_spawn() dups what it keeps). */
+static int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        static uint8_t buf[KEEPER_MSG_MAX];
+        Keeper *k = userdata;
+
+        if (revents & EPOLLOUT)
+                keeper_flush_queue(k);
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return 0;
+        for (unsigned i = 0; i < 64; i++) { /* a bounded batch: exits and output get their turn */
+                int fds[KEEPER_FDS_MAX];
+                size_t n_fds;
+                ssize_t n = keeper_io_recv(fd, buf, sizeof(buf), fds, &n_fds);
+
+                if (n == -EAGAIN)
+                        return 0;
+                if (n == 0 || n == -ECONNRESET) {
+                        log_debug("orchd went away; exiting, the running nodes are left to its recovery.");
+                        return sd_event_exit(k->event, EXIT_SUCCESS);
+                }
+                if (n < 0) {
+                        log_error_errno((int) n, "Cannot receive from orchd: %m");
+                        if (n == -EMSGSIZE)
+                                continue;
+                        return sd_event_exit(k->event, EXIT_FAILURE);
+                }
+                keeper_dispatch(k, buf, (size_t) n, fds, n_fds);
+                /* START took its fds; anything else closed them. */
+        }
+        return 0;
+}
+
+static int keeper_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Keeper *k = userdata;
+
+        log_debug("Signal %d: exiting, the running nodes are left to orchd's recovery.",
+                  (int) si->ssi_signo);
+        return sd_event_exit(k->event, EXIT_SUCCESS);
+}
+
+static int keeper_setup(Keeper *k) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        (void) signal(SIGPIPE, SIG_IGN);
+        r = sd_event_new(&k->event);
+        if (r >= 0)
+                r = sd_event_add_io(k->event, &k->io, k->fd, EPOLLIN, keeper_on_io, k);
+        /* Below the Tasks' pipe sources and exits: a START waits for what is already there to be read. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(k->io, SD_EVENT_PRIORITY_NORMAL + 10);
+        if (r >= 0)
+                r = sd_event_add_post(k->event, &k->post, keeper_on_post, k);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(k->post, SD_EVENT_OFF);
+        if (r >= 0) {
+                int fd = journald_mark_fd();
+
+                r = fd < 0 ? fd : sd_event_add_io(k->event, &k->journal, fd, EPOLLIN, keeper_on_journal, k);
+        }
+        if (r >= 0)
+                r = sd_event_add_signal(k->event, NULL, SIGTERM, keeper_on_signal, k);
+        if (r >= 0)
+                r = sd_event_add_signal(k->event, NULL, SIGINT, keeper_on_signal, k);
+        if (r >= 0)
+                r = sd_event_add_signal(k->event, NULL, SIGHUP, NULL, NULL); /* ignored */
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        Keeper k = { .fd = KEEPER_SOCKET_FD };
+        int r, level;
+
+        if (argc != 5 || fcntl(KEEPER_SOCKET_FD, F_SETFD, FD_CLOEXEC) < 0) {
+                fprintf(stderr, "orchd-keeper is started by orchd (see orchd(8)), not by hand.\n");
+                return 64;
+        }
+        k.queue_tail = &k.queue;
+        k.ends_tail = &k.ends;
+        k.helper = argv[2];
+        level = log_level_from_string(argv[4]);
+        if (level >= 0)
+                log_set_max_level(level);
+        if (argv[3][0])
+                journald_set_spool_id(argv[3]);
+        /* Node output in orchd's name (its pid is our parent's while it lives): the journal sees no
+         * difference between lines orchd forwarded and lines its keeper did. */
+        journald_set_sender_pid(getppid());
+        journald_setup();
+        (void) umask(TASK_DEFAULT_UMASK);
+        r = keeper_setup(&k);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the keeper's event loop: %m");
+                return EXIT_FAILURE;
+        }
+        r = sd_event_loop(k.event);
+        /* Deliberately no cleanup of the attempts: freeing a Task kills its node, and leaving is what
+         * orchd's death did to them (its recovery finds them in "starts"). */
+        return r < 0 ? EXIT_FAILURE : r;
+}
