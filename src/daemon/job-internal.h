@@ -21,6 +21,7 @@
 
 #define BARRIER_UNFLUSHED UINT64_MAX
 #define STARTS_FILE "starts"
+#define ENDS_FILE "ends"
 /* How long before starting again after a start failed for a cause that may pass by itself: a node whose
  * spawn ran out of fds, a job whose logs directory could not be opened (fds, I/O). */
 #define START_RETRY_DELAY_USEC USEC_PER_SEC
@@ -116,6 +117,8 @@ void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exi
 void node_start_failed(Job *j, uint32_t i, int error, int account);
 /* The task of a node ended (task_exit_cb; userdata: its NodeCtl). */
 void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata);
+/* New output in a running attempt's log (keeper_task_output_cb; userdata: its NodeCtl). */
+void job_on_task_output(KeeperTask *t, void *userdata);
 /* End the job if every node has ended and none holds a slot. */
 void job_check_finished(Job *j);
 /* Build / drop what only a job being driven needs (env, DAG, per-node control); spec and run stay. */

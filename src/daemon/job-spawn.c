@@ -96,6 +96,22 @@ static int starts_open(Job *j) {
         return j->starts_fd;
 }
 
+/* The job's ends file, where each attempt's keeper records its end first (supervise-wire.h). Returns the
+ * fd (owned by j) or -errno. */
+static int ends_open(Job *j) {
+        if (j->ends_fd < 0) {
+                _cleanup_close_ int dir_fd = open_job_dir(j);
+
+                if (dir_fd < 0)
+                        return dir_fd;
+                j->ends_fd = openat(dir_fd, ENDS_FILE,
+                                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (j->ends_fd < 0)
+                        return -errno;
+        }
+        return j->ends_fd;
+}
+
 /* "NODE ATTEMPT ", the start of node i's record for its current attempt (spawnrec.h). */
 static void starts_prefix(const Job *j, uint32_t i, char prefix[static SPAWN_PREFIX_MAX]) {
         snprintf(prefix, SPAWN_PREFIX_MAX, "%" PRIu32 " %u ", i, (unsigned) j->run->nodes[i].attempt);
@@ -127,14 +143,16 @@ static int starts_record(Job *j, uint32_t i) {
 void starts_remove(Job *j) {
         _cleanup_close_ int dir_fd = open_job_dir(j);
 
-        if (dir_fd >= 0)
+        if (dir_fd >= 0) {
                 (void) unlinkat(dir_fd, STARTS_FILE, 0);
+                (void) unlinkat(dir_fd, ENDS_FILE, 0);
+        }
 }
 
 /* ---- spawning --------------------------------------------------------------------------------- */
 
 /* New output in a running attempt's log: wake whoever follows it (orchctl logs -f). */
-static void job_on_task_output(KeeperTask *t, void *userdata) {
+void job_on_task_output(KeeperTask *t, void *userdata) {
         NodeCtl *c = userdata;
 
         job_notify_output(c->job, c->index);
@@ -149,11 +167,14 @@ static int node_task_spawn(Job *j, uint32_t i) {
         _cleanup_free_ char **env = NULL; /* borrows the strings of base_env and ns->env */
         char log_name[NODEID_LOG_NAME_SIZE], prefix[SPAWN_PREFIX_MAX];
         uint64_t min_free, min_inodes;
-        int r, starts_fd;
+        int r, starts_fd, ends_fd;
 
         starts_fd = starts_open(j);
         if (starts_fd < 0)
                 return starts_fd;
+        ends_fd = ends_open(j);
+        if (ends_fd < 0)
+                return ends_fd;
         starts_prefix(j, i, prefix);
 
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
@@ -188,8 +209,8 @@ static int node_task_spawn(Job *j, uint32_t i) {
         };
         KeeperKey key = { .job = j->id, .node = i, .attempt = n->attempt };
 
-        return keeper_task_spawn(j->host->keepers, j->host->event, j->run->uid, &key, &p, job_on_task_exit,
-                                 job_on_task_output, node_ctl(j, i), &j->ctl[i].task);
+        return keeper_task_spawn(j->host->keepers, j->host->event, j->run->uid, &key, &p, ends_fd,
+                                 job_on_task_exit, job_on_task_output, node_ctl(j, i), &j->ctl[i].task);
 }
 
 void node_spawn(Job *j, uint32_t i) {

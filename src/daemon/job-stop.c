@@ -213,6 +213,26 @@ void job_shutdown(Job *j) {
         }
 }
 
+void job_detach(Job *j) {
+        if (!j->ctl)
+                return;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
+                NodeCtl *c = &j->ctl[i];
+
+                if (j->run->nodes[i].state != NODE_RUNNING)
+                        continue;
+                if (c->task)
+                        c->task = keeper_task_detach(c->task); /* it runs on, recorded as running */
+                else if (drop_await_spawn(j, i)) {
+                        /* Never spawned (waiting for its start to be durable): back to pending, uncounted.
+                         */
+                        slot_release(j);
+                        node_run_requeue_interrupted(&j->run->nodes[i]);
+                        mark_node_dirty(j, i);
+                }
+        }
+}
+
 void job_kill_all(Job *j) {
         if (!j->ctl)
                 return;

@@ -100,6 +100,8 @@ void slot_release(Job *j) {
                  * durable (a slow disk) must not keep them. The next start opens them again. */
                 j->logs_fd = safe_close(j->logs_fd);
                 j->starts_fd = safe_close(j->starts_fd);
+                j->ends_fd = safe_close(j->ends_fd);
+                j->ends_fd = safe_close(j->ends_fd);
         }
         schedule_soon(j);
 }
@@ -457,9 +459,13 @@ int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep_in, J
                 job_run_free(run);
                 return -ENOMEM;
         }
-        *j = (Job){
-                .host = host, .id = run->id, .spec = spec, .run = run, .logs_fd = -EBADF, .starts_fd = -EBADF
-        };
+        *j = (Job){ .host = host,
+                    .id = run->id,
+                    .spec = spec,
+                    .run = run,
+                    .logs_fd = -EBADF,
+                    .starts_fd = -EBADF,
+                    .ends_fd = -EBADF };
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {

@@ -23,10 +23,13 @@
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "keeper-client.h"
+#include "keeper-client-internal.h"
+#include "exec-client.h"
 #include "journald.h"
 #include "keeper-io.h"
 #include "log.h"
@@ -34,14 +37,10 @@
 #include "supervise-wire.h"
 #include "time-util.h"
 
-/* How long a start waits for the keeper's answer before it gives the keeper up (a keeper is never that
- * slow: it answers after one spawn). */
-#define KEEPER_START_TIMEOUT_MSEC 30000
-
 /* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd. ppoll(2), not poll(2): a start makes exactly one
  * poll(2) call (keeper_await_start()), which tests/integration/no-double-start.sh kills orchd at. Returns
  * > 0, 0 on timeout, or -errno. */
-static int keeper_wait_fd(int fd, short events) {
+int keeper_wait_fd(int fd, short events) {
         const struct timespec ts = { .tv_sec = KEEPER_START_TIMEOUT_MSEC / 1000 };
         struct pollfd pfd = { .fd = fd, .events = events };
         int r = ppoll(&pfd, 1, &ts, NULL);
@@ -49,52 +48,11 @@ static int keeper_wait_fd(int fd, short events) {
         return r < 0 ? (errno == EINTR ? 1 : -errno) : r;
 }
 
-typedef struct Keeper Keeper;
-
-/* A message read while a start waited. */
-typedef struct Received {
-        struct Received *next;
-        size_t len;
-        uint8_t buf[];
-} Received;
-
-struct Keeper {
-        KeeperSet *set;
-        uid_t uid;
-        pid_t pid;
-        int fd;
-        sd_event_source *io;
-        sd_event_source *child;
-        sd_event_source *defer; /* handles the queue on the next iteration */
-        Received *queue, **queue_tail;
-        KeeperTask *tasks;
-        bool dead;      /* no more starts: its attempts end (now, or on the next iteration) */
-        int dead_error; /* why, for the message */
-        struct Keeper *next;
-};
-
-struct KeeperSet {
-        sd_event *event;
-        KeeperSetConfig config;
-        Keeper *keepers;
-};
-
-struct KeeperTask {
-        Keeper *keeper; /* NULL: in-process (task) or detached from a dead keeper */
-        Task *task;
-        KeeperKey key;
-        pid_t pid;
-        keeper_task_exit_cb cb;
-        keeper_task_output_cb output_cb;
-        void *userdata;
-        KeeperTask *prev, *next;
-};
-
-static bool key_eq(const KeeperKey *a, const KeeperKey *b) {
+bool key_eq(const KeeperKey *a, const KeeperKey *b) {
         return a->job == b->job && a->node == b->node && a->attempt == b->attempt;
 }
 
-static void task_unlink(KeeperTask *t) {
+void task_unlink(KeeperTask *t) {
         if (!t->keeper)
                 return;
         if (t->prev)
@@ -116,7 +74,7 @@ static KeeperTask *keeper_find(Keeper *k, const KeeperKey *key) {
 
 /* ---- a keeper's life -------------------------------------------------------------------------- */
 
-static Keeper *keeper_free(Keeper *k) {
+Keeper *keeper_free(Keeper *k) {
         if (!k)
                 return NULL;
         assert(!k->tasks);
@@ -138,6 +96,7 @@ static Keeper *keeper_free(Keeper *k) {
                 free(m);
         }
         safe_close(k->fd);
+        free(k->running);
         free(k);
         return NULL;
 }
@@ -240,7 +199,7 @@ static void keeper_drain_queue(Keeper *k) {
         }
 }
 
-static int keeper_on_defer(sd_event_source *s, void *userdata) {
+int keeper_on_defer(sd_event_source *s, void *userdata) {
         Keeper *k = userdata;
 
         keeper_drain_queue(k);
@@ -249,7 +208,7 @@ static int keeper_on_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         static uint8_t buf[KEEPER_MSG_MAX];
         Keeper *k = userdata;
 
@@ -272,8 +231,45 @@ static int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
+/* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF without a run
+ * directory (KillNodes=yes) or when its path does not fit (the keeper then leaves with orchd). */
+static int keeper_listen(KeeperSet *s, uid_t uid) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int n;
+
+        if (!s->config.run_dir || !s->config.stay)
+                return -EBADF;
+        n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/keeper-%u.sock", s->config.run_dir,
+                     (unsigned) uid);
+        if (n < 0 || (size_t) n >= sizeof(sa.sun_path)) {
+                log_warning(
+                        "%s/keeper-%u.sock is too long a socket path: this keeper's nodes stop with orchd.",
+                        s->config.run_dir, (unsigned) uid);
+                return -EBADF;
+        }
+        /* Ours alone (0700): a socket there is trusted as a keeper by the next orchd (keeper-adopt.c). */
+        if (mkdir(s->config.run_dir, 0700) < 0 && errno != EEXIST)
+                return log_warning_errno(-errno, "Cannot create %s: %m", s->config.run_dir);
+        if (lstat(s->config.run_dir, &st) < 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 0077) != 0 ||
+            st.st_uid != geteuid()) {
+                log_warning(
+                        "%s is not a directory of ours with mode 0700: this keeper's nodes stop with orchd.",
+                        s->config.run_dir);
+                return -EBADF;
+        }
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(sa.sun_path); /* a keeper still listening there was adopted, or is beyond help */
+        if (bind(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)
+                return log_warning_errno(-errno, "Cannot listen at %s: %m", sa.sun_path);
+        return exec_fd_above_fixed(TAKE_FD(fd));
+}
+
 static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
-        _cleanup_close_ int peer = -EBADF;
+        _cleanup_close_ int peer = -EBADF, listen_fd = -EBADF;
         int sv[2], pidfd, r;
         Keeper *k;
 
@@ -289,8 +285,10 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
                 goto fail;
         }
         k->fd = sv[0];
-        peer = sv[1];
-        r = keeper_io_spawn(s->config.path, k->uid, s->config.helper, peer, &k->pid);
+        peer = exec_fd_above_fixed(sv[1]); /* above the keeper's fixed fds: no dup2 overwrites another */
+        listen_fd = keeper_listen(s, uid);
+        r = peer < 0 ? peer :
+                       keeper_io_spawn(s->config.path, k->uid, s->config.helper, peer, listen_fd, &k->pid);
         if (r < 0) {
                 log_error_errno(r, "Cannot start %s: %m", s->config.path);
                 goto fail;
@@ -379,8 +377,8 @@ static int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *f
 }
 
 /* Send key's START (in a memfd when it is too large for a datagram) with its two fds. */
-static int keeper_send_start(Keeper *k, const KeeperKey *key, const TaskParams *p) {
-        int fds[3] = { -EBADF, p->log_dir_fd, p->record_fd }, r;
+static int keeper_send_start(Keeper *k, const KeeperKey *key, const TaskParams *p, int ends_fd) {
+        int fds[4] = { -EBADF, p->log_dir_fd, p->record_fd, ends_fd }, r;
         KeeperWriter w;
 
         keeper_writer_init(&w, KEEPER_MSG_START, KEEPER_MEMFD_MAX);
@@ -395,8 +393,8 @@ static int keeper_send_start(Keeper *k, const KeeperKey *key, const TaskParams *
                         r = keeper_writer_finish(&w);
         }
         if (r >= 0)
-                r = fds[0] >= 0 ? keeper_send_wait(k, w.buf, w.len, fds, 3) :
-                                  keeper_send_wait(k, w.buf, w.len, fds + 1, 2);
+                r = fds[0] >= 0 ? keeper_send_wait(k, w.buf, w.len, fds, 4) :
+                                  keeper_send_wait(k, w.buf, w.len, fds + 1, 3);
         safe_close(fds[0]);
         keeper_writer_done(&w);
         return r;
@@ -470,7 +468,7 @@ static void task_on_local_output(Task *task, void *userdata) {
 }
 
 int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *key, const TaskParams *p,
-                      keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
+                      int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
                       KeeperTask **ret) {
         Keeper *k = NULL;
         KeeperTask *t;
@@ -495,7 +493,7 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
         }
         r = keeper_get(ks, uid, &k);
         if (r >= 0)
-                r = keeper_send_start(k, key, p);
+                r = keeper_send_start(k, key, p, ends_fd);
         if (r >= 0)
                 r = keeper_await_start(k, key, &t->pid);
         if (k && (r == -ECONNRESET || r == -ETIMEDOUT || r == -EPROTO || r == -EPIPE))
@@ -559,10 +557,18 @@ pid_t keeper_task_pid(const KeeperTask *t) {
         return t->pid;
 }
 
+KeeperTask *keeper_task_detach(KeeperTask *t) {
+        if (!t)
+                return NULL;
+        task_unlink(t); /* no FREE: it runs on */
+        return keeper_task_free(t);
+}
+
 KeeperTask *keeper_task_free(KeeperTask *t) {
         if (!t)
                 return NULL;
         t->task = task_free(t->task);
+        t->ended = sd_event_source_disable_unref(t->ended);
         if (t->keeper) {
                 (void) keeper_task_send(t, KEEPER_MSG_FREE, 0);
                 task_unlink(t);

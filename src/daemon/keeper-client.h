@@ -36,6 +36,10 @@ typedef void (*keeper_task_output_cb)(KeeperTask *t, void *userdata);
 typedef struct KeeperSetConfig {
         const char *path;   /* orchd-keeper */
         const char *helper; /* orchd-exec, handed to each keeper */
+        /* SPOOL/run (0700): each keeper listens at run/keeper-UID.sock for a restarted orchd and runs on
+         * without orchd while its attempts run. NULL: keepers exit with orchd (KillNodes=yes). */
+        const char *run_dir;
+        bool stay; /* new keepers listen there and outlive orchd (KillNodes=no) */
 } KeeperSetConfig;
 
 /* A set of keepers (none running yet). The strings of c are borrowed for the set's life. Returns 0 or
@@ -50,8 +54,31 @@ KeeperSet *keeper_set_free(KeeperSet *s);
  * ignored (output_cb here is called instead, with userdata). Returns 0 with *ret, or -errno as task_spawn()
  * does (-EEXIST: the log file exists), or an error of the keeper's (-ECONNRESET: it died). */
 int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *key, const TaskParams *p,
-                      keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
+                      int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
                       KeeperTask **ret);
+
+/* At start: connect to every keeper left running in run_dir by the previous orchd and learn what they
+ * run (HELLO → RUNNING… SYNCED). A socket nobody answers is removed. Returns the number of keepers found,
+ * or -errno. */
+int keeper_set_recover(KeeperSet *ks);
+
+/* Adopt attempt key of uid if a recovered keeper runs it: a KeeperTask as keeper_task_spawn() would have
+ * made, and *ret_pid. Returns 0, or -ENOENT (no keeper runs it: it is gone). */
+int keeper_task_adopt(KeeperSet *ks, uid_t uid, const KeeperKey *key, keeper_task_exit_cb cb,
+                      keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid);
+
+/* A KeeperTask whose attempt already ended (its end found in the job's ends file): cb gets result on the
+ * next loop iteration. Returns 0 or -errno. */
+int keeper_task_new_ended(sd_event *e, const KeeperKey *key, const TaskResult *result,
+                          keeper_task_exit_cb cb, void *userdata, KeeperTask **ret);
+
+/* After recovery: what a recovered keeper runs that nobody adopted belongs to no job any more: it is
+ * killed (FREE). */
+void keeper_set_recovered(KeeperSet *ks);
+
+/* Forget the task without touching the attempt, which runs on in its keeper (orchd stops, KillNodes=no).
+ * Returns NULL. */
+KeeperTask *keeper_task_detach(KeeperTask *t);
 
 /* Whether the task waits for keeper_task_open_gate() (task_gated(); never through a keeper, which keeps its
  * own records). */

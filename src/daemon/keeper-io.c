@@ -108,11 +108,17 @@ ssize_t keeper_io_recv(int sock, void *buf, size_t cap, int *fds, size_t *ret_n_
         return n;
 }
 
-int keeper_io_spawn(const char *path, uid_t uid, const char *helper, int sock, pid_t *ret_pid) {
+int keeper_io_spawn(const char *path, uid_t uid, const char *helper, int sock, int listen_fd,
+                    pid_t *ret_pid) {
         static char *const empty_env[] = { NULL };
         char uid_s[16], level[16];
-        char *argv[] = { (char *) path, uid_s, (char *) (helper ?: ""), (char *) (journald_spool_id() ?: ""),
-                         level,         NULL };
+        char *argv[] = { (char *) path,
+                         uid_s,
+                         (char *) (helper ?: ""),
+                         (char *) (journald_spool_id() ?: ""),
+                         level,
+                         (char *) (listen_fd >= 0 ? "stay" : "leave"),
+                         NULL };
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t empty, all;
@@ -139,8 +145,10 @@ int keeper_io_spawn(const char *path, uid_t uid, const char *helper, int sock, p
                         r = -posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
                 if (r >= 0)
                         r = -posix_spawn_file_actions_adddup2(&fa, sock, KEEPER_SOCKET_FD);
+                if (r >= 0 && listen_fd >= 0)
+                        r = -posix_spawn_file_actions_adddup2(&fa, listen_fd, KEEPER_LISTEN_FD);
                 if (r >= 0)
-                        r = -posix_spawn_file_actions_addclosefrom_np(&fa, KEEPER_SOCKET_FD + 1);
+                        r = -posix_spawn_file_actions_addclosefrom_np(&fa, KEEPER_LISTEN_FD + 1);
                 /* Empty: the loader of a root process must find no LD_* (as for orchd-exec). */
                 if (r >= 0)
                         r = -posix_spawn(ret_pid, path, &fa, &attr, argv, empty_env);

@@ -12,6 +12,8 @@
 
 /* The keeper's end of its socket to orchd. */
 #define KEEPER_SOCKET_FD 3
+/* Its listening socket for a restarted orchd (SPOOL/run/keeper-UID.sock), when it outlives orchd. */
+#define KEEPER_LISTEN_FD 4
 
 /* Send one message with n_fds fds (borrowed, duplicated by the kernel), never blocking and never raising
  * SIGPIPE. Returns 0, -EAGAIN (the peer's queue is full: try again when writable), or -errno. */
@@ -24,8 +26,10 @@ ssize_t keeper_io_recv(int sock, void *buf, size_t cap, int *fds, size_t *ret_n_
 
 /* Start orchd-keeper at path for uid's nodes (helper: orchd-exec) with sock as its fd 3: empty
  * environment, a session of its own, stdin/stdout /dev/null, stderr ours, signals default and unblocked.
- * Returns 0 with *ret_pid or -errno. */
-int keeper_io_spawn(const char *path, uid_t uid, const char *helper, int sock, pid_t *ret_pid);
+ * listen_fd >= 0: its fd 4, and it outlives orchd while it runs attempts ("stay"). Returns 0 with *ret_pid
+ * or -errno. */
+int keeper_io_spawn(const char *path, uid_t uid, const char *helper, int sock, int listen_fd,
+                    pid_t *ret_pid);
 
 /* Read a START body from a sealed memfd (KEEPER_MSG_START_MEMFD) into a new buffer. Returns 0 with *ret and
  * *ret_len, -EBADMSG (not sealed, empty or over KEEPER_MEMFD_MAX), or -errno. */

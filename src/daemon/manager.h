@@ -56,6 +56,7 @@ struct Manager {
         Spool *spool;
         Committer *committer;
         KeeperSet *keepers; /* the owners' orchd-keepers, where nodes run */
+        char *run_dir;      /* SPOOL/run (0700): the keepers' sockets */
         ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
         JobHost job_host;   /* what every Job reaches of the manager (job-host.h) */
         sd_event_source *post_source;
@@ -86,6 +87,7 @@ struct Manager {
         bool schedule_needed;
         bool trim_needed;
         bool stopping;
+        bool detached;            /* stopping with KillNodes=no: running nodes were left to their keepers */
         bool failed;              /* fail-stop: exit non-zero */
         ReadOnly read_only;       /* the spool cannot be written: waiting for room (readonly.h) */
         uint64_t started_at_usec; /* CLOCK_MONOTONIC */

@@ -54,12 +54,15 @@ static void help(void) {
                "                          it fails with reason interrupted (default 3; 0: no limit)\n"
                "      --keep-finished AGE|N  remove finished jobs older than AGE or beyond the N\n"
                "                          most recent (default \"30d 10000\"; infinity: keep all)\n"
+               "      --kill-nodes yes|no whether SIGTERM stops the running nodes (default yes); with\n"
+               "                          no they run on in orchd-keeper and the next orchd adopts them\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
                "CamelCase: MaxParallel=…), also when SIGHUP reloads it.\n"
                "Signals: SIGTERM/SIGINT stop running nodes and exit (they run again or fail per\n"
-               "on_interrupt at the next start); SIGHUP reloads the configuration and rescans\n"
+               "on_interrupt at the next start; with KillNodes=no they keep running and the next\n"
+               "orchd adopts them); SIGHUP reloads the configuration and rescans\n"
                "SPOOL/new.\n"
                "One orchd per spool: another one already running there (it locks SPOOL/orchd.lock)\n"
                "makes this one exit with status 75, touching nothing.\n"
@@ -89,6 +92,7 @@ static const struct {
         { "min-free-space", 0, CONF_MIN_FREE_SPACE },
         { "max-interrupted-reruns", 0, CONF_MAX_INTERRUPTED_RERUNS },
         { "keep-finished", 0, CONF_KEEP_FINISHED },
+        { "kill-nodes", 0, CONF_KILL_NODES },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */

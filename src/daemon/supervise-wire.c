@@ -7,10 +7,14 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "exec-proto.h"
+#include "macro.h"
 #include "spawnrec.h"
 #include "supervise-wire.h"
 
@@ -128,4 +132,39 @@ int task_result_decode(KeeperReader *r, TaskResult *ret) {
             ret->start_account >= _EXEC_ACCOUNT_MAX)
                 return r->error = -EBADMSG;
         return 0;
+}
+
+char *task_end_format(uint32_t node, unsigned attempt, const TaskResult *res) {
+        _cleanup_free_ char *b64 = NULL;
+        KeeperWriter w;
+        char *line;
+
+        keeper_writer_init_body(&w, KEEPER_MSG_MAX);
+        task_result_encode(&w, res);
+        if (w.error >= 0)
+                b64 = base64_encode(w.buf, w.len);
+        keeper_writer_done(&w);
+        if (!b64 || asprintf(&line, "%" PRIu32 " %u %s\n", node, attempt, b64) < 0)
+                return NULL;
+        return line;
+}
+
+int task_end_parse(const char *line, uint32_t *ret_node, unsigned *ret_attempt, TaskResult *ret) {
+        _cleanup_free_ unsigned char *bytes = NULL;
+        char b64[512];
+        KeeperReader r;
+        size_t n;
+        int end = 0, k;
+
+        if (sscanf(line, "%" SCNu32 " %u %511s%n", ret_node, ret_attempt, b64, &end) != 3 ||
+            line[end] != '\0')
+                return -EBADMSG;
+        k = base64_decode(b64, &bytes, &n);
+        if (k < 0)
+                return k == -ENOMEM ? k : -EBADMSG;
+        keeper_reader_init_body(&r, bytes, n);
+        k = task_result_decode(&r, ret);
+        if (k >= 0)
+                k = keeper_reader_finish(&r);
+        return k;
 }

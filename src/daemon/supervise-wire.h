@@ -39,3 +39,11 @@ void task_result_encode(KeeperWriter *w, const TaskResult *res);
 
 /* Read a TaskResult written by task_result_encode(). Returns 0 or -EBADMSG. */
 int task_result_decode(KeeperReader *r, TaskResult *ret);
+
+/* The line of a job's "ends" file (written by orchd-keeper before it reports an end): "NODE ATTEMPT
+ * BASE64\n", BASE64 the task_result_encode() bytes. Returns the line (malloc'd) or NULL (out of memory). */
+char *task_end_format(uint32_t node, unsigned attempt, const TaskResult *res);
+
+/* Parse one line of an "ends" file (without its '\n'). Returns 0, or -EBADMSG for a torn or foreign line,
+ * -ENOMEM. */
+int task_end_parse(const char *line, uint32_t *ret_node, unsigned *ret_attempt, TaskResult *ret);

@@ -4,15 +4,20 @@
  * node needs while it runs (its pipes, its log file, its journal lines, its timeout) does not live in orchd.
  * orchd starts it once, at that owner's first start, with an empty environment, in a session of its own:
  *
- *   orchd-keeper UID HELPER SPOOL_ID LOG_LEVEL        (the socket to orchd on fd 3)
+ *   orchd-keeper UID HELPER SPOOL_ID LOG_LEVEL stay|leave    (the socket to orchd on fd 3)
  *
  * It runs each attempt as a Task (supervise.h, as a library: the same code orchd used in-process) and
- * speaks keeper-proto.h on fd 3, a SOCK_SEQPACKET socket: START (with the job's logs directory and starts
- * file) → task_spawn(), and the start on record in "starts" before the node runs, then STARTED or FAILED;
- * STOP, KILL, FREE → task_stop(), task_kill(), task_free(); the task's end → END; new output → OUTPUT
- * (coalesced: one per attempt per loop iteration). When orchd goes away (EOF on fd 3) or on SIGTERM it
- * exits at once, leaving its nodes as orchd's death did before it existed (a restart's recovery finds them
- * in "starts"). HELPER is orchd-exec, through which the nodes of UID start when the keeper is root.
+ * speaks keeper-proto.h on fd 3, a SOCK_SEQPACKET socket: START (with the job's logs directory, starts and
+ * ends files) → task_spawn(), and the start on record in "starts" before the node runs, then STARTED or
+ * FAILED; STOP, KILL, FREE → task_stop(), task_kill(), task_free(); the task's end → a line in "ends"
+ * first (supervise-wire.h), then END; new output → OUTPUT (coalesced: one per attempt per loop iteration).
+ * HELPER is orchd-exec, through which the nodes of UID start when the keeper is root.
+ *
+ * "leave" (KillNodes=yes): when orchd goes away (EOF on fd 3) or on SIGTERM it exits at once, leaving its
+ * nodes as orchd's death did before keepers existed (a restart's recovery finds them in "starts"). "stay"
+ * (KillNodes=no): fd 4 is a listening socket (SPOOL/run/keeper-UID.sock); without orchd it runs its
+ * attempts on, enforcing their timeouts, writing their logs and recording their ends (synced), accepts the
+ * next orchd there (HELLO → RUNNING… SYNCED) and exits once no attempt is left and no orchd is connected.
  *
  * Single-threaded but for journald.c's sender. Invariants: it holds one Attempt per running attempt and
  * nothing else that grows; everything a message carries is bounded by keeper-proto.h; a message it cannot
@@ -29,12 +34,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <systemd/sd-event.h>
 
 #include "journald.h"
+#include "keeper.h"
 #include "keeper-io.h"
 #include "keeper-proto.h"
 #include "log.h"
@@ -43,37 +50,6 @@
 #include "spawnrec.h"
 #include "supervise-wire.h"
 #include "supervise.h"
-
-typedef struct Keeper Keeper;
-
-typedef struct Attempt {
-        Keeper *keeper; /* not owned */
-        KeeperKey key;
-        Task *task;
-        bool output; /* new output since the last OUTPUT */
-        struct Attempt *prev, *next;
-} Attempt;
-
-/* A message the socket did not take yet, or an END waiting for its node's journal lines (mark). */
-typedef struct Pending {
-        struct Pending *next;
-        uint64_t mark;
-        size_t len;
-        uint8_t buf[];
-} Pending;
-
-struct Keeper {
-        sd_event *event;
-        int fd;
-        sd_event_source *io;
-        sd_event_source *post; /* flushes OUTPUT once per iteration */
-        const char *helper;
-        Attempt *attempts;
-        size_t n_attempts;
-        Pending *queue, **queue_tail;
-        Pending *ends, **ends_tail; /* ENDs held until journald has their node's lines, in mark order */
-        sd_event_source *journal;   /* the journald mark's eventfd */
-};
 
 static bool key_eq(const KeeperKey *a, const KeeperKey *b) {
         return a->job == b->job && a->node == b->node && a->attempt == b->attempt;
@@ -90,6 +66,7 @@ static Attempt *attempt_free(Attempt *a) {
         if (!a)
                 return NULL;
         a->task = task_free(a->task);
+        safe_close(a->ends_fd);
         if (a->prev)
                 a->prev->next = a->next;
         else if (a->keeper->attempts == a)
@@ -103,136 +80,44 @@ static Attempt *attempt_free(Attempt *a) {
 
 /* ---- sending ---------------------------------------------------------------------------------- */
 
-static int keeper_update_io(Keeper *k) {
-        return sd_event_source_set_io_events(k->io, EPOLLIN | (k->queue ? EPOLLOUT : 0));
-}
-
-static Pending *pending_new(const void *buf, size_t len, uint64_t mark) {
-        Pending *p = malloc(sizeof(Pending) + len);
-
-        if (!p)
-                return NULL;
-        *p = (Pending){ .mark = mark, .len = len };
-        memcpy(p->buf, buf, len);
-        return p;
-}
-
-/* Send a message now, or queue it behind what waits. A failure to queue is fatal for the link: orchd
- * would miss an END. */
-static void keeper_send_bytes(Keeper *k, const void *buf, size_t len) {
-        Pending *p;
-        int r;
-
-        if (!k->queue) {
-                r = keeper_io_send(k->fd, buf, len, NULL, 0);
-                if (r != -EAGAIN) {
-                        if (r < 0)
-                                log_debug_errno(r, "Cannot send to orchd: %m");
-                        return;
-                }
-        }
-        p = pending_new(buf, len, 0);
-        if (!p) {
-                log_error("Out of memory queueing a message for orchd; exiting.");
-                (void) sd_event_exit(k->event, EXIT_FAILURE);
-                return;
-        }
-        *k->queue_tail = p;
-        k->queue_tail = &p->next;
-        (void) keeper_update_io(k);
-}
-
-static void keeper_send(Keeper *k, KeeperWriter *w) {
-        int r = keeper_writer_finish(w);
-
-        if (r < 0)
-                log_error_errno(r, "Cannot encode a message for orchd: %m");
-        else
-                keeper_send_bytes(k, w->buf, w->len);
-        keeper_writer_done(w);
-}
-
-/* Send the held ENDs whose node's journal lines journald has, in order. */
-static void keeper_flush_ends(Keeper *k) {
-        while (k->ends && journald_mark_reached(k->ends->mark)) {
-                Pending *p = k->ends;
-
-                k->ends = p->next;
-                if (!k->ends)
-                        k->ends_tail = &k->ends;
-                keeper_send_bytes(k, p->buf, p->len);
-                free(p);
-        }
-}
-
-static int keeper_on_journal(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        eventfd_t v;
-
-        (void) eventfd_read(fd, &v);
-        keeper_flush_ends(userdata);
-        return 0;
-}
-
-/* An END goes out once every line its node wrote reached journald: orchd's own message about the end then
- * follows them in the journal, as when orchd forwarded them itself. */
-static void keeper_send_end(Keeper *k, KeeperWriter *w) {
-        uint64_t mark = journald_mark();
-        Pending *p;
-        int r;
-
-        r = keeper_writer_finish(w);
-        if (r < 0) {
-                log_error_errno(r, "Cannot encode a message for orchd: %m");
-                keeper_writer_done(w);
-                return;
-        }
-        if (!k->ends && journald_mark_reached(mark)) {
-                keeper_send(k, w);
-                return;
-        }
-        p = pending_new(w->buf, w->len, mark);
-        keeper_writer_done(w);
-        if (!p) {
-                log_error("Out of memory holding an end for orchd; exiting.");
-                (void) sd_event_exit(k->event, EXIT_FAILURE);
-                return;
-        }
-        *k->ends_tail = p;
-        k->ends_tail = &p->next;
-        keeper_flush_ends(k);
-}
-
-static void keeper_flush_queue(Keeper *k) {
-        while (k->queue) {
-                Pending *p = k->queue;
-                int r = keeper_io_send(k->fd, p->buf, p->len, NULL, 0);
-
-                if (r == -EAGAIN)
-                        break;
-                if (r < 0)
-                        log_debug_errno(r, "Cannot send to orchd: %m");
-                k->queue = p->next;
-                if (!k->queue)
-                        k->queue_tail = &k->queue;
-                free(p);
-        }
-        (void) keeper_update_io(k);
-}
-
-static void send_key_only(Keeper *k, KeeperMsgType type, const KeeperKey *key) {
-        KeeperWriter w;
-
-        keeper_writer_init(&w, type, KEEPER_MSG_MAX);
-        keeper_put_key(&w, key);
-        keeper_send(k, &w);
-}
-
 /* ---- the attempts ----------------------------------------------------------------------------- */
+
+/* The end goes to the job's "ends" file before anything else: whatever happens to this keeper or orchd
+ * from now on, the next orchd finds it there. Synced when no orchd listens (it would have made the end
+ * durable itself), so that it also survives the machine. */
+static void attempt_record_end(Attempt *a, const TaskResult *result) {
+        _cleanup_free_ char *line = task_end_format(a->key.node, a->key.attempt, result);
+        ssize_t n;
+
+        if (a->ends_fd < 0)
+                return;
+        if (!line) {
+                log_error("Out of memory recording the end of job %" PRIu64 " node %" PRIu32 ".", a->key.job,
+                          a->key.node);
+                return;
+        }
+        n = write(a->ends_fd, line, strlen(line));
+        if (n != (ssize_t) strlen(line))
+                log_error_errno(n < 0 ? -errno : -EIO,
+                                "Cannot record the end of job %" PRIu64 " node %" PRIu32 " attempt %" PRIu32
+                                " in its ends file: %m",
+                                a->key.job, a->key.node, a->key.attempt);
+        else if (a->keeper->fd < 0)
+                (void) fsync(a->ends_fd);
+}
 
 static void attempt_on_exit(Task *t, const TaskResult *result, void *userdata) {
         Attempt *a = userdata;
+        Keeper *k = a->keeper;
         KeeperWriter w;
 
+        attempt_record_end(a, result);
+        if (k->fd < 0) { /* no orchd: the next one reads the ends file */
+                attempt_free(a);
+                if (!k->attempts)
+                        (void) sd_event_exit(k->event, EXIT_SUCCESS);
+                return;
+        }
         keeper_writer_init(&w, KEEPER_MSG_END, KEEPER_MSG_MAX);
         keeper_put_key(&w, &a->key);
         task_result_encode(&w, result);
@@ -297,7 +182,7 @@ static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
         e = task_params_decode(r, &pw);
         if (e >= 0)
                 e = keeper_reader_finish(r);
-        if (e >= 0 && (n_fds != 2 || attempt_find(k, &key)))
+        if (e >= 0 && (n_fds != 3 || attempt_find(k, &key)))
                 e = -EBADMSG;
         if (e < 0) {
                 log_error_errno(e, "Refusing a malformed start of job %" PRIu64 " node %" PRIu32 ": %m",
@@ -309,7 +194,7 @@ static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
                 e = -ENOMEM;
                 goto failed;
         }
-        *a = (Attempt){ .keeper = k, .key = key };
+        *a = (Attempt){ .keeper = k, .key = key, .ends_fd = -EBADF };
         pw.params.log_dir_fd = fds[0];
         pw.params.record_fd = fds[1];
         pw.params.helper = k->helper;
@@ -317,6 +202,7 @@ static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
         e = task_spawn(k->event, &pw.params, attempt_on_exit, a, &a->task);
         if (e >= 0) {
                 e = attempt_record(a->task, &pw.params, &pid_start);
+                a->pid_start = pid_start;
                 if (e < 0) {
                         log_warning_errno(e,
                                           "Job %" PRIu64
@@ -335,6 +221,7 @@ static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
         keeper_put_u64(&w, pid_start);
         keeper_put_u64(&w, 0); /* started_at: the END has the Task's own */
         keeper_send(k, &w);
+        a->ends_fd = TAKE_FD(fds[2]);
         a->next = k->attempts;
         if (a->next)
                 a->next->prev = a;
@@ -347,9 +234,10 @@ failed:
         keeper_put_i32(&w, e);
         keeper_send(k, &w);
 done:
-        /* Borrowed by the spawn only: the Task keeps its own log fd, the record was written. */
+        /* Borrowed by the spawn only: the Task keeps its own log fd, the record was written; the attempt
+         * took the ends file's. */
         for (size_t i = 0; i < n_fds; i++)
-                safe_close(fds[i]);
+                fds[i] = safe_close(fds[i]);
 }
 
 /* STOP, KILL, FREE: about a running attempt, or one whose END crossed this message (ignored). */
@@ -385,17 +273,17 @@ static void keeper_dispatch(Keeper *k, const uint8_t *buf, size_t len, int *fds,
         int type, e;
 
         type = keeper_reader_init(&r, buf, len);
-        if (type == KEEPER_MSG_START_MEMFD && n_fds == 3 && keeper_reader_finish(&r) >= 0) {
+        if (type == KEEPER_MSG_START_MEMFD && n_fds == 4 && keeper_reader_finish(&r) >= 0) {
                 e = keeper_io_read_memfd(fds[0], &body, &body_len);
                 safe_close(fds[0]);
                 if (e < 0) {
                         log_error_errno(e, "Refusing a start whose memfd cannot be read: %m");
-                        safe_close(fds[1]);
-                        safe_close(fds[2]);
+                        for (size_t i = 1; i < n_fds; i++)
+                                safe_close(fds[i]);
                         return;
                 }
                 keeper_reader_init_body(&r, body, body_len);
-                keeper_start(k, &r, fds + 1, 2);
+                keeper_start(k, &r, fds + 1, 3);
                 return;
         }
         if (type == KEEPER_MSG_START) {
@@ -411,8 +299,10 @@ static void keeper_dispatch(Keeper *k, const uint8_t *buf, size_t len, int *fds,
                 keeper_control(k, type, &r);
                 break;
         case KEEPER_MSG_HELLO:
+                keeper_hello(k, &r);
+                break;
         case KEEPER_MSG_ACK_END:
-                break; /* nothing to list or forget yet: every END is sent once, orchd is connected */
+                break; /* the ends file is the record: nothing is kept here to forget */
         default:
                 log_error("Refusing a message orchd does not send (%s, %d).",
                           keeper_msg_type_to_string(type), type);
@@ -421,7 +311,7 @@ static void keeper_dispatch(Keeper *k, const uint8_t *buf, size_t len, int *fds,
 
 /* Everything a message hands us is owned by the Task or closed: the start's fds are taken by
  * keeper_start() (task_spawn() dups what it keeps). */
-static int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         static uint8_t buf[KEEPER_MSG_MAX];
         Keeper *k = userdata;
 
@@ -437,8 +327,14 @@ static int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *user
                 if (n == -EAGAIN)
                         return 0;
                 if (n == 0 || n == -ECONNRESET) {
-                        log_debug("orchd went away; exiting, the running nodes are left to its recovery.");
-                        return sd_event_exit(k->event, EXIT_SUCCESS);
+                        if (!k->stay || !k->attempts) {
+                                log_debug(
+                                        "orchd went away; exiting, leaving the running nodes to its "
+                                        "recovery.");
+                                return sd_event_exit(k->event, EXIT_SUCCESS);
+                        }
+                        keeper_disconnect(k);
+                        return 0;
                 }
                 if (n < 0) {
                         log_error_errno((int) n, "Cannot receive from orchd: %m");
@@ -487,6 +383,8 @@ static int keeper_setup(Keeper *k) {
 
                 r = fd < 0 ? fd : sd_event_add_io(k->event, &k->journal, fd, EPOLLIN, keeper_on_journal, k);
         }
+        if (r >= 0 && k->listen_fd >= 0)
+                r = sd_event_add_io(k->event, &k->listen, k->listen_fd, EPOLLIN, keeper_on_accept, k);
         if (r >= 0)
                 r = sd_event_add_signal(k->event, NULL, SIGTERM, keeper_on_signal, k);
         if (r >= 0)
@@ -497,16 +395,19 @@ static int keeper_setup(Keeper *k) {
 }
 
 int main(int argc, char *argv[]) {
-        Keeper k = { .fd = KEEPER_SOCKET_FD };
+        Keeper k = { .fd = KEEPER_SOCKET_FD, .listen_fd = -EBADF };
         int r, level;
 
-        if (argc != 5 || fcntl(KEEPER_SOCKET_FD, F_SETFD, FD_CLOEXEC) < 0) {
+        if (argc != 6 || fcntl(KEEPER_SOCKET_FD, F_SETFD, FD_CLOEXEC) < 0) {
                 fprintf(stderr, "orchd-keeper is started by orchd (see orchd(8)), not by hand.\n");
                 return 64;
         }
         k.queue_tail = &k.queue;
         k.ends_tail = &k.ends;
         k.helper = argv[2];
+        k.stay = streq(argv[5], "stay");
+        if (k.stay && fcntl(KEEPER_LISTEN_FD, F_SETFD, FD_CLOEXEC) >= 0)
+                k.listen_fd = KEEPER_LISTEN_FD;
         level = log_level_from_string(argv[4]);
         if (level >= 0)
                 log_set_max_level(level);

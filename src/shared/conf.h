@@ -32,6 +32,7 @@ typedef enum ConfKey {
         CONF_MIN_FREE_SPACE,
         CONF_MAX_INTERRUPTED_RERUNS,
         CONF_KEEP_FINISHED,
+        CONF_KILL_NODES,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -62,6 +63,9 @@ typedef struct DaemonConf {
          * the keep_count most recently finished; CONF_KEEP_FOREVER for no limit. */
         uint64_t keep_age_usec;
         uint64_t keep_count;
+        /* KillNodes=: whether stopping orchd (SIGTERM) stops the running nodes too; when not, they run on
+         * in their orchd-keeper and the next orchd adopts them. */
+        bool kill_nodes;
 } DaemonConf;
 
 #define CONF_KEEP_FOREVER UINT64_MAX

@@ -371,6 +371,7 @@ _cleanup() {
                 _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
                 wait "$ORCHD_PID" 2>/dev/null
         fi
+        _kill_keepers
         # What the test set up outside $T, undone once the daemon (and so every node) is gone.
         [ -z "$_tmpfs_spool" ] || umount -l "$_tmpfs_spool" 2>/dev/null
         _remove_accounts
@@ -443,6 +444,24 @@ strace_attach() { # OUT SET [INJECT [COMM]]: trace orchd's threads (named COMM),
 
 keeper_pid() { # keeper_pid: the pid of the orchd-keeper the running orchd started (root's nodes), if any
         pgrep -P "$ORCHD_PID" -x orchd-keeper | head -1
+}
+
+spool_keepers() { # spool_keepers: the pids of this spool's orchd-keepers (their command line names its id)
+        local id p
+        id=$(cat "$SPOOL/spool-id" 2>/dev/null) || return 0
+        for p in $(pgrep -x orchd-keeper); do
+                tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF " $id " && echo "$p"
+        done
+}
+
+_kill_keepers() { # the spool's keepers and the nodes they run (each its own process group), so no test leaks
+        local p c
+        for p in $(spool_keepers); do
+                for c in $(pgrep -P "$p"); do
+                        kill -KILL -- "-$c" 2>/dev/null
+                done
+                kill -KILL "$p" 2>/dev/null
+        done
 }
 
 strace_detach() { # the strace of strace_attach lets go of orchd

@@ -266,11 +266,45 @@ static void test_result(void **state) {
         assert_int_equal(result_roundtrip(&bad, &got), -EBADMSG);
 }
 
+/* The ends file's line: round trip, and torn or foreign lines refused. */
+static void test_end_line(void **state) {
+        const TaskResult res = { .end = TASK_SIGNALED,
+                                 .signal = 15,
+                                 .timed_out = true,
+                                 .log_dropped = 7,
+                                 .started_at = 11,
+                                 .finished_at = 22 };
+        _cleanup_free_ char *line = task_end_format(4, 2, &res);
+        TaskResult got;
+        uint32_t node;
+        unsigned attempt;
+        size_t n;
+
+        assert_non_null(line);
+        n = strlen(line);
+        assert_true(n > 0 && line[n - 1] == '\n');
+        line[n - 1] = '\0';
+        assert_int_equal(task_end_parse(line, &node, &attempt, &got), 0);
+        assert_int_equal(node, 4);
+        assert_int_equal(attempt, 2);
+        check_result(&got, &res);
+        /* Torn: every shorter prefix is refused (or, cut inside the base64, fails to decode). */
+        for (size_t k = 0; k + 1 < n - 1; k++) {
+                char copy[512];
+
+                memcpy(copy, line, k);
+                copy[k] = '\0';
+                assert_true(task_end_parse(copy, &node, &attempt, &got) < 0);
+        }
+        assert_true(task_end_parse("4 2 not-base64!", &node, &attempt, &got) < 0);
+        assert_true(task_end_parse("4 2 AAAA extra", &node, &attempt, &got) < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_params_roundtrip), cmocka_unit_test(test_params_truncated),
                 cmocka_unit_test(test_params_corrupted), cmocka_unit_test(test_params_shape),
-                cmocka_unit_test(test_result),
+                cmocka_unit_test(test_result),           cmocka_unit_test(test_end_line),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
