@@ -40,6 +40,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "exec-main.h"
 #include "journald.h"
 #include "keeper.h"
 #include "keeper-io.h"
@@ -418,6 +419,8 @@ int main(int argc, char *argv[]) {
         journald_set_sender_pid(getppid());
         journald_setup();
         (void) umask(TASK_DEFAULT_UMASK);
+        /* Other users' nodes: orchd-exec's logic in a fork()ed child of ours, not a second exec. */
+        task_set_helper_main(exec_main);
         r = keeper_setup(&k);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up the keeper's event loop: %m");
