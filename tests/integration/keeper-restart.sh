@@ -108,5 +108,34 @@ touch "$W/go.f"
 is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
 is "$(node_field "$id" f attempts)" 2 "f: two attempts (interrupted, rerun)"
 
+# ---- 5. another user's node (a real account) runs in that user's keeper, as that user, across a restart
+if [ "$(id -u)" = 0 ]; then
+        U=o12kuser
+        add_account "$U"
+        chmod 711 "$T"
+        G=$T/gate
+        mkdir -p "$G" && chmod 1777 "$G"
+        cat >"$T/user.json" <<EOF
+{ "cwd": "/", "nodes": { "u": { "cmd": "echo \"start u \$(id -un) \$\$\" >> $G/ledger; while [ ! -e $G/go ]; do sleep 0.05; done" },
+             "v": { "cmd": "echo \"start v \$(id -un)\" >> $G/ledger", "after": ["u"] } } }
+EOF
+        chmod 644 "$T/user.json"
+        id=$(setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups env HOME="/home/$U" PATH="$NODE_PATH" \
+                "$ORCHCTL" -s "$SOCK" submit "$T/user.json") || bail_out "submit as $U failed"
+        wait_for 30 grep -q "^start u " "$G/ledger" || bail_out "u did not start"
+        is "$(awk '$2 == "u" { print $3 }' "$G/ledger")" "$U" "the node runs as its owner"
+        upid=$(awk '$2 == "u" { print $4 }' "$G/ledger")
+        stop_orchd 20
+        ok "it runs on after orchd stopped" pid_alive "$upid"
+        start_orchd --kill-nodes no
+        ok "the next orchd adopts it from $U's keeper" grep -q "node u attempt 1 runs on in its keeper" "$T/orchd.log"
+        touch "$G/go"
+        is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
+        is "$(grep -c '^start u ' "$G/ledger") $(grep -c "^start v $U" "$G/ledger")" "1 1" \
+                "u ran once, v after it once, as $U"
+else
+        skip "another user's node across a restart" "needs root for a real account"
+fi
+
 stop_orchd 20
 done_testing
