@@ -212,14 +212,19 @@ int manager_on_wake(sd_event_source *s, void *userdata) {
 void manager_check_drained(Manager *m) {
         int r;
 
-        if (m->n_running > 0)
+        if (m->n_running > 0 && !m->detached)
                 return;
-        /* Everything stopped; write what is left synchronously and leave. */
+        /* Everything stopped (or left running in the keepers); write what is left synchronously and leave.
+         */
         flush_dirty(m);
         r = committer_drain(m->committer);
         if (r < 0)
                 manager_fail_stop(m, r, "the final journal records");
-        log_info("All nodes stopped and recorded; exiting.");
+        if (m->detached)
+                log_info("Exiting; %u running node(s) run on in their orchd-keeper for the next orchd.",
+                         m->n_running);
+        else
+                log_info("All nodes stopped and recorded; exiting.");
         (void) sd_event_exit(m->event, EXIT_SUCCESS);
 }
 

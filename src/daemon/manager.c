@@ -292,9 +292,19 @@ static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_sigi
                         job_kill_all(m->active[i]);
                 return 0;
         }
+        m->stopping = true;
+        if (!m->conf.kill_nodes) {
+                log_notice(
+                        "Received %s: exiting; running nodes run on in their orchd-keeper (KillNodes=no).",
+                        strsignal(si->ssi_signo));
+                m->detached = true;
+                for (size_t i = 0; i < m->n_active; i++)
+                        job_detach(m->active[i]);
+                manager_check_drained(m);
+                return 0;
+        }
         log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
                    strsignal(si->ssi_signo));
-        m->stopping = true;
         notify_stopping(m->n_running);
         for (size_t i = 0; i < m->n_active; i++)
                 job_shutdown(m->active[i]);
@@ -409,6 +419,16 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_setup_signals(m);
         if (r < 0)
                 return r;
+        if (asprintf(&m->run_dir, "%s/run", m->config.spool_path) < 0)
+                return log_oom();
+        r = keeper_set_new(m->event,
+                           &(KeeperSetConfig){ .path = m->config.keeper_path,
+                                               .helper = m->config.exec_helper,
+                                               .run_dir = m->run_dir,
+                                               .stay = !m->conf.kill_nodes },
+                           &m->keepers);
+        if (r < 0)
+                return r;
         r = committer_new(m->event, manager_on_committed, manager_on_commit_error, m, &m->committer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
@@ -467,6 +487,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                                  .exec_helper = m->config.exec_helper,
                                  .pam_confdir = m->config.pam_confdir,
                                  .cgroups = m->cgroups,
+                                 .keepers = m->keepers,
                                  .ops = &manager_job_host_ops,
                                  .userdata = m };
         r = readonly_check_at_start(&m->read_only);
@@ -508,11 +529,14 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_jobs; i++)
                 job_free(m->jobs[i]);
         free(m->jobs);
+        m->keepers = keeper_set_free(m->keepers);
+        m->run_dir = mfree(m->run_dir);
         free(m->active);
         free(m->dirty);
         m->committer = committer_free(m->committer);
         spool_free(m->spool);
-        m->cgroups = cgroups_free(m->cgroups); /* after the jobs: their tasks are freed */
+        /* After the jobs: their tasks are freed, or detached (their attempts and cgroups run on). */
+        m->cgroups = m->detached ? cgroups_leave(m->cgroups) : cgroups_free(m->cgroups);
         sd_event_source_disable_unref(m->post_source);
         sd_event_source_disable_unref(m->wake_source);
         sd_event_source_disable_unref(m->later_source);
