@@ -5,7 +5,9 @@
 # orchd runs once, in its orchd-keeper, and the next orchd adopts it; its dependents start once it ends; its
 # log has every line once. A node that ends while no orchd runs has its end recorded in the job's "ends"
 # file and collected by the next orchd; a timeout fires while orchd is down; a keeper killed with SIGKILL
-# leaves its node without a record, and on_interrupt applies (rerun). Liveness is read from a ledger the
+# leaves its node without a record, and on_interrupt applies (rerun). With cgroups, a setsid grandchild of
+# an adopted node survives the restart (the sweep spares the attempt's cgroup) and a later cancel kills it,
+# and the accounting of a node that ended while orchd was down reaches status --json. Liveness is read from a ledger the
 # nodes write and from /proc, never from orchd; every node waits on a gate file the test creates.
 
 . "$(dirname "$0")/lib.sh"
@@ -135,6 +137,53 @@ EOF
                 "u ran once, v after it once, as $U"
 else
         skip "another user's node across a restart" "needs root for a real account"
+fi
+
+# ---- 6. with cgroups: a setsid grandchild outlives a restart in the adopted attempt's cgroup, and a later
+# cancel kills it (cgroup.kill: it ignores SIGTERM and is in no process group of the node); the accounting of
+# a node that ended while orchd was down is in status --json
+if [ "$(ctl stats --json | jq -r .isolation)" = cgroup ]; then
+        BASE=$(ctl stats --json | jq -r .cgroup)
+        cat >"$W/gc.sh" <<EOF
+#!/bin/sh
+setsid sh -c "sh -c 'trap \"\" TERM; echo \\\$\\\$ > $W/gc.pid; while :; do sleep 1; done' &"
+while [ ! -s "$W/gc.pid" ]; do sleep 0.02; done
+exec sleep 98
+EOF
+        chmod +x "$W/gc.sh"
+        drop_job gc <<EOF
+{ "nodes": { "g": { "cmd": ["$W/gc.sh"], "kill_grace": 0.5 } } }
+EOF
+        id=$(job_id_of gc) || bail_out "job gc not accepted"
+        wait_for 30 test -s "$W/gc.pid" || bail_out "g did not start its grandchild"
+        gc=$(cat "$W/gc.pid")
+        echo "$gc" >>"$W/pids"
+        stop_orchd 20
+        start_orchd --kill-nodes no
+        ok "the next orchd adopts g" grep -q "node g attempt 1 runs on in its keeper" "$T/orchd.log"
+        ok "its setsid grandchild outlived the restart and the sweep" pid_alive "$gc"
+        ok "in the attempt's cgroup" grep -qx "$gc" "$BASE/user-0/job-$id/g.1/cgroup.procs"
+        ctl cancel "$id" >/dev/null
+        is_exit 2 "the cancelled job ends (wait: exit 2)" ctl wait "$id" --timeout 30
+        ok "cancel killed the grandchild through the cgroup" wait_for 30 eval "! pid_alive $gc"
+        ok "and the attempt's cgroup is removed" wait_for 30 test ! -e "$BASE/user-0/job-$id"
+
+        tck=$(getconf CLK_TCK)
+        drop_job burn <<EOF
+{ "nodes": { "h": { "cmd": ["/bin/bash", "-c", "while [ ! -e $W/go.h ]; do sleep 0.02; done; while read -r _ _ _ _ _ _ _ _ _ _ _ _ _ u s _ < /proc/\$\$/stat; [ \$((u + s)) -lt $((tck * 6 / 10)) ]; do :; done"] } } }
+EOF
+        id=$(job_id_of burn) || bail_out "job burn not accepted"
+        wait_for 30 test -d "$BASE/user-0/job-$id/h.1" || bail_out "h did not start"
+        stop_orchd 20
+        touch "$W/go.h"
+        ok "h burns its CPU and ends while orchd is down" wait_for 30 test -s "$SPOOL/jobs/$id/ends"
+        start_orchd --kill-nodes no
+        is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
+        cpu=$(node_field "$id" h cpu_usec)
+        diag "cpu_usec of a node that burned 0.6 s of CPU while orchd was down: $cpu"
+        ok "status --json has its cpu_usec (>= 400000) from the ends file" test "${cpu:-0}" -ge 400000
+else
+        skip "cgroups across a restart" "orchd uses process groups here ($(ctl stats --json | jq -r .isolation))"
 fi
 
 stop_orchd 20
