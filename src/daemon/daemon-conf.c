@@ -49,8 +49,7 @@ static int set_defaults(DaemonConf *c) {
         c->max_interrupted_reruns = DEFAULT_MAX_INTERRUPTED_RERUNS;
         c->set |= 1U << CONF_MAX_INTERRUPTED_RERUNS;
         c->set |= 1U << CONF_USER_CPU_WEIGHT; /* empty: every user gets cpu.weight 100, an equal share */
-        /* XXX issue 12: "no" (nodes outlive a stop) once every test and the unit expect it. */
-        c->kill_nodes = true;
+        c->kill_nodes = false; /* a stop or restart of orchd leaves the nodes running (issue 12) */
         c->set |= 1U << CONF_KILL_NODES;
         return 0;
 }

@@ -298,6 +298,7 @@ static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_sigi
                         "Received %s: exiting; running nodes run on in their orchd-keeper (KillNodes=no).",
                         strsignal(si->ssi_signo));
                 m->detached = true;
+                notify_stopping(m->n_running, true);
                 for (size_t i = 0; i < m->n_active; i++)
                         job_detach(m->active[i]);
                 manager_check_drained(m);
@@ -305,7 +306,7 @@ static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_sigi
         }
         log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
                    strsignal(si->ssi_signo));
-        notify_stopping(m->n_running);
+        notify_stopping(m->n_running, false);
         for (size_t i = 0; i < m->n_active; i++)
                 job_shutdown(m->active[i]);
         manager_check_drained(m);

@@ -5,7 +5,8 @@
 # point 3), checked against a ledger the nodes write themselves. orchd is killed -9 at the exact moment it
 # has just had a node spawned and recorded nothing itself: it runs under strace, which delivers SIGKILL when it
 # enters its K-th poll(2), the call a start makes right after its START went to the node's orchd-keeper
-# (src/daemon/keeper-client.c), which spawns the node and exits on orchd's death, leaving it running. Before
+# (src/daemon/keeper-client.c), which spawns the node and (KillNodes=yes) exits on orchd's death, leaving it
+# running. Before
 # its start was recorded by its own process (src/shared/spawnrec.c), the restarted daemon, which
 # could not know its pid, started the node again beside it. Now the next daemon kills that execution and
 # reruns the node (as after any crash while it runs): a node may run twice, one after the other, never at
@@ -24,6 +25,10 @@ if ! command -v strace >/dev/null; then
         exit 0
 fi
 
+# KillNodes=yes: the keepers leave with orchd, so a kill -9 leaves the node without its supervisor, the case
+# this test is about (with the default KillNodes=no the keeper stays and the next orchd adopts the node:
+# keeper-restart.sh). Every start of the test reads it.
+printf '[Daemon]\nKillNodes=yes\n' >"$T/orchd.conf"
 REAL_ORCHD=$ORCHD
 STRACED=$W/orchd-killed-at-spawn
 : >"$W/ledger"
