@@ -209,6 +209,30 @@ int manager_on_wake(sd_event_source *s, void *userdata) {
 
 /* ---- shutdown ------------------------------------------------------------------------------------- */
 
+void manager_stop(Manager *m, bool kill_nodes, const char *why) {
+        if (m->stopping) {
+                log_notice("%s again: killing every running node now.", why);
+                for (size_t i = 0; i < m->n_active; i++)
+                        job_kill_all(m->active[i]);
+                return;
+        }
+        m->stopping = true;
+        if (!kill_nodes) {
+                log_notice("%s: exiting; running nodes run on in their orchd-keeper (KillNodes=no).", why);
+                m->detached = true;
+                notify_stopping(m->n_running, true);
+                for (size_t i = 0; i < m->n_active; i++)
+                        job_detach(m->active[i]);
+                manager_check_drained(m);
+                return;
+        }
+        log_notice("%s: stopping running nodes (they will run again or fail per on_interrupt).", why);
+        notify_stopping(m->n_running, false);
+        for (size_t i = 0; i < m->n_active; i++)
+                job_shutdown(m->active[i]);
+        manager_check_drained(m);
+}
+
 void manager_check_drained(Manager *m) {
         int r;
 

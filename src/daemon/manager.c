@@ -285,31 +285,10 @@ void manager_fail_stop(Manager *m, int error, const char *what) {
 
 static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+        char why[64];
 
-        if (m->stopping) {
-                log_notice("Received %s again: killing every running node now.", strsignal(si->ssi_signo));
-                for (size_t i = 0; i < m->n_active; i++)
-                        job_kill_all(m->active[i]);
-                return 0;
-        }
-        m->stopping = true;
-        if (!m->conf.kill_nodes) {
-                log_notice(
-                        "Received %s: exiting; running nodes run on in their orchd-keeper (KillNodes=no).",
-                        strsignal(si->ssi_signo));
-                m->detached = true;
-                notify_stopping(m->n_running, true);
-                for (size_t i = 0; i < m->n_active; i++)
-                        job_detach(m->active[i]);
-                manager_check_drained(m);
-                return 0;
-        }
-        log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
-                   strsignal(si->ssi_signo));
-        notify_stopping(m->n_running, false);
-        for (size_t i = 0; i < m->n_active; i++)
-                job_shutdown(m->active[i]);
-        manager_check_drained(m);
+        snprintf(why, sizeof(why), "Received %s", strsignal((int) si->ssi_signo));
+        manager_stop(m, m->conf.kill_nodes, why);
         return 0;
 }
 

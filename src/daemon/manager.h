@@ -112,6 +112,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* Run the event loop until shutdown. Returns the exit status for main(). */
 int manager_run(Manager *m);
 
+/* Stop: with kill_nodes, stop every running node (TERM, kill_grace, KILL), record it interrupted and exit
+ * once all are; without, leave them to their keepers and exit now (KillNodes=no). why starts the log line
+ * ("Received Terminated", "uid 0 asked to stop the nodes"). A second call kills every running node. */
+void manager_stop(Manager *m, bool kill_nodes, const char *why);
+
 /* Lookup by id among the loaded jobs, or NULL. */
 Job *manager_find_job(Manager *m, uint64_t id);
 /* Lookup by id, loading the job now if start-up recovery has not reached it yet. Returns the job, or NULL

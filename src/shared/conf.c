@@ -51,8 +51,8 @@ static const struct {
         /* orchd's cgroup is set up at start. */
         [CONF_ISOLATION] = { "Isolation", false },
         [CONF_USER_CPU_WEIGHT] = { "UserCPUWeight", true },
-        /* Read when orchd stops, and by each keeper when it is started. */
-        [CONF_KILL_NODES] = { "KillNodes", false },
+        /* Read when orchd stops: a reload to yes before a stop for maintenance stops the nodes too. */
+        [CONF_KILL_NODES] = { "KillNodes", true },
 };
 
 const char *conf_key_to_string(ConfKey k) {

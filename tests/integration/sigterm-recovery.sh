@@ -3,9 +3,10 @@
 #
 # SIGTERM while a job runs. By default (KillNodes=no) it stops the daemon, not the nodes: orchd exits 0
 # promptly, the running node runs on in its orchd-keeper, and the next start adopts it; it runs once and its
-# dependent after it. With KillNodes=yes (the old stop): orchd stops the running node (TERM, grace, KILL),
-# records it as interrupted and exits 0 promptly; the next start reruns the interrupted node and completes
-# the job without rerunning nodes that had finished.
+# dependent after it. A reload to KillNodes=yes makes the next stop the old one. With KillNodes=yes (the old
+# stop): orchd stops the running node (TERM, grace, KILL), records it as interrupted and exits 0 promptly;
+# the next start reruns the interrupted node and completes the job without rerunning nodes that had
+# finished.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -43,6 +44,29 @@ is_exit 0 "after the restart the job succeeds" ctl wait "$id" --timeout 30
 is "$(node_field "$id" m2 attempts)" 1 "m2 has one attempt"
 is "$(tr '\n' ' ' <"$W/mcount")" "m1 m2 m3 " "m1, m2 and m3 each ran once"
 stop_orchd 15
+
+# ---- a reload to KillNodes=yes, then a stop: the old stop, before maintenance -----------------------------
+start_orchd
+track_pid_file "$W/p.pid"
+drop_job maintenance <<EOF
+{ "nodes": { "p": { "cmd": ["/bin/sh", "-c", "echo p >> $W/pcount; echo \$\$ > $W/p.pid; while [ ! -e $W/go.p ]; do sleep 0.05; done"] } } }
+EOF
+id=$(job_id_of maintenance) || bail_out "job not accepted"
+wait_for 10 test -s "$W/p.pid" || bail_out "p did not start"
+pid=$(cat "$W/p.pid")
+printf '[Daemon]\nKillNodes=yes\n' >"$T/orchd.conf"
+kill -HUP "$ORCHD_PID"
+ok "a reload takes KillNodes=yes" wait_for 20 grep -q "Reload: KillNodes= changed" "$T/orchd.log"
+stop_orchd 15
+is "$ORCHD_STATUS" 0 "orchd exits 0"
+ok "the stop after it stopped the running node" eval "! pid_alive $pid"
+ok "the log says the nodes were stopped" grep -q "stopping running nodes" "$T/orchd.log"
+start_orchd
+touch "$W/go.p"
+is_exit 0 "after the restart the job succeeds" ctl wait "$id" --timeout 30
+is "$(node_field "$id" p attempts) $(grep -c '' "$W/pcount")" "2 2" "p was interrupted and ran again"
+stop_orchd 15
+rm -f "$T/orchd.conf"
 
 # ---- KillNodes=yes: the old stop --------------------------------------------------------------------------
 start_orchd --kill-nodes yes
