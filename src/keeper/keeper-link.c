@@ -41,8 +41,8 @@ void keeper_send_bytes(Keeper *k, const void *buf, size_t len) {
         Pending *p;
         int r;
 
-        if (k->fd < 0)
-                return; /* no orchd: the next one learns from RUNNING and the ends files */
+        if (k->fd < 0 || k->await_hello)
+                return; /* no orchd (yet): the next one learns from RUNNING and the ends files */
         if (!k->queue) {
                 r = keeper_io_send(k->fd, buf, len, NULL, 0);
                 if (r != -EAGAIN) {
@@ -156,6 +156,7 @@ void keeper_hello(Keeper *k, KeeperReader *r) {
                 log_error("Refusing a malformed hello message.");
                 return;
         }
+        k->await_hello = false;
         for (Attempt *a = k->attempts; a; a = a->next) {
                 keeper_writer_init(&w, KEEPER_MSG_RUNNING, KEEPER_MSG_MAX);
                 keeper_put_key(&w, &a->key);
@@ -212,6 +213,7 @@ int keeper_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         k->fd = TAKE_FD(c);
+        k->await_hello = true;
         journald_set_sender_pid(uc.pid);
         log_debug("orchd (pid %d) connected again.", (int) uc.pid);
         return 0;

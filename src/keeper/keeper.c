@@ -103,7 +103,7 @@ static void attempt_record_end(Attempt *a, const TaskResult *result) {
                                 "Cannot record the end of job %" PRIu64 " node %" PRIu32 " attempt %" PRIu32
                                 " in its ends file: %m",
                                 a->key.job, a->key.node, a->key.attempt);
-        else if (a->keeper->fd < 0)
+        else if (a->keeper->fd < 0 || a->keeper->await_hello) /* the file is the only record */
                 (void) fsync(a->ends_fd);
 }
 

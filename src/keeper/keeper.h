@@ -36,6 +36,9 @@ typedef struct Pending {
 struct Keeper {
         sd_event *event;
         int fd;
+        /* orchd (connected again) has not said HELLO yet: nothing goes out before the RUNNING… SYNCED that
+         * answers it, which is all it reads until then; what ends meanwhile it finds in the ends files. */
+        bool await_hello;
         sd_event_source *io;
         sd_event_source *post; /* flushes OUTPUT once per iteration */
         const char *helper;
