@@ -162,6 +162,10 @@ EOF
         start_orchd --kill-nodes no
         ok "the next orchd adopts g" grep -q "node g attempt 1 runs on in its keeper" "$T/orchd.log"
         ok "its setsid grandchild outlived the restart and the sweep" pid_alive "$gc"
+        k=$(spool_keepers | head -n 1)
+        is "$(grep '^0::' "/proc/$k/cgroup")" "$(grep '^0::' "/proc/$ORCHD_PID/cgroup")" \
+                "the keeper (started by the previous orchd) lives in the new orchd's cgroup"
+        like "$(grep '^0::' "/proc/$k/cgroup")" "/daemon$" "which is BASE/daemon"
         ok "in the attempt's cgroup" grep -qx "$gc" "$BASE/user-0/job-$id/g.1/cgroup.procs"
         ctl cancel "$id" >/dev/null
         is_exit 2 "the cancelled job ends (wait: exit 2)" ctl wait "$id" --timeout 30
