@@ -401,7 +401,7 @@ static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
 }
 
 int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, uint32_t user_weight) {
-        char path[PATH_MAX];
+        char path[PATH_MAX], rel[PATH_MAX];
         char *slash;
         int r, fd;
 
@@ -428,8 +428,6 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
                 if (errno != EEXIST)
                         return -errno;
                 /* A leftover of this very attempt (a crash): it is ours, empty it and start afresh. */
-                char rel[PATH_MAX];
-
                 strcpy(rel, path);
                 cg_remove_tree(c, c->base_fd, path, rel, 0, true);
                 if (mkdirat(c->base_fd, path, 0755) < 0)

@@ -150,14 +150,17 @@ static int attempt_record(Task *t, const TaskParams *p, uint64_t *ret_pid_start)
         char line[SPAWN_LINE_MAX];
         pid_t pid = task_pid(t);
         ssize_t n;
-        int len;
+        int len, r;
 
-        if (proc_start_time(pid, ret_pid_start) < 0)
+        r = proc_start_time(pid, ret_pid_start);
+        if (r < 0)
                 *ret_pid_start = 0;
         if (!task_gated(t))
                 return 0; /* started directly: the child wrote its record before its exec */
-        if (*ret_pid_start == 0)
-                return -ESRCH; /* gone already (a refused account: its exit says so), or not identifiable */
+        if (r == -ESRCH)
+                return 0; /* ended already (a refused account): nothing ran, its exit says why */
+        if (r < 0)
+                return r; /* not identifiable: it never gets past its gate */
         len = spawn_format_record(line, p->record_prefix, pid, *ret_pid_start);
         if (len < 0)
                 return len;
