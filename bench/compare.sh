@@ -25,6 +25,7 @@ for round in $(seq "${ROUNDS:-2}"); do
                         echo
                         echo "#### round $round, $bench.sh, $which ($b)"
                         ORCHD=$b/src/orchd ORCHCTL=$b/src/orchctl ORCHD_EXEC_HELPER=$b/src/orchd-exec \
+                                ORCHD_KEEPER=$b/src/orchd-keeper \
                                 "$dir/$bench.sh" || { echo "($bench.sh failed with status $?)"; rc=1; }
                 done
         done

@@ -52,6 +52,8 @@ struct Cgroups {
         char *mount;       /* the cgroup2 mount */
         bool created_base; /* BASE is ours to remove at the end (not a delegated cgroup) */
         unsigned controllers;
+        char **keep; /* attempt cgroups (paths below BASE) the sweep leaves: their attempts run on */
+        size_t n_keep;
 };
 
 static bool is_cgroup2(const char *path) {
@@ -91,39 +93,71 @@ static void cg_kill_and_wait(int dir_fd, const char *name) {
         }
 }
 
-/* Remove every directory below dir_fd/name depth-first, killing what still lives there. Only called on
- * BASE's user-UID trees, which are ours. */
-static void cg_remove_tree(int dir_fd, const char *name, int depth) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+/* Whether the sweep leaves BASE/rel: an attempt recovery found running in its keeper (cgroups_keep()), or
+ * a directory above one. */
+static bool cg_kept(const Cgroups *c, const char *rel, bool *ret_exact) {
+        size_t n = strlen(rel);
+
+        for (size_t i = 0; i < c->n_keep; i++)
+                if (strncmp(c->keep[i], rel, n) == 0 && (c->keep[i][n] == '\0' || c->keep[i][n] == '/')) {
+                        *ret_exact = c->keep[i][n] == '\0';
+                        return true;
+                }
+        return false;
+}
+
+/* Remove every directory below dir_fd/name depth-first, killing what still lives there (kill false: only
+ * the empty ones go). rel is name's path below BASE (a buffer of PATH_MAX it may append to): what
+ * cgroups_keep() named, and the directories above it, are left alone. Only called on BASE's user-UID trees,
+ * which are ours. */
+static void cg_remove_tree(Cgroups *c, int dir_fd, const char *name, char *rel, int depth, bool kill) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = strlen(rel);
+        bool kept, exact = false;
         DIR *d;
 
+        kept = cg_kept(c, rel, &exact);
+        if (exact)
+                return;
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return;
         if (depth < 8 && opendir_fd(fd, &d) >= 0) {
                 struct dirent *de;
 
                 while ((de = readdir(d)))
-                        if (de->d_type == DT_DIR && de->d_name[0] != '.')
-                                cg_remove_tree(fd, de->d_name, depth + 1);
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
+                            snprintf(rel + len, PATH_MAX - len, "/%s", de->d_name) <
+                                    (int) (PATH_MAX - len)) {
+                                cg_remove_tree(c, fd, de->d_name, rel, depth + 1, kill);
+                                rel[len] = '\0';
+                        }
                 closedir(d);
         }
-        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno == EBUSY) {
+        if (kept)
+                return; /* holds a running attempt's cgroup */
+        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno == EBUSY && kill) {
                 cg_kill_and_wait(dir_fd, name);
                 (void) unlinkat(dir_fd, name, AT_REMOVEDIR);
         }
 }
 
 /* Kill and remove the user-* trees below BASE: attempts a previous daemon of this spool left behind
- * (killed at its crash, or still running if nothing killed them), or, at the end, our own. */
-static void cg_remove_users(Cgroups *c) {
+ * (killed at its crash, or still running if nothing killed them) but those recovery adopted, or, at the
+ * end, our own (kill false: orchd leaves its nodes running, only empty directories go). */
+static void cg_remove_users(Cgroups *c, bool kill) {
+        char rel[PATH_MAX];
         DIR *d;
 
         if (opendir_fd(c->base_fd, &d) < 0)
                 return;
         for (struct dirent *de; (de = readdir(d));)
-                if (de->d_type == DT_DIR && strncmp(de->d_name, "user-", 5) == 0) {
-                        log_debug("Removing cgroup %s/%s and what is left below it.", c->base, de->d_name);
-                        cg_remove_tree(c->base_fd, de->d_name, 0);
+                if (de->d_type == DT_DIR && strncmp(de->d_name, "user-", 5) == 0 &&
+                    strlen(de->d_name) < sizeof(rel)) {
+                        log_debug("Removing cgroup %s/%s and what is left below it%s.", c->base, de->d_name,
+                                  kill ? "" : " but what runs");
+                        strcpy(rel, de->d_name);
+                        cg_remove_tree(c, c->base_fd, de->d_name, rel, 0, kill);
                 }
         closedir(d);
 }
@@ -286,9 +320,38 @@ int cgroups_new(const char *spool_id, bool use_cgroups, Cgroups **ret) {
         return 0;
 }
 
+int cgroups_keep(Cgroups *c, uid_t uid, uint64_t job, const char *log_name) {
+        char path[PATH_MAX], **k;
+        int r;
+
+        if (!cgroups_enabled(c))
+                return 0;
+        r = cgroupfmt_attempt_path(path, sizeof(path), uid, job, log_name);
+        if (r < 0)
+                return r;
+        k = reallocarray(c->keep, c->n_keep + 1, sizeof(char *));
+        if (!k)
+                return -ENOMEM;
+        c->keep = k;
+        c->keep[c->n_keep] = strdup(path);
+        if (!c->keep[c->n_keep])
+                return -ENOMEM;
+        c->n_keep++;
+        return 0;
+}
+
+static void cg_keep_done(Cgroups *c) {
+        for (size_t i = 0; i < c->n_keep; i++)
+                free(c->keep[i]);
+        c->keep = mfree(c->keep);
+        c->n_keep = 0;
+}
+
 void cgroups_sweep(Cgroups *c) {
         if (cgroups_enabled(c))
-                cg_remove_users(c);
+                cg_remove_users(c, true);
+        if (c)
+                cg_keep_done(c);
 }
 
 bool cgroups_enabled(const Cgroups *c) {
@@ -338,7 +401,7 @@ static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
 }
 
 int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, uint32_t user_weight) {
-        char path[PATH_MAX];
+        char path[PATH_MAX], rel[PATH_MAX];
         char *slash;
         int r, fd;
 
@@ -365,7 +428,8 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
                 if (errno != EEXIST)
                         return -errno;
                 /* A leftover of this very attempt (a crash): it is ours, empty it and start afresh. */
-                cg_remove_tree(c->base_fd, path, 0);
+                strcpy(rel, path);
+                cg_remove_tree(c, c->base_fd, path, rel, 0, true);
                 if (mkdirat(c->base_fd, path, 0755) < 0)
                         return -errno;
         }
@@ -397,14 +461,16 @@ void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log
         }
 }
 
-Cgroups *cgroups_free(Cgroups *c) {
+/* Free c; kill: kill what runs below BASE first, else leave it running (and BASE, daemon/ with it). */
+static Cgroups *cg_free(Cgroups *c, bool kill) {
         _cleanup_free_ char *origin = NULL;
 
         if (!c)
                 return NULL;
         if (c->base_fd >= 0) {
-                cg_remove_users(c);
-                /* Back to where orchd came from, so that daemon/ and BASE can go. */
+                cg_remove_users(c, kill);
+                /* Back to where orchd came from, so that daemon/ and BASE can go (EBUSY while a keeper
+                 * lives in daemon/ or an attempt runs: they stay for the next orchd). */
                 if (c->origin && asprintf(&origin, "%s%s", c->mount, c->origin) >= 0) {
                         _cleanup_close_ int fd = open(origin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -414,9 +480,18 @@ Cgroups *cgroups_free(Cgroups *c) {
                 if (c->created_base)
                         (void) rmdir(c->base);
         }
+        cg_keep_done(c);
         safe_close(c->base_fd);
         free(c->base);
         free(c->origin);
         free(c->mount);
         return mfree(c);
+}
+
+Cgroups *cgroups_free(Cgroups *c) {
+        return cg_free(c, true);
+}
+
+Cgroups *cgroups_leave(Cgroups *c) {
+        return cg_free(c, false);
 }

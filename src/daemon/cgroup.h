@@ -18,9 +18,14 @@ typedef struct Cgroups Cgroups;
  * groups. Returns 0 with *ret (always an object: cgroups_enabled() says which isolation) or -ENOMEM. */
 int cgroups_new(const char *spool_id, bool use_cgroups, Cgroups **ret);
 
-/* Kill and remove every attempt cgroup below BASE: at start, once recovery has killed (and logged) the
- * process groups the previous daemon of this spool left and before any node starts, what is left there
- * (setsid or daemonized processes of interrupted attempts, empty directories) is a leftover. */
+/* Recovery adopted the attempt (it runs on in its keeper, KillNodes=no): cgroups_sweep() leaves its cgroup
+ * (user-UID/job-JOB/NAME, as cgroups_attempt_open()) and the directories above it. Returns 0 or -errno. */
+int cgroups_keep(Cgroups *c, uid_t uid, uint64_t job, const char *log_name);
+
+/* Kill and remove every attempt cgroup below BASE but those cgroups_keep() named: at start, once recovery
+ * has adopted what runs on in a keeper and killed (and logged) the process groups of the rest, and before
+ * any node starts, what is left there (setsid or daemonized processes of interrupted attempts, empty
+ * directories) is a leftover. Forgets the kept names. */
 void cgroups_sweep(Cgroups *c);
 
 /* Whether attempts get cgroups ("cgroup" isolation) rather than process groups. NULL: false. */
@@ -51,3 +56,7 @@ void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log
 /* Kill what is left below BASE (shutdown: no attempt runs any more), remove every empty directory of ours,
  * BASE/daemon and BASE included when orchd can move back to where it came from. Accepts NULL. */
 Cgroups *cgroups_free(Cgroups *c);
+
+/* cgroups_free() for a stop that leaves the nodes running (KillNodes=no): nothing is killed, only empty
+ * directories are removed; daemon/ (the keepers) and BASE stay while anything lives there. Accepts NULL. */
+Cgroups *cgroups_leave(Cgroups *c);

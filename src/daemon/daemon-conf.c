@@ -49,6 +49,8 @@ static int set_defaults(DaemonConf *c) {
         c->max_interrupted_reruns = DEFAULT_MAX_INTERRUPTED_RERUNS;
         c->set |= 1U << CONF_MAX_INTERRUPTED_RERUNS;
         c->set |= 1U << CONF_USER_CPU_WEIGHT; /* empty: every user gets cpu.weight 100, an equal share */
+        c->kill_nodes = false; /* a stop or restart of orchd leaves the nodes running (issue 12) */
+        c->set |= 1U << CONF_KILL_NODES;
         return 0;
 }
 
@@ -132,6 +134,8 @@ static bool key_equal(const DaemonConf *a, const DaemonConf *b, ConfKey k) {
                 return a->max_parallel == b->max_parallel;
         case CONF_LOG_LEVEL:
                 return a->log_level == b->log_level;
+        case CONF_KILL_NODES:
+                return a->kill_nodes == b->kill_nodes;
         case CONF_MAX_LOG_SIZE:
                 return a->max_log_size == b->max_log_size;
         case CONF_ALLOW_USERS:

@@ -20,6 +20,7 @@
 #include "cgroup.h"
 #include "committer.h"
 #include "conf.h"
+#include "keeper-client.h"
 #include "macro.h"
 
 typedef struct Job Job;
@@ -68,6 +69,7 @@ typedef struct JobHost {
         const char *exec_helper; /* orchd-exec, for nodes run as their owner */
         const char *pam_confdir; /* its PAM service directory, NULL = /etc/pam.d */
         Cgroups *cgroups;        /* attempt cgroups (cgroup.h); NULL or pgroup isolation: process groups */
+        KeeperSet *keepers;      /* where attempts run; NULL = in orchd itself (unit tests) */
         const JobHostOps *ops;
         void *userdata;
 } JobHost;

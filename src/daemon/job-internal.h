@@ -15,11 +15,13 @@
 #include <stdlib.h>
 
 #include "job.h"
+#include "keeper-client.h"
 #include "supervise.h"
 #include "time-util.h"
 
 #define BARRIER_UNFLUSHED UINT64_MAX
 #define STARTS_FILE "starts"
+#define ENDS_FILE "ends"
 /* How long before starting again after a start failed for a cause that may pass by itself: a node whose
  * spawn ran out of fds, a job whose logs directory could not be opened (fds, I/O). */
 #define START_RETRY_DELAY_USEC USEC_PER_SEC
@@ -28,7 +30,7 @@ struct NodeCtl {
         Job *job;
         uint32_t index;
         uint8_t stop_reason; /* StopReason sent to the running task */
-        Task *task;
+        KeeperTask *task;    /* the running attempt, in the owner's keeper (keeper-client.h) */
         sd_event_source *retry_timer;
         /* Entered retry_wait while the job's flushed_gen was this: its delay may end before any commit
          * recorded the wait (the committer busy), and then the retry waits for that commit, so that the
@@ -121,7 +123,9 @@ void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exi
 /* Node i did not start (error: -errno, account: the account refusal, EXEC_ACCOUNT_OK if none). */
 void node_start_failed(Job *j, uint32_t i, int error, int account);
 /* The task of a node ended (task_exit_cb; userdata: its NodeCtl). */
-void job_on_task_exit(Task *t, const TaskResult *result, void *userdata);
+void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata);
+/* New output in a running attempt's log (keeper_task_output_cb; userdata: its NodeCtl). */
+void job_on_task_output(KeeperTask *t, void *userdata);
 /* End the job if every node has ended and none holds a slot. */
 void job_check_finished(Job *j);
 /* Build / drop what only a job being driven needs (env, DAG, per-node control); spec and run stay. */

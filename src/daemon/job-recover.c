@@ -22,7 +22,9 @@
 #include "job-internal.h"
 #include "log.h"
 #include "macro.h"
+#include "nodeid.h"
 #include "procutil.h"
+#include "supervise-wire.h"
 
 #define STARTS_MAX_BYTES (256U * 1024U * 1024U)
 
@@ -159,6 +161,69 @@ static void starts_replay(Job *j) {
         }
 }
 
+/* ---- attempts that outlived orchd ------------------------------------------------------------- */
+
+/* The end of attempt `attempt` of node i in the job's ends file (written by its keeper before it reported
+ * it), if there. buf: the file, read once per recovery. */
+static bool ends_find(Job *j, const char *buf, size_t size, uint32_t i, unsigned attempt, TaskResult *ret) {
+        for (const char *line = buf, *nl; buf && (nl = memchr(line, '\n', size - (size_t) (line - buf)));
+             line = nl + 1) {
+                char copy[1024];
+                uint32_t node;
+                unsigned a;
+
+                if ((size_t) (nl - line) >= sizeof(copy))
+                        continue;
+                memcpy(copy, line, (size_t) (nl - line));
+                copy[nl - line] = '\0';
+                if (task_end_parse(copy, &node, &a, ret) >= 0 && node == i && a == attempt)
+                        return true;
+        }
+        return false;
+}
+
+/* The adopted attempt's cgroup is not a leftover: the sweep at start leaves it (its keeper holds it). */
+static void node_keep_cgroup(Job *j, uint32_t i) {
+        char log_name[NODEID_LOG_NAME_SIZE];
+        int r;
+
+        (void) nodeid_log_name(j->spec->nodes[i].id, j->run->nodes[i].attempt, log_name);
+        r = cgroups_keep(j->host->cgroups, j->run->uid, j->id, log_name);
+        if (r < 0)
+                log_warning_errno(r, "Job %" PRIu64 " node %s: cannot spare the cgroup of its attempt: %m",
+                                  j->id, node_id(j, i));
+}
+
+/* Node i was running when orchd stopped: its attempt may have ended meanwhile (recorded in "ends": the end
+ * is handed to the job on the first iteration, as if it had just happened), or run on in its keeper
+ * (adopted). Returns true when so; false: it is gone without a record, on_interrupt applies. */
+static bool node_readopt(Job *j, uint32_t i, const char *ends, size_t ends_size) {
+        NodeRun *n = &j->run->nodes[i];
+        KeeperKey key = { .job = j->id, .node = i, .attempt = n->attempt };
+        TaskResult res;
+        pid_t pid;
+        int r;
+
+        if (ends_find(j, ends, ends_size, i, n->attempt, &res)) {
+                r = keeper_task_new_ended(j->host->event, &key, &res, job_on_task_exit, node_ctl(j, i),
+                                          &j->ctl[i].task);
+                if (r < 0)
+                        return false;
+                log_info("Job %" PRIu64 " node %s attempt %u ended while orchd was down; taking its end.",
+                         j->id, node_id(j, i), n->attempt);
+        } else {
+                r = keeper_task_adopt(j->host->keepers, j->run->uid, &key, job_on_task_exit,
+                                      job_on_task_output, node_ctl(j, i), &j->ctl[i].task, &pid);
+                if (r < 0)
+                        return false;
+                log_info("Job %" PRIu64 " node %s attempt %u runs on in its keeper (pid %d): adopted.",
+                         j->id, node_id(j, i), n->attempt, (int) pid);
+                node_keep_cgroup(j, i);
+        }
+        slot_take(j);
+        return true;
+}
+
 /* ---- restart rules ---------------------------------------------------------------------------- */
 
 /* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
@@ -179,13 +244,24 @@ int job_recover(Job *j) {
         uint64_t now = now_realtime_usec();
         bool any_failed = false;
 
+        _cleanup_free_ char *ends = NULL;
+        size_t ends_size = 0;
+
         if (n > 0 && (!outcome || !active))
                 return -ENOMEM;
         starts_replay(j);
+        if (j->host->keepers) {
+                _cleanup_close_ int dir_fd = open_job_dir(j);
+
+                if (dir_fd < 0 || read_file_at(dir_fd, ENDS_FILE, STARTS_MAX_BYTES, &ends, &ends_size) < 0)
+                        ends = mfree(ends);
+        }
         for (uint32_t i = 0; i < n; i++) {
                 NodeRun *nr = &j->run->nodes[i];
 
-                if (nr->state == NODE_RUNNING) {
+                if (nr->state == NODE_RUNNING && j->host->keepers && node_readopt(j, i, ends, ends_size))
+                        active[i] = true;
+                else if (nr->state == NODE_RUNNING) {
                         kill_orphan(j, i);
                         slot_take(j); /* node_crash_interrupted() releases it */
                         node_crash_interrupted(j, i);

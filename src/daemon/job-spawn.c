@@ -98,6 +98,22 @@ static int starts_open(Job *j) {
         return j->starts_fd;
 }
 
+/* The job's ends file, where each attempt's keeper records its end first (supervise-wire.h). Returns the
+ * fd (owned by j) or -errno. */
+static int ends_open(Job *j) {
+        if (j->ends_fd < 0) {
+                _cleanup_close_ int dir_fd = open_job_dir(j);
+
+                if (dir_fd < 0)
+                        return dir_fd;
+                j->ends_fd = openat(dir_fd, ENDS_FILE,
+                                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (j->ends_fd < 0)
+                        return -errno;
+        }
+        return j->ends_fd;
+}
+
 /* "NODE ATTEMPT ", the start of node i's record for its current attempt (spawnrec.h). */
 static void starts_prefix(const Job *j, uint32_t i, char prefix[static SPAWN_PREFIX_MAX]) {
         snprintf(prefix, SPAWN_PREFIX_MAX, "%" PRIu32 " %u ", i, (unsigned) j->run->nodes[i].attempt);
@@ -129,14 +145,16 @@ static int starts_record(Job *j, uint32_t i) {
 void starts_remove(Job *j) {
         _cleanup_close_ int dir_fd = open_job_dir(j);
 
-        if (dir_fd >= 0)
+        if (dir_fd >= 0) {
                 (void) unlinkat(dir_fd, STARTS_FILE, 0);
+                (void) unlinkat(dir_fd, ENDS_FILE, 0);
+        }
 }
 
 /* ---- spawning --------------------------------------------------------------------------------- */
 
 /* New output in a running attempt's log: wake whoever follows it (orchctl logs -f). */
-static void job_on_task_output(Task *t, void *userdata) {
+void job_on_task_output(KeeperTask *t, void *userdata) {
         NodeCtl *c = userdata;
 
         job_notify_output(c->job, c->index);
@@ -174,11 +192,14 @@ static int node_task_spawn(Job *j, uint32_t i) {
         char log_name[NODEID_LOG_NAME_SIZE], prefix[SPAWN_PREFIX_MAX];
         _cleanup_close_ int cgroup_fd = -EBADF;
         uint64_t min_free, min_inodes;
-        int r, starts_fd;
+        int r, starts_fd, ends_fd;
 
         starts_fd = starts_open(j);
         if (starts_fd < 0)
                 return starts_fd;
+        ends_fd = ends_open(j);
+        if (ends_fd < 0)
+                return ends_fd;
         starts_prefix(j, i, prefix);
 
         r = nodeenv_node(j->base_env, ns->env, j->id, j->spec->name, ns->id, n->attempt, &env);
@@ -223,13 +244,15 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 .record_prefix = prefix,
                 .record_fd = starts_fd,
                 .merge_output = !ns->output_separate,
-                .output_cb = job_on_task_output,
                 .journal_node = ns->id,
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
                 .cgroup_fd = cgroup_fd,
         };
-        r = task_spawn(j->host->event, &p, job_on_task_exit, node_ctl(j, i), &j->ctl[i].task);
+        KeeperKey key = { .job = j->id, .node = i, .attempt = n->attempt };
+
+        r = keeper_task_spawn(j->host->keepers, j->host->event, j->run->uid, &key, &p, ends_fd,
+                              job_on_task_exit, job_on_task_output, node_ctl(j, i), &j->ctl[i].task);
         if (r < 0 && cgroup_fd >= 0)
                 cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
         return r;
@@ -240,7 +263,7 @@ void node_task_release(Job *j, uint32_t i) {
 
         if (!j->ctl[i].task)
                 return;
-        j->ctl[i].task = task_free(j->ctl[i].task);
+        j->ctl[i].task = keeper_task_free(j->ctl[i].task);
         if (cgroups_enabled(j->host->cgroups)) {
                 (void) nodeid_log_name(j->spec->nodes[i].id, j->run->nodes[i].attempt, log_name);
                 cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
@@ -284,7 +307,7 @@ void node_spawn(Job *j, uint32_t i) {
         if (j->host->ops->spawned)
                 j->host->ops->spawned(j->host->userdata);
         /* Recorded with the node, so that a restart after a crash can kill this group if it outlived us. */
-        n->pid = task_pid(j->ctl[i].task);
+        n->pid = keeper_task_pid(j->ctl[i].task);
         if (proc_start_time(n->pid, &n->pid_start) < 0)
                 n->pid = 0, n->pid_start = 0; /* already gone (a refused account): nothing to kill later */
         mark_node_dirty(j, i);
@@ -292,14 +315,14 @@ void node_spawn(Job *j, uint32_t i) {
          * only once the next start can find the process: in the starts file now, in the journal with the
          * next commit. */
         r = 0;
-        if (task_gated(j->ctl[i].task) && n->pid > 0) {
+        if (keeper_task_gated(j->ctl[i].task) && n->pid > 0) {
                 r = starts_record(j, i);
                 if (r >= 0)
-                        r = task_open_gate(j->ctl[i].task);
-        } else if (task_gated(j->ctl[i].task))
+                        r = keeper_task_open_gate(j->ctl[i].task);
+        } else if (keeper_task_gated(j->ctl[i].task))
                 /* Gone already (orchd-exec refused the account: its exit says so), or not identifiable: it
                  * must not run unrecorded. */
-                task_kill(j->ctl[i].task);
+                keeper_task_kill(j->ctl[i].task);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
                                   j->id, ns->id, (unsigned) n->attempt);
@@ -312,7 +335,7 @@ void node_spawn(Job *j, uint32_t i) {
                   LOG_EV(.message_id = ORCH_MESSAGE_NODE_STARTED, .job = j->id, .node = ns->id,
                          .attempt = n->attempt, .state = node_state_to_string(n->state)),
                   "Job %" PRIu64 " node %s attempt %u started as pid %d.", j->id, ns->id, n->attempt,
-                  (int) task_pid(j->ctl[i].task));
+                  (int) keeper_task_pid(j->ctl[i].task));
 }
 
 static void job_set_running(Job *j) {

@@ -96,7 +96,7 @@ static void stop_node(Job *j, uint32_t i, StopReason why) {
                         node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, why), true);
         } else if (n->state == NODE_RUNNING && c->stop_reason == STOP_NONE) {
                 c->stop_reason = why;
-                (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
+                (void) keeper_task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
         }
 }
 
@@ -191,7 +191,7 @@ int job_freeze(Job *j, bool freeze) {
 
                 if (!j->ctl[i].task || node->frozen == freeze)
                         continue;
-                if (task_freeze(j->ctl[i].task, freeze) < 0)
+                if (keeper_task_freeze(j->ctl[i].task, freeze) < 0)
                         continue;
                 node->frozen = freeze;
                 mark_node_dirty(j, i);
@@ -232,10 +232,30 @@ void job_shutdown(Job *j) {
                         }
                 } else if (c->stop_reason == STOP_NONE) {
                         c->stop_reason = STOP_SHUTDOWN;
-                        (void) task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
+                        (void) keeper_task_stop(c->task, j->spec->nodes[i].kill_grace_usec);
                 }
                 /* Already being stopped (cancel, fail_fast, job timeout): it ends as that, not interrupted.
                  */
+        }
+}
+
+void job_detach(Job *j) {
+        if (!j->ctl)
+                return;
+        for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
+                NodeCtl *c = &j->ctl[i];
+
+                if (j->run->nodes[i].state != NODE_RUNNING)
+                        continue;
+                if (c->task)
+                        c->task = keeper_task_detach(c->task); /* it runs on, recorded as running */
+                else if (drop_await_spawn(j, i)) {
+                        /* Never spawned (waiting for its start to be durable): back to pending, uncounted.
+                         */
+                        slot_release(j);
+                        node_run_requeue_interrupted(&j->run->nodes[i]);
+                        mark_node_dirty(j, i);
+                }
         }
 }
 
@@ -244,7 +264,7 @@ void job_kill_all(Job *j) {
                 return;
         for (uint32_t i = 0; i < j->spec->n_nodes; i++)
                 if (j->ctl[i].task)
-                        task_kill(j->ctl[i].task);
+                        keeper_task_kill(j->ctl[i].task);
 }
 
 /* ---- Wait callers ------------------------------------------------------------------------------ */

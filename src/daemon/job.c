@@ -100,6 +100,8 @@ void slot_release(Job *j) {
                  * durable (a slow disk) must not keep them. The next start opens them again. */
                 j->logs_fd = safe_close(j->logs_fd);
                 j->starts_fd = safe_close(j->starts_fd);
+                j->ends_fd = safe_close(j->ends_fd);
+                j->ends_fd = safe_close(j->ends_fd);
         }
         schedule_soon(j);
 }
@@ -329,7 +331,7 @@ static void node_set_accounting(NodeRun *n, const TaskResult *res) {
         n->io_write_bytes = res->io_write_bytes;
 }
 
-void job_on_task_exit(Task *t, const TaskResult *result, void *userdata) {
+void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata) {
         const TaskResult copy = *result, *res = &copy; /* the result lives in the Task we free below */
         NodeCtl *c = userdata;
         Job *j = c->job;
@@ -502,9 +504,13 @@ int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep_in, J
                 job_run_free(run);
                 return -ENOMEM;
         }
-        *j = (Job){
-                .host = host, .id = run->id, .spec = spec, .run = run, .logs_fd = -EBADF, .starts_fd = -EBADF
-        };
+        *j = (Job){ .host = host,
+                    .id = run->id,
+                    .spec = spec,
+                    .run = run,
+                    .logs_fd = -EBADF,
+                    .starts_fd = -EBADF,
+                    .ends_fd = -EBADF };
 
         /* A finished job keeps only spec and run, for status queries (and a manual retry). */
         if (!job_is_finished(j)) {

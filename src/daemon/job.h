@@ -84,6 +84,7 @@ struct Job {
         int logs_fd;   /* jobs/ID/logs from the first start to the end, else -EBADF: fds follow
                         * running jobs, not all jobs (a job's directory is opened by id) */
         int starts_fd; /* "starts": every attempt's pid, written before it may exec (job.c) */
+        int ends_fd;   /* "ends": every attempt's end, written by its keeper before it reports it */
 
         unsigned n_running; /* nodes holding a slot: running, or waiting to be spawned */
         bool timed_out;
@@ -205,6 +206,10 @@ int job_retry(Job *j, const uint32_t *nodes, size_t n_nodes, uint32_t **ret_node
 
 /* Stop every running node for daemon shutdown; they end as interrupted (on_interrupt applies). */
 void job_shutdown(Job *j);
+
+/* Daemon shutdown with KillNodes=no: forget every running node's task, leaving it running in its keeper
+ * and recorded as running, for the next orchd to adopt; nodes not spawned yet go back to pending. */
+void job_detach(Job *j);
 
 /* SIGKILL every running node now (fail-stop). */
 void job_kill_all(Job *j);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -65,6 +66,13 @@ static bool sender_busy;
  * callers on the loop and committer threads). */
 static char spool_id_buf[33];
 static _Atomic(const char *) spool_id;
+/* orchd-keeper: entries are sent in orchd's name (SCM_CREDENTIALS), so the journal cannot tell who sent a
+ * node's line; 0 = our own. Read and cleared by the sender only after journald_set_sender_pid(). */
+static _Atomic pid_t sender_pid;
+/* Entries queued and entries done with (sent or dropped), and the wake-up of a waiter for a mark
+ * (journald_mark()): the eventfd is written once n_done reaches done_wanted. */
+static uint64_t n_queued, n_done, done_wanted = UINT64_MAX;
+static int done_fd = -EBADF;
 
 static int journald_connect(void) {
         static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNALD_SOCKET };
@@ -130,12 +138,60 @@ static void journald_log_change(Change c, int error) {
                         JOURNALD_SOCKET);
 }
 
+/* Send in the name of sender_pid (it needs CAP_SYS_ADMIN, and that process must exist): false when that
+ * cannot be, and the entry goes out in our own name instead, from now on. */
+static bool journald_send_as(int fd, const Entry *e, pid_t pid, int *ret) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(struct ucred))];
+        } control = {};
+        struct ucred uc = { .pid = pid, .uid = getuid(), .gid = getgid() };
+        struct iovec iov = { .iov_base = (void *) e->data, .iov_len = e->size };
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)
+        };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof(uc));
+        memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+        while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+                if (errno != EINTR) {
+                        if (errno == EPERM || errno == ESRCH) {
+                                /* Not root, or orchd is gone: our own name until told another. */
+                                pid_t expected = pid;
+
+                                (void) atomic_compare_exchange_strong(&sender_pid, &expected, 0);
+                                return false;
+                        }
+                        *ret = -errno;
+                        return true;
+                }
+        *ret = 0;
+        return true;
+}
+
 static int journald_sendmsg(int fd, const Entry *e) {
+        pid_t pid = atomic_load(&sender_pid);
+        int r;
+
+        if (pid > 0 && journald_send_as(fd, e, pid, &r))
+                return r;
         for (;;) {
                 if (send(fd, e->data, e->size, MSG_NOSIGNAL) >= 0)
                         return 0;
                 if (errno != EINTR)
                         return -errno;
+        }
+}
+
+/* Called locked: k more entries are done with; wake a waiter whose mark was reached. */
+static void journald_done_locked(uint64_t k) {
+        n_done += k;
+        if (n_done >= done_wanted && done_fd >= 0) {
+                done_wanted = UINT64_MAX;
+                (void) eventfd_write(done_fd, 1);
         }
 }
 
@@ -150,6 +206,7 @@ static Change journald_reconnect_locked(int *ret_error) {
 
                 queue_head = e->next;
                 free(e);
+                journald_done_locked(1);
         }
         queue_tail = &queue_head;
         queue_bytes = 0;
@@ -190,6 +247,8 @@ static void *journald_sender(void *arg) {
                 Entry *e;
 
                 pthread_mutex_lock(&journald_lock);
+                if (sender_busy)
+                        journald_done_locked(1);
                 sender_busy = false;
                 while (!queue_head) {
                         pthread_cond_broadcast(&journald_idle);
@@ -321,6 +380,42 @@ void journald_set_spool_id(const char *id) {
         atomic_store(&spool_id, spool_id_buf);
 }
 
+const char *journald_spool_id(void) {
+        return atomic_load(&spool_id);
+}
+
+void journald_set_sender_pid(pid_t pid) {
+        atomic_store(&sender_pid, pid == getpid() ? 0 : pid);
+}
+
+int journald_mark_fd(void) {
+        pthread_mutex_lock(&journald_lock);
+        if (done_fd < 0)
+                done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        pthread_mutex_unlock(&journald_lock);
+        return done_fd < 0 ? -errno : done_fd;
+}
+
+uint64_t journald_mark(void) {
+        uint64_t m;
+
+        pthread_mutex_lock(&journald_lock);
+        m = n_queued;
+        pthread_mutex_unlock(&journald_lock);
+        return m;
+}
+
+bool journald_mark_reached(uint64_t mark) {
+        bool reached;
+
+        pthread_mutex_lock(&journald_lock);
+        reached = n_done >= mark;
+        if (!reached && mark < done_wanted)
+                done_wanted = mark;
+        pthread_mutex_unlock(&journald_lock);
+        return reached;
+}
+
 /* The datagram: each field as name, '\n', little-endian 64-bit size, value, '\n'; ORCH_SPOOL added. */
 static Entry *journald_encode(const JournalField *caller_fields, size_t n) {
         JournalField fields[JOURNALD_FIELDS_MAX + 1];
@@ -373,6 +468,7 @@ int journald_send(const JournalField *fields, size_t n, bool reserve) {
                 *queue_tail = e;
                 queue_tail = &e->next;
                 queue_bytes += e->size;
+                n_queued++;
                 e = NULL;
                 pthread_cond_signal(&journald_work);
         }

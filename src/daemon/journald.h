@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "journal-field.h"
 
@@ -55,3 +56,23 @@ int journald_send(const JournalField *fields, size_t n, bool reserve);
  * and node output alike: job ids are unique only within one spool. Set once; later calls are ignored. id is
  * copied (at most 32 characters). */
 void journald_set_spool_id(const char *id);
+
+/* The spool id set by journald_set_spool_id(), NULL before (handed to orchd-keeper). */
+const char *journald_spool_id(void);
+
+/* orchd-keeper: send every entry in the name of pid (orchd's), as SCM_CREDENTIALS, so journald records
+ * orchd's _PID, _COMM and _EXE as when orchd forwarded node output itself. Needs CAP_SYS_ADMIN and a live
+ * pid: otherwise (or pid 0) entries go out in our own name, until the next call. */
+void journald_set_sender_pid(pid_t pid);
+
+/* A mark after every entry queued so far: journald_mark_reached() says once each of them was handed to
+ * journald (or dropped), so that something said afterwards elsewhere (orchd's "node ended") lands after
+ * them in the journal. */
+uint64_t journald_mark(void);
+
+/* Whether mark was reached; if not, the fd of journald_mark_fd() becomes readable when it is (read it to
+ * re-arm). */
+bool journald_mark_reached(uint64_t mark);
+
+/* The eventfd of journald_mark_reached() (created on the first call). Returns the fd or -errno. */
+int journald_mark_fd(void);

@@ -304,9 +304,15 @@ int manager_recover(Manager *m) {
         m->unloaded_taken = calloc(MAX(n, (size_t) 1), sizeof(bool));
         if (!m->unloaded_taken)
                 return log_oom();
+        /* Before the jobs: their running nodes may run on in the keepers the previous orchd left. */
+        r = keeper_set_recover(m->keepers);
+        if (r < 0)
+                log_warning_errno(r, "Cannot look for the keepers of the previous orchd in %s: %m",
+                                  m->run_dir);
         r = recover_unfinished(m);
         if (r < 0)
                 return r;
+        keeper_set_recovered(m->keepers);
         while (m->n_unloaded > 0 && now_usec(CLOCK_MONOTONIC) - t0 < RECOVERY_START_USEC &&
                !recovery_held()) {
                 char name[24];

@@ -209,17 +209,46 @@ int manager_on_wake(sd_event_source *s, void *userdata) {
 
 /* ---- shutdown ------------------------------------------------------------------------------------- */
 
+void manager_stop(Manager *m, bool kill_nodes, const char *why) {
+        if (m->stopping) {
+                log_notice("%s again: killing every running node now.", why);
+                for (size_t i = 0; i < m->n_active; i++)
+                        job_kill_all(m->active[i]);
+                return;
+        }
+        m->stopping = true;
+        if (!kill_nodes) {
+                log_notice("%s: exiting; running nodes run on in their orchd-keeper (KillNodes=no).", why);
+                m->detached = true;
+                notify_stopping(m->n_running, true);
+                for (size_t i = 0; i < m->n_active; i++)
+                        job_detach(m->active[i]);
+                manager_check_drained(m);
+                return;
+        }
+        log_notice("%s: stopping running nodes (they will run again or fail per on_interrupt).", why);
+        notify_stopping(m->n_running, false);
+        for (size_t i = 0; i < m->n_active; i++)
+                job_shutdown(m->active[i]);
+        manager_check_drained(m);
+}
+
 void manager_check_drained(Manager *m) {
         int r;
 
-        if (m->n_running > 0)
+        if (m->n_running > 0 && !m->detached)
                 return;
-        /* Everything stopped; write what is left synchronously and leave. */
+        /* Everything stopped (or left running in the keepers); write what is left synchronously and leave.
+         */
         flush_dirty(m);
         r = committer_drain(m->committer);
         if (r < 0)
                 manager_fail_stop(m, r, "the final journal records");
-        log_info("All nodes stopped and recorded; exiting.");
+        if (m->detached)
+                log_info("Exiting; %u running node(s) run on in their orchd-keeper for the next orchd.",
+                         m->n_running);
+        else
+                log_info("All nodes stopped and recorded; exiting.");
         (void) sd_event_exit(m->event, EXIT_SUCCESS);
 }
 

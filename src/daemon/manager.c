@@ -285,20 +285,10 @@ void manager_fail_stop(Manager *m, int error, const char *what) {
 
 static int manager_on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+        char why[64];
 
-        if (m->stopping) {
-                log_notice("Received %s again: killing every running node now.", strsignal(si->ssi_signo));
-                for (size_t i = 0; i < m->n_active; i++)
-                        job_kill_all(m->active[i]);
-                return 0;
-        }
-        log_notice("Received %s: stopping running nodes (they will run again or fail per on_interrupt).",
-                   strsignal(si->ssi_signo));
-        m->stopping = true;
-        notify_stopping(m->n_running);
-        for (size_t i = 0; i < m->n_active; i++)
-                job_shutdown(m->active[i]);
-        manager_check_drained(m);
+        snprintf(why, sizeof(why), "Received %s", strsignal((int) si->ssi_signo));
+        manager_stop(m, m->conf.kill_nodes, why);
         return 0;
 }
 
@@ -409,6 +399,16 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_setup_signals(m);
         if (r < 0)
                 return r;
+        if (asprintf(&m->run_dir, "%s/run", m->config.spool_path) < 0)
+                return log_oom();
+        r = keeper_set_new(m->event,
+                           &(KeeperSetConfig){ .path = m->config.keeper_path,
+                                               .helper = m->config.exec_helper,
+                                               .run_dir = m->run_dir,
+                                               .stay = !m->conf.kill_nodes },
+                           &m->keepers);
+        if (r < 0)
+                return r;
         r = committer_new(m->event, manager_on_committed, manager_on_commit_error, m, &m->committer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the committer thread: %m");
@@ -467,6 +467,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                                  .exec_helper = m->config.exec_helper,
                                  .pam_confdir = m->config.pam_confdir,
                                  .cgroups = m->cgroups,
+                                 .keepers = m->keepers,
                                  .ops = &manager_job_host_ops,
                                  .userdata = m };
         r = readonly_check_at_start(&m->read_only);
@@ -508,11 +509,14 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_jobs; i++)
                 job_free(m->jobs[i]);
         free(m->jobs);
+        m->keepers = keeper_set_free(m->keepers);
+        m->run_dir = mfree(m->run_dir);
         free(m->active);
         free(m->dirty);
         m->committer = committer_free(m->committer);
         spool_free(m->spool);
-        m->cgroups = cgroups_free(m->cgroups); /* after the jobs: their tasks are freed */
+        /* After the jobs: their tasks are freed, or detached (their attempts and cgroups run on). */
+        m->cgroups = m->detached ? cgroups_leave(m->cgroups) : cgroups_free(m->cgroups);
         sd_event_source_disable_unref(m->post_source);
         sd_event_source_disable_unref(m->wake_source);
         sd_event_source_disable_unref(m->later_source);

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "control.h"
 #include "jobspec.h"
+#include "keeper-client.h"
 #include "notify.h"
 #include "readonly.h"
 #include "retention.h"
@@ -35,6 +36,7 @@ typedef struct ManagerConfig {
         JobLimits limits;
         const DaemonConf *conf;    /* the effective configuration at start (copied) */
         const char *exec_helper;   /* orchd-exec, which starts nodes as their owner (borrowed) */
+        const char *keeper_path;   /* orchd-keeper, which runs the nodes of one owner (borrowed) */
         const char *pam_confdir;   /* directory of its PAM service file; NULL = /etc/pam.d (borrowed) */
         const char *config_path;   /* orchd.conf re-read on SIGHUP, or NULL (borrowed) */
         bool config_required;      /* named with --config: missing is an error */
@@ -55,6 +57,8 @@ struct Manager {
         Spool *spool;
         Committer *committer;
         Cgroups *cgroups;   /* attempt cgroups, or process groups (cgroup.h) */
+        KeeperSet *keepers; /* the owners' orchd-keepers, where nodes run */
+        char *run_dir;      /* SPOOL/run (0700): the keepers' sockets */
         ManagerHooks hooks; /* the methods layer (manager_set_hooks()) */
         JobHost job_host;   /* what every Job reaches of the manager (job-host.h) */
         sd_event_source *post_source;
@@ -85,6 +89,7 @@ struct Manager {
         bool schedule_needed;
         bool trim_needed;
         bool stopping;
+        bool detached;            /* stopping with KillNodes=no: running nodes were left to their keepers */
         bool failed;              /* fail-stop: exit non-zero */
         ReadOnly read_only;       /* the spool cannot be written: waiting for room (readonly.h) */
         uint64_t started_at_usec; /* CLOCK_MONOTONIC */
@@ -106,6 +111,11 @@ Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* Run the event loop until shutdown. Returns the exit status for main(). */
 int manager_run(Manager *m);
+
+/* Stop: with kill_nodes, stop every running node (TERM, kill_grace, KILL), record it interrupted and exit
+ * once all are; without, leave them to their keepers and exit now (KillNodes=no). why starts the log line
+ * ("Received Terminated", "uid 0 asked to stop the nodes"). A second call kills every running node. */
+void manager_stop(Manager *m, bool kill_nodes, const char *why);
 
 /* Lookup by id among the loaded jobs, or NULL. */
 Job *manager_find_job(Manager *m, uint64_t id);

@@ -94,10 +94,10 @@ void notify_reloading(void) {
         (void) sd_notify(false, msg);
 }
 
-void notify_stopping(unsigned nodes_running) {
-        char msg[96];
+void notify_stopping(unsigned nodes_running, bool detach) {
+        char msg[112];
 
-        snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %u node(s) to stop and record",
-                 nodes_running);
+        snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %u node(s) %s", nodes_running,
+                 detach ? "run on in their orchd-keeper" : "to stop and record");
         (void) sd_notify(false, msg);
 }

@@ -35,5 +35,5 @@ int notify_ready(Notifier *nt);
 void notify_done(Notifier *nt);
 /* RELOADING=1 (with MONOTONIC_USEC=, as systemd ≥ 253 wants); notify_ready() ends the reload. */
 void notify_reloading(void);
-/* STOPPING=1 and a STATUS= saying what is left to stop. */
-void notify_stopping(unsigned nodes_running);
+/* STOPPING=1 and a STATUS= saying what is left to stop, or (detach: KillNodes=no) what runs on. */
+void notify_stopping(unsigned nodes_running, bool detach);

@@ -58,12 +58,15 @@ static void help(void) {
                "                          or process groups only\n"
                "      --user-cpu-weight LIST  cpu.weight of users' cgroups, USER:WEIGHT entries\n"
                "                          (1…10000; default 100 for every user: equal shares)\n"
+               "      --kill-nodes yes|no whether SIGTERM stops the running nodes (default no: they\n"
+               "                          run on in orchd-keeper and the next orchd adopts them)\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n\n"
                "Flags override the configuration file ([Daemon] section, same names in\n"
                "CamelCase: MaxParallel=…), also when SIGHUP reloads it.\n"
-               "Signals: SIGTERM/SIGINT stop running nodes and exit (they run again or fail per\n"
-               "on_interrupt at the next start); SIGHUP reloads the configuration and rescans\n"
+               "Signals: SIGTERM/SIGINT exit, leaving running nodes to their orchd-keeper for the\n"
+               "next orchd (with KillNodes=yes they are stopped and run again or fail per\n"
+               "on_interrupt); SIGHUP reloads the configuration and rescans\n"
                "SPOOL/new.\n"
                "One orchd per spool: another one already running there (it locks SPOOL/orchd.lock)\n"
                "makes this one exit with status 75, touching nothing.\n"
@@ -95,6 +98,7 @@ static const struct {
         { "keep-finished", 0, CONF_KEEP_FINISHED },
         { "isolation", 0, CONF_ISOLATION },
         { "user-cpu-weight", 0, CONF_USER_CPU_WEIGHT },
+        { "kill-nodes", 0, CONF_KILL_NODES },
 };
 
 /* getopt's value for a flag without a short name: ARG_CONF + its index in conf_flags. */
@@ -235,6 +239,7 @@ int main(int argc, char *argv[]) {
                 .cmdline = &arg_cmdline,
                 /* Tests run the helper of the build tree; a packaged orchd the installed one. */
                 .exec_helper = getenv("ORCHD_EXEC_HELPER") ?: ORCHD_EXEC_PATH,
+                .keeper_path = getenv("ORCHD_KEEPER") ?: ORCHD_KEEPER_PATH,
                 /* Tests name their own PAM service file. Our environment is root's, never a job's. */
                 .pam_confdir = getenv("ORCHD_PAM_CONFDIR"),
         };

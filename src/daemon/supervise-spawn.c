@@ -226,6 +226,41 @@ static int task_start_plain(Task *t, const TaskParams *p, int out_fd, int err_fd
         return spawn_recorded(&sp, &t->pid);
 }
 
+static int (*helper_main)(int argc, char *argv[]);
+
+void task_set_helper_main(int (*main_fn)(int argc, char *argv[])) {
+        helper_main = main_fn;
+}
+
+/* The child of task_fork_helper(): what posix_spawn()'s attributes and file actions do for the exec'd
+ * helper (task_setup_attr(), task_setup_file_actions()), then the helper's logic itself, which joins the
+ * cgroup at EXEC_CGROUP_FD first. Every fd given is above EXEC_CGROUP_FD, so no dup2 overwrites another. */
+static _Noreturn void task_helper_child(char **hargv, int out_fd, int err_fd, int status_fd, int request_fd,
+                                        int gate_fd, int cgroup_fd) {
+        sigset_t empty;
+        int null_fd, argc = 0;
+
+        (void) setsid();
+        for (int sig = 1; sig < NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        (void) sigemptyset(&empty);
+        (void) sigprocmask(SIG_SETMASK, &empty, NULL);
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+            dup2(err_fd, STDERR_FILENO) < 0 || dup2(status_fd, EXEC_STATUS_FD) < 0 ||
+            dup2(request_fd, EXEC_REQUEST_FD) < 0 || (gate_fd >= 0 && dup2(gate_fd, EXEC_GATE_FD) < 0) ||
+            (cgroup_fd >= 0 && dup2(cgroup_fd, EXEC_CGROUP_FD) < 0) || chdir("/") < 0)
+                _exit(127);
+        /* Not exec'd, so no O_CLOEXEC helps: a stray fd at EXEC_GATE_FD would read as a gate. */
+        if (gate_fd < 0)
+                (void) close(EXEC_GATE_FD);
+        (void) close_range(cgroup_fd >= 0 ? EXEC_CGROUP_FD + 1 : EXEC_GATE_FD + 1, ~0U, 0);
+        while (hargv[argc])
+                argc++;
+        (void) helper_main(argc, hargv);
+        _exit(127);
+}
+
 /* Start orchd-exec for the node, gated if it must be recorded (its pid is known only once it runs). */
 static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_fd) {
         static char *const empty_env[] = { NULL };
@@ -261,6 +296,16 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
                         return -errno;
         }
 
+        if (helper_main) {
+                t->started_at = now_usec(CLOCK_REALTIME);
+                t->pid = fork();
+                if (t->pid < 0)
+                        return -errno;
+                if (t->pid == 0)
+                        task_helper_child(hargv, out_fd, err_fd, status_w, request_fd, gate_r, cgroup_w);
+                t->status_fd = TAKE_FD(status_r);
+                return 0;
+        }
         r = -posix_spawnattr_init(&attr);
         if (r < 0)
                 return r;

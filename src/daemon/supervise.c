@@ -78,6 +78,8 @@ static int task_kill_group(Task *t, int sig) {
 
         if (t->cgroup_fd >= 0 && t->pid > 0) {
                 r = task_cgroup_kill(t, sig);
+                if (r == -ENOENT)
+                        r = 0; /* removed (orchd does once the END is in): only an empty cgroup can be */
                 if (r < 0)
                         log_warning_errno(r, "Failed to send signal %d to the cgroup of process %d: %m", sig,
                                           (int) t->pid);

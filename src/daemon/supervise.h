@@ -114,6 +114,11 @@ typedef struct TaskParams {
  * With merge_output, stdout and stderr are one pipe (both fds of the child are its write end). */
 int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata, Task **ret);
 
+/* For a single-threaded host (orchd-keeper): start the helper's work (TaskParams.helper's command line and
+ * fds, exec-proto.h) by calling main_fn in a fork()ed child instead of exec'ing the helper, saving an exec
+ * per node. main_fn must never return. NULL (the default) exec's the helper. */
+void task_set_helper_main(int (*main_fn)(int argc, char *argv[]));
+
 /* Whether the task waits for task_open_gate() (started through the helper with a record_prefix), the
  * caller having to write its record first. */
 bool task_gated(const Task *t);

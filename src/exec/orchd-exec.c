@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec-main.h"
 #include "exec-proto.h"
 
 #define GROUPS_MAX 65536
@@ -421,7 +422,7 @@ static void join_cgroup(void) {
         (void) close(EXEC_CGROUP_FD);
 }
 
-int main(int argc, char *argv[]) {
+int exec_main(int argc, char *argv[]) {
         unsigned long uid;
 
         if (fcntl(EXEC_STATUS_FD, F_SETFD, FD_CLOEXEC) < 0)
@@ -452,3 +453,11 @@ int main(int argc, char *argv[]) {
         }
         fail(EXEC_STEP_SETUP, EINVAL);
 }
+
+/* orchd-keeper links this file too (ORCHD_EXEC_NO_MAIN) and calls exec_main() in a fork()ed child, so
+ * another user's node costs no second exec (supervise.h, task_set_helper_main()). */
+#ifndef ORCHD_EXEC_NO_MAIN
+int main(int argc, char *argv[]) {
+        return exec_main(argc, argv);
+}
+#endif

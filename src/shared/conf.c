@@ -51,6 +51,8 @@ static const struct {
         /* orchd's cgroup is set up at start. */
         [CONF_ISOLATION] = { "Isolation", false },
         [CONF_USER_CPU_WEIGHT] = { "UserCPUWeight", true },
+        /* Read when orchd stops: a reload to yes before a stop for maintenance stops the nodes too. */
+        [CONF_KILL_NODES] = { "KillNodes", true },
 };
 
 const char *conf_key_to_string(ConfKey k) {
@@ -277,7 +279,7 @@ static int add_names(char ***list, const char *value, const char **ret_why) {
 }
 
 int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) {
-        int r;
+        int r = 0;
 
         *ret_why = NULL;
         switch (k) {
@@ -293,6 +295,12 @@ int conf_set(DaemonConf *c, ConfKey k, const char *value, const char **ret_why) 
                 r = parse_count(value, &c->max_parallel);
                 if (r < 0)
                         *ret_why = "must be a number from 1 to 1000000";
+                break;
+        case CONF_KILL_NODES:
+                if (streq(value, "yes") || streq(value, "no"))
+                        c->kill_nodes = streq(value, "yes");
+                else
+                        r = -EINVAL, *ret_why = "must be yes or no";
                 break;
         case CONF_LOG_LEVEL:
                 r = conf_parse_log_level(value, &c->log_level);
@@ -503,6 +511,9 @@ int conf_merge(DaemonConf *dst, const DaemonConf *src) {
                         break;
                 case CONF_LOG_LEVEL:
                         dst->log_level = src->log_level;
+                        break;
+                case CONF_KILL_NODES:
+                        dst->kill_nodes = src->kill_nodes;
                         break;
                 case CONF_MAX_LOG_SIZE:
                         dst->max_log_size = src->max_log_size;

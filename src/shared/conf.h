@@ -35,6 +35,7 @@ typedef enum ConfKey {
         CONF_KEEP_FINISHED,
         CONF_ISOLATION,
         CONF_USER_CPU_WEIGHT,
+        CONF_KILL_NODES,
         _CONF_KEY_MAX,
         _CONF_KEY_INVALID = -EINVAL,
 } ConfKey;
@@ -70,6 +71,9 @@ typedef struct DaemonConf {
         bool isolation_pgroup;
         /* UserCPUWeight=: cpu.weight of a user's cgroup (USER:WEIGHT entries); unlisted users get 100. */
         UserWeights user_cpu_weights;
+        /* KillNodes=: whether stopping orchd (SIGTERM) stops the running nodes too; when not, they run on
+         * in their orchd-keeper and the next orchd adopts them. */
+        bool kill_nodes;
 } DaemonConf;
 
 #define CONF_KEEP_FOREVER UINT64_MAX

@@ -10,10 +10,12 @@
 #  - the decision is durable: a kill -9 once the aborting node's end is on disk, and the restarted
 #    daemon does not resume the job (the stopped sibling does not run again, nothing pending starts).
 # Gates, not sleeps: every wait is on a file a node or the test writes.
+#
+# orchd runs with KillNodes=yes, so that the kill -9 interrupts what runs (the restart's part of this test).
 
 . "$(dirname "$0")/lib.sh"
 
-start_orchd --max-parallel 4
+start_orchd --kill-nodes yes --max-parallel 4
 
 # unless_exit: attempt 1 exits 1 (retried), attempt 2 exits 5 (listed: not retried).
 drop_job deny <<EOF
@@ -103,7 +105,7 @@ EOF
 id=$(job_id_of crash) || bail_out "job not accepted"
 ok "the aborting node's end is on disk" wait_for 30 disk_node_is "$id" boom failed
 kill9_orchd
-start_orchd --max-parallel 4
+start_orchd --kill-nodes yes --max-parallel 4
 is_exit 1 "after the restart the job ends as aborted" ctl wait "$id" --timeout 30
 is "$(job_field "$id" state) $(job_field "$id" reason)" "failed abort:7" "job failed, reason abort:7"
 # Running at the crash, it is interrupted (killed by the restarted daemon) and then stopped by the abort

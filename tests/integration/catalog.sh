@@ -13,6 +13,9 @@
 # the text names but the entry lacks). journalctl -x reads the catalog database at its fixed path: it runs
 # in a private mount namespace where a tmpfs over /var/lib/systemd holds the database of this catalog, so
 # the system's catalog is never touched. Entries are those of this test's spool (ORCH_SPOOL).
+#
+# orchd runs with KillNodes=yes, so that a stop interrupts a node and a crash orphans one (both have
+# MESSAGE_IDs of their own).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -72,7 +75,7 @@ lock_journald
 "$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1 || render_skip "no journald: $(cat "$T/journald-start.out")"
 trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
 
-start_orchd
+start_orchd --kill-nodes yes
 sid=$(cat "$SPOOL/spool-id") || bail_out "no spool-id"
 drop_job ok <<EOF
 { "nodes": { "a": { "cmd": ["/bin/true"] } } }
@@ -100,11 +103,11 @@ wait_job "$cid" >/dev/null
 ctl gc >/dev/null || bail_out "orchctl gc failed"
 wait_for 20 test -s "$W/i.1" || bail_out "node i did not start"
 stop_orchd # i is interrupted: it runs again at the next start (on_interrupt "rerun")
-start_orchd
+start_orchd --kill-nodes yes
 wait_for 20 test -s "$W/i.2" || bail_out "node i did not run again"
 track_pid_file "$W/i.2"
 kill9_orchd # i's second attempt is orphaned: the next start kills it
-start_orchd
+start_orchd --kill-nodes yes
 wait_for 20 test -s "$W/i.3" || bail_out "node i did not run a third time"
 open_gate i
 wait_job "$iid" >/dev/null

@@ -7,6 +7,9 @@
 # status --json, freeze/thaw stop and restart a node, attempt cgroups are removed after the job, another
 # user's node lands in its own user-UID cgroup, and isolation = pgroup keeps the old behaviour and refuses
 # --freeze. Limits whose controller this host lacks are SKIPped, saying so.
+#
+# orchd runs with KillNodes=yes, so that a kill -9 leaves the interrupted attempt's leftovers to the next
+# orchd's sweep (keeper-restart.sh has the cgroups of attempts that run on).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -25,7 +28,7 @@ chmod 711 "$T"
 G=$T/gate
 mkdir -p "$G"
 chmod 1777 "$G"
-start_orchd
+start_orchd --kill-nodes yes
 BASE=$MOUNT/orchd-$(head -c 16 "$SPOOL/spool-id")
 ok "orchd made its cgroup $BASE" test -d "$BASE"
 like "$(grep -a 'Isolation' "$T/orchd.log")" "Isolation: cgroup v2 below $BASE" "it logs the isolation once, with the cgroup"
@@ -201,7 +204,7 @@ wait_for 20 test -s "$G/crash.gc" -a -e "$G/crash.ready" || bail_out "the node d
 gc=$(cat "$G/crash.gc")
 kill9_orchd
 ok "after kill -9 of orchd the setsid grandchild still runs in its cgroup" grep -qx "$gc" "$BASE/user-0/job-$id/n.1/cgroup.procs"
-start_orchd
+start_orchd --kill-nodes yes
 ok "the restarted orchd killed it through the cgroup" wait_for 20 sh -c "! kill -0 $gc 2>/dev/null || grep -q '^State:.*Z' /proc/$gc/status"
 wait_job "$id" >/dev/null
 expect_node "$id" n failed interrupted
@@ -213,7 +216,7 @@ ok "BASE is removed when orchd stops" test ! -e "$BASE"
 
 # ---- isolation = pgroup --------------------------------------------------------------------------------
 printf '[Daemon]\nIsolation=pgroup\n' >"$T/orchd.conf"
-start_orchd
+start_orchd --kill-nodes yes
 like "$(grep -a 'Isolation: process groups' "$T/orchd.log")" "isolation = pgroup" "under Isolation=pgroup it logs process groups and why"
 is "$(ctl stats --json | jq -r .isolation)" pgroup "stats --json has isolation: pgroup"
 ok "no cgroup is made" test ! -e "$BASE"

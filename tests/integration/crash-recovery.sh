@@ -8,10 +8,14 @@
 # What counts as recorded is read from the job's files on disk after the kill (state.json, then the
 # newer journal-*.json in order), not from a status taken before it: the chain keeps moving between
 # the two, and only the disk says what the restarted daemon will see.
+#
+# orchd runs with KillNodes=yes: its keepers leave with it, so the running nodes lose their supervisor as
+# in a reboot and on_interrupt applies. With the default (KillNodes=no) they run on and are adopted instead:
+# keeper-restart.sh.
 
 . "$(dirname "$0")/lib.sh"
 
-start_orchd --max-parallel 4
+start_orchd --max-parallel 4 --kill-nodes yes
 track_pid_file "$W/once.pid"
 
 # A node that must not run twice: it records itself, then outlives the crash.
@@ -55,7 +59,7 @@ ok "the crash hit mid-chain" test "${#ended[@]}" -lt 6
 
 once_pid=$(cat "$W/once.pid")
 ok "node once's process outlived the crash (it runs until killed, in its own session)" pid_alive "$once_pid"
-start_orchd --max-parallel 4
+start_orchd --max-parallel 4 --kill-nodes yes
 # The restarted daemon kills a group it recorded as running (pid + start time), so the node is never
 # running twice, and never hits a reused pid.
 ok "the restart killed the orphaned process of node once" wait_for 10 sh -c "! kill -0 $once_pid 2>/dev/null || grep -q '^State:.Z' /proc/$once_pid/status"

@@ -7,6 +7,9 @@
 # removed it resumes by itself, with no client call: the records of recovery are written, the interrupted
 # node runs again, its dependent runs, and the file that waited in new/ is taken and runs (all watched in a
 # ledger the nodes append to). The spool is a small tmpfs of its own (root only).
+#
+# orchd runs with KillNodes=yes, so that the kill -9 interrupts the running node (its rerun is part of the
+# resumption checked here).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +18,7 @@ spool_on_tmpfs "a restart on a full spool file system" size=8m
 ledger_count() { grep -cx "$1" "$W/ledger" 2>/dev/null || true; }
 ledger_has() { [ "$(ledger_count "$1")" -ge "${2:-1}" ]; }
 
-start_orchd --min-free-space 1M
+start_orchd --kill-nodes yes --min-free-space 1M
 drop_job work <<EOF
 { "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo a >>$W/ledger; echo hello-from-a; until [ -e $W/gate ]; do sleep 0.05; done"] },
              "b": { "cmd": ["/bin/sh", "-c", "echo b >>$W/ledger"], "after": ["a"] } } }
@@ -32,7 +35,7 @@ dd if=/dev/zero of="$SPOOL/fill" bs=64k 2>/dev/null # to the last byte
 ok "the spool's filesystem is full" test "$(df --output=avail -k "$SPOOL" | tail -n 1 | tr -d ' ')" -lt 64
 mv "$SPOOL/tmp/later.json" "$SPOOL/new/later.json"
 
-start_orchd --min-free-space 1M # bails out if orchd exits at start
+start_orchd --kill-nodes yes --min-free-space 1M # bails out if orchd exits at start
 ok "orchd started and runs" pid_alive "$ORCHD_PID"
 ok "its log says it is read-only and why" grep -q 'No space left on device.*Read-only until there is room' "$T/orchd.log"
 is_exit 0 "stats answers" ctl stats

@@ -6,6 +6,8 @@
 # - a group removed from the owner while their job runs is gone from the job's next node;
 # - a uid freed by userdel and given to another account (useradd -u) is never run as: the job's next node,
 #   and the same node retried with orchctl retry, fail with account:unknown and never run.
+#
+# orchd runs with KillNodes=yes: the restart in the middle is the old stop.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -32,7 +34,7 @@ chmod 711 "$T"
 G=$T/gate
 mkdir -p "$G"
 chmod 1777 "$G"
-start_orchd
+start_orchd --kill-nodes yes
 
 submit_as() { # submit_as USER FILE
         setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups env HOME="/home/$1" PATH="$NODE_PATH" \
@@ -84,7 +86,7 @@ is_exit 1 "retried, the job fails again" wait_job "$id"
 is "$(node_field "$id" second reason)" "account:unknown" "the retried node fails with account:unknown"
 ok "and never ran" sh -c "! ls '$G'/reuse-second-ran-* >/dev/null 2>&1"
 stop_orchd || bail_out "orchd did not stop"
-start_orchd
+start_orchd --kill-nodes yes
 out=$(ctl retry "$id") || bail_out "orchctl retry after a restart failed: $out"
 is_exit 1 "after a restart (the account is loaded anew), a retry fails again" wait_job "$id"
 is "$(node_field "$id" second reason)" "account:unknown" "with account:unknown"

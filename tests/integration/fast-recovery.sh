@@ -13,6 +13,9 @@
 #   - a job not loaded yet can be removed (the loading then skips it);
 #   - a kill -9 while jobs are still unloaded (one loaded on demand) loses or corrupts nothing;
 #   - an unfinished job is loaded first: its node runs again while the finished ones wait behind the hold.
+#
+# orchd runs with KillNodes=yes (the old stop): the gated node below is interrupted by the stop and starts
+# again, which is what shows that unfinished jobs are loaded first.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -47,7 +50,7 @@ user_bytes() { # user_bytes: the sum of the sizes of U's job files in jobs/ (wha
         echo "$s"
 }
 
-start_orchd
+start_orchd --kill-nodes yes
 for spec in ok1:0 ok2:0 bad:3 ok3:0; do
         ctl_as "$U" submit "$(submit_file "${spec%:*}" "${spec#*:}")" >/dev/null || bail_out "submit ${spec%:*} failed"
 done
@@ -66,7 +69,7 @@ drop_job late <<EOF
 { "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo late >> $W/ledger"] } } }
 EOF
 touch "$W/hold"
-ORCHD_RECOVERY_HOLD=$W/hold start_orchd
+ORCHD_RECOVERY_HOLD=$W/hold start_orchd --kill-nodes yes
 
 is "$(loading)" 5 "stats: 5 jobs not loaded yet"
 like "$(ctl stats)" "LOADING: 5 jobs" "orchctl stats says so"
@@ -89,7 +92,7 @@ is "$(loading)" 2 "2 jobs left to load (it was one of them; the retry loaded job
 
 # kill -9 with jobs half loaded: nothing is lost or moved to corrupt/.
 kill9_orchd
-ORCHD_RECOVERY_HOLD=$W/hold start_orchd
+ORCHD_RECOVERY_HOLD=$W/hold start_orchd --kill-nodes yes
 is "$(loading)" 4 "after a kill -9 while loading: the 4 jobs left to load again"
 rm "$W/hold"
 ok "without the hold, every job gets loaded" wait_for 20 loaded
@@ -114,7 +117,7 @@ ok "its node runs" wait_for 20 test "$(starts)" = 1
 ok "an unfinished job is marked" test -e "$SPOOL/jobs/.unfinished/$gated"
 stop_orchd || bail_out "orchd did not stop"
 touch "$W/hold"
-ORCHD_RECOVERY_HOLD=$W/hold start_orchd
+ORCHD_RECOVERY_HOLD=$W/hold start_orchd --kill-nodes yes
 ok "its node starts again while the finished jobs are not loaded" wait_for 20 started_twice
 ok "(they are not: the hold keeps them)" test "$(loading)" -gt 0
 rm "$W/hold"

@@ -78,10 +78,11 @@ if [ "$(id -u)" -eq 0 ] && command -v strace >/dev/null; then
         strace_detach
         is "$(ctl --json stats | jq -r .read_only)" null "stats: writing again"
 
-        # Out of fds starting a node (the loop thread's first pipe2 fails): the node waits a second and starts
-        # again, as attempt 2, without failing the job or counting against retry.attempts (it has none).
-        strace_attach "$T/strace" pipe2 "pipe2:error=EMFILE:when=1" orchd ||
-                bail_out "cannot attach strace to orchd's loop thread"
+        # Out of fds starting a node (the keeper's first pipe2 fails: the node's pipes are the keeper's): the
+        # node waits a second and starts again, as attempt 2, without failing the job or counting against
+        # retry.attempts (it has none).
+        STRACE_TARGET=$(keeper_pid) strace_attach "$T/strace" pipe2 "pipe2:error=EMFILE:when=1" orchd-keeper ||
+                bail_out "cannot attach strace to the keeper's loop thread"
         printf '{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo pinch >> %s/ledger"] } } }\n' "$W" >"$SPOOL/tmp/pinch.json"
         mv "$SPOOL/tmp/pinch.json" "$SPOOL/new/pinch.json"
         ok "a node that could not start for want of fds runs a second later" wait_for 20 grep -qx pinch "$W/ledger"

@@ -7,6 +7,8 @@
 # step is shown in order with the right actor, before and after the restart, in the table and in --json;
 # the history of a single node; an account without rights gets the access error (77). No timing window:
 # the long node waits on a gate file.
+#
+# orchd runs with KillNodes=yes, so that the kill -9 interrupts g and its rerun is in the history.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -25,7 +27,7 @@ shadow_cmd usermod -a -G "$G" "$UA"
 uido=$(id -u "$UO") uida=$(id -u "$UA")
 chmod 711 "$T"
 chmod 777 "$W"
-start_orchd --admin-group "$G"
+start_orchd --kill-nodes yes --admin-group "$G"
 
 # r fails its first attempt (exit 3) and is retried; g waits on its gate; h comes after g.
 cat >"$W/job.json" <<EOF
@@ -71,7 +73,7 @@ like "$table" "pause +paused +- +$UO \\($uido\\)" "and the pause by its owner (u
 
 # kill -9 while g runs: the restarted orchd takes the job over and reruns g (on_interrupt=rerun).
 kill9_orchd
-start_orchd --admin-group "$G"
+start_orchd --kill-nodes yes --admin-group "$G"
 is "$(trail "$UO" | head -9)" "$want_before" "after kill -9 and a restart: the same history"
 wait_for 20 sh -c "$(printf '%q ' "$ORCHCTL" -s "$SOCK" --json history "$id") | jq -e '[.events[] | select(.node == \"g\" and .event == \"start\")] | length == 2' >/dev/null" ||
         fail "g was not started again after the restart"
@@ -97,7 +99,7 @@ is_exit 66 "history of an unknown job: exit 66" ctl history 99999
 
 # The trail is durable: a finished job's comes from its files, across another restart.
 stop_orchd
-start_orchd --admin-group "$G"
+start_orchd --kill-nodes yes --admin-group "$G"
 is "$(trail root)" "$want_before
 $want_after" "a finished job's history survives a restart whole"
 jq_ok "state.json carries the history" '.history.events | length == 16' "$SPOOL/jobs/$id/state.json"

@@ -35,6 +35,7 @@ find_built() { # find_built RELPATH: the first existing executable of $PWD/RELPA
 : "${SPIN:=$(find_built tests/helpers/spin)}"
 : "${PTY:=$(find_built tests/helpers/pty)}"
 : "${ORCHD_EXEC_HELPER:=$(find_built src/orchd-exec)}"
+: "${ORCHD_KEEPER:=$(find_built src/orchd-keeper)}"
 : "${TEST_TIMEOUT:=60}"
 : "${TEST_TIME_SCALE:=3}"
 # Job files name $SPIN and nodes run in another cwd: make the paths absolute.
@@ -43,7 +44,8 @@ case $ORCHCTL in /*) ;; *) ORCHCTL=$PWD/$ORCHCTL ;; esac
 case $SPIN in /*) ;; *) SPIN=$PWD/$SPIN ;; esac
 case $PTY in /*) ;; *) PTY=$PWD/$PTY ;; esac
 case $ORCHD_EXEC_HELPER in /*) ;; *) ORCHD_EXEC_HELPER=$PWD/$ORCHD_EXEC_HELPER ;; esac
-export ORCHD ORCHCTL SPIN PTY TOP_SRCDIR ORCHD_EXEC_HELPER
+case $ORCHD_KEEPER in /*) ;; *) ORCHD_KEEPER=$PWD/$ORCHD_KEEPER ;; esac
+export ORCHD ORCHCTL SPIN PTY TOP_SRCDIR ORCHD_EXEC_HELPER ORCHD_KEEPER
 
 # The base PATH of a node (SPEC §3).
 NODE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -369,6 +371,7 @@ _cleanup() {
                 _wait_exit "$ORCHD_PID" 10 || kill -KILL "$ORCHD_PID" 2>/dev/null
                 wait "$ORCHD_PID" 2>/dev/null
         fi
+        _kill_keepers
         # What the test set up outside $T, undone once the daemon (and so every node) is gone.
         _remove_cgroup
         [ -z "$_tmpfs_spool" ] || umount -l "$_tmpfs_spool" 2>/dev/null
@@ -436,9 +439,9 @@ _start_watchdog
 # the one named THREAD (orchd-commit, orchd-read), for the syscalls SET, with -e inject=INJECT if not empty,
 # writing to OUT; sets STRACE_PID. Returns once those threads are traced (1 if that takes over 10 s).
 # Needs root and strace.
-strace_attach() {
+strace_attach() { # OUT SET [INJECT [COMM]]: trace orchd's threads (named COMM), or STRACE_TARGET's
         local out=$1 set=$2 inject=${3:-} comm=${4:-} tasks=() tids=() t deadline
-        for t in /proc/"$ORCHD_PID"/task/*; do
+        for t in /proc/"${STRACE_TARGET:-$ORCHD_PID}"/task/*; do
                 [ -z "$comm" ] || [ "$(cat "$t/comm" 2>/dev/null)" = "$comm" ] || continue
                 tasks+=("$t")
                 tids+=(-p "${t##*/}")
@@ -453,6 +456,28 @@ strace_attach() {
                         pid_alive "$ORCHD_PID" || return 0
                         sleep 0.01
                 done
+        done
+}
+
+keeper_pid() { # keeper_pid: the pid of the orchd-keeper the running orchd started (root's nodes), if any
+        pgrep -P "$ORCHD_PID" -x orchd-keeper | head -1
+}
+
+spool_keepers() { # spool_keepers: the pids of this spool's orchd-keepers (their command line names its id)
+        local id p
+        id=$(cat "$SPOOL/spool-id" 2>/dev/null) || return 0
+        for p in $(pgrep -x orchd-keeper); do
+                tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF " $id " && echo "$p"
+        done
+}
+
+_kill_keepers() { # the spool's keepers and the nodes they run (each its own process group), so no test leaks
+        local p c
+        for p in $(spool_keepers); do
+                for c in $(pgrep -P "$p"); do
+                        kill -KILL -- "-$c" 2>/dev/null
+                done
+                kill -KILL "$p" 2>/dev/null
         done
 }
 

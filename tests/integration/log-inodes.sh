@@ -7,6 +7,8 @@
 # attempt gets no log file (its output goes to the journal only), the daemon says so once, and the journal
 # keeps the inodes it needs: orchd stays up and every job's end is recorded. The spool is a tmpfs of its own
 # with few inodes (root only).
+#
+# orchd runs with KillNodes=yes: the restart in the middle is the old stop.
 
 # 2,000 node starts, each recorded before its exec: under load that takes more than lib.sh's default minute.
 : "${TEST_TIMEOUT:=180}"
@@ -17,7 +19,7 @@ spool_on_tmpfs "attempts on a spool short of inodes" size=32m,nr_inodes=1400
 
 free_inodes() { df --output=iavail "$SPOOL" | tail -n 1 | tr -d ' '; }
 
-start_orchd --min-free-space 1M
+start_orchd --kill-nodes yes --min-free-space 1M
 # A bystander, accepted first: it waits on a gate until the flood has ended, then its end must be recorded.
 drop_job bystander <<EOF
 { "nodes": { "wait": { "cmd": "while [ ! -e $W/release ]; do sleep 0.05; done; echo bystander-done" } } }
@@ -50,6 +52,6 @@ is_exit 0 "the bystander's end is recorded too: succeeded" ctl wait "$by" --time
 is "$(grep -c 'Failed to' "$T/orchd.log" || true)" 0 "no write of orchd's failed"
 stop_orchd
 is "$ORCHD_STATUS" 0 "orchd exits 0 on SIGTERM"
-start_orchd --min-free-space 1M
+start_orchd --kill-nodes yes --min-free-space 1M
 is "$(job_field "$id" state) $(job_field "$by" state)" "failed succeeded" "both ends are read back after a restart"
 done_testing

@@ -5,6 +5,9 @@
 # it was accepted from (dropped or submitted), before and after orchd restarts, in list, status and its
 # nodes' ORCH_JOB_NAME; it does not become its id. An explicit name stays what the file says, even one
 # that looks like an id.
+#
+# orchd runs with KillNodes=yes, so that the kill -9 interrupts node n and its rerun's ORCH_JOB_NAME shows
+# the name after the restart.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -12,7 +15,7 @@ names() { # names: "ID NAME" of every job, sorted by id
         ctl --json list --all | jq -r 'sort_by(.id | tonumber)[] | "\(.id) \(.name)"'
 }
 
-start_orchd
+start_orchd --kill-nodes yes
 track_pid_file "$W/pids"
 # A node that records its job's name at each run, then waits for the gate.
 drop_job nameless <<EOF
@@ -35,7 +38,7 @@ is "$(job_field "$id" name)" nameless "before the restart: the dropped job is na
 is "$(job_field "$id_sub" name)" handed-in "before the restart: the submitted job is named after its file"
 
 kill9_orchd
-start_orchd
+start_orchd --kill-nodes yes
 names >"$T/after"
 if cmp -s "$T/before" "$T/after"; then
         pass "list shows the same names after the restart"

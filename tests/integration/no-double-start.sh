@@ -3,9 +3,11 @@
 #
 # A node never runs twice at once, attempt numbers are never reused and a log is never overwritten (issue 9
 # point 3), checked against a ledger the nodes write themselves. orchd is killed -9 at the exact moment it
-# has just spawned a node and recorded nothing itself: it runs under strace, which delivers SIGKILL when it
-# enters its K-th pidfd_open(2), the call task_spawn() makes right after the spawn returned. The node has
-# exec'd then; before its start was recorded by its own process (src/shared/spawnrec.c), the restarted daemon, which
+# has just had a node spawned and recorded nothing itself: it runs under strace, which delivers SIGKILL when it
+# enters its K-th poll(2), the call a start makes right after its START went to the node's orchd-keeper
+# (src/daemon/keeper-client.c), which spawns the node and (KillNodes=yes) exits on orchd's death, leaving it
+# running. Before
+# its start was recorded by its own process (src/shared/spawnrec.c), the restarted daemon, which
 # could not know its pid, started the node again beside it. Now the next daemon kills that execution and
 # reruns the node (as after any crash while it runs): a node may run twice, one after the other, never at
 # once. No sleep decides anything: the nodes hold on gate files the test creates, and every wait polls the
@@ -23,6 +25,10 @@ if ! command -v strace >/dev/null; then
         exit 0
 fi
 
+# KillNodes=yes: the keepers leave with orchd, so a kill -9 leaves the node without its supervisor, the case
+# this test is about (with the default KillNodes=no the keeper stays and the next orchd adopts the node:
+# keeper-restart.sh). Every start of the test reads it.
+printf '[Daemon]\nKillNodes=yes\n' >"$T/orchd.conf"
 REAL_ORCHD=$ORCHD
 STRACED=$W/orchd-killed-at-spawn
 : >"$W/ledger"
@@ -58,10 +64,10 @@ starts_of() { grep -c "^start $1 " "$W/ledger"; }
 # come before it answers a client (await_kill then sees it gone).
 _ready_or_killed() { _orchd_ready || ! pid_alive "$ORCHD_PID"; }
 
-# Start orchd (under strace) so that it is SIGKILLed on entering its K-th pidfd_open; only its main thread
-# is traced, which is the one that spawns.
+# Start orchd (under strace) so that it is SIGKILLed on entering its K-th poll (its K-th start); only its
+# main thread is traced, which is the one that starts nodes.
 start_killed_at_spawn() { # start_killed_at_spawn K
-        printf '#!/bin/sh\nexec strace -qq -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:signal=KILL:when=%s %s "$@"\n' \
+        printf '#!/bin/sh\nexec strace -qq -o /dev/null -e trace=poll -e inject=poll:signal=KILL:when=%s %s "$@"\n' \
                 "$1" "$REAL_ORCHD" >"$STRACED"
         chmod +x "$STRACED"
         ORCHD=$STRACED

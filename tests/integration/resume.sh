@@ -8,6 +8,9 @@
 # So after each restart this test never connects to the daemon: readiness is its log line, and progress
 # is read from the world, a ledger the nodes append to and the jobs' state files. (A client call wakes
 # the event loop, which is how this bug hid from tests that call orchctl wait.)
+#
+# orchd runs with KillNodes=yes (the old stop): a stop interrupts the running nodes, which is what is resumed
+# here (with the default KillNodes=no they run on and are adopted: keeper-restart.sh).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -48,7 +51,7 @@ no_client_calls() { # no_client_calls: the running daemon's log shows no control
 
 # ---- kill -9 while a node runs, and a file dropped while orchd is down
 
-start_orchd
+start_orchd --kill-nodes yes
 chain_job a "$W/go-a"
 wait_for 20 ledger_has "start a1" || bail_out "node a1 did not start"
 id_a=$(disk_job_id a.json) || bail_out "job a not found in the spool"
@@ -56,7 +59,7 @@ id_a=$(disk_job_id a.json) || bail_out "job a not found in the spool"
 ok "a1 is recorded running" wait_for 20 disk_node_is "$id_a" a1 running
 kill9_orchd
 one_node_job c
-start_orchd_unattended
+start_orchd_unattended --kill-nodes yes
 # Opened only now: what is left of the first a1 was killed by the restart, so "end a1" is the rerun's.
 touch "$W/go-a"
 ok "after kill -9: a1 ran again by itself" wait_for 20 ledger_has "end a1"
@@ -78,7 +81,7 @@ stop_orchd 20
 is "$ORCHD_STATUS" 0 "SIGTERM: orchd stopped and exited 0"
 ok "b1 is recorded pending again (interrupted by the stop)" disk_node_is "${id_b:-0}" b1 pending
 one_node_job d
-start_orchd_unattended
+start_orchd_unattended --kill-nodes yes
 touch "$W/go-b"
 ok "after SIGTERM: b1 ran again by itself" wait_for 20 ledger_has "end b1"
 ok "after SIGTERM: b2 ran after b1" wait_for 20 ledger_has "end b2"
@@ -92,7 +95,7 @@ ok "no client called the restarted daemon" no_client_calls
 
 stop_orchd 20
 one_node_job e
-start_orchd_unattended
+start_orchd_unattended --kill-nodes yes
 ok "restart with only a dropped file: it ran" wait_for 20 ledger_has "end e1"
 id_e=$(disk_job_id e.json)
 ok "and its job ended succeeded on disk" wait_for 20 disk_job_is "${id_e:-0}" succeeded

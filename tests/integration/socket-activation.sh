@@ -12,7 +12,7 @@ command -v systemd-socket-activate >/dev/null ||
 
 : >"$T/orchd.conf"
 # orchd is told to use another path: a passed socket must win over it.
-systemd-socket-activate -l "$SOCK" "$ORCHD" --config "$T/orchd.conf" --spool "$SPOOL" \
+systemd-socket-activate -l "$SOCK" -E ORCHD_KEEPER "$ORCHD" --config "$T/orchd.conf" --spool "$SPOOL" \
         --socket "$T/unused.sock" --log-level debug 2>>"$T/orchd.log" &
 ORCHD_PID=$!
 wait_for 60 test -S "$SOCK" || bail_out "systemd-socket-activate did not bind $SOCK"

@@ -27,6 +27,7 @@ static void test_keys(void **state) {
         assert_false(conf_key_reloadable(CONF_DROP_GROUP));
         assert_true(conf_key_reloadable(CONF_MAX_PARALLEL));
         assert_true(conf_key_reloadable(CONF_ADMIN_GROUP));
+        assert_true(conf_key_reloadable(CONF_KILL_NODES)); /* read at the stop */
 }
 
 static void test_values(void **state) {

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * keeper-adopt.c — a restarted orchd and the keepers its predecessor left running (keeper-client.h):
+ * finding them (SPOOL/run/keeper-UID.sock), learning what they run, adopting those attempts as KeeperTasks
+ * of the recovered jobs, and ending the attempts whose end was recorded while orchd was down; and the other
+ * side of a stop: detaching from what runs on, waiting for leaving keepers to be gone.
+ *
+ * Invariants: a keeper is trusted only as the peer of a socket in the root-only run directory (SO_PEERCRED
+ * names its pid and uid: root's, or ours); what no job adopts is killed (FREE) once recovery is over, so
+ * nothing runs that no job knows of.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "keeper-client-internal.h"
+#include "keeper-io.h"
+#include "log.h"
+#include "macro.h"
+
+/* Send HELLO and read RUNNING… up to SYNCED into k->running. Returns 0 or -errno. */
+static int keeper_sync(Keeper *k) {
+        static uint8_t buf[KEEPER_MSG_MAX];
+        KeeperWriter w;
+        int r;
+
+        keeper_writer_init(&w, KEEPER_MSG_HELLO, KEEPER_MSG_MAX);
+        keeper_put_u32(&w, KEEPER_HELLO_RECOVER);
+        r = keeper_writer_finish(&w);
+        if (r >= 0)
+                r = keeper_io_send(k->fd, w.buf, w.len, NULL, 0);
+        keeper_writer_done(&w);
+        while (r >= 0) {
+                int fds[KEEPER_FDS_MAX], type;
+                size_t n_fds;
+                KeeperReader rd;
+                KeeperRunning *run;
+                ssize_t n = keeper_io_recv(k->fd, buf, sizeof(buf), fds, &n_fds);
+
+                for (size_t j = 0; j < n_fds; j++)
+                        safe_close(fds[j]);
+                if (n == -EAGAIN) {
+                        r = keeper_wait_fd(k->fd, POLLIN);
+                        if (r == 0)
+                                r = -ETIMEDOUT;
+                        continue;
+                }
+                if (n <= 0)
+                        return n == 0 ? -ECONNRESET : (int) n;
+                type = keeper_reader_init(&rd, buf, (size_t) n);
+                if (type == KEEPER_MSG_SYNCED)
+                        return keeper_reader_finish(&rd);
+                if (type != KEEPER_MSG_RUNNING)
+                        return -EPROTO;
+                run = reallocarray(k->running, k->n_running + 1, sizeof(KeeperRunning));
+                if (!run)
+                        return -ENOMEM;
+                k->running = run;
+                run = &k->running[k->n_running];
+                *run = (KeeperRunning){};
+                keeper_get_key(&rd, &run->key);
+                run->pid = (pid_t) keeper_get_u32(&rd);
+                (void) keeper_get_u64(&rd);
+                (void) keeper_get_u64(&rd);
+                if (keeper_reader_finish(&rd) < 0)
+                        return -EPROTO;
+                k->n_running++;
+        }
+        return r;
+}
+
+/* Connect to the keeper listening at path (uid's) and learn what it runs. Returns 0, or -errno (the socket
+ * is then stale: nobody answers, or not as a keeper). */
+static int keeper_connect(KeeperSet *s, const char *path, uid_t uid) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+        Keeper *k;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        *k = (Keeper){ .set = s, .uid = uid, .fd = -EBADF };
+        k->queue_tail = &k->queue;
+        k->next = s->keepers;
+        s->keepers = k;
+        k->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        r = k->fd < 0 ? -errno : 0;
+        if (r >= 0 && connect(k->fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
+                r = -errno;
+        if (r >= 0 && getsockopt(k->fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+                r = -errno;
+        if (r >= 0 && uc.uid != 0 && uc.uid != geteuid())
+                r = -EPERM; /* not one of ours, whatever the directory's mode let happen */
+        if (r >= 0)
+                k->pid = uc.pid;
+        if (r >= 0)
+                r = keeper_sync(k);
+        if (r >= 0)
+                r = sd_event_add_io(s->event, &k->io, k->fd, EPOLLIN, keeper_on_io, k);
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &k->defer, keeper_on_defer, k);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(k->defer, SD_EVENT_OFF);
+        if (r < 0) {
+                keeper_free(k);
+                return r;
+        }
+        log_info("Found orchd-keeper of uid %u (pid %d) running %zu attempt(s).", (unsigned) uid,
+                 (int) k->pid, k->n_running);
+        return 0;
+}
+
+int keeper_set_recover(KeeperSet *s) {
+        DIR *d;
+        struct dirent *de;
+        int found = 0;
+
+        if (!s->config.run_dir)
+                return 0;
+        d = opendir(s->config.run_dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                char path[PATH_MAX];
+                unsigned uid;
+                int end = 0, r;
+
+                if (sscanf(de->d_name, "keeper-%u.sock%n", &uid, &end) != 1 || de->d_name[end] != '\0')
+                        continue;
+                if (snprintf(path, sizeof(path), "%s/%s", s->config.run_dir, de->d_name) >=
+                    (int) sizeof(path))
+                        continue;
+                r = keeper_connect(s, path, (uid_t) uid);
+                if (r < 0) {
+                        log_debug_errno(r, "No orchd-keeper answers at %s (%m); removing it.", path);
+                        (void) unlink(path);
+                        continue;
+                }
+                found++;
+        }
+        (void) closedir(d);
+        return found;
+}
+
+int keeper_task_adopt(KeeperSet *s, uid_t uid, const KeeperKey *key, keeper_task_exit_cb cb,
+                      keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid) {
+        for (Keeper *k = s ? s->keepers : NULL; k; k = k->next) {
+                KeeperTask *t;
+
+                if (k->uid != uid || k->dead)
+                        continue;
+                for (size_t i = 0; i < k->n_running; i++) {
+                        if (k->running[i].adopted || !key_eq(&k->running[i].key, key))
+                                continue;
+                        t = calloc(1, sizeof(*t));
+                        if (!t)
+                                return -ENOMEM;
+                        *t = (KeeperTask){ .keeper = k,
+                                           .key = *key,
+                                           .pid = k->running[i].pid,
+                                           .cb = cb,
+                                           .output_cb = output_cb,
+                                           .userdata = userdata };
+                        t->next = k->tasks;
+                        if (t->next)
+                                t->next->prev = t;
+                        k->tasks = t;
+                        k->running[i].adopted = true;
+                        *ret = t;
+                        *ret_pid = t->pid;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static int task_on_ended(sd_event_source *s, void *userdata) {
+        KeeperTask *t = userdata;
+        TaskResult res = t->result;
+
+        t->ended = sd_event_source_disable_unref(t->ended);
+        t->cb(t, &res, t->userdata);
+        return 0;
+}
+
+int keeper_task_new_ended(sd_event *e, const KeeperKey *key, const TaskResult *result,
+                          keeper_task_exit_cb cb, void *userdata, KeeperTask **ret) {
+        KeeperTask *t = calloc(1, sizeof(*t));
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        *t = (KeeperTask){ .key = *key, .result = *result, .cb = cb, .userdata = userdata };
+        r = sd_event_add_defer(e, &t->ended, task_on_ended, t);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+void keeper_set_recovered(KeeperSet *s) {
+        for (Keeper *k = s ? s->keepers : NULL; k; k = k->next) {
+                for (size_t i = 0; i < k->n_running; i++) {
+                        KeeperWriter w;
+
+                        if (k->running[i].adopted)
+                                continue;
+                        log_notice("Job %" PRIu64 " node %" PRIu32 " attempt %" PRIu32
+                                   " runs in orchd-keeper %d but belongs to no job any more: killing it.",
+                                   k->running[i].key.job, k->running[i].key.node, k->running[i].key.attempt,
+                                   (int) k->pid);
+                        keeper_writer_init(&w, KEEPER_MSG_FREE, KEEPER_MSG_MAX);
+                        keeper_put_key(&w, &k->running[i].key);
+                        if (keeper_writer_finish(&w) >= 0)
+                                (void) keeper_io_send(k->fd, w.buf, w.len, NULL, 0);
+                        keeper_writer_done(&w);
+                }
+                k->running = mfree(k->running);
+                k->n_running = 0;
+        }
+}
+
+KeeperTask *keeper_task_detach(KeeperTask *t) {
+        if (!t)
+                return NULL;
+        task_unlink(t); /* no FREE: it runs on */
+        return keeper_task_free(t);
+}
+
+/* A leaving keeper (KillNodes=yes) exits at once, and orchd's cgroup daemon/ can go only once it did
+ * (cgroup.c). */
+void keepers_reap(const pid_t *pids, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                for (int waited = 0; waited < KEEPER_EXIT_WAIT_MSEC; waited += 5) {
+                        pid_t r = waitpid(pids[i], NULL, WNOHANG);
+
+                        if (r != 0) /* reaped, or not ours to wait for */
+                                break;
+                        (void) poll(NULL, 0, 5);
+                }
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/*
+ * The objects of keeper-client.c (keepers, tasks) shared with keeper-adopt.c (finding a previous orchd's
+ * keepers and adopting what they run). Not for anything else: the daemon sees keeper-client.h.
+ */
+
+#include <stdbool.h>
+
+#include "keeper-client.h"
+
+/* How long a start (or a recovery) waits for the keeper's answer before it gives the keeper up. */
+#define KEEPER_START_TIMEOUT_MSEC 30000
+/* How long orchd waits at its exit for a keeper it told to leave (KillNodes=yes) to be gone. */
+#define KEEPER_EXIT_WAIT_MSEC 2000
+
+typedef struct Keeper Keeper;
+
+/* A message read while a start waited. */
+typedef struct Received {
+        struct Received *next;
+        size_t len;
+        uint8_t buf[];
+} Received;
+
+/* What a recovered keeper runs (RUNNING), until a job adopts it. */
+typedef struct KeeperRunning {
+        KeeperKey key;
+        pid_t pid;
+        bool adopted;
+} KeeperRunning;
+
+struct Keeper {
+        KeeperSet *set;
+        KeeperRunning *running; /* recovered: what it ran when orchd said HELLO */
+        size_t n_running;
+        uid_t uid;
+        pid_t pid;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *child;
+        sd_event_source *defer; /* handles the queue on the next iteration */
+        Received *queue, **queue_tail;
+        KeeperTask *tasks;
+        bool dead;      /* no more starts: its attempts end (now, or on the next iteration) */
+        int dead_error; /* why, for the message */
+        struct Keeper *next;
+};
+
+struct KeeperSet {
+        sd_event *event;
+        KeeperSetConfig config;
+        Keeper *keepers;
+};
+
+struct KeeperTask {
+        Keeper *keeper; /* NULL: in-process (task) or detached from a dead keeper */
+        Task *task;
+        sd_event_source *ended; /* keeper_task_new_ended(): delivers result */
+        TaskResult result;
+        KeeperKey key;
+        pid_t pid;
+        keeper_task_exit_cb cb;
+        keeper_task_output_cb output_cb;
+        void *userdata;
+        KeeperTask *prev, *next;
+};
+
+/* keeper-client.c */
+bool key_eq(const KeeperKey *a, const KeeperKey *b);
+/* Take t off its keeper's list (it is then no keeper's). */
+void task_unlink(KeeperTask *t);
+/* Free a keeper without touching its process; its tasks must be gone. Returns NULL. */
+Keeper *keeper_free(Keeper *k);
+/* Its socket's and its queue's handlers. */
+int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int keeper_on_defer(sd_event_source *s, void *userdata);
+/* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_MSEC each) for the keepers of pids, our children whose
+ * sockets were closed, to exit, and reap them. */
+void keepers_reap(const pid_t *pids, size_t n);
+
+/* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd with ppoll(2). Returns > 0, 0 on timeout, -errno. */
+int keeper_wait_fd(int fd, short events);
