@@ -210,7 +210,7 @@ release() { # release: end every holder
                 rm -f "$f"
         done
 }
-n_fds() { find "/proc/$ORCHD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+n_fds() { control_sockets; }
 
 is "$(hold 60001 140 --call)" "open=128 closed=12" "one uid gets 128 connections; the 12 beyond them are closed"
 is_exit 69 "that uid's orchctl list is turned away too" as_uid 60001 "$ORCHCTL" -s "$SOCK" list
@@ -235,7 +235,7 @@ fds0=$(n_fds)
 hold 60011 100 >/dev/null
 hold 60012 100 >/dev/null
 hold 60013 100 >/dev/null
-ok "300 idle clients of 3 uids are connected (orchd holds $(($(n_fds) - fds0)) more fds)" \
+ok "300 idle clients of 3 uids are connected (orchd holds $(($(n_fds) - fds0)) more connections)" \
         wait_for 10 test "$(n_fds)" -ge $((fds0 + 300))
 is_exit 0 "with them connected, root's orchctl status works" ctl status "$id"
 is_exit 0 "and another uid's orchctl list works" as_uid 60014 "$ORCHCTL" -s "$SOCK" list

@@ -501,6 +501,16 @@ _wait_exit() { # _wait_exit PID SECONDS: poll until PID is gone or a zombie (≤
         return 0
 }
 
+control_sockets() { # control_sockets: how many of orchd's fds are sockets on $SOCK: its listener and each
+        # accepted connection (both carry SOCK's path in /proc/net/unix). Unlike a count of all its fds, this
+        # does not drift when other fds come and go (the journald socket closes when journald restarts).
+        local f l inodes=" "
+        for f in /proc/"$ORCHD_PID"/fd/*; do
+                l=$(readlink "$f") && [[ $l == socket:* ]] && inodes+="${l//[!0-9]/} "
+        done
+        awk -v p="$SOCK" -v ino="$inodes" '$8 == p && index(ino, " " $7 " ") { n++ } END { print n + 0 }' /proc/net/unix
+}
+
 wait_for() { # wait_for SECONDS CMD…: poll CMD every 50 ms until it succeeds; 1 after SECONDS × TEST_TIME_SCALE
         local deadline=$(($(date +%s%N) + ${1%.*} * TEST_TIME_SCALE * 1000000000))
         shift

@@ -86,13 +86,7 @@ like "$(cat "$T/big.out")" "ProtocolError" "a message over the size cap is refus
 # Gone means its connection is closed: orchd holds no more sockets on $SOCK (the listener and accepted
 # connections carry its path in /proc/net/unix) than before it connected. Only those: other fds come and go
 # on their own (the journald socket closes when another test restarts journald and opens at the next probe).
-n_fds() {
-        local f l inodes=" "
-        for f in /proc/"$ORCHD_PID"/fd/*; do
-                l=$(readlink "$f") && [[ $l == socket:* ]] && inodes+="${l//[!0-9]/} "
-        done
-        awk -v p="$SOCK" -v ino="$inodes" '$8 == p && index(ino, " " $7 " ") { n++ } END { print n + 0 }' /proc/net/unix
-}
+n_fds() { control_sockets; }
 fds_back() { [ "$(n_fds)" -le "$fds0" ]; }
 fds0=$(n_fds)
 is "$(n_fds)" 1 "orchd holds one socket on $SOCK, its listener, when no client is connected"
