@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Nodes outlive the daemon (issue 12, KillNodes=no): a node running across a SIGTERM stop and a SIGKILL of
-# orchd runs once, in its orchd-keeper, and the next orchd adopts it; its dependents start once it ends; its
-# log has every line once. A node that ends while no orchd runs has its end recorded in the job's "ends"
-# file and collected by the next orchd; a timeout fires while orchd is down; a keeper killed with SIGKILL
-# leaves its node without a record, and on_interrupt applies (rerun). With cgroups, a setsid grandchild of
-# an adopted node survives the restart (the sweep spares the attempt's cgroup) and a later cancel kills it,
-# and the accounting of a node that ended while orchd was down reaches status --json. Liveness is read from a ledger the
-# nodes write and from /proc, never from orchd; every node waits on a gate file the test creates.
+# Nodes outlive the daemon (issue 12, KillNodes=no): a node running across a SIGTERM stop, a SIGKILL of
+# orchd and another SIGTERM stop runs once, in its orchd-keeper, and each next orchd adopts it; its
+# dependents start once it ends; its log has every line once. A node that ends while no orchd runs has its
+# end recorded in the job's "ends" file and collected by the next orchd; a timeout fires while orchd is
+# down; a keeper killed with SIGKILL leaves its node without a record, and on_interrupt applies (rerun).
+# With cgroups, a setsid grandchild of an adopted node survives the restart (the sweep spares the
+# attempt's cgroup) and a later cancel kills it, and the accounting of a node that ended while orchd was
+# down reaches status --json. Liveness is read from a ledger the nodes write and from /proc, never from
+# orchd; every node waits on a gate file the test creates.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -35,7 +36,7 @@ no_keepers() { [ -z "$(spool_keepers)" ]; }
 
 start_orchd --kill-nodes no
 
-# ---- 1. across a SIGTERM stop and a SIGKILL of orchd, ending while orchd runs
+# ---- 1. across three restarts (SIGTERM, SIGKILL, SIGTERM), ending while orchd runs
 drop_job across <<EOF
 { "nodes": { "a": { "cmd": ["$W/node", "a"] },
              "b": { "cmd": ["/bin/sh", "-c", "echo \"start b 1 \$\$\" >> $W/ledger"], "after": ["a"] } } }
@@ -54,9 +55,14 @@ kill9_orchd
 ok "SIGKILL of orchd: the node runs on" running a
 start_orchd --kill-nodes no
 ok "adopted again" grep -q "node a attempt 1 runs on in its keeper" "$T/orchd.log"
+stop_orchd 20
+is "$ORCHD_STATUS" 0 "a third restart (SIGTERM): orchd exits 0"
+ok "the node still runs" running a
+start_orchd --kill-nodes no
+ok "adopted a third time" grep -q "node a attempt 1 runs on in its keeper" "$T/orchd.log"
 touch "$W/go.a"
 is_exit 0 "the job succeeds once a ends" ctl wait "$id" --timeout 30
-is "$(starts_of a) $(starts_of b)" "1 1" "a ran once across the two restarts, and b after it once"
+is "$(starts_of a) $(starts_of b)" "1 1" "a ran once across the three restarts, and b after it once"
 is "$(grep -c '' "$SPOOL/jobs/$id/logs/a.1.log")" 2 "a's log has its two lines"
 is "$(sort "$SPOOL/jobs/$id/logs/a.1.log" | uniq -d | wc -l)" 0 "each once"
 
