@@ -168,18 +168,16 @@ int keeper_task_adopt(KeeperSet *s, uid_t uid, const KeeperKey *key, keeper_task
                         if (k->running[i].adopted || !key_eq(&k->running[i].key, key))
                                 continue;
                         t = calloc(1, sizeof(*t));
-                        if (!t)
+                        if (!t || keymap_put(&k->by_key, key, t) < 0) {
+                                free(t);
                                 return -ENOMEM;
-                        *t = (KeeperTask){ .keeper = k,
-                                           .key = *key,
+                        }
+                        *t = (KeeperTask){ .key = *key,
                                            .pid = k->running[i].pid,
                                            .cb = cb,
                                            .output_cb = output_cb,
                                            .userdata = userdata };
-                        t->next = k->tasks;
-                        if (t->next)
-                                t->next->prev = t;
-                        k->tasks = t;
+                        task_link(k, t);
                         k->running[i].adopted = true;
                         *ret = t;
                         *ret_pid = t->pid;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "keeper-client.h"
+#include "keymap.h"
 
 /* How long a start (or a recovery) waits for the keeper's answer before it gives the keeper up. */
 #define KEEPER_START_TIMEOUT_MSEC 30000
@@ -41,9 +42,10 @@ struct Keeper {
         sd_event_source *child;
         sd_event_source *defer; /* handles the queue on the next iteration */
         Received *queue, **queue_tail;
-        KeeperTask *tasks;
-        bool dead;      /* no more starts: its attempts end (now, or on the next iteration) */
-        int dead_error; /* why, for the message */
+        KeeperTask *tasks; /* its attempts that run, newest first */
+        KeyMap by_key;     /* the same tasks, to find one by the key of a message */
+        bool dead;         /* no more starts: its attempts end (now, or on the next iteration) */
+        int dead_error;    /* why, for the message */
         struct Keeper *next;
 };
 
@@ -66,10 +68,17 @@ struct KeeperTask {
         KeeperTask *prev, *next;
 };
 
+/* Whether two keys name the same attempt. */
+static inline bool key_eq(const KeeperKey *a, const KeeperKey *b) {
+        return a->job == b->job && a->node == b->node && a->attempt == b->attempt;
+}
+
 /* keeper-client.c */
-bool key_eq(const KeeperKey *a, const KeeperKey *b);
 /* Take t off its keeper's list (it is then no keeper's). */
 void task_unlink(KeeperTask *t);
+/* Put t on k's list; its key is in k->by_key already (keymap_put before the attempt may run, so that
+ * linking cannot fail once it does). */
+void task_link(Keeper *k, KeeperTask *t);
 /* Free a keeper without touching its process; its tasks must be gone. Returns NULL. */
 Keeper *keeper_free(Keeper *k);
 /* Its socket's and its queue's handlers. */

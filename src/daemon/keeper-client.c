@@ -48,13 +48,18 @@ int keeper_wait_fd(int fd, short events) {
         return r < 0 ? (errno == EINTR ? 1 : -errno) : r;
 }
 
-bool key_eq(const KeeperKey *a, const KeeperKey *b) {
-        return a->job == b->job && a->node == b->node && a->attempt == b->attempt;
+void task_link(Keeper *k, KeeperTask *t) {
+        t->keeper = k;
+        t->next = k->tasks;
+        if (t->next)
+                t->next->prev = t;
+        k->tasks = t;
 }
 
 void task_unlink(KeeperTask *t) {
         if (!t->keeper)
                 return;
+        (void) keymap_remove(&t->keeper->by_key, &t->key);
         if (t->prev)
                 t->prev->next = t->next;
         else
@@ -66,10 +71,7 @@ void task_unlink(KeeperTask *t) {
 }
 
 static KeeperTask *keeper_find(Keeper *k, const KeeperKey *key) {
-        for (KeeperTask *t = k->tasks; t; t = t->next)
-                if (key_eq(&t->key, key))
-                        return t;
-        return NULL;
+        return keymap_get(&k->by_key, key);
 }
 
 /* ---- a keeper's life -------------------------------------------------------------------------- */
@@ -96,6 +98,7 @@ Keeper *keeper_free(Keeper *k) {
                 free(m);
         }
         safe_close(k->fd);
+        keymap_done(&k->by_key);
         free(k->running);
         free(k);
         return NULL;
@@ -505,9 +508,14 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
         }
         r = keeper_get(ks, uid, &k);
         if (r >= 0)
+                r = keymap_put(&k->by_key, key, t);
+        if (r >= 0) {
                 r = keeper_send_start(k, key, p, ends_fd);
-        if (r >= 0)
-                r = keeper_await_start(k, key, &t->pid);
+                if (r >= 0)
+                        r = keeper_await_start(k, key, &t->pid);
+                if (r < 0)
+                        (void) keymap_remove(&k->by_key, key);
+        }
         if (k && (r == -ECONNRESET || r == -ETIMEDOUT || r == -EPROTO || r == -EPIPE))
                 /* The keeper is broken: its attempts end, the next start gets a new one. */
                 keeper_break(k, r);
@@ -515,11 +523,7 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
                 free(t);
                 return r;
         }
-        t->keeper = k;
-        t->next = k->tasks;
-        if (t->next)
-                t->next->prev = t;
-        k->tasks = t;
+        task_link(k, t);
         *ret = t;
         return 0;
 }

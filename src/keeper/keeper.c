@@ -52,15 +52,8 @@
 #include "supervise-wire.h"
 #include "supervise.h"
 
-static bool key_eq(const KeeperKey *a, const KeeperKey *b) {
-        return a->job == b->job && a->node == b->node && a->attempt == b->attempt;
-}
-
 static Attempt *attempt_find(Keeper *k, const KeeperKey *key) {
-        for (Attempt *a = k->attempts; a; a = a->next)
-                if (key_eq(&a->key, key))
-                        return a;
-        return NULL;
+        return keymap_get(&k->by_key, key);
 }
 
 static Attempt *attempt_free(Attempt *a) {
@@ -68,6 +61,7 @@ static Attempt *attempt_free(Attempt *a) {
                 return NULL;
         a->task = task_free(a->task);
         safe_close(a->ends_fd);
+        (void) keymap_remove(&a->keeper->by_key, &a->key);
         if (a->prev)
                 a->prev->next = a->next;
         else if (a->keeper->attempts == a)
@@ -199,6 +193,9 @@ static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
                 goto failed;
         }
         *a = (Attempt){ .keeper = k, .key = key, .ends_fd = -EBADF };
+        e = keymap_put(&k->by_key, &key, a);
+        if (e < 0)
+                goto failed;
         pw.params.log_dir_fd = fds[0];
         pw.params.record_fd = fds[1];
         pw.params.cgroup_fd = pw.cgroup ? fds[3] : -EBADF; /* task_spawn() keeps a copy */
@@ -217,8 +214,10 @@ static void keeper_start(Keeper *k, KeeperReader *r, int *fds, size_t n_fds) {
                         a->task = task_free(a->task); /* it never ran */
                 }
         }
-        if (e < 0)
+        if (e < 0) {
+                (void) keymap_remove(&k->by_key, &key);
                 goto failed;
+        }
 
         keeper_writer_init(&w, KEEPER_MSG_STARTED, KEEPER_MSG_MAX);
         keeper_put_key(&w, &key);

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "keeper-proto.h"
+#include "keymap.h"
 #include "supervise.h"
 
 typedef struct Keeper Keeper;
@@ -45,7 +46,8 @@ struct Keeper {
         bool stay;     /* outlive orchd while attempts run (KillNodes=no) */
         int listen_fd; /* SPOOL/run/keeper-UID.sock, where a restarted orchd finds us; -EBADF: none */
         sd_event_source *listen;
-        Attempt *attempts;
+        Attempt *attempts; /* every attempt the keeper holds, newest first */
+        KeyMap by_key;     /* the same attempts, to find one by the key of a message */
         size_t n_attempts;
         Pending *queue, **queue_tail;
         Pending *ends, **ends_tail; /* ENDs held until journald has their node's lines, in mark order */
