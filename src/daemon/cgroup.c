@@ -4,9 +4,9 @@
  *
  * Layout: the cgroup2 mount is /sys/fs/cgroup when that is cgroup2 (a unified host), else
  * /sys/fs/cgroup/unified (a hybrid host, whose v1 hierarchies belong to the machine and are never
- * touched). BASE is orchd's own cgroup when systemd delegated it to us (Delegate=yes: the
- * "trusted.delegate" xattr), else, as root, MOUNT/orchd-<first 16 hex of the spool id>, so two daemons of
- * two spools never share one. Inside BASE: daemon/ (orchd itself, when it lived in BASE or in the root
+ * touched). BASE is, as root, MOUNT/orchd-<first 16 hex of the spool id>, so two daemons of two spools
+ * never share one; else orchd's own cgroup when systemd delegated it to us (Delegate=yes: the
+ * "trusted.delegate" xattr). Inside BASE: daemon/ (orchd itself, when it lived in BASE or in the root
  * cgroup: the no-internal-process rule forbids controllers below a cgroup that holds processes) and
  * user-UID/job-ID/NODE.ATTEMPT per attempt (NODE as in its log file name, '/' as '%').
  *
@@ -229,7 +229,12 @@ static int cg_pick_base(Cgroups *c, const char *spool_id, const char **why) {
         }
         if (asprintf(&own, "%s%s", c->mount, streq(self, "/") ? "" : self) < 0)
                 return -ENOMEM;
-        if (!streq(self, "/") && cg_delegated(own)) {
+        /* As root, never the unit's own delegated cgroup: systemd puts a restarted service's new main
+         * process into that cgroup, which the kernel refuses (EBUSY, no processes beside enabled
+         * controllers) while nodes that outlived the last orchd (KillNodes=no) still run below it, so the
+         * restart fails (219/CGROUP; seen with systemd 252 in a Debian 12 VM). A subtree beside the units
+         * keeps the unit's cgroup free of controllers. */
+        if (geteuid() != 0 && !streq(self, "/") && cg_delegated(own)) {
                 c->base = TAKE_PTR(own);
                 c->origin = TAKE_PTR(self); /* orchd lives in BASE itself: it moves into daemon/ */
                 return 0;
