@@ -1,0 +1,167 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# orchctl stop-nodes (issue 12): the old "stop everything" for an administrator before maintenance, with the
+# default KillNodes=no. It replies with the number of nodes that were running and exits 0 once every node is
+# stopped (TERM, then KILL after its kill_grace) and orchd has exited; the nodes' whole process trees are
+# gone (with cgroup isolation also a setsid double-forked grandchild that ignores SIGTERM), and no keeper is
+# left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes: "rerun" runs the
+# node again, "fail" ends it failed (interrupted). A non-administrator is refused (exit 77) and nothing
+# stops; with no node running it still replies (0) and orchd exits. Every node waits on a gate file; what
+# runs is read from a ledger the nodes write and from /proc.
+
+. "$(dirname "$0")/lib.sh"
+
+: >"$W/ledger"
+track_pid_file "$W/pids"
+
+start_orchd
+isolation=$(ctl stats --json | jq -r .isolation)
+diag "isolation: $isolation"
+
+# r: a background child in its process group, and with cgroups a setsid grandchild that ignores SIGTERM (in
+# no process group of the node: only the attempt's cgroup reaches it). On SIGTERM it notes it and exits.
+grandchild=
+if [ "$isolation" = cgroup ]; then
+        cat >"$W/gc.sh" <<EOF
+#!/bin/sh
+trap '' TERM
+echo \$\$ >>"$W/pids"
+echo \$\$ >"$W/gc.pid"
+while :; do $W/sleep 1; done
+EOF
+        chmod +x "$W/gc.sh"
+        grandchild="setsid sh -c '$W/gc.sh &'; while [ ! -s $W/gc.pid ]; do $W/sleep 0.02; done"
+fi
+cat >"$W/r.sh" <<EOF
+#!/bin/sh
+echo "start r \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
+[ "\$ORCH_ATTEMPT" = 1 ] || exit 0
+echo \$\$ >>"$W/pids"
+trap 'echo "term r \$ORCH_ATTEMPT" >>"$W/ledger"; exit 143' TERM
+$W/sleep 1000 &
+echo \$! >>"$W/pids"
+echo \$! >"$W/child.pid"
+$grandchild
+echo \$\$ >"$W/r.pid"
+while [ ! -e "$W/go.r" ]; do $W/sleep 0.02; done
+EOF
+# f: ignores SIGTERM, so SIGKILL after its kill_grace ends it; on_interrupt "fail".
+cat >"$W/f.sh" <<EOF
+#!/bin/sh
+trap '' TERM
+echo "start f \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
+echo \$\$ >>"$W/pids"
+echo \$\$ >"$W/f.pid"
+while [ ! -e "$W/go.f" ]; do $W/sleep 0.02; done
+EOF
+chmod +x "$W/r.sh" "$W/f.sh"
+
+drop_job rerun <<EOF
+{ "nodes": { "r": { "cmd": ["$W/r.sh"], "kill_grace": 30 },
+             "next": { "cmd": ["/bin/sh", "-c", "echo 'start next' >> $W/ledger"], "after": ["r"] } } }
+EOF
+drop_job fail <<EOF
+{ "nodes": { "f": { "cmd": ["$W/f.sh"], "on_interrupt": "fail", "kill_grace": 1 } } }
+EOF
+rid=$(job_id_of rerun) || bail_out "job rerun not accepted"
+fid=$(job_id_of fail) || bail_out "job fail not accepted"
+wait_for 30 test -s "$W/r.pid" -a -s "$W/f.pid" || bail_out "r and f did not start"
+rpid=$(cat "$W/r.pid")
+fpid=$(cat "$W/f.pid")
+child=$(cat "$W/child.pid")
+gc=
+[ -z "$grandchild" ] || gc=$(cat "$W/gc.pid")
+keepers=$(spool_keepers | tr '\n' ' ')
+[ -n "$keepers" ] || bail_out "no orchd-keeper runs the nodes"
+
+# ---- a non-administrator is refused and nothing stops -----------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+        add_account o13s1
+        chmod 711 "$T" # the account reaches the socket ($SOCK) and nothing else of the test
+        out=$(ctl_as o13s1 stop-nodes 2>&1)
+        is "$?" 77 "a non-administrator's stop-nodes exits 77"
+        like "$out" "permission denied: only administrators may stop every user's nodes" \
+                "and says that only administrators may stop the nodes"
+        ok "orchd still runs" pid_alive "$ORCHD_PID"
+        ok "r still runs" pid_alive "$rpid"
+        ok "f still runs" pid_alive "$fpid"
+        is "$(node_field "$rid" r state) $(node_field "$fid" f state)" "running running" "both are still running"
+        ok "the refusal is logged" grep -q "uid $(id -u o13s1) was refused io.orchd.Manager.StopNodes" "$T/orchd.log"
+else
+        skip "a non-administrator is refused" "not root: no account to create"
+fi
+
+# ---- stop-nodes: every node stopped, recorded, orchd gone -------------------------------------------------
+pid=$ORCHD_PID
+t0=$(now)
+out=$(ctl --json stop-nodes 2>"$T/stop.err")
+rc=$?
+elapsed=$((($(now) - t0) / 1000000))
+is "$rc" 0 "stop-nodes exits 0"
+is "$(jq -r .nodes <<<"$out" 2>/dev/null)" 2 "its reply counts the 2 running nodes"
+[ ! -s "$T/stop.err" ] || diag_file "$T/stop.err"
+# orchd closes the connection of stop-nodes only when its process ends, after it released the spool.
+ok "the spool's lock is free when stop-nodes returns" flock -n "$SPOOL/orchd.lock" true
+# When it returns, every node has ended: no poll. f ignored SIGTERM and waited out its kill_grace of 1 s.
+ok "r is gone when stop-nodes returns" eval "! pid_alive $rpid"
+ok "f is gone when stop-nodes returns" eval "! pid_alive $fpid"
+ok "f's kill_grace was honoured (${elapsed} ms >= 1000)" test "$elapsed" -ge 1000
+ok "r got SIGTERM first" grep -qx "term r 1" "$W/ledger"
+if [ "$isolation" = cgroup ]; then
+        # With cgroups an attempt ends only once its cgroup is empty: the whole tree is gone, no poll.
+        ok "r's background child is gone when stop-nodes returns" eval "! pid_alive $child"
+        ok "r's setsid grandchild (ignores SIGTERM) is gone when stop-nodes returns" eval "! pid_alive $gc"
+else
+        ok "r's background child (its process group) is gone" wait_for 10 eval "! pid_alive $child"
+        skip "r's setsid grandchild is gone" "isolation is $isolation, not cgroup: a setsid process escapes it"
+fi
+ok "orchd has exited" wait_for 10 eval "! pid_alive $pid"
+wait "$pid"
+is "$?" 0 "orchd exited 0"
+ORCHD_PID=
+ok "no orchd-keeper of this spool is left" wait_for 10 eval "[ -z \"\$(spool_keepers)\" ]"
+for k in $keepers; do
+        pid_alive "$k" && diag "keeper $k still runs"
+done
+ok "the log says who asked" grep -q "uid $(id -u) asked to stop every running node (2)" "$T/orchd.log"
+ok "the log says the nodes were stopped" grep -q "stopping running nodes" "$T/orchd.log"
+ok "and that orchd exits" grep -q "All nodes stopped and recorded; exiting." "$T/orchd.log"
+is "$(grep -c '^start ' "$W/ledger")" 2 "nothing started after the stop"
+
+# ---- the next orchd: on_interrupt as after a stop with KillNodes=yes --------------------------------------
+# Right away: the spool is free (orchd has released it before its connection ended).
+start_orchd
+touch "$W/go.r"
+is_exit 0 "the rerun job succeeds" ctl wait "$rid" --timeout 30
+is "$(node_field "$rid" r attempts)" 2 "r (on_interrupt rerun) ran again: attempt 2"
+is "$(grep -c '^start r ' "$W/ledger") $(grep -c '^start next' "$W/ledger")" "2 1" "r ran twice, its dependent once"
+is_exit 1 "the fail job failed" ctl wait "$fid" --timeout 30
+expect_node "$fid" f failed interrupted
+is "$(grep -c '^start f ' "$W/ledger")" 1 "f (on_interrupt fail) did not run again"
+
+# ---- nothing running: stop-nodes still replies (0) and orchd exits ----------------------------------------
+# orchd's teardown after it closed the connections is slowed (its unlink of the socket, which comes right
+# after, takes 1 s): stop-nodes still returns only once orchd is gone.
+pid=$ORCHD_PID
+traced=
+if [ "$(id -u)" = 0 ] && command -v strace >/dev/null &&
+        strace_attach "$T/strace" unlink,unlinkat unlink,unlinkat:delay_enter=1000000 orchd; then
+        traced=1
+fi
+out=$(ctl stop-nodes 2>&1)
+is "$?" 0 "stop-nodes with no node running exits 0"
+ok "the spool's lock is free when it returns" flock -n "$SPOOL/orchd.lock" true
+if [ -n "$traced" ]; then
+        ok "the socket is removed when it returns, though orchd took 1 s for that" test ! -e "$SOCK"
+        strace_detach
+else
+        skip "stop-nodes returns once orchd is gone (slowed)" "needs root and strace"
+fi
+is "$out" "Stopped 0 running nodes (recorded as interrupted); orchd has exited." "and says it stopped 0 nodes"
+ok "orchd has exited" wait_for 10 eval "! pid_alive $pid"
+wait "$pid"
+is "$?" 0 "orchd exited 0"
+ORCHD_PID=
+is_exit 69 "orchctl now finds no daemon (exit 69)" ctl list
+done_testing
