@@ -3,21 +3,47 @@
 #
 # orchctl stop-nodes (issue 12): the old "stop everything" for an administrator before maintenance, with the
 # default KillNodes=no. It replies with the number of nodes that were running and exits 0 once every node is
-# stopped (TERM, then KILL after its kill_grace) and orchd has exited; the nodes' whole process trees are
-# gone (with cgroup isolation also a setsid double-forked grandchild that ignores SIGTERM), and no keeper is
-# left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes: "rerun" runs the
+# stopped (TERM, then KILL after its kill_grace) and orchd has exited: nodes of this orchd, a node adopted
+# from the previous one (it ran on across a SIGTERM stop) and another user's node; the nodes' whole process
+# trees are gone (with cgroup isolation also a setsid double-forked grandchild that ignores SIGTERM), and no
+# keeper is left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes: "rerun" runs the
 # node again, "fail" ends it failed (interrupted). A non-administrator is refused (exit 77) and nothing
 # stops; with no node running it still replies (0) and orchd exits. Every node waits on a gate file; what
 # runs is read from a ledger the nodes write and from /proc.
 
 . "$(dirname "$0")/lib.sh"
 
+# All four nodes run at once (MaxParallel= defaults to the CPUs: 2 here).
+printf '[Daemon]\nMaxParallel=8\n' >"$T/orchd.conf"
 : >"$W/ledger"
 track_pid_file "$W/pids"
 
 start_orchd
 isolation=$(ctl stats --json | jq -r .isolation)
 diag "isolation: $isolation"
+root=
+[ "$(id -u)" = 0 ] && root=1
+
+# a: runs across a stop of orchd (KillNodes=no) and is adopted by the next one; reruns at once.
+cat >"$W/a.sh" <<EOF
+#!/bin/sh
+echo "start a \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
+[ "\$ORCH_ATTEMPT" = 1 ] || exit 0
+echo \$\$ >>"$W/pids"
+echo \$\$ >"$W/a.pid"
+while [ ! -e "$W/go.a" ]; do $W/sleep 0.02; done
+EOF
+chmod +x "$W/a.sh"
+drop_job adopted <<EOF
+{ "nodes": { "a": { "cmd": ["$W/a.sh"] } } }
+EOF
+aid=$(job_id_of adopted) || bail_out "job adopted not accepted"
+wait_for 30 test -s "$W/a.pid" || bail_out "a did not start"
+apid=$(cat "$W/a.pid")
+stop_orchd 20
+start_orchd
+ok "a ran on across a stop of orchd and the next one adopted it" \
+        grep -q "node a attempt 1 runs on in its keeper" "$T/orchd.log"
 
 # r: a background child in its process group, and with cgroups a setsid grandchild that ignores SIGTERM (in
 # no process group of the node: only the attempt's cgroup reaches it). On SIGTERM it notes it and exits.
@@ -66,6 +92,25 @@ drop_job fail <<EOF
 EOF
 rid=$(job_id_of rerun) || bail_out "job rerun not accepted"
 fid=$(job_id_of fail) || bail_out "job fail not accepted"
+nodes=3
+# u: another user's node (submitted by that user: it runs as o13s1, in that user's keeper); on_interrupt
+# "fail".
+if [ -n "$root" ]; then
+        add_account o13s1
+        chmod 711 "$T" # the account reaches the socket ($SOCK) and $W, nothing else of the test
+        chmod 777 "$W"
+        chmod 666 "$W/ledger"
+        cat >"$W/u.json" <<EOF
+{ "nodes": { "u": { "cmd": ["/bin/sh", "-c", "echo \\"start u \$ORCH_ATTEMPT \$\$\\" >> $W/ledger; echo \$\$ > $W/u.pid; while [ ! -e $W/go.u ]; do $W/sleep 0.02; done"],
+                    "cwd": "$W", "on_interrupt": "fail" } } }
+EOF
+        chmod 644 "$W/u.json"
+        uid_=$(ctl_as o13s1 submit "$W/u.json") || bail_out "o13s1 cannot submit"
+        wait_for 30 test -s "$W/u.pid" || bail_out "u did not start"
+        upid=$(cat "$W/u.pid")
+        echo "$upid" >>"$W/pids"
+        nodes=4
+fi
 wait_for 30 test -s "$W/r.pid" -a -s "$W/f.pid" || bail_out "r and f did not start"
 rpid=$(cat "$W/r.pid")
 fpid=$(cat "$W/f.pid")
@@ -76,9 +121,7 @@ keepers=$(spool_keepers | tr '\n' ' ')
 [ -n "$keepers" ] || bail_out "no orchd-keeper runs the nodes"
 
 # ---- a non-administrator is refused and nothing stops -----------------------------------------------------
-if [ "$(id -u)" = 0 ]; then
-        add_account o13s1
-        chmod 711 "$T" # the account reaches the socket ($SOCK) and nothing else of the test
+if [ -n "$root" ]; then
         out=$(ctl_as o13s1 stop-nodes 2>&1)
         is "$?" 77 "a non-administrator's stop-nodes exits 77"
         like "$out" "permission denied: only administrators may stop every user's nodes" \
@@ -86,7 +129,9 @@ if [ "$(id -u)" = 0 ]; then
         ok "orchd still runs" pid_alive "$ORCHD_PID"
         ok "r still runs" pid_alive "$rpid"
         ok "f still runs" pid_alive "$fpid"
-        is "$(node_field "$rid" r state) $(node_field "$fid" f state)" "running running" "both are still running"
+        ok "a still runs" pid_alive "$apid"
+        ok "u still runs" pid_alive "$upid"
+        is "$(node_field "$rid" r state) $(node_field "$fid" f state)" "running running" "status shows r and f running"
         ok "the refusal is logged" grep -q "uid $(id -u o13s1) was refused io.orchd.Manager.StopNodes" "$T/orchd.log"
 else
         skip "a non-administrator is refused" "not root: no account to create"
@@ -99,13 +144,19 @@ out=$(ctl --json stop-nodes 2>"$T/stop.err")
 rc=$?
 elapsed=$((($(now) - t0) / 1000000))
 is "$rc" 0 "stop-nodes exits 0"
-is "$(jq -r .nodes <<<"$out" 2>/dev/null)" 2 "its reply counts the 2 running nodes"
+is "$(jq -r .nodes <<<"$out" 2>/dev/null)" "$nodes" "its reply counts the $nodes running nodes"
 [ ! -s "$T/stop.err" ] || diag_file "$T/stop.err"
 # orchd closes the connection of stop-nodes only when its process ends, after it released the spool.
 ok "the spool's lock is free when stop-nodes returns" flock -n "$SPOOL/orchd.lock" true
 # When it returns, every node has ended: no poll. f ignored SIGTERM and waited out its kill_grace of 1 s.
 ok "r is gone when stop-nodes returns" eval "! pid_alive $rpid"
 ok "f is gone when stop-nodes returns" eval "! pid_alive $fpid"
+ok "a (adopted) is gone when stop-nodes returns" eval "! pid_alive $apid"
+if [ -n "$root" ]; then
+        ok "u (another user's) is gone when stop-nodes returns" eval "! pid_alive $upid"
+else
+        skip "another user's node is stopped" "not root: no account to create"
+fi
 ok "f's kill_grace was honoured (${elapsed} ms >= 1000)" test "$elapsed" -ge 1000
 ok "r got SIGTERM first" grep -qx "term r 1" "$W/ledger"
 if [ "$isolation" = cgroup ]; then
@@ -124,10 +175,10 @@ ok "no orchd-keeper of this spool is left" wait_for 10 eval "[ -z \"\$(spool_kee
 for k in $keepers; do
         pid_alive "$k" && diag "keeper $k still runs"
 done
-ok "the log says who asked" grep -q "uid $(id -u) asked to stop every running node (2)" "$T/orchd.log"
+ok "the log says who asked" grep -q "uid $(id -u) asked to stop every running node ($nodes)" "$T/orchd.log"
 ok "the log says the nodes were stopped" grep -q "stopping running nodes" "$T/orchd.log"
 ok "and that orchd exits" grep -q "All nodes stopped and recorded; exiting." "$T/orchd.log"
-is "$(grep -c '^start ' "$W/ledger")" 2 "nothing started after the stop"
+is "$(grep -c '^start ' "$W/ledger")" "$nodes" "nothing started after the stop"
 
 # ---- the next orchd: on_interrupt as after a stop with KillNodes=yes --------------------------------------
 # Right away: the spool is free (orchd has released it before its connection ended).
@@ -139,6 +190,13 @@ is "$(grep -c '^start r ' "$W/ledger") $(grep -c '^start next' "$W/ledger")" "2 
 is_exit 1 "the fail job failed" ctl wait "$fid" --timeout 30
 expect_node "$fid" f failed interrupted
 is "$(grep -c '^start f ' "$W/ledger")" 1 "f (on_interrupt fail) did not run again"
+is_exit 0 "the adopted job succeeds" ctl wait "$aid" --timeout 30
+is "$(node_field "$aid" a attempts) $(grep -c '^start a ' "$W/ledger")" "2 2" "a (adopted, then stopped) ran again"
+if [ -n "$root" ]; then
+        is_exit 1 "o13s1's job failed" ctl wait "$uid_" --timeout 30
+        expect_node "$uid_" u failed interrupted
+        is "$(grep -c '^start u ' "$W/ledger")" 1 "u (on_interrupt fail) did not run again"
+fi
 
 # ---- nothing running: stop-nodes still replies (0) and orchd exits ----------------------------------------
 # orchd's teardown after it closed the connections is slowed (its unlink of the socket, which comes right
