@@ -8,7 +8,8 @@
 # trees are gone (with cgroup isolation also a setsid double-forked grandchild that ignores SIGTERM), and no
 # keeper is left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes: "rerun" runs the
 # node again, "fail" ends it failed (interrupted). A non-administrator is refused (exit 77) and nothing
-# stops; with no node running it still replies (0) and orchd exits. Every node waits on a gate file; what
+# stops; a second stop-nodes while the first waits is answered too, and a SIGTERM meanwhile kills every
+# node at once; with no node running it still replies (0) and orchd exits. Every node waits on a gate file; what
 # runs is read from a ledger the nodes write and from /proc.
 
 . "$(dirname "$0")/lib.sh"
@@ -197,6 +198,44 @@ if [ -n "$root" ]; then
         expect_node "$uid_" u failed interrupted
         is "$(grep -c '^start u ' "$W/ledger")" 1 "u (on_interrupt fail) did not run again"
 fi
+
+# ---- a second stop-nodes while the first waits: both are answered; a SIGTERM then kills at once -----------
+# h ignores SIGTERM and has a kill_grace of 300 s: the stop waits for it until the SIGTERM.
+drop_job hold <<EOF
+{ "nodes": { "h": { "cmd": ["/bin/sh", "-c", "trap '' TERM; echo \$\$ >> $W/pids; echo \$\$ > $W/h.pid; while [ ! -e $W/go.h ]; do $W/sleep 0.02; done"],
+                    "kill_grace": 300, "on_interrupt": "fail" } } }
+EOF
+hid=$(job_id_of hold) || bail_out "job hold not accepted"
+wait_for 30 test -s "$W/h.pid" || bail_out "h did not start"
+hpid=$(cat "$W/h.pid")
+pid=$ORCHD_PID
+ctl stop-nodes >"$T/s1.out" 2>&1 &
+s1=$!
+track_bg "$s1"
+wait_for 30 grep -q "asked to stop the nodes: stopping running nodes" "$T/orchd.log" || bail_out "no stop began"
+ctl stop-nodes >"$T/s2.out" 2>&1 &
+s2=$!
+track_bg "$s2"
+wait_for 30 eval '[ "$(grep -c "asked to stop every running node" "$T/orchd.log")" -ge 2 ]' ||
+        bail_out "the second stop-nodes did not arrive"
+ok "h still runs: the stop waits for its kill_grace" pid_alive "$hpid"
+ok "orchd still runs" pid_alive "$pid"
+kill -TERM "$pid"
+wait "$s1"
+is "$?" 0 "the first stop-nodes exits 0 after the SIGTERM"
+wait "$s2"
+is "$?" 0 "the second one too"
+is "$(cat "$T/s1.out") | $(cat "$T/s2.out")" \
+        "Stopped 1 running node (recorded as interrupted); orchd has exited. | Stopped 1 running node (recorded as interrupted); orchd has exited." \
+        "each says it stopped the one node"
+ok "h is gone" eval "! pid_alive $hpid"
+ok "the SIGTERM killed it at once" grep -q "Received Terminated again: killing every running node now." "$T/orchd.log"
+ok "orchd has exited" wait_for 10 eval "! pid_alive $pid"
+wait "$pid"
+is "$?" 0 "orchd exited 0"
+ORCHD_PID=
+start_orchd
+expect_node "$hid" h failed interrupted
 
 # ---- nothing running: stop-nodes still replies (0) and orchd exits ----------------------------------------
 # orchd's teardown after it closed the connections is slowed (its unlink of the socket, which comes right
