@@ -9,7 +9,8 @@
 # keeper is left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes: "rerun" runs the
 # node again, "fail" ends it failed (interrupted). A non-administrator is refused (exit 77) and nothing
 # stops; a second stop-nodes while the first waits is answered too, and a SIGTERM meanwhile kills every
-# node at once; with no node running it still replies (0) and orchd exits. Every node waits on a gate file; what
+# node at once; while orchd still loads the jobs it found it is refused (75); with no node running it still
+# replies (0) and orchd exits. Every node waits on a gate file; what
 # runs is read from a ledger the nodes write and from /proc.
 
 . "$(dirname "$0")/lib.sh"
@@ -234,7 +235,19 @@ ok "orchd has exited" wait_for 10 eval "! pid_alive $pid"
 wait "$pid"
 is "$?" 0 "orchd exited 0"
 ORCHD_PID=
-start_orchd
+
+# ---- while orchd still loads the jobs it found: refused (75), nothing stops --------------------------------
+# $ORCHD_RECOVERY_HOLD holds the loading of the finished jobs while the file exists (manager-recover.c).
+touch "$W/hold.load"
+ORCHD_RECOVERY_HOLD=$W/hold.load start_orchd
+loading=$(ctl --json stats | jq -r '.loading // 0')
+ok "finished jobs are not loaded yet ($loading)" test "$loading" -gt 0
+out=$(ctl stop-nodes 2>&1)
+is "$?" 75 "stop-nodes while orchd loads the jobs it found exits 75"
+like "$out" "still loading the jobs it found at start" "and says why"
+ok "orchd still runs" pid_alive "$ORCHD_PID"
+rm "$W/hold.load"
+ok "then every job gets loaded" wait_for 20 eval '[ "$(ctl --json stats | jq -r ".loading // 0")" = 0 ]'
 expect_node "$hid" h failed interrupted
 
 # ---- nothing running: stop-nodes still replies (0) and orchd exits ----------------------------------------
