@@ -6,12 +6,12 @@
 # stopped (TERM, then KILL after its kill_grace) and orchd has exited: nodes of this orchd, a node adopted
 # from the previous one (it ran on across a SIGTERM stop) and another user's node; the nodes' whole process
 # trees are gone (with cgroup isolation also a setsid double-forked grandchild that ignores SIGTERM), and no
-# keeper is left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes: "rerun" runs the
-# node again, "fail" ends it failed (interrupted). A non-administrator is refused (exit 77) and nothing
-# stops; a second stop-nodes while the first waits is answered too, and a SIGTERM meanwhile kills every
-# node at once; while orchd still loads the jobs it found it is refused (75); with no node running it still
-# replies (0) and orchd exits. Every node waits on a gate file; what
-# runs is read from a ledger the nodes write and from /proc.
+# keeper is left. The next orchd on the spool applies on_interrupt as after a stop with KillNodes=yes:
+# "rerun" runs the node again, "fail" ends it failed (interrupted). A non-administrator is refused (exit 77)
+# and nothing stops; a second stop-nodes while the first waits is answered too, and a SIGTERM meanwhile kills
+# every node at once; while orchd still loads the jobs it found it is refused (75); with no node running it
+# still replies (0) and orchd exits. Every node waits on a gate file; what runs is read from a ledger the
+# nodes write and from /proc.
 
 . "$(dirname "$0")/lib.sh"
 
