@@ -217,8 +217,8 @@ wait_for 30 grep -q "asked to stop the nodes: stopping running nodes" "$T/orchd.
 ctl stop-nodes >"$T/s2.out" 2>&1 &
 s2=$!
 track_bg "$s2"
-wait_for 30 eval '[ "$(grep -c "asked to stop every running node" "$T/orchd.log")" -ge 2 ]' ||
-        bail_out "the second stop-nodes did not arrive"
+two_asked() { [ "$(grep -c "asked to stop every running node" "$T/orchd.log")" -ge 2 ]; }
+wait_for 30 two_asked || bail_out "the second stop-nodes did not arrive"
 ok "h still runs: the stop waits for its kill_grace" pid_alive "$hpid"
 ok "orchd still runs" pid_alive "$pid"
 kill -TERM "$pid"
@@ -240,14 +240,16 @@ ORCHD_PID=
 # $ORCHD_RECOVERY_HOLD holds the loading of the finished jobs while the file exists (manager-recover.c).
 touch "$W/hold.load"
 ORCHD_RECOVERY_HOLD=$W/hold.load start_orchd
-loading=$(ctl --json stats | jq -r '.loading // 0')
+loading() { ctl --json stats | jq -r '.loading // 0'; }
+loaded() { [ "$(loading)" = 0 ]; }
+loading=$(loading)
 ok "finished jobs are not loaded yet ($loading)" test "$loading" -gt 0
 out=$(ctl stop-nodes 2>&1)
 is "$?" 75 "stop-nodes while orchd loads the jobs it found exits 75"
 like "$out" "still loading the jobs it found at start" "and says why"
 ok "orchd still runs" pid_alive "$ORCHD_PID"
 rm "$W/hold.load"
-ok "then every job gets loaded" wait_for 20 eval '[ "$(ctl --json stats | jq -r ".loading // 0")" = 0 ]'
+ok "then every job gets loaded" wait_for 20 loaded
 expect_node "$hid" h failed interrupted
 
 # ---- nothing running: stop-nodes still replies (0) and orchd exits ----------------------------------------
