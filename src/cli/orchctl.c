@@ -145,6 +145,14 @@ static const Verb verbs[] = {
           "Apply KeepFinished= now: remove the finished jobs older than its age or beyond its\n"
           "count, and print how many were removed. For root, orchd's user and AdminGroup=\n"
           "members (exit status 77 for others).\n" },
+        { "stop-nodes", verb_stop_nodes, 0, 0, 0, "stop-nodes",
+          "Stop every running node and then orchd, as a stop with KillNodes=yes does, for\n"
+          "maintenance: each node gets SIGTERM, then SIGKILL after its kill_grace, and is\n"
+          "recorded as interrupted (on_interrupt applies at the next start). Returns once the\n"
+          "nodes are stopped and orchd has exited; it stays stopped until started again\n"
+          "(with orchd.socket, a connection starts it: systemctl stop orchd.socket too).\n"
+          "Prints how many nodes were stopped. For root, orchd's user and AdminGroup=\n"
+          "members (exit status 77 for others).\n" },
         { "rejected", verb_rejected, 0, 1, OPT_FILE, "rejected [NAME] [--file]",
           "Show your rejected job files (rejected/ itself is root's): without NAME, one line\n"
           "per file with when and why; with NAME, the whole error; with --file, the file's\n"

@@ -117,8 +117,8 @@ int jobfile_read(const char *path, size_t limit, char **ret, size_t *ret_size, u
  * size (file_size 0: unknown). Returns 0 with *ret (owned) or -ENOMEM. */
 int jobfile_too_large(uint64_t file_size, size_t limit, JobErrors **ret);
 
-/* Commands in files of their own (cli/VERB.c; cancel, pause, resume, remove and gc in cli/jobctl.c,
- * validate and graph in cli/jobfile.c). Each returns an exit code. */
+/* Commands in files of their own (cli/VERB.c; cancel, pause, resume, remove, gc and stop-nodes in
+ * cli/jobctl.c, validate and graph in cli/jobfile.c). Each returns an exit code. */
 int verb_list(char **args, size_t n_args);
 int verb_status(char **args, size_t n_args);
 int verb_wait(char **args, size_t n_args);
@@ -127,6 +127,7 @@ int verb_pause(char **args, size_t n_args);
 int verb_resume(char **args, size_t n_args);
 int verb_remove(char **args, size_t n_args);
 int verb_gc(char **args, size_t n_args);
+int verb_stop_nodes(char **args, size_t n_args);
 int verb_validate(char **args, size_t n_args);
 int verb_graph(char **args, size_t n_args);
 int verb_submit(char **args, size_t n_args);

@@ -72,6 +72,13 @@ void control_call_set_drain_callback(ControlCall *call, control_call_drain_fn fn
         call->drain_userdata = userdata;
 }
 
+int control_call_hold_until_exit(ControlCall *call) {
+        /* Never closed: the process's exit does it. CLOEXEC: nothing we start inherits it. */
+        if (!call->conn || call->conn->broken)
+                return -ENOTCONN;
+        return fcntl(call->conn->fd, F_DUPFD_CLOEXEC, 3) < 0 ? -errno : 0;
+}
+
 /* --- connections --- */
 
 void control_conn_schedule(Connection *conn) {

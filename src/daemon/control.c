@@ -525,9 +525,14 @@ int control_new(sd_event *e, const char *path, const ControlMethod *methods, voi
 Control *control_free(Control *c) {
         if (!c)
                 return NULL;
-        /* The owner is tearing down: no disconnect callbacks into it; kept calls just become dead. */
-        while (c->connections)
+        /* The owner is tearing down: no disconnect callbacks into it; kept calls just become dead. Replies
+         * given last (StopNodes: the loop has exited) go out now if the peer's socket takes them at once;
+         * a peer that does not read never holds the exit. */
+        while (c->connections) {
+                if (!c->connections->broken)
+                        (void) control_conn_flush(c->connections);
                 conn_free_full(c->connections, false);
+        }
         c->accept_source = sd_event_source_disable_unref(c->accept_source);
         c->accept_retry_source = sd_event_source_disable_unref(c->accept_retry_source);
         c->fd = safe_close(c->fd);

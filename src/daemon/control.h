@@ -71,6 +71,11 @@ bool control_call_wants_more(const ControlCall *call);
 /* Whether the connection is still open (a reply would reach someone). */
 bool control_call_is_alive(const ControlCall *call);
 
+/* Keep the call's connection open past control_free() until the process exits, so that its peer sees the
+ * end of the connection only once the daemon is gone (a reply that says the daemon exits). Returns 0,
+ * -ENOTCONN (the connection is gone) or -errno. */
+int control_call_hold_until_exit(ControlCall *call);
+
 ControlCall *control_call_ref(ControlCall *call);
 /* Accepts NULL, returns NULL. */
 ControlCall *control_call_unref(ControlCall *call);

@@ -249,6 +249,8 @@ void manager_check_drained(Manager *m) {
                          m->n_running);
         else
                 log_info("All nodes stopped and recorded; exiting.");
+        if (m->hooks.on_drained) /* replies that wait for the stop (StopNodes) */
+                m->hooks.on_drained(m->hooks.userdata);
         (void) sd_event_exit(m->event, EXIT_SUCCESS);
 }
 

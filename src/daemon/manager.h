@@ -46,6 +46,7 @@ typedef struct ManagerConfig {
 /* What the layer above (the varlink methods, methods.h) is told; every member may be NULL. */
 typedef struct ManagerHooks {
         void (*on_durable)(uint64_t gen, void *userdata); /* generation gen of the journal is durable */
+        void (*on_drained)(void *userdata); /* stopping: all is recorded and durable, the loop exits next */
         void *userdata;
 } ManagerHooks;
 

@@ -26,6 +26,8 @@ struct Methods {
         size_t n_held;
         struct Slicer *slicers;        /* Status replies being encoded in slices (methods-status.c) */
         struct LogReader *log_readers; /* Logs streams (methods-logs.c) */
+        struct StopCall *stop_calls;   /* StopNodes calls answered once the nodes are drained */
+        size_t n_stop_calls;
 };
 
 /* Reply with parameters (stolen) once everything changed so far is durable (answers about many jobs). */
@@ -72,6 +74,11 @@ int methods_reply_permission_denied(ControlCall *call, const char *why);
  * caches the AdminGroup= lookup for one call: -1 not looked up yet, then 0 or 1. */
 bool methods_may_access(Manager *m, const ControlCall *call, const Job *j, int *is_admin);
 
+/* Unless the caller is an administrator (root, the daemon's uid, AdminGroup=): answer PermissionDenied with
+ * reason (what only administrators may do, and what the caller may do instead), log the refusal of action
+ * ("gc") and return true; else false. */
+bool methods_refuse_non_admin(Methods *ms, ControlCall *call, const char *action, const char *reason);
+
 /* The handlers of methods-jobs.c: io.orchd.Manager.List, Status, Wait, Graph, Stats, Cancel, Pause, Resume
  * and Submit (parameters and replies: src/shared/io.orchd.Manager.varlink). */
 int method_list(ControlCall *call, json_object *params, void *userdata);
@@ -99,6 +106,13 @@ int method_rejected(ControlCall *call, json_object *params, void *userdata);
 /* io.orchd.Manager.Remove and io.orchd.Manager.Gc (methods-retention.c). */
 int method_remove(ControlCall *call, json_object *params, void *userdata);
 int method_gc(ControlCall *call, json_object *params, void *userdata);
+
+/* io.orchd.Manager.StopNodes (methods-stop.c): stop every running node as KillNodes=yes does, then exit. */
+int method_stop_nodes(ControlCall *call, json_object *params, void *userdata);
+/* ManagerHooks.on_drained: answer the StopNodes calls (the nodes are stopped and recorded). */
+void methods_stop_on_drained(void *userdata);
+/* Drop the StopNodes calls not answered yet (shutdown). */
+void methods_stop_free_all(Methods *ms);
 
 /* io.orchd.Manager.Watch (watch.c). */
 int method_watch(ControlCall *call, json_object *parameters, void *userdata);

@@ -56,23 +56,10 @@ int method_gc(ControlCall *call, json_object *params, void *userdata) {
         json_object *p;
         int r;
 
-        if (!access_may_see(uid, false, geteuid(), (uid_t) -1) &&
-            !(m->conf.admin_group && control_call_in_group(call, access_admin_gid(&m->conf)))) {
-                log_event(LOG_NOTICE,
-                          LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = "gc",
-                                 .reason = "permission-denied", .has_uid = true, .uid = uid),
-                          "uid %u was refused %s.", (unsigned) uid, control_call_method(call));
-                p = json_object_new_object();
-                if (p) {
-                        json_object_object_add(p, "id", json_object_new_string(""));
-                        json_object_object_add(
-                                p, "reason",
-                                json_object_new_string("only administrators may collect every "
-                                                       "user's finished jobs; remove your own "
-                                                       "with orchctl remove"));
-                }
-                return control_call_error(call, ORCH_ERROR_PERMISSION_DENIED, p);
-        }
+        if (methods_refuse_non_admin(ms, call, "gc",
+                                     "only administrators may collect every user's finished jobs; "
+                                     "remove your own with orchctl remove"))
+                return 0;
         if (methods_refuse_while_loading(ms, call)) /* KeepFinished= counts and ages every job */
                 return 0;
         r = retention_gc(&m->retention);

@@ -109,6 +109,7 @@ static void methods_on_durable(uint64_t gen, void *userdata) {
 
 /* Drop every held reply, Status slicer and Logs stream without a reply (shutdown). */
 static void methods_free_held(Methods *ms) {
+        methods_stop_free_all(ms);
         methods_logs_free_all(ms);
         methods_status_free_all(ms);
         for (size_t k = 0; k < ms->n_held; k++) {
@@ -147,6 +148,27 @@ bool methods_refuse_while_loading(Methods *ms, ControlCall *call) {
                 (void) json_object_object_add(p, "jobs",
                                               json_object_new_int64((int64_t) manager_loading(ms->manager)));
         (void) control_call_error(call, ORCH_ERROR_LOADING, p);
+        return true;
+}
+
+bool methods_refuse_non_admin(Methods *ms, ControlCall *call, const char *action, const char *reason) {
+        Manager *m = ms->manager;
+        uid_t uid = control_call_uid(call);
+        json_object *p;
+
+        if (access_may_see(uid, false, geteuid(), (uid_t) -1) ||
+            (m->conf.admin_group && control_call_in_group(call, access_admin_gid(&m->conf))))
+                return false;
+        log_event(LOG_NOTICE,
+                  LOG_EV(.message_id = ORCH_MESSAGE_CONTROL, .action = action, .reason = "permission-denied",
+                         .has_uid = true, .uid = uid),
+                  "uid %u was refused %s.", (unsigned) uid, control_call_method(call));
+        p = json_object_new_object();
+        if (p) {
+                json_object_object_add(p, "id", json_object_new_string(""));
+                json_object_object_add(p, "reason", json_object_new_string(reason));
+        }
+        (void) control_call_error(call, ORCH_ERROR_PERMISSION_DENIED, p);
         return true;
 }
 
@@ -236,6 +258,7 @@ static const ControlMethod methods[] = {
         { ORCH_METHOD_REMOVE, method_remove },
         { ORCH_METHOD_GC, method_gc },
         { ORCH_METHOD_HISTORY, method_history },
+        { ORCH_METHOD_STOP_NODES, method_stop_nodes },
         {},
 };
 
@@ -273,7 +296,10 @@ int methods_new(Manager *m, Methods **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", m->config.socket_path);
         control_set_admin_check(ms->control, peer_is_admin, m);
-        manager_set_hooks(m, &(ManagerHooks){ .on_durable = methods_on_durable, .userdata = ms });
+        manager_set_hooks(m,
+                          &(ManagerHooks){ .on_durable = methods_on_durable,
+                                           .on_drained = methods_stop_on_drained,
+                                           .userdata = ms });
         *ret = TAKE_PTR(ms);
         return 0;
 }

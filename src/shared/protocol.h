@@ -41,6 +41,7 @@
 #define ORCH_METHOD_REMOVE "io.orchd.Manager.Remove"
 #define ORCH_METHOD_GC "io.orchd.Manager.Gc"
 #define ORCH_METHOD_HISTORY "io.orchd.Manager.History"
+#define ORCH_METHOD_STOP_NODES "io.orchd.Manager.StopNodes"
 
 #define ORCH_ERROR_NO_SUCH_JOB "io.orchd.Manager.NoSuchJob"
 #define ORCH_ERROR_NO_SUCH_NODE "io.orchd.Manager.NoSuchNode"

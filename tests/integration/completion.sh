@@ -24,11 +24,13 @@ complete_line() { # complete_line WORD…: COMPREPLY for the last word, sorted, 
         [ "${#COMPREPLY[@]}" -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
 }
 
-is "$(complete_line orchctl st)" "stats status " "commands complete"
+is "$(complete_line orchctl st)" "stats status stop-nodes " "commands complete"
 is "$(complete_line orchctl -s "$SOCK" status '')" "$id " "job ids come from the daemon named by -s"
 is "$(complete_line orchctl -s "$SOCK" cancel "$id" '')" "build unit.x " "cancel completes the job's node ids"
 is "$(complete_line orchctl -s "$SOCK" retry "$id" '')" "build unit.x " "retry completes the job's node ids"
 is "$(complete_line orchctl -s "$SOCK" gr)" "graph " "graph is a command"
+is "$(complete_line orchctl sto)" "stop-nodes " "stop-nodes is a command"
+is "$(complete_line orchctl stop-nodes -)" "--json " "stop-nodes takes --json, no job ids"
 is "$(complete_line orchctl list --state r)" "running " "--state completes state names"
 is "$(complete_line orchctl stats --p)" "--prometheus " "command options complete"
 is "$(complete_line orchctl -s "$T/none.sock" status '')" "" "no daemon: no ids, no error"

@@ -7,7 +7,8 @@
  * back a peer's next calls while its replies are unsent (per connection, and per user across
  * connections) and let them run once the peer reads; a held reply survives nothing when its peer closes
  * (the disconnect callback fires, the reply is swallowed), and a peer that closes in the middle of a big
- * reply is dropped.
+ * reply is dropped; replies given as the loop exits reach their peers at control_free() without waiting for
+ * one that does not read, and a connection held until exit stays open past it.
  */
 
 #include <errno.h>
@@ -407,6 +408,50 @@ static void test_peer_closes(void **state) {
         assert_int_equal(control_n_connections(f->c), 0);
 }
 
+/* Replies given as the loop exits (StopNodes): control_free() hands them to the sockets without waiting for
+ * a peer that does not read, and a connection held until exit stays open past it. */
+static void test_reply_at_exit(void **state) {
+        Fixture *f = *state;
+        _cleanup_(reader_done) Reader r1 = {}, r2 = {}, r3 = {};
+        _cleanup_close_ int fd1 = connect_pair(f);
+        _cleanup_close_ int fd2 = connect_pair(f);
+        _cleanup_close_ int fd3 = connect_pair(f);
+        ControlCall *held, *plain;
+        json_object *m;
+
+        send_call(fd1, "{\"method\":\"" ORCH_METHOD_WAIT "\"}");
+        run_idle(f->e);
+        held = TAKE_PTR(calls.held);
+        send_call(fd3, "{\"method\":\"" ORCH_METHOD_WAIT "\"}");
+        run_idle(f->e);
+        plain = TAKE_PTR(calls.held);
+        send_call(fd2, "{\"method\":\"" ORCH_METHOD_STATUS "\"}"); /* a big reply fd2 never reads */
+        run_idle(f->e);
+        assert_int_equal(calls.held_calls, 2);
+        assert_int_equal(calls.big, 1);
+
+        /* The loop does not run again: only control_free() can send these. */
+        assert_int_equal(control_call_hold_until_exit(held), 0);
+        assert_int_equal(control_call_reply(held, NULL), 0);
+        assert_int_equal(control_call_reply(plain, NULL), 0);
+        f->c = control_free(f->c); /* returns although fd2 holds megabytes unread */
+        control_call_unref(held);
+        control_call_unref(plain);
+
+        reader_pull(&r1, fd1);
+        assert_int_equal(reader_count(&r1), 1);
+        m = reader_message(&r1, 0);
+        assert_null(get_str(m, "error", NULL));
+        json_object_put(m);
+        assert_false(r1.eof); /* held: open until the process exits */
+        reader_pull(&r3, fd3);
+        assert_int_equal(reader_count(&r3), 1);
+        assert_true(r3.eof); /* not held: closed right after its reply */
+        reader_pull(&r2, fd2);
+        assert_true(r2.eof);
+        assert_true(r2.n > 0 && r2.n < BIG_REPLY_BYTES); /* what the socket took, then the end */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_framing_and_dispatch, setup, teardown),
@@ -414,6 +459,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_output_pause, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_closes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reply_at_exit, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
