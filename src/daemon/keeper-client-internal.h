@@ -27,6 +27,7 @@ typedef struct Received {
 typedef struct KeeperRunning {
         KeeperKey key;
         pid_t pid;
+        bool frozen; /* its cgroup was frozen (pause --freeze) */
         bool adopted;
 } KeeperRunning;
 
@@ -39,6 +40,7 @@ struct Keeper {
         int fd;
         sd_event_source *io;
         sd_event_source *child;
+        sd_event_source *exited; /* recovered: its pidfd (not our child), EPOLLIN once it exited */
         sd_event_source *defer; /* handles the queue on the next iteration */
         Received *queue, **queue_tail;
         KeeperTask *tasks;
@@ -72,12 +74,18 @@ bool key_eq(const KeeperKey *a, const KeeperKey *b);
 void task_unlink(KeeperTask *t);
 /* Free a keeper without touching its process; its tasks must be gone. Returns NULL. */
 Keeper *keeper_free(Keeper *k);
+/* Its attempts end as killed, it takes no more starts (gone: EOF, exited, broken). From a loop callback. */
+void keeper_disconnect(Keeper *k, int error);
 /* Its socket's and its queue's handlers. */
 int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int keeper_on_defer(sd_event_source *s, void *userdata);
 /* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_MSEC each) for the keepers of pids, our children whose
  * sockets were closed, to exit, and reap them. */
 void keepers_reap(const pid_t *pids, size_t n);
+
+/* keeper-adopt.c: record uid's keeper, our child pid, in run/keeper-UID.pid ("PID START"), so the next orchd
+ * can tell it from any other listener there. Returns 0 or -errno. */
+int keeper_record(const KeeperSet *s, uid_t uid, pid_t pid);
 
 /* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd with ppoll(2). Returns > 0, 0 on timeout, -errno. */
 int keeper_wait_fd(int fd, short events);

@@ -85,6 +85,7 @@ Keeper *keeper_free(Keeper *k) {
                 }
         k->io = sd_event_source_disable_unref(k->io);
         k->defer = sd_event_source_disable_unref(k->defer);
+        k->exited = sd_event_source_disable_unref(k->exited);
         /* Not killed: closing the socket tells it to go; its exit is reaped if we are still here. */
         if (k->child)
                 (void) sd_event_source_set_child_process_own(k->child, false);
@@ -104,7 +105,7 @@ Keeper *keeper_free(Keeper *k) {
 /* The keeper is gone or broken (EOF, a broken socket, no answer, it exited): every attempt it ran ends as
  * killed, and the keeper takes no more starts; the struct stays until its process is reaped. What it left
  * running is the next recovery's, found in "starts". Only from a loop callback: it calls exit callbacks. */
-static void keeper_disconnect(Keeper *k, int error) {
+void keeper_disconnect(Keeper *k, int error) {
         TaskResult res = { .end = TASK_SIGNALED, .signal = SIGKILL };
 
         if (k->fd < 0)
@@ -309,6 +310,8 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
                 r = sd_event_source_set_enabled(k->defer, SD_EVENT_OFF);
         if (r < 0)
                 goto fail;
+        if (listen_fd >= 0 && (r = keeper_record(s, uid, k->pid)) < 0) /* then it is not adopted */
+                log_warning_errno(r, "Cannot record orchd-keeper pid %d: %m", (int) k->pid);
         log_debug("Started orchd-keeper for uid %u as pid %d.", (unsigned) uid, (int) k->pid);
         *ret = k;
         return 0;

@@ -163,6 +163,7 @@ void keeper_hello(Keeper *k, KeeperReader *r) {
                 keeper_put_u32(&w, (uint32_t) task_pid(a->task));
                 keeper_put_u64(&w, a->pid_start);
                 keeper_put_u64(&w, 0);
+                keeper_put_bool(&w, task_frozen(a->task)); /* pause --freeze survives the restart */
                 keeper_send(k, &w);
         }
         keeper_writer_init(&w, KEEPER_MSG_SYNCED, KEEPER_MSG_MAX);

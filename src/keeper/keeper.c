@@ -422,7 +422,9 @@ int main(int argc, char *argv[]) {
         k.ends_tail = &k.ends;
         k.helper = argv[2];
         k.stay = streq(argv[5], "stay");
-        if (k.stay && fcntl(KEEPER_LISTEN_FD, F_SETFD, FD_CLOEXEC) >= 0)
+        /* listen() again: SO_PEERCRED of a connection names who called listen() last, and a restarted orchd
+         * checks that this is the keeper it recorded (keeper-adopt.c), not the orchd that bound it. */
+        if (k.stay && fcntl(KEEPER_LISTEN_FD, F_SETFD, FD_CLOEXEC) >= 0 && listen(KEEPER_LISTEN_FD, 4) >= 0)
                 k.listen_fd = KEEPER_LISTEN_FD;
         level = log_level_from_string(argv[4]);
         if (level >= 0)
