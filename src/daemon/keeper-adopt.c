@@ -202,6 +202,7 @@ static int keeper_connect(KeeperSet *s, const char *path, uid_t uid) {
                 int pidfd = keeper_verify(s, uid, uc.pid, &why);
 
                 k->pid = uc.pid;
+                k->stays = true;
                 r = pidfd < 0 ? pidfd :
                                 sd_event_add_io(s->event, &k->exited, pidfd, EPOLLIN, keeper_on_exited, k);
                 if (r >= 0)
@@ -341,6 +342,35 @@ void keeper_set_recovered(KeeperSet *s) {
                 }
                 k->running = mfree(k->running);
                 k->n_running = 0;
+        }
+}
+
+void keeper_set_stay(KeeperSet *s, bool stay) {
+        if (!s)
+                return;
+        s->config.stay = stay;
+        for (Keeper *k = stay ? s->keepers : NULL; k; k = k->next) {
+                _cleanup_close_ int fd = -EBADF;
+                KeeperWriter w;
+                int r;
+
+                if (k->stays || k->dead)
+                        continue;
+                fd = keeper_listen(s, k->uid);
+                if (fd < 0)
+                        continue; /* said why */
+                keeper_writer_init(&w, KEEPER_MSG_STAY, KEEPER_MSG_MAX);
+                r = keeper_writer_finish(&w);
+                if (r >= 0)
+                        r = keeper_send_wait(k, w.buf, w.len, &fd, 1);
+                keeper_writer_done(&w);
+                if (r >= 0) {
+                        k->stays = true;
+                        r = keeper_record(s, k->uid, k->pid);
+                }
+                if (r < 0)
+                        log_warning_errno(r, "Cannot make orchd-keeper %d stay for the next orchd: %m",
+                                          (int) k->pid);
         }
 }
 

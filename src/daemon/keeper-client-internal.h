@@ -44,6 +44,7 @@ struct Keeper {
         sd_event_source *defer; /* handles the queue on the next iteration */
         Received *queue, **queue_tail;
         KeeperTask *tasks;
+        bool stays;     /* it listens for the next orchd (stay mode) */
         bool dead;      /* no more starts: its attempts end (now, or on the next iteration) */
         int dead_error; /* why, for the message */
         struct Keeper *next;
@@ -83,6 +84,11 @@ int keeper_on_defer(sd_event_source *s, void *userdata);
  * sockets were closed, to exit, and reap them. */
 void keepers_reap(const pid_t *pids, size_t n);
 
+/* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF when keepers
+ * leave with orchd (KillNodes=yes), without a run directory, or when its path does not fit. */
+int keeper_listen(KeeperSet *s, uid_t uid);
+/* Send one message, waiting (boundedly) while the keeper's queue is full. Returns 0 or -errno. */
+int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, size_t n_fds);
 /* keeper-adopt.c: record uid's keeper, our child pid, in run/keeper-UID.pid ("PID START"), so the next orchd
  * can tell it from any other listener there. Returns 0 or -errno. */
 int keeper_record(const KeeperSet *s, uid_t uid, pid_t pid);

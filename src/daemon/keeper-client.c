@@ -234,7 +234,7 @@ int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
 /* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF without a run
  * directory (KillNodes=yes) or when its path does not fit (the keeper then leaves with orchd). */
-static int keeper_listen(KeeperSet *s, uid_t uid) {
+int keeper_listen(KeeperSet *s, uid_t uid) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -310,7 +310,8 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
                 r = sd_event_source_set_enabled(k->defer, SD_EVENT_OFF);
         if (r < 0)
                 goto fail;
-        if (listen_fd >= 0 && (r = keeper_record(s, uid, k->pid)) < 0) /* then it is not adopted */
+        k->stays = listen_fd >= 0;
+        if (k->stays && (r = keeper_record(s, uid, k->pid)) < 0) /* then it is not adopted */
                 log_warning_errno(r, "Cannot record orchd-keeper pid %d: %m", (int) k->pid);
         log_debug("Started orchd-keeper for uid %u as pid %d.", (unsigned) uid, (int) k->pid);
         *ret = k;
@@ -374,7 +375,7 @@ KeeperSet *keeper_set_free(KeeperSet *s) {
 
 /* Send one message, waiting (boundedly) while the keeper's queue is full: it reads all the time, so a
  * full queue means it is stuck. */
-static int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, size_t n_fds) {
+int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, size_t n_fds) {
         int r;
 
         if (k->fd < 0)

@@ -73,6 +73,11 @@ int keeper_task_adopt(KeeperSet *ks, uid_t uid, const KeeperKey *key, keeper_tas
 int keeper_task_new_ended(sd_event *e, const KeeperKey *key, const TaskResult *result,
                           keeper_task_exit_cb cb, void *userdata, KeeperTask **ret);
 
+/* KillNodes= changed by a reload (stay = KillNodes=no): keepers started from now on follow it, and a
+ * running keeper that would leave with orchd is told to stay (STAY, with its listening socket). Keepers
+ * that stay need nothing for KillNodes=yes: orchd then stops every node itself before it exits. */
+void keeper_set_stay(KeeperSet *ks, bool stay);
+
 /* After recovery: what a recovered keeper runs that nobody adopted belongs to no job any more: it is
  * killed (FREE). */
 void keeper_set_recovered(KeeperSet *ks);

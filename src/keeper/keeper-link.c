@@ -219,3 +219,22 @@ int keeper_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         log_debug("orchd (pid %d) connected again.", (int) uc.pid);
         return 0;
 }
+
+void keeper_stay(Keeper *k, int listen_fd) {
+        int r = k->listen_fd >= 0 ? -EALREADY : 0;
+
+        /* listen() here, so SO_PEERCRED names us to the next orchd (keeper-adopt.c), not orchd. */
+        if (r >= 0 && listen(listen_fd, 4) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_event_add_io(k->event, &k->listen, listen_fd, EPOLLIN, keeper_on_accept, k);
+        if (r < 0) {
+                safe_close(listen_fd);
+                if (r != -EALREADY)
+                        log_error_errno(r, "Cannot stay for the next orchd: %m");
+                return;
+        }
+        k->listen_fd = listen_fd;
+        k->stay = true;
+        log_debug("Staying for the next orchd when this one goes (KillNodes=no).");
+}

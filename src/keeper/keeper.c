@@ -305,6 +305,10 @@ static void keeper_dispatch(Keeper *k, const uint8_t *buf, size_t len, int *fds,
                 keeper_start(k, &r, fds, n_fds);
                 return;
         }
+        if (type == KEEPER_MSG_STAY && n_fds == 1 && keeper_reader_finish(&r) >= 0) {
+                keeper_stay(k, fds[0]);
+                return;
+        }
         for (size_t i = 0; i < n_fds; i++)
                 safe_close(fds[i]);
         switch (type) {
@@ -426,6 +430,7 @@ int main(int argc, char *argv[]) {
          * checks that this is the keeper it recorded (keeper-adopt.c), not the orchd that bound it. */
         if (k.stay && fcntl(KEEPER_LISTEN_FD, F_SETFD, FD_CLOEXEC) >= 0 && listen(KEEPER_LISTEN_FD, 4) >= 0)
                 k.listen_fd = KEEPER_LISTEN_FD;
+        k.stay = k.listen_fd >= 0;
         level = log_level_from_string(argv[4]);
         if (level >= 0)
                 log_set_max_level(level);

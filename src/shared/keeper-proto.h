@@ -58,6 +58,7 @@ typedef enum KeeperMsgType {
         KEEPER_MSG_SYNCED,      /* k→o: no body; every RUNNING and unacknowledged END was sent */
         KEEPER_MSG_FREE,        /* o→k: key (orchd drops the attempt: SIGKILL, reap, no END) */
         KEEPER_MSG_FREEZE,      /* o→k: key, bool freeze (task_freeze(): cgroup.freeze 1 or 0) */
+        KEEPER_MSG_STAY,        /* o→k: no body; fd: its listening socket (a reload to KillNodes=no) */
         _KEEPER_MSG_MAX,
 } KeeperMsgType;
 

@@ -7,7 +7,8 @@
 # a real node), the recorded pid with another start time (pid reuse), and the recorded process running another
 # binary are each refused with a warning naming the pid and why: nothing is adopted from them, and the real
 # node recorded in "starts" is interrupted (killed, rerun by on_interrupt). The real keeper is adopted. With
-# cgroups, a node frozen by pause --freeze is still frozen after the restart and resume thaws it. An adopted
+# cgroups, a node frozen by pause --freeze is still frozen after the restart and resume thaws it. A keeper
+# started under KillNodes=yes stays for the next orchd after a reload to KillNodes=no. An adopted
 # keeper's death is seen through its pidfd even when its socket's EOF never comes (another process holds it).
 # Every node waits on a gate file the test creates; the fake keeper is gated on files too.
 
@@ -184,7 +185,30 @@ else
         skip "frozen across a restart" "orchd uses process groups here ($(ctl stats --json | jq -r .isolation))"
 fi
 
-# ---- 6. an adopted keeper's death is seen through its pidfd, though its socket stays open. The keeper
+# ---- 6. a keeper started under KillNodes=yes stays for the next orchd after a reload to KillNodes=no
+stop_orchd 20
+printf '[Daemon]\nKillNodes=yes\n' >"$T/orchd.conf"
+start_orchd
+run_node g
+k=$(spool_keepers)
+printf '[Daemon]\nKillNodes=no\n' >"$T/orchd.conf"
+kill -HUP "$ORCHD_PID"
+ok "a reload takes KillNodes=no" wait_for 20 grep -q "Reload: KillNodes= changed" "$T/orchd.log"
+ok "the running keeper is now recorded" wait_for 20 eval '[ "$(cut -d " " -f 1 "$RECORD")" = "$k" ]'
+stop_orchd 20
+ok "the node runs on after orchd stopped" pid_alive "$(pid_of g)"
+ok "in the keeper started before the reload" pid_alive "$k"
+start_orchd
+ok "the next orchd finds that keeper" grep -q "Found orchd-keeper of uid 0 (pid $k) running 1" "$T/orchd.log"
+ok "and adopts the node" grep -q "node g attempt 1 runs on in its keeper" "$T/orchd.log"
+touch "$W/go.g"
+is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
+is "$(starts_of g)" 1 "g ran once"
+stop_orchd 20
+: >"$T/orchd.conf"
+start_orchd --kill-nodes no
+
+# ---- 7. an adopted keeper's death is seen through its pidfd, though its socket stays open. The keeper
 # here is the fake one made to pass: orchd is told python is the installed keeper, and it is recorded.
 run_node f
 orphan f
