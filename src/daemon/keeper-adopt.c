@@ -210,9 +210,10 @@ static int keeper_connect(KeeperSet *s, const char *path, uid_t uid) {
                 else if (pidfd >= 0)
                         safe_close(pidfd);
                 if (why)
-                        log_warning("Refusing the orchd-keeper at %s (pid %d): %s. Nothing it runs is "
-                                    "adopted; its attempts are interrupted.",
-                                    path, (int) uc.pid, why);
+                        log_warning(
+                                "Refusing the orchd-keeper at %s (pid %d): %s. Nothing it runs is "
+                                "adopted; its attempts are interrupted.",
+                                path, (int) uc.pid, why);
         }
         if (r >= 0)
                 r = keeper_sync(k);

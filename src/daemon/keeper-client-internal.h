@@ -41,7 +41,7 @@ struct Keeper {
         sd_event_source *io;
         sd_event_source *child;
         sd_event_source *exited; /* recovered: its pidfd (not our child), EPOLLIN once it exited */
-        sd_event_source *defer; /* handles the queue on the next iteration */
+        sd_event_source *defer;  /* handles the queue on the next iteration */
         Received *queue, **queue_tail;
         KeeperTask *tasks;
         bool stays;     /* it listens for the next orchd (stay mode) */

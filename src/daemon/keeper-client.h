@@ -59,11 +59,11 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
 
 /* At start: connect to every keeper left running in run_dir by the previous orchd and learn what they
  * run (HELLO → RUNNING… SYNCED). A socket nobody answers, or whose listener is not the keeper orchd
- * recorded starting (pid, start time, binary), is removed. Returns the number of keepers found, or -errno. */
+ * recorded starting (pid, start time, binary), is removed. Returns the keepers found, or -errno. */
 int keeper_set_recover(KeeperSet *ks);
 
 /* Adopt attempt key of uid if a recovered keeper runs it: a KeeperTask as keeper_task_spawn() would have
- * made, *ret_pid, and *ret_frozen (its cgroup is frozen). Returns 0, or -ENOENT (no keeper runs it: it is gone). */
+ * made, *ret_pid and *ret_frozen (its cgroup is frozen). Returns 0, or -ENOENT (no keeper runs it). */
 int keeper_task_adopt(KeeperSet *ks, uid_t uid, const KeeperKey *key, keeper_task_exit_cb cb,
                       keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid,
                       bool *ret_frozen);

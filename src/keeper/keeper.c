@@ -18,6 +18,8 @@
  * (KillNodes=no): fd 4 is a listening socket (SPOOL/run/keeper-UID.sock); without orchd it runs its
  * attempts on, enforcing their timeouts, writing their logs and recording their ends (synced), accepts the
  * next orchd there (HELLO → RUNNING… SYNCED) and exits once no attempt is left and no orchd is connected.
+ * It listen()s on that socket itself, so a connecting orchd's SO_PEERCRED names the keeper. STAY (a reload
+ * to KillNodes=no) turns "leave" into "stay", with the listening socket beside it.
  *
  * Single-threaded but for journald.c's sender. Invariants: it holds one Attempt per running attempt and
  * nothing else that grows; everything a message carries is bounded by keeper-proto.h; a message it cannot
