@@ -213,7 +213,7 @@ static bool node_readopt(Job *j, uint32_t i, const char *ends, size_t ends_size)
                          j->id, node_id(j, i), n->attempt);
         } else {
                 r = keeper_task_adopt(j->host->keepers, j->run->uid, &key, job_on_task_exit,
-                                      job_on_task_output, node_ctl(j, i), &j->ctl[i].task, &pid);
+                                      job_on_task_output, node_ctl(j, i), &j->ctl[i].task, &pid, &n->frozen);
                 if (r < 0)
                         return false;
                 log_info("Job %" PRIu64 " node %s attempt %u runs on in its keeper (pid %d): adopted.",

@@ -5,9 +5,11 @@
  * of the recovered jobs, and ending the attempts whose end was recorded while orchd was down; and the other
  * side of a stop: detaching from what runs on, waiting for leaving keepers to be gone.
  *
- * Invariants: a keeper is trusted only as the peer of a socket in the root-only run directory (SO_PEERCRED
- * names its pid and uid: root's, or ours); what no job adopts is killed (FREE) once recovery is over, so
- * nothing runs that no job knows of.
+ * Invariants: a keeper is trusted only when the peer of its socket in the root-only run directory is the
+ * very process orchd spawned: SO_PEERCRED's pid (the keeper listen()s itself) has the pid and start time of
+ * SPOOL/run/keeper-UID.pid (written at its spawn), is still that process (its pidfd, kept and watched: its
+ * death is seen even if its socket's EOF is not) and runs the installed orchd-keeper. What no job adopts is
+ * killed (FREE) once recovery is over, so nothing runs that no job knows of.
  */
 
 #include <dirent.h>
@@ -15,18 +17,23 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "keeper-client-internal.h"
 #include "keeper-io.h"
 #include "log.h"
 #include "macro.h"
+#include "procutil.h"
 
 /* Send HELLO and read RUNNING… up to SYNCED into k->running. Returns 0 or -errno. */
 static int keeper_sync(Keeper *k) {
@@ -72,11 +79,95 @@ static int keeper_sync(Keeper *k) {
                 run->pid = (pid_t) keeper_get_u32(&rd);
                 (void) keeper_get_u64(&rd);
                 (void) keeper_get_u64(&rd);
+                if (rd.pos < rd.len) /* a keeper of before "frozen" has none */
+                        run->frozen = keeper_get_bool(&rd);
                 if (keeper_reader_finish(&rd) < 0)
                         return -EPROTO;
                 k->n_running++;
         }
         return r;
+}
+
+int keeper_record(const KeeperSet *s, uid_t uid, pid_t pid) {
+        char path[PATH_MAX], tmp[PATH_MAX], line[64];
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t start;
+        int n, r;
+
+        r = proc_start_time(pid, &start); /* our unreaped child: the pid cannot have been reused */
+        if (r < 0)
+                return r;
+        n = snprintf(line, sizeof(line), "%d %" PRIu64 "\n", (int) pid, start);
+        if (snprintf(path, sizeof(path), "%s/keeper-%u.pid", s->config.run_dir, (unsigned) uid) >=
+                    (int) sizeof(path) ||
+            snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp))
+                return -ENAMETOOLONG;
+        /* No fsync: the record need only outlive orchd, not the machine. After a crash of the machine its
+         * keeper is gone too, and a torn or empty record then matches no process, so nothing is adopted. */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, line, (size_t) n) != n)
+                return errno > 0 ? -errno : -EIO;
+        return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+/* Check that pid, the listener of uid's keeper socket, is the orchd-keeper orchd spawned for uid (the pid
+ * and start time of run/keeper-UID.pid, the installed binary). Returns a pidfd of it, or -errno with *why
+ * saying what failed. */
+static int keeper_verify(const KeeperSet *s, uid_t uid, pid_t pid, const char **why) {
+        char name[64], exe[PATH_MAX], link[64], deleted[PATH_MAX + 16];
+        _cleanup_free_ char *rec = NULL;
+        _cleanup_close_ int dir_fd = -EBADF, pidfd = -EBADF;
+        uint64_t start, now;
+        size_t size;
+        ssize_t n;
+        int rec_pid, end = 0;
+
+        snprintf(name, sizeof(name), "keeper-%u.pid", (unsigned) uid);
+        dir_fd = open(s->config.run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0 || read_file_at(dir_fd, name, 64, &rec, &size) < 0) {
+                *why = "orchd has no record of starting it (run/keeper-UID.pid)";
+                return -EPERM;
+        }
+        if (sscanf(rec, "%d %" SCNu64 "%n", &rec_pid, &start, &end) != 2 || rec[end] != '\n' ||
+            rec_pid != pid) {
+                *why = "it is not the process orchd recorded starting";
+                return -EPERM;
+        }
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0 || proc_start_time(pid, &now) < 0) {
+                *why = "it is gone";
+                return -ESRCH;
+        }
+        if (now != start) {
+                *why = "its pid was reused: its start time is not the recorded one";
+                return -EPERM;
+        }
+        snprintf(link, sizeof(link), "/proc/%d/exe", (int) pid);
+        n = readlink(link, exe, sizeof(exe) - 1);
+        exe[MAX(n, 0)] = '\0';
+        snprintf(deleted, sizeof(deleted), "%s (deleted)", s->config.path); /* replaced by an upgrade */
+        if (n <= 0 || (!streq(exe, s->config.path) && !streq(exe, deleted))) {
+                *why = "it does not run the installed orchd-keeper";
+                return -EPERM;
+        }
+        /* Still alive through its pidfd: what /proc said above was about this very process. */
+        if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0) {
+                *why = "it is gone";
+                return -ESRCH;
+        }
+        return TAKE_FD(pidfd);
+}
+
+/* EPOLLIN on an adopted keeper's pidfd: it exited (not our child: no SIGCHLD), even if its socket's EOF
+ * never comes (a process that inherited it). */
+static int keeper_on_exited(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Keeper *k = userdata;
+
+        keeper_disconnect(k, -ESRCH);
+        keeper_free(k);
+        return 0;
 }
 
 /* Connect to the keeper listening at path (uid's) and learn what it runs. Returns 0, or -errno (the socket
@@ -106,8 +197,24 @@ static int keeper_connect(KeeperSet *s, const char *path, uid_t uid) {
                 r = -errno;
         if (r >= 0 && uc.uid != 0 && uc.uid != geteuid())
                 r = -EPERM; /* not one of ours, whatever the directory's mode let happen */
-        if (r >= 0)
+        if (r >= 0) {
+                const char *why = NULL;
+                int pidfd = keeper_verify(s, uid, uc.pid, &why);
+
                 k->pid = uc.pid;
+                k->stays = true;
+                r = pidfd < 0 ? pidfd :
+                                sd_event_add_io(s->event, &k->exited, pidfd, EPOLLIN, keeper_on_exited, k);
+                if (r >= 0)
+                        r = sd_event_source_set_io_fd_own(k->exited, true);
+                else if (pidfd >= 0)
+                        safe_close(pidfd);
+                if (why)
+                        log_warning(
+                                "Refusing the orchd-keeper at %s (pid %d): %s. Nothing it runs is "
+                                "adopted; its attempts are interrupted.",
+                                path, (int) uc.pid, why);
+        }
         if (r >= 0)
                 r = keeper_sync(k);
         if (r >= 0)
@@ -158,7 +265,8 @@ int keeper_set_recover(KeeperSet *s) {
 }
 
 int keeper_task_adopt(KeeperSet *s, uid_t uid, const KeeperKey *key, keeper_task_exit_cb cb,
-                      keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid) {
+                      keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid,
+                      bool *ret_frozen) {
         for (Keeper *k = s ? s->keepers : NULL; k; k = k->next) {
                 KeeperTask *t;
 
@@ -181,6 +289,7 @@ int keeper_task_adopt(KeeperSet *s, uid_t uid, const KeeperKey *key, keeper_task
                         k->running[i].adopted = true;
                         *ret = t;
                         *ret_pid = t->pid;
+                        *ret_frozen = k->running[i].frozen;
                         return 0;
                 }
         }
@@ -232,6 +341,35 @@ void keeper_set_recovered(KeeperSet *s) {
                 }
                 k->running = mfree(k->running);
                 k->n_running = 0;
+        }
+}
+
+void keeper_set_stay(KeeperSet *s, bool stay) {
+        if (!s)
+                return;
+        s->config.stay = stay;
+        for (Keeper *k = stay ? s->keepers : NULL; k; k = k->next) {
+                _cleanup_close_ int fd = -EBADF;
+                KeeperWriter w;
+                int r;
+
+                if (k->stays || k->dead)
+                        continue;
+                fd = keeper_listen(s, k->uid);
+                if (fd < 0)
+                        continue; /* said why */
+                keeper_writer_init(&w, KEEPER_MSG_STAY, KEEPER_MSG_MAX);
+                r = keeper_writer_finish(&w);
+                if (r >= 0)
+                        r = keeper_send_wait(k, w.buf, w.len, &fd, 1);
+                keeper_writer_done(&w);
+                if (r >= 0) {
+                        k->stays = true;
+                        r = keeper_record(s, k->uid, k->pid);
+                }
+                if (r < 0)
+                        log_warning_errno(r, "Cannot make orchd-keeper %d stay for the next orchd: %m",
+                                          (int) k->pid);
         }
 }
 

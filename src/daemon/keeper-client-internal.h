@@ -28,6 +28,7 @@ typedef struct Received {
 typedef struct KeeperRunning {
         KeeperKey key;
         pid_t pid;
+        bool frozen; /* its cgroup was frozen (pause --freeze) */
         bool adopted;
 } KeeperRunning;
 
@@ -40,10 +41,12 @@ struct Keeper {
         int fd;
         sd_event_source *io;
         sd_event_source *child;
-        sd_event_source *defer; /* handles the queue on the next iteration */
+        sd_event_source *exited; /* recovered: its pidfd (not our child), EPOLLIN once it exited */
+        sd_event_source *defer;  /* handles the queue on the next iteration */
         Received *queue, **queue_tail;
         KeeperTask *tasks; /* its attempts that run, newest first */
         KeyMap by_key;     /* the same tasks, to find one by the key of a message */
+        bool stays;        /* it listens for the next orchd (stay mode) */
         bool dead;         /* no more starts: its attempts end (now, or on the next iteration) */
         int dead_error;    /* why, for the message */
         struct Keeper *next;
@@ -81,12 +84,23 @@ void task_unlink(KeeperTask *t);
 void task_link(Keeper *k, KeeperTask *t);
 /* Free a keeper without touching its process; its tasks must be gone. Returns NULL. */
 Keeper *keeper_free(Keeper *k);
+/* Its attempts end as killed, it takes no more starts (gone: EOF, exited, broken). From a loop callback. */
+void keeper_disconnect(Keeper *k, int error);
 /* Its socket's and its queue's handlers. */
 int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int keeper_on_defer(sd_event_source *s, void *userdata);
 /* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_MSEC each) for the keepers of pids, our children whose
  * sockets were closed, to exit, and reap them. */
 void keepers_reap(const pid_t *pids, size_t n);
+
+/* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF when keepers
+ * leave with orchd (KillNodes=yes), without a run directory, or when its path does not fit. */
+int keeper_listen(KeeperSet *s, uid_t uid);
+/* Send one message, waiting (boundedly) while the keeper's queue is full. Returns 0 or -errno. */
+int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, size_t n_fds);
+/* keeper-adopt.c: record uid's keeper, our child pid, in run/keeper-UID.pid ("PID START"), so the next orchd
+ * can tell it from any other listener there. Returns 0 or -errno. */
+int keeper_record(const KeeperSet *s, uid_t uid, pid_t pid);
 
 /* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd with ppoll(2). Returns > 0, 0 on timeout, -errno. */
 int keeper_wait_fd(int fd, short events);

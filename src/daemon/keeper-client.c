@@ -70,10 +70,6 @@ void task_unlink(KeeperTask *t) {
         t->keeper = NULL;
 }
 
-static KeeperTask *keeper_find(Keeper *k, const KeeperKey *key) {
-        return keymap_get(&k->by_key, key);
-}
-
 /* ---- a keeper's life -------------------------------------------------------------------------- */
 
 Keeper *keeper_free(Keeper *k) {
@@ -87,6 +83,7 @@ Keeper *keeper_free(Keeper *k) {
                 }
         k->io = sd_event_source_disable_unref(k->io);
         k->defer = sd_event_source_disable_unref(k->defer);
+        k->exited = sd_event_source_disable_unref(k->exited);
         /* Not killed: closing the socket tells it to go; its exit is reaped if we are still here. */
         if (k->child)
                 (void) sd_event_source_set_child_process_own(k->child, false);
@@ -107,7 +104,7 @@ Keeper *keeper_free(Keeper *k) {
 /* The keeper is gone or broken (EOF, a broken socket, no answer, it exited): every attempt it ran ends as
  * killed, and the keeper takes no more starts; the struct stays until its process is reaped. What it left
  * running is the next recovery's, found in "starts". Only from a loop callback: it calls exit callbacks. */
-static void keeper_disconnect(Keeper *k, int error) {
+void keeper_disconnect(Keeper *k, int error) {
         TaskResult res = { .end = TASK_SIGNALED, .signal = SIGKILL };
 
         if (k->fd < 0)
@@ -156,7 +153,7 @@ static void keeper_handle(Keeper *k, const uint8_t *buf, size_t len) {
         if (type == KEEPER_MSG_END) {
                 if (task_result_decode(&r, &res) < 0 || keeper_reader_finish(&r) < 0)
                         goto bad;
-                t = keeper_find(k, &key);
+                t = keymap_get(&k->by_key, &key);
                 if (!t)
                         return; /* freed meanwhile */
                 task_unlink(t);
@@ -166,7 +163,7 @@ static void keeper_handle(Keeper *k, const uint8_t *buf, size_t len) {
         if (type == KEEPER_MSG_OUTPUT) {
                 if (keeper_reader_finish(&r) < 0)
                         goto bad;
-                t = keeper_find(k, &key);
+                t = keymap_get(&k->by_key, &key);
                 if (t && t->output_cb)
                         t->output_cb(t, t->userdata);
                 return;
@@ -236,7 +233,7 @@ int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
 /* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF without a run
  * directory (KillNodes=yes) or when its path does not fit (the keeper then leaves with orchd). */
-static int keeper_listen(KeeperSet *s, uid_t uid) {
+int keeper_listen(KeeperSet *s, uid_t uid) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -312,6 +309,9 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
                 r = sd_event_source_set_enabled(k->defer, SD_EVENT_OFF);
         if (r < 0)
                 goto fail;
+        k->stays = listen_fd >= 0;
+        if (k->stays && (r = keeper_record(s, uid, k->pid)) < 0) /* then it is not adopted */
+                log_warning_errno(r, "Cannot record orchd-keeper pid %d: %m", (int) k->pid);
         log_debug("Started orchd-keeper for uid %u as pid %d.", (unsigned) uid, (int) k->pid);
         *ret = k;
         return 0;
@@ -374,7 +374,7 @@ KeeperSet *keeper_set_free(KeeperSet *s) {
 
 /* Send one message, waiting (boundedly) while the keeper's queue is full: it reads all the time, so a
  * full queue means it is stuck. */
-static int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, size_t n_fds) {
+int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, size_t n_fds) {
         int r;
 
         if (k->fd < 0)

@@ -58,19 +58,25 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
                       KeeperTask **ret);
 
 /* At start: connect to every keeper left running in run_dir by the previous orchd and learn what they
- * run (HELLO → RUNNING… SYNCED). A socket nobody answers is removed. Returns the number of keepers found,
- * or -errno. */
+ * run (HELLO → RUNNING… SYNCED). A socket nobody answers, or whose listener is not the keeper orchd
+ * recorded starting (pid, start time, binary), is removed. Returns the keepers found, or -errno. */
 int keeper_set_recover(KeeperSet *ks);
 
 /* Adopt attempt key of uid if a recovered keeper runs it: a KeeperTask as keeper_task_spawn() would have
- * made, and *ret_pid. Returns 0, or -ENOENT (no keeper runs it: it is gone). */
+ * made, *ret_pid and *ret_frozen (its cgroup is frozen). Returns 0, or -ENOENT (no keeper runs it). */
 int keeper_task_adopt(KeeperSet *ks, uid_t uid, const KeeperKey *key, keeper_task_exit_cb cb,
-                      keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid);
+                      keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid,
+                      bool *ret_frozen);
 
 /* A KeeperTask whose attempt already ended (its end found in the job's ends file): cb gets result on the
  * next loop iteration. Returns 0 or -errno. */
 int keeper_task_new_ended(sd_event *e, const KeeperKey *key, const TaskResult *result,
                           keeper_task_exit_cb cb, void *userdata, KeeperTask **ret);
+
+/* KillNodes= changed by a reload (stay = KillNodes=no): keepers started from now on follow it, and a
+ * running keeper that would leave with orchd is told to stay (STAY, with its listening socket). Keepers
+ * that stay need nothing for KillNodes=yes: orchd then stops every node itself before it exits. */
+void keeper_set_stay(KeeperSet *ks, bool stay);
 
 /* After recovery: what a recovered keeper runs that nobody adopted belongs to no job any more: it is
  * killed (FREE). */

@@ -304,6 +304,7 @@ static void manager_reload(Manager *m) {
         conf_done(&m->conf);
         m->conf = new;
         log_set_max_level(m->conf.log_level);
+        keeper_set_stay(m->keepers, !m->conf.kill_nodes);
         manager_limits_changed(m); /* AdminGroup=, the caps and the floor */
         manager_gc_soon(m);        /* KeepFinished= may keep less now */
         manager_schedule_soon(m);  /* more slots may be free now */

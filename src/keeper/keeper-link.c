@@ -163,6 +163,7 @@ void keeper_hello(Keeper *k, KeeperReader *r) {
                 keeper_put_u32(&w, (uint32_t) task_pid(a->task));
                 keeper_put_u64(&w, a->pid_start);
                 keeper_put_u64(&w, 0);
+                keeper_put_bool(&w, task_frozen(a->task)); /* pause --freeze survives the restart */
                 keeper_send(k, &w);
         }
         keeper_writer_init(&w, KEEPER_MSG_SYNCED, KEEPER_MSG_MAX);
@@ -217,4 +218,23 @@ int keeper_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         journald_set_sender_pid(uc.pid);
         log_debug("orchd (pid %d) connected again.", (int) uc.pid);
         return 0;
+}
+
+void keeper_stay(Keeper *k, int listen_fd) {
+        int r = k->listen_fd >= 0 ? -EALREADY : 0;
+
+        /* listen() here, so SO_PEERCRED names us to the next orchd (keeper-adopt.c), not orchd. */
+        if (r >= 0 && listen(listen_fd, 4) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_event_add_io(k->event, &k->listen, listen_fd, EPOLLIN, keeper_on_accept, k);
+        if (r < 0) {
+                safe_close(listen_fd);
+                if (r != -EALREADY)
+                        log_error_errno(r, "Cannot stay for the next orchd: %m");
+                return;
+        }
+        k->listen_fd = listen_fd;
+        k->stay = true;
+        log_debug("Staying for the next orchd when this one goes (KillNodes=no).");
 }

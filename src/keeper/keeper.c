@@ -18,6 +18,8 @@
  * (KillNodes=no): fd 4 is a listening socket (SPOOL/run/keeper-UID.sock); without orchd it runs its
  * attempts on, enforcing their timeouts, writing their logs and recording their ends (synced), accepts the
  * next orchd there (HELLO → RUNNING… SYNCED) and exits once no attempt is left and no orchd is connected.
+ * It listen()s on that socket itself, so a connecting orchd's SO_PEERCRED names the keeper. STAY (a reload
+ * to KillNodes=no) turns "leave" into "stay", with the listening socket beside it.
  *
  * Single-threaded but for journald.c's sender. Invariants: it holds one Attempt per running attempt and
  * nothing else that grows; everything a message carries is bounded by keeper-proto.h; a message it cannot
@@ -304,6 +306,10 @@ static void keeper_dispatch(Keeper *k, const uint8_t *buf, size_t len, int *fds,
                 keeper_start(k, &r, fds, n_fds);
                 return;
         }
+        if (type == KEEPER_MSG_STAY && n_fds == 1 && keeper_reader_finish(&r) >= 0) {
+                keeper_stay(k, fds[0]);
+                return;
+        }
         for (size_t i = 0; i < n_fds; i++)
                 safe_close(fds[i]);
         switch (type) {
@@ -421,8 +427,11 @@ int main(int argc, char *argv[]) {
         k.ends_tail = &k.ends;
         k.helper = argv[2];
         k.stay = streq(argv[5], "stay");
-        if (k.stay && fcntl(KEEPER_LISTEN_FD, F_SETFD, FD_CLOEXEC) >= 0)
+        /* listen() again: SO_PEERCRED of a connection names who called listen() last, and a restarted orchd
+         * checks that this is the keeper it recorded (keeper-adopt.c), not the orchd that bound it. */
+        if (k.stay && fcntl(KEEPER_LISTEN_FD, F_SETFD, FD_CLOEXEC) >= 0 && listen(KEEPER_LISTEN_FD, 4) >= 0)
                 k.listen_fd = KEEPER_LISTEN_FD;
+        k.stay = k.listen_fd >= 0;
         level = log_level_from_string(argv[4]);
         if (level >= 0)
                 log_set_max_level(level);

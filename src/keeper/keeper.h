@@ -66,6 +66,8 @@ void keeper_flush_queue(Keeper *k);
 void send_key_only(Keeper *k, KeeperMsgType type, const KeeperKey *key);
 /* HELLO from orchd: RUNNING for each attempt, then SYNCED. */
 void keeper_hello(Keeper *k, KeeperReader *r);
+/* STAY from orchd (a reload to KillNodes=no): outlive it, accepting the next orchd on listen_fd (taken). */
+void keeper_stay(Keeper *k, int listen_fd);
 /* orchd is gone: the attempts run on, what was queued for it is dropped (the ends files have the ends). */
 void keeper_disconnect(Keeper *k);
 /* The listening socket's and the journald mark's handlers. */

@@ -285,7 +285,7 @@ const char *keeper_msg_type_to_string(int type) {
                 [KEEPER_MSG_OUTPUT] = "output",   [KEEPER_MSG_END] = "end",
                 [KEEPER_MSG_ACK_END] = "ack-end", [KEEPER_MSG_RUNNING] = "running",
                 [KEEPER_MSG_SYNCED] = "synced",   [KEEPER_MSG_FREE] = "free",
-                [KEEPER_MSG_FREEZE] = "freeze",
+                [KEEPER_MSG_FREEZE] = "freeze",   [KEEPER_MSG_STAY] = "stay",
         };
 
         if (type <= 0 || type >= _KEEPER_MSG_MAX)

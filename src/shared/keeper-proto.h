@@ -54,10 +54,11 @@ typedef enum KeeperMsgType {
         KEEPER_MSG_OUTPUT,      /* k→o: key (new output in its log; coalesced per loop iteration) */
         KEEPER_MSG_END,         /* k→o: key, TaskResult (already in the ends file) */
         KEEPER_MSG_ACK_END,     /* o→k: key (orchd has the end durably: the keeper forgets it) */
-        KEEPER_MSG_RUNNING,     /* k→o: like STARTED, for an attempt running when orchd said HELLO */
+        KEEPER_MSG_RUNNING,     /* k→o: like STARTED, then bool frozen; an attempt running at HELLO */
         KEEPER_MSG_SYNCED,      /* k→o: no body; every RUNNING and unacknowledged END was sent */
         KEEPER_MSG_FREE,        /* o→k: key (orchd drops the attempt: SIGKILL, reap, no END) */
         KEEPER_MSG_FREEZE,      /* o→k: key, bool freeze (task_freeze(): cgroup.freeze 1 or 0) */
+        KEEPER_MSG_STAY,        /* o→k: no body; fd: its listening socket (a reload to KillNodes=no) */
         _KEEPER_MSG_MAX,
 } KeeperMsgType;
 
