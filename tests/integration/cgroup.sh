@@ -103,11 +103,16 @@ like "$(ctl status "$id" | grep '^burn ')" " 0\.[4-9][0-9]s|[1-9]\.[0-9]{2}s" "w
 is "$(ctl stats --json | jq -r '.accounting.cpu_usec >= 400000')" true "stats --json totals the CPU time of ended attempts"
 like "$(ctl stats)" "Usage: [0-9]+ attempts ended, [0-9.]+ s CPU" "orchctl stats shows the totals"
 like "$(ctl stats --prometheus)" "orchd_node_cpu_seconds_total [0-9.]+" "the Prometheus text has orchd_node_cpu_seconds_total"
-if [ -e "$BASE/cgroup.controllers" ] && grep -qw memory "$BASE/cgroup.controllers"; then
-        ok "memory_peak is reported where the memory controller is" test "$(node_field "$id" burn memory_peak)" != null
-else
-        skip "memory_peak" "no memory controller in $MOUNT (cgroup.controllers: $(cat "$BASE/cgroup.controllers" 2>/dev/null))"
-fi
+# Each controller's figure where BASE enables it; where it does not (no file to read: orchd reads only the
+# files of the controllers the attempt's cgroup has), the figure is unknown (left out: null), never 0.
+enabled=$(cat "$BASE/cgroup.subtree_control" 2>/dev/null)
+for cf in memory:memory_peak pids:pids_peak io:io_read_bytes; do
+        if grep -qw "${cf%%:*}" <<<"$enabled"; then
+                ok "${cf#*:} is reported where the ${cf%%:*} controller is" test "$(node_field "$id" burn "${cf#*:}")" != null
+        else
+                is "$(node_field "$id" burn "${cf#*:}")" null "without the ${cf%%:*} controller ${cf#*:} is unknown (null), not 0"
+        fi
+done
 is "$(disk_view "$id" | jq -r '.nodes.burn.cpu_usec')" "$cpu" "cpu_usec is recorded in the journal with the end"
 
 # ---- freeze and thaw ----------------------------------------------------------------------------------
