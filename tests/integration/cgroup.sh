@@ -88,6 +88,23 @@ bgpid=$(cat "$G/bg.pid")
 ok "the left-behind child $bgpid was killed before the attempt ended" sh -c "! kill -0 $bgpid 2>/dev/null || grep -q '^State:.*Z' /proc/$bgpid/status"
 ok "no cgroup of the job is left" test ! -e "$BASE/user-0/job-$id"
 
+# ---- two attempts of one job at once: orchd counts them, so the job's and user's cgroups stay while one
+# runs and go with the last ---------------------------------------------------------------------------------
+mkfifo "$G/two.a" "$G/two.b"
+drop_job two <<EOF
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "touch $G/two.a.ready; read x < $G/two.a"] },
+             "b": { "cmd": ["/bin/sh", "-c", "touch $G/two.b.ready; read x < $G/two.b"] } } }
+EOF
+id=$(job_id_of two) || bail_out "job not accepted"
+wait_for 20 test -e "$G/two.a.ready" -a -e "$G/two.b.ready" || bail_out "the two nodes did not both start"
+timeout 20 sh -c "echo go > $G/two.a" || bail_out "node a did not read its FIFO"
+ok "the first attempt's cgroup goes when it ends" wait_for 20 test ! -e "$BASE/user-0/job-$id/a.1"
+ok "the job's cgroup stays while the other attempt runs in it" test -d "$BASE/user-0/job-$id/b.1"
+timeout 20 sh -c "echo go > $G/two.b" || bail_out "node b did not read its FIFO"
+wait_job "$id" >/dev/null
+expect_node "$id" b succeeded null
+ok "with the last attempt the job's and the user's cgroups are gone" wait_for 20 test ! -e "$BASE/user-0"
+
 # ---- accounting ----------------------------------------------------------------------------------------
 tck=$(getconf CLK_TCK)
 drop_job cpu <<EOF
