@@ -179,12 +179,12 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
          * pid allocated: the group id cannot have been reused, and this kill reaches exactly what is left of
          * the node's process tree (daemonized grandchildren that stayed in the group; with a cgroup, all
          * of them). A cgroup that is already empty (the usual end: a zombie does not count, and nothing can
-         * enter an empty cgroup but by our own spawn) has nothing left to kill: no write to cgroup.kill. */
+         * enter an empty cgroup but by our own spawn) has nothing left to kill: no write to cgroup.kill (the
+         * group still gets its kill(), for a process that left the cgroup but not the group). */
         if (t->cgroup_fd >= 0)
                 populated = task_cgroup_populated(t);
         t->cgroup_empty = t->cgroup_fd >= 0 && populated == 0;
-        if (!t->cgroup_empty)
-                (void) task_kill_group(t, SIGKILL);
+        (void) task_kill_group(t, SIGKILL);
         t->exited = true;
 
         for (size_t i = 0; i < TASK_PIPES_MAX; i++)
