@@ -208,11 +208,14 @@ static int cg_move_self(int dir_fd, const char *name) {
 /* Enable the controllers of mask in the subtree of dir_fd/name (best effort: what works is enabled).
  * Returns the mask that is enabled. */
 static unsigned cg_enable(int dir_fd, const char *name, unsigned mask) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         char line[CGROUPFMT_NAMES_MAX];
 
-        if (fd < 0 || mask == 0)
+        if (mask == 0)
+                return 0; /* nothing to enable (a hybrid host): not even the open */
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
                 return 0;
         (void) cg_write(fd, "cgroup.subtree_control", cgroupfmt_enable_line(mask, line));
         if (cg_read(fd, "cgroup.subtree_control", &text) < 0)
