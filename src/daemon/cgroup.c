@@ -10,7 +10,9 @@
  * cgroup: the no-internal-process rule forbids controllers below a cgroup that holds processes) and
  * user-UID/job-ID/NODE.ATTEMPT per attempt (NODE as in its log file name, '/' as '%').
  *
- * Owns: the fd of BASE, the directories it made, and orchd's own membership (it moves back at the end).
+ * Owns: the fd of BASE, the directories it made, orchd's own membership (it moves back at the end), and the
+ * count of attempt cgroups per job (CgroupJob), so that starts and ends touch a job's and a user's
+ * directory only when the first one is made and the last one removed.
  * Invariants: nothing outside BASE is ever written but the one move of orchd itself; every directory made
  * is removed once empty (attempt, then job, then user, then daemon/ and BASE at exit); a cgroup is killed
  * only below BASE, which is ours alone (its name carries the spool id).
