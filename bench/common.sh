@@ -40,6 +40,22 @@ build_orchd() {
         ORCHD=$b/src/orchd ORCHCTL=$b/src/orchctl
 }
 
+use_keeper() { # use_keeper: orchd-keeper and orchd-exec next to $ORCHD unless ORCHD_KEEPER/ORCHD_EXEC_HELPER say
+        : "${ORCHD_KEEPER:=$(dirname "$ORCHD")/orchd-keeper}"
+        : "${ORCHD_EXEC_HELPER:=$(dirname "$ORCHD")/orchd-exec}"
+        export ORCHD_KEEPER ORCHD_EXEC_HELPER
+}
+
+true_job() { # true_job FILE NAME N [chain]: a job NAME of N /bin/true nodes, independent or each after the last
+        awk -v name="$2" -v n="$3" -v chain="${4:-}" 'BEGIN {
+                printf "{ \"name\": \"%s\", \"nodes\": {", name
+                for (i = 1; i <= n; i++)
+                        printf "%s\"n%d\": { \"cmd\": [\"/bin/true\"]%s }", (i > 1 ? ", " : ""), i,
+                                (chain != "" && i > 1 ? ", \"after\": [\"n" i - 1 "\"]" : "")
+                print "} }"
+        }' >"$1"
+}
+
 build_helper() { # build_helper NAME: compile bench/NAME.c into $BENCH_BUILD/bin/NAME, print the path
         local out=$BENCH_BUILD/bin/$1
         mkdir -p "$BENCH_BUILD/bin"

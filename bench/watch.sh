@@ -14,11 +14,7 @@ N=${N:-10000}
 ROUNDS=${ROUNDS:-3}
 build_orchd
 
-awk -v n="$N" 'BEGIN {
-        printf "{ \"name\": \"independent\", \"nodes\": {"
-        for (i = 1; i <= n; i++) printf "%s\"n%d\": { \"cmd\": [\"/bin/true\"] }", (i > 1 ? ", " : ""), i
-        print "} }"
-}' >"$B/job.json"
+true_job "$B/job.json" independent "$N"
 
 run() { # run none|lines|json: one job on a fresh spool; sets RUN_US (µs/node) and RUN_BYTES (watcher output)
         local mode=$1 t0 id ns wpid=

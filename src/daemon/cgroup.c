@@ -10,7 +10,9 @@
  * cgroup: the no-internal-process rule forbids controllers below a cgroup that holds processes) and
  * user-UID/job-ID/NODE.ATTEMPT per attempt (NODE as in its log file name, '/' as '%').
  *
- * Owns: the fd of BASE, the directories it made, and orchd's own membership (it moves back at the end).
+ * Owns: the fd of BASE, the directories it made, orchd's own membership (it moves back at the end), and the
+ * count of attempt cgroups per job (CgroupJob), so that starts and ends touch a job's and a user's
+ * directory only when the first one is made and the last one removed.
  * Invariants: nothing outside BASE is ever written but the one move of orchd itself; every directory made
  * is removed once empty (attempt, then job, then user, then daemon/ and BASE at exit); a cgroup is killed
  * only below BASE, which is ours alone (its name carries the spool id).
@@ -45,6 +47,17 @@
 /* How long the end of a leftover (after cgroup.kill) is waited for before its directory is left. */
 #define CGROUP_DRAIN_MSEC 2000
 
+/* The attempts of one job whose cgroups this orchd made and has not removed yet: while there are any, the
+ * job's and its user's directories exist, so a start makes neither (no mkdir that fails EEXIST) and an end
+ * removes neither (no rmdir that fails EBUSY); the user's cpu.weight is written again only when it changed
+ * (a reload). */
+typedef struct CgroupJob {
+        uid_t uid;
+        uint64_t job;
+        unsigned attempts;
+        uint32_t user_weight; /* the cpu.weight written to the user's cgroup, 0 = none */
+} CgroupJob;
+
 struct Cgroups {
         int base_fd;       /* BASE, O_DIRECTORY; -EBADF under pgroup */
         char *base;        /* its path */
@@ -54,6 +67,8 @@ struct Cgroups {
         unsigned controllers;
         char **keep; /* attempt cgroups (paths below BASE) the sweep leaves: their attempts run on */
         size_t n_keep;
+        CgroupJob *jobs; /* jobs with attempt cgroups (at most one per job with a running attempt) */
+        size_t n_jobs;
 };
 
 static bool is_cgroup2(const char *path) {
@@ -195,11 +210,14 @@ static int cg_move_self(int dir_fd, const char *name) {
 /* Enable the controllers of mask in the subtree of dir_fd/name (best effort: what works is enabled).
  * Returns the mask that is enabled. */
 static unsigned cg_enable(int dir_fd, const char *name, unsigned mask) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         char line[CGROUPFMT_NAMES_MAX];
 
-        if (fd < 0 || mask == 0)
+        if (mask == 0)
+                return 0; /* nothing to enable (a hybrid host): not even the open */
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
                 return 0;
         (void) cg_write(fd, "cgroup.subtree_control", cgroupfmt_enable_line(mask, line));
         if (cg_read(fd, "cgroup.subtree_control", &text) < 0)
@@ -390,13 +408,13 @@ int cgroups_write(int fd, const char *file, const char *value) {
         return cg_write(fd, file, value);
 }
 
-/* The user's cpu.weight, written at each start so that a reload's new UserCPUWeight= applies from the next
- * start on (one short write, and only where the cpu controller is). */
-static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
+/* The user's cpu.weight, written at a start unless the user's cgroup has it (written == weight), so that a
+ * reload's new UserCPUWeight= applies from the next start on (only where the cpu controller is). */
+static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight, uint32_t written) {
         _cleanup_close_ int fd = -EBADF;
         char v[16];
 
-        if (!(c->controllers & RESOURCES_CPU) || weight == 0)
+        if (!(c->controllers & RESOURCES_CPU) || weight == 0 || weight == written)
                 return;
         fd = openat(c->base_fd, user_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         snprintf(v, sizeof(v), "%u", (unsigned) weight);
@@ -405,9 +423,65 @@ static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight) {
                                   user_dir);
 }
 
+/* The entry of (uid, job) in c->jobs, NULL if none; *ret_user: an entry of uid's, NULL if none. A linear
+ * search: there is one entry per job with a running attempt, which MaxParallel= bounds. */
+static CgroupJob *cg_job_find(Cgroups *c, uid_t uid, uint64_t job, CgroupJob **ret_user) {
+        CgroupJob *found = NULL;
+
+        *ret_user = NULL;
+        for (size_t i = 0; i < c->n_jobs; i++)
+                if (c->jobs[i].uid == uid) {
+                        *ret_user = &c->jobs[i];
+                        if (c->jobs[i].job == job)
+                                found = &c->jobs[i];
+                }
+        return found;
+}
+
+/* Count one more attempt cgroup of (uid, job) in c->jobs (j: its entry, if it has one); the user's cgroup
+ * has cpu.weight weight now. Returns 0 or -ENOMEM. */
+static int cg_job_add(Cgroups *c, CgroupJob *j, uid_t uid, uint64_t job, uint32_t weight) {
+        CgroupJob *a;
+
+        for (size_t i = 0; i < c->n_jobs; i++)
+                if (c->jobs[i].uid == uid)
+                        c->jobs[i].user_weight = weight;
+        if (j) {
+                j->attempts++;
+                return 0;
+        }
+        a = reallocarray(c->jobs, c->n_jobs + 1, sizeof(CgroupJob));
+        if (!a)
+                return -ENOMEM;
+        c->jobs = a;
+        c->jobs[c->n_jobs++] = (CgroupJob){ .uid = uid, .job = job, .attempts = 1, .user_weight = weight };
+        return 0;
+}
+
+/* mkdir the levels of the attempt's path above it that are not known to exist (cut at each '/' in turn),
+ * and set the user's cpu.weight. */
+static int cg_mkdir_parents(Cgroups *c, char *path, const CgroupJob *j, const CgroupJob *user,
+                            uint32_t weight) {
+        char *slash = strchr(path, '/');
+        int r;
+
+        *slash = '\0';
+        r = user ? 0 : cg_mkdir_level(c, path); /* user-UID */
+        if (r >= 0)
+                cg_user_weight(c, path, weight, user ? user->user_weight : 0);
+        *slash = '/';
+        if (r < 0 || j)
+                return r;
+        slash = strchr(slash + 1, '/');
+        *slash = '\0';
+        r = cg_mkdir_level(c, path); /* user-UID/job-ID */
+        *slash = '/';
+        return r;
+}
+
 int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, uint32_t user_weight) {
         char path[PATH_MAX], rel[PATH_MAX];
-        char *slash;
+        CgroupJob *j, *user;
         int r, fd;
 
         if (!cgroups_enabled(c))
@@ -415,18 +489,8 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
         r = cgroupfmt_attempt_path(path, sizeof(path), uid, job, log_name);
         if (r < 0)
                 return r;
-        slash = strchr(path, '/');
-        *slash = '\0';
-        r = cg_mkdir_level(c, path); /* user-UID */
-        if (r >= 0)
-                cg_user_weight(c, path, user_weight);
-        *slash = '/';
-        if (r >= 0) {
-                slash = strchr(slash + 1, '/');
-                *slash = '\0';
-                r = cg_mkdir_level(c, path); /* user-UID/job-ID */
-                *slash = '/';
-        }
+        j = cg_job_find(c, uid, job, &user);
+        r = cg_mkdir_parents(c, path, j, user, user_weight);
         if (r < 0)
                 return r;
         if (mkdirat(c->base_fd, path, 0755) < 0) {
@@ -439,8 +503,9 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
                         return -errno;
         }
         fd = openat(c->base_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-                r = -errno;
+        r = fd < 0 ? -errno : cg_job_add(c, j, uid, job, user_weight);
+        if (r < 0) {
+                safe_close(fd);
                 (void) unlinkat(c->base_fd, path, AT_REMOVEDIR);
                 return r;
         }
@@ -449,16 +514,30 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
 
 void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name) {
         char path[PATH_MAX];
+        CgroupJob *j, *user;
+        bool job_busy = false;
         char *slash;
 
         if (!cgroups_enabled(c) || cgroupfmt_attempt_path(path, sizeof(path), uid, job, log_name) < 0)
                 return;
+        /* Another attempt of the job that still has its cgroup keeps the job's and user's directories, one
+         * of another job of the user the user's. (An attempt adopted at recovery is not counted: then the
+         * rmdirs below may fail EBUSY.) */
+        j = cg_job_find(c, uid, job, &user);
+        if (j && --j->attempts > 0)
+                job_busy = true;
+        else if (j) {
+                *j = c->jobs[--c->n_jobs];
+                (void) cg_job_find(c, uid, job, &user);
+        }
         if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
                 log_debug_errno(errno, "Cannot remove cgroup %s/%s yet: %m", c->base, path);
                 return;
         }
+        if (job_busy)
+                return;
         /* The job's and the user's directories go once empty (ENOTEMPTY/EBUSY: others still run). */
-        for (int level = 0; level < 2; level++) {
+        for (int level = 0; level < (user ? 1 : 2); level++) {
                 slash = strrchr(path, '/');
                 *slash = '\0';
                 if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0)
@@ -486,6 +565,7 @@ static Cgroups *cg_free(Cgroups *c, bool kill) {
                         (void) rmdir(c->base);
         }
         cg_keep_done(c);
+        free(c->jobs);
         safe_close(c->base_fd);
         free(c->base);
         free(c->origin);

@@ -248,6 +248,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
                 .journal_job = j->id,
                 .journal_attempt = n->attempt,
                 .cgroup_fd = cgroup_fd,
+                .cgroup_controllers = cgroups_controllers(j->host->cgroups),
         };
         KeeperKey key = { .job = j->id, .node = i, .attempt = n->attempt };
 

@@ -31,6 +31,7 @@
 #include "supervise-internal.h"
 
 #define CGROUP_FILE_MAX (64U * 1024U)
+#define CG_SMALL_MAX 1024U /* cpu.stat of a kernel with every controller is some 300 bytes */
 
 int task_cgroup_open(Task *t, const TaskParams *p) {
         t->cgroup_fd = fcntl(p->cgroup_fd, F_DUPFD_CLOEXEC, 3);
@@ -96,17 +97,22 @@ static int cg_events(Task *t, const char *key, uint64_t *ret) {
         return cgroupfmt_keyed(buf, key, ret);
 }
 
-bool task_cgroup_populated(Task *t) {
+int task_cgroup_populated(Task *t) {
         uint64_t v = 0;
+        int r;
 
-        return cg_events(t, "populated", &v) >= 0 && v != 0;
+        r = cg_events(t, "populated", &v);
+        return r < 0 ? r : v != 0;
 }
 
 static int task_on_cgroup_events(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Task *t = userdata;
+        int r;
 
-        if (task_cgroup_populated(t))
+        r = task_cgroup_populated(t);
+        if (r > 0)
                 return 0;
+        t->cgroup_empty = r == 0; /* an error finishes too: never wait forever */
         t->cgroup_source = sd_event_source_disable_unref(t->cgroup_source);
         task_finish(t); /* may free t */
         return 0;
@@ -121,10 +127,31 @@ int task_cgroup_watch(Task *t) {
                 return r;
         (void) sd_event_source_set_description(t->cgroup_source, "task-cgroup-events");
         /* It may have emptied between the caller's check and the watch: look once more. */
-        if (!task_cgroup_populated(t)) {
+        r = task_cgroup_populated(t);
+        if (r <= 0) {
+                t->cgroup_empty = r == 0;
                 t->cgroup_source = sd_event_source_disable_unref(t->cgroup_source);
                 return -EAGAIN;
         }
+        return 0;
+}
+
+/* A small file of the task's cgroup (cpu.stat, memory.peak, …) into buf with one open, one read and one
+ * close: the kernel makes such a file's text whole (seq_file) and hands over all of it that fits, so a read
+ * that does not fill buf has it all (no fstat, no read for the EOF). Returns 0, -EFBIG when it filled buf,
+ * or -errno. */
+static int cg_read_small(Task *t, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(t->cgroup_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n;
+
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n == size - 1)
+                return -EFBIG;
+        buf[n] = '\0';
         return 0;
 }
 
@@ -139,39 +166,52 @@ static uint64_t cg_key(const char *text, const char *key) {
 
 /* KEY of the flat keyed file name, or UINT64_MAX. */
 static uint64_t cg_keyed(Task *t, const char *name, const char *key) {
-        _cleanup_free_ char *text = NULL;
+        char buf[CG_SMALL_MAX];
 
-        (void) cg_read(t, name, &text);
-        return cg_key(text, key);
+        return cg_key(cg_read_small(t, name, buf, sizeof(buf)) >= 0 ? buf : NULL, key);
 }
 
 /* A single-value file (memory.peak, pids.peak), or UINT64_MAX. */
 static uint64_t cg_value(Task *t, const char *name) {
-        _cleanup_free_ char *text = NULL;
-        char *end;
+        char buf[CG_SMALL_MAX], *end;
         unsigned long long v;
 
-        if (cg_read(t, name, &text) < 0)
+        if (cg_read_small(t, name, buf, sizeof(buf)) < 0)
                 return UINT64_MAX;
         errno = 0;
-        v = strtoull(text, &end, 10);
-        if (errno != 0 || end == text || (*end != '\n' && *end != '\0'))
+        v = strtoull(buf, &end, 10);
+        if (errno != 0 || end == buf || (*end != '\n' && *end != '\0'))
                 return UINT64_MAX;
         return (uint64_t) v;
 }
 
+/* Each file read is an open, a read and a close: only the files of the controllers the cgroup has are read
+ * (TaskParams.cgroup_controllers); an absent controller's figures stay UINT64_MAX, as r came. cpu.stat's
+ * usage, user and system times are the core's, there without the cpu controller too. */
 void task_cgroup_account(Task *t, TaskResult *r) {
-        _cleanup_free_ char *io = NULL, *cpu = NULL;
+        _cleanup_free_ char *io = NULL, *big = NULL;
+        char buf[CG_SMALL_MAX];
+        const char *cpu = buf;
+        int k;
 
-        (void) cg_read(t, "cpu.stat", &cpu); /* one read for the three: each file read is an open */
+        /* One read for the three; a cpu.stat longer than any kernel's so far is read whole the slow way. */
+        k = cg_read_small(t, "cpu.stat", buf, sizeof(buf));
+        if (k == -EFBIG && cg_read(t, "cpu.stat", &big) >= 0)
+                cpu = big;
+        else if (k < 0)
+                cpu = NULL;
         r->cpu_usec = cg_key(cpu, "usage_usec");
         r->cpu_user_usec = cg_key(cpu, "user_usec");
         r->cpu_system_usec = cg_key(cpu, "system_usec");
-        r->memory_peak = cg_value(t, "memory.peak");
-        r->pids_peak = cg_value(t, "pids.peak");
-        r->oom_kills = cg_keyed(t, "memory.events", "oom_kill");
-        if (cg_read(t, "io.stat", &io) < 0 ||
-            cgroupfmt_io_bytes(io, &r->io_read_bytes, &r->io_write_bytes) < 0)
+        if (t->cgroup_controllers & RESOURCES_MEMORY) {
+                r->memory_peak = cg_value(t, "memory.peak");
+                r->oom_kills = cg_keyed(t, "memory.events", "oom_kill");
+        }
+        if (t->cgroup_controllers & RESOURCES_PIDS)
+                r->pids_peak = cg_value(t, "pids.peak");
+        if ((t->cgroup_controllers & RESOURCES_IO) &&
+            (cg_read(t, "io.stat", &io) < 0 ||
+             cgroupfmt_io_bytes(io, &r->io_read_bytes, &r->io_write_bytes) < 0))
                 r->io_read_bytes = r->io_write_bytes = UINT64_MAX;
 }
 

@@ -74,6 +74,9 @@ struct Task {
         int cgroup_procs_fd;  /* its cgroup.procs, O_WRONLY, for the child to join; closed after the spawn */
         int cgroup_events_fd; /* its cgroup.events, watched for "populated 0" after the main process exited
                                */
+        unsigned cgroup_controllers; /* TaskParams.cgroup_controllers: which accounting files exist */
+        bool cgroup_empty; /* seen empty after the main process ended: nothing can enter it again, so
+                            * there is nothing left to kill */
         sd_event_source *cgroup_source;
         TaskResult pending; /* the main process's end, held until the cgroup is empty */
         bool waiting_empty; /* the main process ended; its cgroup is not empty yet */
@@ -91,14 +94,15 @@ int task_cgroup_open(Task *t, const TaskParams *p);
  */
 int task_cgroup_kill(Task *t, int sig);
 
-/* supervise-cgroup.c: whether the cgroup still holds processes (false on error: never wait forever). */
-bool task_cgroup_populated(Task *t);
+/* supervise-cgroup.c: whether the cgroup still holds processes (cgroup.events): 1, 0 or -errno. */
+int task_cgroup_populated(Task *t);
 
 /* supervise-cgroup.c: watch cgroup.events and call task_finish() once the cgroup is empty. Returns 0 or
  * -errno (then the caller finishes now). */
 int task_cgroup_watch(Task *t);
 
-/* supervise-cgroup.c: the cgroup's accounting into r (UINT64_MAX where unknown). */
+/* supervise-cgroup.c: the cgroup's accounting into r, whose figures come UINT64_MAX (unknown) and stay so
+ * for a controller the cgroup does not have. */
 void task_cgroup_account(Task *t, TaskResult *r);
 
 /* supervise.c: report the end held in t->pending (the callback may free t). */

@@ -39,6 +39,7 @@ void task_params_encode(KeeperWriter *w, const TaskParams *p) {
         keeper_put_u32(w, p->journal_attempt);
         keeper_put_bool(w, p->merge_output);
         keeper_put_bool(w, p->cgroup_fd > 2); /* the fd rides beside the message */
+        keeper_put_u32(w, p->cgroup_controllers);
 }
 
 int task_params_decode(KeeperReader *r, TaskParamsWire *ret) {
@@ -79,6 +80,7 @@ int task_params_decode(KeeperReader *r, TaskParamsWire *ret) {
         p->journal_attempt = keeper_get_u32(r);
         p->merge_output = keeper_get_bool(r);
         ret->cgroup = keeper_get_bool(r);
+        p->cgroup_controllers = keeper_get_u32(r);
         if (r->error < 0)
                 return r->error;
         p->umask = (mode_t) mask;

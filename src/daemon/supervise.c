@@ -76,7 +76,7 @@ static int task_kill_group(Task *t, int sig) {
 
         assert(t);
 
-        if (t->cgroup_fd >= 0 && t->pid > 0) {
+        if (t->cgroup_fd >= 0 && t->pid > 0 && !t->cgroup_empty) {
                 r = task_cgroup_kill(t, sig);
                 if (r == -ENOENT)
                         r = 0; /* removed (orchd does once the END is in): only an empty cgroup can be */
@@ -170,6 +170,7 @@ void task_finish(Task *t) {
 
 static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Task *t = userdata;
+        int populated = 0;
 
         /* The leader has exited, so everything it wrote is in the pipes: read it before anything else. */
         task_drain_pipes(t);
@@ -177,7 +178,12 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         /* sd-event reaps the leader only after this callback returns, so it is still a zombie and keeps its
          * pid allocated: the group id cannot have been reused, and this kill reaches exactly what is left of
          * the node's process tree (daemonized grandchildren that stayed in the group; with a cgroup, all
-         * of them). */
+         * of them). A cgroup that is already empty (the usual end: a zombie does not count, and nothing can
+         * enter an empty cgroup but by our own spawn) has nothing left to kill: no write to cgroup.kill (the
+         * group still gets its kill(), for a process that left the cgroup but not the group). */
+        if (t->cgroup_fd >= 0)
+                populated = task_cgroup_populated(t);
+        t->cgroup_empty = t->cgroup_fd >= 0 && populated == 0;
         (void) task_kill_group(t, SIGKILL);
         t->exited = true;
 
@@ -194,7 +200,7 @@ static int task_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
                 log_debug("Process %d was killed by signal %d.", (int) t->pid, t->pending.signal);
 
         /* With a cgroup the attempt ends when the cgroup is empty: the SIGKILLed rest takes a moment. */
-        if (t->cgroup_fd >= 0 && task_cgroup_populated(t) && task_cgroup_watch(t) >= 0) {
+        if (populated > 0 && task_cgroup_watch(t) >= 0) { /* it looks again once watched */
                 t->waiting_empty = true;
                 return 0;
         }
@@ -354,6 +360,7 @@ int task_spawn(sd_event *e, const TaskParams *p, task_exit_cb cb, void *userdata
                 .log_max_bytes = p->log_max_bytes,
                 .log_min_free = p->log_min_free,
                 .kill_grace_usec = p->kill_grace_usec,
+                .cgroup_controllers = p->cgroup_controllers,
         };
         for (size_t i = 0; i < TASK_PIPES_MAX; i++)
                 t->pipes[i] = (TaskPipe){ .task = t, .stream = (TaskStream) i, .fd = -EBADF };

@@ -99,6 +99,10 @@ typedef struct TaskParams {
          * it, the end waits for it to be empty, and the result carries its accounting. <= 2 (0 when the
          * field is left out): none, process groups only. */
         int cgroup_fd;
+        /* The controllers (resources.h mask) enabled in that cgroup, as its parent's subtree_control says
+         * (cgroups_controllers()): only their accounting files are read at the end; an absent one's figures
+         * stay UINT64_MAX. */
+        unsigned cgroup_controllers;
 } TaskParams;
 
 /* Start an attempt. The child: new session, signal mask empty, all dispositions default, stdin /dev/null,

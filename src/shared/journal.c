@@ -114,23 +114,17 @@ static void buf_put_reason(TextBuf *b, Reason reason) {
 /* The kernel's accounting of the last ended attempt: each figure only when known (state.h), so a node
  * without a cgroup writes what it always did. */
 static void node_write_acct(TextBuf *b, const NodeRun *n) {
-        const struct {
-                const char *key;
-                uint64_t v;
-        } f[] = {
-                { ",\"cpu_usec\":", n->cpu_usec },
-                { ",\"memory_peak\":", n->memory_peak },
-                { ",\"pids_peak\":", n->pids_peak },
-                { ",\"io_read_bytes\":", n->io_read_bytes },
-                { ",\"io_write_bytes\":", n->io_write_bytes },
-        };
+        NodeAcctField f[NODE_ACCT_FIELDS];
 
         if (!n->acct)
                 return;
-        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-                if (f[i].v <= JOURNAL_NUM_MAX) {
+        node_run_acct_fields(n, f);
+        for (size_t i = 0; i < NODE_ACCT_FIELDS; i++)
+                if (f[i].value <= JOURNAL_NUM_MAX) {
+                        textbuf_puts(b, ",\"");
                         textbuf_puts(b, f[i].key);
-                        buf_put_u64(b, f[i].v);
+                        textbuf_puts(b, "\":");
+                        buf_put_u64(b, f[i].value);
                 }
 }
 

@@ -94,15 +94,14 @@ json_object *protocol_node_to_json(const NodeRun *n) {
         if (n->frozen && add(o, "frozen", json_object_new_boolean(true)) < 0)
                 return NULL;
         /* The kernel's accounting of the last ended attempt, each figure only where it is known. */
-        if (n->acct &&
-            ((n->cpu_usec <= INT64_MAX && add_int(o, "cpu_usec", (int64_t) n->cpu_usec) < 0) ||
-             (n->memory_peak <= INT64_MAX && add_int(o, "memory_peak", (int64_t) n->memory_peak) < 0) ||
-             (n->pids_peak <= INT64_MAX && add_int(o, "pids_peak", (int64_t) n->pids_peak) < 0) ||
-             (n->io_read_bytes <= INT64_MAX &&
-              add_int(o, "io_read_bytes", (int64_t) n->io_read_bytes) < 0) ||
-             (n->io_write_bytes <= INT64_MAX &&
-              add_int(o, "io_write_bytes", (int64_t) n->io_write_bytes) < 0)))
-                return NULL;
+        if (n->acct) {
+                NodeAcctField f[NODE_ACCT_FIELDS];
+
+                node_run_acct_fields(n, f);
+                for (size_t i = 0; i < NODE_ACCT_FIELDS; i++)
+                        if (f[i].value <= INT64_MAX && add_int(o, f[i].key, (int64_t) f[i].value) < 0)
+                                return NULL;
+        }
         return TAKE_PTR(o);
 }
 

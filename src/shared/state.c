@@ -440,6 +440,14 @@ void job_run_count(const JobRun *r, size_t counts[static _NODE_STATE_MAX]) {
         }
 }
 
+void node_run_acct_fields(const NodeRun *n, NodeAcctField ret[static NODE_ACCT_FIELDS]) {
+        ret[0] = (NodeAcctField){ "cpu_usec", n->cpu_usec };
+        ret[1] = (NodeAcctField){ "memory_peak", n->memory_peak };
+        ret[2] = (NodeAcctField){ "pids_peak", n->pids_peak };
+        ret[3] = (NodeAcctField){ "io_read_bytes", n->io_read_bytes };
+        ret[4] = (NodeAcctField){ "io_write_bytes", n->io_write_bytes };
+}
+
 const char *account_refusal_to_string(int a) {
         return table_to_string(account_refusal_table, ELEMENTSOF(account_refusal_table), a);
 }

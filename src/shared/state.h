@@ -111,6 +111,14 @@ typedef struct NodeRun {
         uint64_t io_write_bytes; /* io.stat wbytes */
 } NodeRun;
 
+/* One figure of a NodeRun's accounting (NodeRun.acct): its key in the journal and in Status, and its value
+ * (UINT64_MAX = unknown: the writers leave it out). */
+typedef struct NodeAcctField {
+        const char *key; /* "cpu_usec", … */
+        uint64_t value;
+} NodeAcctField;
+#define NODE_ACCT_FIELDS 5U
+
 /* Progress of one job, and who it belongs to. Owns nodes[] and the strings. */
 typedef struct JobRun {
         uint64_t id;
@@ -184,3 +192,7 @@ void job_run_set_state(JobRun *r, JobState to);
 
 /* Count nodes per state into counts[_NODE_STATE_MAX]. */
 void job_run_count(const JobRun *r, size_t counts[static _NODE_STATE_MAX]);
+
+/* n's accounting figures in the order every writer (journal.c, statusenc.c, protocol-status.c) puts them:
+ * the one list of them. */
+void node_run_acct_fields(const NodeRun *n, NodeAcctField ret[static NODE_ACCT_FIELDS]);

@@ -131,26 +131,19 @@ static void put_reason(Text *t, Reason reason) {
         put_string_or_null(t, reason_to_string(reason, b, sizeof(b)));
 }
 
-/* protocol_node_to_json(). */
 /* The kernel's accounting, as protocol_node_to_json() adds it. */
 static void put_node_acct(Text *t, const NodeRun *n) {
-        const struct {
-                const char *key;
-                uint64_t v;
-        } f[] = {
-                { ",\"cpu_usec\":", n->cpu_usec },
-                { ",\"memory_peak\":", n->memory_peak },
-                { ",\"pids_peak\":", n->pids_peak },
-                { ",\"io_read_bytes\":", n->io_read_bytes },
-                { ",\"io_write_bytes\":", n->io_write_bytes },
-        };
+        NodeAcctField f[NODE_ACCT_FIELDS];
 
         if (!n->acct)
                 return;
-        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-                if (f[i].v <= INT64_MAX) {
+        node_run_acct_fields(n, f);
+        for (size_t i = 0; i < NODE_ACCT_FIELDS; i++)
+                if (f[i].value <= INT64_MAX) {
+                        textbuf_puts(&t->b, ",\"");
                         textbuf_puts(&t->b, f[i].key);
-                        put_int(t, (int64_t) f[i].v);
+                        textbuf_puts(&t->b, "\":");
+                        put_int(t, (int64_t) f[i].value);
                 }
 }
 

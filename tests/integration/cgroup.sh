@@ -88,6 +88,23 @@ bgpid=$(cat "$G/bg.pid")
 ok "the left-behind child $bgpid was killed before the attempt ended" sh -c "! kill -0 $bgpid 2>/dev/null || grep -q '^State:.*Z' /proc/$bgpid/status"
 ok "no cgroup of the job is left" test ! -e "$BASE/user-0/job-$id"
 
+# ---- two attempts of one job at once: orchd counts them, so the job's and user's cgroups stay while one
+# runs and go with the last ---------------------------------------------------------------------------------
+mkfifo "$G/two.a" "$G/two.b"
+drop_job two <<EOF
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "touch $G/two.a.ready; read x < $G/two.a"] },
+             "b": { "cmd": ["/bin/sh", "-c", "touch $G/two.b.ready; read x < $G/two.b"] } } }
+EOF
+id=$(job_id_of two) || bail_out "job not accepted"
+wait_for 20 test -e "$G/two.a.ready" -a -e "$G/two.b.ready" || bail_out "the two nodes did not both start"
+timeout 20 sh -c "echo go > $G/two.a" || bail_out "node a did not read its FIFO"
+ok "the first attempt's cgroup goes when it ends" wait_for 20 test ! -e "$BASE/user-0/job-$id/a.1"
+ok "the job's cgroup stays while the other attempt runs in it" test -d "$BASE/user-0/job-$id/b.1"
+timeout 20 sh -c "echo go > $G/two.b" || bail_out "node b did not read its FIFO"
+wait_job "$id" >/dev/null
+expect_node "$id" b succeeded null
+ok "with the last attempt the job's and the user's cgroups are gone" wait_for 20 test ! -e "$BASE/user-0"
+
 # ---- accounting ----------------------------------------------------------------------------------------
 tck=$(getconf CLK_TCK)
 drop_job cpu <<EOF
@@ -103,11 +120,16 @@ like "$(ctl status "$id" | grep '^burn ')" " 0\.[4-9][0-9]s|[1-9]\.[0-9]{2}s" "w
 is "$(ctl stats --json | jq -r '.accounting.cpu_usec >= 400000')" true "stats --json totals the CPU time of ended attempts"
 like "$(ctl stats)" "Usage: [0-9]+ attempts ended, [0-9.]+ s CPU" "orchctl stats shows the totals"
 like "$(ctl stats --prometheus)" "orchd_node_cpu_seconds_total [0-9.]+" "the Prometheus text has orchd_node_cpu_seconds_total"
-if [ -e "$BASE/cgroup.controllers" ] && grep -qw memory "$BASE/cgroup.controllers"; then
-        ok "memory_peak is reported where the memory controller is" test "$(node_field "$id" burn memory_peak)" != null
-else
-        skip "memory_peak" "no memory controller in $MOUNT (cgroup.controllers: $(cat "$BASE/cgroup.controllers" 2>/dev/null))"
-fi
+# Each controller's figure where BASE enables it; where it does not (no file to read: orchd reads only the
+# files of the controllers the attempt's cgroup has), the figure is unknown (left out: null), never 0.
+enabled=$(cat "$BASE/cgroup.subtree_control" 2>/dev/null)
+for cf in memory:memory_peak pids:pids_peak io:io_read_bytes; do
+        if grep -qw "${cf%%:*}" <<<"$enabled"; then
+                ok "${cf#*:} is reported where the ${cf%%:*} controller is" test "$(node_field "$id" burn "${cf#*:}")" != null
+        else
+                is "$(node_field "$id" burn "${cf#*:}")" null "without the ${cf%%:*} controller ${cf#*:} is unknown (null), not 0"
+        fi
+done
 is "$(disk_view "$id" | jq -r '.nodes.burn.cpu_usec')" "$cpu" "cpu_usec is recorded in the journal with the end"
 
 # ---- freeze and thaw ----------------------------------------------------------------------------------

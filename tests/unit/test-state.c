@@ -527,6 +527,26 @@ static void test_job_run_new(void **state) {
         job_run_free(r);
 }
 
+/* The one list of accounting figures: each key once, with its own field's value (distinct values show a
+ * swap), unknown ones passed on as UINT64_MAX for the writers to leave out. */
+static void test_acct_fields(void **state) {
+        static const char *const keys[NODE_ACCT_FIELDS] = { "cpu_usec", "memory_peak", "pids_peak",
+                                                            "io_read_bytes", "io_write_bytes" };
+        NodeRun n = { .acct = true,
+                      .cpu_usec = 1,
+                      .memory_peak = 2,
+                      .pids_peak = UINT64_MAX,
+                      .io_read_bytes = 4,
+                      .io_write_bytes = 5 };
+        NodeAcctField f[NODE_ACCT_FIELDS];
+
+        node_run_acct_fields(&n, f);
+        for (size_t i = 0; i < NODE_ACCT_FIELDS; i++) {
+                assert_string_equal(f[i].key, keys[i]);
+                assert_int_equal(f[i].value, i == 2 ? UINT64_MAX : i + 1);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_job_state_strings),
@@ -546,6 +566,7 @@ int main(void) {
                 cmocka_unit_test(test_reason_to_string_edges),
                 cmocka_unit_test(test_reason_from_string_junk),
                 cmocka_unit_test(test_job_run_new),
+                cmocka_unit_test(test_acct_fields),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 
 #include "exec-proto.h"
 #include "macro.h"
+#include "resources.h"
 #include "spawnrec.h"
 #include "supervise-wire.h"
 
@@ -49,6 +50,7 @@ static TaskParams sample_params(bool cred) {
                 .journal_attempt = 2,
                 .merge_output = !cred,
                 .cgroup_fd = cred ? 19 : -EBADF,
+                .cgroup_controllers = cred ? RESOURCES_MEMORY | RESOURCES_PIDS : 0,
         };
 }
 
@@ -95,6 +97,7 @@ static void check_params(const TaskParams *a, const TaskParams *b) {
 static void check_params_cgroup(const TaskParams *a, const TaskParamsWire *d) {
         assert_int_equal(a->cgroup_fd > 2, d->cgroup);
         assert_int_equal(d->params.cgroup_fd, -EBADF); /* the fd itself rides with SCM_RIGHTS */
+        assert_int_equal(d->params.cgroup_controllers, a->cgroup_controllers);
 }
 
 static void test_params_roundtrip(void **state) {
