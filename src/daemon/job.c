@@ -60,6 +60,7 @@ _noreturn_ void oom_fail_stop(Job *j) {
 }
 
 static void mark_dirty(Job *j) {
+        j->start_deferred = false; /* urgent: whatever start was held goes along */
         if (j->in_dirty_list)
                 return;
         j->in_dirty_list = true;
@@ -71,6 +72,19 @@ void mark_node_dirty(Job *j, uint32_t i) {
                 oom_fail_stop(j);
         j->dirty[j->n_dirty++] = i;
         mark_dirty(j);
+}
+
+void mark_node_started(Job *j, uint32_t i) {
+        if (grow((void **) &j->dirty, &j->cap_dirty, j->n_dirty + 1, sizeof(uint32_t)) < 0)
+                oom_fail_stop(j);
+        j->dirty[j->n_dirty++] = i;
+        if (!j->in_dirty_list)
+                job_defer_start(j);
+}
+
+void job_undefer_start(Job *j) {
+        if (j->start_deferred)
+                mark_dirty(j);
 }
 
 void mark_job_dirty(Job *j) {
@@ -209,6 +223,7 @@ static int job_on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
 
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        j->defer_source = sd_event_source_disable_unref(j->defer_source);
         log_notice("Job %" PRIu64 " reached its timeout, stopping it.", j->id);
         job_fire_timeout(j);
         return 0;
