@@ -140,7 +140,8 @@ static bool starts_adopt(Job *j, uint32_t i, unsigned attempt, pid_t pid, uint64
 
         if (!j->host->keepers || attempt != (unsigned) n->attempt + 1 || pid <= 0 ||
             (n->state != NODE_PENDING && n->state != NODE_RETRY_WAIT) ||
-            (j->run->state != JOB_RUNNING && j->run->state != JOB_PAUSED) || j->run->cancel_requested)
+            (j->run->state != JOB_QUEUED && j->run->state != JOB_RUNNING && j->run->state != JOB_PAUSED) ||
+            j->run->cancel_requested)
                 return false;
         node_run_set_state(n, NODE_RUNNING);
         n->attempt = (uint16_t) attempt;
@@ -153,6 +154,11 @@ static bool starts_adopt(Job *j, uint32_t i, unsigned attempt, pid_t pid, uint64
         n->signal = 0;
         n->reason = (Reason){};
         mark_node_dirty(j, i);
+        if (j->run->state == JOB_QUEUED) { /* its first start was held too */
+                job_run_set_state(j->run, JOB_RUNNING);
+                j->run->started_at = n->started_at;
+                mark_job_dirty(j);
+        }
         log_info("Job %" PRIu64
                  " node %s: attempt %u was started before orchd stopped, its start not yet "
                  "in the journal; taking it from the starts file.",

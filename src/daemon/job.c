@@ -21,10 +21,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "exec-proto.h"
@@ -545,6 +547,13 @@ int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep_in, J
         return 0;
 }
 
+/* Whether the job's directory has a starts file. */
+static bool job_has_starts(Job *j) {
+        _cleanup_close_ int dir_fd = open_job_dir(j);
+
+        return dir_fd >= 0 && faccessat(dir_fd, STARTS_FILE, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
 int job_activate(Job *j) {
         const JobRun *run = j->run;
 
@@ -555,6 +564,10 @@ int job_activate(Job *j) {
 
                 for (uint32_t i = 0; i < j->spec->n_nodes && fresh; i++)
                         fresh = run->nodes[i].state == NODE_PENDING && run->nodes[i].attempt == 0;
+                /* A job that looks untouched but has a starts file had nodes started whose starts were
+                 * held for a commit orchd did not live to make (job_defer_start()): recovery finds them. */
+                if (fresh && job_has_starts(j))
+                        fresh = false;
                 if (fresh) {
                         /* Perhaps just accepted, the acceptance in the committer's open batch: the first
                          * nodes wait for it to be durable (begin_attempt). */

@@ -6,7 +6,8 @@
 # after a short delay (src/daemon/job-journal.c:job_defer_start). Nothing of it may be lost: the attempt is
 # in the job's "starts" file before it execs, so an orchd killed with SIGKILL in that window is followed by
 # one that adopts the running node from its keeper (it runs once, attempt 1), or, with the keeper gone too,
-# reruns it under a new attempt number. A start that must never be lost (on_interrupt "fail") is durable
+# reruns it under a new attempt number; the same for a job's first start (the job still queued in the
+# journal). A start that must never be lost (on_interrupt "fail") is durable
 # before the node runs; a held start is written after the delay with no end to ride on, and a Status reply
 # that shows it running waits until it is durable. The delay is stretched to an hour
 # ($ORCHD_START_COMMIT_DELAY_USEC) where the test needs the window open; every node waits on a gate file
@@ -105,6 +106,25 @@ ok "and that is durable once the reply came" disk_node_is "$id" e running 1
 touch "$W/go.e"
 is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
 unset ORCHD_START_COMMIT_DELAY_USEC
+
+# ---- 6. a job's first start is held too (job and node queued in the journal): adopted after SIGKILL
+export ORCHD_START_COMMIT_DELAY_USEC=3600000000
+stop_orchd 20
+start_orchd --kill-nodes no
+drop_job single <<EOF2
+{ "nodes": { "f": { "cmd": ["$W/node", "f"] } } }
+EOF2
+id=$(job_id_of single) || bail_out "job single not accepted"
+wait_for 30 grep -q "^start f " "$W/ledger" || bail_out "f did not start"
+ok "the job is still queued in the journal" disk_job_is "$id" queued
+kill9_orchd
+unset ORCHD_START_COMMIT_DELAY_USEC
+start_orchd --kill-nodes no
+ok "the next orchd adopts f" grep -q "node f attempt 1 runs on in its keeper" "$T/orchd.log"
+is "$(job_field "$id" state) $(node_field "$id" f attempts)" "running 1" "status: the job runs, f at attempt 1"
+touch "$W/go.f"
+is_exit 0 "the job succeeds once f ends" ctl wait "$id" --timeout 30
+is "$(starts_of f)" 1 "f ran once"
 
 stop_orchd 20
 done_testing
