@@ -29,7 +29,7 @@
 /* How long a start may wait for an end to ride with. A chain of short nodes then costs one commit per step
  * (the start used to take the committer just before the node's end needed it); a long node's start is
  * recorded soon enough for watchers. */
-#define START_COMMIT_DELAY_USEC (100U * USEC_PER_MSEC)
+#define START_COMMIT_DELAY_USEC (250U * USEC_PER_MSEC)
 
 static void job_notify_flush(Job *j, uint64_t gen);
 static void job_notify_durable(Job *j, uint64_t gen);
