@@ -43,7 +43,9 @@ typedef struct CommitOp {
         uint64_t reuse; /* COMMIT_SEGMENT: the obsolete segment to rewrite as this one, 0 = none */
         char *buf;
         size_t len;
-        commit_fn fn; /* COMMIT_CALL */
+        commit_fn fn;    /* COMMIT_CALL */
+        int sync_fd;     /* COMMIT_CALL: fsynced once per batch after every op ran (borrowed), or -1 */
+        commit_fn after; /* COMMIT_CALL with sync_fd: run once that fsync is done */
         void (*free_data)(void *data);
         void *data;
         const char *what;
@@ -164,6 +166,34 @@ static void op_describe(const CommitOp *op, char *what, size_t size) {
                          op->kind == COMMIT_SEGMENT ? "journal segment" : "snapshot", op->seq);
 }
 
+/* The directories the calls of a batch share (committer_add_call_synced()): each fsynced once, then every
+ * such call's after. A burst of acceptances pays one fsync of jobs/ per batch, not one per job. On a
+ * failure *ret_failed is the first such call, so that they all run again (each is safe to repeat). */
+static int batch_sync(const Batch *b, char *what, size_t what_size, size_t *ret_failed) {
+        size_t first = b->n;
+
+        for (size_t i = 0; i < b->n; i++) {
+                const CommitOp *op = &b->ops[i];
+                bool seen = false;
+
+                if (op->kind != COMMIT_CALL || op->sync_fd < 0)
+                        continue;
+                for (size_t k = first; k < i && !seen; k++)
+                        seen = b->ops[k].kind == COMMIT_CALL && b->ops[k].sync_fd == op->sync_fd;
+                if (first == b->n)
+                        first = i;
+                if (!seen && fsync(op->sync_fd) < 0) {
+                        op_describe(op, what, what_size);
+                        *ret_failed = first;
+                        return -errno;
+                }
+        }
+        for (size_t i = first; i < b->n; i++)
+                if (b->ops[i].kind == COMMIT_CALL && b->ops[i].sync_fd >= 0 && b->ops[i].after)
+                        (void) b->ops[i].after(b->ops[i].data);
+        return 0;
+}
+
 /* Write a batch; returns 0 or the first error (the rest of the batch is not attempted), with *ret_failed
  * the index of the failed write. */
 static int batch_write(const Batch *b, char *what, size_t what_size, size_t *ret_failed) {
@@ -176,7 +206,7 @@ static int batch_write(const Batch *b, char *what, size_t what_size, size_t *ret
                         return r;
                 }
         }
-        return 0;
+        return batch_sync(b, what, what_size, ret_failed);
 }
 
 /* Under lock: keep ops [from, n) of the failed batch b for committer_resume(); free the written ones. Each
@@ -361,9 +391,16 @@ int committer_add_segment(Committer *c, int at_fd, const char *dir, uint64_t seq
 
 int committer_add_call(Committer *c, commit_fn fn, void (*free_data)(void *data), void *data,
                        const char *what) {
+        return committer_add_call_synced(c, fn, -EBADF, NULL, free_data, data, what);
+}
+
+int committer_add_call_synced(Committer *c, commit_fn fn, int sync_fd, commit_fn after,
+                              void (*free_data)(void *data), void *data, const char *what) {
         CommitOp op = {
                 .kind = COMMIT_CALL,
                 .fn = fn,
+                .sync_fd = sync_fd,
+                .after = after,
                 .free_data = free_data,
                 .data = data,
                 .what = what,

@@ -61,6 +61,11 @@ int committer_add_segment(Committer *c, int at_fd, const char *dir, uint64_t seq
  * been released). */
 int committer_add_call(Committer *c, commit_fn fn, void (*free_data)(void *data), void *data,
                        const char *what);
+/* As committer_add_call(), and once every write of the batch ran, sync_fd (a directory the caller keeps
+ * open) is fsynced, once for all the calls of the batch naming it, then after(data) runs (a failure of it
+ * is ignored); the batch is durable only then. fn must not need that fsync done, after must. */
+int committer_add_call_synced(Committer *c, commit_fn fn, int sync_fd, commit_fn after,
+                              void (*free_data)(void *data), void *data, const char *what);
 
 /* Whether a batch is being written right now. */
 bool committer_busy(const Committer *c);

@@ -105,6 +105,13 @@ void mark_node_dirty(Job *j, uint32_t i);
 /* The retries whose delay ended before a commit recorded their wait: that commit is built now, they go. */
 void release_deferred_retries(Job *j);
 void mark_job_dirty(Job *j);
+/* Record node i's start (begin_attempt(), its pid): it needs no commit of its own; it rides with the job's
+ * next urgent change or goes after a short delay (job-journal.c). */
+void mark_node_started(Job *j, uint32_t i);
+/* Hold the start off the host's dirty list, if nothing urgent is there: arms the delay. */
+void job_defer_start(Job *j);
+/* A held start goes with the next commit (a reader asks what is durable, the daemon stops). */
+void job_undefer_start(Job *j);
 /* Append a barrier entry (node, outcome) not yet flushed to one of the job's barrier lists. */
 void barrier_push(struct JobPending **list, size_t *n, size_t *cap, Job *j, uint32_t node, uint8_t outcome);
 /* Node i takes / gives back a run slot (the host keeps the total). */

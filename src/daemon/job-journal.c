@@ -26,6 +26,10 @@
 #include "macro.h"
 
 #define SNAPSHOT_MIN_BYTES (64U * 1024U)
+/* How long a start may wait for an end to ride with. A chain of short nodes then costs one commit per step
+ * (the start used to take the committer just before the node's end needed it); a long node's start is
+ * recorded soon enough for watchers. */
+#define START_COMMIT_DELAY_USEC (250U * USEC_PER_MSEC)
 
 static void job_notify_flush(Job *j, uint64_t gen);
 static void job_notify_durable(Job *j, uint64_t gen);
@@ -289,16 +293,70 @@ void job_on_durable(Job *j, uint64_t gen) {
         schedule_soon(j);
 }
 
+/* ---- starts that wait for an end ------------------------------------------------------------- */
+
+/* Holding a start back is safe: the node's attempt and pid are in the job's "starts" file before it may
+ * exec (job-spawn.c), and that file outlives orchd (not the machine, and neither do the processes), so a
+ * restart finds the attempt there and adopts it from its keeper or takes its recorded end
+ * (job-recover.c), as if the start had been committed. A node that must never run twice (on_interrupt
+ * fail) and the nodes of a job whose acceptance may not be durable wait for a durable start instead: they
+ * are marked urgently (begin_attempt()). Tests lengthen the delay with $ORCHD_START_COMMIT_DELAY_USEC. */
+static uint64_t start_commit_delay(void) {
+        static uint64_t delay = UINT64_MAX;
+
+        if (delay == UINT64_MAX) {
+                const char *e = secure_getenv("ORCHD_START_COMMIT_DELAY_USEC");
+                char *end = NULL;
+                unsigned long long v = 0;
+
+                errno = 0;
+                if (e)
+                        v = strtoull(e, &end, 10);
+                delay = e && errno == 0 && end != e && *end == '\0' && v < UINT64_MAX / 2 ?
+                        (uint64_t) v :
+                        START_COMMIT_DELAY_USEC;
+        }
+        return delay;
+}
+
+static int on_start_delay(sd_event_source *s, uint64_t usec, void *userdata) {
+        job_undefer_start(userdata);
+        return 0;
+}
+
+void job_defer_start(Job *j) {
+        int r;
+
+        if (j->start_deferred)
+                return; /* its delay runs already */
+        j->start_deferred = true;
+        if (j->defer_source) {
+                r = sd_event_source_set_time_relative(j->defer_source, start_commit_delay());
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(j->defer_source, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time_relative(j->host->event, &j->defer_source, CLOCK_MONOTONIC,
+                                               start_commit_delay(), USEC_PER_MSEC, on_start_delay, j);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(j->defer_source, "start-commit");
+        }
+        if (r < 0)
+                job_undefer_start(j); /* no timer: commit it now, as before */
+}
+
 /* ---- durability, as others see it --------------------------------------------------------------- */
 
 uint64_t job_records_gen(const Job *j) {
+        /* What a reply reports must be durable: a held start goes with the next commit. Logically const:
+         * it changes when the job's records are written, not what they are. */
+        job_undefer_start((Job *) j);
         if (j->in_dirty_list)
                 return committer_next_gen(j->host->committer); /* the next seal takes them */
         return j->flushed_gen;
 }
 
 bool job_is_clean(const Job *j) {
-        return !j->in_dirty_list;
+        return !j->in_dirty_list && !j->start_deferred;
 }
 
 void job_note_accepted(Job *j, uint64_t gen) {

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "job-internal.h"
@@ -114,6 +116,56 @@ static bool starts_parse(const char *line, uint32_t *node, unsigned *attempt, pi
         return true;
 }
 
+/* The realtime of a process start given in clock ticks since boot (procutil.h); 0 if unknown. */
+static uint64_t start_realtime(uint64_t pid_start) {
+        struct timespec ts;
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t boot, since;
+
+        if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return 0;
+        boot = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
+        since = pid_start / (uint64_t) hz * USEC_PER_SEC +
+                pid_start % (uint64_t) hz * USEC_PER_SEC / (uint64_t) hz;
+        return since > boot ? 0 : now_realtime_usec() - (boot - since);
+}
+
+/* The next attempt of a node the journal has pending (or waiting to retry) is in the starts file: its start
+ * was held for the commit of an end (job_defer_start()) that orchd did not live to make. The starts record
+ * stands for it: the node is running again as attempt `attempt`, so job_recover() adopts it from its keeper,
+ * takes its recorded end, or applies on_interrupt (killing what is left by pid and start time) exactly as
+ * for a start that was committed. Returns whether it did so. */
+static bool starts_adopt(Job *j, uint32_t i, unsigned attempt, pid_t pid, uint64_t pid_start) {
+        NodeRun *n = &j->run->nodes[i];
+
+        if (!j->host->keepers || attempt != (unsigned) n->attempt + 1 || pid <= 0 ||
+            (n->state != NODE_PENDING && n->state != NODE_RETRY_WAIT) ||
+            (j->run->state != JOB_QUEUED && j->run->state != JOB_RUNNING && j->run->state != JOB_PAUSED) ||
+            j->run->cancel_requested)
+                return false;
+        node_run_set_state(n, NODE_RUNNING);
+        n->attempt = (uint16_t) attempt;
+        n->pid = pid;
+        n->pid_start = pid_start;
+        n->started_at = start_realtime(pid_start) ?: now_realtime_usec();
+        n->finished_at = 0;
+        n->retry_at = 0;
+        n->exit_code = -1;
+        n->signal = 0;
+        n->reason = (Reason){};
+        mark_node_dirty(j, i);
+        if (j->run->state == JOB_QUEUED) { /* its first start was held too */
+                job_run_set_state(j->run, JOB_RUNNING);
+                j->run->started_at = n->started_at;
+                mark_job_dirty(j);
+        }
+        log_info("Job %" PRIu64
+                 " node %s: attempt %u was started before orchd stopped, its start not yet "
+                 "in the journal; taking it from the starts file.",
+                 j->id, node_id(j, i), attempt);
+        return true;
+}
+
 /* Every attempt that may have exec'd is in the starts file (node_spawn), the journal knows those whose
  * record became durable. For the others: kill what is left of them and take their attempt numbers, which
  * count as interrupted. A running node whose journal record lacks the pid gets it from here. */
@@ -151,6 +203,8 @@ static void starts_replay(Job *j) {
                 if (attempt == n->attempt && n->state == NODE_RUNNING && n->pid <= 0) {
                         n->pid = pid; /* the journal has the attempt, not yet its pid */
                         n->pid_start = pid_start;
+                } else if (starts_adopt(j, i, attempt, pid, pid_start)) {
+                        continue;
                 } else if (attempt > n->attempt) {
                         kill_orphan_group(j, i, attempt, pid, pid_start);
                         n->interrupted = (uint16_t) MIN((unsigned) n->interrupted + (attempt - n->attempt),

@@ -311,7 +311,7 @@ void node_spawn(Job *j, uint32_t i) {
         n->pid = keeper_task_pid(j->ctl[i].task);
         if (proc_start_time(n->pid, &n->pid_start) < 0)
                 n->pid = 0, n->pid_start = 0; /* already gone (a refused account): nothing to kill later */
-        mark_node_dirty(j, i);
+        mark_node_started(j, i);
         /* Started directly, the child wrote its record before its exec. Through orchd-exec the gate opens
          * only once the next start can find the process: in the starts file now, in the journal with the
          * next commit. */
@@ -344,7 +344,7 @@ static void job_set_running(Job *j) {
                 return;
         job_run_set_state(j->run, JOB_RUNNING);
         j->run->started_at = now_realtime_usec();
-        mark_job_dirty(j);
+        j->job_dirty = true; /* listed by begin_attempt() with its first node's start */
         arm_job_timeout(j);
         log_event(LOG_INFO,
                   LOG_EV(.message_id = ORCH_MESSAGE_JOB_STARTED, .job = j->id, .job_name = j->spec->name,
@@ -366,16 +366,24 @@ static void begin_attempt(Job *j, uint32_t i) {
         n->reason = (Reason){};
         slot_take(j);
         job_set_running(j);
-        mark_node_dirty(j, i);
 
         /* A node that must never run twice starts only once "attempt N started" is durable: after a
-         * crash, recovery then knows it may have run. Others start now; a crash reruns them anyway. Until
-         * its acceptance is durable a job's directory (and the starts record in it) may vanish with a
-         * crash, the file being taken again as a new job: its nodes start with that commit. */
-        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL || j->hold_gen != 0)
+         * crash, recovery then knows it may have run. Others start now, their start held for the commit
+         * of the next end (job_defer_start(): the starts file tells a restart). Until its acceptance is
+         * durable a job's directory (and the starts record in it) may vanish with a crash, the file being
+         * taken again as a new job: its nodes start with that commit. */
+        if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL) {
+                mark_node_dirty(j, i);
                 barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
-        else
+        } else if (j->hold_gen != 0) {
+                /* Only the acceptance has to be durable first: the start itself is held like any other. */
+                mark_node_started(j, i);
+                barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
+                j->await_spawn[j->n_await_spawn - 1].gen = j->hold_gen;
+        } else {
+                mark_node_started(j, i);
                 node_spawn(j, i);
+        }
 }
 
 /* ---- handing out slots ------------------------------------------------------------------------ */

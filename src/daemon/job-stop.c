@@ -240,6 +240,7 @@ void job_shutdown(Job *j) {
 }
 
 void job_detach(Job *j) {
+        job_undefer_start(j); /* the last commit holds every start */
         if (!j->ctl)
                 return;
         for (uint32_t i = 0; i < j->spec->n_nodes; i++) {

@@ -21,10 +21,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "exec-proto.h"
@@ -60,6 +62,7 @@ _noreturn_ void oom_fail_stop(Job *j) {
 }
 
 static void mark_dirty(Job *j) {
+        j->start_deferred = false; /* urgent: whatever start was held goes along */
         if (j->in_dirty_list)
                 return;
         j->in_dirty_list = true;
@@ -71,6 +74,19 @@ void mark_node_dirty(Job *j, uint32_t i) {
                 oom_fail_stop(j);
         j->dirty[j->n_dirty++] = i;
         mark_dirty(j);
+}
+
+void mark_node_started(Job *j, uint32_t i) {
+        if (grow((void **) &j->dirty, &j->cap_dirty, j->n_dirty + 1, sizeof(uint32_t)) < 0)
+                oom_fail_stop(j);
+        j->dirty[j->n_dirty++] = i;
+        if (!j->in_dirty_list)
+                job_defer_start(j);
+}
+
+void job_undefer_start(Job *j) {
+        if (j->start_deferred)
+                mark_dirty(j);
 }
 
 void mark_job_dirty(Job *j) {
@@ -209,6 +225,7 @@ static int job_on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
 
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        j->defer_source = sd_event_source_disable_unref(j->defer_source);
         log_notice("Job %" PRIu64 " reached its timeout, stopping it.", j->id);
         job_fire_timeout(j);
         return 0;
@@ -530,6 +547,13 @@ int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep_in, J
         return 0;
 }
 
+/* Whether the job's directory has a starts file. */
+static bool job_has_starts(Job *j) {
+        _cleanup_close_ int dir_fd = open_job_dir(j);
+
+        return dir_fd >= 0 && faccessat(dir_fd, STARTS_FILE, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
 int job_activate(Job *j) {
         const JobRun *run = j->run;
 
@@ -540,6 +564,10 @@ int job_activate(Job *j) {
 
                 for (uint32_t i = 0; i < j->spec->n_nodes && fresh; i++)
                         fresh = run->nodes[i].state == NODE_PENDING && run->nodes[i].attempt == 0;
+                /* A job that looks untouched but has a starts file had nodes started whose starts were
+                 * held for a commit orchd did not live to make (job_defer_start()): recovery finds them. */
+                if (fresh && job_has_starts(j))
+                        fresh = false;
                 if (fresh) {
                         /* Perhaps just accepted, the acceptance in the committer's open batch: the first
                          * nodes wait for it to be durable (begin_attempt). */

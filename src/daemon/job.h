@@ -105,6 +105,9 @@ struct Job {
         size_t n_dirty, cap_dirty;
         bool job_dirty;
         bool in_dirty_list;
+        bool start_deferred; /* dirty with starts only, held off the host's list until an end or the delay:
+                              * a start rides with the next end's commit (job-journal.c) */
+        sd_event_source *defer_source;
         uint64_t seq;         /* last journal sequence number written */
         uint64_t flushed_gen; /* generation holding the job's latest flushed records (or acceptance) */
         size_t journal_bytes; /* bytes of journal files since the last snapshot */
@@ -230,7 +233,8 @@ void job_remove_observer(Job *j, const JobObserverOps *ops, void *userdata);
 void *job_find_observer(const Job *j, const JobObserverOps *ops);
 
 /* The journal generation that holds every record of j so far (its acceptance included): a reply about j
- * is true once that generation is durable (it may be already). */
+ * is true once that generation is durable (it may be already). A start held for a later commit goes with
+ * the next one. */
 uint64_t job_records_gen(const Job *j);
 /* Whether j has no change waiting to be flushed into a commit. */
 bool job_is_clean(const Job *j);

@@ -115,13 +115,19 @@ static int publish_run(void *p) {
                 return r;
         if (!renamed && renameat(pub->jobs_fd, pub->tmp, pub->jobs_fd, pub->final) < 0)
                 return -errno;
-        r = fsync_dir(pub->jobs_fd);
-        if (r < 0)
-                return r;
-        /* Accepted. The source copy is no longer needed; a crash before this unlink is cleaned at start. */
-        if (pub->source[0] != '\0')
-                (void) unlinkat(dir_fd, pub->source, 0);
-        return 0;
+        return 0; /* the rename is made durable by the batch's one fsync of jobs/ (publish_after) */
+}
+
+/* After the batch's fsync of jobs/: accepted. The source copy is no longer needed (not before: the rename
+ * must be durable first); a crash before this unlink is cleaned at start. */
+static int publish_after(void *p) {
+        Publish *pub = p;
+        char path[sizeof(pub->final) + sizeof(pub->source) + 1];
+
+        if (pub->source[0] == '\0')
+                return 0;
+        snprintf(path, sizeof(path), "%s/%s", pub->final, pub->source);
+        return unlinkat(pub->jobs_fd, path, 0) < 0 ? -errno : 0;
 }
 
 /* Into the new directory dfd: logs/, job.json (buf) and state.json (state, then nodes and the snapshot's
@@ -278,8 +284,8 @@ static int spool_publish(Spool *s, uint64_t id, const char *intake_name, const c
                 return r;
         }
         /* From here on the file is in jobs/.#ID; only the committer moves it further. */
-        r = committer_add_call(s->committer, publish_run, publish_free, TAKE_PTR(pub),
-                               "the acceptance of a job");
+        r = committer_add_call_synced(s->committer, publish_run, s->jobs_fd, publish_after, publish_free,
+                                      TAKE_PTR(pub), "the acceptance of a job");
         if (r < 0)
                 return r;
         *ret_dir_fd = TAKE_FD(dfd);

@@ -210,11 +210,44 @@ static void test_writes_by_name(void **state) {
         close(base);
 }
 
+/* On the committer thread, after its batch's shared fsync: the write's digit (a → 1). */
+static int after_fn(void *data) {
+        Write *w = data;
+
+        if (rec.n + 1 < sizeof(rec.order))
+                rec.order[rec.n++] = (char) ('1' + (w->letter - 'a'));
+        return 0;
+}
+
+/* Calls sharing a directory's fsync: every write of the batch runs first, then the one fsync, then each
+ * synced call's after(), in order; the generation is reported durable after that. */
+static void test_synced_calls(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_close_ int dir_fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        static Write w[3] = { { 'a' }, { 'b' }, { 'c' } };
+        Committer *c = NULL;
+        uint64_t g;
+
+        rec = (Recorder){};
+        assert_true(dir_fd >= 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(committer_new(e, on_done, on_error, NULL, &c), 0);
+        assert_int_equal(committer_add_call_synced(c, write_fn, dir_fd, after_fn, NULL, &w[0], "a"), 0);
+        assert_int_equal(committer_add_call(c, write_fn, NULL, &w[1], "b"), 0);
+        assert_int_equal(committer_add_call_synced(c, write_fn, dir_fd, after_fn, NULL, &w[2], "c"), 0);
+        g = committer_seal(c);
+        RUN_UNTIL(e, rec.durable >= g);
+        assert_string_equal(rec.order, "abc13");
+        assert_int_equal(rec.error, 0);
+        committer_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_resume_after_enospc),
                 cmocka_unit_test(test_fails_again),
                 cmocka_unit_test(test_writes_by_name),
+                cmocka_unit_test(test_synced_calls),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
