@@ -19,7 +19,13 @@ NODE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 note() { printf '%s\n' "$*" >&2; }
 
+# build_orchd: ORCHD and ORCHCTL (given, from a build in $TOP, or built -O2 in $BENCH_BUILD/tree), and the
+# orchd-keeper and orchd-exec next to ORCHD (use_keeper): nodes run in a keeper, and an uninstalled orchd
+# finds none at its compiled-in path.
 build_orchd() {
+        _build_orchd && use_keeper
+}
+_build_orchd() {
         if [ -n "${ORCHD:-}" ] && [ -n "${ORCHCTL:-}" ]; then
                 return 0
         fi
@@ -28,14 +34,15 @@ build_orchd() {
                 return 0
         fi
         local b=$BENCH_BUILD/tree
-        if [ ! -x "$b/src/orchd" ] || [ -n "$(find "$TOP/src" -newer "$b/src/orchd" -name '*.[ch]' | head -n 1)" ]; then
+        if [ ! -x "$b/src/orchd" ] || [ ! -x "$b/src/orchd-keeper" ] ||
+                [ -n "$(find "$TOP/src" -newer "$b/src/orchd" -name '*.[ch]' | head -n 1)" ]; then
                 note "building orchd (-O2) in $b …"
                 mkdir -p "$b"
                 (cd "$TOP" && tar --exclude=.git --exclude=./_build --exclude=./spool/tmp --exclude=./spool/new --exclude=./spool/jobs \
                         --exclude=./spool/rejected -cf - .) | (cd "$b" && tar -xf -)
                 (cd "$b" && { [ -x configure ] || autoreconf -fi >/dev/null; } &&
                         { [ -f Makefile ] || ./configure CFLAGS="-O2 -g" >/dev/null; } &&
-                        make -j"$(nproc)" src/orchd src/orchctl >/dev/null)
+                        make -j"$(nproc)" src/orchd src/orchctl src/orchd-keeper src/orchd-exec >/dev/null)
         fi
         ORCHD=$b/src/orchd ORCHCTL=$b/src/orchctl
 }
@@ -70,11 +77,27 @@ B=$(mktemp -d "$BENCH_TMP/orchd-bench.XXXXXX")
 SPOOL=$B/spool
 SOCK=$B/orchd.sock
 ORCHD_PID=
+# The spool's cgroup subtree (orchd(8), ISOLATION): a stop with KillNodes=no leaves BASE and BASE/daemon
+# (its keepers) for the next orchd of the spool, and a bench's spool has none. Its keepers, with nothing
+# left to run and no orchd, exit by themselves; whatever still runs there is killed, then the directories go.
+bench_remove_cgroup() {
+        local id base d i
+        id=$(head -c 16 "$SPOOL/spool-id" 2>/dev/null) || return 0
+        [ "${#id}" = 16 ] || return 0
+        for base in /sys/fs/cgroup/orchd-"$id" /sys/fs/cgroup/unified/orchd-"$id"; do
+                [ -d "$base" ] || continue
+                for d in $(find "$base" -mindepth 1 -depth -type d 2>/dev/null) "$base"; do
+                        for i in $(seq 100); do rmdir "$d" 2>/dev/null && break; sleep 0.02; done
+                        [ ! -d "$d" ] || { echo 1 >"$d/cgroup.kill" 2>/dev/null; sleep 0.1; rmdir "$d" 2>/dev/null; }
+                done
+        done
+}
 bench_cleanup() {
         if [ -n "$ORCHD_PID" ]; then
                 kill -TERM "$ORCHD_PID" 2>/dev/null || true
                 wait "$ORCHD_PID" 2>/dev/null || true
         fi
+        bench_remove_cgroup
         [ "${KEEP_TMP:-0}" = 1 ] && note "kept $B" || rm -rf "$B"
 }
 trap bench_cleanup EXIT

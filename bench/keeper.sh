@@ -10,8 +10,6 @@
 . "$(dirname "$0")/common.sh"
 build_orchd
 : "${N:=1000}"
-: "${ORCHD_KEEPER:=$(dirname "$ORCHD")/orchd-keeper}"
-export ORCHD_KEEPER
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 spool_keeper() { # the keeper of this spool (its command line names the spool id)
@@ -23,13 +21,26 @@ spool_keeper() { # the keeper of this spool (its command line names the spool id
         return 1
 }
 running_of() { ctl --json status "$1" | jq '[.nodes[] | select(.state == "running")] | length'; }
-wait_running() { # wait_running ID COUNT
-        until [ "$(running_of "$1" 2>/dev/null || echo 0)" -ge "$2" ]; do sleep 0.02; done
+wait_running() { # wait_running ID COUNT: poll ≤ 120 s, else stop with orchd's log
+        local deadline=$(($(now_ns) + 120000000000))
+        until [ "$(running_of "$1" 2>/dev/null || echo 0)" -ge "$2" ]; do
+                if [ "$(now_ns)" -gt "$deadline" ]; then
+                        note "job $1: fewer than $2 nodes running after 120 s; orchd's log:"
+                        tail -20 "$B/orchd.log" >&2
+                        exit 1
+                fi
+                sleep 0.02
+        done
 }
+# Under set -e: a pkill that finds nothing (the nodes were cancelled) must not end the trap before
+# bench_cleanup stops orchd and removes the spool's cgroup.
 keeper_cleanup() {
         local k
-        k=$(spool_keeper 2>/dev/null) || true
-        [ -n "$k" ] && { pkill -KILL -P "$k" sleep 2>/dev/null; kill -KILL "$k" 2>/dev/null; }
+        k=$(spool_keeper 2>/dev/null) || k=
+        if [ -n "$k" ]; then
+                pkill -KILL -P "$k" sleep 2>/dev/null || true
+                kill -KILL "$k" 2>/dev/null || true
+        fi
         bench_cleanup
 }
 trap keeper_cleanup EXIT
@@ -58,7 +69,10 @@ stop_orchd
 t0=$(now_ns)
 "$ORCHD" --spool "$SPOOL" --socket "$SOCK" --kill-nodes no --max-parallel $((N + 1)) 2>>"$B/orchd.log" </dev/null &
 ORCHD_PID=$!
-until ctl list >/dev/null 2>&1; do sleep 0.005; done
+until ctl list >/dev/null 2>&1; do
+        kill -0 "$ORCHD_PID" 2>/dev/null || { note "orchd exited at its restart; its log:"; tail -20 "$B/orchd.log" >&2; exit 1; }
+        sleep 0.005
+done
 t_serve=$(now_ns)
 wait_running "$many" "$N"
 t_all=$(now_ns)
