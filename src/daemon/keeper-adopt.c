@@ -170,6 +170,18 @@ static int keeper_on_exited(sd_event_source *s, int fd, uint32_t revents, void *
         return 0;
 }
 
+Keeper *keeper_new(KeeperSet *s, uid_t uid) {
+        Keeper *k = calloc(1, sizeof(*k));
+
+        if (!k)
+                return NULL;
+        *k = (Keeper){ .set = s, .uid = uid, .fd = -EBADF };
+        k->queue_tail = &k->queue;
+        k->next = s->keepers;
+        s->keepers = k;
+        return k;
+}
+
 /* Connect to the keeper listening at path (uid's) and learn what it runs. Returns 0, or -errno (the socket
  * is then stale: nobody answers, or not as a keeper). */
 static int keeper_connect(KeeperSet *s, const char *path, uid_t uid) {
@@ -182,13 +194,9 @@ static int keeper_connect(KeeperSet *s, const char *path, uid_t uid) {
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
-        k = calloc(1, sizeof(*k));
+        k = keeper_new(s, uid);
         if (!k)
                 return -ENOMEM;
-        *k = (Keeper){ .set = s, .uid = uid, .fd = -EBADF };
-        k->queue_tail = &k->queue;
-        k->next = s->keepers;
-        s->keepers = k;
         k->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         r = k->fd < 0 ? -errno : 0;
         if (r >= 0 && connect(k->fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)

@@ -82,6 +82,9 @@ void task_unlink(KeeperTask *t);
 /* Put t on k's list; its key is in k->by_key already (keymap_put before the attempt may run, so that
  * linking cannot fail once it does). */
 void task_link(Keeper *k, KeeperTask *t);
+/* keeper-adopt.c: a new Keeper of uid on s's list, with no socket and no process yet; NULL without
+ * memory. */
+Keeper *keeper_new(KeeperSet *s, uid_t uid);
 /* Free a keeper without touching its process; its tasks must be gone. Returns NULL. */
 Keeper *keeper_free(Keeper *k);
 /* Its attempts end as killed, it takes no more starts (gone: EOF, exited, broken). From a loop callback. */

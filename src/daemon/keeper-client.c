@@ -273,13 +273,9 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
         int sv[2], pidfd, r;
         Keeper *k;
 
-        k = calloc(1, sizeof(*k));
+        k = keeper_new(s, uid);
         if (!k)
                 return -ENOMEM;
-        *k = (Keeper){ .set = s, .uid = uid, .fd = -EBADF };
-        k->queue_tail = &k->queue;
-        k->next = s->keepers;
-        s->keepers = k;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
                 r = -errno;
                 goto fail;
