@@ -12,8 +12,9 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/contrib/deps.sh"
-BUILD=$TOP/_build/quickstart
-SPOOL=$TOP/spool
+# tests/integration/quickstart.sh runs this very script on its own configured build and a spool of its own.
+BUILD=${ORCHD_QUICKSTART_BUILD:-$TOP/_build/quickstart}
+SPOOL=${ORCHD_QUICKSTART_SPOOL:-$TOP/spool}
 SOCK=$SPOOL/orchd.sock
 JOB=${1:-$TOP/contrib/examples/hello.json}
 
@@ -21,14 +22,17 @@ orchd_install_deps
 
 echo "==> building in $BUILD"
 cd "$TOP"
-[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || as_user autoreconf -fi
-as_user mkdir -p "$BUILD"
+if [ -z "${ORCHD_QUICKSTART_BUILD:-}" ]; then
+        [ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || as_user autoreconf -fi
+        as_user mkdir -p "$BUILD"
+fi
 cd "$BUILD"
 [ -f Makefile ] || as_user "$TOP/configure" --quiet
-as_user make -j"$(nproc)" --quiet src/orchd src/orchctl src/orchd-exec >/dev/null
+as_user make -j"$(nproc)" --quiet src/orchd src/orchctl src/orchd-exec src/orchd-keeper >/dev/null
 ORCHD=$BUILD/src/orchd
-# The helper of this build, not an installed one (it starts nodes that set a umask).
-export ORCHD_EXEC_HELPER=$BUILD/src/orchd-exec
+# The helpers of this build, not installed ones: the keeper that runs the nodes, and orchd-exec (it starts
+# nodes that set a umask).
+export ORCHD_KEEPER=$BUILD/src/orchd-keeper ORCHD_EXEC_HELPER=$BUILD/src/orchd-exec
 ORCHCTL=$BUILD/src/orchctl
 ctl() { as_user "$ORCHCTL" -s "$SOCK" "$@"; }
 
@@ -38,7 +42,9 @@ if [ -S "$SOCK" ] && ctl list >/dev/null 2>&1; then
         exit 1
 fi
 as_user touch "$BUILD/orchd.log"
-"${ORCHD_AS_USER[@]}" "$ORCHD" --spool "$SPOOL" --socket "$SOCK" 2>"$BUILD/orchd.log" </dev/null &
+# --kill-nodes yes: a demo that is stopped (or interrupted) stops its nodes too, rather than leaving them to
+# run on in their keeper for a next orchd (orchd(8), STOP, RESTART AND REBOOT).
+"${ORCHD_AS_USER[@]}" "$ORCHD" --spool "$SPOOL" --socket "$SOCK" --kill-nodes yes 2>"$BUILD/orchd.log" </dev/null &
 ORCHD_PID=$!
 stop() {
         [ -n "${ORCHD_PID:-}" ] || return 0
@@ -83,12 +89,14 @@ echo "==> accepted as job $id; its files are in $SPOOL/jobs/$id/"
 
 last=
 for _ in $(seq 1200); do
+        # The state first, the table after: once the state is final, the table printed last shows it too.
+        state=$(ctl --json status "$id" | jq -r .state)
         cur=$(ctl status "$id" 2>&1 || true)
         if [ "$cur" != "$last" ]; then
                 printf '\n%s\n' "$cur"
                 last=$cur
         fi
-        case $(ctl --json status "$id" | jq -r .state) in
+        case $state in
         succeeded | failed | cancelled) break ;;
         esac
         sleep 0.2
