@@ -327,6 +327,12 @@ static int on_start_delay(sd_event_source *s, uint64_t usec, void *userdata) {
 void job_defer_start(Job *j) {
         int r;
 
+        /* Noted in the history now, not at the commit that will carry it: a user's action that comes
+         * before that commit comes after this start in the history too. The commit notes it only once (the
+         * history keeps each node's last state); without memory for it now, the commit notes it. */
+        if (history_ensure(j) >= 0)
+                (void) history_note(j->history, j->run, j->job_dirty, j->dirty, j->n_dirty,
+                                    now_realtime_usec());
         if (j->start_deferred)
                 return; /* its delay runs already */
         j->start_deferred = true;
