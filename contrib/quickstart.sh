@@ -15,6 +15,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 # tests/integration/quickstart.sh runs this very script on its own configured build and a spool of its own.
 BUILD=${ORCHD_QUICKSTART_BUILD:-$TOP/_build/quickstart}
 SPOOL=${ORCHD_QUICKSTART_SPOOL:-$TOP/spool}
+# Not in a build directory that is not ours (a test's: distcheck wants it clean after distclean).
+LOG=${ORCHD_QUICKSTART_LOG:-$BUILD/orchd.log}
 SOCK=$SPOOL/orchd.sock
 JOB=${1:-$TOP/contrib/examples/hello.json}
 
@@ -36,15 +38,15 @@ export ORCHD_KEEPER=$BUILD/src/orchd-keeper ORCHD_EXEC_HELPER=$BUILD/src/orchd-e
 ORCHCTL=$BUILD/src/orchctl
 ctl() { as_user "$ORCHCTL" -s "$SOCK" "$@"; }
 
-echo "==> starting orchd on $SPOOL (log: $BUILD/orchd.log)"
+echo "==> starting orchd on $SPOOL (log: $LOG)"
 if [ -S "$SOCK" ] && ctl list >/dev/null 2>&1; then
         echo "error: an orchd is already serving $SOCK; stop it first" >&2
         exit 1
 fi
-as_user touch "$BUILD/orchd.log"
+as_user touch "$LOG"
 # --kill-nodes yes: a demo that is stopped (or interrupted) stops its nodes too, rather than leaving them to
 # run on in their keeper for a next orchd (orchd(8), STOP, RESTART AND REBOOT).
-"${ORCHD_AS_USER[@]}" "$ORCHD" --spool "$SPOOL" --socket "$SOCK" --kill-nodes yes 2>"$BUILD/orchd.log" </dev/null &
+"${ORCHD_AS_USER[@]}" "$ORCHD" --spool "$SPOOL" --socket "$SOCK" --kill-nodes yes 2>"$LOG" </dev/null &
 ORCHD_PID=$!
 stop() {
         [ -n "${ORCHD_PID:-}" ] || return 0
@@ -57,7 +59,7 @@ trap stop EXIT
 for _ in $(seq 100); do
         ctl list >/dev/null 2>&1 && break
         kill -0 "$ORCHD_PID" 2>/dev/null || {
-                cat "$BUILD/orchd.log" >&2
+                cat "$LOG" >&2
                 exit 1
         }
         sleep 0.05

@@ -15,9 +15,10 @@ BUILD=$(dirname "$(dirname "$ORCHD")")
 Q=$T/qs
 mkdir -p "$Q"
 chmod 755 "$T"
+touch "$T/before"
 # A newcomer's environment: no ORCHD_KEEPER, ORCHD_EXEC_HELPER or ORCHD_PAM_CONFDIR of the test harness.
 env -u ORCHD_KEEPER -u ORCHD_EXEC_HELPER -u ORCHD_PAM_CONFDIR ORCHD_QUICKSTART_BUILD="$BUILD" \
-        ORCHD_QUICKSTART_SPOOL="$Q" bash "$TOP_SRCDIR/contrib/quickstart.sh" >"$T/qs.out" 2>&1
+        ORCHD_QUICKSTART_SPOOL="$Q" ORCHD_QUICKSTART_LOG="$T/quickstart-orchd.log" bash "$TOP_SRCDIR/contrib/quickstart.sh" >"$T/qs.out" 2>&1
 rc=$?
 is "$rc" 0 "quickstart.sh exits 0 (the example job succeeded)"
 [ "$rc" = 0 ] || diag_file "$T/qs.out" 60
@@ -29,6 +30,8 @@ id=$(sed -n 's/.*accepted as job \([0-9]*\).*/\1/p' "$T/qs.out" | head -n 1)
 is "$(ls "$Q/jobs/$id/logs" 2>/dev/null | wc -l)" 4 "each of the diamond's 4 nodes left its log"
 like "$(cat "$T/qs.out")" "--- report\.1\.log" "it shows the nodes' output"
 like "$(cat "$T/qs.out")" "stopping orchd" "it stops the daemon"
+is "$(find "$BUILD" -maxdepth 1 -name orchd.log -newer "$T/before" | wc -l)" 0 \
+        "it wrote no log into the build directory (ORCHD_QUICKSTART_LOG; distcheck wants it clean)"
 ok "no orchd of that spool is left" eval '! pgrep -f -- "--spool $Q " >/dev/null'
 id16=$(head -c 16 "$Q/spool-id")
 keepers() { pgrep -x orchd-keeper | while read -r p; do tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF " $id16" && echo "$p"; done; }
