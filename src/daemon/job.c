@@ -225,7 +225,6 @@ static int job_on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
 
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
-        j->defer_source = sd_event_source_disable_unref(j->defer_source);
         log_notice("Job %" PRIu64 " reached its timeout, stopping it.", j->id);
         job_fire_timeout(j);
         return 0;
@@ -477,6 +476,7 @@ void job_release_runtime(Job *j) {
         }
         j->dag = dag_free(j->dag);
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        j->defer_source = sd_event_source_disable_unref(j->defer_source); /* it points at j */
         j->retry_ready = mfree(j->retry_ready);
         j->n_retry_ready = j->cap_retry_ready = 0;
         j->retry_deferred = mfree(j->retry_deferred);

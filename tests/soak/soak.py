@@ -21,10 +21,15 @@ and the spool frozen, and once more at the end, after every job has finished, it
   once     an on_interrupt=fail node never runs again after an interrupted execution (only retries after
            a non-zero exit)
   ledger   a node recorded as succeeded has an end with exit 0 in the ledger
+  spawn    no node fails to start (a soak node always can: a spawn failure means a broken setup, such as
+           no orchd-keeper, and would leave every other check with nothing to see)
   resume   after each restart, when the disk holds work a node could start, a node started by the new
-           daemon appears in the ledger within --resume-timeout seconds, with no orchctl call. Every
-           --quiet-every cycles the restart is a quiet one (all jobs done, then SIGTERM while one node
-           runs), where nothing but the loop itself can start the work again
+           daemon (an execution the frozen spool's starts files do not name) appears in the ledger within
+           --resume-timeout seconds, with no orchctl call. Nodes outlive orchd in its orchd-keeper
+           (KillNodes=no), so a node that was running is adopted, not work to start. Every --quiet-every
+           cycles the restart is a quiet one (all jobs done, then `orchctl stop-nodes` while one node
+           runs, which records it as interrupted), where nothing but the loop itself can start the work
+           again
   finish   at the end every job reaches a final state without client calls
 
 The nodes are $W/node (a shell script): each appends "start JOB NODE ATTEMPT PID PPID OVERLAP NS" and
@@ -54,7 +59,7 @@ import tempfile
 import time
 
 CATEGORIES = ["state", "lost", "twice", "rejected", "rerun", "order", "overlap", "attempt", "once",
-              "ledger", "resume", "finish"]
+              "ledger", "spawn", "resume", "finish"]
 DESCRIPTIONS = {
     "state": "every state file parses with orchd's own reader",
     "lost": "no job file lost",
@@ -66,6 +71,7 @@ DESCRIPTIONS = {
     "attempt": "attempt numbers of a node are never reused",
     "once": "an on_interrupt=fail node never runs again after an interruption",
     "ledger": "a node recorded as succeeded ended with exit 0 in the ledger",
+    "spawn": "every node execution starts (no spawn: failure)",
     "resume": "work resumes after a restart without client calls",
     "finish": "every job finishes without client calls",
 }
@@ -114,6 +120,11 @@ class Soak:
         with open(os.path.join(self.t, "orchd.conf"), "w") as f:
             f.write("[Daemon]\nMaxInterruptedReruns=0\n")
         self.env = dict(os.environ)
+        # The nodes run in an orchd-keeper: the built one, not an installed one (or none) at the configured path.
+        for var, name in (("ORCHD_KEEPER", "orchd-keeper"), ("ORCHD_EXEC_HELPER", "orchd-exec")):
+            self.env.setdefault(var, os.path.join(os.path.dirname(os.path.abspath(a.orchd)), name))
+            if not os.access(self.env[var], os.X_OK):
+                sys.exit(f"soak: {var}={self.env[var]} is not an executable (build it, or set {var})")
         if os.geteuid() == 0 and "ORCHD_PAM_CONFDIR" not in self.env:
             pam = os.path.join(self.t, "pam.d")
             os.makedirs(pam)
@@ -235,6 +246,14 @@ class Soak:
             self.proc.wait()
         self.proc = None
 
+    def stop_nodes(self):
+        """`orchctl stop-nodes`: the running nodes are stopped, recorded as interrupted, and orchd exits."""
+        r = subprocess.run([self.a.orchctl, "-s", self.sock, "stop-nodes"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, timeout=120)
+        if r.returncode != 0:
+            sys.exit(f"soak: orchctl stop-nodes exited {r.returncode}: {r.stderr.decode(errors='replace')}")
+        self.sigterm()  # orchd exits by itself; this only reaps it (or ends a stuck one)
+
     def poke(self):
         """Wake the daemon with a client call (known-resume mode only)."""
         self.stats["pokes"] += 1
@@ -253,8 +272,9 @@ class Soak:
         return False
 
     # -------------------------------------------------------------------------------------- checks
-    def startable(self, dump):
-        """Whether the frozen disk holds work the next daemon can start a node for, and an example."""
+    def startable(self, dump, stopped):
+        """Whether the frozen disk holds work the next daemon can start a node for, and an example. A running
+        node is such work only when its execution was stopped (`stopped`): else it runs on in the keeper."""
         if any(f.endswith(".json") and not f.startswith(".") for f in self.ls("new")):
             return "a file in new/"
         for e in dump:
@@ -271,7 +291,7 @@ class Soak:
                 st = n["state"]
                 if st == "retry_wait":
                     return f"{e['name']} {nid} retry_wait"
-                if st == "running" and not spec["nodes"][nid]["fail"]:
+                if st == "running" and stopped and not spec["nodes"][nid]["fail"]:
                     return f"{e['name']} {nid} interrupted (rerun)"
                 if st == "pending" and all(e["nodes"][d]["state"] == "succeeded"
                                            for d in spec["nodes"][nid]["after"]):
@@ -395,6 +415,8 @@ class Soak:
                     if n["state"] == "succeeded" and (e["name"], nid) not in ended_ok:
                         self.violate("ledger", f"{e['name']} {nid} recorded as succeeded but no execution ended "
                                      "with exit 0 in the ledger")
+                    if (n.get("reason") or "").startswith("spawn:"):
+                        self.violate("spawn", f"{e['name']} {nid} {n['state']}: {n['reason']} (see orchd.log)")
 
     # ---------------------------------------------------------------------------------------- cycle
     def poll_poking(self, done, timeout):
@@ -421,9 +443,27 @@ class Soak:
         """Until the ledger has a start line past line n0."""
         return self.poll_poking(lambda: any(l[0] == "start" for l in self.ledger_lines()[n0:]), timeout)
 
-    def resume_check(self, dump, cycle, n0, force=False):
-        """After a restart: a node started by this daemon must show up if the disk held startable work."""
-        why = self.startable(dump)
+    def started_before(self, dump):
+        """(job name, attempt, pid) of every execution the frozen spool's starts files record: each is in its
+        file before it may exec (job-spawn.c), so a ledger start not among them is a later daemon's."""
+        known = set()
+        for e in dump:
+            if not e.get("ok") or not e.get("name"):
+                continue
+            try:
+                with open(os.path.join(self.spool, "jobs", e["dir"], "starts")) as f:
+                    for line in f:
+                        w = line.split()
+                        if len(w) >= 3:
+                            known.add((e["name"], w[1], w[2]))
+            except FileNotFoundError:
+                pass
+        return known
+
+    def resume_check(self, dump, old, cycle, n0, force=False):
+        """After a restart: a node started by this daemon must show up if the disk held startable work. old:
+        started_before() of the frozen spool."""
+        why = self.startable(dump, stopped=force)
         check = why is not None
         timeout = self.a.resume_timeout
         if "resume" in self.known:
@@ -434,11 +474,12 @@ class Soak:
                 self.poke()
             return
         self.stats["resume_checks"] += 1
-        pid = str(self.proc.pid)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            # Lines from before the restart never count: a pid may be reused by a later daemon.
-            if any(l[0] == "start" and len(l) == 8 and l[5] == pid for l in self.ledger_lines()[n0:]):
+            # Lines from before the restart never count, nor those of executions the old daemon started (their
+            # start line may come after the restart: they run on in the keeper).
+            if any(l[0] == "start" and len(l) == 8 and (l[1], l[3], l[4]) not in old
+                   for l in self.ledger_lines()[n0:]):
                 return
             if not self.alive():
                 self.violate("resume", f"cycle {cycle}: orchd exited during recovery (status "
@@ -451,7 +492,7 @@ class Soak:
 
     def cycle(self, c):
         # A quiet restart every --quiet-every cycles: let everything finish, drop a job of one 2 s node, stop
-        # with SIGTERM while it runs (it is recorded as interrupted) and start again. Nothing else (no timer,
+        # it with `orchctl stop-nodes` while it runs (it is recorded as interrupted) and start again. Nothing else (no timer,
         # no orphan, no file to take, no commit) can wake the new daemon then, so only a loop that runs by
         # itself passes its resume check.
         quiet = self.a.quiet_every > 0 and c % self.a.quiet_every == 0
@@ -465,11 +506,12 @@ class Soak:
                 quiet = self.wait_ledger(n0, 30)
             if quiet:
                 self.stats["quiet"] += 1
-                self.sigterm()
+                self.stop_nodes()
             else:
                 self.kill9()
         r = self.rng.random()
         dump = self.dump()
+        old = self.started_before(dump)
         if r < 0.1 and not quiet:
             self.stats["offline_drops"] += 1
             self.drop(self.rng.randint(1, 2))
@@ -482,7 +524,7 @@ class Soak:
                 self.kill9()
             self.start()
             self.wait_socket()
-        self.resume_check(dump, c, n0, force=quiet)
+        self.resume_check(dump, old, c, n0, force=quiet)
         unfinished = sum(1 for e in self.dump() if e.get("ok") and e["state"] not in
                          ("succeeded", "failed", "cancelled"))
         if unfinished < self.a.max_unfinished:
