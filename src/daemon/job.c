@@ -298,18 +298,18 @@ void attempt_failed(Job *j, uint32_t i, AttemptOutcome o, Reason reason, int exi
         node_wait_retry(j, i, reason, delay);
 }
 
-/* Node i could not start for want of the daemon's own fds (EMFILE, ENFILE): orchd's shortage, not the
- * node's failure. The attempt never ran: like an interrupted one it is not counted against retry.attempts,
- * and the node waits in retry_wait for a while, then starts again, however often that takes. */
-static void attempt_short_of_fds(Job *j, uint32_t i, int error) {
+/* Node i could not start for want of orchd's fds (EMFILE, ENFILE) or of its owner's keeper (EHOSTDOWN):
+ * orchd's trouble, not the node's. The attempt never ran: not counted against retry.attempts (as if
+ * interrupted), the node waits in retry_wait a while, then starts again, however often that takes. */
+static void attempt_not_started(Job *j, uint32_t i, int error) {
         NodeRun *n = &j->run->nodes[i];
 
-        log_warning_errno(error,
-                          "Job %" PRIu64
-                          " node %s: cannot start attempt %u: %m (out of file descriptors: raise "
-                          "LimitNOFILE= or lower MaxParallel=); trying again in %u s.",
-                          j->id, node_id(j, i), (unsigned) n->attempt,
-                          (unsigned) (START_RETRY_DELAY_USEC / USEC_PER_SEC));
+        log_warning_errno(
+                error, "Job %" PRIu64 " node %s: cannot start attempt %u: %s; trying again in %u s.", j->id,
+                node_id(j, i), (unsigned) n->attempt,
+                error == -EHOSTDOWN ? "no orchd-keeper for its owner (the error above says why)" :
+                                      "out of file descriptors (raise LimitNOFILE= or lower MaxParallel=)",
+                (unsigned) (START_RETRY_DELAY_USEC / USEC_PER_SEC));
         if (n->interrupted < UINT16_MAX)
                 n->interrupted++;
         node_wait_retry(j, i, (Reason){ .kind = REASON_SPAWN, .arg = -error }, START_RETRY_DELAY_USEC);
@@ -328,8 +328,8 @@ void node_start_failed(Job *j, uint32_t i, int error, int account) {
                 attempt_failed(j, i, ATTEMPT_SPAWN, (Reason){ .kind = REASON_ACCOUNT, .arg = account }, -1);
                 return;
         }
-        if (fd_shortage(error)) {
-                attempt_short_of_fds(j, i, error);
+        if (fd_shortage(error) || error == -EHOSTDOWN) {
+                attempt_not_started(j, i, error);
                 return;
         }
         log_warning_errno(error, "Job %" PRIu64 " node %s: cannot start '%s': %m", j->id, ns->id,

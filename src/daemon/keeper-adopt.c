@@ -24,10 +24,12 @@
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec-client.h"
 #include "fsutil.h"
 #include "keeper-client-internal.h"
 #include "keeper-io.h"
@@ -86,6 +88,43 @@ static int keeper_sync(Keeper *k) {
                 k->n_running++;
         }
         return r;
+}
+
+/* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF without a run
+ * directory (KillNodes=yes) or when its path does not fit (the keeper then leaves with orchd). */
+int keeper_listen(KeeperSet *s, uid_t uid) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int n;
+
+        if (!s->config.run_dir || !s->config.stay)
+                return -EBADF;
+        n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/keeper-%u.sock", s->config.run_dir,
+                     (unsigned) uid);
+        if (n < 0 || (size_t) n >= sizeof(sa.sun_path)) {
+                log_warning(
+                        "%s/keeper-%u.sock is too long a socket path: this keeper's nodes stop with orchd.",
+                        s->config.run_dir, (unsigned) uid);
+                return -EBADF;
+        }
+        /* Ours alone (0700): a socket there is trusted as a keeper by the next orchd (keeper-adopt.c). */
+        if (mkdir(s->config.run_dir, 0700) < 0 && errno != EEXIST)
+                return log_warning_errno(-errno, "Cannot create %s: %m", s->config.run_dir);
+        if (lstat(s->config.run_dir, &st) < 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 0077) != 0 ||
+            st.st_uid != geteuid()) {
+                log_warning(
+                        "%s is not a directory of ours with mode 0700: this keeper's nodes stop with orchd.",
+                        s->config.run_dir);
+                return -EBADF;
+        }
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(sa.sun_path); /* a keeper still listening there was adopted, or is beyond help */
+        if (bind(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)
+                return log_warning_errno(-errno, "Cannot listen at %s: %m", sa.sun_path);
+        return exec_fd_above_fixed(TAKE_FD(fd));
 }
 
 int keeper_record(const KeeperSet *s, uid_t uid, pid_t pid) {

@@ -12,6 +12,8 @@
 
 /* How long a start (or a recovery) waits for the keeper's answer before it gives the keeper up. */
 #define KEEPER_START_TIMEOUT_MSEC 30000
+/* After a keeper failed to start, no other start for this long (keeper_get()). */
+#define KEEPER_START_RETRY_USEC (1 * USEC_PER_SEC)
 /* How long orchd waits at its exit for a keeper it told to leave (KillNodes=yes) to be gone. */
 #define KEEPER_EXIT_WAIT_MSEC 2000
 
@@ -56,6 +58,7 @@ struct KeeperSet {
         sd_event *event;
         KeeperSetConfig config;
         Keeper *keepers;
+        uint64_t start_after; /* CLOCK_MONOTONIC: no keeper starts before (the last start failed) */
 };
 
 struct KeeperTask {

@@ -52,7 +52,9 @@ KeeperSet *keeper_set_free(KeeperSet *s);
 
 /* Start attempt key of p as uid's (ks NULL: in this process, on e). p as for task_spawn(); its output_cb is
  * ignored (output_cb here is called instead, with userdata). Returns 0 with *ret, or -errno as task_spawn()
- * does (-EEXIST: the log file exists), or an error of the keeper's (-ECONNRESET: it died). */
+ * does (-EEXIST: the log file exists), or an error of the keeper's (-ECONNRESET: it died), or -EHOSTDOWN:
+ * uid has no keeper and none could be started now (logged here, at most once a second): orchd's trouble,
+ * not the attempt's, which may be tried again later. */
 int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *key, const TaskParams *p,
                       int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
                       KeeperTask **ret);

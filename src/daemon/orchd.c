@@ -251,7 +251,8 @@ int main(int argc, char *argv[]) {
                                   "Cannot run %s, so jobs of users other than root will fail to start: %m",
                                   config.exec_helper);
         if (access(config.keeper_path, X_OK) < 0)
-                log_warning_errno(errno, "Cannot run %s, so no node will start: %m", config.keeper_path);
+                log_warning_errno(errno, "Cannot run %s, so no node will start (they wait until it can): %m",
+                                  config.keeper_path);
         if (geteuid() == 0 && !config.pam_confdir && access("/etc/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0 &&
             access("/usr/lib/pam.d/" EXEC_PAM_SERVICE, F_OK) < 0)
                 log_warning("No PAM service file /etc/pam.d/" EXEC_PAM_SERVICE
