@@ -11,11 +11,13 @@
  * user-UID/job-ID/NODE.ATTEMPT per attempt (NODE as in its log file name, '/' as '%').
  *
  * Owns: the fd of BASE, the directories it made, orchd's own membership (it moves back at the end), and the
- * count of attempt cgroups per job (CgroupJob), so that starts and ends touch a job's and a user's
- * directory only when the first one is made and the last one removed.
+ * jobs whose directories it made (CgroupJob), so that starts and ends touch a job's and a user's directory
+ * only at the job's first start and once it has no more to start (cgroups_job_release()): a chain of
+ * 1,000 steps makes and removes its job's and user's directories once, not 1,000 times.
  * Invariants: nothing outside BASE is ever written but the one move of orchd itself; every directory made
- * is removed once empty (attempt, then job, then user, then daemon/ and BASE at exit); a cgroup is killed
- * only below BASE, which is ours alone (its name carries the spool id).
+ * is removed once its owner is done (an attempt's at its end; a job's and then its user's at the job's
+ * release; daemon/ and BASE at exit); a cgroup is killed only below BASE, which is ours alone (its name
+ * carries the spool id).
  */
 
 #include <dirent.h>
@@ -47,10 +49,10 @@
 /* How long the end of a leftover (after cgroup.kill) is waited for before its directory is left. */
 #define CGROUP_DRAIN_MSEC 2000
 
-/* The attempts of one job whose cgroups this orchd made and has not removed yet: while there are any, the
- * job's and its user's directories exist, so a start makes neither (no mkdir that fails EEXIST) and an end
- * removes neither (no rmdir that fails EBUSY); the user's cpu.weight is written again only when it changed
- * (a reload). */
+/* A job whose directory this orchd made and has not removed yet (it is not released), with the number of
+ * its attempts' cgroups that exist: while it is there, the job's and its user's directories exist, so a
+ * start makes neither (no mkdir that fails EEXIST) and an end removes neither (no rmdir that fails EBUSY);
+ * the user's cpu.weight is written again only when it changed (a reload). */
 typedef struct CgroupJob {
         uid_t uid;
         uint64_t job;
@@ -424,7 +426,7 @@ static void cg_user_weight(Cgroups *c, const char *user_dir, uint32_t weight, ui
 }
 
 /* The entry of (uid, job) in c->jobs, NULL if none; *ret_user: an entry of uid's, NULL if none. A linear
- * search: there is one entry per job with a running attempt, which MaxParallel= bounds. */
+ * search: there is one entry per job that started a node and has not ended (or is waiting for a retry). */
 static CgroupJob *cg_job_find(Cgroups *c, uid_t uid, uint64_t job, CgroupJob **ret_user) {
         CgroupJob *found = NULL;
 
@@ -512,37 +514,49 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
         return fd;
 }
 
-void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name) {
-        char path[PATH_MAX];
-        CgroupJob *j, *user;
-        bool job_busy = false;
+/* Remove the job's directory above the attempt at path, and the user's unless user_busy (another job of
+ * the user has its directory). Either may fail ENOTEMPTY/EBUSY: others still run there. */
+static void cg_remove_parents(Cgroups *c, char *path, bool user_busy) {
         char *slash;
 
-        if (!cgroups_enabled(c) || cgroupfmt_attempt_path(path, sizeof(path), uid, job, log_name) < 0)
-                return;
-        /* Another attempt of the job that still has its cgroup keeps the job's and user's directories, one
-         * of another job of the user the user's. (An attempt adopted at recovery is not counted: then the
-         * rmdirs below may fail EBUSY.) */
-        j = cg_job_find(c, uid, job, &user);
-        if (j && --j->attempts > 0)
-                job_busy = true;
-        else if (j) {
-                *j = c->jobs[--c->n_jobs];
-                (void) cg_job_find(c, uid, job, &user);
-        }
-        if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-                log_debug_errno(errno, "Cannot remove cgroup %s/%s yet: %m", c->base, path);
-                return;
-        }
-        if (job_busy)
-                return;
-        /* The job's and the user's directories go once empty (ENOTEMPTY/EBUSY: others still run). */
-        for (int level = 0; level < (user ? 1 : 2); level++) {
+        for (int level = 0; level < (user_busy ? 1 : 2); level++) {
                 slash = strrchr(path, '/');
                 *slash = '\0';
                 if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0)
                         return;
         }
+}
+
+void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name) {
+        char path[PATH_MAX];
+        CgroupJob *j, *user;
+
+        if (!cgroups_enabled(c) || cgroupfmt_attempt_path(path, sizeof(path), uid, job, log_name) < 0)
+                return;
+        /* A job of ours keeps its directories until cgroups_job_release(). (An attempt adopted at recovery
+         * is not counted: without an entry of its job, its job's and user's directories go with it if
+         * empty, and the rmdirs below may fail EBUSY.) */
+        j = cg_job_find(c, uid, job, &user);
+        if (j && j->attempts > 0)
+                j->attempts--;
+        if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+                log_debug_errno(errno, "Cannot remove cgroup %s/%s yet: %m", c->base, path);
+                return;
+        }
+        if (!j)
+                cg_remove_parents(c, path, user != NULL);
+}
+
+void cgroups_job_release(Cgroups *c, uid_t uid, uint64_t job) {
+        char path[PATH_MAX];
+        CgroupJob *j, *user;
+
+        if (!cgroups_enabled(c) || !(j = cg_job_find(c, uid, job, &user)) || j->attempts > 0 ||
+            cgroupfmt_attempt_path(path, sizeof(path), uid, job, "x.log") < 0)
+                return; /* not ours, or an attempt's cgroup is still there: its end removes them */
+        *j = c->jobs[--c->n_jobs];
+        (void) cg_job_find(c, uid, job, &user);
+        cg_remove_parents(c, path, user != NULL); /* the directories above the placeholder attempt "x" */
 }
 
 /* Free c; kill: kill what runs below BASE first, else leave it running (and BASE, daemon/ with it). */

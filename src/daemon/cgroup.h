@@ -49,9 +49,15 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
 /* Write value to the file of the cgroup at fd (a resources limit). Returns 0 or -errno. */
 int cgroups_write(int fd, const char *file, const char *value);
 
-/* Remove the attempt's cgroup (empty by then), and its job's and user's when they are empty too. Never
- * fails: a directory still busy is removed by a later call or at cgroups_free(). */
+/* Remove the attempt's cgroup (empty by then). Its job's and user's stay for the job's next attempts, until
+ * cgroups_job_release(); those of an attempt adopted at recovery go with it when empty. Never fails: a
+ * directory still busy is removed by a later call or at cgroups_free(). */
 void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name);
+
+/* The job starts no more attempts (it settled, or is freed): remove its directory, and its user's unless
+ * another job of the user has one. Called after the job's attempts' cgroups were removed; a no-op for a job
+ * whose directory this orchd did not make. */
+void cgroups_job_release(Cgroups *c, uid_t uid, uint64_t job);
 
 /* Kill what is left below BASE (shutdown: no attempt runs any more), remove every empty directory of ours,
  * BASE/daemon and BASE included when orchd can move back to where it came from. Accepts NULL. */

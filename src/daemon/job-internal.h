@@ -135,12 +135,13 @@ void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata);
 void job_on_task_output(KeeperTask *t, void *userdata);
 /* End the job if every node has ended and none holds a slot. */
 void job_check_finished(Job *j);
-/* Build / drop what only a job being driven needs (env, DAG, per-node control); spec and run stay. */
-int job_build_runtime(Job *j);
-void job_release_runtime(Job *j);
 
 /* ---- job-spawn.c ---- */
 
+/* Build / drop what only a job being driven needs (env, DAG, per-node control; dropping it releases the
+ * job's cgroup directories); spec and run stay. */
+int job_build_runtime(Job *j);
+void job_release_runtime(Job *j);
 /* The owner's home, credentials and base environment. Returns 0 or -errno. */
 int job_build_env(Job *j);
 /* Spawn the attempt node i began (begin_attempt()), now or once its start was durable. */

@@ -4,8 +4,10 @@
  *
  * Owns: taking the slots the host grants (job_start_ready()), the attempt's
  * start (begin_attempt()), the job's logs directory fd and its "starts" file,
- * spawning the task through supervise.c as the job's owner, and the owner's
- * account and base environment.
+ * spawning the task through supervise.c as the job's owner, the owner's
+ * account and base environment, and the runtime a started job needs (its DAG
+ * and per-node control, job_build_runtime()/job_release_runtime(), which
+ * releases its cgroup directories too).
  * Invariants:
  *   - no node execs before its attempt and pid are in the job's "starts" file
  *     (written by the child itself before its exec, or before the gate opens:
@@ -33,6 +35,7 @@
 #include "exec-proto.h"
 #include "fsutil.h"
 #include "job-internal.h"
+#include "jobprep.h"
 #include "log.h"
 #include "macro.h"
 #include "nodeenv.h"
@@ -449,4 +452,52 @@ unsigned job_start_ready(Job *j, unsigned *slots) {
                 begin_attempt(j, i);
         }
         return started;
+}
+
+/* ---- runtime ------------------------------------------------------------------------------------ */
+
+/* Drop what only a running job needs; spec and run stay for status queries. */
+void job_release_runtime(Job *j) {
+        if (j->ctl) {
+                for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
+                        node_task_release(j, i);
+                        j->ctl[i].retry_timer = sd_event_source_disable_unref(j->ctl[i].retry_timer);
+                }
+                j->ctl = mfree(j->ctl);
+                cgroups_job_release(j->host->cgroups, j->run->uid, j->id); /* after its attempts' */
+        }
+        j->dag = dag_free(j->dag);
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        j->defer_source = sd_event_source_disable_unref(j->defer_source); /* it points at j */
+        j->retry_ready = mfree(j->retry_ready);
+        j->n_retry_ready = j->cap_retry_ready = 0;
+        j->retry_deferred = mfree(j->retry_deferred);
+        j->n_retry_deferred = j->cap_retry_deferred = 0;
+        j->pending = mfree(j->pending);
+        j->n_pending = j->cap_pending = 0;
+        j->await_spawn = mfree(j->await_spawn);
+        j->n_await_spawn = j->cap_await_spawn = 0;
+        j->logs_fd = safe_close(j->logs_fd);
+        j->starts_fd = safe_close(j->starts_fd);
+}
+
+/* What driving the job needs besides spec and run: its environment, DAG and per-node control (the logs
+ * directory follows at the first start, job_open_logs()). Undone by job_release_runtime(). */
+int job_build_runtime(Job *j) {
+        int r;
+
+        if (!j->base_env) {
+                r = job_build_env(j);
+                if (r < 0)
+                        return r;
+        }
+        if (!j->dag) {
+                r = jobprep_build_dag(j->spec, &j->dag);
+                if (r < 0)
+                        return r;
+        }
+        j->ctl = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(NodeCtl)); /* see node_ctl() */
+        if (!j->ctl)
+                return -ENOMEM;
+        return 0;
 }

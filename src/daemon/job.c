@@ -465,51 +465,6 @@ void job_check_finished(Job *j) {
 
 /* ---- construction ----------------------------------------------------------------------------- */
 
-/* Drop what only a running job needs; spec and run stay for status queries. */
-void job_release_runtime(Job *j) {
-        if (j->ctl) {
-                for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
-                        node_task_release(j, i);
-                        j->ctl[i].retry_timer = sd_event_source_disable_unref(j->ctl[i].retry_timer);
-                }
-                j->ctl = mfree(j->ctl);
-        }
-        j->dag = dag_free(j->dag);
-        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
-        j->defer_source = sd_event_source_disable_unref(j->defer_source); /* it points at j */
-        j->retry_ready = mfree(j->retry_ready);
-        j->n_retry_ready = j->cap_retry_ready = 0;
-        j->retry_deferred = mfree(j->retry_deferred);
-        j->n_retry_deferred = j->cap_retry_deferred = 0;
-        j->pending = mfree(j->pending);
-        j->n_pending = j->cap_pending = 0;
-        j->await_spawn = mfree(j->await_spawn);
-        j->n_await_spawn = j->cap_await_spawn = 0;
-        j->logs_fd = safe_close(j->logs_fd);
-        j->starts_fd = safe_close(j->starts_fd);
-}
-
-/* What driving the job needs besides spec and run: its environment, DAG and per-node control (the logs
- * directory follows at the first start, job_open_logs()). Undone by job_release_runtime(). */
-int job_build_runtime(Job *j) {
-        int r;
-
-        if (!j->base_env) {
-                r = job_build_env(j);
-                if (r < 0)
-                        return r;
-        }
-        if (!j->dag) {
-                r = jobprep_build_dag(j->spec, &j->dag);
-                if (r < 0)
-                        return r;
-        }
-        j->ctl = calloc(MAX(j->spec->n_nodes, (size_t) 1), sizeof(NodeCtl)); /* see node_ctl() */
-        if (!j->ctl)
-                return -ENOMEM;
-        return 0;
-}
-
 int job_new(const JobHost *host, JobSpec *spec, JobRun *run, JobPrep *prep_in, Job **ret) {
         _cleanup_(jobprep_freep) JobPrep *prep = prep_in;
         _cleanup_(job_freep) Job *j = NULL;

@@ -105,6 +105,26 @@ wait_job "$id" >/dev/null
 expect_node "$id" b succeeded null
 ok "with the last attempt the job's and the user's cgroups are gone" wait_for 20 test ! -e "$BASE/user-0"
 
+# ---- a chain: the job's and user's cgroups are made at its first start and stay between its steps (not made
+# and removed once a step), then go when the job ends ------------------------------------------------------
+mkfifo "$G/chain.a" "$G/chain.b"
+drop_job chain <<EOF
+{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "touch $G/chain.a.ready; read x < $G/chain.a"] },
+             "b": { "cmd": ["/bin/sh", "-c", "touch $G/chain.b.ready; read x < $G/chain.b"], "after": ["a"] },
+             "c": { "cmd": ["/bin/true"], "after": ["b"] } } }
+EOF
+id=$(job_id_of chain) || bail_out "job not accepted"
+wait_for 20 test -e "$G/chain.a.ready" || bail_out "node a did not start"
+ino_a=$(stat -c %i "$BASE/user-0/job-$id")
+timeout 20 sh -c "echo go > $G/chain.a" || bail_out "node a did not read its FIFO"
+wait_for 20 test -e "$G/chain.b.ready" || bail_out "node b did not start"
+ok "a's cgroup went with a" test ! -e "$BASE/user-0/job-$id/a.1"
+is "$(stat -c %i "$BASE/user-0/job-$id")" "$ino_a" "b runs in the job's cgroup a ran in: it was not removed and made again"
+timeout 20 sh -c "echo go > $G/chain.b" || bail_out "node b did not read its FIFO"
+wait_job "$id" >/dev/null
+expect_node "$id" c succeeded null
+ok "once the job ended, its and the user's cgroups are gone" wait_for 20 test ! -e "$BASE/user-0"
+
 # ---- accounting ----------------------------------------------------------------------------------------
 tck=$(getconf CLK_TCK)
 drop_job cpu <<EOF
