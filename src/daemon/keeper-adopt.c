@@ -37,7 +37,18 @@
 #include "macro.h"
 #include "procutil.h"
 
-/* Send HELLO and read RUNNING… up to SYNCED into k->running. Returns 0 or -errno. */
+/* Order of KeeperRunning by key, so that recovery finds each of 1,000s of attempts by bsearch(). */
+static int running_cmp(const void *a, const void *b) {
+        const KeeperKey *x = &((const KeeperRunning *) a)->key, *y = &((const KeeperRunning *) b)->key;
+
+        if (x->job != y->job)
+                return x->job < y->job ? -1 : 1;
+        if (x->node != y->node)
+                return x->node < y->node ? -1 : 1;
+        return x->attempt < y->attempt ? -1 : x->attempt > y->attempt;
+}
+
+/* Send HELLO and read RUNNING… up to SYNCED into k->running, sorted by key. Returns 0 or -errno. */
 static int keeper_sync(Keeper *k) {
         static uint8_t buf[KEEPER_MSG_MAX];
         KeeperWriter w;
@@ -67,8 +78,11 @@ static int keeper_sync(Keeper *k) {
                 if (n <= 0)
                         return n == 0 ? -ECONNRESET : (int) n;
                 type = keeper_reader_init(&rd, buf, (size_t) n);
-                if (type == KEEPER_MSG_SYNCED)
+                if (type == KEEPER_MSG_SYNCED) {
+                        if (k->n_running > 0)
+                                qsort(k->running, k->n_running, sizeof(KeeperRunning), running_cmp);
                         return keeper_reader_finish(&rd);
+                }
                 if (type != KEEPER_MSG_RUNNING)
                         return -EPROTO;
                 run = reallocarray(k->running, k->n_running + 1, sizeof(KeeperRunning));
@@ -314,31 +328,31 @@ int keeper_set_recover(KeeperSet *s) {
 int keeper_task_adopt(KeeperSet *s, uid_t uid, const KeeperKey *key, keeper_task_exit_cb cb,
                       keeper_task_output_cb output_cb, void *userdata, KeeperTask **ret, pid_t *ret_pid,
                       bool *ret_frozen) {
+        const KeeperRunning probe = { .key = *key };
+
         for (Keeper *k = s ? s->keepers : NULL; k; k = k->next) {
+                KeeperRunning *run;
                 KeeperTask *t;
 
-                if (k->uid != uid || k->dead)
+                if (k->uid != uid || k->dead || k->n_running == 0)
                         continue;
-                for (size_t i = 0; i < k->n_running; i++) {
-                        if (k->running[i].adopted || !key_eq(&k->running[i].key, key))
-                                continue;
-                        t = calloc(1, sizeof(*t));
-                        if (!t || keymap_put(&k->by_key, key, t) < 0) {
-                                free(t);
-                                return -ENOMEM;
-                        }
-                        *t = (KeeperTask){ .key = *key,
-                                           .pid = k->running[i].pid,
-                                           .cb = cb,
-                                           .output_cb = output_cb,
-                                           .userdata = userdata };
-                        task_link(k, t);
-                        k->running[i].adopted = true;
-                        *ret = t;
-                        *ret_pid = t->pid;
-                        *ret_frozen = k->running[i].frozen;
-                        return 0;
+                run = bsearch(&probe, k->running, k->n_running, sizeof(KeeperRunning), running_cmp);
+                if (!run || run->adopted)
+                        continue;
+                t = calloc(1, sizeof(*t));
+                if (!t || keymap_put(&k->by_key, key, t) < 0) {
+                        free(t);
+                        return -ENOMEM;
                 }
+                *t = (KeeperTask){
+                        .key = *key, .pid = run->pid, .cb = cb, .output_cb = output_cb, .userdata = userdata
+                };
+                task_link(k, t);
+                run->adopted = true;
+                *ret = t;
+                *ret_pid = t->pid;
+                *ret_frozen = run->frozen;
+                return 0;
         }
         return -ENOENT;
 }
