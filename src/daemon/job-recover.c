@@ -295,7 +295,6 @@ int job_recover(Job *j) {
         size_t n = j->spec->n_nodes;
         _cleanup_free_ int8_t *outcome = calloc(n, sizeof(int8_t));
         _cleanup_free_ bool *active = calloc(n, sizeof(bool));
-        uint64_t now = now_realtime_usec();
         bool any_failed = false;
 
         _cleanup_free_ char *ends = NULL;
@@ -321,7 +320,7 @@ int job_recover(Job *j) {
                         node_crash_interrupted(j, i);
                 }
                 if (nr->state == NODE_RETRY_WAIT) {
-                        int r = arm_retry_timer(j, i, nr->retry_at > now ? nr->retry_at - now : 0);
+                        int r = arm_retry_timer(j, i, nr->retry_at);
 
                         if (r < 0)
                                 return r;

@@ -117,12 +117,30 @@ void slot_release(Job *j) {
                 j->logs_fd = safe_close(j->logs_fd);
                 j->starts_fd = safe_close(j->starts_fd);
                 j->ends_fd = safe_close(j->ends_fd);
-                j->ends_fd = safe_close(j->ends_fd);
         }
         schedule_soon(j);
 }
 
 /* ---- node ends -------------------------------------------------------------------------------- */
+
+/* A node's end reaches the DAG once it is durable (job_on_durable()), so that no dependent starts before
+ * that end is on disk: after a crash the node would run again after its dependent. A node without
+ * dependents starts nothing: it reaches the DAG at once, so that the end of a job whose last node it is
+ * rides in the same commit as the node's (job_on_task_exit()), one commit instead of two. */
+static void node_to_dag(Job *j, uint32_t i, uint8_t outcome) {
+        size_t n_dependents;
+        int r;
+
+        (void) dag_dependents(j->dag, i, &n_dependents);
+        if (n_dependents > 0 || !dag_is_started(j->dag)) { /* a recovery's ends wait for its restore */
+                barrier_push(&j->pending, &j->n_pending, &j->cap_pending, j, i, outcome);
+                return;
+        }
+        r = dag_complete(j->dag, i, outcome, node_skipped_cb, j);
+        if (r < 0 && r != -EALREADY)
+                log_error_errno(r, "Job %" PRIu64 ": DAG refused completion of node %s: %m", j->id,
+                                node_id(j, i));
+}
 
 /* End node i in state `to`. to_dag: whether the DAG must hear about it (false when the DAG itself already
  * finished the node, as dag_finish_pending() does). */
@@ -139,7 +157,7 @@ void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag) {
                 slot_release(j);
         mark_node_dirty(j, i);
         if (to_dag)
-                barrier_push(&j->pending, &j->n_pending, &j->cap_pending, j, i, outcome_of(to));
+                node_to_dag(j, i, outcome_of(to));
 
         /* Nodes that never ran (skipped, or cancelled while pending) can be 100,000 at once: one line each
          * only at debug level; job_stop_all() logs the count. */
@@ -213,12 +231,18 @@ void release_deferred_retries(Job *j) {
         schedule_soon(j);
 }
 
-int arm_retry_timer(Job *j, uint32_t i, uint64_t delay) {
+int arm_retry_timer(Job *j, uint32_t i, uint64_t retry_at) {
         NodeCtl *c = node_ctl(j, i);
+        uint64_t now;
 
+        /* From the loop's time, as sd-event counts a relative timer: from a later clock read the node could
+         * start before the retry_at it shows, by as long as this iteration ran so far. */
+        if (sd_event_now(j->host->event, CLOCK_REALTIME, &now) < 0)
+                now = now_realtime_usec();
         c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
-        return sd_event_add_time_relative(j->host->event, &c->retry_timer, CLOCK_MONOTONIC, delay,
-                                          USEC_PER_MSEC, retry_on_timer, c);
+        return sd_event_add_time_relative(j->host->event, &c->retry_timer, CLOCK_MONOTONIC,
+                                          retry_at > now ? retry_at - now : 0, USEC_PER_MSEC, retry_on_timer,
+                                          c);
 }
 
 static int job_on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -267,7 +291,7 @@ static void node_wait_retry(Job *j, uint32_t i, Reason reason, uint64_t delay) {
         mark_node_dirty(j, i);
         node_ctl(j, i)->retry_wait_gen = j->flushed_gen;
         node_ctl(j, i)->retry_wait_unbuilt = true;
-        r = arm_retry_timer(j, i, delay);
+        r = arm_retry_timer(j, i, n->retry_at);
         if (r < 0) {
                 log_error_errno(r, "Job %" PRIu64 " node %s: cannot arm retry timer: %m", j->id,
                                 node_id(j, i));
@@ -399,6 +423,7 @@ void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata) {
         else
                 attempt_failed(j, i, ATTEMPT_SIGNAL, (Reason){ .kind = REASON_SIGNAL, .arg = res->signal },
                                -1);
+        job_check_finished(j); /* its last node, without dependents: the job ends in the same commit */
 }
 
 /* ---- the end of a job ------------------------------------------------------------------------- */
