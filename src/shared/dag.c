@@ -590,3 +590,8 @@ bool dag_is_finished(const Dag *d) {
         assert(d);
         return d->started && d->n_finished == d->n;
 }
+
+bool dag_is_started(const Dag *d) {
+        assert(d);
+        return d->started;
+}

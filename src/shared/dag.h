@@ -82,6 +82,8 @@ void dag_finish_pending(Dag *d, unsigned keep, dag_skip_cb cb, dag_skip_cb skip_
 
 /* Whether every node has finished. */
 bool dag_is_finished(const Dag *d);
+/* Whether dag_start() or dag_restore() ran (before, dag_complete() may not be called). */
+bool dag_is_started(const Dag *d);
 
 /* Whether a trigger rule lets a node run given its finished dependencies' counts. A node with no
  * dependencies satisfies every rule. */

@@ -7,9 +7,9 @@
 # in the job's "starts" file before it execs, so an orchd killed with SIGKILL in that window is followed by
 # one that adopts the running node from its keeper (it runs once, attempt 1), or, with the keeper gone too,
 # reruns it under a new attempt number; the same for a job's first start (the job still queued in the
-# journal). A start that must never be lost (on_interrupt "fail") is durable
-# before the node runs; a held start is written after the delay with no end to ride on, and a Status reply
-# that shows it running waits until it is durable. The delay is stretched to an hour
+# journal). A start that must never be lost (on_interrupt "fail") is durable before the node runs; a held
+# start is written after the delay with no end to ride on; a Status reply that shows it running waits until
+# it is durable; and a job's end rides in one commit with its last node's. The delay is stretched to an hour
 # ($ORCHD_START_COMMIT_DELAY_USEC) where the test needs the window open; every node waits on a gate file
 # the test creates and every wait polls the world with a bound.
 
@@ -34,6 +34,17 @@ chain_job() { # chain_job NAME NODE [EXTRA]: a quick first node, then NODE on th
 { "nodes": { "first": { "cmd": ["/bin/true"] },
              "$2": { "cmd": ["$W/node", "$2"], "after": ["first"]${3:+, $3} } } }
 EOF2
+}
+
+held_single() { # held_single NAME NODE: a fresh orchd whose starts are held an hour runs job NAME's one node
+        export ORCHD_START_COMMIT_DELAY_USEC=3600000000
+        stop_orchd 20
+        start_orchd --kill-nodes no
+        drop_job "$1" <<EOF2
+{ "nodes": { "$2": { "cmd": ["$W/node", "$2"] } } }
+EOF2
+        id=$(job_id_of "$1") || bail_out "job $1 not accepted"
+        wait_for 30 grep -q "^start $2 " "$W/ledger" || bail_out "$2 did not start"
 }
 
 # ---- 1. SIGKILL while a start is held: the next orchd adopts the node from its keeper
@@ -108,14 +119,7 @@ is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
 unset ORCHD_START_COMMIT_DELAY_USEC
 
 # ---- 6. a job's first start is held too (job and node queued in the journal): adopted after SIGKILL
-export ORCHD_START_COMMIT_DELAY_USEC=3600000000
-stop_orchd 20
-start_orchd --kill-nodes no
-drop_job single <<EOF2
-{ "nodes": { "f": { "cmd": ["$W/node", "f"] } } }
-EOF2
-id=$(job_id_of single) || bail_out "job single not accepted"
-wait_for 30 grep -q "^start f " "$W/ledger" || bail_out "f did not start"
+held_single single f
 ok "the job is still queued in the journal" disk_job_is "$id" queued
 kill9_orchd
 unset ORCHD_START_COMMIT_DELAY_USEC
@@ -125,6 +129,18 @@ is "$(job_field "$id" state) $(node_field "$id" f attempts)" "running 1" "status
 touch "$W/go.f"
 is_exit 0 "the job succeeds once f ends" ctl wait "$id" --timeout 30
 is "$(starts_of f)" 1 "f ran once"
+
+# ---- 7. the end of a job's last node (it has no dependents) and the job's own end are one commit, with the
+# node's held start: one file written, not a segment and then a snapshot
+held_single last g
+ok "g's start is held" disk_node_is "$id" g pending
+files() { ctl --json stats | jq -r .journal.files; }
+f0=$(files)
+touch "$W/go.g"
+ok "the job's end is durable" wait_for 30 disk_job_is "$id" succeeded
+ok "with g's end and start" disk_node_is "$id" g succeeded 1
+is "$(($(files) - f0))" 1 "in one commit: one file written"
+unset ORCHD_START_COMMIT_DELAY_USEC
 
 stop_orchd 20
 done_testing

@@ -283,7 +283,9 @@ static void test_diamond(void **state) {
         uint32_t v;
 
         seal_ok(d);
+        assert_false(dag_is_started(d));
         dag_start(d);
+        assert_true(dag_is_started(d));
         assert_false(dag_is_finished(d));
         assert_int_equal(dag_n_ready(d), 2);
         assert_int_equal(dag_pop_ready(d, &v), 1);
@@ -486,6 +488,7 @@ static void test_restore_then_complete(void **state) {
 
         seal_ok(d);
         dag_restore(d, outcome, active, on_skip, &skipped);
+        assert_true(dag_is_started(d));
         assert_int_equal(dag_n_ready(d), 0);
         assert_int_equal(dag_complete(d, 1, DAG_SUCCEEDED, on_skip, &skipped), -EALREADY);
         assert_int_equal(dag_complete(d, 2, DAG_SUCCEEDED, on_skip, &skipped), 0);
