@@ -121,7 +121,7 @@ void slot_release(Job *j);
 void node_end(Job *j, uint32_t i, NodeState to, Reason reason, bool to_dag);
 /* The DAG skipped node i (an upstream failure): dag_skip_cb. */
 void node_skipped_cb(void *userdata, uint32_t i);
-/* (Re)arm node i's retry timer to fire at retry_at (CLOCK_REALTIME µs), never before. Returns 0 or -errno. */
+/* (Re)arm node i's retry timer to fire at retry_at (CLOCK_REALTIME µs), not before. Returns 0 or -errno. */
 int arm_retry_timer(Job *j, uint32_t i, uint64_t retry_at);
 /* Arm the whole-job timeout if the job has one and has started. */
 void arm_job_timeout(Job *j);
