@@ -23,6 +23,13 @@
  *   keeper → orchd: WELCOME (answers HELLO: then one RUNNING per running attempt and one END per end not
  *                   acknowledged yet, then SYNCED), STARTED, FAILED, OUTPUT, END (body: KeeperKey +
  *                   TaskResult)
+ *
+ * Compatibility: an upgrade restarts orchd while the keepers of the old version run on, and the new orchd
+ * must adopt their attempts. So a field may only be appended to a body, and a reader takes its absence as
+ * the old meaning (RUNNING's frozen flag came so); any other change bumps KEEPER_PROTO_VERSION. A keeper
+ * of another version is refused at recovery (-EPROTO): its attempts are interrupted as after a reboot
+ * (orchd(8)), which the release notes of such a version must say, so that an administrator can run
+ * `orchctl stop-nodes` before the upgrade.
  */
 
 #include <stdbool.h>
