@@ -272,9 +272,25 @@ class Soak:
         return False
 
     # -------------------------------------------------------------------------------------- checks
+    def held_starts(self, e):
+        """{node index: the highest attempt job e's starts file records}: an attempt above the journal's was
+        started by a start the journal does not hold yet (job_defer_start()): it runs on in the keeper or
+        ended there, and the next daemon adopts it or takes its end rather than start anything."""
+        held = {}
+        try:
+            with open(os.path.join(self.spool, "jobs", e["dir"], "starts")) as f:
+                for line in f:
+                    w = line.split()
+                    if len(w) >= 2 and w[0].isdigit() and w[1].isdigit():
+                        held[int(w[0])] = max(held.get(int(w[0]), 0), int(w[1]))
+        except FileNotFoundError:
+            pass
+        return held
+
     def startable(self, dump, stopped):
         """Whether the frozen disk holds work the next daemon can start a node for, and an example. A running
-        node is such work only when its execution was stopped (`stopped`): else it runs on in the keeper."""
+        node is such work only when its execution was stopped (`stopped`): else it runs on in the keeper; a
+        node whose next attempt the starts file records was started already (held_starts())."""
         if any(f.endswith(".json") and not f.startswith(".") for f in self.ls("new")):
             return "a file in new/"
         for e in dump:
@@ -287,8 +303,11 @@ class Soak:
             spec = self.jobs.get(e["name"])
             if not spec:
                 continue
-            for nid, n in e["nodes"].items():
+            held = self.held_starts(e)  # e["nodes"] is in node index order (state-dump)
+            for idx, (nid, n) in enumerate(e["nodes"].items()):
                 st = n["state"]
+                if held.get(idx, 0) > n["attempt"]:
+                    continue
                 if st == "retry_wait":
                     return f"{e['name']} {nid} retry_wait"
                 if st == "running" and stopped and not spec["nodes"][nid]["fail"]:
