@@ -84,6 +84,8 @@ int job_build_env(Job *j) {
         return nodeenv_base_new(&owner, getenv("LANG"), j->spec->env, &j->base_env);
 }
 
+static int job_open_logs(Job *j);
+
 /* ---- the starts file -------------------------------------------------------------------------- */
 
 /* The job's starts file, opened for appending at its first start. Returns the fd (owned by j) or -errno. */
@@ -197,6 +199,11 @@ static int node_task_spawn(Job *j, uint32_t i) {
         uint64_t min_free, min_inodes;
         int r, starts_fd, ends_fd;
 
+        /* Opened for the pass (job_start_ready()), but a node of the same pass that failed to start left
+         * no node running, and slot_release() closed the job's fds. */
+        r = job_open_logs(j);
+        if (r < 0)
+                return r;
         starts_fd = starts_open(j);
         if (starts_fd < 0)
                 return starts_fd;

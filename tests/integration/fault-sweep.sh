@@ -188,6 +188,10 @@ run_case() { # run_case SYSCALL ERRNO N
                 OUTCOME[$name]+=", job $("$STATE_DUMP" "$SPOOL" 2>/dev/null | jq -r 'select(.ok and .name == "sweep") |
                         .state + ([.nodes | to_entries[] | select(.value.reason) | " (\(.key): \(.value.reason))"] | join(""))')"
         fi
+        # An injected EIO may fail a node (spawn:EIO), but EBADF says orchd handed a closed fd to a spawn.
+        if [[ ${OUTCOME[$name]} == *spawn:EBADF* ]]; then
+                why="${why:+$why; }a node failed with spawn:EBADF: a closed fd was used to start it"
+        fi
         if grep -q '^start [a-z] [0-9]* 1$' "$LEDGER" 2>/dev/null; then
                 why="${why:+$why; }two executions of a node at once: $(grep '^start [a-z] [0-9]* 1$' "$LEDGER" | head -n 2)"
         fi
