@@ -142,6 +142,8 @@ void job_check_finished(Job *j);
  * job's cgroup directories); spec and run stay. */
 int job_build_runtime(Job *j);
 void job_release_runtime(Job *j);
+/* Close the fds a start opens (the logs directory, the starts and ends files); the next start reopens. */
+void job_close_fds(Job *j);
 /* The owner's home, credentials and base environment. Returns 0 or -errno. */
 int job_build_env(Job *j);
 /* Spawn the attempt node i began (begin_attempt()), now or once its start was durable. */

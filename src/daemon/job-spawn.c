@@ -86,6 +86,12 @@ int job_build_env(Job *j) {
 
 static int job_open_logs(Job *j);
 
+void job_close_fds(Job *j) {
+        j->logs_fd = safe_close(j->logs_fd);
+        j->starts_fd = safe_close(j->starts_fd);
+        j->ends_fd = safe_close(j->ends_fd);
+}
+
 /* ---- the starts file -------------------------------------------------------------------------- */
 
 /* The job's starts file, opened for appending at its first start. Returns the fd (owned by j) or -errno. */
@@ -484,8 +490,7 @@ void job_release_runtime(Job *j) {
         j->n_pending = j->cap_pending = 0;
         j->await_spawn = mfree(j->await_spawn);
         j->n_await_spawn = j->cap_await_spawn = 0;
-        j->logs_fd = safe_close(j->logs_fd);
-        j->starts_fd = safe_close(j->starts_fd);
+        job_close_fds(j);
 }
 
 /* What driving the job needs besides spec and run: its environment, DAG and per-node control (the logs

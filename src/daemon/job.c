@@ -114,9 +114,7 @@ void slot_release(Job *j) {
         if (j->n_running == 0) {
                 /* fds follow running nodes, not jobs: a job whose nodes ended but whose end is not yet
                  * durable (a slow disk) must not keep them. The next start opens them again. */
-                j->logs_fd = safe_close(j->logs_fd);
-                j->starts_fd = safe_close(j->starts_fd);
-                j->ends_fd = safe_close(j->ends_fd);
+                job_close_fds(j);
         }
         schedule_soon(j);
 }
