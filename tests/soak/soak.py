@@ -120,7 +120,7 @@ class Soak:
         with open(os.path.join(self.t, "orchd.conf"), "w") as f:
             f.write("[Daemon]\nMaxInterruptedReruns=0\n")
         self.env = dict(os.environ)
-        # The nodes run in an orchd-keeper: the built one, not an installed one (or none) at the configured path.
+        # The nodes run in an orchd-keeper: the built one, not one installed (or none) at the configured path.
         for var, name in (("ORCHD_KEEPER", "orchd-keeper"), ("ORCHD_EXEC_HELPER", "orchd-exec")):
             self.env.setdefault(var, os.path.join(os.path.dirname(os.path.abspath(a.orchd)), name))
             if not os.access(self.env[var], os.X_OK):
@@ -272,19 +272,27 @@ class Soak:
         return False
 
     # -------------------------------------------------------------------------------------- checks
+    def starts(self, e):
+        """The records "NODE_INDEX ATTEMPT PID START" of job e's starts file, as (index, attempt, pid) ints.
+        Each is written before its execution may exec (job-spawn.c)."""
+        recs = []
+        try:
+            with open(os.path.join(self.spool, "jobs", e["dir"], "starts")) as f:
+                for line in f:
+                    w = line.split()
+                    if len(w) >= 3 and all(x.isdigit() for x in w[:3]):
+                        recs.append((int(w[0]), int(w[1]), int(w[2])))
+        except FileNotFoundError:
+            pass
+        return recs
+
     def held_starts(self, e):
         """{node index: the highest attempt job e's starts file records}: an attempt above the journal's was
         started by a start the journal does not hold yet (job_defer_start()): it runs on in the keeper or
         ended there, and the next daemon adopts it or takes its end rather than start anything."""
         held = {}
-        try:
-            with open(os.path.join(self.spool, "jobs", e["dir"], "starts")) as f:
-                for line in f:
-                    w = line.split()
-                    if len(w) >= 2 and w[0].isdigit() and w[1].isdigit():
-                        held[int(w[0])] = max(held.get(int(w[0]), 0), int(w[1]))
-        except FileNotFoundError:
-            pass
+        for idx, attempt, _ in self.starts(e):
+            held[idx] = max(held.get(idx, 0), attempt)
         return held
 
     def startable(self, dump, stopped):
@@ -465,19 +473,8 @@ class Soak:
     def started_before(self, dump):
         """(job name, attempt, pid) of every execution the frozen spool's starts files record: each is in its
         file before it may exec (job-spawn.c), so a ledger start not among them is a later daemon's."""
-        known = set()
-        for e in dump:
-            if not e.get("ok") or not e.get("name"):
-                continue
-            try:
-                with open(os.path.join(self.spool, "jobs", e["dir"], "starts")) as f:
-                    for line in f:
-                        w = line.split()
-                        if len(w) >= 3:
-                            known.add((e["name"], w[1], w[2]))
-            except FileNotFoundError:
-                pass
-        return known
+        return {(e["name"], str(attempt), str(pid)) for e in dump if e.get("ok") and e.get("name")
+                for _, attempt, pid in self.starts(e)}
 
     def resume_check(self, dump, old, cycle, n0, force=False):
         """After a restart: a node started by this daemon must show up if the disk held startable work. old:
@@ -511,9 +508,9 @@ class Soak:
 
     def cycle(self, c):
         # A quiet restart every --quiet-every cycles: let everything finish, drop a job of one 2 s node, stop
-        # it with `orchctl stop-nodes` while it runs (it is recorded as interrupted) and start again. Nothing else (no timer,
-        # no orphan, no file to take, no commit) can wake the new daemon then, so only a loop that runs by
-        # itself passes its resume check.
+        # it with `orchctl stop-nodes` while it runs (it is recorded as interrupted) and start again. Nothing
+        # else (no timer, no orphan, no file to take, no commit) can wake the new daemon then, so only a loop
+        # that runs by itself passes its resume check.
         quiet = self.a.quiet_every > 0 and c % self.a.quiet_every == 0
         if quiet:
             self.start()
