@@ -26,7 +26,7 @@ id=$(job_id_of flood) || bail_out "job not accepted"
 wait_for 10 ledger_has a || bail_out "node a did not start"
 log=$SPOOL/jobs/$id/logs/a.1.log
 wait_for 10 grep -qx first "$log" || bail_out "a's first line did not reach its log"
-wait_for 10 test "$(node_field "$id" a state)" = running || bail_out "node a not reported running"
+wait_for 10 node_state_is "$id" a running || bail_out "node a not reported running"
 
 dd if=/dev/zero of="$SPOOL/fill" bs=64k 2>/dev/null # to the last byte
 ok "the spool's file system is full" test "$(df --output=avail -k "$SPOOL" | tail -n 1 | tr -d ' ')" -lt 64
@@ -37,7 +37,7 @@ ok "orchd could not record a's end and says it is read-only" \
 ok "orchd did not exit" pid_alive "$ORCHD_PID"
 is_exit 0 "stats answers" ctl --json stats
 jq_ok "Stats says read-only, and why" '.read_only | test("No space left on device")' "$T/last.out"
-ok "status shows a's end" wait_for 20 test "$(node_field "$id" a state)" = succeeded
+ok "status shows a's end" wait_for 20 node_state_is "$id" a succeeded
 dropped=$(node_field "$id" a log_dropped)
 written=$(($(stat -c %s "$log") - 6))
 ok "status reports output lost from a's log ($dropped bytes)" test "$dropped" -gt 0

@@ -109,11 +109,12 @@ ok "it ran again" wait_for 20 ran_twice
 # Unfinished jobs are loaded first (jobs/.unfinished/ID marks them) and their nodes run while the finished
 # ones are still loading: a node interrupted by a stop starts again with the hold in place.
 starts() { grep -cx gated "$W/ledger"; }
+started_once() { [ "$(starts)" = 1 ]; }
 started_twice() { [ "$(starts)" = 2 ]; }
 printf '{ "name": "gated", "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo gated >>%s/ledger; while [ ! -e %s/gate ]; do sleep 0.05; done"] } } }\n' \
         "$W" "$W" >"$W/gated.json"
 gated=$(ctl submit "$W/gated.json") || bail_out "submit gated failed"
-ok "its node runs" wait_for 20 test "$(starts)" = 1
+ok "its node runs" wait_for 20 started_once
 ok "an unfinished job is marked" test -e "$SPOOL/jobs/.unfinished/$gated"
 stop_orchd || bail_out "orchd did not stop"
 touch "$W/hold"

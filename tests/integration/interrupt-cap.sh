@@ -32,8 +32,10 @@ disk_node() { # disk_node ID NODE FILTER: jq FILTER on the node's record on disk
         disk_view "$1" | jq -r --arg n "$2" ".nodes[\$n] | $3"
 }
 
+started_at_least() { [ "$(starts "$1")" -ge "$2" ]; }
+
 running_at() { # running_at ID NODE ATTEMPT: bail out unless the node starts its ATTEMPT and that is on disk
-        wait_for 20 disk_node_is "$1" "$2" running "$3" && wait_for 20 test "$(starts "$2")" -ge "$3" ||
+        wait_for 20 disk_node_is "$1" "$2" running "$3" && wait_for 20 started_at_least "$2" "$3" ||
                 bail_out "node $2 of job $1 is not recorded running at attempt $3: $(disk_view "$1" | jq -c ".nodes.$2")"
 }
 

@@ -193,11 +193,15 @@ mkdir -p "$W"
 mkdir -p "$T/kill"
 ln -s "$(command -v sleep)" "$W/sleep"
 
-pid_alive() { # pid_alive PID: a running (not zombie) process with this pid exists
-        local st
-        [ -r "/proc/$1/stat" ] || return 1
-        st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-        [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+pid_alive() { # pid_alive PID: a process with this pid exists and is not all zombie. A killed daemon's main
+        # thread is a zombie before its other threads have exited, and its files (its spool lock among them)
+        # are released only with the last: it is alive until then.
+        local f st
+        for f in "/proc/$1/task/"*/stat; do
+                st=$(sed 's/^.*) //' "$f" 2>/dev/null | cut -d' ' -f1) || continue
+                [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] && return 0
+        done
+        return 1
 }
 
 spool_on_tmpfs() { # spool_on_tmpfs WHAT OPTIONS: $SPOOL becomes a tmpfs of its own (mount -o OPTIONS), unmounted

@@ -48,7 +48,8 @@ fi
 is "$(job_field "$id" name)" nameless "after the restart: status names the dropped job after its file, not $id"
 is "$(job_field "$id_sub" name)" handed-in "after the restart: the submitted job too"
 is "$(job_field "$id_named" name)" 7 "an explicit name stays as written"
-ok "node n ran again after the restart" wait_for 20 test "$(wc -l <"$W/seen")" -ge 2
+seen_twice() { [ "$(wc -l <"$W/seen")" -ge 2 ]; }
+ok "node n ran again after the restart" wait_for 20 seen_twice
 touch "$W/go"
 wait_job "$id" || fail "job nameless did not succeed"
 is "$(sort -u "$W/seen" | tr '\n' ' ')" "nameless " "ORCH_JOB_NAME was the file's name in both runs"

@@ -23,7 +23,7 @@ id2=$(job_id_of bad1) || bail_out "bad1 not accepted"
 id3=$(job_id_of slow) || bail_out "slow not accepted"
 ctl wait "$id1" "$id2" --timeout 20 >/dev/null
 wait_rejected broken.json || bail_out "broken.json not rejected"
-wait_for 10 test "$(node_field "$id3" s state)" = running || bail_out "slow's node did not start"
+wait_for 10 node_state_is "$id3" s running || bail_out "slow's node did not start"
 
 ctl --json stats >"$T/stats.json"
 is "$?" 0 "stats --json exits 0"
