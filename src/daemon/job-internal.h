@@ -31,6 +31,7 @@ struct NodeCtl {
         uint32_t index;
         uint8_t stop_reason; /* StopReason sent to the running task */
         KeeperTask *task;    /* the running attempt, in the owner's keeper (keeper-client.h) */
+        uint16_t logs_taken; /* attempts this start skipped: their logs existed (node_skip_attempt()) */
         sd_event_source *retry_timer;
         /* Entered retry_wait while the job's flushed_gen was this: its delay may end before any commit
          * recorded the wait (the committer busy), and then the retry waits for that commit, so that the
@@ -148,6 +149,9 @@ void job_close_fds(Job *j);
 int job_build_env(Job *j);
 /* Spawn the attempt node i began (begin_attempt()), now or once its start was durable. */
 void node_spawn(Job *j, uint32_t i);
+/* The keeper found attempt N's log existing (a start lost with a crash): start attempt N+1 instead, and
+ * return true, unless too many were skipped. */
+bool node_retry_taken_log(Job *j, uint32_t i);
 /* Free node i's task (if any) and remove its attempt's cgroup (job-spawn.c). */
 void node_task_release(Job *j, uint32_t i);
 /* The job has ended and every attempt's end is durable: remove its starts file. */

@@ -193,9 +193,18 @@ static int node_apply_resources(Job *j, uint32_t i, int cgroup_fd) {
         return 0;
 }
 
-/* Spawn attempt n->attempt of node i, on record in the starts file before it execs: written by the child
- * itself (spawnrec.h), or, through orchd-exec, gated until node_spawn() wrote it. Returns 0 with
- * ctl[i].task, -EEXIST if its log file exists, or -errno. */
+static void node_on_started(Job *j, uint32_t i);
+
+static void job_on_task_started(KeeperTask *t, void *userdata) {
+        NodeCtl *c = userdata;
+
+        node_on_started(c->job, c->index);
+}
+
+/* Spawn attempt n->attempt of node i, on record in the starts file before it execs: written by its keeper
+ * or by the child itself (spawnrec.h), or, through orchd-exec, gated until node_on_started() wrote it.
+ * Returns 0 with ctl[i].task started, 1 with it starting (its keeper answers: node_on_started(), or
+ * job_on_task_exit() with start_error), -EEXIST if its log file exists, or -errno. */
 static int node_task_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
         NodeRun *n = &j->run->nodes[i];
@@ -269,7 +278,8 @@ static int node_task_spawn(Job *j, uint32_t i) {
         KeeperKey key = { .job = j->id, .node = i, .attempt = n->attempt };
 
         r = keeper_task_spawn(j->host->keepers, j->host->event, j->run->uid, &key, &p, ends_fd,
-                              job_on_task_exit, job_on_task_output, node_ctl(j, i), &j->ctl[i].task);
+                              job_on_task_exit, job_on_task_output, job_on_task_started, node_ctl(j, i),
+                              &j->ctl[i].task);
         if (r < 0 && cgroup_fd >= 0)
                 cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
         return r;
@@ -287,11 +297,41 @@ void node_task_release(Job *j, uint32_t i) {
         }
 }
 
+/* NODE.N.log exists: attempt N started before a crash that lost its record (the machine's, since "starts"
+ * outlives orchd). Its number and its log stay its own: returns whether attempt N+1 may be tried. */
+static bool node_skip_attempt(Job *j, uint32_t i) {
+        NodeRun *n = &j->run->nodes[i];
+
+        if (j->ctl[i].logs_taken >= LOG_TAKEN_MAX || n->attempt == UINT16_MAX)
+                return false;
+        n->attempt++;
+        if (n->interrupted < UINT16_MAX)
+                n->interrupted++; /* not counted against retry.attempts */
+        j->ctl[i].logs_taken++;
+        return true;
+}
+
+/* Spawn node i's attempt n->attempt, or the first after it whose log does not exist. */
+static void node_spawn_attempt(Job *j, uint32_t i) {
+        int r;
+
+        while ((r = node_task_spawn(j, i)) == -EEXIST && node_skip_attempt(j, i))
+                ;
+        if (r < 0)
+                node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
+        else if (r == 0)
+                node_on_started(j, i);
+}
+
+bool node_retry_taken_log(Job *j, uint32_t i) {
+        if (!node_skip_attempt(j, i))
+                return false;
+        node_spawn_attempt(j, i);
+        return true;
+}
+
 void node_spawn(Job *j, uint32_t i) {
         const NodeSpec *ns = &j->spec->nodes[i];
-        NodeRun *n = &j->run->nodes[i];
-        unsigned skipped = 0;
-        int r;
 
         if (j->cred_error < 0) {
                 log_warning_errno(j->cred_error,
@@ -303,24 +343,21 @@ void node_spawn(Job *j, uint32_t i) {
                                (Reason){ .kind = REASON_ACCOUNT, .arg = EXEC_ACCOUNT_UNKNOWN }, -1);
                 return;
         }
-        /* NODE.N.log exists: attempt N started before a crash that lost its record (the machine's, since
-         * "starts" outlives orchd). Its number and its log stay its own; this attempt takes the next. */
-        while ((r = node_task_spawn(j, i)) == -EEXIST && skipped < LOG_TAKEN_MAX &&
-               n->attempt < UINT16_MAX) {
-                n->attempt++;
-                if (n->interrupted < UINT16_MAX)
-                        n->interrupted++; /* not counted against retry.attempts */
-                skipped++;
-        }
-        if (skipped > 0)
+        j->ctl[i].logs_taken = 0;
+        node_spawn_attempt(j, i);
+}
+
+/* Node i's attempt runs (its pid known): recorded with the node, announced. */
+static void node_on_started(Job *j, uint32_t i) {
+        const NodeSpec *ns = &j->spec->nodes[i];
+        NodeRun *n = &j->run->nodes[i];
+        int r;
+
+        if (j->ctl[i].logs_taken > 0)
                 log_notice("Job %" PRIu64
                            " node %s: the logs of %u earlier attempt(s) exist though their starts "
                            "were not recorded (lost with a crash); this is attempt %u.",
-                           j->id, ns->id, skipped, (unsigned) n->attempt);
-        if (r < 0) {
-                node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
-                return;
-        }
+                           j->id, ns->id, (unsigned) j->ctl[i].logs_taken, (unsigned) n->attempt);
         if (j->host->ops->spawned)
                 j->host->ops->spawned(j->host->userdata);
         /* Recorded with the node, so that a restart after a crash can kill this group if it outlived us. */

@@ -350,6 +350,8 @@ void node_start_failed(Job *j, uint32_t i, int error, int account) {
                 attempt_failed(j, i, ATTEMPT_SPAWN, (Reason){ .kind = REASON_ACCOUNT, .arg = account }, -1);
                 return;
         }
+        if (error == -EEXIST && node_retry_taken_log(j, i))
+                return; /* its keeper found the attempt's log: the next attempt is starting */
         if (fd_shortage(error) || error == -EHOSTDOWN) {
                 attempt_not_started(j, i, error);
                 return;
@@ -402,7 +404,7 @@ void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata) {
                 node_interrupted(j, i);
         else if (stop != STOP_NONE)
                 node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, stop), true);
-        else if (res->start_error < 0) /* through orchd-exec, which exited before running anything */
+        else if (res->start_error < 0) /* its keeper or orchd-exec could not run it */
                 node_start_failed(j, i, res->start_error, res->start_account);
         else if (res->timed_out)
                 attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);

@@ -229,7 +229,6 @@ Keeper *keeper_new(KeeperSet *s, uid_t uid) {
         if (!k)
                 return NULL;
         *k = (Keeper){ .set = s, .uid = uid, .fd = -EBADF };
-        k->queue_tail = &k->queue;
         k->next = s->keepers;
         s->keepers = k;
         return k;

@@ -10,7 +10,8 @@
 #include "keeper-client.h"
 #include "keymap.h"
 
-/* How long a start (or a recovery) waits for the keeper's answer before it gives the keeper up. */
+/* How long a recovery waits for the keeper's answer, and how long starts may wait for theirs with no answer
+ * to any, before orchd gives the keeper up. */
 #define KEEPER_START_TIMEOUT_MSEC 30000
 /* After a keeper failed to start, no other start for this long (keeper_get()). */
 #define KEEPER_START_RETRY_USEC (1 * USEC_PER_SEC)
@@ -18,13 +19,6 @@
 #define KEEPER_EXIT_WAIT_MSEC 2000
 
 typedef struct Keeper Keeper;
-
-/* A message read while a start waited. */
-typedef struct Received {
-        struct Received *next;
-        size_t len;
-        uint8_t buf[];
-} Received;
 
 /* What a recovered keeper runs (RUNNING), until a job adopts it. */
 typedef struct KeeperRunning {
@@ -44,13 +38,18 @@ struct Keeper {
         sd_event_source *io;
         sd_event_source *child;
         sd_event_source *exited; /* recovered: its pidfd (not our child), EPOLLIN once it exited */
-        sd_event_source *defer;  /* handles the queue on the next iteration */
-        Received *queue, **queue_tail;
-        KeeperTask *tasks; /* its attempts that run, newest first */
-        KeyMap by_key;     /* the same tasks, to find one by the key of a message */
-        bool stays;        /* it listens for the next orchd (stay mode) */
-        bool dead;         /* no more starts: its attempts end (now, or on the next iteration) */
-        int dead_error;    /* why, for the message */
+        sd_event_source *defer;  /* a break found where no callback may run, handled on the next iteration */
+        /* STARTs sent and not answered yet (their tasks may have been freed since). While there are any,
+         * start_timer gives the keeper up once KEEPER_START_TIMEOUT_MSEC passed since answered_at, the last
+         * answer (or the first of these STARTs). */
+        unsigned n_starting;
+        sd_event_source *start_timer;
+        uint64_t answered_at; /* CLOCK_MONOTONIC */
+        KeeperTask *tasks;    /* its attempts that run, newest first */
+        KeyMap by_key;        /* the same tasks, to find one by the key of a message */
+        bool stays;           /* it listens for the next orchd (stay mode) */
+        bool dead;            /* no more starts: its attempts end (now, or on the next iteration) */
+        int dead_error;       /* why, for the message */
         struct Keeper *next;
 };
 
@@ -67,9 +66,11 @@ struct KeeperTask {
         sd_event_source *ended; /* keeper_task_new_ended(): delivers result */
         TaskResult result;
         KeeperKey key;
-        pid_t pid;
+        pid_t pid;     /* 0 while starting */
+        bool starting; /* its START awaits STARTED (started_cb) or FAILED (cb, with start_error) */
         keeper_task_exit_cb cb;
         keeper_task_output_cb output_cb;
+        keeper_task_started_cb started_cb;
         void *userdata;
         KeeperTask *prev, *next;
 };
@@ -92,7 +93,7 @@ Keeper *keeper_new(KeeperSet *s, uid_t uid);
 Keeper *keeper_free(Keeper *k);
 /* Its attempts end as killed, it takes no more starts (gone: EOF, exited, broken). From a loop callback. */
 void keeper_disconnect(Keeper *k, int error);
-/* Its socket's and its queue's handlers. */
+/* Its socket's handler, and the handler of a break found inside keeper_task_spawn(). */
 int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int keeper_on_defer(sd_event_source *s, void *userdata);
 /* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_MSEC each) for the keepers of pids, our children whose
@@ -108,5 +109,5 @@ int keeper_send_wait(Keeper *k, const void *buf, size_t len, const int *fds, siz
  * can tell it from any other listener there. Returns 0 or -errno. */
 int keeper_record(const KeeperSet *s, uid_t uid, pid_t pid);
 
-/* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd with ppoll(2). Returns > 0, 0 on timeout, -errno. */
+/* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd. Returns > 0, 0 on timeout, -errno. */
 int keeper_wait_fd(int fd, short events);

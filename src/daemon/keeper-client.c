@@ -2,14 +2,14 @@
 /*
  * keeper-client.c — orchd's keepers and the attempts they run (keeper-client.h).
  *
- * Owns: each Keeper (its socket, I/O source, the child source that reaps it, the messages received while a
- * start waited for its answer) and each KeeperTask (its key, or its in-process Task). A KeeperTask of a
- * keeper is on that keeper's list until its END arrives, it is freed, or the keeper dies; a dead keeper's
- * tasks end (SIGKILL, as if killed) and the keeper is forgotten, so the next start spawns a new one.
+ * Owns: each Keeper (its socket, I/O source, the child source that reaps it, the timer that gives it up when
+ * its starts go unanswered) and each KeeperTask (its key, or its in-process Task). A KeeperTask of a keeper
+ * is on that keeper's list until its FAILED or END arrives, it is freed, or the keeper dies; a dead keeper's
+ * tasks end (SIGKILL, as if killed: a starting one may have started) and the keeper is forgotten, so the
+ * next start spawns a new one.
  *
- * Invariants: messages from a keeper are handled in the order it sent them: what a synchronous start reads
- * past its own answer is queued and the queue is always emptied before the socket is read again. No
- * callback runs from inside keeper_task_spawn().
+ * Invariants: messages from a keeper are handled in the order it sent them, from the loop only. No callback
+ * runs from inside keeper_task_spawn().
  */
 
 #include <errno.h>
@@ -35,9 +35,7 @@
 #include "supervise-wire.h"
 #include "time-util.h"
 
-/* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd. ppoll(2), not poll(2): a start makes exactly one
- * poll(2) call (keeper_await_start()), which tests/integration/no-double-start.sh kills orchd at. Returns
- * > 0, 0 on timeout, or -errno. */
+/* Wait up to KEEPER_START_TIMEOUT_MSEC for events on fd. Returns > 0, 0 on timeout, or -errno. */
 int keeper_wait_fd(int fd, short events) {
         const struct timespec ts = { .tv_sec = KEEPER_START_TIMEOUT_MSEC / 1000 };
         struct pollfd pfd = { .fd = fd, .events = events };
@@ -81,17 +79,12 @@ Keeper *keeper_free(Keeper *k) {
                 }
         k->io = sd_event_source_disable_unref(k->io);
         k->defer = sd_event_source_disable_unref(k->defer);
+        k->start_timer = sd_event_source_disable_unref(k->start_timer);
         k->exited = sd_event_source_disable_unref(k->exited);
         /* Not killed: closing the socket tells it to go; its exit is reaped if we are still here. */
         if (k->child)
                 (void) sd_event_source_set_child_process_own(k->child, false);
         k->child = sd_event_source_disable_unref(k->child);
-        while (k->queue) {
-                Received *m = k->queue;
-
-                k->queue = m->next;
-                free(m);
-        }
         safe_close(k->fd);
         keymap_done(&k->by_key);
         free(k->running);
@@ -112,6 +105,8 @@ void keeper_disconnect(Keeper *k, int error) {
         k->dead = true;
         k->io = sd_event_source_disable_unref(k->io);
         k->fd = safe_close(k->fd);
+        k->n_starting = 0;
+        (void) sd_event_source_set_enabled(k->start_timer, SD_EVENT_OFF);
         res.finished_at = now_realtime_usec();
         while (k->tasks) {
                 KeeperTask *t = k->tasks;
@@ -139,6 +134,80 @@ static int keeper_on_child(sd_event_source *s, const siginfo_t *si, void *userda
         return 0;
 }
 
+/* One START fewer awaits its answer: the keeper made progress. */
+static void keeper_start_answered(Keeper *k) {
+        if (k->n_starting == 0)
+                return;
+        k->n_starting--;
+        k->answered_at = now_usec(CLOCK_MONOTONIC);
+}
+
+/* A START went out: while any waits, the timer watches for answers (sd-event fails these only on a
+ * source that is not a timer's). */
+static void keeper_start_sent(Keeper *k) {
+        if (k->n_starting++ > 0)
+                return;
+        k->answered_at = now_usec(CLOCK_MONOTONIC);
+        (void) sd_event_source_set_time(k->start_timer,
+                                        k->answered_at + KEEPER_START_TIMEOUT_MSEC * USEC_PER_MSEC);
+        (void) sd_event_source_set_enabled(k->start_timer, SD_EVENT_ONESHOT);
+}
+
+/* No answer to any START since answered_at: past the bound the keeper is stuck, and given up (killed). */
+static int keeper_on_start_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        uint64_t deadline;
+        Keeper *k = userdata;
+
+        if (k->n_starting == 0)
+                return 0;
+        deadline = k->answered_at + KEEPER_START_TIMEOUT_MSEC * USEC_PER_MSEC;
+        if (usec < deadline) { /* answers came meanwhile: wait on from the last */
+                (void) sd_event_source_set_time(s, deadline);
+                return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
+        if (k->child)
+                (void) sd_event_source_send_child_signal(k->child, SIGKILL, NULL, 0);
+        keeper_disconnect(k, -ETIMEDOUT);
+        return 0;
+}
+
+/* STARTED or FAILED of a START: the task starts (started_cb) or ends before it ran (cb, start_error). */
+static int keeper_on_answer(Keeper *k, int type, KeeperReader *r, const KeeperKey *key) {
+        TaskResult res = { .end = TASK_EXITED, .exit_code = -1, .start_account = EXEC_ACCOUNT_OK };
+        KeeperTask *t;
+        uint32_t pid = 0;
+        int32_t e = 0;
+
+        if (type == KEEPER_MSG_FAILED)
+                e = keeper_get_i32(r);
+        else {
+                pid = keeper_get_u32(r);
+                (void) keeper_get_u64(r); /* pid start time: orchd reads its own */
+                (void) keeper_get_u64(r);
+        }
+        if (keeper_reader_finish(r) < 0 ||
+            (type == KEEPER_MSG_FAILED ? e >= 0 : pid == 0 || pid > INT32_MAX))
+                return -EPROTO;
+        keeper_start_answered(k);
+        t = keymap_get(&k->by_key, key);
+        if (!t || !t->starting)
+                return 0; /* freed meanwhile */
+        t->starting = false;
+        if (type == KEEPER_MSG_STARTED) {
+                t->pid = (pid_t) pid;
+                t->started_cb(t, t->userdata);
+                return 0;
+        }
+        res.start_error = e;
+        res.finished_at = now_realtime_usec();
+        res.cpu_usec = res.cpu_user_usec = res.cpu_system_usec = res.memory_peak = res.pids_peak =
+                UINT64_MAX;
+        res.io_read_bytes = res.io_write_bytes = res.oom_kills = UINT64_MAX;
+        task_unlink(t);
+        t->cb(t, &res, t->userdata);
+        return 0;
+}
+
 static void keeper_handle(Keeper *k, const uint8_t *buf, size_t len) {
         KeeperReader r;
         TaskResult res;
@@ -148,6 +217,11 @@ static void keeper_handle(Keeper *k, const uint8_t *buf, size_t len) {
 
         type = keeper_reader_init(&r, buf, len);
         keeper_get_key(&r, &key);
+        if (type == KEEPER_MSG_STARTED || type == KEEPER_MSG_FAILED) {
+                if (keeper_on_answer(k, type, &r, &key) < 0) /* its answers cannot be trusted: given up */
+                        keeper_break(k, -EPROTO);
+                return;
+        }
         if (type == KEEPER_MSG_END) {
                 if (task_result_decode(&r, &res) < 0 || keeper_reader_finish(&r) < 0)
                         goto bad;
@@ -171,36 +245,9 @@ bad:
                     (unsigned) k->uid, keeper_msg_type_to_string(type));
 }
 
-static int keeper_queue_push(Keeper *k, const uint8_t *buf, size_t len) {
-        Received *m = malloc(sizeof(Received) + len);
-
-        if (!m)
-                return -ENOMEM;
-        m->next = NULL;
-        m->len = len;
-        memcpy(m->buf, buf, len);
-        *k->queue_tail = m;
-        k->queue_tail = &m->next;
-        return sd_event_source_set_enabled(k->defer, SD_EVENT_ONESHOT);
-}
-
-/* Handle what a start queued. */
-static void keeper_drain_queue(Keeper *k) {
-        while (k->queue) {
-                Received *m = k->queue;
-
-                k->queue = m->next;
-                if (!k->queue)
-                        k->queue_tail = &k->queue;
-                keeper_handle(k, m->buf, m->len);
-                free(m);
-        }
-}
-
 int keeper_on_defer(sd_event_source *s, void *userdata) {
         Keeper *k = userdata;
 
-        keeper_drain_queue(k);
         if (k->dead)
                 keeper_disconnect(k, k->dead_error);
         return 0;
@@ -210,8 +257,7 @@ int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         static uint8_t buf[KEEPER_MSG_MAX];
         Keeper *k = userdata;
 
-        keeper_drain_queue(k);
-        for (unsigned i = 0; i < 256 && k->fd >= 0; i++) {
+        for (unsigned i = 0; i < 256 && k->fd >= 0 && !k->dead; i++) {
                 int fds[KEEPER_FDS_MAX];
                 size_t n_fds;
                 ssize_t n = keeper_io_recv(fd, buf, sizeof(buf), fds, &n_fds);
@@ -264,6 +310,9 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
                 r = sd_event_add_defer(s->event, &k->defer, keeper_on_defer, k);
         if (r >= 0)
                 r = sd_event_source_set_enabled(k->defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(s->event, &k->start_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                                      keeper_on_start_timer, k);
         if (r < 0)
                 goto fail;
         k->stays = listen_fd >= 0;
@@ -382,60 +431,6 @@ static int keeper_send_start(Keeper *k, const KeeperKey *key, const TaskParams *
         return r;
 }
 
-/* Wait for key's STARTED or FAILED, queueing what comes before it. Returns 0 with the pid, or -errno. */
-static int keeper_await_start(Keeper *k, const KeeperKey *key, pid_t *ret_pid) {
-        static uint8_t buf[KEEPER_MSG_MAX];
-        struct pollfd pfd = { .fd = k->fd, .events = POLLIN };
-
-        /* The one poll(2) of a start: its START is out, the keeper spawns, orchd has recorded nothing yet
-         * (the moment no-double-start.sh kills orchd at). Its result is what the recv below finds. */
-        (void) poll(&pfd, 1, KEEPER_START_TIMEOUT_MSEC);
-        for (;;) {
-                int fds[KEEPER_FDS_MAX], type, r;
-                size_t n_fds;
-                KeeperReader rd;
-                KeeperKey got;
-                ssize_t n;
-                int32_t e;
-                uint32_t pid;
-
-                n = keeper_io_recv(k->fd, buf, sizeof(buf), fds, &n_fds);
-                for (size_t j = 0; j < n_fds; j++)
-                        safe_close(fds[j]);
-                if (n == -EAGAIN) {
-                        r = keeper_wait_fd(k->fd, POLLIN);
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                return -ETIMEDOUT;
-                        continue;
-                }
-                if (n <= 0)
-                        return n == 0 ? -ECONNRESET : (int) n;
-                type = keeper_reader_init(&rd, buf, (size_t) n);
-                keeper_get_key(&rd, &got);
-                if ((type != KEEPER_MSG_STARTED && type != KEEPER_MSG_FAILED) || !key_eq(&got, key)) {
-                        r = keeper_queue_push(k, buf, (size_t) n);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (type == KEEPER_MSG_FAILED) {
-                        e = keeper_get_i32(&rd);
-                        if (keeper_reader_finish(&rd) < 0 || e >= 0)
-                                return -EPROTO;
-                        return e;
-                }
-                pid = keeper_get_u32(&rd);
-                (void) keeper_get_u64(&rd); /* pid start time: orchd reads its own */
-                (void) keeper_get_u64(&rd);
-                if (keeper_reader_finish(&rd) < 0 || pid == 0 || pid > INT32_MAX)
-                        return -EPROTO;
-                *ret_pid = (pid_t) pid;
-                return 0;
-        }
-}
-
 static void task_on_local_exit(Task *task, const TaskResult *result, void *userdata) {
         KeeperTask *t = userdata;
 
@@ -450,8 +445,8 @@ static void task_on_local_output(Task *task, void *userdata) {
 }
 
 int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *key, const TaskParams *p,
-                      int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
-                      KeeperTask **ret) {
+                      int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb,
+                      keeper_task_started_cb started_cb, void *userdata, KeeperTask **ret) {
         Keeper *k = NULL;
         KeeperTask *t;
         int r;
@@ -459,7 +454,9 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        *t = (KeeperTask){ .key = *key, .cb = cb, .output_cb = output_cb, .userdata = userdata };
+        *t = (KeeperTask){
+                .key = *key, .cb = cb, .output_cb = output_cb, .started_cb = started_cb, .userdata = userdata
+        };
         if (!ks) {
                 TaskParams local = *p;
 
@@ -479,8 +476,8 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
         if (r >= 0) {
                 r = keeper_send_start(k, key, p, ends_fd);
                 if (r >= 0)
-                        r = keeper_await_start(k, key, &t->pid);
-                if (r < 0)
+                        keeper_start_sent(k);
+                else
                         (void) keymap_remove(&k->by_key, key);
         }
         if (k && (r == -ECONNRESET || r == -ETIMEDOUT || r == -EPROTO || r == -EPIPE))
@@ -490,9 +487,10 @@ int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *ke
                 free(t);
                 return r;
         }
+        t->starting = true;
         task_link(k, t);
         *ret = t;
-        return 0;
+        return 1;
 }
 
 bool keeper_task_gated(const KeeperTask *t) {

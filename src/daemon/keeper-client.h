@@ -10,10 +10,11 @@
  * A KeeperSet of NULL runs the attempt in orchd itself (a Task of supervise.h): the unit tests of the job
  * module do, and it is the path the keeper is measured against.
  *
- * A start is one round trip (START → STARTED/FAILED), waited for synchronously as task_spawn() was: the
- * attempt is on record in the job's starts file before its exec and its pid is known when
- * keeper_task_spawn() returns. Messages that arrive meanwhile (other attempts' END, OUTPUT) are kept in
- * order and handled on the next loop iteration, never from inside keeper_task_spawn().
+ * A start is asynchronous: keeper_task_spawn() sends START and returns; the keeper spawns the attempt, puts
+ * it on record in the job's starts file before its exec, and answers STARTED (the task's started callback,
+ * its pid known from then on) or FAILED (the exit callback, with the result's start_error). So orchd
+ * prepares the next start while the keeper spawns this one. Until the answer the task can be stopped,
+ * killed, frozen or freed like any other: the keeper handles its messages in order.
  */
 
 #include <stdbool.h>
@@ -30,6 +31,8 @@ typedef struct KeeperTask KeeperTask;
 
 /* Called once when the attempt ended (its result as supervise.h's). The callback may keeper_task_free(t). */
 typedef void (*keeper_task_exit_cb)(KeeperTask *t, const TaskResult *result, void *userdata);
+/* Called once when the attempt started through a keeper (its pid known). Must not free t. */
+typedef void (*keeper_task_started_cb)(KeeperTask *t, void *userdata);
 /* Called when the attempt's log grew (coalesced). Must not free t. */
 typedef void (*keeper_task_output_cb)(KeeperTask *t, void *userdata);
 
@@ -51,13 +54,14 @@ int keeper_set_new(sd_event *e, const KeeperSetConfig *c, KeeperSet **ret);
 KeeperSet *keeper_set_free(KeeperSet *s);
 
 /* Start attempt key of p as uid's (ks NULL: in this process, on e). p as for task_spawn(); its output_cb is
- * ignored (output_cb here is called instead, with userdata). Returns 0 with *ret, or -errno as task_spawn()
- * does (-EEXIST: the log file exists), or an error of the keeper's (-ECONNRESET: it died), or -EHOSTDOWN:
- * uid has no keeper and none could be started now (logged here, at most once a second): orchd's trouble,
- * not the attempt's, which may be tried again later. */
+ * ignored (output_cb here is called instead, with userdata). Returns 0 with *ret started (in this process:
+ * its pid known, started_cb never called), 1 with *ret starting (through a keeper: started_cb follows, or
+ * cb with start_error, -EEXIST when the log file exists), or -errno as task_spawn() does, or an error of
+ * the keeper's (-ECONNRESET: it died), or -EHOSTDOWN: uid has no keeper and none could be started now
+ * (logged here, at most once a second): orchd's trouble, not the attempt's, which may be tried later. */
 int keeper_task_spawn(KeeperSet *ks, sd_event *e, uid_t uid, const KeeperKey *key, const TaskParams *p,
-                      int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb, void *userdata,
-                      KeeperTask **ret);
+                      int ends_fd, keeper_task_exit_cb cb, keeper_task_output_cb output_cb,
+                      keeper_task_started_cb started_cb, void *userdata, KeeperTask **ret);
 
 /* At start: connect to every keeper left running in run_dir by the previous orchd and learn what they
  * run (HELLO → RUNNING… SYNCED). A socket nobody answers, or whose listener is not the keeper orchd
@@ -106,7 +110,7 @@ void keeper_task_kill(KeeperTask *t);
  * is no keeper's any more, or -errno. */
 int keeper_task_freeze(KeeperTask *t, bool freeze);
 
-/* The attempt's pid (its process group). */
+/* The attempt's pid (its process group); 0 while it is starting. */
 pid_t keeper_task_pid(const KeeperTask *t);
 
 /* task_free(): the attempt is killed if it still runs, the exit callback is not called. Accepts NULL,

@@ -2,16 +2,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # A node never runs twice at once, attempt numbers are never reused and a log is never overwritten (issue 9
-# point 3), checked against a ledger the nodes write themselves. orchd is killed -9 at the exact moment it
-# has just had a node spawned and recorded nothing itself: it runs under strace, which delivers SIGKILL when it
-# enters its K-th poll(2), the call a start makes right after its START went to the node's orchd-keeper
-# (src/daemon/keeper-client.c), which spawns the node and (KillNodes=yes) exits on orchd's death, leaving it
-# running. Before
-# its start was recorded by its own process (src/shared/spawnrec.c), the restarted daemon, which
-# could not know its pid, started the node again beside it. Now the next daemon kills that execution and
-# reruns the node (as after any crash while it runs): a node may run twice, one after the other, never at
-# once. No sleep decides anything: the nodes hold on gate files the test creates, and every wait polls the
-# world with a bound.
+# point 3), checked against a ledger the nodes write themselves. orchd is killed -9 at the moment it has
+# just had a node spawned and has recorded nothing of it itself: the node's execution kills it as its first
+# act, once its orchd-keeper (src/keeper/keeper.c) has put its attempt and pid in the job's starts file and
+# answered STARTED, which orchd may not have read yet (a start is asynchronous: keeper-client.h). With
+# KillNodes=yes the keeper then exits on orchd's death, leaving the node running. Before its start was
+# recorded by a process of its own, the restarted daemon, which could not know its pid, started the node
+# again beside it. Now the next daemon kills that execution and reruns the node (as after any crash while
+# it runs): a node may run twice, one after the other, never at once. No sleep decides anything: the nodes
+# hold on gate files the test creates, and every wait polls the world with a bound.
 #
 # Scenarios, one job each: a first node, a dependent, a retry, the rerun after a recovery, a node with
 # on_interrupt "fail", and a log file NODE.1.log that exists before attempt 1 starts (what a machine crash
@@ -19,26 +18,19 @@
 
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v strace >/dev/null; then
-        echo "1..0 # SKIP no strace (package strace)"
-        _done=1
-        exit 0
-fi
-
 # KillNodes=yes: the keepers leave with orchd, so a kill -9 leaves the node without its supervisor, the case
 # this test is about (with the default KillNodes=no the keeper stays and the next orchd adopts the node:
 # keeper-restart.sh). Every start of the test reads it.
 printf '[Daemon]\nKillNodes=yes\n' >"$T/orchd.conf"
-REAL_ORCHD=$ORCHD
-STRACED=$W/orchd-killed-at-spawn
 : >"$W/ledger"
 track_pid_file "$W/pids"
 
 # One execution of a node: holds an flock on lock.NODE for its whole life (a second execution that finds it
-# held writes "overlap"), writes "start NODE ATTEMPT PID", prints "out NODE ATTEMPT PID" (into its log; an
-# orphan whose daemon died gets EPIPE and goes on), waits for go.NODE (or go.NODE.ATTEMPT), writes "end …" and
-# exits with
-# $W/exit.NODE's content if that file exists (removing it), else 0.
+# held writes "overlap"), writes "start NODE ATTEMPT PID"; if kill-at.NODE (or kill-at.NODE.ATTEMPT) exists,
+# takes it and kills -9 the daemon named in orchd.pid (waiting for that file: the test writes it once the
+# daemon is up); prints "out NODE ATTEMPT PID" (into its log; an orphan whose daemon died gets EPIPE and goes
+# on), waits for go.NODE (or go.NODE.ATTEMPT), writes "end …" and exits with $W/exit.NODE's content if that
+# file exists (removing it), else 0.
 cat >"$W/node" <<EOF
 #!/bin/sh
 trap '' PIPE
@@ -46,6 +38,12 @@ echo \$\$ >>"$W/pids"
 exec 9>>"$W/lock.\$1"
 flock -n 9 || echo "overlap \$1 \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
 echo "start \$1 \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
+for k in "$W/kill-at.\$1" "$W/kill-at.\$1.\$ORCH_ATTEMPT"; do
+        if mv "\$k" "\$k.taken" 2>/dev/null; then
+                while [ ! -s "$W/orchd.pid" ]; do sleep 0.02; done
+                kill -9 "\$(cat "$W/orchd.pid")"
+        fi
+done
 echo "out \$1 \$ORCH_ATTEMPT \$\$"
 while [ ! -e "$W/go.\$1" ] && [ ! -e "$W/go.\$1.\$ORCH_ATTEMPT" ]; do sleep 0.02; done
 echo "end \$1 \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
@@ -60,26 +58,25 @@ node_json() { # node_json NAME [EXTRA-JSON]: a node running $W/node NAME
 
 starts_of() { grep -c "^start $1 " "$W/ledger"; }
 
-# Ready, or already killed: a restarted daemon resumes its work by itself, so the spawn that kills it can
-# come before it answers a client (await_kill then sees it gone).
-_ready_or_killed() { _orchd_ready || ! pid_alive "$ORCHD_PID"; }
-
-# Start orchd (under strace) so that it is SIGKILLed on entering its K-th poll (its K-th start); only its
-# main thread is traced, which is the one that starts nodes.
-start_killed_at_spawn() { # start_killed_at_spawn K
-        printf '#!/bin/sh\nexec strace -qq -o /dev/null -e trace=poll -e inject=poll:signal=KILL:when=%s %s "$@"\n' \
-                "$1" "$REAL_ORCHD" >"$STRACED"
-        chmod +x "$STRACED"
-        ORCHD=$STRACED
-        _ORCHD_READY=_ready_or_killed start_orchd
-        ORCHD=$REAL_ORCHD
+# Start orchd, telling the nodes its pid once it is up (and no stale pid before).
+start_daemon() {
+        rm -f "$W/orchd.pid"
+        start_orchd
+        echo "$ORCHD_PID" >"$W/orchd.pid.new" && mv "$W/orchd.pid.new" "$W/orchd.pid"
 }
 
-# Wait (≤ 30 s) for the strace'd daemon to have been killed at the spawn.
+# Start orchd so that the first execution of NODE (or of its attempt ATTEMPT) kills it -9 as soon as it runs.
+start_killed_at_spawn() { # start_killed_at_spawn NODE[.ATTEMPT]
+        : >"$W/kill-at.$1"
+        start_daemon
+}
+
+# Wait (≤ 30 s) for the daemon to have been killed at the spawn.
 await_kill() { # await_kill DESC
         if _wait_exit "$ORCHD_PID" 30; then
                 wait "$ORCHD_PID" 2>/dev/null
                 ORCHD_PID=
+                rm -f "$W/orchd.pid"
                 pass "$1: orchd was killed -9 right after the spawn"
         else
                 bail_out "$1: orchd was not killed at the spawn"
@@ -114,13 +111,13 @@ check_node() { # check_node ID NODE
 }
 
 # ---- 1. a job's first node: killed at its spawn, then started by the next daemon
-start_killed_at_spawn 1
+start_killed_at_spawn first
 drop_job first <<EOF
 { "name": "first", "nodes": { $(node_json first) } }
 EOF
 await_kill first
 before=$(starts_of first)
-start_orchd
+start_daemon
 id=$(job_id_of first) || bail_out "job first not accepted"
 wait_for 30 sh -c "[ \$(grep -c '^start first ' '$W/ledger') -gt $before ]" || bail_out "first: no execution after the restart"
 touch "$W/go.first"
@@ -129,18 +126,18 @@ check_node "$id" first
 ok "first: it ran once, or twice (the execution the crash left behind was killed before the rerun)" \
         test "$(starts_of first)" -le 2
 
-# ---- 1b. two first nodes: the spawn of the second is killed. Had they been spawned in the loop iteration
+# ---- 1b. two first nodes: the spawn of one of them kills orchd. Had they been spawned in the loop iteration
 # that accepted the job, before its acceptance was even queued for commit, the restart would take the file
 # again as a new job (jobs/.#ID is removed, with its starts file): they are spawned only once that commit is
 # durable (hold_gen, job.c).
 stop_orchd
-start_killed_at_spawn 2
+start_killed_at_spawn right
 drop_job twofirst <<EOF
 { "name": "twofirst", "nodes": { $(node_json left), $(node_json right) } }
 EOF
 await_kill twofirst
 before=$(starts_of left)
-start_orchd
+start_daemon
 id=$(job_id_of twofirst) || bail_out "job twofirst not accepted"
 wait_for 30 sh -c "[ \$(grep -c '^start left ' '$W/ledger') -gt $before ]" || bail_out "twofirst: left did not start"
 touch "$W/go.left" "$W/go.right"
@@ -151,13 +148,13 @@ ok "twofirst: left ran once, or twice (killed by the restart first)" test "$(sta
 
 # ---- 2. a dependent: its upstream ended (durably), the dependent's spawn is killed
 stop_orchd
-start_killed_at_spawn 2
+start_killed_at_spawn down
 touch "$W/go.up"
 drop_job dependent <<EOF
 { "name": "dependent", "nodes": { $(node_json up), $(node_json down '"after": ["up"]') } }
 EOF
 await_kill dependent
-start_orchd
+start_daemon
 id=$(job_id_of dependent) || bail_out "job dependent not accepted"
 wait_for 30 grep -q '^start down ' "$W/ledger" || bail_out "dependent: down did not start after the restart"
 touch "$W/go.down"
@@ -169,14 +166,14 @@ ok "dependent: down ran once, or twice (killed by the restart first)" test "$(st
 # ---- 3. a retry: attempt 1 fails, the spawn of attempt 2 is killed (attempt 2 waits for the restart: an
 # orphan that ended by itself while no daemon read its output would have an empty log)
 stop_orchd
-start_killed_at_spawn 2
+start_killed_at_spawn retried.2
 echo 1 >"$W/exit.retried"
 touch "$W/go.retried.1"
 drop_job retried <<EOF
 { "name": "retried", "nodes": { $(node_json retried '"retry": { "attempts": 5, "delay": 0.01, "jitter": 0 }') } }
 EOF
 await_kill retried
-start_orchd
+start_daemon
 id=$(job_id_of retried) || bail_out "job retried not accepted"
 touch "$W/go.retried"
 is_exit 0 "retried: the job succeeds" wait_job "$id"
@@ -186,16 +183,16 @@ succeeded)" sh -c "[ $(starts_of retried) -ge 2 ] && [ $(starts_of retried) -le 
 
 # ---- 4. the rerun after a recovery: killed -9 while the node runs, the rerun's spawn is killed too
 stop_orchd
-start_orchd
+start_daemon
 drop_job rerun <<EOF
 { "name": "rerun", "nodes": { $(node_json rerun) } }
 EOF
 id=$(job_id_of rerun) || bail_out "job rerun not accepted"
 wait_for 30 grep -q '^start rerun ' "$W/ledger" || bail_out "rerun: did not start"
 kill9_orchd
-start_killed_at_spawn 1
+start_killed_at_spawn rerun
 await_kill "rerun (after a recovery)"
-start_orchd
+start_daemon
 wait_for 30 sh -c "[ \$(grep -c '^start rerun ' '$W/ledger') -ge 2 ]" || bail_out "rerun: did not start again"
 touch "$W/go.rerun"
 is_exit 0 "rerun: the job succeeds" wait_job "$id"
@@ -205,13 +202,13 @@ ok "rerun: it ran twice or three times, one after the other (each killed by the 
 
 # ---- 5. on_interrupt "fail": killed at its spawn, it must not run again
 stop_orchd
-start_killed_at_spawn 1
+start_killed_at_spawn once
 touch "$W/go.once"
 drop_job once <<EOF
 { "name": "once", "nodes": { $(node_json once '"on_interrupt": "fail"') } }
 EOF
 await_kill once
-start_orchd
+start_daemon
 id=$(job_id_of once) || bail_out "job once not accepted"
 is_exit 1 "once: the job fails" wait_job "$id"
 expect_node "$id" once failed interrupted
