@@ -282,6 +282,9 @@ static int node_task_spawn(Job *j, uint32_t i) {
                               &j->ctl[i].task);
         if (r < 0 && cgroup_fd >= 0)
                 cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+        else if (r > 0)
+                log_debug("Job %" PRIu64 " node %s: attempt %u sent to its keeper.", j->id, ns->id,
+                          (unsigned) n->attempt);
         return r;
 }
 

@@ -116,12 +116,20 @@ void keeper_disconnect(Keeper *k, int error) {
         }
 }
 
-/* From inside keeper_task_spawn(): no callback may run there, so the rest happens on the next iteration. */
+/* SIGKILL the keeper: our child, or a recovered one through its pidfd. */
+static void keeper_kill(Keeper *k) {
+        if (k->child)
+                (void) sd_event_source_send_child_signal(k->child, SIGKILL, NULL, 0);
+        else if (k->exited)
+                (void) pidfd_send_signal(sd_event_source_get_io_fd(k->exited), SIGKILL, NULL, 0);
+}
+
+/* Where no callback may run (inside keeper_task_spawn(), amid a message): the rest happens on the next
+ * iteration. */
 static void keeper_break(Keeper *k, int error) {
         k->dead = true;
         k->dead_error = error;
-        if (k->child)
-                (void) sd_event_source_send_child_signal(k->child, SIGKILL, NULL, 0);
+        keeper_kill(k);
         (void) sd_event_source_set_enabled(k->defer, SD_EVENT_ONESHOT);
 }
 
@@ -165,8 +173,11 @@ static int keeper_on_start_timer(sd_event_source *s, uint64_t usec, void *userda
                 (void) sd_event_source_set_time(s, deadline);
                 return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         }
-        if (k->child)
-                (void) sd_event_source_send_child_signal(k->child, SIGKILL, NULL, 0);
+        log_error(
+                "orchd-keeper of uid %u (pid %d) answered none of its %u pending start(s) for %u s; "
+                "giving it up.",
+                (unsigned) k->uid, (int) k->pid, k->n_starting, KEEPER_START_TIMEOUT_MSEC / 1000U);
+        keeper_kill(k);
         keeper_disconnect(k, -ETIMEDOUT);
         return 0;
 }
