@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * supervise-spawn.c — starting a task's process: the daemon's own nodes with posix_spawn() (through
- * spawnrec.c when the start must be on record before the exec), other users' nodes and nodes with a umask
- * of their own through orchd-exec (exec-client.c), gated until task_open_gate() when asked.
+ * supervise-spawn.c — starting a task's process with spawnrec.c (in the attempt's cgroup from its
+ * creation, recorded before its exec when asked): the daemon's own nodes directly, other users' nodes and
+ * nodes with a umask of their own through orchd-exec (exec-client.c), gated until task_open_gate() when
+ * asked.
  *
  * Owns: the search of the executable (as execvp() would, with the node's PATH and cwd, so a missing
- * program fails the start here and not in the child), the spawn attributes (new session, signals reset)
- * and file actions (stdin from /dev/null, stdout/stderr to the pipes), and the gate pipe.
+ * program fails the start here and not in the child), orchd-exec's fds and arguments, and the gate pipe.
  * Deliberately not here: watching the process (supervise.c) and its output (supervise-output.c).
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,62 +116,6 @@ static int task_find_executable(const char *name, char *const *env, const char *
         return seen_eacces ? -EACCES : -ENOENT;
 }
 
-static int task_setup_attr(posix_spawnattr_t *attr) {
-        sigset_t empty, all;
-        int r;
-
-        (void) sigemptyset(&empty);
-        (void) sigemptyset(&all);
-        /* glibc's sigaddset() refuses its internal signals 32 and 33, so failures are ignored.
-         * XXX: glibc 2.36's posix_spawn() leaves exactly those two SIG_IGN in the child (SigIgn
-         * 0x180000000). They lie below SIGRTMIN for any glibc program, which installs its own handlers
-         * when it needs them; only a fork()+execve() path could reset them. */
-        for (int sig = 1; sig < NSIG; sig++)
-                (void) sigaddset(&all, sig);
-
-        r = posix_spawnattr_setflags(attr,
-                                     POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-        if (r == 0)
-                r = posix_spawnattr_setsigmask(attr, &empty);
-        if (r == 0)
-                r = posix_spawnattr_setsigdefault(attr, &all);
-        return -r;
-}
-
-/* The child is orchd-exec: request_fd, status_fd and gate_fd (>= 0: gated) become EXEC_REQUEST_FD,
- * EXEC_STATUS_FD and EXEC_GATE_FD, and it changes directory itself (as the owner). All must be above those
- * numbers already, or one dup2 could overwrite another, and a dup2 onto itself would keep O_CLOEXEC. */
-static int task_setup_file_actions(posix_spawn_file_actions_t *fa, int out_fd, int err_fd, int status_fd,
-                                   int request_fd, int gate_fd, int cgroup_fd) {
-        int r;
-
-        assert(status_fd > EXEC_CGROUP_FD && request_fd > EXEC_CGROUP_FD &&
-               (gate_fd < 0 || gate_fd > EXEC_CGROUP_FD) && (cgroup_fd < 0 || cgroup_fd > EXEC_CGROUP_FD));
-        r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        /* dup2 onto 1 and 2 clears O_CLOEXEC on the copies, so only they survive the exec. */
-        if (r == 0)
-                r = posix_spawn_file_actions_adddup2(fa, out_fd, STDOUT_FILENO);
-        if (r == 0)
-                r = posix_spawn_file_actions_adddup2(fa, err_fd, STDERR_FILENO);
-        if (r == 0)
-                r = posix_spawn_file_actions_adddup2(fa, status_fd, EXEC_STATUS_FD);
-        if (r == 0)
-                r = posix_spawn_file_actions_adddup2(fa, request_fd, EXEC_REQUEST_FD);
-        if (r == 0 && gate_fd >= 0)
-                r = posix_spawn_file_actions_adddup2(fa, gate_fd, EXEC_GATE_FD);
-        if (r == 0 && cgroup_fd >= 0)
-                r = posix_spawn_file_actions_adddup2(fa, cgroup_fd, EXEC_CGROUP_FD);
-        if (r == 0)
-                r = posix_spawn_file_actions_addchdir_np(fa, "/");
-        /* Belt and braces: even an fd some library opened without O_CLOEXEC does not reach the child. */
-        if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa,
-                                                             cgroup_fd >= 0       ? EXEC_CGROUP_FD + 1 :
-                                                                     gate_fd >= 0 ? EXEC_GATE_FD + 1 :
-                                                                                    EXEC_REQUEST_FD + 1);
-        return -r;
-}
-
 /* The daemon-side checks of the path without the helper (the node runs as the daemon's own user, so what it
  * may stat the node may too): a clear message for the usual mistakes, and the program's path. The child's
  * own chdir and execve() stay the authority for everything else (ENOEXEC, E2BIG, …, spawnrec.h). */
@@ -220,6 +163,7 @@ static int task_start_plain(Task *t, const TaskParams *p, int out_fd, int err_fd
                 .stderr_fd = err_fd,
                 .record_fd = p->record_prefix ? p->record_fd : -EBADF,
                 .record_prefix = p->record_prefix,
+                .cgroup_fd = t->cgroup_fd,
                 .cgroup_procs_fd = t->cgroup_procs_fd,
         };
         t->started_at = now_usec(CLOCK_REALTIME);
@@ -232,9 +176,10 @@ void task_set_helper_main(int (*main_fn)(int argc, char *argv[])) {
         helper_main = main_fn;
 }
 
-/* The child of task_fork_helper(): what posix_spawn()'s attributes and file actions do for the exec'd
- * helper (task_setup_attr(), task_setup_file_actions()), then the helper's logic itself, which joins the
- * cgroup at EXEC_CGROUP_FD first. Every fd given is above EXEC_CGROUP_FD, so no dup2 overwrites another. */
+/* The child of task_start_helper() in-process (the unit tests' helper_main): what spawn_recorded() does for
+ * the exec'd helper (new session, signals reset, its fixed fds), then the helper's logic itself, which joins
+ * the cgroup at EXEC_CGROUP_FD first. Every fd given is above EXEC_CGROUP_FD, so no dup2 overwrites another.
+ */
 static _Noreturn void task_helper_child(char **hargv, int out_fd, int err_fd, int status_fd, int request_fd,
                                         int gate_fd, int cgroup_fd) {
         sigset_t empty;
@@ -267,8 +212,6 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
         _cleanup_close_ int status_r = -EBADF, status_w = -EBADF, request_fd = -EBADF, gate_r = -EBADF,
                             cgroup_w = -EBADF;
         _cleanup_strv_free_ char **hargv = NULL;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
         int r;
 
         /* Everything about the node is looked up by the helper, as the owner. */
@@ -290,13 +233,12 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
                 if (r < 0)
                         return r;
         }
-        if (t->cgroup_procs_fd >= 0) {
-                cgroup_w = fcntl(t->cgroup_procs_fd, F_DUPFD_CLOEXEC, EXEC_CGROUP_FD + 1);
-                if (cgroup_w < 0)
-                        return -errno;
-        }
-
         if (helper_main) {
+                if (t->cgroup_procs_fd >= 0) {
+                        cgroup_w = fcntl(t->cgroup_procs_fd, F_DUPFD_CLOEXEC, EXEC_CGROUP_FD + 1);
+                        if (cgroup_w < 0)
+                                return -errno;
+                }
                 t->started_at = now_usec(CLOCK_REALTIME);
                 t->pid = fork();
                 if (t->pid < 0)
@@ -306,25 +248,28 @@ static int task_start_helper(Task *t, const TaskParams *p, int out_fd, int err_f
                 t->status_fd = TAKE_FD(status_r);
                 return 0;
         }
-        r = -posix_spawnattr_init(&attr);
-        if (r < 0)
-                return r;
-        r = -posix_spawn_file_actions_init(&fa);
-        if (r < 0) {
-                (void) posix_spawnattr_destroy(&attr);
-                return r;
-        }
-        r = task_setup_attr(&attr);
-        if (r >= 0)
-                r = task_setup_file_actions(&fa, out_fd, err_fd, status_w, request_fd, gate_r, cgroup_w);
-        if (r >= 0) {
-                t->started_at = now_usec(CLOCK_REALTIME);
-                /* The helper gets an empty environment: the loader of a root process must find no LD_*. */
-                r = -posix_spawn(&t->pid, p->helper, &fa, &attr, hargv, empty_env);
-        }
-        (void) posix_spawn_file_actions_destroy(&fa);
-        (void) posix_spawnattr_destroy(&attr);
-
+        /* In the attempt's cgroup from its creation (spawnrec.h), so the helper needs no EXEC_CGROUP_FD;
+         * the environment is empty: the loader of a root process must find no LD_*. */
+        const SpawnFd fds[] = {
+                { status_w, EXEC_STATUS_FD },
+                { request_fd, EXEC_REQUEST_FD },
+                { gate_r, EXEC_GATE_FD },
+        };
+        SpawnParams sp = {
+                .path = p->helper,
+                .argv = hargv,
+                .env = empty_env,
+                .cwd = "/", /* it changes directory itself, as the owner */
+                .stdout_fd = out_fd,
+                .stderr_fd = err_fd,
+                .record_fd = -EBADF,
+                .cgroup_fd = t->cgroup_fd,
+                .cgroup_procs_fd = t->cgroup_procs_fd,
+                .fds = fds,
+                .n_fds = gate_r >= 0 ? 3 : 2,
+        };
+        t->started_at = now_usec(CLOCK_REALTIME);
+        r = spawn_recorded(&sp, &t->pid);
         /* The helper's report, if any, is read when it exits (task_result_from_helper). */
         if (r >= 0)
                 t->status_fd = TAKE_FD(status_r);

@@ -25,6 +25,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -130,7 +131,7 @@ static int child_dup(int from, int to) {
 
 /* Everything between vfork() and execve(). Returns only on failure, with -errno. Not inlined: its locals
  * live in frames below the caller's, never in the frame vfork() returns twice into. */
-static __attribute__((noinline)) int child_run(const SpawnParams *p) {
+static __attribute__((noinline)) int child_run(const SpawnParams *p, bool join_cgroup) {
         static char *const empty_env[] = { NULL };
         /* The kernel's struct sigaction all zero, whatever its layout: SIG_DFL, no flags, empty mask. */
         const unsigned long dfl[8] = { 0 };
@@ -141,9 +142,9 @@ static __attribute__((noinline)) int child_run(const SpawnParams *p) {
          * the system call, since glibc's sigaction() refuses its internal signals (32, 33), which a parent
          * started by posix_spawn() may have ignored (make does). SIGKILL and SIGSTOP fail, as expected. */
         static_assert(SIG_DFL == 0, "an all-zero struct sigaction is SIG_DFL");
-        /* Into the attempt's cgroup first: whatever this process becomes is in it from its exec on, and a
-         * kill of the cgroup reaches it even before that. "0" is the writer itself. */
-        if (p->cgroup_procs_fd > STDERR_FILENO && write(p->cgroup_procs_fd, "0", 1) < 0)
+        /* Into the attempt's cgroup first, unless cloned there: whatever this process becomes is in it from
+         * its exec on, and a kill of the cgroup reaches it even before that. "0" is the writer itself. */
+        if (join_cgroup && write(p->cgroup_procs_fd, "0", 1) < 0)
                 return -errno;
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) syscall(SYS_rt_sigaction, sig, dfl, NULL, _NSIG / 8);
@@ -169,6 +170,11 @@ static __attribute__((noinline)) int child_run(const SpawnParams *p) {
          * record fd and the error pipe must stay open until the exec, hence not a close). Kernels before
          * 5.11 lack the flag: everything of ours is close-on-exec anyway. */
         (void) close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+        for (size_t i = 0; i < p->n_fds; i++) { /* after it: a dup2() copy is not close-on-exec */
+                r = child_dup(p->fds[i].from, p->fds[i].to);
+                if (r < 0)
+                        return r;
+        }
 
         if (p->record_fd >= 0) {
                 r = child_record(p);
@@ -210,17 +216,104 @@ static int read_report(int fd) {
         return n == sizeof(err) && err > 0 ? -err : -EIO;
 }
 
+/* Whether clone3() may create children in a cgroup here: false once a kernel said it cannot (before 5.7). */
+static bool clone_into_cgroup_works = true;
+
+/* A child in the cgroup of cgroup_fd from its creation, fork-like: it has its own copy of our memory, so
+ * returning from the system call into C is safe (vfork()'s child must not return from a function). Returns
+ * as fork() does; -1 with errno ENOSYS or E2BIG (then clone_into_cgroup_works is false) where the kernel
+ * cannot. */
+static pid_t clone_into_cgroup(int cgroup_fd) {
+        struct clone_args a = {
+                .flags = CLONE_INTO_CGROUP,
+                .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t) cgroup_fd,
+        };
+        pid_t pid = (pid_t) syscall(SYS_clone3, &a, sizeof(a));
+
+        if (pid < 0 && (errno == ENOSYS || errno == E2BIG))
+                clone_into_cgroup_works = false;
+        return pid;
+}
+
+/* The child: set up, exec, or report the failed step's errno on report_fd and exit. */
+static _Noreturn void child_main(const SpawnParams *p, bool join_cgroup, int report_fd) {
+        int err = -child_run(p, join_cgroup);
+
+        (void) !write(report_fd, &err, sizeof(err));
+        _exit(127);
+}
+
+static __attribute__((noinline)) pid_t spawn_vfork(const SpawnParams *p, int report_fd) {
+        pid_t pid = vfork();
+
+        if (pid == 0)
+                child_main(p, p->cgroup_fd > STDERR_FILENO, report_fd);
+        return pid;
+}
+
+/* The child, in p's cgroup from its creation where the kernel can: as fork(), -1 with errno. */
+static pid_t spawn_child(const SpawnParams *p, int report_fd) {
+        if (p->cgroup_fd > STDERR_FILENO && clone_into_cgroup_works) {
+                pid_t pid = clone_into_cgroup(p->cgroup_fd);
+
+                if (pid == 0)
+                        child_main(p, false, report_fd);
+                if (pid > 0 || clone_into_cgroup_works)
+                        return pid;
+        }
+        return spawn_vfork(p, report_fd);
+}
+
+/* The highest fd number p->fds give the program (2 without any). */
+static int fds_top(const SpawnParams *p) {
+        int top = STDERR_FILENO;
+
+        for (size_t i = 0; i < p->n_fds; i++)
+                if (p->fds[i].to > top)
+                        top = p->fds[i].to;
+        return top;
+}
+
+/* A close-on-exec pipe whose write end (the child's report) is above top, so no SpawnFd overwrites it.
+ * Returns 0 or -errno. */
+static int report_pipe(int fds[2], int top) {
+        int w;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        if (fds[1] > top)
+                return 0;
+        w = fcntl(fds[1], F_DUPFD_CLOEXEC, top + 1);
+        (void) close(fds[1]);
+        fds[1] = w;
+        if (w >= 0)
+                return 0;
+        w = -errno;
+        (void) close(fds[0]);
+        return w;
+}
+
 int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
+        bool cgroup = p && p->cgroup_fd > STDERR_FILENO;
         sigset_t old;
         int fds[2], r;
         pid_t pid;
 
         if (!p || !p->path || !p->argv || !p->argv[0] || p->stdout_fd <= STDERR_FILENO ||
             p->stderr_fd <= STDERR_FILENO || (p->record_fd >= 0 && p->record_fd <= STDERR_FILENO) ||
-            (p->record_fd >= 0 && (!p->record_prefix || strlen(p->record_prefix) > SPAWN_PREFIX_MAX)))
+            (p->record_fd >= 0 && (!p->record_prefix || strlen(p->record_prefix) > SPAWN_PREFIX_MAX)) ||
+            (cgroup && !clone_into_cgroup_works && p->cgroup_procs_fd <= STDERR_FILENO) ||
+            (p->n_fds > 0 && !p->fds))
                 return -EINVAL;
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
+        for (size_t i = 0; i < p->n_fds; i++)
+                if (p->fds[i].from <= fds_top(p) || p->fds[i].to <= STDERR_FILENO)
+                        return -EINVAL;
+        if (p->record_fd >= 0 && p->record_fd <= fds_top(p)) /* written after the dup2()s */
+                return -EINVAL;
+        r = report_pipe(fds, fds_top(p));
+        if (r < 0)
+                return r;
 
         r = mask_all(&old);
         if (r < 0) {
@@ -228,13 +321,7 @@ int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
                 (void) close(fds[1]);
                 return r;
         }
-        pid = vfork();
-        if (pid == 0) {
-                int err = -child_run(p);
-
-                (void) !write(fds[1], &err, sizeof(err));
-                _exit(127);
-        }
+        pid = spawn_child(p, fds[1]);
         r = pid < 0 ? -errno : 0;
         mask_restore(&old);
         (void) close(fds[1]);

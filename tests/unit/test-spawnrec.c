@@ -3,19 +3,24 @@
  * Unit tests for spawnrec.c with real processes: the record is in the file before the program runs (the
  * program itself looks for its own line), it carries the start time procutil reads (even under a command
  * name with spaces and parentheses), a record that cannot be written means the program never runs, exec
- * failures are returned and leave no child, and the record's format.
+ * failures are returned and leave no child, and the record's format. Where a cgroup2 can be made (root),
+ * the program runs in the cgroup given from its exec on, set up as without one.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <mntent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -203,6 +208,64 @@ static void test_failures(void **state) {
 /* The program is a session leader without the caller's fds, with an empty signal mask and no signal ignored,
  * though the caller blocked and ignored some. The mask and dispositions are read by the program exec'd
  * directly (a shell blocks signals of its own around its forks). */
+/* ---- into a cgroup ---- */
+
+/* A fresh cgroup2 directory in dir (its path in path, its fds in *ret_fd and *ret_procs), or false where
+ * none can be made (no cgroup2, not root). */
+static bool cgroup_make(char *path, size_t size, int *ret_fd, int *ret_procs) {
+        struct mntent *m;
+        bool found = false;
+        FILE *f = setmntent("/proc/self/mounts", "re");
+
+        if (!f)
+                return false;
+        while (!found && (m = getmntent(f)))
+                if (strcmp(m->mnt_type, "cgroup2") == 0) {
+                        snprintf(path, size, "%s/orchd-spawnrec-%d", m->mnt_dir, (int) getpid());
+                        found = true;
+                }
+        endmntent(f);
+        if (!found || mkdir(path, 0755) < 0)
+                return false;
+        *ret_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *ret_procs = openat(*ret_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        assert_true(*ret_fd > STDERR_FILENO && *ret_procs > STDERR_FILENO);
+        return true;
+}
+
+/* The program's /proc/self/cgroup line of cgroup2 ("0::/PATH") names the cgroup made for it, and it is
+ * a session leader with an empty signal mask as without a cgroup. */
+static void test_into_cgroup(void **state) {
+        Fixture *f = *state;
+        char path[PATH_MAX], want[PATH_MAX + 8], script[PATH_MAX + 256], line[256];
+        char *argv[] = { (char *) "sh", (char *) "-c", script, NULL };
+        SpawnParams p = params(f, "/bin/sh", argv);
+        const char *base;
+        pid_t pid = 0;
+
+        if (!cgroup_make(path, sizeof(path), &p.cgroup_fd, &p.cgroup_procs_fd)) {
+                skip();
+                return;
+        }
+        base = strrchr(path, '/');
+        snprintf(want, sizeof(want), "0::*%s", base);
+        snprintf(script, sizeof(script),
+                 "case \"$(grep '^0::' /proc/self/cgroup)\" in %s) ;; *) exit 3 ;; esac; "
+                 "[ \"$(cut -d' ' -f6 /proc/$$/stat)\" = $$ ] || exit 4; "
+                 "grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status || exit 5; "
+                 "[ ! -e /proc/$$/fd/%d ] || exit 6",
+                 want, p.cgroup_fd);
+        assert_int_equal(spawn_recorded(&p, &pid), 0);
+        assert_int_equal(wait_exit(pid), 0);
+        /* Its record, as without a cgroup. */
+        read_record(f, line, sizeof(line));
+        snprintf(want, sizeof(want), "%s%d ", PREFIX, (int) pid);
+        assert_true(strncmp(line, want, strlen(want)) == 0);
+        close(p.cgroup_procs_fd);
+        close(p.cgroup_fd);
+        assert_int_equal(rmdir(path), 0);
+}
+
 static void test_child_state(void **state) {
         Fixture *f = *state;
         char script[512];
@@ -262,6 +325,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unrecorded_never_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_child_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_into_cgroup, setup, teardown),
                 cmocka_unit_test(test_format),
         };
 
