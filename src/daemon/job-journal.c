@@ -265,8 +265,6 @@ static void release_completions(Job *j, uint64_t gen) {
 
 void job_on_durable(Job *j, uint64_t gen) {
         job_notify_durable(j, gen);
-        if (j->hold_gen != 0 && durable(j->hold_gen, gen))
-                j->hold_gen = 0; /* the acceptance is durable: jobs/ID stays (before release_spawns) */
         if (j->dag) {
                 release_spawns(j, gen);
                 release_completions(j, gen);

@@ -12,9 +12,10 @@
  *   - no node execs before its attempt and pid are in the job's "starts" file
  *     (written by the child itself before its exec, or before the gate opens:
  *     supervise.h), so the next start finds every process a crash left behind;
- *   - a node with on_interrupt=fail is spawned only once its start is durable,
- *     and no node of a job whose acceptance may not be durable yet is spawned
- *     at all (both wait in await_spawn, released by job-journal.c);
+ *   - a node with on_interrupt=fail is spawned only once its start is durable
+ *     (it waits in await_spawn, released by job-journal.c); others start at
+ *     once, even before the job's acceptance is durable (spool-accept.c
+ *     completes it at the next start if a crash came first);
  *   - attempt numbers and logs are never reused;
  *   - fds follow running nodes: the logs and starts fds are open only while
  *     the job holds a slot.
@@ -425,17 +426,12 @@ static void begin_attempt(Job *j, uint32_t i) {
 
         /* A node that must never run twice starts only once "attempt N started" is durable: after a
          * crash, recovery then knows it may have run. Others start now, their start held for the commit
-         * of the next end (job_defer_start(): the starts file tells a restart). Until its acceptance is
-         * durable a job's directory (and the starts record in it) may vanish with a crash, the file being
-         * taken again as a new job: its nodes start with that commit. */
+         * of the next end (job_defer_start(): the starts file tells a restart), even before the job's
+         * acceptance is durable: a crash then completes the acceptance, as the starts file in jobs/.#ID
+         * says nodes ran (spool_complete_unpublished()), instead of taking the file again. */
         if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_FAIL) {
                 mark_node_dirty(j, i);
                 barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
-        } else if (j->hold_gen != 0) {
-                /* Only the acceptance has to be durable first: the start itself is held like any other. */
-                mark_node_started(j, i);
-                barrier_push(&j->await_spawn, &j->n_await_spawn, &j->cap_await_spawn, j, i, 0);
-                j->await_spawn[j->n_await_spawn - 1].gen = j->hold_gen;
         } else {
                 mark_node_started(j, i);
                 node_spawn(j, i);

@@ -549,9 +549,6 @@ int job_activate(Job *j) {
                 if (fresh && job_has_starts(j))
                         fresh = false;
                 if (fresh) {
-                        /* Perhaps just accepted, the acceptance in the committer's open batch: the first
-                         * nodes wait for it to be durable (begin_attempt). */
-                        j->hold_gen = committer_next_gen(j->host->committer);
                         dag_start(j->dag);
                         schedule_soon(j);
                         return 0;

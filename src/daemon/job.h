@@ -124,11 +124,9 @@ struct Job {
                 uint64_t gen;
         } * pending;
         size_t n_pending, cap_pending;
-        struct JobPending *await_spawn; /* on_interrupt=fail nodes waiting for their start to be durable,
-                                         * and the nodes of a job not yet durably accepted (hold_gen) */
+        struct JobPending *await_spawn; /* on_interrupt=fail nodes waiting for their start to be durable */
         size_t n_await_spawn, cap_await_spawn;
         uint64_t skip_gen;  /* skips recorded; no start until durable */
-        uint64_t hold_gen;  /* perhaps not durably accepted: no spawn until this is durable; 0 = none */
         uint64_t final_gen; /* the job's end; waiters answered when durable */
 
         ControlCall **waiters;

@@ -118,6 +118,74 @@ static int publish_run(void *p) {
         return 0; /* the rename is made durable by the batch's one fsync of jobs/ (publish_after) */
 }
 
+/* Whether a node of jobs/.#ID (dfd) may have run: its keeper or the child itself put the start in "starts"
+ * before the exec. */
+static bool starts_recorded(int dfd) {
+        struct stat st;
+
+        return fstatat(dfd, "starts", &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode) &&
+                st.st_size > 0;
+}
+
+/* Whether jobs/.#ID (dfd) holds a job as the recovery loads it: job.json valid, state.json loading. After a
+ * crash of orchd alone they are whole (written before any node started); after one of the machine they
+ * may be torn, and then nothing of the job runs any more either. Returns 0 or -errno, err set. */
+static int unpublished_loads(Spool *s, int dfd, char **ret_err) {
+        _cleanup_(jobspec_errors_freep) JobErrors *errors = NULL;
+        _cleanup_(jobspec_freep) JobSpec *spec = NULL;
+        _cleanup_(job_run_freep) JobRun *run = NULL;
+        _cleanup_free_ char *buf = NULL;
+        uint64_t seq = 0;
+        size_t size;
+        int r;
+
+        r = read_file_at(dfd, "job.json", s->limits.max_file_size, &buf, &size);
+        if (r >= 0)
+                r = jobspec_parse(buf, size, &s->limits, "", &spec, &errors);
+        if (r >= 0)
+                r = journal_load(dfd, spec, &run, &seq, ret_err);
+        return r;
+}
+
+int spool_complete_unpublished(Spool *s, const char *dname) {
+        _cleanup_free_ char *err = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
+
+        dfd = openat(s->jobs_fd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0 || !starts_recorded(dfd))
+                return 0;
+        r = unpublished_loads(s, dfd, &err);
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "jobs/%s: nodes of this job had started, but its files do not load (%s); the "
+                        "machine must have crashed, so nothing of it runs: taking its file again.",
+                        dname, err ?: "%m");
+                return 0;
+        }
+        /* As publish_run() and the batch's fsync of jobs/ would have. */
+        r = fsync_file_at(dfd, "job.json");
+        if (r >= 0)
+                r = fsync_file_at(dfd, "state.json");
+        if (r >= 0)
+                r = fsync_dir(dfd);
+        if (r >= 0 && renameat(s->jobs_fd, dname, s->jobs_fd, dname + 2) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = fsync_dir(s->jobs_fd);
+        if (r < 0) {
+                log_warning_errno(r, "jobs/%s: cannot complete its acceptance: %m; taking its file again.",
+                                  dname);
+                return 0;
+        }
+        log_notice(
+                "Job %s: its first nodes had started when orchd stopped, before its acceptance was durable; "
+                "accepted now, its nodes are recovered with it.",
+                dname + 2);
+        return 1;
+}
+
 /* After the batch's fsync of jobs/: accepted. The source copy is no longer needed (not before: the rename
  * must be durable first); a crash before this unlink is cleaned at start. */
 static int publish_after(void *p) {

@@ -175,6 +175,12 @@ int spool_staged_attach(Spool *s, JobRead *rd, off_t size, uid_t uid, gid_t gid,
 int spool_accept(Spool *s, const char *source, const char *intake_name, char *buf, size_t size,
                  JobSpec *spec_in, JobRead *rd, Staged *stage, uid_t uid, gid_t gid, uint64_t *ret_id);
 
+/* At start, for jobs/.#ID (dname) left by a crash: a job's first nodes start before its acceptance is
+ * durable, so if its "starts" records one, the acceptance is completed (if its files load) rather than
+ * its file taken again beside what may still run. Returns 1 if jobs/ID now holds it, 0 if the caller gives
+ * the file back. */
+int spool_complete_unpublished(Spool *s, const char *dname);
+
 /* spool-intake.c */
 /* Queue intake/NAME to be accepted or rejected, after the files queued before it, unless it is queued
  * already (a rescan and an event can both name it). Returns 0 or -ENOMEM. */

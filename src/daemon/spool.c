@@ -22,24 +22,20 @@
  * Names longer than INTAKE_NAME_MAX are rejected (they cannot be carried as
  * source.NAME).
  *
- * jobs/.intake and jobs/.#ID are private to the daemon, so once a file is
- * claimed nobody can swap it; it is inspected with lstat before it is ever
- * opened (hard links, files others may write and oversize files are refused
- * unread and kept in rejected/; anything that is not a regular file, such as
- * a symlink, FIFO, device or directory, is removed, not kept, with an error
- * record for its owner). rejected/ and each rejected/UID/ are root's alone (0700): its files and error
- * records reach their owner through the Rejected call, never the file system.
- * The accepted job is our own copy of the bytes
- * read (job.json), so a writer that still holds the original cannot change
- * it. jobs/.#ID becomes jobs/ID by one rename after everything in it is
- * durable: that rename is the acceptance. At start, a jobs/.#ID left by a
- * crash gives its source back to .intake, so a file is accepted at most once
- * and never lost. Below the free-space floor (MinFreeSpace=), or once taking
- * a file in ran out of space, nothing more is claimed: files wait where they
- * are until a re-check (a timer, or a job's end) finds room; a job given up
- * for lack of space leaves no jobs/.#ID behind. Per-user caps are the
- * manager's (the admit callback). Does not run jobs: accepted ones go to the
- * manager.
+ * jobs/.intake and jobs/.#ID are private to the daemon, so once a file is claimed nobody can swap it; it
+ * is inspected with lstat before it is ever opened (hard links, files others may write and oversize files
+ * are refused unread and kept in rejected/; anything that is not a regular file, such as a symlink, FIFO,
+ * device or directory, is removed, not kept, with an error record for its owner). rejected/ and each
+ * rejected/UID/ are root's alone (0700): its files and error records reach their owner through the
+ * Rejected call, never the file system. The accepted job is our own copy of the bytes read (job.json), so
+ * a writer that still holds the original cannot change it. jobs/.#ID becomes jobs/ID by one rename after
+ * everything in it is durable: that rename is the acceptance. At start, a jobs/.#ID left by a crash gives
+ * its source back to .intake, unless nodes of it had started (they start before the acceptance is
+ * durable): then its acceptance is completed. So a file is accepted at most once and never lost. Below the
+ * free-space floor (MinFreeSpace=), or once taking a file in ran out of space, nothing more is claimed:
+ * files wait where they are until a re-check (a timer, or a job's end) finds room; a job given up for lack
+ * of space leaves no jobs/.#ID behind. Per-user caps are the manager's (the admit callback). Does not run
+ * jobs: accepted ones go to the manager.
  */
 
 #include <systemd/sd-id128.h>
@@ -203,12 +199,15 @@ int spool_start(Spool *s) {
 
 /* ---- start-up: directories, crash leftovers, next id ------------------------------------------- */
 
-/* jobs/.#ID left by a crash: give its source back to intake, then remove it. */
+/* jobs/.#ID left by a crash: accepted now if its nodes may have run, else its source goes back to intake. */
 static void recover_unpublished(Spool *s, const char *dname) {
-        _cleanup_close_ int dfd = open_dir_at(s->jobs_fd, dname, 0750);
+        _cleanup_close_ int dfd = -EBADF;
         struct dirent *de;
         DIR *d;
 
+        if (spool_complete_unpublished(s, dname) > 0)
+                return;
+        dfd = open_dir_at(s->jobs_fd, dname, 0750);
         if (dfd >= 0) {
                 if (opendir_fd(dfd, &d) < 0)
                         d = NULL;

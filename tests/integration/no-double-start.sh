@@ -126,10 +126,10 @@ check_node "$id" first
 ok "first: it ran once, or twice (the execution the crash left behind was killed before the rerun)" \
         test "$(starts_of first)" -le 2
 
-# ---- 1b. two first nodes: the spawn of one of them kills orchd. Had they been spawned in the loop iteration
-# that accepted the job, before its acceptance was even queued for commit, the restart would take the file
-# again as a new job (jobs/.#ID is removed, with its starts file): they are spawned only once that commit is
-# durable (hold_gen, job.c).
+# ---- 1b. two first nodes: the spawn of one of them kills orchd. They start before the job's acceptance is
+# durable; had the restart taken the file again as a new job (removing jobs/.#ID with its starts file), the
+# nodes would have run again beside themselves. The restart completes that acceptance instead
+# (spool_complete_unpublished(), early-start.sh).
 stop_orchd
 start_killed_at_spawn right
 drop_job twofirst <<EOF
