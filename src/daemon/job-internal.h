@@ -33,10 +33,11 @@ struct NodeCtl {
         KeeperTask *task;    /* the running attempt, in the owner's keeper (keeper-client.h) */
         uint16_t logs_taken; /* attempts this start skipped: their logs existed (node_skip_attempt()) */
         sd_event_source *retry_timer;
-        /* Entered retry_wait while the job's flushed_gen was this: its delay may end before any commit
-         * recorded the wait (the committer busy), and then the retry waits for that commit, so that the
-         * journal and the history hold the backoff. */
-        uint64_t retry_wait_gen;
+        /* Entered retry_wait after the job's flushes-th flush: its delay may end before any flush recorded
+         * the wait (the committer busy), and then the retry waits for the next one, so that the journal
+         * and the history hold the backoff. A count, not the generation: flushes within one open batch
+         * share a generation, and the one that records the wait can be the second of them. */
+        uint64_t retry_wait_flushes;
         bool retry_wait_unbuilt;
 };
 

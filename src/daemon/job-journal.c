@@ -213,6 +213,7 @@ int job_flush(Job *j, uint64_t gen_next) {
         j->job_dirty = false;
 
         j->flushed_gen = gen_next;
+        j->flushes++;
         release_deferred_retries(j);
         assign_gen(j->pending, j->n_pending, gen_next);
         assign_gen(j->await_spawn, j->n_await_spawn, gen_next);

@@ -199,7 +199,7 @@ static int retry_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = c->job;
 
         c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
-        if (c->retry_wait_unbuilt && j->flushed_gen == c->retry_wait_gen) {
+        if (c->retry_wait_unbuilt && j->flushes == c->retry_wait_flushes) {
                 /* No commit has recorded the wait yet: the retry follows the next one (job_flush()). */
                 if (grow((void **) &j->retry_deferred, &j->cap_retry_deferred, j->n_retry_deferred + 1,
                          sizeof(uint32_t)) < 0)
@@ -287,7 +287,7 @@ static void node_wait_retry(Job *j, uint32_t i, Reason reason, uint64_t delay) {
         n->retry_at = now_realtime_usec() + delay;
         slot_release(j);
         mark_node_dirty(j, i);
-        node_ctl(j, i)->retry_wait_gen = j->flushed_gen;
+        node_ctl(j, i)->retry_wait_flushes = j->flushes;
         node_ctl(j, i)->retry_wait_unbuilt = true;
         r = arm_retry_timer(j, i, n->retry_at);
         if (r < 0) {

@@ -110,6 +110,7 @@ struct Job {
         sd_event_source *defer_source;
         uint64_t seq;         /* last journal sequence number written */
         uint64_t flushed_gen; /* generation holding the job's latest flushed records (or acceptance) */
+        uint64_t flushes;     /* how many times job_flush() wrote its records */
         size_t journal_bytes; /* bytes of journal files since the last snapshot */
         size_t snapshot_bytes;
         uint64_t segments_from; /* first segment after the last snapshot; 0 = j->seq + 1 (not flushed yet) */
