@@ -183,8 +183,8 @@ static void test_barrier_completion(void **state) {
         assert_int_equal(j->run->state, JOB_SUCCEEDED);
 }
 
-/* A node with on_interrupt=fail is spawned only once its start is durable; and no node of a job whose
- * acceptance may not be durable yet is spawned. */
+/* A node with on_interrupt=fail is spawned only once its start is durable (the job's acceptance with it:
+ * others start at once, spool_complete_unpublished() covering a crash before the acceptance is durable). */
 static void test_barrier_spawn(void **state) {
         TestHost *h = *state;
         char json[1024];
