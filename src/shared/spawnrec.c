@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clonevfork.h"
 #include "spawnrec.h"
 
 /* Decimal digits of v at the end of buf (which holds 21 bytes); returns where they start. */
@@ -220,9 +221,9 @@ static int read_report(int fd) {
 static bool clone_into_cgroup_works = true;
 
 /* A child in the cgroup of cgroup_fd from its creation, fork-like: it has its own copy of our memory, so
- * returning from the system call into C is safe (vfork()'s child must not return from a function). Returns
- * as fork() does; -1 with errno ENOSYS or E2BIG (then clone_into_cgroup_works is false) where the kernel
- * cannot. */
+ * returning from the system call into C is safe (vfork()'s child must not return from a function). Where
+ * clonevfork.h has no trampoline. Returns as fork() does; -1 with errno ENOSYS or E2BIG (then
+ * clone_into_cgroup_works is false) where the kernel cannot. */
 static pid_t clone_into_cgroup(int cgroup_fd) {
         struct clone_args a = {
                 .flags = CLONE_INTO_CGROUP,
@@ -244,6 +245,18 @@ static _Noreturn void child_main(const SpawnParams *p, bool join_cgroup, int rep
         _exit(127);
 }
 
+typedef struct ChildArgs {
+        const SpawnParams *p;
+        int report_fd;
+} ChildArgs;
+
+/* clone_vfork_into_cgroup()'s child, on a stack of its own. */
+static int child_entry(void *arg) {
+        const ChildArgs *a = arg;
+
+        child_main(a->p, false, a->report_fd);
+}
+
 static __attribute__((noinline)) pid_t spawn_vfork(const SpawnParams *p, int report_fd) {
         pid_t pid = vfork();
 
@@ -255,7 +268,14 @@ static __attribute__((noinline)) pid_t spawn_vfork(const SpawnParams *p, int rep
 /* The child, in p's cgroup from its creation where the kernel can: as fork(), -1 with errno. */
 static pid_t spawn_child(const SpawnParams *p, int report_fd) {
         if (p->cgroup_fd > STDERR_FILENO && clone_into_cgroup_works) {
-                pid_t pid = clone_into_cgroup(p->cgroup_fd);
+                ChildArgs a = { .p = p, .report_fd = report_fd };
+                pid_t pid = clone_vfork_into_cgroup(p->cgroup_fd, child_entry, &a);
+
+                if (pid != -ENOSYS) {
+                        errno = pid < 0 ? -pid : 0;
+                        return pid < 0 ? -1 : pid;
+                }
+                pid = clone_into_cgroup(p->cgroup_fd);
 
                 if (pid == 0)
                         child_main(p, false, report_fd);

@@ -9,13 +9,14 @@
  * proc_start_time() of the process gives the same number. The line is one write() with O_APPEND: a reader
  * finds it whole or torn, never mixed with another. If that write fails the program is never exec'd.
  *
- * Into a cgroup the child is cloned (clone3(2), CLONE_INTO_CGROUP), fork-like: a copy of the parent's
- * memory. Joining by a write to cgroup.procs instead makes the kernel wait for an RCU grace period (some 8
- * ms per start on an idle 2-vCPU machine, 0.4 ms for the clone); that is the way of kernels before 5.7.
- * Without a cgroup the child is vfork()'s, in the parent's memory until its execve(). Either way every
- * signal is blocked in the parent around the clone (a handler of the daemon never runs in the child) and
- * all dispositions are reset to default in the child before the mask is emptied. The child calls only
- * async-signal-safe functions: no malloc, no stdio, no locks. No logging, no event loop.
+ * Into a cgroup the child is cloned (clone3(2), CLONE_INTO_CGROUP), as vfork() would (clonevfork.h), or
+ * fork-like (a copy of the parent's memory) where that has no trampoline. Joining by a write to
+ * cgroup.procs instead makes the kernel wait for an RCU grace period (some 8 ms per start on an idle 2-vCPU
+ * machine); that is the way of kernels before 5.7. Without a cgroup the child is vfork()'s. A vfork()-like
+ * child runs in the parent's memory until its execve(). Every signal is blocked in the parent around the
+ * clone (a handler of the daemon never runs in the child) and all dispositions are reset to default in the
+ * child before the mask is emptied. The child calls only async-signal-safe functions: no malloc, no stdio,
+ * no locks. No logging, no event loop.
  */
 
 #include <stddef.h>
