@@ -397,6 +397,13 @@ KeeperSet *keeper_set_free(KeeperSet *s) {
         return NULL;
 }
 
+bool keeper_set_starting(const KeeperSet *ks) {
+        for (const Keeper *k = ks ? ks->keepers : NULL; k; k = k->next)
+                if (k->n_starting > 0)
+                        return true;
+        return false;
+}
+
 /* ---- attempts --------------------------------------------------------------------------------- */
 
 /* Send one message, waiting (boundedly) while the keeper's queue is full: it reads all the time, so a

@@ -79,6 +79,9 @@ int keeper_task_adopt(KeeperSet *ks, uid_t uid, const KeeperKey *key, keeper_tas
 int keeper_task_new_ended(sd_event *e, const KeeperKey *key, const TaskResult *result,
                           keeper_task_exit_cb cb, void *userdata, KeeperTask **ret);
 
+/* Whether a START of ks awaits its keeper's answer (false for NULL). */
+bool keeper_set_starting(const KeeperSet *ks);
+
 /* KillNodes= changed by a reload (stay = KillNodes=no): keepers started from now on follow it, and a
  * running keeper that would leave with orchd is told to stay (STAY, with its listening socket). Keepers
  * that stay need nothing for KillNodes=yes: orchd then stops every node itself before it exits. */

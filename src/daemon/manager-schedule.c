@@ -22,6 +22,10 @@
 #include "macro.h"
 #include "manager-internal.h"
 #include "retention.h"
+#include "time-util.h"
+
+/* How long a commit may wait for the answers of starts just sent (flush_waits_for_starts()). */
+#define START_BATCH_USEC (2 * USEC_PER_MSEC)
 
 /* ---- per-iteration work: schedule, then flush ----------------------------------------------- */
 
@@ -174,9 +178,44 @@ static void flush_dirty(Manager *m) {
                 assert_se(committer_seal(m->committer) == gen);
 }
 
+static int on_batch_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        return 0; /* the post source flushes */
+}
+
+/* Whether the commit waits for the answers of starts sent just before: each brings a pid to record and
+ * comes within a millisecond or so, and one commit then carries the ends that freed the slots and the
+ * starts that took them (as when a start waited for its answer), not two. At most START_BATCH_USEC: a
+ * timer makes sure an iteration comes then, whatever a keeper does. */
+static bool flush_waits_for_starts(Manager *m) {
+        uint64_t now;
+        int r;
+
+        /* An acceptance does not wait: what a client or a crash sees of the job should not lag. */
+        if (!keeper_set_starting(m->keepers) || committer_has_open(m->committer)) {
+                m->batch_since = 0;
+                return false;
+        }
+        now = now_usec(CLOCK_MONOTONIC);
+        if (m->batch_since == 0) {
+                r = m->batch_source ? sd_event_source_set_time(m->batch_source, now + START_BATCH_USEC) :
+                                      sd_event_add_time(m->event, &m->batch_source, CLOCK_MONOTONIC,
+                                                        now + START_BATCH_USEC, 100, on_batch_timer, m);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->batch_source, SD_EVENT_ONESHOT);
+                if (r < 0)
+                        return false; /* no timer to end the wait: no wait */
+                m->batch_since = now;
+        }
+        if (now < m->batch_since + START_BATCH_USEC)
+                return true;
+        m->batch_since = 0;
+        return false;
+}
+
 static void manager_flush(Manager *m) {
         /* Writes queued directly (an acceptance) count too: a queued job may change nothing for a while. */
-        if ((m->n_dirty > 0 || committer_has_open(m->committer)) && !committer_busy(m->committer))
+        if ((m->n_dirty > 0 || committer_has_open(m->committer)) && !committer_busy(m->committer) &&
+            !flush_waits_for_starts(m))
                 flush_dirty(m);
 }
 

@@ -522,6 +522,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->wake_source);
         sd_event_source_disable_unref(m->later_source);
         sd_event_source_disable_unref(m->trim_source);
+        sd_event_source_disable_unref(m->batch_source);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

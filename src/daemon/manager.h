@@ -66,6 +66,8 @@ struct Manager {
         sd_event_source *wake_source;  /* one-shot defer: makes the post source run (manager_wake) */
         sd_event_source *later_source; /* one-shot timer: a scheduling pass after a shortage of fds */
         sd_event_source *trim_source;  /* one-shot timer: malloc_trim() once big replies have stopped */
+        sd_event_source *batch_source; /* one-shot timer: ends a commit's wait for starts' answers */
+        uint64_t batch_since;          /* CLOCK_MONOTONIC: a commit waits for starts' answers since; 0 */
         sd_event_source *sig_term, *sig_int, *sig_hup;
 
         Job **jobs; /* every job, sorted by id */

@@ -635,12 +635,18 @@ drop_job() { # drop_job NAME <<JSON: write SPOOL/tmp/NAME.json from stdin (copy 
 }
 
 job_id_of() { # job_id_of NAME [SECONDS]: print the id of the job named NAME, polling ≤ SECONDS (60; a 100,000-node
-        # file takes over 10 s to be accepted under ASan on a loaded machine); 1 if none appears
+        # file takes over 10 s to be accepted under ASan on a loaded machine) for it and for its jobs/ID; 1 if
+        # none appears
         local name=${1%.json} id deadline=$(($(date +%s%N) + ${2:-60} * TEST_TIME_SCALE * 1000000000))
         while :; do
                 id=$(ctl --json list --all 2>/dev/null |
                         jq -r --arg n "$name" '[.[] | select(.name == $n)][0].id // empty' 2>/dev/null)
                 if [ -n "$id" ]; then
+                        # Once it is jobs/ID (its acceptance durable), not jobs/.#ID: its nodes may start
+                        # before that, and the tests that look into a job's directory look there.
+                        while [ ! -d "$SPOOL/jobs/$id" ] && [ "$(date +%s%N)" -lt "$deadline" ]; do
+                                sleep 0.02
+                        done
                         echo "$id"
                         return 0
                 fi
@@ -707,13 +713,22 @@ disk_node_is() { # disk_node_is ID NODE STATE [ATTEMPT]: node NODE of job ID is 
         [ "${got% *}" = "$3" ] && { [ -z "${4:-}" ] || [ "${got#* }" = "$4" ]; }
 }
 
-disk_job_id() { # disk_job_id FILE: the id of the job accepted from FILE (e.g. x.json), read from the spool
+_disk_job_id() {
         local f
         for f in "$SPOOL"/jobs/[1-9]*/state.json; do
                 [ -e "$f" ] && jq -e --arg s "$1" '.job.source == $s' "$f" >/dev/null 2>&1 &&
                         basename "$(dirname "$f")" && return 0
         done
         return 1
+}
+
+disk_job_id() { # disk_job_id FILE: the id of the job accepted from FILE (e.g. x.json), read from the spool;
+        # polled (≤ 20 s): a job's nodes start before its acceptance is durable (jobs/.#ID until then)
+        local deadline=$(($(date +%s%N) + 20 * TEST_TIME_SCALE * 1000000000))
+        until _disk_job_id "$1"; do
+                [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+                sleep 0.05
+        done
 }
 
 # ------------------------------------------------------------------------------------- node helpers
