@@ -106,7 +106,8 @@ void keeper_disconnect(Keeper *k, int error) {
         k->io = sd_event_source_disable_unref(k->io);
         k->fd = safe_close(k->fd);
         k->n_starting = 0;
-        (void) sd_event_source_set_enabled(k->start_timer, SD_EVENT_OFF);
+        if (k->start_timer)
+                (void) sd_event_source_set_enabled(k->start_timer, SD_EVENT_OFF);
         res.finished_at = now_realtime_usec();
         while (k->tasks) {
                 KeeperTask *t = k->tasks;
@@ -150,17 +151,6 @@ static void keeper_start_answered(Keeper *k) {
         k->answered_at = now_usec(CLOCK_MONOTONIC);
 }
 
-/* A START went out: while any waits, the timer watches for answers (sd-event fails these only on a
- * source that is not a timer's). */
-static void keeper_start_sent(Keeper *k) {
-        if (k->n_starting++ > 0)
-                return;
-        k->answered_at = now_usec(CLOCK_MONOTONIC);
-        (void) sd_event_source_set_time(k->start_timer,
-                                        k->answered_at + KEEPER_START_TIMEOUT_MSEC * USEC_PER_MSEC);
-        (void) sd_event_source_set_enabled(k->start_timer, SD_EVENT_ONESHOT);
-}
-
 /* No answer to any START since answered_at: past the bound the keeper is stuck, and given up (killed). */
 static int keeper_on_start_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t deadline;
@@ -180,6 +170,26 @@ static int keeper_on_start_timer(sd_event_source *s, uint64_t usec, void *userda
         keeper_kill(k);
         keeper_disconnect(k, -ETIMEDOUT);
         return 0;
+}
+
+/* A START went out: while any waits, the timer watches for answers. Made at the first START, for a keeper
+ * orchd started and one it recovered alike; without memory for it, no start of this keeper times out. */
+static void keeper_start_sent(Keeper *k) {
+        uint64_t deadline;
+
+        if (k->n_starting++ > 0)
+                return;
+        k->answered_at = now_usec(CLOCK_MONOTONIC);
+        deadline = k->answered_at + KEEPER_START_TIMEOUT_MSEC * USEC_PER_MSEC;
+        if (!k->start_timer) {
+                if (sd_event_add_time(k->set->event, &k->start_timer, CLOCK_MONOTONIC, deadline, 0,
+                                      keeper_on_start_timer, k) < 0)
+                        log_warning("Out of memory arming the start timeout of orchd-keeper of uid %u.",
+                                    (unsigned) k->uid);
+                return;
+        }
+        (void) sd_event_source_set_time(k->start_timer, deadline);
+        (void) sd_event_source_set_enabled(k->start_timer, SD_EVENT_ONESHOT);
 }
 
 /* STARTED or FAILED of a START: the task starts (started_cb) or ends before it ran (cb, start_error). */
@@ -321,9 +331,6 @@ static int keeper_start(KeeperSet *s, uid_t uid, Keeper **ret) {
                 r = sd_event_add_defer(s->event, &k->defer, keeper_on_defer, k);
         if (r >= 0)
                 r = sd_event_source_set_enabled(k->defer, SD_EVENT_OFF);
-        if (r >= 0)
-                r = sd_event_add_time(s->event, &k->start_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
-                                      keeper_on_start_timer, k);
         if (r < 0)
                 goto fail;
         k->stays = listen_fd >= 0;

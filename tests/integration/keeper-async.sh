@@ -9,7 +9,8 @@
 #      and no execution is left;
 #   2. a keeper that answers none of its starts for 30 s is given up (killed), and the node's retry runs
 #      in a new keeper: the job succeeds with no client call. Liveness is read from a ledger the nodes
-#      write and from the log, never from the socket.
+#      write and from the log, never from the socket;
+#   3. the same of a keeper a previous orchd started, recovered by this one (it once had no timeout).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -66,5 +67,30 @@ ok "the retry runs in a new keeper: the job succeeds with no client call" wait_f
 is "$(awk '$2 == "s" { print $3 }' "$W/ledger" | tr '\n' ' ')" "2 " "s ran once, as attempt 2"
 expect_node "$id" s succeeded null
 isnt "$(keeper_pid)" "$kp" "a new keeper runs"
+
+# ---- 3. the same of a keeper the previous orchd started (recovered, not our child)
+drop_job held <<EOF
+{ "name": "held", "nodes": { "h": { "cmd": ["$W/node", "h"] } } }
+EOF
+id=$(job_id_of held) || bail_out "job held not accepted"
+wait_for 30 grep -q "^start h " "$W/ledger" || bail_out "h did not start"
+stop_orchd
+start_orchd
+ok "the restarted orchd recovered the keeper that runs h" grep -q "Found orchd-keeper of uid 0 (pid [0-9]*) running 1 attempt" "$T/orchd.log"
+open_gate h
+is_exit 0 "h ends in it, the job succeeds" wait_job "$id"
+kp=$(spool_keepers | head -1)
+[ -n "$kp" ] || bail_out "no keeper of this spool runs"
+kill -STOP "$kp"
+drop_job stalled2 <<EOF
+{ "name": "stalled2", "nodes": { "t": { "cmd": ["/bin/true"], "retry": { "attempts": 2, "delay": 0 } } } }
+EOF
+id=$(job_id_of stalled2) || bail_out "job stalled2 not accepted"
+ok "orchd sent t's START to the stopped recovered keeper" wait_for 30 sent "$id" t 1
+ok "after 30 s without an answer orchd gives the recovered keeper up too" \
+        wait_for 60 grep -q "orchd-keeper of uid 0 (pid $kp) answered none of its 1 pending start(s) for 30 s" \
+        "$T/orchd.log"
+ok "and kills it, through its pidfd" wait_for 10 bash -c "! kill -0 $kp 2>/dev/null"
+ok "t's retry runs in a new keeper: the job succeeds" wait_for 60 disk_job_is "$id" succeeded
 stop_orchd
 done_testing
