@@ -441,8 +441,8 @@ KeeperTask *keeper_task_detach(KeeperTask *t) {
 }
 
 /* A leaving keeper (KillNodes=yes) exits at once, and orchd's cgroup daemon/ can go only once it did
- * (cgroup.c). */
-void keepers_reap(const pid_t *pids, size_t n) {
+ * (cgroup.c): our children are reaped, a recovered keeper's exit is seen on its pidfd (closed here). */
+void keepers_reap(const pid_t *pids, size_t n, int *pidfds, size_t n_pidfds) {
         for (size_t i = 0; i < n; i++)
                 for (int waited = 0; waited < KEEPER_EXIT_WAIT_MSEC; waited += 5) {
                         pid_t r = waitpid(pids[i], NULL, WNOHANG);
@@ -451,4 +451,10 @@ void keepers_reap(const pid_t *pids, size_t n) {
                                 break;
                         (void) poll(NULL, 0, 5);
                 }
+        for (size_t i = 0; i < n_pidfds; i++) {
+                struct pollfd pfd = { .fd = pidfds[i], .events = POLLIN };
+
+                (void) poll(&pfd, 1, KEEPER_EXIT_WAIT_MSEC);
+                pidfds[i] = safe_close(pidfds[i]);
+        }
 }

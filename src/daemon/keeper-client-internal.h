@@ -98,7 +98,7 @@ int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int keeper_on_defer(sd_event_source *s, void *userdata);
 /* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_MSEC each) for the keepers of pids, our children whose
  * sockets were closed, to exit, and reap them. */
-void keepers_reap(const pid_t *pids, size_t n);
+void keepers_reap(const pid_t *pids, size_t n, int *pidfds, size_t n_pidfds);
 
 /* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF when keepers
  * leave with orchd (KillNodes=yes), without a run directory, or when its path does not fit. */

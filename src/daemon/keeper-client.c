@@ -381,24 +381,31 @@ int keeper_set_new(sd_event *e, const KeeperSetConfig *c, KeeperSet **ret) {
 
 KeeperSet *keeper_set_free(KeeperSet *s) {
         _cleanup_free_ pid_t *pids = NULL;
-        size_t n_pids = 0, n_keepers = 0;
+        _cleanup_free_ int *pidfds = NULL;
+        size_t n_pids = 0, n_pidfds = 0, n_keepers = 0;
 
         if (!s)
                 return NULL;
         for (Keeper *k = s->keepers; k; k = k->next)
                 n_keepers++;
-        if (!s->config.stay && n_keepers > 0)
+        if (!s->config.stay && n_keepers > 0) {
                 pids = calloc(n_keepers, sizeof(pid_t));
+                pidfds = calloc(n_keepers, sizeof(int));
+        }
         while (s->keepers) {
                 Keeper *k = s->keepers;
+                int fd;
 
                 while (k->tasks) /* the caller should have freed them: they are forgotten, not killed */
                         task_unlink(k->tasks);
                 if (pids && k->child && k->pid > 0)
                         pids[n_pids++] = k->pid;
+                else if (pidfds && k->exited && /* recovered: not our child, its pidfd tells its exit */
+                         (fd = fcntl(sd_event_source_get_io_fd(k->exited), F_DUPFD_CLOEXEC, 3)) >= 0)
+                        pidfds[n_pidfds++] = fd;
                 keeper_free(k);
         }
-        keepers_reap(pids, n_pids);
+        keepers_reap(pids, n_pids, pidfds, n_pidfds);
         sd_event_unref(s->event);
         free(s);
         return NULL;
