@@ -96,7 +96,7 @@ Keeper *keeper_free(Keeper *k) {
  * killed, and the keeper takes no more starts; the struct stays until its process is reaped. What it left
  * running is the next recovery's, found in "starts". Only from a loop callback: it calls exit callbacks. */
 void keeper_disconnect(Keeper *k, int error) {
-        TaskResult res = { .end = TASK_SIGNALED, .signal = SIGKILL };
+        TaskResult res = TASK_RESULT_UNMEASURED(.end = TASK_SIGNALED, .signal = SIGKILL);
 
         if (k->fd < 0)
                 return;
@@ -194,7 +194,7 @@ static void keeper_start_sent(Keeper *k) {
 
 /* STARTED or FAILED of a START: the task starts (started_cb) or ends before it ran (cb, start_error). */
 static int keeper_on_answer(Keeper *k, int type, KeeperReader *r, const KeeperKey *key) {
-        TaskResult res = { .end = TASK_EXITED, .exit_code = -1, .start_account = EXEC_ACCOUNT_OK };
+        TaskResult res = TASK_RESULT_UNMEASURED(.end = TASK_EXITED, .exit_code = -1);
         KeeperTask *t;
         uint32_t pid = 0;
         int32_t e = 0;
@@ -220,10 +220,8 @@ static int keeper_on_answer(Keeper *k, int type, KeeperReader *r, const KeeperKe
                 return 0;
         }
         res.start_error = e;
+        res.start_account = EXEC_ACCOUNT_OK;
         res.finished_at = now_realtime_usec();
-        res.cpu_usec = res.cpu_user_usec = res.cpu_system_usec = res.memory_peak = res.pids_peak =
-                UINT64_MAX;
-        res.io_read_bytes = res.io_write_bytes = res.oom_kills = UINT64_MAX;
         task_unlink(t);
         t->cb(t, &res, t->userdata);
         return 0;

@@ -95,21 +95,9 @@ static int task_kill_group(Task *t, int sig) {
 }
 
 static void task_result_from_siginfo(const Task *t, const siginfo_t *si, TaskResult *ret) {
-        *ret = (TaskResult){
-                .timed_out = t->timed_out,
-                .stopped = t->stopped,
-                .log_dropped = t->log_dropped,
-                .started_at = t->started_at,
-                .finished_at = now_usec(CLOCK_REALTIME),
-                .cpu_usec = UINT64_MAX,
-                .cpu_user_usec = UINT64_MAX,
-                .cpu_system_usec = UINT64_MAX,
-                .memory_peak = UINT64_MAX,
-                .pids_peak = UINT64_MAX,
-                .io_read_bytes = UINT64_MAX,
-                .io_write_bytes = UINT64_MAX,
-                .oom_kills = UINT64_MAX,
-        };
+        *ret = TASK_RESULT_UNMEASURED(.timed_out = t->timed_out, .stopped = t->stopped,
+                                      .log_dropped = t->log_dropped, .started_at = t->started_at,
+                                      .finished_at = now_usec(CLOCK_REALTIME));
 
         switch (si->si_code) {
         case CLD_EXITED:

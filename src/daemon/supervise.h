@@ -51,6 +51,19 @@ typedef struct TaskResult {
         uint64_t oom_kills;       /* memory.events oom_kill */
 } TaskResult;
 
+/* A result of end (TASK_EXITED with exit_code, TASK_SIGNALED with signal) whose kernel figures are unknown
+ * (UINT64_MAX), as before any is read or where none can be (an attempt that never ran, a dead keeper's). */
+#define TASK_RESULT_UNMEASURED(...)                   \
+        ((TaskResult){ .cpu_usec = UINT64_MAX,        \
+                       .cpu_user_usec = UINT64_MAX,   \
+                       .cpu_system_usec = UINT64_MAX, \
+                       .memory_peak = UINT64_MAX,     \
+                       .pids_peak = UINT64_MAX,       \
+                       .io_read_bytes = UINT64_MAX,   \
+                       .io_write_bytes = UINT64_MAX,  \
+                       .oom_kills = UINT64_MAX,       \
+                       __VA_ARGS__ })
+
 /* Called once when the main process has ended, after its remaining output was read and whatever was
  * left in its process group was SIGKILLed; with a cgroup, once the cgroup is empty too (what was left in it
  * SIGKILLed by cgroup.kill when the main process ended). The callback may task_free(t). */

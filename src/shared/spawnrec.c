@@ -317,7 +317,7 @@ static int report_pipe(int fds[2], int top) {
 int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
         bool cgroup = p && p->cgroup_fd > STDERR_FILENO;
         sigset_t old;
-        int fds[2], r;
+        int fds[2], top, r;
         pid_t pid;
 
         if (!p || !p->path || !p->argv || !p->argv[0] || p->stdout_fd <= STDERR_FILENO ||
@@ -326,12 +326,13 @@ int spawn_recorded(const SpawnParams *p, pid_t *ret_pid) {
             (cgroup && !clone_into_cgroup_works && p->cgroup_procs_fd <= STDERR_FILENO) ||
             (p->n_fds > 0 && !p->fds))
                 return -EINVAL;
+        top = fds_top(p);
         for (size_t i = 0; i < p->n_fds; i++)
-                if (p->fds[i].from <= fds_top(p) || p->fds[i].to <= STDERR_FILENO)
+                if (p->fds[i].from <= top || p->fds[i].to <= STDERR_FILENO)
                         return -EINVAL;
-        if (p->record_fd >= 0 && p->record_fd <= fds_top(p)) /* written after the dup2()s */
+        if (p->record_fd >= 0 && p->record_fd <= top) /* written after the dup2()s */
                 return -EINVAL;
-        r = report_pipe(fds, fds_top(p));
+        r = report_pipe(fds, top);
         if (r < 0)
                 return r;
 
