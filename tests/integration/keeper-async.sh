@@ -52,19 +52,27 @@ ok "the keeper ran c, then stopped it: no execution of c is left" \
 ok "the keeper is the same one (it answered in order, nothing broke)" pid_alive "$kp"
 
 # ---- 2. a keeper that answers no start for 30 s is given up
-kill -STOP "$kp"
-open_gate s
-drop_job stalled <<EOF
-{ "name": "stalled", "nodes": { "s": { "cmd": ["$W/node", "s"], "retry": { "attempts": 2, "delay": 0 } } } }
+# given_up KEEPER NODE WHAT: with KEEPER stopped, a job whose node NODE may retry once is dropped; orchd gives
+# KEEPER up after 30 s without an answer and kills it, and the retry runs in a new keeper (sets id).
+given_up() {
+        local kp=$1 n=$2 what=$3
+        kill -STOP "$kp"
+        open_gate "$n"
+        drop_job "stalled-$n" <<EOF
+{ "nodes": { "$n": { "cmd": ["$W/node", "$n"], "retry": { "attempts": 2, "delay": 0 } } } }
 EOF
-id=$(job_id_of stalled) || bail_out "job stalled not accepted"
-ok "orchd sent s's START to the stopped keeper" wait_for 30 sent "$id" s 1
-ok "after 30 s without an answer orchd gives the keeper up" \
-        wait_for 60 grep -q "orchd-keeper of uid 0 (pid $kp) answered none of its 1 pending start(s) for 30 s" \
-        "$T/orchd.log"
-ok "and kills it" wait_for 10 bash -c "! kill -0 $kp 2>/dev/null || grep -q '^State:.*Z' /proc/$kp/status"
-ok "the retry runs in a new keeper: the job succeeds with no client call" wait_for 60 disk_job_is "$id" succeeded
-is "$(awk '$2 == "s" { print $3 }' "$W/ledger" | tr '\n' ' ')" "2 " "s ran once, as attempt 2"
+        id=$(job_id_of "stalled-$n") || bail_out "job stalled-$n not accepted"
+        ok "orchd sent $n's START to the stopped $what" wait_for 30 sent "$id" "$n" 1
+        ok "after 30 s without an answer orchd gives the $what up" \
+                wait_for 60 grep -q "orchd-keeper of uid 0 (pid $kp) answered none of its 1 pending start(s) for 30 s" \
+                "$T/orchd.log"
+        ok "and kills it" wait_for 10 eval "! pid_alive $kp"
+        ok "$n's retry runs in a new keeper: the job succeeds with no client call" \
+                wait_for 60 disk_job_is "$id" succeeded
+        is "$(awk -v n="$n" '$2 == n { print $3 }' "$W/ledger" | tr '\n' ' ')" "2 " "$n ran once, as attempt 2"
+}
+
+given_up "$kp" s keeper
 expect_node "$id" s succeeded null
 isnt "$(keeper_pid)" "$kp" "a new keeper runs"
 
@@ -81,16 +89,6 @@ open_gate h
 is_exit 0 "h ends in it, the job succeeds" wait_job "$id"
 kp=$(spool_keepers | head -1)
 [ -n "$kp" ] || bail_out "no keeper of this spool runs"
-kill -STOP "$kp"
-drop_job stalled2 <<EOF
-{ "name": "stalled2", "nodes": { "t": { "cmd": ["/bin/true"], "retry": { "attempts": 2, "delay": 0 } } } }
-EOF
-id=$(job_id_of stalled2) || bail_out "job stalled2 not accepted"
-ok "orchd sent t's START to the stopped recovered keeper" wait_for 30 sent "$id" t 1
-ok "after 30 s without an answer orchd gives the recovered keeper up too" \
-        wait_for 60 grep -q "orchd-keeper of uid 0 (pid $kp) answered none of its 1 pending start(s) for 30 s" \
-        "$T/orchd.log"
-ok "and kills it, through its pidfd" wait_for 10 bash -c "! kill -0 $kp 2>/dev/null"
-ok "t's retry runs in a new keeper: the job succeeds" wait_for 60 disk_job_is "$id" succeeded
+given_up "$kp" t "recovered keeper (killed through its pidfd)"
 stop_orchd
 done_testing
