@@ -10,6 +10,9 @@
  * for the better part of a second, a stuck journald for ever. So callers only encode the entry and append
  * it to a queue (bounded by JOURNALD_QUEUE_MAX bytes: past it entries are refused, and logfwd.c reports
  * how many lines were lost); one thread sends the queue in order on a blocking socket with a send timeout.
+ * A timeout means journald is stuck: what is queued is dropped, and until journald takes an entry again
+ * sends do not wait, so that a node's end, which its keeper holds until the node's lines are sent
+ * (journald_mark()), waits for one timeout at most, not one per line.
  *
  * Owns: the socket (connected, so a vanished journald shows as ECONNREFUSED/ENOENT), the queue, the
  * sender thread, whether forwarding is on, when to probe again, whether stderr is a journal stream. All
@@ -19,6 +22,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -73,6 +77,12 @@ static _Atomic pid_t sender_pid;
  * (journald_mark()): the eventfd is written once n_done reaches done_wanted. */
 static uint64_t n_queued, n_done, done_wanted = UINT64_MAX;
 static int done_fd = -EBADF;
+/* A send waited JOURNALD_STALL_USEC in vain: journald is stuck. Until a send goes through again, sends do
+ * not wait (what journald cannot take at once is dropped, and counted here), so a stuck journald costs
+ * lines in the journal (never in the log files) but never delays a node's end by more than one timeout.
+ * The sender's own. */
+static bool sender_stalled;
+static uint64_t stalled_dropped;
 
 static int journald_connect(void) {
         static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNALD_SOCKET };
@@ -140,7 +150,7 @@ static void journald_log_change(Change c, int error) {
 
 /* Send in the name of sender_pid (it needs CAP_SYS_ADMIN, and that process must exist): false when that
  * cannot be, and the entry goes out in our own name instead, from now on. */
-static bool journald_send_as(int fd, const Entry *e, pid_t pid, int *ret) {
+static bool journald_send_as(int fd, const Entry *e, int flags, pid_t pid, int *ret) {
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(struct ucred))];
@@ -156,7 +166,7 @@ static bool journald_send_as(int fd, const Entry *e, pid_t pid, int *ret) {
         c->cmsg_type = SCM_CREDENTIALS;
         c->cmsg_len = CMSG_LEN(sizeof(uc));
         memcpy(CMSG_DATA(c), &uc, sizeof(uc));
-        while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+        while (sendmsg(fd, &mh, MSG_NOSIGNAL | flags) < 0)
                 if (errno != EINTR) {
                         if (errno == EPERM || errno == ESRCH) {
                                 /* Not root, or orchd is gone: our own name until told another. */
@@ -173,13 +183,14 @@ static bool journald_send_as(int fd, const Entry *e, pid_t pid, int *ret) {
 }
 
 static int journald_sendmsg(int fd, const Entry *e) {
+        int flags = sender_stalled ? MSG_DONTWAIT : 0;
         pid_t pid = atomic_load(&sender_pid);
         int r;
 
-        if (pid > 0 && journald_send_as(fd, e, pid, &r))
+        if (pid > 0 && journald_send_as(fd, e, flags, pid, &r))
                 return r;
         for (;;) {
-                if (send(fd, e->data, e->size, MSG_NOSIGNAL) >= 0)
+                if (send(fd, e->data, e->size, MSG_NOSIGNAL | flags) >= 0)
                         return 0;
                 if (errno != EINTR)
                         return -errno;
@@ -195,22 +206,56 @@ static void journald_done_locked(uint64_t k) {
         }
 }
 
+/* Called locked: drop what is queued, as done with; returns how many entries that was. */
+static uint64_t journald_drop_queue_locked(void) {
+        uint64_t n = 0;
+
+        while (queue_head) {
+                Entry *e = queue_head;
+
+                queue_head = e->next;
+                free(e);
+                n++;
+        }
+        queue_tail = &queue_head;
+        queue_bytes = 0;
+        journald_done_locked(n);
+        return n;
+}
+
 /* Called locked: journald is gone. Connect again once (it may have restarted: a new socket), else go off
  * and drop what is queued. Returns the change. */
 static Change journald_reconnect_locked(int *ret_error) {
         journald_fd = safe_close(journald_fd);
         if (journald_probe_locked(ret_error) == CHANGE_ON)
                 return CHANGE_NONE;
-        while (queue_head) {
-                Entry *e = queue_head;
-
-                queue_head = e->next;
-                free(e);
-                journald_done_locked(1);
-        }
-        queue_tail = &queue_head;
-        queue_bytes = 0;
+        (void) journald_drop_queue_locked();
         return CHANGE_OFF;
+}
+
+/* The outcome r of a send that journald did not refuse for good: a first timeout stalls the sender (what
+ * is queued is dropped with the entry that timed out), the first send that goes through ends the stall. */
+static void journald_note_stall(int r) {
+        uint64_t dropped;
+
+        if (r == -EAGAIN && !sender_stalled) {
+                sender_stalled = true;
+                pthread_mutex_lock(&journald_lock);
+                dropped = 1 + journald_drop_queue_locked();
+                stalled_dropped = dropped;
+                pthread_mutex_unlock(&journald_lock);
+                log_warning("journald took no entry for %u s: dropped the %" PRIu64
+                            " queued, and until it "
+                            "takes one again each that it cannot take at once (node output is in the log "
+                            "files in full).",
+                            (unsigned) (JOURNALD_STALL_USEC / USEC_PER_SEC), dropped);
+        } else if (r == -EAGAIN)
+                stalled_dropped++;
+        else if (r == 0 && sender_stalled) {
+                sender_stalled = false;
+                log_notice("journald takes entries again; %" PRIu64 " were dropped while it did not.",
+                           stalled_dropped);
+        }
 }
 
 /* Send one entry; on a vanished journald reconnect and try once more. */
@@ -226,8 +271,10 @@ static void journald_deliver(Entry *e) {
 
         /* Only this thread closes the socket while forwarding is on, so fd stays valid here. */
         r = journald_sendmsg(fd, e);
-        if (!journald_is_gone(r))
-                return; /* sent, or dropped: EAGAIN after the send timeout, EMSGSIZE, … */
+        if (!journald_is_gone(r)) {
+                journald_note_stall(r); /* sent, or dropped: EAGAIN (stuck), EMSGSIZE, … */
+                return;
+        }
 
         pthread_mutex_lock(&journald_lock);
         c = journald_reconnect_locked(&r);

@@ -25,7 +25,9 @@
  * the journal its state changes. */
 #define JOURNALD_QUEUE_MAX (4U * 1024U * 1024U)
 #define JOURNALD_QUEUE_RESERVE (1U * 1024U * 1024U)
-/* How long the sender waits for room in journald's queue before it drops an entry (journald stuck). */
+/* How long the sender waits for room in journald's queue before it drops an entry: journald is stuck, and
+ * the sender drops what is queued and, until journald takes an entry again, each entry it cannot take at
+ * once. */
 #define JOURNALD_STALL_USEC (2 * USEC_PER_SEC)
 /* How long exit waits for the queue to drain; what is left then is counted on stderr. */
 #define JOURNALD_EXIT_FLUSH_USEC (3 * USEC_PER_SEC)
@@ -48,8 +50,8 @@ bool journald_owns_stderr(void);
 /* Queue one entry of n fields (at most JOURNALD_FIELDS_MAX) for journald; never blocks. reserve: may use
  * JOURNALD_QUEUE_RESERVE (daemon messages). Returns 0; -ENOTCONN when forwarding is off; -ENOBUFS when the
  * queue is full; -ENOMEM. The entry is dropped on any
- * error. An entry that journald refuses later, or cannot take within JOURNALD_STALL_USEC, is dropped
- * without a report to the caller. */
+ * error. An entry that journald refuses later, or cannot take within JOURNALD_STALL_USEC (or at once, while
+ * it is stuck), is dropped without a report to the caller. */
 int journald_send(const JournalField *fields, size_t n, bool reserve);
 
 /* The id of the spool (spool.c), sent as ORCH_SPOOL with every entry queued from now on, daemon messages

@@ -12,10 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (cgroups, the trusted.delegate mark)"; exit 0; }
-MOUNT=
-if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then MOUNT=/sys/fs/cgroup
-elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then MOUNT=/sys/fs/cgroup/unified
-fi
+MOUNT=$(cgroup2_mount)
 [ -n "$MOUNT" ] || { echo "1..0 # SKIP no cgroup2 mount"; exit 0; }
 ORIGIN=$(sed -n 's/^0:://p' /proc/self/cgroup)
 [ -n "$ORIGIN" ] || { echo "1..0 # SKIP /proc/self/cgroup names no cgroup2 path"; exit 0; }

@@ -14,10 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (cgroups, other accounts)"; exit 0; }
-MOUNT=
-if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then MOUNT=/sys/fs/cgroup
-elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then MOUNT=/sys/fs/cgroup/unified
-fi
+MOUNT=$(cgroup2_mount)
 [ -n "$MOUNT" ] || { echo "1..0 # SKIP no cgroup2 mount"; exit 0; }
 grep -q '^0::/$' /proc/self/cgroup ||
         { echo "1..0 # SKIP not in the root cgroup: orchd and its keepers would stay in their own, which this test does not expect"; exit 0; }

@@ -19,27 +19,11 @@
 : "${TEST_TIMEOUT:=180}"
 . "$(dirname "$0")/lib.sh"
 
-skip_all() {
-        echo "1..0 # SKIP $*"
-        _done=1
-        exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip_all "needs root to start systemd-journald and to read the system journal"
-command -v journalctl >/dev/null || skip_all "no journalctl (package systemd)"
 command -v unshare >/dev/null || skip_all "no unshare (package util-linux)"
 
-JOURNALD_CTL=$TOP_SRCDIR/tests/journald.sh
-JPID=$T/journald.pid
-lock_journald
-"$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1
-rc=$?
-[ "$rc" = 77 ] && skip_all "$(cat "$T/journald-start.out")"
-[ "$rc" = 0 ] || bail_out "cannot start journald: $(cat "$T/journald-start.out")"
+use_journald
 ours_journald=
 [ -s "$JPID" ] && ours_journald=1
-# Stop our journald (only it, by pid) before lib.sh's cleanup, keeping the exit status for it.
-trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
 
 CURSOR=$(journalctl -n 0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
 

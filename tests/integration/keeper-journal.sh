@@ -11,24 +11,7 @@
 : "${TEST_TIMEOUT:=180}"
 . "$(dirname "$0")/lib.sh"
 
-skip_all() {
-        echo "1..0 # SKIP $*"
-        _done=1
-        exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip_all "needs root to start systemd-journald and to read the system journal"
-command -v journalctl >/dev/null || skip_all "no journalctl (package systemd)"
-
-JOURNALD_CTL=$TOP_SRCDIR/tests/journald.sh
-JPID=$T/journald.pid
-lock_journald
-"$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1
-rc=$?
-[ "$rc" = 77 ] && skip_all "$(cat "$T/journald-start.out")"
-[ "$rc" = 0 ] || bail_out "cannot start journald: $(cat "$T/journald-start.out")"
-# Stop our journald (only it, by pid) before lib.sh's cleanup, keeping the exit status for it.
-trap '_rc=$?; "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
+use_journald
 
 CURSOR=$(journalctl -n 0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
 

@@ -290,6 +290,33 @@ lock_accounts() {
         _machine_lock _accounts_lock_fd "orchd-tests-accounts.$(basename "$0" .sh)" \
                 "another run of $(basename "$0") holds its accounts"
 }
+skip_all() { # skip_all REASON: skip the whole test (plan 1..0), saying why
+        echo "1..0 # SKIP $*"
+        _done=1
+        exit 0
+}
+JOURNALD_CTL=$TOP_SRCDIR/tests/journald.sh
+JPID=
+JOURNALD_PID=
+use_journald() { # use_journald: a journald answers, this test's alone while it runs (lock_journald); one
+        # started here (its pid in $JPID) is stopped at exit. $JOURNALD_PID: the journald that answers (a test
+        # that SIGSTOPs it needs no SIGCONT at exit). Skips the test without root, journalctl or journald.
+        local rc
+        [ "$(id -u)" = 0 ] || skip_all "needs root to start systemd-journald and to read the system journal"
+        command -v journalctl >/dev/null || skip_all "no journalctl (package systemd)"
+        JPID=$T/journald.pid
+        lock_journald
+        "$JOURNALD_CTL" start "$JPID" >"$T/journald-start.out" 2>&1
+        rc=$?
+        [ "$rc" = 77 ] && skip_all "$(cat "$T/journald-start.out")"
+        [ "$rc" = 0 ] || bail_out "cannot start journald: $(cat "$T/journald-start.out")"
+        JOURNALD_PID=$(cat "$JPID" 2>/dev/null || pgrep -xo systemd-journal)
+}
+_stop_journald() {
+        [ -n "$JPID" ] || return 0
+        [ "$(cat "/proc/$JOURNALD_PID/comm" 2>/dev/null)" = systemd-journal ] && kill -CONT "$JOURNALD_PID"
+        "$JOURNALD_CTL" stop "$JPID" >/dev/null 2>&1
+}
 # lock_journald: a test that uses the journald (tests/journald.sh start … stop) takes this lock first and
 # holds it to its end. A journald is started by the first test that finds none and stopped at its exit, and
 # journald.sh stops and restarts it on purpose: two such tests at once would pull it from under each other.
@@ -376,6 +403,7 @@ _cleanup() {
                 wait "$ORCHD_PID" 2>/dev/null
         fi
         _kill_keepers
+        _stop_journald
         # What the test set up outside $T, undone once the daemon (and so every node) is gone.
         _remove_cgroup
         [ -z "$_tmpfs_spool" ] || umount -l "$_tmpfs_spool" 2>/dev/null
@@ -398,6 +426,13 @@ _cleanup() {
         fi
         [ "$rc" -ne 0 ] || [ "$_tap_failed" -eq 0 ] || rc=1
         exit "$rc"
+}
+cgroup2_mount() { # cgroup2_mount: where the cgroup2 file system is mounted (as orchd looks for it); 1 if nowhere
+        local m
+        for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+                [ "$(stat -fc %T "$m" 2>/dev/null)" = cgroup2fs ] && echo "$m" && return 0
+        done
+        return 1
 }
 # The cgroup subtree of this test's spool (orchd(8), ISOLATION), when a daemon killed with -9 and not
 # restarted left it: what still runs there is killed, its directories removed. Only ever orchd-ID of this
