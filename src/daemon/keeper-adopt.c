@@ -36,6 +36,7 @@
 #include "log.h"
 #include "macro.h"
 #include "procutil.h"
+#include "time-util.h"
 
 /* Order of KeeperRunning by key, so that recovery finds each of 1,000s of attempts by bsearch(). */
 static int running_cmp(const void *a, const void *b) {
@@ -441,20 +442,31 @@ KeeperTask *keeper_task_detach(KeeperTask *t) {
 }
 
 /* A leaving keeper (KillNodes=yes) exits at once, and orchd's cgroup daemon/ can go only once it did
- * (cgroup.c): our children are reaped, a recovered keeper's exit is seen on its pidfd (closed here). */
+ * (cgroup.c): our children are reaped, a recovered keeper's exit is seen on its pidfd (closed here). They
+ * all saw their sockets close at once, so they share one deadline. */
 void keepers_reap(const pid_t *pids, size_t n, int *pidfds, size_t n_pidfds) {
-        for (size_t i = 0; i < n; i++)
-                for (int waited = 0; waited < KEEPER_EXIT_WAIT_MSEC; waited += 5) {
-                        pid_t r = waitpid(pids[i], NULL, WNOHANG);
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + KEEPER_EXIT_WAIT_USEC;
+        size_t left = 0;
 
-                        if (r != 0) /* reaped, or not ours to wait for */
+        for (size_t i = 0; i < n; i++)
+                while (waitpid(pids[i], NULL, WNOHANG) == 0) { /* else reaped, or not ours to wait for */
+                        if (now_usec(CLOCK_MONOTONIC) >= deadline) {
+                                left++;
                                 break;
+                        }
                         (void) poll(NULL, 0, 5);
                 }
         for (size_t i = 0; i < n_pidfds; i++) {
                 struct pollfd pfd = { .fd = pidfds[i], .events = POLLIN };
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-                (void) poll(&pfd, 1, KEEPER_EXIT_WAIT_MSEC);
+                if (poll(&pfd, 1, now < deadline ? (int) ((deadline - now + 999) / 1000) : 0) == 0)
+                        left++;
                 pidfds[i] = safe_close(pidfds[i]);
         }
+        if (left > 0)
+                log_notice(
+                        "%zu orchd-keeper%s did not exit within %u s of orchd's stop; orchd leaves "
+                        "without waiting longer (a cgroup of orchd's stays for the next orchd to reuse).",
+                        left, left == 1 ? "" : "s", (unsigned) (KEEPER_EXIT_WAIT_USEC / USEC_PER_SEC));
 }

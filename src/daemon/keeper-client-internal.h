@@ -15,8 +15,10 @@
 #define KEEPER_START_TIMEOUT_MSEC 30000
 /* After a keeper failed to start, no other start for this long (keeper_get()). */
 #define KEEPER_START_RETRY_USEC (1 * USEC_PER_SEC)
-/* How long orchd waits at its exit for a keeper it told to leave (KillNodes=yes) to be gone. */
-#define KEEPER_EXIT_WAIT_MSEC 2000
+/* How long orchd waits at its exit for the keepers it told to leave (KillNodes=yes) to be gone, all of them
+ * together: longer than a keeper's own exit may take, which is bounded by its journal flush
+ * (JOURNALD_EXIT_FLUSH_USEC, 3 s, when journald is stalled), so that orchd's cgroup can go after them. */
+#define KEEPER_EXIT_WAIT_USEC (6 * USEC_PER_SEC)
 
 typedef struct Keeper Keeper;
 
@@ -96,8 +98,8 @@ void keeper_disconnect(Keeper *k, int error);
 /* Its socket's handler, and the handler of a break found inside keeper_task_spawn(). */
 int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int keeper_on_defer(sd_event_source *s, void *userdata);
-/* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_MSEC each) for the keepers of pids, our children whose
- * sockets were closed, to exit, and reap them. */
+/* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_USEC in all) for the keepers of pids, our children whose
+ * sockets were closed, and of pidfds, recovered ones, to exit; reap the former, close the latter. */
 void keepers_reap(const pid_t *pids, size_t n, int *pidfds, size_t n_pidfds);
 
 /* SPOOL/run/keeper-UID.sock, bound and listening, for a keeper that outlives orchd; -EBADF when keepers
