@@ -527,7 +527,7 @@ static void cg_remove_parents(Cgroups *c, char *path, bool user_busy) {
         }
 }
 
-void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name) {
+void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, bool kill) {
         char path[PATH_MAX];
         CgroupJob *j, *user;
 
@@ -539,6 +539,8 @@ void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log
         j = cg_job_find(c, uid, job, &user);
         if (j && j->attempts > 0)
                 j->attempts--;
+        if (kill)
+                cg_kill_and_wait(c->base_fd, path);
         if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
                 log_debug_errno(errno, "Cannot remove cgroup %s/%s yet: %m", c->base, path);
                 return;

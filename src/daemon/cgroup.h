@@ -49,10 +49,11 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
 /* Write value to the file of the cgroup at fd (a resources limit). Returns 0 or -errno. */
 int cgroups_write(int fd, const char *file, const char *value);
 
-/* Remove the attempt's cgroup (empty by then). Its job's and user's stay for the job's next attempts, until
- * cgroups_job_release(); those of an attempt adopted at recovery go with it when empty. Never fails: a
- * directory still busy is removed by a later call or at cgroups_free(). */
-void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name);
+/* Remove the attempt's cgroup (empty by then, or, kill, after what is left in it is killed and gone: an
+ * attempt whose keeper died, waited for up to 2 s). Its job's and user's stay for the job's next attempts,
+ * until cgroups_job_release(); those of an attempt adopted at recovery go with it when empty. Never fails:
+ * a directory still busy is removed by a later call or at cgroups_free(). */
+void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log_name, bool kill);
 
 /* The job starts no more attempts (it settled, or is freed): remove its directory, and its user's unless
  * another job of the user has one. Called after the job's attempts' cgroups were removed; a no-op for a job

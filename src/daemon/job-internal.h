@@ -153,8 +153,9 @@ void node_spawn(Job *j, uint32_t i);
 /* The keeper found attempt N's log existing (a start lost with a crash): start attempt N+1 instead, and
  * return true, unless too many were skipped. */
 bool node_retry_taken_log(Job *j, uint32_t i);
-/* Free node i's task (if any) and remove its attempt's cgroup (job-spawn.c). */
-void node_task_release(Job *j, uint32_t i);
+/* Free node i's task (if any) and remove its attempt's cgroup (job-spawn.c); kill: what is left in it is
+ * killed first (the attempt's keeper is gone). */
+void node_task_release(Job *j, uint32_t i, bool kill);
 /* The job has ended and every attempt's end is durable: remove its starts file. */
 void starts_remove(Job *j);
 
@@ -184,5 +185,13 @@ void job_detach_observers(Job *j);
 
 /* The daemon stopped while node i ran (it holds a slot, released here): rerun or fail per on_interrupt. */
 void node_interrupted(Job *j, uint32_t i);
+/* The daemon or node i's keeper (who) died while it ran: node_interrupted(), within MaxInterruptedReruns=.
+ */
+void node_crash_interrupted(Job *j, uint32_t i, const char *who);
+/* Node i's keeper went away before it reported the end of the attempt. If the keeper recorded the end in
+ * the job's "ends" file first, that is the end: *res, and false. Otherwise the attempt may run on
+ * unsupervised: its process group is killed (its cgroup goes with node_task_release(j, i, true)), so that
+ * a rerun never overlaps it, and true: on_interrupt applies. */
+bool node_supervisor_lost(Job *j, uint32_t i, TaskResult *res);
 /* Apply the restart rules of SPEC §4 to a recovered (or manually retried) job. Returns 0 or -errno. */
 int job_recover(Job *j);

@@ -48,19 +48,20 @@ void node_interrupted(Job *j, uint32_t i) {
                   "Job %" PRIu64 " node %s was interrupted; it will run again.", j->id, node_id(j, i));
 }
 
-/* Recovery: the daemon died while node i ran. Rerun like any interruption, but only MaxInterruptedReruns=
- * times in a row (crash_reruns, in the node's record, survives the restarts), so a node that takes the
- * daemon down with it cannot loop for ever. A clean stop (SIGTERM) neither counts nor resets. */
-static void node_crash_interrupted(Job *j, uint32_t i) {
+/* The daemon (recovery) or the node's keeper died while node i ran. Rerun like any interruption, but only
+ * MaxInterruptedReruns= times in a row (crash_reruns, in the node's record, survives the restarts), so a
+ * node that takes the daemon or its keeper down with it cannot loop for ever. A clean stop (SIGTERM)
+ * neither counts nor resets. who: "orchd" or "its keeper". */
+void node_crash_interrupted(Job *j, uint32_t i, const char *who) {
         NodeRun *n = &j->run->nodes[i];
         uint64_t max = j->host->conf->max_interrupted_reruns;
 
         if (j->spec->nodes[i].on_interrupt == ON_INTERRUPT_RERUN && max > 0 && n->crash_reruns >= max) {
                 /* node_end() logs the end itself; this says why. */
                 log_warning("Job %" PRIu64
-                            " node %s was running when orchd died, %u times in a row; "
+                            " node %s was running when %s died, %u times in a row; "
                             "not running it again (MaxInterruptedReruns=%" PRIu64 ").",
-                            j->id, node_id(j, i), (unsigned) n->crash_reruns + 1, max);
+                            j->id, node_id(j, i), who, (unsigned) n->crash_reruns + 1, max);
                 node_end(j, i, NODE_FAILED, (Reason){ .kind = REASON_INTERRUPTED }, true);
                 return;
         }
@@ -71,6 +72,10 @@ static void node_crash_interrupted(Job *j, uint32_t i) {
 
 /* ---- orphans of the previous orchd ------------------------------------------------------------ */
 
+/* How long killing an orphan waits for it to die (SIGKILL: a few ms, unless it sleeps in the kernel), so
+ * that its rerun does not start beside it. */
+#define ORPHAN_EXIT_WAIT_MSEC 2000
+
 /* Kill the process group of attempt `attempt` of node i if pid still names the process that started at
  * pid_start (so a reused pid is never hit). */
 static void kill_orphan_group(Job *j, uint32_t i, unsigned attempt, pid_t pid, uint64_t pid_start) {
@@ -78,7 +83,7 @@ static void kill_orphan_group(Job *j, uint32_t i, unsigned attempt, pid_t pid, u
 
         if (pid <= 0)
                 return;
-        r = proc_kill_group_if_same(pid, pid_start);
+        r = proc_kill_group_if_same(pid, pid_start, ORPHAN_EXIT_WAIT_MSEC);
         if (r > 0)
                 log_event(
                         LOG_NOTICE,
@@ -278,6 +283,37 @@ static bool node_readopt(Job *j, uint32_t i, const char *ends, size_t ends_size)
         return true;
 }
 
+/* ---- a keeper lost while orchd runs ----------------------------------------------------------- */
+
+bool node_supervisor_lost(Job *j, uint32_t i, TaskResult *res) {
+        NodeRun *n = &j->run->nodes[i];
+        _cleanup_close_ int dir_fd = open_job_dir(j);
+        _cleanup_free_ char *ends = NULL;
+        size_t size = 0;
+        TaskResult recorded;
+
+        if (dir_fd >= 0 && read_file_at(dir_fd, ENDS_FILE, STARTS_MAX_BYTES, &ends, &size) >= 0 &&
+            ends_find(j, ends, size, i, n->attempt, &recorded)) {
+                log_info("Job %" PRIu64
+                         " node %s attempt %u: its keeper went away after recording its end; "
+                         "taking that end.",
+                         j->id, node_id(j, i), n->attempt);
+                *res = recorded;
+                return false;
+        }
+        /* By pid and start time, so a reused pid is never hit; setsid'd escapees go with the cgroup. */
+        if (n->pid > 0)
+                (void) proc_kill_group_if_same(n->pid, n->pid_start, ORPHAN_EXIT_WAIT_MSEC);
+        log_event(LOG_WARNING,
+                  LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY, .job = j->id, .node = node_id(j, i),
+                         .attempt = n->attempt, .reason = "keeper-lost"),
+                  "Job %" PRIu64
+                  " node %s attempt %u: its keeper went away without recording its end; what "
+                  "is left of the attempt is killed, and on_interrupt applies.",
+                  j->id, node_id(j, i), n->attempt);
+        return true;
+}
+
 /* ---- restart rules ---------------------------------------------------------------------------- */
 
 /* Apply what a restart means to each node (SPEC §4): running ones by on_interrupt, retry_wait ones get
@@ -317,7 +353,7 @@ int job_recover(Job *j) {
                 else if (nr->state == NODE_RUNNING) {
                         kill_orphan(j, i);
                         slot_take(j); /* node_crash_interrupted() releases it */
-                        node_crash_interrupted(j, i);
+                        node_crash_interrupted(j, i, "orchd");
                 }
                 if (nr->state == NODE_RETRY_WAIT) {
                         int r = arm_retry_timer(j, i, nr->retry_at);

@@ -245,7 +245,7 @@ static int node_task_spawn(Job *j, uint32_t i) {
                                                  j->id, ns->id, (unsigned) n->attempt);
                 r = node_apply_resources(j, i, cgroup_fd);
                 if (r < 0) {
-                        cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+                        cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name, false);
                         return r;
                 }
         }
@@ -282,14 +282,14 @@ static int node_task_spawn(Job *j, uint32_t i) {
                               job_on_task_exit, job_on_task_output, job_on_task_started, node_ctl(j, i),
                               &j->ctl[i].task);
         if (r < 0 && cgroup_fd >= 0)
-                cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+                cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name, false);
         else if (r > 0)
                 log_debug("Job %" PRIu64 " node %s: attempt %u sent to its keeper.", j->id, ns->id,
                           (unsigned) n->attempt);
         return r;
 }
 
-void node_task_release(Job *j, uint32_t i) {
+void node_task_release(Job *j, uint32_t i, bool kill) {
         char log_name[NODEID_LOG_NAME_SIZE];
 
         if (!j->ctl[i].task)
@@ -297,7 +297,7 @@ void node_task_release(Job *j, uint32_t i) {
         j->ctl[i].task = keeper_task_free(j->ctl[i].task);
         if (cgroups_enabled(j->host->cgroups)) {
                 (void) nodeid_log_name(j->spec->nodes[i].id, j->run->nodes[i].attempt, log_name);
-                cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name);
+                cgroups_attempt_remove(j->host->cgroups, j->run->uid, j->id, log_name, kill);
         }
 }
 
@@ -384,7 +384,7 @@ static void node_on_started(Job *j, uint32_t i) {
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 " node %s: cannot record the start of attempt %u: %m",
                                   j->id, ns->id, (unsigned) n->attempt);
-                node_task_release(j, i); /* it never ran */
+                node_task_release(j, i, false); /* it never ran */
                 n->pid = 0, n->pid_start = 0;
                 node_start_failed(j, i, r, EXEC_ACCOUNT_OK);
                 return;
@@ -509,7 +509,7 @@ unsigned job_start_ready(Job *j, unsigned *slots) {
 void job_release_runtime(Job *j) {
         if (j->ctl) {
                 for (uint32_t i = 0; i < j->spec->n_nodes; i++) {
-                        node_task_release(j, i);
+                        node_task_release(j, i, false);
                         j->ctl[i].retry_timer = sd_event_source_disable_unref(j->ctl[i].retry_timer);
                 }
                 j->ctl = mfree(j->ctl);

@@ -194,6 +194,14 @@ void node_skipped_cb(void *userdata, uint32_t i) {
 
 /* ---- timers ----------------------------------------------------------------------------------- */
 
+/* Node i (pending or waiting to retry) starts at the next pass, ahead of the DAG's ready nodes. */
+static void retry_ready_push(Job *j, uint32_t i) {
+        if (grow((void **) &j->retry_ready, &j->cap_retry_ready, j->n_retry_ready + 1, sizeof(uint32_t)) < 0)
+                oom_fail_stop(j);
+        j->retry_ready[j->n_retry_ready++] = i;
+        schedule_soon(j);
+}
+
 static int retry_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         NodeCtl *c = userdata;
         Job *j = c->job;
@@ -208,10 +216,7 @@ static int retry_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         c->retry_wait_unbuilt = false;
-        if (grow((void **) &j->retry_ready, &j->cap_retry_ready, j->n_retry_ready + 1, sizeof(uint32_t)) < 0)
-                oom_fail_stop(j);
-        j->retry_ready[j->n_retry_ready++] = c->index;
-        schedule_soon(j);
+        retry_ready_push(j, c->index);
         return 0;
 }
 
@@ -372,14 +377,16 @@ static void node_set_accounting(NodeRun *n, const TaskResult *res) {
 }
 
 void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata) {
-        const TaskResult copy = *result, *res = &copy; /* the result lives in the Task we free below */
+        TaskResult copy = *result; /* the result lives in the Task we free below */
+        const TaskResult *res = &copy;
         NodeCtl *c = userdata;
         Job *j = c->job;
         uint32_t i = c->index;
         NodeRun *n = &j->run->nodes[i];
         StopReason stop = c->stop_reason;
+        bool lost = copy.supervisor_lost && node_supervisor_lost(j, i, &copy);
 
-        node_task_release(j, i);
+        node_task_release(j, i, lost);
         c->stop_reason = STOP_NONE;
         node_set_accounting(n, res);
         n->frozen = false;
@@ -404,7 +411,11 @@ void job_on_task_exit(KeeperTask *t, const TaskResult *result, void *userdata) {
                 node_interrupted(j, i);
         else if (stop != STOP_NONE)
                 node_end(j, i, NODE_CANCELLED, stop_reason_to_reason(j, stop), true);
-        else if (res->start_error < 0) /* its keeper or orchd-exec could not run it */
+        else if (lost) {
+                node_crash_interrupted(j, i, "its keeper");
+                if (n->state == NODE_PENDING) /* the DAG had handed it out already: it reruns as a retry */
+                        retry_ready_push(j, i);
+        } else if (res->start_error < 0) /* its keeper or orchd-exec could not run it */
                 node_start_failed(j, i, res->start_error, res->start_account);
         else if (res->timed_out)
                 attempt_failed(j, i, ATTEMPT_TIMEOUT, (Reason){ .kind = REASON_TIMEOUT }, -1);

@@ -96,12 +96,14 @@ Keeper *keeper_free(Keeper *k) {
  * killed, and the keeper takes no more starts; the struct stays until its process is reaped. What it left
  * running is the next recovery's, found in "starts". Only from a loop callback: it calls exit callbacks. */
 void keeper_disconnect(Keeper *k, int error) {
-        TaskResult res = TASK_RESULT_UNMEASURED(.end = TASK_SIGNALED, .signal = SIGKILL);
+        TaskResult res = TASK_RESULT_UNMEASURED(.end = TASK_SIGNALED, .signal = SIGKILL,
+                                                .supervisor_lost = true);
 
         if (k->fd < 0)
                 return;
         log_error_errno(error, "orchd-keeper of uid %u (pid %d) is gone; %s: %m", (unsigned) k->uid,
-                        (int) k->pid, k->tasks ? "its running attempts end as killed" : "none ran");
+                        (int) k->pid,
+                        k->tasks ? "its attempts end as recorded, or as interrupted" : "none ran");
         k->dead = true;
         k->io = sd_event_source_disable_unref(k->io);
         k->fd = safe_close(k->fd);

@@ -31,6 +31,7 @@ typedef struct TaskResult {
         int signal;           /* TASK_SIGNALED */
         bool timed_out;       /* the per-attempt timeout fired (the end is then our signal, normally) */
         bool stopped;         /* task_stop() was called before the process ended */
+        bool supervisor_lost; /* no end came: its keeper went away first, and it may run on unwatched */
         uint64_t log_dropped; /* output bytes lost from the log because writing it failed (ENOSPC) */
         uint64_t started_at;  /* CLOCK_REALTIME µs */
         uint64_t finished_at; /* CLOCK_REALTIME µs */

@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -48,12 +50,19 @@ int proc_start_time(pid_t pid, uint64_t *ret) {
         return 0;
 }
 
-int proc_kill_group_if_same(pid_t pid, uint64_t start_time) {
+int proc_kill_group_if_same(pid_t pid, uint64_t start_time, int wait_msec) {
+        _cleanup_close_ int pidfd = -EBADF;
+        struct pollfd pfd;
         uint64_t now;
         int r;
 
         if (pid <= 1)
                 return -EINVAL;
+        /* Held from before the check, the pidfd names the process we checked, whatever happens to the pid.
+         */
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0 && errno == ESRCH)
+                return 0;
         r = proc_start_time(pid, &now);
         if (r == -ESRCH)
                 return 0;
@@ -64,5 +73,9 @@ int proc_kill_group_if_same(pid_t pid, uint64_t start_time) {
         /* Our nodes lead their own session, so the group id is the pid. */
         if (kill(-pid, SIGKILL) < 0)
                 return errno == ESRCH ? 0 : -errno;
+        pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        if (pidfd >= 0 && wait_msec > 0) /* readable once it exited (a zombie is gone as far as we care) */
+                while (poll(&pfd, 1, wait_msec) < 0 && errno == EINTR)
+                        ;
         return 1;
 }

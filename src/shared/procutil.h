@@ -16,5 +16,6 @@
 int proc_start_time(pid_t pid, uint64_t *ret);
 
 /* SIGKILL the process group led by pid if, and only if, pid is still the process that started at
- * start_time. Returns 1 if signalled, 0 if that process is gone (nothing signalled), -errno. */
-int proc_kill_group_if_same(pid_t pid, uint64_t start_time);
+ * start_time, and wait up to wait_msec for pid itself to be gone (dead: a zombie is). Returns 1 if
+ * signalled, 0 if that process is gone (nothing signalled), -errno. */
+int proc_kill_group_if_same(pid_t pid, uint64_t start_time, int wait_msec);

@@ -72,16 +72,17 @@ static void test_kill_group(void **state) {
         pid_t gc, leader = spawn_group(&gc);
 
         assert_int_equal(proc_start_time(leader, &start), 0);
-        assert_int_equal(proc_kill_group_if_same(leader, start + 1), 0); /* not the same process */
+        assert_int_equal(proc_kill_group_if_same(leader, start + 1, 1000), 0); /* not the same process */
         assert_true(alive(leader) && alive(gc));
-        assert_int_equal(proc_kill_group_if_same(leader, start), 1);
-        assert_int_equal(waitpid(leader, NULL, 0), leader);
+        assert_int_equal(proc_kill_group_if_same(leader, start, 5000), 1);
+        /* It waited for the leader to die: reaping it need not wait. */
+        assert_int_equal(waitpid(leader, NULL, WNOHANG), leader);
         /* The grandchild was in the group too; it is reparented, so poll until it is gone or a zombie. */
         for (int i = 0; i < 200 && alive(gc); i++)
                 usleep(5000);
         assert_false(alive(gc));
-        assert_int_equal(proc_kill_group_if_same(leader, start), 0); /* gone: nothing to do */
-        assert_int_equal(proc_kill_group_if_same(1, 0), -EINVAL);
+        assert_int_equal(proc_kill_group_if_same(leader, start, 1000), 0); /* gone: nothing to do */
+        assert_int_equal(proc_kill_group_if_same(1, 0, 1000), -EINVAL);
 }
 
 int main(void) {
