@@ -54,6 +54,11 @@ kill9_orchd
 # Intake with no fd to spare: the file waits in intake (not rejected, not lost) and is taken once fds
 # are back, without anyone calling: a timer looks again.
 start_orchd
+# The limit is the fds orchd holds at rest: every job loaded, and no client connection left open (the
+# ready check's, or the stats call's, would close later and leave a free fd).
+loaded() { [ "$(ctl --json stats | jq -r .loading)" = null ]; }
+wait_for 30 loaded || bail_out "orchd did not load its jobs"
+wait_for 20 test "$(control_sockets)" -eq 1 || bail_out "a client connection stays open in orchd"
 n=$(find "/proc/$ORCHD_PID/fd" -mindepth 1 | wc -l)
 prlimit --pid "$ORCHD_PID" --nofile="$n":4096 || bail_out "cannot lower orchd's nofile"
 printf '{ "nodes": { "a": { "cmd": ["/bin/sh", "-c", "echo starved >> %s/ledger"] } } }\n' "$W" >"$SPOOL/tmp/starved.json"
