@@ -30,7 +30,7 @@ if [ "\$2" = escape ]; then
         setsid "$W/sleep" 97 &
         echo \$! >>"$W/pids.\$1"
         echo \$! >>"$W/pids"
-        echo \$! >"$W/escapee.\$1"
+        echo \$! >"$W/escapee.\$1.\$ORCH_ATTEMPT"
 fi
 echo "start \$1 \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
 while [ ! -e "$W/go.\$1" ]; do "$W/sleep" 0.02; done
@@ -40,7 +40,10 @@ chmod +x "$W/node"
 
 starts_of() { grep -c "^start $1 " "$W/ledger"; }
 pid_of() { awk -v n="$1" -v a="$2" '$1 == "start" && $2 == n && $3 == a { print $4 }' "$W/ledger"; }
-dead() { ! pid_alive "$1"; }
+# dead PID: gone, checked by the start time it had when the test took its pid (pids may come round again)
+declare -A started
+note() { started[$1]=$(proc_start "$1"); }
+dead() { gone "$1" "${started[$1]}"; }
 # kill_keeper: SIGKILL the keeper of the running orchd (root's nodes); prints its pid
 kill_keeper() {
         local k
@@ -63,13 +66,16 @@ EOF
 id=$(job_id_of rerun) || bail_out "job rerun not accepted"
 wait_for 30 grep -q "^start a 1 " "$W/ledger" || bail_out "a did not start"
 pid=$(pid_of a 1)
+note "$pid"
+escapee=
+[ -n "$escape" ] && escapee=$(cat "$W/escapee.a.1") && note "$escapee"
 kill_keeper >/dev/null
 ok "orchd says the keeper went away without recording a's end" \
         wait_for 30 grep -aq "node a attempt 1: its keeper went away without recording its end; what is left of the attempt is killed, and on_interrupt applies" "$T/orchd.log"
 ok "attempt 1 of a is killed" wait_for 30 dead "$pid"
 if [ -n "$escape" ]; then
         ok "and so is the process it left in a session of its own (its cgroup was killed)" \
-                wait_for 30 dead "$(cat "$W/escapee.a")"
+                wait_for 30 dead "$escapee"
 else
         skip "the setsid'd process of a lost attempt is killed" "isolation is $cgroups: only cgroups catch it"
 fi
@@ -87,6 +93,7 @@ EOF
 id=$(job_id_of fail) || bail_out "job fail not accepted"
 wait_for 30 grep -q "^start b 1 " "$W/ledger" || bail_out "b did not start"
 pid=$(pid_of b 1)
+note "$pid"
 kill_keeper >/dev/null
 is_exit 1 "with on_interrupt fail, the job fails" ctl wait "$id" --timeout 30
 is "$(node_field "$id" b reason)" interrupted "b failed with reason interrupted"
@@ -100,6 +107,7 @@ EOF
 id=$(job_id_of recorded) || bail_out "job recorded not accepted"
 wait_for 30 grep -q "^start c 1 " "$W/ledger" || bail_out "c did not start"
 keeper=$(keeper_pid)
+note "$keeper"
 # c prints nothing, so the keeper's next message to orchd is c's END, sent after the end is in "ends".
 STRACE_TARGET=$keeper strace_attach "$T/strace.out" sendmsg sendmsg:signal=KILL orchd-keeper ||
         bail_out "cannot trace the keeper"
@@ -122,6 +130,7 @@ EOF
         id=$(job_id_of pgroup) || bail_out "job pgroup not accepted"
         wait_for 30 grep -q "^start d 1 " "$W/ledger" || bail_out "d did not start"
         pid=$(pid_of d 1)
+        note "$pid"
         kill_keeper >/dev/null
         ok "under Isolation=pgroup, attempt 1 of d is killed (its process group)" wait_for 30 dead "$pid"
         ok "d runs again, as attempt 2" wait_for 30 grep -q "^start d 2 " "$W/ledger"

@@ -203,6 +203,13 @@ pid_alive() { # pid_alive PID: a process with this pid exists and is not all zom
         done
         return 1
 }
+proc_start() { # proc_start PID: the start time of process PID (/proc/PID/stat field 22), empty when gone
+        sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+}
+gone() { # gone PID START: the process that had PID and START is no more (a zombie is gone; a reused pid is
+        # another process): for processes that are nobody's children here, whose pids may come round again
+        [ "$(proc_start "$1")" != "$2" ] || ! pid_alive "$1"
+}
 
 spool_on_tmpfs() { # spool_on_tmpfs WHAT OPTIONS: $SPOOL becomes a tmpfs of its own (mount -o OPTIONS), unmounted
         # at exit; without root, or where mounting is refused, the whole test is skipped (WHAT names it)
