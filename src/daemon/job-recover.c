@@ -301,9 +301,11 @@ bool node_supervisor_lost(Job *j, uint32_t i, TaskResult *res) {
                 *res = recorded;
                 return false;
         }
-        /* By pid and start time, so a reused pid is never hit; setsid'd escapees go with the cgroup. */
+        /* By pid and start time, so a reused pid is never hit. With a cgroup, node_task_release() then
+         * kills what is left in it (setsid'd escapees too) and waits for it to empty: no wait here. */
         if (n->pid > 0)
-                (void) proc_kill_group_if_same(n->pid, n->pid_start, ORPHAN_EXIT_WAIT_MSEC);
+                (void) proc_kill_group_if_same(
+                        n->pid, n->pid_start, cgroups_enabled(j->host->cgroups) ? 0 : ORPHAN_EXIT_WAIT_MSEC);
         log_event(LOG_WARNING,
                   LOG_EV(.message_id = ORCH_MESSAGE_RECOVERY, .job = j->id, .node = node_id(j, i),
                          .attempt = n->attempt, .reason = "keeper-lost"),
