@@ -123,11 +123,10 @@ static bool cg_kept(const Cgroups *c, const char *rel, bool *ret_exact) {
         return false;
 }
 
-/* Remove every directory below dir_fd/name depth-first, killing what still lives there (kill false: only
- * the empty ones go). rel is name's path below BASE (a buffer of PATH_MAX it may append to): what
- * cgroups_keep() named, and the directories above it, are left alone. Only called on BASE's user-UID trees,
- * which are ours. */
-static void cg_remove_tree(Cgroups *c, int dir_fd, const char *name, char *rel, int depth, bool kill) {
+/* Remove every directory below dir_fd/name depth-first, killing what still lives there. rel is name's path
+ * below BASE (a buffer of PATH_MAX it may append to): what cgroups_keep() named, and the directories above
+ * it, are left alone. Only called on BASE's user-UID trees, which are ours. */
+static void cg_remove_tree(Cgroups *c, int dir_fd, const char *name, char *rel, int depth) {
         _cleanup_close_ int fd = -EBADF;
         size_t len = strlen(rel);
         bool kept, exact = false;
@@ -146,14 +145,14 @@ static void cg_remove_tree(Cgroups *c, int dir_fd, const char *name, char *rel, 
                         if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
                             snprintf(rel + len, PATH_MAX - len, "/%s", de->d_name) <
                                     (int) (PATH_MAX - len)) {
-                                cg_remove_tree(c, fd, de->d_name, rel, depth + 1, kill);
+                                cg_remove_tree(c, fd, de->d_name, rel, depth + 1);
                                 rel[len] = '\0';
                         }
                 closedir(d);
         }
         if (kept)
                 return; /* holds a running attempt's cgroup */
-        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno == EBUSY && kill) {
+        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno == EBUSY) {
                 cg_kill_and_wait(dir_fd, name);
                 (void) unlinkat(dir_fd, name, AT_REMOVEDIR);
         }
@@ -161,8 +160,8 @@ static void cg_remove_tree(Cgroups *c, int dir_fd, const char *name, char *rel, 
 
 /* Kill and remove the user-* trees below BASE: attempts a previous daemon of this spool left behind
  * (killed at its crash, or still running if nothing killed them) but those recovery adopted, or, at the
- * end, our own (kill false: orchd leaves its nodes running, only empty directories go). */
-static void cg_remove_users(Cgroups *c, bool kill) {
+ * end, our own. */
+static void cg_remove_users(Cgroups *c) {
         char rel[PATH_MAX];
         DIR *d;
 
@@ -171,10 +170,9 @@ static void cg_remove_users(Cgroups *c, bool kill) {
         for (struct dirent *de; (de = readdir(d));)
                 if (de->d_type == DT_DIR && strncmp(de->d_name, "user-", 5) == 0 &&
                     strlen(de->d_name) < sizeof(rel)) {
-                        log_debug("Removing cgroup %s/%s and what is left below it%s.", c->base, de->d_name,
-                                  kill ? "" : " but what runs");
+                        log_debug("Removing cgroup %s/%s and what is left below it.", c->base, de->d_name);
                         strcpy(rel, de->d_name);
-                        cg_remove_tree(c, c->base_fd, de->d_name, rel, 0, kill);
+                        cg_remove_tree(c, c->base_fd, de->d_name, rel, 0);
                 }
         closedir(d);
 }
@@ -374,7 +372,7 @@ static void cg_keep_done(Cgroups *c) {
 
 void cgroups_sweep(Cgroups *c) {
         if (cgroups_enabled(c))
-                cg_remove_users(c, true);
+                cg_remove_users(c);
         if (c)
                 cg_keep_done(c);
 }
@@ -500,7 +498,7 @@ int cgroups_attempt_open(Cgroups *c, uid_t uid, uint64_t job, const char *log_na
                         return -errno;
                 /* A leftover of this very attempt (a crash): it is ours, empty it and start afresh. */
                 strcpy(rel, path);
-                cg_remove_tree(c, c->base_fd, path, rel, 0, true);
+                cg_remove_tree(c, c->base_fd, path, rel, 0);
                 if (mkdirat(c->base_fd, path, 0755) < 0)
                         return -errno;
         }
@@ -561,14 +559,17 @@ void cgroups_job_release(Cgroups *c, uid_t uid, uint64_t job) {
         cg_remove_parents(c, path, user != NULL); /* the directories above the placeholder attempt "x" */
 }
 
-/* Free c; kill: kill what runs below BASE first, else leave it running (and BASE, daemon/ with it). */
+/* Free c; kill: kill and remove what is below BASE first. Else leave all of it, BASE and daemon/ with it
+ * unless they are empty: an empty attempt cgroup may be a START its keeper has yet to read, and the next
+ * orchd's sweep removes what is left over. */
 static Cgroups *cg_free(Cgroups *c, bool kill) {
         _cleanup_free_ char *origin = NULL;
 
         if (!c)
                 return NULL;
         if (c->base_fd >= 0) {
-                cg_remove_users(c, kill);
+                if (kill)
+                        cg_remove_users(c);
                 /* Back to where orchd came from, so that daemon/ and BASE can go (EBUSY while a keeper
                  * lives in daemon/ or an attempt runs: they stay for the next orchd). */
                 if (c->origin && asprintf(&origin, "%s%s", c->mount, c->origin) >= 0) {

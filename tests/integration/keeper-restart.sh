@@ -192,6 +192,37 @@ EOF
         cpu=$(node_field "$id" h cpu_usec)
         diag "cpu_usec of a node that burned 0.6 s of CPU while orchd was down: $cpu"
         ok "status --json has its cpu_usec (>= 400000) from the ends file" test "${cpu:-0}" -ge 400000
+
+        # Starts orchd sent that its keeper had not read when orchd stopped (the keeper held with SIGSTOP):
+        # their cgroups, still empty, are not leftovers. orchd used to remove them as it left, the keeper
+        # then failed those starts, and the next orchd reran the nodes as interrupted.
+        stop_orchd 20
+        start_orchd --kill-nodes no --max-parallel 8
+        drop_job hold <<EOF
+{ "nodes": { "v": { "cmd": ["$W/node", "v"] } } }
+EOF
+        hold=$(job_id_of hold) || bail_out "job hold not accepted"
+        wait_for 30 grep -q "^start v " "$W/ledger" || bail_out "v did not start"
+        k=$(spool_keepers | head -n 1)
+        [ -n "$k" ] || bail_out "no keeper"
+        kill -STOP "$k"
+        drop_job unread <<EOF
+{ "nodes": { "u1": { "cmd": ["$W/node", "u1"] }, "u2": { "cmd": ["$W/node", "u2"] },
+             "u3": { "cmd": ["$W/node", "u3"] } } }
+EOF
+        id=$(job_id_of unread) || bail_out "job unread not accepted"
+        sent() { [ "$(grep -ac "Job $id node u[123]: attempt 1 sent to its keeper" "$T/orchd.log")" -eq 3 ]; }
+        wait_for 30 sent || { kill -CONT "$k"; bail_out "orchd did not send the three starts"; }
+        stop_orchd 20
+        ok "the unread starts' cgroups stay when orchd leaves" test -d "$BASE/user-0/job-$id/u3.1"
+        kill -CONT "$k"
+        ok "the keeper runs the three nodes" wait_for 30 sh -c "[ \$(grep -c '^start u[123] 1 ' '$W/ledger') -eq 3 ]"
+        start_orchd --kill-nodes no --max-parallel 8
+        ok "the next orchd adopts all three" wait_for 30 sh -c "[ \$(grep -ac 'Job $id node u[123] attempt 1 runs on in its keeper' '$T/orchd.log') -eq 3 ]"
+        touch "$W/go.u1" "$W/go.u2" "$W/go.u3" "$W/go.v"
+        is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
+        is_exit 0 "and so does the one that held the keeper" ctl wait "$hold" --timeout 30
+        is "$(grep -c '^start u[123] ' "$W/ledger")" 3 "each of them ran once, as attempt 1"
 else
         skip "cgroups across a restart" "orchd uses process groups here ($(ctl stats --json | jq -r .isolation))"
 fi
