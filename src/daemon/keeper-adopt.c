@@ -315,7 +315,9 @@ int keeper_set_recover(KeeperSet *s) {
                         continue;
                 r = keeper_connect(s, path, (uid_t) uid);
                 if (r < 0) {
-                        log_debug_errno(r, "No orchd-keeper answers at %s (%m); removing it.", path);
+                        /* Refused or nobody listening: stale after a reboot. Anything else is news. */
+                        log_full_errno(r == -ECONNREFUSED || r == -ENOENT ? LOG_DEBUG : LOG_WARNING, r,
+                                       "No orchd-keeper answers at %s (%m); removing it.", path);
                         (void) unlink(path);
                         continue;
                 }

@@ -405,7 +405,7 @@ static int keeper_setup(Keeper *k) {
                 r = fd < 0 ? fd : sd_event_add_io(k->event, &k->journal, fd, EPOLLIN, keeper_on_journal, k);
         }
         if (r >= 0 && k->listen_fd >= 0)
-                r = sd_event_add_io(k->event, &k->listen, k->listen_fd, EPOLLIN, keeper_on_accept, k);
+                r = keeper_add_listen(k, k->listen_fd);
         if (r >= 0)
                 r = sd_event_add_signal(k->event, NULL, SIGTERM, keeper_on_signal, k);
         if (r >= 0)

@@ -72,6 +72,8 @@ void keeper_stay(Keeper *k, int listen_fd);
 void keeper_disconnect(Keeper *k);
 /* The listening socket's and the journald mark's handlers. */
 int keeper_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+/* Watch listen_fd (listening) for the next orchd, below the link to the current one. Returns 0 or -errno. */
+int keeper_add_listen(Keeper *k, int listen_fd);
 int keeper_on_journal(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /* keeper.c: the socket's handler (messages from orchd). */

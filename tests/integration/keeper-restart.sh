@@ -227,5 +227,38 @@ else
         skip "cgroups across a restart" "orchd uses process groups here ($(ctl stats --json | jq -r .isolation))"
 fi
 
+# ---- 7. the next orchd connects before its keeper has read the end of the previous orchd's connection
+# (the keeper held with SIGSTOP across the restart): it must take the new orchd once it read that end, not
+# refuse it as a second orchd, which made the new orchd take it for gone and kill what it ran.
+drop_job heldkeeper <<EOF
+{ "nodes": { "r": { "cmd": ["$W/node", "r"] } } }
+EOF
+id=$(job_id_of heldkeeper) || bail_out "job heldkeeper not accepted"
+wait_for 30 grep -q "^start r " "$W/ledger" || bail_out "r did not start"
+pid=$(pid_of r)
+k=$(spool_keepers | head -n 1)
+[ -n "$k" ] || bail_out "no keeper"
+kill -STOP "$k"
+stop_orchd 20
+sock=$SPOOL/run/keeper-0.sock
+[ "$(id -u)" = 0 ] || sock=$SPOOL/run/keeper-$(id -u).sock
+# Released once the next orchd's connection waits in the keeper's backlog (its socket shows twice).
+(
+        for _ in $(seq 600); do
+                [ "$(grep -cF " $sock" /proc/net/unix)" -ge 2 ] && break
+                sleep 0.05
+        done
+        kill -CONT "$k"
+) &
+track_bg $!
+start_orchd --kill-nodes no
+like "$(grep -a "Found orchd-keeper" "$T/orchd.log")" "Found orchd-keeper of uid [0-9]+ \\(pid $k\\) running 1 attempt" \
+        "the keeper, held across the restart, takes the next orchd"
+ok "which adopts r" grep -aq "Job $id node r attempt 1 runs on in its keeper" "$T/orchd.log"
+ok "r still runs" pid_alive "$pid"
+touch "$W/go.r"
+is_exit 0 "the job succeeds" ctl wait "$id" --timeout 30
+is "$(starts_of r)" 1 "r ran once"
+
 stop_orchd 20
 done_testing
