@@ -8,7 +8,9 @@
 # down; a keeper killed with SIGKILL leaves its node without a record, and on_interrupt applies (rerun).
 # With cgroups, a setsid grandchild of an adopted node survives the restart (the sweep spares the
 # attempt's cgroup) and a later cancel kills it, and the accounting of a node that ended while orchd was
-# down reaches status --json. Liveness is read from a ledger the nodes write and from /proc, never from
+# down reaches status --json, and starts the keeper had not read when orchd stopped keep their cgroups and
+# run once, adopted. A keeper held across the restart takes the next orchd once it has read the end of the
+# previous one's connection. Liveness is read from a ledger the nodes write and from /proc, never from
 # orchd; every node waits on a gate file the test creates.
 
 . "$(dirname "$0")/lib.sh"
