@@ -92,17 +92,15 @@ static int cg_read(int dir_fd, const char *file, char **ret) {
         return read_file_at(dir_fd, file, CGROUP_FILE_MAX, ret, NULL);
 }
 
-/* Empty the cgroup at dir_fd/name of everything (cgroup.kill) and wait, bounded, until it is. */
-static void cg_kill_and_wait(int dir_fd, const char *name) {
+/* Wait, bounded, until the cgroup at dir_fd/name holds no process; kill: first kill it all (cgroup.kill). */
+static void cg_drain(int dir_fd, const char *name, bool kill) {
         _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
-        if (fd < 0)
-                return;
-        (void) cg_write(fd, "cgroup.kill", "1");
-        for (int waited = 0; waited < CGROUP_DRAIN_MSEC; waited += 10) {
+        if (fd >= 0 && kill)
+                (void) cg_write(fd, "cgroup.kill", "1");
+        for (int waited = 0; fd >= 0 && waited < CGROUP_DRAIN_MSEC; waited += 10) {
                 _cleanup_free_ char *text = NULL;
                 uint64_t populated = 1;
-
                 if (cg_read(fd, "cgroup.events", &text) < 0 ||
                     cgroupfmt_keyed(text, "populated", &populated) < 0 || populated == 0)
                         return;
@@ -153,7 +151,7 @@ static void cg_remove_tree(Cgroups *c, int dir_fd, const char *name, char *rel, 
         if (kept)
                 return; /* holds a running attempt's cgroup */
         if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno == EBUSY) {
-                cg_kill_and_wait(dir_fd, name);
+                cg_drain(dir_fd, name, true);
                 (void) unlinkat(dir_fd, name, AT_REMOVEDIR);
         }
 }
@@ -538,7 +536,7 @@ void cgroups_attempt_remove(Cgroups *c, uid_t uid, uint64_t job, const char *log
         if (j && j->attempts > 0)
                 j->attempts--;
         if (kill)
-                cg_kill_and_wait(c->base_fd, path);
+                cg_drain(c->base_fd, path, true);
         if (unlinkat(c->base_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
                 log_debug_errno(errno, "Cannot remove cgroup %s/%s yet: %m", c->base, path);
                 return;
@@ -575,8 +573,11 @@ static Cgroups *cg_free(Cgroups *c, bool kill) {
                 if (c->origin && asprintf(&origin, "%s%s", c->mount, c->origin) >= 0) {
                         _cleanup_close_ int fd = open(origin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-                        if (fd >= 0 && cg_write(fd, "cgroup.procs", "0") >= 0)
+                        /* A keeper's child may outlive it by moments (a sanitizer's symbolizer). */
+                        if (fd >= 0 && cg_write(fd, "cgroup.procs", "0") >= 0) {
+                                cg_drain(c->base_fd, CGROUP_DAEMON, false);
                                 (void) unlinkat(c->base_fd, CGROUP_DAEMON, AT_REMOVEDIR);
+                        }
                 }
                 if (c->created_base)
                         (void) rmdir(c->base);
