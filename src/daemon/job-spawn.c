@@ -43,6 +43,7 @@
 #include "nodeid.h"
 #include "procutil.h"
 #include "protocol.h"
+#include "pwcache.h"
 #include "spawnrec.h"
 
 /* Attempt numbers skipped in one start because NODE.N.log exists (attempts lost with a crash). */
@@ -68,7 +69,7 @@ static void job_build_cred(Job *j) {
 /* The owner's account is looked up once per job: getpwuid() reads /etc/passwd (or NSS), too slow to repeat
  * for every attempt of a 100,000-node job. The base environment may have been built ahead (JobPrep). */
 int job_build_env(Job *j) {
-        struct passwd *pw = getpwuid(j->run->uid);
+        const struct passwd *pw = pwcache_getpwuid(j->run->uid);
         NodeEnvOwner owner = {};
 
         job_build_cred(j);

@@ -24,6 +24,7 @@
 #include "jobreader.h"
 #include "journal.h"
 #include "macro.h"
+#include "pwcache.h"
 #include "time-util.h"
 
 typedef struct Fifo {
@@ -137,7 +138,7 @@ void jobread_run(JobRead *rd) {
 }
 
 int jobread_prepare_for(JobRead *rd, uid_t uid) {
-        const struct passwd *pw = getpwuid(uid);
+        const struct passwd *pw = pwcache_getpwuid(uid);
         const char *lang = getenv("LANG");
 
         /* What job_build_env() (job.c) would look up when the job is registered, a moment later. */

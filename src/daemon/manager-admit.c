@@ -19,6 +19,7 @@
 #include "exec-client.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "pwcache.h"
 #include "time-util.h"
 
 uint64_t manager_key_holder(Manager *m, const char *key, uid_t uid) {
@@ -45,7 +46,7 @@ int manager_may_run(Manager *m, uid_t uid, char **ret_why) {
         /* As cron and atd do at each run: a job is taken only from an account that could log in now. */
         r = exec_check_account(m->config.exec_helper, m->config.pam_confdir, uid, MANAGER_ACCOUNT_CHECK_USEC,
                                &account);
-        pw = getpwuid(uid);
+        pw = pwcache_getpwuid(uid);
         if (r < 0) {
                 log_warning_errno(r, "Cannot check the account of uid %u with %s: %m", (unsigned) uid,
                                   m->config.exec_helper);
@@ -79,7 +80,7 @@ int manager_admit(Manager *m, uid_t uid, uint64_t bytes, uint64_t nodes, char **
         r = usage_admit(&m->usage, &limits, uid, false, bytes, nodes, &m->last_denial);
         if (r >= 0 || access_uid_is_admin(&m->conf, geteuid(), uid))
                 return 0;
-        pw = getpwuid(uid);
+        pw = pwcache_getpwuid(uid);
         if (pw)
                 snprintf(user, sizeof(user), "%s", pw->pw_name);
         else

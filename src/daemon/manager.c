@@ -47,6 +47,7 @@
 #include "escape.h"
 #include "exec-client.h"
 #include "notify.h"
+#include "pwcache.h"
 #include "retention.h"
 #include "unfinished.h"
 
@@ -297,6 +298,7 @@ static void manager_reload(Manager *m) {
         DaemonConf new;
         int r;
 
+        pwcache_flush(); /* an administrator who changed an account and reloads expects it seen now */
         r = daemon_conf_reload(m->config.config_path, m->config.config_required, m->config.cmdline, &m->conf,
                                &new);
         if (r < 0)

@@ -20,10 +20,11 @@
 #include "macro.h"
 #include "methods-internal.h"
 #include "protocol.h"
+#include "pwcache.h"
 
 int methods_record_action(ControlCall *call, Job *j, HistoryKind kind, const uint32_t *nodes, size_t n) {
         uid_t uid = control_call_uid(call);
-        const struct passwd *pw = getpwuid(uid); /* as Rejected does: the name as it is now, kept */
+        const struct passwd *pw = pwcache_getpwuid(uid); /* as Rejected does: the name as it is now, kept */
         _cleanup_free_ char *user = pw ? strdup(pw->pw_name) : NULL;
         int r = 0;
 

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "methods-internal.h"
 #include "protocol.h"
+#include "pwcache.h"
 #include "spool.h"
 #include "time-util.h"
 
@@ -143,7 +144,7 @@ static int rejected_data(int dir_fd, const char *name, char **ret, uint64_t *ret
 static json_object *rejected_to_json(int dir_fd, const Rejected *e, bool full) {
         _cleanup_json_ json_object *o = json_object_new_object();
         _cleanup_free_ char *error = rejected_error_text(dir_fd, e->name, !full);
-        struct passwd *pw = getpwuid(e->uid);
+        const struct passwd *pw = pwcache_getpwuid(e->uid);
         char ts[TIMESTAMP_STRING_MAX];
 
         if (!o || !error || json_object_object_add(o, "name", json_object_new_string(e->name)) < 0 ||

@@ -7,6 +7,7 @@
  * thread (Staged) so the loop only renames them.
  */
 
+#include "pwcache.h"
 #include "spool-internal.h"
 
 /* ---- acceptance ------------------------------------------------------------------------------- */
@@ -44,7 +45,7 @@ static int fsync_file_at(int dir_fd, const char *name) {
 static int job_run_for(const JobSpec *spec, JobRun *ahead, uint64_t id, uid_t uid, gid_t gid,
                        const char *name, JobRun **ret) {
         _cleanup_(job_run_freep) JobRun *run = ahead;
-        struct passwd *pw;
+        const struct passwd *pw;
         int r;
 
         if (!run) {
@@ -57,7 +58,7 @@ static int job_run_for(const JobSpec *spec, JobRun *ahead, uint64_t id, uid_t ui
         run->gid = gid;
         run->user = mfree(run->user); /* set by staged_write() for another id */
         run->source = mfree(run->source);
-        pw = getpwuid(uid);
+        pw = pwcache_getpwuid(uid);
         if (pw) {
                 run->gid = pw->pw_gid;
                 run->user = strdup(pw->pw_name);
@@ -276,7 +277,7 @@ static void staged_write(JobRead *rd, void *data) {
 
 int spool_staged_attach(Spool *s, JobRead *rd, off_t size, uid_t uid, gid_t gid, const char *source,
                         Staged **ret) {
-        struct passwd *pw;
+        const struct passwd *pw;
         Staged *st;
 
         *ret = NULL;
@@ -285,7 +286,7 @@ int spool_staged_attach(Spool *s, JobRead *rd, off_t size, uid_t uid, gid_t gid,
         st = calloc(1, sizeof(Staged));
         if (!st)
                 return -ENOMEM;
-        pw = getpwuid(uid);
+        pw = pwcache_getpwuid(uid);
         *st = (Staged){ .jobs_fd = s->jobs_fd,
                         .id = s->next_id + jobreader_pending(s->reader),
                         .uid = uid,

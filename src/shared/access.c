@@ -16,6 +16,7 @@
 #include "access.h"
 #include "exec-proto.h"
 #include "macro.h"
+#include "pwcache.h"
 
 static bool listed(char *const *list, const char *name) {
         for (; list && *list; list++)
@@ -44,7 +45,7 @@ int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **r
                 return r < 0 ? -ENOMEM : -EPERM;
         }
         errno = 0;
-        pw = getpwuid(uid);
+        pw = pwcache_getpwuid(uid);
         if (!pw && lookup_failed(errno))
                 return -errno; /* not an answer: the caller tries again later, it refuses nothing */
         if (!pw)
