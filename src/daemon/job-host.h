@@ -42,6 +42,9 @@ typedef struct JobHostOps {
         void (*accounted)(void *userdata, const NodeRun *n);
         /* Whether nodes may start at all (false once the host is shutting down). */
         bool (*may_start)(void *userdata);
+        /* j has just finished (its final state is set, not yet durable): it starts nothing more. May be
+         * NULL. */
+        void (*finished)(void *userdata, Job *j);
         /* j's end is durable and its run-time state released: it no longer competes for slots. */
         void (*settled)(void *userdata, Job *j);
         /* The settled j is being retried (job_retry()): it competes for slots again. Returns 0, or -errno

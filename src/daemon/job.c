@@ -490,6 +490,8 @@ void job_check_finished(Job *j) {
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
         j->final_gen = BARRIER_UNFLUSHED;
         mark_job_dirty(j);
+        if (j->host->ops->finished)
+                j->host->ops->finished(j->host->userdata, j);
         log_event(LOG_NOTICE,
                   LOG_EV(.message_id = ORCH_MESSAGE_JOB_FINISHED, .job = j->id, .job_name = j->spec->name,
                          .state = job_state_to_string(s),

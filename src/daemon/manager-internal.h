@@ -51,7 +51,10 @@ static inline size_t id_index(const uint64_t *ids, size_t n, uint64_t id) {
 /* Register a job read from jobs/ID (dir_fd, closed here) and start driving it; takes spec, run and prep.
  * Returns 0 or -errno. */
 int manager_add_job(Manager *m, JobSpec *spec, JobRun *run, JobPrep *prep, int dir_fd, uint64_t seq);
-/* JobHost.settled and JobHost.retried (userdata: the Manager). */
+/* Add j to the unsettled jobs (active, and startable). Returns 0 or -ENOMEM. */
+int manager_add_active(Manager *m, Job *j);
+/* JobHost.finished, JobHost.settled and JobHost.retried (userdata: the Manager). */
+void manager_job_finished(void *userdata, Job *j);
 void manager_job_settled(void *userdata, Job *j);
 int manager_job_retried(void *userdata, Job *j);
 

@@ -2,15 +2,17 @@
 /*
  * manager-schedule.c — the manager as the host of its jobs.
  *
- * Owns: the JobHost callbacks every Job gets (job-host.h), the run slots
- * across jobs (MaxParallel=, read from the effective configuration, and the
- * per-user fair share of usage.h; by priority, then id), the list of dirty
+ * Owns: the JobHost callbacks every Job gets (job-host.h), the lists of
+ * unsettled jobs (active) and of those that may still start (startable), the
+ * run slots across jobs (MaxParallel=, read from the effective configuration,
+ * and the per-user fair share of usage.h; by priority, then id), the list of dirty
  * jobs and their flush into one group commit per loop iteration, the
  * one-shot wake-up that makes that iteration come, the later and trim
  * timers, and the drain at shutdown.
  * Invariants: a flush happens only while the committer is idle, so whatever
  * changes during a commit joins the next one; nothing starts while the spool
- * is read-only; the post source does all of this once per iteration.
+ * is read-only; the post source does all of this once per iteration;
+ * startable is the unfinished jobs of active, in the same order.
  */
 
 #include <errno.h>
@@ -23,9 +25,86 @@
 #include "manager-internal.h"
 #include "retention.h"
 #include "time-util.h"
+#include "unfinished.h"
 
 /* How long a commit may wait for the answers of starts just sent (flush_waits_for_starts()). */
 #define START_BATCH_USEC (2 * USEC_PER_MSEC)
+
+/* ---- the jobs that compete for slots ------------------------------------------------------------ */
+
+/* Higher priority first, then older (smaller id) first. */
+static bool runs_before(const Job *a, const Job *b) {
+        if (a->spec->priority != b->spec->priority)
+                return a->spec->priority > b->spec->priority;
+        return a->id < b->id;
+}
+
+/* Insert j into list, kept in runs_before() order. Returns 0 or -ENOMEM. */
+static int insert_sorted(Job ***list, size_t *n, size_t *cap, Job *j) {
+        size_t pos;
+        int r;
+
+        r = push_ptr(list, n, cap, j);
+        if (r < 0)
+                return r;
+        for (pos = *n - 1; pos > 0 && runs_before(j, (*list)[pos - 1]); pos--)
+                (*list)[pos] = (*list)[pos - 1];
+        (*list)[pos] = j;
+        return 0;
+}
+
+/* Remove j from list, keeping the order of the rest. Returns whether it was there. */
+static bool remove_sorted(Job **list, size_t *n, const Job *j) {
+        for (size_t i = 0; i < *n; i++)
+                if (list[i] == j) {
+                        memmove(list + i, list + i + 1, (*n - i - 1) * sizeof(Job *));
+                        (*n)--;
+                        return true;
+                }
+        return false;
+}
+
+int manager_add_active(Manager *m, Job *j) {
+        int r;
+
+        r = insert_sorted(&m->active, &m->n_active, &m->cap_active, j);
+        if (r < 0)
+                return r;
+        r = insert_sorted(&m->startable, &m->n_startable, &m->cap_startable, j);
+        if (r < 0)
+                (void) remove_sorted(m->active, &m->n_active, j);
+        return r;
+}
+
+void manager_job_finished(void *userdata, Job *j) {
+        Manager *m = userdata;
+
+        (void) remove_sorted(m->startable, &m->n_startable, j);
+}
+
+void manager_job_settled(void *userdata, Job *j) {
+        Manager *m = userdata;
+
+        (void) remove_sorted(m->startable, &m->n_startable, j); /* there if it never finished */
+        if (remove_sorted(m->active, &m->n_active, j))
+                (void) usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, true);
+        if (m->conf.keep_count != CONF_KEEP_FOREVER && m->n_jobs - m->n_active > m->conf.keep_count)
+                manager_gc_soon(m);
+        (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, false);
+        spool_kick(m->spool); /* jobs waiting for room may fit now */
+}
+
+int manager_job_retried(void *userdata, Job *j) {
+        Manager *m = userdata;
+        int r = manager_add_active(m, j);
+
+        (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, true);
+        if (r >= 0)
+                r = usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, false);
+        if (r >= 0)
+                manager_schedule_soon(m);
+        return r;
+}
 
 /* ---- per-iteration work: schedule, then flush ----------------------------------------------- */
 
@@ -126,14 +205,14 @@ static void schedule_shared(Manager *m, unsigned *slots) {
         Usage *u = &m->usage;
 
         usage_pass_begin(u, m->conf.max_parallel, m->conf.user_max_running);
-        for (size_t i = 0; i < m->n_active; i++)
-                if (usage_pass_note(u, m->active[i]->run->uid, m->active[i]->n_running,
-                                    job_wants_slot(m->active[i])) < 0)
+        for (size_t i = 0; i < m->n_startable; i++)
+                if (usage_pass_note(u, m->startable[i]->run->uid, m->startable[i]->n_running,
+                                    job_wants_slot(m->startable[i])) < 0)
                         manager_fail_stop(m, -ENOMEM, "scheduling");
         (void) usage_pass_ready(u);
         for (UsageRound round = 0; round < _USAGE_ROUND_MAX; round++)
-                for (size_t i = 0; i<m->n_active && * slots> 0; i++) {
-                        Job *j = m->active[i];
+                for (size_t i = 0; i<m->n_startable && * slots> 0; i++) {
+                        Job *j = m->startable[i];
                         unsigned allow = usage_slots_for(u, j->run->uid, *slots, round), started;
 
                         if (allow == 0)
@@ -157,8 +236,8 @@ static void manager_schedule(Manager *m) {
                         schedule_shared(m, &slots);
                         continue;
                 }
-                for (size_t i = 0; i < m->n_active && slots > 0; i++)
-                        (void) job_start_ready(m->active[i], &slots);
+                for (size_t i = 0; i < m->n_startable && slots > 0; i++)
+                        (void) job_start_ready(m->startable[i], &slots);
         }
 }
 
@@ -368,6 +447,7 @@ const JobHostOps manager_job_host_ops = {
         .spawned = host_spawned,
         .accounted = host_accounted,
         .may_start = host_may_start,
+        .finished = manager_job_finished,
         .settled = manager_job_settled,
         .retried = manager_job_retried,
         .key_holder = host_key_holder,

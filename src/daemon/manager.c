@@ -88,54 +88,6 @@ void manager_gc_soon(Manager *m) {
         m->retention.needed = true;
 }
 
-/* Higher priority first, then older (smaller id) first. */
-static bool runs_before(const Job *a, const Job *b) {
-        if (a->spec->priority != b->spec->priority)
-                return a->spec->priority > b->spec->priority;
-        return a->id < b->id;
-}
-
-static int manager_add_active(Manager *m, Job *j) {
-        size_t pos;
-        int r;
-
-        r = push_ptr(&m->active, &m->n_active, &m->cap_active, j);
-        if (r < 0)
-                return r;
-        for (pos = m->n_active - 1; pos > 0 && runs_before(j, m->active[pos - 1]); pos--)
-                m->active[pos] = m->active[pos - 1];
-        m->active[pos] = j;
-        return 0;
-}
-
-void manager_job_settled(void *userdata, Job *j) {
-        Manager *m = userdata;
-
-        for (size_t i = 0; i < m->n_active; i++)
-                if (m->active[i] == j) {
-                        memmove(m->active + i, m->active + i + 1, (m->n_active - i - 1) * sizeof(Job *));
-                        m->n_active--;
-                        (void) usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, true);
-                        break;
-                }
-        if (m->conf.keep_count != CONF_KEEP_FOREVER && m->n_jobs - m->n_active > m->conf.keep_count)
-                manager_gc_soon(m);
-        (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, false);
-        spool_kick(m->spool); /* jobs waiting for room may fit now */
-}
-
-int manager_job_retried(void *userdata, Job *j) {
-        Manager *m = userdata;
-        int r = manager_add_active(m, j);
-
-        (void) unfinished_mark(spool_unfinished_fd(m->spool), j->id, true);
-        if (r >= 0)
-                r = usage_job_finished(&m->usage, j->run->uid, j->spec->n_nodes, false);
-        if (r >= 0)
-                manager_schedule_soon(m);
-        return r;
-}
-
 /* Count a job for its owner's caps: its job file's bytes always, its job and nodes while unfinished. */
 static int manager_count_job(Manager *m, const JobSpec *spec, const JobRun *run, int dir_fd) {
         bool known = usage_get(&m->usage, run->uid) != NULL;
@@ -515,6 +467,7 @@ Manager *manager_free(Manager *m) {
         m->keepers = keeper_set_free(m->keepers);
         m->run_dir = mfree(m->run_dir);
         free(m->active);
+        free(m->startable);
         free(m->dirty);
         m->committer = committer_free(m->committer);
         spool_free(m->spool);

@@ -72,8 +72,12 @@ struct Manager {
 
         Job **jobs; /* every job, sorted by id */
         size_t n_jobs, cap_jobs;
-        Job **active; /* unfinished jobs by priority desc, id asc */
+        Job **active; /* jobs not yet settled (job_is_settled()), by priority desc, id asc */
         size_t n_active, cap_active;
+        /* The unfinished ones of active, in the same order: what scheduling walks. Finished jobs wait in
+         * active for their last commit; in a burst they pile up there by the hundred. */
+        Job **startable;
+        size_t n_startable, cap_startable;
         Job **dirty; /* jobs with unflushed records */
         size_t n_dirty, cap_dirty;
 

@@ -50,7 +50,7 @@ typedef struct TestHost {
         unsigned n_running; /* kept through slots_changed */
         unsigned max_running_seen;
         unsigned n_spawned;
-        unsigned n_settled, n_retried, n_dirty_calls;
+        unsigned n_finished, n_settled, n_retried, n_dirty_calls;
         bool schedule_needed, stopping;
         uint64_t key_holder;
         int hold_fd[2]; /* the committer is held while a commit call reads hold_fd[0] */
@@ -105,6 +105,13 @@ static size_t host_index(TestHost *h, Job *j) {
         return 0;
 }
 
+static void host_finished(void *userdata, Job *j) {
+        TestHost *h = userdata;
+
+        assert_true(job_is_finished(j)); /* its final state is set when the host hears of it */
+        h->n_finished++;
+}
+
 static void host_settled(void *userdata, Job *j) {
         TestHost *h = userdata;
 
@@ -151,6 +158,7 @@ static const JobHostOps test_host_ops = {
         .slots_changed = host_slots_changed,
         .spawned = host_spawned,
         .may_start = host_may_start,
+        .finished = host_finished,
         .settled = host_settled,
         .retried = host_retried,
         .key_holder = host_key_holder,

@@ -46,6 +46,7 @@ static void test_lifecycle(void **state) {
         assert_string_equal(h->flushed, "a:running a:running a:succeeded ");
         assert_string_equal(h->events, "end(succeeded) ");
         assert_int_equal(h->n_spawned, 1);
+        assert_int_equal(h->n_finished, 1);
         assert_int_equal(h->n_settled, 1);
         assert_true(file_exists(h, "1/logs/a.1.log"));
         assert_false(file_exists(h, "1/starts")); /* removed once every end is durable */
@@ -229,10 +230,13 @@ static void test_barrier_end(void **state) {
                 host_iterate(h);
         assert_false(job_is_settled(j));
         assert_int_equal(h->n_settled, 0);
+        /* The host hears at once that it finished (it starts nothing more), before the end is durable. */
+        assert_int_equal(h->n_finished, 1);
         assert_string_equal(h->events, "");
         committer_release(h);
         run_to_settled(h, j);
         assert_string_equal(h->events, "end(succeeded) ");
+        assert_int_equal(h->n_finished, 1); /* once */
 }
 
 /* ---- recovery: each on_interrupt case -------------------------------------------------------------- */
