@@ -63,13 +63,32 @@ true_job() { # true_job FILE NAME N [chain]: a job NAME of N /bin/true nodes, in
         }' >"$1"
 }
 
-build_helper() { # build_helper NAME: compile bench/NAME.c into $BENCH_BUILD/bin/NAME, print the path
-        local out=$BENCH_BUILD/bin/$1
+build_helper() { # build_helper NAME [SRC…]: compile bench/NAME.c (with SRC… of the tree) into $BENCH_BUILD/bin/NAME
+        local name=$1 out=$BENCH_BUILD/bin/$1 src newer=0
+        shift
         mkdir -p "$BENCH_BUILD/bin"
-        if [ ! -x "$out" ] || [ "$BENCH_SRC/$1.c" -nt "$out" ]; then
-                "$CC" -std=gnu11 -O2 -Wall -Wextra -o "$out" "$BENCH_SRC/$1.c"
+        for src in "$BENCH_SRC/$name.c" "$@"; do [ "$src" -nt "$out" ] && newer=1; done
+        if [ ! -x "$out" ] || [ "$newer" = 1 ]; then
+                "$CC" -std=gnu11 -O2 -Wall -Wextra -I"$TOP/src/shared" -o "$out" "$BENCH_SRC/$name.c" "$@"
         fi
         echo "$out"
+}
+
+# isolation_floor N PAR: µs of spawn-cgroup (the spawn floor plus a cgroup and a log file per run, the
+# floor of any per-attempt isolation), or nothing where it cannot run: not root, no cgroup2, or no clone3
+# trampoline for this architecture. Its cgroups go in a directory of its own next to orchd's, removed after.
+isolation_floor() {
+        local bin cg2 dir us
+        [ "$(id -u)" = 0 ] || return 0
+        cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+        [ -n "$cg2" ] && [ -w "$cg2" ] || return 0
+        bin=$(build_helper spawn-cgroup "$TOP/src/shared/clonevfork.c")
+        dir=$cg2/orchd-bench-floor.$$
+        mkdir -p "$dir" "$B/floor-logs" || return 0
+        us=$("$bin" "$1" "$2" "$dir" "$B/floor-logs" 2>/dev/null) || us=
+        rmdir "$dir"/s* "$dir" 2>/dev/null || true
+        rm -rf "$B/floor-logs"
+        echo "$us"
 }
 
 # A private work dir, and the daemon started by start_orchd, both cleaned up at exit.

@@ -6,6 +6,8 @@
 # just before it (spawn-loop: the same number of bare posix_spawns of /bin/true, 2 at a time, reaped as
 # they end). Prints per size: the floor and orchd in µs per node, the ratio orchd/floor, orchd's overhead
 # over the floor in µs per node, and the daemon's own CPU time (all its threads, not the nodes) per node.
+# As root on a cgroup2 host also the isolation floor (spawn-cgroup: the same loop giving each run a cgroup
+# and a log file of its own, which orchd must do for every attempt) and the ratio orchd/isolation floor.
 # A term that grows with the job shows as overhead and CPU per node rising along the curve. The 100,000
 # point takes about 3 minutes per side on a 2-vCPU machine; SIZES="1000 10000" for a quick look.
 
@@ -21,7 +23,8 @@ cpu_us() {
 
 echo "== curve: one job of N independent /bin/true nodes, 2 at a time, against the spawn floor"
 machine_line
-printf '%8s %10s %10s %7s %12s %14s\n' N "floor µs" "orchd µs" ratio "overhead µs" "orchd CPU µs"
+printf '%8s %10s %10s %10s %7s %9s %12s %14s\n' N "floor µs" "isol. µs" "orchd µs" ratio "/isol." \
+        "overhead µs" "orchd CPU µs"
 for n in ${SIZES:-1000 10000 100000}; do
         awk -v n="$n" 'BEGIN {
                 printf "{ \"name\": \"curve%d\", \"nodes\": {", n
@@ -29,6 +32,7 @@ for n in ${SIZES:-1000 10000 100000}; do
                 print "} }"
         }' >"$B/job.json"
         floor_us=$("$loop" "$n" 2)
+        isol_us=$(isolation_floor "$n" 2)
         rm -rf "$SPOOL"
         start_orchd --max-parallel 2
         cpu0=$(cpu_us "$ORCHD_PID")
@@ -39,8 +43,10 @@ for n in ${SIZES:-1000 10000 100000}; do
         orchd_ns=$(($(now_ns) - t0))
         cpu=$(($(cpu_us "$ORCHD_PID") - cpu0))
         stop_orchd
-        awk -v n="$n" -v f="$floor_us" -v o="$orchd_ns" -v c="$cpu" 'BEGIN {
+        awk -v n="$n" -v f="$floor_us" -v i="$isol_us" -v o="$orchd_ns" -v c="$cpu" 'BEGIN {
                 o /= 1000
-                printf "%8d %10.0f %10.0f %7.2f %12.0f %14.0f\n", n, f / n, o / n, o / f, (o - f) / n, c / n
+                printf "%8d %10.0f %10s %10.0f %7.2f %9s %12.0f %14.0f\n", n, f / n,
+                        i == "" ? "-" : sprintf("%.0f", i / n), o / n, o / f,
+                        i == "" ? "-" : sprintf("%.2f", o / i), (o - f) / n, c / n
         }'
 done
