@@ -5,7 +5,7 @@
 # everything installed it does nothing and needs no root). Sourced by quickstart.sh and test.sh, or run.
 
 ORCHD_DEPS=(autoconf automake libtool pkg-config make gcc libjson-c-dev libsystemd-dev libcmocka-dev libpam0g-dev jq
-        ninja-build valgrind graphviz python3 systemd util-linux strace clang libclang-rt-14-dev clang-format)
+        ninja-build valgrind graphviz python3 systemd util-linux iproute2 strace clang libclang-rt-14-dev clang-format)
 
 orchd_install_deps() {
         local missing=() p

@@ -285,6 +285,29 @@ static bool node_readopt(Job *j, uint32_t i, const char *ends, size_t ends_size)
 
 /* ---- a keeper lost while orchd runs ----------------------------------------------------------- */
 
+/* The pid and start time of attempt `attempt` of node i in the starts file (its child wrote them before
+ * it exec'd), for an attempt whose keeper died before it could report them. Returns whether found. */
+static bool starts_find(int dir_fd, uint32_t i, unsigned attempt, pid_t *ret_pid, uint64_t *ret_start) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+
+        if (dir_fd < 0 || read_file_at(dir_fd, STARTS_FILE, STARTS_MAX_BYTES, &buf, &size) < 0)
+                return false;
+        for (char *line = buf, *nl; (nl = memchr(line, '\n', size - (size_t) (line - buf))); line = nl + 1) {
+                uint64_t start;
+                uint32_t node;
+                unsigned a;
+                pid_t pid;
+
+                if (starts_parse(line, &node, &a, &pid, &start) && node == i && a == attempt && pid > 0) {
+                        *ret_pid = pid;
+                        *ret_start = start;
+                        return true;
+                }
+        }
+        return false;
+}
+
 bool node_supervisor_lost(Job *j, uint32_t i, TaskResult *res) {
         NodeRun *n = &j->run->nodes[i];
         _cleanup_close_ int dir_fd = open_job_dir(j);
@@ -301,6 +324,10 @@ bool node_supervisor_lost(Job *j, uint32_t i, TaskResult *res) {
                 *res = recorded;
                 return false;
         }
+        /* Its keeper died before it said STARTED (or it said so, unread): the child's own record knows. */
+        if (n->pid <= 0 && starts_find(dir_fd, i, n->attempt, &n->pid, &n->pid_start))
+                log_debug("Job %" PRIu64 " node %s attempt %u: its pid %d taken from the starts file.",
+                          j->id, node_id(j, i), n->attempt, (int) n->pid);
         /* By pid and start time, so a reused pid is never hit. With a cgroup, node_task_release() then
          * kills what is left in it (setsid'd escapees too) and waits for it to empty: no wait here. */
         if (n->pid > 0)

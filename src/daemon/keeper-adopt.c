@@ -216,9 +216,21 @@ static int keeper_verify(const KeeperSet *s, uid_t uid, pid_t pid, const char **
 
 /* EPOLLIN on an adopted keeper's pidfd: it exited (not our child: no SIGCHLD), even if its socket's EOF
  * never comes (a process that inherited it). */
+void keeper_drain(Keeper *k) {
+        /* Bounded: a dead keeper's side holds at most its socket buffer, a few thousand messages. */
+        for (unsigned round = 0; round < 64 && k->fd >= 0 && !k->dead; round++) {
+                struct pollfd p = { .fd = k->fd, .events = POLLIN };
+
+                if (poll(&p, 1, 0) <= 0)
+                        return; /* nothing more, and no end yet: a process it left holds its side */
+                (void) keeper_on_io(k->io, k->fd, EPOLLIN, k);
+        }
+}
+
 static int keeper_on_exited(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Keeper *k = userdata;
 
+        keeper_drain(k);
         keeper_disconnect(k, -ESRCH);
         keeper_free(k);
         return 0;

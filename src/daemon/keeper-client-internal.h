@@ -97,6 +97,10 @@ Keeper *keeper_free(Keeper *k);
 void keeper_disconnect(Keeper *k, int error);
 /* Its socket's handler, and the handler of a break found inside keeper_task_spawn(). */
 int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+/* keeper-adopt.c: the keeper exited; read what it sent before (its STARTEDs name the pids that a loss
+ * must kill, its ENDs are no loss), then the link's end or error disconnects it (ECONNRESET, which the
+ * kernel reports once ahead of those messages when it died with ours unread, is read past). */
+void keeper_drain(Keeper *k);
 int keeper_on_defer(sd_event_source *s, void *userdata);
 /* keeper-adopt.c: wait (up to KEEPER_EXIT_WAIT_USEC in all) for the keepers of pids, our children whose
  * sockets were closed, and of pidfds, recovered ones, to exit; reap the former, close the latter. */

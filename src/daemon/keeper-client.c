@@ -139,6 +139,7 @@ static void keeper_break(Keeper *k, int error) {
 static int keeper_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Keeper *k = userdata;
 
+        keeper_drain(k);
         if (si->si_code != CLD_EXITED || si->si_status != 0 || k->tasks)
                 keeper_disconnect(k, -ECHILD);
         keeper_free(k);
@@ -287,6 +288,8 @@ int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         safe_close(fds[j]);
                 if (n == -EAGAIN)
                         return 0;
+                if (n == -ECONNRESET) /* said once, ahead of what it sent before it died: read on */
+                        continue;
                 if (n <= 0) {
                         keeper_disconnect(k, n == 0 ? -ECONNRESET : (int) n);
                         return 0;

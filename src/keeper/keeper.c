@@ -347,6 +347,15 @@ int keeper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
                 if (n == -EAGAIN)
                         return 0;
+                if (n == -ECONNRESET && k->stay) {
+                        /* orchd closed its end with messages of ours unread (it died): the kernel says so
+                         * once, ahead of what orchd had sent (unix datagram semantics), and those come next,
+                         * then the end. A START among them may be durable as started already (on_interrupt
+                         * fail): it runs, as it would have a moment earlier, and the next orchd adopts it.
+                         */
+                        log_debug("orchd closed the link with messages unread; taking what it sent first.");
+                        continue;
+                }
                 if (n == 0 || n == -ECONNRESET) {
                         if (!k->stay || !k->attempts) {
                                 log_debug(

@@ -11,32 +11,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-: >"$W/ledger"
-track_pid_file "$W/pids"
-# node NAME [escape]: "overlap NAME PID" for each process of an earlier attempt of NAME still alive, then
-# (escape) a process in a session of its own, "start NAME ATTEMPT PID", wait for go.NAME, "end NAME ATTEMPT".
-cat >"$W/node" <<EOF
-#!/bin/sh
-for p in \$(cat "$W/pids.\$1" 2>/dev/null); do
-        # alive: there, and not a zombie (the dead keeper's children are reparented; who reaps them is not ours)
-        case \$(sed -n 's/^State:[[:space:]]*//p' "/proc/\$p/status" 2>/dev/null) in
-        "" | Z*) ;;
-        *) echo "overlap \$1 \$p" >>"$W/ledger" ;;
-        esac
-done
-echo \$\$ >>"$W/pids.\$1"
-echo \$\$ >>"$W/pids"
-if [ "\$2" = escape ]; then
-        setsid "$W/sleep" 97 &
-        echo \$! >>"$W/pids.\$1"
-        echo \$! >>"$W/pids"
-        echo \$! >"$W/escapee.\$1.\$ORCH_ATTEMPT"
-fi
-echo "start \$1 \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
-while [ ! -e "$W/go.\$1" ]; do "$W/sleep" 0.02; done
-echo "end \$1 \$ORCH_ATTEMPT" >>"$W/ledger"
-EOF
-chmod +x "$W/node"
+make_overlap_node
 
 starts_of() { grep -c "^start $1 " "$W/ledger"; }
 pid_of() { awk -v n="$1" -v a="$2" '$1 == "start" && $2 == n && $3 == a { print $4 }' "$W/ledger"; }

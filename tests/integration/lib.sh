@@ -797,6 +797,38 @@ EOF
         chmod +x "$W/rec"
 }
 
+# make_overlap_node: $W/node NAME [escape], a node that tells whether it ever ran beside an earlier attempt of
+# itself (a lost keeper's orphan): first "overlap NAME PID" in $W/ledger for each process of an earlier attempt
+# of NAME still alive (not a zombie), then its pid into $W/pids.NAME and $W/pids (killed at cleanup); with
+# escape, a process in a session of its own ($W/escapee.NAME.ATTEMPT); then "start NAME ATTEMPT PID", a wait
+# for $W/go.NAME (none for a NAME starting with q: it ends at once) and "end NAME ATTEMPT".
+make_overlap_node() {
+        : >"$W/ledger"
+        track_pid_file "$W/pids"
+        cat >"$W/node" <<EOF
+#!/bin/sh
+for p in \$(cat "$W/pids.\$1" 2>/dev/null); do
+        # alive: there, and not a zombie (the dead keeper's children are reparented; who reaps them is not ours)
+        case \$(sed -n 's/^State:[[:space:]]*//p' "/proc/\$p/status" 2>/dev/null) in
+        "" | Z*) ;;
+        *) echo "overlap \$1 \$p" >>"$W/ledger" ;;
+        esac
+done
+echo \$\$ >>"$W/pids.\$1"
+echo \$\$ >>"$W/pids"
+if [ "\${2:-}" = escape ]; then
+        setsid "$W/sleep" 97 &
+        echo \$! >>"$W/pids.\$1"
+        echo \$! >>"$W/pids"
+        echo \$! >"$W/escapee.\$1.\$ORCH_ATTEMPT"
+fi
+echo "start \$1 \$ORCH_ATTEMPT \$\$" >>"$W/ledger"
+case \$1 in q*) ;; *) while [ ! -e "$W/go.\$1" ]; do "$W/sleep" 0.02; done ;; esac
+echo "end \$1 \$ORCH_ATTEMPT" >>"$W/ledger"
+EOF
+        chmod +x "$W/node"
+}
+
 event_time() { # event_time KIND NAME [FILE]: the ns timestamp of the first "KIND NAME" event
         awk -v k="$1" -v n="$2" '$1 == k && $2 == n { print $3; exit }' "${3:-$W/events}"
 }
