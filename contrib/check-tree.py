@@ -14,6 +14,8 @@
 #   format  every C file under src/, tests/, fuzz/ and bench/ is clang-format clean with the checked-in
 #           .clang-format (clang-format --dry-run --Werror; $CLANG_FORMAT names the binary), and no line is
 #           longer than its ColumnLimit (clang-format leaves long strings and comments alone).
+#   scripts every test script Makefile.am lists (integration_tests) exists and is executable: the test
+#           driver runs it as a command, and a new one committed without its mode fails only there.
 # Exits 0 when every check run passes, 1 when one fails, 2 on a usage or set-up error (no clang-format).
 
 import argparse
@@ -304,15 +306,32 @@ def check_architecture(root):
     return True, [f"ARCHITECTURE.md: all {len(refs)} references hold"]
 
 
+# ----------------------------------------------------------------------------------------------- scripts
+
+
+def check_scripts(root):
+    with open(os.path.join(root, "Makefile.am"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"^integration_tests\s*=((?:.*\\\n)*.*)$", text, re.M)
+    if not m:
+        return False, ["Makefile.am: no integration_tests list"]
+    listed = re.findall(r"tests/\S+\.(?:sh|py)", m.group(1))
+    bad = [f"{t}: {'missing' if not os.path.isfile(os.path.join(root, t)) else 'not executable'}"
+           for t in listed if not os.access(os.path.join(root, t), os.X_OK)]
+    if bad:
+        return False, bad + ["(chmod +x, and commit the mode)"]
+    return True, [f"{len(listed)} test scripts listed, all executable"]
+
+
 CHECKS = {"cycles": check_cycles, "layers": check_layers, "length": check_length, "format": check_format,
-          "architecture": check_architecture}
+          "architecture": check_architecture, "scripts": check_scripts}
 
 
 def main():
     ap = argparse.ArgumentParser(description="Check the tree's include cycles, layers, file lengths and format.")
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                     help="the source tree (default: the one this script is in)")
-    ap.add_argument("checks", nargs="*", metavar="CHECK", help="cycles, layers, length, format, architecture (default: all)")
+    ap.add_argument("checks", nargs="*", metavar="CHECK", help="cycles, layers, length, format, architecture, scripts (default: all)")
     args = ap.parse_args()
     unknown = [c for c in args.checks if c not in CHECKS]
     if unknown:
