@@ -214,10 +214,8 @@ static int keeper_verify(const KeeperSet *s, uid_t uid, pid_t pid, const char **
         return TAKE_FD(pidfd);
 }
 
-/* EPOLLIN on an adopted keeper's pidfd: it exited (not our child: no SIGCHLD), even if its socket's EOF
- * never comes (a process that inherited it). */
+/* Bounded: a dead keeper's side holds at most its socket buffer, a few thousand messages. */
 void keeper_drain(Keeper *k) {
-        /* Bounded: a dead keeper's side holds at most its socket buffer, a few thousand messages. */
         for (unsigned round = 0; round < 64 && k->fd >= 0 && !k->dead; round++) {
                 struct pollfd p = { .fd = k->fd, .events = POLLIN };
 
@@ -227,6 +225,8 @@ void keeper_drain(Keeper *k) {
         }
 }
 
+/* EPOLLIN on an adopted keeper's pidfd: it exited (not our child: no SIGCHLD), even if its socket's EOF
+ * never comes (a process that inherited it). */
 static int keeper_on_exited(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Keeper *k = userdata;
 

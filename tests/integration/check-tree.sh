@@ -4,7 +4,8 @@
 # contrib/check-tree.py, the tree check (make check-tree), on small fake trees in $T: a clean tree passes
 # every check; a tree with an include cycle among src/daemon modules (through an X-internal.h), src/shared
 # and src/cli including a daemon header, a 601-line C file, a misformatted file and a line over the column
-# limit fails, and the report names each of them with its file and line. No daemon is started.
+# limit fails, and the report names each of them with its file and line; so does a test script Makefile.am
+# lists that is missing or not executable. No daemon is started.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -58,22 +59,27 @@ printf '# Map\n\n`src/daemon/b.c:b_f` calls into `src/daemon/c.c:c_f()`; see `sr
         for i in $(seq 599); do echo "int v$i;"; done
 } >"$C/src/daemon/d.c"
 is "$(wc -l <"$C/src/daemon/d.c")" 600 "the clean tree has a file of exactly 600 lines"
+# The test scripts Makefile.am lists, each executable.
+mkdir -p "$C/tests/integration"
+printf '#!/bin/sh\n' >"$C/tests/integration/ok.sh"
+chmod +x "$C/tests/integration/ok.sh"
+printf 'integration_tests = \\\n\ttests/integration/ok.sh\n\nTESTS = $(integration_tests)\n' >"$C/Makefile.am"
 
 # Without clang-format the format check cannot run (the script exits 2 saying so): the others still do.
 checks=()
-[ -n "$have_cf" ] || checks=(cycles layers length architecture)
+[ -n "$have_cf" ] || checks=(cycles layers length architecture scripts)
 python3 "$CHECK" --root "$C" "${checks[@]}" >"$T/clean.out" 2>&1
 rc=$?
 is "$rc" 0 "a clean tree passes (exit 0)"
 ok "… and says so" grep -qx 'check-tree: all checks passed' "$T/clean.out"
-for c in cycles layers length architecture; do
+for c in cycles layers length architecture scripts; do
         ok "clean tree: PASS $c" grep -qx "PASS $c" "$T/clean.out"
 done
 diag "$(cat "$T/clean.out")"
 is_exit 0 "one check can be run alone" python3 "$CHECK" --root "$C" cycles
 ok "… and only it is reported" sh -c "grep -qx 'PASS cycles' '$T/last.out' && ! grep -q 'layers' '$T/last.out'"
 is_exit 2 "an unknown check is a usage error (exit 2)" python3 "$CHECK" --root "$C" nosuch
-like "$(cat "$T/last.err")" "unknown check nosuch: the checks are cycles, layers, length, format, architecture" "which names the checks"
+like "$(cat "$T/last.err")" "unknown check nosuch: the checks are cycles, layers, length, format, architecture, scripts" "which names the checks"
 
 # The broken tree: the same, plus one fault of each kind.
 B=$T/broken
@@ -91,6 +97,11 @@ printf '`src/daemon/b.h:b_f` and `src/daemon/a.c:gone_f()` and `src/daemon/nosuc
         >"$B/ARCHITECTURE.md"
 printf 'int  main( void ){return 0;}\n' >"$B/tests/unit/bad.c"
 mkdir -p "$B/bench"
+# A listed script committed without its mode, and one that is not there.
+printf '#!/bin/sh\n' >"$B/tests/integration/noexec.sh"
+chmod -x "$B/tests/integration/noexec.sh"
+printf 'integration_tests = \\\n\ttests/integration/ok.sh \\\n\ttests/integration/noexec.sh \\\n\ttests/integration/gone.sh\n' \
+        >"$B/Makefile.am"
 printf '// SPDX-License-Identifier: LGPL-2.1-or-later\n#include "%s.h"\n' "$(printf 'w%.0s' $(seq 105))" \
         >"$B/bench/wide.c"
 
@@ -129,12 +140,16 @@ like "$out" "names src/daemon/b\\.h:b_f, but src/daemon/b\\.h defines no functio
         "… a prototype is not a definition"
 like "$out" "names src/daemon/nosuch\\.c, but src/daemon/nosuch\\.c does not exist" "a missing file is named"
 ok "a reference that holds is not named" sh -c "! grep -q 'c\\.c:c_f' '$T/broken.out'"
+like "$out" "FAIL scripts" "scripts: FAIL"
+like "$out" "tests/integration/noexec\\.sh: not executable" "a listed script that is not executable is named"
+like "$out" "tests/integration/gone\\.sh: missing" "a listed script that is not there is named"
+ok "an executable one is not named" sh -c "! grep -q 'ok\\.sh' '$T/broken.out'"
 if [ -n "$have_cf" ]; then
         like "$(tail -n 1 "$T/broken.out")" \
-                "check-tree: 5 check\\(s\\) failed: cycles layers length format architecture" \
+                "check-tree: 6 check\\(s\\) failed: cycles layers length format architecture scripts" \
                 "the last line sums up what failed"
 else
-        like "$(tail -n 1 "$T/broken.out")" "check-tree: 4 check\\(s\\) failed: cycles layers length architecture" \
+        like "$(tail -n 1 "$T/broken.out")" "check-tree: 5 check\\(s\\) failed: cycles layers length architecture scripts" \
                 "the last line sums up what failed"
 fi
 done_testing
