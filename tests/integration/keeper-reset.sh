@@ -35,9 +35,19 @@ dead() { gone "$1" "${born[$1]}"; }
 # unread_by PID: a SOCK_SEQPACKET socket of process PID has bytes queued it has not read
 unread_by() { ss -x -p | awk -v p="pid=$1," '$1 == "u_seq" && index($0, p) && $3 > 0 { f = 1 } END { exit !f }'; }
 sent() { grep -aq "Job $1 node $2: attempt $3 sent to its keeper" "$T/orchd.log"; }
-# deaf: orchd's loop thread reads nothing from its keepers (its recvmsg fails EAGAIN) until hear
+# deaf N: orchd's loop thread reads nothing from its keepers (its recvmsg fails EAGAIN) until hear
 deaf() { strace_attach "$T/strace.$1" recvmsg recvmsg:error=EAGAIN orchd || bail_out "cannot trace orchd"; }
-hear() { strace_detach; }
+# still N: orchd, deaf, is stopped (SIGSTOP) between two of its syscalls, so that strace can let go of it
+# without leaving it inside an injected one (skipped at its entry: its recvmsg would fail with ENOSYS).
+still() {
+        kill -STOP "$ORCHD_PID"
+        wait_for 30 grep -q -- "--- stopped by SIGSTOP ---" "$T/strace.$1" || bail_out "orchd did not stop"
+}
+# hear: strace lets go of orchd, which goes on (if it was stilled) and reads again
+hear() {
+        strace_detach
+        [ -z "$ORCHD_PID" ] || kill -CONT "$ORCHD_PID"
+}
 job() { # job NAME NODE [ON_INTERRUPT]: drop a one-node job, print its id
         drop_job "$1" <<EOF
 { "name": "$1", "nodes": { "$2": { "cmd": ["$W/node", "$2"], "on_interrupt": "${3:-rerun}" } } }
@@ -90,7 +100,12 @@ kp=$(keeper_pid)
 kill -STOP "$kp"
 id_y=$(job y qy)
 ok "orchd sent qy's START to the stopped keeper" wait_for 30 sent "$id_y" qy 1
+# orchd is stilled before the keeper dies: awake but deaf, it would take the keeper's exit and find its
+# link unreadable. It goes on with the keeper dead and the link holding what the keeper had sent.
+still 2
+note_pid "$kp"
 kill -KILL "$kp"
+wait_for 30 dead "$kp" || bail_out "the keeper did not die"
 hear
 ok "orchd kills the orphan attempt 1 of x (the pid its keeper said, read after the reset)" \
         wait_for 30 dead "$pid_x"
