@@ -263,6 +263,27 @@ static void test_ids_in_order(void **state) {
         assert_true(exists(f, "jobs/2/job.json"));
 }
 
+/* A small file is read and parsed on the loop when the reader has nothing queued; with a big one ahead
+ * of it (read on the worker thread) it waits its turn: the ids still follow the order the files came in. */
+static void test_small_behind_big(void **state) {
+        Fixture *f = *state;
+        char *big = malloc(64 * 1024);
+
+        assert_non_null(big);
+        memset(big, ' ', 63 * 1024); /* whitespace: valid JSON, and well over what is parsed inline */
+        strcpy(big + 63 * 1024, "{ \"nodes\": { \"a\": { \"cmd\": [\"/bin/true\"] } } }\n");
+        drop(f, "big.json", big);
+        drop(f, "small.json", "{ \"nodes\": { \"a\": { \"cmd\": [\"/bin/true\"] } } }\n");
+        free(big);
+        RUN_UNTIL(f->e, own.n_accepted == 2);
+        assert_int_equal(own.last_id, 2);
+        assert_string_equal(own.last_name, "small");
+        drop(f, "alone.json", GOOD_JOB); /* nothing queued: taken on the loop, next in line all the same */
+        RUN_UNTIL(f->e, own.n_accepted == 3);
+        assert_int_equal(own.last_id, 3);
+        assert_int_equal(n_rejected(f), 0);
+}
+
 /* What is not a regular file is removed (not kept), with an error record for its owner. */
 static void test_reject_directory(void **state) {
         Fixture *f = *state;
@@ -318,6 +339,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reject_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reject_owner_and_caps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ids_in_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_small_behind_big, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reject_directory, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         };
