@@ -25,13 +25,6 @@ static bool listed(char *const *list, const char *name) {
         return false;
 }
 
-/* Whether getpwuid()'s NULL with this errno means the lookup itself failed, not that there is no such
- * account (0, ENOENT, ESRCH, EBADF and EPERM all mean "not found", getpwuid(3)). */
-static bool lookup_failed(int error) {
-        return error == EIO || error == EINTR || error == EMFILE || error == ENFILE || error == EAGAIN ||
-                error == ENOMEM;
-}
-
 int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **ret_why) {
         const struct passwd *pw;
         int r = 0;
@@ -44,9 +37,8 @@ int access_may_run(const DaemonConf *conf, uid_t daemon_uid, uid_t uid, char **r
                              (unsigned) uid, (unsigned) daemon_uid);
                 return r < 0 ? -ENOMEM : -EPERM;
         }
-        errno = 0;
-        pw = pwcache_getpwuid(uid);
-        if (!pw && lookup_failed(errno))
+        pw = pwcache_getpwuid(uid); /* NULL with errno 0: no such account; with another: no answer */
+        if (!pw && errno != 0)
                 return -errno; /* not an answer: the caller tries again later, it refuses nothing */
         if (!pw)
                 r = asprintf(ret_why, "belongs to uid %u, which has no user account", (unsigned) uid);

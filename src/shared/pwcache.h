@@ -18,9 +18,10 @@
 
 #define PWCACHE_USEC (1000U * 1000U)
 
-/* As getpwuid(uid): the entry, valid until the next call; or NULL with errno 0 (no such user) or the
- * errno of a failed lookup. Only pw_name, pw_uid, pw_gid, pw_dir and pw_shell are filled in (the others
- * are empty strings). */
+/* As getpwuid(uid): the entry, valid until the next call; or NULL with errno 0 (no such user, whichever
+ * of 0, ENOENT, ESRCH, EBADF or EPERM the backend said, getpwuid(3)) or the errno of a failed lookup (EIO,
+ * EINTR, EMFILE, ENFILE, EAGAIN, ENOMEM). Only pw_name, pw_uid, pw_gid, pw_dir and pw_shell are filled in
+ * (the others are empty strings). */
 const struct passwd *pwcache_getpwuid(uid_t uid);
 
 /* The same, as of now_usec (CLOCK_MONOTONIC µs): for tests. */
